@@ -1,0 +1,209 @@
+"""The gateway: receive, decode and validate, hand batches to the sink, then acknowledge.
+
+Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, which runs blocking
+work in a thread). A bounded queue between them lets the next batch decode while the previous
+one is written, and pushes back on the broker when the store is slow: unacknowledged messages
+fill the broker's in-flight window and it stops sending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from core.clock import Clock, to_epoch_ms, utc_from_ms
+from core.config import SiteConfig, parse_broker_url
+from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
+from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
+from gateway.errors import PayloadError
+from gateway.link import BrokerLink, Inbound
+from gateway.topics import Channel, TopicScheme
+
+__all__ = ["Gateway", "GatewaySink", "GatewayStats"]
+
+log = logging.getLogger(__name__)
+
+
+class GatewaySink(Protocol):
+    """Where decoded data goes. Each call returns once the data is durable."""
+
+    async def readings(self, batch: ReadingBatch) -> None: ...
+
+    async def events(self, events: Sequence[DeviceEvent]) -> None: ...
+
+    async def presence(self, changes: Sequence[PresenceChange]) -> None: ...
+
+    async def dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+@dataclass(slots=True)
+class GatewayStats:
+    messages: int = 0
+    readings: int = 0
+    acked: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)
+    store_retries: int = 0
+
+
+@dataclass(slots=True)
+class _Decoded:
+    messages: list[Inbound]
+    readings: ReadingBatch
+    events: list[DeviceEvent]
+    presence: list[PresenceChange]
+    letters: list[DeadLetter]
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: SiteConfig,
+        sink: GatewaySink,
+        clock: Clock,
+        *,
+        broker_url: str | None = None,
+    ) -> None:
+        self._config = config
+        self._sink = sink
+        self._clock = clock
+        self._site = config.site.id
+        self._devices = {d.id for d in config.devices}
+        self._topics = TopicScheme(config.mqtt.topic_prefix)
+        self._settings = config.gateway
+        host, port = parse_broker_url(broker_url or config.mqtt.broker)
+        self._link = BrokerLink(
+            host,
+            port,
+            config.mqtt.client_id,
+            self._topics.site_filters(self._site),
+            keepalive_s=config.mqtt.keepalive_s,
+            username=config.mqtt.username,
+            password=config.mqtt.password,
+        )
+        self.stats = GatewayStats()
+
+    @property
+    def connected(self) -> bool:
+        return self._link.connected
+
+    async def run(self) -> None:
+        """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
+        decoded: asyncio.Queue[_Decoded] = asyncio.Queue(maxsize=2)
+        await self._link.start()
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._decode_loop(decoded), name="gateway-decode")
+                tasks.create_task(self._store_loop(decoded), name="gateway-store")
+        finally:
+            await self._link.stop()
+
+    async def _decode_loop(self, out: asyncio.Queue[_Decoded]) -> None:
+        linger = self._settings.batch_linger_ms / 1000
+        limit = self._settings.batch_max_messages
+        while True:
+            messages = await self._link.receive(limit)
+            if len(messages) < limit and linger > 0 and self._link.pending() == 0:
+                # Quiet traffic: wait a moment so a trickle is not one transaction per message.
+                await asyncio.sleep(linger)
+                if self._link.pending():
+                    messages += await self._link.receive(limit - len(messages))
+            await out.put(self._decode(messages))
+
+    async def _store_loop(self, queue: asyncio.Queue[_Decoded]) -> None:
+        while True:
+            batch = await queue.get()
+            await self._store_with_retry(batch)
+            self.stats.acked += self._link.ack(batch.messages)
+
+    async def _store_with_retry(self, batch: _Decoded) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self._store(batch)
+                return
+            except Exception as exc:  # the store's failure is not the data's fault: retry
+                self.stats.store_retries += 1
+                log.warning("storing a batch failed (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _store(self, batch: _Decoded) -> None:
+        if len(batch.readings):
+            await self._sink.readings(batch.readings)
+        if batch.events:
+            await self._sink.events(batch.events)
+        if batch.presence:
+            await self._sink.presence(batch.presence)
+        if batch.letters:
+            await self._sink.dead_letters(batch.letters)
+
+    def _decode(self, messages: list[Inbound]) -> _Decoded:
+        now = self._clock.now()
+        window = TimeWindow(
+            to_epoch_ms(now),
+            int(self._settings.max_future_skew_s * 1000),
+            int(self._settings.max_age_days * 86_400_000),
+        )
+        builder = ReadingBatchBuilder()
+        out = _Decoded(messages, ReadingBatch.empty(), [], [], [])
+        for message in messages:
+            try:
+                self._route(message, window, builder, out)
+            except PayloadError as exc:
+                out.letters.append(self._dead_letter(message, exc))
+        out.readings = builder.build()
+        self.stats.messages += len(messages)
+        self.stats.readings += len(out.readings)
+        return out
+
+    def _route(
+        self, message: Inbound, window: TimeWindow, builder: ReadingBatchBuilder, out: _Decoded
+    ) -> None:
+        size = len(message.payload)
+        if size > self._settings.max_payload_bytes:
+            raise PayloadError(
+                f"payload of {size} bytes exceeds the limit of "
+                f"{self._settings.max_payload_bytes} bytes (gateway.max_payload_bytes)",
+                code="too_large",
+            )
+        where = self._topics.parse(message.topic)
+        if where is None or where.site != self._site:
+            raise PayloadError(f"topic {message.topic!r} is not a device topic", code="bad_topic")
+        if where.device not in self._devices:
+            raise PayloadError(
+                f"unknown device {where.device!r}: not in the config of site {self._site!r}",
+                code="unknown_device",
+            )
+        if where.channel is Channel.TELEMETRY:
+            decode_telemetry(message.payload, where.site, where.device, window, builder)
+        elif where.channel is Channel.EVENT:
+            out.events.append(decode_event(message.payload, where.site, where.device, window))
+        else:
+            online = decode_status(message.payload)
+            out.presence.append(
+                PresenceChange(where.site, where.device, online, _window_now(window))
+            )
+
+    def _dead_letter(self, message: Inbound, exc: PayloadError) -> DeadLetter:
+        self.stats.dead_letters[exc.code] += 1
+        where = self._topics.parse(message.topic)
+        log.debug("dead letter on %s: %s", message.topic, exc.reason)
+        keep = self._settings.deadletter_keep_bytes
+        return DeadLetter(
+            received_at=self._clock.now(),
+            topic=message.topic,
+            reason=exc.reason,
+            payload=bytes(message.payload[:keep]),
+            payload_size=len(message.payload),
+            site=where.site if where else None,
+            device=where.device if where else None,
+        )
+
+
+def _window_now(window: TimeWindow) -> datetime:
+    return utc_from_ms(window.now_ms)

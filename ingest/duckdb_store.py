@@ -1,0 +1,289 @@
+"""The embedded default store: one DuckDB file holding readings and the records beside them.
+
+Readings are written as one Arrow table per batch with a single `INSERT ... SELECT` (row-by-row
+`executemany` is ~1,500x slower here, DESIGN.md). Timestamps are stored as UTC `TIMESTAMP`.
+One connection writes, under a lock; each read opens its own cursor, so API queries run in
+threads beside the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
+from ingest.errors import StoreError
+from ingest.store import (
+    Aggregate,
+    DeadLetterRecord,
+    LatestValue,
+    PresenceRecord,
+    SeriesPoint,
+)
+
+__all__ = ["DuckDBStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (site, device, metric, ts));
+CREATE TABLE IF NOT EXISTS latest (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (site, device, metric));
+CREATE SEQUENCE IF NOT EXISTS dead_letter_ids;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id BIGINT PRIMARY KEY DEFAULT nextval('dead_letter_ids'),
+    received_at TIMESTAMP NOT NULL, topic VARCHAR NOT NULL, site VARCHAR, device VARCHAR,
+    reason VARCHAR NOT NULL, payload BLOB NOT NULL, payload_size BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS presence (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, online BOOLEAN NOT NULL,
+    since TIMESTAMP NOT NULL, PRIMARY KEY (site, device));
+CREATE TABLE IF NOT EXISTS device_events (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL, data JSON NOT NULL, PRIMARY KEY (site, device, ts, kind));
+"""
+
+# A batch may carry the same (site, device, metric, ts) twice (a device replaying its buffer);
+# one INSERT OR REPLACE cannot touch a row twice, so the last copy in the batch wins.
+_WRITE_READINGS = """
+INSERT OR REPLACE INTO readings
+SELECT site, device, metric, ts, value FROM batch
+QUALIFY row_number() OVER (PARTITION BY site, device, metric, ts ORDER BY ord DESC) = 1
+"""
+
+# Late readings must not overwrite a newer latest value.
+_WRITE_LATEST = """
+INSERT INTO latest
+SELECT site, device, metric, max(ts), arg_max(value, ts) FROM batch GROUP BY site, device, metric
+ON CONFLICT DO UPDATE SET ts = excluded.ts, value = excluded.value
+WHERE excluded.ts >= latest.ts
+"""
+
+_AGGREGATES = {
+    Aggregate.AVG: "avg(value)",
+    Aggregate.MIN: "min(value)",
+    Aggregate.MAX: "max(value)",
+    Aggregate.LAST: "arg_max(value, ts)",
+}
+
+
+class DuckDBStore:
+    """Readings and records in one DuckDB file (or ':memory:')."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: str | Path) -> None:
+        self._target = str(path)
+        if self._target != ":memory:":
+            Path(self._target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self._target)
+            self._con.execute(_SCHEMA)
+        except duckdb.Error as exc:
+            raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- readings ---------------------------------------------------------------------------
+
+    def write(self, batch: ReadingBatch) -> int:
+        if len(batch) == 0:
+            return 0
+        table = pa.table(
+            {
+                "site": pa.array(batch.site, pa.string()),
+                "device": pa.array(batch.device, pa.string()),
+                "metric": pa.array(batch.metric, pa.string()),
+                "ts": pa.array(batch.ts_ms, pa.timestamp("ms")),
+                "value": pa.array(batch.value, pa.float64()),
+                "ord": pa.array(range(len(batch)), pa.int64()),
+            }
+        )
+        with self._lock, self._guard():
+            con = self._con
+            con.register("batch", table)
+            try:
+                con.execute("BEGIN")
+                con.execute(_WRITE_READINGS)
+                con.execute(_WRITE_LATEST)
+                con.execute("COMMIT")
+            except duckdb.Error:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.unregister("batch")
+        return len(batch)
+
+    def latest(self, site: str, device: str) -> list[LatestValue]:
+        rows = self._query(
+            "SELECT metric, ts, value FROM latest WHERE site = ? AND device = ? ORDER BY metric",
+            [site, device],
+        )
+        return [LatestValue(metric, _utc(ts), value) for metric, ts, value in rows]
+
+    def series(
+        self,
+        site: str,
+        device: str,
+        metric: str,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        agg: Aggregate,
+    ) -> list[SeriesPoint]:
+        # Buckets align to the Unix epoch, so a 1 h step starts on the hour (UTC).
+        sql = f"""
+            SELECT to_timestamp(floor(epoch(ts) / $step) * $step)::TIMESTAMP AS bucket,
+                   {_AGGREGATES[agg]} AS value, count(*) AS n
+            FROM readings
+            WHERE site = $site AND device = $device AND metric = $metric
+              AND ts >= $start AND ts < $end
+            GROUP BY bucket ORDER BY bucket
+        """
+        params = {
+            "site": site,
+            "device": device,
+            "metric": metric,
+            "start": _naive(start),
+            "end": _naive(end),
+            "step": step_s,
+        }
+        rows = self._query(sql, params)
+        return [SeriesPoint(_utc(bucket), value, n) for bucket, value, n in rows]
+
+    # -- records ----------------------------------------------------------------------------
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
+        table = pa.table(
+            {
+                "received_at": pa.array(
+                    [_naive(x.received_at) for x in letters], pa.timestamp("us")
+                ),
+                "topic": pa.array([x.topic for x in letters], pa.string()),
+                "site": pa.array([x.site for x in letters], pa.string()),
+                "device": pa.array([x.device for x in letters], pa.string()),
+                "reason": pa.array([x.reason for x in letters], pa.string()),
+                "payload": pa.array([x.payload for x in letters], pa.binary()),
+                "payload_size": pa.array([x.payload_size for x in letters], pa.int64()),
+            }
+        )
+        self._insert_table(
+            "INSERT INTO dead_letters (received_at, topic, site, device, reason, payload, "
+            "payload_size) SELECT * FROM letters",
+            "letters",
+            table,
+        )
+
+    def dead_letters(
+        self, site: str | None, limit: int, reason: str | None = None
+    ) -> list[DeadLetterRecord]:
+        rows = self._query(
+            """SELECT id, received_at, topic, reason, payload, payload_size, site, device
+               FROM dead_letters
+               WHERE ($site IS NULL OR site = $site OR site IS NULL)
+                 AND ($reason IS NULL OR contains(lower(reason), lower($reason)))
+               ORDER BY id DESC LIMIT $limit""",
+            {"site": site, "reason": reason, "limit": limit},
+        )
+        return [DeadLetterRecord(row[0], DeadLetter(_utc(row[1]), *row[2:])) for row in rows]
+
+    def dead_letter_count(self) -> int:
+        rows = self._query("SELECT count(*) FROM dead_letters", [])
+        return int(rows[0][0])
+
+    def write_presence(self, changes: Sequence[PresenceChange]) -> None:
+        with self._lock, self._guard():
+            for change in changes:
+                # A presence message that arrives late must not overwrite a newer state.
+                self._con.execute(
+                    """INSERT INTO presence VALUES (?, ?, ?, ?)
+                       ON CONFLICT DO UPDATE SET online = excluded.online, since = excluded.since
+                       WHERE excluded.since >= presence.since""",
+                    [change.site, change.device, change.online, _naive(change.at)],
+                )
+
+    def presence(self, site: str) -> list[PresenceRecord]:
+        rows = self._query("SELECT device, online, since FROM presence WHERE site = ?", [site])
+        return [PresenceRecord(device, online, _utc(since)) for device, online, since in rows]
+
+    def write_events(self, events: Sequence[DeviceEvent]) -> None:
+        if not events:
+            return
+        table = pa.table(
+            {
+                "site": pa.array([e.site for e in events], pa.string()),
+                "device": pa.array([e.device for e in events], pa.string()),
+                "ts": pa.array([e.ts_ms for e in events], pa.timestamp("ms")),
+                "kind": pa.array([e.kind for e in events], pa.string()),
+                "data": pa.array([json.dumps(e.data) for e in events], pa.string()),
+            }
+        )
+        self._insert_table(
+            "INSERT OR REPLACE INTO device_events SELECT * FROM events", "events", table
+        )
+
+    def reading_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM readings", [])[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._con.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _insert_table(self, sql: str, name: str, table: Any) -> None:
+        with self._lock, self._guard():
+            self._con.register(name, table)
+            try:
+                self._con.execute(sql)
+            finally:
+                self._con.unregister(name)
+
+    def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        with self._guard():
+            cursor = self._con.cursor()
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                cursor.close()
+
+    def _guard(self) -> _Translate:
+        if self._closed:
+            raise StoreError("the store is closed", backend=self.backend, target=self._target)
+        return _Translate(self._target)
+
+
+class _Translate:
+    """Turns DuckDB's exceptions into StoreError once, at the boundary."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, duckdb.Error):
+            raise StoreError(str(exc), backend="duckdb", target=self._target) from exc
+
+
+def _naive(instant: datetime) -> datetime:
+    """DuckDB TIMESTAMP is naive: store the UTC wall time."""
+    return instant.astimezone(UTC).replace(tzinfo=None)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
