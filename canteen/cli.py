@@ -1,0 +1,116 @@
+"""The `canteen` command: demo, serve, sim."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from canteen.runtime import Overrides, Service, ServiceError
+from core.clock import CatchUpClock, SystemClock
+from core.config import SiteConfig, load_config
+from core.errors import ConfigError
+
+__all__ = ["main"]
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "demo-school.yaml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    try:
+        handler: Callable[[argparse.Namespace], Awaitable[None]] = args.handler
+        asyncio.run(_until_signal(handler(args)))
+    except (ConfigError, ServiceError) as exc:
+        print(f"canteen: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="canteen", description="Food-safety and energy monitoring for school canteens."
+    )
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run a simulated school, a broker, the service and the API on this machine"
+    )
+    demo.add_argument("--config", type=Path, default=DEMO_CONFIG, help="site config (YAML)")
+    demo.add_argument("--listen", default="127.0.0.1:8000", help="API address HOST:PORT")
+    demo.add_argument("--db", default="data/demo.duckdb", help="DuckDB file")
+    demo.add_argument(
+        "--history-hours", type=float, default=6.0, help="simulated history to fill in first"
+    )
+    demo.set_defaults(handler=_demo)
+
+    serve = commands.add_parser("serve", help="run the gateway, the store and the API")
+    serve.add_argument("--config", type=Path, required=True, help="site config (YAML)")
+    serve.add_argument("--broker", help="mqtt://HOST:PORT, overrides mqtt.broker")
+    serve.add_argument("--db", help="DuckDB file, overrides storage.path")
+    serve.add_argument("--listen", help="API address HOST:PORT, overrides api.listen")
+    serve.set_defaults(handler=_serve)
+
+    sim = commands.add_parser("sim", help="publish a simulated site's devices to a broker")
+    sim.add_argument("--config", type=Path, required=True, help="site config (YAML)")
+    sim.add_argument("--broker", help="mqtt://HOST:PORT, overrides mqtt.broker")
+    sim.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)"
+    )
+    sim.add_argument(
+        "--start",
+        type=datetime.fromisoformat,
+        help="simulated start (RFC 3339); default: now, or 1 day ago when --speed > 1",
+    )
+    sim.add_argument("--seed", type=int, default=0, help="random seed (same seed, same data)")
+    sim.set_defaults(handler=_sim)
+    return parser
+
+
+async def _until_signal(work: Awaitable[None]) -> None:
+    """Run `work`; SIGINT/SIGTERM cancel it so every component shuts down in order."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        logging.getLogger("canteen").info("stopped")
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    config = load_config(args.config)
+    service = Service(config, SystemClock(), Overrides(args.broker, args.db, args.listen))
+    print(f"canteen serve: site {config.site.id}, API {service.url}/docs", flush=True)
+    await service.run(asyncio.Event())
+
+
+async def _sim(args: argparse.Namespace) -> None:
+    from firmware_sim import Fleet
+
+    config = load_config(args.config)
+    start = args.start or datetime.now(UTC) - (timedelta(days=1) if args.speed > 1 else timedelta())
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=config.site.zone)
+    clock = CatchUpClock(start, args.speed)
+    broker = args.broker or config.mqtt.broker
+    print(f"canteen sim: {len(config.devices)} devices to {broker} at {args.speed:g}x from {start}")
+    await Fleet(config, clock, broker, seed=args.seed).run()
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    from canteen.demo import run_demo
+
+    config: SiteConfig = load_config(args.config)
+    await run_demo(config, listen=args.listen, db=args.db, history_hours=args.history_hours)

@@ -1,0 +1,120 @@
+"""Wiring of the service: store, gateway and API on one asyncio loop (`canteen serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from core.clock import Clock
+from core.config import SiteConfig, parse_listen
+from dashboard_api import ApiContext, create_app
+from gateway import Gateway
+from ingest import DuckDBStore, StoreWriter
+
+__all__ = ["Overrides", "Service", "ServiceError"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Command-line values that win over the config file."""
+
+    broker: str | None = None
+    db: str | None = None
+    listen: str | None = None
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Service:
+    def __init__(
+        self, config: SiteConfig, clock: Clock, overrides: Overrides = Overrides()
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.db_path = Path(overrides.db or config.storage.path)
+        self.broker_url = overrides.broker or config.mqtt.broker
+        self.host, self.port = parse_listen(overrides.listen or config.api.listen)
+        self.store = DuckDBStore(self.db_path)
+        self.writer = StoreWriter(self.store)
+        self.gateway = Gateway(config, self.writer, clock, broker_url=self.broker_url)
+        self.app = create_app(ApiContext(config, self.store, clock, self.status))
+        self._socket = _bind(self.host, self.port)
+        self.port = int(self._socket.getsockname()[1])
+        self._started = time.monotonic()
+        self._server = _QuietServer(
+            uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning")
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_ready(self) -> bool:
+        return bool(self._server.started)
+
+    def status(self) -> dict[str, Any]:
+        gw = self.gateway.stats
+        return {
+            "broker": self.broker_url,
+            "broker_connected": self.gateway.connected,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+            "messages_received": gw.messages,
+            "messages_acknowledged": gw.acked,
+            "readings_stored": self.writer.stats.readings,
+            "dead_letters": sum(gw.dead_letters.values()),
+            "dead_letters_by_reason": dict(gw.dead_letters),
+            "store_retries": gw.store_retries,
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set, then shut down in order: API, gateway, store."""
+        log.info("store %s, broker %s, API %s", self.db_path, self.broker_url, self.url)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                gateway = tasks.create_task(self.gateway.run(), name="gateway")
+                tasks.create_task(self._server.serve([self._socket]), name="api")
+                await stop.wait()
+                self._server.should_exit = True
+                gateway.cancel()
+        finally:
+            self._socket.close()
+            self.store.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the API's socket up front, so a busy port is a clear error before anything starts."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServiceError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; "
+            "choose another with --listen HOST:PORT"
+        ) from exc
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class ServiceError(Exception):
+    """The service cannot start as configured."""

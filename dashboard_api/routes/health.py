@@ -1,0 +1,23 @@
+"""GET /api/health: is the service receiving and storing, with its counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from dashboard_api.deps import Context
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health", summary="Service health and counters")
+def health(context: Context) -> dict[str, Any]:
+    status = dict(context.status())
+    healthy = bool(status.get("broker_connected", False))
+    return {
+        "status": "ok" if healthy else "degraded",
+        "site": context.config.site.id,
+        "time": context.clock.now().astimezone(context.config.site.zone).isoformat(),
+        **status,
+    }

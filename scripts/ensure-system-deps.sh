@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system programs the tests run for real (a Mosquitto broker) when they are missing:
+# with apt-get when run as root, otherwise it says what to install and fails.
+set -euo pipefail
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${missing[*]} with apt-get (needed by the tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    exit 0
+fi
+
+echo "The tests need these programs, which are not installed: ${missing[*]}" >&2
+echo "On Debian/Ubuntu: sudo apt-get install ${missing[*]}" >&2
+echo "On macOS (Homebrew): brew install ${missing[*]}" >&2
+exit 1
