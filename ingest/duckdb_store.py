@@ -60,10 +60,11 @@ SELECT site, device, metric, ts, value FROM batch
 QUALIFY row_number() OVER (PARTITION BY site, device, metric, ts ORDER BY ord DESC) = 1
 """
 
-# Late readings must not overwrite a newer latest value.
+# Late readings must not overwrite a newer latest value; within a batch the last copy wins.
 _WRITE_LATEST = """
 INSERT INTO latest
-SELECT site, device, metric, max(ts), arg_max(value, ts) FROM batch GROUP BY site, device, metric
+SELECT site, device, metric, max(ts), arg_max(value, (ts, ord)) FROM batch
+GROUP BY site, device, metric
 ON CONFLICT DO UPDATE SET ts = excluded.ts, value = excluded.value
 WHERE excluded.ts >= latest.ts
 """

@@ -1,0 +1,136 @@
+"""The REST API over a real DuckDB store: answers, and 422/404 messages a person understands."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core import ManualClock, PresenceChange, ReadingBatchBuilder
+from dashboard_api import ApiContext, create_app
+from ingest import DuckDBStore
+from tests.conftest import site_config
+
+NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    config = site_config("canteen/v1")
+    store = DuckDBStore(tmp_path / "api.duckdb")
+    rows = ReadingBatchBuilder()
+    for minute in range(120):
+        ts = int((NOW - timedelta(minutes=120 - minute)).timestamp() * 1000)
+        rows.append("test-school", "fridge-1", "temp_c", ts, 3.0 + minute / 100)
+        rows.append("test-school", "fridge-1", "door_open", ts, float(minute % 2))
+    store.write(rows.build())
+    store.write_presence([PresenceChange("test-school", "fridge-1", True, NOW)])
+    context = ApiContext(config, store, ManualClock(NOW), lambda: {"broker_connected": True})
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+    store.close()
+
+
+async def test_health_and_devices(api: httpx.AsyncClient) -> None:
+    health = (await api.get("/api/health")).json()
+    assert health["status"] == "ok" and health["site"] == "test-school"
+    assert health["time"] == "2026-11-24T12:00:00+08:00"
+    devices = (await api.get("/api/devices")).json()
+    assert [d["id"] for d in devices] == ["fridge-1", "fridge-2", "fridge-3"]
+    assert devices[0]["online"] is True and devices[1]["online"] is None
+    assert devices[0]["limits"]["high_c"] == 8.0
+
+
+async def test_latest_gives_units_local_time_and_booleans(api: httpx.AsyncClient) -> None:
+    body = (await api.get("/api/devices/fridge-1/latest")).json()
+    values = {v["metric"]: v for v in body["values"]}
+    assert values["temp_c"]["value"] == pytest.approx(4.19)
+    assert values["temp_c"]["unit"] == "°C"
+    assert values["temp_c"]["ts"] == "2026-11-24T11:59:00+08:00"
+    assert values["door_open"]["value"] is True
+
+
+async def test_series_with_local_times_and_steps(api: httpx.AsyncClient) -> None:
+    body = (
+        await api.get(
+            "/api/devices/fridge-1/series",
+            params={"metric": "temp_c", "start": "2026-11-24T10:00", "step": "1h", "agg": "max"},
+        )
+    ).json()
+    assert body["step_s"] == 3600 and body["end"] == "2026-11-24T12:00:00+08:00"
+    assert [(p["t"], p["count"]) for p in body["points"]] == [
+        ("2026-11-24T10:00:00+08:00", 60),
+        ("2026-11-24T11:00:00+08:00", 60),
+    ]
+    assert body["points"][1]["value"] == pytest.approx(4.19)
+    by_ms = await api.get(
+        "/api/devices/fridge-1/series",
+        params={
+            "metric": "temp_c",
+            "start": str(int((NOW - timedelta(hours=1)).timestamp() * 1000)),
+            "step": "3600",
+        },
+    )
+    assert len(by_ms.json()["points"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({}, "query parameter 'metric' is required"),
+        ({"metric": "temperature"}, "unknown metric 'temperature'"),
+        (
+            {"metric": "temp_c", "start": "last tuesday"},
+            "query parameter 'start': 'last tuesday' is not a date-time",
+        ),
+        (
+            {"metric": "temp_c", "step": "5 minutes"},
+            "query parameter 'step': '5 minutes' is not a step",
+        ),
+        ({"metric": "temp_c", "step": "0s"}, "is not a step; use a positive length"),
+        ({"metric": "temp_c", "agg": "median"}, "query parameter 'agg'"),
+        (
+            {
+                "metric": "temp_c",
+                "start": "2026-11-24T12:00+08:00",
+                "end": "2026-11-24T11:00+08:00",
+            },
+            "'start' must be before 'end'",
+        ),
+        (
+            {"metric": "temp_c", "start": "2020-01-01T00:00Z", "step": "1s"},
+            "at most 10000 are allowed",
+        ),
+    ],
+)
+async def test_bad_series_parameters_get_422_with_a_sentence(
+    api: httpx.AsyncClient, params: dict[str, str], message: str
+) -> None:
+    response = await api.get("/api/devices/fridge-1/series", params=params)
+    assert response.status_code == 422
+    assert message in response.json()["message"]
+
+
+async def test_unknown_device_is_404_listing_known_ones(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/devices/fridge-9/latest")
+    assert response.status_code == 404
+    assert response.json()["message"].startswith(
+        "no device 'fridge-9' at this site; known devices: fridge-1"
+    )
+
+
+async def test_deadletter_limits_are_validated(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/api/deadletter")).json() == {"total": 0, "items": []}
+    response = await api.get("/api/deadletter", params={"limit": 0})
+    assert response.status_code == 422
+    assert "query parameter 'limit'" in response.json()["message"]
+
+
+async def test_openapi_docs_are_served(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/docs")).status_code == 200
+    spec = (await api.get("/openapi.json")).json()
+    assert "/api/devices/{device_id}/series" in spec["paths"]
