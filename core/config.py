@@ -134,7 +134,9 @@ def _unique(section: str, ids: list[str]) -> None:
 def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ValueError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8000; port 0 picks a free one)")
+        raise ValueError(
+            f"{value!r} is not HOST:PORT (for example 127.0.0.1:8000; port 0 picks a free one)"
+        )
     return host, int(port)
 
 
