@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--history-hours", type=float, default=6.0, help="simulated history to fill in first"
     )
+    demo.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="auto: the system's mosquitto when installed, else the in-process broker",
+    )
     demo.set_defaults(handler=_demo)
 
     serve = commands.add_parser("serve", help="run the gateway, the store and the API")
@@ -113,4 +119,10 @@ async def _demo(args: argparse.Namespace) -> None:
     from canteen.demo import run_demo
 
     config: SiteConfig = load_config(args.config)
-    await run_demo(config, listen=args.listen, db=args.db, history_hours=args.history_hours)
+    await run_demo(
+        config,
+        listen=args.listen,
+        db=args.db,
+        history_hours=args.history_hours,
+        broker=args.broker,
+    )

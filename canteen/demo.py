@@ -27,9 +27,10 @@ CATCH_UP_SPEED = 720.0
 
 
 @contextlib.asynccontextmanager
-async def demo_broker() -> AsyncIterator[str]:
-    """Yields the URL of a broker that runs for the demo's lifetime."""
-    if find_mosquitto() is not None:
+async def demo_broker(kind: str = "auto") -> AsyncIterator[str]:
+    """Yields the URL of a broker that runs for the demo's lifetime: `mosquitto`, `embedded`,
+    or `auto` (mosquitto when installed)."""
+    if kind == "mosquitto" or (kind == "auto" and find_mosquitto() is not None):
         broker = await asyncio.to_thread(MosquittoProcess().start)
         log.info("broker: mosquitto (%s) on %s", broker.binary, broker.url)
         try:
@@ -44,10 +45,12 @@ async def demo_broker() -> AsyncIterator[str]:
         yield embedded.url
 
 
-async def run_demo(config: SiteConfig, *, listen: str, db: str, history_hours: float) -> None:
+async def run_demo(
+    config: SiteConfig, *, listen: str, db: str, history_hours: float, broker: str = "auto"
+) -> None:
     from firmware_sim import Fleet
 
-    async with demo_broker() as broker_url:
+    async with demo_broker(broker) as broker_url:
         service = Service(config, SystemClock(), Overrides(broker=broker_url, db=db, listen=listen))
         start = datetime.now(UTC) - timedelta(hours=history_hours)
         fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)

@@ -1,0 +1,175 @@
+"""The `canteen` command as a user runs it: help, config errors, and `serve` and `demo` as real
+processes answering over HTTP and stopping cleanly on a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from canteen.broker import MosquittoProcess, free_port
+from canteen.cli import main
+from tests.conftest import EXAMPLES, Publisher
+
+
+def test_help_on_each_command(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["demo", "--help"], ["serve", "--help"], ["sim", "--help"]):
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        assert caught.value.code == 0
+    out = capsys.readouterr().out
+    assert "--speed" in out and "--broker" in out and "--listen" in out
+
+
+def test_broken_config_exits_2_with_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("site:\n  id: s\n  name: S\nbuildings: []\n")
+    assert main(["serve", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:4: buildings: " in err and "at least 1 item" in err
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "canteen", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_http(
+    url: str, ready: object, proc: subprocess.Popen[str], timeout_s: float = 60
+) -> object:
+    """GET `url` until `ready(json)` is true; fail with the process output if it dies."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"process exited {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
+        try:
+            last = httpx.get(url, timeout=2).json()
+            if ready(last):  # type: ignore[operator]
+                return last
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready in {timeout_s} s; last answer {last!r}")
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_serve_stores_and_answers_then_stops_on_sigterm(
+    tmp_path: Path, mosquitto: MosquittoProcess, publisher: Publisher
+) -> None:
+    port = free_port()
+    config = tmp_path / "site.yaml"
+    text = (EXAMPLES / "demo-school.yaml").read_text()
+    config.write_text(text.replace("client_id: canteen-gateway-0", f"client_id: cli-{port}"))
+    proc = start(
+        [
+            "serve",
+            "--config",
+            str(config),
+            "--broker",
+            mosquitto.url,
+            "--db",
+            str(tmp_path / "serve.duckdb"),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/api/health", lambda h: h["broker_connected"], proc)
+        topic = "canteen/v1/sunshine-primary/freezer-1/telemetry"
+        publisher.publish(topic, {"ts": int(time.time() * 1000), "seq": 1, "m": {"temp_c": -18.2}})
+        publisher.publish(topic, b"not json")
+        publisher.flush()
+        latest = wait_http(f"{base}/api/devices/freezer-1/latest", lambda b: b["values"], proc)
+        assert latest["values"][0]["value"] == -18.2  # type: ignore[index]
+        health = wait_http(f"{base}/api/health", lambda h: h["dead_letters"] == 1, proc)
+        assert health["dead_letters_by_reason"] == {"not_json": 1}  # type: ignore[index]
+    finally:
+        out = stop(proc)
+    assert "canteen serve: site sunshine-primary" in out
+
+
+def test_serve_refuses_a_busy_port(tmp_path: Path, mosquitto: MosquittoProcess) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = start(
+            [
+                "serve",
+                "--config",
+                str(EXAMPLES / "demo-school.yaml"),
+                "--broker",
+                mosquitto.url,
+                "--db",
+                str(tmp_path / "x.duckdb"),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
+            tmp_path,
+        )
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out
+
+
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
+    port = free_port()
+    proc = start(
+        [
+            "demo",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--db",
+            str(tmp_path / "demo.duckdb"),
+            "--history-hours",
+            "0.5",
+            "--broker",
+            broker,
+        ],
+        tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        devices = wait_http(f"{base}/api/devices", lambda ds: all(d["online"] for d in ds), proc)
+        assert len(devices) == 20  # type: ignore[arg-type]
+        for device in ("fridge-1", "freezer-1", "disinfect-1", "elec-canteen"):
+            body = wait_http(f"{base}/api/devices/{device}/latest", lambda b: b["values"], proc)
+            assert body["values"], device  # type: ignore[index]
+        series = httpx.get(
+            f"{base}/api/devices/fridge-1/series", params={"metric": "temp_c", "step": "5m"}
+        ).json()
+        assert len(series["points"]) >= 3, json.dumps(series)[:500]
+        assert all(0 <= p["value"] <= 8 for p in series["points"])
+    finally:
+        out = stop(proc, signal.SIGINT)
+    assert "API docs" in out
