@@ -1,0 +1,512 @@
+"""Ingest throughput: our gateway path against a bare paho subscriber, same broker, same run.
+
+Run ``python -m bench.ingest [--devices N] [--messages M] [--json-only]``. One JSON object goes
+to stdout at the end; progress goes to stderr.
+
+What is compared
+    bare   a paho-mqtt 2.x client (VERSION2 callbacks, MQTT 3.1.1, QoS 1, auto-ack, network
+           loop in its thread) that only counts messages;
+    ours   the real `Gateway` with `StoreWriter(DuckDBStore(<tmp file>))`: decode, validate,
+           store in DuckDB, then acknowledge (DESIGN.md, delivery guarantees). It counts when
+           `gateway.stats.acked` reaches M, and the store must then hold exactly M * 3 readings,
+           or the bench fails.
+
+Method, and why it is fair on a 2-core machine
+    1. One mosquitto (`canteen.broker.MosquittoProcess`) on loopback. Three persistent sessions
+       are registered first (clean session off, the gateway's own topic filters, QoS 1, then
+       disconnect): bare-before, the gateway's client id, bare-after.
+    2. N simulated devices publish M canonical telemetry messages at QoS 1 from a few paho
+       clients, as fast as the broker takes them, and the bench waits for every PUBACK. All
+       subscribers are offline, so the broker queues a copy of each message for each session
+       and the publishers' CPU is never inside a measurement.
+    3. Each subscriber then drains its backlog alone, in its own spawned child process, in the
+       order bare-before, ours, bare-after. The clock runs from the subscriber's connect to its
+       M-th message (bare) or M-th acknowledgement (ours), so both include the same session
+       resumption. Bracketing ours between two bare runs means neither side gets a warmer or
+       emptier broker, and the gap between the two bare figures shows the run's noise; the
+       bare rate reported is their mean.
+    4. A child process per subscriber makes each peak RSS that subscriber's own, without the
+       bench's publishers or the other side's libraries: the bare child imports only paho, ours
+       what the gateway needs (pydantic, numpy, pyarrow, DuckDB). The peak is the child's
+       VmHWM, not `ru_maxrss`, which Linux carries over the exec from the forking parent.
+    Every phase has a deadline (M / 1000 msg/s, at least 60 s); missing it, a refused
+    connection or a wrong reading count fails the bench (exit 1) with what was seen.
+    `--profile FILE` writes a cProfile of the pipeline child's event-loop thread; it slows the
+    pipeline (to about half here), so a profiled run's ratio is not a result (`"profiled"`).
+
+The target (issue): pipeline / bare >= 0.5; the anchor is about 45 k msg/s for bare paho here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+if TYPE_CHECKING:
+    from core.config import SiteConfig
+    from gateway.service import Gateway
+
+__all__ = ["BenchError", "Drain", "main", "run_bench", "site_config"]
+
+HOST = "127.0.0.1"
+SITE = "bench-school"
+TOPIC_PREFIX = "canteen/v1"
+GATEWAY_CLIENT_ID = "bench-gateway"
+BARE_BEFORE_ID = "bench-bare-before"
+BARE_AFTER_ID = "bench-bare-after"
+METRICS_PER_MESSAGE = 3  # temp_c, door_open, power_w
+TARGET_RATIO = 0.5
+# A phase slower than this is treated as hung: its timeout is M / this rate (at least 60 s).
+SLOWEST_RATE_MSGS_S = 1000
+SESSION_TIMEOUT_S = 10.0  # CONNACK, SUBACK
+# The pipeline's stop condition is polled; 2 ms is well under 0.1 % of a run of seconds.
+ACK_POLL_S = 0.002
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not produce a trustworthy figure; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """One subscriber draining its queued session: M messages in `seconds`, and its memory."""
+
+    name: str
+    messages: int
+    seconds: float
+    peak_rss_mb: float
+    readings_stored: int = 0
+    dead_letters: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One run's parameters, as each phase and child process gets them."""
+
+    port: int
+    devices: int
+    messages: int
+    filters: tuple[str, ...]  # the gateway's subscriptions, which every session copies
+    timeout_s: float  # per phase
+    db_path: str
+    profile: str = ""  # a cProfile output path for the pipeline child, or ""
+
+
+# -- the broker side: sessions and the backlog ---------------------------------------------------
+
+
+def _paho_client(client_id: str, *, clean_session: bool) -> paho.Client:
+    return paho.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=paho.MQTTv311,
+    )
+
+
+def _start(client: paho.Client, port: int, timeout_s: float) -> None:
+    """Connect, run paho's network thread and wait for an accepted CONNACK."""
+    accepted = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(_c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        accepted.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(HOST, port)
+    except OSError as exc:
+        raise BenchError(f"cannot connect to mqtt://{HOST}:{port}: {exc}") from exc
+    client.loop_start()
+    if not accepted.wait(timeout_s) or refused:
+        client.loop_stop()
+        why = refused[0] if refused else f"no CONNACK within {timeout_s:.0f} s"
+        raise BenchError(f"mqtt://{HOST}:{port} did not accept the connection: {why}")
+
+
+def _stop(client: paho.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
+def register_sessions(plan: Plan, client_ids: Sequence[str]) -> None:
+    """Create each persistent session with its subscriptions, then leave it offline."""
+    for client_id in client_ids:
+        _register_session(plan, client_id)
+
+
+def _register_session(plan: Plan, client_id: str) -> None:
+    client = _paho_client(client_id, clean_session=False)
+    granted = threading.Event()
+    refused: list[str] = []
+
+    def on_subscribe(_c: paho.Client, _u: Any, _mid: int, codes: list[Any], _p: Any) -> None:
+        refused.extend(str(code) for code in codes if code.is_failure)
+        granted.set()
+
+    client.on_subscribe = on_subscribe
+    _start(client, plan.port, SESSION_TIMEOUT_S)
+    client.subscribe([(topic, 1) for topic in plan.filters])
+    answered = granted.wait(SESSION_TIMEOUT_S)
+    _stop(client)
+    if not answered or refused:
+        why = f"refused: {refused}" if refused else f"no SUBACK within {SESSION_TIMEOUT_S:.0f} s"
+        raise BenchError(f"session {client_id!r}: subscription {why}")
+
+
+class _Publisher:
+    """One paho client publishing for a share of the devices; counts its PUBACKs."""
+
+    def __init__(self, index: int, port: int, timeout_s: float) -> None:
+        self.client = _paho_client(f"bench-publisher-{index}", clean_session=True)
+        self.client.max_inflight_messages_set(1000)
+        self.client.on_publish = self._on_publish
+        self.sent = 0
+        self.acked = 0  # written by paho's thread only
+        _start(self.client, port, timeout_s)
+
+    def _on_publish(self, _c: paho.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
+        self.acked += 1
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise BenchError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+        self.sent += 1
+
+
+def telemetry_payload(ts_ms: int, seq: int) -> bytes:
+    return (
+        f'{{"ts": {ts_ms}, "seq": {seq}, '
+        f'"m": {{"temp_c": 3.4, "door_open": false, "power_w": 120.5}}}}'
+    ).encode()
+
+
+def publish_backlog(plan: Plan, publishers: int) -> float:
+    """Publish M messages round-robin over the devices; returns seconds until all PUBACKed."""
+    devices = plan.devices
+    clients = [_Publisher(i, plan.port, SESSION_TIMEOUT_S) for i in range(publishers)]
+    topics = [f"{TOPIC_PREFIX}/{SITE}/{device_id(d)}/telemetry" for d in range(devices)]
+    last_ts = [0] * devices
+    started = time.perf_counter()
+    try:
+        for i in range(plan.messages):
+            device, seq = i % devices, i // devices
+            # Event time now, but unique per device: a repeated (device, metric, ts) would
+            # overwrite a stored reading (idempotent writes) and the count check would fail.
+            ts = max(time.time_ns() // 1_000_000, last_ts[device] + 1)
+            last_ts[device] = ts
+            clients[device % publishers].publish(topics[device], telemetry_payload(ts, seq))
+        _wait_for_pubacks(clients, started + plan.timeout_s)
+        return time.perf_counter() - started
+    finally:
+        for publisher in clients:
+            _stop(publisher.client)
+
+
+def _wait_for_pubacks(clients: Sequence[_Publisher], deadline: float) -> None:
+    while any(p.acked < p.sent for p in clients):
+        if time.perf_counter() > deadline:
+            acked, sent = sum(p.acked for p in clients), sum(p.sent for p in clients)
+            raise BenchError(f"the broker acknowledged {acked} of {sent} published messages")
+        time.sleep(0.02)
+
+
+def device_id(index: int) -> str:
+    return f"dev-{index:04d}"
+
+
+def site_config(devices: int) -> SiteConfig:
+    """A site with one canteen building and N fridges, as the gateway under test sees it."""
+    from core.config import SiteConfig
+
+    return SiteConfig.model_validate(
+        {
+            "site": {"id": SITE, "name": "Bench school"},
+            "mqtt": {"client_id": GATEWAY_CLIENT_ID, "topic_prefix": TOPIC_PREFIX},
+            "buildings": [{"id": "canteen", "name": "Canteen", "kind": "canteen"}],
+            "devices": [
+                {"id": device_id(i), "kind": "fridge", "building": "canteen"}
+                for i in range(devices)
+            ],
+        }
+    )
+
+
+# -- the subscribers, each run in its own child process ------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. Not `ru_maxrss`: Linux carries it over execve, and spawn
+    forks from the bench's process, so a child would report the parent's peak as its own."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):  # the high-water mark of this address space, in kB
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def drain_bare(plan: Plan, client_id: str) -> Drain:
+    """The baseline: count messages in paho's callback, nothing else (paho acks QoS 1 itself)."""
+    done = threading.Event()
+    received = 0
+    finished_at = 0.0
+
+    def on_message(_c: paho.Client, _u: Any, _m: paho.MQTTMessage) -> None:
+        nonlocal received, finished_at
+        received += 1
+        if received == plan.messages:
+            finished_at = time.perf_counter()
+            done.set()
+
+    client = _paho_client(client_id, clean_session=False)
+    client.on_message = on_message
+    started = time.perf_counter()
+    _start(client, plan.port, plan.timeout_s)
+    # Subscribe again once connected, as the gateway does, so both do the same work.
+    client.subscribe([(topic, 1) for topic in plan.filters])
+    try:
+        if not done.wait(plan.timeout_s):
+            raise BenchError(f"received {received} of {plan.messages} in {plan.timeout_s:.0f} s")
+    finally:
+        _stop(client)
+    return Drain(client_id, plan.messages, finished_at - started, _peak_rss_mb())
+
+
+def drain_pipeline(plan: Plan) -> Drain:
+    """Ours: the real Gateway storing into DuckDB, optionally under cProfile."""
+    if not plan.profile:
+        return asyncio.run(_pipeline(plan))
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        drain = asyncio.run(_pipeline(plan))
+    profiler.dump_stats(plan.profile)
+    return drain
+
+
+async def _pipeline(plan: Plan) -> Drain:
+    from core.clock import SystemClock
+    from gateway.service import Gateway
+    from ingest import DuckDBStore, StoreWriter
+
+    store = DuckDBStore(plan.db_path)
+    try:
+        broker_url = f"mqtt://{HOST}:{plan.port}"
+        config = site_config(plan.devices)
+        gateway = Gateway(config, StoreWriter(store), SystemClock(), broker_url=broker_url)
+        started = time.perf_counter()
+        running = asyncio.create_task(gateway.run(), name="bench-gateway")
+        try:
+            finished_at = await _until_acked(gateway, running, plan)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        seconds, letters = finished_at - started, sum(gateway.stats.dead_letters.values())
+        rss, stored = _peak_rss_mb(), store.reading_count()
+        return Drain("pipeline", plan.messages, seconds, rss, stored, letters)
+    finally:
+        store.close()
+
+
+async def _until_acked(gateway: Gateway, running: asyncio.Task[None], plan: Plan) -> float:
+    expected, timeout_s = plan.messages, plan.timeout_s
+    deadline = time.perf_counter() + timeout_s
+    while gateway.stats.acked < expected:
+        if running.done():
+            running.result()  # raises the gateway's own error, if it has one
+            raise BenchError("the gateway stopped before acknowledging every message")
+        if time.perf_counter() > deadline:
+            stats = gateway.stats
+            raise BenchError(
+                f"the gateway acknowledged {stats.acked} of {expected} messages in "
+                f"{timeout_s:.0f} s (received {stats.messages}, dead letters "
+                f"{dict(stats.dead_letters)}, store retries {stats.store_retries})"
+            )
+        await asyncio.sleep(ACK_POLL_S)
+    return time.perf_counter()
+
+
+def _child_main(target: Callable[..., Drain], conn: Connection, *args: Any) -> None:
+    try:
+        conn.send(("ok", target(*args)))
+    except BaseException as exc:  # reported to the parent, which fails the bench with it
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def in_child(name: str, target: Callable[..., Drain], *args: Any, timeout_s: float) -> Drain:
+    """Run `target(*args)` in a fresh (spawned) interpreter and return its Drain."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(target, sender, *args), name=name)
+    child.start()
+    sender.close()
+    try:
+        # The child keeps its own timeout; the margin covers interpreter start and imports.
+        if not receiver.poll(timeout_s + 30):
+            raise BenchError(f"{name}: no result from the child within {timeout_s + 30:.0f} s")
+        status, value = receiver.recv()
+    except EOFError:
+        raise BenchError(f"{name}: the child exited ({child.exitcode}) without a result") from None
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+    if status != "ok":
+        raise BenchError(f"{name}: {value}")
+    assert isinstance(value, Drain)
+    return value
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def run_bench(
+    devices: int, messages: int, *, publishers: int, profile: str, say: Callable[[str], None]
+) -> dict[str, Any]:
+    from canteen.broker import MosquittoProcess
+    from gateway.topics import TopicScheme
+
+    try:
+        broker = MosquittoProcess().start()
+    except (OSError, RuntimeError) as exc:
+        raise BenchError(f"cannot start mosquitto: {exc}") from exc
+    say(f"mosquitto on port {broker.port}")
+    filters = tuple(TopicScheme(TOPIC_PREFIX).site_filters(SITE))
+    timeout_s = max(60.0, messages / SLOWEST_RATE_MSGS_S)
+    try:
+        with tempfile.TemporaryDirectory(prefix="canteen-bench-") as tmp:
+            db_path = str(Path(tmp) / "bench.duckdb")
+            plan = Plan(broker.port, devices, messages, filters, timeout_s, db_path, profile)
+            phases = _measure(plan, max(1, min(publishers, devices)), say)
+    finally:
+        broker.stop()
+    _verify(phases.ours, messages)
+    return _report(plan, phases)
+
+
+@dataclass(frozen=True, slots=True)
+class _Phases:
+    published_s: float
+    before: Drain
+    ours: Drain
+    after: Drain
+
+
+def _measure(plan: Plan, publishers: int, say: Callable[[str], None]) -> _Phases:
+    register_sessions(plan, [BARE_BEFORE_ID, GATEWAY_CLIENT_ID, BARE_AFTER_ID])
+    say(f"publishing {plan.messages} messages from {plan.devices} devices, QoS 1")
+    published_s = publish_backlog(plan, publishers)
+    say(f"published and PUBACKed in {published_s:.2f} s: the three sessions hold the backlog")
+    before = _drain("bare-before", say, drain_bare, plan, BARE_BEFORE_ID)
+    ours = _drain("pipeline", say, drain_pipeline, plan)
+    after = _drain("bare-after", say, drain_bare, plan, BARE_AFTER_ID)
+    return _Phases(published_s, before, ours, after)
+
+
+def _drain(
+    name: str, say: Callable[[str], None], target: Callable[..., Drain], plan: Plan, *args: Any
+) -> Drain:
+    say(f"{name}: draining its backlog in a child process")
+    drain = in_child(name, target, plan, *args, timeout_s=plan.timeout_s)
+    say(f"  {name}: {drain.rate:,.0f} msg/s, peak RSS {drain.peak_rss_mb:.0f} MB")
+    return drain
+
+
+def _verify(ours: Drain, messages: int) -> None:
+    expected = messages * METRICS_PER_MESSAGE
+    if ours.dead_letters:
+        raise BenchError(f"the gateway dead-lettered {ours.dead_letters} bench messages")
+    if ours.readings_stored != expected:
+        raise BenchError(
+            f"the store holds {ours.readings_stored} readings after {messages} acknowledged "
+            f"messages; expected exactly {expected}"
+        )
+
+
+def _report(plan: Plan, phases: _Phases) -> dict[str, Any]:
+    before, ours, after = phases.before, phases.ours, phases.after
+    bare_rate = (before.rate + after.rate) / 2
+    ratio = ours.rate / bare_rate
+    return {
+        "bare_paho_msgs_per_s": round(bare_rate),
+        "pipeline_msgs_per_s": round(ours.rate),
+        "ratio": round(ratio, 3),
+        "peak_rss_mb": round(ours.peak_rss_mb, 1),
+        "bare_peak_rss_mb": round(max(before.peak_rss_mb, after.peak_rss_mb), 1),
+        "bare_runs_msgs_per_s": [round(before.rate), round(after.rate)],
+        "pipeline_seconds": round(ours.seconds, 3),
+        "pipeline_readings_per_s": round(ours.readings_stored / ours.seconds),
+        "readings_stored": ours.readings_stored,
+        "messages": plan.messages,
+        "devices": plan.devices,
+        "publish_msgs_per_s": round(plan.messages / phases.published_s),
+        "target_ratio": TARGET_RATIO,
+        "meets_target": ratio >= TARGET_RATIO,
+        "profiled": bool(plan.profile),
+    }
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--devices", type=int, default=200, help="simulated devices (200)")
+    parser.add_argument("--messages", type=int, default=200_000, help="messages in total (200000)")
+    parser.add_argument("--publishers", type=int, default=4, help="publishing clients (4)")
+    parser.add_argument("--json-only", action="store_true", help="no progress lines on stderr")
+    parser.add_argument(
+        "--profile", default="", metavar="FILE", help="write a cProfile of the pipeline child"
+    )
+    args = parser.parse_args(argv)
+    if args.devices < 1 or args.messages < 1:
+        parser.error("--devices and --messages must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+
+    def say(line: str) -> None:
+        if not args.json_only:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = run_bench(
+            args.devices, args.messages, publishers=args.publishers, profile=args.profile, say=say
+        )
+    except BenchError as exc:
+        print(f"bench.ingest FAILED: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
