@@ -22,7 +22,7 @@ from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch,
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
 from gateway.link import BrokerLink, Inbound
-from gateway.topics import Channel, TopicScheme
+from gateway.topics import Channel, DeviceTopic, TopicScheme
 
 __all__ = ["Gateway", "GatewaySink", "GatewayStats"]
 
@@ -85,6 +85,7 @@ class Gateway:
             username=config.mqtt.username,
             password=config.mqtt.password,
         )
+        self._known_topics: dict[str, DeviceTopic] = {}
         self.stats = GatewayStats()
 
     @property
@@ -171,14 +172,7 @@ class Gateway:
                 f"{self._settings.max_payload_bytes} bytes (gateway.max_payload_bytes)",
                 code="too_large",
             )
-        where = self._topics.parse(message.topic)
-        if where is None or where.site != self._site:
-            raise PayloadError(f"topic {message.topic!r} is not a device topic", code="bad_topic")
-        if where.device not in self._devices:
-            raise PayloadError(
-                f"unknown device {where.device!r}: not in the config of site {self._site!r}",
-                code="unknown_device",
-            )
+        where = self._known_topics.get(message.topic) or self._device_topic(message.topic)
         if where.channel is Channel.TELEMETRY:
             decode_telemetry(message.payload, where.site, where.device, window, builder)
         elif where.channel is Channel.EVENT:
@@ -188,6 +182,19 @@ class Gateway:
             out.presence.append(
                 PresenceChange(where.site, where.device, online, _window_now(window))
             )
+
+    def _device_topic(self, topic: str) -> DeviceTopic:
+        where = self._topics.parse(topic)
+        if where is None or where.site != self._site:
+            raise PayloadError(f"topic {topic!r} is not a device topic", code="bad_topic")
+        if where.device not in self._devices:
+            raise PayloadError(
+                f"unknown device {where.device!r}: not in the config of site {self._site!r}",
+                code="unknown_device",
+            )
+        # Only topics of configured devices are remembered, so the cache is bounded by the site.
+        self._known_topics[topic] = where
+        return where
 
     def _dead_letter(self, message: Inbound, exc: PayloadError) -> DeadLetter:
         self.stats.dead_letters[exc.code] += 1
