@@ -2,6 +2,6 @@
 through an `ApiContext` handed in by the composition root and holds no business rules."""
 
 from dashboard_api.app import create_app
-from dashboard_api.context import ApiContext, ReadStore
+from dashboard_api.context import ApiContext
 
-__all__ = ["ApiContext", "ReadStore", "create_app"]
+__all__ = ["ApiContext", "create_app"]

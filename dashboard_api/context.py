@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from core.clock import Clock
 from core.config import SiteConfig
-from ingest.store import RecordStore, Store
+from ingest.store import SiteStore
 
-__all__ = ["ApiContext", "ReadStore"]
-
-
-class ReadStore(Store, RecordStore, Protocol):
-    """A store that holds readings and the records beside them."""
+__all__ = ["ApiContext"]
 
 
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     config: SiteConfig
-    store: ReadStore
+    store: SiteStore
     clock: Clock
     # Runtime figures the API reports but does not own (broker link, counters).
     status: Callable[[], Mapping[str, object]]

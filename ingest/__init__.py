@@ -10,6 +10,7 @@ from ingest.store import (
     PresenceRecord,
     RecordStore,
     SeriesPoint,
+    SiteStore,
     Store,
 )
 from ingest.writer import StoreWriter
@@ -22,6 +23,7 @@ __all__ = [
     "PresenceRecord",
     "RecordStore",
     "SeriesPoint",
+    "SiteStore",
     "Store",
     "StoreError",
     "StoreWriter",

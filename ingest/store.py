@@ -21,6 +21,7 @@ __all__ = [
     "PresenceRecord",
     "RecordStore",
     "SeriesPoint",
+    "SiteStore",
     "Store",
 ]
 
@@ -100,3 +101,7 @@ class RecordStore(Protocol):
     def presence(self, site: str) -> list[PresenceRecord]: ...
 
     def write_events(self, events: Sequence[DeviceEvent]) -> None: ...
+
+
+class SiteStore(Store, RecordStore, Protocol):
+    """A store holding a site's readings and the records beside them (the embedded default)."""

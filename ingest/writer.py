@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
-from ingest.duckdb_store import DuckDBStore
+from ingest.store import SiteStore
 
 __all__ = ["StoreWriter", "WriterStats"]
 
@@ -33,7 +33,7 @@ class WriterStats:
 
 
 class StoreWriter:
-    def __init__(self, store: DuckDBStore) -> None:
+    def __init__(self, store: SiteStore) -> None:
         self._store = store
         self._listeners: list[BatchListener] = []
         self.stats = WriterStats()
