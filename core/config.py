@@ -28,6 +28,7 @@ __all__ = [
     "SiteConfig",
     "StorageSettings",
     "load_config",
+    "parse_broker_url",
     "parse_listen",
 ]
 

@@ -6,7 +6,16 @@ import importlib
 
 import pytest
 
-PACKAGES = ["core", "firmware_sim", "gateway", "ingest", "alerts", "energy", "dashboard_api", "canteen"]
+PACKAGES = [
+    "core",
+    "firmware_sim",
+    "gateway",
+    "ingest",
+    "alerts",
+    "energy",
+    "dashboard_api",
+    "canteen",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
