@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -11,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from canteen.runtime import Overrides, Service, ServiceError
+from canteen.runtime import Overrides, Service, ServiceError, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig, load_config
 from core.errors import ConfigError
@@ -28,8 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     try:
-        handler: Callable[[argparse.Namespace], Awaitable[None]] = args.handler
-        asyncio.run(_until_signal(handler(args)))
+        handler: Callable[[argparse.Namespace, asyncio.Event], Awaitable[None]] = args.handler
+        asyncio.run(_until_signal(lambda stop: handler(args, stop)))
     except (ConfigError, ServiceError) as exc:
         print(f"canteen: {exc}", file=sys.stderr)
         return 2
@@ -83,26 +84,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _until_signal(work: Awaitable[None]) -> None:
-    """Run `work`; SIGINT/SIGTERM cancel it so every component shuts down in order."""
-    task = asyncio.ensure_future(work)
+async def _until_signal(work: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `work(stop)`; the first SIGINT/SIGTERM sets `stop` so every component shuts down in
+    order, a second one cancels outright."""
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(work(stop))
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            task.cancel()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    try:
+        loop.add_signal_handler(sig, on_signal)
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        logging.getLogger("canteen").info("stopped")
+    logging.getLogger("canteen").info("stopped")
 
 
-async def _serve(args: argparse.Namespace) -> None:
+async def _serve(args: argparse.Namespace, stop: asyncio.Event) -> None:
     config = load_config(args.config)
     service = Service(config, SystemClock(), Overrides(args.broker, args.db, args.listen))
     print(f"canteen serve: site {config.site.id}, API {service.url}/docs", flush=True)
-    await service.run(asyncio.Event())
+    await service.run(stop)
 
 
-async def _sim(args: argparse.Namespace) -> None:
+async def _sim(args: argparse.Namespace, stop: asyncio.Event) -> None:
     from firmware_sim import Fleet
 
     config = load_config(args.config)
@@ -112,10 +120,10 @@ async def _sim(args: argparse.Namespace) -> None:
     clock = CatchUpClock(start, args.speed)
     broker = args.broker or config.mqtt.broker
     print(f"canteen sim: {len(config.devices)} devices to {broker} at {args.speed:g}x from {start}")
-    await Fleet(config, clock, broker, seed=args.seed).run()
+    await run_until(Fleet(config, clock, broker, seed=args.seed).run(), stop)
 
 
-async def _demo(args: argparse.Namespace) -> None:
+async def _demo(args: argparse.Namespace, stop: asyncio.Event) -> None:
     from canteen.demo import run_demo
 
     config: SiteConfig = load_config(args.config)
@@ -125,4 +133,5 @@ async def _demo(args: argparse.Namespace) -> None:
         db=args.db,
         history_hours=args.history_hours,
         broker=args.broker,
+        stop=stop,
     )

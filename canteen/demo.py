@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from canteen.broker import MosquittoProcess, find_mosquitto
-from canteen.runtime import Overrides, Service
+from canteen.runtime import Overrides, Service, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
 
@@ -46,7 +46,13 @@ async def demo_broker(kind: str = "auto") -> AsyncIterator[str]:
 
 
 async def run_demo(
-    config: SiteConfig, *, listen: str, db: str, history_hours: float, broker: str = "auto"
+    config: SiteConfig,
+    *,
+    listen: str,
+    db: str,
+    history_hours: float,
+    stop: asyncio.Event,
+    broker: str = "auto",
 ) -> None:
     from firmware_sim import Fleet
 
@@ -56,9 +62,12 @@ async def run_demo(
         fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
         catch_up_s = history_hours * 3600 / CATCH_UP_SPEED
         _announce(service, config, f"{history_hours:g} h of history first (~{catch_up_s:.0f} s)")
+        # On stop the simulator goes first (its devices say 'offline'), then the service.
+        service_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(service.run(asyncio.Event()), name="service")
-            tasks.create_task(fleet.run(), name="simulator")
+            tasks.create_task(service.run(service_stop), name="service")
+            await run_until(fleet.run(), stop)
+            service_stop.set()
 
 
 def _announce(service: Service, config: SiteConfig, history: str) -> None:

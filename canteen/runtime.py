@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from dashboard_api import ApiContext, create_app
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
 
-__all__ = ["Overrides", "Service", "ServiceError"]
+__all__ = ["Overrides", "Service", "ServiceError", "run_until"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ class Service:
         self.port = int(self._socket.getsockname()[1])
         self._started = time.monotonic()
         self._server = _QuietServer(
-            uvicorn.Config(self.app, host=self.host, port=self.port, log_level="warning")
+            uvicorn.Config(
+                self.app, host=self.host, port=self.port, log_level="warning", lifespan="off"
+            )
         )
 
     @property
@@ -97,6 +99,19 @@ class Service:
         finally:
             self._socket.close()
             self.store.close()
+
+
+async def run_until(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run `work` until it ends or `stop` is set; then cancel it and wait for its clean-up."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _bind(host: str, port: int) -> socket.socket:
