@@ -3,11 +3,13 @@ prefix so tests never see each other's messages."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,15 @@ def mosquitto() -> Iterator[MosquittoProcess]:
 @pytest.fixture
 def topic_prefix() -> str:
     return f"test/{uuid.uuid4().hex[:10]}"
+
+
+async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+    """Poll `condition` until true; fail naming `what` after `timeout_s` (never a timed pass)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 def site_config(prefix: str, devices: int = 3, **extra: Any) -> SiteConfig:

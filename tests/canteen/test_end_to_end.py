@@ -5,8 +5,6 @@ minutes of plant behaviour run in seconds."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,18 +14,10 @@ from canteen.broker import MosquittoProcess
 from canteen.runtime import Overrides, Service
 from core import ManualClock, load_config
 from firmware_sim import Fleet
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, wait_for
 
 # 11:30 in Asia/Shanghai, just before lunch: cabinets and fridges are busy.
 START = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
-
-
-async def eventually(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_simulated_school_to_api(
@@ -52,14 +42,14 @@ async def test_simulated_school_to_api(
     serving = asyncio.create_task(service.run(stop))
     simulating = asyncio.create_task(fleet.run())
     try:
-        await eventually(lambda: service.gateway.connected and service.api_ready, "service up")
-        await eventually(
+        await wait_for(lambda: service.gateway.connected and service.api_ready, "service up")
+        await wait_for(
             lambda: fleet.stats.total >= len(config.devices), "every device's first reading"
         )
         for _ in range(40):  # 20 simulated minutes in 30 s steps
             await clock.advance(30)
             await asyncio.sleep(0.01)
-        await eventually(
+        await wait_for(
             lambda: service.gateway.stats.acked >= fleet.stats.total, "everything stored"
         )
 

@@ -8,7 +8,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from core.clock import SystemClock
 from core.config import SiteConfig
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
-from tests.conftest import Publisher, site_config
+from tests.conftest import Publisher, site_config, wait_for
 
 SITE = "test-school"
 
@@ -38,14 +38,6 @@ class RunningGateway:
         with pytest.raises(asyncio.CancelledError):
             await self.task
         self.store.close()
-
-
-async def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
