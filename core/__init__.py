@@ -5,7 +5,17 @@ from core.clock import CatchUpClock, Clock, ManualClock, SystemClock, to_epoch_m
 from core.config import SiteConfig, load_config
 from core.errors import ConfigError, ConfigProblem
 from core.metrics import METRICS, MetricSpec, ValueType
-from core.model import Building, BuildingKind, Device, DeviceKind, Limits, Meal, Site
+from core.model import (
+    Building,
+    BuildingKind,
+    Device,
+    DeviceKind,
+    DeviceSource,
+    Limits,
+    Meal,
+    Site,
+    WireFormat,
+)
 from core.readings import (
     DeadLetter,
     DeviceEvent,
@@ -27,6 +37,7 @@ __all__ = [
     "Device",
     "DeviceEvent",
     "DeviceKind",
+    "DeviceSource",
     "Limits",
     "ManualClock",
     "Meal",
@@ -39,6 +50,7 @@ __all__ = [
     "SiteConfig",
     "SystemClock",
     "ValueType",
+    "WireFormat",
     "load_config",
     "to_epoch_ms",
     "utc_from_ms",

@@ -94,6 +94,8 @@ class SiteConfig(_Section):
         _unique("buildings", [b.id for b in self.buildings])
         _unique("devices", [d.id for d in self.devices])
         _unique("meals", [m.name for m in self.meals])
+        foreign = [f"{d.source.format.value}:{d.source.id}" for d in self.devices if d.source.id]
+        _unique("devices[].source", foreign)
         known = {b.id for b in self.buildings}
         for index, device in enumerate(self.devices):
             if device.building not in known:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "TOPIC_SAFE_ID",
@@ -20,6 +20,7 @@ __all__ = [
     "BuildingKind",
     "Device",
     "DeviceKind",
+    "DeviceSource",
     "Limits",
     "Meal",
     "Site",
@@ -88,6 +89,31 @@ class Limits(Frozen):
         return base.model_copy(update=mine)
 
 
+class WireFormat(StrEnum):
+    """How a device's messages look on the wire; gateway adapters map foreign ones."""
+
+    CANONICAL = "canonical"
+    ZIGBEE2MQTT = "zigbee2mqtt"  # zigbee2mqtt/<friendly_name>
+    TASMOTA = "tasmota"  # tele/<topic>/SENSOR
+    SHELLY_GEN2 = "shelly_gen2"  # <device id>/events/rpc NotifyStatus
+
+
+class DeviceSource(Frozen):
+    """Where a device's data comes from: our canonical topics, or a foreign format under the
+    device's own name in that ecosystem (Zigbee2MQTT friendly name, Tasmota topic, Shelly id)."""
+
+    format: WireFormat = WireFormat.CANONICAL
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _foreign_needs_id(self) -> DeviceSource:
+        if self.format is not WireFormat.CANONICAL and self.id is None:
+            raise ValueError(f"source.id is required for format {self.format.value!r}")
+        if self.id is not None and any(c in self.id for c in "#+"):
+            raise ValueError(f"source.id {self.id!r} must not contain MQTT wildcards # or +")
+        return self
+
+
 class Building(Frozen):
     id: Identifier
     name: str = Field(min_length=1)
@@ -107,6 +133,7 @@ class Device(Frozen):
     limits: Limits = Limits()
     # Disinfection cabinets: infrared (≥ 120 °C) or steam (100 °C) programmes differ.
     method: Literal["infrared", "steam"] | None = None
+    source: DeviceSource = DeviceSource()
 
     @property
     def label(self) -> str:

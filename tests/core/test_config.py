@@ -123,3 +123,14 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_foreign_sources_need_an_id_and_are_unique(tmp_path: Path) -> None:
+    z2m = "    source: {format: zigbee2mqtt, id: kitchen_fridge}\n"
+    config = load_config(write(tmp_path, GOOD + z2m))
+    assert config.devices[0].source.id == "kitchen_fridge"
+    with pytest.raises(ConfigError, match="source.id is required for format 'tasmota'"):
+        load_config(write(tmp_path, GOOD + "    source: {format: tasmota}\n"))
+    twice = GOOD + z2m + "  - id: fridge-2\n    kind: fridge\n    building: canteen\n" + z2m
+    with pytest.raises(ConfigError, match="'zigbee2mqtt:kitchen_fridge' is used twice"):
+        load_config(write(tmp_path, twice))
