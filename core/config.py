@@ -94,8 +94,17 @@ class SiteConfig(_Section):
         _unique("buildings", [b.id for b in self.buildings])
         _unique("devices", [d.id for d in self.devices])
         _unique("meals", [m.name for m in self.meals])
-        foreign = [f"{d.source.format.value}:{d.source.id}" for d in self.devices if d.source.id]
-        _unique("devices[].source", foreign)
+        sources: dict[tuple[str, str], str] = {}
+        for index, device in enumerate(self.devices):
+            if device.source.id is None:
+                continue
+            key = (device.source.format.value, device.source.id)
+            if key in sources:
+                raise ValueError(
+                    f"devices[{index}].source.id: {device.source.id!r} is already the "
+                    f"{key[0]} source of device {sources[key]!r}"
+                )
+            sources[key] = device.id
         known = {b.id for b in self.buildings}
         for index, device in enumerate(self.devices):
             if device.building not in known:

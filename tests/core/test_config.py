@@ -129,8 +129,11 @@ def test_foreign_sources_need_an_id_and_are_unique(tmp_path: Path) -> None:
     z2m = "    source: {format: zigbee2mqtt, id: kitchen_fridge}\n"
     config = load_config(write(tmp_path, GOOD + z2m))
     assert config.devices[0].source.id == "kitchen_fridge"
-    with pytest.raises(ConfigError, match="source.id is required for format 'tasmota'"):
+    with pytest.raises(ConfigError, match=r"source\.id is required for format 'tasmota'"):
         load_config(write(tmp_path, GOOD + "    source: {format: tasmota}\n"))
     twice = GOOD + z2m + "  - id: fridge-2\n    kind: fridge\n    building: canteen\n" + z2m
-    with pytest.raises(ConfigError, match="'zigbee2mqtt:kitchen_fridge' is used twice"):
+    with pytest.raises(
+        ConfigError,
+        match=r"devices\[1\].source.id: 'kitchen_fridge' is already the zigbee2mqtt source of device 'fridge-1'",
+    ):
         load_config(write(tmp_path, twice))
