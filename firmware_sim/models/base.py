@@ -57,6 +57,11 @@ class DeviceModel(Protocol):
         """Events that happened up to the last `step_to`, oldest first; each is returned once."""
         ...
 
+    def reachable(self, t: datetime) -> bool:
+        """False while the device is cut off (an injected offline fault): in live mode it then
+        drops its connection so the broker publishes its Last Will."""
+        ...
+
 
 def device_streams(seed: int, device_id: str) -> tuple[np.random.Generator, np.random.Generator]:
     """Independent (plant, sensor) random streams for one device.
@@ -114,6 +119,9 @@ class GridModel(ABC):
     def take_events(self) -> list[SimEvent]:
         events, self._events = self._events, []
         return events
+
+    def reachable(self, t: datetime) -> bool:
+        return True
 
     def _emit(self, epoch: float, kind: str, **data: object) -> None:
         self._events.append(SimEvent(datetime.fromtimestamp(epoch, UTC), kind, data))
