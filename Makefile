@@ -33,6 +33,7 @@ pytest: $(STAMP) system-deps
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.sim
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache *.egg-info

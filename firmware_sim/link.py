@@ -1,10 +1,11 @@
-"""One simulated device's MQTT session, with aiomqtt kept inside this module.
+"""One MQTT session of the simulator (a device of its own or a bridge), aiomqtt kept inside
+this module.
 
-Each device connects as itself (client id `sim-{site}-{device}`) with a Last Will of retained
-`offline` on its status topic, so the broker announces a device that vanishes; after connecting
-it publishes a retained `online`. A clean stop publishes the retained `offline` itself before
-disconnecting. `drop` ends the connection the way a power cut does: no DISCONNECT packet, so
-the broker publishes the will.
+A session connects with a fixed client id and a Last Will of its retained `offline` presence, so
+the broker announces a connection that vanishes; after connecting it publishes its retained
+`online`. A clean stop publishes its `last_words` (a bridge: each member's `offline`) and then
+its own `offline` before disconnecting. `drop` ends the connection the way a power cut does: no
+DISCONNECT packet, so the broker publishes the will.
 """
 
 from __future__ import annotations
@@ -13,18 +14,17 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiomqtt
 
 from firmware_sim.errors import LinkDownError
+from firmware_sim.wire import Message, Presence
 
 __all__ = ["BrokerAddress", "DeviceLink"]
 
 log = logging.getLogger(__name__)
-
-ONLINE = b"online"
-OFFLINE = b"offline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +40,20 @@ class BrokerAddress:
 
 class DeviceLink:
     """Use as `async with DeviceLink(...) as link:`; leaving the block disconnects cleanly
-    (retained `offline` first) unless the link was dropped or lost."""
+    (last words and retained `offline` first) unless the link was dropped or lost."""
 
-    def __init__(self, address: BrokerAddress, client_id: str, status_topic: str) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        presence: Presence,
+        *,
+        last_words: Callable[[], Sequence[Message]] | None = None,
+    ) -> None:
         self._address = address
         self._client_id = client_id
-        self._status_topic = status_topic
+        self._presence = presence
+        self._last_words = last_words
         self._client: aiomqtt.Client | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -64,7 +72,7 @@ class DeviceLink:
         self._client = client
         self._watcher = asyncio.create_task(self._watch(client), name=f"{self._client_id}:watch")
         try:
-            await self.publish(self._status_topic, ONLINE, retain=True)
+            await self.publish(self._presence.topic, self._presence.online, retain=True)
         except BaseException as exc:  # also a cancellation: do not leave the client connected
             await self.__aexit__(type(exc), exc, None)
             raise
@@ -80,7 +88,7 @@ class DeviceLink:
             password=a.password,
             keepalive=a.keepalive_s,
             timeout=a.timeout_s,
-            will=aiomqtt.Will(self._status_topic, OFFLINE, qos=1, retain=True),
+            will=aiomqtt.Will(self._presence.topic, self._presence.offline, qos=1, retain=True),
         )
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -96,10 +104,16 @@ class DeviceLink:
         try:
             async with asyncio.timeout(self._address.timeout_s):
                 if not isinstance(exc_info[1], LinkDownError):
-                    await client.publish(self._status_topic, OFFLINE, qos=1, retain=True)
+                    await self._say_goodbye(client)
                 await client.__aexit__(None, None, None)
         except (aiomqtt.MqttError, TimeoutError) as exc:
             log.info("%s: no clean disconnect (%s)", self._client_id, exc)
+
+    async def _say_goodbye(self, client: aiomqtt.Client) -> None:
+        words = list(self._last_words()) if self._last_words is not None else []
+        for topic, payload in words:
+            await client.publish(topic, payload, qos=1, retain=True)
+        await client.publish(self._presence.topic, self._presence.offline, qos=1, retain=True)
 
     async def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Publish at QoS 1 and wait for the broker's acknowledgement."""

@@ -4,6 +4,10 @@ Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, whic
 work in a thread). A bounded queue between them lets the next batch decode while the previous
 one is written, and pushes back on the broker when the store is slow: unacknowledged messages
 fill the broker's in-flight window and it stops sending.
+
+A topic is resolved once and remembered (for configured devices only): a canonical device topic,
+a bridge topic (`gateway/bridges.py`), or a foreign format's topic, which its adapter decodes into
+the same canonical readings (`gateway/adapters/`). The canonical path stays one dictionary look-up.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from typing import Protocol
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, parse_broker_url
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
+from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
+from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
 from gateway.link import BrokerLink, Inbound
-from gateway.topics import Channel, DeviceTopic, TopicScheme
+from gateway.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 
 __all__ = ["Gateway", "GatewaySink", "GatewayStats"]
 
@@ -48,6 +54,7 @@ class GatewayStats:
     acked: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
+    ignored: int = 0  # well-formed foreign messages with nothing we map (a Shelly's Wi-Fi news)
 
 
 @dataclass(slots=True)
@@ -75,17 +82,20 @@ class Gateway:
         self._devices = {d.id for d in config.devices}
         self._topics = TopicScheme(config.mqtt.topic_prefix)
         self._settings = config.gateway
+        self._roster = BridgeRoster(self._site, self._devices)
+        self._router = ForeignRouter(config)
         host, port = parse_broker_url(broker_url or config.mqtt.broker)
         self._link = BrokerLink(
             host,
             port,
             config.mqtt.client_id,
-            self._topics.site_filters(self._site),
+            self._topics.site_filters(self._site) + self._router.filters(),
             keepalive_s=config.mqtt.keepalive_s,
             username=config.mqtt.username,
             password=config.mqtt.password,
         )
-        self._known_topics: dict[str, DeviceTopic] = {}
+        # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
+        self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
         self.stats = GatewayStats()
 
     @property
@@ -172,20 +182,35 @@ class Gateway:
                 f"{self._settings.max_payload_bytes} bytes (gateway.max_payload_bytes)",
                 code="too_large",
             )
-        where = self._known_topics.get(message.topic) or self._device_topic(message.topic)
-        if where.channel is Channel.TELEMETRY:
-            decode_telemetry(message.payload, where.site, where.device, window, builder)
-        elif where.channel is Channel.EVENT:
-            out.events.append(decode_event(message.payload, where.site, where.device, window))
-        else:
-            online = decode_status(message.payload)
-            out.presence.append(
-                PresenceChange(where.site, where.device, online, _window_now(window))
-            )
+        where = self._routes.get(message.topic) or self._resolve(message.topic)
+        if type(where) is DeviceTopic:
+            if where.channel is Channel.TELEMETRY:
+                decode_telemetry(message.payload, where.site, where.device, window, builder)
+            elif where.channel is Channel.EVENT:
+                out.events.append(decode_event(message.payload, where.site, where.device, window))
+            else:
+                self._presence(out, where.device, decode_status(message.payload), window)
+        elif type(where) is ForeignRoute:
+            self._foreign(where, message, window, builder, out)
+        elif type(where) is BridgeTopic:
+            self._bridge(where, message, window, out)
 
-    def _device_topic(self, topic: str) -> DeviceTopic:
+    def _resolve(self, topic: str) -> DeviceTopic | ForeignRoute | BridgeTopic:
+        """What a topic not seen before is: a device's, a bridge's or a foreign format's."""
         where = self._topics.parse(topic)
-        if where is None or where.site != self._site:
+        if where is not None:
+            return self._device_topic(where, topic)
+        bridge = self._topics.parse_bridge(topic)
+        if bridge is not None and bridge.site == self._site:
+            return bridge
+        route = self._router.route(topic)
+        if route is None:
+            raise PayloadError(f"topic {topic!r} is not a device topic", code="bad_topic")
+        self._routes[topic] = route
+        return route
+
+    def _device_topic(self, where: DeviceTopic, topic: str) -> DeviceTopic:
+        if where.site != self._site:
             raise PayloadError(f"topic {topic!r} is not a device topic", code="bad_topic")
         if where.device not in self._devices:
             raise PayloadError(
@@ -193,12 +218,45 @@ class Gateway:
                 code="unknown_device",
             )
         # Only topics of configured devices are remembered, so the cache is bounded by the site.
-        self._known_topics[topic] = where
+        self._routes[topic] = where
         return where
+
+    def _foreign(
+        self,
+        route: ForeignRoute,
+        message: Inbound,
+        window: TimeWindow,
+        builder: ReadingBatchBuilder,
+        out: _Decoded,
+    ) -> None:
+        adapter = route.adapter
+        try:
+            if route.kind is MessageKind.PRESENCE:
+                self._presence(out, route.device, adapter.decode_presence(message.payload), window)
+            elif adapter.decode_telemetry(message.payload, route.device, window, builder) == 0:
+                self.stats.ignored += 1
+        except PayloadError as exc:
+            reason = f"{adapter.format.value} message for {route.device}: {exc.reason}"
+            raise PayloadError(reason, code=exc.code) from None
+
+    def _bridge(
+        self, where: BridgeTopic, message: Inbound, window: TimeWindow, out: _Decoded
+    ) -> None:
+        at = _window_now(window)
+        if where.channel is BridgeChannel.STATUS:
+            online = decode_status(message.payload)
+            out.presence.extend(self._roster.status(where.bridge, online, at))
+        else:
+            out.presence.extend(self._roster.members(where.bridge, message.payload, at))
+
+    def _presence(self, out: _Decoded, device: str, online: bool, window: TimeWindow) -> None:
+        if online and self._roster.blocks(device):
+            return  # kept by the broker from before its bridge died: stale
+        out.presence.append(PresenceChange(self._site, device, online, _window_now(window)))
 
     def _dead_letter(self, message: Inbound, exc: PayloadError) -> DeadLetter:
         self.stats.dead_letters[exc.code] += 1
-        where = self._topics.parse(message.topic)
+        site, device = self._site_and_device(message.topic)
         log.debug("dead letter on %s: %s", message.topic, exc.reason)
         keep = self._settings.deadletter_keep_bytes
         return DeadLetter(
@@ -207,9 +265,17 @@ class Gateway:
             reason=exc.reason,
             payload=bytes(message.payload[:keep]),
             payload_size=len(message.payload),
-            site=where.site if where else None,
-            device=where.device if where else None,
+            site=site,
+            device=device,
         )
+
+    def _site_and_device(self, topic: str) -> tuple[str | None, str | None]:
+        where = self._topics.parse(topic)
+        if where is not None:
+            return where.site, where.device
+        # Bridge and foreign topics reach us only through this site's subscriptions.
+        route = self._routes.get(topic)
+        return self._site, route.device if isinstance(route, ForeignRoute) else None
 
 
 def _window_now(window: TimeWindow) -> datetime:

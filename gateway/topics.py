@@ -4,6 +4,13 @@
 {prefix}/{site}/{device}/event       discrete events (cabinet cycle start/stop)
 {prefix}/{site}/{device}/status      retained online/offline, the Last Will sets offline
 {prefix}/{site}/alerts/{alert_id}    alerts out, for local displays
+{prefix}/{site}/bridges/{bridge}/status    a bridge's own retained online/offline (its Last Will)
+{prefix}/{site}/bridges/{bridge}/devices   retained JSON list of the device ids it carries
+
+A bridge is one MQTT connection carrying many devices, as a Zigbee coordinator or a LoRa gateway
+does. MQTT gives a connection one will, so the broker can only announce the bridge's death; the
+gateway turns that into `offline` for every device the bridge listed (`gateway/bridges.py`).
+Bridge topics have one level more than device topics, so no device id can collide with them.
 """
 
 from __future__ import annotations
@@ -11,13 +18,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Channel", "DeviceTopic", "TopicScheme"]
+__all__ = ["BridgeChannel", "BridgeTopic", "Channel", "DeviceTopic", "TopicScheme"]
+
+BRIDGES = "bridges"
 
 
 class Channel(StrEnum):
     TELEMETRY = "telemetry"
     EVENT = "event"
     STATUS = "status"
+
+
+class BridgeChannel(StrEnum):
+    STATUS = "status"
+    DEVICES = "devices"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeTopic:
+    site: str
+    bridge: str
+    channel: BridgeChannel
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +58,29 @@ class TopicScheme:
     def alert_topic(self, site: str, alert_id: str) -> str:
         return f"{self.prefix}/{site}/alerts/{alert_id}"
 
+    def bridge_topic(self, site: str, bridge: str, channel: BridgeChannel) -> str:
+        return f"{self.prefix}/{site}/{BRIDGES}/{bridge}/{channel.value}"
+
     def site_filters(self, site: str) -> list[str]:
-        """What a gateway serving `site` subscribes to."""
-        return [f"{self.prefix}/{site}/+/{channel.value}" for channel in Channel]
+        """What a gateway serving `site` subscribes to. Bridge topics come last: on a
+        (re)subscription the broker sends retained messages filter by filter, so a bridge's
+        `offline` is seen after the stale `online` its members kept, and wins."""
+        devices = [f"{self.prefix}/{site}/+/{channel.value}" for channel in Channel]
+        return [*devices, f"{self.prefix}/{site}/{BRIDGES}/+/+"]
+
+    def parse_bridge(self, topic: str) -> BridgeTopic | None:
+        """The site, bridge and channel of a bridge topic; None for anything else."""
+        head = self.prefix + "/"
+        if not topic.startswith(head):
+            return None
+        parts = topic[len(head) :].split("/")
+        if len(parts) != 4 or parts[1] != BRIDGES or not parts[0] or not parts[2]:
+            return None
+        try:
+            channel = BridgeChannel(parts[3])
+        except ValueError:
+            return None
+        return BridgeTopic(parts[0], parts[2], channel)
 
     def parse(self, topic: str) -> DeviceTopic | None:
         """The site, device and channel of a device topic; None for anything else."""

@@ -1,37 +1,60 @@
-"""What every simulated device has in common: physics advanced on a fixed time grid, two random
-streams (plant and sensor), events, and a thermostat with hysteresis.
+"""What every simulated device has in common: a plant computed in blocks of steps on a fixed time
+grid, readings taken from it at any instants, events, and a thermostat with hysteresis.
 
-The grid is anchored at the Unix epoch (every `dt_s` seconds), not at the first reading, and the
-plant draws its randomness from its own stream. So the plant's trajectory does not depend on how
-often it is read: a fridge read every 30 s and the same fridge read every 60 s open their doors
-and run their compressors at the same instants; only the sensor noise differs.
+The grid is anchored at the Unix epoch (every `dt_s` seconds). A subclass computes `n` steps at
+once (`_simulate`), which lets it prepare its inputs (calendar, doors, faults) as arrays and keep
+only the state-dependent part in a tight loop; the result does not depend on the block length,
+on how often the device is read, or on when the simulation started (randomness is counter-based,
+see `random.py`). The same code serves a live device read once per interval (`step_to`) and a
+batch run that reads a month of instants at once (`read`): both give identical values.
+
+A reading goes through four stages: the plant's true values (`_observe`), the sensor's noise and
+resolution (`_measure`), the sensor's faults, and whether the device could report at all
+(offline, flat battery).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
-from zlib import crc32
+from types import MappingProxyType
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from core.model import Device
+from firmware_sim.faults import Fault, FaultType
+from firmware_sim.models.battery import Battery
+from firmware_sim.models.display import quantise, truncate
+from firmware_sim.models.random import DeviceRandom
+from firmware_sim.models.sensor import SensorFaults
 
 __all__ = [
+    "DEFAULT_BLOCK_STEPS",
+    "Block",
+    "BlockModel",
     "DeviceModel",
-    "GridModel",
     "Hysteresis",
     "Metrics",
+    "Reading",
     "SimEvent",
-    "device_streams",
     "quantise",
+    "truncate",
 ]
 
 Metrics = dict[str, float | bool]
+FloatArray = npt.NDArray[np.float64]
+Values = dict[str, npt.NDArray[Any]]
+
+# One hour of 10 s steps: small enough that a live fleet of 10 k devices holds ~40 MB of plant
+# state, large enough that the per-block work is noise. Batch runs use a day.
+DEFAULT_BLOCK_STEPS = 360
+MAX_BLOCK_STEPS = 8640
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,86 +81,200 @@ class DeviceModel(Protocol):
         ...
 
     def reachable(self, t: datetime) -> bool:
-        """False while the device is cut off (an injected offline fault): in live mode it then
-        drops its connection so the broker publishes its Last Will."""
+        """False while the device is cut off (an injected offline fault, a flat battery): in
+        live mode it then drops its connection so the broker publishes its Last Will."""
         ...
 
 
-def device_streams(seed: int, device_id: str) -> tuple[np.random.Generator, np.random.Generator]:
-    """Independent (plant, sensor) random streams for one device.
+@dataclass(slots=True)
+class Block:
+    """Plant state at the grid instants k0 .. k0 + n - 1 (subclasses add the arrays)."""
 
-    Keyed by a stable hash of the id (Python's `hash` is salted per process), so adding a device
-    to a site does not change what the others do.
-    """
-    plant, sensor = np.random.SeedSequence([seed, crc32(device_id.encode())]).spawn(2)
-    return np.random.default_rng(plant), np.random.default_rng(sensor)
+    k0: int
+    n: int
+
+    def times(self, dt: float) -> FloatArray:
+        return (self.k0 + np.arange(self.n, dtype=np.float64)) * dt
 
 
-class GridModel(ABC):
-    """A device whose physics advances in steps of `dt_s` on the epoch-anchored grid.
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Readings at many instants: what the device reports, whether it could (`present`), and,
+    when asked for, the plant's true values behind them."""
 
-    Subclasses implement `_begin` (initial state at the first grid instant), `_advance` (one step
-    from `t` to `t + dt_s`) and `_observe` (the reading at an instant at or after the last grid
-    instant reached). `warmup_s` runs the plant that long before the first reading so it does
-    not start from an artificial state.
-    """
+    times: FloatArray
+    values: Values
+    present: npt.NDArray[np.bool_]
+    true: Values | None = None
 
-    dt_s: float = 10.0
-    warmup_s: float = 0.0
 
-    def __init__(self, device: Device, seed: int) -> None:
+B = TypeVar("B", bound=Block)
+
+
+class BlockModel(ABC, Generic[B]):
+    dt_s: ClassVar[float] = 10.0
+    warmup_s: ClassVar[float] = 0.0
+    noise_channels: ClassVar[int] = 0  # standard normals the sensor draws per reading
+    # Set per instance where they depend on the device (a meter's counter).
+    main_metric: str = "temp_c"  # what a sensor fault hits unless it names a metric
+    resolutions: Mapping[str, float] = MappingProxyType({})
+
+    def __init__(
+        self,
+        device: Device,
+        seed: int,
+        faults: Sequence[Fault] = (),
+        *,
+        block_steps: int = DEFAULT_BLOCK_STEPS,
+    ) -> None:
+        if not 1 <= block_steps <= MAX_BLOCK_STEPS:
+            raise ValueError(f"block_steps must be 1-{MAX_BLOCK_STEPS}, got {block_steps}")
         self._device = device
-        self._plant, self._sensor = device_streams(seed, device.id)
-        self._step: int | None = None  # index of the last grid instant reached
+        self.seed = seed
+        self.random = DeviceRandom(seed, device.id)
+        self.faults = tuple(f for f in faults if f.device == device.id)
+        self.block_steps = block_steps
+        self.battery: Battery | None = None
+        self._sensor = SensorFaults(self.faults, self.random, self.resolutions, self.main_metric)
+        self._block: B | None = None
+        self._next_k: int | None = None  # first instant of the block after the current one
+        self._first_read: float | None = None
         self._last_read: float | None = None
-        self._events: list[SimEvent] = []
+        self._pending: deque[SimEvent] = deque()
 
     @property
     def device(self) -> Device:
         return self._device
 
+    def faults_of(self, *types: FaultType) -> list[Fault]:
+        return [f for f in self.faults if f.type in types]
+
+    # the live interface (DeviceModel)
+
     def step_to(self, t: datetime) -> Metrics:
-        if t.tzinfo is None:
-            raise ValueError(f"naive datetime {t!r}: pass a timezone-aware instant (UTC)")
-        epoch = t.timestamp()
-        if self._last_read is not None and epoch < self._last_read:
-            raise ValueError(f"{self._device.id}: time goes back from {self._last_read} to {epoch}")
-        if self._step is None:
-            self._step = math.floor((epoch - self.warmup_s) / self.dt_s)
-            self._begin(self._step * self.dt_s)
-        target = math.floor(epoch / self.dt_s)
-        while self._step < target:
-            self._advance(self._step * self.dt_s, self.dt_s)
-            self._step += 1
-        first_read = self._last_read is None
-        self._last_read = epoch
-        if first_read:
-            # What happened during the warm-up is not part of the device's reported history.
-            self._events = [e for e in self._events if e.ts.timestamp() >= epoch]
-        return self._observe(epoch)
+        values, _ = self._values(np.array([_epoch(t)]), truth=False)
+        return {name: _scalar(v[0]) for name, v in values.items()}
 
     def take_events(self) -> list[SimEvent]:
-        events, self._events = self._events, []
-        return events
+        out: list[SimEvent] = []
+        last = self._last_read
+        while last is not None and self._pending and self._pending[0].ts.timestamp() <= last:
+            out.append(self._pending.popleft())
+        return out
 
     def reachable(self, t: datetime) -> bool:
-        return True
+        return bool(self.reachable_at(np.array([_epoch(t)]))[0])
+
+    # the batch interface
+
+    def read(self, times: FloatArray, *, truth: bool = False) -> Reading:
+        """Readings at `times` (epoch s, ascending, never before an earlier call's)."""
+        times = np.asarray(times, dtype=np.float64)
+        values, true = self._values(times, truth=truth)
+        return Reading(times, values, self.present_at(times), true)
+
+    def reachable_at(self, times: FloatArray) -> npt.NDArray[np.bool_]:
+        """Whether the device can talk to the broker at each instant."""
+        if self._next_k is None and len(times):
+            self._start(float(times[0]))  # asked before the first reading: it starts here
+        ok = np.ones(len(times), dtype=np.bool_)
+        for fault in self.faults_of(FaultType.DEVICE_OFFLINE):
+            ok &= ~fault.active(times)
+        if self.battery is not None:
+            ok &= self.battery.alive(times)
+        return ok & ~self._silent(times)
+
+    def present_at(self, times: FloatArray) -> npt.NDArray[np.bool_]:
+        """Whether a reading exists at each instant: reachable, or offline but buffering."""
+        ok = self.reachable_at(times)
+        for fault in self.faults_of(FaultType.DEVICE_OFFLINE):
+            if fault.buffered:
+                ok |= fault.active(times) & ~self._silent(times) & self._powered(times)
+        return ok
+
+    def _values(self, times: FloatArray, *, truth: bool) -> tuple[Values, Values | None]:
+        """Reported values at `times` and, with `truth`, the plant's true ones."""
+        self._check_order(times)
+        if not len(times):
+            return {}, ({} if truth else None)
+        true = self._true_values(times)
+        t_ms = np.round(times * 1000.0).astype(np.int64)
+        values = self._measure(true, self.random.normals("sensor", t_ms, self.noise_channels))
+        if self.battery is not None:
+            level = self.battery.level(times)
+            true["battery_pct"] = level
+            values["battery_pct"] = np.ceil(level)  # gauges show the started percent
+        self._sensor.apply(times, t_ms, values)
+        return values, (true if truth else None)
+
+    # for subclasses
 
     def _emit(self, epoch: float, kind: str, **data: object) -> None:
-        self._events.append(SimEvent(datetime.fromtimestamp(epoch, UTC), kind, data))
+        if self._first_read is not None and epoch < self._first_read:
+            return  # what happened during the warm-up is not part of the reported history
+        self._pending.append(SimEvent(datetime.fromtimestamp(epoch, UTC), kind, data))
 
-    def _noise(self, sigma: float) -> float:
-        """Sensor noise: drawn from the sensor stream so reading does not disturb the plant."""
-        return float(self._sensor.normal(0.0, sigma))
+    def _silent(self, times: FloatArray) -> npt.NDArray[np.bool_]:
+        """Instants the plant itself keeps the device quiet (a meter being replaced)."""
+        return np.zeros(len(times), dtype=np.bool_)
+
+    def _powered(self, times: FloatArray) -> npt.NDArray[np.bool_]:
+        return (
+            np.ones(len(times), dtype=np.bool_)
+            if self.battery is None
+            else self.battery.alive(times)
+        )
 
     @abstractmethod
-    def _begin(self, t: float) -> None: ...
+    def _begin(self, k: int) -> None:
+        """Set the state at grid instant `k`, the first one simulated."""
 
     @abstractmethod
-    def _advance(self, t: float, dt: float) -> None: ...
+    def _simulate(self, k0: int, n: int) -> B:
+        """The state at instants k0 .. k0 + n - 1; leave the state at k0 + n for the next."""
 
     @abstractmethod
-    def _observe(self, t: float) -> Metrics: ...
+    def _observe(self, block: B, index: npt.NDArray[np.int64], t: FloatArray) -> Values:
+        """The plant's true values at instants `t`; `index` is each one's step in `block`."""
+
+    @abstractmethod
+    def _measure(self, true: Values, noise: FloatArray) -> Values:
+        """What the sensors report, given standard normals of shape (len, noise_channels)."""
+
+    # internals
+
+    def _check_order(self, times: FloatArray) -> None:
+        if len(times) > 1 and np.any(np.diff(times) < 0):
+            raise ValueError(f"{self._device.id}: reading times must ascend")
+        last = self._last_read if self._last_read is not None else self._first_read
+        if len(times) and last is not None and times[0] < last:
+            raise ValueError(f"{self._device.id}: time goes back from {last} to {times[0]}")
+
+    def _true_values(self, times: FloatArray) -> Values:
+        if self._next_k is None:
+            self._start(float(times[0]))
+        steps = np.floor(times / self.dt_s).astype(np.int64)
+        parts: list[Values] = []
+        i = 0
+        while i < len(times):
+            block = self._block_for(int(steps[i]))
+            j = int(np.searchsorted(steps, block.k0 + block.n, side="left"))
+            parts.append(self._observe(block, steps[i:j] - block.k0, times[i:j]))
+            i = j
+        self._last_read = float(times[-1])
+        return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+    def _start(self, first_read: float) -> None:
+        self._first_read = first_read
+        self._next_k = math.floor((first_read - self.warmup_s) / self.dt_s)
+        self._begin(self._next_k)
+
+    def _block_for(self, k: int) -> B:
+        while self._block is None or k >= self._block.k0 + self._block.n:
+            assert self._next_k is not None
+            self._block = self._simulate(self._next_k, self.block_steps)
+            self._next_k += self.block_steps
+        return self._block
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +301,13 @@ class Hysteresis:
         return on
 
 
-def quantise(value: float, resolution: float) -> float:
-    """A sensor's displayed value: rounded to its resolution (0.1 °C for a typical probe)."""
-    digits = max(0, -math.floor(math.log10(resolution)))
-    return round(round(value / resolution) * resolution, digits)
+def _epoch(t: datetime) -> float:
+    if t.tzinfo is None:
+        raise ValueError(f"naive datetime {t!r}: pass a timezone-aware instant (UTC)")
+    return t.timestamp()
+
+
+def _scalar(value: Any) -> float | bool:
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    return float(value)

@@ -2,18 +2,20 @@
 
 Teaching buildings follow class hours on weekdays, canteens their meal timetable, dormitories
 mornings and evenings. Shapes are assumptions for a Chinese primary school with boarders (classes
-about 07:30-17:00 with a midday break, evening self-study, lights out around 21:30); no school
-calendar (terms, holidays) yet, so every weekday is a school day.
+about 07:30-17:00 with a midday break, evening self-study, lights out around 21:30). Weekends and
+school holidays (from the scenario's calendar) scale the weekday profile down.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from types import MappingProxyType
 
+import numpy as np
+import numpy.typing as npt
+
 from core.model import BuildingKind
-from firmware_sim.models.calendar import KitchenPhase, SiteDay
+from firmware_sim.models.calendar import KitchenPhase, SiteDay, phase_table
 
 __all__ = ["BuildingActivity", "DayProfile"]
 
@@ -29,13 +31,8 @@ class DayProfile:
         if hours[0] != 0.0 or hours[-1] != 24.0 or hours != sorted(hours):
             raise ValueError(f"knots must run from hour 0 to 24 in order, got {hours}")
 
-    def level(self, hour: float) -> float:
-        hours = [h for h, _ in self.knots]
-        i = min(bisect_right(hours, hour), len(hours) - 1)
-        (h0, v0), (h1, v1) = self.knots[i - 1], self.knots[i]
-        if h1 == h0:
-            return v1
-        return v0 + (v1 - v0) * (hour - h0) / (h1 - h0)
+    def level(self, hours: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.interp(hours, [h for h, _ in self.knots], [v for _, v in self.knots])
 
 
 TEACHING_DAY = DayProfile(
@@ -73,22 +70,34 @@ WEEKEND_FACTOR = MappingProxyType(
         BuildingKind.OTHER: 0.3,
     }
 )
+# School holidays (assumed): classes stop, boarders go home, the canteen closes; a caretaker
+# and a few staff remain.
+HOLIDAY_FACTOR = MappingProxyType(
+    {
+        BuildingKind.TEACHING: 0.02,
+        BuildingKind.CANTEEN: 0.0,
+        BuildingKind.DORMITORY: 0.03,
+        BuildingKind.OFFICE: 0.1,
+        BuildingKind.SPORTS: 0.1,
+        BuildingKind.OTHER: 0.1,
+    }
+)
 
 
 class BuildingActivity:
-    """Activity of one building kind at an instant, in the site's local time."""
+    """Activity of one building kind at instants, in the site's local time."""
 
     def __init__(self, kind: BuildingKind, site_day: SiteDay) -> None:
         self.kind = kind
         self._day = site_day
         profiles = {BuildingKind.TEACHING: TEACHING_DAY, BuildingKind.DORMITORY: DORMITORY_DAY}
         self._profile = profiles.get(kind, OFFICE_DAY)
+        self._canteen = phase_table(CANTEEN_BY_PHASE)
 
-    def level(self, epoch_s: float) -> float:
+    def level(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         if self.kind is BuildingKind.CANTEEN:
-            level = CANTEEN_BY_PHASE[self._day.phase(epoch_s)]
+            level = self._canteen[self._day.phase_of(t)]  # closed on holidays: night phase
         else:
-            level = self._profile.level(self._day.hour(epoch_s))
-        if self._day.is_weekend(epoch_s):
-            level *= WEEKEND_FACTOR[self.kind]
-        return level
+            level = self._profile.level(self._day.hour_of(t))
+        level = np.where(self._day.weekend_of(t), level * WEEKEND_FACTOR[self.kind], level)
+        return np.where(self._day.holiday_of(t), level * HOLIDAY_FACTOR[self.kind], level)

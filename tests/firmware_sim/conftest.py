@@ -7,17 +7,20 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from core.config import SiteConfig, load_config
 from firmware_sim import Metrics, SimEvent, build_model
+from firmware_sim.faults import Fault
+from firmware_sim.scenario import Scenario, load_scenario
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo-school.yaml"
 # Monday 25 November 2024, 00:00 in Shanghai (UTC+8): a school day.
@@ -27,6 +30,46 @@ MONDAY = datetime(2024, 11, 24, 16, 0, tzinfo=UTC)
 @pytest.fixture(scope="session")
 def demo() -> SiteConfig:
     return load_config(DEMO)
+
+
+# Two days of a few devices of the demo school with a fault of most kinds: small enough for a
+# batch run in a test, broad enough to exercise every writer and every ground-truth measure.
+SMALL_SCENARIO = """
+name: small
+site: {site}
+start: 2024-11-25
+duration: 2d
+seed: 11
+devices: [fridge-1, fridge-2, freezer-1, steam-cabinet-1, disinfect-1, disinfect-2, water-dormitory,
+          elec-teaching, elec-canteen, elec-dormitory, gas-canteen]
+holidays:
+  - {{name: staff day, start: 2024-11-26}}
+faults:
+  - {{device: fridge-1, type: seal_leak, onset: +2h, severity: 0.5, ramp: 6h}}
+  - {{device: fridge-2, type: door_left_open, onset: 2024-11-25T14:00, lasting: 1h}}
+  - {{device: freezer-1, type: compressor_failure, onset: 2024-11-26T09:00, end: 2024-11-26T13:00}}
+  - {{device: fridge-2, type: sensor_drift, onset: +1d, rate_per_day: 2.0}}
+  - {{device: disinfect-1, type: disinfection_missed, onset: 2024-11-25, meal: lunch}}
+  - {{device: disinfect-2, type: disinfection_aborted, onset: 2024-11-25, meal: dinner, severity: 0.5}}
+  - {{device: disinfect-1, type: disinfection_under_temp, onset: 2024-11-25T16:00, end: +1d}}
+  - {{device: water-dormitory, type: water_leak, onset: +6h, load: 0.25}}
+  - {{device: elec-teaching, type: equipment_left_on, onset: 2024-11-26, lasting: 1d, load: 5000}}
+  - {{device: gas-canteen, type: meter_reset, onset: 2024-11-25T22:00}}
+  - {{device: water-dormitory, type: device_offline, onset: 2024-11-25T10:00, lasting: 90m}}
+  - {{device: gas-canteen, type: battery_drain, onset: +1d, rate_per_day: 200}}
+  - {{device: steam-cabinet-1, type: seal_leak, onset: +2h, severity: 0.6}}
+  - {{device: freezer-1, type: sensor_spikes, onset: +1d, severity: 0.5}}
+  - {{device: elec-teaching, type: sensor_stuck, onset: +3h, lasting: 2h}}
+  - {{device: elec-canteen, type: counter_rollover, onset: 2024-11-26T10:00, modulus: 100000}}
+  - {{device: elec-dormitory, type: meter_replacement, onset: 2024-11-25T09:30, value: 5}}
+"""
+
+
+@pytest.fixture(scope="session")
+def small_scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    path = tmp_path_factory.mktemp("scenario") / "small.yaml"
+    path.write_text(SMALL_SCENARIO.format(site=DEMO), encoding="utf-8")
+    return load_scenario(path)
 
 
 @pytest.fixture
@@ -43,12 +86,19 @@ class Trace:
     times: list[datetime]
     readings: list[Metrics]
     events: list[SimEvent]
+    present: list[bool] = field(default_factory=list)  # False: the device could not report
 
     def series(self, metric: str) -> list[float]:
         return [float(r[metric]) for r in self.readings]
 
     def between(self, start: datetime, end: datetime) -> list[Metrics]:
         return [r for t, r in zip(self.times, self.readings, strict=True) if start <= t < end]
+
+    def reported(self) -> list[tuple[datetime, Metrics]]:
+        """The readings the device could send (not offline, battery not flat)."""
+        return [
+            (t, r) for t, r, p in zip(self.times, self.readings, self.present, strict=True) if p
+        ]
 
 
 def drive(
@@ -59,18 +109,26 @@ def drive(
     start: datetime = MONDAY,
     hours: float = 24.0,
     step_s: float | None = None,
+    faults: Sequence[Fault] = (),
+    holidays: Sequence[date] = (),
 ) -> Trace:
-    """Read one device's model directly (no broker) over `hours` from `start`."""
+    """Read one device's model directly (no broker) over `hours` from `start`, in one batch
+    read (the values are those `step_to` gives one by one: test_determinism checks it)."""
     device = config.device(device_id)
     assert device is not None, device_id
-    model = build_model(config, device, seed)
+    model = build_model(config, device, seed, faults, holidays=holidays, block_steps=8640)
     step = step_s or device.interval_s
-    times = [start + timedelta(seconds=step * i) for i in range(int(hours * 3600 / step))]
-    readings, events = [], []
-    for t in times:
-        readings.append(model.step_to(t))
-        events.extend(model.take_events())
-    return Trace(times, readings, events)
+    count = int(hours * 3600 / step)
+    times = [start + timedelta(seconds=step * i) for i in range(count)]
+    epochs = start.timestamp() + np.arange(count) * step
+    reading = model.read(epochs)
+    names = list(reading.values)
+    columns = [reading.values[n].tolist() for n in names]
+    readings: list[Metrics] = [
+        dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)
+    ]
+    present = reading.present.tolist()
+    return Trace(times, readings, model.take_events(), present)
 
 
 @dataclass(frozen=True)

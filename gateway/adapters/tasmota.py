@@ -1,0 +1,109 @@
+"""Tasmota: sensor telemetry on `tele/<topic>/SENSOR` every TelePeriod, presence on
+`tele/<topic>/LWT` (retained `Online`, its Last Will `Offline`)
+(https://tasmota.github.io/docs/MQTT/; ENERGY fields as Home Assistant's Tasmota discovery reads
+them: Total, Yesterday, Today in kWh). Examples::
+
+    tele/kitchen-plug-3/SENSOR
+    {"Time": "2026-11-24T12:00:00", "ENERGY": {"Total": 1234.567, "Today": 3.2, "Power": 85,
+     "Voltage": 229}}
+
+    tele/cold-room-probe/SENSOR
+    {"Time": "2026-11-24T12:00:00", "DS18B20": {"Id": "01144A0CB6AA", "Temperature": 3.4},
+     "TempUnit": "C"}
+
+`Time` is the device's local time without an offset (unless SetOption52 adds one): it is read
+in the site's time zone. ENERGY.Total is kWh, Power W (a list on multi-channel devices, which
+add up), Voltage V. A temperature or humidity comes from the first sensor object that has one
+(DS18B20, AM2301, SHT3X, BME280...), in °C unless `TempUnit` is "F".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.model import WireFormat
+from core.readings import ReadingBatchBuilder
+from gateway.adapters.base import (
+    ForeignAdapter,
+    MessageKind,
+    ReadingWriter,
+    checked_ts,
+    iso_instant_ms,
+    json_object,
+)
+from gateway.codec import TimeWindow
+from gateway.errors import PayloadError
+
+__all__ = ["TasmotaAdapter"]
+
+KINDS = {"SENSOR": MessageKind.TELEMETRY, "LWT": MessageKind.PRESENCE}
+ENERGY = (("Total", "energy_kwh"), ("Power", "power_w"), ("Voltage", "voltage_v"))
+
+
+class TasmotaAdapter(ForeignAdapter):
+    format = WireFormat.TASMOTA
+
+    def filters(self) -> list[str]:
+        return ["tele/+/SENSOR", "tele/+/LWT"]
+
+    def locate(self, topic: str) -> tuple[str, MessageKind] | None:
+        parts = topic.split("/")
+        if len(parts) != 3 or parts[0] != "tele" or parts[2] not in KINDS:
+            return None
+        return parts[1], KINDS[parts[2]]
+
+    def decode_telemetry(
+        self, payload: bytes, device: str, window: TimeWindow, out: ReadingBatchBuilder
+    ) -> int:
+        sensor = json_object(payload, "a Tasmota SENSOR message")
+        raw_time = sensor.get("Time")
+        ts_ms = None if raw_time is None else iso_instant_ms(raw_time, self.zone, "Time")
+        ts_ms = checked_ts(ts_ms, window, "Time")
+        with ReadingWriter(out, self.site, device, ts_ms) as writer:
+            _energy(sensor.get("ENERGY"), writer)
+            _climate(sensor, writer)
+            return writer.count
+
+    def decode_presence(self, payload: bytes) -> bool:
+        text = payload.strip().lower()
+        if text in (b"online", b"offline"):
+            return text == b"online"
+        raise PayloadError(f"LWT must be Online or Offline, got {payload[:40]!r}")
+
+
+def _energy(energy: object, writer: ReadingWriter) -> None:
+    if energy is None:
+        return
+    if not isinstance(energy, dict):
+        raise PayloadError(f"ENERGY must be an object, got {type(energy).__name__}")
+    for field, metric in ENERGY:
+        raw = energy.get(field)
+        if isinstance(raw, list) and field == "Power":
+            # Channels of a multi-channel device: the device draws their sum.
+            if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in raw):
+                raise PayloadError(f"ENERGY.Power must be numbers, got {raw!r:.60}")
+            raw = sum(raw)
+        writer.number(metric, raw, f"ENERGY.{field}")
+
+
+def _climate(sensor: dict[str, Any], writer: ReadingWriter) -> None:
+    unit = sensor.get("TempUnit", "C")
+    if unit not in ("C", "F"):
+        raise PayloadError(f"TempUnit must be C or F, got {unit!r:.20}")
+    temperature = _first(sensor, "Temperature")
+    if temperature is not None:
+        name, raw = temperature
+        if unit == "F" and isinstance(raw, int | float) and not isinstance(raw, bool):
+            raw = (raw - 32) / 1.8
+        writer.number("temp_c", raw, f"{name}.Temperature")
+    humidity = _first(sensor, "Humidity")
+    if humidity is not None:
+        writer.number("humidity_pct", humidity[1], f"{humidity[0]}.Humidity")
+
+
+def _first(sensor: dict[str, Any], key: str) -> tuple[str, object] | None:
+    """The first sensor object carrying `key`, in payload order (Tasmota's sensor order)."""
+    for name, value in sensor.items():
+        if name != "ENERGY" and isinstance(value, dict) and key in value:
+            return name, value[key]
+    return None
