@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from canteen import report_cli
 from canteen.runtime import Overrides, Service, ServiceError, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig, load_config
 from core.errors import ConfigError
+from ingest.errors import StoreError
 
 __all__ = ["main"]
 
@@ -31,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handler: Callable[[argparse.Namespace, asyncio.Event], Awaitable[None]] = args.handler
         asyncio.run(_until_signal(lambda stop: handler(args, stop)))
-    except (ConfigError, ServiceError) as exc:
+    except (ConfigError, ServiceError, StoreError) as exc:
         print(f"canteen: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -99,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "(default 0: one connection per device)",
     )
     sim.set_defaults(handler=_sim)
+    report_cli.register(commands)
     return parser
 
 

@@ -18,16 +18,19 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.defaults import DEFAULT_LIMITS, DISINFECTION_LIMITS
+from core.energy_model import SchoolCalendar, Tariff
 from core.errors import ConfigError, ConfigProblem
-from core.model import Building, Device, DeviceKind, Limits, Meal, Site
+from core.model import Building, Carrier, Device, DeviceKind, Limits, Meal, Site
 
 __all__ = [
     "ApiSettings",
+    "EnergySettings",
     "GatewaySettings",
     "MqttSettings",
     "SiteConfig",
     "StorageSettings",
     "load_config",
+    "load_tariff",
     "parse_broker_url",
     "parse_listen",
 ]
@@ -78,6 +81,42 @@ class GatewaySettings(_Section):
     batch_linger_ms: float = Field(default=50.0, ge=0)
 
 
+class EnergySettings(_Section):
+    """Thresholds of energy accounting and of its anomalies; each says why it has its default."""
+
+    # Two readings further apart than this many reporting intervals leave a gap: the use across
+    # it is known in total only. 3 tolerates a lost message or two at QoS 1.
+    gap_intervals: float = Field(default=3.0, ge=1.0)
+    # How far before (after) a period the store looks for the reading that closes a gap across
+    # its start (end); a longer outage across the edge stays unattributed.
+    bridge_days: int = Field(default=31, ge=1, le=366)
+    # Baselines: the median of the same day type over this many preceding days.
+    baseline_days: int = Field(default=28, ge=7, le=180)
+    baseline_min_days: int = Field(default=3, ge=1)
+    # An anomaly needs both: this much above the baseline in percent, and at least the absolute
+    # excess per carrier (kW for electricity, m³/h for water and gas), so that near-zero
+    # baselines (gas at night) do not turn every drip into an alert.
+    tolerance_pct: float = Field(default=30.0, ge=0)
+    min_excess_kw: float = Field(default=2.0, ge=0)
+    min_excess_water_m3_h: float = Field(default=0.05, ge=0)
+    min_excess_gas_m3_h: float = Field(default=0.5, ge=0)
+    # Minimum night flow above this is a leak (a running toilet is ~0.1 m³/h; assumption).
+    leak_min_flow_m3_h: float = Field(default=0.02, gt=0)
+    # Kitchen equipment may run this long before the first and after the last meal (same
+    # assumption as the simulator's kitchen routine; calibrate per site).
+    kitchen_prep_min: int = Field(default=90, ge=0, le=600)
+    kitchen_clean_up_min: int = Field(default=60, ge=0, le=600)
+    # Completeness below this makes a meter-day unfit as evidence or as a baseline day.
+    min_completeness: float = Field(default=0.9, ge=0, le=1)
+
+    def min_excess(self, carrier: Carrier) -> float:
+        return {
+            Carrier.ELECTRICITY: self.min_excess_kw,
+            Carrier.WATER: self.min_excess_water_m3_h,
+            Carrier.GAS: self.min_excess_gas_m3_h,
+        }[carrier]
+
+
 class SiteConfig(_Section):
     site: Site
     mqtt: MqttSettings = MqttSettings()
@@ -88,12 +127,16 @@ class SiteConfig(_Section):
     buildings: list[Building] = Field(min_length=1)
     meals: list[Meal] = []
     devices: list[Device] = []
+    calendar: SchoolCalendar = SchoolCalendar()
+    tariffs: list[Tariff] = []
+    energy: EnergySettings = EnergySettings()
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
         _unique("buildings", [b.id for b in self.buildings])
         _unique("devices", [d.id for d in self.devices])
         _unique("meals", [m.name for m in self.meals])
+        _unique("tariffs", [t.id for t in self.tariffs])
         sources: dict[tuple[str, str], str] = {}
         for index, device in enumerate(self.devices):
             if device.source.id is None:
@@ -112,6 +155,7 @@ class SiteConfig(_Section):
                     f"devices[{index}].building: {device.building!r} is not a building of this "
                     f"site; expected one of {sorted(known)}"
                 )
+        _check_meters(self.devices, {t.id: t for t in self.tariffs})
         return self
 
     def device(self, device_id: str) -> Device | None:
@@ -133,6 +177,47 @@ class SiteConfig(_Section):
         if device.kind in self.limits:
             limits = self.limits[device.kind].over(limits)
         return device.limits.over(limits)
+
+
+def _check_meters(devices: list[Device], tariffs: dict[str, Tariff]) -> None:
+    """A sub-meter's parent is a meter of the same carrier in the same building, with no
+    cycle; a meter's tariff exists and prices its carrier."""
+    by_id = {d.id: d for d in devices}
+    for index, device in enumerate(devices):
+        carrier = device.kind.carrier
+        if device.parent is not None:
+            parent = by_id.get(device.parent)
+            if parent is None or parent.kind.carrier is not carrier or parent.id == device.id:
+                same = sorted(d.id for d in devices if d.kind.carrier is carrier and d != device)
+                raise ValueError(
+                    f"devices[{index}].parent: {device.parent!r} is not another {carrier} meter "
+                    f"of this site; expected one of {same}"
+                )
+            if parent.building != device.building:
+                raise ValueError(
+                    f"devices[{index}].parent: {parent.id!r} is in building {parent.building!r}, "
+                    f"not {device.building!r}; a sub-meter hangs below a meter of its building"
+                )
+            _check_no_cycle(by_id, device, index)
+        if device.tariff is not None:
+            tariff = tariffs.get(device.tariff)
+            if tariff is None or tariff.carrier is not carrier:
+                fitting = sorted(t.id for t in tariffs.values() if t.carrier is carrier)
+                raise ValueError(
+                    f"devices[{index}].tariff: {device.tariff!r} is not a {carrier} tariff of "
+                    f"this site; expected one of {fitting}"
+                )
+
+
+def _check_no_cycle(by_id: dict[str, Device], device: Device, index: int) -> None:
+    seen = [device.id]
+    parent = device.parent
+    while parent is not None:
+        if parent in seen:
+            chain = " -> ".join([*seen, parent])
+            raise ValueError(f"devices[{index}].parent: meters form a cycle: {chain}")
+        seen.append(parent)
+        parent = by_id[parent].parent if parent in by_id else None
 
 
 def _unique(section: str, ids: list[str]) -> None:
@@ -164,8 +249,34 @@ def parse_broker_url(value: str) -> tuple[str, int]:
 
 
 def load_config(path: str | Path) -> SiteConfig:
-    """Read and validate a site config; every problem is reported with its line."""
+    """Read and validate a site config; every problem is reported with its line.
+
+    A tariff may live in its own file, named relative to the config: `tariffs: [{file:
+    tariffs/guangdong-2021.yaml}]`; a problem in it is reported with that file's line."""
     path = Path(path)
+    data, lines = _read_mapping(path, "expected a mapping with a 'site' section")
+    data["tariffs"] = _include_tariffs(path, data.get("tariffs"), lines)
+    try:
+        return SiteConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(error, lines) for error in exc.errors()]
+        raise ConfigError(path, problems) from exc
+
+
+def load_tariff(path: str | Path) -> Tariff:
+    """Read and validate one tariff file (the form `tariffs: [{file: ...}]` includes)."""
+    path = Path(path)
+    data, lines = _read_mapping(path, "expected a mapping describing one tariff")
+    try:
+        return Tariff.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, [_problem(error, lines) for error in exc.errors()]) from exc
+
+
+_Lines = dict[tuple[str | int, ...], int]
+
+
+def _read_mapping(path: Path, expected: str) -> tuple[dict[str, Any], _Lines]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -178,22 +289,33 @@ def load_config(path: str | Path) -> SiteConfig:
         line = mark.line + 1 if mark is not None else None
         raise ConfigError(path, [ConfigProblem("", line, f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
-        raise ConfigError(path, [ConfigProblem("", 1, "expected a mapping with a 'site' section")])
-    lines = {(): 1, **dict(_line_index(node, ()))}
-    try:
-        return SiteConfig.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(error, lines) for error in exc.errors()]
-        raise ConfigError(path, problems) from exc
+        raise ConfigError(path, [ConfigProblem("", 1, expected)])
+    return data, {(): 1, **dict(_line_index(node, ()))}
 
 
-def _problem(error: Any, lines: dict[tuple[str | int, ...], int]) -> ConfigProblem:
+def _include_tariffs(path: Path, items: object, lines: _Lines) -> object:
+    if not isinstance(items, list):
+        return items if items is not None else []
+    out: list[object] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and set(item) == {"file"}:
+            if not isinstance(item["file"], str):
+                where = ("tariffs", index, "file")
+                problem = ConfigProblem(_format_path(where), lines.get(where), "expected a path")
+                raise ConfigError(path, [problem])
+            item = load_tariff(path.parent / item["file"])
+        out.append(item)
+    return out
+
+
+def _problem(error: Any, lines: _Lines) -> ConfigProblem:
     loc = tuple(part for part in error["loc"] if not _is_tag(part))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and ": " in message and message.split(": ")[0].count("["):
-        # A cross-reference check names its own field path first ("devices[3].building: ...").
+        # A check names its own field path first ("devices[3].building: ..."), below the
+        # model that raised it (the root for cross-reference checks).
         field, message = message.split(": ", 1)
-        loc = _parse_path(field)
+        loc = (*loc, *_parse_path(field))
     elif error["type"] not in ("missing", "value_error") and "input" in error:
         message = f"{error['input']!r} is not allowed; {message[:1].lower()}{message[1:]}"
     line = None

@@ -12,17 +12,29 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
+    "SUB_METER_CATEGORIES",
     "TOPIC_SAFE_ID",
     "Building",
     "BuildingKind",
+    "Carrier",
+    "CounterReset",
     "Device",
     "DeviceKind",
     "DeviceSource",
     "Limits",
     "Meal",
+    "MeterCategory",
+    "MeterCounter",
     "Site",
 ]
 
@@ -58,6 +70,67 @@ class DeviceKind(StrEnum):
             DeviceKind.WATER_METER,
             DeviceKind.GAS_METER,
         )
+
+    @property
+    def carrier(self) -> Carrier | None:
+        """What a meter of this kind measures; None for devices that are not meters."""
+        return _CARRIERS.get(self)
+
+
+class Carrier(StrEnum):
+    """An energy or utility carrier, each with its own counter metric and unit."""
+
+    ELECTRICITY = "electricity"
+    WATER = "water"
+    GAS = "gas"
+
+    @property
+    def metric(self) -> str:
+        return {"electricity": "energy_kwh", "water": "water_m3", "gas": "gas_m3"}[self.value]
+
+    @property
+    def unit(self) -> str:
+        return "kWh" if self is Carrier.ELECTRICITY else "m³"
+
+
+_CARRIERS = {
+    DeviceKind.ELECTRICITY_METER: Carrier.ELECTRICITY,
+    DeviceKind.WATER_METER: Carrier.WATER,
+    DeviceKind.GAS_METER: Carrier.GAS,
+}
+
+
+class MeterCategory(StrEnum):
+    """What a meter measures. A main meter (no parent) measures its building's whole supply of a
+    carrier; a sub-meter (分项) one end use below its parent."""
+
+    ELECTRICITY = "electricity"
+    WATER = "water"
+    GAS = "gas"
+    # Electricity end uses after 住房和城乡建设部《国家机关办公建筑和大型公共建筑能耗监测系统
+    # 分项能耗数据采集技术导则》(2008): 照明插座, 空调, 动力 (lifts, pumps, fans), 特殊 (data
+    # room, kitchen and canteen, laundry, pool).
+    LIGHTING_SOCKETS = "lighting_sockets"
+    HVAC = "hvac"
+    POWER = "power"
+    SPECIAL = "special"
+    # Water and gas end uses.
+    KITCHEN = "kitchen"
+    HOT_WATER = "hot_water"
+    OTHER = "other"
+
+
+SUB_METER_CATEGORIES: dict[Carrier, tuple[MeterCategory, ...]] = {
+    Carrier.ELECTRICITY: (
+        MeterCategory.LIGHTING_SOCKETS,
+        MeterCategory.HVAC,
+        MeterCategory.POWER,
+        MeterCategory.SPECIAL,
+        MeterCategory.OTHER,
+    ),
+    Carrier.WATER: (MeterCategory.KITCHEN, MeterCategory.HOT_WATER, MeterCategory.OTHER),
+    Carrier.GAS: (MeterCategory.KITCHEN, MeterCategory.HOT_WATER, MeterCategory.OTHER),
+}
 
 
 class BuildingKind(StrEnum):
@@ -122,6 +195,34 @@ class Building(Frozen):
     occupants: int | None = Field(default=None, gt=0)
 
 
+class CounterReset(Frozen):
+    """A declared reset or meter replacement: readings from `at` on count from `start`.
+
+    `final` is the old register's last value from the work order, if known; without it the use
+    between the last reading and `at` is unknown (a gap), never guessed."""
+
+    at: AwareDatetime
+    kind: Literal["reset", "replacement"] = "replacement"
+    start: float = 0.0
+    final: float | None = None
+    note: str = ""
+
+
+class MeterCounter(Frozen):
+    """How a meter's cumulative register behaves, so its readings can be trusted or flagged."""
+
+    # The register wraps to 0 at this value (a 6-digit kWh register: 1000000).
+    modulus: float | None = Field(default=None, gt=0)
+    # The most the supply can deliver per hour (kW for electricity, m³/h for water and gas);
+    # a larger implied rate is an impossible jump, and a rollover must stay below it.
+    max_rate: float | None = Field(default=None, gt=0)
+    # Current/voltage transformer ratio (倍率): consumption = register delta × multiplier.
+    multiplier: float = Field(default=1.0, gt=0)
+    # The register's last digit; the rate check allows one digit of truncation.
+    resolution: float = Field(default=0.0, ge=0)
+    resets: list[CounterReset] = []
+
+
 class Device(Frozen):
     id: Identifier
     kind: DeviceKind
@@ -134,10 +235,46 @@ class Device(Frozen):
     # Disinfection cabinets: infrared (≥ 120 °C) or steam (100 °C) programmes differ.
     method: Literal["infrared", "steam"] | None = None
     source: DeviceSource = DeviceSource()
+    # Meters only: the meter this one is a sub-meter of, what it measures, its register, and
+    # the tariff that prices it (default: the site's first tariff for its carrier).
+    parent: Identifier | None = None
+    category: MeterCategory | None = None
+    counter: MeterCounter | None = None
+    tariff: Identifier | None = None
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+    @model_validator(mode="after")
+    def _meter_fields(self) -> Device:
+        carrier = self.kind.carrier
+        if carrier is None:
+            for name in ("parent", "category", "counter", "tariff"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} applies to meters only, not to a {self.kind.value}")
+            return self
+        allowed = SUB_METER_CATEGORIES[carrier] if self.parent else (MeterCategory(carrier),)
+        if self.parent and self.category is None:
+            raise ValueError(f"a sub-meter needs a category; expected one of {_names(allowed)}")
+        if self.category is not None and self.category not in allowed:
+            where = "a sub-meter" if self.parent else "a main meter (no parent)"
+            raise ValueError(
+                f"category {self.category.value!r} does not fit {where} of {carrier.value}; "
+                f"expected one of {_names(allowed)}"
+            )
+        return self
+
+    @property
+    def meter_category(self) -> MeterCategory | None:
+        carrier = self.kind.carrier
+        if carrier is None:
+            return None
+        return self.category or MeterCategory(carrier)
+
+
+def _names(values: tuple[StrEnum, ...]) -> str:
+    return ", ".join(repr(v.value) for v in values)
 
 
 class Meal(Frozen):

@@ -1,4 +1,5 @@
-"""The FastAPI application: REST for devices, series, health and dead letters, OpenAPI at /docs."""
+"""The FastAPI application: REST for devices, series, health, dead letters and energy, OpenAPI
+at /docs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import FastAPI
 
 from dashboard_api.context import ApiContext
 from dashboard_api.errors import install_error_handlers
-from dashboard_api.routes import deadletter, devices, health
+from dashboard_api.routes import deadletter, devices, energy, health
 
 __all__ = ["create_app"]
 
@@ -19,6 +20,6 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (health, devices, deadletter):
+    for module in (health, devices, deadletter, energy):
         app.include_router(module.router)
     return app

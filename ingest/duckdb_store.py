@@ -19,9 +19,12 @@ import duckdb
 import pyarrow as pa
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
+from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.errors import StoreError
 from ingest.store import (
     Aggregate,
+    CounterDeltas,
+    CounterSpec,
     DeadLetterRecord,
     LatestValue,
     PresenceRecord,
@@ -161,6 +164,22 @@ class DuckDBStore:
         rows = self._query(sql, params)
         return [SeriesPoint(_utc(bucket), value, n) for bucket, value, n in rows]
 
+    def counter_deltas(
+        self,
+        site: str,
+        counters: Sequence[CounterSpec],
+        start: datetime,
+        end: datetime,
+        slot_s: int,
+        bridge_s: int,
+    ) -> CounterDeltas:
+        with self._guard():
+            cursor = self._con.cursor()
+            try:
+                return query_counter_deltas(cursor, site, counters, start, end, slot_s, bridge_s)
+            finally:
+                cursor.close()
+
     # -- records ----------------------------------------------------------------------------
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
@@ -233,6 +252,16 @@ class DuckDBStore:
         self._insert_table(
             "INSERT OR REPLACE INTO device_events SELECT * FROM events", "events", table
         )
+
+    def device_events(
+        self, site: str, kinds: Sequence[str], start: datetime, end: datetime
+    ) -> list[DeviceEvent]:
+        with self._guard():
+            cursor = self._con.cursor()
+            try:
+                return query_device_events(cursor, site, kinds, start, end)
+            finally:
+                cursor.close()
 
     def reading_count(self) -> int:
         return int(self._query("SELECT count(*) FROM readings", [])[0][0])

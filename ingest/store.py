@@ -12,12 +12,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 
 __all__ = [
     "Aggregate",
+    "CounterDeltas",
+    "CounterMark",
+    "CounterSpan",
+    "CounterSpec",
     "DeadLetterRecord",
     "LatestValue",
+    "PairKind",
     "PresenceRecord",
     "RecordStore",
     "SeriesPoint",
@@ -62,6 +70,77 @@ class DeadLetterRecord:
     letter: DeadLetter
 
 
+class PairKind(StrEnum):
+    """How the step between two consecutive readings of a cumulative counter is read."""
+
+    INCREASE = "increase"
+    RESET = "reset"  # a declared reset or meter replacement lies in the step
+    ROLLOVER = "rollover"  # the register passed its modulus and started again from 0
+    DECREASE = "decrease"  # fell without a declaration or a plausible rollover: for review
+    JUMP = "jump"  # rose faster than the supply can deliver: for review
+
+    @property
+    def for_review(self) -> bool:
+        return self in (PairKind.DECREASE, PairKind.JUMP)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterMark:
+    """A declared reset or replacement: from `at` on the register counts from `start`;
+    `final` is the old register's last value, when the work order gives it."""
+
+    at: datetime
+    start: float = 0.0
+    final: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpec:
+    """One cumulative counter and what is known about its register."""
+
+    device: str
+    metric: str
+    multiplier: float = 1.0  # use = register delta × multiplier (CT ratio)
+    modulus: float | None = None  # the register wraps to 0 here
+    max_rate_per_h: float | None = None  # most use per hour the supply can deliver
+    resolution: float = 0.0  # the register's last digit: slack for the rate check
+    gap_s: float = 180.0  # steps longer than this are gaps
+    marks: tuple[CounterMark, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CounterSpan:
+    """A step that is not plain measured use: a gap (use known in total only, or not at all),
+    a declared reset, a rollover, or a step held for review. `usage` is None when the step has
+    no value; `after` is None for a replaced register whose final value is unknown."""
+
+    counter: int  # position in the counters asked for
+    start: datetime
+    end: datetime
+    before: float
+    after: float | None
+    kind: PairKind
+    usage: float | None
+    gap: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CounterDeltas:
+    """Measured use per counter and slot, as columns, and the steps that need a word.
+
+    Row i says: counter `counter[i]` used `usage[i]` in the slot starting at `slot_start[i]`
+    (epoch seconds, UTC) and its readings covered `covered_s[i]` seconds of it. Slots without
+    any measured step are absent. Steps in `spans` with `gap` false and a usage (resets and
+    rollovers) are counted in the slots too; gaps are not."""
+
+    slot_s: int
+    counter: npt.NDArray[np.int64]
+    slot_start: npt.NDArray[np.int64]
+    usage: npt.NDArray[np.float64]
+    covered_s: npt.NDArray[np.float64]
+    spans: list[CounterSpan]
+
+
 class Store(Protocol):
     """Time-series readings."""
 
@@ -82,6 +161,34 @@ class Store(Protocol):
         agg: Aggregate,
     ) -> list[SeriesPoint]: ...
 
+    def counter_deltas(
+        self,
+        site: str,
+        counters: Sequence[CounterSpec],
+        start: datetime,
+        end: datetime,
+        slot_s: int,
+        bridge_s: int,
+    ) -> CounterDeltas:
+        """Use of cumulative counters over [start, end), aggregated per slot in the store.
+
+        Consecutive readings of a counter form steps; each declared mark joins the sequence
+        at its instant (before a reading at the same instant), so the step into it is the old
+        register's tail (`final - before`, or no value) and the step out of it counts from
+        the new `start` (to the next reading, or to the next mark's `final`). A step is
+        classified (`PairKind`): a rise within `max_rate_per_h` (plus one `resolution` digit)
+        is an increase; a fall is a rollover when `modulus` is known and the wrapped rise fits
+        the rate (without a rate: the register was in its top tenth and is now in its bottom
+        tenth), else a decrease; both review kinds have no value. Use is the register delta
+        times `multiplier`.
+
+        A step with a value and no longer than `gap_s` is measured: its use is spread over the
+        slots it overlaps in proportion to time (readings within one reporting interval) and
+        counts as coverage. Longer steps are gaps, reported in `spans` with their total and
+        never spread. Steps across `start` or `end` are found by looking up to `bridge_s`
+        seconds beyond them. `start` and `end` must be multiples of `slot_s` (epoch)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -101,6 +208,12 @@ class RecordStore(Protocol):
     def presence(self, site: str) -> list[PresenceRecord]: ...
 
     def write_events(self, events: Sequence[DeviceEvent]) -> None: ...
+
+    def device_events(
+        self, site: str, kinds: Sequence[str], start: datetime, end: datetime
+    ) -> list[DeviceEvent]:
+        """Events of these kinds with start <= ts < end, oldest first."""
+        ...
 
 
 class SiteStore(Store, RecordStore, Protocol):

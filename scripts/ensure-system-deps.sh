@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Installs the system programs the tests run for real (a Mosquitto broker) when they are missing:
+# Installs the system programs the tests run for real (a Mosquitto broker; a CJK font and
+# pdftotext for the energy report's PDF) when they are missing:
 # with apt-get when run as root, otherwise it says what to install and fails.
 set -euo pipefail
 
 missing=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+# Chinese text in the energy report's PDF needs a CJK font; pdftotext checks what was written.
+fonts=$(fc-list 2>/dev/null || true)
+grep -qi -e "wenquanyi" -e "noto sans cjk" <<<"$fonts" || missing+=(fonts-wqy-microhei)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

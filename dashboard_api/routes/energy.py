@@ -1,0 +1,111 @@
+"""Energy accounting over HTTP: the report of a day, week or month as JSON, the anomalies of a
+range of days, and the site's meters as a hierarchy."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from dashboard_api.deps import Context
+from dashboard_api.errors import ApiError
+from energy import EnergyError, PeriodKind, ReportPeriod, build_report, find_anomalies, site_meters
+from energy.report_json import anomaly_json, report_json
+
+router = APIRouter(tags=["energy"])
+
+# A range of days longer than a school term is a report, not a list of anomalies.
+MAX_ANOMALY_DAYS = 184
+
+LangQuery = Annotated[Literal["zh", "en"], Query(description="Language of labels and evidence")]
+
+_EXAMPLES = {
+    PeriodKind.DAY: "date=2026-10-12",
+    PeriodKind.WEEK: "week=2026-W42",
+    PeriodKind.MONTH: "month=2026-10",
+}
+
+
+@router.get("/api/energy/report", summary="Energy report of a day, an ISO week or a month")
+def energy_report(
+    context: Context,
+    period: Annotated[PeriodKind, Query(description="day, week or month")] = PeriodKind.MONTH,
+    month: Annotated[str | None, Query(description="With period=month: YYYY-MM")] = None,
+    week: Annotated[str | None, Query(description="With period=week: YYYY-Www")] = None,
+    day: Annotated[
+        str | None, Query(alias="date", description="With period=day: YYYY-MM-DD")
+    ] = None,
+    lang: LangQuery = "zh",
+) -> dict[str, Any]:
+    given = {PeriodKind.MONTH: month, PeriodKind.WEEK: week, PeriodKind.DAY: day}
+    name = "date" if period is PeriodKind.DAY else period.value
+    text = given[period]
+    if text is None:
+        raise ApiError(
+            422,
+            f"query parameter '{name}' is required with period={period.value}, "
+            f"e.g. ?period={period.value}&{_EXAMPLES[period]}",
+        )
+    try:
+        chosen = ReportPeriod.parse(period, text)
+    except EnergyError as exc:
+        raise ApiError(422, f"query parameter '{name}': {exc.message}") from None
+    report = build_report(context.config, context.store, chosen)
+    return report_json(report, lang)
+
+
+@router.get("/api/energy/anomalies", summary="Energy anomalies of a range of local days")
+def energy_anomalies(
+    context: Context,
+    start: Annotated[
+        date | None, Query(description="First local day, YYYY-MM-DD; default 7 days ago")
+    ] = None,
+    end: Annotated[
+        date | None, Query(description="Last local day (included); default yesterday")
+    ] = None,
+    building: Annotated[str | None, Query(description="Only this building")] = None,
+    lang: LangQuery = "zh",
+) -> dict[str, Any]:
+    zone = context.config.site.zone
+    today = context.clock.now().astimezone(zone).date()
+    last = end or today - timedelta(days=1)
+    first = start or last - timedelta(days=6)
+    if first > last:
+        raise ApiError(422, f"query parameter 'start' ({first}) must not be after 'end' ({last})")
+    if (last - first).days + 1 > MAX_ANOMALY_DAYS:
+        raise ApiError(
+            422,
+            f"query parameters 'start'..'end' span {(last - first).days + 1} days; at most "
+            f"{MAX_ANOMALY_DAYS} are allowed, so ask for a shorter range",
+        )
+    buildings = [b.id for b in context.config.buildings]
+    if building is not None and building not in buildings:
+        raise ApiError(
+            422, f"query parameter 'building': no building {building!r}; known: {buildings}"
+        )
+    found = find_anomalies(context.config, context.store, first, last)
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "items": [
+            anomaly_json(a, lang, zone) for a in found if building is None or a.building == building
+        ],
+    }
+
+
+@router.get("/api/energy/meters", summary="Meters by building, with sub-meters and tariffs")
+def energy_meters(context: Context) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": meter.id,
+            "building": meter.building.id,
+            "carrier": meter.carrier.value,
+            "unit": meter.carrier.unit,
+            "category": meter.category.value,
+            "parent": meter.device.parent,
+            "children": list(meter.children),
+            "tariff": meter.tariff.id if meter.tariff else None,
+        }
+        for meter in site_meters(context.config)
+    ]
