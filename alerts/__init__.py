@@ -1,2 +1,79 @@
-"""Rules, the alert lifecycle, notification channels, routing and escalation. Not built yet:
-the gateway already hands it reading batches through the store writer's listeners."""
+"""Rules, the alert lifecycle and the electronic food-safety registers.
+
+The rules run in-stream on the gateway's reading batches, per device, on event time, with the
+clock injected: over/under temperature (duration, hysteresis, door and defrost aware), offline
+(per device and per site), sensor faults, door-seal degradation (from each device's own
+physics), disinfection compliance per meal and food-sample retention. Their findings move
+alerts through pending → firing → acknowledged → resolved → closed (`AlertBook`), persisted
+through the `AlertPersistence` protocol that ingest implements in the readings' database.
+`AlertService` wires it all for the running service, `canteen eval` and the tests.
+Notification channels, routing and escalation are not built yet.
+"""
+
+from alerts.engine import EngineOutput, RuleEngine
+from alerts.errors import (
+    AlertError,
+    AlertNotFoundError,
+    ClosureIncompleteError,
+    TransitionError,
+)
+from alerts.lifecycle import AlertBook, AlertChange
+from alerts.model import (
+    FOOD_SAFETY_RULES,
+    Alert,
+    AlertAction,
+    AlertHistoryEntry,
+    AlertQuery,
+    AlertState,
+    DailyTemperature,
+    DisinfectionRecord,
+    DisinfectionStatus,
+    Finding,
+    FoodDecision,
+    Message,
+    Phase,
+    RetentionRecord,
+    RetentionStatus,
+    RuleId,
+    SealHealthPoint,
+    Severity,
+)
+from alerts.service import AlertService
+from alerts.settings import RuleSettings
+from alerts.store import AlertPersistence, AlertStore, DayWindow, RegisterStore, RuleStateStore
+
+__all__ = [
+    "FOOD_SAFETY_RULES",
+    "Alert",
+    "AlertAction",
+    "AlertBook",
+    "AlertChange",
+    "AlertError",
+    "AlertHistoryEntry",
+    "AlertNotFoundError",
+    "AlertPersistence",
+    "AlertQuery",
+    "AlertService",
+    "AlertState",
+    "AlertStore",
+    "ClosureIncompleteError",
+    "DailyTemperature",
+    "DayWindow",
+    "DisinfectionRecord",
+    "DisinfectionStatus",
+    "EngineOutput",
+    "Finding",
+    "FoodDecision",
+    "Message",
+    "Phase",
+    "RegisterStore",
+    "RetentionRecord",
+    "RetentionStatus",
+    "RuleEngine",
+    "RuleId",
+    "RuleSettings",
+    "RuleStateStore",
+    "SealHealthPoint",
+    "Severity",
+    "TransitionError",
+]

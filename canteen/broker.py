@@ -72,8 +72,13 @@ class MosquittoProcess:
         conf = self._dir / "mosquitto.conf"
         conf.write_text(mosquitto_config(self.port, self._dir))
         log_file = (self._dir / "mosquitto.log").open("wb")
+        # Its own session: Ctrl-C in a terminal must not kill the broker before the simulated
+        # devices and the gateway have said goodbye; stop() ends it last.
         self._proc = subprocess.Popen(
-            [self.binary, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT
+            [self.binary, "-c", str(conf)],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -14,11 +14,13 @@ from typing import Any
 
 import uvicorn
 
+from alerts import AlertService
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
+from ingest.duckdb_alerts import DuckDBAlertStore
 
 __all__ = ["Overrides", "Service", "ServiceError", "run_until"]
 
@@ -54,7 +56,13 @@ class Service:
         self.store = DuckDBStore(self.db_path)
         self.writer = StoreWriter(self.store)
         self.gateway = Gateway(config, self.writer, clock, broker_url=self.broker_url)
+        # Rules see each batch once it is stored, and presence changes (Last Wills).
+        self.alert_store = DuckDBAlertStore(self.db_path)
+        self.alerts = AlertService(config, self.alert_store, clock)
+        self.writer.add_listener(self.alerts.on_batch)
+        self.writer.add_presence_listener(self.alerts.on_presence)
         self.app = create_app(ApiContext(config, self.store, clock, self.status))
+        self.app.state.alerts = self.alerts
         self._socket = _bind(self.host, self.port)
         self.port = int(self._socket.getsockname()[1])
         self._started = time.monotonic()
@@ -92,12 +100,15 @@ class Service:
         try:
             async with asyncio.TaskGroup() as tasks:
                 gateway = tasks.create_task(self.gateway.run(), name="gateway")
+                alerts = tasks.create_task(self.alerts.run(), name="alerts")
                 tasks.create_task(self._server.serve([self._socket]), name="api")
                 await stop.wait()
                 self._server.should_exit = True
                 gateway.cancel()
+                alerts.cancel()
         finally:
             self._socket.close()
+            self.alert_store.close()
             self.store.close()
 
 

@@ -1,5 +1,5 @@
-"""The FastAPI application: REST for devices, series, health, dead letters and energy, OpenAPI
-at /docs."""
+"""The FastAPI application: REST for devices, series, health, dead letters, alerts and the
+food-safety registers, and energy; OpenAPI at /docs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from dashboard_api.context import ApiContext
 from dashboard_api.errors import install_error_handlers
-from dashboard_api.routes import deadletter, devices, energy, health
+from dashboard_api.routes import alerts, deadletter, devices, energy, health, registers
 
 __all__ = ["create_app"]
 
@@ -20,6 +20,6 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (health, devices, deadletter, energy):
+    for module in (health, devices, deadletter, energy, alerts, registers):
         app.include_router(module.router)
     return app

@@ -21,6 +21,7 @@ __all__ = ["StoreWriter", "WriterStats"]
 log = logging.getLogger(__name__)
 
 BatchListener = Callable[[ReadingBatch], None]
+PresenceListener = Callable[[Sequence[PresenceChange]], None]
 
 
 @dataclass(slots=True)
@@ -36,10 +37,14 @@ class StoreWriter:
     def __init__(self, store: SiteStore) -> None:
         self._store = store
         self._listeners: list[BatchListener] = []
+        self._presence_listeners: list[PresenceListener] = []
         self.stats = WriterStats()
 
     def add_listener(self, listener: BatchListener) -> None:
         self._listeners.append(listener)
+
+    def add_presence_listener(self, listener: PresenceListener) -> None:
+        self._presence_listeners.append(listener)
 
     async def readings(self, batch: ReadingBatch) -> None:
         written = await asyncio.to_thread(self._store.write, batch)
@@ -63,3 +68,8 @@ class StoreWriter:
     async def presence(self, changes: Sequence[PresenceChange]) -> None:
         await asyncio.to_thread(self._store.write_presence, changes)
         self.stats.presence += len(changes)
+        for listener in self._presence_listeners:
+            try:
+                listener(changes)
+            except Exception:
+                log.exception("presence listener %r failed", listener)

@@ -1,0 +1,200 @@
+"""The rule engine: every device's rules fed in event-time order, plus the site's offline watch.
+
+`process` takes a reading batch (the store writer's listener), `presence` the gateway's
+presence changes, `tick` the clock passing deadlines. Each returns what the rules found and
+the register lines they wrote; the engine itself does no I/O, so the same code runs live,
+in a replay after a restart and in `canteen eval`.
+
+Per device, readings at or before the newest instant already processed (the watermark) are
+skipped: duplicates and late readings are stored by ingest but do not re-open decisions
+already taken (DESIGN.md, time). Within a batch, readings are sorted first, so a batch that
+arrives shuffled is judged as if it had arrived in order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alerts.model import Finding
+from alerts.rules.base import DeviceSetup, RegisterRecord, Rule
+from alerts.rules.disinfection import DisinfectionRule
+from alerts.rules.disturbance import Disturbances
+from alerts.rules.offline import OfflineWatch
+from alerts.rules.retention import RetentionRule
+from alerts.rules.seal_cold import ColdSealRule
+from alerts.rules.seal_steam import SteamSealRule
+from alerts.rules.sensor import PLAUSIBLE_C, SensorFaultRule
+from alerts.rules.threshold import ExcursionRule
+from alerts.samples import Sample, samples_by_device
+from alerts.settings import RuleSettings
+from alerts.timetable import Timetable
+from core.clock import Clock, to_epoch_ms
+from core.config import SiteConfig
+from core.model import Device, DeviceKind
+from core.readings import PresenceChange, ReadingBatch
+
+__all__ = ["DeviceRules", "EngineOutput", "RuleEngine"]
+
+OFFLINE_KEY = "_offline"  # the snapshot name of the site-wide offline watch
+
+
+@dataclass(slots=True)
+class EngineOutput:
+    findings: list[Finding] = field(default_factory=list)
+    records: list[RegisterRecord] = field(default_factory=list)
+
+    def extend(self, other: EngineOutput) -> None:
+        self.findings.extend(other.findings)
+        self.records.extend(other.records)
+
+    def __bool__(self) -> bool:
+        return bool(self.findings or self.records)
+
+
+class DeviceRules:
+    """The rules that apply to one device, by its kind, and its watermark."""
+
+    def __init__(self, setup: DeviceSetup) -> None:
+        self.setup = setup
+        self.watermark_ms: int | None = None
+        kind = setup.device.kind
+        self.disturbances = Disturbances(setup) if kind.is_cold_storage else None
+        self.sensor = SensorFaultRule(setup, self.disturbances) if kind in PLAUSIBLE_C else None
+        self.rules: list[Rule] = _rules_for(setup, self.disturbances, self.sensor)
+
+    def observe(self, samples: Sequence[Sample], out: EngineOutput) -> None:
+        for sample in samples:
+            if self.watermark_ms is not None and sample.ts_ms <= self.watermark_ms:
+                continue
+            self.watermark_ms = sample.ts_ms
+            if self.sensor is not None:
+                self.sensor.observe(sample, out.findings)
+                temp = sample.get("temp_c")
+                if temp is not None and not self.sensor.plausible(temp):
+                    del sample.values["temp_c"]  # an impossible value judges nothing else
+            if self.disturbances is not None:
+                self.disturbances.observe(sample)
+            for rule in self.rules:
+                rule.observe(sample, out.findings)
+        self._collect(out)
+
+    def at(self, now_ms: int, out: EngineOutput) -> None:
+        for rule in self.rules:
+            rule.at(now_ms, out.findings)
+        self._collect(out)
+
+    def _collect(self, out: EngineOutput) -> None:
+        for rule in self._all_rules():
+            if rule.records:
+                out.records.extend(rule.records)
+                rule.records = []
+
+    def _all_rules(self) -> list[Rule]:
+        return [*self.rules, *([self.sensor] if self.sensor else [])]
+
+    def snapshot(self) -> str:
+        document = {
+            "watermark_ms": self.watermark_ms,
+            "disturbances": self.disturbances.snapshot() if self.disturbances else None,
+            "rules": {rule.rule.value: rule.snapshot() for rule in self._all_rules()},
+        }
+        return json.dumps(document, separators=(",", ":"))
+
+    def restore(self, text: str) -> None:
+        document = json.loads(text)
+        self.watermark_ms = document.get("watermark_ms")
+        if self.disturbances is not None and document.get("disturbances") is not None:
+            self.disturbances.restore(document["disturbances"])
+        saved = document.get("rules", {})
+        for rule in self._all_rules():
+            if rule.rule.value in saved:
+                rule.restore(saved[rule.rule.value])
+
+
+def _rules_for(
+    setup: DeviceSetup, disturbances: Disturbances | None, sensor: SensorFaultRule | None
+) -> list[Rule]:
+    kind = setup.device.kind
+    rules: list[Rule] = []
+    if kind.is_cold_storage and disturbances is not None:
+        excursions = [
+            ExcursionRule(setup, disturbances, above=above)
+            for above, limit in ((True, setup.limits.high_c), (False, setup.limits.low_c))
+            if limit is not None
+        ]
+        rules += [*excursions, ColdSealRule(setup, disturbances, excursions, sensor)]
+        if kind is DeviceKind.SAMPLE_FRIDGE:
+            rules.append(RetentionRule(setup, excursions))
+    elif kind is DeviceKind.STEAM_CABINET:
+        rules.append(SteamSealRule(setup))
+    elif kind is DeviceKind.DISINFECTION_CABINET:
+        rules.append(DisinfectionRule(setup))
+    return rules
+
+
+class RuleEngine:
+    def __init__(
+        self, config: SiteConfig, clock: Clock, settings: RuleSettings | None = None
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.site = config.site.id
+        settings = settings or RuleSettings()
+        timetable = Timetable(config.meals, config.site.zone)
+        setups = [_setup(config, d, settings, timetable) for d in config.devices]
+        self.devices = {s.id: DeviceRules(s) for s in setups}
+        self.offline = OfflineWatch(self.site, config.site.name, setups)
+
+    def process(self, batch: ReadingBatch) -> EngineOutput:
+        out = EngineOutput()
+        for device, samples in samples_by_device(batch, self.site).items():
+            rules = self.devices.get(device)
+            if rules is None:
+                continue  # the gateway refuses unknown devices; a replay may still hold some
+            rules.observe(samples, out)
+            self.offline.seen(device, samples[-1].ts_ms)
+        self.offline.at(to_epoch_ms(self.clock.now()), out.findings)
+        return out
+
+    def presence(self, changes: Sequence[PresenceChange]) -> EngineOutput:
+        out = EngineOutput()
+        for change in changes:
+            if change.site == self.site:
+                self.offline.presence(change.device, change.online, to_epoch_ms(change.at))
+        self.offline.at(to_epoch_ms(self.clock.now()), out.findings)
+        return out
+
+    def tick(self, now: datetime | None = None) -> EngineOutput:
+        """The clock reached `now` (default: the engine's clock): absence rules act."""
+        now_ms = to_epoch_ms(now or self.clock.now())
+        out = EngineOutput()
+        for rules in self.devices.values():
+            rules.at(now_ms, out)
+        self.offline.at(now_ms, out.findings)
+        return out
+
+    def watermark_ms(self) -> int | None:
+        """The oldest device watermark: replaying from here after a restart misses nothing."""
+        marks = [r.watermark_ms for r in self.devices.values() if r.watermark_ms is not None]
+        return min(marks) if marks else None
+
+    def snapshot(self) -> dict[str, str]:
+        states = {device: rules.snapshot() for device, rules in self.devices.items()}
+        states[OFFLINE_KEY] = json.dumps(self.offline.snapshot(), separators=(",", ":"))
+        return states
+
+    def restore(self, states: Mapping[str, str]) -> None:
+        for name, text in states.items():
+            if name == OFFLINE_KEY:
+                self.offline.restore(json.loads(text))
+            elif name in self.devices:
+                self.devices[name].restore(text)
+
+
+def _setup(
+    config: SiteConfig, device: Device, settings: RuleSettings, timetable: Timetable
+) -> DeviceSetup:
+    return DeviceSetup(config.site.id, device, config.limits_for(device), settings, timetable)

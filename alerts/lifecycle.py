@@ -1,0 +1,318 @@
+"""The alert lifecycle: pending → firing → acknowledged → resolved → closed, one open alert per
+(device, rule), persisted through an `AlertStore` so a restart keeps every open alert.
+
+Rules move alerts by their findings (pending, firing, cleared); people move them by
+acknowledging, resolving and closing. A condition that comes back while its alert is resolved
+but not yet closed fires the same alert again (its `occurrences` count up): that, with the
+rules' hysteresis, is what keeps a flapping fridge from filling the list.
+
+`AlertBook` serialises all of this under one lock: the engine applies findings from the event
+loop's worker thread while the API acts from its own threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from alerts.errors import AlertNotFoundError, ClosureIncompleteError, TransitionError
+from alerts.model import (
+    FOOD_SAFETY_RULES,
+    Alert,
+    AlertAction,
+    AlertHistoryEntry,
+    AlertQuery,
+    AlertState,
+    Finding,
+    FoodDecision,
+    Phase,
+)
+from alerts.store import AlertStore
+from core.clock import Clock, utc_from_ms
+
+__all__ = ["RULE_ACTOR", "AlertBook", "AlertChange"]
+
+RULE_ACTOR = "rule"  # the actor recorded in the history when a rule, not a person, acted
+
+_ACTIVE = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    alert: Alert
+    action: AlertAction
+
+
+class AlertBook:
+    def __init__(self, store: AlertStore, site: str, clock: Clock) -> None:
+        self._store = store
+        self._site = site
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    # -- rules ------------------------------------------------------------------------------
+
+    def apply(self, findings: Iterable[Finding]) -> list[AlertChange]:
+        """Move alerts by the rules' findings, in order; returns what changed."""
+        changes: list[AlertChange] = []
+        with self._lock:
+            for finding in findings:
+                change = self._apply_one(finding)
+                if change is not None:
+                    changes.append(change)
+        return changes
+
+    def _apply_one(self, finding: Finding) -> AlertChange | None:
+        current = self._store.open_alert(self._site, finding.device, finding.rule)
+        at = utc_from_ms(finding.at_ms)
+        if current is not None and current.last_finding_at and at < current.last_finding_at:
+            return None  # replayed after a restart: already applied
+        if finding.phase is Phase.CLEARED:
+            return self._clear(current, finding, at)
+        if current is None:
+            return self._open(finding, at)
+        if finding.phase is Phase.PENDING:
+            return None  # already pending or beyond; a resolved alert waits for a firing
+        return self._fire(current, finding, at)
+
+    def _open(self, finding: Finding, at: datetime) -> AlertChange:
+        firing = finding.phase is Phase.FIRING
+        alert = self._store.create_alert(
+            Alert(
+                id=0,
+                site=self._site,
+                device=finding.device,
+                rule=finding.rule,
+                severity=finding.severity,
+                state=AlertState.FIRING if firing else AlertState.PENDING,
+                food_safety=finding.rule in FOOD_SAFETY_RULES,
+                condition_active=not finding.latched,
+                pending_since=utc_from_ms(finding.since_ms),
+                message=finding.message,
+                evidence=dict(finding.evidence),
+                updated_at=at,
+                fired_at=at if firing else None,
+                last_finding_at=at,
+            )
+        )
+        return self._record(alert, AlertAction.FIRED if firing else AlertAction.PENDING, at)
+
+    def _fire(self, alert: Alert, finding: Finding, at: datetime) -> AlertChange | None:
+        fresh = _refreshed(alert, finding, at)
+        if alert.state is AlertState.PENDING:
+            return self._save(
+                replace(fresh, state=AlertState.FIRING, fired_at=at), AlertAction.FIRED, at
+            )
+        if alert.state is AlertState.RESOLVED or finding.latched:
+            if finding.latched and dict(finding.evidence) == dict(alert.evidence):
+                return None
+            again = replace(
+                fresh,
+                state=AlertState.FIRING,
+                occurrences=alert.occurrences + 1,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                resolved_at=None,
+                resolved_by=None,
+            )
+            return self._save(again, AlertAction.REFIRED, at)
+        if finding.severity.rank > alert.severity.rank:
+            # A worse verdict needs someone to look again, even if the warning was acknowledged.
+            return self._save(replace(fresh, state=AlertState.FIRING), AlertAction.ESCALATED, at)
+        self._store.replace_alert(fresh)
+        return None
+
+    def _clear(self, alert: Alert | None, finding: Finding, at: datetime) -> AlertChange | None:
+        if alert is None:
+            return None
+        if alert.state is AlertState.PENDING:
+            # It never fired: nobody was told, so nothing is left to show.
+            self._store.delete_alert(alert.id)
+            return None
+        if alert.state in _ACTIVE:
+            resolved = replace(
+                alert,
+                state=AlertState.RESOLVED,
+                condition_active=False,
+                resolved_at=at,
+                resolved_by=RULE_ACTOR,
+                evidence={**alert.evidence, **finding.evidence},
+                updated_at=at,
+                last_finding_at=at,
+            )
+            return self._save(resolved, AlertAction.RESOLVED, at)
+        self._store.replace_alert(replace(alert, condition_active=False, last_finding_at=at))
+        return None
+
+    # -- people -----------------------------------------------------------------------------
+
+    def acknowledge(self, alert_id: int, by: str, note: str | None = None) -> Alert:
+        with self._lock:
+            alert = self._get(alert_id)
+            if alert.state is AlertState.ACKNOWLEDGED:
+                raise TransitionError(
+                    f"alert {alert_id} was already acknowledged by {alert.acknowledged_by} at "
+                    f"{_when(alert.acknowledged_at)}",
+                    alert_id=alert_id,
+                    device=alert.device,
+                )
+            self._require(alert, (AlertState.FIRING,), "acknowledged")
+            now = self._clock.now()
+            acked = replace(
+                alert,
+                state=AlertState.ACKNOWLEDGED,
+                acknowledged_at=now,
+                acknowledged_by=by,
+                note=note or alert.note,
+                updated_at=now,
+            )
+            return self._save(acked, AlertAction.ACKNOWLEDGED, now, by, note).alert
+
+    def resolve(self, alert_id: int, by: str, note: str | None = None) -> Alert:
+        with self._lock:
+            alert = self._get(alert_id)
+            self._require(alert, _ACTIVE, "resolved")
+            if alert.condition_active:
+                raise TransitionError(
+                    f"alert {alert_id} cannot be resolved by hand: its condition is still "
+                    f"present ({alert.message.en}); it resolves by itself when the condition "
+                    "clears",
+                    alert_id=alert_id,
+                    device=alert.device,
+                )
+            now = self._clock.now()
+            done = replace(
+                alert, state=AlertState.RESOLVED, resolved_at=now, resolved_by=by, updated_at=now
+            )
+            return self._save(done, AlertAction.RESOLVED, now, by, note).alert
+
+    def close(
+        self,
+        alert_id: int,
+        by: str,
+        corrective_action: str | None = None,
+        food_decision: FoodDecision | None = None,
+        food_reason: str | None = None,
+        note: str | None = None,
+    ) -> Alert:
+        with self._lock:
+            alert = self._get(alert_id)
+            self._require(alert, (AlertState.RESOLVED,), "closed")
+            if alert.food_safety:
+                _require_food_closure(alert, corrective_action, food_decision, food_reason)
+            now = self._clock.now()
+            closed = replace(
+                alert,
+                state=AlertState.CLOSED,
+                closed_at=now,
+                closed_by=by,
+                corrective_action=_blank_to_none(corrective_action),
+                food_decision=food_decision,
+                food_reason=_blank_to_none(food_reason),
+                note=note or alert.note,
+                updated_at=now,
+            )
+            return self._save(closed, AlertAction.CLOSED, now, by, note).alert
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, alert_id: int) -> Alert:
+        return self._get(alert_id)
+
+    def find(self, query: AlertQuery) -> list[Alert]:
+        return self._store.find_alerts(query)
+
+    def history(self, alert_id: int) -> list[AlertHistoryEntry]:
+        self._get(alert_id)
+        return self._store.alert_history(alert_id)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _get(self, alert_id: int) -> Alert:
+        alert = self._store.alert(self._site, alert_id)
+        if alert is None:
+            raise AlertNotFoundError(f"no alert {alert_id} at site {self._site}", alert_id=alert_id)
+        return alert
+
+    def _require(self, alert: Alert, allowed: tuple[AlertState, ...], verb: str) -> None:
+        if alert.state in allowed:
+            return
+        why = {
+            AlertState.PENDING: "it is still pending: its condition has not lasted long enough "
+            "to fire",
+            AlertState.FIRING: "it is still firing: acknowledge it, then it resolves when its "
+            "condition clears",
+            AlertState.ACKNOWLEDGED: "it is acknowledged but not resolved: it resolves when its "
+            "condition clears",
+            AlertState.RESOLVED: "it is already resolved",
+            AlertState.CLOSED: f"it was closed by {alert.closed_by} at {_when(alert.closed_at)}",
+        }[alert.state]
+        raise TransitionError(
+            f"alert {alert.id} cannot be {verb}: {why}", alert_id=alert.id, device=alert.device
+        )
+
+    def _save(
+        self,
+        alert: Alert,
+        action: AlertAction,
+        at: datetime,
+        actor: str = RULE_ACTOR,
+        note: str | None = None,
+    ) -> AlertChange:
+        self._store.replace_alert(alert)
+        return self._record(alert, action, at, actor, note)
+
+    def _record(
+        self,
+        alert: Alert,
+        action: AlertAction,
+        at: datetime,
+        actor: str = RULE_ACTOR,
+        note: str | None = None,
+    ) -> AlertChange:
+        self._store.add_history(AlertHistoryEntry(alert.id, at, action, alert.state, actor, note))
+        return AlertChange(alert, action)
+
+
+def _require_food_closure(
+    alert: Alert,
+    action: str | None,
+    decision: FoodDecision | None,
+    reason: str | None,
+) -> None:
+    missing = []
+    if not _blank_to_none(action):
+        missing.append("the corrective action taken (corrective_action)")
+    if decision is None:
+        missing.append("the decision on the food: kept or discarded (food_decision)")
+    if not _blank_to_none(reason):
+        missing.append("the reason for that decision (food_reason)")
+    if missing:
+        raise ClosureIncompleteError(
+            f"alert {alert.id} is a food-safety alert; to close it, give " + ", ".join(missing),
+            alert_id=alert.id,
+            device=alert.device,
+        )
+
+
+def _refreshed(alert: Alert, finding: Finding, at: datetime) -> Alert:
+    """The alert with the finding's latest severity, text and evidence."""
+    return replace(
+        alert,
+        severity=finding.severity,
+        message=finding.message,
+        evidence=dict(finding.evidence),
+        condition_active=not finding.latched,
+        updated_at=at,
+        last_finding_at=at,
+    )
+
+
+def _blank_to_none(text: str | None) -> str | None:
+    return text.strip() if text and text.strip() else None
+
+
+def _when(instant: datetime | None) -> str:
+    return instant.isoformat() if instant else "an unknown time"

@@ -1,0 +1,155 @@
+"""What every rule shares: the device it watches (`DeviceSetup`), the `Rule` interface the engine
+calls, and saving a rule's state as JSON so a restart resumes where it stopped.
+
+A rule sees one device's samples in event-time order (`observe`) and the clock passing
+deadlines (`at`); it appends `Finding`s only when its verdict changes, never per sample.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+
+from alerts.model import (
+    DisinfectionRecord,
+    Evidence,
+    Finding,
+    Message,
+    Phase,
+    RetentionRecord,
+    RuleId,
+    SealHealthPoint,
+    Severity,
+)
+from alerts.samples import Sample
+from alerts.settings import RuleSettings
+from alerts.timetable import Timetable
+from core.model import Device, Limits
+
+__all__ = [
+    "HOUR_MS",
+    "MINUTE_MS",
+    "DeviceSetup",
+    "RegisterRecord",
+    "Rule",
+    "StatefulRule",
+    "dump_state",
+    "load_state",
+]
+
+S = TypeVar("S")
+
+RegisterRecord = DisinfectionRecord | RetentionRecord | SealHealthPoint
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSetup:
+    """A device as its rules see it: identity, limits after overrides, shared settings."""
+
+    site: str
+    device: Device
+    limits: Limits
+    settings: RuleSettings
+    timetable: Timetable
+
+    @property
+    def id(self) -> str:
+        return self.device.id
+
+    @property
+    def label(self) -> str:
+        return self.device.label
+
+    @property
+    def interval_ms(self) -> int:
+        return int(self.device.interval_s * 1000)
+
+    @property
+    def silence_ms(self) -> int:
+        """No reading for this long means the device is silent (offline rule); a gap this long
+        also breaks a running duration, because nobody saw what happened in it."""
+        return int(self.settings.silence_s(self.device.interval_s) * 1000)
+
+
+class Rule(ABC):
+    rule: RuleId
+
+    def __init__(self, setup: DeviceSetup) -> None:
+        self.setup = setup
+        # Register lines this rule wrote since the engine last collected them.
+        self.records: list[RegisterRecord] = []
+
+    @abstractmethod
+    def observe(self, sample: Sample, out: list[Finding]) -> None:
+        """Take the next sample of the device (never older than the previous one)."""
+
+    def at(self, now_ms: int, out: list[Finding]) -> None:  # noqa: B027 - optional hook
+        """The clock reached `now_ms`: act on deadlines (absence rules)."""
+
+    @abstractmethod
+    def snapshot(self) -> Any:
+        """The rule's state as JSON-ready data."""
+
+    @abstractmethod
+    def restore(self, data: Any) -> None: ...
+
+    def finding(
+        self,
+        phase: Phase,
+        at_ms: int,
+        since_ms: int,
+        severity: Severity,
+        message: Message,
+        evidence: Evidence | None = None,
+        *,
+        latched: bool = False,
+    ) -> Finding:
+        return Finding(
+            self.setup.id,
+            self.rule,
+            phase,
+            at_ms,
+            since_ms,
+            severity,
+            message,
+            evidence or {},
+            latched,
+        )
+
+
+class StatefulRule(Rule, Generic[S]):
+    """A rule whose whole state is one dataclass, saved and restored through pydantic."""
+
+    state: S
+
+    def snapshot(self) -> Any:
+        return dump_state(self.state)
+
+    def restore(self, data: Any) -> None:
+        self.state = load_state(type(self.state), data)
+
+
+def dump_state(state: object) -> Any:
+    """A state dataclass as JSON-ready data."""
+    return _adapter(type(state)).dump_python(state, mode="json")
+
+
+def load_state(kind: type[S], data: Any) -> S:
+    state: S = _adapter(kind).validate_python(data)
+    return state
+
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter

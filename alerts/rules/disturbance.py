@@ -1,0 +1,242 @@
+"""Door openings and defrosts of a cold cabinet: the normal kitchen life that warms the air for a
+while and must not raise an alert (DESIGN.md, domain defaults).
+
+Doors come from `door_open`. Defrosts come from `defrost_on` when the controller reports it;
+otherwise they are learned from the device's own history: a defrost warms the air well above
+the thermostat's usual ceiling, with the door shut, at a fixed interval (vendors run 4-6 a day
+on a timer). Once three intervals agree, a rise that starts near the next expected time is
+taken as a defrost.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.rules.base import MINUTE_MS, DeviceSetup, dump_state, load_state
+from alerts.samples import Sample
+
+__all__ = ["Disturbances"]
+
+# The usual ceiling is the 85th percentile of the air temperature, tracked by a stochastic
+# quantile estimate moving at most this many kelvin per reading.
+_CEILING_QUANTILE = 0.85
+_CEILING_STEP_C = 0.05
+# A warm episode: this far above the ceiling, door shut for a few minutes before, lasting at
+# least the minimum (door spikes in the simulated and real cabinets last a few minutes).
+_EPISODE_MARGIN_C = 1.0
+_EPISODE_MIN_MS = 8 * MINUTE_MS
+_DOOR_SETTLE_MS = 5 * MINUTE_MS
+_EPISODES_KEPT = 7
+# After a defrost the controller keeps the compressor off for its anti-short-cycle delay (a few
+# minutes) and the heater's last warmth still reaches the air: the recovery is judged after
+# that, against this much rise.
+_RECOVERY_JUDGED_AFTER_MS = 6 * MINUTE_MS
+_RECOVERY_RISE_C = 1.0
+_INTERVALS_AGREEING = 3
+
+
+@dataclass(slots=True)
+class LearnedDefrost:
+    ceiling_c: float | None = None
+    episode_start_ms: int | None = None
+    starts: list[int] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    period_ms: int | None = None
+    anchor_ms: int | None = None  # the latest episode that fell on the learned period
+
+
+@dataclass(slots=True)
+class DisturbanceState:
+    door_open: bool = False
+    door_opened_ms: int | None = None
+    door_closed_ms: int | None = None
+    defrost_reported: bool = False
+    defrost_on: bool = False
+    defrost_start_ms: int | None = None
+    defrost_end_ms: int | None = None
+    defrost_end_c: float | None = None  # the air when the defrost ended
+    last_c: float | None = None
+    last_ms: int | None = None
+    learned: LearnedDefrost = field(default_factory=LearnedDefrost)
+
+
+class Disturbances:
+    def __init__(self, setup: DeviceSetup) -> None:
+        s = setup.settings
+        self.grace_ms = int((setup.limits.door_grace_min or 0.0) * MINUTE_MS)
+        self.recovery_ms = int(s.defrost_recovery_min * MINUTE_MS)
+        self.max_defrost_ms = int(s.defrost_max_min * MINUTE_MS)
+        self._tolerance = s.defrost_learn_tolerance
+        self._period_range = (
+            int(s.defrost_learn_min_period_h * 60 * MINUTE_MS),
+            int(s.defrost_learn_max_period_h * 60 * MINUTE_MS),
+        )
+        self.state = DisturbanceState()
+
+    def snapshot(self) -> Any:
+        return dump_state(self.state)
+
+    def restore(self, data: Any) -> None:
+        self.state = load_state(DisturbanceState, data)
+
+    # -- observing --------------------------------------------------------------------------
+
+    def observe(self, sample: Sample) -> None:
+        self._door(sample)
+        temp = sample.get("temp_c")
+        if temp is not None:
+            self.state.last_c, self.state.last_ms = temp, sample.ts_ms
+        defrost = sample.flag("defrost_on")
+        if defrost is not None:
+            self._reported_defrost(sample.ts_ms, defrost)
+        if not self.state.defrost_reported and temp is not None:
+            self._learn(sample.ts_ms, temp)
+
+    def _door(self, sample: Sample) -> None:
+        door = sample.flag("door_open")
+        st = self.state
+        if door is None or door == st.door_open:
+            return
+        st.door_open = door
+        if door:
+            st.door_opened_ms = sample.ts_ms
+        else:
+            st.door_closed_ms = sample.ts_ms
+
+    def _reported_defrost(self, ts: int, on: bool) -> None:
+        st = self.state
+        st.defrost_reported = True
+        if on and not st.defrost_on:
+            st.defrost_start_ms, st.defrost_end_ms = ts, None
+        elif st.defrost_on and not on:
+            st.defrost_end_ms, st.defrost_end_c = ts, st.last_c
+        st.defrost_on = on
+
+    def _learn(self, ts: int, temp: float) -> None:
+        learned = self.state.learned
+        if learned.ceiling_c is None:
+            learned.ceiling_c = temp
+        if learned.episode_start_ms is None:
+            below = 1.0 if temp < learned.ceiling_c else 0.0
+            learned.ceiling_c += _CEILING_STEP_C * (_CEILING_QUANTILE - below)
+            if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
+                learned.episode_start_ms = ts
+        elif temp <= learned.ceiling_c:
+            start, learned.episode_start_ms = learned.episode_start_ms, None
+            if ts - start >= _EPISODE_MIN_MS:
+                self._record_episode(start, ts - start)
+
+    def _record_episode(self, start: int, length: int) -> None:
+        learned = self.state.learned
+        learned.starts = [*learned.starts, start][-_EPISODES_KEPT:]
+        learned.lengths = [*learned.lengths, length][-_EPISODES_KEPT:]
+        if learned.period_ms is not None and self._on_period(start):
+            learned.anchor_ms = start
+        intervals = [b - a for a, b in zip(learned.starts, learned.starts[1:], strict=False)]
+        if len(intervals) < _INTERVALS_AGREEING:
+            return
+        typical = statistics.median(intervals)
+        agreeing = [i for i in intervals if abs(i - typical) <= self._tolerance * typical]
+        low, high = self._period_range
+        if len(agreeing) >= _INTERVALS_AGREEING and low <= typical <= high:
+            if learned.period_ms is None:
+                learned.anchor_ms = start
+            learned.period_ms = int(statistics.median(agreeing))
+
+    def _on_period(self, start: int) -> bool:
+        learned = self.state.learned
+        if learned.anchor_ms is None or learned.period_ms is None:
+            return False
+        period = learned.period_ms
+        offset = (start - learned.anchor_ms) % period
+        return min(offset, period - offset) <= self._tolerance * period
+
+    def _door_recent(self, ts: int, settle_ms: int = _DOOR_SETTLE_MS) -> bool:
+        st = self.state
+        closed = st.door_closed_ms
+        return st.door_open or (closed is not None and ts - closed < settle_ms)
+
+    # -- asking -----------------------------------------------------------------------------
+
+    @property
+    def defrost_known(self) -> bool:
+        """Whether defrosts are reported or learned yet."""
+        return self.state.defrost_reported or self.state.learned.period_ms is not None
+
+    def abnormal(self, ts: int) -> bool:
+        """A door left open past its grace or a defrost past its maximum: these excuse
+        nothing, they are the fault."""
+        st = self.state
+        door_left_open = st.door_open and st.door_opened_ms is not None
+        if door_left_open and ts - (st.door_opened_ms or ts) > self.grace_ms:
+            return True
+        start = st.defrost_start_ms
+        return st.defrost_on and start is not None and ts - start > self.max_defrost_ms
+
+    def door_excuse_until(self, run_start: int) -> int | None:
+        """Until when a rise that began at `run_start` is excused by a door opening before it."""
+        opened = self.state.door_opened_ms
+        if opened is None or not 0 <= run_start - opened <= self.grace_ms:
+            return None
+        return opened + self.grace_ms
+
+    def defrost_excuse_until(self, ts: int, *, judge_recovery: bool = True) -> int | None:
+        """Until when a defrost (running, just ended, or expected now) excuses a rise; with
+        `judge_recovery`, not after the air has failed to pull down once it ended."""
+        st = self.state
+        if not st.defrost_reported:
+            return self._learned_window_end(ts)
+        start, end = st.defrost_start_ms, st.defrost_end_ms
+        if start is None:
+            return None
+        if st.defrost_on:
+            return start + self.max_defrost_ms if ts - start <= self.max_defrost_ms else None
+        if end is None or end - start > self.max_defrost_ms or ts - end > self.recovery_ms:
+            return None
+        if judge_recovery and self._not_recovering(ts):
+            return None
+        return end + self.recovery_ms
+
+    def failed_recovery_since(self) -> int | None:
+        """When the defrost ended, if the air has kept warming since: the fault's start."""
+        st = self.state
+        if st.defrost_on or st.last_ms is None or not self._not_recovering(st.last_ms):
+            return None
+        return st.defrost_end_ms
+
+    def _not_recovering(self, ts: int) -> bool:
+        """After a defrost the compressor pulls the air down; air still warming well beyond
+        the defrost's end, once the controller's restart delay is over, is a cooling fault
+        that the defrost does not explain."""
+        st = self.state
+        end = st.defrost_end_ms
+        if end is None or st.defrost_end_c is None or st.last_c is None:
+            return False
+        if ts - end < _RECOVERY_JUDGED_AFTER_MS:
+            return False
+        return st.last_c > st.defrost_end_c + _RECOVERY_RISE_C
+
+    def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
+        """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""
+        if self._door_recent(ts, door_settle_ms):
+            return False
+        if self.state.defrost_on:
+            return False
+        return self.defrost_excuse_until(ts, judge_recovery=False) is None
+
+    def _learned_window_end(self, ts: int) -> int | None:
+        learned = self.state.learned
+        period, last = learned.period_ms, learned.anchor_ms
+        if period is None or last is None:
+            return None
+        slack = int(self._tolerance * period)
+        length = int(statistics.median(learned.lengths)) if learned.lengths else 0
+        cycles = max(1, (ts - last) // period)
+        for k in (cycles, cycles + 1):
+            expected = last + k * period
+            end = expected + slack + min(length + self.recovery_ms, self.max_defrost_ms)
+            if expected - slack <= ts <= end:
+                return end
+        return None

@@ -1,0 +1,209 @@
+"""Food-sample retention (留样): after each meal, its samples stay in the sample fridge, in band,
+for the retention period (48 h by default; 学校食品安全与营养健康管理规定, secondary).
+
+One window per meal, from the meal's end for `sample_hold_h`. Each reading stands for the
+time until the next one (at most the device's silence threshold, as in the daily log), which
+gives the window's coverage, its minutes out of band and its longest gap. A window is:
+
+- breached as soon as the fridge's over- or under-temperature alert fires inside it (the same
+  excursion rules, with their defrost and door excuses: air warmed by a door for a minute does
+  not spoil samples, 30 min above 8 °C does); it alerts at once;
+- unverified at its end if readings cover less than `retention_min_completeness` of it;
+- kept otherwise.
+
+Every window is a register record, written when it opens, when it is breached and when it ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from alerts import text
+from alerts.model import (
+    Finding,
+    Phase,
+    RetentionRecord,
+    RetentionStatus,
+    RuleId,
+    Severity,
+)
+from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.threshold import ExcursionRule
+from alerts.samples import Sample
+from core.clock import utc_from_ms
+
+__all__ = ["RetentionRule"]
+
+DEFAULT_HOLD_H = 48.0
+
+
+@dataclass(slots=True)
+class RetentionWindow:
+    meal: str
+    service_date: date
+    start_ms: int
+    end_ms: int
+    min_c: float | None = None
+    max_c: float | None = None
+    out_ms: int = 0
+    covered_ms: int = 0
+    longest_gap_ms: int = 0
+    breached: bool = False
+
+
+@dataclass(slots=True)
+class RetentionState:
+    opened_until_ms: int | None = None  # end of the last meal whose window was opened
+    windows: list[RetentionWindow] = field(default_factory=list)
+    last_ms: int | None = None
+    last_temp: float | None = None
+
+
+class RetentionRule(StatefulRule[RetentionState]):
+    rule = RuleId.SAMPLE_RETENTION
+
+    def __init__(self, setup: DeviceSetup, excursions: list[ExcursionRule]) -> None:
+        super().__init__(setup)
+        limits = setup.limits
+        self.low_c, self.high_c = limits.low_c, limits.high_c
+        self._hold_ms = int((limits.sample_hold_h or DEFAULT_HOLD_H) * 60 * MINUTE_MS)
+        self._delay_ms = int(setup.settings.retention_decision_delay_min * MINUTE_MS)
+        self._excursions = excursions
+        self.state = RetentionState()
+
+    def observe(self, sample: Sample, out: list[Finding]) -> None:
+        st, ts = self.state, sample.ts_ms
+        if st.opened_until_ms is None:
+            st.opened_until_ms = ts  # meals before the first reading are not judged
+        self._open_windows(ts)
+        temp = sample.get("temp_c")
+        if temp is not None:
+            self._account(ts, temp)
+            st.last_ms, st.last_temp = ts, temp
+        if any(rule.firing for rule in self._excursions):
+            self._breach(ts, out)
+        self._finish(ts, out)
+
+    def at(self, now_ms: int, out: list[Finding]) -> None:
+        if self.state.opened_until_ms is not None:
+            self._open_windows(now_ms)
+            self._finish(now_ms, out)
+
+    def _open_windows(self, now_ms: int) -> None:
+        st = self.state
+        assert st.opened_until_ms is not None
+        for service in self.setup.timetable.services_ending(st.opened_until_ms, now_ms):
+            window = RetentionWindow(
+                service.meal, service.service_date, service.end_ms, service.end_ms + self._hold_ms
+            )
+            st.windows.append(window)
+            st.opened_until_ms = service.end_ms
+            self._write(window, RetentionStatus.IN_PROGRESS, now_ms)
+
+    def _account(self, ts: int, temp: float) -> None:
+        st = self.state
+        cap = self.setup.silence_ms
+        for window in st.windows:
+            if st.last_ms is not None:
+                self._span(window, st.last_ms, min(ts, st.last_ms + cap), st.last_temp)
+                if window.start_ms <= st.last_ms < window.end_ms:
+                    window.longest_gap_ms = max(window.longest_gap_ms, ts - st.last_ms)
+            if window.start_ms <= ts < window.end_ms:
+                window.min_c = temp if window.min_c is None else min(window.min_c, temp)
+                window.max_c = temp if window.max_c is None else max(window.max_c, temp)
+
+    def _span(self, window: RetentionWindow, start: int, end: int, temp: float | None) -> None:
+        """Credit the window with the part of [start, end) inside it."""
+        inside = min(end, window.end_ms) - max(start, window.start_ms)
+        if inside <= 0:
+            return
+        window.covered_ms += inside
+        if temp is not None and not self._in_band(temp):
+            window.out_ms += inside
+
+    def _in_band(self, temp: float) -> bool:
+        above = self.high_c is not None and temp > self.high_c
+        below = self.low_c is not None and temp < self.low_c
+        return not (above or below)
+
+    def _breach(self, ts: int, out: list[Finding]) -> None:
+        for window in self.state.windows:
+            if window.start_ms <= ts < window.end_ms and not window.breached:
+                window.breached = True
+                self._write(window, RetentionStatus.BREACHED, ts)
+                out.append(self._finding(Phase.FIRING, ts, window, RetentionStatus.BREACHED))
+
+    def _finish(self, now_ms: int, out: list[Finding]) -> None:
+        st = self.state
+        keep: list[RetentionWindow] = []
+        for window in st.windows:
+            if now_ms < window.end_ms + self._delay_ms:
+                keep.append(window)
+                continue
+            if st.last_ms is not None and st.last_ms < window.end_ms:
+                # The last reading before the end stands for its span, as everywhere.
+                end = min(window.end_ms, st.last_ms + self.setup.silence_ms)
+                self._span(window, st.last_ms, end, st.last_temp)
+                window.longest_gap_ms = max(window.longest_gap_ms, window.end_ms - st.last_ms)
+            status = self._verdict(window)
+            self._write(window, status, now_ms)
+            if status is RetentionStatus.UNVERIFIED:
+                out.append(self._finding(Phase.FIRING, now_ms, window, status))
+            elif status is RetentionStatus.KEPT:
+                out.append(self._finding(Phase.CLEARED, now_ms, window, status))
+        st.windows = keep
+
+    def _verdict(self, window: RetentionWindow) -> RetentionStatus:
+        if window.breached:
+            return RetentionStatus.BREACHED
+        if self._completeness(window) < self.setup.settings.retention_min_completeness:
+            return RetentionStatus.UNVERIFIED
+        return RetentionStatus.KEPT
+
+    def _completeness(self, window: RetentionWindow) -> float:
+        return min(1.0, window.covered_ms / (window.end_ms - window.start_ms))
+
+    def _write(self, window: RetentionWindow, status: RetentionStatus, now_ms: int) -> None:
+        self.records.append(
+            RetentionRecord(
+                site=self.setup.site,
+                device=self.setup.id,
+                meal=window.meal,
+                service_date=window.service_date,
+                start=utc_from_ms(window.start_ms),
+                end=utc_from_ms(window.end_ms),
+                status=status,
+                low_c=self.low_c,
+                high_c=self.high_c,
+                updated_at=utc_from_ms(now_ms),
+                min_c=window.min_c,
+                max_c=window.max_c,
+                minutes_out_of_band=round(window.out_ms / MINUTE_MS, 1),
+                completeness=round(self._completeness(window), 4),
+                longest_gap_min=round(window.longest_gap_ms / MINUTE_MS, 1),
+            )
+        )
+
+    def _finding(
+        self, phase: Phase, ts: int, window: RetentionWindow, status: RetentionStatus
+    ) -> Finding:
+        meal = text.meal_name(window.meal)
+        day = window.service_date.isoformat()
+        out_min = window.out_ms / MINUTE_MS
+        completeness = self._completeness(window)
+        message = text.retention_breach(
+            self.setup.label, meal, day, status.value, out_min, completeness
+        )
+        evidence = {
+            "meal": window.meal,
+            "service_date": day,
+            "status": status.value,
+            "minutes_out_of_band": round(out_min, 1),
+            "completeness": round(completeness, 4),
+            "max_c": window.max_c,
+            "min_c": window.min_c,
+        }
+        return self.finding(
+            phase, ts, window.start_ms, Severity.CRITICAL, message, evidence, latched=True
+        )

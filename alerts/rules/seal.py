@@ -1,0 +1,125 @@
+"""Grading a door-seal health score into alerts, shared by cold cabinets and steam cabinets.
+
+Health is 1 at the device's own learned baseline and falls towards 0 as the evidence moves
+by the "fail" ratio (see settings). Below `seal_warning_health` the alert is pending; held
+there for `seal_confirm_h` it fires as a warning (a steam cabinet's score is already a median
+over cycles, so it fires at once); below `seal_critical_health` for as long it
+escalates to critical. It clears only when health is back above the warning level by a
+margin (a repaired seal), so a score wobbling at the line raises one alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts import text
+from alerts.model import Evidence, Finding, Phase, RuleId, Severity
+from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
+
+__all__ = ["Change", "GradeState", "SealGrader", "health_from_load", "relative"]
+
+_CLEAR_MARGIN = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One feature now and at baseline, with its formatted values for the alert text."""
+
+    feature: str
+    base: float
+    now: float
+    shown_base: str
+    shown_now: str
+
+    @property
+    def relative(self) -> float:
+        return relative(self.now, self.base)
+
+
+@dataclass(slots=True)
+class GradeState:
+    level: str = "ok"  # ok | pending | warning | critical
+    below_since_ms: int | None = None
+    critical_since_ms: int | None = None
+
+
+def relative(now: float, base: float) -> float:
+    return now / base - 1.0 if base else 0.0
+
+
+def health_from_load(load: float, fail_ratio: float) -> float:
+    """1 at no extra load, 0 at the fail ratio, linear between."""
+    return max(0.0, min(1.0, 1.0 - max(0.0, load) / fail_ratio))
+
+
+class SealGrader:
+    rule_id = RuleId.SEAL_DEGRADATION
+
+    def __init__(self, setup: DeviceSetup, rule: Rule, *, confirm: bool = True) -> None:
+        s = setup.settings
+        self._setup = setup
+        self._rule = rule
+        self._warning = s.seal_warning_health
+        self._critical = s.seal_critical_health
+        self._confirm_ms = int(s.seal_confirm_h * 60 * MINUTE_MS) if confirm else 0
+
+    def grade(
+        self,
+        state: GradeState,
+        ts: int,
+        health: float,
+        changes: list[Change],
+        out: list[Finding],
+    ) -> None:
+        if health >= self._warning + _CLEAR_MARGIN or (
+            health >= self._warning and state.level == "pending"
+        ):
+            if state.level != "ok":
+                out.append(self._finding(Phase.CLEARED, ts, ts, health, changes, Severity.INFO))
+            state.level, state.below_since_ms, state.critical_since_ms = "ok", None, None
+            return
+        if health >= self._warning:
+            return  # inside the clearing margin: keep the verdict
+        state.below_since_ms = state.below_since_ms if state.below_since_ms is not None else ts
+        since = state.below_since_ms
+        if health < self._critical:
+            state.critical_since_ms = state.critical_since_ms or ts
+        else:
+            state.critical_since_ms = None
+        if state.level == "ok":
+            state.level = "pending"
+            out.append(self._finding(Phase.PENDING, ts, since, health, changes, Severity.WARNING))
+        critical_since = state.critical_since_ms
+        if critical_since is not None and ts - critical_since >= self._confirm_ms:
+            if state.level != "critical":
+                state.level = "critical"
+                out.append(
+                    self._finding(Phase.FIRING, ts, since, health, changes, Severity.CRITICAL)
+                )
+        elif ts - since >= self._confirm_ms and state.level == "pending":
+            state.level = "warning"
+            out.append(self._finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
+
+    def _finding(
+        self,
+        phase: Phase,
+        ts: int,
+        since: int,
+        health: float,
+        changes: list[Change],
+        severity: Severity,
+    ) -> Finding:
+        lines = [
+            text.seal_evidence(c.feature, c.shown_base, c.shown_now, c.relative) for c in changes
+        ]
+        message = text.seal(self._setup.label, health, [z for z, _ in lines], [e for _, e in lines])
+        return self._rule.finding(phase, ts, since, severity, message, evidence(health, changes))
+
+
+def evidence(health: float, changes: list[Change]) -> Evidence:
+    out: dict[str, float | int | str | None] = {"health": round(health, 3)}
+    for change in changes:
+        out[f"{change.feature}_base"] = round(change.base, 4)
+        out[f"{change.feature}_now"] = round(change.now, 4)
+        out[f"{change.feature}_change"] = round(change.relative, 4)
+    return out

@@ -1,0 +1,168 @@
+"""Sensor faults of a temperature probe: impossible values, a stuck value, spikes, drift.
+
+- Impossible: outside what the cabinet can physically reach (a fridge at 60 °C, a steam
+  chamber at 180 °C). The metric table already refuses what no probe can report; this is the
+  per-kind plausibility the gateway cannot know. Such readings are withheld from other rules.
+- Stuck: the same value, to the last digit, for longer than a working plant allows.
+- Spikes: a jump away and straight back between consecutive readings, several within an hour.
+- Drift, where the cabinet reports `compressor_on`: the temperature at which the compressor
+  starts is the thermostat's cut-in, a fixed point of the controller. When our probe's reading
+  there moves from its learned value, our probe has drifted (there is no neighbouring probe in
+  the site model to compare with; see the report).
+
+One alert per device for all of these; it clears after a quiet period with none of them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from alerts import text
+from alerts.model import Finding, Message, Phase, RuleId, Severity
+from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.disturbance import Disturbances
+from alerts.samples import Sample
+from core.model import DeviceKind
+
+__all__ = ["PLAUSIBLE_C", "SensorFaultRule"]
+
+# What each kind of cabinet can physically read, with margin: cold rooms never go below
+# their refrigerant's evaporating temperature (about -40 °C for freezers) nor above a hot
+# kitchen; a steam chamber at atmospheric pressure stays near 100 °C; infrared cabinets run at
+# about 120-150 °C (GB 17988, secondary).
+PLAUSIBLE_C: dict[DeviceKind, tuple[float, float]] = {
+    DeviceKind.FRIDGE: (-30.0, 45.0),
+    DeviceKind.SAMPLE_FRIDGE: (-30.0, 45.0),
+    DeviceKind.FREEZER: (-45.0, 45.0),
+    DeviceKind.STEAM_CABINET: (-10.0, 130.0),
+    DeviceKind.DISINFECTION_CABINET: (-10.0, 250.0),
+}
+
+
+@dataclass(slots=True)
+class SensorState:
+    firing: bool = False
+    since_ms: int | None = None
+    last_fault_ms: dict[str, int] = field(default_factory=dict)
+    stuck_value: float | None = None
+    stuck_since_ms: int | None = None
+    previous: list[tuple[int, float]] = field(default_factory=list)  # last two readings
+    spikes: list[tuple[int, float]] = field(default_factory=list)  # (time, size)
+    compressor_on: bool | None = None
+    learning_edges: list[float] = field(default_factory=list)
+    cut_in_c: float | None = None
+    recent_edges: list[float] = field(default_factory=list)
+
+
+class SensorFaultRule(StatefulRule[SensorState]):
+    rule = RuleId.SENSOR_FAULT
+
+    def __init__(self, setup: DeviceSetup, disturbances: Disturbances | None) -> None:
+        super().__init__(setup)
+        s = setup.settings
+        kind = setup.device.kind
+        self.plausible_c = PLAUSIBLE_C[kind]
+        cold = kind.is_cold_storage
+        self._stuck_ms = int((s.stuck_cold_min if cold else s.stuck_heated_min) * MINUTE_MS)
+        self._spike_c = s.spike_cold_c if cold else s.spike_heated_c
+        self._spike_window_ms = int(s.spike_window_min * MINUTE_MS)
+        self._clear_ms = int(s.sensor_fault_clear_min * MINUTE_MS)
+        self._disturbances = disturbances
+        self._message: Message | None = None
+        self.state = SensorState()
+
+    def plausible(self, temp: float) -> bool:
+        low, high = self.plausible_c
+        return low <= temp <= high
+
+    def observe(self, sample: Sample, out: list[Finding]) -> None:
+        temp = sample.get("temp_c")
+        if temp is None:
+            return
+        ts = sample.ts_ms
+        noted: list[tuple[str, Message]] = []
+        if not self.plausible(temp):
+            low, high = self.plausible_c
+            noted.append(("impossible", text.impossible_value(self.setup.label, temp, low, high)))
+        else:
+            self._stuck(ts, temp, noted)
+            self._spike(ts, temp, noted)
+            self._drift(sample, temp, noted)
+        self._verdict(ts, noted, out)
+
+    def _stuck(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
+        st = self.state
+        if st.stuck_value != temp or st.stuck_since_ms is None:
+            st.stuck_value, st.stuck_since_ms = temp, ts
+        elif ts - st.stuck_since_ms >= self._stuck_ms:
+            minutes = (ts - st.stuck_since_ms) / MINUTE_MS
+            noted.append(("stuck", text.stuck(self.setup.label, temp, minutes)))
+
+    def _spike(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
+        st = self.state
+        recent = [*st.previous, (ts, temp)][-3:]
+        st.previous = recent[-2:]
+        if len(recent) < 3 or recent[2][0] - recent[0][0] > 3 * self.setup.interval_ms:
+            return
+        (_, a), (t_b, b), (_, c) = recent
+        out_jump, back_jump = b - a, c - b
+        size = min(abs(out_jump), abs(back_jump))
+        if size > self._spike_c and (out_jump > 0) != (back_jump > 0):
+            st.spikes.append((t_b, size))
+        st.spikes = [(t, s) for t, s in st.spikes if ts - t <= self._spike_window_ms]
+        count = len(st.spikes)
+        if count >= self.setup.settings.spikes_to_alert:
+            biggest = max(s for _, s in st.spikes)
+            message = text.spikes(
+                self.setup.label, count, self._spike_window_ms / MINUTE_MS, biggest
+            )
+            noted.append(("spikes", message))
+
+    def _drift(self, sample: Sample, temp: float, noted: list[tuple[str, Message]]) -> None:
+        on = sample.flag("compressor_on")
+        st = self.state
+        if on is None or self._disturbances is None:
+            return
+        started = on and st.compressor_on is False
+        st.compressor_on = on
+        if not started or not self._disturbances.quiet(sample.ts_ms):
+            return
+        s = self.setup.settings
+        if st.cut_in_c is None:
+            st.learning_edges.append(temp)
+            if len(st.learning_edges) >= s.drift_learn_edges:
+                st.cut_in_c = statistics.median(st.learning_edges)
+                st.learning_edges = []
+            return
+        st.recent_edges = [*st.recent_edges, temp][-s.drift_edges :]
+        if len(st.recent_edges) < s.drift_edges:
+            return
+        now = statistics.median(st.recent_edges)
+        if abs(now - st.cut_in_c) > s.drift_c:
+            shift = now - st.cut_in_c
+            noted.append(("drift", text.drift(self.setup.label, shift, st.cut_in_c, now)))
+
+    def _verdict(self, ts: int, noted: list[tuple[str, Message]], out: list[Finding]) -> None:
+        st = self.state
+        new_kind = any(kind not in st.last_fault_ms for kind, _ in noted)
+        for kind, message in noted:
+            st.last_fault_ms[kind] = ts
+            self._message = message
+        if noted and (not st.firing or new_kind):
+            st.firing = True
+            st.since_ms = st.since_ms if st.since_ms is not None else ts
+            out.append(self._finding(Phase.FIRING, ts, noted[-1][1]))
+            return
+        quiet_since = max(st.last_fault_ms.values(), default=ts)
+        if st.firing and ts - quiet_since >= self._clear_ms:
+            cleared = Message("探头读数已恢复正常", "probe readings are normal again")
+            out.append(self._finding(Phase.CLEARED, ts, self._message or cleared))
+            self.state.firing, self.state.since_ms = False, None
+            self.state.last_fault_ms = {}
+
+    def _finding(self, phase: Phase, ts: int, message: Message) -> Finding:
+        st = self.state
+        kinds = ",".join(sorted(st.last_fault_ms))
+        evidence = {"faults": kinds, "last_value_c": st.stuck_value}
+        return self.finding(phase, ts, st.since_ms or ts, Severity.WARNING, message, evidence)

@@ -1,0 +1,159 @@
+"""Over- and under-temperature of cold storage: a limit, a duration and a hysteresis.
+
+Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DESIGN.md):
+
+- A run starts at the first reading strictly above the limit; 8.0 °C on an 8 °C limit is in
+  band. A run ends at the first reading at or below the limit, or at a gap in the data longer
+  than the device's silence threshold (nobody saw what happened in it; the offline rule
+  reports the gap).
+- A run that starts within the door grace after a door opening, or during a defrost or its
+  recovery, is excused until that disturbance is over; the duration counts from then. A door
+  left open past its grace or a defrost past its maximum excuses nothing: the duration then
+  counts from the start of the run; air that keeps warming after a defrost has ended is not
+  recovering from it, and the duration counts from the defrost's end.
+- Firing needs `alert_after_min` of unexcused run (at exactly the duration it fires). Once
+  firing, it clears only below `high_c - clear_margin_c` (7 °C), so a fridge hovering at the
+  limit raises one alert, not one per crossing.
+
+Under-temperature (fridge below 0 °C: frozen produce) mirrors it without excuses: doors and
+defrosts warm a cabinet, they never cool it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts import text
+from alerts.model import Finding, Phase, RuleId, Severity
+from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.disturbance import Disturbances
+from alerts.samples import Sample
+
+__all__ = ["ExcursionRule"]
+
+
+@dataclass(slots=True)
+class ExcursionState:
+    phase: str = "ok"  # ok | excused | pending | firing
+    run_start_ms: int | None = None
+    door_until_ms: int | None = None
+    excused_until_ms: int | None = None
+    counting_from_ms: int | None = None
+    last_ms: int | None = None
+    peak_c: float | None = None
+
+
+class ExcursionRule(StatefulRule[ExcursionState]):
+    def __init__(self, setup: DeviceSetup, disturbances: Disturbances, *, above: bool) -> None:
+        super().__init__(setup)
+        limits = setup.limits
+        limit = limits.high_c if above else limits.low_c
+        if limit is None:
+            raise ValueError(f"{setup.id}: no {'high_c' if above else 'low_c'} limit to watch")
+        self.rule = RuleId.OVER_TEMPERATURE if above else RuleId.UNDER_TEMPERATURE
+        self.above = above
+        self.limit = limit
+        margin = limits.clear_margin_c or 0.0
+        self.clear_level = limit - margin if above else limit + margin
+        self.after_ms = int((limits.alert_after_min or 0.0) * MINUTE_MS)
+        self.severity = Severity.CRITICAL if above else Severity.WARNING
+        self._disturbances = disturbances
+        self.state = ExcursionState()
+
+    @property
+    def firing(self) -> bool:
+        return self.state.phase == "firing"
+
+    def observe(self, sample: Sample, out: list[Finding]) -> None:
+        temp = sample.get("temp_c")
+        if temp is None:
+            return
+        st, ts = self.state, sample.ts_ms
+        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
+        st.last_ms = ts
+        if st.phase == "firing":
+            self._while_firing(ts, temp, out)
+            return
+        if gap or not self._beyond(temp):
+            self._end_run(ts, out)
+            if not self._beyond(temp):
+                return
+            st = self.state
+        if st.phase == "ok":
+            self._start_run(ts, temp, out)
+        st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+        if st.phase == "excused":
+            self._check_excuse(ts, out)
+        if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
+            st.phase = "firing"
+            out.append(self._finding(Phase.FIRING, ts, temp))
+
+    def _beyond(self, temp: float) -> bool:
+        return temp > self.limit if self.above else temp < self.limit
+
+    def _worse(self, a: float, b: float) -> float:
+        return max(a, b) if self.above else min(a, b)
+
+    def _start_run(self, ts: int, temp: float, out: list[Finding]) -> None:
+        st = self.state
+        st.run_start_ms, st.peak_c = ts, temp
+        if self.above:
+            st.door_until_ms = self._disturbances.door_excuse_until(ts)
+            st.phase = "excused"
+        else:
+            st.door_until_ms = None
+            self._start_counting(ts, ts, temp, out)
+
+    def _check_excuse(self, ts: int, out: list[Finding]) -> None:
+        st = self.state
+        run_start = st.run_start_ms if st.run_start_ms is not None else ts
+        if self._disturbances.abnormal(ts):
+            self._start_counting(run_start, ts, st.peak_c, out)
+            return
+        excuses = [st.door_until_ms, self._disturbances.defrost_excuse_until(ts)]
+        until = max((u for u in excuses if u is not None and u >= ts), default=None)
+        if until is not None:
+            st.excused_until_ms = until
+            return
+        previous = st.excused_until_ms
+        start = run_start if previous is None else max(run_start, min(previous, ts))
+        failed = self._disturbances.failed_recovery_since()
+        if failed is not None and previous is not None and previous > ts:
+            start = max(run_start, failed)  # not a defrost after all, from when it ended
+        self._start_counting(start, ts, st.peak_c, out)
+
+    def _start_counting(self, start: int, ts: int, temp: float | None, out: list[Finding]) -> None:
+        st = self.state
+        st.phase, st.counting_from_ms = "pending", start
+        out.append(self._finding(Phase.PENDING, ts, temp))
+
+    def _while_firing(self, ts: int, temp: float, out: list[Finding]) -> None:
+        st = self.state
+        cleared = temp < self.clear_level if self.above else temp > self.clear_level
+        if cleared:
+            out.append(self._finding(Phase.CLEARED, ts, temp))
+            self.state = ExcursionState(last_ms=ts)
+        else:
+            st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+
+    def _end_run(self, ts: int, out: list[Finding]) -> None:
+        if self.state.phase == "ok":
+            return
+        if self.state.phase == "pending":
+            out.append(self._finding(Phase.CLEARED, ts, None))
+        self.state = ExcursionState(last_ms=ts)
+
+    def _finding(self, phase: Phase, ts: int, temp: float | None) -> Finding:
+        st = self.state
+        since = st.counting_from_ms if st.counting_from_ms is not None else ts
+        minutes = (ts - since) / MINUTE_MS
+        shown = temp if temp is not None else (st.peak_c or self.limit)
+        evidence = {
+            "temp_c": temp,
+            "peak_c": st.peak_c,
+            "limit_c": self.limit,
+            "clear_below_c" if self.above else "clear_above_c": self.clear_level,
+            "minutes": round(minutes, 1),
+        }
+        message = text.out_of_band(self.setup.label, shown, self.limit, minutes, self.above)
+        return self.finding(phase, ts, since, self.severity, message, evidence)

@@ -1,0 +1,115 @@
+"""What the alerts package needs of persistence, as protocols; the embedded implementation is
+`ingest.duckdb_alerts.DuckDBAlertStore` (SQL stays in ingest's backends).
+
+Methods are synchronous and may block: async callers run them in a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from alerts.model import (
+    Alert,
+    AlertHistoryEntry,
+    AlertQuery,
+    DailyTemperature,
+    DisinfectionRecord,
+    RetentionRecord,
+    RuleId,
+    SealHealthPoint,
+)
+from core.readings import ReadingBatch
+
+__all__ = ["AlertPersistence", "AlertStore", "DayWindow", "RegisterStore", "RuleStateStore"]
+
+
+@dataclass(frozen=True, slots=True)
+class DayWindow:
+    """A local day as UTC instants [start, end); `end` may be cut at 'now' for today."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+class AlertStore(Protocol):
+    def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
+        """The alert of (device, rule) that is not closed, if any (there is at most one)."""
+        ...
+
+    def alert(self, site: str, alert_id: int) -> Alert | None: ...
+
+    def create_alert(self, alert: Alert) -> Alert:
+        """Store a new alert; its `id` is assigned here and returned."""
+        ...
+
+    def replace_alert(self, alert: Alert) -> None: ...
+
+    def delete_alert(self, alert_id: int) -> None: ...
+
+    def find_alerts(self, query: AlertQuery) -> list[Alert]: ...
+
+    def add_history(self, entry: AlertHistoryEntry) -> None: ...
+
+    def alert_history(self, alert_id: int) -> list[AlertHistoryEntry]: ...
+
+
+class RegisterStore(Protocol):
+    def save_disinfection(self, records: Sequence[DisinfectionRecord]) -> None:
+        """Insert or replace by (site, device, meal, service date)."""
+        ...
+
+    def disinfection_records(
+        self, site: str, first: date, last: date, device: str | None
+    ) -> list[DisinfectionRecord]: ...
+
+    def save_retention(self, records: Sequence[RetentionRecord]) -> None:
+        """Insert or replace by (site, device, meal, service date)."""
+        ...
+
+    def retention_records(
+        self, site: str, first: date, last: date, device: str | None
+    ) -> list[RetentionRecord]: ...
+
+    def save_seal_health(self, points: Sequence[SealHealthPoint]) -> None:
+        """Insert or replace by (site, device, ts)."""
+        ...
+
+    def seal_health(
+        self, site: str, device: str, start: datetime, end: datetime
+    ) -> list[SealHealthPoint]: ...
+
+    def daily_temperature_log(
+        self,
+        site: str,
+        device: str,
+        days: Sequence[DayWindow],
+        low_c: float | None,
+        high_c: float | None,
+        max_gap_s: float,
+    ) -> list[DailyTemperature]:
+        """Per local day: min, max, mean, minutes out of band, completeness of `temp_c`.
+
+        A reading stands for the time until the next one, at most `max_gap_s`: a longer silence
+        is missing data, neither in nor out of band.
+        """
+        ...
+
+
+class RuleStateStore(Protocol):
+    def save_rule_state(self, site: str, states: Mapping[str, str]) -> None:
+        """Replace the snapshot (JSON text) of the named rule states."""
+        ...
+
+    def load_rule_state(self, site: str) -> dict[str, str]: ...
+
+    def readings_between(self, site: str, start: datetime, end: datetime) -> ReadingBatch:
+        """Stored readings with start < ts <= end, oldest first (to replay after a restart)."""
+        ...
+
+
+class AlertPersistence(AlertStore, RegisterStore, RuleStateStore, Protocol):
+    """Everything the alerts package keeps, in one database beside the readings."""

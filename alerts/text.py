@@ -1,0 +1,177 @@
+"""Every sentence an alert or a register shows a person, in Chinese (default) and English.
+
+Kept in one module so wording stays consistent and a translator finds it all in one place.
+Figures are rounded the way a cook reads a thermometer: one decimal for °C, whole minutes.
+"""
+
+from __future__ import annotations
+
+from alerts.model import Message
+
+__all__ = [
+    "disinfection_reason",
+    "disinfection_summary",
+    "drift",
+    "impossible_value",
+    "meal_name",
+    "no_data_in_window",
+    "offline",
+    "out_of_band",
+    "retention_breach",
+    "seal",
+    "seal_evidence",
+    "site_offline",
+    "spikes",
+    "stuck",
+]
+
+_MEALS_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "supper": "夜宵"}
+
+
+def meal_name(meal: str) -> Message:
+    return Message(_MEALS_ZH.get(meal, meal), meal)
+
+
+def out_of_band(label: str, value: float, limit: float, minutes: float, above: bool) -> Message:
+    if above:
+        return Message(
+            f"{label} 温度 {value:.1f} °C，高于上限 {limit:.1f} °C 已持续 {minutes:.0f} 分钟",
+            f"{label} at {value:.1f} °C, above its {limit:.1f} °C limit for {minutes:.0f} min",
+        )
+    return Message(
+        f"{label} 温度 {value:.1f} °C，低于下限 {limit:.1f} °C 已持续 {minutes:.0f} 分钟",
+        f"{label} at {value:.1f} °C, below its {limit:.1f} °C limit for {minutes:.0f} min",
+    )
+
+
+def offline(label: str, minutes: float, last_will: bool) -> Message:
+    if last_will:
+        return Message(
+            f"{label} 已断开连接（设备遗嘱消息），{minutes:.0f} 分钟无数据",
+            f"{label} disconnected (its Last Will was published); no data for {minutes:.0f} min",
+        )
+    return Message(
+        f"{label} 已 {minutes:.0f} 分钟无数据，可能离线", f"{label} silent for {minutes:.0f} min"
+    )
+
+
+def site_offline(site: str, devices: int, minutes: float) -> Message:
+    return Message(
+        f"{site} 全部 {devices} 台设备 {minutes:.0f} 分钟无数据：请检查网关、网络或消息服务器",
+        f"all {devices} devices of {site} silent for {minutes:.0f} min: check the gateway, "
+        "network or broker",
+    )
+
+
+def impossible_value(label: str, value: float, low: float, high: float) -> Message:
+    return Message(
+        f"{label} 探头读数 {value:.1f} °C 不可能（合理范围 {low:.0f} 至 {high:.0f} °C），"
+        "请检查探头",
+        f"{label} probe reads {value:.1f} °C, which is impossible here (plausible "
+        f"{low:.0f} to {high:.0f} °C): check the probe",
+    )
+
+
+def stuck(label: str, value: float, minutes: float) -> Message:
+    return Message(
+        f"{label} 探头读数 {minutes:.0f} 分钟保持 {value:.1f} °C 不变，探头可能卡滞",
+        f"{label} probe has read exactly {value:.1f} °C for {minutes:.0f} min: it may be stuck",
+    )
+
+
+def spikes(label: str, count: int, minutes: float, jump: float) -> Message:
+    return Message(
+        f"{label} 探头 {minutes:.0f} 分钟内出现 {count} 次瞬时跳变（最大 {jump:.1f} K），"
+        "请检查探头和线缆",
+        f"{label} probe jumped and came straight back {count} times in {minutes:.0f} min "
+        f"(up to {jump:.1f} K): check the probe and its cable",
+    )
+
+
+def drift(label: str, shift: float, learned: float, now: float) -> Message:
+    return Message(
+        f"{label} 探头疑似漂移 {shift:+.1f} K：压缩机启动时读数由 {learned:.1f} °C 变为 "
+        f"{now:.1f} °C，请用参考温度计校准",
+        f"{label} probe seems to have drifted {shift:+.1f} K: it read {learned:.1f} °C when "
+        f"the compressor started, now {now:.1f} °C; check it against a reference thermometer",
+    )
+
+
+def seal(label: str, health: float, evidence_zh: list[str], evidence_en: list[str]) -> Message:
+    return Message(
+        f"{label} 门封健康度 {health:.2f}（1 为正常）：" + "；".join(evidence_zh) + "。请检查门封",
+        f"{label} door-seal health {health:.2f} (1 is as new): "
+        + "; ".join(evidence_en)
+        + ". Check the door seal",
+    )
+
+
+SEAL_FEATURES = {
+    "duty": ("压缩机运行率", "compressor duty"),
+    "warm_rate": ("停机回温速率", "warming rate with the compressor off"),
+    "pull_down": ("降温时间", "pull-down time"),
+    "energy": ("能耗", "energy use"),
+    "heat_up": ("升温时间", "heat-up time"),
+    "plateau": ("保温温度", "plateau temperature"),
+    "cycle_energy": ("每次能耗", "energy per cycle"),
+}
+
+
+def seal_evidence(feature: str, base: str, now: str, change: float) -> tuple[str, str]:
+    """One line of seal evidence: what moved, from what to what, by how much."""
+    zh, en = SEAL_FEATURES[feature]
+    return f"{zh} {base} → {now}（{change:+.0%}）", f"{en} {base} → {now} ({change:+.0%})"
+
+
+def disinfection_reason(
+    status: str, max_c: float | None, hold_min: float | None, threshold: float, required: float
+) -> Message:
+    if status == "missed":
+        return Message("窗口内无消毒记录", "no disinfection cycle in the window")
+    if status == "compliant":
+        return Message(
+            f"最高 {max_c or 0:.1f} °C，≥{threshold:.1f} °C 保持 {hold_min or 0:.0f} 分钟",
+            f"reached {max_c or 0:.1f} °C, held ≥{threshold:.1f} °C for {hold_min or 0:.0f} min",
+        )
+    if max_c is None or max_c < threshold:
+        return Message(
+            f"温度不足：最高 {max_c or 0:.1f} °C，未达到 {threshold:.1f} °C",
+            f"under temperature: reached only {max_c or 0:.1f} °C, below {threshold:.1f} °C",
+        )
+    return Message(
+        f"保持时间不足：≥{threshold:.1f} °C 仅 {hold_min or 0:.1f} 分钟，要求 {required:.0f} 分钟",
+        f"held ≥{threshold:.1f} °C for only {hold_min or 0:.1f} min of the {required:.0f} min "
+        "required",
+    )
+
+
+def no_data_in_window() -> Message:
+    return Message(
+        "窗口内消毒柜无数据，无法证明已消毒", "no data from the cabinet in the window: no proof"
+    )
+
+
+def disinfection_summary(label: str, meals: list[tuple[Message, str, Message]]) -> Message:
+    """`meals`: (meal name, local date, reason) of each non-compliant meal of this alert."""
+    zh = "；".join(f"{d} {m.zh}：{r.zh}" for m, d, r in meals)
+    en = "; ".join(f"{m.en} {d}: {r.en}" for m, d, r in meals)
+    return Message(
+        f"{label} 餐后消毒不合格 {len(meals)} 餐 — {zh}",
+        f"{label}: tableware disinfection not compliant for {len(meals)} meal(s) — {en}",
+    )
+
+
+def retention_breach(
+    label: str, meal: Message, day: str, status: str, out_min: float, completeness: float
+) -> Message:
+    if status == "unverified":
+        return Message(
+            f"{label} {day} {meal.zh}留样无法证明全程冷藏：数据完整率仅 {completeness:.0%}",
+            f"{label}: the {meal.en} samples of {day} cannot be shown kept cold: only "
+            f"{completeness:.0%} of the retention period has readings",
+        )
+    return Message(
+        f"{label} {day} {meal.zh}留样存放期间超出温度范围（累计 {out_min:.0f} 分钟）",
+        f"{label}: the {meal.en} samples of {day} left the temperature band "
+        f"({out_min:.0f} min out of band so far)",
+    )

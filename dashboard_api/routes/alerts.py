@@ -1,0 +1,241 @@
+"""Alerts: list and filter them, read one with its history, acknowledge, resolve, close.
+
+The alert lifecycle lives in `alerts`; this module only translates HTTP to it and its errors
+to 404 (no such alert), 409 (not allowed in the alert's state) and 422 (a food-safety alert
+closed without its corrective action or food decision), each with a sentence a person reads.
+The service hands the running `AlertService` in as `app.state.alerts`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol, TypeVar
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
+from alerts.lifecycle import AlertBook
+from alerts.model import (
+    Alert,
+    AlertHistoryEntry,
+    AlertQuery,
+    AlertState,
+    FoodDecision,
+    RuleId,
+    Severity,
+)
+from alerts.settings import RuleSettings
+from alerts.store import RegisterStore
+from dashboard_api.deps import Context
+from dashboard_api.errors import ApiError
+from dashboard_api.params import parse_instant
+
+__all__ = ["AlertsDesk", "Desk", "router"]
+
+router = APIRouter(tags=["alerts"])
+
+T = TypeVar("T")
+Language = Literal["zh", "en"]
+_OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
+
+
+class AlertsDesk(Protocol):
+    """What the API needs of the alerts service (`alerts.AlertService` provides it)."""
+
+    @property
+    def book(self) -> AlertBook: ...
+
+    @property
+    def registers(self) -> RegisterStore: ...
+
+    @property
+    def settings(self) -> RuleSettings: ...
+
+
+def get_desk(request: Request) -> AlertsDesk:
+    desk: AlertsDesk | None = getattr(request.app.state, "alerts", None)
+    if desk is None:
+        raise ApiError(503, "alerts are not running in this service")
+    return desk
+
+
+Desk = Annotated[AlertsDesk, Depends(get_desk)]
+AlertId = Annotated[int, Path(description="Alert id", ge=1)]
+Lang = Annotated[Language, Query(description="Language of `text`: zh (default) or en")]
+
+
+class Acknowledgement(BaseModel):
+    by: str = Field(min_length=1, max_length=100, description="Who acknowledges")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Closure(BaseModel):
+    by: str = Field(min_length=1, max_length=100, description="Who closes")
+    corrective_action: str | None = Field(
+        default=None, max_length=2000, description="What was done (required for food safety)"
+    )
+    food_decision: FoodDecision | None = Field(
+        default=None, description="kept or discarded (required for food safety)"
+    )
+    food_reason: str | None = Field(
+        default=None, max_length=2000, description="Why (required for food safety)"
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/api/alerts", summary="Alerts, newest first; open ones unless a state is given")
+def list_alerts(
+    context: Context,
+    desk: Desk,
+    state: Annotated[
+        list[str] | None,
+        Query(description="pending, firing, acknowledged, resolved, closed or all; repeatable"),
+    ] = None,
+    device: Annotated[str | None, Query(max_length=64)] = None,
+    rule: RuleId | None = None,
+    severity: Severity | None = None,
+    since: Annotated[str | None, Query(description="Raised at or after (RFC 3339)")] = None,
+    until: Annotated[str | None, Query(description="Raised before (RFC 3339)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    lang: Lang = "zh",
+) -> dict[str, Any]:
+    zone = context.config.site.zone
+    states = _states(state)
+    if (
+        device is not None
+        and context.config.device(device) is None
+        and device != context.config.site.id
+    ):
+        raise ApiError(404, f"no device {device!r} at this site")
+    query = AlertQuery(
+        site=context.config.site.id,
+        states=states,
+        device=device,
+        rule=rule,
+        severity=severity,
+        since=_instant("since", since, lambda t: parse_instant(t, zone)),
+        until=_instant("until", until, lambda t: parse_instant(t, zone)),
+        limit=limit,
+    )
+    alerts = desk.book.find(query)
+    return {"count": len(alerts), "items": [describe(context, a, lang) for a in alerts]}
+
+
+@router.get("/api/alerts/{alert_id}", summary="One alert with its history")
+def get_alert(context: Context, desk: Desk, alert_id: AlertId, lang: Lang = "zh") -> dict[str, Any]:
+    alert = _act(lambda: desk.book.get(alert_id))
+    history = _act(lambda: desk.book.history(alert_id))
+    return {**describe(context, alert, lang), "history": [_entry(context, e) for e in history]}
+
+
+@router.post("/api/alerts/{alert_id}/acknowledge", summary="Someone has seen it and acts")
+def acknowledge(
+    context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
+) -> dict[str, Any]:
+    alert = _act(lambda: desk.book.acknowledge(alert_id, body.by, body.note))
+    return describe(context, alert, lang)
+
+
+@router.post("/api/alerts/{alert_id}/resolve", summary="Declare a discrete alert dealt with")
+def resolve(
+    context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
+) -> dict[str, Any]:
+    alert = _act(lambda: desk.book.resolve(alert_id, body.by, body.note))
+    return describe(context, alert, lang)
+
+
+@router.post("/api/alerts/{alert_id}/close", summary="Close with the corrective action taken")
+def close(
+    context: Context, desk: Desk, alert_id: AlertId, body: Closure, lang: Lang = "zh"
+) -> dict[str, Any]:
+    alert = _act(
+        lambda: desk.book.close(
+            alert_id,
+            body.by,
+            body.corrective_action,
+            body.food_decision,
+            body.food_reason,
+            body.note,
+        )
+    )
+    return describe(context, alert, lang)
+
+
+def describe(context: Context, alert: Alert, lang: Language) -> dict[str, Any]:
+    def local(instant: datetime | None) -> str | None:
+        return None if instant is None else instant.astimezone(context.config.site.zone).isoformat()
+
+    return {
+        "id": alert.id,
+        "device": alert.device,
+        "rule": alert.rule.value,
+        "severity": alert.severity.value,
+        "state": alert.state.value,
+        "food_safety": alert.food_safety,
+        "condition_active": alert.condition_active,
+        "text": alert.message.in_language(lang),
+        "message": {"zh": alert.message.zh, "en": alert.message.en},
+        "evidence": dict(alert.evidence),
+        "occurrences": alert.occurrences,
+        "pending_since": local(alert.pending_since),
+        "fired_at": local(alert.fired_at),
+        "acknowledged_at": local(alert.acknowledged_at),
+        "acknowledged_by": alert.acknowledged_by,
+        "resolved_at": local(alert.resolved_at),
+        "resolved_by": alert.resolved_by,
+        "closed_at": local(alert.closed_at),
+        "closed_by": alert.closed_by,
+        "corrective_action": alert.corrective_action,
+        "food_decision": alert.food_decision.value if alert.food_decision else None,
+        "food_reason": alert.food_reason,
+        "note": alert.note,
+    }
+
+
+def _entry(context: Context, entry: AlertHistoryEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at.astimezone(context.config.site.zone).isoformat(),
+        "action": entry.action.value,
+        "state": entry.state.value,
+        "actor": entry.actor,
+        "note": entry.note,
+    }
+
+
+def _states(chosen: list[str] | None) -> tuple[AlertState, ...]:
+    if not chosen:
+        return _OPEN
+    if "all" in chosen:
+        return ()
+    known = {s.value: s for s in AlertState}
+    for name in chosen:
+        if name not in known:
+            raise ApiError(
+                422,
+                f"query parameter 'state': {name!r} is not a state; use "
+                f"{', '.join(list(known)[:-1])}, {list(known)[-1]} or all",
+            )
+    return tuple(known[name] for name in chosen)
+
+
+def _instant(name: str, text: str | None, parse: Callable[[str], datetime]) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ApiError(422, f"query parameter '{name}': {exc}") from None
+
+
+def _act(action: Callable[[], T]) -> T:
+    """Run a lifecycle step; its refusal becomes the matching HTTP status and sentence."""
+    try:
+        return action()
+    except AlertNotFoundError as exc:
+        raise ApiError(404, exc.message) from None
+    except ClosureIncompleteError as exc:
+        raise ApiError(422, exc.message) from None
+    except AlertError as exc:
+        raise ApiError(409, exc.message) from None

@@ -1,0 +1,231 @@
+"""The food-safety registers an inspector asks for: the disinfection register per meal, the
+food-sample retention records, the daily temperature log per device, and a device's
+door-seal health over time. Dates are local (the site's zone), inclusive, YYYY-MM-DD.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from alerts.model import DisinfectionRecord, RetentionRecord
+from alerts.store import DayWindow
+from core.model import Device, DeviceKind
+from dashboard_api.deps import Context, DevicePath
+from dashboard_api.errors import ApiError
+from dashboard_api.routes.alerts import Desk, Lang, Language
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["registers"])
+
+MAX_DAYS = 366  # a school year at most per request
+DEFAULT_DAYS = 7
+_HEATED = (DeviceKind.STEAM_CABINET, DeviceKind.DISINFECTION_CABINET)
+
+Start = Annotated[str | None, Query(description="First local date, YYYY-MM-DD; default a week ago")]
+End = Annotated[str | None, Query(description="Last local date, YYYY-MM-DD; default today")]
+DeviceFilter = Annotated[str | None, Query(max_length=64, description="Only this device")]
+
+
+@router.get("/api/registers/disinfection", summary="Disinfection register: one line per meal")
+def disinfection(
+    context: Context,
+    desk: Desk,
+    start: Start = None,
+    end: End = None,
+    device: DeviceFilter = None,
+    lang: Lang = "zh",
+) -> dict[str, Any]:
+    first, last = _dates(context, start, end)
+    _known(context, device)
+    records = desk.registers.disinfection_records(context.config.site.id, first, last, device)
+    items = [_disinfection(context, r, lang) for r in records]
+    counts = {
+        s: sum(1 for i in items if i["status"] == s) for s in ("compliant", "incomplete", "missed")
+    }
+    total = len(items)
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "counts": counts,
+        # The figure schools report: the share of meals with a compliant record.
+        "completeness": round(counts["compliant"] / total, 4) if total else None,
+        "items": items,
+    }
+
+
+@router.get("/api/registers/sample-retention", summary="Food samples kept in band per meal")
+def sample_retention(
+    context: Context, desk: Desk, start: Start = None, end: End = None, device: DeviceFilter = None
+) -> dict[str, Any]:
+    first, last = _dates(context, start, end)
+    _known(context, device)
+    records = desk.registers.retention_records(context.config.site.id, first, last, device)
+    return {
+        "start": first.isoformat(),
+        "end": last.isoformat(),
+        "items": [_retention(context, r) for r in records],
+    }
+
+
+@router.get(
+    "/api/devices/{device_id}/temperature-log", summary="Daily min, max, mean, time out of band"
+)
+def temperature_log(
+    context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
+) -> dict[str, Any]:
+    _has_temperature(device)
+    first, last = _dates(context, start, end)
+    limits = context.config.limits_for(device)
+    low, high = (limits.low_c, limits.high_c) if device.kind.is_cold_storage else (None, None)
+    rows = desk.registers.daily_temperature_log(
+        context.config.site.id,
+        device.id,
+        _day_windows(context, first, last),
+        low,
+        high,
+        desk.settings.silence_s(device.interval_s),
+    )
+    return {
+        "device": device.id,
+        "low_c": low,
+        "high_c": high,
+        "days": [
+            {
+                "date": r.day.isoformat(),
+                "readings": r.readings,
+                "min_c": r.min_c,
+                "max_c": r.max_c,
+                "mean_c": None if r.mean_c is None else round(r.mean_c, 2),
+                "minutes_out_of_band": round(r.minutes_out_of_band, 1),
+                "completeness": round(r.completeness, 4),
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/api/devices/{device_id}/seal-health", summary="Door-seal health (0-1) over time")
+def seal_health(
+    context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
+) -> dict[str, Any]:
+    if device.kind not in (
+        DeviceKind.FRIDGE,
+        DeviceKind.FREEZER,
+        DeviceKind.SAMPLE_FRIDGE,
+        DeviceKind.STEAM_CABINET,
+    ):
+        raise ApiError(422, f"device {device.id!r} is a {device.kind.value}; it has no door seal")
+    first, last = _dates(context, start, end)
+    windows = _day_windows(context, first, last)
+    if not windows:
+        return {"device": device.id, "points": []}
+    points = desk.registers.seal_health(
+        context.config.site.id, device.id, windows[0].start, windows[-1].end
+    )
+    zone = context.config.site.zone
+    return {
+        "device": device.id,
+        "points": [
+            {"t": p.ts.astimezone(zone).isoformat(), "health": round(p.health, 3), **p.evidence}
+            for p in points
+        ],
+    }
+
+
+def _dates(context: Context, start: str | None, end: str | None) -> tuple[date, date]:
+    today = context.clock.now().astimezone(context.config.site.zone).date()
+    last = _date("end", end) if end else today
+    first = _date("start", start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise ApiError(422, "query parameter 'start' must not be after 'end'")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise ApiError(
+            422, f"at most {MAX_DAYS} days per request; ask for a shorter range of dates"
+        )
+    return first, last
+
+
+def _date(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(
+            422, f"query parameter '{name}': {text!r} is not a date; use YYYY-MM-DD"
+        ) from None
+
+
+def _day_windows(context: Context, first: date, last: date) -> list[DayWindow]:
+    """Local days as UTC instants, today cut at now, future days left out."""
+    zone, now = context.config.site.zone, context.clock.now().astimezone(UTC)
+    windows = []
+    day = first
+    while day <= last:
+        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        if start < now:
+            windows.append(DayWindow(day, start, min(end, now)))
+        day += timedelta(days=1)
+    return windows
+
+
+def _known(context: Context, device: str | None) -> None:
+    if device is not None and context.config.device(device) is None:
+        known = ", ".join(d.id for d in context.config.devices)
+        raise ApiError(404, f"no device {device!r} at this site; known devices: {known}")
+
+
+def _has_temperature(device: Device) -> None:
+    if not (device.kind.is_cold_storage or device.kind in _HEATED):
+        raise ApiError(
+            422, f"device {device.id!r} is a {device.kind.value}; it has no temperature log"
+        )
+
+
+def _disinfection(context: Context, r: DisinfectionRecord, lang: Language) -> dict[str, Any]:
+    zone = context.config.site.zone
+
+    def local(instant: datetime | None) -> str | None:
+        return None if instant is None else instant.astimezone(zone).isoformat()
+
+    return {
+        "device": r.device,
+        "meal": r.meal,
+        "date": r.service_date.isoformat(),
+        "status": r.status.value,
+        "reason": r.reason.in_language(lang),
+        "window_start": local(r.window_start),
+        "window_end": local(r.window_end),
+        "cycles": r.cycles,
+        "cycle_start": local(r.cycle_start),
+        "cycle_end": local(r.cycle_end),
+        "max_temp_c": r.max_temp_c,
+        "hold_min": r.hold_min,
+        "target_c": r.target_c,
+        "hold_threshold_c": r.hold_threshold_c,
+        "required_hold_min": r.required_hold_min,
+        "decided_at": local(r.decided_at),
+    }
+
+
+def _retention(context: Context, r: RetentionRecord) -> dict[str, Any]:
+    zone = context.config.site.zone
+    return {
+        "device": r.device,
+        "meal": r.meal,
+        "date": r.service_date.isoformat(),
+        "status": r.status.value,
+        "start": r.start.astimezone(zone).isoformat(),
+        "end": r.end.astimezone(zone).isoformat(),
+        "low_c": r.low_c,
+        "high_c": r.high_c,
+        "min_c": r.min_c,
+        "max_c": r.max_c,
+        "minutes_out_of_band": r.minutes_out_of_band,
+        "completeness": r.completeness,
+        "longest_gap_min": r.longest_gap_min,
+        "updated_at": r.updated_at.astimezone(zone).isoformat(),
+    }

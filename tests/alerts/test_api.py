@@ -1,0 +1,223 @@
+"""The alerts and registers API on the real app, a real DuckDB file and the real rules: what a
+canteen manager and an inspector would click, and the sentences they get when it is refused."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from dashboard_api import ApiContext, create_app
+from dashboard_api.routes import alerts as alert_routes
+from dashboard_api.routes import registers as register_routes
+from tests.alerts.conftest import Harness, StepClock, school, series
+
+ZONE = school().site.zone
+NOON = datetime(2026, 11, 23, 12, 0, tzinfo=ZONE).astimezone(UTC)  # Monday 12:00 local
+
+
+def local(hh: int, mm: int, days: int = 0) -> datetime:
+    day = NOON.astimezone(ZONE).date() + timedelta(days=days)
+    return datetime.combine(day, time(hh, mm), tzinfo=ZONE).astimezone(UTC)
+
+
+def app_for(harness: Harness, *, wired: bool = True) -> FastAPI:
+    context = ApiContext(harness.config, harness.readings, harness.clock, lambda: {})
+    app = create_app(context)
+    app.include_router(alert_routes.router)
+    app.include_router(register_routes.router)
+    if wired:
+        app.state.alerts = harness.service
+    return app
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Harness]]:
+    harness = Harness(tmp_path / "api.duckdb", school(), StepClock(local(0, 0)))
+    # Monday morning: in band, then 09:00-09:40 at 9 °C (an over-temperature alert), then back.
+    values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
+    harness.feed(series("fridge-1", local(0, 0), 60, values))
+    harness.clock.instant = NOON
+    transport = httpx.ASGITransport(app=app_for(harness))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client, harness
+    harness.close()
+
+
+async def over_temperature_id(client: httpx.AsyncClient) -> int:
+    body = (await client.get("/api/alerts", params={"rule": "over_temperature"})).json()
+    [alert] = body["items"]
+    return int(alert["id"])
+
+
+async def test_list_filter_and_read_an_alert_in_both_languages(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, _ = setup
+    body = (await client.get("/api/alerts", params={"rule": "over_temperature"})).json()
+    [alert] = body["items"]
+    assert alert["state"] == "resolved" and alert["food_safety"] is True
+    assert alert["fired_at"] == "2026-11-23T09:30:00+08:00"
+    assert alert["text"].startswith("fridge-1 温度")
+    english = (await client.get(f"/api/alerts/{alert['id']}", params={"lang": "en"})).json()
+    assert english["text"].startswith("fridge-1 at 9.0 °C, above its 8.0 °C limit")
+    assert [h["action"] for h in english["history"]] == ["pending", "fired", "resolved"]
+    none = (await client.get("/api/alerts", params={"state": "closed"})).json()
+    assert none == {"count": 0, "items": []}
+
+
+async def test_close_needs_the_corrective_action_and_the_food_decision(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, _ = setup
+    alert_id = await over_temperature_id(client)
+    refused = await client.post(f"/api/alerts/{alert_id}/close", json={"by": "李经理"})
+    assert refused.status_code == 422
+    assert refused.json()["message"].startswith(
+        f"alert {alert_id} is a food-safety alert; to close it, give the corrective action"
+    )
+    closing = {
+        "by": "李经理",
+        "corrective_action": "door gasket re-seated; food moved to fridge-2",
+        "food_decision": "discarded",
+        "food_reason": "cooked rice above 8 °C for 40 min",
+    }
+    closed = (await client.post(f"/api/alerts/{alert_id}/close", json=closing)).json()
+    assert closed["state"] == "closed" and closed["food_decision"] == "discarded"
+    again = await client.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "王师傅"})
+    assert again.status_code == 409
+    assert "cannot be acknowledged: it was closed by 李经理" in again.json()["message"]
+
+
+async def test_acknowledge_a_firing_alert_once(setup: tuple[httpx.AsyncClient, Harness]) -> None:
+    client, harness = setup
+    harness.feed(series("fridge-1", local(12, 0), 60, [9.5] * 31))
+    alert_id = await over_temperature_id(client)
+    resolve = await client.post(f"/api/alerts/{alert_id}/resolve", json={"by": "王师傅"})
+    assert resolve.status_code == 409
+    assert "its condition is still present" in resolve.json()["message"]
+    ack = await client.post(
+        f"/api/alerts/{alert_id}/acknowledge", json={"by": "王师傅", "note": "on it"}
+    )
+    assert ack.json()["state"] == "acknowledged" and ack.json()["acknowledged_by"] == "王师傅"
+    twice = await client.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "张"})
+    assert twice.status_code == 409 and "already acknowledged by 王师傅" in twice.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "message"),
+    [
+        ("get", "/api/alerts/999", None, 404, "no alert 999 at site test-school"),
+        ("post", "/api/alerts/999/acknowledge", {"by": "x"}, 404, "no alert 999"),
+        ("post", "/api/alerts/1/acknowledge", {}, 422, "body parameter 'by' is required"),
+        (
+            "post",
+            "/api/alerts/1/close",
+            {"by": "x", "food_decision": "eaten"},
+            422,
+            "food_decision",
+        ),
+        ("get", "/api/alerts?device=fridge-9", None, 404, "no device 'fridge-9' at this site"),
+        ("get", "/api/alerts?since=yesterday", None, 422, "query parameter 'since'"),
+        (
+            "get",
+            "/api/alerts?state=open",
+            None,
+            422,
+            "query parameter 'state': 'open' is not a state; use pending, firing, acknowledged, "
+            "resolved, closed or all",
+        ),
+    ],
+)
+async def test_refusals_are_sentences(
+    setup: tuple[httpx.AsyncClient, Harness],
+    method: str,
+    path: str,
+    payload: dict[str, str] | None,
+    status: int,
+    message: str,
+) -> None:
+    client, _ = setup
+    response = await client.request(method, path, json=payload)
+    assert response.status_code == status
+    assert message in response.json()["message"]
+
+
+async def test_daily_temperature_log_is_computed_per_local_day(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, _ = setup
+    body = (
+        await client.get(
+            "/api/devices/fridge-1/temperature-log",
+            params={"start": "2026-11-22", "end": "2026-11-24"},
+        )
+    ).json()
+    sunday, monday = body["days"]  # Tuesday is in the future: left out
+    assert sunday == {
+        "date": "2026-11-22", "readings": 0, "min_c": None, "max_c": None, "mean_c": None,
+        "minutes_out_of_band": 0.0, "completeness": 0.0,
+    }  # fmt: skip
+    assert monday["readings"] == 720 and monday["min_c"] == 4.0 and monday["max_c"] == 9.0
+    assert monday["mean_c"] == round((680 * 4.0 + 40 * 9.0) / 720, 2)
+    assert monday["minutes_out_of_band"] == 40.0
+    assert monday["completeness"] == 1.0  # today, up to now (12:00)
+    assert body["high_c"] == 8.0 and body["low_c"] == 0.0
+
+
+async def test_registers_list_what_the_rules_wrote(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, harness = setup
+    rows = series("ir-1", local(12, 0), 15, [25.0] * 180 + [125.0] * 60 + [25.0] * 300)
+    harness.feed(rows)
+    harness.tick(local(14, 16))
+    body = (await client.get("/api/registers/disinfection", params={"lang": "en"})).json()
+    [line] = body["items"]
+    assert line["status"] == "compliant" and line["meal"] == "lunch"
+    assert line["window_end"] == "2026-11-23T14:10:00+08:00" and line["hold_min"] == 14.8
+    assert body["completeness"] == 1.0 and body["counts"]["compliant"] == 1
+    retention = (await client.get("/api/registers/sample-retention")).json()
+    assert retention["items"] == []
+    seal = (await client.get("/api/devices/fridge-1/seal-health")).json()
+    assert seal == {"device": "fridge-1", "points": []}
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "message"),
+    [
+        ("/api/registers/disinfection", {"start": "23/11/2026"}, "'23/11/2026' is not a date"),
+        (
+            "/api/registers/disinfection",
+            {"start": "2026-11-24", "end": "2026-11-23"},
+            "must not be after",
+        ),
+        ("/api/registers/disinfection", {"start": "2024-01-01"}, "at most 366 days"),
+        ("/api/registers/sample-retention", {"device": "fridge-9"}, "no device 'fridge-9'"),
+        ("/api/devices/rice-1/seal-health", {}, None),
+    ],
+)
+async def test_register_parameters_are_checked(
+    setup: tuple[httpx.AsyncClient, Harness], path: str, params: dict[str, str], message: str | None
+) -> None:
+    client, _ = setup
+    response = await client.get(path, params=params)
+    if message is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code in (404, 422)
+    assert message in response.json()["message"]
+
+
+async def test_without_the_alerts_service_the_api_says_so(tmp_path: Path) -> None:
+    harness = Harness(tmp_path / "x.duckdb", school(), StepClock(NOON))
+    transport = httpx.ASGITransport(app=app_for(harness, wired=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        response = await client.get("/api/alerts")
+    harness.close()
+    assert response.status_code == 503
+    assert response.json()["message"] == "alerts are not running in this service"

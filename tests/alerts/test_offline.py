@@ -1,0 +1,83 @@
+"""Offline: k × the reporting interval or the Last Will; one site alert when everything is
+silent; resolved when the device is current again."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts.model import AlertState, RuleId
+from core.readings import PresenceChange
+from tests.alerts.conftest import MIDNIGHT, SITE, Harness, minutes, series
+
+T0 = MIDNIGHT + timedelta(hours=2)
+DEVICES = ["fridge-1", "freezer-1", "sample-1", "ir-1", "steam-1", "rice-1"]
+
+
+def everyone(
+    start: datetime, count: int, step_s: float = 30
+) -> list[tuple[str, datetime, dict[str, float]]]:
+    rows = []
+    for device in DEVICES:
+        rows += series(device, start, step_s, [4.0] * count)
+    return rows
+
+
+def test_a_silent_device_is_pending_then_fires_then_resolves(harness: Harness) -> None:
+    harness.feed(everyone(T0, 20))  # 10 min of everyone
+    last = T0 + timedelta(seconds=19 * 30)
+    others = [r for r in everyone(T0 + minutes(10), 9) if r[0] != "fridge-1"]
+    harness.feed(others)  # fridge-1 silent from here; the clock is at last + 4.5 min
+    # 30 s interval x 5 = 150 s, floor 300 s: silent once the clock passes last + 5 min.
+    harness.tick(last + minutes(5))
+    assert harness.alerts(RuleId.OFFLINE) == []
+    harness.tick(last + minutes(5) + timedelta(seconds=1))
+    [pending] = harness.alerts(RuleId.OFFLINE)
+    assert pending.state is AlertState.PENDING and pending.device == "fridge-1"
+    harness.tick(last + minutes(7) + timedelta(seconds=1))  # settle 120 s
+    [firing] = harness.alerts(RuleId.OFFLINE)
+    assert firing.state is AlertState.FIRING and "silent for 7 min" in firing.message.en
+    harness.feed(series("fridge-1", last + minutes(8), 30, [4.0]))
+    [back] = harness.alerts(RuleId.OFFLINE)
+    assert back.state is AlertState.RESOLVED
+
+
+def test_a_last_will_makes_the_device_silent_at_once(harness: Harness) -> None:
+    harness.feed(everyone(T0, 4))
+    at = T0 + minutes(2)
+    harness.clock.instant = at
+    harness.service.flush(
+        harness.service.engine.presence([PresenceChange(SITE, "freezer-1", False, at)])
+    )
+    [alert] = harness.alerts(RuleId.OFFLINE)
+    assert alert.state is AlertState.PENDING and alert.pending_since == at
+    harness.tick(at + minutes(2))
+    [alert] = harness.alerts(RuleId.OFFLINE)
+    assert alert.state is AlertState.FIRING and "Last Will" in alert.message.en
+
+
+def test_a_whole_site_gone_silent_is_one_alert_not_a_storm(harness: Harness) -> None:
+    harness.feed(everyone(T0, 20))
+    for minute in range(10, 60):
+        harness.tick(T0 + minutes(minute))
+    assert harness.alerts(RuleId.OFFLINE) == []
+    [site] = harness.alerts(RuleId.SITE_OFFLINE)
+    assert site.state is AlertState.FIRING and site.device == SITE
+    assert "all 6 devices of Test School silent" in site.message.en
+    harness.feed(everyone(T0 + minutes(60), 2))
+    [site] = harness.alerts(RuleId.SITE_OFFLINE)
+    assert site.state is AlertState.RESOLVED
+
+
+def test_a_buffer_replayed_after_an_outage_resolves_once(harness: Harness) -> None:
+    harness.feed(everyone(T0, 20))
+    others = [r for r in everyone(T0 + minutes(10), 60) if r[0] != "fridge-1"]
+    harness.feed(others)
+    harness.tick(T0 + minutes(40))
+    [alert] = harness.alerts(RuleId.OFFLINE)
+    assert alert.state is AlertState.FIRING
+    # fridge-1 returns and sends its 30 min buffer in three parts; the clock stays at 40 min.
+    buffer = series("fridge-1", T0 + minutes(10), 30, [4.0] * 60)
+    for part in (buffer[:20], buffer[20:40], buffer[40:]):
+        harness.feed(part)
+    [alert] = harness.alerts(RuleId.OFFLINE)
+    assert alert.state is AlertState.RESOLVED and alert.occurrences == 1

@@ -1,0 +1,86 @@
+"""Food-sample retention: each meal's samples kept in band for 48 h, one record per meal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+
+from alerts.model import AlertState, RetentionRecord, RetentionStatus, RuleId
+from tests.alerts.conftest import Harness, minutes, school
+
+DAY = date(2026, 11, 23)
+
+
+def local(hh: int, mm: int, day_offset: int = 0) -> datetime:
+    zone = school().site.zone
+    return datetime.combine(DAY + timedelta(days=day_offset), time(hh, mm), zone).astimezone(UTC)
+
+
+def sample_fridge(
+    start: datetime, end: datetime, temp: Callable[[datetime], float] = lambda _: 3.0
+) -> list[tuple[str, datetime, dict[str, float]]]:
+    rows, at = [], start
+    while at < end:
+        rows.append(("sample-1", at, {"temp_c": temp(at)}))
+        at += timedelta(seconds=60)
+    return rows
+
+
+def lunch(harness: Harness) -> RetentionRecord:
+    [record] = [
+        r for r in harness.store.retention_records("test-school", DAY, DAY, "sample-1")
+        if r.meal == "lunch"
+    ]  # fmt: skip
+    return record
+
+
+def test_samples_kept_in_band_for_48_h(harness: Harness) -> None:
+    harness.feed(sample_fridge(local(11, 0), local(12, 0, 2)))
+    assert lunch(harness).status is RetentionStatus.IN_PROGRESS
+    harness.feed(sample_fridge(local(12, 0, 2), local(13, 0, 2)))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.KEPT
+    assert record.start == local(12, 40) and record.end == local(12, 40, 2)
+    assert record.completeness == 1.0 and record.minutes_out_of_band == 0.0
+    assert record.min_c == record.max_c == 3.0
+    assert harness.alerts(RuleId.SAMPLE_RETENTION) == []
+
+
+def test_an_excursion_breaches_every_meal_in_the_fridge_at_once(harness: Harness) -> None:
+    warm = (local(2, 0, 1), local(2, 45, 1))  # Tuesday 02:00-02:45: 45 min at 9.5 °C
+
+    def temp(at: datetime) -> float:
+        return 9.5 if warm[0] <= at < warm[1] else 3.0
+
+    harness.feed(sample_fridge(local(11, 0), local(4, 0, 1), temp))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.BREACHED and record.max_c == 9.5
+    [alert] = harness.alerts(RuleId.SAMPLE_RETENTION)
+    assert alert.state is AlertState.FIRING and alert.food_safety
+    assert alert.fired_at == local(2, 30, 1)  # when the over-temperature alert fired
+    breached = harness.store.retention_records("test-school", DAY, DAY, "sample-1")
+    assert {r.meal for r in breached if r.status is RetentionStatus.BREACHED} == {"lunch", "dinner"}
+
+
+def test_a_long_gap_leaves_the_samples_unverified(harness: Harness) -> None:
+    rows = sample_fridge(local(11, 0), local(13, 0, 2))
+    rows = [r for r in rows if not local(0, 0, 1) <= r[1] < local(6, 0, 1)]  # 6 h without data
+    harness.feed(rows)
+    record = lunch(harness)
+    assert record.status is RetentionStatus.UNVERIFIED
+    assert record.longest_gap_min == 361.0 and 0.87 < record.completeness < 0.88  # 23:59-06:00
+    [alert] = harness.alerts(RuleId.SAMPLE_RETENTION)
+    assert "only 88% of the retention period has readings" in alert.message.en
+    assert alert.fired_at == local(12, 45, 2)
+
+
+def test_a_door_opening_does_not_spoil_the_samples(harness: Harness) -> None:
+    def temp(at: datetime) -> float:
+        return 10.0 if local(18, 0) <= at < local(18, 5) else 3.0
+
+    rows = sample_fridge(local(11, 0), local(13, 0, 2), temp)
+    harness.feed(rows)
+    record = lunch(harness)
+    assert record.status is RetentionStatus.KEPT and record.minutes_out_of_band == 5.0
+    assert harness.alerts(RuleId.SAMPLE_RETENTION) == []
+    assert record.updated_at - record.end == minutes(5)

@@ -1,0 +1,56 @@
+"""Seal degradation from physics: a fridge's duty, warming rate and pull-down against its own
+baseline; a steam cabinet's heat-up and plateau against its own first cycles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from alerts.model import AlertState, RuleId, Severity
+from tests.alerts import plant
+from tests.alerts.conftest import MIDNIGHT, Harness
+
+SEAL = RuleId.SEAL_DEGRADATION
+
+
+def health(harness: Harness, device: str) -> list[float]:
+    start, end = MIDNIGHT - timedelta(days=1), MIDNIGHT + timedelta(days=30)
+    return [p.health for p in harness.store.seal_health("test-school", device, start, end)]
+
+
+def test_a_healthy_fridge_keeps_a_health_near_one(harness: Harness) -> None:
+    harness.feed(plant.fridge("fridge-1", MIDNIGHT, 5, seed=1))
+    scores = health(harness, "fridge-1")
+    assert len(scores) >= 60 and min(scores) > 0.85
+    assert harness.alerts(SEAL) == []
+
+
+def test_a_torn_gasket_is_found_within_a_day_and_the_text_says_what_moved(
+    harness: Harness,
+) -> None:
+    onset = MIDNIGHT + timedelta(days=3)
+    # 3.5 W/K more infiltration: severity 0.5 of the simulator's fridge (7 W/K at 1).
+    harness.feed(plant.fridge("fridge-1", MIDNIGHT, 5, leak_ua=3.5, leak_from=onset, seed=2))
+    [alert] = harness.alerts(SEAL)
+    assert alert.state is AlertState.FIRING and not alert.food_safety
+    assert alert.fired_at is not None and alert.fired_at - onset < timedelta(hours=24)
+    assert alert.evidence["duty_change"] > 0.2 and alert.evidence["warm_rate_change"] > 0.2  # type: ignore[operator]
+    assert "compressor duty" in alert.message.en and "warming rate" in alert.message.en
+    assert "压缩机运行率" in alert.message.zh and "门封健康度" in alert.message.zh
+    assert min(health(harness, "fridge-1")) < 0.85
+
+
+def test_a_steam_cabinet_heating_slower_escalates_to_critical(harness: Harness) -> None:
+    # Four baseline cycles of 20 min, then 26 min: heat-up +30 %.
+    harness.feed(plant.steamer("rice-1", MIDNIGHT, [20.0] * 4 + [26.0] * 4))
+    [alert] = harness.alerts(SEAL)
+    assert alert.severity is Severity.CRITICAL
+    assert "heat-up time" in alert.message.en and "+30%" in alert.message.en
+
+
+def test_a_steamer_that_no_longer_boils_is_a_failed_seal(harness: Harness) -> None:
+    rows = plant.steamer("rice-1", MIDNIGHT, [20.0] * 4)
+    rows += plant.steamer("rice-1", MIDNIGHT + timedelta(hours=32), [30.0] * 3, plateau_c=92.0)
+    harness.feed(rows)
+    [alert] = harness.alerts(SEAL)
+    assert alert.severity is Severity.CRITICAL and alert.evidence["health"] == 0.0
+    assert "plateau temperature 100.0 °C → 92.0 °C" in alert.message.en

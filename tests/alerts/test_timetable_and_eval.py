@@ -1,0 +1,96 @@
+"""The timetable in local time, and `canteen eval` end to end on a short simulated scenario."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alerts.timetable import Timetable
+from canteen import eval_cli
+from canteen.eval_cli import evaluate_scenario
+from core.model import Meal
+from tests.conftest import EXAMPLES
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def test_services_are_local_wall_clock_times_stored_as_utc() -> None:
+    timetable = Timetable([Meal(name="lunch", start="11:40", end="12:40")], SHANGHAI)  # type: ignore[arg-type]
+    day_start = int(datetime(2026, 11, 23, tzinfo=SHANGHAI).timestamp() * 1000)
+    [lunch] = timetable.services_ending(day_start, day_start + 86_400_000)
+    assert datetime.fromtimestamp(lunch.end_ms / 1000, UTC) == datetime(
+        2026, 11, 23, 4, 40, tzinfo=UTC
+    )
+    assert lunch.service_date.isoformat() == "2026-11-23"
+
+
+def test_a_meal_across_midnight_ends_the_next_day_and_keeps_its_date() -> None:
+    timetable = Timetable([Meal(name="supper", start="23:30", end="00:20")], SHANGHAI)  # type: ignore[arg-type]
+    monday = int(datetime(2026, 11, 23, 12, tzinfo=SHANGHAI).timestamp() * 1000)
+    [supper] = timetable.services_ending(monday, monday + 86_400_000)
+    end = datetime.fromtimestamp(supper.end_ms / 1000, SHANGHAI)
+    assert (end.day, end.hour, end.minute) == (24, 0, 20)
+    assert supper.service_date.isoformat() == "2026-11-23"
+    assert supper.end_ms - supper.start_ms == 50 * 60_000
+
+
+@pytest.mark.timeout(120)
+def test_eval_scores_a_simulated_scenario_against_its_ground_truth(tmp_path: Path) -> None:
+    scenario = tmp_path / "missed-lunch.yaml"
+    scenario.write_text(
+        json.dumps(
+            {
+                "name": "missed-lunch",
+                "site": str(EXAMPLES / "demo-school.yaml"),
+                "start": "2024-11-04",
+                "duration": "2d",
+                "seed": 4,
+                "devices": ["disinfect-1", "fridge-1"],
+                "faults": [
+                    {
+                        "device": "disinfect-1",
+                        "type": "disinfection_missed",
+                        "onset": "2024-11-05",
+                        "meal": "lunch",
+                    }
+                ],
+            }
+        )
+    )
+    result = evaluate_scenario(scenario)
+    disinfection = result.scores["disinfection"]
+    assert (disinfection["tp"], disinfection["fp"], disinfection["fn"]) == (1, 0, 0)
+    assert disinfection["ttd_max_h"] is not None and disinfection["ttd_max_h"] <= 0.25
+    assert all(s["fp"] == 0 for s in result.scores.values())
+    assert set(result.scores["over_temperature"]) == {
+        "tp", "fp", "fn", "recall", "precision", "ttd_median_h", "ttd_max_h",
+        "false_alarms_per_100_device_days",
+    }  # fmt: skip
+
+
+async def test_eval_registers_as_a_canteen_subcommand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="canteen")
+    eval_cli.register(parser.add_subparsers())
+    scenario = tmp_path / "quiet.yaml"
+    scenario.write_text(
+        json.dumps(
+            {
+                "site": str(EXAMPLES / "demo-school.yaml"),
+                "start": "2024-11-04",
+                "duration": "1d",
+                "devices": ["fridge-1"],
+            }
+        )
+    )
+    args = parser.parse_args(["eval", "--scenario", str(scenario), "--seed", "7"])
+    await args.handler(args, asyncio.Event())
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["over_temperature"]["fp"] == 0 and printed["offline"]["tp"] == 0
