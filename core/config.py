@@ -29,10 +29,13 @@ __all__ = [
     "MqttSettings",
     "SiteConfig",
     "StorageSettings",
+    "YamlLines",
+    "config_problem",
     "load_config",
     "load_tariff",
     "parse_broker_url",
     "parse_listen",
+    "read_yaml_mapping",
 ]
 
 
@@ -254,29 +257,31 @@ def load_config(path: str | Path) -> SiteConfig:
     A tariff may live in its own file, named relative to the config: `tariffs: [{file:
     tariffs/guangdong-2021.yaml}]`; a problem in it is reported with that file's line."""
     path = Path(path)
-    data, lines = _read_mapping(path, "expected a mapping with a 'site' section")
+    data, lines = read_yaml_mapping(path, "expected a mapping with a 'site' section")
     data["tariffs"] = _include_tariffs(path, data.get("tariffs"), lines)
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(error, lines) for error in exc.errors()]
+        problems = [config_problem(error, lines) for error in exc.errors()]
         raise ConfigError(path, problems) from exc
 
 
 def load_tariff(path: str | Path) -> Tariff:
     """Read and validate one tariff file (the form `tariffs: [{file: ...}]` includes)."""
     path = Path(path)
-    data, lines = _read_mapping(path, "expected a mapping describing one tariff")
+    data, lines = read_yaml_mapping(path, "expected a mapping describing one tariff")
     try:
         return Tariff.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, [_problem(error, lines) for error in exc.errors()]) from exc
+        raise ConfigError(path, [config_problem(error, lines) for error in exc.errors()]) from exc
 
 
-_Lines = dict[tuple[str | int, ...], int]
+YamlLines = dict[tuple[str | int, ...], int]
 
 
-def _read_mapping(path: Path, expected: str) -> tuple[dict[str, Any], _Lines]:
+def read_yaml_mapping(path: Path, expected: str) -> tuple[dict[str, Any], YamlLines]:
+    """The mapping in a YAML file and the line of every field in it, or a ConfigError saying
+    why not (`expected` describes what the file should hold)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -293,7 +298,7 @@ def _read_mapping(path: Path, expected: str) -> tuple[dict[str, Any], _Lines]:
     return data, {(): 1, **dict(_line_index(node, ()))}
 
 
-def _include_tariffs(path: Path, items: object, lines: _Lines) -> object:
+def _include_tariffs(path: Path, items: object, lines: YamlLines) -> object:
     if not isinstance(items, list):
         return items if items is not None else []
     out: list[object] = []
@@ -308,7 +313,7 @@ def _include_tariffs(path: Path, items: object, lines: _Lines) -> object:
     return out
 
 
-def _problem(error: Any, lines: _Lines) -> ConfigProblem:
+def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
     loc = tuple(part for part in error["loc"] if not _is_tag(part))
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and ": " in message and message.split(": ")[0].count("["):

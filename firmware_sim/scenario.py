@@ -26,11 +26,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 # The site config's own helpers, so a scenario's errors read exactly like a site's.
-from core.config import SiteConfig, _line_index, _problem, load_config
+from core.config import SiteConfig, config_problem, load_config, read_yaml_mapping
+from core.config import YamlLines as Lines
 from core.errors import ConfigError, ConfigProblem
 from core.metrics import METRICS, ValueType
 from core.model import Device
@@ -41,8 +41,6 @@ from firmware_sim.models.heated import CYCLE_LOG
 from firmware_sim.scenario_schema import PointInTime, ScenarioFile, fault_params
 
 __all__ = ["Scenario", "load_scenario"]
-
-Lines = dict[tuple[str | int, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,35 +92,21 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario, its site config, and check one against the other."""
     path = Path(path)
-    data, lines = _read_yaml(path)
+    data, lines = read_yaml_mapping(
+        path, "expected a mapping with site, start, duration and faults"
+    )
     try:
         spec = ScenarioFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(path, [_problem(_untagged(e), lines) for e in exc.errors()]) from exc
+        raise ConfigError(
+            path, [config_problem(_untagged(e), lines) for e in exc.errors()]
+        ) from exc
     site_path = (path.parent / spec.site).resolve()
     if not site_path.is_file():
         problem = ConfigProblem("site", lines.get(("site",)), f"no site config at {site_path}")
         raise ConfigError(path, [problem])
     config = load_config(site_path)
     return _Resolver(path, spec, config, site_path, lines).scenario()
-
-
-def _read_yaml(path: Path) -> tuple[Any, Lines]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [ConfigProblem("", None, f"cannot read the file: {exc}")]) from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(path, [ConfigProblem("", line, f"not valid YAML: {exc}")]) from exc
-    if not isinstance(data, dict):
-        problem = ConfigProblem("", 1, "expected a mapping with site, start, duration and faults")
-        raise ConfigError(path, [problem])
-    return data, {(): 1, **dict(_line_index(node, ()))}
 
 
 def _untagged(error: Any) -> Any:
