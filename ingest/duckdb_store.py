@@ -8,9 +8,10 @@ threads beside the writer.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -173,12 +174,8 @@ class DuckDBStore:
         slot_s: int,
         bridge_s: int,
     ) -> CounterDeltas:
-        with self._guard():
-            cursor = self._con.cursor()
-            try:
-                return query_counter_deltas(cursor, site, counters, start, end, slot_s, bridge_s)
-            finally:
-                cursor.close()
+        with self._cursor() as cursor:
+            return query_counter_deltas(cursor, site, counters, start, end, slot_s, bridge_s)
 
     # -- records ----------------------------------------------------------------------------
 
@@ -256,12 +253,8 @@ class DuckDBStore:
     def device_events(
         self, site: str, kinds: Sequence[str], start: datetime, end: datetime
     ) -> list[DeviceEvent]:
-        with self._guard():
-            cursor = self._con.cursor()
-            try:
-                return query_device_events(cursor, site, kinds, start, end)
-            finally:
-                cursor.close()
+        with self._cursor() as cursor:
+            return query_device_events(cursor, site, kinds, start, end)
 
     def reading_count(self) -> int:
         return int(self._query("SELECT count(*) FROM readings", [])[0][0])
@@ -283,10 +276,16 @@ class DuckDBStore:
                 self._con.unregister(name)
 
     def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        with self._cursor() as cursor:
+            return cursor.execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own for one read, so reads run in threads beside the writer."""
         with self._guard():
             cursor = self._con.cursor()
             try:
-                return cursor.execute(sql, params).fetchall()
+                yield cursor
             finally:
                 cursor.close()
 
