@@ -39,8 +39,8 @@ from alerts.model import (
     Severity,
 )
 from alerts.service import AlertService
-from alerts.settings import RuleSettings
 from alerts.store import AlertPersistence, AlertStore, DayWindow, RegisterStore, RuleStateStore
+from core.rule_settings import RuleSettings
 
 __all__ = [
     "FOOD_SAFETY_RULES",

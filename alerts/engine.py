@@ -29,7 +29,6 @@ from alerts.rules.seal_steam import SteamSealRule
 from alerts.rules.sensor import PLAUSIBLE_C, SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample, samples_by_device
-from alerts.settings import RuleSettings
 from alerts.timetable import Timetable
 from core.clock import Clock, to_epoch_ms
 from core.config import SiteConfig
@@ -136,27 +135,27 @@ def _rules_for(
 
 
 class RuleEngine:
-    def __init__(
-        self, config: SiteConfig, clock: Clock, settings: RuleSettings | None = None
-    ) -> None:
+    def __init__(self, config: SiteConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
         self.site = config.site.id
-        settings = settings or RuleSettings()
         timetable = Timetable(config.meals, config.site.zone)
-        setups = [_setup(config, d, settings, timetable) for d in config.devices]
+        setups = [_setup(config, d, timetable) for d in config.devices]
         self.devices = {s.id: DeviceRules(s) for s in setups}
         self.offline = OfflineWatch(self.site, config.site.name, setups)
 
-    def process(self, batch: ReadingBatch) -> EngineOutput:
+    def process(self, batch: ReadingBatch, *, live: bool = True) -> EngineOutput:
+        """Run the rules on a batch. `live`: it arrived just now (not a replay of the store),
+        so its devices are talking now even when it is a backfill of old readings."""
         out = EngineOutput()
+        now_ms = to_epoch_ms(self.clock.now())
         for device, samples in samples_by_device(batch, self.site).items():
             rules = self.devices.get(device)
             if rules is None:
                 continue  # the gateway refuses unknown devices; a replay may still hold some
             rules.observe(samples, out)
-            self.offline.seen(device, samples[-1].ts_ms)
-        self.offline.at(to_epoch_ms(self.clock.now()), out.findings)
+            self.offline.seen(device, samples[-1].ts_ms, now_ms if live else None)
+        self.offline.at(now_ms, out.findings)
         return out
 
     def presence(self, changes: Sequence[PresenceChange]) -> EngineOutput:
@@ -194,7 +193,6 @@ class RuleEngine:
                 self.devices[name].restore(text)
 
 
-def _setup(
-    config: SiteConfig, device: Device, settings: RuleSettings, timetable: Timetable
-) -> DeviceSetup:
-    return DeviceSetup(config.site.id, device, config.limits_for(device), settings, timetable)
+def _setup(config: SiteConfig, device: Device, timetable: Timetable) -> DeviceSetup:
+    limits, settings = config.limits_for(device), config.rules_for(device)
+    return DeviceSetup(config.site.id, device, limits, settings, timetable)

@@ -24,7 +24,6 @@ from typing import TypeVar
 from alerts.engine import EngineOutput, RuleEngine
 from alerts.lifecycle import AlertBook, AlertChange
 from alerts.model import DisinfectionRecord, RetentionRecord, SealHealthPoint
-from alerts.settings import RuleSettings
 from alerts.store import AlertPersistence, RegisterStore
 from core.clock import Clock, utc_from_ms
 from core.config import SiteConfig
@@ -45,13 +44,16 @@ class AlertService:
         config: SiteConfig,
         store: AlertPersistence,
         clock: Clock,
-        settings: RuleSettings | None = None,
         *,
         tick_s: float = 30.0,
         snapshot_s: float = 300.0,
     ) -> None:
-        self.settings = settings or RuleSettings()
-        self.engine = RuleEngine(config, clock, self.settings)
+        self.engine = RuleEngine(config, clock)
+        # With no saved state, a restart replays enough history for the seal baselines.
+        self._history = timedelta(
+            days=max((config.rules_for(d).seal_baseline_days for d in config.devices), default=0)
+            + 1
+        )
         self.book = AlertBook(store, config.site.id, clock)
         self._store = store
         self._clock = clock
@@ -127,16 +129,13 @@ class AlertService:
         states = self._store.load_rule_state(self._site)
         self.engine.restore(states)
         mark = self.engine.watermark_ms()
-        if mark is not None:
-            start = utc_from_ms(mark)
-        else:
-            start = now - timedelta(days=self.settings.seal_baseline_days + 1)
+        start = utc_from_ms(mark) if mark is not None else now - self._history
         replayed = 0
         while start < now:
             end = min(start + _REPLAY_CHUNK, now)
             batch = self._store.readings_between(self._site, start, end)
             replayed += len(batch)
-            self.flush(self.engine.process(batch))
+            self.flush(self.engine.process(batch, live=False))
             start = end
         self.flush(self.engine.tick(now))
         self._recovered = True

@@ -27,7 +27,6 @@ from alerts.evaluation import Detection, Outcome, outcomes, positives_from_truth
 from alerts.lifecycle import AlertChange
 from alerts.model import AlertAction, DisinfectionStatus, RuleId
 from alerts.service import AlertService
-from alerts.settings import RuleSettings
 from core.clock import utc_from_ms
 from core.config import SiteConfig
 from core.readings import ReadingBatch
@@ -80,9 +79,9 @@ async def _handle(args: argparse.Namespace, stop: asyncio.Event) -> None:
     print(json.dumps(result.scores, indent=2, sort_keys=True))
 
 
-def evaluate_scenario(
-    path: Path, seed: int | None = None, settings: RuleSettings | None = None
-) -> EvalResult:
+def evaluate_scenario(path: Path, seed: int | None = None) -> EvalResult:
+    """Simulate the scenario, replay it through the rules with the rule settings of its site
+    config, and score what they raised."""
     from firmware_sim.batch import run_batch
     from firmware_sim.scenario import load_scenario
 
@@ -90,13 +89,12 @@ def evaluate_scenario(
     if seed is not None:
         scenario = dataclasses.replace(scenario, seed=seed)
     config = _only(scenario.config, [d.id for d in scenario.devices])
-    settings = settings or RuleSettings()
     with tempfile.TemporaryDirectory(prefix="canteen-eval-") as tmp:
         out = Path(tmp)
         run_batch(scenario, out / "sim")
         truth = [json.loads(line) for line in (out / "sim" / "ground_truth.jsonl").open()]
-        detections, device_days = _replay(config, settings, out, scenario.start_s, scenario.end_s)
-    window = timedelta(minutes=settings.disinfection_window_min)
+        detections, device_days = _replay(config, out, scenario.start_s, scenario.end_s)
+    window = timedelta(minutes=config.rules.disinfection_window_min)
     positives, spans = positives_from_truth(truth, config.site.zone, window)
     end = utc_from_ms(int(scenario.end_s * 1000))
     found = outcomes(positives, spans, detections, device_days, end)
@@ -105,13 +103,13 @@ def evaluate_scenario(
 
 
 def _replay(
-    config: SiteConfig, settings: RuleSettings, out: Path, start_s: float, end_s: float
+    config: SiteConfig, out: Path, start_s: float, end_s: float
 ) -> tuple[list[Detection], dict[RuleId, float]]:
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
     clock = _ReplayClock(utc_from_ms(start_ms))
     store = DuckDBAlertStore(out / "alerts.duckdb")
     try:
-        service = AlertService(config, store, clock, settings)
+        service = AlertService(config, store, clock)
         detections: list[Detection] = []
         service.add_change_listener(lambda change: _note(change, detections))
         for slice_end, batch in _slices(

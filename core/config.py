@@ -21,6 +21,7 @@ from core.defaults import DEFAULT_LIMITS, DISINFECTION_LIMITS
 from core.energy_model import SchoolCalendar, Tariff
 from core.errors import ConfigError, ConfigProblem
 from core.model import Building, Carrier, Device, DeviceKind, Limits, Meal, Site
+from core.rule_settings import RuleSettings, SiteRules
 
 __all__ = [
     "ApiSettings",
@@ -133,6 +134,7 @@ class SiteConfig(_Section):
     calendar: SchoolCalendar = SchoolCalendar()
     tariffs: list[Tariff] = []
     energy: EnergySettings = EnergySettings()
+    rules: SiteRules = SiteRules()
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
@@ -159,6 +161,7 @@ class SiteConfig(_Section):
                     f"site; expected one of {sorted(known)}"
                 )
         _check_meters(self.devices, {t.id: t for t in self.tariffs})
+        self.__dict__["_rules"] = self._device_rules()
         return self
 
     def device(self, device_id: str) -> Device | None:
@@ -180,6 +183,31 @@ class SiteConfig(_Section):
         if device.kind in self.limits:
             limits = self.limits[device.kind].over(limits)
         return device.limits.over(limits)
+
+    def rules_for(self, device: Device) -> RuleSettings:
+        """The site's rule settings, then its override for the device's kind, then the
+        device's own (`rules:` in the config; defaults in `core.rule_settings`)."""
+        known: dict[str, RuleSettings] = self.__dict__["_rules"]
+        if device.id in known and device == self.device(device.id):
+            return known[device.id]
+        return _rules_for(self.rules, device, "device.rules")
+
+    def _device_rules(self) -> dict[str, RuleSettings]:
+        site = self.rules.base()
+        for kind, overrides in self.rules.kinds.items():
+            site.over(overrides, f"rules.kinds.{kind.value}")
+        return {
+            device.id: _rules_for(self.rules, device, f"devices[{index}].rules")
+            for index, device in enumerate(self.devices)
+        }
+
+
+def _rules_for(rules: SiteRules, device: Device, where: str) -> RuleSettings:
+    settings = rules.base()
+    kind = rules.kinds.get(device.kind)
+    if kind:
+        settings = settings.over(kind, f"rules.kinds.{device.kind.value}")
+    return settings.over(device.rules, where) if device.rules else settings
 
 
 def _check_meters(devices: list[Device], tariffs: dict[str, Tariff]) -> None:
@@ -316,7 +344,7 @@ def _include_tariffs(path: Path, items: object, lines: YamlLines) -> object:
 def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
     loc = tuple(part for part in error["loc"] if not _is_tag(part))
     message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "value_error" and ": " in message and message.split(": ")[0].count("["):
+    if error["type"] == "value_error" and _names_field(message.split(": ")[0]):
         # A check names its own field path first ("devices[3].building: ..."), below the
         # model that raised it (the root for cross-reference checks).
         field, message = message.split(": ", 1)
@@ -329,6 +357,10 @@ def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
         if line is not None:
             break
     return ConfigProblem(_format_path(loc), line, message)
+
+
+def _names_field(text: str) -> bool:
+    return " " not in text and ("[" in text or "." in text)
 
 
 def _is_tag(part: object) -> bool:

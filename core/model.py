@@ -232,6 +232,9 @@ class Device(Frozen):
     # How often the device reports; the offline rule waits a multiple of it.
     interval_s: float = Field(default=60.0, gt=0, le=86_400)
     limits: Limits = Limits()
+    # Overrides of the rule settings for this device (`core.rule_settings`), checked by the
+    # site config against the settings' names and bounds.
+    rules: dict[str, float | int] = {}
     # Disinfection cabinets: infrared (≥ 120 °C) or steam (100 °C) programmes differ.
     method: Literal["infrared", "steam"] | None = None
     source: DeviceSource = DeviceSource()

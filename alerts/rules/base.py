@@ -25,9 +25,9 @@ from alerts.model import (
     Severity,
 )
 from alerts.samples import Sample
-from alerts.settings import RuleSettings
 from alerts.timetable import Timetable
 from core.model import Device, Limits
+from core.rule_settings import RuleSettings
 
 __all__ = [
     "HOUR_MS",

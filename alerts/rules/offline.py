@@ -29,6 +29,9 @@ _MIN_DEVICES_FOR_SITE = 2
 @dataclass(slots=True)
 class DeviceSeen:
     last_ms: int | None = None
+    # When its latest reading arrived, when that was later than the reading's own time (a
+    # device replaying its buffer is talking now, however old what it says).
+    arrived_ms: int | None = None
     will_ms: int | None = None  # Last Will received after the last reading
     phase: str = "ok"  # ok | pending | firing | covered (by the site alert)
 
@@ -45,7 +48,6 @@ class OfflineWatch:
         self._site = site
         self._site_name = site_name
         self._setups = {s.id: s for s in setups}
-        self._settle_ms = int(setups[0].settings.offline_settle_s * 1000) if setups else 0
         self.state = OfflineState(devices={s.id: DeviceSeen() for s in setups})
 
     def snapshot(self) -> Any:
@@ -57,12 +59,14 @@ class OfflineWatch:
             restored.devices.setdefault(device, DeviceSeen())
         self.state = restored
 
-    def seen(self, device: str, ts: int) -> None:
+    def seen(self, device: str, ts: int, arrived_ms: int | None = None) -> None:
         seen = self.state.devices.get(device)
         if seen is None:
             return
         if seen.last_ms is None or ts > seen.last_ms:
             seen.last_ms = ts
+        if arrived_ms is not None and arrived_ms > seen.last_ms:
+            seen.arrived_ms = max(arrived_ms, seen.arrived_ms or arrived_ms)
         if seen.will_ms is not None and ts >= seen.will_ms:
             seen.will_ms = None
 
@@ -93,7 +97,8 @@ class OfflineWatch:
         seen = self.state.devices[device]
         if seen.will_ms is not None:
             return seen.will_ms
-        reference = seen.last_ms if seen.last_ms is not None else self.state.started_ms
+        heard = [t for t in (seen.last_ms, seen.arrived_ms) if t is not None]
+        reference = max(heard) if heard else self.state.started_ms
         assert reference is not None
         deadline = reference + self._setups[device].silence_ms
         return deadline if now_ms > deadline else None
@@ -121,7 +126,8 @@ class OfflineWatch:
         if seen.phase in ("ok", "covered"):
             seen.phase = "pending"
             out.append(self._device_finding(Phase.PENDING, device, now_ms, since))
-        if seen.phase == "pending" and now_ms - since >= self._settle_ms:
+        settle_ms = self._setups[device].settings.offline_settle_s * 1000
+        if seen.phase == "pending" and now_ms - since >= settle_ms:
             seen.phase = "firing"
             out.append(self._device_finding(Phase.FIRING, device, now_ms, since))
 

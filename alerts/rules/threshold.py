@@ -9,8 +9,10 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
 - A run that starts within the door grace after a door opening, or during a defrost or its
   recovery, is excused until that disturbance is over; the duration counts from then. A door
   left open past its grace or a defrost past its maximum excuses nothing: the duration then
-  counts from the start of the run; air that keeps warming after a defrost has ended is not
-  recovering from it, and the duration counts from the defrost's end.
+  counts from the start of the run. Air that keeps warming after a defrost has ended is not
+  recovering from it: the defrost did not explain the rise either (a compressor that failed
+  during the defrost), so the duration counts from the start of the run as well - the food has
+  been warm since then, and the alert fires as soon as that is known.
 - Firing needs `alert_after_min` of unexcused run (at exactly the duration it fires). Once
   firing, it clears only below `high_c - clear_margin_c` (7 °C), so a fridge hovering at the
   limit raises one alert, not one per crossing.
@@ -119,8 +121,11 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         start = run_start if previous is None else max(run_start, min(previous, ts))
         failed = self._disturbances.failed_recovery_since()
         if failed is not None and previous is not None and previous > ts:
-            start = max(run_start, failed)  # not a defrost after all, from when it ended
+            start = run_start  # not (only) a defrost after all: warm since the run began
         self._start_counting(start, ts, st.peak_c, out)
+        if ts - start >= self.after_ms:
+            st.phase = "firing"
+            out.append(self._finding(Phase.FIRING, ts, st.peak_c))
 
     def _start_counting(self, start: int, ts: int, temp: float | None, out: list[Finding]) -> None:
         st = self.state

@@ -26,7 +26,6 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.settings import RuleSettings
 from alerts.store import RegisterStore
 from dashboard_api.deps import Context
 from dashboard_api.errors import ApiError
@@ -49,9 +48,6 @@ class AlertsDesk(Protocol):
 
     @property
     def registers(self) -> RegisterStore: ...
-
-    @property
-    def settings(self) -> RuleSettings: ...
 
 
 def get_desk(request: Request) -> AlertsDesk:

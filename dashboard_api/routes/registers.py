@@ -87,7 +87,7 @@ def temperature_log(
         _day_windows(context, first, last),
         low,
         high,
-        desk.settings.silence_s(device.interval_s),
+        context.config.rules_for(device).silence_s(device.interval_s),
     )
     return {
         "device": device.id,

@@ -4,7 +4,7 @@ row by row, and an alert service on a real DuckDB file."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,6 @@ import pytest
 
 from alerts.model import Alert, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
-from alerts.settings import RuleSettings
 from core.clock import to_epoch_ms
 from core.config import SiteConfig
 from core.readings import ReadingBatch, ReadingBatchBuilder
@@ -103,12 +102,11 @@ class Harness:
     path: Path
     config: SiteConfig
     clock: StepClock
-    settings: RuleSettings = field(default_factory=RuleSettings)
 
     def __post_init__(self) -> None:
         self.readings = DuckDBStore(self.path)
         self.store = DuckDBAlertStore(self.path)
-        self.service = AlertService(self.config, self.store, self.clock, self.settings)
+        self.service = AlertService(self.config, self.store, self.clock)
 
     def feed(
         self, rows: list[tuple[str, datetime, dict[str, float]]], *, store: bool = True

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alerts.model import AlertState, RuleId
+from alerts.model import AlertQuery, AlertState, RuleId
+from alerts.service import AlertService
 from core.readings import PresenceChange
-from tests.alerts.conftest import MIDNIGHT, SITE, Harness, minutes, series
+from tests.alerts.conftest import MIDNIGHT, SITE, Harness, batch, minutes, series
 
 T0 = MIDNIGHT + timedelta(hours=2)
 DEVICES = ["fridge-1", "freezer-1", "sample-1", "ir-1", "steam-1", "rice-1"]
@@ -81,3 +82,36 @@ def test_a_buffer_replayed_after_an_outage_resolves_once(harness: Harness) -> No
         harness.feed(part)
     [alert] = harness.alerts(RuleId.OFFLINE)
     assert alert.state is AlertState.RESOLVED and alert.occurrences == 1
+
+
+def test_history_backfilled_now_shows_its_devices_talking_now(harness: Harness) -> None:
+    # A gateway catching up (the demo's history, a bridge replaying its buffer): readings of
+    # hours ago arrive now. The devices are talking now, so nothing is silent.
+    now = T0 + timedelta(hours=6)
+    harness.clock.instant = now
+    for hour in range(6):
+        harness.service.process(batch(*everyone(T0 + timedelta(hours=hour), 4)))
+        harness.tick(now + minutes(hour))
+    assert harness.alerts(RuleId.OFFLINE) == harness.alerts(RuleId.SITE_OFFLINE) == []
+    # Then they fall silent: the deadline runs from when they were last heard.
+    harness.tick(now + minutes(5 + 7))
+    [site] = harness.alerts(RuleId.SITE_OFFLINE)
+    assert site.state is AlertState.FIRING
+
+
+def test_a_replay_of_the_store_after_a_restart_keeps_event_time(harness: Harness) -> None:
+    # Replaying stored readings is not hearing from the device: a device silent since before
+    # the restart is still silent after it.
+    harness.feed(everyone(T0, 20))
+    others = [r for r in everyone(T0 + minutes(10), 20) if r[0] != "fridge-1"]
+    harness.feed(others)
+    harness.tick(T0 + minutes(20))
+    [before] = harness.alerts(RuleId.OFFLINE)
+    assert before.state is AlertState.FIRING
+    restarted = AlertService(harness.config, harness.store, harness.clock)
+    restarted.recover(T0 + minutes(20))
+    restarted.tick(T0 + minutes(21))
+    [after] = restarted.book.find(
+        AlertQuery(SITE, states=tuple(AlertState), rule=RuleId.OFFLINE, limit=10)
+    )
+    assert after.id == before.id and after.state is AlertState.FIRING

@@ -137,3 +137,62 @@ def test_foreign_sources_need_an_id_and_are_unique(tmp_path: Path) -> None:
         match=r"devices\[1\].source.id: 'kitchen_fridge' is already the zigbee2mqtt source of device 'fridge-1'",
     ):
         load_config(write(tmp_path, twice))
+
+
+RULES = """\
+rules:
+  offline_intervals: 8
+  kinds:
+    freezer: {stuck_cold_min: 90, offline_intervals: 6}
+"""
+
+
+def test_rule_settings_layer_site_then_kind_then_device(tmp_path: Path) -> None:
+    text = GOOD + "  - {id: freezer-1, kind: freezer, building: canteen}\n"
+    text += "  - {id: freezer-2, kind: freezer, building: canteen, rules: {stuck_cold_min: 45}}\n"
+    config = load_config(write(tmp_path, text + RULES))
+    fridge, freezer_1, freezer_2 = (config.rules_for(d) for d in config.devices)
+    assert (fridge.offline_intervals, fridge.stuck_cold_min) == (8, 60)  # site, default
+    assert (freezer_1.offline_intervals, freezer_1.stuck_cold_min) == (6, 90)  # kind
+    assert (freezer_2.offline_intervals, freezer_2.stuck_cold_min) == (6, 45)  # device
+    assert fridge.seal_warning_health == 0.85  # untouched defaults remain
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        (
+            "rules:\n  offline_intervals: -1\n",
+            ":12: rules.offline_intervals: -1 is not allowed; input should be greater than 0",
+        ),
+        (
+            "rules:\n  kinds:\n    freezer: {stuck_min: 5}\n",
+            ":13: rules.kinds.freezer.stuck_min: not a rule setting; expected one of "
+            "offline_intervals,",
+        ),
+        (
+            "rules:\n  kinds:\n    fridge: {seal_warning_health: 1.5}\n",
+            ":13: rules.kinds.fridge.seal_warning_health: 1.5 is not allowed; input should be "
+            "less than 1",
+        ),
+        (
+            "rules:\n  seal_critical_health: 0.9\n",
+            ":11: rules: seal_critical_health (0.9) must be below seal_warning_health (0.85)",
+        ),
+    ],
+)
+def test_broken_rule_settings_name_line_and_setting(
+    tmp_path: Path, rules: str, expected: str
+) -> None:
+    path = write(tmp_path, GOOD + rules)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}{expected}" in str(caught.value), str(caught.value)
+
+
+def test_a_device_rule_override_is_checked_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "    rules: {spikes_to_alert: 0}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    expected = ":11: devices[0].rules.spikes_to_alert: 0 is not allowed; input should be greater"
+    assert f"{path}{expected}" in str(caught.value), str(caught.value)

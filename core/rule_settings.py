@@ -1,0 +1,156 @@
+"""Rule parameters that are not control limits of a device.
+
+Control limits (8 °C, 30 min, 120 °C held 10 min...) come from the site config through
+`SiteConfig.limits_for(device)`. What is here says how the rules read the data: how long a
+silence means offline, how long a defrost may excuse a rise, how a seal-health score is
+graded. Each default names its reason. A site changes them in its config's `rules:` section,
+for the whole site, per device kind (`rules.kinds.freezer`) and per device (`devices[].rules`);
+`SiteConfig.rules_for(device)` lays them over each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.model import DeviceKind
+
+__all__ = ["RuleOverrides", "RuleSettings", "SiteRules"]
+
+# A per-kind or per-device override: setting name -> value, checked against RuleSettings.
+RuleOverrides = dict[str, float | int]
+
+
+class RuleSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # -- offline -----------------------------------------------------------------------------
+    # A device is silent after k reporting intervals (issue 4), never sooner than the floor: a
+    # Wi-Fi roam or a broker restart takes a minute or two and is not worth a phone call.
+    offline_intervals: float = Field(default=5.0, gt=0)
+    offline_min_s: float = Field(default=300.0, gt=0)
+    # A single device's offline alert waits this long after its deadline, so that when the whole
+    # site falls silent (gateway or broker down) the site alert is raised instead of a storm.
+    offline_settle_s: float = Field(default=120.0, ge=0)
+
+    # -- threshold (over/under temperature) --------------------------------------------------
+    # Vendor guidance: a defrost warms the air for 15-30 min (DESIGN.md); the simulated plants
+    # pull back into band within about 10 min after it ends. A defrost longer than the maximum
+    # is a fault (a stuck heater or timer) and no longer excuses a rise.
+    defrost_recovery_min: float = Field(default=20.0, gt=0)
+    defrost_max_min: float = Field(default=60.0, gt=0)
+    # Learned defrost (devices that do not report defrost_on): a rise that starts within this
+    # share of the learned period around the expected time is taken as a defrost.
+    defrost_learn_tolerance: float = Field(default=0.1, gt=0, lt=0.5)
+    # 4-6 defrosts a day is normal (DESIGN.md)
+    defrost_learn_min_period_h: float = Field(default=2.0, gt=0)
+    defrost_learn_max_period_h: float = Field(default=12.0, gt=0)
+
+    # -- sensor faults -----------------------------------------------------------------------
+    # A thermostat cycles a cold cabinet by a few kelvin several times an hour, so a probe that
+    # repeats one value this long is stuck. Heated cabinets idle at kitchen temperature for
+    # hours, so they get a longer window.
+    stuck_cold_min: float = Field(default=60.0, gt=0)
+    stuck_heated_min: float = Field(default=240.0, gt=0)
+    # A spike jumps away and straight back between consecutive readings; a few within the
+    # window are a failing probe or cable, one is not worth an alert.
+    spike_cold_c: float = Field(default=6.0, gt=0)
+    spike_heated_c: float = Field(default=25.0, gt=0)
+    spikes_to_alert: int = Field(default=3, ge=1)
+    spike_window_min: float = Field(default=60.0, gt=0)
+    sensor_fault_clear_min: float = Field(default=120.0, gt=0)
+    # Drift: the reading at which the compressor starts is the thermostat's cut-in, a fixed
+    # point of the controller; when our probe reads it this far off its learned value, our
+    # probe has drifted.
+    drift_c: float = Field(default=1.5, gt=0)
+    drift_edges: int = Field(default=9, ge=1)  # compressor starts in the rolling median
+    drift_learn_edges: int = Field(default=40, ge=1)
+
+    # -- seal degradation --------------------------------------------------------------------
+    # The baseline is learned on the device's own first days, per local hour of the day so the
+    # kitchen's routine (ambient, doors) is compared like with like.
+    seal_baseline_days: float = Field(default=2.0, gt=0)
+    # evidence is judged over this rolling window
+    seal_window_h: float = Field(default=12.0, ge=3)
+    # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by
+    # the "fail" ratio. Warning and critical are health levels, held for `seal_confirm_h`.
+    seal_cold_fail_ratio: float = Field(default=1.0, gt=0)
+    seal_steam_fail_ratio: float = Field(default=0.5, gt=0)
+    seal_warning_health: float = Field(default=0.85, gt=0, lt=1)
+    seal_critical_health: float = Field(default=0.6, gt=0, lt=1)
+    seal_confirm_h: float = Field(default=2.0, ge=0)
+    seal_baseline_cycles: int = Field(default=4, ge=1)  # steam cabinet cycles in the baseline
+
+    # -- heated cabinets (disinfection cycles, steam cabinets) -------------------------------
+    # A cycle starts when the chamber rises through 50 °C and ends when it falls below 40 °C:
+    # far above any kitchen, far below any programme target.
+    cycle_start_c: float = Field(default=50.0, gt=0)
+    cycle_end_c: float = Field(default=40.0, gt=0)
+    # A steam chamber sits at the boiling point: a probe reads about 99.6-100.4 °C there, so
+    # the 100 °C target is judged at 99.5 °C (0.5 K tolerance for probe accuracy and weather).
+    # Sites at altitude boil lower and must configure their own target_c.
+    steam_tolerance_c: float = Field(default=0.5, ge=0, le=5)
+    # A dip below the threshold shorter than this is probe noise, not a loss of heat: one or
+    # two readings at 15-30 s intervals. A real loss (door opened, water out) lasts minutes.
+    hold_dip_s: float = Field(default=60.0, ge=0)
+
+    # -- disinfection register ---------------------------------------------------------------
+    # DESIGN.md: a compliant cycle within 90 min after each meal. The verdict waits a few
+    # minutes after the window closes for late readings; an alert follows within 15 min.
+    disinfection_window_min: float = Field(default=90.0, gt=0)
+    disinfection_decision_delay_min: float = Field(default=5.0, ge=0, le=15)
+
+    # -- food-sample retention ---------------------------------------------------------------
+    # Less than this share of the retention period covered by readings cannot prove the
+    # samples were kept cold.
+    retention_min_completeness: float = Field(default=0.9, ge=0, le=1)
+    retention_decision_delay_min: float = Field(default=5.0, ge=0)
+
+    def silence_s(self, interval_s: float) -> float:
+        """How long without a reading a device of this interval is silent; also the longest
+        gap a reading is taken to stand for in logs and registers."""
+        return max(self.offline_intervals * interval_s, self.offline_min_s)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RuleSettings:
+        pairs = [
+            ("seal_critical_health", "seal_warning_health"),
+            ("cycle_end_c", "cycle_start_c"),
+            ("defrost_learn_min_period_h", "defrost_learn_max_period_h"),
+        ]
+        for low, high in pairs:
+            if getattr(self, low) >= getattr(self, high):
+                raise ValueError(
+                    f"{low} ({getattr(self, low)}) must be below {high} ({getattr(self, high)})"
+                )
+        return self
+
+    def over(self, overrides: Mapping[str, Any], where: str) -> RuleSettings:
+        """These settings with `overrides` laid over them; a ValueError names `where` (a
+        config path such as ``devices[3].rules``), the setting and what is allowed."""
+        for name in overrides:
+            if name not in RuleSettings.model_fields:
+                allowed = ", ".join(RuleSettings.model_fields)
+                raise ValueError(f"{where}.{name}: not a rule setting; expected one of {allowed}")
+        try:
+            return RuleSettings.model_validate({**self.model_dump(), **overrides})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = ".".join(str(part) for part in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if name:
+                value = error.get("input")
+                allowed = message[:1].lower() + message[1:]
+                raise ValueError(f"{where}.{name}: {value!r} is not allowed; {allowed}") from None
+            raise ValueError(f"{where}: {message}") from None
+
+
+class SiteRules(RuleSettings):
+    """The config's `rules:` section: site-wide settings and overrides per device kind."""
+
+    kinds: dict[DeviceKind, RuleOverrides] = {}
+
+    def base(self) -> RuleSettings:
+        return RuleSettings.model_validate(self.model_dump(exclude={"kinds"}))
