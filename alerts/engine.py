@@ -175,6 +175,23 @@ class RuleEngine:
         self.offline.at(now_ms, out.findings)
         return out
 
+    def relearn_seal(self, device: str, by: str, reason: str) -> EngineOutput:
+        """Start learning the device's door-seal baseline afresh, from its next readings (a
+        new gasket, a repaired or moved cabinet). An open seal alert is cleared. A LookupError
+        says the device is unknown or has no seal to judge."""
+        rules = self.devices.get(device)
+        seal = None
+        if rules is not None:
+            seal = next(
+                (r for r in rules.rules if isinstance(r, ColdSealRule | SteamSealRule)), None
+            )
+        if seal is None:
+            raise LookupError(f"device {device!r} has no door-seal health to re-learn")
+        out = EngineOutput()
+        now_ms = to_epoch_ms(self.clock.now())
+        seal.relearn(now_ms, by, reason, out.findings)
+        return out
+
     def watermark_ms(self) -> int | None:
         """The oldest device watermark: replaying from here after a restart misses nothing."""
         marks = [r.watermark_ms for r in self.devices.values() if r.watermark_ms is not None]
@@ -186,11 +203,11 @@ class RuleEngine:
         return states
 
     def restore(self, states: Mapping[str, str]) -> None:
-        for name, text in states.items():
+        for name, saved in states.items():
             if name == OFFLINE_KEY:
-                self.offline.restore(json.loads(text))
+                self.offline.restore(json.loads(saved))
             elif name in self.devices:
-                self.devices[name].restore(text)
+                self.devices[name].restore(saved)
 
 
 def _setup(config: SiteConfig, device: Device, timetable: Timetable) -> DeviceSetup:

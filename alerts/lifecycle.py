@@ -137,12 +137,13 @@ class AlertBook:
                 state=AlertState.RESOLVED,
                 condition_active=False,
                 resolved_at=at,
-                resolved_by=RULE_ACTOR,
+                resolved_by=finding.actor or RULE_ACTOR,
                 evidence={**alert.evidence, **finding.evidence},
                 updated_at=at,
                 last_finding_at=at,
             )
-            return self._save(resolved, AlertAction.RESOLVED, at)
+            actor = finding.actor or RULE_ACTOR
+            return self._save(resolved, AlertAction.RESOLVED, at, actor, finding.note)
         self._store.replace_alert(replace(alert, condition_active=False, last_finding_at=at))
         return None
 

@@ -119,7 +119,8 @@ class Finding:
 
     `since_ms` is when the condition began (a pending duration counts from it). `latched`
     findings are discrete verdicts (a missed disinfection): nothing clears them by itself, so a
-    person may resolve them.
+    person may resolve them. `actor` and `note`: a finding a person's request caused (a seal
+    baseline re-learned), for the alert's history.
     """
 
     device: str
@@ -131,6 +132,8 @@ class Finding:
     message: Message
     evidence: Evidence = field(default_factory=dict)
     latched: bool = False
+    actor: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

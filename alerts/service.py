@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -65,6 +66,8 @@ class AlertService:
         self._recovered = False
         self._wake = asyncio.Event()
         self._listeners: list[ChangeListener] = []
+        # The engine runs on the event loop; requests from the API (threads) take this too.
+        self._engine_lock = threading.Lock()
 
     @property
     def registers(self) -> RegisterStore:
@@ -82,12 +85,14 @@ class AlertService:
         if not self._recovered:
             self._held.append(batch)  # the replay reads it from the store anyway
             return
-        self._waiting.extend(self.engine.process(batch))
+        with self._engine_lock:
+            self._waiting.extend(self.engine.process(batch))
         self._wake.set()
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         if self._recovered:
-            self._waiting.extend(self.engine.presence(changes))
+            with self._engine_lock:
+                self._waiting.extend(self.engine.presence(changes))
             self._wake.set()
 
     async def run(self) -> None:
@@ -98,17 +103,20 @@ class AlertService:
         try:
             while True:
                 await self._until_woken_or_tick()
-                self._waiting.extend(self.engine.tick())
-                output, self._waiting = self._waiting, EngineOutput()
-                states = None
-                if (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s:
-                    states, last_snapshot = self.engine.snapshot(), self._clock.now()
+                with self._engine_lock:
+                    self._waiting.extend(self.engine.tick())
+                    output, self._waiting = self._waiting, EngineOutput()
+                    states = None
+                    if (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s:
+                        states, last_snapshot = self.engine.snapshot(), self._clock.now()
                 await asyncio.to_thread(self._persist, output, states)
         finally:
             # Cancelled (the service stops): what is still waiting and the rules' state go to
             # the store before the task ends, so the next start resumes from here.
-            output, self._waiting = self._waiting, EngineOutput()
-            await asyncio.to_thread(self._persist, output, self.engine.snapshot())
+            with self._engine_lock:
+                output, self._waiting = self._waiting, EngineOutput()
+                states = self.engine.snapshot()
+            await asyncio.to_thread(self._persist, output, states)
 
     async def _until_woken_or_tick(self) -> None:
         """Wait for new findings or `tick_s` of the clock's time, whichever comes first."""
@@ -123,8 +131,24 @@ class AlertService:
 
     # -- synchronous steps ------------------------------------------------------------------
 
+    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]:
+        """Learn the device's door-seal baseline afresh from now on (from any thread: the
+        API). The new state is saved at once, so a restart does not bring the old baseline
+        back. LookupError: the device has no seal to judge."""
+        with self._engine_lock:
+            output = self.engine.relearn_seal(device, by, reason)
+            states = self.engine.snapshot()
+        changes = self.flush(output)
+        self._store.save_rule_state(self._site, states)
+        log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
+        return changes
+
     def recover(self, now: datetime | None = None) -> None:
         """Restore the saved rule state and replay what was stored after it."""
+        with self._engine_lock:
+            self._recover(now)
+
+    def _recover(self, now: datetime | None) -> None:
         now = now or self._clock.now()
         states = self._store.load_rule_state(self._site)
         self.engine.restore(states)
@@ -142,10 +166,14 @@ class AlertService:
         log.info("alerts: %d saved rule states, %d readings replayed", len(states), replayed)
 
     def process(self, batch: ReadingBatch) -> list[AlertChange]:
-        return self.flush(self.engine.process(batch))
+        with self._engine_lock:
+            output = self.engine.process(batch)
+        return self.flush(output)
 
     def tick(self, now: datetime | None = None) -> list[AlertChange]:
-        return self.flush(self.engine.tick(now))
+        with self._engine_lock:
+            output = self.engine.tick(now)
+        return self.flush(output)
 
     def flush(self, output: EngineOutput) -> list[AlertChange]:
         """Apply findings to the alert book and write register records."""
@@ -168,7 +196,9 @@ class AlertService:
         return changes
 
     def save_state(self) -> None:
-        self._store.save_rule_state(self._site, self.engine.snapshot())
+        with self._engine_lock:
+            states = self.engine.snapshot()
+        self._store.save_rule_state(self._site, states)
 
     def _persist(self, output: EngineOutput, states: dict[str, str] | None) -> None:
         self.flush(output)

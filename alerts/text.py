@@ -20,6 +20,7 @@ __all__ = [
     "retention_breach",
     "seal",
     "seal_evidence",
+    "seal_relearn",
     "site_offline",
     "spikes",
     "stuck",
@@ -115,6 +116,13 @@ SEAL_FEATURES = {
     "plateau": ("保温温度", "plateau temperature"),
     "cycle_energy": ("每次能耗", "energy per cycle"),
 }
+
+
+def seal_relearn(label: str, by: str, reason: str) -> Message:
+    return Message(
+        f"{label} 门封基线重新学习（{by}：{reason}），学习期间不评估门封",
+        f"{label} door-seal baseline re-learned ({by}: {reason}); not judged while it learns",
+    )
 
 
 def seal_evidence(feature: str, base: str, now: str, change: float) -> tuple[str, str]:

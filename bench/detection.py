@@ -16,11 +16,14 @@ Scenarios, each simulated in batch mode and replayed through the real rules and 
 
 The thresholds (settings defaults) were chosen looking at seeds 1, 2, 3 and 5 ("tuned");
 "holdout" seeds were run only to report. Per split and rule: the issue's figures, summed over
-runs. `targets` checks the issue's targets on the holdout seeds:
+runs. `targets_holdout` checks the issue's targets on the holdout seeds. A leak that grows in
+over days is a leak of severity 0.3 once it reaches 0.3, so its delay counts from then; the
+delay from the very start of its ramp is printed beside it.
 
 | key | target |
 | --- | --- |
 | `seal_step_ge_0_3` | recall ≥ 95 % of step leaks of severity ≥ 0.3, each within 24 h of onset |
+| `seal_ramped_ge_0_3` | the same for leaks that grow in, within 24 h of reaching severity 0.3 |
 | `seal_false_alarms_per_100_device_days` | ≤ 1 on the healthy weeks |
 | `disinfection` | every missed/incomplete cycle flagged, no compliant one flagged |
 | `over_temperature_healthy_false_alarms` | none in the healthy weeks |
@@ -32,13 +35,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from alerts.evaluation import Outcome
+from alerts.evaluation import Outcome, Positive
 from alerts.model import RuleId
 from canteen.eval_cli import EvalResult, evaluate_scenario
 
@@ -50,6 +54,7 @@ TUNED_SEEDS = (1, 2, 3, 5)
 HOLDOUT_SEEDS = (101, 102, 103, 104, 105)
 COLD = ["fridge-1", "fridge-2", "fridge-3", "fridge-4", "freezer-1", "freezer-2", "sample-fridge-1"]
 ALERT_AFTER_H = 0.5  # the fridge default: above 8 °C for 30 min
+SEAL_SEVERITY = 0.3  # the issue's target covers seal leaks of at least this severity
 
 
 def faults_mix(seed: int, folder: Path) -> Path:
@@ -129,7 +134,7 @@ def _targets(results: list[EvalResult]) -> dict[str, Any]:
         (p, d)
         for r in results
         for p, d in r.outcomes.get(RuleId.SEAL_DEGRADATION, Outcome()).found
-        if (p.severity or 0) >= 0.3 and p.ramp_s == 0
+        if (p.severity or 0) >= SEAL_SEVERITY
     ]
     healthy = [r for r in results if r.scenario == "healthy-week"]
     seal_fp = sum(len(r.outcomes[RuleId.SEAL_DEGRADATION].false_alarms) for r in healthy)
@@ -140,14 +145,9 @@ def _targets(results: list[EvalResult]) -> dict[str, Any]:
         disinfection.add(r.outcomes.get(RuleId.DISINFECTION, Outcome()))
         over.add(r.outcomes.get(RuleId.OVER_TEMPERATURE, Outcome()))
     late = [60 * (d - ALERT_AFTER_H) for _, d in over.found if d is not None]
-    caught = [d for _, d in seal if d is not None]
     return {
-        "seal_step_ge_0_3": {
-            "positives": len(seal),
-            "recall": round(len(caught) / len(seal), 4) if seal else None,
-            "within_24h": sum(1 for d in caught if d <= 24.0),
-            "ttd_max_h": round(max(caught), 2) if caught else None,
-        },
+        "seal_step_ge_0_3": _seal_target([(p, d) for p, d in seal if p.ramp_s == 0]),
+        "seal_ramped_ge_0_3": _seal_target([(p, d) for p, d in seal if p.ramp_s > 0]),
         "seal_false_alarms_per_100_device_days": round(100 * seal_fp / seal_days, 3)
         if seal_days
         else None,
@@ -161,6 +161,30 @@ def _targets(results: list[EvalResult]) -> dict[str, Any]:
         ),
         "over_temperature_late_after_duration_max_min": round(max(late), 2) if late else None,
     }
+
+
+def _seal_target(found: list[tuple[Positive, float | None]]) -> dict[str, Any]:
+    """Recall and delays of seal leaks. A ramped leak grows from nothing; it is a leak of
+    severity 0.3 from the moment it reaches 0.3, and its delay counts from then (a step leak's
+    from its onset). The delay from the very start of the ramp is shown beside it."""
+    since_severe = []
+    since_start = []
+    for positive, delay in found:
+        if delay is None:
+            continue
+        since_start.append(delay)
+        reached_h = positive.ramp_s / 3600 * min(1.0, SEAL_SEVERITY / (positive.severity or 1))
+        since_severe.append(max(0.0, delay - reached_h))
+    out: dict[str, Any] = {
+        "positives": len(found),
+        "recall": round(len(since_severe) / len(found), 4) if found else None,
+        "within_24h": sum(1 for d in since_severe if d <= 24.0),
+        "ttd_median_h": round(statistics.median(since_severe), 2) if since_severe else None,
+        "ttd_max_h": round(max(since_severe), 2) if since_severe else None,
+    }
+    if any(p.ramp_s for p, _ in found):
+        out["ttd_from_ramp_start_max_h"] = round(max(since_start), 2) if since_start else None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ margin (a repaired seal), so a score wobbling at the line raises one alert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alerts import text
 from alerts.model import Evidence, Finding, Phase, RuleId, Severity
@@ -99,6 +99,17 @@ class SealGrader:
         elif ts - since >= self._confirm_ms and state.level == "pending":
             state.level = "warning"
             out.append(self._finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
+
+    def release(self, state: GradeState, ts: int, by: str, reason: str, out: list[Finding]) -> None:
+        """The baseline is being re-learned (a repaired or replaced seal, a moved cabinet):
+        an open verdict no longer stands and is cleared in `by`'s name with the reason."""
+        if state.level != "ok":
+            message = text.seal_relearn(self._setup.label, by, reason)
+            found = self._rule.finding(
+                Phase.CLEARED, ts, ts, Severity.INFO, message, {"relearn": 1}
+            )
+            out.append(replace(found, actor=by, note=f"{message.zh} / {message.en}"))
+        state.level, state.below_since_ms, state.critical_since_ms = "ok", None, None
 
     def _finding(
         self,

@@ -128,6 +128,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._stretch(ts, on, temp, quiet)
         st.last_ms = ts
 
+    def relearn(self, ts: int, by: str, reason: str, out: list[Finding]) -> None:
+        """Forget the baseline and learn a new one from the next readings."""
+        self._grader.release(self.state.grade, ts, by, reason, out)
+        self.state = ColdSealState()
+
     # -- per reading ------------------------------------------------------------------------
 
     def _quiet(self, ts: int) -> bool:

@@ -64,6 +64,12 @@ class SteamSealRule(StatefulRule[SteamSealState]):
         super().restore(data)
         self.tracker.state = self.state.cycles
 
+    def relearn(self, ts: int, by: str, reason: str, out: list[Finding]) -> None:
+        """Forget the baseline and learn a new one from the next cycles (a cycle under way
+        is still tracked)."""
+        self._grader.release(self.state.grade, ts, by, reason, out)
+        self.state = SteamSealState(cycles=self.tracker.state)
+
     def observe(self, sample: Sample, out: list[Finding]) -> None:
         temp = sample.get("temp_c")
         if temp is None:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
-from alerts.lifecycle import AlertBook
+from alerts.lifecycle import AlertBook, AlertChange
 from alerts.model import (
     Alert,
     AlertHistoryEntry,
@@ -31,7 +31,7 @@ from dashboard_api.deps import Context
 from dashboard_api.errors import ApiError
 from dashboard_api.params import parse_instant
 
-__all__ = ["AlertsDesk", "Desk", "router"]
+__all__ = ["AlertsDesk", "Desk", "describe", "router"]
 
 router = APIRouter(tags=["alerts"])
 
@@ -48,6 +48,8 @@ class AlertsDesk(Protocol):
 
     @property
     def registers(self) -> RegisterStore: ...
+
+    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]: ...
 
 
 def get_desk(request: Request) -> AlertsDesk:

@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from alerts.model import DisinfectionRecord, RetentionRecord
 from alerts.store import DayWindow
 from core.model import Device, DeviceKind
 from dashboard_api.deps import Context, DevicePath
 from dashboard_api.errors import ApiError
-from dashboard_api.routes.alerts import Desk, Lang, Language
+from dashboard_api.routes.alerts import Desk, Lang, Language, describe
 
 __all__ = ["router"]
 
@@ -24,6 +25,12 @@ router = APIRouter(tags=["registers"])
 MAX_DAYS = 366  # a school year at most per request
 DEFAULT_DAYS = 7
 _HEATED = (DeviceKind.STEAM_CABINET, DeviceKind.DISINFECTION_CABINET)
+_SEALED = (
+    DeviceKind.FRIDGE,
+    DeviceKind.FREEZER,
+    DeviceKind.SAMPLE_FRIDGE,
+    DeviceKind.STEAM_CABINET,
+)
 
 Start = Annotated[str | None, Query(description="First local date, YYYY-MM-DD; default a week ago")]
 End = Annotated[str | None, Query(description="Last local date, YYYY-MM-DD; default today")]
@@ -112,13 +119,7 @@ def temperature_log(
 def seal_health(
     context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
 ) -> dict[str, Any]:
-    if device.kind not in (
-        DeviceKind.FRIDGE,
-        DeviceKind.FREEZER,
-        DeviceKind.SAMPLE_FRIDGE,
-        DeviceKind.STEAM_CABINET,
-    ):
-        raise ApiError(422, f"device {device.id!r} is a {device.kind.value}; it has no door seal")
+    _has_seal(device)
     first, last = _dates(context, start, end)
     windows = _day_windows(context, first, last)
     if not windows:
@@ -134,6 +135,48 @@ def seal_health(
             for p in points
         ],
     }
+
+
+class Relearn(BaseModel):
+    by: str = Field(min_length=1, max_length=100, description="Who asks")
+    reason: str = Field(
+        min_length=1, max_length=2000, description="What changed: new gasket, cabinet moved..."
+    )
+
+
+@router.post(
+    "/api/devices/{device_id}/seal-health/relearn",
+    summary="Learn the door-seal baseline afresh (after a repair, a new gasket, a move)",
+)
+def relearn_seal(
+    context: Context, desk: Desk, device: DevicePath, body: Relearn, lang: Lang = "zh"
+) -> dict[str, Any]:
+    """The health score compares a cabinet with its own baseline; after the seal is repaired
+    or the cabinet replaced or moved, that baseline no longer describes it. The next
+    `seal_baseline_days` (cold cabinets) or `seal_baseline_cycles` (steam cabinets) are learned
+    as the new baseline, and an open seal alert is resolved."""
+    _has_seal(device)
+    try:
+        changes = desk.relearn_seal(device.id, body.by, body.reason)
+    except LookupError as exc:
+        raise ApiError(422, str(exc)) from None
+    settings = context.config.rules_for(device)
+    return {
+        "device": device.id,
+        "learning_from": context.clock.now().astimezone(context.config.site.zone).isoformat(),
+        "learning_days": settings.seal_baseline_days
+        if device.kind is not DeviceKind.STEAM_CABINET
+        else None,
+        "learning_cycles": settings.seal_baseline_cycles
+        if device.kind is DeviceKind.STEAM_CABINET
+        else None,
+        "resolved_alerts": [describe(context, c.alert, lang) for c in changes],
+    }
+
+
+def _has_seal(device: Device) -> None:
+    if device.kind not in _SEALED:
+        raise ApiError(422, f"device {device.id!r} is a {device.kind.value}; it has no door seal")
 
 
 def _dates(context: Context, start: str | None, end: str | None) -> tuple[date, date]:

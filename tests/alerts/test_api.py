@@ -221,3 +221,20 @@ async def test_without_the_alerts_service_the_api_says_so(tmp_path: Path) -> Non
     harness.close()
     assert response.status_code == 503
     assert response.json()["message"] == "alerts are not running in this service"
+
+
+async def test_seal_baseline_relearn_is_asked_for_by_a_person(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    client, _ = setup
+    body = {"by": "canteen manager", "reason": "new gasket fitted"}
+    response = await client.post("/api/devices/fridge-1/seal-health/relearn", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["learning_days"] == 2.0 and answer["learning_cycles"] is None
+    assert answer["learning_from"] == "2026-11-23T12:00:00+08:00"
+    assert answer["resolved_alerts"] == []
+    refused = await client.post("/api/devices/ir-1/seal-health/relearn", json=body)
+    assert refused.status_code == 422 and "has no door seal" in refused.json()["message"]
+    unnamed = await client.post("/api/devices/fridge-1/seal-health/relearn", json={"by": "x"})
+    assert unnamed.status_code == 422 and "reason" in unnamed.json()["message"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from alerts.model import AlertState, RuleId, Severity
+from alerts.service import AlertService
 from tests.alerts import plant
 from tests.alerts.conftest import MIDNIGHT, Harness
 
@@ -54,3 +57,37 @@ def test_a_steamer_that_no_longer_boils_is_a_failed_seal(harness: Harness) -> No
     [alert] = harness.alerts(SEAL)
     assert alert.severity is Severity.CRITICAL and alert.evidence["health"] == 0.0
     assert "plateau temperature 100.0 °C → 92.0 °C" in alert.message.en
+
+
+def test_a_relearned_baseline_resolves_the_alert_and_survives_a_restart(
+    harness: Harness,
+) -> None:
+    # A cabinet that was repaired (or, as here, simply accepted as it now is): after the
+    # re-learn its leaky behaviour is the new baseline, so the score is back near 1.
+    onset = MIDNIGHT + timedelta(days=3)
+    rows = plant.fridge("fridge-1", MIDNIGHT, 9, leak_ua=3.5, leak_from=onset, seed=2)
+    cut = MIDNIGHT + timedelta(days=5)
+    harness.feed([r for r in rows if r[1] < cut])
+    [alert] = harness.alerts(SEAL)
+    assert alert.state is AlertState.FIRING
+    [change] = harness.service.relearn_seal("fridge-1", "canteen manager", "new gasket fitted")
+    assert change.alert.state is AlertState.RESOLVED
+    assert change.alert.resolved_by == "canteen manager"
+    [*_, entry] = harness.service.book.history(change.alert.id)
+    assert entry.note is not None and "new gasket fitted" in entry.note
+    restarted = AlertService(harness.config, harness.store, harness.clock)
+    restarted.recover(harness.clock.instant)
+    harness.service = restarted
+    harness.feed([r for r in rows if r[1] >= cut])
+    after = [
+        p.health
+        for p in harness.store.seal_health("test-school", "fridge-1", cut, cut + timedelta(days=9))
+    ]
+    assert len(after) >= 24 and min(after) > 0.85  # learning for 2 days, then judged again
+    [alert] = harness.alerts(SEAL)
+    assert alert.state is AlertState.RESOLVED and alert.occurrences == 1
+
+
+def test_only_a_cabinet_with_a_seal_can_relearn(harness: Harness) -> None:
+    with pytest.raises(LookupError, match="'ir-1' has no door-seal health"):
+        harness.service.relearn_seal("ir-1", "cook", "why not")
