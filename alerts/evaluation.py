@@ -11,16 +11,20 @@ Which fault a rule should catch, and when a fault counts as a positive at all:
 | sensor_stuck/_spikes/_drift on temp_c | sensor_fault | always |
 | device_offline (not buffered) | offline | readings went missing for longer than the threshold |
 | battery_drain | offline | the battery went flat (the device fell silent) |
+| over-temperature of a sample fridge | sample_retention | per meal held when it became an alert |
 
 While a temperature probe is faulty, what the temperature rules raise on its device is not
 counted as a false alarm (it is the sensor fault's consequence, scored under sensor_fault).
 
 A detection is an alert firing (first firing or a re-fire after resolving) or, for
-disinfection, a non-compliant register line. It is a true positive when it falls on the
+disinfection, a non-compliant register line, for sample retention a breached one (at the time
+its alert fired). It is a true positive when it falls on the
 fault's device between onset and end plus a grace; otherwise a false alarm. Time to detect
 is from the fault's onset (for disinfection: from the close of the meal's window, the issue's
 "within 15 min after the window closes"; for over-temperature: from the first true reading
-above the limit). Meter faults belong to energy accounting and are not scored here.
+above the limit; for sample retention: from then plus the alert duration, when the samples
+had been out of band long enough to be spoiled). Meter faults belong to energy accounting and
+are not scored here.
 """
 
 from __future__ import annotations
@@ -33,8 +37,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.model import RuleId
+from alerts.timetable import Timetable
 
-__all__ = ["Detection", "Outcome", "Positive", "outcomes", "positives_from_truth", "score"]
+__all__ = [
+    "Detection",
+    "Outcome",
+    "Positive",
+    "SampleKeeping",
+    "outcomes",
+    "positives_from_truth",
+    "score",
+]
 
 _FAULT_RULES = {
     "seal_leak": RuleId.SEAL_DEGRADATION,
@@ -86,12 +99,26 @@ class Positive:
     ramp_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class SampleKeeping:
+    """How a sample fridge keeps samples: the meals, how long, and how long out of band spoils
+    them (its over-temperature duration)."""
+
+    timetable: Timetable
+    hold: timedelta
+    spoiled_after: timedelta
+
+
 def positives_from_truth(
-    truth: Iterable[Mapping[str, Any]], zone: ZoneInfo, window: timedelta
+    truth: Iterable[Mapping[str, Any]],
+    zone: ZoneInfo,
+    window: timedelta,
+    samples: Mapping[str, SampleKeeping] | None = None,
 ) -> tuple[list[Positive], list[tuple[str, RuleId, datetime, datetime | None]]]:
     """The positives, and every fault's (device, rule, onset, end) so that a detection during a
     fault that was not a positive (a compressor failure that stayed in band) is not a false
-    alarm either. `window` is the disinfection window after a meal."""
+    alarm either. `window` is the disinfection window after a meal; `samples` says, per sample
+    fridge, which meals' samples it holds."""
     positives: list[Positive] = []
     spans: list[tuple[str, RuleId, datetime, datetime | None]] = []
     for fault in truth:
@@ -107,6 +134,9 @@ def positives_from_truth(
         if rule is RuleId.OVER_TEMPERATURE:
             # A sample fridge out of band breaches the retention of the meals it holds.
             spans.append((str(fault["device"]), RuleId.SAMPLE_RETENTION, onset, end))
+            keeping = (samples or {}).get(str(fault["device"]))
+            if keeping is not None:
+                positives.extend(_retention_positives(fault, keeping, int(fault["id"])))
         positives.extend(_positives(fault, rule, onset, end, zone, window))
     return positives, spans
 
@@ -155,6 +185,36 @@ def _positives(
             severity=None if severity is None else float(severity),
             ramp_s=ramp,
         )
+    ]
+
+
+def _retention_positives(
+    fault: Mapping[str, Any], keeping: SampleKeeping, fault_id: int
+) -> list[Positive]:
+    """The meals whose samples were in the fridge when the excursion had lasted long enough to
+    spoil them (meals served later, during the excursion, may be breached too; they are
+    neither positives nor false alarms)."""
+    crossed = fault.get("measured", {}).get("above_limit_at")
+    if crossed is None:
+        return []
+    spoiled = _instant(crossed) + keeping.spoiled_after
+    at_ms = int(spoiled.timestamp() * 1000)
+    hold_ms = int(keeping.hold.total_seconds() * 1000)
+    services = keeping.timetable.services_ending(at_ms - hold_ms, at_ms)
+    device = str(fault["device"])
+    end = _maybe_instant(fault.get("end"))
+    return [
+        Positive(
+            device,
+            RuleId.SAMPLE_RETENTION,
+            spoiled,
+            end,
+            spoiled,
+            meal=s.meal,
+            service_date=s.service_date,
+            fault_id=fault_id,
+        )
+        for s in services
     ]
 
 
@@ -277,8 +337,8 @@ def _within(
     span: tuple[str, RuleId, datetime, datetime | None],
     run_end: datetime,
 ) -> bool:
-    device, _, onset, end = span
-    if detection.device != device or detection.meal is not None:
+    device, rule, onset, end = span
+    if detection.device != device or (detection.meal is not None and rule is RuleId.DISINFECTION):
         return False
     return onset <= detection.at <= (end or run_end) + _GRACE
 

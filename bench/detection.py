@@ -7,7 +7,8 @@ JSON object goes to stdout; progress goes to stderr.
 Scenarios, each simulated in batch mode and replayed through the real rules and alert store
 (`canteen.eval_cli.evaluate_scenario`):
 
-- the examples' ``healthy-week``, ``seal-degradation`` and ``disinfection-month``;
+- the examples' ``healthy-week``, ``seal-degradation``, ``disinfection-month`` and
+  ``sample-retention``;
 - ``faults-mix``, written here per seed: a 12-day run of the demo school where the seed also
   places the faults (which device, which day, which hour), so no threshold can be tuned to a
   placement: step seal leaks of severity 0.3 and 0.5 on two cold cabinets and 0.3 on a rice
@@ -107,7 +108,7 @@ def _at(rng: random.Random, low: int, high: int) -> str:
 
 def _runs(seeds: tuple[int, ...], folder: Path, quick: bool) -> list[EvalResult]:
     names = ["healthy-week", "faults-mix"] if quick else [
-        "healthy-week", "seal-degradation", "disinfection-month", "faults-mix",
+        "healthy-week", "seal-degradation", "disinfection-month", "sample-retention", "faults-mix",
     ]  # fmt: skip
     results = []
     for seed in seeds:

@@ -23,12 +23,21 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow.parquet as pq
 
-from alerts.evaluation import Detection, Outcome, outcomes, positives_from_truth
+from alerts.evaluation import (
+    Detection,
+    Outcome,
+    SampleKeeping,
+    outcomes,
+    positives_from_truth,
+)
 from alerts.lifecycle import AlertChange
-from alerts.model import AlertAction, DisinfectionStatus, RuleId
+from alerts.model import AlertAction, DisinfectionStatus, RetentionStatus, RuleId
+from alerts.rules.retention import DEFAULT_HOLD_H
 from alerts.service import AlertService
+from alerts.timetable import Timetable
 from core.clock import utc_from_ms
 from core.config import SiteConfig
+from core.model import DeviceKind
 from core.readings import ReadingBatch
 from ingest.duckdb_alerts import DuckDBAlertStore
 
@@ -95,11 +104,25 @@ def evaluate_scenario(path: Path, seed: int | None = None) -> EvalResult:
         truth = [json.loads(line) for line in (out / "sim" / "ground_truth.jsonl").open()]
         detections, device_days = _replay(config, out, scenario.start_s, scenario.end_s)
     window = timedelta(minutes=config.rules.disinfection_window_min)
-    positives, spans = positives_from_truth(truth, config.site.zone, window)
+    positives, spans = positives_from_truth(truth, config.site.zone, window, _keeping(config))
     end = utc_from_ms(int(scenario.end_s * 1000))
     found = outcomes(positives, spans, detections, device_days, end)
     days = (scenario.end_s - scenario.start_s) / 86_400
     return EvalResult(scenario.name, scenario.seed, days, found, detections)
+
+
+def _keeping(config: SiteConfig) -> dict[str, SampleKeeping]:
+    timetable = Timetable(config.meals, config.site.zone)
+    out = {}
+    for device in config.devices:
+        if device.kind is DeviceKind.SAMPLE_FRIDGE:
+            limits = config.limits_for(device)
+            out[device.id] = SampleKeeping(
+                timetable,
+                timedelta(hours=limits.sample_hold_h or DEFAULT_HOLD_H),
+                timedelta(minutes=limits.alert_after_min or 0.0),
+            )
+    return out
 
 
 def _replay(
@@ -118,7 +141,7 @@ def _replay(
             clock.instant = utc_from_ms(slice_end)
             service.process(batch)
             service.tick(clock.instant)
-        detections += _register_detections(store, config)
+        detections = _register_detections(store, config, detections)
         days = (end_ms - start_ms) / 86_400_000
         device_days = {rule: days * count for rule, count in _devices_per_rule(service).items()}
     finally:
@@ -132,9 +155,15 @@ def _note(change: AlertChange, into: list[Detection]) -> None:
         into.append(Detection(alert.device, alert.rule, alert.updated_at))
 
 
-def _register_detections(store: DuckDBAlertStore, config: SiteConfig) -> list[Detection]:
+def _register_detections(
+    store: DuckDBAlertStore, config: SiteConfig, alerts: list[Detection]
+) -> list[Detection]:
+    """Disinfection and sample retention are judged per meal, by their register lines: a
+    non-compliant disinfection line, a breached retention line (detected when the device's
+    retention alert fired inside the line's window)."""
     first, last = datetime(1970, 1, 1).date(), datetime(9999, 1, 1).date()
-    return [
+    site = config.site.id
+    disinfection = [
         Detection(
             r.device,
             RuleId.DISINFECTION,
@@ -143,9 +172,28 @@ def _register_detections(store: DuckDBAlertStore, config: SiteConfig) -> list[De
             service_date=r.service_date,
             window_end=r.window_end,
         )
-        for r in store.disinfection_records(config.site.id, first, last, None)
+        for r in store.disinfection_records(site, first, last, None)
         if r.status is not DisinfectionStatus.COMPLIANT
     ]
+    fired = [d for d in alerts if d.rule is RuleId.SAMPLE_RETENTION]
+    retention = []
+    for record in store.retention_records(site, first, last, None):
+        if record.status is not RetentionStatus.BREACHED:
+            continue
+        times = [d.at for d in fired if d.device == record.device]
+        inside = [t for t in times if record.start <= t <= record.end]
+        at = min(inside, default=record.updated_at)
+        retention.append(
+            Detection(
+                record.device,
+                RuleId.SAMPLE_RETENTION,
+                at,
+                meal=record.meal,
+                service_date=record.service_date,
+            )
+        )
+    others = [d for d in alerts if d.rule is not RuleId.SAMPLE_RETENTION]
+    return others + disinfection + retention
 
 
 def _devices_per_rule(service: AlertService) -> dict[RuleId, int]:

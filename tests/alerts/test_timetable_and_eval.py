@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts.model import RuleId
 from alerts.timetable import Timetable
 from canteen import eval_cli
 from canteen.eval_cli import evaluate_scenario
@@ -94,3 +95,18 @@ async def test_eval_registers_as_a_canteen_subcommand(
     await args.handler(args, asyncio.Event())
     printed = json.loads(capsys.readouterr().out)
     assert printed["over_temperature"]["fp"] == 0 and printed["offline"]["tp"] == 0
+
+
+@pytest.mark.timeout(120)
+def test_eval_scores_sample_retention_per_meal_held_when_the_fridge_failed() -> None:
+    # Two excursions of the sample fridge, each with the samples of the 48 h before it inside
+    # (three meals a day on the timetable): 6 meals breached each time, none missed.
+    result = evaluate_scenario(EXAMPLES / "scenarios" / "sample-retention.yaml")
+    retention = result.outcomes[RuleId.SAMPLE_RETENTION]
+    meals = sorted(
+        (p.service_date.isoformat(), p.meal) for p, _ in retention.found if p.service_date
+    )
+    assert len(meals) == 12 and ("2024-11-06", "lunch") in meals
+    assert result.scores["sample_retention"]["fn"] == 0
+    assert result.scores["sample_retention"]["fp"] == 0
+    assert result.scores["over_temperature"]["tp"] == 2
