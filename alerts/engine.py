@@ -22,6 +22,7 @@ from alerts.model import Finding
 from alerts.rules.base import DeviceSetup, RegisterRecord, Rule
 from alerts.rules.disinfection import DisinfectionRule
 from alerts.rules.disturbance import Disturbances
+from alerts.rules.neighbour import ProbePair
 from alerts.rules.offline import OfflineWatch
 from alerts.rules.retention import RetentionRule
 from alerts.rules.seal_cold import ColdSealRule
@@ -63,6 +64,8 @@ class DeviceRules:
         self.disturbances = Disturbances(setup) if kind.is_cold_storage else None
         self.sensor = SensorFaultRule(setup, self.disturbances) if kind in PLAUSIBLE_C else None
         self.rules: list[Rule] = _rules_for(setup, self.disturbances, self.sensor)
+        # Sensor rules of devices that name this one as their neighbouring probe.
+        self.watchers: list[SensorFaultRule] = []
 
     def observe(self, samples: Sequence[Sample], out: EngineOutput) -> None:
         for sample in samples:
@@ -74,6 +77,10 @@ class DeviceRules:
                 temp = sample.get("temp_c")
                 if temp is not None and not self.sensor.plausible(temp):
                     del sample.values["temp_c"]  # an impossible value judges nothing else
+                    temp = None
+                if temp is not None:
+                    for watcher in self.watchers:
+                        watcher.neighbour_reading(sample.ts_ms, temp, out.findings)
             if self.disturbances is not None:
                 self.disturbances.observe(sample)
             for rule in self.rules:
@@ -142,6 +149,7 @@ class RuleEngine:
         timetable = Timetable(config.meals, config.site.zone)
         setups = [_setup(config, d, timetable) for d in config.devices]
         self.devices = {s.id: DeviceRules(s) for s in setups}
+        _pair_neighbours(self.devices)
         self.offline = OfflineWatch(self.site, config.site.name, setups)
 
     def process(self, batch: ReadingBatch, *, live: bool = True) -> EngineOutput:
@@ -208,6 +216,18 @@ class RuleEngine:
                 self.offline.restore(json.loads(saved))
             elif name in self.devices:
                 self.devices[name].restore(saved)
+
+
+def _pair_neighbours(devices: Mapping[str, DeviceRules]) -> None:
+    """Each device that names a neighbouring probe compares its own with it."""
+    for rules in devices.values():
+        neighbour = rules.setup.device.neighbour
+        other = devices.get(neighbour) if neighbour else None
+        if rules.sensor is None or other is None:
+            continue
+        settings = rules.setup.settings
+        rules.sensor.pair = ProbePair(settings, rules.setup.label, other.setup.label)
+        other.watchers.append(rules.sensor)
 
 
 def _setup(config: SiteConfig, device: Device, timetable: Timetable) -> DeviceSetup:

@@ -14,6 +14,7 @@ __all__ = [
     "drift",
     "impossible_value",
     "meal_name",
+    "neighbour_drift",
     "no_data_in_window",
     "offline",
     "out_of_band",
@@ -86,6 +87,17 @@ def spikes(label: str, count: int, minutes: float, jump: float) -> Message:
         "请检查探头和线缆",
         f"{label} probe jumped and came straight back {count} times in {minutes:.0f} min "
         f"(up to {jump:.1f} K): check the probe and its cable",
+    )
+
+
+def neighbour_drift(label: str, neighbour: str, usual: float, now: float) -> Message:
+    shift = now - usual
+    return Message(
+        f"{label} 与同柜探头 {neighbour} 的温差由 {usual:+.1f} K 变为 {now:+.1f} K"
+        f"（{shift:+.1f} K），其中一个探头疑似漂移，请用参考温度计校准",
+        f"{label} and {neighbour} in the same cabinet usually differ by {usual:+.1f} K, now by "
+        f"{now:+.1f} K ({shift:+.1f} K): one of the probes has drifted; check both against a "
+        "reference thermometer",
     )
 
 

@@ -161,6 +161,7 @@ class SiteConfig(_Section):
                     f"site; expected one of {sorted(known)}"
                 )
         _check_meters(self.devices, {t.id: t for t in self.tariffs})
+        _check_neighbours(self.devices)
         self.__dict__["_rules"] = self._device_rules()
         return self
 
@@ -238,6 +239,20 @@ def _check_meters(devices: list[Device], tariffs: dict[str, Tariff]) -> None:
                     f"devices[{index}].tariff: {device.tariff!r} is not a {carrier} tariff of "
                     f"this site; expected one of {fitting}"
                 )
+
+
+def _check_neighbours(devices: list[Device]) -> None:
+    by_id = {d.id: d for d in devices}
+    for index, device in enumerate(devices):
+        if device.neighbour is None:
+            continue
+        other = by_id.get(device.neighbour)
+        if other is None or other.id == device.id or other.kind.is_meter or device.kind.is_meter:
+            probes = sorted(d.id for d in devices if not d.kind.is_meter and d.id != device.id)
+            raise ValueError(
+                f"devices[{index}].neighbour: {device.neighbour!r} is not another temperature "
+                f"device of this site; expected one of {probes}"
+            )
 
 
 def _check_no_cycle(by_id: dict[str, Device], device: Device, index: int) -> None:

@@ -235,6 +235,9 @@ class Device(Frozen):
     # Overrides of the rule settings for this device (`core.rule_settings`), checked by the
     # site config against the settings' names and bounds.
     rules: dict[str, float | int] = {}
+    # Another device whose temperature probe sits in the same cabinet (an independent logger,
+    # the controller's own probe): the two are compared to catch a drifting probe.
+    neighbour: Identifier | None = None
     # Disinfection cabinets: infrared (≥ 120 °C) or steam (100 °C) programmes differ.
     method: Literal["infrared", "steam"] | None = None
     source: DeviceSource = DeviceSource()

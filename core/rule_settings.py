@@ -67,6 +67,10 @@ class RuleSettings(BaseModel):
     drift_c: float = Field(default=1.5, gt=0)
     drift_edges: int = Field(default=9, ge=1)  # compressor starts in the rolling median
     drift_learn_edges: int = Field(default=40, ge=1)
+    # Against a neighbouring probe (`devices[].neighbour`): the usual difference of hourly
+    # means is learned over a day (the kitchen's whole routine), a drift judged over 6 hours.
+    drift_pair_learn_h: int = Field(default=24, ge=1)
+    drift_pair_window_h: int = Field(default=6, ge=1)
 
     # -- seal degradation --------------------------------------------------------------------
     # The baseline is learned on the device's own first days, per local hour of the day so the

@@ -5,10 +5,11 @@
   per-kind plausibility the gateway cannot know. Such readings are withheld from other rules.
 - Stuck: the same value, to the last digit, for longer than a working plant allows.
 - Spikes: a jump away and straight back between consecutive readings, several within an hour.
+- Drift against a neighbouring probe in the same cabinet, where the config names one
+  (`neighbour`; see `alerts.rules.neighbour`).
 - Drift, where the cabinet reports `compressor_on`: the temperature at which the compressor
   starts is the thermostat's cut-in, a fixed point of the controller. When our probe's reading
-  there moves from its learned value, our probe has drifted (there is no neighbouring probe in
-  the site model to compare with; see the report).
+  there moves from its learned value, our probe has drifted. This needs no second probe.
 
 One alert per device for all of these; it clears after a quiet period with none of them.
 """
@@ -22,6 +23,7 @@ from alerts import text
 from alerts.model import Finding, Message, Phase, RuleId, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
 from alerts.rules.disturbance import Disturbances
+from alerts.rules.neighbour import PairState, ProbePair
 from alerts.samples import Sample
 from core.model import DeviceKind
 
@@ -53,6 +55,7 @@ class SensorState:
     learning_edges: list[float] = field(default_factory=list)
     cut_in_c: float | None = None
     recent_edges: list[float] = field(default_factory=list)
+    pair: PairState = field(default_factory=PairState)
 
 
 class SensorFaultRule(StatefulRule[SensorState]):
@@ -70,6 +73,8 @@ class SensorFaultRule(StatefulRule[SensorState]):
         self._clear_ms = int(s.sensor_fault_clear_min * MINUTE_MS)
         self._disturbances = disturbances
         self._message: Message | None = None
+        # Set by the engine when the config names a neighbouring probe.
+        self.pair: ProbePair | None = None
         self.state = SensorState()
 
     def plausible(self, temp: float) -> bool:
@@ -89,7 +94,26 @@ class SensorFaultRule(StatefulRule[SensorState]):
             self._stuck(ts, temp, noted)
             self._spike(ts, temp, noted)
             self._drift(sample, temp, noted)
+            self._neighbour(True, ts, temp, noted)
         self._verdict(ts, noted, out)
+
+    def neighbour_reading(self, ts: int, temp: float, out: list[Finding]) -> None:
+        """A plausible reading of the neighbouring probe: it may complete an hour of the
+        comparison as well as our own."""
+        noted: list[tuple[str, Message]] = []
+        self._neighbour(False, ts, temp, noted)
+        if noted:
+            self._verdict(ts, noted, out)
+
+    def _neighbour(
+        self, mine: bool, ts: int, temp: float, noted: list[tuple[str, Message]]
+    ) -> None:
+        if self.pair is None:
+            return
+        self.pair.add(self.state.pair, mine, ts, temp)
+        message = self.pair.verdict(self.state.pair)
+        if message is not None:
+            noted.append(("neighbour_drift", message))
 
     def _stuck(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
         st = self.state

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from alerts.model import AlertState, RuleId
-from tests.alerts.conftest import MIDNIGHT, Harness, minutes, series
+from alerts.service import AlertService
+from tests.alerts.conftest import MIDNIGHT, Harness, StepClock, minutes, school, series
+
+Row = tuple[str, datetime, dict[str, float]]
 
 SENSOR = RuleId.SENSOR_FAULT
 T0 = MIDNIGHT + timedelta(hours=2)
@@ -74,3 +81,92 @@ def test_a_probe_drifting_against_the_thermostat_cut_in(harness: Harness) -> Non
     assert "drifted +2.0 K: it read 5.0 °C when the compressor started, now 7.0 °C" in (
         fault.message.en
     )
+
+
+def paired(tmp_path: Path) -> Harness:
+    """fridge-1 with an independent logger (`logger-1`) in the same cabinet."""
+    config = school()
+    devices = [d.model_dump() for d in config.devices]
+    devices[0]["neighbour"] = "logger-1"
+    devices.append({"id": "logger-1", "kind": "fridge", "building": "canteen", "interval_s": 30})
+    return Harness(tmp_path / "pair.duckdb", school(devices=devices), StepClock(MIDNIGHT))
+
+
+def cabinet(hours: int, shift_from_h: float | None = None, shift_c: float = 0.0) -> list[Row]:
+    """Both probes following the same cabinet air (a slow cycle between 3 and 5 °C), the
+    logger 0.4 K warmer; from `shift_from_h` fridge-1's probe reads `shift_c` off."""
+    rows: list[Row] = []
+    for i in range(hours * 120):
+        at = MIDNIGHT + timedelta(seconds=30 * i)
+        air = 4.0 + math.sin(i / 40) + 0.1 * ((i * 7) % 5 - 2)
+        off = shift_c if shift_from_h is not None and i >= shift_from_h * 120 else 0.0
+        rows.append(("fridge-1", at, {"temp_c": round(air + off, 1)}))
+        rows.append(("logger-1", at + timedelta(seconds=11), {"temp_c": round(air + 0.4, 1)}))
+    return rows
+
+
+def test_a_probe_drifting_away_from_its_neighbour(tmp_path: Path) -> None:
+    harness = paired(tmp_path)
+    try:
+        rows = cabinet(36, shift_from_h=28, shift_c=-2.0)
+        # Fed an hour at a time, logger first: arrival order does not matter.
+        for hour in range(36):
+            part = [
+                r
+                for r in rows
+                if hour * 3600 <= (r[1] - MIDNIGHT).total_seconds() < (hour + 1) * 3600
+            ]
+            harness.feed(sorted(part, key=lambda r: r[0] != "logger-1"))
+        [alert] = harness.alerts(RuleId.SENSOR_FAULT)
+        assert alert.device == "fridge-1" and alert.state is AlertState.FIRING
+        assert "usually differ by -0.4 K, now by -2.4 K (-2.0 K)" in alert.message.en
+        assert alert.fired_at is not None
+        assert MIDNIGHT + timedelta(hours=30) < alert.fired_at <= MIDNIGHT + timedelta(hours=33)
+    finally:
+        harness.close()
+
+
+def test_probes_moving_together_are_not_a_drift(tmp_path: Path) -> None:
+    harness = paired(tmp_path)
+    try:
+        rows = cabinet(36)
+        # A warm afternoon: the cabinet air, hence both probes, 3 K higher for 8 hours.
+        warm = [
+            (
+                d,
+                at,
+                {
+                    "temp_c": v["temp_c"]
+                    + (3.0 if 26 <= (at - MIDNIGHT).total_seconds() / 3600 < 34 else 0.0)
+                },
+            )
+            for d, at, v in rows
+        ]
+        harness.feed(warm)
+        assert harness.alerts(RuleId.SENSOR_FAULT) == []
+    finally:
+        harness.close()
+
+
+def test_a_neighbour_must_be_another_temperature_device() -> None:
+    config = school()
+    devices = [d.model_dump() for d in config.devices]
+    devices[0]["neighbour"] = "fridge-1"
+    with pytest.raises(ValueError, match=r"devices\[0\]\.neighbour: 'fridge-1' is not another"):
+        school(devices=devices)
+
+
+def test_the_learned_difference_survives_a_restart(tmp_path: Path) -> None:
+    harness = paired(tmp_path)
+    try:
+        rows = cabinet(36, shift_from_h=28, shift_c=2.5)
+        cut = MIDNIGHT + timedelta(hours=20)
+        harness.feed([r for r in rows if r[1] < cut])
+        harness.service.save_state()
+        harness.service = AlertService(harness.config, harness.store, harness.clock)
+        harness.service.recover(harness.clock.instant)
+        harness.feed([r for r in rows if r[1] >= cut])
+        [alert] = harness.alerts(RuleId.SENSOR_FAULT)
+        assert "(+2.5 K)" in alert.message.en
+    finally:
+        harness.close()
