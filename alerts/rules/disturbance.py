@@ -206,6 +206,13 @@ class Disturbances:
             return None
         return st.defrost_end_ms
 
+    def door_since_defrost(self) -> bool:
+        """A door was opened after the last defrost ended (the kitchen, not only the fault,
+        may be warming the air)."""
+        st = self.state
+        opened, end = st.door_opened_ms, st.defrost_end_ms
+        return opened is not None and end is not None and opened >= end
+
     def _not_recovering(self, ts: int) -> bool:
         """After a defrost the compressor pulls the air down; air still warming well beyond
         the defrost's end, once the controller's restart delay is over, is a cooling fault

@@ -10,9 +10,11 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   recovery, is excused until that disturbance is over; the duration counts from then. A door
   left open past its grace or a defrost past its maximum excuses nothing: the duration then
   counts from the start of the run. Air that keeps warming after a defrost has ended is not
-  recovering from it: the defrost did not explain the rise either (a compressor that failed
-  during the defrost), so the duration counts from the start of the run as well - the food has
-  been warm since then, and the alert fires as soon as that is known.
+  recovering from it. With the door shut since, the defrost did not explain the rise either (a
+  compressor that failed during the defrost), so the duration counts from the start of the run
+  - the food has been warm since then - and the alert fires as soon as that is known. When the
+  door was opened after the defrost (breakfast preparation), the warming may be the kitchen's:
+  the duration counts from the defrost's end.
 - Firing needs `alert_after_min` of unexcused run (at exactly the duration it fires). Once
   firing, it clears only below `high_c - clear_margin_c` (7 °C), so a fridge hovering at the
   limit raises one alert, not one per crossing.
@@ -121,7 +123,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         start = run_start if previous is None else max(run_start, min(previous, ts))
         failed = self._disturbances.failed_recovery_since()
         if failed is not None and previous is not None and previous > ts:
-            start = run_start  # not (only) a defrost after all: warm since the run began
+            # Not (only) a defrost after all: warm since the run began, unless doors opened
+            # since the defrost ended may explain the warming after it.
+            start = max(run_start, failed) if self._disturbances.door_since_defrost() else run_start
         self._start_counting(start, ts, st.peak_c, out)
         if ts - start >= self.after_ms:
             st.phase = "firing"

@@ -159,3 +159,16 @@ def test_air_still_warming_after_a_defrost_counts_from_the_start_of_the_run(
     [alert] = harness.alerts(OVER)
     assert alert.state is AlertState.FIRING
     assert alert.pending_since == T0 and alert.fired_at == T0 + minutes(31)
+
+
+def test_warming_after_a_defrost_with_doors_opened_counts_from_the_defrost_end(
+    harness: Harness,
+) -> None:
+    # The same freezer, but the kitchen opens it right after the defrost (breakfast prep): the
+    # warming may be the doors', so the duration counts from the defrost's end (T0+20). It
+    # pulls back under -12 °C at T0+45: no alert (from the run's start it would have fired).
+    temps = [-11.0 + 0.1 * i for i in range(35)] + [-7.6 - 0.5 * i for i in range(25)]
+    defrost = [1.0] * 20 + [0.0] * 40
+    doors = [0.0] * 21 + [1.0] + [0.0] * 38
+    harness.feed(series("freezer-1", T0, 60, temps, defrost_on=defrost, door_open=doors))
+    assert [a for a in harness.alerts(OVER) if a.fired_at is not None] == []
