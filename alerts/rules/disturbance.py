@@ -51,6 +51,7 @@ class LearnedDefrost:
 class DisturbanceState:
     door_open: bool = False
     door_opened_ms: int | None = None
+    door_opened_c: float | None = None  # the air just before the last door opening
     door_closed_ms: int | None = None
     defrost_reported: bool = False
     defrost_on: bool = False
@@ -101,7 +102,7 @@ class Disturbances:
             return
         st.door_open = door
         if door:
-            st.door_opened_ms = sample.ts_ms
+            st.door_opened_ms, st.door_opened_c = sample.ts_ms, st.last_c
         else:
             st.door_closed_ms = sample.ts_ms
 
@@ -205,6 +206,15 @@ class Disturbances:
         if st.defrost_on or st.last_ms is None or not self._not_recovering(st.last_ms):
             return None
         return st.defrost_end_ms
+
+    def warming_past_door(self, opened_before_ms: int) -> bool:
+        """The air is well above where it was before the last door opening, which came no
+        later than `opened_before_ms`: a door that was shut again does not explain that."""
+        st = self.state
+        opened, before, now = st.door_opened_ms, st.door_opened_c, st.last_c
+        if opened is None or before is None or now is None or st.door_open:
+            return False
+        return opened <= opened_before_ms and now > before + _RECOVERY_RISE_C
 
     def door_since_defrost(self) -> bool:
         """A door was opened after the last defrost ended (the kitchen, not only the fault,

@@ -9,7 +9,9 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
 - A run that starts within the door grace after a door opening, or during a defrost or its
   recovery, is excused until that disturbance is over; the duration counts from then. A door
   left open past its grace or a defrost past its maximum excuses nothing: the duration then
-  counts from the start of the run. Air that keeps warming after a defrost has ended is not
+  counts from the start of the run, and so does a rise that outlasts the door's grace with the
+  air still well above where it was before the door opened (a cooling fault that a door
+  happened to meet, not the door). Air that keeps warming after a defrost has ended is not
   recovering from it. With the door shut since, the defrost did not explain the rise either (a
   compressor that failed during the defrost), so the duration counts from the start of the run
   - the food has been warm since then - and the alert fires as soon as that is known. When the
@@ -121,6 +123,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return
         previous = st.excused_until_ms
         start = run_start if previous is None else max(run_start, min(previous, ts))
+        door_was_last = previous is not None and previous == st.door_until_ms
+        if door_was_last and self._disturbances.warming_past_door(run_start):
+            start = run_start  # the door's grace is over and the air has not come back
         failed = self._disturbances.failed_recovery_since()
         if failed is not None and previous is not None and previous > ts:
             # Not (only) a defrost after all: warm since the run began, unless doors opened

@@ -94,6 +94,19 @@ def test_a_rise_within_the_door_grace_then_30_min_more_is_needed(harness: Harnes
     assert harness.alerts(OVER) == []
 
 
+def test_air_still_warming_after_the_door_grace_counts_from_the_start_of_the_run(
+    harness: Harness,
+) -> None:
+    # The compressor has stopped; a cook opens the door at minute 1 (the air at 6.0 °C) and
+    # shuts it. The air crosses 8 °C and keeps warming; when the 15 min grace ends it is far
+    # above where it was before the door: not the door. 30 min from the run's start.
+    temps = [6.0] + [8.2 + 0.1 * i for i in range(45)]
+    door = [0.0, 1.0] + [0.0] * 44
+    harness.feed(fridge(temps, door_open=door))
+    [alert] = harness.alerts(OVER)
+    assert alert.pending_since == T0 + minutes(1) and alert.fired_at == T0 + minutes(31)
+
+
 def test_a_door_left_open_excuses_nothing(harness: Harness) -> None:
     harness.feed(fridge([9.0] * 31, door_open=[1.0] * 31))
     [alert] = harness.alerts(OVER)
