@@ -35,7 +35,7 @@ from alerts.model import AlertAction, DisinfectionStatus, RetentionStatus, RuleI
 from alerts.rules.retention import DEFAULT_HOLD_H
 from alerts.service import AlertService
 from alerts.timetable import Timetable
-from core.clock import utc_from_ms
+from core.clock import StepClock, utc_from_ms
 from core.config import SiteConfig
 from core.model import DeviceKind
 from core.readings import ReadingBatch
@@ -45,19 +45,6 @@ __all__ = ["EvalResult", "evaluate_scenario", "register"]
 
 SLICE_MS = 60_000
 _DETECTING = (AlertAction.FIRED, AlertAction.REFIRED)
-
-
-class _ReplayClock:
-    """A clock the replay moves by hand, between slices."""
-
-    def __init__(self, start: datetime) -> None:
-        self.instant = start
-
-    def now(self) -> datetime:
-        return self.instant
-
-    async def sleep(self, seconds: float) -> None:
-        self.instant += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +116,7 @@ def _replay(
     config: SiteConfig, out: Path, start_s: float, end_s: float
 ) -> tuple[list[Detection], dict[RuleId, float]]:
     start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
-    clock = _ReplayClock(utc_from_ms(start_ms))
+    clock = StepClock(utc_from_ms(start_ms))
     store = DuckDBAlertStore(out / "alerts.duckdb")
     try:
         service = AlertService(config, store, clock)

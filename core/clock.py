@@ -1,6 +1,8 @@
 """Clocks: every component that reads time takes one, so a simulated day can run in seconds.
 
-`SystemClock` is the real time. `ManualClock` moves only when told to (tests, evaluation).
+`SystemClock` is the real time. `ManualClock` moves only when told to and wakes its sleepers
+(async tests); `StepClock` is set by assigning `instant` (a synchronous replay: evaluation,
+rule tests).
 `CatchUpClock` runs `speed` times faster than real time from a start in the past and, once it
 reaches the present, follows real time: an accelerated simulator never publishes readings
 stamped in the future.
@@ -13,7 +15,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["CatchUpClock", "Clock", "ManualClock", "SystemClock", "to_epoch_ms", "utc_from_ms"]
+__all__ = [
+    "CatchUpClock",
+    "Clock",
+    "ManualClock",
+    "StepClock",
+    "SystemClock",
+    "to_epoch_ms",
+    "utc_from_ms",
+]
 
 
 class Clock(Protocol):
@@ -62,6 +72,20 @@ class ManualClock:
         async with self._moved:
             self._now = instant
             self._moved.notify_all()
+
+
+class StepClock:
+    """A clock its owner moves by assigning `instant`; `sleep` moves it by the time slept."""
+
+    def __init__(self, start: datetime) -> None:
+        _require_aware(start)
+        self.instant = start
+
+    def now(self) -> datetime:
+        return self.instant
+
+    async def sleep(self, seconds: float) -> None:
+        self.instant += timedelta(seconds=seconds)
 
 
 class CatchUpClock:

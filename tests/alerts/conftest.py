@@ -13,7 +13,7 @@ import pytest
 
 from alerts.model import Alert, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
-from core.clock import to_epoch_ms
+from core.clock import StepClock, to_epoch_ms
 from core.config import SiteConfig
 from core.readings import ReadingBatch, ReadingBatchBuilder
 from ingest import DuckDBStore
@@ -60,19 +60,6 @@ def school(**extra: Any) -> SiteConfig:
     }
     data.update(extra)
     return SiteConfig.model_validate(data)
-
-
-class StepClock:
-    """A clock the test moves; `sleep` moves it too."""
-
-    def __init__(self, start: datetime) -> None:
-        self.instant = start
-
-    def now(self) -> datetime:
-        return self.instant
-
-    async def sleep(self, seconds: float) -> None:
-        self.instant += timedelta(seconds=seconds)
 
 
 def batch(*rows: tuple[str, datetime, dict[str, float]]) -> ReadingBatch:

@@ -11,10 +11,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from core.clock import StepClock
 from dashboard_api import ApiContext, create_app
 from dashboard_api.routes import alerts as alert_routes
 from dashboard_api.routes import registers as register_routes
-from tests.alerts.conftest import Harness, StepClock, school, series
+from tests.alerts.conftest import Harness, school, series
 
 ZONE = school().site.zone
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=ZONE).astimezone(UTC)  # Monday 12:00 local

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from alerts.model import AlertState, DisinfectionRecord, DisinfectionStatus, RuleId
-from tests.alerts.conftest import MIDNIGHT, Harness, StepClock, minutes, school
+from core.clock import StepClock
+from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
 
 ZONE_DAY = date(2026, 11, 23)  # Monday, local
 LUNCH_WINDOW_END = MIDNIGHT + timedelta(hours=14, minutes=10)  # 14:10 local

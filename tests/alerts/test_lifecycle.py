@@ -21,10 +21,10 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from core.clock import to_epoch_ms
+from core.clock import StepClock, to_epoch_ms
 from ingest import DuckDBStore
 from ingest.duckdb_alerts import DuckDBAlertStore
-from tests.alerts.conftest import MIDNIGHT, SITE, StepClock, minutes
+from tests.alerts.conftest import MIDNIGHT, SITE, minutes
 
 
 @pytest.fixture

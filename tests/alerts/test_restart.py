@@ -9,10 +9,10 @@ from pathlib import Path
 
 from alerts.model import Alert, AlertAction, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
-from core.clock import ManualClock
+from core.clock import ManualClock, StepClock
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
-from tests.alerts.conftest import MIDNIGHT, Harness, StepClock, batch, minutes, school, series
+from tests.alerts.conftest import MIDNIGHT, Harness, batch, minutes, school, series
 from tests.conftest import wait_for
 
 OVER = RuleId.OVER_TEMPERATURE

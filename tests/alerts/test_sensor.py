@@ -10,7 +10,8 @@ import pytest
 
 from alerts.model import AlertState, RuleId
 from alerts.service import AlertService
-from tests.alerts.conftest import MIDNIGHT, Harness, StepClock, minutes, school, series
+from core.clock import StepClock
+from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
 
 Row = tuple[str, datetime, dict[str, float]]
 
