@@ -186,29 +186,24 @@ class SiteConfig(_Section):
         return device.limits.over(limits)
 
     def rules_for(self, device: Device) -> RuleSettings:
-        """The site's rule settings, then its override for the device's kind, then the
-        device's own (`rules:` in the config; defaults in `core.rule_settings`)."""
-        known: dict[str, RuleSettings] = self.__dict__["_rules"]
-        if device.id in known and device == self.device(device.id):
-            return known[device.id]
-        return _rules_for(self.rules, device, "device.rules")
+        """The rule settings of one of this site's devices: the site's `rules:`, then its
+        override for the device's kind, then the device's own (defaults in
+        `core.rule_settings`). Laid over each other once, when the config is validated."""
+        settings: dict[str, RuleSettings] = self.__dict__["_rules"]
+        return settings[device.id]
 
     def _device_rules(self) -> dict[str, RuleSettings]:
         site = self.rules.base()
-        for kind, overrides in self.rules.kinds.items():
-            site.over(overrides, f"rules.kinds.{kind.value}")
-        return {
-            device.id: _rules_for(self.rules, device, f"devices[{index}].rules")
-            for index, device in enumerate(self.devices)
+        kinds = {
+            kind: site.over(overrides, f"rules.kinds.{kind.value}")
+            for kind, overrides in self.rules.kinds.items()
         }
-
-
-def _rules_for(rules: SiteRules, device: Device, where: str) -> RuleSettings:
-    settings = rules.base()
-    kind = rules.kinds.get(device.kind)
-    if kind:
-        settings = settings.over(kind, f"rules.kinds.{device.kind.value}")
-    return settings.over(device.rules, where) if device.rules else settings
+        out: dict[str, RuleSettings] = {}
+        for index, device in enumerate(self.devices):
+            base = kinds.get(device.kind, site)
+            own = device.rules
+            out[device.id] = base.over(own, f"devices[{index}].rules") if own else base
+        return out
 
 
 def _check_meters(devices: list[Device], tariffs: dict[str, Tariff]) -> None:
