@@ -132,17 +132,17 @@ class AlertBook:
             self._store.delete_alert(alert.id)
             return None
         if alert.state in _ACTIVE:
+            actor = finding.actor or RULE_ACTOR
             resolved = replace(
                 alert,
                 state=AlertState.RESOLVED,
                 condition_active=False,
                 resolved_at=at,
-                resolved_by=finding.actor or RULE_ACTOR,
+                resolved_by=actor,
                 evidence={**alert.evidence, **finding.evidence},
                 updated_at=at,
                 last_finding_at=at,
             )
-            actor = finding.actor or RULE_ACTOR
             return self._save(resolved, AlertAction.RESOLVED, at, actor, finding.note)
         self._store.replace_alert(replace(alert, condition_active=False, last_finding_at=at))
         return None

@@ -121,20 +121,23 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if until is not None:
             st.excused_until_ms = until
             return
+        self._start_counting(self._count_from(run_start, ts), ts, st.peak_c, out)
+
+    def _count_from(self, run_start: int, ts: int) -> int:
+        """Where the duration counts from once the excuses are over: their end, unless they
+        turn out not to explain the rise (see the module's text)."""
+        st, disturbances = self.state, self._disturbances
         previous = st.excused_until_ms
-        start = run_start if previous is None else max(run_start, min(previous, ts))
-        door_was_last = previous is not None and previous == st.door_until_ms
-        if door_was_last and self._disturbances.warming_past_door(run_start):
-            start = run_start  # the door's grace is over and the air has not come back
-        failed = self._disturbances.failed_recovery_since()
-        if failed is not None and previous is not None and previous > ts:
-            # Not (only) a defrost after all: warm since the run began, unless doors opened
-            # since the defrost ended may explain the warming after it.
-            start = max(run_start, failed) if self._disturbances.door_since_defrost() else run_start
-        self._start_counting(start, ts, st.peak_c, out)
-        if ts - start >= self.after_ms:
-            st.phase = "firing"
-            out.append(self._finding(Phase.FIRING, ts, st.peak_c))
+        if previous is None:
+            return run_start
+        failed = disturbances.failed_recovery_since()
+        if failed is not None and previous > ts:
+            # The defrost's excuse was cut short: the air did not recover after it. Warm since
+            # the run began, unless doors opened since the defrost may explain the warming.
+            return max(run_start, failed) if disturbances.door_since_defrost() else run_start
+        if previous == st.door_until_ms and disturbances.warming_past_door(run_start):
+            return run_start  # the door's grace is over and the air has not come back
+        return max(run_start, min(previous, ts))
 
     def _start_counting(self, start: int, ts: int, temp: float | None, out: list[Finding]) -> None:
         st = self.state
