@@ -20,15 +20,23 @@ from alerts.model import Message
 from alerts.rules.base import HOUR_MS
 from core.rule_settings import RuleSettings
 
-__all__ = ["PairState", "ProbePair"]
+__all__ = ["HourSums", "PairState", "ProbePair"]
 
 _MIN_READINGS_PER_HOUR = 6
 
 
 @dataclass(slots=True)
+class HourSums:
+    start_ms: int
+    mine_c: float = 0.0
+    mine_n: int = 0
+    theirs_c: float = 0.0
+    theirs_n: int = 0
+
+
+@dataclass(slots=True)
 class PairState:
-    # Open hours: [hour start (ms), sum mine, count mine, sum theirs, count theirs].
-    hours: list[list[float]] = field(default_factory=list)
+    hours: list[HourSums] = field(default_factory=list)  # hours not yet compared
     mine_hour: int | None = None  # the latest hour each probe has reached
     theirs_hour: int | None = None
     learning: list[float] = field(default_factory=list)
@@ -47,20 +55,23 @@ class ProbePair:
     def add(self, state: PairState, mine: bool, ts: int, temp: float) -> None:
         """A reading of this device's probe (`mine`) or of its neighbour's."""
         hour = ts - ts % HOUR_MS
+        done = _compared_until(state)
+        if done is not None and hour < done:
+            return  # an hour already compared
+        sums = next((h for h in state.hours if h.start_ms == hour), None)
+        if sums is None:
+            sums = HourSums(hour)
+            state.hours.append(sums)
         if mine:
-            state.mine_hour = max(hour, state.mine_hour or hour)
+            sums.mine_c, sums.mine_n = sums.mine_c + temp, sums.mine_n + 1
+            moved = state.mine_hour is None or hour > state.mine_hour
+            state.mine_hour = hour if moved else state.mine_hour
         else:
-            state.theirs_hour = max(hour, state.theirs_hour or hour)
-        bucket = next((b for b in state.hours if b[0] == hour), None)
-        if bucket is None:
-            if state.hours and hour < min(b[0] for b in state.hours):
-                return  # an hour already judged
-            bucket = [float(hour), 0.0, 0.0, 0.0, 0.0]
-            state.hours.append(bucket)
-        offset = 1 if mine else 3
-        bucket[offset] += temp
-        bucket[offset + 1] += 1
-        self._close(state)
+            sums.theirs_c, sums.theirs_n = sums.theirs_c + temp, sums.theirs_n + 1
+            moved = state.theirs_hour is None or hour > state.theirs_hour
+            state.theirs_hour = hour if moved else state.theirs_hour
+        if moved:
+            self._compare_finished_hours(state)
 
     def verdict(self, state: PairState) -> Message | None:
         """The drift message while the difference has moved beyond `drift_c`, else None."""
@@ -71,19 +82,26 @@ class ProbePair:
             return None
         return text.neighbour_drift(self._label, self._neighbour, state.usual_c, now)
 
-    def _close(self, state: PairState) -> None:
-        if state.mine_hour is None or state.theirs_hour is None:
+    def _compare_finished_hours(self, state: PairState) -> None:
+        done = _compared_until(state)
+        if done is None:
             return
-        done = min(state.mine_hour, state.theirs_hour)
-        for bucket in [b for b in state.hours if b[0] < done]:
-            state.hours.remove(bucket)
-            _, sum_mine, n_mine, sum_theirs, n_theirs = bucket
-            if min(n_mine, n_theirs) < _MIN_READINGS_PER_HOUR:
+        finished = [h for h in state.hours if h.start_ms < done]
+        state.hours = [h for h in state.hours if h.start_ms >= done]
+        for sums in finished:
+            if min(sums.mine_n, sums.theirs_n) < _MIN_READINGS_PER_HOUR:
                 continue
-            difference = sum_mine / n_mine - sum_theirs / n_theirs
+            difference = sums.mine_c / sums.mine_n - sums.theirs_c / sums.theirs_n
             if state.usual_c is None:
                 state.learning.append(difference)
                 if len(state.learning) >= self._learn:
                     state.usual_c, state.learning = statistics.median(state.learning), []
             else:
                 state.recent = [*state.recent, difference][-self._window :]
+
+
+def _compared_until(state: PairState) -> int | None:
+    """Hours before this one have been reached by both probes: they are compared."""
+    if state.mine_hour is None or state.theirs_hour is None:
+        return None
+    return min(state.mine_hour, state.theirs_hour)
