@@ -3,6 +3,9 @@ food-safety registers, and energy; OpenAPI at /docs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI
 
 from dashboard_api.context import ApiContext
@@ -22,4 +25,34 @@ def create_app(context: ApiContext) -> FastAPI:
     install_error_handlers(app)
     for module in (health, devices, deadletter, energy, alerts, registers):
         app.include_router(module.router)
+    app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app
+
+
+def _without_default_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents its own 422 body on every operation with a parameter; the routes list
+    the 422 they can give with `errors.answers`, so where FastAPI's default remains the route
+    cannot give one (a device path is any text) and the schema should not promise it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _drop_default_422(build())
+        return app.openapi_schema
+
+    return openapi
+
+
+def _drop_default_422(schema: dict[str, Any]) -> dict[str, Any]:
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            if _is_default_422(operation["responses"].get("422", {})):
+                del operation["responses"]["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return schema
+
+
+def _is_default_422(response: dict[str, Any]) -> bool:
+    ref = response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+    return isinstance(ref, str) and ref.endswith("/HTTPValidationError")

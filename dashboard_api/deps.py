@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Request
 
 from core.model import Device
 from dashboard_api.context import ApiContext
-from dashboard_api.errors import ApiError
+from dashboard_api.errors import ApiError, shown
 
 __all__ = ["Context", "DevicePath"]
 
@@ -27,7 +27,7 @@ def get_device(
     device = context.config.device(device_id)
     if device is None:
         known = ", ".join(d.id for d in context.config.devices)
-        raise ApiError(404, f"no device {device_id!r} at this site; known devices: {known}")
+        raise ApiError(404, f"no device {shown(device_id)} at this site; known devices: {known}")
     return device
 
 

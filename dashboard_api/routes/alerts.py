@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -28,8 +29,8 @@ from alerts.model import (
 )
 from alerts.store import RegisterStore
 from dashboard_api.deps import Context
-from dashboard_api.errors import ApiError
-from dashboard_api.params import parse_instant
+from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.params import parse_instant, query_value
 
 __all__ = ["AlertsDesk", "Desk", "describe", "router"]
 
@@ -60,8 +61,18 @@ def get_desk(request: Request) -> AlertsDesk:
 
 
 Desk = Annotated[AlertsDesk, Depends(get_desk)]
-AlertId = Annotated[int, Path(description="Alert id", ge=1)]
+# Alert ids are DuckDB BIGINTs: a larger number cannot name an alert, and the store refuses it.
+MAX_ALERT_ID = 2**63 - 1
+AlertId = Annotated[int, Path(description="Alert id", ge=1, le=MAX_ALERT_ID)]
 Lang = Annotated[Language, Query(description="Language of `text`: zh (default) or en")]
+
+
+def _instant_query(what: str) -> Any:
+    return Query(
+        max_length=64,
+        description=f"{what}: RFC 3339, local date-time or epoch ms, from 1970-01-01T00:00:00Z "
+        "to 9999-12-31T00:00:00Z",
+    )
 
 
 class Acknowledgement(BaseModel):
@@ -83,7 +94,11 @@ class Closure(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-@router.get("/api/alerts", summary="Alerts, newest first; open ones unless a state is given")
+@router.get(
+    "/api/alerts",
+    summary="Alerts, newest first; open ones unless a state is given",
+    responses=answers(404, 422, 503),
+)
 def list_alerts(
     context: Context,
     desk: Desk,
@@ -94,8 +109,8 @@ def list_alerts(
     device: Annotated[str | None, Query(max_length=64)] = None,
     rule: RuleId | None = None,
     severity: Severity | None = None,
-    since: Annotated[str | None, Query(description="Raised at or after (RFC 3339)")] = None,
-    until: Annotated[str | None, Query(description="Raised before (RFC 3339)")] = None,
+    since: Annotated[str | None, _instant_query("Raised at or after")] = None,
+    until: Annotated[str | None, _instant_query("Raised before")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     lang: Lang = "zh",
 ) -> dict[str, Any]:
@@ -106,29 +121,37 @@ def list_alerts(
         and context.config.device(device) is None
         and device != context.config.site.id
     ):
-        raise ApiError(404, f"no device {device!r} at this site")
+        raise ApiError(404, f"no device {shown(device)} at this site")
     query = AlertQuery(
         site=context.config.site.id,
         states=states,
         device=device,
         rule=rule,
         severity=severity,
-        since=_instant("since", since, lambda t: parse_instant(t, zone)),
-        until=_instant("until", until, lambda t: parse_instant(t, zone)),
+        since=_instant("since", since, zone),
+        until=_instant("until", until, zone),
         limit=limit,
     )
     alerts = desk.book.find(query)
     return {"count": len(alerts), "items": [describe(context, a, lang) for a in alerts]}
 
 
-@router.get("/api/alerts/{alert_id}", summary="One alert with its history")
+@router.get(
+    "/api/alerts/{alert_id}",
+    summary="One alert with its history",
+    responses=answers(404, 422, 503),
+)
 def get_alert(context: Context, desk: Desk, alert_id: AlertId, lang: Lang = "zh") -> dict[str, Any]:
     alert = _act(lambda: desk.book.get(alert_id))
     history = _act(lambda: desk.book.history(alert_id))
     return {**describe(context, alert, lang), "history": [_entry(context, e) for e in history]}
 
 
-@router.post("/api/alerts/{alert_id}/acknowledge", summary="Someone has seen it and acts")
+@router.post(
+    "/api/alerts/{alert_id}/acknowledge",
+    summary="Someone has seen it and acts",
+    responses=answers(404, 409, 422, 503),
+)
 def acknowledge(
     context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
 ) -> dict[str, Any]:
@@ -136,7 +159,11 @@ def acknowledge(
     return describe(context, alert, lang)
 
 
-@router.post("/api/alerts/{alert_id}/resolve", summary="Declare a discrete alert dealt with")
+@router.post(
+    "/api/alerts/{alert_id}/resolve",
+    summary="Declare a discrete alert dealt with",
+    responses=answers(404, 409, 422, 503),
+)
 def resolve(
     context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
 ) -> dict[str, Any]:
@@ -144,7 +171,11 @@ def resolve(
     return describe(context, alert, lang)
 
 
-@router.post("/api/alerts/{alert_id}/close", summary="Close with the corrective action taken")
+@router.post(
+    "/api/alerts/{alert_id}/close",
+    summary="Close with the corrective action taken",
+    responses=answers(404, 409, 422, 503),
+)
 def close(
     context: Context, desk: Desk, alert_id: AlertId, body: Closure, lang: Lang = "zh"
 ) -> dict[str, Any]:
@@ -212,19 +243,14 @@ def _states(chosen: list[str] | None) -> tuple[AlertState, ...]:
         if name not in known:
             raise ApiError(
                 422,
-                f"query parameter 'state': {name!r} is not a state; use "
+                f"query parameter 'state': {shown(name)} is not a state; use "
                 f"{', '.join(list(known)[:-1])}, {list(known)[-1]} or all",
             )
     return tuple(known[name] for name in chosen)
 
 
-def _instant(name: str, text: str | None, parse: Callable[[str], datetime]) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise ApiError(422, f"query parameter '{name}': {exc}") from None
+def _instant(name: str, text: str | None, zone: ZoneInfo) -> datetime | None:
+    return None if text is None else query_value(name, lambda t: parse_instant(t, zone), text)
 
 
 def _act(action: Callable[[], T]) -> T:

@@ -7,11 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from dashboard_api.deps import Context
+from dashboard_api.errors import answers
 
 router = APIRouter(tags=["dead letters"])
 
 
-@router.get("/api/deadletter", summary="Refused messages with their reasons")
+@router.get(
+    "/api/deadletter", summary="Refused messages with their reasons", responses=answers(422)
+)
 def dead_letters(
     context: Context,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many, newest first")] = 100,

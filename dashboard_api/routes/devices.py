@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from core.metrics import METRICS, ValueType
 from core.model import Device
 from dashboard_api.deps import Context, DevicePath
-from dashboard_api.errors import ApiError
-from dashboard_api.params import parse_instant, parse_step
+from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.params import parse_instant, parse_step, query_value
 from ingest.store import Aggregate
 
 router = APIRouter(tags=["devices"])
-
-T = TypeVar("T")
 
 # A chart of more points than this is unreadable and the query would be needlessly heavy.
 MAX_POINTS = 10_000
@@ -40,12 +37,18 @@ def list_devices(context: Context) -> list[dict[str, Any]]:
     return out
 
 
-@router.get("/api/devices/{device_id}", summary="One device and its control limits")
+@router.get(
+    "/api/devices/{device_id}", summary="One device and its control limits", responses=answers(404)
+)
 def get_device(context: Context, device: DevicePath) -> dict[str, Any]:
     return _describe(context, device)
 
 
-@router.get("/api/devices/{device_id}/latest", summary="Latest value of every metric")
+@router.get(
+    "/api/devices/{device_id}/latest",
+    summary="Latest value of every metric",
+    responses=answers(404),
+)
 def latest(context: Context, device: DevicePath) -> dict[str, Any]:
     values = context.store.latest(context.config.site.id, device.id)
     return {
@@ -62,23 +65,38 @@ def latest(context: Context, device: DevicePath) -> dict[str, Any]:
     }
 
 
-@router.get("/api/devices/{device_id}/series", summary="A metric aggregated per step")
+@router.get(
+    "/api/devices/{device_id}/series",
+    summary="A metric aggregated per step",
+    responses=answers(404, 422),
+)
 def series(
     context: Context,
     device: DevicePath,
-    metric: Annotated[str, Query(description="Metric name, e.g. temp_c")],
+    metric: Annotated[str, Query(max_length=64, description="Metric name, e.g. temp_c")],
     start: Annotated[
-        str | None, Query(description="RFC 3339, local date-time or epoch ms; default end - 24 h")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339, local date-time or epoch ms, from 1970-01-01T00:00:00Z to "
+            "9999-12-31T00:00:00Z; default end - 24 h",
+        ),
     ] = None,
-    end: Annotated[str | None, Query(description="Same forms as start; default now")] = None,
-    step: Annotated[str, Query(description="Bucket length: 30s, 5m, 1h, 1d or seconds")] = "5m",
+    end: Annotated[
+        str | None, Query(max_length=64, description="Same forms as start; default now")
+    ] = None,
+    step: Annotated[
+        str,
+        Query(max_length=64, description="Bucket length, 1 s to 366 d: 30s, 5m, 1h, 1d or seconds"),
+    ] = "5m",
     agg: Annotated[Aggregate, Query(description="Aggregate per bucket")] = Aggregate.AVG,
 ) -> dict[str, Any]:
     if metric not in METRICS:
         raise ApiError(
-            422, f"query parameter 'metric': unknown metric {metric!r}; known: {sorted(METRICS)}"
+            422,
+            f"query parameter 'metric': unknown metric {shown(metric)}; known: {sorted(METRICS)}",
         )
-    step_s = _parameter("step", parse_step, step)
+    step_s = query_value("step", parse_step, step)
     end_at = _instant(context, "end", end) if end else context.clock.now()
     start_at = _instant(context, "start", start) if start else end_at - timedelta(hours=24)
     if start_at >= end_at:
@@ -121,14 +139,7 @@ def _describe(context: Context, device: Device) -> dict[str, Any]:
 
 
 def _instant(context: Context, name: str, text: str) -> datetime:
-    return _parameter(name, lambda t: parse_instant(t, context.config.site.zone), text)
-
-
-def _parameter(name: str, parse: Callable[[str], T], text: str) -> T:
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise ApiError(422, f"query parameter '{name}': {exc}") from None
+    return query_value(name, lambda t: parse_instant(t, context.config.site.zone), text)
 
 
 def _local(context: Context, instant: datetime) -> str:

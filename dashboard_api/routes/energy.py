@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from dashboard_api.deps import Context
-from dashboard_api.errors import ApiError
+from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.params import FIRST_DAY, LAST_DAY, check_date, query_value
 from energy import EnergyError, PeriodKind, ReportPeriod, build_report, find_anomalies, site_meters
 from energy.report_json import anomaly_json, report_json
 
@@ -25,16 +26,38 @@ _EXAMPLES = {
     PeriodKind.WEEK: "week=2026-W42",
     PeriodKind.MONTH: "month=2026-10",
 }
+# The periods whose first day lies in params.FIRST_DAY..LAST_DAY (2000-W01 is the first ISO week
+# to start in 2000; 2100 has 52 weeks).
+_RANGES = {
+    PeriodKind.DAY: "days run from 2000-01-01 to 2100-12-31",
+    PeriodKind.WEEK: "weeks run from 2000-W01 to 2100-W52",
+    PeriodKind.MONTH: "months run from 2000-01 to 2100-12",
+}
 
 
-@router.get("/api/energy/report", summary="Energy report of a day, an ISO week or a month")
+@router.get(
+    "/api/energy/report",
+    summary="Energy report of a day, an ISO week or a month",
+    responses=answers(422),
+)
 def energy_report(
     context: Context,
     period: Annotated[PeriodKind, Query(description="day, week or month")] = PeriodKind.MONTH,
-    month: Annotated[str | None, Query(description="With period=month: YYYY-MM")] = None,
-    week: Annotated[str | None, Query(description="With period=week: YYYY-Www")] = None,
+    month: Annotated[
+        str | None,
+        Query(max_length=16, description="With period=month: YYYY-MM, 2000-01 to 2100-12"),
+    ] = None,
+    week: Annotated[
+        str | None,
+        Query(max_length=16, description="With period=week: YYYY-Www, 2000-W01 to 2100-W52"),
+    ] = None,
     day: Annotated[
-        str | None, Query(alias="date", description="With period=day: YYYY-MM-DD")
+        str | None,
+        Query(
+            alias="date",
+            max_length=16,
+            description="With period=day: YYYY-MM-DD, 2000-01-01 to 2100-12-31",
+        ),
     ] = None,
     lang: LangQuery = "zh",
 ) -> dict[str, Any]:
@@ -51,26 +74,37 @@ def energy_report(
         chosen = ReportPeriod.parse(period, text)
     except EnergyError as exc:
         raise ApiError(422, f"query parameter '{name}': {exc.message}") from None
+    if not FIRST_DAY <= chosen.first <= LAST_DAY:
+        raise ApiError(
+            422, f"query parameter '{name}': {shown(text)} is out of range; {_RANGES[period]}"
+        )
     report = build_report(context.config, context.store, chosen)
     return report_json(report, lang)
 
 
-@router.get("/api/energy/anomalies", summary="Energy anomalies of a range of local days")
+@router.get(
+    "/api/energy/anomalies",
+    summary="Energy anomalies of a range of local days",
+    responses=answers(422),
+)
 def energy_anomalies(
     context: Context,
     start: Annotated[
-        date | None, Query(description="First local day, YYYY-MM-DD; default 7 days ago")
+        date | None,
+        Query(
+            description="First local day, YYYY-MM-DD, 2000-01-01 to 2100-12-31; default 7 days ago"
+        ),
     ] = None,
     end: Annotated[
         date | None, Query(description="Last local day (included); default yesterday")
     ] = None,
-    building: Annotated[str | None, Query(description="Only this building")] = None,
+    building: Annotated[str | None, Query(max_length=64, description="Only this building")] = None,
     lang: LangQuery = "zh",
 ) -> dict[str, Any]:
     zone = context.config.site.zone
     today = context.clock.now().astimezone(zone).date()
-    last = end or today - timedelta(days=1)
-    first = start or last - timedelta(days=6)
+    last = query_value("end", check_date, end) if end else today - timedelta(days=1)
+    first = query_value("start", check_date, start) if start else last - timedelta(days=6)
     if first > last:
         raise ApiError(422, f"query parameter 'start' ({first}) must not be after 'end' ({last})")
     if (last - first).days + 1 > MAX_ANOMALY_DAYS:
@@ -82,7 +116,7 @@ def energy_anomalies(
     buildings = [b.id for b in context.config.buildings]
     if building is not None and building not in buildings:
         raise ApiError(
-            422, f"query parameter 'building': no building {building!r}; known: {buildings}"
+            422, f"query parameter 'building': no building {shown(building)}; known: {buildings}"
         )
     found = find_anomalies(context.config, context.store, first, last)
     return {

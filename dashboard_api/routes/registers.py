@@ -15,7 +15,8 @@ from alerts.model import DisinfectionRecord, RetentionRecord
 from alerts.store import DayWindow
 from core.model import Device, DeviceKind
 from dashboard_api.deps import Context, DevicePath
-from dashboard_api.errors import ApiError
+from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.params import parse_date, query_value
 from dashboard_api.routes.alerts import Desk, Lang, Language, describe
 
 __all__ = ["router"]
@@ -32,12 +33,24 @@ _SEALED = (
     DeviceKind.STEAM_CABINET,
 )
 
-Start = Annotated[str | None, Query(description="First local date, YYYY-MM-DD; default a week ago")]
-End = Annotated[str | None, Query(description="Last local date, YYYY-MM-DD; default today")]
+Start = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="First local date, YYYY-MM-DD, 2000-01-01 to 2100-12-31; default a week ago",
+    ),
+]
+End = Annotated[
+    str | None, Query(max_length=64, description="Last local date, YYYY-MM-DD; default today")
+]
 DeviceFilter = Annotated[str | None, Query(max_length=64, description="Only this device")]
 
 
-@router.get("/api/registers/disinfection", summary="Disinfection register: one line per meal")
+@router.get(
+    "/api/registers/disinfection",
+    summary="Disinfection register: one line per meal",
+    responses=answers(404, 422, 503),
+)
 def disinfection(
     context: Context,
     desk: Desk,
@@ -64,7 +77,11 @@ def disinfection(
     }
 
 
-@router.get("/api/registers/sample-retention", summary="Food samples kept in band per meal")
+@router.get(
+    "/api/registers/sample-retention",
+    summary="Food samples kept in band per meal",
+    responses=answers(404, 422, 503),
+)
 def sample_retention(
     context: Context, desk: Desk, start: Start = None, end: End = None, device: DeviceFilter = None
 ) -> dict[str, Any]:
@@ -79,7 +96,9 @@ def sample_retention(
 
 
 @router.get(
-    "/api/devices/{device_id}/temperature-log", summary="Daily min, max, mean, time out of band"
+    "/api/devices/{device_id}/temperature-log",
+    summary="Daily min, max, mean, time out of band",
+    responses=answers(404, 422, 503),
 )
 def temperature_log(
     context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
@@ -115,7 +134,11 @@ def temperature_log(
     }
 
 
-@router.get("/api/devices/{device_id}/seal-health", summary="Door-seal health (0-1) over time")
+@router.get(
+    "/api/devices/{device_id}/seal-health",
+    summary="Door-seal health (0-1) over time",
+    responses=answers(404, 422, 503),
+)
 def seal_health(
     context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
 ) -> dict[str, Any]:
@@ -147,6 +170,7 @@ class Relearn(BaseModel):
 @router.post(
     "/api/devices/{device_id}/seal-health/relearn",
     summary="Learn the door-seal baseline afresh (after a repair, a new gasket, a move)",
+    responses=answers(404, 422, 503),
 )
 def relearn_seal(
     context: Context, desk: Desk, device: DevicePath, body: Relearn, lang: Lang = "zh"
@@ -181,24 +205,21 @@ def _has_seal(device: Device) -> None:
 
 def _dates(context: Context, start: str | None, end: str | None) -> tuple[date, date]:
     today = context.clock.now().astimezone(context.config.site.zone).date()
-    last = _date("end", end) if end else today
-    first = _date("start", start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    last = query_value("end", parse_date, end) if end else today
+    first = (
+        query_value("start", parse_date, start)
+        if start
+        else last - timedelta(days=DEFAULT_DAYS - 1)
+    )
     if first > last:
         raise ApiError(422, "query parameter 'start' must not be after 'end'")
     if (last - first).days + 1 > MAX_DAYS:
         raise ApiError(
-            422, f"at most {MAX_DAYS} days per request; ask for a shorter range of dates"
+            422,
+            f"query parameters 'start'..'end' span {(last - first).days + 1} days; at most "
+            f"{MAX_DAYS} days per request, so ask for a shorter range of dates",
         )
     return first, last
-
-
-def _date(name: str, text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ApiError(
-            422, f"query parameter '{name}': {text!r} is not a date; use YYYY-MM-DD"
-        ) from None
 
 
 def _day_windows(context: Context, first: date, last: date) -> list[DayWindow]:
@@ -218,7 +239,7 @@ def _day_windows(context: Context, first: date, last: date) -> list[DayWindow]:
 def _known(context: Context, device: str | None) -> None:
     if device is not None and context.config.device(device) is None:
         known = ", ".join(d.id for d in context.config.devices)
-        raise ApiError(404, f"no device {device!r} at this site; known devices: {known}")
+        raise ApiError(404, f"no device {shown(device)} at this site; known devices: {known}")
 
 
 def _has_temperature(device: Device) -> None:
