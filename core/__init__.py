@@ -3,7 +3,7 @@ metric vocabulary and the validated site config. No I/O beyond reading the confi
 
 from core.clock import CatchUpClock, Clock, ManualClock, SystemClock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, load_config
-from core.errors import ConfigError, ConfigProblem
+from core.errors import ConfigError, ConfigProblem, StorageUnavailable
 from core.metrics import METRICS, MetricSpec, ValueType
 from core.model import (
     Building,
@@ -48,6 +48,7 @@ __all__ = [
     "ReadingBatchBuilder",
     "Site",
     "SiteConfig",
+    "StorageUnavailable",
     "SystemClock",
     "ValueType",
     "WireFormat",

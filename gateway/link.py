@@ -5,6 +5,12 @@ asyncio side is woken once per burst, not once per message (a thread-safe call p
 more than decoding it). QoS 1 messages are acknowledged only when the gateway says so, after
 their batch is stored: with a persistent session (fixed client id, clean session off) anything
 not acknowledged is redelivered after a reconnect or a restart.
+
+The link also says what is wrong with the connection (`faults`), for the health endpoint, and
+logs it so an outage is never silent: a broker that cannot be reached is logged at the first
+failed attempt and once a minute while it lasts; a broker that keeps closing a connection it had
+just accepted is, with MQTT 3.1.1, the sign of another client using our client id (the broker
+hands the session, and the messages queued for it, to the newest connection).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +32,15 @@ from gateway.errors import BrokerError
 __all__ = ["BrokerLink", "Inbound"]
 
 log = logging.getLogger(__name__)
+
+_REPEAT_LOG_S = 60.0  # an outage that lasts is logged again once a minute
+# Takeover: this many disconnects by the broker within the window, each after it had accepted
+# us. A broker restart gives one; a client fighting over our id gives one per its reconnect.
+_TAKEOVER_DISCONNECTS = 3
+_TAKEOVER_WINDOW_S = 120.0
+# Only short-lived connections count: a keepalive timeout on a bad network comes after 1.5 x
+# keepalive, while a client fighting over our id kicks us within its reconnect delay.
+_TAKEOVER_SHORT_S = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +81,11 @@ class BrokerLink:
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client_id = client_id
+        self._state = _LinkState()
         self._inbox: deque[Inbound] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
@@ -82,6 +101,14 @@ class BrokerLink:
     @property
     def session(self) -> int:
         return self._session
+
+    def faults(self) -> list[str]:
+        """What is wrong with the broker connection now, in words; empty when all is well."""
+        return self._state.faults(self.connected, self._url, self._client_id)
+
+    @property
+    def _url(self) -> str:
+        return f"mqtt://{self._host}:{self._port}"
 
     async def start(self) -> None:
         if self._started:
@@ -125,10 +152,12 @@ class BrokerLink:
 
     def _on_connect(self, client: paho.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
+            self._state.refused(str(reason))
             log.error(
                 "broker mqtt://%s:%s refused the connection: %s", self._host, self._port, reason
             )
             return
+        self._state.connected()
         # Messages of the previous connection that were not acked will be redelivered; their old
         # packet ids must never be acked on this one.
         self._session += 1
@@ -143,15 +172,31 @@ class BrokerLink:
             log.error("subscribe failed: %s", paho.error_string(result))
         self._connected.set()
 
-    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self._connected.clear()
-        if reason.is_failure:
-            log.warning(
-                "lost the broker mqtt://%s:%s (%s); reconnecting with backoff",
-                self._host,
-                self._port,
-                reason,
+    def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        if self._state.unreachable():
+            log.error(
+                "cannot reach the broker %s; retrying with backoff (logged once a minute while "
+                "this lasts)",
+                self._url,
             )
+
+    def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        if not reason.is_failure:
+            return
+        if was_connected and self._state.dropped():
+            log.error(
+                "the broker %s closed our connection %d times in %.0f s right after accepting it: "
+                "another client is using client id %r and takes over the gateway's session and "
+                "the messages queued for it; give that client another id, and the gateway a "
+                "broker account of its own (README, operations)",
+                self._url,
+                _TAKEOVER_DISCONNECTS,
+                _TAKEOVER_WINDOW_S,
+                self._client_id,
+            )
+        log.warning("lost the broker %s (%s); reconnecting with backoff", self._url, reason)
 
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         topic = message._topic.decode("utf-8", "replace")
@@ -160,3 +205,77 @@ class BrokerLink:
         if not self._signalled and self._loop is not None:
             self._signalled = True
             self._loop.call_soon_threadsafe(self._wake.set)
+
+
+class _LinkState:
+    """The connection's troubles over time, shared by paho's thread and the health endpoint."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._unreachable_since: float | None = None
+        self._unreachable_logged = 0.0
+        self._refusal: str | None = None
+        self._drops: deque[float] = deque(maxlen=_TAKEOVER_DISCONNECTS)
+        self._takeover_logged = 0.0
+        self._connected_at = 0.0
+
+    def connected(self) -> None:
+        with self._lock:
+            self._unreachable_since = None
+            self._refusal = None
+            self._connected_at = time.monotonic()
+
+    def refused(self, reason: str) -> None:
+        with self._lock:
+            self._refusal = reason
+
+    def unreachable(self) -> bool:
+        """Record a failed attempt; True when it is time to log it (first, then each minute)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._unreachable_since is None:
+                self._unreachable_since = now
+            if now - self._unreachable_logged < _REPEAT_LOG_S:
+                return False
+            self._unreachable_logged = now
+            return True
+
+    def dropped(self) -> bool:
+        """Record a disconnect by the broker; True when it is time to log a takeover."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._connected_at > _TAKEOVER_SHORT_S:
+                return False
+            self._drops.append(now)
+            if not self._takeover(now) or now - self._takeover_logged < _REPEAT_LOG_S:
+                return False
+            self._takeover_logged = now
+            return True
+
+    def _takeover(self, now: float) -> bool:
+        return (
+            len(self._drops) == _TAKEOVER_DISCONNECTS and now - self._drops[0] <= _TAKEOVER_WINDOW_S
+        )
+
+    def faults(self, connected: bool, url: str, client_id: str) -> list[str]:
+        now = time.monotonic()
+        with self._lock:
+            found = []
+            if self._refusal is not None:
+                found.append(f"broker {url} refuses the connection: {self._refusal}")
+            elif self._unreachable_since is not None and not connected:
+                lasted = now - self._unreachable_since
+                found.append(f"broker {url} unreachable for {lasted:.0f} s")
+            elif not connected:
+                found.append(f"not connected to broker {url}")
+            # Reported for as long as the last disconnects stay within the window.
+            if (
+                self._drops
+                and self._takeover(self._drops[-1])
+                and (now - self._drops[-1] <= _TAKEOVER_WINDOW_S)
+            ):
+                found.append(
+                    f"another client is using client id {client_id!r}: the broker dropped us "
+                    f"{_TAKEOVER_DISCONNECTS} times within {_TAKEOVER_WINDOW_S:.0f} s"
+                )
+            return found

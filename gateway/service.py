@@ -8,6 +8,12 @@ fill the broker's in-flight window and it stops sending.
 A topic is resolved once and remembered (for configured devices only): a canonical device topic,
 a bridge topic (`gateway/bridges.py`), or a foreign format's topic, which its adapter decodes into
 the same canonical readings (`gateway/adapters/`). The canonical path stays one dictionary look-up.
+
+No single message can stop or wedge ingest: whatever goes wrong while decoding a message (a
+`PayloadError`, or a bug that raises anything else) makes that message a dead letter, and a store
+that refuses a batch for its data is searched for the message at fault (`gateway/isolation.py`).
+Only the store's unavailability holds messages back: the batch is retried with backoff, nothing
+is acknowledged meanwhile, and `faults()` says so for the health endpoint.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
+from gateway.isolation import Owned, ReadingSpan, isolate, readings_of
 from gateway.link import BrokerLink, Inbound
 from gateway.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 
@@ -50,7 +57,8 @@ class GatewaySink(Protocol):
 @dataclass(slots=True)
 class GatewayStats:
     messages: int = 0
-    readings: int = 0
+    readings: int = 0  # decoded
+    stored: int = 0  # readings in the store, each counted once however often it was retried
     acked: int = 0
     dead_letters: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
@@ -59,11 +67,19 @@ class GatewayStats:
 
 @dataclass(slots=True)
 class _Decoded:
+    """One batch of messages, decoded, each piece remembering its message. `done` names the
+    parts already stored, so a retry after an outage resumes instead of writing them twice."""
+
     messages: list[Inbound]
     readings: ReadingBatch
-    events: list[DeviceEvent]
-    presence: list[PresenceChange]
+    spans: list[ReadingSpan]
+    events: list[Owned[DeviceEvent]]
+    presence: list[Owned[PresenceChange]]
     letters: list[DeadLetter]
+    done: set[str] = field(default_factory=set)
+
+
+_STORE_FAILING = "store"
 
 
 class Gateway:
@@ -96,11 +112,20 @@ class Gateway:
         )
         # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
         self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
+        self._store_failing: tuple[datetime, str] | None = None
         self.stats = GatewayStats()
 
     @property
     def connected(self) -> bool:
         return self._link.connected
+
+    def faults(self) -> list[str]:
+        """What stops data flowing now (broker, session, store), in words; empty when none."""
+        found = self._link.faults()
+        if self._store_failing is not None:
+            since, error = self._store_failing
+            found.append(f"the store has failed since {since.isoformat()}: {error}")
+        return found
 
     async def run(self) -> None:
         """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
@@ -123,37 +148,69 @@ class Gateway:
                 await asyncio.sleep(linger)
                 if self._link.pending():
                     messages += await self._link.receive(limit - len(messages))
-            await out.put(self._decode(messages))
+            await out.put(self.decode(messages))
 
     async def _store_loop(self, queue: asyncio.Queue[_Decoded]) -> None:
         while True:
             batch = await queue.get()
-            await self._store_with_retry(batch)
+            await self.store(batch)
             self.stats.acked += self._link.ack(batch.messages)
 
-    async def _store_with_retry(self, batch: _Decoded) -> None:
+    async def store(self, batch: _Decoded) -> None:
+        """Store a decoded batch; returns once every message is stored or dead-lettered.
+        An unavailable store is retried with backoff for as long as it lasts."""
         delay = 0.5
         while True:
             try:
-                await self._store(batch)
-                return
-            except Exception as exc:  # the store's failure is not the data's fault: retry
+                await self._store_parts(batch)
+            except Exception as exc:  # only StorageUnavailable gets here (see _store_parts)
                 self.stats.store_retries += 1
-                log.warning("storing a batch failed (%s); retrying in %.1f s", exc, delay)
+                if self._store_failing is None:
+                    self._store_failing = (self._clock.now(), str(exc))
+                log.error("the store failed: %s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+                continue
+            if self._store_failing is not None:
+                log.warning("the store works again (failed since %s)", self._store_failing[0])
+                self._store_failing = None
+            return
 
-    async def _store(self, batch: _Decoded) -> None:
-        if len(batch.readings):
-            await self._sink.readings(batch.readings)
-        if batch.events:
-            await self._sink.events(batch.events)
-        if batch.presence:
-            await self._sink.presence(batch.presence)
-        if batch.letters:
-            await self._sink.dead_letters(batch.letters)
+    async def _store_parts(self, batch: _Decoded) -> None:
+        """Each part once, in order; a refused piece becomes a dead letter, written last."""
+        sink = self._sink
+        if "readings" not in batch.done:
+            refused = await isolate(
+                batch.spans, lambda spans: sink.readings(readings_of(batch.readings, spans))
+            )
+            self._refused(batch, [(span.message, exc) for span, exc in refused])
+            lost = {id(span) for span, _ in refused}
+            self.stats.stored += sum(s.end - s.start for s in batch.spans if id(s) not in lost)
+            batch.done.add("readings")
+        if "events" not in batch.done:
+            refused_events = await isolate(
+                batch.events, lambda owned: sink.events([o.item for o in owned])
+            )
+            self._refused(batch, [(o.message, exc) for o, exc in refused_events])
+            batch.done.add("events")
+        if "presence" not in batch.done:
+            refused_presence = await isolate(
+                batch.presence, lambda owned: sink.presence([o.item for o in owned])
+            )
+            self._refused(batch, [(o.message, exc) for o, exc in refused_presence])
+            batch.done.add("presence")
+        for letter, exc in await isolate(batch.letters, sink.dead_letters):
+            # Reasons and topics are made storable already; this is a store's bug: say so once.
+            log.error("a dead letter from %s could not be stored: %s", letter.topic, exc)
 
-    def _decode(self, messages: list[Inbound]) -> _Decoded:
+    def _refused(self, batch: _Decoded, refused: list[tuple[Inbound, Exception]]) -> None:
+        for message, exc in refused:
+            log.error("the store refused a message from %s: %s", message.topic, exc)
+            problem = PayloadError(f"the store refused this message: {exc}", code="store_refused")
+            batch.letters.append(self._dead_letter(message, problem))
+
+    def decode(self, messages: list[Inbound]) -> _Decoded:
+        """Decode a batch of messages: readings, events, presence and dead letters."""
         now = self._clock.now()
         window = TimeWindow(
             to_epoch_ms(now),
@@ -161,12 +218,25 @@ class Gateway:
             int(self._settings.max_age_days * 86_400_000),
         )
         builder = ReadingBatchBuilder()
-        out = _Decoded(messages, ReadingBatch.empty(), [], [], [])
+        out = _Decoded(messages, ReadingBatch.empty(), [], [], [], [])
         for message in messages:
+            start = len(builder)
             try:
                 self._route(message, window, builder, out)
             except PayloadError as exc:
+                builder.rollback(start)
                 out.letters.append(self._dead_letter(message, exc))
+            except Exception as exc:  # a decoder bug must cost one message, not the loop
+                builder.rollback(start)
+                log.exception("decoding a message from %s failed", message.topic)
+                problem = PayloadError(
+                    f"the gateway could not decode this message ({type(exc).__name__}: "
+                    f"{exc}); kept for a bug report",
+                    code="decoder_error",
+                )
+                out.letters.append(self._dead_letter(message, problem))
+            if len(builder) > start:
+                out.spans.append(ReadingSpan(start, len(builder), message))
         out.readings = builder.build()
         self.stats.messages += len(messages)
         self.stats.readings += len(out.readings)
@@ -187,9 +257,10 @@ class Gateway:
             if where.channel is Channel.TELEMETRY:
                 decode_telemetry(message.payload, where.site, where.device, window, builder)
             elif where.channel is Channel.EVENT:
-                out.events.append(decode_event(message.payload, where.site, where.device, window))
+                event = decode_event(message.payload, where.site, where.device, window)
+                out.events.append(Owned(event, message))
             else:
-                self._presence(out, where.device, decode_status(message.payload), window)
+                self._presence(out, message, where.device, decode_status(message.payload), window)
         elif type(where) is ForeignRoute:
             self._foreign(where, message, window, builder, out)
         elif type(where) is BridgeTopic:
@@ -230,14 +301,24 @@ class Gateway:
         out: _Decoded,
     ) -> None:
         adapter = route.adapter
+        what = f"{adapter.format.value} message for {route.device}"
         try:
             if route.kind is MessageKind.PRESENCE:
-                self._presence(out, route.device, adapter.decode_presence(message.payload), window)
-            elif adapter.decode_telemetry(message.payload, route.device, window, builder) == 0:
-                self.stats.ignored += 1
+                online = adapter.decode_presence(message.payload)
+                self._presence(out, message, route.device, online, window)
+                return
+            decoded = adapter.decode_telemetry(message.payload, route.device, window, builder)
         except PayloadError as exc:
-            reason = f"{adapter.format.value} message for {route.device}: {exc.reason}"
-            raise PayloadError(reason, code=exc.code) from None
+            raise PayloadError(f"{what}: {exc.reason}", code=exc.code) from None
+        if decoded.count == 0 and not decoded.dropped:
+            self.stats.ignored += 1
+        if decoded.dropped:
+            # The readings beside a bad secondary field are stored; the field is kept here.
+            note = f"{what}: stored {decoded.count} reading(s), dropped " + "; ".join(
+                decoded.dropped
+            )
+            problem = PayloadError(note, code="dropped_field")
+            out.letters.append(self._dead_letter(message, problem))
 
     def _bridge(
         self, where: BridgeTopic, message: Inbound, window: TimeWindow, out: _Decoded
@@ -245,14 +326,18 @@ class Gateway:
         at = _window_now(window)
         if where.channel is BridgeChannel.STATUS:
             online = decode_status(message.payload)
-            out.presence.extend(self._roster.status(where.bridge, online, at))
+            changes = self._roster.status(where.bridge, online, at)
         else:
-            out.presence.extend(self._roster.members(where.bridge, message.payload, at))
+            changes = self._roster.members(where.bridge, message.payload, at)
+        out.presence.extend(Owned(change, message) for change in changes)
 
-    def _presence(self, out: _Decoded, device: str, online: bool, window: TimeWindow) -> None:
+    def _presence(
+        self, out: _Decoded, message: Inbound, device: str, online: bool, window: TimeWindow
+    ) -> None:
         if online and self._roster.blocks(device):
             return  # kept by the broker from before its bridge died: stale
-        out.presence.append(PresenceChange(self._site, device, online, _window_now(window)))
+        change = PresenceChange(self._site, device, online, _window_now(window))
+        out.presence.append(Owned(change, message))
 
     def _dead_letter(self, message: Inbound, exc: PayloadError) -> DeadLetter:
         self.stats.dead_letters[exc.code] += 1
@@ -261,8 +346,8 @@ class Gateway:
         keep = self._settings.deadletter_keep_bytes
         return DeadLetter(
             received_at=self._clock.now(),
-            topic=message.topic,
-            reason=exc.reason,
+            topic=_storable(message.topic),
+            reason=_storable(exc.reason[:_REASON_LIMIT]),
             payload=bytes(message.payload[:keep]),
             payload_size=len(message.payload),
             site=site,
@@ -280,3 +365,11 @@ class Gateway:
 
 def _window_now(window: TimeWindow) -> datetime:
     return utc_from_ms(window.now_ms)
+
+
+_REASON_LIMIT = 2000  # characters of a dead letter's reason
+
+
+def _storable(text: str) -> str:
+    """Text any UTF-8 store takes: lone surrogates and NULs written as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\x00")

@@ -2,7 +2,7 @@
 writer that takes the gateway's batches, stores them and tells the live listeners."""
 
 from ingest.duckdb_store import DuckDBStore
-from ingest.errors import StoreError
+from ingest.errors import StoreError, StoreUnavailableError
 from ingest.store import (
     Aggregate,
     DeadLetterRecord,
@@ -26,5 +26,6 @@ __all__ = [
     "SiteStore",
     "Store",
     "StoreError",
+    "StoreUnavailableError",
     "StoreWriter",
 ]

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
-from ingest.errors import StoreError
+from ingest.errors import StoreError, StoreUnavailableError
 from ingest.store import (
     Aggregate,
     CounterDeltas,
@@ -122,7 +122,10 @@ class DuckDBStore:
                 con.execute(_WRITE_LATEST)
                 con.execute("COMMIT")
             except duckdb.Error:
-                con.execute("ROLLBACK")
+                # A failed COMMIT (disk full) has already ended the transaction; the error worth
+                # reporting is the first one, not "cannot rollback - no transaction is active".
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("ROLLBACK")
                 raise
             finally:
                 con.unregister("batch")
@@ -291,12 +294,28 @@ class DuckDBStore:
 
     def _guard(self) -> _Translate:
         if self._closed:
-            raise StoreError("the store is closed", backend=self.backend, target=self._target)
+            raise StoreUnavailableError(
+                "the store is closed", backend=self.backend, target=self._target
+            )
         return _Translate(self._target)
 
 
+# DuckDB's errors that say the database cannot work now, whatever the data: the disk (full,
+# unwritable), memory, a database invalidated by an earlier fatal error, an interrupted query.
+_UNAVAILABLE = (
+    duckdb.IOException,
+    duckdb.TransactionException,  # "Failed to commit: Could not write file" (disk full)
+    duckdb.OutOfMemoryException,
+    duckdb.FatalException,
+    duckdb.InterruptException,
+    duckdb.ConnectionException,
+    duckdb.PermissionException,
+)
+
+
 class _Translate:
-    """Turns DuckDB's exceptions into StoreError once, at the boundary."""
+    """Turns DuckDB's exceptions into StoreError once, at the boundary: unavailability
+    (`StoreUnavailableError`, retried by writers) apart from data the store refused."""
 
     def __init__(self, target: str) -> None:
         self._target = target
@@ -305,6 +324,8 @@ class _Translate:
         return None
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, _UNAVAILABLE):
+            raise StoreUnavailableError(str(exc), backend="duckdb", target=self._target) from exc
         if isinstance(exc, duckdb.Error):
             raise StoreError(str(exc), backend="duckdb", target=self._target) from exc
 

@@ -1,4 +1,6 @@
-"""GET /api/health: is the service receiving and storing, with its counters."""
+"""GET /api/health: is the service receiving and storing, with its counters. `degraded` when
+the broker is not connected or the status reports `faults` (the store failing, the broker
+unreachable, another client taking the gateway's session), which say why."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health", summary="Service health and counters")
 def health(context: Context) -> dict[str, Any]:
     status = dict(context.status())
-    healthy = bool(status.get("broker_connected", False))
+    faults = status.get("faults")
+    healthy = bool(status.get("broker_connected", False)) and not faults
     return {
         "status": "ok" if healthy else "degraded",
         "site": context.config.site.id,

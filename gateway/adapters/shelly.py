@@ -19,19 +19,19 @@ battery_pct. Where a device has several instances of a type, the lowest id is th
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from core.model import WireFormat
 from core.readings import ReadingBatchBuilder
 from gateway.adapters.base import (
     ForeignAdapter,
+    ForeignDecoded,
     MessageKind,
     ReadingWriter,
     checked_ts,
     json_object,
 )
-from gateway.codec import TimeWindow
+from gateway.codec import TimeWindow, preview
 from gateway.errors import PayloadError
 
 __all__ = ["ShellyGen2Adapter"]
@@ -56,10 +56,10 @@ class ShellyGen2Adapter(ForeignAdapter):
 
     def decode_telemetry(
         self, payload: bytes, device: str, window: TimeWindow, out: ReadingBatchBuilder
-    ) -> int:
+    ) -> ForeignDecoded:
         frame = json_object(payload, "a Shelly RPC notification")
         if frame.get("method") not in STATUS_METHODS:
-            return 0
+            return ForeignDecoded(0)
         params = frame.get("params")
         if not isinstance(params, dict):
             raise PayloadError(f"params must be an object, got {type(params).__name__}")
@@ -68,7 +68,7 @@ class ShellyGen2Adapter(ForeignAdapter):
         with ReadingWriter(out, self.site, device, ts_ms) as writer:
             _metering(components, writer)
             _sensors(components, writer)
-            return writer.count
+            return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:
         text = payload.strip()
@@ -80,8 +80,10 @@ class ShellyGen2Adapter(ForeignAdapter):
 def _ts_ms(raw: object) -> int | None:
     if raw is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        raise PayloadError(f"params.ts must be Unix seconds, got {raw!r:.40}")
+    # Unix seconds within ±3,000 years of 1970; compared before any arithmetic, so neither a
+    # 400-digit integer nor inf can overflow (nan fails the comparison).
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not -1e11 < raw < 1e11:
+        raise PayloadError(f"params.ts must be Unix seconds, got {preview(raw)}")
     return round(raw * 1000)
 
 
@@ -90,7 +92,8 @@ def _lowest_instances(params: dict[str, Any]) -> dict[str, tuple[str, dict[str, 
     found: dict[str, tuple[int, str, dict[str, Any]]] = {}
     for key, status in params.items():
         kind, _, number = key.partition(":")
-        if not isinstance(status, dict) or not number.isdigit():
+        # isdecimal, not isdigit: int() refuses "²", which isdigit() accepts.
+        if not isinstance(status, dict) or not number.isdecimal() or len(number) > 9:
             continue
         if kind not in found or int(number) < found[kind][0]:
             found[kind] = (int(number), key, status)

@@ -25,13 +25,14 @@ from core.model import WireFormat
 from core.readings import ReadingBatchBuilder
 from gateway.adapters.base import (
     ForeignAdapter,
+    ForeignDecoded,
     MessageKind,
     ReadingWriter,
     checked_ts,
     iso_instant_ms,
     json_object,
 )
-from gateway.codec import TimeWindow
+from gateway.codec import TimeWindow, preview
 from gateway.errors import PayloadError
 
 __all__ = ["TasmotaAdapter"]
@@ -54,7 +55,7 @@ class TasmotaAdapter(ForeignAdapter):
 
     def decode_telemetry(
         self, payload: bytes, device: str, window: TimeWindow, out: ReadingBatchBuilder
-    ) -> int:
+    ) -> ForeignDecoded:
         sensor = json_object(payload, "a Tasmota SENSOR message")
         raw_time = sensor.get("Time")
         ts_ms = None if raw_time is None else iso_instant_ms(raw_time, self.zone, "Time")
@@ -62,7 +63,7 @@ class TasmotaAdapter(ForeignAdapter):
         with ReadingWriter(out, self.site, device, ts_ms) as writer:
             _energy(sensor.get("ENERGY"), writer)
             _climate(sensor, writer)
-            return writer.count
+            return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:
         text = payload.strip().lower()
@@ -81,7 +82,7 @@ def _energy(energy: object, writer: ReadingWriter) -> None:
         if isinstance(raw, list) and field == "Power":
             # Channels of a multi-channel device: the device draws their sum.
             if not all(isinstance(p, int | float) and not isinstance(p, bool) for p in raw):
-                raise PayloadError(f"ENERGY.Power must be numbers, got {raw!r:.60}")
+                raise PayloadError(f"ENERGY.Power must be numbers, got {preview(raw, 60)}")
             raw = sum(raw)
         writer.number(metric, raw, f"ENERGY.{field}")
 
@@ -89,12 +90,14 @@ def _energy(energy: object, writer: ReadingWriter) -> None:
 def _climate(sensor: dict[str, Any], writer: ReadingWriter) -> None:
     unit = sensor.get("TempUnit", "C")
     if unit not in ("C", "F"):
-        raise PayloadError(f"TempUnit must be C or F, got {unit!r:.20}")
+        raise PayloadError(f"TempUnit must be C or F, got {preview(unit, 20)}")
     temperature = _first(sensor, "Temperature")
     if temperature is not None:
         name, raw = temperature
         if unit == "F" and isinstance(raw, int | float) and not isinstance(raw, bool):
-            raw = (raw - 32) / 1.8
+            # Converted only within a plausible span: a huge integer would overflow the division
+            # (outside it, the value is refused as out of range anyway).
+            raw = (raw - 32) / 1.8 if -1e6 < raw < 1e6 else raw
         writer.number("temp_c", raw, f"{name}.Temperature")
     humidity = _first(sensor, "Humidity")
     if humidity is not None:

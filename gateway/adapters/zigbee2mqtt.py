@@ -27,6 +27,7 @@ from core.model import WireFormat
 from core.readings import ReadingBatchBuilder
 from gateway.adapters.base import (
     ForeignAdapter,
+    ForeignDecoded,
     MessageKind,
     ReadingWriter,
     checked_ts,
@@ -69,14 +70,14 @@ class Zigbee2MqttAdapter(ForeignAdapter):
 
     def decode_telemetry(
         self, payload: bytes, device: str, window: TimeWindow, out: ReadingBatchBuilder
-    ) -> int:
+    ) -> ForeignDecoded:
         state = json_object(payload, "a Zigbee2MQTT state")
         ts_ms = checked_ts(self._last_seen(state.get("last_seen")), window, "last_seen")
-        with ReadingWriter(out, self.site, device, ts_ms) as writer:
+        with ReadingWriter(out, self.site, device, ts_ms, numeric_text=True) as writer:
             for field, metric in NUMBERS.items():
                 writer.number(metric, state.get(field), field)
             writer.flag("door_open", state.get("contact"), "contact", invert=True)
-            return writer.count
+            return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:
         # JSON {"state": "online"} since Zigbee2MQTT 1.22; a plain word before (legacy).

@@ -214,8 +214,8 @@ def test_presence_of_each_format(topic: str, payload: bytes, online: bool) -> No
     [
         (
             "zigbee2mqtt/fridge-2-door",
-            b'{"temperature": "3.4"}',
-            "temperature must be a number, got str",
+            b'{"temperature": "warm"}',
+            "temperature must be a number or a decimal string, got str 'warm'",
         ),
         ("zigbee2mqtt/fridge-2-door", b'{"contact": "open"}', "contact must be true or false"),
         (
@@ -243,7 +243,7 @@ def test_presence_of_each_format(topic: str, payload: bytes, online: bool) -> No
         (
             "tele/kitchen-plug-1/SENSOR",
             b'{"Time": "2025-11-25T00:00:00", "ENERGY": {"Total": "1.2"}}',
-            "ENERGY.Total must be a number",
+            "ENERGY.Total must be a number, got str",
         ),
         (
             "tele/kitchen-plug-1/SENSOR",
@@ -354,3 +354,110 @@ def test_only_formats_in_the_config_are_subscribed() -> None:
         }
     )
     assert ForeignRouter(canonical_only).filters() == []
+
+
+def decoded(topic: str, payload: bytes) -> tuple[Rows, tuple[str, ...]]:
+    found = route(topic)
+    out = ReadingBatchBuilder()
+    result = found.adapter.decode_telemetry(payload, found.device, WINDOW, out)
+    assert result.count == len(out)
+    return sorted((r.metric, r.ts_ms, r.value) for r in out.build()), result.dropped
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "kept", "dropped"),
+    [
+        # Some Zigbee converters publish numbers as strings: accepted where they are numeric.
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": 3.4, "battery": "100.00", "last_seen": 1764000000000}',
+            [("battery_pct", NOW, 100.0), ("temp_c", NOW, 3.4)],
+            (),
+        ),
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": "-18.5", "last_seen": 1764000000000}',
+            [("temp_c", NOW, -18.5)],
+            (),
+        ),
+        # A bad secondary field is dropped with a note; the temperature beside it is kept.
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": 3.4, "battery": "full", "last_seen": 1764000000000}',
+            [("temp_c", NOW, 3.4)],
+            ("battery must be a number or a decimal string, got str 'full'",),
+        ),
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": 3.4, "battery": "nan", "humidity": 1e400, "last_seen": 1764000000000}',
+            [("temp_c", NOW, 3.4)],
+            (
+                "humidity=inf gives humidity_pct outside what a sensor can report (0..100 %)",
+                "battery must be a number or a decimal string, got str 'nan'",
+            ),
+        ),
+        (
+            "tele/kitchen-plug-1/SENSOR",
+            b'{"Time": "2025-11-25T00:00:00", "ENERGY": {"Total": 1.5, "Voltage": "230V"}}',
+            [("energy_kwh", NOW, 1.5)],
+            ("ENERGY.Voltage must be a number, got str '230V'",),
+        ),
+        (
+            "shellyplusht-b8d61a8b17cc/events/rpc",
+            b'{"method": "NotifyStatus", "params": {"ts": 1764000000, "temperature:0": {"tC": 4},'
+            b' "devicepower:0": {"battery": {"percent": 1%s}}}}' % (b"0" * 400),
+            [("temp_c", NOW, 4.0)],
+            (
+                "devicepower:0.battery.percent=<integer of 401 digits> is not a value any sensor reports",
+            ),
+        ),
+    ],
+)
+def test_foreign_numeric_strings_and_partial_acceptance(
+    topic: str, payload: bytes, kept: Rows, dropped: tuple[str, ...]
+) -> None:
+    assert decoded(topic, payload) == (kept, dropped)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        # Primary readings and times refuse the whole message, also when they are hostile.
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": 1%s}' % (b"0" * 400),
+            "not a value any sensor",
+        ),
+        (
+            "zigbee2mqtt/fridge-2-door",
+            b'{"temperature": 3, "last_seen": 1%s}' % (b"0" * 400),
+            "not a time in epoch milliseconds",
+        ),
+        (
+            "shellyplusht-b8d61a8b17cc/events/rpc",
+            b'{"method": "NotifyStatus", "params": {"ts": 1%s}}' % (b"0" * 400),
+            "params.ts must be Unix seconds, got <integer of 401 digits>",
+        ),
+        (
+            "tele/cold-room-probe/SENSOR",
+            b'{"DS18B20": {"Temperature": 1%s}, "TempUnit": "F"}' % (b"0" * 400),
+            "not a value any sensor",
+        ),
+        (
+            "tele/kitchen-plug-1/SENSOR",
+            b'{"ENERGY": {"Power": [1, 1%s]}}' % (b"0" * 400),
+            "not a value any sensor",
+        ),
+        ("zigbee2mqtt/fridge-2-door", b"[" * 10_000, "nests deeper than 32 levels"),
+    ],
+)
+def test_hostile_primary_fields_refuse_the_message_with_a_reason(
+    topic: str, payload: bytes, reason: str
+) -> None:
+    with pytest.raises(PayloadError, match=reason):
+        decoded(topic, payload)
+
+
+def test_shelly_component_ids_that_int_cannot_read_are_skipped() -> None:
+    payload = b'{"method": "NotifyStatus", "params": {"ts": 1764000000, "temperature:\\u00b2": {"tC": 9}, "temperature:0": {"tC": 4}}}'
+    assert decoded("shellyplusht-b8d61a8b17cc/events/rpc", payload) == ([("temp_c", NOW, 4.0)], ())
