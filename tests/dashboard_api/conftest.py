@@ -1,0 +1,46 @@
+"""The whole API wired as the service wires it: a real DuckDB file with a morning of readings,
+the real alert rules (one over-temperature alert raised and resolved), and a fixed clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from core.clock import StepClock
+from dashboard_api import ApiContext, create_app
+from tests.alerts.conftest import Harness, school, series
+
+ZONE = school().site.zone
+MIDNIGHT = datetime(2026, 11, 23, 0, 0, tzinfo=ZONE).astimezone(UTC)  # Monday, local
+NOON = MIDNIGHT + timedelta(hours=12)
+
+
+def wired_app(path: Path) -> tuple[FastAPI, Harness]:
+    harness = Harness(path, school(), StepClock(MIDNIGHT))
+    # In band, then 09:00-09:40 at 9 °C (an over-temperature alert on a fridge), then back.
+    values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
+    harness.feed(series("fridge-1", MIDNIGHT, 60, values))
+    harness.clock.instant = NOON
+    app = create_app(ApiContext(harness.config, harness.readings, harness.clock, lambda: {}))
+    app.state.alerts = harness.service
+    return app, harness
+
+
+@pytest.fixture(scope="module")
+def wired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """One app for a module of tests that read, or are refused: building it runs the rules."""
+    app, harness = wired_app(tmp_path_factory.mktemp("api") / "api.duckdb")
+    yield app
+    harness.close()
+
+
+@pytest.fixture
+async def client(wired: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=wired)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
