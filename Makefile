@@ -34,6 +34,7 @@ pytest: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.sim
+	$(BIN)/python -m bench.fuzz
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache *.egg-info
