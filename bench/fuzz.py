@@ -45,7 +45,7 @@ from bench.fuzz_payloads import DEVICES, GATEWAY_CLIENT_ID, SITE, TOPIC_PREFIX, 
 from bench.fuzz_publish import Tally, WindowedPublisher
 from bench.fuzz_report import count_store, judge, render
 from bench.fuzz_service import ServiceUnderTest
-from bench.fuzz_stream import FuzzStream
+from bench.fuzz_stream import WEIGHTS, FuzzStream
 from bench.ingest import drain_bare, in_child
 
 __all__ = ["main", "run_fuzz"]
@@ -106,7 +106,7 @@ def _exercise(
 ) -> dict[str, Any]:
     service.start()
     say(f"canteen serve is up; publishing {args.count:,} messages (seed {args.seed})")
-    stream = FuzzStream(args.seed, int(time.time() * 1000))
+    stream = FuzzStream(args.seed, int(time.time() * 1000), args.exclude)
     tally = Tally()
     started = time.perf_counter()
     try:
@@ -211,6 +211,13 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
+        "--exclude",
+        type=lambda text: frozenset(filter(None, text.split(","))),
+        default=frozenset(),
+        metavar="FAMILY,...",
+        help="leave these families out (to see what else a crash hid)",
+    )
+    parser.add_argument(
         "--keep-logs", type=Path, metavar="DIR", help="copy each service lifetime's log here"
     )
     parser.add_argument(
@@ -221,6 +228,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.count < 1 or args.window < 1 or args.max_restarts < 0:
         parser.error("--count and --window must be at least 1, --max-restarts at least 0")
+    unknown = args.exclude - set(WEIGHTS)
+    if unknown:
+        parser.error(f"--exclude: unknown families {sorted(unknown)}; known: {', '.join(WEIGHTS)}")
     if args.service_root is not None:
         args.service_root = args.service_root.resolve()
     return args

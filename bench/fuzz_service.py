@@ -42,6 +42,15 @@ _EXCEPTION_LINE = re.compile(
 )
 
 
+_SUMMED = (
+    "messages_received",
+    "messages_acknowledged",
+    "readings_stored",
+    "dead_letters",
+    "store_retries",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Crash:
     lifetime: int
@@ -126,13 +135,11 @@ class ServiceUnderTest:
         """Counters summed over lifetimes (module docstring), and the last answer's own."""
         with self._lock:
             answers = [self._health[k] for k in sorted(self._health)]
-        summed: Counter[str] = Counter()
+        summed = dict.fromkeys(_SUMMED, 0)
         reasons: Counter[str] = Counter()
         for answer in answers:
-            for key in ("messages_received", "messages_acknowledged", "readings_stored"):
+            for key in _SUMMED:
                 summed[key] += int(answer.get(key, 0))
-            summed["dead_letters"] += int(answer.get("dead_letters", 0))
-            summed["store_retries"] += int(answer.get("store_retries", 0))
             reasons.update(answer.get("dead_letters_by_reason", {}))
         last = answers[-1] if answers else {}
         return {**summed, "dead_letters_by_reason": dict(reasons), "last": last}
@@ -215,17 +222,24 @@ class ServiceUnderTest:
             return f"killed by {signal.Signals(-code).name}"
         path = self._log_dir / f"service-{self._lifetime}.log"
         with contextlib.suppress(OSError):
-            return _last_error(path.read_text(errors="replace")) or f"exit code {code}"
+            return _errors(path.read_text(errors="replace")) or f"exit code {code}"
         return f"exit code {code}"
 
 
-def _last_error(log: str) -> str:
-    """The innermost exception of the log's last traceback, or the CLI's own error line."""
-    found = ""
+def _errors(log: str) -> str:
+    """The exceptions of the log's tracebacks, the original first (an error while shutting down
+    is printed after the one that caused the shutdown), or the CLI's own error line."""
+    found: list[str] = []
     for line in log.splitlines():
         match = _EXCEPTION_LINE.match(line)
         if match and not match.group(1).endswith("ExceptionGroup"):
-            found = f"{match.group(1)}: {match.group(2)}"[:160]
+            error = f"{match.group(1)}: {match.group(2)}"[:160]
         elif line.startswith("canteen: "):
-            found = line[:160]
-    return found
+            error = line[:160]
+        else:
+            continue
+        if error not in found:
+            found.append(error)
+    if len(found) > 1:
+        return f"{found[0]} (then {'; '.join(found[1:])})"
+    return found[0] if found else ""

@@ -52,13 +52,17 @@ _INSERTS = b'{}[]",:0123456789.-eE \\u'
 
 
 class FuzzStream:
-    def __init__(self, seed: int, now_ms: int) -> None:
+    def __init__(self, seed: int, now_ms: int, exclude: frozenset[str] = frozenset()) -> None:
+        unknown = exclude - set(WEIGHTS)
+        if unknown:
+            raise ValueError(f"unknown families {sorted(unknown)}; known: {', '.join(WEIGHTS)}")
+        weights = {family: w for family, w in WEIGHTS.items() if family not in exclude}
         self.rng = random.Random(seed)
         self.clocks = Clocks(now_ms)
         self.good = GoodMessages(self.rng, self.clocks)
         self.hostile = HostileMessages(self.rng, self.clocks)
-        self._families = list(WEIGHTS)
-        self._cumulative = _cumulative(list(WEIGHTS.values()))
+        self._families = list(weights)
+        self._cumulative = _cumulative(list(weights.values()))
         self._by_role = {role: [d for d in DEVICES if d.role is role] for role in Role}
         good = self._by_role[Role.GOOD]
         self._canonical = [d for d in good if d.format is Format.CANONICAL]
