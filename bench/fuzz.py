@@ -75,8 +75,8 @@ def run_fuzz(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
             report = _exercise(args, plan, service, say)
             report["store"] = count_store(Path(plan.db_path), report.pop("good_window_ms"))
             report["bare_paho_msgs_per_s"] = _baseline(plan, say) if args.baseline else None
-            if args.keep_logs is not None:
-                _keep_logs(work, args.keep_logs)
+            if args.keep is not None:
+                _keep(work, args.keep)
     finally:
         broker.stop()
     report["verdict"] = judge(report)
@@ -171,10 +171,12 @@ def _baseline(plan: Plan, say: Callable[[str], None]) -> int | None:
     return round(drain.rate)
 
 
-def _keep_logs(work: Path, into: Path) -> None:
+def _keep(work: Path, into: Path) -> None:
+    """The service's logs, its DuckDB file and the site config, for a closer look."""
     into.mkdir(parents=True, exist_ok=True)
-    for log in sorted(work.glob("service-*.log")):
-        shutil.copy(log, into / log.name)
+    for path in [*sorted(work.glob("service-*.log")), work / "fuzz.duckdb", work / "site.yaml"]:
+        if path.exists():
+            shutil.copy(path, into / path.name)
 
 
 def _commit(root: Path | None) -> str:
@@ -218,7 +220,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="leave these families out (to see what else a crash hid)",
     )
     parser.add_argument(
-        "--keep-logs", type=Path, metavar="DIR", help="copy each service lifetime's log here"
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="copy the service's logs, its DuckDB file and the site config here",
     )
     parser.add_argument(
         "--service-root",
