@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil  # type: ignore[import-untyped]  # no types-psutil in the dev deps
+import psutil
 
 from bench.backlog import BenchError
 

@@ -109,8 +109,13 @@ class Service:
                 alerts.cancel()
         finally:
             self._socket.close()
-            self.alert_store.close()
-            self.store.close()
+            for opened in (self.alert_store, self.store):
+                # A query still running in a worker thread makes DuckDB refuse to close ("busy");
+                # that must not hide why the service is stopping.
+                try:
+                    opened.close()
+                except Exception:
+                    log.exception("closing %s failed", type(opened).__name__)
 
 
 async def run_until(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
