@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 __all__ = [
     "ApiError",
@@ -86,6 +87,7 @@ def shown(value: object) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ApiError, _problem)
+    app.add_exception_handler(HTTPException, _http_problem)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +104,20 @@ async def _problem(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=exc.status, content={"message": exc.message})
 
 
+async def _http_problem(_request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own refusals (no such path, method not allowed) in the same shape. FastAPI
+    answers 400 only for a body it cannot read (not UTF-8): to a client that is the same
+    mistake as a body that is not JSON, which is a 422 here."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:
+        unread = {"loc": ["body"], "msg": str(exc.detail), "type": "json_invalid"}
+        content = {"message": "request body is not valid JSON (UTF-8)", "detail": [unread]}
+        return JSONResponse(status_code=422, content=content)
+    return JSONResponse(
+        status_code=exc.status_code, content={"message": str(exc.detail)}, headers=exc.headers
+    )
+
+
 def _sentence(error: dict[str, Any], allowed: str | None) -> str:
     loc = [str(part) for part in error.get("loc", ())]
     where = f"{loc[0]} parameter '{'.'.join(loc[1:])}'" if len(loc) > 1 else "request"
@@ -109,7 +125,7 @@ def _sentence(error: dict[str, Any], allowed: str | None) -> str:
     if error.get("type") == "missing":
         return f"{where} is required"
     if error.get("type") == "json_invalid":
-        return "request body is not valid JSON"
+        return "request body is not valid JSON (UTF-8)"
     if allowed is not None:
         return f"{where}: {shown(error.get('input'))} is out of range; {allowed}"
     if "input" in error and error.get("type") != "value_error":

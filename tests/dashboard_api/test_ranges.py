@@ -183,4 +183,4 @@ async def test_a_body_that_is_not_json_is_said_so(client: httpx.AsyncClient) -> 
         "/api/alerts/1/acknowledge", content=b"{", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422
-    assert response.json()["message"] == "request body is not valid JSON"
+    assert response.json()["message"] == "request body is not valid JSON (UTF-8)"
