@@ -134,3 +134,23 @@ async def test_openapi_docs_are_served(api: httpx.AsyncClient) -> None:
     assert (await api.get("/docs")).status_code == 200
     spec = (await api.get("/openapi.json")).json()
     assert "/api/devices/{device_id}/series" in spec["paths"]
+
+
+async def test_openapi_lists_the_refusals_each_endpoint_gives(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    listed = {
+        f"{method.upper()} {path}": sorted(int(code) for code in operation["responses"])
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+    }
+    assert listed["GET /api/devices"] == [200]
+    assert listed["GET /api/devices/{device_id}"] == [200, 404]
+    assert listed["GET /api/devices/{device_id}/series"] == [200, 404, 422]
+    assert listed["GET /api/deadletter"] == [200, 422]
+    assert listed["GET /api/energy/report"] == [200, 422]
+    assert listed["GET /api/alerts/{alert_id}"] == [200, 404, 422, 503]
+    assert listed["POST /api/alerts/{alert_id}/close"] == [200, 404, 409, 422, 503]
+    invalid = paths["/api/deadletter"]["get"]["responses"]["422"]["content"]
+    assert invalid["application/json"]["schema"]["$ref"].endswith("/ValidationProblem")
+    missing = paths["/api/devices/{device_id}"]["get"]["responses"]["404"]["content"]
+    assert missing["application/json"]["schema"]["$ref"].endswith("/Problem")
