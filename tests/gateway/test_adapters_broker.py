@@ -234,3 +234,38 @@ async def test_a_dead_bridge_takes_exactly_its_devices_offline(
     assert (site, device) == (SITE, None)
     assert running.gateway.stats.dead_letters["unknown_device"] == 1
     await running.stop()
+
+
+async def test_a_bad_secondary_field_costs_only_itself(
+    broker: MosquittoProcess, pub: Publisher, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A Zigbee converter's battery as a string ("100.00") is read; one that is not a number
+    ("full") is dropped with a dead-letter note, and the temperature beside it is stored."""
+    name = f"fridge-{uuid.uuid4().hex[:6]}"
+    config = config_with(
+        topic_prefix, [{"id": "fridge-1", "source": {"format": "zigbee2mqtt", "id": name}}]
+    )
+    running = await start(config, broker, tmp_path)
+    at = datetime.fromtimestamp(int(time.time()) - 60, UTC)
+    later = datetime.fromtimestamp(int(time.time()) - 30, UTC)
+    pub.publish(
+        f"zigbee2mqtt/{name}",
+        {"temperature": 3.4, "battery": "100.00", "last_seen": at.isoformat()},
+    )
+    pub.publish(
+        f"zigbee2mqtt/{name}",
+        {"temperature": 4.1, "battery": "full", "last_seen": later.isoformat()},
+    )
+    await asyncio.to_thread(pub.flush)
+    await wait_for(lambda: running.gateway.stats.acked >= 2, "both acknowledged")
+    latest = running.latest("fridge-1")
+    assert latest["temp_c"] == (4.1, later)
+    assert latest["battery_pct"] == (100.0, at)
+    assert running.gateway.stats.dead_letters == {"dropped_field": 1}
+    reason, site, device = running.letters()[f"zigbee2mqtt/{name}"]
+    assert (site, device) == (SITE, "fridge-1")
+    assert reason == (
+        "zigbee2mqtt message for fridge-1: stored 1 reading(s), dropped battery must be a "
+        "number or a decimal string, got str 'full'"
+    )
+    await running.stop()
