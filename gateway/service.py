@@ -37,7 +37,7 @@ from gateway.isolation import Owned, ReadingSpan, isolate, readings_of
 from gateway.link import BrokerLink, Inbound
 from gateway.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 
-__all__ = ["Gateway", "GatewaySink", "GatewayStats"]
+__all__ = ["DecodedBatch", "Gateway", "GatewaySink", "GatewayStats"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class GatewayStats:
 
 
 @dataclass(slots=True)
-class _Decoded:
+class DecodedBatch:
     """One batch of messages, decoded, each piece remembering its message. `done` names the
     parts already stored, so a retry after an outage resumes instead of writing them twice."""
 
@@ -129,7 +129,7 @@ class Gateway:
 
     async def run(self) -> None:
         """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
-        decoded: asyncio.Queue[_Decoded] = asyncio.Queue(maxsize=2)
+        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=2)
         await self._link.start()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -138,7 +138,7 @@ class Gateway:
         finally:
             await self._link.stop()
 
-    async def _decode_loop(self, out: asyncio.Queue[_Decoded]) -> None:
+    async def _decode_loop(self, out: asyncio.Queue[DecodedBatch]) -> None:
         linger = self._settings.batch_linger_ms / 1000
         limit = self._settings.batch_max_messages
         while True:
@@ -150,20 +150,22 @@ class Gateway:
                     messages += await self._link.receive(limit - len(messages))
             await out.put(self.decode(messages))
 
-    async def _store_loop(self, queue: asyncio.Queue[_Decoded]) -> None:
+    async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
         while True:
             batch = await queue.get()
             await self.store(batch)
             self.stats.acked += self._link.ack(batch.messages)
 
-    async def store(self, batch: _Decoded) -> None:
+    async def store(self, batch: DecodedBatch) -> None:
         """Store a decoded batch; returns once every message is stored or dead-lettered.
         An unavailable store is retried with backoff for as long as it lasts."""
         delay = 0.5
         while True:
             try:
                 await self._store_parts(batch)
-            except Exception as exc:  # only StorageUnavailable gets here (see _store_parts)
+            # StorageUnavailable (isolate passes nothing else up), or a bug of ours in between:
+            # either way retried with backoff, logged with the error and shown in faults().
+            except Exception as exc:
                 self.stats.store_retries += 1
                 if self._store_failing is None:
                     self._store_failing = (self._clock.now(), str(exc))
@@ -176,7 +178,7 @@ class Gateway:
                 self._store_failing = None
             return
 
-    async def _store_parts(self, batch: _Decoded) -> None:
+    async def _store_parts(self, batch: DecodedBatch) -> None:
         """Each part once, in order; a refused piece becomes a dead letter, written last."""
         sink = self._sink
         if "readings" not in batch.done:
@@ -203,13 +205,13 @@ class Gateway:
             # Reasons and topics are made storable already; this is a store's bug: say so once.
             log.error("a dead letter from %s could not be stored: %s", letter.topic, exc)
 
-    def _refused(self, batch: _Decoded, refused: list[tuple[Inbound, Exception]]) -> None:
+    def _refused(self, batch: DecodedBatch, refused: list[tuple[Inbound, Exception]]) -> None:
         for message, exc in refused:
             log.error("the store refused a message from %s: %s", message.topic, exc)
             problem = PayloadError(f"the store refused this message: {exc}", code="store_refused")
             batch.letters.append(self._dead_letter(message, problem))
 
-    def decode(self, messages: list[Inbound]) -> _Decoded:
+    def decode(self, messages: list[Inbound]) -> DecodedBatch:
         """Decode a batch of messages: readings, events, presence and dead letters."""
         now = self._clock.now()
         window = TimeWindow(
@@ -218,7 +220,7 @@ class Gateway:
             int(self._settings.max_age_days * 86_400_000),
         )
         builder = ReadingBatchBuilder()
-        out = _Decoded(messages, ReadingBatch.empty(), [], [], [], [])
+        out = DecodedBatch(messages, ReadingBatch.empty(), [], [], [], [])
         for message in messages:
             start = len(builder)
             try:
@@ -243,7 +245,7 @@ class Gateway:
         return out
 
     def _route(
-        self, message: Inbound, window: TimeWindow, builder: ReadingBatchBuilder, out: _Decoded
+        self, message: Inbound, window: TimeWindow, builder: ReadingBatchBuilder, out: DecodedBatch
     ) -> None:
         size = len(message.payload)
         if size > self._settings.max_payload_bytes:
@@ -298,7 +300,7 @@ class Gateway:
         message: Inbound,
         window: TimeWindow,
         builder: ReadingBatchBuilder,
-        out: _Decoded,
+        out: DecodedBatch,
     ) -> None:
         adapter = route.adapter
         what = f"{adapter.format.value} message for {route.device}"
@@ -321,7 +323,7 @@ class Gateway:
             out.letters.append(self._dead_letter(message, problem))
 
     def _bridge(
-        self, where: BridgeTopic, message: Inbound, window: TimeWindow, out: _Decoded
+        self, where: BridgeTopic, message: Inbound, window: TimeWindow, out: DecodedBatch
     ) -> None:
         at = _window_now(window)
         if where.channel is BridgeChannel.STATUS:
@@ -332,7 +334,7 @@ class Gateway:
         out.presence.extend(Owned(change, message) for change in changes)
 
     def _presence(
-        self, out: _Decoded, message: Inbound, device: str, online: bool, window: TimeWindow
+        self, out: DecodedBatch, message: Inbound, device: str, online: bool, window: TimeWindow
     ) -> None:
         if online and self._roster.blocks(device):
             return  # kept by the broker from before its bridge died: stale
