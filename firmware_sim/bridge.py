@@ -1,7 +1,7 @@
 """`Bridge`: one MQTT connection carrying many devices, as a Zigbee coordinator or a LoRa
 gateway does.
 
-Topics (gateway/topics.py):
+Topics (core/topics.py):
 
     {prefix}/{site}/bridges/{bridge}/status    retained online/offline; the bridge's Last Will
     {prefix}/{site}/bridges/{bridge}/devices   retained JSON list of the device ids it carries
@@ -23,12 +23,12 @@ import json
 from collections.abc import Sequence
 
 from core.clock import Clock
+from core.topics import BridgeChannel, TopicScheme
 from firmware_sim.device import SimulatedDevice
 from firmware_sim.link import BrokerAddress, DeviceLink
 from firmware_sim.schedule import LagStats
 from firmware_sim.uplink import Uplink
 from firmware_sim.wire import Message, Presence
-from gateway.topics import BridgeChannel, TopicScheme
 
 __all__ = ["BRIDGE_OUTBOX_LIMIT", "Bridge"]
 

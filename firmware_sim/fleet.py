@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
 from core.model import Device
+from core.topics import TopicScheme
 from firmware_sim.bridge import Bridge
 from firmware_sim.device import DeviceCounters, SimulatedDevice
 from firmware_sim.errors import SimulatorError
@@ -31,7 +32,6 @@ from firmware_sim.models import DeviceModel, build_model
 from firmware_sim.schedule import LagStats
 from firmware_sim.uplink import DirectUplink, Uplink
 from firmware_sim.wire import wire_for
-from gateway.topics import TopicScheme
 
 __all__ = ["Fleet", "FleetStats", "ModelFactory"]
 

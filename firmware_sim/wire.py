@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 
 from core.clock import to_epoch_ms
 from core.model import Device, WireFormat
+from core.topics import Channel, TopicScheme
 from firmware_sim.models import Metrics, SimEvent
-from gateway.topics import Channel, TopicScheme
 
 __all__ = ["DeviceWire", "Message", "Presence", "wire_for"]
 

@@ -1,5 +1,5 @@
 """`BridgeRoster`: which devices each bridge carries, so a bridge's death takes its devices
-offline (topics: `gateway/topics.py`).
+offline (topics: `core/topics.py`).
 
 A bridge publishes a retained member list (`bridges/{bridge}/devices`, a JSON list of our
 device ids) and a retained status whose Last Will is `offline`. Bridges need no entry in the

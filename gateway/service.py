@@ -29,13 +29,13 @@ from typing import Protocol
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, parse_broker_url
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
+from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
 from gateway.isolation import Owned, ReadingSpan, isolate, readings_of
 from gateway.link import BrokerLink, Inbound
-from gateway.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 
 __all__ = ["DecodedBatch", "Gateway", "GatewaySink", "GatewayStats"]
 

@@ -1,5 +1,5 @@
-"""The simulator stands where a real device would: it may know the topic scheme, never the
-service behind the broker (DESIGN.md, packages)."""
+"""The simulator stands where a real device would: it may know the topic scheme (`core.topics`),
+never the gateway or the service behind the broker (DESIGN.md, packages)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import firmware_sim
 
-FORBIDDEN = ("ingest", "alerts", "energy", "dashboard_api", "canteen")
+FORBIDDEN = ("gateway", "ingest", "alerts", "energy", "dashboard_api", "canteen")
 
 
 def test_importing_the_simulator_loads_no_service_package() -> None:

@@ -10,10 +10,11 @@ import pytest
 
 from core import DeviceSource, ReadingBatchBuilder, SiteConfig
 from core.clock import to_epoch_ms
+from core.topics import TopicScheme
 from firmware_sim import build_model
 from firmware_sim.schedule import LagStats, Schedule, instant_of
 from firmware_sim.wire import wire_for
-from gateway import TimeWindow, TopicScheme, decode_telemetry
+from gateway import TimeWindow, decode_telemetry
 from gateway.adapters import ForeignRouter, MessageKind
 
 # 11:00-13:00 in Shanghai on a school day: lunch, doors opening, cabinets running.
