@@ -1,5 +1,6 @@
 """What the alerts package needs of persistence, as protocols; the embedded implementation is
-`ingest.duckdb_alerts.DuckDBAlertStore` (SQL stays in ingest's backends).
+`ingest.duckdb_alerts.DuckDBAlertStore` (SQL stays in ingest's backends), which satisfies them
+structurally: it persists the record types of `core.records` and imports nothing of alerts.
 
 Methods are synchronous and may block: async callers run them in a thread.
 """
@@ -7,32 +8,23 @@ Methods are synchronous and may block: async callers run them in a thread.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from alerts.model import (
+from core.readings import ReadingBatch
+from core.records import (
     Alert,
     AlertHistoryEntry,
     AlertQuery,
     DailyTemperature,
+    DayWindow,
     DisinfectionRecord,
     RetentionRecord,
     RuleId,
     SealHealthPoint,
 )
-from core.readings import ReadingBatch
 
 __all__ = ["AlertPersistence", "AlertStore", "DayWindow", "RegisterStore", "RuleStateStore"]
-
-
-@dataclass(frozen=True, slots=True)
-class DayWindow:
-    """A local day as UTC instants [start, end); `end` may be cut at 'now' for today."""
-
-    day: date
-    start: datetime
-    end: datetime
 
 
 class AlertStore(Protocol):

@@ -8,41 +8,39 @@ daily temperature log is computed here in SQL over the readings table, never in 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
-from datetime import UTC, date, datetime
-from enum import Enum
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
-from types import UnionType
-from typing import Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from alerts.model import (
+from core.readings import ReadingBatch
+from core.records import (
     Alert,
     AlertHistoryEntry,
     AlertQuery,
     DailyTemperature,
+    DayWindow,
     DisinfectionRecord,
-    Message,
     RetentionRecord,
     RuleId,
     SealHealthPoint,
 )
-from alerts.store import DayWindow
-from core.readings import ReadingBatch
+from ingest.duckdb_rows import RecordTable, naive_utc
 from ingest.errors import StoreError
+from ingest.migrations import Migration, migrate
 
-__all__ = ["DuckDBAlertStore"]
+__all__ = ["MIGRATIONS", "DuckDBAlertStore"]
 
-T = TypeVar("T")
-
-_SCHEMA = """
+# Version 1: the tables as release d8454af created them (before versions were kept). Never edit
+# a migration once released: append the next one (ingest.migrations).
+_V1 = """
 CREATE SEQUENCE IF NOT EXISTS alert_ids;
 CREATE TABLE IF NOT EXISTS alerts (
     id BIGINT PRIMARY KEY DEFAULT nextval('alert_ids'),
@@ -79,6 +77,10 @@ CREATE TABLE IF NOT EXISTS rule_state (
     site VARCHAR NOT NULL, name VARCHAR NOT NULL, state JSON NOT NULL,
     PRIMARY KEY (site, name));
 """
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "alerts, history, registers, seal health, rule state", (_V1,)),
+)
 
 # Each reading stands for the time until the next one, capped at the largest gap that still
 # counts as continuous data and at the end of its day; out-of-band time sums those spans.
@@ -119,7 +121,7 @@ class DuckDBAlertStore:
         self._closed = False
         with self._translated():
             self._con = duckdb.connect(self._target)
-            self._con.execute(_SCHEMA)
+            migrate(self._con, "alerts", MIGRATIONS, target=self._target)
 
     # -- alerts -----------------------------------------------------------------------------
 
@@ -138,17 +140,18 @@ class DuckDBAlertStore:
         return _ALERTS.decode(rows[0]) if rows else None
 
     def create_alert(self, alert: Alert) -> Alert:
-        row = _ALERTS.encode(alert)[1:]
-        names = _ALERTS.columns[1:]
         rows = self._write(
-            f"INSERT INTO alerts ({', '.join(names)}) VALUES ({_marks(names)}) RETURNING id", row
+            f"{_ALERTS.insert(columns=_ALERT_VALUES)} RETURNING id",
+            _ALERTS.encode(alert, _ALERT_VALUES),
         )
-        return _ALERTS.decode((rows[0][0], *row))
+        return replace(alert, id=int(rows[0][0]))
 
     def replace_alert(self, alert: Alert) -> None:
-        assignments = ", ".join(f"{name} = ?" for name in _ALERTS.columns[1:])
-        row = _ALERTS.encode(alert)
-        self._write(f"UPDATE alerts SET {assignments} WHERE id = ?", [*row[1:], row[0]])
+        assignments = ", ".join(f'"{name}" = ?' for name in _ALERT_VALUES)
+        self._write(
+            f"UPDATE alerts SET {assignments} WHERE id = ?",
+            [*_ALERTS.encode(alert, _ALERT_VALUES), alert.id],
+        )
 
     def delete_alert(self, alert_id: int) -> None:
         self._write("DELETE FROM alert_history WHERE alert_id = ?", [alert_id])
@@ -177,10 +180,7 @@ class DuckDBAlertStore:
         return [_ALERTS.decode(row) for row in self._query(sql, params)]
 
     def add_history(self, entry: AlertHistoryEntry) -> None:
-        self._write(
-            f"INSERT INTO alert_history VALUES ({_marks(_HISTORY.columns)})",
-            _HISTORY.encode(entry),
-        )
+        self._write(_HISTORY.insert(), _HISTORY.encode(entry))
 
     def alert_history(self, alert_id: int) -> list[AlertHistoryEntry]:
         rows = self._query(
@@ -193,7 +193,7 @@ class DuckDBAlertStore:
 
     def save_disinfection(self, records: Sequence[DisinfectionRecord]) -> None:
         for record in records:
-            self._write(_DISINFECTION.upsert("disinfection_register"), _DISINFECTION.encode(record))
+            self._write(_DISINFECTION.insert(replace=True), _DISINFECTION.encode(record))
 
     def disinfection_records(
         self, site: str, first: date, last: date, device: str | None
@@ -209,7 +209,7 @@ class DuckDBAlertStore:
 
     def save_retention(self, records: Sequence[RetentionRecord]) -> None:
         for record in records:
-            self._write(_RETENTION.upsert("sample_retention"), _RETENTION.encode(record))
+            self._write(_RETENTION.insert(replace=True), _RETENTION.encode(record))
 
     def retention_records(
         self, site: str, first: date, last: date, device: str | None
@@ -225,7 +225,7 @@ class DuckDBAlertStore:
 
     def save_seal_health(self, points: Sequence[SealHealthPoint]) -> None:
         for point in points:
-            self._write(_SEAL.upsert("seal_health"), _SEAL.encode(point))
+            self._write(_SEAL.insert(replace=True), _SEAL.encode(point))
 
     def seal_health(
         self, site: str, device: str, start: datetime, end: datetime
@@ -265,7 +265,14 @@ class DuckDBAlertStore:
                 cursor.close()
         return [
             DailyTemperature(
-                device, day, int(n), low, high, mean, float(out_min), min(1.0, float(covered))
+                device=device,
+                day=day,
+                readings=int(n),
+                min_c=low,
+                max_c=high,
+                mean_c=mean,
+                minutes_out_of_band=float(out_min),
+                completeness=min(1.0, float(covered)),
             )
             for day, n, low, high, mean, out_min, covered in rows
         ]
@@ -274,7 +281,10 @@ class DuckDBAlertStore:
 
     def save_rule_state(self, site: str, states: Mapping[str, str]) -> None:
         for name, state in states.items():
-            self._write("INSERT OR REPLACE INTO rule_state VALUES (?, ?, ?)", [site, name, state])
+            self._write(
+                "INSERT OR REPLACE INTO rule_state (site, name, state) VALUES (?, ?, ?)",
+                [site, name, state],
+            )
 
     def load_rule_state(self, site: str) -> dict[str, str]:
         rows = self._query("SELECT name, state FROM rule_state WHERE site = ?", [site])
@@ -330,86 +340,50 @@ class DuckDBAlertStore:
             raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
 
 
-def _marks(columns: Sequence[str]) -> str:
-    return ", ".join("?" for _ in columns)
-
-
 def _naive(instant: datetime | None) -> datetime | None:
-    """DuckDB TIMESTAMP is naive: store the UTC wall time."""
-    return None if instant is None else instant.astimezone(UTC).replace(tzinfo=None)
+    return None if instant is None else naive_utc(instant)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=UTC)
-
-
-class _RowCodec(Generic[T]):
-    """Maps a record dataclass to a table row and back, column per field, in field order.
-
-    A `Message` field is two columns (`<name>_zh`, `<name>_en`), evidence is JSON, instants
-    are naive UTC, enums are their values.
-    """
-
-    def __init__(self, cls: type[T]) -> None:
-        self._cls = cls
-        hints = get_type_hints(cls)
-        self._fields = [(f.name, _bare(hints[f.name])) for f in fields(cls)]  # type: ignore[arg-type]
-        self.columns: list[str] = []
-        for name, kind in self._fields:
-            self.columns += [f"{name}_zh", f"{name}_en"] if kind is Message else [f'"{name}"']
-        self.select = ", ".join(self.columns)
-
-    def upsert(self, table: str) -> str:
-        return f"INSERT OR REPLACE INTO {table} ({self.select}) VALUES ({_marks(self.columns)})"
-
-    def encode(self, record: T) -> list[Any]:
-        row: list[Any] = []
-        for name, kind in self._fields:
-            value = getattr(record, name)
-            if kind is Message:
-                row += [value.zh, value.en]
-            elif isinstance(value, datetime):
-                row.append(_naive(value))
-            elif isinstance(value, Enum):
-                row.append(value.value)
-            elif kind is dict:
-                row.append(json.dumps(dict(value), ensure_ascii=False))
-            else:
-                row.append(value)
-        return row
-
-    def decode(self, row: Sequence[Any]) -> T:
-        values: dict[str, Any] = {}
-        cells = iter(row)
-        for name, kind in self._fields:
-            cell = next(cells)
-            if kind is Message:
-                values[name] = Message(cell, next(cells))
-            elif cell is None:
-                values[name] = None
-            elif kind is datetime:
-                values[name] = _utc(cell)
-            elif kind is dict:
-                values[name] = json.loads(cell)
-            elif isinstance(kind, type) and issubclass(kind, Enum):
-                values[name] = kind(cell)
-            else:
-                values[name] = cell
-        return self._cls(**values)
-
-
-def _bare(hint: Any) -> Any:
-    """The type a column holds: `X | None` is X, a mapping (evidence) is dict."""
-    args = [a for a in get_args(hint) if a is not type(None)]
-    if get_origin(hint) in (Union, UnionType) and len(args) == 1:
-        hint = args[0]
-    if get_origin(hint) is Mapping:
-        return dict
-    return hint
-
-
-_ALERTS = _RowCodec(Alert)
-_HISTORY = _RowCodec(AlertHistoryEntry)
-_DISINFECTION = _RowCodec(DisinfectionRecord)
-_RETENTION = _RowCodec(RetentionRecord)
-_SEAL = _RowCodec(SealHealthPoint)
+_ALERTS = RecordTable(
+    "alerts",
+    Alert,
+    (
+        "id", "site", "device", "rule", "severity", "state", "food_safety", "condition_active",
+        "pending_since", "message_zh", "message_en", "evidence", "updated_at", "fired_at",
+        "occurrences", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+        "closed_at", "closed_by", "corrective_action", "food_decision", "food_reason", "note",
+        "last_finding_at",
+    ),
+    messages=("message",),
+    json_columns=("evidence",),
+)  # fmt: skip
+# Everything but the id, which the alert_ids sequence assigns.
+_ALERT_VALUES = _ALERTS.columns[1:]
+_HISTORY = RecordTable(
+    "alert_history", AlertHistoryEntry, ("alert_id", "at", "action", "state", "actor", "note")
+)
+_DISINFECTION = RecordTable(
+    "disinfection_register",
+    DisinfectionRecord,
+    (
+        "site", "device", "meal", "service_date", "window_start", "window_end", "status",
+        "target_c", "hold_threshold_c", "required_hold_min", "decided_at", "reason_zh",
+        "reason_en", "cycles", "cycle_start", "cycle_end", "max_temp_c", "hold_min",
+    ),
+    messages=("reason",),
+)  # fmt: skip
+_RETENTION = RecordTable(
+    "sample_retention",
+    RetentionRecord,
+    (
+        "site", "device", "meal", "service_date", "start", "end", "status", "low_c", "high_c",
+        "updated_at", "min_c", "max_c", "minutes_out_of_band", "completeness",
+        "longest_gap_min",
+    ),
+)  # fmt: skip
+_SEAL = RecordTable(
+    "seal_health",
+    SealHealthPoint,
+    ("site", "device", "ts", "health", "evidence"),
+    json_columns=("evidence",),
+)

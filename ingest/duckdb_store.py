@@ -3,7 +3,8 @@
 Readings are written as one Arrow table per batch with a single `INSERT ... SELECT` (row-by-row
 `executemany` is ~1,500x slower here, DESIGN.md). Timestamps are stored as UTC `TIMESTAMP`.
 One connection writes, under a lock; each read opens its own cursor, so API queries run in
-threads beside the writer.
+threads beside the writer. The tables are the 'readings' component of the file's schema
+(`ingest.migrations`): every INSERT and SELECT names its columns.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +24,7 @@ import pyarrow as pa
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.errors import StoreError, StoreUnavailableError
+from ingest.migrations import Migration, migrate
 from ingest.store import (
     Aggregate,
     CounterDeltas,
@@ -32,9 +35,11 @@ from ingest.store import (
     SeriesPoint,
 )
 
-__all__ = ["DuckDBStore"]
+__all__ = ["MIGRATIONS", "DuckDBStore"]
 
-_SCHEMA = """
+# Version 1: the tables as release d8454af created them (before versions were kept). Never edit
+# a migration once released: append the next one (ingest.migrations).
+_V1 = """
 CREATE TABLE IF NOT EXISTS readings (
     site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
     ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
@@ -56,17 +61,21 @@ CREATE TABLE IF NOT EXISTS device_events (
     kind VARCHAR NOT NULL, data JSON NOT NULL, PRIMARY KEY (site, device, ts, kind));
 """
 
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "readings, latest, dead letters, presence, device events", (_V1,)),
+)
+
 # A batch may carry the same (site, device, metric, ts) twice (a device replaying its buffer);
 # one INSERT OR REPLACE cannot touch a row twice, so the last copy in the batch wins.
 _WRITE_READINGS = """
-INSERT OR REPLACE INTO readings
+INSERT OR REPLACE INTO readings (site, device, metric, ts, value)
 SELECT site, device, metric, ts, value FROM batch
 QUALIFY row_number() OVER (PARTITION BY site, device, metric, ts ORDER BY ord DESC) = 1
 """
 
 # Late readings must not overwrite a newer latest value; within a batch the last copy wins.
 _WRITE_LATEST = """
-INSERT INTO latest
+INSERT INTO latest (site, device, metric, ts, value)
 SELECT site, device, metric, max(ts), arg_max(value, (ts, ord)) FROM batch
 GROUP BY site, device, metric
 ON CONFLICT DO UPDATE SET ts = excluded.ts, value = excluded.value
@@ -80,6 +89,14 @@ _AGGREGATES = {
     Aggregate.LAST: "arg_max(value, ts)",
 }
 
+_DAY_S = 86_400
+
+# Steps shorter than a day align to the Unix epoch, so a 1 h step starts on the hour (UTC).
+_EPOCH_BUCKET = "to_timestamp(floor(epoch(ts) / $step) * $step)::TIMESTAMP"
+# Steps of a day or longer align to local midnights in the site's zone (DuckDB's ICU bucketing
+# follows DST: a local day may be 23 or 25 hours); whole days count in days, not seconds.
+_LOCAL_BUCKET = "timezone('UTC', time_bucket({width}, timezone('UTC', ts), $zone))"
+
 
 class DuckDBStore:
     """Readings and records in one DuckDB file (or ':memory:')."""
@@ -92,7 +109,7 @@ class DuckDBStore:
             Path(self._target).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = duckdb.connect(self._target)
-            self._con.execute(_SCHEMA)
+            migrate(self._con, "readings", MIGRATIONS, target=self._target)
         except duckdb.Error as exc:
             raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
         self._lock = threading.Lock()
@@ -147,24 +164,25 @@ class DuckDBStore:
         end: datetime,
         step_s: int,
         agg: Aggregate,
+        *,
+        zone: ZoneInfo | None = None,
     ) -> list[SeriesPoint]:
-        # Buckets align to the Unix epoch, so a 1 h step starts on the hour (UTC).
-        sql = f"""
-            SELECT to_timestamp(floor(epoch(ts) / $step) * $step)::TIMESTAMP AS bucket,
-                   {_AGGREGATES[agg]} AS value, count(*) AS n
-            FROM readings
-            WHERE site = $site AND device = $device AND metric = $metric
-              AND ts >= $start AND ts < $end
-            GROUP BY bucket ORDER BY bucket
-        """
+        bucket, bucket_params = _bucket(step_s, zone)
         params = {
             "site": site,
             "device": device,
             "metric": metric,
             "start": _naive(start),
             "end": _naive(end),
-            "step": step_s,
+            **bucket_params,
         }
+        sql = f"""
+            SELECT {bucket} AS bucket, {_AGGREGATES[agg]} AS value, count(*) AS n
+            FROM readings
+            WHERE site = $site AND device = $device AND metric = $metric
+              AND ts >= $start AND ts < $end
+            GROUP BY bucket ORDER BY bucket
+        """
         rows = self._query(sql, params)
         return [SeriesPoint(_utc(bucket), value, n) for bucket, value, n in rows]
 
@@ -200,7 +218,8 @@ class DuckDBStore:
         )
         self._insert_table(
             "INSERT INTO dead_letters (received_at, topic, site, device, reason, payload, "
-            "payload_size) SELECT * FROM letters",
+            "payload_size) SELECT received_at, topic, site, device, reason, payload, payload_size "
+            "FROM letters",
             "letters",
             table,
         )
@@ -216,7 +235,7 @@ class DuckDBStore:
                ORDER BY id DESC LIMIT $limit""",
             {"site": site, "reason": reason, "limit": limit},
         )
-        return [DeadLetterRecord(row[0], DeadLetter(_utc(row[1]), *row[2:])) for row in rows]
+        return [_dead_letter(*row) for row in rows]
 
     def dead_letter_count(self) -> int:
         rows = self._query("SELECT count(*) FROM dead_letters", [])
@@ -227,7 +246,7 @@ class DuckDBStore:
             for change in changes:
                 # A presence message that arrives late must not overwrite a newer state.
                 self._con.execute(
-                    """INSERT INTO presence VALUES (?, ?, ?, ?)
+                    """INSERT INTO presence (site, device, online, since) VALUES (?, ?, ?, ?)
                        ON CONFLICT DO UPDATE SET online = excluded.online, since = excluded.since
                        WHERE excluded.since >= presence.since""",
                     [change.site, change.device, change.online, _naive(change.at)],
@@ -250,7 +269,10 @@ class DuckDBStore:
             }
         )
         self._insert_table(
-            "INSERT OR REPLACE INTO device_events SELECT * FROM events", "events", table
+            "INSERT OR REPLACE INTO device_events (site, device, ts, kind, data) "
+            "SELECT site, device, ts, kind, data FROM events",
+            "events",
+            table,
         )
 
     def device_events(
@@ -328,6 +350,41 @@ class _Translate:
             raise StoreUnavailableError(str(exc), backend="duckdb", target=self._target) from exc
         if isinstance(exc, duckdb.Error):
             raise StoreError(str(exc), backend="duckdb", target=self._target) from exc
+
+
+def _bucket(step_s: int, zone: ZoneInfo | None) -> tuple[str, dict[str, Any]]:
+    """The SQL of a reading's bucket start (naive UTC) and its parameters."""
+    if zone is None or step_s < _DAY_S:
+        return _EPOCH_BUCKET, {"step": step_s}
+    if step_s % _DAY_S == 0:
+        return _LOCAL_BUCKET.format(width="to_days($days)"), {
+            "days": step_s // _DAY_S,
+            "zone": zone.key,
+        }
+    return _LOCAL_BUCKET.format(width="to_seconds($step)"), {"step": step_s, "zone": zone.key}
+
+
+def _dead_letter(
+    id_: int,
+    received_at: datetime,
+    topic: str,
+    reason: str,
+    payload: bytes,
+    payload_size: int,
+    site: str | None,
+    device: str | None,
+) -> DeadLetterRecord:
+    """A row selected as `id, received_at, topic, reason, payload, payload_size, site, device`."""
+    letter = DeadLetter(
+        received_at=_utc(received_at),
+        topic=topic,
+        reason=reason,
+        payload=payload,
+        payload_size=payload_size,
+        site=site,
+        device=device,
+    )
+    return DeadLetterRecord(id=id_, letter=letter)
 
 
 def _naive(instant: datetime) -> datetime:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +51,8 @@ class LatestValue:
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
-    """One step of a series: the aggregate over [start, start + step) and how many readings."""
+    """One step of a series: the aggregate over [start, start + step) and how many readings
+    (a local day for steps of days in a zone, see `Store.series`)."""
 
     start: datetime
     value: float
@@ -159,7 +161,15 @@ class Store(Protocol):
         end: datetime,
         step_s: int,
         agg: Aggregate,
-    ) -> list[SeriesPoint]: ...
+        *,
+        zone: ZoneInfo | None = None,
+    ) -> list[SeriesPoint]:
+        """Readings with start <= ts < end, aggregated per step; empty steps are absent.
+
+        Steps shorter than a day align to the Unix epoch (a 1 h step starts on the hour). With
+        a `zone`, steps of a day or longer align to local midnights there: a 1 d step is one
+        local day (23 or 25 hours across a DST change), whatever the zone's UTC offset."""
+        ...
 
     def counter_deltas(
         self,

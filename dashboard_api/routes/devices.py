@@ -109,7 +109,14 @@ def series(
             f"at most {MAX_POINTS} are allowed, so use a longer step or a shorter range",
         )
     points = context.store.series(
-        context.config.site.id, device.id, metric, start_at, end_at, step_s, agg
+        context.config.site.id,
+        device.id,
+        metric,
+        start_at,
+        end_at,
+        step_s,
+        agg,
+        zone=context.config.site.zone,
     )
     return {
         "device": device.id,

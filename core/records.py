@@ -1,0 +1,242 @@
+"""The stored records of alerts and food-safety registers, as the alerts package and a store
+backend both speak them (DESIGN.md, packages: what two packages both speak lives in core).
+
+The alerts package owns their behaviour (rules, lifecycle, verdicts); a store only persists
+them and answers queries (`AlertQuery`, `DayWindow`). These types hold data and trivially
+derived properties, nothing more. Instants are UTC-aware datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+__all__ = [
+    "Alert",
+    "AlertAction",
+    "AlertHistoryEntry",
+    "AlertQuery",
+    "AlertState",
+    "DailyTemperature",
+    "DayWindow",
+    "DisinfectionRecord",
+    "DisinfectionStatus",
+    "Evidence",
+    "FoodDecision",
+    "Message",
+    "RetentionRecord",
+    "RetentionStatus",
+    "RuleId",
+    "SealHealthPoint",
+    "Severity",
+]
+
+Evidence = Mapping[str, float | int | str | None]
+
+
+class RuleId(StrEnum):
+    OVER_TEMPERATURE = "over_temperature"
+    UNDER_TEMPERATURE = "under_temperature"
+    OFFLINE = "offline"
+    SITE_OFFLINE = "site_offline"
+    SENSOR_FAULT = "sensor_fault"
+    SEAL_DEGRADATION = "seal_degradation"
+    DISINFECTION = "disinfection"
+    SAMPLE_RETENTION = "sample_retention"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return (Severity.INFO, Severity.WARNING, Severity.CRITICAL).index(self)
+
+
+class AlertState(StrEnum):
+    PENDING = "pending"  # condition true, duration not yet met
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"  # condition cleared (by the rule, or declared by a person)
+    CLOSED = "closed"
+
+    @property
+    def is_open(self) -> bool:
+        return self is not AlertState.CLOSED
+
+
+class FoodDecision(StrEnum):
+    KEPT = "kept"
+    DISCARDED = "discarded"
+
+
+class AlertAction(StrEnum):
+    """What happened to an alert, for its history."""
+
+    PENDING = "pending"
+    FIRED = "fired"
+    ESCALATED = "escalated"
+    REFIRED = "refired"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """User-facing text in Chinese (the default) and English."""
+
+    zh: str
+    en: str
+
+    def in_language(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    site: str
+    device: str
+    rule: RuleId
+    severity: Severity
+    state: AlertState
+    food_safety: bool
+    # True while the rule still sees its condition; a person cannot resolve an active alert.
+    condition_active: bool
+    pending_since: datetime
+    message: Message
+    evidence: Evidence
+    updated_at: datetime
+    fired_at: datetime | None = None
+    occurrences: int = 1
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    corrective_action: str | None = None
+    food_decision: FoodDecision | None = None
+    food_reason: str | None = None
+    note: str | None = None
+    # Event time of the last finding applied: a replay after a restart re-sends older ones.
+    last_finding_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHistoryEntry:
+    alert_id: int
+    at: datetime
+    action: AlertAction
+    state: AlertState
+    actor: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertQuery:
+    site: str
+    states: tuple[AlertState, ...] = ()
+    device: str | None = None
+    rule: RuleId | None = None
+    severity: Severity | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+class DisinfectionStatus(StrEnum):
+    COMPLIANT = "compliant"
+    INCOMPLETE = "incomplete"  # a cycle ran but did not reach or hold the target
+    MISSED = "missed"  # no cycle in the window
+
+
+@dataclass(frozen=True, slots=True)
+class DisinfectionRecord:
+    """One line of the electronic disinfection register: a cabinet, a meal, a verdict."""
+
+    site: str
+    device: str
+    meal: str
+    service_date: date  # local date on which the meal started
+    window_start: datetime
+    window_end: datetime
+    status: DisinfectionStatus
+    target_c: float
+    hold_threshold_c: float  # target less the documented probe tolerance (steam)
+    required_hold_min: float
+    decided_at: datetime
+    reason: Message
+    cycles: int = 0
+    cycle_start: datetime | None = None
+    cycle_end: datetime | None = None
+    max_temp_c: float | None = None
+    hold_min: float | None = None  # longest continuous time at or above the threshold
+
+
+class RetentionStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    KEPT = "kept"  # in band for the whole retention period
+    BREACHED = "breached"  # out of band long enough to raise an over/under-temperature alert
+    UNVERIFIED = "unverified"  # too little data to prove it
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRecord:
+    """A meal's food samples in the sample fridge: kept in band for the retention period?"""
+
+    site: str
+    device: str
+    meal: str
+    service_date: date
+    start: datetime
+    end: datetime
+    status: RetentionStatus
+    low_c: float | None
+    high_c: float | None
+    updated_at: datetime
+    min_c: float | None = None
+    max_c: float | None = None
+    minutes_out_of_band: float = 0.0
+    completeness: float = 0.0
+    longest_gap_min: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SealHealthPoint:
+    """A device's door-seal health at one instant: 1 is its own learned baseline, 0 a seal
+    that has failed; `evidence` holds each feature now and at baseline."""
+
+    site: str
+    device: str
+    ts: datetime
+    health: float
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class DailyTemperature:
+    """The daily temperature log of one device for one local day, computed by the store."""
+
+    device: str
+    day: date
+    readings: int
+    min_c: float | None
+    max_c: float | None
+    mean_c: float | None
+    minutes_out_of_band: float
+    completeness: float  # share of the (elapsed) day covered by readings, 0-1
+
+
+@dataclass(frozen=True, slots=True)
+class DayWindow:
+    """A local day as UTC instants [start, end); `end` may be cut at 'now' for today."""
+
+    day: date
+    start: datetime
+    end: datetime
