@@ -55,7 +55,7 @@ SLOWEST_RATE_MSGS_S = 500  # below this the run is treated as hung: deadline N /
 
 
 def run_fuzz(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
-    from canteen.broker import MosquittoProcess, free_port
+    from demo_broker.mosquitto import MosquittoProcess, free_port
 
     try:
         broker = MosquittoProcess().start()

@@ -238,7 +238,7 @@ def in_child(name: str, target: Callable[..., Drain], *args: Any, timeout_s: flo
 def run_bench(
     devices: int, messages: int, *, publishers: int, profile: str, say: Callable[[str], None]
 ) -> dict[str, Any]:
-    from canteen.broker import MosquittoProcess
+    from demo_broker.mosquitto import MosquittoProcess
     from gateway.topics import TopicScheme
 
     try:

@@ -296,7 +296,7 @@ def measure_live_devices_sustained(
     population: int = 10_000, window_s: float = 5.0
 ) -> dict[str, Any]:
     """See the module docstring. Needs mosquitto; takes about a minute."""
-    from canteen.broker import MosquittoProcess
+    from demo_broker.mosquitto import MosquittoProcess
 
     with MosquittoProcess() as broker:
         counter = _Counter(broker.port)

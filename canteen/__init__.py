@@ -1,3 +1,3 @@
-"""The composition root: the `canteen` command (demo, serve, sim) and the wiring of gateway,
-store and API into one service. Brokers for the demo and the tests live here too. No business
-rules."""
+"""The composition root: the `canteen` command (demo, serve, sim, report, eval) and the wiring
+of gateway, store, alerts and API into one service. No business rules; the demo's brokers live
+in `demo_broker`."""

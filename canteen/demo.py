@@ -13,10 +13,10 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from canteen.broker import MosquittoProcess, find_mosquitto
 from canteen.runtime import Overrides, Service, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
+from demo_broker import EmbeddedBroker, MosquittoProcess, find_mosquitto
 
 __all__ = ["run_demo"]
 
@@ -27,7 +27,7 @@ CATCH_UP_SPEED = 720.0
 
 
 @contextlib.asynccontextmanager
-async def demo_broker(kind: str = "auto") -> AsyncIterator[str]:
+async def running_broker(kind: str = "auto") -> AsyncIterator[str]:
     """Yields the URL of a broker that runs for the demo's lifetime: `mosquitto`, `embedded`,
     or `auto` (mosquitto when installed)."""
     if kind == "mosquitto" or (kind == "auto" and find_mosquitto() is not None):
@@ -38,8 +38,6 @@ async def demo_broker(kind: str = "auto") -> AsyncIterator[str]:
         finally:
             await asyncio.to_thread(broker.stop)
         return
-    from canteen.embedded_broker import EmbeddedBroker
-
     async with EmbeddedBroker() as embedded:
         log.info("broker: mosquitto not installed, using the embedded broker on %s", embedded.url)
         yield embedded.url
@@ -56,7 +54,7 @@ async def run_demo(
 ) -> None:
     from firmware_sim import Fleet
 
-    async with demo_broker(broker) as broker_url:
+    async with running_broker(broker) as broker_url:
         service = Service(config, SystemClock(), Overrides(broker=broker_url, db=db, listen=listen))
         start = datetime.now(UTC) - timedelta(hours=history_hours)
         fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)

@@ -17,8 +17,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from canteen.broker import MosquittoProcess
 from core.config import SiteConfig
+from demo_broker.mosquitto import MosquittoProcess
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

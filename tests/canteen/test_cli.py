@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from canteen.broker import MosquittoProcess, free_port
 from canteen.cli import main
 from core.config import load_config
+from demo_broker.mosquitto import MosquittoProcess, free_port
 from tests.conftest import EXAMPLES, Publisher
 
 

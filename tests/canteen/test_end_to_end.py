@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from canteen.broker import MosquittoProcess
 from canteen.runtime import Overrides, Service
 from core import ManualClock, load_config
+from demo_broker.mosquitto import MosquittoProcess
 from firmware_sim import Fleet
 from tests.conftest import EXAMPLES, wait_for
 

@@ -20,9 +20,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from canteen.broker import MosquittoProcess, free_port
 from canteen.runtime import Overrides, Service
 from core import SystemClock
+from demo_broker.mosquitto import MosquittoProcess, free_port
 from ingest import DuckDBStore
 from tests.conftest import Publisher, site_config, wait_for
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from canteen.broker import MosquittoProcess
+from demo_broker.mosquitto import MosquittoProcess
 from core.clock import ManualClock, to_epoch_ms
 from core.config import SiteConfig
 from core.model import Device

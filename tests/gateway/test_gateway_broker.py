@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from canteen.broker import MosquittoProcess
+from demo_broker.mosquitto import MosquittoProcess
 from core.clock import SystemClock
 from core.config import SiteConfig
 from gateway import Gateway

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from canteen.broker import MosquittoProcess
+from demo_broker.mosquitto import MosquittoProcess
 from tests.conftest import Publisher, site_config, wait_for
 from tests.gateway.test_gateway_broker import SITE, RunningGateway, now_ms
 

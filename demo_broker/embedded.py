@@ -11,9 +11,14 @@ It speaks enough of MQTT 3.1.1 (and 3.1, "MQIsdp") for paho-mqtt and aiomqtt cli
   while offline and re-send unacknowledged ones with DUP on reconnect, take-over of a session by
   a second connection with the same client id (the old connection's will is published).
 
-Memory stays bounded for a slow subscriber: at most ``INFLIGHT_WINDOW`` unacknowledged QoS 1
-messages per client, at most ``MAX_QUEUED_MESSAGES`` queued behind them (oldest dropped), and
-socket writes stop while the transport's buffer is above its high-water mark.
+It listens on a loopback address only: it has no authentication, so it must not be reachable
+from the school's network (another host is refused when the broker is created).
+
+Memory stays bounded (limits in :mod:`demo_broker.routing`): at most ``MAX_SESSIONS`` sessions
+(a new client id beyond that gets CONNACK 3, server unavailable); per client at most
+``INFLIGHT_WINDOW`` unacknowledged QoS 1 messages and ``MAX_QUEUED_MESSAGES`` queued behind them,
+within ``MAX_SESSION_BYTES`` for both together (oldest queued dropped); at most ``MAX_RETAINED``
+retained topics; socket writes stop while the transport's buffer is above its high-water mark.
 
 Not supported: TLS, WebSockets, authentication/ACLs, MQTT 5, outbound QoS 2, ``$SYS`` topics,
 state surviving a broker restart.
@@ -27,21 +32,29 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import uuid
 from collections.abc import Callable
 from typing import cast
 
-from canteen import mqtt_packets as mp
-from canteen.mqtt_packets import MalformedPacketError, PacketTooLargeError, UnsupportedProtocolError
-from canteen.mqtt_routing import Message, Router, Session, topic_matches, valid_topic_filter
+from demo_broker import packets as mp
+from demo_broker.packets import MalformedPacketError, PacketTooLargeError, UnsupportedProtocolError
+from demo_broker.routing import (
+    Message,
+    Router,
+    Session,
+    TooManySessionsError,
+    topic_matches,
+    valid_topic_filter,
+)
 
 __all__ = ["EmbeddedBroker", "topic_matches", "valid_topic_filter"]
 
 log = logging.getLogger(__name__)
 
 # Unacknowledged outbound QoS 1 messages per client. As in the mosquitto config of
-# canteen.broker: the gateway acks a whole batch (up to 5000) once it is stored.
+# demo_broker.mosquitto: the gateway acks a whole batch (up to 5000) once it is stored.
 INFLIGHT_WINDOW = 10_000
 CONNECT_TIMEOUT_S = 10.0  # a socket that never sends CONNECT is dropped after this
 _WRITE_HIGH_WATER = 256 * 1024  # transport buffer size at which we stop writing PUBLISHes
@@ -185,18 +198,17 @@ class _Connection(asyncio.Protocol):
         session = self.session
         if session is None or self._closed:
             return
-        queue, inflight = session.queue, session.inflight
+        inflight = session.inflight
         chunk: list[bytes] = []
         size = 0
-        while queue and not self._paused:
-            msg, qos, retain = queue[0]
+        while session.queue and not self._paused:
+            if session.queue[0][1] and len(inflight) >= INFLIGHT_WINDOW:
+                break  # resumed by the next PUBACK
+            msg, qos, retain = session.next_to_send()
             packet_id = 0
             if qos:
-                if len(inflight) >= INFLIGHT_WINDOW:
-                    break  # resumed by the next PUBACK
                 packet_id = session.allocate_packet_id()
                 inflight[packet_id] = (msg, retain)
-            queue.popleft()
             packet = mp.encode_publish(msg.topic_field, msg.payload, qos, retain, False, packet_id)
             chunk.append(packet)
             size += len(packet)
@@ -250,7 +262,13 @@ class _Connection(asyncio.Protocol):
                 request.will_qos,
             )
             self._will = (will, request.will_retain)
-        session, present = self._router.attach(self, client_id, request.clean_session)
+        try:
+            session, present = self._router.attach(self, client_id, request.clean_session)
+        except TooManySessionsError as exc:
+            log.warning("refusing %r (client id %s): %s", self, client_id, exc)
+            self._write(mp.encode_connack(False, 3))  # server unavailable
+            self.close("too many sessions", publish_will=False)
+            return
         self.session = session
         self._write(mp.encode_connack(present, 0))
         for packet_id, (msg, retain) in session.inflight.items():  # section 4.4: re-send
@@ -284,7 +302,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_puback(self, _flags: int, body: bytes) -> None:
         session = self._current_session()
-        if session.inflight.pop(mp.decode_packet_id(body), None) is not None and session.queue:
+        if session.acknowledged(mp.decode_packet_id(body)) and session.queue:
             self.schedule_flush()  # a slot in the in-flight window opened up
 
     def _on_pubrel(self, _flags: int, body: bytes) -> None:
@@ -322,14 +340,31 @@ class _Connection(asyncio.Protocol):
         self.close("client sent DISCONNECT", publish_will=False)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine's loopback interface only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class EmbeddedBroker:
-    """A minimal MQTT 3.1.1 broker listening on ``host:port`` inside the running event loop."""
+    """A minimal MQTT 3.1.1 broker listening on loopback ``host:port`` inside the running event
+    loop."""
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 0, *, max_packet_bytes: int = 2 * 1024 * 1024
     ) -> None:
         if max_packet_bytes < 64:
             raise ValueError(f"max_packet_bytes must be at least 64, got {max_packet_bytes}")
+        if not is_loopback(host):
+            raise ValueError(
+                f"the embedded broker listens on loopback only (it has no authentication); "
+                f"{host!r} is not a loopback address: use 127.0.0.1, ::1 or localhost, or run "
+                "mosquitto for a broker other hosts reach"
+            )
         self._host = host
         self._requested_port = port
         self._max_packet_bytes = max_packet_bytes

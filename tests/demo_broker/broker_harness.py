@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from canteen.embedded_broker import EmbeddedBroker
+from demo_broker.embedded import EmbeddedBroker
 
 TIMEOUT = 5.0
 

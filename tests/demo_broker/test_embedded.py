@@ -17,8 +17,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from canteen.embedded_broker import EmbeddedBroker, topic_matches, valid_topic_filter
-from tests.canteen.broker_harness import (
+from demo_broker.embedded import EmbeddedBroker, topic_matches, valid_topic_filter
+from tests.demo_broker.broker_harness import (
     TIMEOUT,
     BrokerThread,
     Client,

@@ -1,4 +1,4 @@
-"""MQTT 3.1.1 wire format for :mod:`canteen.embedded_broker`.
+"""MQTT 3.1.1 wire format for :mod:`demo_broker.embedded`.
 
 Only what a broker needs: cutting the inbound byte stream into packets, decoding the packets a
 client sends and encoding the packets a server sends. Nothing here does I/O, so every function

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from canteen.embedded_broker import EmbeddedBroker
-from tests.canteen.broker_harness import BrokerThread, Client
+from demo_broker.embedded import EmbeddedBroker
+from tests.demo_broker.broker_harness import BrokerThread, Client
 
 
 @pytest.fixture

@@ -13,17 +13,32 @@ from typing import Protocol
 
 __all__ = [
     "MAX_QUEUED_MESSAGES",
+    "MAX_RETAINED",
+    "MAX_SESSIONS",
+    "MAX_SESSION_BYTES",
     "Message",
     "Router",
     "Session",
     "SessionLink",
+    "TooManySessionsError",
     "topic_matches",
     "valid_topic_filter",
 ]
 
 log = logging.getLogger(__name__)
 
-MAX_QUEUED_MESSAGES = 100_000  # per session, behind the in-flight window
+# Bounds, so that no client can make the broker grow without limit (it is a demo convenience
+# and has no authentication). A demo school has a few dozen devices and one gateway session.
+MAX_SESSIONS = 1_000  # clean and persistent; a new client id beyond this is refused
+MAX_QUEUED_MESSAGES = 100_000  # per session, behind the in-flight window (oldest dropped)
+# Per session, the queued and the in-flight (sent, not yet acknowledged) messages together; the
+# count alone would allow 100,000 messages of the 2 MiB maximum packet size.
+MAX_SESSION_BYTES = 64 * 1024 * 1024
+MAX_RETAINED = 10_000  # retained topics; beyond this a new topic is delivered but not retained
+
+
+class TooManySessionsError(Exception):
+    """A new client id arrived while the broker holds `MAX_SESSIONS` sessions."""
 
 
 class SessionLink(Protocol):
@@ -65,13 +80,14 @@ def topic_matches(filter_levels: list[str], topic_levels: list[str]) -> bool:
 class Message:
     """An application message as published (the retain flag travels separately)."""
 
-    __slots__ = ("payload", "qos", "topic", "topic_field")
+    __slots__ = ("payload", "qos", "size", "topic", "topic_field")
 
     def __init__(self, topic: str, topic_field: bytes, payload: bytes, qos: int) -> None:
         self.topic = topic
         self.topic_field = topic_field  # length-prefixed wire form, reused for every subscriber
         self.payload = payload
         self.qos = qos
+        self.size = len(topic_field) + len(payload)  # what a session holding it counts
 
 
 class Session:
@@ -86,24 +102,54 @@ class Session:
         self.awaiting_rel: set[int] = set()  # inbound QoS 2 ids between PUBREC and PUBREL
         self.next_packet_id = 0
         self.dropped = 0
+        self.held_bytes = 0  # sizes of the queued and in-flight messages
         self.conn: SessionLink | None = None
 
     def enqueue(self, msg: Message, qos: int, retain: bool) -> None:
         if self.conn is None and qos == 0:
             return  # QoS 0 is not stored for offline clients (section 3.1.2.4 allows this)
-        if len(self.queue) >= MAX_QUEUED_MESSAGES:
-            self.queue.popleft()
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 10_000 == 0:
-                log.warning(
-                    "client %s is not keeping up: queue full (%d), dropped %d oldest message(s)",
-                    self.client_id,
-                    MAX_QUEUED_MESSAGES,
-                    self.dropped,
-                )
         self.queue.append((msg, qos, retain))
-        if self.conn is not None:
+        self.held_bytes += msg.size
+        while self.queue and (
+            len(self.queue) > MAX_QUEUED_MESSAGES or self.held_bytes > MAX_SESSION_BYTES
+        ):
+            self._drop_oldest()
+        if self.conn is not None and self.queue:
             self.conn.schedule_flush()
+
+    def _drop_oldest(self) -> None:
+        self.held_bytes -= self.queue.popleft()[0].size
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 10_000 == 0:
+            log.warning(
+                "client %s is not keeping up: queue full (%d messages or %d bytes), dropped %d "
+                "oldest message(s)",
+                self.client_id,
+                MAX_QUEUED_MESSAGES,
+                MAX_SESSION_BYTES,
+                self.dropped,
+            )
+
+    def next_to_send(self) -> tuple[Message, int, bool]:
+        """Take the oldest queued message; a QoS 1 one stays held until its PUBACK."""
+        msg, qos, retain = self.queue.popleft()
+        if not qos:
+            self.held_bytes -= msg.size
+        return msg, qos, retain
+
+    def acknowledged(self, packet_id: int) -> bool:
+        """PUBACK of an in-flight message; False if the id is not in flight."""
+        entry = self.inflight.pop(packet_id, None)
+        if entry is None:
+            return False
+        self.held_bytes -= entry[0].size
+        return True
+
+    def keep_qos1_only(self) -> None:
+        """Offline: QoS 0 messages are not kept (see `enqueue`)."""
+        dropped = sum(msg.size for msg, qos, _ in self.queue if not qos)
+        self.queue = deque(item for item in self.queue if item[1])
+        self.held_bytes -= dropped
 
     def allocate_packet_id(self) -> int:
         while True:  # terminates quickly: at most INFLIGHT_WINDOW of 65535 ids are taken
@@ -126,10 +172,7 @@ class Router:
 
     def publish(self, msg: Message, retain: bool) -> None:
         if retain:
-            if msg.payload:
-                self.retained[msg.topic] = msg
-            else:
-                self.retained.pop(msg.topic, None)  # empty retained payload clears the topic
+            self._retain(msg)
         targets = self._exact.get(msg.topic)
         if self._wild:
             targets = dict(targets) if targets else {}
@@ -145,6 +188,16 @@ class Router:
             for client_id, qos in targets.items():
                 # Forwarded messages carry retain=0 (section 3.3.1.3).
                 sessions[client_id].enqueue(msg, min(qos, msg.qos), False)
+
+    def _retain(self, msg: Message) -> None:
+        if not msg.payload:
+            self.retained.pop(msg.topic, None)  # empty retained payload clears the topic
+        elif msg.topic in self.retained or len(self.retained) < MAX_RETAINED:
+            self.retained[msg.topic] = msg
+        else:
+            log.warning(
+                "not retaining %s: the broker already retains %d topics", msg.topic, MAX_RETAINED
+            )
 
     def subscribe(self, session: Session, topic_filter: str, qos: int) -> None:
         session.subscriptions[topic_filter] = qos
@@ -169,8 +222,11 @@ class Router:
             self._exact.pop(topic_filter, None)
 
     def attach(self, conn: SessionLink, client_id: str, clean: bool) -> tuple[Session, bool]:
-        """Bind ``conn`` to the session for ``client_id``; return it and "session present"."""
+        """Bind ``conn`` to the session for ``client_id``; return it and "session present".
+        TooManySessionsError: a new client id while `MAX_SESSIONS` are held."""
         session = self.sessions.get(client_id)
+        if session is None and len(self.sessions) >= MAX_SESSIONS:
+            raise TooManySessionsError(f"the broker holds {MAX_SESSIONS} sessions already")
         if session is not None and session.conn is not None:
             # Section 3.1.4: take-over. The old connection ends without DISCONNECT, so its
             # will is published; a clean old session disappears with it.
@@ -193,7 +249,7 @@ class Router:
         if session.clean:
             self.discard(session)
         elif session.queue:
-            session.queue = deque(item for item in session.queue if item[1])  # keep QoS 1 only
+            session.keep_qos1_only()
 
     def discard(self, session: Session) -> None:
         for topic_filter in list(session.subscriptions):

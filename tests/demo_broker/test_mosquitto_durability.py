@@ -25,9 +25,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from canteen.broker import UNSAVED_WINDOW_S, MosquittoProcess
 from core.clock import SystemClock
 from core.config import SiteConfig
+from demo_broker.mosquitto import UNSAVED_WINDOW_S, MosquittoProcess
 from gateway import Gateway
 from ingest import Aggregate, DuckDBStore, StoreWriter
 from tests.conftest import Publisher, site_config, wait_for

@@ -1,5 +1,5 @@
-"""Brokers the demo and the tests start: the system's `mosquitto` on a free loopback port with a
-generated config, or, where it is not installed, the in-process `EmbeddedBroker`."""
+"""The system's `mosquitto` as the demo and the tests start it: a child process on a free
+loopback port with a generated config tuned for the gateway's QoS 1 session."""
 
 from __future__ import annotations
 
