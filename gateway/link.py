@@ -84,6 +84,7 @@ class BrokerLink:
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self._client_id = client_id
         self._state = _LinkState()
         self._inbox: deque[Inbound] = deque()
@@ -92,11 +93,19 @@ class BrokerLink:
         self._signalled = False
         self._session = 0
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._subscribe_mid: int | None = None
         self._started = False
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    @property
+    def subscribed(self) -> bool:
+        """True once the broker has answered this connection's subscription (SUBACK): from then
+        on, what is published to our topics reaches us. A refused filter is logged."""
+        return self._subscribed.is_set()
 
     @property
     def session(self) -> int:
@@ -125,6 +134,7 @@ class BrokerLink:
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected.clear()
+        self._subscribed.clear()
 
     async def receive(self, max_messages: int) -> list[Inbound]:
         """Wait for at least one message; return what has arrived, up to `max_messages`."""
@@ -167,10 +177,25 @@ class BrokerLink:
             self._port,
             flags.session_present,
         )
-        result, _mid = client.subscribe([(topic, 1) for topic in self._subscriptions])
+        self._subscribed.clear()
+        result, self._subscribe_mid = client.subscribe([(t, 1) for t in self._subscriptions])
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.error("subscribe failed: %s", paho.error_string(result))
         self._connected.set()
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, mid: int, codes: Any, _p: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        pairs = zip(self._subscriptions, codes, strict=False)
+        refused = [topic for topic, code in pairs if code.is_failure]
+        if refused:
+            log.error(
+                "the broker %s refused the subscription to %s (its ACL?): nothing published "
+                "there reaches the gateway",
+                self._url,
+                ", ".join(refused),
+            )
+        self._subscribed.set()
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
         if self._state.unreachable():
@@ -183,6 +208,7 @@ class BrokerLink:
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         if not reason.is_failure:
             return
         if was_connected and self._state.dropped():

@@ -119,6 +119,11 @@ class Gateway:
     def connected(self) -> bool:
         return self._link.connected
 
+    @property
+    def subscribed(self) -> bool:
+        """Connected, and the broker has confirmed the subscription to this site's topics."""
+        return self._link.subscribed
+
     def faults(self) -> list[str]:
         """What stops data flowing now (broker, session, store), in words; empty when none."""
         found = self._link.faults()

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from demo_broker.mosquitto import MosquittoProcess
 from core.clock import ManualClock
 from core.config import SiteConfig
 from core.model import Device
+from demo_broker.mosquitto import MosquittoProcess
 from firmware_sim import DeviceModel, Fleet, Metrics, SimEvent, build_model
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
@@ -115,8 +115,7 @@ async def test_a_bridged_school_with_foreign_devices_reaches_the_store(
         return {p.device: p.online for p in store.presence(site)}
 
     async with task_of("gateway", gateway.run()):
-        await wait_for(lambda: gateway.connected, "gateway connected")
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: gateway.subscribed, "gateway subscribed")
         async with task_of("fleet", fleet.run()):
             await asyncio.wait_for(fleet.wait_online(), 10)
             for _ in range(8):

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from demo_broker.mosquitto import MosquittoProcess
 from core.clock import ManualClock, to_epoch_ms
 from core.config import SiteConfig
 from core.model import Device
+from demo_broker.mosquitto import MosquittoProcess
 from firmware_sim import DeviceModel, Fleet, Metrics, SimEvent, SimulatorError, build_model
 from tests.firmware_sim.conftest import Recorder
 

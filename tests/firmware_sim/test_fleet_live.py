@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from demo_broker.mosquitto import MosquittoProcess
 from core.clock import ManualClock, to_epoch_ms
 from core.config import SiteConfig
 from core.readings import ReadingBatchBuilder
+from demo_broker.mosquitto import MosquittoProcess
 from firmware_sim import Fleet, SimulatorError
 from gateway.codec import TimeWindow, decode_event, decode_telemetry
 from tests.firmware_sim.conftest import Recorder

@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from demo_broker.mosquitto import MosquittoProcess
 from core.clock import SystemClock
 from core.config import SiteConfig
+from core.readings import Reading
+from demo_broker.mosquitto import MosquittoProcess
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
 from tests.conftest import Publisher, site_config, wait_for
@@ -27,11 +27,15 @@ class RunningGateway:
     def __init__(self, config: SiteConfig, broker: MosquittoProcess, db: Path) -> None:
         self.store = DuckDBStore(db)
         self.writer = StoreWriter(self.store)
+        self.stored: list[Reading] = []  # in the order stored, which is the order acknowledged
+        self.writer.add_listener(self.stored.extend)
         self.gateway = Gateway(config, self.writer, SystemClock(), broker_url=broker.url)
         self.task = asyncio.create_task(self.gateway.run(), name="gateway-under-test")
 
-    async def wait_connected(self) -> None:
-        await wait_for(lambda: self.gateway.connected, "gateway connected")
+    async def wait_subscribed(self) -> None:
+        """Until the broker has confirmed the subscription: from then on nothing published is
+        missed."""
+        await wait_for(lambda: self.gateway.subscribed, "gateway subscribed")
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -45,7 +49,7 @@ async def running(
     topic_prefix: str, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> AsyncIterator[RunningGateway]:
     gw = RunningGateway(site_config(topic_prefix), mosquitto, tmp_path / "gw.duckdb")
-    await gw.wait_connected()
+    await gw.wait_subscribed()
     yield gw
     await gw.stop()
 
@@ -167,13 +171,11 @@ async def test_restart_mid_stream_loses_nothing(
     db = tmp_path / "restart.duckdb"
     total = 6000
     first = RunningGateway(config, mosquitto, db)
-    await first.wait_connected()
-
-    done = threading.Event()
+    await first.wait_subscribed()
+    base = now_ms() - 3_600_000
 
     def publish_stream() -> None:
         pub = Publisher(mosquitto)
-        base = now_ms() - 3_600_000
         for i in range(total):
             payload = {"ts": base + i, "seq": i, "m": {"temp_c": round(3 + math.sin(i), 2)}}
             pub.publish(f"{topic_prefix}/{SITE}/fridge-{i % 3 + 1}/telemetry", payload)
@@ -181,17 +183,27 @@ async def test_restart_mid_stream_loses_nothing(
                 pub.flush()
                 time.sleep(0.02)  # a steady stream, so the restart lands in the middle
         pub.close()
-        done.set()
+
+    def seqs(readings: list[Reading]) -> list[int]:
+        return [r.ts_ms - base for r in readings]
 
     stream = asyncio.create_task(asyncio.to_thread(publish_stream))
     await wait_for(lambda: first.gateway.stats.acked > 1000, "first gateway mid-stream")
     await first.stop()
     stopped_at = first.gateway.stats.acked
     assert stopped_at < total, "the restart must happen while messages are still arriving"
+    # One reading per message, acknowledged in the order stored: these the broker may drop.
+    acked_by_first = set(seqs(first.stored[:stopped_at]))
 
     second = RunningGateway(config, mosquitto, db)
     await stream
-    await wait_for(lambda: second.store.reading_count() == total, f"all {total} readings")
-    await asyncio.sleep(0.3)  # redelivered duplicates must not add rows
+    # The broker hands one session its messages in the order they were published, redeliveries
+    # first: once the last one is in, everything the broker held for us has arrived.
+    await wait_for(lambda: total - 1 in seqs(second.stored), "the last message of the stream")
+    received = seqs(second.stored)
+    assert len(received) == len(set(received)), "a message delivered twice to the second gateway"
+    assert acked_by_first.isdisjoint(received), "the broker redelivered an acknowledged message"
+    assert acked_by_first | set(received) == set(range(total)), "a message was lost"
+    assert second.gateway.stats.messages == total - stopped_at
     assert second.store.reading_count() == total
     await second.stop()
