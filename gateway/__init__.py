@@ -8,16 +8,14 @@ The broker session (`BrokerLink`) and the service built on it (`Gateway`) are lo
 use, so a program that only decodes payloads (a replay, a test, a benchmark) does not load paho.
 """
 
-from __future__ import annotations
-
 import importlib
-from typing import TYPE_CHECKING, Any
+import typing
 
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import BrokerError, GatewayError, PayloadError
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from gateway.link import BrokerLink, Inbound
     from gateway.service import Gateway, GatewaySink, GatewayStats
 
@@ -47,7 +45,7 @@ _ON_FIRST_USE = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _ON_FIRST_USE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
