@@ -1,11 +1,12 @@
 """The DuckDB store: idempotent writes, latest values that late data cannot roll back, and
-series aggregated per step."""
+series aggregated per step (daily steps on the site's local days)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -75,6 +76,57 @@ def test_series_steps_and_aggregates(store: DuckDBStore) -> None:
         store.series("s", "f1", "temp_c", T0, T0 + timedelta(minutes=1), 60, Aggregate.AVG)[0].count
         == 1
     )
+
+
+def hourly(store: DuckDBStore, first: datetime, hours: int) -> None:
+    out = ReadingBatchBuilder()
+    for hour in range(hours):
+        ts = first.astimezone(UTC) + timedelta(hours=hour)  # elapsed hours, not wall-clock
+        out.append("s", "f1", "temp_c", int(ts.timestamp() * 1000), float(hour))
+    store.write(out.build())
+
+
+def test_daily_steps_are_local_days_of_the_site(store: DuckDBStore) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    monday = datetime(2026, 11, 23, tzinfo=shanghai)  # 00:00+08:00, Sunday 16:00 UTC
+    hourly(store, monday, 48)
+    days = store.series(
+        "s", "f1", "temp_c", monday, monday + timedelta(days=2), 86_400, Aggregate.AVG,
+        zone=shanghai,
+    )  # fmt: skip
+    # Two local days, two buckets of 24 readings each, both starting at local midnight; on
+    # epoch-aligned (UTC) days they would be three partial ones starting at 08:00 local.
+    assert [p.start for p in days] == [monday, monday + timedelta(days=1)]
+    assert [p.start.astimezone(shanghai).hour for p in days] == [0, 0]
+    assert [p.count for p in days] == [24, 24]
+    assert [p.value for p in days] == [11.5, 35.5]  # mean of hours 0-23, of 24-47
+    # Shorter steps stay on the epoch: 6 h buckets start at 02:00, 08:00... local (UTC 18:00...).
+    quarters = store.series(
+        "s", "f1", "temp_c", monday, monday + timedelta(days=1), 6 * 3600, Aggregate.AVG,
+        zone=shanghai,
+    )  # fmt: skip
+    assert quarters[1].start == datetime(2026, 11, 22, 18, tzinfo=UTC)
+
+
+def test_daily_steps_follow_daylight_saving_time(tmp_path: Path) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    store = DuckDBStore(tmp_path / "berlin.duckdb")
+    try:
+        # Sunday 2026-03-29 has 23 hours in Berlin: clocks go from 02:00 to 03:00 (CET to CEST).
+        saturday = datetime(2026, 3, 28, tzinfo=berlin)
+        hourly(store, saturday, 24 + 23 + 24)
+        days = store.series(
+            "s", "f1", "temp_c", saturday, saturday + timedelta(days=3), 86_400, Aggregate.MIN,
+            zone=berlin,
+        )  # fmt: skip
+    finally:
+        store.close()
+    assert [p.start.astimezone(berlin).isoformat() for p in days] == [
+        "2026-03-28T00:00:00+01:00",
+        "2026-03-29T00:00:00+01:00",
+        "2026-03-30T00:00:00+02:00",
+    ]
+    assert [p.count for p in days] == [24, 23, 24]
 
 
 def test_records_dead_letters_and_presence(store: DuckDBStore) -> None:
