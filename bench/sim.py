@@ -14,7 +14,10 @@ Batch
 
 Live
     `bench.sim_live.measure_live_devices_sustained()` (the live engineer's bench, in its own
-    child process with a real mosquitto); its keys are merged as they are. Without that module
+    child process with a real mosquitto); its keys are merged as they are. It discards a
+    warm-up after the fleet starts and judges each speed on several windows (its docstring
+    says how); the warm-up, every window and each speed's verdict are printed to stderr, so
+    the spread behind `live_devices_sustained` is in view. Without that module
     `live_devices_sustained` is null and `live_note` says why.
 """
 
@@ -97,10 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_live:
         figures |= {"live_devices_sustained": None, "live_note": "skipped (--skip-live)"}
     else:
-        say("live: bench.sim_live (about a minute) ...")
+        say("live: bench.sim_live (about two minutes) ...")
         figures |= measure_live()
+        for line in _window_lines(figures):
+            say(f"live: {line}")
     print(json.dumps(figures))
     return 0
+
+
+def _window_lines(figures: dict[str, Any]) -> list[str]:
+    if figures.get("live_windows") is None:
+        return []
+    lines: list[str] = importlib.import_module("bench.sim_live").window_lines(figures)
+    return lines
 
 
 def _stretched(scenario: Scenario, days: float) -> Scenario:
