@@ -61,8 +61,9 @@ class Service:
         self.alerts = AlertService(config, self.alert_store, clock)
         self.writer.add_listener(self.alerts.on_batch)
         self.writer.add_presence_listener(self.alerts.on_presence)
-        self.app = create_app(ApiContext(config, self.store, clock, self.status))
-        self.app.state.alerts = self.alerts
+        self.app = create_app(
+            ApiContext(config, self.store, clock, self.status, alerts=self.alerts)
+        )
         self._socket = _bind(self.host, self.port)
         self.port = int(self._socket.getsockname()[1])
         self._started = time.monotonic()

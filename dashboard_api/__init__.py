@@ -2,6 +2,6 @@
 through an `ApiContext` handed in by the composition root and holds no business rules."""
 
 from dashboard_api.app import create_app
-from dashboard_api.context import ApiContext
+from dashboard_api.context import AlertsDesk, ApiContext
 
-__all__ = ["ApiContext", "create_app"]
+__all__ = ["AlertsDesk", "ApiContext", "create_app"]

@@ -1,16 +1,36 @@
-"""What the API reads: the site config, the store, the clock and a live status probe, handed
-in by the composition root so the API holds no business rules and opens nothing itself."""
+"""What the API reads: the site config, the store, the clock, a live status probe and the
+alerts service, handed in by the composition root so the API holds no business rules and opens
+nothing itself."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
+from alerts.lifecycle import AlertBook, AlertChange
+from alerts.store import RegisterStore
 from core.clock import Clock
 from core.config import SiteConfig
 from ingest.store import SiteStore
 
-__all__ = ["ApiContext"]
+__all__ = ["AlertsDesk", "ApiContext"]
+
+
+class AlertsDesk(Protocol):
+    """What the API needs of the alerts service (`alerts.AlertService` provides it)."""
+
+    @property
+    def book(self) -> AlertBook:
+        """The alert lifecycle: find, read, acknowledge, resolve, close."""
+        ...
+
+    @property
+    def registers(self) -> RegisterStore:
+        """The registers and logs the rules write, for reading."""
+        ...
+
+    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +40,5 @@ class ApiContext:
     clock: Clock
     # Runtime figures the API reports but does not own (broker link, counters).
     status: Callable[[], Mapping[str, object]]
+    # None: the service runs without alerts; their routes answer 503.
+    alerts: AlertsDesk | None = None

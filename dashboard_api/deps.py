@@ -1,4 +1,4 @@
-"""Request dependencies: the API context and the device a path names."""
+"""Request dependencies: the API context, the alerts service and the device a path names."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from core.model import Device
-from dashboard_api.context import ApiContext
+from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.errors import ApiError, shown
 
-__all__ = ["Context", "DevicePath"]
+__all__ = ["Context", "Desk", "DevicePath"]
 
 
 def get_context(request: Request) -> ApiContext:
@@ -19,6 +19,15 @@ def get_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_desk(context: Context) -> AlertsDesk:
+    if context.alerts is None:
+        raise ApiError(503, "alerts are not running in this service")
+    return context.alerts
+
+
+Desk = Annotated[AlertsDesk, Depends(get_desk)]
 
 
 def get_device(

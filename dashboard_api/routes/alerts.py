@@ -3,21 +3,20 @@
 The alert lifecycle lives in `alerts`; this module only translates HTTP to it and its errors
 to 404 (no such alert), 409 (not allowed in the alert's state) and 422 (a food-safety alert
 closed without its corrective action or food decision), each with a sentence a person reads.
-The service hands the running `AlertService` in as `app.state.alerts`.
+The running `AlertService` comes in through the `ApiContext` (`alerts`), as an `AlertsDesk`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
-from alerts.lifecycle import AlertBook, AlertChange
 from alerts.model import (
     Alert,
     AlertHistoryEntry,
@@ -27,12 +26,11 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.store import RegisterStore
-from dashboard_api.deps import Context
+from dashboard_api.deps import Context, Desk
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_instant, query_value
 
-__all__ = ["AlertsDesk", "Desk", "describe", "router"]
+__all__ = ["describe", "router"]
 
 router = APIRouter(tags=["alerts"])
 
@@ -41,26 +39,6 @@ Language = Literal["zh", "en"]
 _OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
 
 
-class AlertsDesk(Protocol):
-    """What the API needs of the alerts service (`alerts.AlertService` provides it)."""
-
-    @property
-    def book(self) -> AlertBook: ...
-
-    @property
-    def registers(self) -> RegisterStore: ...
-
-    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]: ...
-
-
-def get_desk(request: Request) -> AlertsDesk:
-    desk: AlertsDesk | None = getattr(request.app.state, "alerts", None)
-    if desk is None:
-        raise ApiError(503, "alerts are not running in this service")
-    return desk
-
-
-Desk = Annotated[AlertsDesk, Depends(get_desk)]
 # Alert ids are DuckDB BIGINTs: a larger number cannot name an alert, and the store refuses it.
 MAX_ALERT_ID = 2**63 - 1
 AlertId = Annotated[int, Path(description="Alert id", ge=1, le=MAX_ALERT_ID)]

@@ -1,23 +1,26 @@
 """The food-safety registers an inspector asks for: the disinfection register per meal, the
 food-sample retention records, the daily temperature log per device, and a device's
 door-seal health over time. Dates are local (the site's zone), inclusive, YYYY-MM-DD.
+
+What a register says (bands, gaps, local days, completeness) is decided in `alerts.registers`;
+this module parses the request, calls it and shapes the answer.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
-from alerts.store import DayWindow
-from core.model import Device, DeviceKind
-from dashboard_api.deps import Context, DevicePath
+from core.model import Device
+from dashboard_api.deps import Context, Desk, DevicePath
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_date, query_value
-from dashboard_api.routes.alerts import Desk, Lang, Language, describe
+from dashboard_api.routes.alerts import Lang, Language, describe
 
 __all__ = ["router"]
 
@@ -25,13 +28,6 @@ router = APIRouter(tags=["registers"])
 
 MAX_DAYS = 366  # a school year at most per request
 DEFAULT_DAYS = 7
-_HEATED = (DeviceKind.STEAM_CABINET, DeviceKind.DISINFECTION_CABINET)
-_SEALED = (
-    DeviceKind.FRIDGE,
-    DeviceKind.FREEZER,
-    DeviceKind.SAMPLE_FRIDGE,
-    DeviceKind.STEAM_CABINET,
-)
 
 Start = Annotated[
     str | None,
@@ -62,18 +58,13 @@ def disinfection(
     first, last = _dates(context, start, end)
     _known(context, device)
     records = desk.registers.disinfection_records(context.config.site.id, first, last, device)
-    items = [_disinfection(context, r, lang) for r in records]
-    counts = {
-        s: sum(1 for i in items if i["status"] == s) for s in ("compliant", "incomplete", "missed")
-    }
-    total = len(items)
+    summary = alert_registers.disinfection_summary(records)
     return {
         "start": first.isoformat(),
         "end": last.isoformat(),
-        "counts": counts,
-        # The figure schools report: the share of meals with a compliant record.
-        "completeness": round(counts["compliant"] / total, 4) if total else None,
-        "items": items,
+        "counts": {status.value: count for status, count in summary.counts.items()},
+        "completeness": summary.completeness,
+        "items": [_disinfection(context, r, lang) for r in records],
     }
 
 
@@ -105,20 +96,13 @@ def temperature_log(
 ) -> dict[str, Any]:
     _has_temperature(device)
     first, last = _dates(context, start, end)
-    limits = context.config.limits_for(device)
-    low, high = (limits.low_c, limits.high_c) if device.kind.is_cold_storage else (None, None)
-    rows = desk.registers.daily_temperature_log(
-        context.config.site.id,
-        device.id,
-        _day_windows(context, first, last),
-        low,
-        high,
-        context.config.rules_for(device).silence_s(device.interval_s),
+    log = alert_registers.temperature_log(
+        desk.registers, context.config, device, first, last, context.clock.now()
     )
     return {
         "device": device.id,
-        "low_c": low,
-        "high_c": high,
+        "low_c": log.low_c,
+        "high_c": log.high_c,
         "days": [
             {
                 "date": r.day.isoformat(),
@@ -129,7 +113,7 @@ def temperature_log(
                 "minutes_out_of_band": round(r.minutes_out_of_band, 1),
                 "completeness": round(r.completeness, 4),
             }
-            for r in rows
+            for r in log.days
         ],
     }
 
@@ -144,11 +128,8 @@ def seal_health(
 ) -> dict[str, Any]:
     _has_seal(device)
     first, last = _dates(context, start, end)
-    windows = _day_windows(context, first, last)
-    if not windows:
-        return {"device": device.id, "points": []}
-    points = desk.registers.seal_health(
-        context.config.site.id, device.id, windows[0].start, windows[-1].end
+    points = alert_registers.seal_health(
+        desk.registers, context.config, device, first, last, context.clock.now()
     )
     zone = context.config.site.zone
     return {
@@ -184,22 +165,18 @@ def relearn_seal(
         changes = desk.relearn_seal(device.id, body.by, body.reason)
     except LookupError as exc:
         raise ApiError(422, str(exc)) from None
-    settings = context.config.rules_for(device)
+    learning = alert_registers.seal_learning(context.config, device)
     return {
         "device": device.id,
         "learning_from": context.clock.now().astimezone(context.config.site.zone).isoformat(),
-        "learning_days": settings.seal_baseline_days
-        if device.kind is not DeviceKind.STEAM_CABINET
-        else None,
-        "learning_cycles": settings.seal_baseline_cycles
-        if device.kind is DeviceKind.STEAM_CABINET
-        else None,
+        "learning_days": learning.days,
+        "learning_cycles": learning.cycles,
         "resolved_alerts": [describe(context, c.alert, lang) for c in changes],
     }
 
 
 def _has_seal(device: Device) -> None:
-    if device.kind not in _SEALED:
+    if not alert_registers.has_door_seal(device):
         raise ApiError(422, f"device {device.id!r} is a {device.kind.value}; it has no door seal")
 
 
@@ -222,20 +199,6 @@ def _dates(context: Context, start: str | None, end: str | None) -> tuple[date, 
     return first, last
 
 
-def _day_windows(context: Context, first: date, last: date) -> list[DayWindow]:
-    """Local days as UTC instants, today cut at now, future days left out."""
-    zone, now = context.config.site.zone, context.clock.now().astimezone(UTC)
-    windows = []
-    day = first
-    while day <= last:
-        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-        if start < now:
-            windows.append(DayWindow(day, start, min(end, now)))
-        day += timedelta(days=1)
-    return windows
-
-
 def _known(context: Context, device: str | None) -> None:
     if device is not None and context.config.device(device) is None:
         known = ", ".join(d.id for d in context.config.devices)
@@ -243,7 +206,7 @@ def _known(context: Context, device: str | None) -> None:
 
 
 def _has_temperature(device: Device) -> None:
-    if not (device.kind.is_cold_storage or device.kind in _HEATED):
+    if not alert_registers.keeps_temperature_log(device):
         raise ApiError(
             422, f"device {device.id!r} is a {device.kind.value}; it has no temperature log"
         )

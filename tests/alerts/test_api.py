@@ -3,6 +3,7 @@ canteen manager and an inspector would click, and the sentences they get when it
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -13,8 +14,6 @@ from fastapi import FastAPI
 
 from core.clock import StepClock
 from dashboard_api import ApiContext, create_app
-from dashboard_api.routes import alerts as alert_routes
-from dashboard_api.routes import registers as register_routes
 from tests.alerts.conftest import Harness, school, series
 
 ZONE = school().site.zone
@@ -27,13 +26,10 @@ def local(hh: int, mm: int, days: int = 0) -> datetime:
 
 
 def app_for(harness: Harness, *, wired: bool = True) -> FastAPI:
-    context = ApiContext(harness.config, harness.readings, harness.clock, lambda: {})
-    app = create_app(context)
-    app.include_router(alert_routes.router)
-    app.include_router(register_routes.router)
-    if wired:
-        app.state.alerts = harness.service
-    return app
+    alerts = harness.service if wired else None
+    return create_app(
+        ApiContext(harness.config, harness.readings, harness.clock, lambda: {}, alerts=alerts)
+    )
 
 
 @pytest.fixture
@@ -212,6 +208,17 @@ async def test_register_parameters_are_checked(
         return
     assert response.status_code in (404, 422)
     assert message in response.json()["message"]
+
+
+def test_each_operation_is_routed_once(tmp_path: Path) -> None:
+    harness = Harness(tmp_path / "x.duckdb", school(), StepClock(NOON))
+    app = app_for(harness)
+    harness.close()
+    # FastAPI warns of a duplicate operation id when a router is included twice.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        schema = app.openapi()
+    assert "get" in schema["paths"]["/api/registers/disinfection"]
 
 
 async def test_without_the_alerts_service_the_api_says_so(tmp_path: Path) -> None:

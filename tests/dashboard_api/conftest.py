@@ -26,9 +26,10 @@ def wired_app(path: Path) -> tuple[FastAPI, Harness]:
     values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
     harness.feed(series("fridge-1", MIDNIGHT, 60, values))
     harness.clock.instant = NOON
-    app = create_app(ApiContext(harness.config, harness.readings, harness.clock, lambda: {}))
-    app.state.alerts = harness.service
-    return app, harness
+    context = ApiContext(
+        harness.config, harness.readings, harness.clock, lambda: {}, alerts=harness.service
+    )
+    return create_app(context), harness
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,165 @@
+"""The food-safety registers as an inspector reads them: which devices keep a temperature log
+and which have a door seal, the band and the gap a day of the temperature log is judged by,
+the local days a range of dates covers, the disinfection register's completeness figure, and
+what a re-learned seal baseline learns from.
+
+The rules write the register lines (`alerts.rules`); this module reads them back through a
+`RegisterStore` with the site's settings, so the API only parses a request and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.model import (
+    DailyTemperature,
+    DisinfectionRecord,
+    DisinfectionStatus,
+    SealHealthPoint,
+)
+from alerts.store import DayWindow, RegisterStore
+from core.config import SiteConfig
+from core.model import Device, DeviceKind
+
+__all__ = [
+    "DisinfectionSummary",
+    "SealLearning",
+    "TemperatureLog",
+    "disinfection_summary",
+    "has_door_seal",
+    "keeps_temperature_log",
+    "local_days",
+    "seal_health",
+    "seal_learning",
+    "temperature_band",
+    "temperature_log",
+]
+
+# Heated cabinets log their temperature too; their compliance is judged per cycle, in the
+# disinfection register, not against a band.
+_HEATED = (DeviceKind.STEAM_CABINET, DeviceKind.DISINFECTION_CABINET)
+# A door seal whose health the rules learn: cold cabinets from their pull-down after a
+# disturbance, steam cabinets from their heating cycles (DESIGN.md, seal failure).
+_SEALED = (
+    DeviceKind.FRIDGE,
+    DeviceKind.FREEZER,
+    DeviceKind.SAMPLE_FRIDGE,
+    DeviceKind.STEAM_CABINET,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureLog:
+    """A device's daily temperature log and the band its minutes out of band count against
+    (None: no band on that side)."""
+
+    device: str
+    low_c: float | None
+    high_c: float | None
+    days: list[DailyTemperature]
+
+
+@dataclass(frozen=True, slots=True)
+class DisinfectionSummary:
+    """Register lines per status, and the figure schools report: the share of meals with a
+    compliant record ("消毒记录完整率"), None when no meal is on the register."""
+
+    counts: dict[DisinfectionStatus, int]
+    completeness: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SealLearning:
+    """What a re-learned seal baseline is learned from: days of a cold cabinet's readings, or
+    heating cycles of a steam cabinet."""
+
+    days: float | None
+    cycles: int | None
+
+
+def keeps_temperature_log(device: Device) -> bool:
+    return device.kind.is_cold_storage or device.kind in _HEATED
+
+
+def has_door_seal(device: Device) -> bool:
+    return device.kind in _SEALED
+
+
+def temperature_band(config: SiteConfig, device: Device) -> tuple[float | None, float | None]:
+    """(low, high) °C of the log's band: the cold-storage limits of the device (操作规范: a
+    fridge 0-8 °C, a freezer ≤ -12 °C, as configured); no band for a heated cabinet."""
+    if not device.kind.is_cold_storage:
+        return None, None
+    limits = config.limits_for(device)
+    return limits.low_c, limits.high_c
+
+
+def local_days(zone: ZoneInfo, first: date, last: date, now: datetime) -> list[DayWindow]:
+    """The local days first..last as UTC instants: today cut at `now`, future days left out."""
+    now = now.astimezone(UTC)
+    windows = []
+    day = first
+    while day <= last:
+        start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+        if start < now:
+            windows.append(DayWindow(day, start, min(end, now)))
+        day += timedelta(days=1)
+    return windows
+
+
+def temperature_log(
+    registers: RegisterStore,
+    config: SiteConfig,
+    device: Device,
+    first: date,
+    last: date,
+    now: datetime,
+) -> TemperatureLog:
+    """Per local day: min, max, mean, minutes out of band and completeness. A reading stands
+    for the time until the next one, at most the device's silence (`RuleSettings.silence_s`):
+    a longer gap is missing data, as the offline rule sees it."""
+    low, high = temperature_band(config, device)
+    rows = registers.daily_temperature_log(
+        config.site.id,
+        device.id,
+        local_days(config.site.zone, first, last, now),
+        low,
+        high,
+        config.rules_for(device).silence_s(device.interval_s),
+    )
+    return TemperatureLog(device.id, low, high, rows)
+
+
+def seal_health(
+    registers: RegisterStore,
+    config: SiteConfig,
+    device: Device,
+    first: date,
+    last: date,
+    now: datetime,
+) -> list[SealHealthPoint]:
+    """The device's door-seal health points over the local days first..last (up to now)."""
+    windows = local_days(config.site.zone, first, last, now)
+    if not windows:
+        return []
+    return registers.seal_health(config.site.id, device.id, windows[0].start, windows[-1].end)
+
+
+def disinfection_summary(records: Sequence[DisinfectionRecord]) -> DisinfectionSummary:
+    counts = {status: 0 for status in DisinfectionStatus}
+    for record in records:
+        counts[record.status] += 1
+    total = len(records)
+    compliant = counts[DisinfectionStatus.COMPLIANT]
+    return DisinfectionSummary(counts, round(compliant / total, 4) if total else None)
+
+
+def seal_learning(config: SiteConfig, device: Device) -> SealLearning:
+    settings = config.rules_for(device)
+    if device.kind is DeviceKind.STEAM_CABINET:
+        return SealLearning(None, settings.seal_baseline_cycles)
+    return SealLearning(settings.seal_baseline_days, None)
