@@ -135,6 +135,8 @@ def test_a_yaml_example_loads(block: Block, examples: Path) -> None:
         load_config(path)
     except Exception as exc:
         where = f"{block.where} (line N of the file is README.md:{block.line}+N)"
+        if kind == "site config fragment":  # lines are the merged file's; the field says where
+            where = f"{block.where} (laid over examples/{DEMO_SITE})"
         pytest.fail(f"{where}: the {kind} example does not load:\n{exc}")
 
 
