@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from alerts.model import Finding
+from alerts.model import Finding, RuleId
 from alerts.rules.base import DeviceSetup, RegisterRecord, Rule
 from alerts.rules.disinfection import DisinfectionRule
 from alerts.rules.disturbance import Disturbances
@@ -100,6 +100,10 @@ class DeviceRules:
 
     def _all_rules(self) -> list[Rule]:
         return [*self.rules, *([self.sensor] if self.sensor else [])]
+
+    def rule_ids(self) -> set[RuleId]:
+        """The rules that watch this device (the site-wide offline watch aside)."""
+        return {rule.rule for rule in self._all_rules()}
 
     def snapshot(self) -> str:
         document = {
@@ -199,6 +203,14 @@ class RuleEngine:
         now_ms = to_epoch_ms(self.clock.now())
         seal.relearn(now_ms, by, reason, out.findings)
         return out
+
+    def devices_per_rule(self) -> dict[RuleId, int]:
+        """How many devices each rule watches; the offline watch watches every device."""
+        counts = {RuleId.OFFLINE: len(self.devices)}
+        for rules in self.devices.values():
+            for rule in rules.rule_ids():
+                counts[rule] = counts.get(rule, 0) + 1
+        return counts
 
     def watermark_ms(self) -> int | None:
         """The oldest device watermark: replaying from here after a restart misses nothing."""

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 from alerts.engine import EngineOutput, RuleEngine
 from alerts.lifecycle import AlertBook, AlertChange
-from alerts.model import DisinfectionRecord, RetentionRecord, SealHealthPoint
+from alerts.model import DisinfectionRecord, RetentionRecord, RuleId, SealHealthPoint
 from alerts.store import AlertPersistence, RegisterStore
 from core.clock import Clock, utc_from_ms
 from core.config import SiteConfig
@@ -194,6 +194,10 @@ class AlertService:
                 except Exception:
                     log.exception("alert change listener %r failed", listener)
         return changes
+
+    def devices_per_rule(self) -> dict[RuleId, int]:
+        """How many devices each rule watches (to weigh false alarms per device-day)."""
+        return self.engine.devices_per_rule()
 
     def save_state(self) -> None:
         with self._engine_lock:

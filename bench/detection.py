@@ -45,7 +45,8 @@ from typing import Any
 
 from alerts.evaluation import Outcome, Positive
 from alerts.model import RuleId
-from canteen.eval_cli import EvalResult, evaluate_scenario
+from alerts.replay import EvalResult
+from canteen.eval_cli import evaluate_scenario
 
 __all__ = ["faults_mix", "main"]
 
