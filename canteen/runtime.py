@@ -53,20 +53,30 @@ class Service:
         self.db_path = Path(overrides.db or config.storage.path)
         self.broker_url = overrides.broker or config.mqtt.broker
         self.host, self.port = parse_listen(overrides.listen or config.api.listen)
-        self.store = DuckDBStore(self.db_path)
+        with contextlib.ExitStack() as opened:
+            # The API's socket first: a busy port is refused before the database is opened, and
+            # whatever was opened is closed again when a later step fails; run() closes it all.
+            self._socket = _bind(self.host, self.port)
+            opened.callback(self._socket.close)
+            self.port = int(self._socket.getsockname()[1])
+            self.store = DuckDBStore(self.db_path)
+            opened.callback(self.store.close)
+            self.alert_store = DuckDBAlertStore(self.db_path)
+            opened.callback(self.alert_store.close)
+            self._wire(config, clock)
+            opened.pop_all()
+        self._started = time.monotonic()
+
+    def _wire(self, config: SiteConfig, clock: Clock) -> None:
         self.writer = StoreWriter(self.store)
         self.gateway = Gateway(config, self.writer, clock, broker_url=self.broker_url)
         # Rules see each batch once it is stored, and presence changes (Last Wills).
-        self.alert_store = DuckDBAlertStore(self.db_path)
         self.alerts = AlertService(config, self.alert_store, clock)
         self.writer.add_listener(self.alerts.on_batch)
         self.writer.add_presence_listener(self.alerts.on_presence)
         self.app = create_app(
             ApiContext(config, self.store, clock, self.status, alerts=self.alerts)
         )
-        self._socket = _bind(self.host, self.port)
-        self.port = int(self._socket.getsockname()[1])
-        self._started = time.monotonic()
         self._server = _QuietServer(
             uvicorn.Config(
                 self.app, host=self.host, port=self.port, log_level="warning", lifespan="off"
