@@ -1,5 +1,7 @@
 """Domain types (readings, devices, sites, buildings, meals, control limits), the clock, the
-metric vocabulary and the validated site config. No I/O beyond reading the config file."""
+metric vocabulary and the validated site config. No I/O beyond reading the config file.
+`core.records` holds the stored records of alerts and registers that the alerts package and a
+store backend both speak."""
 
 from core.clock import CatchUpClock, Clock, ManualClock, SystemClock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, load_config

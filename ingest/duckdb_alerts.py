@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
 import pyarrow as pa
+from pydantic import ValidationError
 
 from core.readings import ReadingBatch
 from core.records import (
@@ -32,55 +33,15 @@ from core.records import (
     RuleId,
     SealHealthPoint,
 )
+from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc
 from ingest.errors import StoreError
-from ingest.migrations import Migration, migrate
+from ingest.migrations import migrate_or_close
 
-__all__ = ["MIGRATIONS", "DuckDBAlertStore"]
+__all__ = ["DuckDBAlertStore"]
 
-# Version 1: the tables as release d8454af created them (before versions were kept). Never edit
-# a migration once released: append the next one (ingest.migrations).
-_V1 = """
-CREATE SEQUENCE IF NOT EXISTS alert_ids;
-CREATE TABLE IF NOT EXISTS alerts (
-    id BIGINT PRIMARY KEY DEFAULT nextval('alert_ids'),
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, rule VARCHAR NOT NULL,
-    severity VARCHAR NOT NULL, state VARCHAR NOT NULL, food_safety BOOLEAN NOT NULL,
-    condition_active BOOLEAN NOT NULL, pending_since TIMESTAMP NOT NULL,
-    message_zh VARCHAR NOT NULL, message_en VARCHAR NOT NULL, evidence JSON NOT NULL,
-    updated_at TIMESTAMP NOT NULL, fired_at TIMESTAMP, occurrences INTEGER NOT NULL,
-    acknowledged_at TIMESTAMP, acknowledged_by VARCHAR, resolved_at TIMESTAMP,
-    resolved_by VARCHAR, closed_at TIMESTAMP, closed_by VARCHAR, corrective_action VARCHAR,
-    food_decision VARCHAR, food_reason VARCHAR, note VARCHAR, last_finding_at TIMESTAMP);
-CREATE TABLE IF NOT EXISTS alert_history (
-    alert_id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL, action VARCHAR NOT NULL,
-    state VARCHAR NOT NULL, actor VARCHAR NOT NULL, note VARCHAR);
-CREATE TABLE IF NOT EXISTS disinfection_register (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, meal VARCHAR NOT NULL,
-    service_date DATE NOT NULL, window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL,
-    status VARCHAR NOT NULL, target_c DOUBLE NOT NULL, hold_threshold_c DOUBLE NOT NULL,
-    required_hold_min DOUBLE NOT NULL, decided_at TIMESTAMP NOT NULL,
-    reason_zh VARCHAR NOT NULL, reason_en VARCHAR NOT NULL, cycles INTEGER NOT NULL,
-    cycle_start TIMESTAMP, cycle_end TIMESTAMP, max_temp_c DOUBLE, hold_min DOUBLE,
-    PRIMARY KEY (site, device, meal, service_date));
-CREATE TABLE IF NOT EXISTS sample_retention (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, meal VARCHAR NOT NULL,
-    service_date DATE NOT NULL, "start" TIMESTAMP NOT NULL, "end" TIMESTAMP NOT NULL,
-    status VARCHAR NOT NULL, low_c DOUBLE, high_c DOUBLE, updated_at TIMESTAMP NOT NULL,
-    min_c DOUBLE, max_c DOUBLE, minutes_out_of_band DOUBLE NOT NULL,
-    completeness DOUBLE NOT NULL, longest_gap_min DOUBLE NOT NULL,
-    PRIMARY KEY (site, device, meal, service_date));
-CREATE TABLE IF NOT EXISTS seal_health (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
-    health DOUBLE NOT NULL, evidence JSON NOT NULL, PRIMARY KEY (site, device, ts));
-CREATE TABLE IF NOT EXISTS rule_state (
-    site VARCHAR NOT NULL, name VARCHAR NOT NULL, state JSON NOT NULL,
-    PRIMARY KEY (site, name));
-"""
+T = TypeVar("T")
 
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "alerts, history, registers, seal health, rule state", (_V1,)),
-)
 
 # Each reading stands for the time until the next one, capped at the largest gap that still
 # counts as continuous data and at the end of its day; out-of-band time sums those spans.
@@ -103,7 +64,8 @@ ORDER BY d.day
 
 
 class DuckDBAlertStore:
-    """Implements `alerts.store.AlertPersistence` on a DuckDB file."""
+    """`alerts.store.AlertPersistence` on a DuckDB file (structurally: nothing of alerts is
+    imported); its tables are the 'alerts' component of the file's schema (ingest.migrations)."""
 
     backend = "duckdb"
 
@@ -121,23 +83,26 @@ class DuckDBAlertStore:
         self._closed = False
         with self._translated():
             self._con = duckdb.connect(self._target)
-            migrate(self._con, "alerts", MIGRATIONS, target=self._target)
+        migrate_or_close(self._con, "alerts", duckdb_schema.ALERTS, target=self._target)
 
     # -- alerts -----------------------------------------------------------------------------
 
     def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
-        rows = self._query(
+        alerts = self._records(
+            _ALERTS,
             f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND device = ? AND rule = ? "
             "AND state <> 'closed' ORDER BY id DESC LIMIT 1",
             [site, device, rule.value],
         )
-        return _ALERTS.decode(rows[0]) if rows else None
+        return alerts[0] if alerts else None
 
     def alert(self, site: str, alert_id: int) -> Alert | None:
-        rows = self._query(
-            f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND id = ?", [site, alert_id]
+        alerts = self._records(
+            _ALERTS,
+            f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND id = ?",
+            [site, alert_id],
         )
-        return _ALERTS.decode(rows[0]) if rows else None
+        return alerts[0] if alerts else None
 
     def create_alert(self, alert: Alert) -> Alert:
         rows = self._write(
@@ -177,17 +142,17 @@ class DuckDBAlertStore:
             "until": _naive(query.until),
             "limit": query.limit,
         }
-        return [_ALERTS.decode(row) for row in self._query(sql, params)]
+        return self._records(_ALERTS, sql, params)
 
     def add_history(self, entry: AlertHistoryEntry) -> None:
         self._write(_HISTORY.insert(), _HISTORY.encode(entry))
 
     def alert_history(self, alert_id: int) -> list[AlertHistoryEntry]:
-        rows = self._query(
+        return self._records(
+            _HISTORY,
             f"SELECT {_HISTORY.select} FROM alert_history WHERE alert_id = ? ORDER BY rowid",
             [alert_id],
         )
-        return [_HISTORY.decode(row) for row in rows]
 
     # -- registers --------------------------------------------------------------------------
 
@@ -198,14 +163,14 @@ class DuckDBAlertStore:
     def disinfection_records(
         self, site: str, first: date, last: date, device: str | None
     ) -> list[DisinfectionRecord]:
-        rows = self._query(
+        return self._records(
+            _DISINFECTION,
             f"""SELECT {_DISINFECTION.select} FROM disinfection_register
                 WHERE site = $site AND service_date BETWEEN $first AND $last
                   AND ($device IS NULL OR device = $device)
                 ORDER BY window_start, device""",
             {"site": site, "first": first, "last": last, "device": device},
         )
-        return [_DISINFECTION.decode(row) for row in rows]
 
     def save_retention(self, records: Sequence[RetentionRecord]) -> None:
         for record in records:
@@ -214,14 +179,14 @@ class DuckDBAlertStore:
     def retention_records(
         self, site: str, first: date, last: date, device: str | None
     ) -> list[RetentionRecord]:
-        rows = self._query(
+        return self._records(
+            _RETENTION,
             f"""SELECT {_RETENTION.select} FROM sample_retention
                 WHERE site = $site AND service_date BETWEEN $first AND $last
                   AND ($device IS NULL OR device = $device)
                 ORDER BY "start", device""",
             {"site": site, "first": first, "last": last, "device": device},
         )
-        return [_RETENTION.decode(row) for row in rows]
 
     def save_seal_health(self, points: Sequence[SealHealthPoint]) -> None:
         for point in points:
@@ -230,12 +195,12 @@ class DuckDBAlertStore:
     def seal_health(
         self, site: str, device: str, start: datetime, end: datetime
     ) -> list[SealHealthPoint]:
-        rows = self._query(
+        return self._records(
+            _SEAL,
             f"""SELECT {_SEAL.select} FROM seal_health
                 WHERE site = ? AND device = ? AND ts >= ? AND ts < ? ORDER BY ts""",
             [site, device, _naive(start), _naive(end)],
         )
-        return [_SEAL.decode(row) for row in rows]
 
     def daily_temperature_log(
         self,
@@ -321,6 +286,18 @@ class DuckDBAlertStore:
     def _write(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
         with self._lock, self._translated():
             return self._con.execute(sql, params).fetchall()
+
+    def _records(self, table: RecordTable[T], sql: str, params: Any) -> list[T]:
+        """Rows selected as `table.select`, as records."""
+        rows = self._query(sql, params)
+        try:
+            return [table.decode(row) for row in rows]
+        except ValidationError as exc:
+            raise StoreError(
+                f"a row of {table.table} does not fit its record: {exc}",
+                backend=self.backend,
+                target=self._target,
+            ) from exc
 
     def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
         with self._translated():

@@ -82,7 +82,8 @@ class RecordTable(Generic[T]):
         return getattr(record, column)
 
     def _check_covers(self, record: type[T]) -> None:
-        assert is_dataclass(record)
+        if not is_dataclass(record):
+            raise TypeError(f"{record!r} is not a dataclass")
         stored = {c.rsplit("_", 1)[0] if self._is_message(c) else c for c in self.columns}
         names = {f.name for f in fields(record)}
         if stored != names:

@@ -22,9 +22,10 @@ import duckdb
 import pyarrow as pa
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
+from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.errors import StoreError, StoreUnavailableError
-from ingest.migrations import Migration, migrate
+from ingest.migrations import migrate_or_close
 from ingest.store import (
     Aggregate,
     CounterDeltas,
@@ -35,35 +36,8 @@ from ingest.store import (
     SeriesPoint,
 )
 
-__all__ = ["MIGRATIONS", "DuckDBStore"]
+__all__ = ["DuckDBStore"]
 
-# Version 1: the tables as release d8454af created them (before versions were kept). Never edit
-# a migration once released: append the next one (ingest.migrations).
-_V1 = """
-CREATE TABLE IF NOT EXISTS readings (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
-    PRIMARY KEY (site, device, metric, ts));
-CREATE TABLE IF NOT EXISTS latest (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
-    PRIMARY KEY (site, device, metric));
-CREATE SEQUENCE IF NOT EXISTS dead_letter_ids;
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id BIGINT PRIMARY KEY DEFAULT nextval('dead_letter_ids'),
-    received_at TIMESTAMP NOT NULL, topic VARCHAR NOT NULL, site VARCHAR, device VARCHAR,
-    reason VARCHAR NOT NULL, payload BLOB NOT NULL, payload_size BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS presence (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, online BOOLEAN NOT NULL,
-    since TIMESTAMP NOT NULL, PRIMARY KEY (site, device));
-CREATE TABLE IF NOT EXISTS device_events (
-    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
-    kind VARCHAR NOT NULL, data JSON NOT NULL, PRIMARY KEY (site, device, ts, kind));
-"""
-
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "readings, latest, dead letters, presence, device events", (_V1,)),
-)
 
 # A batch may carry the same (site, device, metric, ts) twice (a device replaying its buffer);
 # one INSERT OR REPLACE cannot touch a row twice, so the last copy in the batch wins.
@@ -109,9 +83,9 @@ class DuckDBStore:
             Path(self._target).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = duckdb.connect(self._target)
-            migrate(self._con, "readings", MIGRATIONS, target=self._target)
         except duckdb.Error as exc:
             raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
+        migrate_or_close(self._con, "readings", duckdb_schema.READINGS, target=self._target)
         self._lock = threading.Lock()
         self._closed = False
 

@@ -2,10 +2,11 @@
 
 A school's database file outlives every release, so a table is never changed by editing its
 `CREATE TABLE`: each change is a new numbered `Migration` at the end of its component's list
-(the readings store and the alert store are components; each owns its tables). On opening, a
-store applies the migrations its file has not seen, oldest first, each in one transaction
-together with its line in `schema_migrations` (component, version, applied_at, summary). A
-file whose schema is newer than this release knows is refused, never written to.
+in `ingest.duckdb_schema` (the readings store and the alert store are components; each owns
+its tables). On opening, a store applies the migrations its file has not seen, oldest first,
+each in one transaction together with its line in `schema_migrations` (component, version,
+applied_at, summary). A file whose schema is newer than this release knows is refused, never
+written to.
 
 Version 1 of every component is the schema as it was before versions were kept (release
 d8454af and earlier): its statements say `IF NOT EXISTS`, so on such a file they change nothing
@@ -24,7 +25,7 @@ import duckdb
 
 from ingest.errors import StoreError
 
-__all__ = ["Migration", "migrate", "schema_version"]
+__all__ = ["Migration", "migrate", "migrate_or_close", "schema_version"]
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -68,6 +69,23 @@ def migrate(
     for migration in migrations[current:]:
         _apply(con, component, migration, target)
     return known
+
+
+def migrate_or_close(
+    con: duckdb.DuckDBPyConnection,
+    component: str,
+    migrations: Sequence[Migration],
+    *,
+    target: str,
+) -> int:
+    """`migrate`, closing the store's connection when it fails: a store that refused to open
+    must not keep the file open."""
+    try:
+        return migrate(con, component, migrations, target=target)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.close()
+        raise
 
 
 def schema_version(con: duckdb.DuckDBPyConnection, component: str) -> int:

@@ -28,7 +28,7 @@ from core.records import (
     SealHealthPoint,
     Severity,
 )
-from ingest import Aggregate, DuckDBStore, StoreError, duckdb_alerts, duckdb_store
+from ingest import Aggregate, DuckDBStore, StoreError, duckdb_schema
 from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_rows import RecordTable
 from ingest.migrations import Migration
@@ -257,7 +257,7 @@ def test_a_migration_adding_a_column_upgrades_an_old_file_keeping_every_row(
         "alerts: escalation level",
         ("ALTER TABLE alerts ADD COLUMN escalation_level INTEGER NOT NULL DEFAULT 0",),
     )
-    monkeypatch.setattr(duckdb_alerts, "MIGRATIONS", (*duckdb_alerts.MIGRATIONS, escalation))
+    monkeypatch.setattr(duckdb_schema, "ALERTS", (*duckdb_schema.ALERTS, escalation))
     alerts = DuckDBAlertStore(old_file)
     try:
         assert alerts.alert("s", 1) == CLOSED_ALERT
@@ -299,7 +299,7 @@ def test_a_failing_migration_leaves_the_file_at_the_version_before(
             "ALTER TABLE no_such_table ADD COLUMN x INTEGER",
         ),
     )
-    monkeypatch.setattr(duckdb_store, "MIGRATIONS", (*duckdb_store.MIGRATIONS, broken))
+    monkeypatch.setattr(duckdb_schema, "READINGS", (*duckdb_schema.READINGS, broken))
     with pytest.raises(StoreError, match=r"migration 'readings' 2 .* stays at version 1"):
         DuckDBStore(old_file)
     assert ledger(old_file) == [("readings", 1)]

@@ -1,0 +1,86 @@
+"""The schema history of the DuckDB file: the numbered migrations of each component.
+
+`READINGS` are the tables of `DuckDBStore`, `ALERTS` those of `DuckDBAlertStore`; each store
+applies its list on opening (`ingest.migrations.migrate`). Version 1 of both is the schema as
+release d8454af created it, before versions were kept: its statements say `IF NOT EXISTS`, so
+on a file of that release they only record the version.
+
+Never edit a migration once released: a table changes by a new migration appended to its
+component's list, e.g. `Migration(2, "alerts: escalation level", ("ALTER TABLE alerts ADD
+COLUMN escalation_level INTEGER NOT NULL DEFAULT 0",))`, together with the column in the
+store's column list.
+"""
+
+from __future__ import annotations
+
+from ingest.migrations import Migration
+
+__all__ = ["ALERTS", "READINGS"]
+
+_READINGS_V1 = """
+CREATE TABLE IF NOT EXISTS readings (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (site, device, metric, ts));
+CREATE TABLE IF NOT EXISTS latest (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL,
+    PRIMARY KEY (site, device, metric));
+CREATE SEQUENCE IF NOT EXISTS dead_letter_ids;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id BIGINT PRIMARY KEY DEFAULT nextval('dead_letter_ids'),
+    received_at TIMESTAMP NOT NULL, topic VARCHAR NOT NULL, site VARCHAR, device VARCHAR,
+    reason VARCHAR NOT NULL, payload BLOB NOT NULL, payload_size BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS presence (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, online BOOLEAN NOT NULL,
+    since TIMESTAMP NOT NULL, PRIMARY KEY (site, device));
+CREATE TABLE IF NOT EXISTS device_events (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL, data JSON NOT NULL, PRIMARY KEY (site, device, ts, kind));
+"""
+
+READINGS: tuple[Migration, ...] = (
+    Migration(1, "readings, latest, dead letters, presence, device events", (_READINGS_V1,)),
+)
+
+_ALERTS_V1 = """
+CREATE SEQUENCE IF NOT EXISTS alert_ids;
+CREATE TABLE IF NOT EXISTS alerts (
+    id BIGINT PRIMARY KEY DEFAULT nextval('alert_ids'),
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL, state VARCHAR NOT NULL, food_safety BOOLEAN NOT NULL,
+    condition_active BOOLEAN NOT NULL, pending_since TIMESTAMP NOT NULL,
+    message_zh VARCHAR NOT NULL, message_en VARCHAR NOT NULL, evidence JSON NOT NULL,
+    updated_at TIMESTAMP NOT NULL, fired_at TIMESTAMP, occurrences INTEGER NOT NULL,
+    acknowledged_at TIMESTAMP, acknowledged_by VARCHAR, resolved_at TIMESTAMP,
+    resolved_by VARCHAR, closed_at TIMESTAMP, closed_by VARCHAR, corrective_action VARCHAR,
+    food_decision VARCHAR, food_reason VARCHAR, note VARCHAR, last_finding_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS alert_history (
+    alert_id BIGINT NOT NULL, "at" TIMESTAMP NOT NULL, action VARCHAR NOT NULL,
+    state VARCHAR NOT NULL, actor VARCHAR NOT NULL, note VARCHAR);
+CREATE TABLE IF NOT EXISTS disinfection_register (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, meal VARCHAR NOT NULL,
+    service_date DATE NOT NULL, window_start TIMESTAMP NOT NULL, window_end TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL, target_c DOUBLE NOT NULL, hold_threshold_c DOUBLE NOT NULL,
+    required_hold_min DOUBLE NOT NULL, decided_at TIMESTAMP NOT NULL,
+    reason_zh VARCHAR NOT NULL, reason_en VARCHAR NOT NULL, cycles INTEGER NOT NULL,
+    cycle_start TIMESTAMP, cycle_end TIMESTAMP, max_temp_c DOUBLE, hold_min DOUBLE,
+    PRIMARY KEY (site, device, meal, service_date));
+CREATE TABLE IF NOT EXISTS sample_retention (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, meal VARCHAR NOT NULL,
+    service_date DATE NOT NULL, "start" TIMESTAMP NOT NULL, "end" TIMESTAMP NOT NULL,
+    status VARCHAR NOT NULL, low_c DOUBLE, high_c DOUBLE, updated_at TIMESTAMP NOT NULL,
+    min_c DOUBLE, max_c DOUBLE, minutes_out_of_band DOUBLE NOT NULL,
+    completeness DOUBLE NOT NULL, longest_gap_min DOUBLE NOT NULL,
+    PRIMARY KEY (site, device, meal, service_date));
+CREATE TABLE IF NOT EXISTS seal_health (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
+    health DOUBLE NOT NULL, evidence JSON NOT NULL, PRIMARY KEY (site, device, ts));
+CREATE TABLE IF NOT EXISTS rule_state (
+    site VARCHAR NOT NULL, name VARCHAR NOT NULL, state JSON NOT NULL,
+    PRIMARY KEY (site, name));
+"""
+
+ALERTS: tuple[Migration, ...] = (
+    Migration(1, "alerts, history, registers, seal health, rule state", (_ALERTS_V1,)),
+)
