@@ -29,11 +29,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Overrides:
-    """Command-line values that win over the config file."""
+    """Command-line values that win over the config file and the environment."""
 
     broker: str | None = None
     db: str | None = None
     listen: str | None = None
+
+    def applied_to(self, config: SiteConfig) -> SiteConfig:
+        """The config with these values over its own (which hold the environment's already)."""
+        mqtt, storage, api = config.mqtt, config.storage, config.api
+        if self.broker:
+            mqtt = mqtt.model_copy(update={"broker": self.broker})
+        if self.db:
+            storage = storage.model_copy(update={"path": self.db})
+        if self.listen:
+            api = api.model_copy(update={"listen": self.listen})
+        return config.model_copy(update={"mqtt": mqtt, "storage": storage, "api": api})
 
 
 class _QuietServer(uvicorn.Server):
@@ -48,11 +59,12 @@ class Service:
     def __init__(
         self, config: SiteConfig, clock: Clock, overrides: Overrides = Overrides()
     ) -> None:
+        config = overrides.applied_to(config)
         self.config = config
         self.clock = clock
-        self.db_path = Path(overrides.db or config.storage.path)
-        self.broker_url = overrides.broker or config.mqtt.broker
-        self.host, self.port = parse_listen(overrides.listen or config.api.listen)
+        self.db_path = Path(config.storage.path)
+        self.broker_url = config.mqtt.broker
+        self.host, self.port = parse_listen(config.api.listen)
         with contextlib.ExitStack() as opened:
             # The API's socket first: a busy port is refused before the database is opened, and
             # whatever was opened is closed again when a later step fails; run() closes it all.
@@ -119,14 +131,18 @@ class Service:
                 gateway.cancel()
                 alerts.cancel()
         finally:
-            self._socket.close()
-            for opened in (self.alert_store, self.store):
-                # A query still running in a worker thread makes DuckDB refuse to close ("busy");
-                # that must not hide why the service is stopping.
-                try:
-                    opened.close()
-                except Exception:
-                    log.exception("closing %s failed", type(opened).__name__)
+            self.close()
+
+    def close(self) -> None:
+        """Release the API socket and the database (run() does it when it ends)."""
+        self._socket.close()
+        for opened in (self.alert_store, self.store):
+            # A query still running in a worker thread makes DuckDB refuse to close ("busy");
+            # that must not hide why the service is stopping.
+            try:
+                opened.close()
+            except Exception:
+                log.exception("closing %s failed", type(opened).__name__)
 
 
 async def run_until(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -5,17 +5,33 @@ value and what is allowed, e.g.::
 
     examples/school.yaml:41: devices[3].kind: 'fridg' is not allowed; expected one of
     'fridge', 'freezer', ...
+
+Where the service runs (the `mqtt`, `storage` and `api` sections, `RuntimeSettings`) may be
+overridden by environment variables `CANTEEN_<SECTION>__<FIELD>`, e.g. `CANTEEN_MQTT__PASSWORD`,
+so a deployment keeps its secrets and host names out of the file. Precedence: a command-line
+flag (applied by the `canteen` command), then the environment, then the file, then the default.
+The MQTT password is a `SecretStr`: it shows as `**********` in logs, reprs and dumps.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.defaults import DEFAULT_LIMITS, DISINFECTION_LIMITS
 from core.energy_model import SchoolCalendar, Tariff
@@ -24,10 +40,12 @@ from core.model import Building, Carrier, Device, DeviceKind, Limits, Meal, Site
 from core.rule_settings import RuleSettings, SiteRules
 
 __all__ = [
+    "ENV_PREFIX",
     "ApiSettings",
     "EnergySettings",
     "GatewaySettings",
     "MqttSettings",
+    "RuntimeSettings",
     "SiteConfig",
     "StorageSettings",
     "YamlLines",
@@ -49,7 +67,7 @@ class MqttSettings(_Section):
     client_id: str = Field(default="canteen-gateway-0", min_length=1, max_length=64)
     topic_prefix: str = Field(default="canteen/v1", pattern=r"^[^#+]+[^/#+]$")
     username: str | None = None
-    password: str | None = None
+    password: SecretStr | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
 
     @field_validator("broker")
@@ -57,6 +75,10 @@ class MqttSettings(_Section):
     def _broker_url(cls, value: str) -> str:
         parse_broker_url(value)
         return value
+
+    def password_text(self) -> str | None:
+        """The password in clear, for the broker connection only."""
+        return None if self.password is None else self.password.get_secret_value()
 
 
 class StorageSettings(_Section):
@@ -72,6 +94,36 @@ class ApiSettings(_Section):
     def _listen(cls, value: str) -> str:
         parse_listen(value)
         return value
+
+
+ENV_PREFIX = "CANTEEN_"
+_RUNTIME_SECTIONS = ("mqtt", "storage", "api")
+
+
+class RuntimeSettings(BaseSettings):
+    """The sections of a site config that say where the service runs: the file's values
+    (given as arguments), overridden field by field by `CANTEEN_<SECTION>__<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    mqtt: MqttSettings = MqttSettings()
+    storage: StorageSettings = StorageSettings()
+    api: ApiSettings = ApiSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file; no .env or secrets directory is read behind the
+        # operator's back.
+        return (env_settings, init_settings)
 
 
 class GatewaySettings(_Section):
@@ -280,6 +332,13 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 def parse_broker_url(value: str) -> tuple[str, int]:
     parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # Not echoed: the URL holds a password. A URL is logged and shown by /api/health.
+        raise ValueError(
+            "a broker URL carries no credentials (it is logged and shown by /api/health); "
+            "set mqtt.username and mqtt.password, or CANTEEN_MQTT__USERNAME and "
+            "CANTEEN_MQTT__PASSWORD"
+        )
     if parts.scheme != "mqtt" or not parts.hostname:
         raise ValueError(f"{value!r} is not a broker URL; expected mqtt://HOST:PORT")
     try:
@@ -290,18 +349,39 @@ def parse_broker_url(value: str) -> tuple[str, int]:
 
 
 def load_config(path: str | Path) -> SiteConfig:
-    """Read and validate a site config; every problem is reported with its line.
+    """Read and validate a site config; every problem is reported with its line, or with the
+    environment variable that overrode the field (see `RuntimeSettings`).
 
     A tariff may live in its own file, named relative to the config: `tariffs: [{file:
     tariffs/guangdong-2021.yaml}]`; a problem in it is reported with that file's line."""
     path = Path(path)
     data, lines = read_yaml_mapping(path, "expected a mapping with a 'site' section")
     data["tariffs"] = _include_tariffs(path, data.get("tariffs"), lines)
+    data.update(_runtime_sections(path, data, lines))
     try:
         return SiteConfig.model_validate(data)
     except ValidationError as exc:
         problems = [config_problem(error, lines) for error in exc.errors()]
         raise ConfigError(path, problems) from exc
+
+
+def _runtime_sections(path: Path, data: dict[str, Any], lines: YamlLines) -> dict[str, Any]:
+    """The runtime sections with the environment laid over the file's values."""
+    from_file = {name: data[name] for name in _RUNTIME_SECTIONS if name in data}
+    try:
+        settings = RuntimeSettings(**from_file)
+    except ValidationError as exc:
+        problems = [_runtime_problem(error, lines) for error in exc.errors()]
+        raise ConfigError(path, problems) from exc
+    return {name: getattr(settings, name) for name in _RUNTIME_SECTIONS}
+
+
+def _runtime_problem(error: Any, lines: YamlLines) -> ConfigProblem:
+    problem = config_problem(error, lines)
+    variable = ENV_PREFIX + "__".join(str(part) for part in error["loc"][:2]).upper()
+    if variable not in {name.upper() for name in os.environ}:
+        return problem
+    return ConfigProblem(problem.field, None, f"{problem.message} (set by {variable})")
 
 
 def load_tariff(path: str | Path) -> Tariff:
@@ -359,7 +439,7 @@ def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
         # model that raised it (the root for cross-reference checks).
         field, message = message.split(": ", 1)
         loc = (*loc, *_parse_path(field))
-    elif error["type"] not in ("missing", "value_error") and "input" in error:
+    elif error["type"] not in ("missing", "value_error") and "input" in error and not _secret(loc):
         message = f"{error['input']!r} is not allowed; {message[:1].lower()}{message[1:]}"
     line = None
     for cut in range(len(loc), -1, -1):
@@ -367,6 +447,10 @@ def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
         if line is not None:
             break
     return ConfigProblem(_format_path(loc), line, message)
+
+
+def _secret(loc: tuple[str | int, ...]) -> bool:
+    return bool(loc) and loc[-1] == "password"
 
 
 def _names_field(text: str) -> bool:

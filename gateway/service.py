@@ -108,7 +108,7 @@ class Gateway:
             self._topics.site_filters(self._site) + self._router.filters(),
             keepalive_s=config.mqtt.keepalive_s,
             username=config.mqtt.username,
-            password=config.mqtt.password,
+            password=config.mqtt.password_text(),
         )
         # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
         self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
