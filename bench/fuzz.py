@@ -6,7 +6,7 @@ report to stdout (one JSON object with ``--json``); the exit code is 1 when the 
 or a good reading was lost, 2 when the bench itself could not run.
 
 Method
-    1. One mosquitto (`canteen.broker.MosquittoProcess`) on loopback. The gateway's persistent
+    1. One mosquitto (`demo_broker.MosquittoProcess`) on loopback. The gateway's persistent
        session, and one for a bare paho counter, are registered first, so both get every
        message even while the service restarts.
     2. `canteen serve` runs as a child process on a generated site (`bench.fuzz_payloads`:

@@ -12,7 +12,7 @@ What is compared
            or the bench fails.
 
 Method, and why it is fair on a 2-core machine
-    1. One mosquitto (`canteen.broker.MosquittoProcess`) on loopback. Three persistent sessions
+    1. One mosquitto (`demo_broker.MosquittoProcess`) on loopback. Three persistent sessions
        are registered first (clean session off, the gateway's own topic filters, QoS 1, then
        disconnect): bare-before, the gateway's client id, bare-after.
     2. N simulated devices publish M canonical telemetry messages at QoS 1 from a few paho
