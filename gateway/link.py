@@ -11,6 +11,12 @@ logs it so an outage is never silent: a broker that cannot be reached is logged 
 failed attempt and once a minute while it lasts; a broker that keeps closing a connection it had
 just accepted is, with MQTT 3.1.1, the sign of another client using our client id (the broker
 hands the session, and the messages queued for it, to the newest connection).
+
+A stop confirms the last acknowledgements before it disconnects. Closing a socket that still has
+unread messages in it makes the kernel reset the connection (TCP RST), and a reset discards what
+the broker had not read yet: the PUBACKs of the last batch, which it would redeliver after the
+restart. The broker answers packets in order, so a reply to one more request sent after them
+says they were read.
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ _TAKEOVER_WINDOW_S = 120.0
 # Only short-lived connections count: a keepalive timeout on a bad network comes after 1.5 x
 # keepalive, while a client fighting over our id kicks us within its reconnect delay.
 _TAKEOVER_SHORT_S = 20.0
+# The stop's round trip: an UNSUBSCRIBE of a filter we never subscribed to changes nothing and is
+# still answered (MQTT 3.1.1, 3.10.4: an UNSUBACK even when nothing was removed).
+_ACK_BARRIER_FILTER = "canteen-gateway/no-such-subscription"
+_ACK_BARRIER_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,7 @@ class BrokerLink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = self._on_unsubscribe
         self._client_id = client_id
         self._state = _LinkState()
         self._inbox: deque[Inbound] = deque()
@@ -95,6 +106,7 @@ class BrokerLink:
         self._connected = threading.Event()
         self._subscribed = threading.Event()
         self._subscribe_mid: int | None = None
+        self._acks_read = threading.Event()
         self._started = False
 
     @property
@@ -131,10 +143,26 @@ class BrokerLink:
         self._client.loop_start()
 
     async def stop(self) -> None:
+        if self.connected:
+            await self._confirm_acks()
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected.clear()
         self._subscribed.clear()
+
+    async def _confirm_acks(self) -> None:
+        """Wait until the broker has read every PUBACK sent so far (module docstring)."""
+        self._acks_read.clear()
+        result, _mid = self._client.unsubscribe(_ACK_BARRIER_FILTER)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return
+        if not await asyncio.to_thread(self._acks_read.wait, _ACK_BARRIER_TIMEOUT_S):
+            log.warning(
+                "the broker %s did not answer within %.0f s while stopping: the last "
+                "acknowledgements may be lost, and those messages redelivered (not stored twice)",
+                self._url,
+                _ACK_BARRIER_TIMEOUT_S,
+            )
 
     async def receive(self, max_messages: int) -> list[Inbound]:
         """Wait for at least one message; return what has arrived, up to `max_messages`."""
@@ -196,6 +224,9 @@ class BrokerLink:
                 ", ".join(refused),
             )
         self._subscribed.set()
+
+    def _on_unsubscribe(self, _c: paho.Client, _u: Any, _mid: int, _r: Any, _p: Any) -> None:
+        self._acks_read.set()  # the only UNSUBSCRIBE we send is the stop's
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
         if self._state.unreachable():

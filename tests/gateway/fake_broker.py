@@ -3,7 +3,7 @@ test accepts the client's connection, reads each packet it sends and writes exac
 so what the gateway puts on the wire is checked byte for byte.
 
 Only what the gateway's session uses is spoken: CONNECT/CONNACK, SUBSCRIBE/SUBACK,
-PUBLISH/PUBACK, PINGREQ/PINGRESP and DISCONNECT (MQTT 3.1.1, section 3). Every read has a
+UNSUBSCRIBE/UNSUBACK, PUBLISH/PUBACK, PINGREQ/PINGRESP and DISCONNECT (MQTT 3.1.1, section 3). Every read has a
 timeout, so a packet that never comes fails the test instead of hanging it.
 """
 
@@ -23,22 +23,28 @@ __all__ = [
     "PUBACK",
     "PUBLISH",
     "SUBSCRIBE",
+    "UNSUBSCRIBE",
     "BrokerSide",
     "Connect",
     "FakeBroker",
     "Packet",
     "connack",
     "fake_broker",
+    "parse_connect",
+    "parse_subscribe",
+    "parse_unsubscribe",
     "puback",
     "publish",
     "suback",
+    "unsuback",
 ]
 
 READ_TIMEOUT_S = 10.0
 
 # Control packet types, the high nibble of the fixed header's first byte (3.1.1, 2.2.1).
 CONNECT, CONNACK, PUBLISH, PUBACK = 1, 2, 3, 4
-SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 12, 13, 14
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = 8, 9, 10, 11
+PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,10 @@ def suback(mid: int, granted: list[int]) -> bytes:
     return _packet(SUBACK, 0, struct.pack("!H", mid) + bytes(granted))
 
 
+def unsuback(mid: int) -> bytes:
+    return _packet(UNSUBACK, 0, struct.pack("!H", mid))
+
+
 def publish(topic: str, payload: bytes, *, qos: int, mid: int = 0, dup: bool = False) -> bytes:
     flags = int(dup) << 3 | qos << 1
     packet_id = struct.pack("!H", mid) if qos else b""
@@ -121,6 +131,16 @@ def parse_connect(body: bytes) -> Connect:
         has_will=bool(flags & 0x04),
         has_username=bool(flags & 0x80),
     )
+
+
+def parse_unsubscribe(body: bytes) -> tuple[int, list[str]]:
+    """The packet id and the filters of an UNSUBSCRIBE."""
+    (mid,) = struct.unpack_from("!H", body, 0)
+    at, filters = 2, []
+    while at < len(body):
+        topic, at = _read_string(body, at)
+        filters.append(topic)
+    return mid, filters
 
 
 def parse_subscribe(body: bytes) -> tuple[int, list[tuple[str, int]]]:
@@ -180,6 +200,14 @@ class BrokerSide:
         await self.send(suback(mid, [granted] * len(filters)))
         return connect, filters
 
+    async def answer_until_disconnect(self) -> None:
+        """Answer whatever the client sends while it stops, until its DISCONNECT or EOF."""
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while (packet := await self.read()).kind != DISCONNECT:
+                if packet.kind == UNSUBSCRIBE:
+                    mid, _ = parse_unsubscribe(packet.body)
+                    await self.send(unsuback(mid))
+
     async def close(self) -> None:
         """Drop the connection, as a broker that restarts does."""
         self._writer.close()
@@ -202,6 +230,10 @@ class FakeBroker:
         side = BrokerSide(reader, writer)
         self._connections.append(side)
         await self._accepted.put(side)
+
+    @property
+    def latest(self) -> BrokerSide | None:
+        return self._connections[-1] if self._connections else None
 
     async def accept(self) -> BrokerSide:
         """The next client connection (paho's reconnect waits its backoff of about 1 s first)."""

@@ -1,7 +1,8 @@
 """The gateway's broker session packet by packet, against a scripted broker (tests/gateway/
 fake_broker.py): a persistent session is asked for, a QoS 1 message is acknowledged only when the
-gateway says so and in the order it says, a packet id of a dropped connection is never
-acknowledged on the next one, and a redelivery (DUP=1) arrives as an ordinary message."""
+gateway says so and in the order it says, a stop disconnects only once the broker has read those
+acknowledgements, a packet id of a dropped connection is never acknowledged on the next one, and
+a redelivery (DUP=1) arrives as an ordinary message."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from tests.conftest import wait_for
 from tests.gateway.fake_broker import (
     DISCONNECT,
     PUBACK,
+    UNSUBSCRIBE,
     BrokerSide,
     FakeBroker,
     fake_broker,
+    parse_unsubscribe,
     puback,
     publish,
+    unsuback,
 )
 
 CLIENT_ID = "gw-protocol-test"
@@ -39,7 +43,11 @@ async def link(broker: FakeBroker) -> AsyncIterator[BrokerLink]:
     started = BrokerLink("127.0.0.1", broker.port, CLIENT_ID, FILTERS)
     await started.start()
     yield started
-    await started.stop()
+    side = broker.latest
+    if started.connected and side is not None:
+        await asyncio.gather(started.stop(), side.answer_until_disconnect())
+    else:
+        await started.stop()
 
 
 async def receive(link: BrokerLink, count: int) -> list[Inbound]:
@@ -90,8 +98,15 @@ async def test_pubacks_go_out_only_when_acked_and_in_the_order_acked(
     assert link.ack([first, unacked, third]) == 2  # QoS 0 has nothing to acknowledge
     assert [(await side.read()).raw for _ in range(2)] == [puback(1), puback(3)]
 
-    await link.stop()
-    assert (await side.read()).kind == DISCONNECT  # nothing else was sent before it
+    # A stop asks for one answer after the PUBACKs and disconnects once it has it: an answer
+    # means the broker read them, whatever happens to the socket afterwards.
+    stopping = asyncio.create_task(link.stop())
+    unsubscribe = await side.expect(UNSUBSCRIBE)  # nothing else was sent before it
+    mid, filters = parse_unsubscribe(unsubscribe.body)
+    assert len(filters) == 1 and filters[0] not in FILTERS  # our subscriptions stay
+    await side.send(unsuback(mid))
+    assert (await side.read()).kind == DISCONNECT
+    await asyncio.wait_for(stopping, 10)
 
 
 async def test_a_packet_id_of_a_dropped_connection_is_never_acked_on_the_next(
