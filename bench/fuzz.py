@@ -85,8 +85,8 @@ def run_fuzz(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
 
 def _plan(port: int, count: int, work: Path) -> Plan:
     from core.config import SiteConfig
+    from core.topics import TopicScheme
     from gateway.adapters import ForeignRouter
-    from gateway.topics import TopicScheme
 
     document = site_document()
     config = SiteConfig.model_validate(document)  # a mistake here is the bench's: say it early

@@ -238,8 +238,8 @@ def in_child(name: str, target: Callable[..., Drain], *args: Any, timeout_s: flo
 def run_bench(
     devices: int, messages: int, *, publishers: int, profile: str, say: Callable[[str], None]
 ) -> dict[str, Any]:
+    from core.topics import TopicScheme
     from demo_broker.mosquitto import MosquittoProcess
-    from gateway.topics import TopicScheme
 
     try:
         broker = MosquittoProcess().start()
