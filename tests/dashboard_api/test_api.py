@@ -154,3 +154,25 @@ async def test_openapi_lists_the_refusals_each_endpoint_gives(api: httpx.AsyncCl
     assert invalid["application/json"]["schema"]["$ref"].endswith("/ValidationProblem")
     missing = paths["/api/devices/{device_id}"]["get"]["responses"]["404"]["content"]
     assert missing["application/json"]["schema"]["$ref"].endswith("/Problem")
+
+
+async def test_daily_series_are_local_days(tmp_path: Path) -> None:
+    """Two local days in Asia/Shanghai give two buckets from local midnight, not three partial
+    ones from 08:00 (UTC midnight)."""
+    store = DuckDBStore(tmp_path / "days.duckdb")
+    midnight = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)  # 2026-11-23T00:00+08:00
+    rows = ReadingBatchBuilder()
+    for hour in range(48):
+        ts = int((midnight + timedelta(hours=hour, minutes=30)).timestamp() * 1000)
+        rows.append("test-school", "fridge-1", "temp_c", ts, 2.0 if hour < 24 else 6.0)
+    store.write(rows.build())
+    context = ApiContext(site_config("canteen/v1"), store, ManualClock(NOW), lambda: {})
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+        params = {"metric": "temp_c", "start": "2026-11-23", "end": "2026-11-25", "step": "1d"}
+        body = (await api.get("/api/devices/fridge-1/series", params=params)).json()
+    store.close()
+    assert [(p["t"], p["count"], p["value"]) for p in body["points"]] == [
+        ("2026-11-23T00:00:00+08:00", 24, 2.0),
+        ("2026-11-24T00:00:00+08:00", 24, 6.0),
+    ]
