@@ -36,6 +36,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from core.defaults import DEFAULT_LIMITS, DISINFECTION_LIMITS
 from core.energy_model import SchoolCalendar, Tariff
 from core.errors import ConfigError, ConfigProblem
+from core.limit_bounds import limit_problem
 from core.model import Building, Carrier, Device, DeviceKind, Limits, Meal, Site
 from core.rule_settings import RuleSettings, SiteRules
 
@@ -214,8 +215,31 @@ class SiteConfig(_Section):
                 )
         _check_meters(self.devices, {t.id: t for t in self.tariffs})
         _check_neighbours(self.devices)
+        self._check_limits()
         self.__dict__["_rules"] = self._device_rules()
         return self
+
+    def _check_limits(self) -> None:
+        """Each kind's `limits:` over the built-in defaults, then each device's limits as its
+        rules will see them, within what `core.limit_bounds` allows."""
+        for kind, override in self.limits.items():
+            changed = override.model_dump(exclude_none=True)
+            problem = limit_problem(
+                override.over(DEFAULT_LIMITS[kind]), kind, any_method=True, changed=changed
+            )
+            if problem is not None:
+                raise ValueError(f"limits.{kind.value}.{problem[0]}: {problem[1]}")
+        for index, device in enumerate(self.devices):
+            own = device.limits.model_dump(exclude_none=True)
+            problem = limit_problem(
+                self.limits_for(device), device.kind, device.method, changed=own
+            )
+            if problem is None:
+                continue
+            field, message = problem
+            if field not in own and device.kind in self.limits:
+                message += f"; set by limits.{device.kind.value}"
+            raise ValueError(f"devices[{index}].limits.{field}: {message}")
 
     def device(self, device_id: str) -> Device | None:
         return self._device_index().get(device_id)

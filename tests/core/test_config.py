@@ -196,3 +196,84 @@ def test_a_device_rule_override_is_checked_with_its_line(tmp_path: Path) -> None
         load_config(path)
     expected = ":11: devices[0].rules.spikes_to_alert: 0 is not allowed; input should be greater"
     assert f"{path}{expected}" in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "limits:\n  fridge: {high_c: 80}\n",
+            ":12: limits.fridge.high_c: 80 °C is not allowed for a fridge; expected 0..8 °C",
+        ),
+        (
+            "limits:\n  freezer: {high_c: 10}\n",
+            ":12: limits.freezer.high_c: 10 °C is not allowed for a freezer; expected -40..-12 °C",
+        ),
+        (
+            "limits:\n  fridge: {low_c: 6, high_c: 5}\n",
+            ":12: limits.fridge.low_c: 6 °C must be below high_c (5 °C)",
+        ),
+        (
+            "limits:\n  sample_fridge: {sample_hold_h: 24}\n",
+            ":12: limits.sample_fridge.sample_hold_h: 24 h is not allowed for a sample fridge; "
+            "expected 48..168 h (samples are kept ≥ 48 h)",
+        ),
+        (
+            "limits:\n  disinfection_cabinet: {hold_min: 5}\n",
+            ":12: limits.disinfection_cabinet.hold_min: 5 min is not allowed",
+        ),
+        (
+            "    limits: {low_c: 9}\n",
+            ":11: devices[0].limits.low_c: 9 °C is not allowed for a fridge; expected -5..8 °C",
+        ),
+        (
+            # The device lowers its high limit onto the kind's low one: the high one is blamed.
+            "    limits: {high_c: 0}\n",
+            ":11: devices[0].limits.high_c: 0 °C must be above low_c (0 °C)",
+        ),
+        (
+            "    limits: {alert_after_min: 600}\n",
+            ":11: devices[0].limits.alert_after_min: 600 min is not allowed for a fridge; "
+            "expected 0..120 min",
+        ),
+        (
+            "  - {id: ir-1, kind: disinfection_cabinet, method: infrared, building: canteen}\n"
+            "limits:\n  disinfection_cabinet: {target_c: 100}\n",
+            ":11: devices[1].limits.target_c: 100 °C is not allowed for an infrared disinfection "
+            "cabinet; expected 120..150 °C (infrared disinfection is ≥ 120 °C); set by "
+            "limits.disinfection_cabinet",
+        ),
+        (
+            "  - {id: st-1, kind: disinfection_cabinet, method: steam, building: canteen,\n"
+            "     limits: {target_c: 120}}\n",
+            ":12: devices[1].limits.target_c: 120 °C is not allowed for a steam disinfection "
+            "cabinet; expected 85..100 °C",
+        ),
+    ],
+)
+def test_control_limits_no_food_safety_rule_allows_are_refused(
+    tmp_path: Path, extra: str, expected: str
+) -> None:
+    path = write(tmp_path, GOOD + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"{path}{expected}" in str(caught.value), str(caught.value)
+
+
+def test_limits_stricter_than_the_rule_or_set_for_altitude_are_allowed(tmp_path: Path) -> None:
+    text = GOOD + (
+        "    limits: {high_c: 5}\n"  # FDA Food Code cold holding
+        "  - {id: freezer-1, kind: freezer, building: canteen, limits: {high_c: -18}}\n"
+        "  - {id: sample-1, kind: sample_fridge, building: canteen}\n"
+        "  - {id: st-1, kind: disinfection_cabinet, method: steam, building: canteen,\n"
+        "     limits: {target_c: 88, hold_min: 15}}\n"  # boiling point in Lhasa, 3,650 m
+        "limits:\n"
+        "  sample_fridge: {sample_hold_h: 72, sample_min_g: 200}\n"
+        "  disinfection_cabinet: {hold_min: 15}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    fridge, freezer, sample, steam = (config.limits_for(d) for d in config.devices)
+    assert (fridge.low_c, fridge.high_c) == (0, 5)
+    assert freezer.high_c == -18
+    assert (sample.sample_hold_h, sample.sample_min_g, sample.high_c) == (72, 200, 8)
+    assert (steam.target_c, steam.hold_min) == (88, 15)
