@@ -91,6 +91,7 @@ class ColdParams:
     # Anti-short-cycle delay; controllers typically enforce a few minutes off (assumed 3 min).
     min_off_s: float = 180.0
     sensor_sigma_c: float = 0.05
+    probe_resolution_c: float = 0.1  # the probe's display step
 
 
 COLD_PRESETS: MappingProxyType[DeviceKind, ColdParams] = MappingProxyType(
@@ -178,6 +179,7 @@ class ColdStorageModel(BlockModel[ColdBlock]):
         *,
         block_steps: int = DEFAULT_BLOCK_STEPS,
     ) -> None:
+        self.resolutions = MappingProxyType({"temp_c": params.probe_resolution_c, "power_w": 0.1})
         super().__init__(device, seed, faults, block_steps=block_steps)
         self.params = params
         self._day = site_day
@@ -325,7 +327,9 @@ class ColdStorageModel(BlockModel[ColdBlock]):
         running = true["compressor_on"]
         compressor = np.where(running, p.compressor_w * (1 + 0.02 * noise[:, 1]), 0.0)
         return {
-            "temp_c": quantise(true["temp_c"] + p.sensor_sigma_c * noise[:, 0], 0.1),
+            "temp_c": quantise(
+                true["temp_c"] + p.sensor_sigma_c * noise[:, 0], p.probe_resolution_c
+            ),
             "door_open": true["door_open"],
             "compressor_on": running,
             "defrost_on": true["defrost_on"],
