@@ -67,7 +67,10 @@ class DeviceRules:
         # Sensor rules of devices that name this one as their neighbouring probe.
         self.watchers: list[SensorFaultRule] = []
 
-    def observe(self, samples: Sequence[Sample], out: EngineOutput) -> None:
+    def observe(
+        self, samples: Sequence[Sample], out: EngineOutput, delivered_ms: int | None = None
+    ) -> None:
+        """`delivered_ms`: when they arrived by the real clock, if live (not a replay)."""
         for sample in samples:
             if self.watermark_ms is not None and sample.ts_ms <= self.watermark_ms:
                 continue
@@ -85,6 +88,9 @@ class DeviceRules:
                 self.disturbances.observe(sample)
             for rule in self.rules:
                 rule.observe(sample, out.findings)
+        if delivered_ms is not None:
+            for rule in self.rules:
+                rule.delivered(delivered_ms)
         self._collect(out)
 
     def at(self, now_ms: int, out: EngineOutput) -> None:
@@ -165,7 +171,7 @@ class RuleEngine:
             rules = self.devices.get(device)
             if rules is None:
                 continue  # the gateway refuses unknown devices; a replay may still hold some
-            rules.observe(samples, out)
+            rules.observe(samples, out, now_ms if live else None)
             self.offline.seen(device, samples[-1].ts_ms, now_ms if live else None)
         self.offline.at(now_ms, out.findings)
         return out

@@ -112,10 +112,25 @@ class RuleSettings(BaseModel):
     retention_min_completeness: float = Field(default=0.9, ge=0, le=1)
     retention_decision_delay_min: float = Field(default=5.0, ge=0)
 
+    # -- late data (DESIGN.md, time) ---------------------------------------------------------
+    # A verdict on data not yet seen (a meal's disinfection, a sample's retention) waits for
+    # the device's own readings to pass its deadline, or for the device to have delivered
+    # nothing new for this long by the real clock: a few reporting intervals (a lost message,
+    # a broker's redelivery), never less than a minute for devices that report every second.
+    # The floor's bound keeps a silent cabinet's missed meal alerted within 15 min of its
+    # window with the default delay.
+    late_data_intervals: float = Field(default=4.0, gt=0, le=10)
+    late_data_min_s: float = Field(default=60.0, gt=0, le=600)
+
     def silence_s(self, interval_s: float) -> float:
         """How long without a reading a device of this interval is silent; also the longest
         gap a reading is taken to stand for in logs and registers."""
         return max(self.offline_intervals * interval_s, self.offline_min_s)
+
+    def lateness_s(self, interval_s: float) -> float:
+        """How long a device of this interval may deliver nothing new before a verdict on
+        data not yet seen is given without it."""
+        return max(self.late_data_intervals * interval_s, self.late_data_min_s)
 
     @model_validator(mode="after")
     def _ordered(self) -> RuleSettings:

@@ -3,6 +3,7 @@ calls, and saving a rule's state as JSON so a restart resumes where it stopped.
 
 A rule sees one device's samples in event-time order (`observe`) and the clock passing
 deadlines (`at`); it appends `Finding`s only when its verdict changes, never per sample.
+A verdict on data not yet seen is given when `LateData` says it is due.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "HOUR_MS",
     "MINUTE_MS",
     "DeviceSetup",
+    "LateData",
     "RegisterRecord",
     "Rule",
     "StatefulRule",
@@ -76,6 +78,46 @@ class DeviceSetup:
         also breaks a running duration, because nobody saw what happened in it."""
         return int(self.settings.silence_s(self.device.interval_s) * 1000)
 
+    @property
+    def lateness_ms(self) -> int:
+        """How long the device may deliver nothing new before a verdict on data not yet seen
+        is given without it (`LateData`)."""
+        return int(self.settings.lateness_s(self.device.interval_s) * 1000)
+
+
+class LateData:
+    """When a verdict on data not yet seen is due (DESIGN.md, time): a meal's disinfection, a
+    sample's retention.
+
+    A deadline in event time is due once the device's own watermark (the newest reading it
+    has delivered) passes it, or once the device has delivered nothing new for the lateness
+    by the real clock; only then is "no data" the right verdict. A device whose history is
+    still arriving (the demo's catch-up, a buffer uploaded after an outage) keeps moving its
+    watermark, so it is judged on what it delivers, never on the part still to come.
+
+    The engine says when a live batch was delivered (`Rule.delivered`). A watermark moved by
+    a replay of the store counts from the next tick, and nothing of this is saved: after a
+    restart each device has the lateness again to deliver what the broker kept for it.
+    """
+
+    def __init__(self, lateness_ms: int) -> None:
+        self.lateness_ms = lateness_ms
+        self._moved_at_ms: int | None = None  # the real-clock instant the watermark last moved
+        self._mark_ms: int | None = None  # the watermark then
+
+    def delivered(self, now_ms: int, watermark_ms: int | None) -> None:
+        """The device delivered readings at `now_ms`; old ones alone move nothing."""
+        if watermark_ms is not None and watermark_ms != self._mark_ms:
+            self._moved_at_ms, self._mark_ms = now_ms, watermark_ms
+
+    def due_until(self, now_ms: int, watermark_ms: int) -> int:
+        """The event time up to which deadlines are due when the clock reads `now_ms`."""
+        if self._moved_at_ms is None or watermark_ms != self._mark_ms:
+            self._moved_at_ms, self._mark_ms = now_ms, watermark_ms
+        if now_ms - self._moved_at_ms >= self.lateness_ms:
+            return max(now_ms, watermark_ms)
+        return watermark_ms
+
 
 class Rule(ABC):
     rule: RuleId
@@ -91,6 +133,9 @@ class Rule(ABC):
 
     def at(self, now_ms: int, out: list[Finding]) -> None:  # noqa: B027 - optional hook
         """The clock reached `now_ms`: act on deadlines (absence rules)."""
+
+    def delivered(self, now_ms: int) -> None:  # noqa: B027 - optional hook
+        """The samples just observed arrived live at `now_ms` by the real clock (`LateData`)."""
 
     @abstractmethod
     def snapshot(self) -> Any:

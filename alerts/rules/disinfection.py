@@ -2,8 +2,10 @@
 
 For each tableware disinfection cabinet and each meal on the timetable, the window is the
 90 min after the meal ends (DESIGN.md: a compliant cycle within 90 min after each meal). The
-cycles that start in the window are judged when the window closes (plus a few minutes for late
-readings), by the clock, so a cabinet that never runs is judged too:
+cycles that start in the window are judged a few minutes after it closes, on event time: when
+the cabinet's own readings pass that deadline, or, if the cabinet has gone silent, once it has
+delivered nothing new for the lateness by the real clock (`LateData`), so a cabinet that stops
+reporting is judged too, and one whose history is still arriving is judged on that history:
 
 - compliant: a cycle held the threshold for the required time (≥ 120 °C for 10 min infrared,
   GB 17988; ≥ 100 °C for 10 min steam, 操作规范; steam judged at 99.5 °C, see settings);
@@ -30,7 +32,7 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.base import MINUTE_MS, DeviceSetup, LateData, StatefulRule
 from alerts.rules.cycles import Cycle, CycleTracker, CycleTrackerState
 from alerts.samples import Sample
 from alerts.timetable import MealService
@@ -46,7 +48,8 @@ BOILING_C = 100.0  # at sea level; a site at altitude sets its own target_c
 class DisinfectionState:
     cycles: CycleTrackerState = field(default_factory=CycleTrackerState)
     decided_until_ms: int | None = None  # end of the last meal judged
-    last_ms: int | None = None
+    last_ms: int | None = None  # the newest temperature reading
+    watermark_ms: int | None = None  # the newest reading of any metric
 
 
 def hold_threshold(setup: DeviceSetup) -> float:
@@ -80,6 +83,7 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         self._window_ms = int(s.disinfection_window_min * MINUTE_MS)
         self._delay_ms = int(s.disinfection_decision_delay_min * MINUTE_MS)
         self.tracker = cycle_tracker(setup)
+        self.late = LateData(setup.lateness_ms)
         self.state = DisinfectionState(cycles=self.tracker.state)
 
     def restore(self, data: Any) -> None:
@@ -90,17 +94,25 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         st = self.state
         if st.decided_until_ms is None:
             st.decided_until_ms = sample.ts_ms  # meals before the first reading are not judged
+        st.watermark_ms = sample.ts_ms
         temp = sample.get("temp_c")
         if temp is not None:
             self.tracker.observe(sample.ts_ms, temp, sample.get("power_w"))
             st.last_ms = sample.ts_ms
         self._decide(sample.ts_ms, out)
 
+    def delivered(self, now_ms: int) -> None:
+        self.late.delivered(now_ms, self.state.watermark_ms)
+
     def at(self, now_ms: int, out: list[Finding]) -> None:
-        if self.state.decided_until_ms is not None:
-            self._decide(now_ms, out)
+        st = self.state
+        if st.decided_until_ms is None:
+            return  # nothing heard yet: no meal of this cabinet is judged
+        mark = st.watermark_ms or st.last_ms or st.decided_until_ms  # (a state saved before)
+        self._decide(self.late.due_until(now_ms, mark), out)
 
     def _decide(self, now_ms: int, out: list[Finding]) -> None:
+        """Judge every meal whose window and delay have passed by event time `now_ms`."""
         st = self.state
         assert st.decided_until_ms is not None
         latest_meal_end = now_ms - self._window_ms - self._delay_ms

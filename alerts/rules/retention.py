@@ -11,6 +11,11 @@ gives the window's coverage, its minutes out of band and its longest gap. A wind
 - unverified at its end if readings cover less than `retention_min_completeness` of it;
 - kept otherwise.
 
+A window opens and ends on event time: when the fridge's own readings pass the meal's end
+and the window's end (plus a few minutes), or, if the fridge has gone silent, once it has
+delivered nothing new for the lateness by the real clock (`LateData`). A fridge whose history
+is still arriving is judged on that history, not on the part still to come.
+
 Every window is a register record, written when it opens, when it is breached and when it ends.
 """
 
@@ -28,7 +33,7 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.base import MINUTE_MS, DeviceSetup, LateData, StatefulRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
@@ -56,8 +61,9 @@ class RetentionWindow:
 class RetentionState:
     opened_until_ms: int | None = None  # end of the last meal whose window was opened
     windows: list[RetentionWindow] = field(default_factory=list)
-    last_ms: int | None = None
+    last_ms: int | None = None  # the newest temperature reading
     last_temp: float | None = None
+    watermark_ms: int | None = None  # the newest reading of any metric
 
 
 class RetentionRule(StatefulRule[RetentionState]):
@@ -70,12 +76,14 @@ class RetentionRule(StatefulRule[RetentionState]):
         self._hold_ms = int((limits.sample_hold_h or DEFAULT_HOLD_H) * 60 * MINUTE_MS)
         self._delay_ms = int(setup.settings.retention_decision_delay_min * MINUTE_MS)
         self._excursions = excursions
+        self.late = LateData(setup.lateness_ms)
         self.state = RetentionState()
 
     def observe(self, sample: Sample, out: list[Finding]) -> None:
         st, ts = self.state, sample.ts_ms
         if st.opened_until_ms is None:
             st.opened_until_ms = ts  # meals before the first reading are not judged
+        st.watermark_ms = ts
         self._open_windows(ts)
         temp = sample.get("temp_c")
         if temp is not None:
@@ -85,10 +93,17 @@ class RetentionRule(StatefulRule[RetentionState]):
             self._breach(ts, out)
         self._finish(ts, out)
 
+    def delivered(self, now_ms: int) -> None:
+        self.late.delivered(now_ms, self.state.watermark_ms)
+
     def at(self, now_ms: int, out: list[Finding]) -> None:
-        if self.state.opened_until_ms is not None:
-            self._open_windows(now_ms)
-            self._finish(now_ms, out)
+        st = self.state
+        if st.opened_until_ms is None:
+            return  # nothing heard yet: no meal's samples are judged
+        mark = st.watermark_ms or st.last_ms or st.opened_until_ms  # (a state saved before)
+        until = self.late.due_until(now_ms, mark)
+        self._open_windows(until)
+        self._finish(until, out)
 
     def _open_windows(self, now_ms: int) -> None:
         st = self.state

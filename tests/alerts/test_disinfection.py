@@ -147,3 +147,167 @@ def test_a_meal_across_midnight_is_judged_on_its_own_date(tmp_path: Path) -> Non
 def test_meals_before_the_first_reading_are_not_judged(harness: Harness) -> None:
     harness.feed(cabinet_day("ir-1", None, 0.0, 0, start=local(15, 0), hours=1))
     assert harness.store.disinfection_records("test-school", ZONE_DAY, ZONE_DAY, "ir-1") == []
+
+
+# -- event time: history that arrives after the fact (DESIGN.md, time) --------------------------
+
+WINDOW = timedelta(minutes=90)  # DESIGN.md: a compliant cycle within 90 min after each meal
+DELAY = timedelta(minutes=5)  # disinfection_decision_delay_min
+# late_data_intervals x a 15 s cabinet = 60 s, which is also the floor (late_data_min_s)
+LATENESS = timedelta(seconds=60)
+Cycle = tuple[datetime, float, float]  # start, plateau °C, hold min
+
+
+def cabinet_history(
+    device: str, start: datetime, end: datetime, cycles: list[Cycle]
+) -> list[tuple[str, datetime, dict[str, float]]]:
+    """A cabinet every 15 s from `start` to `end`, idling at 25 °C, with the cycles of
+    `cabinet_day` (12 min heating, the plateau for the hold, then venting and cooling)."""
+    rows = []
+    for at, plateau, hold in cycles:
+        rows += cabinet_day(device, at, plateau, hold, start=at, hours=1.5)
+    busy = {at for _, at, _ in rows}
+    at = start
+    while at < end:
+        if at not in busy:
+            rows.append((device, at, {"temp_c": 25.0}))
+        at += timedelta(seconds=15)
+    return sorted((r for r in rows if start <= r[1] < end), key=lambda r: r[1])
+
+
+def meals_between(start: datetime, end: datetime) -> list[tuple[date, str, datetime]]:
+    """(service date, meal, meal end) of every meal whose verdict falls due in [start, end)."""
+    ends = {"breakfast": time(7, 40), "lunch": time(12, 40), "dinner": time(18, 20)}
+    zone = school().site.zone
+    found = []
+    day = start.astimezone(zone).date()
+    while datetime.combine(day, time(0), zone) < end:
+        for meal, clock in ends.items():
+            meal_end = datetime.combine(day, clock, zone).astimezone(UTC)
+            if start <= meal_end and meal_end + WINDOW + DELAY <= end:
+                found.append((day, meal, meal_end))
+        day += timedelta(days=1)
+    return found
+
+
+def deliver_in_one_burst(
+    harness: Harness, rows: list[tuple[str, datetime, dict[str, float]]], started: datetime
+) -> None:
+    """A service started at `started` receives all of `rows` at once, in the batches a gateway
+    hands over, ticking after each one as the live service does (a second apart)."""
+    harness.tick(started)
+    for index in range(0, len(rows), 2000):
+        harness.feed(rows[index : index + 2000], store=False)
+        harness.tick(started + timedelta(seconds=1 + index // 2000))
+
+
+TEN_DAYS_FROM = local(6, 0)  # Monday 06:00 local, before breakfast
+TEN_DAYS_TO = TEN_DAYS_FROM + timedelta(days=10)
+
+
+def test_ten_days_of_history_arriving_after_the_start_are_judged_on_that_history(
+    harness: Harness,
+) -> None:
+    # An infrared cabinet uploads ten days of its buffer (a network outage, or a school moving
+    # its records in) into a service started just after: every meal had a compliant cycle.
+    meals = meals_between(TEN_DAYS_FROM, TEN_DAYS_TO)
+    assert len(meals) == 30
+    cycles = [(end + minutes(20), 125.0, 15.0) for _, _, end in meals]
+    rows = cabinet_history("ir-1", TEN_DAYS_FROM, TEN_DAYS_TO, cycles)
+    started = TEN_DAYS_TO + minutes(1)
+    deliver_in_one_burst(harness, rows, started)
+    for minute in range(1, 30):  # then it is silent for half an hour
+        harness.tick(started + minutes(minute))
+    records = harness.store.disinfection_records(
+        "test-school", ZONE_DAY, ZONE_DAY + timedelta(days=10), "ir-1"
+    )
+    assert [(r.service_date, r.meal) for r in records] == [(d, m) for d, m, _ in meals]
+    assert {r.status for r in records} == {DisinfectionStatus.COMPLIANT}
+    # Each meal is decided when the cabinet's own readings pass its window, not at the start.
+    assert [r.decided_at for r in records] == [end + WINDOW + DELAY for _, _, end in meals]
+    assert harness.alerts(RuleId.DISINFECTION) == []
+
+
+def test_spoiled_cycles_in_history_are_each_flagged_once_its_readings_pass(
+    harness: Harness,
+) -> None:
+    meals = meals_between(TEN_DAYS_FROM, TEN_DAYS_TO)
+    spoiled: dict[int, tuple[float, float] | None] = {
+        3: (113.0, 20.0),  # too cool: 113 °C, below the 120 °C of GB 17988
+        8: (125.0, 6.0),  # too short: 6 of the 10 min
+        14: None,  # no cycle at all
+        29: None,  # the last meal of the upload
+    }
+    cycles = []
+    for index, (_, _, end) in enumerate(meals):
+        plateau, hold = spoiled.get(index, (125.0, 15.0)) or (0.0, 0.0)
+        if plateau:
+            cycles.append((end + minutes(20), plateau, hold))
+    rows = cabinet_history("ir-1", TEN_DAYS_FROM, TEN_DAYS_TO, cycles)
+    deliver_in_one_burst(harness, rows, TEN_DAYS_TO + minutes(1))
+    records = harness.store.disinfection_records(
+        "test-school", ZONE_DAY, ZONE_DAY + timedelta(days=10), "ir-1"
+    )
+    expected = {3: "incomplete", 8: "incomplete", 14: "missed", 29: "missed"}
+    assert {i: r.status.value for i, r in enumerate(records) if r.status.value != "compliant"} == (
+        expected
+    )
+    assert [r.decided_at for r in records] == [end + WINDOW + DELAY for _, _, end in meals]
+    assert records[3].max_temp_c == 113.0 and records[8].hold_min == 6.0
+    [alert] = harness.alerts(RuleId.DISINFECTION)
+    assert alert.occurrences == 4  # one alert for the cabinet, each meal an occurrence
+
+
+def test_a_cabinet_that_falls_silent_is_judged_after_the_lateness_by_the_clock(
+    harness: Harness,
+) -> None:
+    # Live: each reading arrives as it is taken; the last at 14:14:30, before lunch's verdict
+    # is due at 14:15 (window end 14:10 + 5 min). No cycle ran.
+    rows = cabinet_day("ir-1", None, 0.0, 0, hours=3.25)[:-1]  # 11:00 to 14:14:30
+    for row in rows:
+        harness.feed([row])
+    last = rows[-1][1]
+    assert last == local(14, 14) + timedelta(seconds=30)
+    for second in (0, 15):  # silent for less than the lateness when the verdict falls due
+        harness.tick(local(14, 15) + timedelta(seconds=second))
+        assert harness.store.disinfection_records("test-school", ZONE_DAY, ZONE_DAY, "ir-1") == []
+    harness.tick(local(14, 15) + timedelta(seconds=30))
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.MISSED
+    assert record.decided_at == last + LATENESS  # 14:15:30, by the real clock
+    [alert] = harness.alerts(RuleId.DISINFECTION)
+    assert alert.fired_at == last + LATENESS
+
+
+def test_history_arriving_after_a_verdict_does_not_reopen_it(harness: Harness) -> None:
+    # The cabinet falls silent at 12:50 and is judged missed at 14:15; at 15:00 it uploads
+    # its buffer, which holds a compliant cycle at 13:00. The register keeps its verdict.
+    buffered = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=4)
+    live = [r for r in buffered if r[1] < local(12, 50)]
+    for index in range(0, len(live), 40):
+        harness.feed(live[index : index + 40])
+    for minute in range(0, 20):
+        harness.tick(LUNCH_WINDOW_END + minutes(minute))
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.MISSED
+    harness.clock.instant = local(15, 0)
+    harness.feed([r for r in buffered if r[1] >= local(12, 50)])
+    harness.tick(local(15, 1))
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.MISSED and record.decided_at == local(14, 15)
+
+
+def test_a_cabinet_whose_history_is_still_arriving_is_not_judged_on_the_rest(
+    harness: Harness,
+) -> None:
+    # The demo's catch-up: the service runs at 14:20, the history from 11:00 arrives at about
+    # 12 simulated minutes per second of real time. Lunch's cycle at 13:00 comes in time.
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=3.5)
+    started = local(14, 20)
+    harness.tick(started)
+    for second, index in enumerate(range(0, len(rows), 48)):
+        harness.feed(rows[index : index + 48])
+        harness.tick(started + timedelta(seconds=second))
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.COMPLIANT
+    assert record.decided_at == LUNCH_WINDOW_END + DELAY
+    assert harness.alerts(RuleId.DISINFECTION) == []
