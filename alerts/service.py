@@ -1,16 +1,26 @@
 """`AlertService`: the rule engine and the alert lifecycle wired to a store and a clock.
 
-Live, the store writer calls `on_batch` (and the gateway's presence path `on_presence`) on
-the event loop; the rules run there (CPU only) and their findings wait in memory. The `run`
-task applies them to the alert book and the registers in a worker thread, ticks the clock for
-absence rules, and saves the rules' state every `snapshot_s`.
+One owner of rule state. Live, that is the event loop running `run`: the store writer calls
+`on_batch` (and the gateway's presence path `on_presence`) there, the rules run there (CPU
+only) and their findings wait in memory; `run` applies them to the alert book and the
+registers in a worker thread, ticks the clock for absence rules, and saves the rules' state
+every `snapshot_s`. The API does not touch the rules from its threads: it awaits
+`relearn_seal_live`, which runs on the owner (handed over from another loop if need be) and
+writes to the store in a worker thread. No lock guards the engine; nothing that holds one can
+stall ingest. Snapshots are taken on the owner and written one at a time, in the order they
+were taken, so an older one never overwrites a newer one.
 
-Restart: `run` first calls `recover`, which restores the last saved rule state and replays the
-readings stored since its watermark (or, with no saved state, the last `seal_baseline_days`
-plus one day, to rebuild learned baselines). Findings re-sent by the replay are recognised by
-the alert book and ignored, so nothing fires twice.
+Restart: `run` first restores the last saved rule state and replays the readings stored since
+its watermark (or, with no saved state, the last `seal_baseline_days` plus one day, to rebuild
+learned baselines), in a worker thread that owns the rules meanwhile. What arrives during that
+time is held, in order, and processed after it (DESIGN.md, time: a restart loses no reading
+for the rules). The queue is bounded (`hold_readings`): beyond it the held batches are dropped
+and the span of their readings is replayed from the store instead, where they already are.
+Findings re-sent by a replay are recognised by the alert book and ignored, so nothing fires
+twice.
 
-`process`, `tick` and `flush` are the same steps, synchronous, for `canteen eval` and tests.
+`process`, `tick`, `flush`, `recover`, `relearn_seal` and `save_state` are the same steps,
+synchronous, for `canteen eval` and tests: their caller is the owner.
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -36,7 +47,14 @@ log = logging.getLogger(__name__)
 
 ChangeListener = Callable[[AlertChange], None]
 _REPLAY_CHUNK = timedelta(hours=6)
+# Readings held in memory while the rules' state is restored: at about 40 bytes a reading,
+# 200 k are 8 MB, hours of a school's stream (150 probes every 30 s) and far more than a
+# restore takes. Beyond it the store, which holds them all already, is read instead.
+HOLD_READINGS = 200_000
+_HOLD_YIELD = 64  # held items processed between two turns of the event loop
 R = TypeVar("R", DisinfectionRecord, RetentionRecord)
+T = TypeVar("T")
+Held = ReadingBatch | tuple[PresenceChange, ...]
 
 
 class AlertService:
@@ -48,6 +66,7 @@ class AlertService:
         *,
         tick_s: float = 30.0,
         snapshot_s: float = 300.0,
+        hold_readings: int = HOLD_READINGS,
     ) -> None:
         self.engine = RuleEngine(config, clock)
         # With no saved state, a restart replays enough history for the seal baselines.
@@ -62,17 +81,31 @@ class AlertService:
         self._tick_s = tick_s
         self._snapshot_s = snapshot_s
         self._waiting = EngineOutput()
-        self._held: list[ReadingBatch] = []
-        self._recovered = False
-        self._wake = asyncio.Event()
         self._listeners: list[ChangeListener] = []
-        # The engine runs on the event loop; requests from the API (threads) take this too.
-        self._engine_lock = threading.Lock()
+        # What arrives before the rules' state is restored: held in order, or, past the bound,
+        # the span (epoch ms, oldest and newest) of the readings to read back from the store.
+        self._held: deque[Held] = deque()
+        self._held_readings = 0
+        self._hold_limit = hold_readings
+        self._overflow: tuple[int, int] | None = None
+        self._recovered = False
+        self._stopping = threading.Event()  # asks a restore in its thread to stop early
+        # The loop that owns the rules while `run` runs (None: the caller owns them).
+        self._owner: asyncio.AbstractEventLoop | None = None
+        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        # Findings and snapshots go to the store one batch at a time, in the order taken.
+        self._saving = asyncio.Lock()
 
     @property
     def registers(self) -> RegisterStore:
         """The registers and logs the rules write, for reading (the API)."""
         return self._store
+
+    @property
+    def live(self) -> bool:
+        """The rules' state is restored and every batch is judged as it arrives."""
+        return self._recovered
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Told of every alert change (notifications, the live dashboard)."""
@@ -81,42 +114,79 @@ class AlertService:
     # -- live -------------------------------------------------------------------------------
 
     def on_batch(self, batch: ReadingBatch) -> None:
-        """The store writer's listener: the batch is already stored."""
+        """The store writer's listener (on the event loop): the batch is already stored."""
         if not self._recovered:
-            self._held.append(batch)  # the replay reads it from the store anyway
+            self._hold(batch)
             return
-        with self._engine_lock:
-            self._waiting.extend(self.engine.process(batch))
+        self._waiting.extend(self.engine.process(batch))
         self._wake.set()
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
-        if self._recovered:
-            with self._engine_lock:
-                self._waiting.extend(self.engine.presence(changes))
-            self._wake.set()
+        if not self._recovered:
+            self._held.append(tuple(changes))
+            return
+        self._waiting.extend(self.engine.presence(changes))
+        self._wake.set()
 
     async def run(self) -> None:
         """Recover, then apply findings, tick and snapshot until cancelled."""
-        await asyncio.to_thread(self.recover)
-        self._held.clear()
-        last_snapshot = self._clock.now()
+        self._owner = asyncio.get_running_loop()
         try:
-            while True:
-                await self._until_woken_or_tick()
-                with self._engine_lock:
-                    self._waiting.extend(self.engine.tick())
-                    output, self._waiting = self._waiting, EngineOutput()
-                    states = None
-                    if (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s:
-                        states, last_snapshot = self.engine.snapshot(), self._clock.now()
-                await asyncio.to_thread(self._persist, output, states)
+            await self._in_worker(self._restore, None)
+            await self._catch_up()
+            await self._serve()
         finally:
-            # Cancelled (the service stops): what is still waiting and the rules' state go to
-            # the store before the task ends, so the next start resumes from here.
-            with self._engine_lock:
-                output, self._waiting = self._waiting, EngineOutput()
-                states = self.engine.snapshot()
-            await asyncio.to_thread(self._persist, output, states)
+            self._owner = None
+            if self._recovered:
+                # Cancelled (the service stops): what is still waiting and the rules' state go
+                # to the store before the task ends, so the next start resumes from here.
+                await self._save(with_state=True)
+            # else: a restore still running in its thread owns the rules; the store holds
+            # all it would have saved, and the next start replays it again.
+
+    async def relearn_seal_live(self, device: str, by: str, reason: str) -> list[AlertChange]:
+        """`relearn_seal` for the API: run on the rules' owner once they are restored, the
+        new state saved before it returns, without blocking ingest meanwhile."""
+        return await self._on_owner(lambda: self._relearn_on_owner(device, by, reason))
+
+    async def _serve(self) -> None:
+        last_snapshot = self._clock.now()
+        while True:
+            await self._until_woken_or_tick()
+            self._waiting.extend(self.engine.tick())
+            due = (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s
+            if due:
+                last_snapshot = self._clock.now()
+            await self._save(with_state=due)
+
+    async def _save(self, *, with_state: bool) -> list[AlertChange]:
+        """Apply the waiting findings and, if asked, save the rules' state, in a worker thread.
+        Both are taken when the previous save is done, so saves land in order."""
+        async with self._saving:
+            output, self._waiting = self._waiting, EngineOutput()
+            states = self.engine.snapshot() if with_state else None
+            return await asyncio.to_thread(self._persist, output, states)
+
+    async def _relearn_on_owner(self, device: str, by: str, reason: str) -> list[AlertChange]:
+        if self._owner is not None and not self._recovered:
+            await self._ready.wait()
+        async with self._saving:
+            output = self.engine.relearn_seal(device, by, reason)
+            # What the rules found before it goes first; the new state is saved at once, so a
+            # restart does not bring the old baseline back.
+            before, self._waiting = self._waiting, EngineOutput()
+            states = self.engine.snapshot()
+            changes = await asyncio.to_thread(self._persist, output, states, before)
+        log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
+        return changes
+
+    async def _on_owner(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` on the loop that owns the rules (here, when it is this one or none)."""
+        owner = self._owner
+        if owner is None or owner is asyncio.get_running_loop():
+            return await work()
+        future = asyncio.run_coroutine_threadsafe(_awaited(work), owner)
+        return await asyncio.wrap_future(future)
 
     async def _until_woken_or_tick(self) -> None:
         """Wait for new findings or `tick_s` of the clock's time, whichever comes first."""
@@ -129,51 +199,131 @@ class AlertService:
             ticked.cancel()
         self._wake.clear()
 
-    # -- synchronous steps ------------------------------------------------------------------
+    # -- restart ----------------------------------------------------------------------------
 
-    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]:
-        """Learn the device's door-seal baseline afresh from now on (from any thread: the
-        API). The new state is saved at once, so a restart does not bring the old baseline
-        back. LookupError: the device has no seal to judge."""
-        with self._engine_lock:
-            output = self.engine.relearn_seal(device, by, reason)
-            states = self.engine.snapshot()
-        changes = self.flush(output)
-        self._store.save_rule_state(self._site, states)
-        log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
-        return changes
+    def _hold(self, batch: ReadingBatch) -> None:
+        """Keep a batch that arrived before the rules are restored, in order; past the bound,
+        keep only the span of readings to read back from the store."""
+        if not len(batch):
+            return
+        if self._overflow is None and self._held_readings + len(batch) <= self._hold_limit:
+            self._held.append(batch)
+            self._held_readings += len(batch)
+            return
+        batches = [b for b in self._held if isinstance(b, ReadingBatch)]
+        if self._overflow is None:
+            log.warning(
+                "alerts: more than %d readings arrived while restoring; reading them back "
+                "from the store instead",
+                self._hold_limit,
+            )
+        spans = [(int(b.ts_ms.min()), int(b.ts_ms.max())) for b in [*batches, batch]]
+        if self._overflow is not None:
+            spans.append(self._overflow)
+        self._overflow = (min(lo for lo, _ in spans), max(hi for _, hi in spans))
+        self._held = deque(item for item in self._held if not isinstance(item, ReadingBatch))
+        self._held_readings = 0
 
-    def recover(self, now: datetime | None = None) -> None:
-        """Restore the saved rule state and replay what was stored after it."""
-        with self._engine_lock:
-            self._recover(now)
+    async def _catch_up(self) -> None:
+        """Process what arrived while restoring, in order, on the event loop (the span that
+        overflowed in a worker thread, which owns the rules meanwhile); then go live. The
+        last check for more and going live happen in one step of the loop, so no batch can
+        slip between them."""
+        done = 0
+        while self._held or self._overflow is not None:
+            if self._overflow is not None:
+                span, self._overflow = self._overflow, None
+                output, self._waiting = self._waiting, EngineOutput()
+                await self._in_worker(self._replay_span, output, span)
+                continue
+            self._waiting.extend(self._take(self._held.popleft()))
+            done += 1
+            if done % _HOLD_YIELD == 0:
+                await asyncio.sleep(0)
+        self._held_readings = 0
+        self._recovered = True
+        self._ready.set()
+        self._wake.set()
+        log.info("alerts: live; %d batches that arrived while restoring processed", done)
 
-    def _recover(self, now: datetime | None) -> None:
+    async def _in_worker(self, work: Callable[..., None], *args: object) -> None:
+        """Run a step of the restore in a worker thread, which owns the rules meanwhile. If
+        `run` is cancelled, the step is asked to stop after its current chunk and awaited, so
+        nothing touches the rules or the store once `run` has ended."""
+        step = asyncio.ensure_future(asyncio.to_thread(work, *args))
+        try:
+            await asyncio.shield(step)
+        except asyncio.CancelledError:
+            self._stopping.set()
+            await asyncio.wait({step})
+            raise
+
+    def _take(self, item: Held) -> EngineOutput:
+        if isinstance(item, ReadingBatch):
+            self._held_readings -= len(item)
+            return self.engine.process(item)
+        return self.engine.presence(item)
+
+    def _restore(self, now: datetime | None) -> None:
+        """Restore the saved rule state and replay what was stored after it, up to `now`."""
         now = now or self._clock.now()
         states = self._store.load_rule_state(self._site)
         self.engine.restore(states)
         mark = self.engine.watermark_ms()
         start = utc_from_ms(mark) if mark is not None else now - self._history
-        replayed = 0
-        while start < now:
-            end = min(start + _REPLAY_CHUNK, now)
-            batch = self._store.readings_between(self._site, start, end)
-            replayed += len(batch)
-            self.flush(self.engine.process(batch, live=False))
-            start = end
-        self.flush(self.engine.tick(now))
-        self._recovered = True
+        replayed = self._replay(start, now, live=False)
+        if not self._stopping.is_set():
+            self.flush(self.engine.tick(now))
         log.info("alerts: %d saved rule states, %d readings replayed", len(states), replayed)
 
+    def _replay_span(self, before: EngineOutput, span: tuple[int, int]) -> None:
+        """Read back the readings that did not fit in memory while restoring (they arrived
+        live); what the rules have seen already is skipped by each device's watermark."""
+        self.flush(before)
+        oldest, newest = span
+        replayed = self._replay(utc_from_ms(oldest - 1), utc_from_ms(newest), live=True)
+        log.info("alerts: %d readings that arrived while restoring replayed", replayed)
+
+    def _replay(self, start: datetime, end: datetime, *, live: bool) -> int:
+        """Run the stored readings in (start, end] through the rules, a chunk at a time."""
+        replayed = 0
+        while start < end and not self._stopping.is_set():
+            stop = min(start + _REPLAY_CHUNK, end)
+            batch = self._store.readings_between(self._site, start, stop)
+            replayed += len(batch)
+            self.flush(self.engine.process(batch, live=live))
+            start = stop
+        return replayed
+
+    # -- synchronous steps ------------------------------------------------------------------
+
+    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]:
+        """Learn the device's door-seal baseline afresh from now on. The new state is saved at
+        once, so a restart does not bring the old baseline back. LookupError: the device has
+        no seal to judge. (The live service's API uses `relearn_seal_live`.)"""
+        output = self.engine.relearn_seal(device, by, reason)
+        changes = self._persist(output, self.engine.snapshot())
+        log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
+        return changes
+
+    def recover(self, now: datetime | None = None) -> None:
+        """Restore the saved rule state, replay what was stored after it, then process what
+        arrived meanwhile."""
+        self._restore(now)
+        while self._held or self._overflow is not None:
+            if self._overflow is not None:
+                span, self._overflow = self._overflow, None
+                self._replay_span(EngineOutput(), span)
+            else:
+                self.flush(self._take(self._held.popleft()))
+        self._held_readings = 0
+        self._recovered = True
+
     def process(self, batch: ReadingBatch) -> list[AlertChange]:
-        with self._engine_lock:
-            output = self.engine.process(batch)
-        return self.flush(output)
+        return self.flush(self.engine.process(batch))
 
     def tick(self, now: datetime | None = None) -> list[AlertChange]:
-        with self._engine_lock:
-            output = self.engine.tick(now)
-        return self.flush(output)
+        return self.flush(self.engine.tick(now))
 
     def flush(self, output: EngineOutput) -> list[AlertChange]:
         """Apply findings to the alert book and write register records."""
@@ -200,14 +350,25 @@ class AlertService:
         return self.engine.devices_per_rule()
 
     def save_state(self) -> None:
-        with self._engine_lock:
-            states = self.engine.snapshot()
-        self._store.save_rule_state(self._site, states)
+        self._store.save_rule_state(self._site, self.engine.snapshot())
 
-    def _persist(self, output: EngineOutput, states: dict[str, str] | None) -> None:
-        self.flush(output)
+    def _persist(
+        self,
+        output: EngineOutput,
+        states: dict[str, str] | None,
+        before: EngineOutput | None = None,
+    ) -> list[AlertChange]:
+        """Flush `before`, then `output` (whose changes are returned), then save `states`."""
+        if before is not None:
+            self.flush(before)
+        changes = self.flush(output)
         if states is not None:
             self._store.save_rule_state(self._site, states)
+        return changes
+
+
+async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
+    return await work()
 
 
 def _last_per_key(records: list[R]) -> list[R]:

@@ -30,7 +30,10 @@ class AlertsDesk(Protocol):
         """The registers and logs the rules write, for reading."""
         ...
 
-    def relearn_seal(self, device: str, by: str, reason: str) -> list[AlertChange]: ...
+    async def relearn_seal_live(self, device: str, by: str, reason: str) -> list[AlertChange]:
+        """Learn a device's door-seal baseline afresh. Awaited: it runs where the rules run
+        and saves their state before it returns, so a request never holds up the rules."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

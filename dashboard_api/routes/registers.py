@@ -153,16 +153,17 @@ class Relearn(BaseModel):
     summary="Learn the door-seal baseline afresh (after a repair, a new gasket, a move)",
     responses=answers(404, 422, 503),
 )
-def relearn_seal(
+async def relearn_seal(
     context: Context, desk: Desk, device: DevicePath, body: Relearn, lang: Lang = "zh"
 ) -> dict[str, Any]:
     """The health score compares a cabinet with its own baseline; after the seal is repaired
     or the cabinet replaced or moved, that baseline no longer describes it. The next
     `seal_baseline_days` (cold cabinets) or `seal_baseline_cycles` (steam cabinets) are learned
-    as the new baseline, and an open seal alert is resolved."""
+    as the new baseline, and an open seal alert is resolved. Async: the re-learn is handed to
+    the loop that owns the rules, never run on a request thread."""
     _has_seal(device)
     try:
-        changes = desk.relearn_seal(device.id, body.by, body.reason)
+        changes = await desk.relearn_seal_live(device.id, body.by, body.reason)
     except LookupError as exc:
         raise ApiError(422, str(exc)) from None
     learning = alert_registers.seal_learning(context.config, device)
