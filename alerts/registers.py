@@ -9,6 +9,7 @@ The rules write the register lines (`alerts.rules`); this module reads them back
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +27,7 @@ from core.model import Device, DeviceKind
 
 __all__ = [
     "DisinfectionSummary",
+    "SealHealth",
     "SealLearning",
     "TemperatureLog",
     "disinfection_summary",
@@ -78,6 +80,22 @@ class SealLearning:
 
     days: float | None
     cycles: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SealHealth:
+    """A device's door-seal health over a range: the scored points, and while its baseline is
+    still being learned, how far it got (hours of clean compressor cycles for a cold cabinet,
+    heating cycles for a steam cabinet) instead of a silence."""
+
+    points: list[SealHealthPoint]
+    learned: int | None  # None: the baseline is learned and the points are its verdicts
+    needed: int | None
+    unit: str  # "h" or "cycles"
+
+    @property
+    def learning(self) -> bool:
+        return self.learned is not None
 
 
 def keeps_temperature_log(device: Device) -> bool:
@@ -141,12 +159,36 @@ def seal_health(
     first: date,
     last: date,
     now: datetime,
-) -> list[SealHealthPoint]:
-    """The device's door-seal health points over the local days first..last (up to now)."""
+) -> SealHealth:
+    """The device's door-seal health over the local days first..last (up to now). A cold
+    cabinet's rule writes a learning point each hour until its baseline is learned: the
+    latest one says how far it got; with no point at all nothing has been learned yet."""
     windows = local_days(config.site.zone, first, last, now)
-    if not windows:
-        return []
-    return registers.seal_health(config.site.id, device.id, windows[0].start, windows[-1].end)
+    stored = (
+        registers.seal_health(config.site.id, device.id, windows[0].start, windows[-1].end)
+        if windows
+        else []
+    )
+    points = [p for p in stored if "learning" not in p.evidence]
+    unit = "cycles" if device.kind is DeviceKind.STEAM_CABINET else "h"
+    if stored and "learning" in stored[-1].evidence:
+        evidence = stored[-1].evidence
+        return SealHealth(points, _int(evidence["learned_h"]), _int(evidence["needed_h"]), unit)
+    if points:
+        return SealHealth(points, None, None, unit)
+    return SealHealth([], 0, _needed(config, device), unit)
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _needed(config: SiteConfig, device: Device) -> int:
+    """What a baseline needs: clean hours of a cold cabinet, cycles of a steam cabinet."""
+    settings = config.rules_for(device)
+    if device.kind is DeviceKind.STEAM_CABINET:
+        return settings.seal_baseline_cycles
+    return math.ceil(settings.seal_baseline_days * 24 * settings.seal_baseline_coverage)
 
 
 def disinfection_summary(records: Sequence[DisinfectionRecord]) -> DisinfectionSummary:

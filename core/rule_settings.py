@@ -74,17 +74,34 @@ class RuleSettings(BaseModel):
 
     # -- seal degradation --------------------------------------------------------------------
     # The baseline is learned on the device's own first days, per local hour of the day so the
-    # kitchen's routine (ambient, doors) is compared like with like.
-    seal_baseline_days: float = Field(default=2.0, gt=0)
+    # kitchen's routine (ambient, doors) is compared like with like. A day-to-day spread needs
+    # several days: with 4, each day is judged against the other three while learning.
+    seal_baseline_days: float = Field(default=4.0, gt=0)
+    # ...and at least this share of those hours must hold a clean compressor cycle (no door,
+    # no defrost or its after-effect), or the baseline says too little and keeps learning.
+    seal_baseline_coverage: float = Field(default=0.4, gt=0, le=1)
     # evidence is judged over this rolling window
     seal_window_h: float = Field(default=12.0, ge=3)
+    # Food and walls warmed by a defrost heater keep the compressor busier for hours after the
+    # air is back in band (seen at 05:00 after a 02:00 defrost on an independent plant model):
+    # cold-cabinet seal evidence waits this long after a defrost.
+    seal_defrost_settle_h: float = Field(default=1.5, ge=0)
+    # A cold cabinet's window is scored as a robust z-score against its own day-to-day spread
+    # (median absolute deviation of the same window on the learning days). An alert needs the
+    # score above `seal_z_fire` and a health below warning, held for `seal_confirm_h`; it
+    # stays while the score is above `seal_z_hold`, clears after `seal_clear_h` below it, and
+    # a cleared alert does not fire again within `seal_refire_h` (one condition, one alert).
+    seal_z_fire: float = Field(default=5.0, gt=0)
+    seal_z_hold: float = Field(default=2.5, gt=0)
+    seal_clear_h: float = Field(default=12.0, ge=0)
+    seal_refire_h: float = Field(default=24.0, ge=0)
     # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by
     # the "fail" ratio. Warning and critical are health levels, held for `seal_confirm_h`.
     seal_cold_fail_ratio: float = Field(default=1.0, gt=0)
     seal_steam_fail_ratio: float = Field(default=0.5, gt=0)
     seal_warning_health: float = Field(default=0.85, gt=0, lt=1)
     seal_critical_health: float = Field(default=0.6, gt=0, lt=1)
-    seal_confirm_h: float = Field(default=2.0, ge=0)
+    seal_confirm_h: float = Field(default=3.0, ge=0)
     seal_baseline_cycles: int = Field(default=4, ge=1)  # steam cabinet cycles in the baseline
 
     # -- heated cabinets (disinfection cycles, steam cabinets) -------------------------------
@@ -136,6 +153,7 @@ class RuleSettings(BaseModel):
     def _ordered(self) -> RuleSettings:
         pairs = [
             ("seal_critical_health", "seal_warning_health"),
+            ("seal_z_hold", "seal_z_fire"),
             ("cycle_end_c", "cycle_start_c"),
             ("defrost_learn_min_period_h", "defrost_learn_max_period_h"),
         ]

@@ -16,7 +16,15 @@ from alerts import text
 from alerts.model import Evidence, Finding, Phase, RuleId, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
 
-__all__ = ["Change", "GradeState", "SealGrader", "health_from_load", "relative"]
+__all__ = [
+    "Change",
+    "GradeState",
+    "ScoreGrader",
+    "ScoreState",
+    "SealGrader",
+    "health_from_load",
+    "relative",
+]
 
 _CLEAR_MARGIN = 0.05
 
@@ -75,7 +83,7 @@ class SealGrader:
             health >= self._warning and state.level == "pending"
         ):
             if state.level != "ok":
-                out.append(self._finding(Phase.CLEARED, ts, ts, health, changes, Severity.INFO))
+                out.append(self.finding(Phase.CLEARED, ts, ts, health, changes, Severity.INFO))
             state.level, state.below_since_ms, state.critical_since_ms = "ok", None, None
             return
         if health >= self._warning:
@@ -88,17 +96,17 @@ class SealGrader:
             state.critical_since_ms = None
         if state.level == "ok":
             state.level = "pending"
-            out.append(self._finding(Phase.PENDING, ts, since, health, changes, Severity.WARNING))
+            out.append(self.finding(Phase.PENDING, ts, since, health, changes, Severity.WARNING))
         critical_since = state.critical_since_ms
         if critical_since is not None and ts - critical_since >= self._confirm_ms:
             if state.level != "critical":
                 state.level = "critical"
                 out.append(
-                    self._finding(Phase.FIRING, ts, since, health, changes, Severity.CRITICAL)
+                    self.finding(Phase.FIRING, ts, since, health, changes, Severity.CRITICAL)
                 )
         elif ts - since >= self._confirm_ms and state.level == "pending":
             state.level = "warning"
-            out.append(self._finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
+            out.append(self.finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
 
     def release(self, state: GradeState, ts: int, by: str, reason: str, out: list[Finding]) -> None:
         """The baseline is being re-learned (a repaired or replaced seal, a moved cabinet):
@@ -111,7 +119,7 @@ class SealGrader:
             out.append(replace(found, actor=by, note=f"{message.zh} / {message.en}"))
         state.level, state.below_since_ms, state.critical_since_ms = "ok", None, None
 
-    def _finding(
+    def finding(
         self,
         phase: Phase,
         ts: int,
@@ -119,12 +127,98 @@ class SealGrader:
         health: float,
         changes: list[Change],
         severity: Severity,
+        extra: Evidence | None = None,
     ) -> Finding:
         lines = [
             text.seal_evidence(c.feature, c.shown_base, c.shown_now, c.relative) for c in changes
         ]
         message = text.seal(self._setup.label, health, [z for z, _ in lines], [e for _, e in lines])
-        return self._rule.finding(phase, ts, since, severity, message, evidence(health, changes))
+        found = {**evidence(health, changes), **(extra or {})}
+        return self._rule.finding(phase, ts, since, severity, message, found)
+
+
+@dataclass(slots=True)
+class ScoreState:
+    level: str = "ok"  # ok | pending | warning | critical
+    since_ms: int | None = None  # the condition was first raised
+    critical_since_ms: int | None = None
+    calm_since_ms: int | None = None  # the score fell below the hold level
+    cleared_ms: int | None = None
+
+
+class ScoreGrader:
+    """Grading by a robust score against the device's own day-to-day spread, with hysteresis.
+
+    Raised when the score reaches `seal_z_fire` and health is below warning (a move both
+    beyond the unit's own spread and large enough to matter); pending until it has held
+    above `seal_z_hold` for `seal_confirm_h`; then firing, critical while health is below
+    critical for as long. It clears only after `seal_clear_h` below the hold level, and is not
+    raised again within `seal_refire_h` of clearing: a condition that comes and goes within a
+    day is one alert.
+    """
+
+    rule_id = RuleId.SEAL_DEGRADATION
+
+    def __init__(self, setup: DeviceSetup, rule: Rule) -> None:
+        s = setup.settings
+        self._base = SealGrader(setup, rule)
+        self._fire, self._hold = s.seal_z_fire, s.seal_z_hold
+        self._warning, self._critical = s.seal_warning_health, s.seal_critical_health
+        hour = 60 * MINUTE_MS
+        self._confirm_ms = int(s.seal_confirm_h * hour)
+        self._clear_ms = int(s.seal_clear_h * hour)
+        self._refire_ms = int(s.seal_refire_h * hour)
+
+    def grade(
+        self,
+        st: ScoreState,
+        ts: int,
+        score: float,
+        health: float,
+        changes: list[Change],
+        out: list[Finding],
+    ) -> None:
+        def finding(
+            phase: Phase, at: int, start: int, h: float, c: list[Change], sev: Severity
+        ) -> Finding:
+            return self._base.finding(phase, at, start, h, c, sev, {"score": round(score, 2)})
+
+        held = score >= self._hold and health < self._warning + _CLEAR_MARGIN
+        if st.level == "ok":
+            rested = st.cleared_ms is None or ts - st.cleared_ms >= self._refire_ms
+            if score >= self._fire and health < self._warning and rested:
+                st.level, st.since_ms, st.calm_since_ms = "pending", ts, None
+                out.append(finding(Phase.PENDING, ts, ts, health, changes, Severity.WARNING))
+            return
+        since = st.since_ms if st.since_ms is not None else ts
+        if st.level == "pending":
+            if not held:
+                st.level, st.since_ms = "ok", None
+                out.append(finding(Phase.CLEARED, ts, ts, health, changes, Severity.INFO))
+            elif ts - since >= self._confirm_ms:
+                st.level = "warning"
+                out.append(finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
+            return
+        if not held:
+            st.calm_since_ms = st.calm_since_ms if st.calm_since_ms is not None else ts
+            if ts - st.calm_since_ms >= self._clear_ms:
+                st.level, st.since_ms, st.critical_since_ms = "ok", None, None
+                st.calm_since_ms, st.cleared_ms = None, ts
+                out.append(finding(Phase.CLEARED, ts, ts, health, changes, Severity.INFO))
+            return
+        st.calm_since_ms = None
+        if health >= self._critical:
+            st.critical_since_ms = None
+            return
+        st.critical_since_ms = st.critical_since_ms if st.critical_since_ms is not None else ts
+        if st.level != "critical" and ts - st.critical_since_ms >= self._confirm_ms:
+            st.level = "critical"
+            out.append(finding(Phase.FIRING, ts, since, health, changes, Severity.CRITICAL))
+
+    def release(self, st: ScoreState, ts: int, by: str, reason: str, out: list[Finding]) -> None:
+        """The baseline is being re-learned: an open verdict is cleared in `by`'s name."""
+        legacy = GradeState("warning" if st.level != "ok" else "ok")
+        self._base.release(legacy, ts, by, reason, out)
 
 
 def evidence(health: float, changes: list[Change]) -> Evidence:

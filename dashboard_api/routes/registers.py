@@ -128,15 +128,27 @@ def seal_health(
 ) -> dict[str, Any]:
     _has_seal(device)
     first, last = _dates(context, start, end)
-    points = alert_registers.seal_health(
+    health = alert_registers.seal_health(
         desk.registers, context.config, device, first, last, context.clock.now()
     )
     zone = context.config.site.zone
+    learning = None
+    if health.learning:
+        n, m, unit = health.learned, health.needed, health.unit
+        learning = {
+            "learned": n,
+            "needed": m,
+            "unit": unit,
+            "zh": f"学习中：{n} / {m} {'小时' if unit == 'h' else '个周期'}",
+            "en": f"learning, {n} {unit} of {m}",
+        }
     return {
         "device": device.id,
+        "status": "learning" if health.learning else "judged",
+        "learning": learning,
         "points": [
             {"t": p.ts.astimezone(zone).isoformat(), "health": round(p.health, 3), **p.evidence}
-            for p in points
+            for p in health.points
         ],
     }
 

@@ -181,7 +181,8 @@ async def test_registers_list_what_the_rules_wrote(
     retention = (await client.get("/api/registers/sample-retention")).json()
     assert retention["items"] == []
     seal = (await client.get("/api/devices/fridge-1/seal-health")).json()
-    assert seal == {"device": "fridge-1", "points": []}
+    assert seal["points"] == [] and seal["status"] == "learning"
+    assert seal["learning"]["en"] == "learning, 0 h of 39"
 
 
 @pytest.mark.parametrize(
@@ -239,7 +240,7 @@ async def test_seal_baseline_relearn_is_asked_for_by_a_person(
     response = await client.post("/api/devices/fridge-1/seal-health/relearn", json=body)
     assert response.status_code == 200, response.text
     answer = response.json()
-    assert answer["learning_days"] == 2.0 and answer["learning_cycles"] is None
+    assert answer["learning_days"] == 4.0 and answer["learning_cycles"] is None
     assert answer["learning_from"] == "2026-11-23T12:00:00+08:00"
     assert answer["resolved_alerts"] == []
     refused = await client.post("/api/devices/ir-1/seal-health/relearn", json=body)

@@ -1,0 +1,239 @@
+"""A cold cabinet's own seal baseline: what its clean compressor cycles look like at each local
+hour of the day, and how far a window of them wanders from that from one day to the next.
+
+Hourly features come from clean cycles only (see `cycle_inference`): the compressor's share of
+the cycle time (metered when `compressor_on` or `power_w` is reported, else the probe's fall
+time over its period), the warming rate with the compressor off, the cooling rate with it on,
+and the mean power. A window's statistic per feature is its relative move from the baseline of
+the same hours. The spread is learned by leaving one learning day out at a time: the other
+days make a baseline, the windows ending on the day left out are scored against it, and the
+median absolute deviation of those scores is the unit's day-to-day spread. A floor per feature
+keeps a very steady learning period from making every later wobble look large.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from alerts.rules.seal import Change
+
+__all__ = [
+    "DATA",
+    "FEATURES",
+    "SCORE",
+    "WEIGHTS",
+    "HourBaseline",
+    "HourFeatures",
+    "Spread",
+    "combined",
+    "cycle_ms",
+    "learn_baseline",
+    "learn_spread",
+    "window_changes",
+]
+
+FEATURES = ("duty", "warm_rate", "pull_down", "energy")
+SCORE = "score"
+DATA = "data"  # the usual clean cycle time of a window, in ms (its centre)
+# How much each piece of evidence weighs in the score: duty and warming rate respond most
+# directly to the extra heat; the pull-down slope is noisier (short stretches); energy follows
+# duty and is weighed lightly so that it does not count the same evidence twice.
+WEIGHTS = {"duty": 0.4, "warm_rate": 0.4, "pull_down": 0.2, "energy": 0.2}
+# The smallest day-to-day spread believed, as a relative move: duty and energy of a cabinet
+# wander a few percent with the kitchen's weather and door habits even on the steadiest days;
+# single-cycle slopes are noisier.
+_SPREAD_FLOOR = {"duty": 0.04, "warm_rate": 0.05, "pull_down": 0.06, "energy": 0.04}
+# The combined score's spread is at least this many of its parts' spreads: the parts move
+# together under a common cause the learning days may not have shown (a hot week).
+_SCORE_FLOOR = 0.5
+_FROM_PROBE = ("duty", "warm_rate", "pull_down")
+_MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
+_MIN_CYCLE_MS = 3 * 60 * 60_000  # less clean cycle time than this in a window says too little
+_MIN_SLOPES = 8
+_MIN_SCORES = 8
+_HOUR_MS = 3_600_000
+
+
+@dataclass(slots=True)
+class HourFeatures:
+    start_ms: int
+    hour: int  # local hour of the day
+    cycle_ms: int = 0
+    on_ms: int = 0  # compressor on within the clean cycles (metered when known)
+    metered_ms: int = 0
+    metered_on_ms: int = 0
+    energy_wh: float = 0.0
+    warm: list[float] = field(default_factory=list)  # K/h, compressor off
+    cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive
+
+    @property
+    def usable(self) -> bool:
+        return self.cycle_ms > 0
+
+
+@dataclass(slots=True)
+class HourBaseline:
+    duty: float | None
+    warm: float | None
+    cool: float | None
+    power_w: float | None
+
+
+@dataclass(slots=True)
+class Spread:
+    center: float
+    spread: float
+
+
+def _duty(hour: HourFeatures) -> float | None:
+    if hour.metered_ms:
+        return hour.metered_on_ms / hour.metered_ms
+    return hour.on_ms / hour.cycle_ms if hour.cycle_ms else None
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def learn_baseline(history: list[HourFeatures]) -> dict[int, HourBaseline]:
+    """Per local hour of the day: medians over the learning days, pooled with the hours on
+    either side so each hour's figure rests on several values."""
+    baseline: dict[int, HourBaseline] = {}
+    for hour in range(24):
+        near = [
+            h for h in history if h.usable and min((h.hour - hour) % 24, (hour - h.hour) % 24) <= 1
+        ]
+        duties = [d for h in near if (d := _duty(h)) is not None]
+        powers = [h.energy_wh * _HOUR_MS / h.metered_ms for h in near if h.metered_ms]
+        baseline[hour] = HourBaseline(
+            _median(duties),
+            _median([w for h in near for w in h.warm]),
+            _median([c for h in near for c in h.cool]),
+            _median([p for p in powers if p > 0]),
+        )
+    return baseline
+
+
+def window_changes(
+    hours: list[HourFeatures], baseline: dict[int, HourBaseline]
+) -> dict[str, Change]:
+    """Each feature over the window against the baseline of the same hours."""
+    pairs = [(h, b) for h in hours if h.usable and (b := baseline.get(h.hour)) is not None]
+    found = [_duty_change(pairs), _warm_change(pairs), _pull_change(pairs), _energy(pairs)]
+    return {c.feature: c for c in found if c is not None}
+
+
+def _duty_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | None:
+    metered = all(h.metered_ms for h, _ in pairs)
+    usable = [(h, b.duty) for h, b in pairs if b.duty is not None]
+    time = [(h.metered_ms if metered else h.cycle_ms, d) for h, d in usable]
+    total = sum(t for t, _ in time)
+    if total < _MIN_CYCLE_MS:
+        return None
+    on = sum(h.metered_on_ms if metered else h.on_ms for h, _ in usable)
+    now, base = on / total, sum(t * d for t, d in time) / total
+    return Change("duty", base, now, f"{base:.0%}", f"{now:.0%}") if base > 0 else None
+
+
+def _warm_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | None:
+    ratios = [w / b.warm for h, b in pairs if b.warm for w in h.warm]
+    bases = [b.warm for h, b in pairs if b.warm and h.warm]
+    if len(ratios) < _MIN_SLOPES:
+        return None
+    base = statistics.median(bases)
+    now = base * statistics.median(ratios)
+    return Change("warm_rate", base, now, f"{base:.1f} K/h", f"{now:.1f} K/h")
+
+
+def _pull_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | None:
+    """Pull-down time is the inverse of the cooling rate: compare minutes per kelvin."""
+    ratios = [b.cool / c for h, b in pairs if b.cool for c in h.cool if c > 0]
+    bases = [60.0 / b.cool for h, b in pairs if b.cool and h.cool]
+    if len(ratios) < _MIN_SLOPES:
+        return None
+    base = statistics.median(bases)
+    now = base * statistics.median(ratios)
+    return Change("pull_down", base, now, f"{base:.1f} min/K", f"{now:.1f} min/K")
+
+
+def _energy(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | None:
+    usable = [(h, b.power_w) for h, b in pairs if h.metered_ms and b.power_w]
+    total = sum(h.metered_ms for h, _ in usable)
+    if total < _MIN_CYCLE_MS:
+        return None
+    now = sum(h.energy_wh for h, _ in usable) * _HOUR_MS / total
+    base = sum(h.metered_ms * (p or 0.0) for h, p in usable) / total
+    if now <= 0:
+        return None
+    return Change("energy", base, now, f"{base:.0f} Wh/h", f"{now:.0f} Wh/h")
+
+
+def cycle_ms(hours: list[HourFeatures]) -> int:
+    return sum(h.cycle_ms for h in hours)
+
+
+def combined(
+    changes: dict[str, Change], spread: dict[str, Spread], data_ms: int | None = None
+) -> tuple[float, float]:
+    """(z, load): the weighed mean of each feature's robust z-score and of its relative move
+    beyond its usual one. Empty: (0, 0). A window holding less clean cycle time than the
+    learning days' usual (`data_ms` against spread[DATA]) is noisier by the square root of
+    the ratio: its z-scores shrink by as much."""
+    scored = [(c, spread[f], WEIGHTS[f]) for f, c in changes.items() if f in spread]
+    weight = sum(w for _, _, w in scored)
+    if not weight:
+        return 0.0, 0.0
+    z = sum(w * (c.relative - s.center) / s.spread for c, s, w in scored) / weight
+    usual = spread.get(DATA)
+    if data_ms is not None and usual is not None and 0 < data_ms < usual.center:
+        z *= math.sqrt(data_ms / usual.center)
+    load = sum(w * (c.relative - s.center) for c, s, w in scored) / weight
+    return z, load
+
+
+def learn_spread(
+    history: list[HourFeatures], window_h: int, coarse: float = 0.0
+) -> dict[str, Spread]:
+    """Per feature, the centre and spread of the window statistic on the learning days, each
+    day scored against a baseline of the other days; under SCORE, those of the combined
+    z-score, so the score an alert is graded on is in units of the unit's own spread.
+    `coarse`: the probe's resolution as a share of the usual swing; features read from the
+    probe's turning points are no finer than that, however steady the learning days were."""
+    if not history:
+        return {}
+    first = history[0].start_ms
+    day_of = [(h.start_ms - first) // (24 * _HOUR_MS) for h in history]
+    windows: list[dict[str, Change]] = []
+    data: list[int] = []
+    for day in sorted(set(day_of)):
+        baseline = learn_baseline([h for h, d in zip(history, day_of, strict=True) if d != day])
+        for end in range(window_h, len(history) + 1):
+            if day_of[end - 1] == day:
+                window = history[end - window_h : end]
+                windows.append(window_changes(window, baseline))
+                data.append(cycle_ms(window))
+    spread: dict[str, Spread] = {}
+    metered = all(h.metered_ms for h in history if h.usable)
+    for feature in FEATURES:
+        values = [w[feature].relative for w in windows if feature in w]
+        if len(values) >= _MIN_SCORES:
+            floor = _SPREAD_FLOOR[feature]
+            if feature in _FROM_PROBE and not (feature == "duty" and metered):
+                floor = max(floor, coarse)
+            spread[feature] = _robust(values, floor)
+    if not spread:
+        return {}
+    spread[DATA] = Spread(statistics.median(data), 0.0)
+    scores = [combined(w, spread, n)[0] for w, n in zip(windows, data, strict=True) if w]
+    if len(scores) < _MIN_SCORES:
+        return {}
+    spread[SCORE] = _robust(scores, _SCORE_FLOOR)
+    return spread
+
+
+def _robust(values: list[float], floor: float) -> Spread:
+    center = statistics.median(values)
+    mad = statistics.median(abs(v - center) for v in values)
+    return Spread(center, max(_MAD_TO_SIGMA * mad, floor))

@@ -1,0 +1,108 @@
+"""Seal detection from the air probe alone: the compressor cycle inferred from the sawtooth,
+defrosts recognised from their signature, a baseline learned with its day-to-day spread
+before the rule speaks, and the learning state across a restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from alerts import registers as alert_registers
+from alerts.engine import RuleEngine
+from alerts.model import Finding, RuleId, SealHealthPoint
+from core.clock import StepClock
+from tests.alerts import cold_plant
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.conftest import MIDNIGHT, Harness, batch, school
+
+SEAL = RuleId.SEAL_DEGRADATION
+Row = cold_plant.Row
+
+
+def engine(interval_s: float) -> RuleEngine:
+    config = school(
+        devices=[{"id": "f", "kind": "fridge", "building": "canteen", "interval_s": interval_s}]
+    )
+    return RuleEngine(config, StepClock(MIDNIGHT))
+
+
+def run(rules: RuleEngine, rows: list[Row]) -> tuple[list[Finding], list[SealHealthPoint]]:
+    findings: list[Finding] = []
+    points: list[SealHealthPoint] = []
+    for i in range(0, len(rows), 2000):
+        chunk = rows[i : i + 2000]
+        rules.clock.instant = chunk[-1][1]  # type: ignore[attr-defined]
+        out = rules.process(batch(*chunk))
+        findings += [f for f in out.findings if f.rule is SEAL]
+        points += [r for r in out.records if isinstance(r, SealHealthPoint)]
+    return findings, points
+
+
+@pytest.mark.parametrize(
+    ("plant", "seed"),
+    [
+        # 1 K differential, a noisy 0.1 K probe
+        (ColdPlant(differential_k=1.0, noise_c=0.1), 1),
+        # 1 K differential read by a 0.5 K probe: two or three levels per cycle
+        (ColdPlant(differential_k=1.0, resolution_c=0.5), 1),
+        # 2 defrosts a day, 0.5 K probe
+        (ColdPlant(differential_k=2.0, defrosts_a_day=2, resolution_c=0.5, noise_c=0.1), 2),
+        # 4 K differential, 6 defrosts a day, a reading every 5 min
+        (ColdPlant(differential_k=4.0, defrosts_a_day=6, interval_s=300.0), 1),
+    ],
+)
+def test_a_healthy_fridge_read_by_a_bare_probe_raises_no_seal_alert(
+    plant: ColdPlant, seed: int
+) -> None:
+    rows = cold_plant.fridge("f", MIDNIGHT, 12, plant, seed=seed)
+    findings, points = run(engine(plant.interval_s), rows)
+    assert findings == []
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged, "the baseline was learned from temperature alone"
+    assert all(p.evidence["score"] < 5.0 for p in judged)  # type: ignore[operator]
+
+
+def test_a_ramped_leak_is_found_from_temperature_alone_within_a_day() -> None:
+    plant = ColdPlant(differential_k=2.5, ua_w_k=7.0, capacity_w=500.0, doors_per_busy_hour=3.0)
+    onset = MIDNIGHT + timedelta(days=6)
+    # severity 0.35 of a 7 W/K-per-severity leak, ramping in over 12 h
+    rows = cold_plant.fridge("f", MIDNIGHT, 9, plant, seed=1, leak_ua=2.45, leak_from=onset)
+    findings, _ = run(engine(plant.interval_s), rows)
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "the leak was found"
+    delay_h = (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000
+    assert 0 < delay_h <= 24
+    assert "warming rate" in fired[0].message.en
+
+
+def test_learning_state_survives_a_snapshot_and_restore() -> None:
+    plant = ColdPlant(differential_k=2.0)
+    rows = cold_plant.fridge("f", MIDNIGHT, 7, plant, seed=3)
+    cut = MIDNIGHT + timedelta(days=3, hours=5)
+    straight = run(engine(plant.interval_s), rows)
+    first = engine(plant.interval_s)
+    before = run(first, [r for r in rows if r[1] < cut])
+    second = engine(plant.interval_s)
+    second.restore(first.snapshot())
+    after = run(second, [r for r in rows if r[1] >= cut])
+    assert before[0] + after[0] == straight[0]
+    assert [(p.ts, p.health, p.evidence) for p in before[1] + after[1]] == [
+        (p.ts, p.health, p.evidence) for p in straight[1]
+    ]
+    assert any("learning" not in p.evidence for p in after[1])  # judged after the restart
+
+
+def test_seal_health_says_how_far_the_baseline_has_been_learned(harness: Harness) -> None:
+    config, device = harness.config, harness.config.devices[0]
+    now = MIDNIGHT + timedelta(days=1)
+    day = MIDNIGHT.date()
+    empty = alert_registers.seal_health(harness.store, config, device, day, day, now)
+    # 4 learning days, 40 % of their hours holding clean compressor cycles
+    assert (empty.points, empty.learned, empty.needed, empty.unit) == ([], 0, 39, "h")
+    plant = ColdPlant(interval_s=30.0)
+    harness.feed(cold_plant.fridge("fridge-1", MIDNIGHT, 2, plant, seed=4))
+    later = MIDNIGHT + timedelta(days=2)
+    health = alert_registers.seal_health(harness.store, config, device, day, later.date(), later)
+    assert health.learning and health.points == []
+    assert health.learned is not None and 0 < health.learned < 39 and health.needed == 39
