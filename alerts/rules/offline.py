@@ -9,7 +9,11 @@ the storm of device alerts. The condition clears when the device is current agai
 newest reading is within the threshold of the clock (a device replaying a buffer after an
 outage stays offline until the replay catches up, then resolves once).
 
-Devices that never reported count from when the watch started.
+Devices that never reported count from when the watch started. Silence is judged by the
+real clock only while the watch is listening (DESIGN.md, time): after a (re)start every device
+has its silence threshold to deliver what the broker kept for it before a deadline it missed
+while the service was down counts, so a restart alone raises no offline alert; an alert open
+from before the restart stays open meanwhile, neither cleared nor raised again.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class DeviceSeen:
 @dataclass(slots=True)
 class OfflineState:
     started_ms: int | None = None
+    listening_ms: int | None = None  # when this run of the service began to listen; not kept
     devices: dict[str, DeviceSeen] = field(default_factory=dict)
     site_firing: bool = False
 
@@ -57,6 +62,7 @@ class OfflineWatch:
         restored = load_state(OfflineState, data)
         for device in self._setups:
             restored.devices.setdefault(device, DeviceSeen())
+        restored.listening_ms = None  # a restart listens afresh
         self.state = restored
 
     def seen(self, device: str, ts: int, arrived_ms: int | None = None) -> None:
@@ -83,15 +89,30 @@ class OfflineWatch:
         st = self.state
         if st.started_ms is None:
             st.started_ms = now_ms
+        if st.listening_ms is None:
+            st.listening_ms = now_ms
         silent = {d: since for d in st.devices if (since := self._silent_since(d, now_ms))}
-        if len(st.devices) >= _MIN_DEVICES_FOR_SITE and len(silent) == len(st.devices):
+        undecided = {d for d in silent if self._undecided(d, now_ms)}
+        everyone = len(st.devices) >= _MIN_DEVICES_FOR_SITE and len(silent) == len(st.devices)
+        if everyone and not undecided:
             self._site_silent(now_ms, silent, out)
             return
+        if everyone and st.site_firing:
+            return  # silent since before a restart, and perhaps about to deliver its backlog
         if st.site_firing:
             st.site_firing = False
             out.append(self._site_finding(Phase.CLEARED, now_ms, now_ms, 0))
         for device, seen in st.devices.items():
-            self._judge_device(device, seen, silent.get(device), now_ms, out)
+            if device not in undecided:
+                self._judge_device(device, seen, silent.get(device), now_ms, out)
+
+    def _undecided(self, device: str, now_ms: int) -> bool:
+        """Past its deadline, but the watch has listened for less than the silence threshold:
+        the device may still be delivering what it said while nobody listened."""
+        st, seen = self.state, self.state.devices[device]
+        assert st.listening_ms is not None
+        listening_for = now_ms - st.listening_ms
+        return seen.will_ms is None and listening_for <= self._setups[device].silence_ms
 
     def _silent_since(self, device: str, now_ms: int) -> int | None:
         seen = self.state.devices[device]

@@ -115,3 +115,58 @@ def test_a_replay_of_the_store_after_a_restart_keeps_event_time(harness: Harness
         AlertQuery(SITE, states=tuple(AlertState), rule=RuleId.OFFLINE, limit=10)
     )
     assert after.id == before.id and after.state is AlertState.FIRING
+
+
+def restarted(harness: Harness, at: datetime) -> AlertService:
+    """The service stopped with its state saved and started again at `at`."""
+    harness.service.save_state()
+    harness.clock.instant = at
+    service = AlertService(harness.config, harness.store, harness.clock)
+    service.recover(at)
+    return service
+
+
+def open_alerts(service: AlertService, rule: RuleId) -> list[tuple[str, AlertState, int]]:
+    query = AlertQuery(SITE, states=tuple(AlertState), rule=rule, limit=100)
+    return [(a.device, a.state, a.occurrences) for a in service.book.find(query)]
+
+
+def test_a_restart_after_downtime_waits_for_what_the_broker_kept(harness: Harness) -> None:
+    # The service is down for 50 min while the devices keep publishing into their persistent
+    # sessions. Started again, it hears nothing for a few seconds, then the backlog arrives:
+    # nobody was offline, so nothing is raised. fridge-1 alone really stopped at the outage:
+    # once the restart's own silence threshold (5 min) has passed without a word from it, it
+    # fires at once, having been silent for far longer than the settle time.
+    harness.feed(everyone(T0, 20))
+    up = T0 + minutes(60)
+    service = restarted(harness, up)
+    service.tick(up + timedelta(seconds=5))
+    assert open_alerts(service, RuleId.SITE_OFFLINE) == open_alerts(service, RuleId.OFFLINE) == []
+    backlog = [r for r in everyone(T0 + minutes(10), 101) if r[0] != "fridge-1"]
+    harness.clock.instant = up + timedelta(seconds=10)
+    service.process(batch(*backlog))
+    for second in range(15, 5 * 60 + 1, 15):  # the others keep reporting live
+        at = up + timedelta(seconds=second)
+        harness.clock.instant = at
+        service.process(batch(*[r for r in everyone(at, 1) if r[0] != "fridge-1"]))
+        service.tick(at)
+    assert open_alerts(service, RuleId.SITE_OFFLINE) == open_alerts(service, RuleId.OFFLINE) == []
+    service.tick(up + minutes(5) + timedelta(seconds=1))
+    assert open_alerts(service, RuleId.OFFLINE) == [("fridge-1", AlertState.FIRING, 1)]
+    assert open_alerts(service, RuleId.SITE_OFFLINE) == []
+
+
+def test_an_alert_open_before_a_restart_stays_open_through_it(harness: Harness) -> None:
+    # fridge-1 has been offline since 10 min, alerted at 17 min; the service restarts at 40.
+    harness.feed(everyone(T0, 20))
+    for minute in range(10, 41):
+        harness.feed([r for r in everyone(T0 + minutes(minute), 1) if r[0] != "fridge-1"])
+        harness.tick(T0 + minutes(minute))
+    assert open_alerts(harness.service, RuleId.OFFLINE) == [("fridge-1", AlertState.FIRING, 1)]
+    service = restarted(harness, T0 + minutes(40))
+    for minute in range(40, 60):
+        at = T0 + minutes(minute)
+        harness.clock.instant = at
+        service.process(batch(*[r for r in everyone(at, 1) if r[0] != "fridge-1"]))
+        service.tick(at)
+        assert open_alerts(service, RuleId.OFFLINE) == [("fridge-1", AlertState.FIRING, 1)]

@@ -84,3 +84,33 @@ def test_a_door_opening_does_not_spoil_the_samples(harness: Harness) -> None:
     assert record.status is RetentionStatus.KEPT and record.minutes_out_of_band == 5.0
     assert harness.alerts(RuleId.SAMPLE_RETENTION) == []
     assert record.updated_at - record.end == minutes(5)
+
+
+def test_history_uploaded_after_the_start_is_judged_on_that_history(harness: Harness) -> None:
+    # Three days of the fridge's readings arrive in one burst into a service started after
+    # them (a buffer uploaded after an outage): every window is judged on those readings,
+    # when they pass its end, not by the clock while they are still arriving.
+    rows = sample_fridge(local(11, 0), local(13, 0, 2))
+    started = local(13, 1, 2)
+    harness.tick(started)
+    for second, index in enumerate(range(0, len(rows), 500)):
+        harness.feed(rows[index : index + 500], store=False)
+        harness.tick(started + timedelta(seconds=second))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.KEPT and record.completeness == 1.0
+    assert record.updated_at == record.end + minutes(5)
+    assert harness.alerts(RuleId.SAMPLE_RETENTION) == []
+
+
+def test_a_silent_fridge_is_unverified_after_the_lateness_by_the_clock(harness: Harness) -> None:
+    # Live until 06:00 two days on, then silent: the window ends at 12:40 and is judged at
+    # 12:45 by the clock, the fridge having delivered nothing for far longer than the
+    # lateness; 6 h 40 min of 48 h without readings is too little to prove anything.
+    rows = sample_fridge(local(11, 0), local(6, 0, 2))
+    for index in range(0, len(rows), 60):
+        harness.feed(rows[index : index + 60])
+    for minute in range(0, 7 * 60, 5):
+        harness.tick(local(6, 0, 2) + minutes(minute))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.UNVERIFIED and record.completeness < 0.9
+    assert record.updated_at == local(12, 45, 2)
