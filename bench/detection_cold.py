@@ -1,0 +1,258 @@
+"""Cold storage on the independent plant: per family, a cohort of healthy units, units whose
+seal starts leaking, and units whose compressor fails; replayed through the real rules as
+temperature alone or with power and door; the seal and over-temperature rules scored.
+
+- healthy units give the false alerts per unit-day (seal, over-temperature from defrosts and
+  doors); the seal's learning days are counted too: a rule that alarms while learning alarms;
+- a leak ramps in over 12 h (`bench.independent_plant.LEAK_RAMP_S`) from a random onset after
+  the seal baseline; the time to detect counts from the onset, by severity (0.2, 0.35, 0.6);
+- a compressor failure lasts 10 h from a random onset; it is a real excursion when the true
+  air crossed the limit, and the alert is due `alert_after_min` after that (plus 5 min of
+  tolerance); the delay after the product (food) crossed is shown beside it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from alerts import RuleId
+from bench.detection_replay import Deliveries, Replayed, replay, site_config
+from bench.independent_plant import DT_S, CompressorFailure, PlantRun, SealLeak, run_plant
+from core.clock import utc_from_ms
+from core.config import SiteConfig
+from firmware_sim.families import Family, PlantUnit, draw_units
+
+__all__ = [
+    "SEVERITIES",
+    "VARIANTS",
+    "Cohort",
+    "ColdPlan",
+    "build_cohort",
+    "run_variant",
+    "score_cohort",
+    "summarise_delays",
+]
+
+VARIANTS = ("temp", "temp+power+door")
+SEVERITIES = (0.2, 0.35, 0.6)  # the issue's 0.2 / 0.35 / more
+FAILURE_S = 10 * 3600.0
+LATE_TOLERANCE_MIN = 5.0  # issue 11: alert within the configured duration + 5 min
+DAY_S = 86_400.0
+# A door contact reports each change at once and its state on a heartbeat (Zigbee contacts
+# report every few minutes to an hour; assumed 10 min).
+DOOR_HEARTBEAT_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ColdPlan:
+    days: float = 10.0
+    healthy: int = 17
+    leaky_per_severity: int = 3
+    failures: int = 4
+
+
+@dataclass(slots=True)
+class Cohort:
+    family: Family
+    units: list[PlantUnit]
+    ids: list[str]
+    role: list[str]  # healthy | leak | failure
+    leaks: dict[int, SealLeak]
+    failures: dict[int, CompressorFailure]
+    run: PlantRun
+    start_s: float
+    days: float
+
+
+def build_cohort(
+    family: Family, plan: ColdPlan, seed: int, start_s: float, baseline_days: float
+) -> Cohort:
+    """Draw the units, place the faults (the seed places them) and run the plant."""
+    rng = np.random.default_rng([seed, len(family.name), 0xBE4C])
+    n_leaks = plan.leaky_per_severity * len(SEVERITIES)
+    count = plan.healthy + n_leaks + plan.failures
+    units = draw_units(family, count, seed)
+    slug = family.name.replace(" ", "-")
+    ids = [f"{slug}-{i:02d}" for i in range(count)]
+    role = ["healthy"] * plan.healthy + ["leak"] * n_leaks + ["failure"] * plan.failures
+    earliest = (baseline_days + 1.0) * DAY_S
+    latest = max(earliest, (plan.days - 3.0) * DAY_S)
+    leaks = {}
+    for k in range(n_leaks):
+        j = plan.healthy + k
+        onset = start_s + float(rng.uniform(earliest, latest))
+        leaks[j] = SealLeak(j, onset, SEVERITIES[k % len(SEVERITIES)])
+    failures = {}
+    for k in range(plan.failures):
+        j = plan.healthy + n_leaks + k
+        onset = start_s + float(rng.uniform(2 * DAY_S, max(2 * DAY_S, (plan.days - 1) * DAY_S)))
+        failures[j] = CompressorFailure(j, onset, FAILURE_S)
+    run = run_plant(
+        units,
+        start_s,
+        plan.days,
+        seed,
+        leaks=list(leaks.values()),
+        failures=list(failures.values()),
+    )
+    return Cohort(family, units, ids, role, leaks, failures, run, start_s, plan.days)
+
+
+def config_of(cohort: Cohort) -> SiteConfig:
+    return site_config(
+        [
+            {"id": i, "kind": u.kind.value, "interval_s": u.interval_s}
+            for i, u in zip(cohort.ids, cohort.units, strict=True)
+        ]
+    )
+
+
+def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
+    """What each unit's probe (and, in the full variant, its plug meter and door contact)
+    reports: samples every interval from a random phase, noise and display step on top."""
+    rng = np.random.default_rng([seed, 0xDE11])
+    run, out = cohort.run, Deliveries()
+    span = cohort.days * DAY_S
+    for j, (unit, device) in enumerate(zip(cohort.units, cohort.ids, strict=True)):
+        times = (
+            cohort.start_s + rng.uniform(0, unit.interval_s) + np.arange(0, span, unit.interval_s)
+        )
+        times = times[times < cohort.start_s + span]
+        step = ((times - cohort.start_s) // DT_S).astype(np.int64)
+        ms = np.round(times * 1000).astype(np.int64)
+        noisy = run.probe[step, j] + rng.normal(0, unit.probe_sigma_c, len(step))
+        out.add(
+            device,
+            "temp_c",
+            ms,
+            np.round(noisy / unit.probe_resolution_c) * unit.probe_resolution_c,
+        )
+        if variant == "temp":
+            continue
+        power = run.power_w[step, j] * (1 + 0.01 * rng.normal(size=len(step)))
+        out.add(device, "power_w", ms, np.round(power, 1))
+        heartbeat = np.arange(cohort.start_s, cohort.start_s + span, DOOR_HEARTBEAT_S)
+        out.add(device, "door_open", *_door_readings(run.doors[j], heartbeat))
+    return out
+
+
+def _door_readings(openings: list[tuple[float, float]], times: np.ndarray) -> tuple[Any, Any]:
+    """A reading at each opening and closing, and the contact's state at each heartbeat."""
+    opened = np.array([a for a, _ in openings], dtype=np.float64)
+    closed = np.array([b for _, b in openings], dtype=np.float64)
+    state = np.zeros(len(times), dtype=np.bool_)
+    if openings:
+        last = np.searchsorted(opened, times, side="right") - 1
+        state = (last >= 0) & (times < closed[np.maximum(last, 0)])
+    stamps = np.concatenate([times, opened, closed])
+    values = np.concatenate(
+        [np.asarray(state, dtype=np.float64), np.ones(len(opened)), np.zeros(len(closed))]
+    )
+    order = np.argsort(stamps, kind="stable")
+    return np.round(stamps[order] * 1000).astype(np.int64), values[order]
+
+
+def run_variant(cohort: Cohort, variant: str, seed: int) -> tuple[SiteConfig, Replayed]:
+    config = config_of(cohort)
+    start = utc_from_ms(int(cohort.start_s * 1000))
+    end = utc_from_ms(int((cohort.start_s + cohort.days * DAY_S) * 1000))
+    return config, replay(config, deliveries(cohort, variant, seed), start, end)
+
+
+def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[str, Any]:
+    healthy = [j for j, r in enumerate(cohort.role) if r == "healthy"]
+    unit_days = len(healthy) * cohort.days
+    seal_false = sum(replayed.count(cohort.ids[j], RuleId.SEAL_DEGRADATION) for j in healthy)
+    over_false = sum(replayed.count(cohort.ids[j], RuleId.OVER_TEMPERATURE) for j in healthy)
+    return {
+        "healthy_unit_days": unit_days,
+        "seal_false_alerts": seal_false,
+        "seal_false_per_unit_day": round(seal_false / unit_days, 4) if unit_days else None,
+        "seal_leaks": _seal_leaks(cohort, replayed),
+        "over_temp_false_alarms": over_false,
+        "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
+        "over_temp_excursions": _excursions(cohort, config, replayed),
+        "readings": replayed.readings,
+    }
+
+
+def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for severity in SEVERITIES:
+        delays: list[float | None] = []
+        early = 0
+        for j, leak in cohort.leaks.items():
+            if leak.severity != severity:
+                continue
+            onset = _utc(leak.onset_s)
+            device = cohort.ids[j]
+            early += sum(
+                1 for f in replayed.firings
+                if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
+            )  # fmt: skip
+            found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
+            delays.append(None if found is None else (found - onset).total_seconds() / 3600)
+        out[str(severity)] = _delays(delays, "h") | {"alerts_before_onset": early}
+    return out
+
+
+def _excursions(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[str, Any]:
+    late_air: list[float | None] = []
+    late_food: list[float] = []
+    not_crossed = 0
+    for j, failure in cohort.failures.items():
+        device = config.device(cohort.ids[j])
+        assert device is not None
+        limits = config.limits_for(device)
+        high, after_min = limits.high_c, limits.alert_after_min or 0.0
+        assert high is not None
+        crossed = _crossing(cohort.run, j, cohort.run.air, failure, high)
+        if crossed is None:
+            not_crossed += 1
+            continue
+        found = replayed.first(cohort.ids[j], RuleId.OVER_TEMPERATURE, _utc(failure.onset_s))
+        due = crossed + after_min * 60
+        late_air.append(None if found is None else (found.timestamp() - due) / 60)
+        food = _crossing(cohort.run, j, cohort.run.product, failure, high)
+        if found is not None and food is not None:
+            late_food.append((found.timestamp() - food - after_min * 60) / 60)
+    out = _delays(late_air, "min")
+    out["late_over_tolerance"] = sum(
+        1 for d in late_air if d is not None and d > LATE_TOLERANCE_MIN
+    )
+    out["late_after_food_crossing_max_min"] = round(max(late_food), 1) if late_food else None
+    out["air_never_crossed"] = not_crossed
+    return out
+
+
+def _crossing(
+    run: PlantRun, j: int, series: np.ndarray, failure: CompressorFailure, limit: float
+) -> float | None:
+    inside = (run.times >= failure.onset_s) & (run.times < failure.onset_s + failure.duration_s)
+    above = np.flatnonzero(inside & (series[:, j] > limit))
+    return float(run.times[above[0]]) if len(above) else None
+
+
+def summarise_delays(delays: list[float | None], unit: str) -> dict[str, Any]:
+    """Positives, how many were detected, and the median and longest delay."""
+    return _delays(delays, unit)
+
+
+def _delays(delays: list[float | None], unit: str) -> dict[str, Any]:
+    found = [d for d in delays if d is not None]
+    return {
+        "positives": len(delays),
+        "detected": len(found),
+        f"delay_median_{unit}": round(statistics.median(found), 2) if found else None,
+        f"delay_max_{unit}": round(max(found), 2) if found else None,
+        f"delays_{unit}": [None if d is None else round(d, 2) for d in delays],
+    }
+
+
+def _utc(epoch_s: float) -> datetime:
+    return utc_from_ms(int(epoch_s * 1000))

@@ -1,0 +1,67 @@
+"""The readable table of `python -m bench.detection`'s report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["table"]
+
+_COLD_HEAD = (
+    f"{'family':<28} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
+    f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} "
+    f"{'excursions':>22}"
+)
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        f"families: {', '.join(report['families'])}  (seed {report['seed']}; tuning: "
+        f"{', '.join(report['split']['tuning'])})",
+        "seal FA/ud, overT FA/ud: false alerts per healthy unit-day; leak S: detected/leaks, "
+        "median/max hours from onset; excursions: detected/real, median/max min past "
+        "(air crossing + duration), number > 5 min late",
+        "",
+        _COLD_HEAD,
+    ]
+    for family, by_variant in report["cold"].items():
+        for variant, score in by_variant.items():
+            lines.append(_cold_row(family, variant, score))
+    for variant, score in report["totals"].items():
+        lines.append(_cold_row(f"all {len(report['cold'])} families", variant, score))
+    if report["disinfection"]:
+        lines += ["", f"{'disinfection':<12} {'spoiled flagged':>16} {'compliant flagged':>18} "
+                  f"{'unjudged':>9} {'verdict after window (median/max min)':>38}"]  # fmt: skip
+        for mode, score in report["disinfection"].items():
+            lines.append(
+                f"{mode:<12} {score['spoiled_flagged']:>7}/{score['spoiled']:<8} "
+                f"{score['compliant_flagged']:>8}/{score['compliant']:<9} {score['unjudged']:>9} "
+                f"{_num(score['verdict_after_window_median_min']):>28}/"
+                f"{_num(score['verdict_after_window_max_min'])}"
+            )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
+    leaks = [_leak(score["seal_leaks"][k]) for k in ("0.2", "0.35", "0.6")]
+    ex = score["over_temp_excursions"]
+    excursions = (
+        f"{ex['detected']}/{ex['positives']} {_num(ex['delay_median_min'])}/"
+        f"{_num(ex['delay_max_min'])} >5:{ex['late_over_tolerance']}"
+    )
+    return (
+        f"{family:<28} {variant:<16} {score['healthy_unit_days']:>9.0f} "
+        f"{_num(score['seal_false_per_unit_day'], 3):>10} {leaks[0]:>16} {leaks[1]:>16} "
+        f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} {excursions:>22}"
+    )
+
+
+def _leak(entry: dict[str, Any]) -> str:
+    return (
+        f"{entry['detected']}/{entry['positives']} "
+        f"{_num(entry['delay_median_h'], 0)}/{_num(entry['delay_max_h'], 0)}h"
+    )
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

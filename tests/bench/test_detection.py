@@ -1,0 +1,62 @@
+"""The detection bench's own plumbing: what each data variant delivers, how late and catch-up
+deliveries arrive, and a small cohort scored through the real rules."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from bench.detection_cold import ColdPlan, build_cohort, deliveries, run_variant, score_cohort
+from bench.detection_disinfection import LATE_MAX_S, arrival_times
+from bench.detection_replay import DEMO_MEALS
+from bench.independent_cabinet import meal_windows
+from firmware_sim.families import FAMILIES
+
+MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
+SMALL = ColdPlan(days=3.0, healthy=1, leaky_per_severity=0, failures=1)
+
+
+def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
+    cohort = build_cohort(
+        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
+    )
+    bare = deliveries(cohort, "temp", seed=1)
+    full = deliveries(cohort, "temp+power+door", seed=1)
+    assert {m[0] for m in bare.metric} == {"temp_c"}
+    assert {m[0] for m in full.metric} == {"temp_c", "power_w", "door_open"}
+    unit = cohort.units[0]
+    temps, stamps = bare.value[0], bare.ts_ms[0]
+    steps = temps / unit.probe_resolution_c
+    assert np.allclose(steps, np.round(steps))  # the probe's display step
+    assert np.allclose(np.diff(stamps), unit.interval_s * 1000, atol=1)
+    door = next(v for m, v in zip(full.metric, full.value, strict=True) if m[0] == "door_open")
+    # Every opening and closing is a reading, beside a heartbeat every 10 min.
+    assert int(door.sum()) >= len(cohort.run.doors[0])
+
+
+def test_late_and_catch_up_deliveries_arrive_after_their_time() -> None:
+    rng = np.random.default_rng(1)
+    times = MONDAY + np.arange(0, 86_400 * 2, 30.0)
+    windows = meal_windows(DEMO_MEALS, date(2024, 11, 4), 2, ZoneInfo("Asia/Shanghai"))
+    late = arrival_times("late", times, windows, rng) / 1000 - times
+    assert late.min() >= -1e-3 and late.max() <= LATE_MAX_S + 1e-3
+    arrive = arrival_times("late", times, windows, rng)
+    assert (np.diff(arrive) < 0).any()  # where the latency drops, newer readings overtake
+    burst = arrival_times("catch-up", times, windows, rng)
+    assert (burst / 1000 >= times - 1e-3).all()
+    # One outage a day: its readings share one arrival instant, 2-6 h of them.
+    _, counts = np.unique(burst, return_counts=True)
+    assert (counts >= 2 * 3600 / 30).sum() == 2
+
+
+def test_a_failed_compressor_is_an_excursion_the_rules_catch() -> None:
+    cohort = build_cohort(
+        FAMILIES["small reach-in"], SMALL, seed=2, start_s=MONDAY, baseline_days=2
+    )
+    config, replayed = run_variant(cohort, "temp", seed=2)
+    score = score_cohort(cohort, config, replayed)
+    assert score["healthy_unit_days"] == 3.0
+    excursions = score["over_temp_excursions"]
+    assert excursions["positives"] == 1 and excursions["detected"] == 1
