@@ -301,6 +301,7 @@ class AlertService:
         """Learn the device's door-seal baseline afresh from now on. The new state is saved at
         once, so a restart does not bring the old baseline back. LookupError: the device has
         no seal to judge. (The live service's API uses `relearn_seal_live`.)"""
+        self._caller_owns()
         output = self.engine.relearn_seal(device, by, reason)
         changes = self._persist(output, self.engine.snapshot())
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
@@ -309,6 +310,7 @@ class AlertService:
     def recover(self, now: datetime | None = None) -> None:
         """Restore the saved rule state, replay what was stored after it, then process what
         arrived meanwhile."""
+        self._caller_owns()
         self._restore(now)
         while self._held or self._overflow is not None:
             if self._overflow is not None:
@@ -320,9 +322,11 @@ class AlertService:
         self._recovered = True
 
     def process(self, batch: ReadingBatch) -> list[AlertChange]:
+        self._caller_owns()
         return self.flush(self.engine.process(batch))
 
     def tick(self, now: datetime | None = None) -> list[AlertChange]:
+        self._caller_owns()
         return self.flush(self.engine.tick(now))
 
     def flush(self, output: EngineOutput) -> list[AlertChange]:
@@ -350,7 +354,16 @@ class AlertService:
         return self.engine.devices_per_rule()
 
     def save_state(self) -> None:
+        self._caller_owns()
         self._store.save_rule_state(self._site, self.engine.snapshot())
+
+    def _caller_owns(self) -> None:
+        """The synchronous steps are for a caller that owns the rules: not while `run` does."""
+        if self._owner is not None:
+            raise RuntimeError(
+                "the alert rules belong to the running service's event loop; hand work to it "
+                "(on_batch, relearn_seal_live) instead of calling the synchronous steps"
+            )
 
     def _persist(
         self,

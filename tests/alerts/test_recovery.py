@@ -183,3 +183,17 @@ async def test_a_relearn_asked_from_another_thread_runs_where_the_rules_run(
         changes = await asyncio.to_thread(asyncio.run, request)
         assert changes == [] and ran_on == [threading.get_ident()]
         assert "fridge-1" in live.store.load_rule_state(SITE)  # saved before it returned
+        with pytest.raises(RuntimeError, match="belong to the running service's event loop"):
+            live.service.save_state()
+
+
+def test_batches_given_before_a_synchronous_recover_are_judged_after_it(tmp_path: Path) -> None:
+    harness = Harness(tmp_path / "canteen.duckdb", school(), StepClock(T0 + minutes(40)))
+    rows = batch(*warm(0, 40))
+    harness.readings.write(rows)
+    harness.service.on_batch(rows)  # before the state is restored: held
+    assert not harness.service.live and harness.alerts(OVER) == []
+    harness.service.recover(T0 + minutes(10))  # the store is replayed up to here...
+    [alert] = harness.alerts(OVER)  # ...the held batch carries on to the alert
+    assert harness.service.live and alert.fired_at == T0 + minutes(30)
+    harness.close()
