@@ -48,6 +48,12 @@ _SPREAD_FLOOR = {"duty": 0.04, "warm_rate": 0.05, "pull_down": 0.06, "energy": 0
 # The combined score's spread is at least this many of its parts' spreads: the parts move
 # together under a common cause the learning days may not have shown (a hot week).
 _SCORE_FLOOR = 0.5
+_POOL_H = 2
+# A door opening only ever adds heat: it makes a rise faster and a pull-down slower, never the
+# reverse. The cycles least touched by doors are the slow-warming, fast-cooling ones, so the
+# slopes are read at a low quantile of warming and of pull-down time, where a leak (which
+# touches every cycle) still shows and a busier kitchen does not.
+_LOW = 0.25
 _FROM_PROBE = ("duty", "warm_rate", "pull_down")
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 _MIN_CYCLE_MS = 3 * 60 * 60_000  # less clean cycle time than this in a window says too little
@@ -97,6 +103,17 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _quantile(values: list[float], q: float) -> float | None:
+    """The q-quantile (linear between order statistics); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    at = q * (len(ordered) - 1)
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
+
+
 def learn_baseline(history: list[HourFeatures]) -> dict[int, HourBaseline]:
     """Per local hour of the day: medians over the learning days, pooled with the hours on
     either side so each hour's figure rests on several values."""
@@ -109,8 +126,8 @@ def learn_baseline(history: list[HourFeatures]) -> dict[int, HourBaseline]:
         powers = [h.energy_wh * _HOUR_MS / h.metered_ms for h in near if h.metered_ms]
         baseline[hour] = HourBaseline(
             _median(duties),
-            _median([w for h in near for w in h.warm]),
-            _median([c for h in near for c in h.cool]),
+            _quantile([w for h in near for w in h.warm], _LOW),
+            _quantile([c for h in near for c in h.cool], 1 - _LOW),
             _median([p for p in powers if p > 0]),
         )
     return baseline
@@ -126,14 +143,18 @@ def window_changes(
 
 
 def _duty_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | None:
-    metered = all(h.metered_ms for h, _ in pairs)
+    """Metered duty only: from the probe alone, a door opening the probe did not flag as an
+    upset shortens the rise of its cycle, and the slopes' low quantiles say the same more
+    cleanly."""
+    metered = bool(pairs) and all(h.metered_ms for h, _ in pairs if h.usable)
+    if not metered:
+        return None
     usable = [(h, b.duty) for h, b in pairs if b.duty is not None]
-    time = [(h.metered_ms if metered else h.cycle_ms, d) for h, d in usable]
-    total = sum(t for t, _ in time)
+    total = sum(h.metered_ms for h, _ in usable)
     if total < _MIN_CYCLE_MS:
         return None
-    on = sum(h.metered_on_ms if metered else h.on_ms for h, _ in usable)
-    now, base = on / total, sum(t * d for t, d in time) / total
+    now = sum(h.metered_on_ms for h, _ in usable) / total
+    base = sum(h.metered_ms * d for h, d in usable) / total
     return Change("duty", base, now, f"{base:.0%}", f"{now:.0%}") if base > 0 else None
 
 
@@ -143,7 +164,7 @@ def _warm_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | Non
     if len(ratios) < _MIN_SLOPES:
         return None
     base = statistics.median(bases)
-    now = base * statistics.median(ratios)
+    now = base * (_quantile(ratios, _LOW) or 0.0)
     return Change("warm_rate", base, now, f"{base:.1f} K/h", f"{now:.1f} K/h")
 
 
@@ -154,7 +175,7 @@ def _pull_change(pairs: list[tuple[HourFeatures, HourBaseline]]) -> Change | Non
     if len(ratios) < _MIN_SLOPES:
         return None
     base = statistics.median(bases)
-    now = base * statistics.median(ratios)
+    now = base * (_quantile(ratios, _LOW) or 0.0)
     return Change("pull_down", base, now, f"{base:.1f} min/K", f"{now:.1f} min/K")
 
 
@@ -193,40 +214,60 @@ def combined(
     return z, load
 
 
+@dataclass(slots=True)
+class _Scored:
+    hour: int  # local hour the window ends in
+    changes: dict[str, Change]
+    data_ms: int
+
+
 def learn_spread(
     history: list[HourFeatures], window_h: int, coarse: float = 0.0
-) -> dict[str, Spread]:
-    """Per feature, the centre and spread of the window statistic on the learning days, each
-    day scored against a baseline of the other days; under SCORE, those of the combined
-    z-score, so the score an alert is graded on is in units of the unit's own spread.
+) -> dict[int, dict[str, Spread]]:
+    """Per local hour a window ends in, per feature, the centre and spread of the window
+    statistic on the learning days, each day scored against a baseline of the other days;
+    under SCORE, those of the combined z-score, so the score an alert is graded on is in
+    units of the unit's own spread at that time of day (a window of busy kitchen hours
+    wanders more than a night's). Windows ending within `_POOL_H` hours are pooled.
     `coarse`: the probe's resolution as a share of the usual swing; features read from the
     probe's turning points are no finer than that, however steady the learning days were."""
     if not history:
         return {}
     first = history[0].start_ms
     day_of = [(h.start_ms - first) // (24 * _HOUR_MS) for h in history]
-    windows: list[dict[str, Change]] = []
-    data: list[int] = []
+    windows: list[_Scored] = []
     for day in sorted(set(day_of)):
         baseline = learn_baseline([h for h, d in zip(history, day_of, strict=True) if d != day])
         for end in range(window_h, len(history) + 1):
             if day_of[end - 1] == day:
                 window = history[end - window_h : end]
-                windows.append(window_changes(window, baseline))
-                data.append(cycle_ms(window))
-    spread: dict[str, Spread] = {}
+                scored = _Scored(window[-1].hour, window_changes(window, baseline), 0)
+                scored.data_ms = cycle_ms(window)
+                windows.append(scored)
     metered = all(h.metered_ms for h in history if h.usable)
+    floors = {
+        f: max(floor, coarse) if f in _FROM_PROBE and not (f == "duty" and metered) else floor
+        for f, floor in _SPREAD_FLOOR.items()
+    }
+    spread: dict[int, dict[str, Spread]] = {}
+    for hour in range(24):
+        near = [w for w in windows if min((w.hour - hour) % 24, (hour - w.hour) % 24) <= _POOL_H]
+        learned = _hour_spread(near, floors)
+        if learned:
+            spread[hour] = learned
+    return spread
+
+
+def _hour_spread(windows: list[_Scored], floors: dict[str, float]) -> dict[str, Spread]:
+    spread: dict[str, Spread] = {}
     for feature in FEATURES:
-        values = [w[feature].relative for w in windows if feature in w]
+        values = [w.changes[feature].relative for w in windows if feature in w.changes]
         if len(values) >= _MIN_SCORES:
-            floor = _SPREAD_FLOOR[feature]
-            if feature in _FROM_PROBE and not (feature == "duty" and metered):
-                floor = max(floor, coarse)
-            spread[feature] = _robust(values, floor)
+            spread[feature] = _robust(values, floors[feature])
     if not spread:
         return {}
-    spread[DATA] = Spread(statistics.median(data), 0.0)
-    scores = [combined(w, spread, n)[0] for w, n in zip(windows, data, strict=True) if w]
+    spread[DATA] = Spread(statistics.median(w.data_ms for w in windows), 0.0)
+    scores = [combined(w.changes, spread, w.data_ms)[0] for w in windows if w.changes]
     if len(scores) < _MIN_SCORES:
         return {}
     spread[SCORE] = _robust(scores, _SCORE_FLOOR)

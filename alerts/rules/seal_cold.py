@@ -72,7 +72,7 @@ class ColdSealState:
     hour: HourFeatures | None = None
     history: list[HourFeatures] = field(default_factory=list)
     baseline: dict[int, HourBaseline] | None = None
-    spread: dict[str, Spread] = field(default_factory=dict)
+    spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
     grade: ScoreState = field(default_factory=ScoreState)
 
 
@@ -225,12 +225,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._learn(ts)
             return
         window = st.history[-self._window_h :]
+        spread = st.spread.get(window[-1].hour) if window else None
+        if spread is None:
+            return
         changes = window_changes(window, st.baseline)
-        shown = [c for f, c in changes.items() if f in st.spread]
+        shown = [c for f, c in changes.items() if f in spread]
         if not shown:
             return
-        z, load = combined(changes, st.spread, cycle_ms(window))
-        score = (z - st.spread[SCORE].center) / st.spread[SCORE].spread
+        z, load = combined(changes, spread, cycle_ms(window))
+        score = (z - spread[SCORE].center) / spread[SCORE].spread
         health = health_from_load(load, self.setup.settings.seal_cold_fail_ratio)
         found = {**evidence(health, shown), "score": round(score, 2)}
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
