@@ -165,7 +165,7 @@ class AlertService:
         async with self._saving:
             output, self._waiting = self._waiting, EngineOutput()
             states = self.engine.snapshot() if with_state else None
-            return await asyncio.to_thread(self._persist, output, states)
+            return await _finished(self._persist, output, states)
 
     async def _relearn_on_owner(self, device: str, by: str, reason: str) -> list[AlertChange]:
         if self._owner is not None and not self._recovered:
@@ -176,7 +176,7 @@ class AlertService:
             # restart does not bring the old baseline back.
             before, self._waiting = self._waiting, EngineOutput()
             states = self.engine.snapshot()
-            changes = await asyncio.to_thread(self._persist, output, states, before)
+            changes = await _finished(self._persist, output, states, before)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 
@@ -250,13 +250,10 @@ class AlertService:
         """Run a step of the restore in a worker thread, which owns the rules meanwhile. If
         `run` is cancelled, the step is asked to stop after its current chunk and awaited, so
         nothing touches the rules or the store once `run` has ended."""
-        step = asyncio.ensure_future(asyncio.to_thread(work, *args))
         try:
-            await asyncio.shield(step)
-        except asyncio.CancelledError:
-            self._stopping.set()
-            await asyncio.wait({step})
-            raise
+            await _finished(work, *args, on_cancel=self._stopping.set)
+        finally:
+            self._stopping.clear()
 
     def _take(self, item: Held) -> EngineOutput:
         if isinstance(item, ReadingBatch):
@@ -382,6 +379,22 @@ class AlertService:
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
+
+
+async def _finished(
+    work: Callable[..., T], *args: object, on_cancel: Callable[[], None] | None = None
+) -> T:
+    """`work(*args)` in a worker thread. A thread cannot be stopped: when the caller is
+    cancelled, it waits for the thread to finish before it gives up (so a save still under way
+    holds its turn, and a later one cannot land before it), then re-raises."""
+    step = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    try:
+        return await asyncio.shield(step)
+    except asyncio.CancelledError:
+        if on_cancel is not None:
+            on_cancel()
+        await asyncio.wait({step})
+        raise
 
 
 def _last_per_key(records: list[R]) -> list[R]:
