@@ -152,7 +152,8 @@ class ScoreGrader:
     Raised when the score reaches `seal_z_fire` and health is below warning (a move both
     beyond the unit's own spread and large enough to matter); pending until it has held
     above `seal_z_hold` for `seal_confirm_h`; then firing, critical while health is below
-    critical for as long. It clears only after `seal_clear_h` below the hold level, and is not
+    critical for as long. It clears only after `seal_clear_h` below the hold level with health
+    back above warning (a busy day's wider spread alone does not clear a leak), and is not
     raised again within `seal_refire_h` of clearing: a condition that comes and goes within a
     day is one alert.
     """
@@ -199,7 +200,7 @@ class ScoreGrader:
                 st.level = "warning"
                 out.append(finding(Phase.FIRING, ts, since, health, changes, Severity.WARNING))
             return
-        if not held:
+        if not held and health >= self._warning:
             st.calm_since_ms = st.calm_since_ms if st.calm_since_ms is not None else ts
             if ts - st.calm_since_ms >= self._clear_ms:
                 st.level, st.since_ms, st.critical_since_ms = "ok", None, None
