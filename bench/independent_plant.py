@@ -13,7 +13,8 @@ built differently:
 - the thermostat acts on the true air with a minimum run and a minimum off time; the probe
   that reports is a separate bead with its own time constant, noise and display step;
 - defrosts start on a timer that may drift by minutes a day; a heater defrost stops the fan and
-  puts part of the heater's power into the air; after every defrost the coil drips for 2 min;
+  puts part of the heater's power into the air until the coil reaches its end temperature;
+  after every defrost the coil drips for 2 min;
 - doors open on a kitchen timetable (prep, service and clean-up blocks around the meals) as a
   Bernoulli draw per step with gamma-distributed durations;
 - the kitchen warms with cooking through a 40 min room lag and wanders day to day;
@@ -53,6 +54,9 @@ CAPACITY_PER_K_AMBIENT = -0.015
 CAPACITY_PER_K_AIR = 0.02
 POWER_PER_K_AMBIENT = 0.01  # electrical draw rises with condensing pressure (assumed)
 HEATER_TO_AIR = 0.2  # most heater energy melts ice on the coil (assumed)
+# Controllers end a heater defrost on temperature (the coil's end-of-defrost setting); the air
+# by the coil is taken to reach it 6 K above the cut-in (assumed). The timer runs on, off-cycle.
+TERMINATION_K = 6.0
 DRIP_S = 120.0  # the coil drains before the compressor may restart (typical controller)
 MIN_RUN_S, MIN_OFF_S = 60.0, 240.0  # compressor protection (typical controller)
 ROOM_LAG_S = 40 * 60.0  # a kitchen warms and cools over tens of minutes (assumed)
@@ -313,6 +317,7 @@ def _integrate(
     air = (cut_out + cut_in) / 2
     product, probe = air.copy(), air.copy()
     on = np.zeros(n, dtype=np.bool_)
+    ended = np.zeros(n, dtype=np.bool_)  # the heater stopped on temperature in this defrost
     since = np.full(n, MIN_OFF_S)  # time in the current compressor state
     out = {k: np.empty((steps, n)) for k in ("air", "product", "probe", "power")}
     ran = np.empty((steps, n), dtype=np.bool_)
@@ -323,7 +328,8 @@ def _integrate(
         on = (on & ~stop) | start
         since = np.where(stop | start, 0.0, since + DT_S)
         amb = ambient[i]
-        heater = defrost[i] & (heater_w > 0)
+        ended = defrost[i] & (ended | (air >= cut_in + TERMINATION_K))
+        heater = defrost[i] & (heater_w > 0) & ~ended
         running = on & (capacity[i] > 0)
         q_cool = np.where(
             running,
