@@ -47,17 +47,19 @@ def test_samples_kept_in_band_for_48_h(harness: Harness) -> None:
 
 
 def test_an_excursion_breaches_every_meal_in_the_fridge_at_once(harness: Harness) -> None:
-    warm = (local(2, 0, 1), local(2, 45, 1))  # Tuesday 02:00-02:45: 45 min at 9.5 °C
+    warm = (local(2, 0, 1), local(4, 0, 1))  # Tuesday 02:00-04:00: 2 h at 12 °C
 
     def temp(at: datetime) -> float:
-        return 9.5 if warm[0] <= at < warm[1] else 3.0
+        return 12.0 if warm[0] <= at < warm[1] else 3.0
 
-    harness.feed(sample_fridge(local(11, 0), local(4, 0, 1), temp))
+    harness.feed(sample_fridge(local(11, 0), local(6, 0, 1), temp))
     record = lunch(harness)
-    assert record.status is RetentionStatus.BREACHED and record.max_c == 9.5
+    assert record.status is RetentionStatus.BREACHED and record.max_c == 12.0
     [alert] = harness.alerts(RuleId.SAMPLE_RETENTION)
     assert alert.state is AlertState.FIRING and alert.food_safety
-    assert alert.fired_at == local(2, 30, 1)  # when the over-temperature alert fired
+    [excursion] = harness.alerts(RuleId.OVER_TEMPERATURE)
+    assert alert.fired_at == excursion.fired_at  # when the over-temperature alert fired
+    assert warm[0] + minutes(30) <= alert.fired_at < warm[1]
     breached = harness.store.retention_records("test-school", DAY, DAY, "sample-1")
     assert {r.meal for r in breached if r.status is RetentionStatus.BREACHED} == {"lunch", "dinner"}
 
