@@ -8,7 +8,7 @@ __all__ = ["table"]
 
 _COLD_HEAD = (
     f"{'family':<28} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
-    f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} "
+    f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} {'warm':>4} "
     f"{'excursions':>22}"
 )
 
@@ -17,7 +17,8 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"families: {', '.join(report['families'])}  (seed {report['seed']}; tuning: "
         f"{', '.join(report['split']['tuning'])})",
-        "seal FA/ud, overT FA/ud: false alerts per healthy unit-day; leak S: detected/leaks, "
+        "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (warm: over-temperature "
+        "alarms on healthy units whose food really was above the limit); leak S: detected/leaks, "
         "median/max hours from onset; excursions: detected/real, median/max min past "
         "(air crossing + duration), number > 5 min late",
         "",
@@ -52,7 +53,8 @@ def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     return (
         f"{family:<28} {variant:<16} {score['healthy_unit_days']:>9.0f} "
         f"{_num(score['seal_false_per_unit_day'], 3):>10} {leaks[0]:>16} {leaks[1]:>16} "
-        f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} {excursions:>22}"
+        f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "
+        f"{score.get('over_temp_alarms_food_warm', 0):>4} {excursions:>22}"
     )
 
 

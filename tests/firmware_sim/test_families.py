@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
+from core.config import SiteConfig
 from firmware_sim.families import (
     FAMILIES,
     HELD_OUT,
@@ -18,6 +20,8 @@ from firmware_sim.families import (
     draw_units,
     families_named,
 )
+from firmware_sim.models import ColdStorageModel, SiteDay
+from tests.firmware_sim.conftest import MONDAY
 
 UNITS = 40
 
@@ -97,3 +101,24 @@ def test_a_unit_maps_onto_the_simulator_parameters() -> None:
     assert params.defrost_s == pytest.approx(unit.defrost_min * 60)
     assert params.probe_resolution_c == unit.probe_resolution_c
     assert params.seal_leak_ua_w_per_k == unit.leak_ua_w_per_k
+
+
+@pytest.mark.parametrize("name", ["small reach-in", "upright freezer"])
+def test_a_drawn_unit_runs_in_the_simulator_and_holds_its_band(demo: SiteConfig, name: str) -> None:
+    """A day of the simulator's own model with a family's cabinet: the probe reads in the
+    unit's display step, and outside defrosts and door openings (and the 20 min after them)
+    the air stays within the thermostat band give or take the overshoot of a compressor
+    cycle (1.5 K: a minimum-off time of warming, a probe step, its noise)."""
+    unit = draw_units(FAMILIES[name], 1, seed=5)[0]
+    device = next(d for d in demo.devices if d.kind is unit.kind)
+    model = ColdStorageModel(device, cold_params(unit), SiteDay.of(demo, ()), seed=5)
+    times = MONDAY.timestamp() + np.arange(0, 86_400, 30.0)
+    values = model.read(times).values
+    temps = values["temp_c"]
+    steps = temps / unit.probe_resolution_c
+    assert np.allclose(steps, np.round(steps), atol=1e-6)
+    disturbed = (values["defrost_on"] > 0) | (values["door_open"] > 0)
+    quiet = ~np.convolve(disturbed, np.ones(40), mode="full")[: len(temps)].astype(bool)
+    assert quiet.sum() > len(temps) / 3
+    assert temps[quiet].min() >= unit.cut_out_c - 1.5
+    assert temps[quiet].max() <= unit.cut_in_c + 1.5
