@@ -108,7 +108,7 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         st = self.state
         if st.decided_until_ms is None:
             return  # nothing heard yet: no meal of this cabinet is judged
-        mark = st.watermark_ms or st.last_ms or st.decided_until_ms  # (a state saved before)
+        mark = st.watermark_ms or st.last_ms or st.decided_until_ms  # older saves lack watermark_ms
         self._decide(self.late.due_until(now_ms, mark), out)
 
     def _decide(self, now_ms: int, out: list[Finding]) -> None:

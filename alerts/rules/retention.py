@@ -100,7 +100,7 @@ class RetentionRule(StatefulRule[RetentionState]):
         st = self.state
         if st.opened_until_ms is None:
             return  # nothing heard yet: no meal's samples are judged
-        mark = st.watermark_ms or st.last_ms or st.opened_until_ms  # (a state saved before)
+        mark = st.watermark_ms or st.last_ms or st.opened_until_ms  # older saves lack watermark_ms
         until = self.late.due_until(now_ms, mark)
         self._open_windows(until)
         self._finish(until, out)
