@@ -21,11 +21,14 @@ from alerts.model import (
     DisinfectionStatus,
     SealHealthPoint,
 )
+from alerts.product_log import AirReadings, with_product
+from alerts.rules.product import JudgeOn, judge_on, tau_min
 from alerts.store import DayWindow, RegisterStore
 from core.config import SiteConfig
 from core.model import Device, DeviceKind
 
 __all__ = [
+    "AirReadings",
     "DisinfectionSummary",
     "SealHealth",
     "SealLearning",
@@ -56,12 +59,16 @@ _SEALED = (
 @dataclass(frozen=True, slots=True)
 class TemperatureLog:
     """A device's daily temperature log and the band its minutes out of band count against
-    (None: no band on that side)."""
+    (None: no band on that side). `judged_on` says which of the air and the estimated food the
+    over-temperature rule judges; `product_tau_min` is the estimate's time constant (None: no
+    food estimated)."""
 
     device: str
     low_c: float | None
     high_c: float | None
     days: list[DailyTemperature]
+    judged_on: JudgeOn = "air"
+    product_tau_min: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +143,22 @@ def temperature_log(
     first: date,
     last: date,
     now: datetime,
+    air: AirReadings | None = None,
 ) -> TemperatureLog:
     """Per local day: min, max, mean, minutes out of band and completeness. A reading stands
     for the time until the next one, at most the device's silence (`RuleSettings.silence_s`):
-    a longer gap is missing data, as the offline rule sees it."""
+    a longer gap is missing data, as the offline rule sees it. With the device's `air`
+    readings, the same figures of the estimated food temperature of a cold cabinet beside
+    them (`alerts.product_log`)."""
     low, high = temperature_band(config, device)
-    rows = registers.daily_temperature_log(
-        config.site.id,
-        device.id,
-        local_days(config.site.zone, first, last, now),
-        low,
-        high,
-        config.rules_for(device).silence_s(device.interval_s),
-    )
-    return TemperatureLog(device.id, low, high, rows)
+    settings = config.rules_for(device)
+    days = local_days(config.site.zone, first, last, now)
+    silence_s = settings.silence_s(device.interval_s)
+    rows = registers.daily_temperature_log(config.site.id, device.id, days, low, high, silence_s)
+    tau = tau_min(device.kind, settings)
+    if air is not None and tau is not None:
+        rows = with_product(rows, days, air, tau, (low, high), silence_s)
+    return TemperatureLog(device.id, low, high, rows, judge_on(device.kind, settings), tau)
 
 
 def seal_health(

@@ -231,6 +231,12 @@ class DailyTemperature:
     mean_c: float | None
     minutes_out_of_band: float
     completeness: float  # share of the (elapsed) day covered by readings, 0-1
+    # The same figures of the food's temperature estimated from the air (alerts.rules.product)
+    # at each reading; None for devices that store no food or a log computed without it.
+    product_min_c: float | None = None
+    product_max_c: float | None = None
+    product_mean_c: float | None = None
+    product_minutes_out_of_band: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

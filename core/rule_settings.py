@@ -11,7 +11,7 @@ for the whole site, per device kind (`rules.kinds.freezer`) and per device (`dev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,7 +20,7 @@ from core.model import DeviceKind
 __all__ = ["RuleOverrides", "RuleSettings", "SiteRules"]
 
 # A per-kind or per-device override: setting name -> value, checked against RuleSettings.
-RuleOverrides = dict[str, float | int]
+RuleOverrides = dict[str, float | int | str]
 
 
 class RuleSettings(BaseModel):
@@ -47,6 +47,19 @@ class RuleSettings(BaseModel):
     # 4-6 defrosts a day is normal (DESIGN.md)
     defrost_learn_min_period_h: float = Field(default=2.0, gt=0)
     defrost_learn_max_period_h: float = Field(default=12.0, gt=0)
+
+    # -- product temperature (judge on food, not air) ----------------------------------------
+    # Food safety is about the food: over-temperature of cold storage is judged on the food's
+    # temperature estimated from the air through a first-order lag (alerts.rules.product), so
+    # a door opening or a defrost that warms the air for minutes does not alert, while a
+    # failing compressor does once the food has warmed. "air" judges the air probe itself (a
+    # probe already buffered in glycol, or an inspector who asks for air). The air reading is
+    # kept in every alert's evidence and in the temperature log either way.
+    judge_on: Literal["air", "product"] = "product"
+    # The food's time constant in minutes; None: the kind's default (alerts.rules.product,
+    # 30-45 min from tau = m c / (h A)). Below 5 min the estimate is the air; above 4 h it
+    # would hide a failing compressor for hours.
+    product_tau_min: float | None = Field(default=None, ge=5, le=240)
 
     # -- sensor faults -----------------------------------------------------------------------
     # A thermostat cycles a cold cabinet by a few kelvin several times an hour, so a probe that

@@ -23,16 +23,26 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
 
 Under-temperature (fridge below 0 °C: frozen produce) mirrors it without excuses: doors and
 defrosts warm a cabinet, they never cool it.
+
+What is judged (`judge_on`, `core.rule_settings`): over-temperature of cold storage is judged by
+default on the food's temperature estimated from the air (`alerts.rules.product`, a first-order
+lag of 30-45 min), so a door opening or a defrost that warms the air for minutes is no alarm
+source by physics: the food barely moves. The excuses above still apply to a run of the
+estimate, as a second line. `judge_on: air` judges the air probe as before. Either way the air
+reading (`temp_c`) and the estimate (`product_c`) are in every finding's evidence.
+Under-temperature stays on the air.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from alerts import text
 from alerts.model import Finding, Phase, RuleId, Severity
-from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
+from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule, dump_state, load_state
 from alerts.rules.disturbance import Disturbances
+from alerts.rules.product import ProductEstimate, judge_on, product_message, tau_min
 from alerts.samples import Sample
 
 __all__ = ["ExcursionRule"]
@@ -65,16 +75,37 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self.severity = Severity.CRITICAL if above else Severity.WARNING
         self._disturbances = disturbances
         self.state = ExcursionState()
+        kind, settings = setup.device.kind, setup.settings
+        tau = tau_min(kind, settings) if above else None
+        self.product = ProductEstimate(tau) if tau is not None else None
+        self.judged_on = judge_on(kind, settings) if self.product is not None else "air"
+        self._air_c: float | None = None
+        self._product_c: float | None = None
+
+    def snapshot(self) -> Any:
+        product = self.product.state if self.product is not None else None
+        return {"run": dump_state(self.state), "product": product and dump_state(product)}
+
+    def restore(self, data: Any) -> None:
+        if not isinstance(data, dict) or "run" not in data:
+            # A snapshot from before the product estimate: the run alone. The estimate starts
+            # again at the next reading.
+            self.state = load_state(ExcursionState, data)
+            return
+        self.state = load_state(ExcursionState, data["run"])
+        if self.product is not None and data.get("product") is not None:
+            self.product.state = load_state(type(self.product.state), data["product"])
 
     @property
     def firing(self) -> bool:
         return self.state.phase == "firing"
 
     def observe(self, sample: Sample, out: list[Finding]) -> None:
-        temp = sample.get("temp_c")
-        if temp is None:
+        air = sample.get("temp_c")
+        if air is None:
             return
         st, ts = self.state, sample.ts_ms
+        temp = self._judged(ts, air)
         gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
         st.last_ms = ts
         if st.phase == "firing":
@@ -93,6 +124,14 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
+
+    def _judged(self, ts: int, air: float) -> float:
+        """The temperature this rule judges at `ts`: the air, or the food estimated from it."""
+        self._air_c = air
+        if self.product is None:
+            return air
+        self._product_c = self.product.update(ts, air)
+        return self._product_c if self.judged_on == "product" else air
 
     def _beyond(self, temp: float) -> bool:
         return temp > self.limit if self.above else temp < self.limit
@@ -165,7 +204,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         since = st.counting_from_ms if st.counting_from_ms is not None else ts
         minutes = (ts - since) / MINUTE_MS
         shown = temp if temp is not None else (st.peak_c or self.limit)
-        evidence = {
+        evidence: dict[str, float | str | None] = {
             "temp_c": temp,
             "peak_c": st.peak_c,
             "limit_c": self.limit,
@@ -173,4 +212,12 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             "minutes": round(minutes, 1),
         }
         message = text.out_of_band(self.setup.label, shown, self.limit, minutes, self.above)
+        if self.product is not None:
+            air = self._air_c if temp is not None else None
+            estimate = self._product_c if temp is not None else None
+            evidence["judged_on"] = self.judged_on
+            evidence["temp_c"] = air  # the air probe's reading, whatever is judged
+            evidence["product_c"] = None if estimate is None else round(estimate, 2)
+            if self.judged_on == "product":
+                message = product_message(message, air)
         return self.finding(phase, ts, since, self.severity, message, evidence)

@@ -17,10 +17,12 @@ from pydantic import BaseModel, Field
 from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
 from core.model import Device
+from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, Desk, DevicePath
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_date, query_value
 from dashboard_api.routes.alerts import Lang, Language, describe
+from ingest.store import Aggregate
 
 __all__ = ["router"]
 
@@ -97,12 +99,20 @@ def temperature_log(
     _has_temperature(device)
     first, last = _dates(context, start, end)
     log = alert_registers.temperature_log(
-        desk.registers, context.config, device, first, last, context.clock.now()
+        desk.registers,
+        context.config,
+        device,
+        first,
+        last,
+        context.clock.now(),
+        air=_air_readings(context, device),
     )
     return {
         "device": device.id,
         "low_c": log.low_c,
         "high_c": log.high_c,
+        "judged_on": log.judged_on,
+        "product_tau_min": log.product_tau_min,
         "days": [
             {
                 "date": r.day.isoformat(),
@@ -112,10 +122,29 @@ def temperature_log(
                 "mean_c": None if r.mean_c is None else round(r.mean_c, 2),
                 "minutes_out_of_band": round(r.minutes_out_of_band, 1),
                 "completeness": round(r.completeness, 4),
+                "product_min_c": r.product_min_c,
+                "product_max_c": r.product_max_c,
+                "product_mean_c": r.product_mean_c,
+                "product_minutes_out_of_band": None
+                if r.product_minutes_out_of_band is None
+                else round(r.product_minutes_out_of_band, 1),
             }
             for r in log.days
         ],
     }
+
+
+def _air_readings(context: ApiContext, device: Device) -> alert_registers.AirReadings:
+    """The device's stored air readings, for the estimated food temperature in the log."""
+
+    def read(start: datetime, end: datetime) -> tuple[list[int], list[float]]:
+        # One-second steps keep every reading (devices report every few seconds at most).
+        points = context.store.series(
+            context.config.site.id, device.id, "temp_c", start, end, 1, Aggregate.LAST
+        )
+        return [int(p.start.timestamp() * 1000) for p in points], [p.value for p in points]
+
+    return read
 
 
 @router.get(

@@ -1,15 +1,29 @@
-"""Over- and under-temperature: the edges a cook would notice - the limit itself, the 30 min,
-the 7 °C hysteresis, gaps, shuffled and repeated readings, doors and defrosts."""
+"""Over- and under-temperature on the air probe (`judge_on: air`): the edges a cook would
+notice - the limit itself, the 30 min, the 7 °C hysteresis, gaps, shuffled and repeated
+readings, doors and defrosts. The same rule judging the estimated food temperature (the
+default) is tested in test_product.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from alerts.model import AlertState, RuleId
-from tests.alerts.conftest import MIDNIGHT, Harness, minutes, series
+from core.clock import StepClock
+from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
 
 OVER = RuleId.OVER_TEMPERATURE
 T0 = MIDNIGHT + timedelta(hours=2)  # 02:00 local: no meal, nobody in the kitchen
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(tmp_path / "canteen.duckdb", school(rules={"judge_on": "air"}), StepClock(MIDNIGHT))
+    yield h
+    h.close()
 
 
 def fridge(values: list[float], start=T0, step_s: float = 60, **flags: list[float]):  # type: ignore[no-untyped-def]

@@ -1,0 +1,258 @@
+"""Over-temperature judged on the food, not the air: the estimate's physics, a healthy kitchen
+that raises nothing, a failing compressor caught once the food is warm, a restart, settings.
+
+Fridge defaults throughout: above 8 °C for 30 min, product time constant tau = 30 min.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerts.model import AlertState, RuleId
+from alerts.rules.product import ProductEstimate
+from core.clock import StepClock
+from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
+
+OVER = RuleId.OVER_TEMPERATURE
+T0 = MIDNIGHT + timedelta(hours=2)  # 02:00 local
+TAU = 30.0
+Rows = list[tuple[str, datetime, dict[str, float]]]
+
+
+def harness_with(tmp_path: Path, **config: Any) -> Harness:
+    return Harness(tmp_path / "canteen.duckdb", school(**config), StepClock(MIDNIGHT))
+
+
+@pytest.fixture
+def air_judged(tmp_path: Path) -> Iterator[Harness]:
+    h = harness_with(tmp_path / "air", rules={"judge_on": "air"})
+    yield h
+    h.close()
+
+
+# -- the estimate ---------------------------------------------------------------------------
+
+
+def test_the_step_response_is_one_minus_exp_of_t_over_tau() -> None:
+    # tau dTp/dt = Ta - Tp with Tp(0) = 4 and Ta = 14 from t = 0: Tp(t) = 14 - 10 exp(-t/tau).
+    # t = 30 min: 14 - 10/e = 10.3212; 60 min: 14 - 10 e^-2 = 12.6466; 90 min: 13.5021.
+    estimate = ProductEstimate(TAU)
+    assert estimate.update(0, 4.0) == 4.0  # the first reading starts the estimate at the air
+    at = {m: estimate.update(m * 60_000, 14.0) for m in range(1, 91)}
+    assert at[30] == pytest.approx(10.3212, abs=1e-4)
+    assert at[60] == pytest.approx(12.6466, abs=1e-4)
+    assert at[90] == pytest.approx(13.5021, abs=1e-4)
+    for m, value in at.items():
+        assert value == pytest.approx(14.0 - 10.0 * math.exp(-m / TAU), abs=1e-9)
+
+
+def test_irregular_sampling_gaps_and_late_readings() -> None:
+    # Exact discretisation: exp(-a) exp(-b) = exp(-(a + b)), so readings at 0, 1, 8, 9.5 and
+    # 30 min give the same 10.3212 at 30 min as one reading a minute.
+    estimate = ProductEstimate(TAU)
+    estimate.update(0, 4.0)
+    for m in (1.0, 8.0, 9.5, 30.0):
+        value = estimate.update(int(m * 60_000), 14.0)
+    assert value == pytest.approx(14.0 - 10.0 / math.e, abs=1e-9)
+    # A late or repeated reading (older than or at the state) does not move the filter.
+    assert estimate.update(10 * 60_000, 30.0) == value
+    assert estimate.update(30 * 60_000, 30.0) == value
+    # A 2 h gap is bridged by the same step: 14 - 10 e^-4 = 13.8168 from a start at 4 °C,
+    # nearly the reset to the air that a long outage ends in.
+    gap = ProductEstimate(TAU)
+    gap.update(0, 4.0)
+    assert gap.update(120 * 60_000, 14.0) == pytest.approx(14.0 - 10.0 * math.exp(-4.0), abs=1e-9)
+
+
+# -- the rule -------------------------------------------------------------------------------
+
+
+def step_rows(start_min: int, end_min: int) -> Rows:
+    """4 °C at T0, then the air at 14 °C every minute (a compressor that stopped at once)."""
+    values = [4.0 if m == 0 else 14.0 for m in range(start_min, end_min)]
+    return series("fridge-1", T0 + minutes(start_min), 60, values)
+
+
+def test_an_air_step_fires_30_min_after_the_food_crosses_the_limit(harness: Harness) -> None:
+    # The food crosses 8 °C at t = 30 ln(10/6) = 15.3 min: 7.935 °C at minute 15, 8.134 at 16.
+    # Pending from minute 16, firing at 46, when the estimate is 14 - 10 e^(-46/30) = 11.84.
+    harness.feed(step_rows(0, 50))
+    [alert] = harness.alerts(OVER)
+    assert alert.pending_since == T0 + minutes(16) and alert.fired_at == T0 + minutes(46)
+    assert alert.evidence["judged_on"] == "product" and alert.evidence["temp_c"] == 14.0
+    assert alert.evidence["product_c"] == pytest.approx(11.84, abs=0.01)
+    assert "estimated food temperature; air 14.0 °C" in alert.message.en
+    assert "估算食品温度" in alert.message.zh
+
+
+def test_the_estimate_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "canteen.duckdb"
+    first = Harness(path, school(), StepClock(T0))
+    first.feed(step_rows(0, 21))
+    first.service.save_state()
+    [pending] = first.alerts(OVER)
+    first.close()
+
+    second = Harness(path, school(), StepClock(T0 + minutes(21)))
+    second.service.recover()
+    second.feed(step_rows(21, 50))
+    [alert] = second.alerts(OVER)
+    # As without the restart: an estimate started again at the air (14 °C) would read 14.0.
+    assert alert.id == pending.id and alert.fired_at == T0 + minutes(46)
+    assert alert.evidence["product_c"] == pytest.approx(11.84, abs=0.01)
+    second.close()
+
+
+def test_a_snapshot_from_before_the_estimate_still_restores(harness: Harness) -> None:
+    harness.feed(step_rows(0, 20))
+    saved = json.loads(harness.service.engine.snapshot()["fridge-1"])
+    rule = saved["rules"]["over_temperature"]
+    assert rule["product"]["estimate_c"] == pytest.approx(14.0 - 10.0 * math.exp(-19 / TAU))
+    saved["rules"]["over_temperature"] = rule["run"]  # the format of earlier releases
+    harness.service.engine.restore({"fridge-1": json.dumps(saved)})
+    harness.feed(step_rows(20, 50))
+    [alert] = harness.alerts(OVER)
+    assert alert.pending_since == T0 + minutes(16)  # the run went on; the estimate restarted
+    assert alert.state is AlertState.FIRING
+
+
+# -- a healthy kitchen and a failing compressor -------------------------------------------
+
+
+def kitchen_day(start: datetime, days: int, *, fail_at: datetime | None = None) -> Rows:
+    """A fridge read every minute: a 2-5 °C thermostat sawtooth (20 min), a 3 min door opening
+    every 12 min from 07:00 to 19:00 local warming the air by 5 K, a 25 min heater defrost
+    every 6 h warming it to 12 °C and 10 min back. From `fail_at` the compressor is dead: the
+    air rises 0.1 K/min from where it is (toward a 27 °C kitchen)."""
+    rows: Rows = []
+    failed_from: float | None = None
+    for m in range(days * 1440):
+        at = start + minutes(m)
+        local_min = (at - MIDNIGHT).total_seconds() / 60 % 1440
+        base = 2.0 + 3.0 * (m % 20) / 20
+        door = 7 * 60 <= local_min < 19 * 60 and local_min % 12 < 3
+        in_defrost = m % 360
+        if in_defrost < 25:
+            air = base + (12.0 - base) * in_defrost / 25
+        elif in_defrost < 35:
+            air = 12.0 + (3.5 - 12.0) * (in_defrost - 25) / 10
+        else:
+            air = base + (5.0 if door else 0.0)
+        if fail_at is not None and at >= fail_at:
+            failed_from = air if failed_from is None else failed_from
+            air = min(27.0, failed_from + 0.1 * (at - fail_at).total_seconds() / 60)
+        metrics = {"temp_c": round(air, 2), "door_open": float(door)}
+        metrics["defrost_on"] = float(in_defrost < 25)
+        rows.append(("fridge-1", at, metrics))
+    return rows
+
+
+def test_doors_and_defrosts_raise_nothing_on_the_food_by_physics(tmp_path: Path) -> None:
+    # No door grace, no defrost excuse (a defrost longer than 1 min is a fault) and a 10 min
+    # duration: nothing but the physics keeps the food in band. A defrost's ramp of 0.34 K/min
+    # for 25 min moves the estimate 0.34 (25 - 30 (1 - e^(-25/30))) = 2.7 K above its start;
+    # the doors (25 % of the busy hours at +5 K) add about 1.2 K on average: the estimate
+    # peaks at 7.1 °C after the noon defrost. The air is above 8 °C for 340 min in the 2 days.
+    strict: dict[str, Any] = {
+        "limits": {"fridge": {"door_grace_min": 0, "alert_after_min": 10}},
+        "rules": {"defrost_max_min": 1},
+    }
+    rows = kitchen_day(MIDNIGHT, 2)
+    food = harness_with(tmp_path / "food", **strict)
+    food.feed(rows)
+    assert food.alerts(OVER) == []
+    food.close()
+    on_air = {**strict, "rules": {**strict["rules"], "judge_on": "air"}}
+    air = harness_with(tmp_path / "air", **on_air)
+    air.feed(rows)
+    assert sum(a.occurrences for a in air.alerts(OVER)) >= 8  # every defrost of the 2 days
+    air.close()
+
+
+def test_a_healthy_kitchen_with_the_default_settings_raises_nothing(harness: Harness) -> None:
+    harness.feed(kitchen_day(MIDNIGHT, 2))
+    assert harness.alerts(OVER) == []
+
+
+def ramp_crossing_min(start_c: float, rate: float, limit: float, tau: float) -> float:
+    """When the food crosses `limit` after the air, steady at `start_c`, starts rising at
+    `rate` K/min: Tp(t) = start + rate (t - tau (1 - exp(-t/tau))), solved by bisection."""
+    low, high = 0.0, 1000.0
+    for _ in range(60):
+        t = (low + high) / 2
+        warm = start_c + rate * (t - tau * (1 - math.exp(-t / tau))) > limit
+        low, high = (low, t) if warm else (t, high)
+    return high
+
+
+def test_a_dead_compressor_is_caught_within_the_duration_and_5_min(
+    harness: Harness, air_judged: Harness
+) -> None:
+    # Air steady at 4 °C, then rising 0.1 K/min (6 K/h). The air crosses 8 °C after 40 min;
+    # the food lags it by about tau (0.1 K/min x 30 min = 3 K), crossing at 66.8 min
+    # (t - 30 (1 - exp(-t/30)) = 40 K / 0.1 K/min).
+    fail = T0 + timedelta(hours=1)
+    rows = series("fridge-1", T0, 60, [4.0] * 61 + [round(4.0 + 0.1 * m, 2) for m in range(1, 150)])
+    food_crossed = fail + timedelta(minutes=ramp_crossing_min(4.0, 0.1, 8.0, TAU))
+    assert (food_crossed - fail) / timedelta(minutes=1) == pytest.approx(66.76, abs=0.01)
+    harness.feed(rows)
+    [alert] = harness.alerts(OVER)
+    assert alert.fired_at is not None
+    late = alert.fired_at - (food_crossed + timedelta(minutes=30))
+    # One reading a minute, so the alert comes within a minute of the duration (the filter
+    # steps on each reading: its crossing may be one reading before the continuous one).
+    assert timedelta(minutes=-1) <= late <= timedelta(minutes=5)
+    air_judged.feed(rows)
+    [on_air] = air_judged.alerts(OVER)
+    assert on_air.fired_at == fail + minutes(41 + 30)  # 8.1 °C at 41 min; the food's 27 min later
+
+
+def test_a_dead_compressor_in_a_busy_kitchen_is_caught(harness: Harness) -> None:
+    # The kitchen trace, compressor dead at 10:00 local with doors still opening. The food,
+    # about 4.5-5 °C then, crosses 8 °C within about an hour; the alert follows 30 min later.
+    fail = MIDNIGHT + timedelta(hours=10)
+    harness.feed(kitchen_day(MIDNIGHT, 1, fail_at=fail))
+    [alert] = harness.alerts(OVER)
+    assert alert.fired_at is not None
+    assert timedelta(minutes=60) < alert.fired_at - fail < timedelta(minutes=120)
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_tau_and_judge_on_are_set_per_kind_and_per_device() -> None:
+    from alerts.rules.product import judge_on, tau_min
+
+    config = school(
+        rules={"kinds": {"freezer": {"judge_on": "air"}, "fridge": {"product_tau_min": 60}}},
+    )
+    fridge, freezer, sample = (config.device(d) for d in ("fridge-1", "freezer-1", "sample-1"))
+    assert fridge is not None and freezer is not None and sample is not None
+    assert tau_min(fridge.kind, config.rules_for(fridge)) == 60.0
+    assert judge_on(freezer.kind, config.rules_for(freezer)) == "air"
+    assert tau_min(sample.kind, config.rules_for(sample)) == 45.0  # the kind's default
+    assert judge_on(sample.kind, config.rules_for(sample)) == "product"
+    steam = config.device("rice-1")
+    assert steam is not None and tau_min(steam.kind, config.rules_for(steam)) is None
+
+
+@pytest.mark.parametrize("tau", [2, 500])
+def test_a_time_constant_out_of_bounds_is_refused_naming_the_setting(tau: float) -> None:
+    with pytest.raises(ValueError, match=r"rules\.kinds\.fridge\.product_tau_min"):
+        school(rules={"kinds": {"fridge": {"product_tau_min": tau}}})
+
+
+def test_a_time_constant_changes_when_the_food_is_judged(tmp_path: Path) -> None:
+    # tau = 10 min: the food crosses 8 °C at 10 ln(10/6) = 5.1 min, so pending from minute 6.
+    h = harness_with(tmp_path, rules={"kinds": {"fridge": {"product_tau_min": 10}}})
+    h.feed(step_rows(0, 40))
+    [alert] = h.alerts(OVER)
+    assert alert.pending_since == T0 + minutes(6) and alert.fired_at == T0 + minutes(36)
+    h.close()

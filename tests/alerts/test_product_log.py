@@ -1,0 +1,66 @@
+"""The daily temperature log shows the air and the estimated food side by side
+(/api/devices/{id}/temperature-log): a door opening is minutes out of band for the air, none
+for the food."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.clock import StepClock
+from dashboard_api import ApiContext, create_app
+from tests.alerts.conftest import Harness, school, series
+
+ZONE = school().site.zone
+
+
+def local(hh: int, mm: int) -> datetime:
+    """Monday 2026-11-23 at hh:mm local time."""
+    return datetime.combine(datetime(2026, 11, 23).date(), time(hh, mm), tzinfo=ZONE).astimezone(
+        UTC
+    )
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    harness = Harness(tmp_path / "log.duckdb", school(), StepClock(local(0, 0)))
+    # Monday 00:00-12:00 at 4 °C, but 09:00-09:02 at 13 °C: a door opened for 3 minutes.
+    values = [13.0 if 540 <= m < 543 else 4.0 for m in range(720)]
+    harness.feed(series("fridge-1", local(0, 0), 60, values))
+    harness.feed(series("rice-1", local(0, 0), 60, [25.0] * 60))
+    harness.clock.instant = local(12, 0)
+    context = ApiContext(
+        harness.config, harness.readings, harness.clock, lambda: {}, harness.service
+    )
+    transport = httpx.ASGITransport(app=create_app(context))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        yield client
+    harness.close()
+
+
+async def test_the_log_shows_air_and_food(client: httpx.AsyncClient) -> None:
+    params = {"start": "2026-11-22", "end": "2026-11-23"}
+    body = (await client.get("/api/devices/fridge-1/temperature-log", params=params)).json()
+    assert body["judged_on"] == "product" and body["product_tau_min"] == 30.0
+    sunday, monday = body["days"]
+    assert sunday["product_max_c"] is None and sunday["product_minutes_out_of_band"] == 0.0
+    # The air: 3 readings at 13 °C, each standing for a minute out of band.
+    assert monday["max_c"] == 13.0 and monday["minutes_out_of_band"] == 3.0
+    # The food: 13 - 9 exp(-3/30) = 4.8565 after the third minute at 13 °C, its warmest.
+    assert monday["product_max_c"] == round(13.0 - 9.0 * math.exp(-3 / 30), 2) == 4.86
+    assert monday["product_min_c"] == 4.0 and 4.0 < monday["product_mean_c"] < 4.1
+    assert monday["product_minutes_out_of_band"] == 0.0
+
+
+async def test_a_heated_cabinet_has_no_food_estimate(client: httpx.AsyncClient) -> None:
+    params = {"start": "2026-11-23", "end": "2026-11-23"}
+    body = (await client.get("/api/devices/rice-1/temperature-log", params=params)).json()
+    assert body["judged_on"] == "air" and body["product_tau_min"] is None
+    [monday] = body["days"]
+    assert monday["readings"] == 60 and monday["product_mean_c"] is None
+    assert monday["product_minutes_out_of_band"] is None
