@@ -7,8 +7,9 @@ in a replay after a restart and in `canteen eval`.
 
 Per device, readings at or before the newest instant already processed (the watermark) are
 skipped: duplicates and late readings are stored by ingest but do not re-open decisions
-already taken (DESIGN.md, time). Within a batch, readings are sorted first, so a batch that
-arrives shuffled is judged as if it had arrived in order.
+already taken (DESIGN.md, time); a rule whose verdict on a period is still open (a meal's
+disinfection) may still count them (`Rule.observe_late`). Within a batch, readings are sorted
+first, so a batch that arrives shuffled is judged as if it had arrived in order.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class DeviceRules:
         """`delivered_ms`: when they arrived by the real clock, if live (not a replay)."""
         for sample in samples:
             if self.watermark_ms is not None and sample.ts_ms <= self.watermark_ms:
+                self._late(sample)
                 continue
             self.watermark_ms = sample.ts_ms
             if self.sensor is not None:
@@ -92,6 +94,14 @@ class DeviceRules:
             for rule in self.rules:
                 rule.delivered(delivered_ms)
         self._collect(out)
+
+    def _late(self, sample: Sample) -> None:
+        """Older than the watermark: offered to the rules whose verdicts are still open."""
+        temp = sample.get("temp_c")
+        if self.sensor is not None and temp is not None and not self.sensor.plausible(temp):
+            return
+        for rule in self.rules:
+            rule.observe_late(sample)
 
     def at(self, now_ms: int, out: EngineOutput) -> None:
         for rule in self.rules:

@@ -137,6 +137,10 @@ class Rule(ABC):
     def delivered(self, now_ms: int) -> None:  # noqa: B027 - optional hook
         """The samples just observed arrived live at `now_ms` by the real clock (`LateData`)."""
 
+    def observe_late(self, sample: Sample) -> None:  # noqa: B027 - optional hook
+        """A sample older than one already observed (out of order, or a replay): a rule that
+        judges a period not yet closed may still count it; nothing closed re-opens."""
+
     @abstractmethod
     def snapshot(self) -> Any:
         """The rule's state as JSON-ready data."""

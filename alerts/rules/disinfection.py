@@ -5,7 +5,10 @@ For each tableware disinfection cabinet and each meal on the timetable, the wind
 cycles that start in the window are judged a few minutes after it closes, on event time: when
 the cabinet's own readings pass that deadline, or, if the cabinet has gone silent, once it has
 delivered nothing new for the lateness by the real clock (`LateData`), so a cabinet that stops
-reporting is judged too, and one whose history is still arriving is judged on that history:
+reporting is judged too, and one whose history is still arriving is judged on that history.
+Until then a reading that arrives out of order still counts (`observe_late`): the cycles are
+read from the cabinet's readings in time order when the meal is judged, and a decided meal is
+never re-opened. A meal is:
 
 - compliant: a cycle held the threshold for the required time (≥ 120 °C for 10 min infrared,
   GB 17988; ≥ 100 °C for 10 min steam, 操作规范; steam judged at 99.5 °C, see settings);
@@ -20,8 +23,8 @@ resolves it, and a person closes it with the corrective action and the decision 
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
-from typing import Any
 
 from alerts import text
 from alerts.model import (
@@ -32,8 +35,8 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.rules.base import MINUTE_MS, DeviceSetup, LateData, StatefulRule
-from alerts.rules.cycles import Cycle, CycleTracker, CycleTrackerState
+from alerts.rules.base import HOUR_MS, MINUTE_MS, DeviceSetup, LateData, StatefulRule
+from alerts.rules.cycles import Cycle, CycleTracker
 from alerts.samples import Sample
 from alerts.timetable import MealService
 from core.clock import utc_from_ms
@@ -42,11 +45,19 @@ from core.model import DeviceKind
 __all__ = ["BOILING_C", "DisinfectionRule", "hold_threshold"]
 
 BOILING_C = 100.0  # at sea level; a site at altitude sets its own target_c
+# The readings kept start this long before the next meal's window: longer than any programme
+# (heat-up, hold and venting take about an hour), so a cycle already running when the window
+# opens is seen starting before it, as it did.
+LEAD_IN_MS = 2 * HOUR_MS
+
+Reading = tuple[int, float, float | None]  # time, temp_c, power_w
 
 
 @dataclass(slots=True)
 class DisinfectionState:
-    cycles: CycleTrackerState = field(default_factory=CycleTrackerState)
+    # The cabinet's readings from the lead-in of the next meal to judge on, in time order.
+    readings: list[Reading] = field(default_factory=list)
+    keep_from_ms: int | None = None
     decided_until_ms: int | None = None  # end of the last meal judged
     last_ms: int | None = None  # the newest temperature reading
     watermark_ms: int | None = None  # the newest reading of any metric
@@ -82,24 +93,27 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         self.required_min = setup.limits.hold_min or 0.0
         self._window_ms = int(s.disinfection_window_min * MINUTE_MS)
         self._delay_ms = int(s.disinfection_decision_delay_min * MINUTE_MS)
-        self.tracker = cycle_tracker(setup)
+        self.threshold_c = hold_threshold(setup)
         self.late = LateData(setup.lateness_ms)
-        self.state = DisinfectionState(cycles=self.tracker.state)
-
-    def restore(self, data: Any) -> None:
-        super().restore(data)
-        self.tracker.state = self.state.cycles
+        self.state = DisinfectionState()
 
     def observe(self, sample: Sample, out: list[Finding]) -> None:
         st = self.state
         if st.decided_until_ms is None:
             st.decided_until_ms = sample.ts_ms  # meals before the first reading are not judged
+        if st.keep_from_ms is None:
+            self._keep_from_next_meal()  # the first reading, or a state saved before readings
         st.watermark_ms = sample.ts_ms
         temp = sample.get("temp_c")
         if temp is not None:
-            self.tracker.observe(sample.ts_ms, temp, sample.get("power_w"))
+            self._keep((sample.ts_ms, temp, sample.get("power_w")))
             st.last_ms = sample.ts_ms
         self._decide(sample.ts_ms, out)
+
+    def observe_late(self, sample: Sample) -> None:
+        temp = sample.get("temp_c")
+        if temp is not None and self.state.decided_until_ms is not None:
+            self._keep((sample.ts_ms, temp, sample.get("power_w")))
 
     def delivered(self, now_ms: int) -> None:
         self.late.delivered(now_ms, self.state.watermark_ms)
@@ -117,14 +131,43 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         assert st.decided_until_ms is not None
         latest_meal_end = now_ms - self._window_ms - self._delay_ms
         timetable = self.setup.timetable
+        judged = False
         for service in timetable.services_ending(st.decided_until_ms, latest_meal_end):
             self._judge(service, now_ms, out)
-            st.decided_until_ms = service.end_ms
-        self.tracker.forget_before(st.decided_until_ms)
+            st.decided_until_ms, judged = service.end_ms, True
+        if judged:
+            self._keep_from_next_meal()
+
+    def _keep(self, reading: Reading) -> None:
+        """Keep a reading in time order; one at the same instant replaces it (a replay)."""
+        st = self.state
+        if st.keep_from_ms is None or reading[0] < st.keep_from_ms:
+            return
+        index = bisect.bisect_left(st.readings, reading[0], key=lambda r: r[0])
+        if index < len(st.readings) and st.readings[index][0] == reading[0]:
+            st.readings[index] = reading
+        else:
+            st.readings.insert(index, reading)
+
+    def _keep_from_next_meal(self) -> None:
+        st = self.state
+        assert st.decided_until_ms is not None
+        after = st.decided_until_ms
+        upcoming = self.setup.timetable.services_ending(after, after + 2 * 24 * HOUR_MS)
+        st.keep_from_ms = upcoming[0].end_ms - LEAD_IN_MS if upcoming else None
+        keep = st.keep_from_ms
+        st.readings = [] if keep is None else [r for r in st.readings if r[0] >= keep]
+
+    def _cycles(self, start: int, end: int) -> list[Cycle]:
+        """The cycles that started in [start, end), read from the kept readings in order."""
+        tracker = cycle_tracker(self.setup)
+        for ts, temp, power in self.state.readings:
+            tracker.observe(ts, temp, power)
+        return tracker.cycles_starting(start, end)
 
     def _judge(self, service: MealService, now_ms: int, out: list[Finding]) -> None:
         start, end = service.end_ms, service.end_ms + self._window_ms
-        cycles = self.tracker.cycles_starting(start, end)
+        cycles = self._cycles(start, end)
         best = max(cycles, key=lambda c: (c.longest_hold_ms, c.max_c), default=None)
         record = self._record(service, start, end, now_ms, cycles, best)
         self.records.append(record)
@@ -142,7 +185,7 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         cycles: list[Cycle],
         best: Cycle | None,
     ) -> DisinfectionRecord:
-        threshold = self.tracker.threshold_c
+        threshold = self.threshold_c
         hold_min = None if best is None else round(best.longest_hold_ms / MINUTE_MS, 1)
         max_c = None if best is None else round(best.max_c, 1)
         if best is None:

@@ -311,3 +311,19 @@ def test_a_cabinet_whose_history_is_still_arriving_is_not_judged_on_the_rest(
     assert record.status is DisinfectionStatus.COMPLIANT
     assert record.decided_at == LUNCH_WINDOW_END + DELAY
     assert harness.alerts(RuleId.DISINFECTION) == []
+
+
+def test_readings_overtaken_by_newer_ones_still_count_until_the_meal_is_judged(
+    harness: Harness,
+) -> None:
+    # A gateway whose latency drops: the cycle's hold (13:12 to 13:27) arrives after the
+    # readings that follow it. The meal is not judged yet, so they still count.
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15)
+    overtaken = [r for r in rows if local(13, 12) <= r[1] < local(13, 27)]
+    newer = [r for r in rows if local(13, 27) <= r[1] < local(13, 45)]
+    harness.feed([r for r in rows if r[1] < local(13, 12)])
+    harness.feed(newer)
+    harness.feed(overtaken)
+    harness.feed([r for r in rows if r[1] >= local(13, 45)])
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.COMPLIANT and record.hold_min == 15.0
