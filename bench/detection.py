@@ -84,7 +84,7 @@ def _disinfection_job(mode: str, plan: CabinetPlan, seed: int) -> dict[str, Any]
 def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Per variant, the figures summed over the families run."""
     out: dict[str, dict[str, Any]] = {}
-    for variant in VARIANTS:
+    for variant in VARIANTS if cold else ():
         scores = [by_variant[variant] for by_variant in cold.values()]
         days = sum(s["healthy_unit_days"] for s in scores)
         seal = sum(s["seal_false_alerts"] for s in scores)
@@ -114,7 +114,7 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    names = [f.name for f in families_named(args.families)]
+    names = [] if args.no_cold else [f.name for f in families_named(args.families)]
     plan = ColdPlan(args.days, args.healthy, args.leaky, args.failures)
     cabinets = CabinetPlan(args.cabinet_days)
     context = get_context("spawn")  # a clean interpreter per worker: no inherited DuckDB state
@@ -167,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failures", type=int, default=4, help="units whose compressor fails")
     parser.add_argument("--cabinet-days", type=int, default=5)
     parser.add_argument("--no-disinfection", action="store_true")
+    parser.add_argument("--no-cold", action="store_true", help="disinfection only")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json-only", action="store_true")
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@
 
 Per mode: spoiled cycles flagged (non-compliant register line), compliant cycles flagged, meals
 left without a verdict, and how long after its window closed a meal's verdict was written.
+Whether a cycle was spoiled is read from the true chamber, not from its plan.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 from alerts import DisinfectionStatus
 from bench.detection_replay import DEMO_MEALS, Deliveries, Replayed, replay, site_config
 from bench.independent_cabinet import (
+    BOILING_C,
+    REQUIRED_MIN,
     CycleKind,
     CyclePlan,
     MealWindow,
@@ -34,6 +37,7 @@ from bench.independent_cabinet import (
     simulate_cabinet,
 )
 from core.clock import utc_from_ms
+from core.rule_settings import RuleSettings
 
 __all__ = ["MODES", "CabinetPlan", "arrival_times", "run_mode"]
 
@@ -72,16 +76,21 @@ def run_mode(mode: str, plan: CabinetPlan, seed: int, first: date) -> dict[str, 
     windows = meal_windows(DEMO_MEALS, first, plan.days, ZONE)
     start_s = datetime.combine(first, time(0), ZONE).timestamp()
     end_s = windows[-1].end.timestamp() + 3 * 3600
-    plans: list[CyclePlan] = []
+    held: list[tuple[CyclePlan, float]] = []
     out = Deliveries()
+    steam_tolerance = RuleSettings().steam_tolerance_c
     for k, cabinet in enumerate(cabinets):
         cabinet_plans = plan_cycles(cabinet, windows, window_min, rng)
-        plans.extend(cabinet_plans)
-        times, temps = simulate_cabinet(cabinet, cabinet_plans, start_s, end_s, seed * 1000 + k)
-        ms = np.round(times * 1000).astype(np.int64)
-        out.add(cabinet.id, "temp_c", ms, temps, arrival_times(mode, times, windows, link))
+        trace = simulate_cabinet(cabinet, cabinet_plans, start_s, end_s, seed * 1000 + k)
+        # The rule's thresholds: GB 17988 120 °C infrared; steam 100 °C less the documented
+        # probe tolerance (core.rule_settings), since a steam chamber sits at boiling.
+        threshold = 120.0 if cabinet.method == "infrared" else BOILING_C - steam_tolerance
+        held += [(plan, trace.held_min(plan, threshold)) for plan in cabinet_plans]
+        ms = np.round(trace.times * 1000).astype(np.int64)
+        arrive = arrival_times(mode, trace.times, windows, link)
+        out.add(cabinet.id, "temp_c", ms, trace.reported_c, arrive)
     replayed = replay(config, out, utc_from_ms(int(start_s * 1000)), utc_from_ms(int(end_s * 1000)))
-    return _score(plans, replayed, window_min)
+    return _score(held, replayed, window_min)
 
 
 def arrival_times(
@@ -115,29 +124,44 @@ def _link_delay(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return delay
 
 
-def _score(plans: list[CyclePlan], replayed: Replayed, window_min: float) -> dict[str, Any]:
+def _score(
+    held: list[tuple[CyclePlan, float]], replayed: Replayed, window_min: float
+) -> dict[str, Any]:
+    """Spoiled: the true chamber held the threshold less than `REQUIRED_MIN` - 1 min (or no
+    cycle ran); compliant: at least `REQUIRED_MIN` + 1 min; in between is too close to call
+    from sampled data and is only counted."""
     lines = {(r.device, r.meal, r.service_date): r for r in replayed.disinfection}
-    by_kind: dict[str, dict[str, int]] = {k.value: {"meals": 0, "flagged": 0} for k in CycleKind}
-    unjudged = 0
+    by_kind: dict[str, dict[str, int]] = {
+        k.value: {"meals": 0, "spoiled": 0, "flagged": 0} for k in CycleKind
+    }
+    counts = {"spoiled": 0, "spoiled_flagged": 0, "compliant": 0, "compliant_flagged": 0}
+    borderline = unjudged = 0
     delays = []
-    for plan in plans:
+    for plan, minutes in held:
         line = lines.get((plan.cabinet, plan.window.meal, plan.window.service_date))
-        counts = by_kind[plan.kind.value]
-        counts["meals"] += 1
+        flagged = line is not None and line.status is not DisinfectionStatus.COMPLIANT
+        kind = by_kind[plan.kind.value]
+        kind["meals"] += 1
+        kind["flagged"] += flagged
         if line is None:
             unjudged += 1
-            continue
-        counts["flagged"] += line.status is not DisinfectionStatus.COMPLIANT
-        closes = plan.window.end + timedelta(minutes=window_min)
-        delays.append((line.decided_at - closes).total_seconds() / 60)
-    spoiled = [v for k, v in by_kind.items() if k != CycleKind.COMPLIANT.value]
+        else:
+            closes = plan.window.end + timedelta(minutes=window_min)
+            delays.append((line.decided_at - closes).total_seconds() / 60)
+        if minutes < REQUIRED_MIN - 1:
+            kind["spoiled"] += 1
+            counts["spoiled"] += 1
+            counts["spoiled_flagged"] += flagged
+        elif minutes >= REQUIRED_MIN + 1:
+            counts["compliant"] += 1
+            counts["compliant_flagged"] += flagged
+        else:
+            borderline += 1
     return {
-        "spoiled": sum(v["meals"] for v in spoiled),
-        "spoiled_flagged": sum(v["flagged"] for v in spoiled),
-        "compliant": by_kind[CycleKind.COMPLIANT.value]["meals"],
-        "compliant_flagged": by_kind[CycleKind.COMPLIANT.value]["flagged"],
+        **counts,
+        "borderline": borderline,
         "unjudged": unjudged,
-        "by_kind": by_kind,
+        "by_planned_kind": by_kind,
         "verdict_after_window_median_min": round(statistics.median(delays), 1) if delays else None,
         "verdict_after_window_max_min": round(max(delays), 1) if delays else None,
         "readings": replayed.readings,

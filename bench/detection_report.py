@@ -27,15 +27,19 @@ def table(report: dict[str, Any]) -> str:
     for family, by_variant in report["cold"].items():
         for variant, score in by_variant.items():
             lines.append(_cold_row(family, variant, score))
-    for variant, score in report["totals"].items():
+    for variant, score in report["totals"].items():  # empty with --no-cold
         lines.append(_cold_row(f"all {len(report['cold'])} families", variant, score))
     if report["disinfection"]:
-        lines += ["", f"{'disinfection':<12} {'spoiled flagged':>16} {'compliant flagged':>18} "
-                  f"{'unjudged':>9} {'verdict after window (median/max min)':>38}"]  # fmt: skip
+        lines += [
+            "",
+            f"{'disinfection':<12} {'spoiled flagged':>16} {'compliant flagged':>18} "
+            f"{'unjudged':>9} {'too close':>9} {'verdict after window (median/max min)':>38}",
+        ]
         for mode, score in report["disinfection"].items():
             lines.append(
                 f"{mode:<12} {score['spoiled_flagged']:>7}/{score['spoiled']:<8} "
                 f"{score['compliant_flagged']:>8}/{score['compliant']:<9} {score['unjudged']:>9} "
+                f"{score.get('borderline', 0):>9} "
                 f"{_num(score['verdict_after_window_median_min']):>28}/"
                 f"{_num(score['verdict_after_window_max_min'])}"
             )

@@ -7,7 +7,9 @@ reach against the losses (`T_amb + P / UA`); an infrared cabinet's thermostat cl
 setpoint with a small ripple, a steam chamber sits at the boiling point while water boils. When
 the programme ends (or is aborted) the heater stops and the chamber cools towards the kitchen.
 
-What a meal's cycle can be (a fixed share of each, drawn per meal):
+What a meal's cycle is planned to be (a fixed share of each, drawn per meal); whether it was
+spoiled is then read from the true chamber (`CabinetTrace.held_min`): an aborted programme that
+still held long enough while the chamber cooled was not spoiled.
 
 - compliant: the programme holds the chamber above the target for 12-25 min (10 min is the
   requirement: GB 17988 infrared ≥ 120 °C, 操作规范 steam 100 °C);
@@ -28,7 +30,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Cabinet", "CycleKind", "CyclePlan", "MealWindow", "plan_cycles", "simulate_cabinet"]
+__all__ = [
+    "Cabinet",
+    "CabinetTrace",
+    "CycleKind",
+    "CyclePlan",
+    "MealWindow",
+    "draw_cabinet",
+    "meal_windows",
+    "plan_cycles",
+    "simulate_cabinet",
+]
 
 F64 = npt.NDArray[np.float64]
 STEP_S = 5.0
@@ -131,10 +143,33 @@ def plan_cycles(
     return plans
 
 
+@dataclass(frozen=True, slots=True)
+class CabinetTrace:
+    times: F64  # what the cabinet reports
+    reported_c: F64
+    true_times: F64  # the chamber every STEP_S
+    true_c: F64
+
+    def held_min(self, plan: CyclePlan, threshold_c: float) -> float:
+        """The longest continuous time the true chamber spent at or above `threshold_c` from
+        the plan's start to an hour after its programme, in minutes (0 when missed)."""
+        if math.isnan(plan.start_s):
+            return 0.0
+        inside = (self.true_times >= plan.start_s) & (
+            self.true_times < plan.start_s + plan.hold_s + 2 * 3600
+        )
+        hot = self.true_c[inside] >= threshold_c
+        best = run = 0
+        for flag in hot.tolist():
+            run = run + 1 if flag else 0
+            best = max(best, run)
+        return best * STEP_S / 60
+
+
 def simulate_cabinet(
     cabinet: Cabinet, plans: list[CyclePlan], start_s: float, end_s: float, seed: int
-) -> tuple[F64, F64]:
-    """The reported (times, temperatures) of one cabinet over [start_s, end_s)."""
+) -> CabinetTrace:
+    """One cabinet over [start_s, end_s): what it reports and the true chamber."""
     rng = np.random.default_rng(seed)
     times = np.arange(start_s, end_s, STEP_S)
     heating = np.zeros(len(times), dtype=np.bool_)
@@ -157,12 +192,12 @@ def simulate_cabinet(
         temp[i] = level
     # An infrared thermostat hunts about its setpoint (assumed ±0.8 K); steam is pinned at boiling.
     hunting = 0.8 if cabinet.method == "infrared" else 0.0
-    ripple = np.where(heating, hunting * np.sin(times / 90.0), 0.0)
+    chamber = temp + np.where(heating, hunting * np.sin(times / 90.0), 0.0)
     every = max(1, round(cabinet.interval_s / STEP_S))
     picked = np.arange(int(rng.integers(0, every)), len(times), every)
-    measured = temp[picked] + ripple[picked] + rng.normal(0, cabinet.sigma_c, len(picked))
+    measured = chamber[picked] + rng.normal(0, cabinet.sigma_c, len(picked))
     steps = np.round(measured / cabinet.resolution_c) * cabinet.resolution_c
-    return times[picked], steps
+    return CabinetTrace(times[picked], steps, times, chamber)
 
 
 def _time_to_reach(cabinet: Cabinet, target_c: float) -> float:

@@ -3,6 +3,7 @@ deliveries arrive, and a small cohort scored through the real rules."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,13 @@ import numpy as np
 from bench.detection_cold import ColdPlan, build_cohort, deliveries, run_variant, score_cohort
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
 from bench.detection_replay import DEMO_MEALS
-from bench.independent_cabinet import meal_windows
+from bench.independent_cabinet import (
+    CycleKind,
+    draw_cabinet,
+    meal_windows,
+    plan_cycles,
+    simulate_cabinet,
+)
 from firmware_sim.families import FAMILIES
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
@@ -60,3 +67,19 @@ def test_a_failed_compressor_is_an_excursion_the_rules_catch() -> None:
     assert score["healthy_unit_days"] == 3.0
     excursions = score["over_temp_excursions"]
     assert excursions["positives"] == 1 and excursions["detected"] == 1
+
+
+def test_a_cycle_is_spoiled_by_what_the_chamber_held_not_by_its_plan() -> None:
+    """An aborted programme stops the heater 2-7 min after the chamber reached temperature;
+    a compliant one holds 12-25 min. The chamber then cools, so the time above 120 °C is the
+    programme's hold plus the first minutes of cooling: under 10 min for a 2 min abort, over it
+    for a full programme."""
+    rng = np.random.default_rng(3)
+    cabinet = draw_cabinet("infrared-0", "infrared", rng)
+    windows = meal_windows(DEMO_MEALS, date(2024, 11, 4), 1, ZoneInfo("Asia/Shanghai"))
+    plan = plan_cycles(cabinet, windows, 90.0, rng)[0]
+    full = dataclasses.replace(plan, kind=CycleKind.COMPLIANT, hold_s=15 * 60.0)
+    short = dataclasses.replace(plan, kind=CycleKind.ABORTED, hold_s=2 * 60.0)
+    for cycle, expected in ((full, True), (short, False)):
+        trace = simulate_cabinet(cabinet, [cycle], MONDAY, MONDAY + 86_400, seed=1)
+        assert (trace.held_min(cycle, 120.0) >= 10.0) is expected
