@@ -101,15 +101,19 @@ class RuleSettings(BaseModel):
     seal_defrost_settle_h: float = Field(default=1.5, ge=0)
     # A cold cabinet's window is scored as a robust z-score against its own day-to-day spread
     # (median absolute deviation of the same window on the learning days). An alert needs the
-    # score above `seal_z_fire` and a health below warning, held for `seal_confirm_h`; it
-    # stays while the score is above `seal_z_hold`, clears after `seal_clear_h` below it, and
-    # a cleared alert does not fire again within `seal_refire_h` (one condition, one alert).
+    # score above `seal_z_fire` and a weighed relative move of at least `seal_cold_min_move`,
+    # held for `seal_confirm_h`; it stays while the score is above `seal_z_hold`, clears
+    # after `seal_clear_h` below it, and a cleared alert does not fire again within
+    # `seal_refire_h` (one condition, one alert). The minimum move is the old health warning
+    # (0.85): 8 % was tried and let the noisiest healthy test plants through at z 5.
     seal_z_fire: float = Field(default=5.0, gt=0)
+    seal_cold_min_move: float = Field(default=0.15, gt=0, lt=1)
     seal_z_hold: float = Field(default=2.5, gt=0)
     seal_clear_h: float = Field(default=12.0, ge=0)
     seal_refire_h: float = Field(default=24.0, ge=0)
     # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by
-    # the "fail" ratio. Warning and critical are health levels, held for `seal_confirm_h`.
+    # the "fail" ratio. Warning (steam cabinets) and critical are health levels, held for
+    # `seal_confirm_h`.
     seal_cold_fail_ratio: float = Field(default=1.0, gt=0)
     seal_steam_fail_ratio: float = Field(default=0.5, gt=0)
     seal_warning_health: float = Field(default=0.85, gt=0, lt=1)

@@ -149,13 +149,13 @@ class ScoreState:
 class ScoreGrader:
     """Grading by a robust score against the device's own day-to-day spread, with hysteresis.
 
-    Raised when the score reaches `seal_z_fire` and health is below warning (a move both
-    beyond the unit's own spread and large enough to matter); pending until it has held
-    above `seal_z_hold` for `seal_confirm_h`; then firing, critical while health is below
-    critical for as long. It clears only after `seal_clear_h` below the hold level with health
-    back above warning (a busy day's wider spread alone does not clear a leak), and is not
-    raised again within `seal_refire_h` of clearing: a condition that comes and goes within a
-    day is one alert.
+    Raised when the score reaches `seal_z_fire` and the weighed move is at least
+    `seal_cold_min_move` (a move both beyond the unit's own spread and large enough to
+    matter); pending until it has held above `seal_z_hold` for `seal_confirm_h`; then
+    firing, critical while health is below critical for as long. It clears only after
+    `seal_clear_h` below the hold level with the move back under its minimum (a busy day's
+    wider spread alone does not clear a leak), and is not raised again within
+    `seal_refire_h` of clearing: a condition that comes and goes within a day is one alert.
     """
 
     rule_id = RuleId.SEAL_DEGRADATION
@@ -164,7 +164,9 @@ class ScoreGrader:
         s = setup.settings
         self._base = SealGrader(setup, rule)
         self._fire, self._hold = s.seal_z_fire, s.seal_z_hold
-        self._warning, self._critical = s.seal_warning_health, s.seal_critical_health
+        # a cold cabinet's alert is raised on a weighed move of at least seal_cold_min_move
+        self._warning = 1.0 - s.seal_cold_min_move / s.seal_cold_fail_ratio
+        self._critical = s.seal_critical_health
         hour = 60 * MINUTE_MS
         self._confirm_ms = int(s.seal_confirm_h * hour)
         self._clear_ms = int(s.seal_clear_h * hour)

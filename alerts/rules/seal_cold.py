@@ -50,7 +50,7 @@ from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
 
-__all__ = ["ColdSealRule", "ColdSealState", "SealLearningStatus"]
+__all__ = ["ColdSealRule", "ColdSealState"]
 
 # Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
 # after a door than the door grace of the threshold rule.
@@ -74,12 +74,6 @@ class ColdSealState:
     baseline: dict[int, HourBaseline] | None = None
     spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
     grade: ScoreState = field(default_factory=ScoreState)
-
-
-@dataclass(frozen=True, slots=True)
-class SealLearningStatus:
-    learned_h: int
-    needed_h: int
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -114,13 +108,6 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         usual cycle is kept: the thermostat did not change)."""
         self._grader.release(self.state.grade, ts, by, reason, out)
         self.state = ColdSealState(cycles=self._inference.state)
-
-    @property
-    def learning(self) -> SealLearningStatus | None:
-        """How far the baseline has been learned; None once it is."""
-        if self.state.baseline is not None:
-            return None
-        return SealLearningStatus(self._learned_h(), self._needed_h)
 
     def observe(self, sample: Sample, out: list[Finding]) -> None:
         st, ts = self.state, sample.ts_ms
