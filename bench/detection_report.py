@@ -22,8 +22,9 @@ def table(report: dict[str, Any]) -> str:
         "median/max hours from onset; excursions: detected/real, median/max min past "
         "(air crossing + duration), number > 5 min late",
         "",
-        _COLD_HEAD,
     ]
+    if report["cold"]:
+        lines.append(_COLD_HEAD)
     for family, by_variant in report["cold"].items():
         for variant, score in by_variant.items():
             lines.append(_cold_row(family, variant, score))
