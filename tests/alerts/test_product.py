@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from alerts.model import AlertState, RuleId
-from alerts.rules.product import ProductEstimate
+from alerts.rules.product import ProductEstimate, judge_on, tau_min
 from core.clock import StepClock
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
 
@@ -227,9 +227,7 @@ def test_a_dead_compressor_in_a_busy_kitchen_is_caught(harness: Harness) -> None
 # -- settings -------------------------------------------------------------------------------
 
 
-def test_tau_and_judge_on_are_set_per_kind_and_per_device() -> None:
-    from alerts.rules.product import judge_on, tau_min
-
+def test_tau_and_judge_on_are_set_per_kind_and_tau_per_device() -> None:
     config = school(
         rules={"kinds": {"freezer": {"judge_on": "air"}, "fridge": {"product_tau_min": 60}}},
     )
@@ -241,6 +239,13 @@ def test_tau_and_judge_on_are_set_per_kind_and_per_device() -> None:
     assert judge_on(sample.kind, config.rules_for(sample)) == "product"
     steam = config.device("rice-1")
     assert steam is not None and tau_min(steam.kind, config.rules_for(steam)) is None
+
+
+def test_a_device_has_its_own_time_constant() -> None:
+    fridge = {"id": "fridge-1", "kind": "fridge", "building": "canteen", "interval_s": 30}
+    config = school(devices=[{**fridge, "rules": {"product_tau_min": 90}}])
+    device = config.device("fridge-1")
+    assert device is not None and tau_min(device.kind, config.rules_for(device)) == 90.0
 
 
 @pytest.mark.parametrize("tau", [2, 500])
