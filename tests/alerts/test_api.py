@@ -34,7 +34,10 @@ def app_for(harness: Harness, *, wired: bool = True) -> FastAPI:
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Harness]]:
-    harness = Harness(tmp_path / "api.duckdb", school(), StepClock(local(0, 0)))
+    # On the air probe: 40 min at 9 °C warms the food (tau 30 min) to 7.7 °C only, no alert
+    # on the default, judge_on: product (tests/alerts/test_product.py).
+    config = school(rules={"judge_on": "air"})
+    harness = Harness(tmp_path / "api.duckdb", config, StepClock(local(0, 0)))
     # Monday morning: in band, then 09:00-09:40 at 9 °C (an over-temperature alert), then back.
     values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
     harness.feed(series("fridge-1", local(0, 0), 60, values))
@@ -157,7 +160,8 @@ async def test_daily_temperature_log_is_computed_per_local_day(
     sunday, monday = body["days"]  # Tuesday is in the future: left out
     assert sunday == {
         "date": "2026-11-22", "readings": 0, "min_c": None, "max_c": None, "mean_c": None,
-        "minutes_out_of_band": 0.0, "completeness": 0.0,
+        "minutes_out_of_band": 0.0, "completeness": 0.0, "product_min_c": None,
+        "product_max_c": None, "product_mean_c": None, "product_minutes_out_of_band": 0.0,
     }  # fmt: skip
     assert monday["readings"] == 720 and monday["min_c"] == 4.0 and monday["max_c"] == 9.0
     assert monday["mean_c"] == round((680 * 4.0 + 40 * 9.0) / 720, 2)

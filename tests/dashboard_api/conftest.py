@@ -21,7 +21,9 @@ NOON = MIDNIGHT + timedelta(hours=12)
 
 
 def wired_app(path: Path) -> tuple[FastAPI, Harness]:
-    harness = Harness(path, school(), StepClock(MIDNIGHT))
+    # On the air probe: 40 min at 9 °C warms the food (tau 30 min) to 7.7 °C only, no alert
+    # on the default, judge_on: product.
+    harness = Harness(path, school(rules={"judge_on": "air"}), StepClock(MIDNIGHT))
     # In band, then 09:00-09:40 at 9 °C (an over-temperature alert on a fridge), then back.
     values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
     harness.feed(series("fridge-1", MIDNIGHT, 60, values))
