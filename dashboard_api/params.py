@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
+
+from pydantic import Field
 
 from dashboard_api.errors import ApiError, shown
 
@@ -22,12 +24,17 @@ __all__ = [
     "LAST_DAY",
     "LATEST_INSTANT",
     "MAX_STEP_S",
+    "PersonName",
     "check_date",
     "parse_date",
     "parse_instant",
     "parse_step",
     "query_value",
 ]
+
+# Who acted, as the register will show it: a name, without control characters (a NUL or a line
+# break would forge or hide a line of the register).
+PersonName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 S = TypeVar("S")
 T = TypeVar("T")

@@ -28,7 +28,7 @@ from alerts.model import (
 )
 from dashboard_api.deps import Context, Desk
 from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.params import parse_instant, query_value
+from dashboard_api.params import PersonName, parse_instant, query_value
 
 __all__ = ["describe", "router"]
 
@@ -54,12 +54,12 @@ def _instant_query(what: str) -> Any:
 
 
 class Acknowledgement(BaseModel):
-    by: str = Field(min_length=1, max_length=100, description="Who acknowledges")
+    by: PersonName = Field(description="Who acknowledges")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class Closure(BaseModel):
-    by: str = Field(min_length=1, max_length=100, description="Who closes")
+    by: PersonName = Field(description="Who closes")
     corrective_action: str | None = Field(
         default=None, max_length=2000, description="What was done (required for food safety)"
     )

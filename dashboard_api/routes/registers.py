@@ -20,7 +20,7 @@ from core.model import Device
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, Desk, DevicePath
 from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.params import parse_date, query_value
+from dashboard_api.params import PersonName, parse_date, query_value
 from dashboard_api.routes.alerts import Lang, Language, describe
 from ingest.store import Aggregate
 
@@ -183,7 +183,7 @@ def seal_health(
 
 
 class Relearn(BaseModel):
-    by: str = Field(min_length=1, max_length=100, description="Who asks")
+    by: PersonName = Field(description="Who asks")
     reason: str = Field(
         min_length=1, max_length=2000, description="What changed: new gasket, cabinet moved..."
     )

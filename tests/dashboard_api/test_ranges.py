@@ -184,3 +184,18 @@ async def test_a_body_that_is_not_json_is_said_so(client: httpx.AsyncClient) -> 
     )
     assert response.status_code == 422
     assert response.json()["message"] == "request body is not valid JSON (UTF-8)"
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "cook\non duty", "\u007f"])
+async def test_a_name_with_control_characters_is_refused(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    """Whoever acts is written into the register: a NUL or a line break could forge a line."""
+    response = await client.post(
+        "/api/devices/fridge-1/seal-health/relearn", json={"by": name, "reason": "new gasket"}
+    )
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("body parameter 'by': String should match")
+    for alert in (await client.get("/api/alerts", params={"state": "all"})).json()["items"]:
+        answer = await client.post(f"/api/alerts/{alert['id']}/acknowledge", json={"by": name})
+        assert answer.status_code == 422, answer.text
