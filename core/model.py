@@ -234,7 +234,7 @@ class Device(Frozen):
     limits: Limits = Limits()
     # Overrides of the rule settings for this device (`core.rule_settings`), checked by the
     # site config against the settings' names and bounds.
-    rules: dict[str, float | int] = {}
+    rules: dict[str, float | int | str] = {}
     # Another device whose temperature probe sits in the same cabinet (an independent logger,
     # the controller's own probe): the two are compared to catch a drifting probe.
     neighbour: Identifier | None = None

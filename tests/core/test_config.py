@@ -198,6 +198,17 @@ def test_a_device_rule_override_is_checked_with_its_line(tmp_path: Path) -> None
     assert f"{path}{expected}" in str(caught.value), str(caught.value)
 
 
+def test_a_device_may_choose_to_be_judged_on_air(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD + "    rules: {judge_on: air}\n"))
+    assert config.rules_for(config.devices[0]).judge_on == "air"
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD + "    rules: {judge_on: soup}\n"))
+    assert (
+        "devices[0].rules.judge_on: 'soup' is not allowed; input should be 'air' or 'product'"
+        in str(caught.value)
+    )
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
