@@ -45,6 +45,10 @@ class LearnedDefrost:
     lengths: list[int] = field(default_factory=list)
     period_ms: int | None = None
     anchor_ms: int | None = None  # the latest episode that fell on the learned period
+    # The latest warm episode, on the period or not (a drifting defrost timer): when it ended
+    # (the air back under its usual ceiling) and how long it lasted.
+    last_end_ms: int | None = None
+    last_length_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +131,7 @@ class Disturbances:
         elif temp <= learned.ceiling_c:
             start, learned.episode_start_ms = learned.episode_start_ms, None
             if ts - start >= _EPISODE_MIN_MS:
+                learned.last_end_ms, learned.last_length_ms = ts, ts - start
                 self._record_episode(start, ts - start)
 
     def _record_episode(self, start: int, length: int) -> None:
@@ -234,6 +239,27 @@ class Disturbances:
         if ts - end < _RECOVERY_JUDGED_AFTER_MS:
             return False
         return st.last_c > st.defrost_end_c + _RECOVERY_RISE_C
+
+    def recovered_from_warm_spell(self, ts: int, within_ms: int) -> bool:
+        """A warm spell no longer than a defrost, reported or recognised by its shape (door
+        shut, air well above its usual ceiling, on a timer or not), ended no more than
+        `within_ms` before `ts`, and the air has recovered since."""
+        st = self.state
+        learned = st.learned
+        ends: list[int] = []
+        shaped_end, shaped_length = learned.last_end_ms, learned.last_length_ms
+        if shaped_end is not None and shaped_length is not None:
+            ends += [shaped_end] if shaped_length <= self.max_defrost_ms else []
+        start, end = st.defrost_start_ms, st.defrost_end_ms
+        if (
+            start is not None
+            and end is not None
+            and not st.defrost_on
+            and end - start <= self.max_defrost_ms
+            and not self._not_recovering(ts)
+        ):
+            ends.append(end)
+        return any(0 <= ts - e <= within_ms for e in ends)
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""

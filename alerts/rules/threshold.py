@@ -28,7 +28,13 @@ What is judged (`judge_on`, `core.rule_settings`): over-temperature of cold stor
 default on the food's temperature estimated from the air (`alerts.rules.product`, a first-order
 lag of 30-45 min), so a door opening or a defrost that warms the air for minutes is no alarm
 source by physics: the food barely moves. The excuses above still apply to a run of the
-estimate, as a second line. `judge_on: air` judges the air probe as before. Either way the air
+estimate, as a second line, and one more that only the food has: once the air is back in band
+after a warm spell no longer than a defrost (reported, or recognised by its shape when the
+timer drifts), the estimate above the limit is the fading memory of that spell: with the air
+below the limit the food is cooling (a first-order lag only moves toward the air). That memory
+is excused for 3 tau after the spell (5 % of it left), so a long heater defrost does not raise
+an alert on food that never warmed. A fault keeps the air above the limit, or warming after
+the spell, and is not excused. `judge_on: air` judges the air probe as before. Either way the air
 reading (`temp_c`) and the estimate (`product_c`) are in every finding's evidence.
 Under-temperature stays on the air.
 """
@@ -119,8 +125,11 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if st.phase == "ok":
             self._start_run(ts, temp, out)
         st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+        if st.phase == "pending" and self._fading(ts, air):
+            out.append(self._finding(Phase.CLEARED, ts, temp))
+            st.phase, st.counting_from_ms, st.excused_until_ms = "excused", None, ts
         if st.phase == "excused":
-            self._check_excuse(ts, out)
+            self._check_excuse(ts, out, air)
         if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
@@ -149,13 +158,22 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.door_until_ms = None
             self._start_counting(ts, ts, temp, out)
 
-    def _check_excuse(self, ts: int, out: list[Finding]) -> None:
+    def _fading(self, ts: int, air: float) -> bool:
+        """The food's estimate is above the limit only as the fading memory of a warm spell
+        that has ended: the air is back in band and the spell ended within 3 tau."""
+        if self.product is None or self.judged_on != "product" or not self.above:
+            return False
+        within = int(3 * self.product.tau_ms)
+        return air <= self.limit and self._disturbances.recovered_from_warm_spell(ts, within)
+
+    def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
         st = self.state
         run_start = st.run_start_ms if st.run_start_ms is not None else ts
         if self._disturbances.abnormal(ts):
             self._start_counting(run_start, ts, st.peak_c, out)
             return
-        excuses = [st.door_until_ms, self._disturbances.defrost_excuse_until(ts)]
+        fading = ts if self._fading(ts, air) else None
+        excuses = [st.door_until_ms, self._disturbances.defrost_excuse_until(ts), fading]
         until = max((u for u in excuses if u is not None and u >= ts), default=None)
         if until is not None:
             st.excused_until_ms = until

@@ -261,3 +261,48 @@ def test_a_time_constant_changes_when_the_food_is_judged(tmp_path: Path) -> None
     [alert] = h.alerts(OVER)
     assert alert.pending_since == T0 + minutes(6) and alert.fired_at == T0 + minutes(36)
     h.close()
+
+
+# -- long defrosts on a drifting timer ------------------------------------------------------
+
+
+def long_defrost_day(start: datetime, days: int, *, dead_after: int | None = None) -> Rows:
+    """A fridge read every minute, temperature only (a bare probe): a 2-5 °C sawtooth, and a
+    45 min heater defrost to 16 °C (then 15 min back) about every 6 h, on a timer that drifts
+    23 min a defrost, so no period is ever learned. With `dead_after`, the compressor does not
+    restart after that defrost (counted from 0): the air keeps rising 0.1 K/min from 16 °C."""
+    rows: Rows = []
+    starts = [60 + k * (360 + 23) for k in range(days * 4 + 1)]
+    for m in range(days * 1440):
+        air = 2.0 + 3.0 * (m % 20) / 20
+        for k, s in enumerate(starts):
+            into = m - s
+            if 0 <= into < 45:
+                air = air + (16.0 - air) * into / 45
+            elif 45 <= into < 60:
+                air = 16.0 + (3.5 - 16.0) * (into - 45) / 15
+            if dead_after is not None and k == dead_after and into >= 45:
+                air = min(27.0, 16.0 + 0.1 * (into - 45))
+        rows.append(("fridge-1", start + minutes(m), {"temp_c": round(air, 2)}))
+    return rows
+
+
+def test_a_long_defrost_on_a_drifting_timer_is_no_alarm_on_the_food(harness: Harness) -> None:
+    # The air spends about 50 min above 8 °C each time. The estimate (tau 30 min) follows it up
+    # to about 11 °C and is above 8 °C for about 45 min, most of it after the air is back in
+    # band: the food is cooling, the spell was no longer than a defrost, so nothing fires.
+    harness.feed(long_defrost_day(MIDNIGHT, 3))
+    assert harness.alerts(OVER) == []
+
+
+def test_a_compressor_that_does_not_restart_after_a_long_defrost_is_caught(
+    harness: Harness,
+) -> None:
+    # The third defrost (from 01:00 + 2 x 383 min = 13:46 local) ends at 14:31 and the air
+    # keeps warming: it never comes back under its ceiling, so nothing excuses the food.
+    rows = long_defrost_day(MIDNIGHT, 1, dead_after=2)
+    harness.feed(rows)
+    [alert] = harness.alerts(OVER)
+    defrost_end = MIDNIGHT + minutes(60 + 2 * 383 + 45)
+    assert alert.fired_at is not None
+    assert alert.fired_at - defrost_end < timedelta(minutes=60)
