@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system programs the tests run for real (a Mosquitto broker; a CJK font and
-# pdftotext for the energy report's PDF) when they are missing:
+# pdftotext for the energy report's PDF; Chromium for the browser tests) when they are missing:
 # with apt-get when run as root, otherwise it says what to install and fails.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(
 fonts=$(fc-list 2>/dev/null || true)
 grep -qi -e "wenquanyi" -e "noto sans cjk" <<<"$fonts" || missing+=(fonts-wqy-microhei)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# The web UI is tested in headless Chromium, driven by Playwright (which cannot fetch its own).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
