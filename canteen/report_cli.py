@@ -25,6 +25,8 @@ from ingest.errors import StoreError
 
 __all__ = ["register", "run_energy_report"]
 
+_MAGIC_END = 12
+
 
 def register(commands: Any) -> None:
     """Add `report energy` to the `canteen` sub-commands (an argparse subparsers action)."""
@@ -44,7 +46,9 @@ def register(commands: Any) -> None:
         "--format", choices=[f.value for f in ReportFormat], help="default: --out's suffix"
     )
     energy.add_argument("--out", type=Path, required=True, help="file to write")
-    energy.add_argument("--db", help="DuckDB file, overrides storage.path")
+    energy.add_argument(
+        "--db", help="DuckDB file, overrides storage.path; must exist (opened read-only)"
+    )
     energy.add_argument("--lang", choices=["zh", "en"], default="zh", help="language (default zh)")
     energy.set_defaults(handler=_energy_report)
 
@@ -61,7 +65,7 @@ def run_energy_report(args: argparse.Namespace) -> int:
         period = _period(args)
         fmt = _format(args)
         config = load_config(args.config)
-        store = DuckDBStore(args.db or config.storage.path)
+        store = _open_store(Path(args.db) if args.db else Path(config.storage.path), args)
         try:
             write_report(config, store, period, fmt, args.out, StderrProgress(), args.lang)
         finally:
@@ -71,6 +75,39 @@ def run_energy_report(args: argparse.Namespace) -> int:
         return 2
     print(f"canteen report energy: wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _open_store(path: Path, args: argparse.Namespace) -> DuckDBStore:
+    """The store's file, read-only: a report never creates, migrates or writes a database."""
+    field = "--db" if args.db else "storage.path"
+    where = "" if args.db else f" (from {args.config})"
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise EnergyError(
+            f"{path} {what}; expected the DuckDB file that `canteen serve` or `canteen demo` "
+            f"writes{where}",
+            field=field,
+        )
+    with path.open("rb") as head:
+        magic = head.read(_MAGIC_END)
+    # DuckDB's file header: a checksum, then the magic bytes "DUCK" at offset 8.
+    if magic[_MAGIC_END - 4 :] != b"DUCK":
+        raise EnergyError(
+            f"{path} is not a DuckDB database; expected the file that `canteen serve` or "
+            f"`canteen demo` writes{where}",
+            field=field,
+        )
+    try:
+        return DuckDBStore(path, read_only=True)
+    except StoreError as exc:
+        if "lock" in str(exc).lower():
+            raise EnergyError(
+                f"{path} is in use by a running service (DuckDB lets one process open it); "
+                "take the report from that service instead: GET /api/energy/report?period="
+                "month&month=YYYY-MM, or stop the service and run this command again",
+                field=field,
+            ) from exc
+        raise
 
 
 def _period(args: argparse.Namespace) -> ReportPeriod:

@@ -25,7 +25,7 @@ from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.errors import StoreError, StoreUnavailableError
-from ingest.migrations import migrate_or_close
+from ingest.migrations import migrate_or_close, schema_version
 from ingest.store import (
     Aggregate,
     CounterDeltas,
@@ -77,15 +77,20 @@ class DuckDBStore:
 
     backend = "duckdb"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open (or create) the file; `read_only` opens an existing file of this schema for
+        reading (a report), never creating or migrating it."""
         self._target = str(path)
-        if self._target != ":memory:":
+        if self._target != ":memory:" and not read_only:
             Path(self._target).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = duckdb.connect(self._target)
+            self._con = duckdb.connect(self._target, read_only=read_only)
         except duckdb.Error as exc:
             raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
-        migrate_or_close(self._con, "readings", duckdb_schema.READINGS, target=self._target)
+        if read_only:
+            _check_readable(self._con, self._target)
+        else:
+            migrate_or_close(self._con, "readings", duckdb_schema.READINGS, target=self._target)
         self._lock = threading.Lock()
         self._closed = False
 
@@ -336,6 +341,22 @@ def _bucket(step_s: int, zone: ZoneInfo | None) -> tuple[str, dict[str, Any]]:
             "zone": zone.key,
         }
     return _LOCAL_BUCKET.format(width="to_seconds($step)"), {"step": step_s, "zone": zone.key}
+
+
+def _check_readable(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """A file opened read-only must already hold this schema's readings, at a known version."""
+    try:
+        version = schema_version(con, "readings")
+    except duckdb.Error:
+        version = 0
+    if not 1 <= version <= len(duckdb_schema.READINGS):
+        con.close()
+        raise StoreError(
+            f"not a canteen-monitor database (readings schema version {version}, this release "
+            f"reads 1 to {len(duckdb_schema.READINGS)})",
+            backend="duckdb",
+            target=target,
+        )
 
 
 def _dead_letter(
