@@ -18,6 +18,7 @@ from alerts import AlertService
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
+from dashboard_api.live import LiveHub
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
@@ -86,8 +87,13 @@ class Service:
         self.alerts = AlertService(config, self.alert_store, clock)
         self.writer.add_listener(self.alerts.on_batch)
         self.writer.add_presence_listener(self.alerts.on_presence)
+        # Live tiles see what is stored, after the rules have been handed it.
+        self.live = LiveHub(config, self.store)
+        self.writer.add_listener(self.live.on_batch)
+        self.writer.add_presence_listener(self.live.on_presence)
+        self.alerts.add_change_listener(self.live.on_alert_change)
         self.app = create_app(
-            ApiContext(config, self.store, clock, self.status, alerts=self.alerts)
+            ApiContext(config, self.store, clock, self.status, alerts=self.alerts, live=self.live)
         )
         self._server = _QuietServer(
             uvicorn.Config(

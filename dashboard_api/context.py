@@ -12,6 +12,7 @@ from alerts.lifecycle import AlertBook, AlertChange
 from alerts.store import RegisterStore
 from core.clock import Clock
 from core.config import SiteConfig
+from dashboard_api.live import LiveHub
 from ingest.store import SiteStore
 
 __all__ = ["AlertsDesk", "ApiContext"]
@@ -45,3 +46,5 @@ class ApiContext:
     status: Callable[[], Mapping[str, object]]
     # None: the service runs without alerts; their routes answer 503.
     alerts: AlertsDesk | None = None
+    # None: no live updates; /api/live answers 503.
+    live: LiveHub | None = None

@@ -1,0 +1,330 @@
+"""The live hub: stored readings, presence and alert changes fanned out to dashboard clients.
+
+The store writer tells the hub of each batch after it is stored (a tile never shows what is not
+in the store); the hub keeps the latest value per (device, metric) for the snapshot a client
+gets on connect, and turns the batch into one compact update per device for the subscribers.
+
+A slow client must never slow ingest or the other clients, so publishing never waits: each
+subscriber has a bounded queue. When it is full, new updates are coalesced into the latest value
+per (device, metric) (and per device for presence, per alert for alerts); a client that catches
+up gets the coalesced state next. A client whose coalesced backlog keeps growing past a bound, or
+that stays behind longer than `behind_s`, is dropped with a final `reload` event: it reconnects
+and starts from a fresh snapshot. Event ids rise monotonically; a reconnecting EventSource sends
+the last one it saw and gets a fresh snapshot, which is all a tile needs.
+
+Publishing runs on the event loop; alert changes may come from the alerts service's worker
+thread and are handed to the loop first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from alerts.lifecycle import AlertChange
+from core.config import SiteConfig
+from core.metrics import METRICS, ValueType
+from core.readings import PresenceChange, ReadingBatch
+from ingest.store import SiteStore
+
+__all__ = ["LiveEvent", "LiveHub", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # (kind of update, device, metric or alert id)
+
+
+@dataclass(slots=True)
+class LiveEvent:
+    """One server-sent event; its text is built once and shared by every subscriber."""
+
+    id: int
+    kind: str
+    data: dict[str, Any]
+    _text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            body = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
+            self._text = f"id: {self.id}\nevent: {self.kind}\ndata: {body}\n\n"
+        return self._text
+
+
+@dataclass(slots=True)
+class _Update:
+    """What changed, before it is an event: per key, so a backlog can coalesce it."""
+
+    device: str
+    kind: str
+    fields: dict[Key, dict[str, Any]]
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    """One connected client: its filter, its bounded queue and its coalesced backlog."""
+
+    devices: frozenset[str] | None
+    queue_size: int
+    max_backlog: int
+    behind_s: float
+    queue: deque[LiveEvent] = field(default_factory=deque)
+    backlog: dict[Key, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    behind_since: float | None = None
+    dropped: bool = False
+    coalesced: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def wants(self, device: str) -> bool:
+        return self.devices is None or device in self.devices
+
+    async def next_events(self, hub: LiveHub, timeout_s: float) -> list[LiveEvent] | None:
+        """Everything waiting (queue first, then the coalesced backlog), or None after
+        `timeout_s` with nothing (time for a heartbeat). A dropped subscriber gets its final
+        `reload` event and then an empty list."""
+        if not self.queue and not self.backlog and not self.dropped:
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout_s)
+            except TimeoutError:
+                return None
+        events = list(self.queue)
+        self.queue.clear()
+        if self.backlog and not self.dropped:
+            events.extend(hub.drain_backlog(self))
+        return events
+
+
+class LiveHub:
+    def __init__(
+        self,
+        config: SiteConfig,
+        store: SiteStore,
+        *,
+        queue_size: int = 256,
+        max_backlog: int = 4096,
+        behind_s: float = 30.0,
+        heartbeat_s: float = 15.0,
+    ) -> None:
+        self.site = config.site.id
+        self.zone: ZoneInfo = config.site.zone
+        self.devices = frozenset(d.id for d in config.devices)
+        self.heartbeat_s = heartbeat_s
+        self._store = store
+        self._queue_size = queue_size
+        self._max_backlog = max_backlog
+        self._behind_s = behind_s
+        self._subscribers: set[Subscriber] = set()
+        self._latest: dict[tuple[str, str], tuple[int, float]] = {}
+        self._presence: dict[str, tuple[bool, datetime]] = {}
+        self._seq = 0
+        self._seeded = False
+        self._seeding = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self.dropped = 0
+
+    # -- the service's side -----------------------------------------------------------------
+
+    def on_batch(self, batch: ReadingBatch) -> None:
+        """The store writer's listener: `batch` is stored. Never waits."""
+        self._bind_loop()
+        per_device: dict[str, dict[Key, dict[str, Any]]] = {}
+        ts_list = batch.ts_ms.tolist()
+        values = batch.value.tolist()
+        for i, device in enumerate(batch.device):
+            if batch.site[i] != self.site:
+                continue
+            metric, ts, value = batch.metric[i], int(ts_list[i]), float(values[i])
+            known = self._latest.get((device, metric))
+            if known is not None and known[0] > ts:
+                continue  # a late reading: the tile keeps the newer value
+            self._latest[(device, metric)] = (ts, value)
+            per_device.setdefault(device, {})[("reading", device, metric)] = self._value(
+                metric, ts, value
+            )
+        for device, fields in per_device.items():
+            self._publish(_Update(device, "reading", fields))
+
+    def on_presence(self, changes: Sequence[PresenceChange]) -> None:
+        self._bind_loop()
+        for change in changes:
+            if change.site != self.site:
+                continue
+            self._presence[change.device] = (change.online, change.at)
+            fields = {("presence", change.device, ""): self._presence_fields(change.device)}
+            self._publish(_Update(change.device, "presence", fields))
+
+    def on_alert_change(self, change: AlertChange) -> None:
+        """The alerts service's change listener; it may call from its worker thread."""
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._alert, change)
+        else:
+            self._alert(change)
+
+    # -- the clients' side ------------------------------------------------------------------
+
+    async def subscribe(self, devices: Iterable[str] | None = None) -> Subscriber:
+        self._bind_loop()
+        await self._seed()
+        subscriber = Subscriber(
+            None if devices is None else frozenset(devices),
+            self._queue_size,
+            self._max_backlog,
+            self._behind_s,
+        )
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def snapshot(self, subscriber: Subscriber) -> LiveEvent:
+        """The latest value of every metric and the presence of each device it follows."""
+        devices: dict[str, dict[str, Any]] = {}
+        for (device, metric), (ts, value) in sorted(self._latest.items()):
+            if subscriber.wants(device):
+                entry = devices.setdefault(device, {"values": {}})
+                entry["values"][metric] = self._value(metric, ts, value)
+        for device in sorted(self._presence):
+            if subscriber.wants(device):
+                devices.setdefault(device, {"values": {}}).update(self._presence_fields(device))
+        return LiveEvent(self._seq, "snapshot", {"site": self.site, "devices": devices})
+
+    def drain_backlog(self, subscriber: Subscriber) -> list[LiveEvent]:
+        """The coalesced backlog as events (one per device and kind); caught up again."""
+        grouped: dict[tuple[str, str], dict[str, Any]] = {}
+        for key, (device, kind, data) in subscriber.backlog.items():
+            entry = grouped.setdefault((device, kind), {"device": device})
+            if kind == "reading":
+                entry.setdefault("values", {})[key[2]] = data
+            else:
+                entry.update(data)
+        subscriber.backlog.clear()
+        subscriber.behind_since = None
+        return [self._event(kind, data) for (_, kind), data in grouped.items()]
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _bind_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+
+    async def _seed(self) -> None:
+        """Latest values and presence from the store, once; newer values seen since win."""
+        async with self._seeding:
+            if self._seeded:
+                return
+            latest, presence = await asyncio.to_thread(self._read_store)
+            for (device, metric), (ts, value) in latest.items():
+                known = self._latest.get((device, metric))
+                if known is None or known[0] < ts:
+                    self._latest[(device, metric)] = (ts, value)
+            for device, seen in presence.items():
+                self._presence.setdefault(device, seen)
+            self._seeded = True
+
+    def _read_store(
+        self,
+    ) -> tuple[dict[tuple[str, str], tuple[int, float]], dict[str, tuple[bool, datetime]]]:
+        latest: dict[tuple[str, str], tuple[int, float]] = {}
+        for device in sorted(self.devices):
+            for v in self._store.latest(self.site, device):
+                latest[(device, v.metric)] = (int(v.ts.timestamp() * 1000), v.value)
+        presence = {p.device: (p.online, p.since) for p in self._store.presence(self.site)}
+        return latest, presence
+
+    def _alert(self, change: AlertChange) -> None:
+        alert = change.alert
+        if alert.site != self.site:
+            return
+        fields = {
+            ("alert", alert.device, str(alert.id)): {
+                "alert": {
+                    "id": alert.id,
+                    "rule": str(alert.rule),
+                    "severity": str(alert.severity),
+                    "state": str(alert.state),
+                    "action": str(change.action),
+                    "condition_active": alert.condition_active,
+                    "updated_at": self._local(alert.updated_at),
+                }
+            }
+        }
+        self._publish(_Update(alert.device, "alert", fields))
+
+    def _publish(self, update: _Update) -> None:
+        event: LiveEvent | None = None
+        now = asyncio.get_running_loop().time()
+        for subscriber in list(self._subscribers):
+            if not subscriber.wants(update.device):
+                continue
+            if len(subscriber.queue) < subscriber.queue_size and not subscriber.backlog:
+                if event is None:
+                    event = self._event(update.kind, self._data(update))
+                subscriber.queue.append(event)
+            else:
+                self._coalesce(subscriber, update, now)
+            subscriber.wake.set()
+
+    def _coalesce(self, subscriber: Subscriber, update: _Update, now: float) -> None:
+        if subscriber.dropped:
+            return
+        if subscriber.behind_since is None:
+            subscriber.behind_since = now
+        for key, data in update.fields.items():
+            subscriber.backlog[key] = (update.device, update.kind, data)
+        subscriber.coalesced += len(update.fields)
+        too_many = len(subscriber.backlog) > subscriber.max_backlog
+        if too_many or now - subscriber.behind_since > subscriber.behind_s:
+            self._drop(subscriber, "backlog" if too_many else "behind")
+
+    def _drop(self, subscriber: Subscriber, why: str) -> None:
+        subscriber.dropped = True
+        subscriber.backlog.clear()
+        subscriber.queue.clear()
+        subscriber.queue.append(self._event("reload", {"reason": why}))
+        self._subscribers.discard(subscriber)
+        self.dropped += 1
+        log.info("live: a client fell behind (%s) and was told to reload", why)
+
+    def _event(self, kind: str, data: dict[str, Any]) -> LiveEvent:
+        self._seq += 1
+        return LiveEvent(self._seq, kind, data)
+
+    @staticmethod
+    def _data(update: _Update) -> dict[str, Any]:
+        data: dict[str, Any] = {"device": update.device}
+        if update.kind == "reading":
+            data["values"] = {key[2]: fields for key, fields in update.fields.items()}
+        else:
+            for fields in update.fields.values():
+                data.update(fields)
+        return data
+
+    def _value(self, metric: str, ts_ms: int, value: float) -> dict[str, Any]:
+        spec = METRICS.get(metric)
+        shown: float | bool = value
+        if spec is not None and spec.value_type is ValueType.BOOLEAN:
+            shown = value >= 0.5
+        at = datetime.fromtimestamp(ts_ms / 1000, UTC)
+        return {"value": shown, "unit": spec.unit if spec else "", "ts": self._local(at)}
+
+    def _presence_fields(self, device: str) -> dict[str, Any]:
+        online, since = self._presence[device]
+        return {"online": online, "presence_since": self._local(since)}
+
+    def _local(self, instant: datetime) -> str:
+        return instant.astimezone(self.zone).isoformat()
