@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from dashboard_api.context import ApiContext
 from dashboard_api.errors import install_error_handlers
 from dashboard_api.routes import alerts, deadletter, devices, energy, health, registers
+from dashboard_api.routes import charts as chart_route
 from dashboard_api.routes import live as live_route
 
 __all__ = ["create_app"]
@@ -27,6 +28,7 @@ def create_app(context: ApiContext) -> FastAPI:
     for module in (health, devices, deadletter, energy, alerts, registers):
         app.include_router(module.router)
     app.include_router(live_route.router)
+    app.include_router(chart_route.router)
     app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app
 

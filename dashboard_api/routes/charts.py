@@ -1,0 +1,231 @@
+"""A device's metric as an SVG chart (`GET /api/devices/{id}/chart.svg`), drawn on the server.
+
+The store aggregates one bucket per pixel column twice (minimum and maximum) so spikes survive
+the downsampling; thresholds come from the device's limits, ticks from its boolean metrics
+(door, defrost, compressor), its controller's events and its alerts; for a cold store's air
+probe the estimated food temperature is drawn beside it with the rules' own filter.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from alerts.rules.product import product_series, tau_min
+from core.metrics import METRICS
+from core.model import Device
+from core.records import AlertQuery
+from dashboard_api.deps import Context, DevicePath
+from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.params import parse_instant, query_value
+from dashboard_api.web.charts import (
+    Bucket,
+    ChartSpec,
+    Marker,
+    Series,
+    Threshold,
+    min_max_buckets,
+    render_chart,
+)
+from ingest.store import Aggregate
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["devices"])
+
+# The charts cover 1 hour to 1 year, as the device page offers.
+MIN_SPAN = timedelta(hours=1)
+MAX_SPAN = timedelta(days=366)
+# Readings of the air probe taken for the food estimate: a week of 1-minute readings is 10 k;
+# coarser than tau / 5 the first-order lag would no longer follow the air, so it is left out.
+_MAX_ESTIMATE_POINTS = 20_000
+_MARKER_METRICS = {"door_open": "door", "defrost_on": "defrost", "compressor_on": "cycle"}
+_EVENT_KINDS = ("cycle_start", "cycle_end", "defrost_start", "defrost_end")
+_WORDS = {
+    "zh": {"air": "空气", "food": "估算食品温度", "high": "上限", "low": "下限", "alert": "告警"},
+    "en": {"air": "Air", "food": "Estimated food", "high": "High", "low": "Low", "alert": "Alert"},
+}
+
+
+@router.get(
+    "/api/devices/{device_id}/chart.svg",
+    summary="A metric over 1 h to 1 year as an SVG chart (min/max per pixel column)",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}, **answers(404, 422)},
+)
+def chart(
+    context: Context,
+    device: DevicePath,
+    metric: Annotated[str, Query(max_length=64, description="Metric name, e.g. temp_c")],
+    start: Annotated[
+        str | None,
+        Query(
+            max_length=64, description="RFC 3339, local date-time or epoch ms; default end - 24 h"
+        ),
+    ] = None,
+    end: Annotated[
+        str | None, Query(max_length=64, description="Same forms as start; default now")
+    ] = None,
+    width: Annotated[int, Query(ge=200, le=4000, description="Pixels")] = 800,
+    height: Annotated[int, Query(ge=120, le=2000, description="Pixels")] = 300,
+    lang: Annotated[Literal["zh", "en"], Query(description="Language of the labels")] = "zh",
+) -> Response:
+    if metric not in METRICS:
+        raise ApiError(
+            422,
+            f"query parameter 'metric': unknown metric {shown(metric)}; known: {sorted(METRICS)}",
+        )
+    end_at = _instant(context, "end", end) if end else context.clock.now()
+    start_at = _instant(context, "start", start) if start else end_at - timedelta(hours=24)
+    if not MIN_SPAN <= end_at - start_at <= MAX_SPAN:
+        raise ApiError(
+            422,
+            "query parameters 'start' and 'end': a chart spans 1 hour to 366 days, and start "
+            "comes before end",
+        )
+    columns = width - 80  # the plot area, without the axis margins
+    step_s = max(1, math.ceil((end_at - start_at).total_seconds() / columns))
+    spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
+    return Response(render_chart(spec), media_type="image/svg+xml")
+
+
+def _spec(
+    context: Context,
+    device: Device,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    step_s: int,
+    width: int,
+    height: int,
+    lang: str,
+) -> ChartSpec:
+    words = _WORDS[lang]
+    gap_s = 3.0 * max(step_s, device.interval_s)
+    main = _buckets(context, device, metric, start, end, step_s)
+    series = [Series(words["air"] if metric == "temp_c" else metric, main, gap_s)]
+    if metric == "temp_c":
+        food = _food_estimate(context, device, start, end, step_s)
+        if food:
+            series.append(Series(words["food"], food, gap_s, secondary=True))
+    return ChartSpec(
+        title=f"{device.label} · {metric}",
+        unit=METRICS[metric].unit,
+        start=start,
+        end=end,
+        zone=context.config.site.zone,
+        width=width,
+        height=height,
+        lang=lang,
+        series=series,
+        thresholds=_thresholds(context, device, metric, words),
+        markers=_markers(context, device, metric, start, end, step_s, words),
+    )
+
+
+def _buckets(
+    context: Context, device: Device, metric: str, start: datetime, end: datetime, step_s: int
+) -> list[Bucket]:
+    site, zone = context.config.site.id, context.config.site.zone
+    lows, highs = (
+        context.store.series(site, device.id, metric, start, end, step_s, agg, zone=zone)
+        for agg in (Aggregate.MIN, Aggregate.MAX)
+    )
+    return min_max_buckets([(p.start, p.value) for p in lows], [(p.start, p.value) for p in highs])
+
+
+def _food_estimate(
+    context: Context, device: Device, start: datetime, end: datetime, step_s: int
+) -> list[Bucket]:
+    """The rules' product filter over the air readings, one bucket per column; none when the
+    device kind has no food estimate or the range is too long to follow the air closely."""
+    tau = tau_min(device.kind, context.config.rules_for(device))
+    if tau is None:
+        return []
+    span_s = (end - start).total_seconds()
+    read_s = max(math.ceil(device.interval_s), math.ceil(span_s / _MAX_ESTIMATE_POINTS))
+    if read_s > tau * 60 / 5:
+        return []
+    # Five time constants before the start, so the estimate has forgotten its initial value.
+    warm = start - timedelta(minutes=5 * tau)
+    site, zone = context.config.site.id, context.config.site.zone
+    air = context.store.series(
+        site, device.id, "temp_c", warm, end, read_s, Aggregate.AVG, zone=zone
+    )
+    if not air:
+        return []
+    ts = [int(p.start.timestamp() * 1000) for p in air]
+    estimate = product_series(ts, [p.value for p in air], tau)
+    columns: dict[int, list[float]] = {}
+    first = int(start.timestamp())
+    for t, value in zip(ts, estimate.tolist(), strict=True):
+        if t >= first * 1000:
+            columns.setdefault((t // 1000 - first) // step_s, []).append(value)
+    return [
+        Bucket(datetime.fromtimestamp(first + col * step_s, UTC), min(vals), max(vals))
+        for col, vals in sorted(columns.items())
+    ]
+
+
+def _thresholds(
+    context: Context, device: Device, metric: str, words: dict[str, str]
+) -> list[Threshold]:
+    if metric != "temp_c":
+        return []
+    limits = context.config.limits_for(device)
+    out = []
+    if limits.high_c is not None:
+        out.append(Threshold(limits.high_c, words["high"]))
+    if limits.low_c is not None:
+        out.append(Threshold(limits.low_c, words["low"]))
+    return out
+
+
+def _markers(
+    context: Context,
+    device: Device,
+    metric: str,
+    start: datetime,
+    end: datetime,
+    step_s: int,
+    words: dict[str, str],
+) -> list[Marker]:
+    site = context.config.site.id
+    markers: list[Marker] = []
+    for flag, kind in _MARKER_METRICS.items():
+        if flag == metric:
+            continue
+        buckets = _buckets(context, device, flag, start, end, step_s)
+        previous_on = False
+        for bucket in buckets:
+            # A tick where the flag switches on: a bucket that holds an off-to-on change.
+            if bucket.high >= 0.5 and (bucket.low < 0.5 or not previous_on):
+                markers.append(
+                    Marker(bucket.start, kind, f"{flag} {_local(context, bucket.start)}")
+                )
+            previous_on = bucket.high >= 0.5
+    for event in context.store.device_events(site, _EVENT_KINDS, start, end):
+        if event.device == device.id:
+            at = datetime.fromtimestamp(event.ts_ms / 1000, UTC)
+            kind = "defrost" if event.kind.startswith("defrost") else "cycle"
+            markers.append(Marker(at, kind, f"{event.kind} {_local(context, at)}"))
+    if context.alerts is not None:
+        query = AlertQuery(site, device=device.id, since=start, until=end, limit=500)
+        for alert in context.alerts.book.find(query):
+            at = alert.fired_at or alert.pending_since
+            markers.append(
+                Marker(at, "alert", f"{words['alert']} {alert.rule} {_local(context, at)}")
+            )
+    return markers
+
+
+def _instant(context: Context, name: str, text: str) -> datetime:
+    return query_value(name, lambda t: parse_instant(t, context.config.site.zone), text)
+
+
+def _local(context: Context, instant: datetime) -> str:
+    return instant.astimezone(context.config.site.zone).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,347 @@
+"""Server-side SVG charts of a device's metric: pure functions, no JavaScript.
+
+A series arrives already downsampled by the store to one bucket per pixel column with the
+minimum and the maximum of each bucket, so a short spike survives any zoom: each column is drawn
+as a vertical stroke from its minimum to its maximum, joined to the next. Buckets further apart
+than the series' `gap_s` are not joined: a gap in the data is a gap on the chart, never a line
+across it. Thresholds are dashed horizontal lines, events are ticks along the bottom, a second
+series (the estimated food temperature beside the air) is drawn dashed. The time axis is in the
+site's local time with ticks chosen for the span (minutes to months). Every text is escaped and
+the chart carries a title and a description for screen readers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from html import escape
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "Bucket",
+    "ChartSpec",
+    "Marker",
+    "Series",
+    "Threshold",
+    "min_max_buckets",
+    "render_chart",
+    "segments",
+    "time_ticks",
+]
+
+_MARGIN = (64, 16, 40, 44)  # left, right, top, bottom (px)
+_COLOURS = {"primary": "#1f6fb2", "secondary": "#d9822b", "threshold": "#c0392b"}
+_MARKER_COLOURS = {"door": "#7f8c8d", "defrost": "#2e86c1", "cycle": "#27ae60", "alert": "#c0392b"}
+_TEXT = {
+    "zh": {"no_data": "所选时段没有数据", "desc": "{series}，{start} 至 {end}（{zone}）"},
+    "en": {"no_data": "No data in this period", "desc": "{series}, {start} to {end} ({zone})"},
+}
+# Tick steps below a day, in seconds; at a day and above ticks fall on local midnights.
+_SUB_DAY_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+_DAY_STEPS = (1, 2, 7, 14)
+_MONTH_STEPS = (1, 2, 3, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    start: datetime
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    label: str
+    buckets: Sequence[Bucket]
+    gap_s: float  # buckets further apart than this are not joined
+    secondary: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    value: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    at: datetime
+    kind: str  # door, defrost, cycle, alert
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChartSpec:
+    title: str
+    unit: str
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    width: int
+    height: int
+    lang: str = "zh"
+    series: Sequence[Series] = ()
+    thresholds: Sequence[Threshold] = ()
+    markers: Sequence[Marker] = field(default_factory=tuple)
+
+
+def min_max_buckets(
+    lows: Sequence[tuple[datetime, float]], highs: Sequence[tuple[datetime, float]]
+) -> list[Bucket]:
+    """Join a MIN and a MAX aggregation of the same steps into buckets, oldest first."""
+    high_at = dict(highs)
+    return [Bucket(t, low, high_at.get(t, low)) for t, low in lows]
+
+
+def segments(buckets: Sequence[Bucket], gap_s: float) -> list[list[Bucket]]:
+    """Runs of buckets no further apart than `gap_s`; a longer step starts a new run."""
+    runs: list[list[Bucket]] = []
+    for bucket in buckets:
+        if runs and (bucket.start - runs[-1][-1].start).total_seconds() <= gap_s:
+            runs[-1].append(bucket)
+        else:
+            runs.append([bucket])
+    return runs
+
+
+def time_ticks(
+    start: datetime, end: datetime, zone: ZoneInfo, max_ticks: int
+) -> list[tuple[datetime, str]]:
+    """Instants and local labels for the time axis: the finest step giving <= `max_ticks`."""
+    span = (end - start).total_seconds()
+    for step in _SUB_DAY_STEPS:
+        if span / step <= max_ticks:
+            return _sub_day_ticks(start, end, zone, step)
+    for days in _DAY_STEPS:
+        if span / (days * 86_400) <= max_ticks:
+            return _day_ticks(start, end, zone, days)
+    for months in _MONTH_STEPS:
+        if span / (months * 30 * 86_400) <= max_ticks:
+            return _month_ticks(start, end, zone, months)
+    return _month_ticks(start, end, zone, 12)
+
+
+def render_chart(spec: ChartSpec) -> str:
+    text = _TEXT.get(spec.lang, _TEXT["zh"])
+    frame = _Frame.of(spec)
+    parts = [_header(spec, text), _axes(spec, frame)]
+    drawn = [s for s in spec.series if s.buckets]
+    if not drawn:
+        parts.append(_note(frame, text["no_data"]))
+    for threshold in spec.thresholds:
+        parts.append(_threshold(frame, threshold))
+    for series in drawn:
+        parts.append(_series_path(frame, series))
+    parts.append(_markers(frame, spec.markers))
+    parts.append(_legend(frame, drawn))
+    parts.append("</svg>")
+    return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """Where the plot area lies and how values map to pixels."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    t0: float
+    t1: float
+    v0: float
+    v1: float
+
+    @staticmethod
+    def of(spec: ChartSpec) -> _Frame:
+        values = [v for s in spec.series for b in s.buckets for v in (b.low, b.high)]
+        values += [t.value for t in spec.thresholds]
+        low, high = (min(values), max(values)) if values else (0.0, 1.0)
+        pad = (high - low) * 0.05 or 1.0
+        left, right, top, bottom = _MARGIN
+        return _Frame(
+            left,
+            top,
+            spec.width - right,
+            spec.height - bottom,
+            spec.start.timestamp(),
+            spec.end.timestamp(),
+            low - pad,
+            high + pad,
+        )
+
+    def x(self, at: datetime) -> float:
+        share = (at.timestamp() - self.t0) / max(self.t1 - self.t0, 1e-9)
+        return self.left + share * (self.right - self.left)
+
+    def y(self, value: float) -> float:
+        share = (value - self.v0) / max(self.v1 - self.v0, 1e-9)
+        return self.bottom - share * (self.bottom - self.top)
+
+
+def _header(spec: ChartSpec, text: dict[str, str]) -> str:
+    names = "、" if spec.lang == "zh" else ", "
+    desc = text["desc"].format(
+        series=names.join(s.label for s in spec.series) or spec.title,
+        start=spec.start.astimezone(spec.zone).strftime("%Y-%m-%d %H:%M"),
+        end=spec.end.astimezone(spec.zone).strftime("%Y-%m-%d %H:%M"),
+        zone=spec.zone.key,
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{spec.width}" height="{spec.height}" '
+        f'viewBox="0 0 {spec.width} {spec.height}" role="img" aria-labelledby="t d" '
+        f'font-family="sans-serif" font-size="11">\n'
+        f'<title id="t">{escape(spec.title)}</title>\n<desc id="d">{escape(desc)}</desc>\n'
+        f'<text x="{_MARGIN[0]}" y="16" font-size="13">{escape(spec.title)}</text>'
+    )
+
+
+def _axes(spec: ChartSpec, frame: _Frame) -> str:
+    lines = [
+        f'<rect x="{frame.left:.1f}" y="{frame.top:.1f}" width="{frame.right - frame.left:.1f}" '
+        f'height="{frame.bottom - frame.top:.1f}" fill="none" stroke="#ccc"/>'
+    ]
+    max_ticks = max(2, int((frame.right - frame.left) // 90))
+    for at, label in time_ticks(spec.start, spec.end, spec.zone, max_ticks):
+        x = frame.x(at)
+        lines.append(
+            f'<line x1="{x:.1f}" y1="{frame.top:.1f}" x2="{x:.1f}" y2="{frame.bottom:.1f}" '
+            f'stroke="#eee"/><text x="{x:.1f}" y="{frame.bottom + 14:.1f}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
+    for value in _value_ticks(frame.v0, frame.v1, max(2, int((frame.bottom - frame.top) // 40))):
+        y = frame.y(value)
+        lines.append(
+            f'<line x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" y2="{y:.1f}" '
+            f'stroke="#eee"/><text x="{frame.left - 4:.1f}" y="{y + 4:.1f}" '
+            f'text-anchor="end">{_number(value)}</text>'
+        )
+    lines.append(
+        f'<text x="4" y="{frame.top - 6:.1f}">{escape(spec.unit)}</text>' if spec.unit else ""
+    )
+    return "\n".join(lines)
+
+
+def _series_path(frame: _Frame, series: Series) -> str:
+    colour = _COLOURS["secondary" if series.secondary else "primary"]
+    dash = ' stroke-dasharray="5 3"' if series.secondary else ""
+    paths = []
+    for run in segments(series.buckets, series.gap_s):
+        moves = []
+        for i, bucket in enumerate(run):
+            x = frame.x(bucket.start)
+            verb = "M" if i == 0 else "L"
+            moves.append(f"{verb}{x:.1f},{frame.y(bucket.high):.1f}")
+            if bucket.low != bucket.high or len(run) == 1:
+                moves.append(f"L{x + (0.6 if len(run) == 1 else 0):.1f},{frame.y(bucket.low):.1f}")
+        paths.append(
+            f'<path class="series" data-series="{escape(series.label)}" d="{" ".join(moves)}" '
+            f'fill="none" stroke="{colour}" stroke-width="1.5"{dash}/>'
+        )
+    return "\n".join(paths)
+
+
+def _threshold(frame: _Frame, threshold: Threshold) -> str:
+    y = frame.y(threshold.value)
+    label = escape(f"{threshold.label} {_number(threshold.value)}")
+    return (
+        f'<line class="threshold" x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" '
+        f'y2="{y:.1f}" stroke="{_COLOURS["threshold"]}" stroke-dasharray="6 4"/>'
+        f'<text x="{frame.right - 2:.1f}" y="{y - 3:.1f}" text-anchor="end" '
+        f'fill="{_COLOURS["threshold"]}">{label}</text>'
+    )
+
+
+def _markers(frame: _Frame, markers: Sequence[Marker]) -> str:
+    ticks = []
+    for marker in markers:
+        x = frame.x(marker.at)
+        if not frame.left <= x <= frame.right:
+            continue
+        colour = _MARKER_COLOURS.get(marker.kind, "#555")
+        ticks.append(
+            f'<line class="marker {escape(marker.kind)}" x1="{x:.1f}" y1="{frame.bottom:.1f}" '
+            f'x2="{x:.1f}" y2="{frame.bottom - 8:.1f}" stroke="{colour}" stroke-width="1.5">'
+            f"<title>{escape(marker.label)}</title></line>"
+        )
+    return "\n".join(ticks)
+
+
+def _legend(frame: _Frame, series: Sequence[Series]) -> str:
+    items = []
+    x = frame.right
+    for s in reversed(series):
+        colour = _COLOURS["secondary" if s.secondary else "primary"]
+        items.append(
+            f'<text x="{x:.1f}" y="16" text-anchor="end" fill="{colour}">{escape(s.label)}</text>'
+        )
+        x -= 12 + 7 * len(s.label)
+    return "\n".join(items)
+
+
+def _note(frame: _Frame, message: str) -> str:
+    return (
+        f'<text x="{(frame.left + frame.right) / 2:.1f}" y="{(frame.top + frame.bottom) / 2:.1f}" '
+        f'text-anchor="middle" fill="#888">{escape(message)}</text>'
+    )
+
+
+def _value_ticks(low: float, high: float, count: int) -> list[float]:
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step) + 1)]
+
+
+def _number(value: float) -> str:
+    return f"{value:.6g}" if abs(value) >= 1e-9 else "0"
+
+
+def _sub_day_ticks(
+    start: datetime, end: datetime, zone: ZoneInfo, step: int
+) -> list[tuple[datetime, str]]:
+    local = start.astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = (local - midnight).total_seconds()
+    at = midnight + timedelta(seconds=math.ceil(since / step) * step)
+    ticks = []
+    while at <= end:
+        stamp = at.astimezone(zone)
+        fmt = "%m-%d" if (stamp.hour, stamp.minute) == (0, 0) else "%H:%M"
+        ticks.append((at, stamp.strftime(fmt)))
+        at = at + timedelta(seconds=step)
+    return ticks
+
+
+def _day_ticks(
+    start: datetime, end: datetime, zone: ZoneInfo, days: int
+) -> list[tuple[datetime, str]]:
+    day = start.astimezone(zone).date()
+    at = datetime(day.year, day.month, day.day, tzinfo=zone)
+    if at < start:
+        at = datetime.combine(day + timedelta(days=1), at.timetz())
+    ticks = []
+    while at <= end:
+        ticks.append((at, at.strftime("%m-%d")))
+        day = at.date() + timedelta(days=days)
+        at = datetime(day.year, day.month, day.day, tzinfo=zone)  # a local midnight across DST
+    return ticks
+
+
+def _month_ticks(
+    start: datetime, end: datetime, zone: ZoneInfo, months: int
+) -> list[tuple[datetime, str]]:
+    local = start.astimezone(zone)
+    # Steps of months fall on the calendar: every 2 months is Jan, Mar, May...
+    year, month = local.year, local.month - (local.month - 1) % months
+    ticks: list[tuple[datetime, str]] = []
+    while True:
+        at = datetime(year, month, 1, tzinfo=zone)
+        if at > end:
+            return ticks
+        if at >= start:
+            ticks.append((at, at.strftime("%Y-%m")))
+        month += months
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
