@@ -9,7 +9,7 @@ baselines need (they are contiguous), one over the same period a year before.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -23,15 +23,18 @@ from energy.anomaly_model import EnergyAnomaly
 from energy.figures import Figures, meter_figures
 from energy.meters import Meter, site_meters
 from energy.periods import ReportPeriod
+from energy.submetering import LineStatus, ReportWarning, WarningKind, check_sub_metering
 from energy.usage import MeterSpan, MeterUsage, load_usage
 from ingest.store import SiteStore
 
 __all__ = [
     "EnergyReport",
     "LineRole",
+    "LineStatus",
     "MeterDay",
     "Progress",
     "ReportLine",
+    "ReportWarning",
     "build_report",
 ]
 
@@ -59,6 +62,7 @@ class ReportLine:
     floor_area_m2: float | None
     occupants: int | None
     currency: str
+    status: LineStatus = LineStatus.OK  # a metering error or an unaccounted rest not known
 
     @property
     def unit(self) -> str:
@@ -112,6 +116,7 @@ class EnergyReport:
     meter_days: tuple[MeterDay, ...]
     steps: tuple[MeterSpan, ...]  # gaps, resets, rollovers and review items in the period
     anomalies: tuple[EnergyAnomaly, ...]
+    warnings: tuple[ReportWarning, ...] = ()  # sub-metering that cannot be shown as shares
 
 
 def build_report(
@@ -133,7 +138,7 @@ def build_report(
         year_before.last,
     )
     tell("accounting", 2, 4)
-    lines = _lines(
+    lines, warnings = _lines(
         config,
         meters,
         meter_figures(usage, period.first, period.last),
@@ -154,6 +159,7 @@ def build_report(
         meter_days=tuple(_meter_days(usage, period)),
         steps=tuple(s for s in usage.spans if s.overlaps(start, end)),
         anomalies=tuple(anomalies),
+        warnings=tuple(warnings),
     )
 
 
@@ -214,15 +220,17 @@ def _lines(
     now: dict[str, Figures],
     before: dict[str, Figures],
     year: dict[str, Figures],
-) -> list[ReportLine]:
+) -> tuple[list[ReportLine], list[ReportWarning]]:
     """Site totals per carrier, then per building: the total of its main meters, one line per
-    end use below them, and what the sub-meters leave unaccounted."""
+    end use below them, and what the sub-meters leave unaccounted; with what is wrong with the
+    sub-metering."""
     figured = _Figured(config, now, before, year)
     out = [
         figured.line(None, mains, LineRole.TOTAL)
         for carrier in Carrier
         if (mains := [m for m in meters if m.carrier is carrier and m.is_main])
     ]
+    warnings: list[ReportWarning] = []
     for building in config.buildings:
         for carrier in Carrier:
             mains = [m for m in meters if m.building == building and m.carrier is carrier]
@@ -232,13 +240,36 @@ def _lines(
             total = figured.line(building, mains, LineRole.TOTAL)
             out.append(total)
             subs = [m for m in meters if m.device.parent in {x.id for x in mains}]
-            for category in MeterCategory:
-                group = [m for m in subs if m.category is category]
-                if group:
-                    out.append(figured.line(building, group, LineRole.SUB, total))
-            if subs:
-                out.append(figured.line(building, subs, LineRole.UNACCOUNTED, total))
-    return out
+            if not subs:
+                continue
+            found = check_sub_metering(building.id, mains, subs, now)
+            warnings.extend(found)
+            below = [
+                figured.line(building, group, LineRole.SUB, total)
+                for category in MeterCategory
+                if (group := [m for m in subs if m.category is category])
+            ]
+            below.append(figured.line(building, subs, LineRole.UNACCOUNTED, total))
+            out.extend(_judged(line, found) for line in below)
+    return out, warnings
+
+
+def _judged(line: ReportLine, found: Sequence[ReportWarning]) -> ReportLine:
+    """A line below a main meter as the sub-metering checks leave it: a share only where the
+    figures behind it hold."""
+    kinds = {w.kind for w in found}
+    faulty = {m for w in found if w.kind is WarningKind.SUB_EXCEEDS_PARENT for m in w.meters}
+    if line.role is LineRole.UNACCOUNTED:
+        if WarningKind.UNACCOUNTED_NOT_KNOWN in kinds:
+            return replace(line, status=LineStatus.NOT_KNOWN, share_pct=None)
+        if kinds:
+            return replace(line, status=LineStatus.METERING_ERROR, share_pct=None)
+        return line
+    if faulty & set(line.meters):
+        return replace(line, status=LineStatus.METERING_ERROR, share_pct=None)
+    if kinds & {WarningKind.UNACCOUNTED_NOT_KNOWN, WarningKind.SUBS_EXCEED_MAIN}:
+        return replace(line, share_pct=None)
+    return line
 
 
 def _less(whole: Figures | None, parts: Figures | None) -> Figures | None:

@@ -51,6 +51,7 @@ class MeterUsage:
     usage: FloatArray  # [meter, slot], measured use
     covered: FloatArray  # [meter, slot], seconds covered by measured steps
     spans: tuple[MeterSpan, ...]
+    gap_s: tuple[float, ...] = ()  # per meter: silence longer than this is a gap
 
     def rows(self, meters: Sequence[Meter]) -> list[int]:
         index = {m.id: i for i, m in enumerate(self.meters)}
@@ -80,4 +81,5 @@ def load_usage(
     usage[deltas.counter, slot] = deltas.usage
     covered[deltas.counter, slot] = deltas.covered_s
     spans = tuple(MeterSpan(meters[s.counter], s) for s in deltas.spans)
-    return MeterUsage(tuple(meters), calendar, usage, covered, spans)
+    gap_s = tuple(float(spec.gap_s) for spec in specs)
+    return MeterUsage(tuple(meters), calendar, usage, covered, spans, gap_s)
