@@ -6,6 +6,16 @@ otherwise they are learned from the device's own history: a defrost warms the ai
 the thermostat's usual ceiling, with the door shut, at a fixed interval (vendors run 4-6 a day
 on a timer). Once three intervals agree, a rise that starts near the next expected time is
 taken as a defrost.
+
+Each unit's own defrost signature is learned too, timer or not: the length of its recognised
+warm spells (door shut at the start, air well above the usual ceiling, back under it within a
+defrost's maximum and its recovery) and how far above the ceiling they peak. A heater defrost
+ends on a termination thermostat or a timer, so one unit's defrosts repeat their length and
+peak from day to day (the frost load moves them by a fraction), while a drifting timer only
+moves when they come. A spell in progress that stays within this unit's spread is a defrost wherever it
+falls on the clock; one that outlasts it or warms past it (a compressor that does not pull the
+air down) is not, and never was. The signature speaks once three spells are seen; before,
+a spell excuses nothing (a failing compressor on a new unit looks the same).
 """
 
 from __future__ import annotations
@@ -35,6 +45,16 @@ _EPISODES_KEPT = 7
 _RECOVERY_JUDGED_AFTER_MS = 6 * MINUTE_MS
 _RECOVERY_RISE_C = 1.0
 _INTERVALS_AGREEING = 3
+# The signature speaks after this many warm spells (a day's defrosts at 3-6 a day); its spread
+# is the median absolute deviation scaled to a standard deviation (x 1.4826), taken three
+# times, and never narrower than a quarter of the typical spell: the frost load (doors, humid
+# days) moves a heater's time to terminate by that much. Floors for units whose spells repeat
+# to the reading: 5 min (a few readings at 1-2 min intervals), 1 K (a 0.5 K probe's step, twice).
+_SIGNATURE_SPELLS = 3
+_SIGNATURE_SIGMAS = 3.0 * 1.4826
+_SIGNATURE_SHARE = 0.25
+_SIGNATURE_MIN_LENGTH_MS = 5 * MINUTE_MS
+_SIGNATURE_MIN_RISE_C = 1.0
 
 
 @dataclass(slots=True)
@@ -49,6 +69,10 @@ class LearnedDefrost:
     # (the air back under its usual ceiling) and how long it lasted.
     last_end_ms: int | None = None
     last_length_ms: int | None = None
+    # The spell in progress: its warmest reading. Each ended spell's rise above the ceiling,
+    # beside `lengths`, is the unit's defrost signature.
+    episode_peak_c: float | None = None
+    rises: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -73,6 +97,10 @@ class Disturbances:
         self.grace_ms = int((setup.limits.door_grace_min or 0.0) * MINUTE_MS)
         self.recovery_ms = int(s.defrost_recovery_min * MINUTE_MS)
         self.max_defrost_ms = int(s.defrost_max_min * MINUTE_MS)
+        # What the probe sees of a defrost: the heater's spell and the pull-down back under the
+        # usual ceiling, each at most its setting (a tired compressor takes the recovery's
+        # whole 20 min after a 45 min heater defrost).
+        self.max_spell_ms = self.max_defrost_ms + self.recovery_ms
         self._tolerance = s.defrost_learn_tolerance
         self._period_range = (
             int(s.defrost_learn_min_period_h * 60 * MINUTE_MS),
@@ -127,17 +155,21 @@ class Disturbances:
             below = 1.0 if temp < learned.ceiling_c else 0.0
             learned.ceiling_c += _CEILING_STEP_C * (_CEILING_QUANTILE - below)
             if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
-                learned.episode_start_ms = ts
+                learned.episode_start_ms, learned.episode_peak_c = ts, temp
         elif temp <= learned.ceiling_c:
             start, learned.episode_start_ms = learned.episode_start_ms, None
+            rise = (learned.episode_peak_c or temp) - learned.ceiling_c
             if ts - start >= _EPISODE_MIN_MS:
                 learned.last_end_ms, learned.last_length_ms = ts, ts - start
-                self._record_episode(start, ts - start)
+                self._record_episode(start, ts - start, rise)
+        else:
+            learned.episode_peak_c = max(learned.episode_peak_c or temp, temp)
 
-    def _record_episode(self, start: int, length: int) -> None:
+    def _record_episode(self, start: int, length: int, rise: float) -> None:
         learned = self.state.learned
         learned.starts = [*learned.starts, start][-_EPISODES_KEPT:]
         learned.lengths = [*learned.lengths, length][-_EPISODES_KEPT:]
+        learned.rises = [*learned.rises, rise][-_EPISODES_KEPT:]
         if learned.period_ms is not None and self._on_period(start):
             learned.anchor_ms = start
         intervals = [b - a for a, b in zip(learned.starts, learned.starts[1:], strict=False)]
@@ -249,7 +281,7 @@ class Disturbances:
         ends: list[int] = []
         shaped_end, shaped_length = learned.last_end_ms, learned.last_length_ms
         if shaped_end is not None and shaped_length is not None:
-            ends += [shaped_end] if shaped_length <= self.max_defrost_ms else []
+            ends += [shaped_end] if shaped_length <= self.max_spell_ms else []
         start, end = st.defrost_start_ms, st.defrost_end_ms
         if (
             start is not None
@@ -260,6 +292,40 @@ class Disturbances:
         ):
             ends.append(end)
         return any(0 <= ts - e <= within_ms for e in ends)
+
+    def signature(self) -> tuple[int, float] | None:
+        """This unit's defrost signature, once learned: the longest a warm spell of its own
+        lasts (ms) and the most it rises above the usual ceiling (K), spread included. None
+        when the controller reports its defrosts (then `defrost_on` says when they are)."""
+        learned = self.state.learned
+        # both lists end at the latest spell (a snapshot from before `rises` has fewer)
+        spells = list(zip(reversed(learned.lengths), reversed(learned.rises), strict=False))
+        defrosts = [(n, rise) for n, rise in spells if n <= self.max_spell_ms]
+        if self.state.defrost_reported or len(defrosts) < _SIGNATURE_SPELLS:
+            return None
+        length = _upper([n for n, _ in defrosts], _SIGNATURE_MIN_LENGTH_MS)
+        rise = _upper([r for _, r in defrosts], _SIGNATURE_MIN_RISE_C)
+        return min(int(length), self.max_spell_ms), rise
+
+    def defrost_signature_until(self, ts: int) -> int | None:
+        """Until when the warm spell in progress is excused as one of this unit's defrosts:
+        door shut when it began, not longer nor warmer than its learned signature."""
+        learned, signature = self.state.learned, self.signature()
+        start, peak = learned.episode_start_ms, learned.episode_peak_c
+        if signature is None or start is None or peak is None or learned.ceiling_c is None:
+            return None
+        longest, rise = signature
+        if peak - learned.ceiling_c > rise or ts > start + longest:
+            return None
+        return start + longest
+
+    def outlasted_signature(self, ts: int) -> int | None:
+        """When the warm spell in progress began, if it has outlasted or outwarmed this unit's
+        defrosts: no defrost explains it, and the food has been warming since it began."""
+        learned = self.state.learned
+        if learned.episode_start_ms is None or self.signature() is None:
+            return None
+        return None if self.defrost_signature_until(ts) is not None else learned.episode_start_ms
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""
@@ -272,8 +338,8 @@ class Disturbances:
     def _learned_window_end(self, ts: int) -> int | None:
         learned = self.state.learned
         period, last = learned.period_ms, learned.anchor_ms
-        if period is None or last is None:
-            return None
+        if period is None or last is None or self.outlasted_signature(ts) is not None:
+            return None  # a spell longer or warmer than this unit's defrosts is no defrost
         slack = int(self._tolerance * period)
         length = int(statistics.median(learned.lengths)) if learned.lengths else 0
         cycles = max(1, (ts - last) // period)
@@ -283,3 +349,11 @@ class Disturbances:
             if expected - slack <= ts <= end:
                 return end
         return None
+
+
+def _upper(values: list[int] | list[float], floor: float) -> float:
+    """The top of a learned spread: median + 3 robust sigmas, at least a quarter of the median
+    and `floor` above it."""
+    middle = statistics.median(values)
+    mad = statistics.median(abs(v - middle) for v in values)
+    return middle + max(_SIGNATURE_SIGMAS * mad, _SIGNATURE_SHARE * middle, floor)

@@ -11,7 +11,10 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   left open past its grace or a defrost past its maximum excuses nothing: the duration then
   counts from the start of the run, and so does a rise that outlasts the door's grace with the
   air still well above where it was before the door opened (a cooling fault that a door
-  happened to meet, not the door). Air that keeps warming after a defrost has ended is not
+  happened to meet, not the door). A warm spell with the door shut, on a defrost timer or not,
+  is excused while it stays within this unit's learned defrost signature (its own spells'
+  length and rise, `Disturbances.signature`); one that outlasts or outwarms it counts from the
+  start of the run. Air that keeps warming after a defrost has ended is not
   recovering from it. With the door shut since, the defrost did not explain the rise either (a
   compressor that failed during the defrost), so the duration counts from the start of the run
   - the food has been warm since then - and the alert fires as soon as that is known. When the
@@ -173,7 +176,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             self._start_counting(run_start, ts, st.peak_c, out)
             return
         fading = ts if self._fading(ts, air) else None
-        excuses = [st.door_until_ms, self._disturbances.defrost_excuse_until(ts), fading]
+        disturbances = self._disturbances
+        excuses = [
+            st.door_until_ms,
+            disturbances.defrost_excuse_until(ts),
+            disturbances.defrost_signature_until(ts),
+            fading,
+        ]
         until = max((u for u in excuses if u is not None and u >= ts), default=None)
         if until is not None:
             st.excused_until_ms = until
@@ -187,6 +196,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         previous = st.excused_until_ms
         if previous is None:
             return run_start
+        if disturbances.outlasted_signature(ts) is not None:
+            return run_start  # longer or warmer than this unit's defrosts: warm since it began
         failed = disturbances.failed_recovery_since()
         if failed is not None and previous > ts:
             # The defrost's excuse was cut short: the air did not recover after it. Warm since

@@ -17,6 +17,7 @@ import pytest
 
 from alerts.model import AlertState, RuleId
 from alerts.rules.product import ProductEstimate, judge_on, tau_min
+from alerts.rules.threshold import ExcursionRule
 from core.clock import StepClock
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
 
@@ -306,3 +307,84 @@ def test_a_compressor_that_does_not_restart_after_a_long_defrost_is_caught(
     defrost_end = MIDNIGHT + minutes(60 + 2 * 383 + 45)
     assert alert.fired_at is not None
     assert alert.fired_at - defrost_end < timedelta(minutes=60)
+
+
+# -- this unit's own defrost signature ------------------------------------------------------
+
+
+def tired_defrost_day(start: datetime, days: int, *, stuck_after: int | None = None) -> Rows:
+    """An old fridge read every minute, temperature only: a 2-5 °C sawtooth; a 40 min heater
+    defrost 4 h 50 min, 5 h 50 min, 6 h 50 min, ... after the one before (a timer that drifts so
+    far that no period is learned), the air heading for 18 °C (T = 18 - (18 - T0) exp(-t/12
+    min)), then a tired compressor pulling it down slowly, T = 2 + 16 exp(-t/20 min): about 20
+    min back to 8 °C and 36 min to the sawtooth's top. With `stuck_after`, the heater of that
+    defrost (counted from 0) never stops: the air keeps rising 0.1 K/min from 17.5 °C."""
+    rows: Rows = []
+    starts = [45 + sum((290, 350, 410)[i % 3] for i in range(k)) for k in range(days * 5)]
+    for m in range(days * 1440):
+        air = 2.0 + 3.0 * (m % 20) / 20
+        for k, s in enumerate(starts):
+            into = m - s
+            if 0 <= into < 40:
+                air = 18.0 - (18.0 - air) * math.exp(-into / 12)
+            elif 40 <= into < 120:
+                air = max(air, 2.0 + 16.0 * math.exp(-(into - 40) / 20))
+            if stuck_after is not None and k == stuck_after and into >= 40:
+                air = min(27.0, 17.5 + 0.1 * (into - 40))
+        rows.append(("fridge-1", start + minutes(m), {"temp_c": round(air, 2)}))
+    return rows
+
+
+def firings(harness: Harness, rows: Rows) -> list[datetime]:
+    """When the over-temperature rule went to firing, reading by reading (an alert stays open
+    until closed, so later firings are only its occurrences)."""
+    [rule] = [
+        r
+        for r in harness.service.engine.devices["fridge-1"].rules
+        if isinstance(r, ExcursionRule) and r.above
+    ]
+    out: list[datetime] = []
+    for row in rows:
+        was = rule.firing
+        harness.feed([row], store=False)
+        if rule.firing and not was:
+            out.append(row[1])
+    return out
+
+
+def test_a_slow_pull_down_after_a_long_defrost_matches_the_units_signature(
+    harness: Harness, tmp_path: Path
+) -> None:
+    # The estimate (tau 30 min) crosses 8 °C about 20 min into each defrost and stays above it
+    # for about 40 min, 20 of them with the air still above 8 °C: a food that follows a spell
+    # exactly as long and as warm as this unit's other defrosts. Once three are seen (the
+    # signature speaks), no defrost fires; the first three do (nothing to judge them by), as
+    # does every defrost when the estimate is judged without excuses (checked below).
+    rows = tired_defrost_day(MIDNIGHT, 3)
+    fired = firings(harness, rows)
+    disturbances = harness.service.engine.devices["fridge-1"].disturbances
+    assert disturbances is not None
+    signature = disturbances.signature()
+    assert signature is not None
+    longest_ms, rise_c = signature
+    assert 60 <= longest_ms / 60_000 <= 80 and 12.0 <= rise_c <= 18.0
+    third_end = MIDNIGHT + minutes(45 + 290 + 350 + 120)
+    assert len(fired) == 3 and all(at < third_end for at in fired)
+    # The same data with defrosts judged only by physics (the food's lag): every one fires.
+    bare = harness_with(tmp_path, rules={"defrost_max_min": 1, "defrost_recovery_min": 1})
+    assert len(firings(bare, rows)) == 12
+    bare.close()
+
+
+def test_a_heater_that_does_not_stop_outlasts_the_signature_and_is_caught(
+    harness: Harness,
+) -> None:
+    # The 7th defrost (from 00:45 + 2 x (290 + 350 + 410) min = 11:45 local of day 2) keeps
+    # heating. Once the spell is longer than the unit's defrosts and their pull-down (at most
+    # 60 + 20 min from the air above the sawtooth), the food, above 8 °C since about 20 min
+    # into it, has been warm for more than 30 min: the alert comes at once.
+    rows = tired_defrost_day(MIDNIGHT, 2, stuck_after=6)
+    start = MIDNIGHT + minutes(45 + 6 * 350)
+    fired = [at for at in firings(harness, rows) if at > start]
+    assert fired, "a stuck heater must be caught"
+    assert fired[0] - start <= timedelta(minutes=85)
