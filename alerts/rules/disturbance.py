@@ -12,10 +12,10 @@ warm spells (door shut at the start, air well above the usual ceiling, back unde
 defrost's maximum and its recovery) and how far above the ceiling they peak. A heater defrost
 ends on a termination thermostat or a timer, so one unit's defrosts repeat their length and
 peak from day to day (the frost load moves them by a fraction), while a drifting timer only
-moves when they come. A spell in progress that stays within this unit's spread is a defrost wherever it
-falls on the clock; one that outlasts it or warms past it (a compressor that does not pull the
-air down) is not, and never was. The signature speaks once three spells are seen; before,
-a spell excuses nothing (a failing compressor on a new unit looks the same).
+moves when they come. A spell in progress that stays within this unit's spread is a defrost
+wherever it falls on the clock; one that outlasts it or warms past it (a compressor that does
+not pull the air down) is not, and never was. The signature speaks once three spells are
+seen; before, a spell excuses nothing (a failing compressor on a new unit looks the same).
 """
 
 from __future__ import annotations
