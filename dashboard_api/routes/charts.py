@@ -197,17 +197,8 @@ def _markers(
     site = context.config.site.id
     markers: list[Marker] = []
     for flag, kind in _MARKER_METRICS.items():
-        if flag == metric:
-            continue
-        buckets = _buckets(context, device, flag, start, end, step_s)
-        previous_on = False
-        for bucket in buckets:
-            # A tick where the flag switches on: a bucket that holds an off-to-on change.
-            if bucket.high >= 0.5 and (bucket.low < 0.5 or not previous_on):
-                markers.append(
-                    Marker(bucket.start, kind, f"{flag} {_local(context, bucket.start)}")
-                )
-            previous_on = bucket.high >= 0.5
+        if flag != metric:
+            markers += _flag_ticks(context, device, flag, kind, start, end, step_s)
     for event in context.store.device_events(site, _EVENT_KINDS, start, end):
         if event.device == device.id:
             at = datetime.fromtimestamp(event.ts_ms / 1000, UTC)
@@ -221,6 +212,30 @@ def _markers(
                 Marker(at, "alert", f"{words['alert']} {alert.rule} {_local(context, at)}")
             )
     return markers
+
+
+def _flag_ticks(
+    context: Context,
+    device: Device,
+    flag: str,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    step_s: int,
+) -> list[Marker]:
+    """A tick where a boolean metric comes on: the first column of each run with it on (the
+    maximum per column, so an opening shorter than a column is not lost)."""
+    site, zone = context.config.site.id, context.config.site.zone
+    on = context.store.series(site, device.id, flag, start, end, step_s, Aggregate.MAX, zone=zone)
+    ticks: list[Marker] = []
+    previous: datetime | None = None
+    for point in on:
+        if point.value < 0.5:
+            continue
+        if previous is None or (point.start - previous).total_seconds() > step_s:
+            ticks.append(Marker(point.start, kind, f"{flag} {_local(context, point.start)}"))
+        previous = point.start
+    return ticks
 
 
 def _instant(context: Context, name: str, text: str) -> datetime:

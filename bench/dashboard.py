@@ -1,0 +1,469 @@
+"""Dashboard benchmark: page data and charts under concurrent clients, live fan-out to many
+browsers, and the service's memory with them connected.
+
+Run ``python -m bench.dashboard [--devices 200] [--days 30] [--json-only]``. One JSON object
+goes to stdout at the end; progress goes to stderr.
+
+Method
+    1. A site of N fridges and freezers; D days of readings every `--interval-s` (temp_c, and
+       door_open every 5 readings) written straight into a DuckDB file through the store's
+       batch write, one day per batch (publishing a month over MQTT would measure the broker).
+    2. The real service (`canteen serve`, a child process; `--service-root` runs another
+       source tree) on a free loopback port, with a real Mosquitto.
+    3. (a) `--clients` concurrent HTTP clients request the overview's data (`/api/devices` and
+       a device's latest values, plus any `--overview-url`, e.g. `/`) and a one-week device
+       chart (`chart.svg`) and, as the baseline, the same week as a raw series (one point per
+       reading); p50/p99 latency per kind, target p99 <= 50 ms; the ratio chart / raw series.
+    4. (b) `--sse-clients` clients hold `/api/live` open in a child process while readings are
+       published through the broker and the real gateway at `--rate` readings/s. Each reading
+       carries its publish time; `--lag-clients` of the clients parse every event and record
+       publish-to-receipt lag, all clients count events and whether they were told to reload
+       (fell behind). The publisher's pace is reported as achieved.
+    5. (c) The service's RSS (its process tree) idle, after (a), and peak with the SSE clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+import yaml
+
+from bench.backlog import BenchError, paho_client, start_client, stop_client
+from bench.fuzz_service import ServiceUnderTest
+from core.readings import ReadingBatch
+from demo_broker.mosquitto import MosquittoProcess, free_port
+from ingest import DuckDBStore
+
+SITE = "bench-school"
+PREFIX = "bench/v1"
+HOST = "127.0.0.1"
+TARGET_P99_MS = 50.0
+# A door contact reports every 5th reading: a morning's openings, not every minute.
+DOOR_EVERY = 5
+
+
+def site_document(devices: int, interval_s: int) -> dict[str, Any]:
+    return {
+        "site": {"id": SITE, "name": "Bench school"},
+        "mqtt": {"topic_prefix": PREFIX},
+        "buildings": [{"id": "canteen", "name": "Canteen", "kind": "canteen"}],
+        "devices": [
+            {
+                "id": f"d{i:03d}",
+                "name": f"Cold store {i}",
+                "kind": "freezer" if i % 5 == 0 else "fridge",
+                "building": "canteen",
+                "interval_s": interval_s,
+            }
+            for i in range(devices)
+        ],
+    }
+
+
+def fill_store(db: Path, devices: int, days: int, interval_s: int, end: datetime) -> int:
+    """D days of readings ending at `end`, one batch per day; returns how many were written."""
+    rng = np.random.default_rng(7)
+    ids = [f"d{i:03d}" for i in range(devices)]
+    per_day = 86_400 // interval_s
+    start_ms = int((end - timedelta(days=days)).timestamp() * 1000)
+    written = 0
+    store = DuckDBStore(db)
+    try:
+        for day in range(days):
+            ts = start_ms + (day * per_day + np.arange(per_day, dtype=np.int64)) * interval_s * 1000
+            temp_ts = np.tile(ts, devices)
+            base = np.repeat(
+                np.array([-18.0 if i % 5 == 0 else 4.0 for i in range(devices)]), per_day
+            )
+            temp = base + rng.normal(0, 0.6, temp_ts.size)
+            door_ts = np.tile(ts[::DOOR_EVERY], devices)
+            door = (rng.random(door_ts.size) < 0.05).astype(np.float64)
+            n_door = door_ts.size // devices
+            batch = ReadingBatch(
+                site=[SITE] * (temp_ts.size + door_ts.size),
+                device=[d for d in ids for _ in range(per_day)]
+                + [d for d in ids for _ in range(n_door)],
+                metric=["temp_c"] * temp_ts.size + ["door_open"] * door_ts.size,
+                ts_ms=np.concatenate([temp_ts, door_ts]),
+                value=np.concatenate([temp, door]),
+            )
+            written += store.write(batch)
+    finally:
+        store.close()
+    return written
+
+
+def percentiles(samples_s: Sequence[float]) -> dict[str, float | int]:
+    if not samples_s:
+        return {"n": 0}
+    ordered = sorted(samples_s)
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered) * 1000, 2),
+        "p99_ms": round(p99 * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+# -- (a) page data and charts ------------------------------------------------------------------
+
+
+def request_kinds(
+    devices: int, end: datetime, extra: Sequence[str]
+) -> dict[str, Callable[[random.Random], str]]:
+    week = {"start": (end - timedelta(days=7)).isoformat(), "end": end.isoformat()}
+
+    def device(rng: random.Random) -> str:
+        return f"d{rng.randrange(devices):03d}"
+
+    kinds: dict[str, Callable[[random.Random], str]] = {
+        "devices": lambda _r: "/api/devices",
+        "latest": lambda r: f"/api/devices/{device(r)}/latest",
+        "chart_week": lambda r: str(
+            httpx.URL(
+                f"/api/devices/{device(r)}/chart.svg",
+                params={**week, "metric": "temp_c", "width": 800},
+            )
+        ),
+        # The baseline: the same week as one point per reading (what a client-side chart loads).
+        "series_week_raw": lambda r: str(
+            httpx.URL(
+                f"/api/devices/{device(r)}/series",
+                params={**week, "metric": "temp_c", "step": "61s", "agg": "avg"},
+            )
+        ),
+    }
+    for url in extra:
+        kinds[f"page {url}"] = _fixed(url)
+    return kinds
+
+
+def _fixed(url: str) -> Callable[[random.Random], str]:
+    return lambda _rng: url
+
+
+async def load_pages(
+    base: str,
+    kinds: dict[str, Callable[[random.Random], str]],
+    clients: int,
+    rounds: int,
+    token: str | None,
+) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
+    failures: dict[str, int] = {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def client(seed: int) -> None:
+        rng = random.Random(seed)
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+            for _ in range(rounds):
+                for kind, url_for in kinds.items():
+                    began = time.perf_counter()
+                    answer = await http.get(url_for(rng))
+                    elapsed = time.perf_counter() - began
+                    if answer.status_code != 200:
+                        failures[f"{kind} {answer.status_code}"] = (
+                            failures.get(f"{kind} {answer.status_code}", 0) + 1
+                        )
+                        continue
+                    latencies[kind].append(elapsed)
+
+    async with httpx.AsyncClient(base_url=base, headers=headers) as warm:
+        for url_for in kinds.values():  # one request each first: imports, caches
+            await warm.get(url_for(random.Random(0)))
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    report: dict[str, Any] = {kind: percentiles(samples) for kind, samples in latencies.items()}
+    measured = [s for samples in latencies.values() for s in samples]
+    overall = percentiles(measured)
+    report["all"] = overall
+    report["failures"] = failures
+    report["meets_target_p99_50ms"] = bool(measured) and float(overall["p99_ms"]) <= TARGET_P99_MS
+    chart, raw = report["chart_week"], report["series_week_raw"]
+    if chart.get("n") and raw.get("n"):
+        report["ratio_chart_vs_raw_series_p50"] = round(chart["p50_ms"] / raw["p50_ms"], 3)
+    return report
+
+
+# -- (b) live fan-out ---------------------------------------------------------------------------
+
+
+async def _sse_client(
+    base: str, parse: bool, stop: asyncio.Event, out: dict[str, Any], headers: dict[str, str]
+) -> None:
+    async with (
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=None) as http,
+        http.stream("GET", "/api/live") as response,
+    ):
+        if response.status_code != 200:
+            out["refused"] += 1
+            return
+        out["connected"] += 1
+        buffer = ""
+        async for chunk in response.aiter_text():
+            now_ms = time.time() * 1000
+            out["events"] += chunk.count("\nevent: reading\n")
+            if "event: reload" in chunk:
+                out["told_to_reload"] += 1
+                return
+            if parse:
+                events, _, buffer = (buffer + chunk).rpartition("\n\n")
+                out["lags"].extend(_lags(events, now_ms))
+            if stop.is_set():
+                return
+
+
+def _lags(events: str, now_ms: float) -> list[float]:
+    """Seconds from each reading's own time (its publish time) to receipt."""
+    lags = []
+    for line in events.split("\n"):
+        data = json.loads(line[6:]) if line.startswith("data: {") else {}
+        if "device" in data and "values" in data:  # a reading event
+            for value in data["values"].values():
+                sent_ms = datetime.fromisoformat(value["ts"]).timestamp() * 1000
+                lags.append((now_ms - sent_ms) / 1000)
+    return lags
+
+
+def _sse_child(
+    conn: Connection, base: str, clients: int, lag_clients: int, token: str | None
+) -> None:
+    async def run() -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "connected": 0,
+            "refused": 0,
+            "events": 0,
+            "told_to_reload": 0,
+            "lags": [],
+        }
+        stop = asyncio.Event()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        tasks = [
+            asyncio.create_task(_sse_client(base, i < lag_clients, stop, out, headers))
+            for i in range(clients)
+        ]
+        await asyncio.sleep(0)
+        conn.send("started")
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return out
+
+    conn.send(asyncio.run(run()))
+
+
+def publish_at_rate(port: int, devices: int, rate: int, seconds: float) -> dict[str, Any]:
+    """One reading per message, paced per 10 ms tick; each carries its publish time."""
+    client = paho_client(f"bench-pub-{random.getrandbits(32):08x}", clean_session=True)
+    client.max_inflight_messages_set(2000)
+    start_client(client, port, 10)
+    sent, seq = 0, 0
+    began = time.perf_counter()
+    try:
+        while (elapsed := time.perf_counter() - began) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                device = f"d{seq % devices:03d}"
+                payload = {
+                    "ts": int(time.time() * 1000),
+                    "seq": seq,
+                    "m": {"temp_c": 4.0 + (seq % 7) / 10},
+                }
+                client.publish(f"{PREFIX}/{SITE}/{device}/telemetry", json.dumps(payload), qos=1)
+                sent, seq = sent + 1, seq + 1
+            time.sleep(0.01)
+    finally:
+        stop_client(client)
+    return {"published": sent, "achieved_per_s": round(sent / (time.perf_counter() - began), 1)}
+
+
+def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    clients = context.Process(
+        target=_sse_child,
+        args=(child, base, args.sse_clients, args.lag_clients, args.token),
+        daemon=True,
+    )
+    clients.start()
+    if not parent.poll(60) or parent.recv() != "started":
+        raise BenchError("the SSE clients did not start")
+    time.sleep(3.0)  # every client connected and holding its snapshot
+    peak = {"rss": rss_mb(service_pid)}
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.2):
+            peak["rss"] = max(peak["rss"], rss_mb(service_pid))
+
+    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+    sampler.start()
+    published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
+    time.sleep(2.0)  # the last readings reach the clients
+    sampling.set()
+    sampler.join()
+    parent.send("stop")
+    if not parent.poll(60):
+        raise BenchError("the SSE clients did not report")
+    out = parent.recv()
+    clients.join(10)
+    lags = out.pop("lags")
+    return {
+        **published,
+        "sse_clients": args.sse_clients,
+        **out,
+        "lag": percentiles(lags),
+        "fell_behind": out["told_to_reload"] > 0,
+        "service_rss_mb_with_clients_peak": round(peak["rss"], 1),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    process = psutil.Process(pid)
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            continue
+    return total / 1e6
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        work = Path(tmp)
+        db = work / "site.duckdb"
+        (work / "site.yaml").write_text(
+            yaml.safe_dump(site_document(args.devices, args.interval_s))
+        )
+        began = time.perf_counter()
+        written = fill_store(db, args.devices, args.days, args.interval_s, end)
+        say(f"{written:,} readings written in {time.perf_counter() - began:.1f} s")
+        broker = MosquittoProcess().start()
+        try:
+            api = f"{HOST}:{free_port()}"
+            serve = [
+                "serve",
+                "--config",
+                str(work / "site.yaml"),
+                "--broker",
+                broker.url,
+                "--db",
+                str(db),
+            ]
+            command = [
+                sys.executable,
+                "-m",
+                "canteen",
+                "--log-level",
+                "warning",
+                *serve,
+                "--listen",
+                api,
+            ]
+            service = ServiceUnderTest(
+                command, f"http://{api}", work, 0, say, cwd=args.service_root
+            )
+            service.start()
+            try:
+                return measure(args, service, f"http://{api}", broker.port, end, written, say)
+            finally:
+                service.stop()
+        finally:
+            broker.stop()
+
+
+def measure(
+    args: argparse.Namespace,
+    service: ServiceUnderTest,
+    base: str,
+    port: int,
+    end: datetime,
+    written: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    pid = service._proc.pid if service._proc is not None else 0
+    idle = rss_mb(pid)
+    say(f"service up (RSS {idle:.0f} MB); {args.clients} clients, {args.rounds} rounds each")
+    kinds = request_kinds(args.devices, end, args.overview_url)
+    pages = asyncio.run(load_pages(base, kinds, args.clients, args.rounds, args.token))
+    after_pages = rss_mb(pid)
+    p99 = pages["all"].get("p99_ms")
+    say(f"pages: p99 {p99} ms; now {args.sse_clients} SSE clients at {args.rate}/s")
+    live = live_fanout(args, base, port, pid)
+    return {
+        "devices": args.devices,
+        "days": args.days,
+        "readings_in_store": written,
+        "concurrent_clients": args.clients,
+        "pages": pages,
+        "live": live,
+        "service_rss_mb": {
+            "idle": round(idle, 1),
+            "after_pages": round(after_pages, 1),
+            "with_sse_clients_peak": live["service_rss_mb_with_clients_peak"],
+        },
+    }
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dashboard", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--interval-s", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients")
+    parser.add_argument("--rounds", type=int, default=25, help="requests of each kind per client")
+    parser.add_argument("--overview-url", action="append", default=[], help="more URLs, e.g. /")
+    parser.add_argument("--sse-clients", type=int, default=200)
+    parser.add_argument("--lag-clients", type=int, default=20, help="SSE clients that parse lag")
+    parser.add_argument("--rate", type=int, default=1000, help="readings/s published")
+    parser.add_argument("--publish-s", type=float, default=20.0)
+    parser.add_argument("--token", default=None, help="bearer token when the API needs one")
+    parser.add_argument("--service-root", type=Path, default=None, help="run canteen from here")
+    parser.add_argument("--json-only", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def say(text: str) -> None:
+        if not args.json_only:
+            print(text, file=sys.stderr, flush=True)
+
+    try:
+        report = run(args, say)
+    except BenchError as exc:
+        print(f"bench.dashboard: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=None if args.json_only else 2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
