@@ -43,6 +43,8 @@ from core.rule_settings import RuleSettings, SiteRules
 __all__ = [
     "ENV_PREFIX",
     "ApiSettings",
+    "CalibrationPolicy",
+    "CalibrationSettings",
     "EnergySettings",
     "GatewaySettings",
     "MqttSettings",
@@ -174,6 +176,35 @@ class EnergySettings(_Section):
         }[carrier]
 
 
+class CalibrationPolicy(_Section):
+    """Tolerance and interval of probe checks; unset fields fall back to the level above."""
+
+    tolerance_k: float | None = Field(default=None, gt=0, le=5)
+    interval_days: int | None = Field(default=None, ge=1, le=366)
+
+
+class CalibrationSettings(_Section):
+    """Probe calibration checks (the calibration register): the site's tolerance and interval,
+    overridden per device kind and per device id."""
+
+    # UK Food Standards Agency, "Safer food, better business" (probe thermometer checks):
+    # check at least monthly; in iced water the probe should read -1 °C to +1 °C. The same
+    # ±1 °C is common HACCP practice for food thermometers (secondary).
+    tolerance_k: float = Field(default=1.0, gt=0, le=5)
+    interval_days: int = Field(default=30, ge=1, le=366)
+    kinds: dict[DeviceKind, CalibrationPolicy] = {}
+    devices: dict[str, CalibrationPolicy] = {}
+
+    def for_device(self, device: Device) -> tuple[float, int]:
+        """(tolerance K, interval days) of one device: its own, its kind's, the site's."""
+        tolerance, interval = self.tolerance_k, self.interval_days
+        for level in (self.kinds.get(device.kind), self.devices.get(device.id)):
+            if level is not None:
+                tolerance = level.tolerance_k if level.tolerance_k is not None else tolerance
+                interval = level.interval_days if level.interval_days is not None else interval
+        return tolerance, interval
+
+
 class SiteConfig(_Section):
     site: Site
     mqtt: MqttSettings = MqttSettings()
@@ -188,6 +219,7 @@ class SiteConfig(_Section):
     tariffs: list[Tariff] = []
     energy: EnergySettings = EnergySettings()
     rules: SiteRules = SiteRules()
+    calibration: CalibrationSettings = CalibrationSettings()
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
@@ -214,6 +246,12 @@ class SiteConfig(_Section):
                     f"site; expected one of {sorted(known)}"
                 )
         _check_meters(self.devices, {t.id: t for t in self.tariffs})
+        for device_id in self.calibration.devices:
+            if device_id not in {d.id for d in self.devices}:
+                raise ValueError(
+                    f"calibration.devices.{device_id}: not a device of this site; expected "
+                    f"one of {sorted(d.id for d in self.devices)}"
+                )
         _check_neighbours(self.devices)
         self._check_limits()
         self.__dict__["_rules"] = self._device_rules()

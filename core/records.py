@@ -19,6 +19,8 @@ __all__ = [
     "AlertHistoryEntry",
     "AlertQuery",
     "AlertState",
+    "CalibrationCheck",
+    "CalibrationMethod",
     "DailyTemperature",
     "DayWindow",
     "DisinfectionRecord",
@@ -246,3 +248,32 @@ class DayWindow:
     day: date
     start: datetime
     end: datetime
+
+
+class CalibrationMethod(StrEnum):
+    ICE_POINT = "ice_point"  # the probe in crushed ice and water, 0 °C
+    REFERENCE = "reference"  # beside a calibrated reference thermometer
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationCheck:
+    """One line of the probe calibration register: a person checked a device's probe against
+    0 °C or a reference thermometer. `passed` was judged against `tolerance_k` when recorded,
+    so a later change of the tolerance does not rewrite the register."""
+
+    site: str
+    device: str
+    checked_at: datetime
+    method: CalibrationMethod
+    reference_c: float
+    probe_c: float
+    tolerance_k: float
+    passed: bool
+    by: str
+    note: str | None = None
+    corrective_action: str | None = None
+    id: int = 0
+
+    @property
+    def difference_k(self) -> float:
+        return round(self.probe_c - self.reference_c, 3)

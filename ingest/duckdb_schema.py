@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ingest.migrations import Migration
 
-__all__ = ["ALERTS", "READINGS"]
+__all__ = ["ALERTS", "CALIBRATION", "READINGS"]
 
 _READINGS_V1 = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -84,3 +84,16 @@ CREATE TABLE IF NOT EXISTS rule_state (
 ALERTS: tuple[Migration, ...] = (
     Migration(1, "alerts, history, registers, seal health, rule state", (_ALERTS_V1,)),
 )
+
+_CALIBRATION_V1 = """
+CREATE SEQUENCE IF NOT EXISTS calibration_check_ids;
+CREATE TABLE IF NOT EXISTS calibration_checks (
+    id BIGINT PRIMARY KEY DEFAULT nextval('calibration_check_ids'),
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, checked_at TIMESTAMP NOT NULL,
+    method VARCHAR NOT NULL, reference_c DOUBLE NOT NULL, probe_c DOUBLE NOT NULL,
+    tolerance_k DOUBLE NOT NULL, passed BOOLEAN NOT NULL, "by" VARCHAR NOT NULL,
+    note VARCHAR, corrective_action VARCHAR);
+CREATE INDEX IF NOT EXISTS calibration_checks_device ON calibration_checks (site, device);
+"""
+
+CALIBRATION: tuple[Migration, ...] = (Migration(1, "probe calibration checks", (_CALIBRATION_V1,)),)
