@@ -266,8 +266,10 @@ class LiveHub:
         self._publish(_Update(alert.device, "alert", fields))
 
     def _publish(self, update: _Update) -> None:
+        if not self._subscribers or self._loop is None:
+            return
         event: LiveEvent | None = None
-        now = asyncio.get_running_loop().time()
+        now = self._loop.time()
         for subscriber in list(self._subscribers):
             if not subscriber.wants(update.device):
                 continue

@@ -276,7 +276,8 @@ def _legend(frame: _Frame, series: Sequence[Series]) -> str:
         items.append(
             f'<text x="{x:.1f}" y="16" text-anchor="end" fill="{colour}">{escape(s.label)}</text>'
         )
-        x -= 12 + 7 * len(s.label)
+        # Text is not measured here: a CJK character is about twice as wide as a Latin one.
+        x -= 14 + sum(12 if ord(c) > 0x2E7F else 7 for c in s.label)
     return "\n".join(items)
 
 
