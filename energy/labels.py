@@ -64,7 +64,22 @@ _TEXT: dict[str, tuple[str, str]] = {
     "unit": ("单位", "unit"),
     "across_gaps": ("其中缺失段总量", "of which across gaps"),
     "cost": ("费用", "cost"),
-    "cost_estimated": ("其中按平段估价", "of which estimated at flat price"),
+    "cost_estimated": ("其中缺失段估价", "of which estimated (use across gaps)"),
+    "status": ("状态", "status"),
+    "status.ok": ("正常", "ok"),
+    "status.metering_error": ("计量错误", "metering error"),
+    "status.not_known": ("未知", "not known"),
+    "not_known": ("未知", "not known"),
+    "gap_basis": ("缺失段估价依据", "gap priced by"),
+    "gap_basis.profile": ("同类日负荷曲线", "profile of comparable days"),
+    "gap_basis.flat": ("平段电价（无同类日）", "flat price (no comparable day)"),
+    "warning": ("提示", "warning"),
+    "sheet.warnings": ("计量提示", "metering warnings"),
+    "no_anomalies": ("未发现异常", "no anomalies found"),
+    "no_steps": ("无缺失与待核查", "no gaps or review items"),
+    "no_warnings": ("无计量提示", "no metering warnings"),
+    "continued": ("续", "continued"),
+    "future": ("未到", "not yet"),
     "per_m2": ("单位面积", "per m²"),
     "per_occupant": ("人均", "per occupant"),
     "share": ("占总表", "share of main"),
@@ -100,14 +115,17 @@ _TEXT: dict[str, tuple[str, str]] = {
     "none": ("无", "none"),
     "review": ("待核查", "for review"),
     "note.daily": (
-        "灰底：非上课日；红点：数据不全",
-        "grey: no school; red dots: not fully measured",
+        "灰底：非上课日；红点：数据不全；空白：尚未到来",
+        "grey: no school; red dots: not fully measured; blank: not yet happened",
     ),
     "note.tou": ("色块内数字为该时段电费", "numbers on the bars: cost of the period"),
     "note.gaps": (
-        "缺失段的用量由前后两次有效读数得出，只知总量，不按时段分摊；其费用按平段电价估算。",
-        "Use across a gap comes from the valid readings either side: known in total, never "
-        "spread over time; its cost is estimated at the flat price.",
+        "缺失段的用量由前后两次有效读数得出，只知总量；计价时按该表同类日（上课日/周末/节假日）"
+        "的负荷曲线分摊到各时段（无同类日时按平段电价），标为估算。",
+        "Use across a gap comes from the valid readings either side: known in total only; to "
+        "price it, it is spread over the tariff periods by the meter's own profile on "
+        "comparable days (school day / weekend / holiday; the flat price when there is none) "
+        "and marked estimated.",
     ),
 }
 

@@ -88,46 +88,33 @@ class ReportWarning:
 def check_sub_metering(
     building: str, mains: Sequence[Meter], subs: Sequence[Meter], now: dict[str, Figures]
 ) -> list[ReportWarning]:
-    """What is wrong with the sub-metering below `mains` over the period of `now`."""
-    carrier = mains[0].carrier
+    """What is wrong with the sub-metering below `mains` over the period of `now`: a sub-meter
+    above its parent is judged wherever both are known; the rest only when all are."""
+    carrier, parents = mains[0].carrier, tuple(m.id for m in mains)
     unknown = [m.id for m in (*mains, *subs) if now[m.id].unbooked_s > _UNBOOKED_MIN_S]
     main_use = sum(now[m.id].consumption for m in mains)
-    parents = tuple(m.id for m in mains)
+    out = [w for sub in subs if (w := _above_parent(building, sub, now, unknown)) is not None]
     if unknown:
         hours = max(now[m].unbooked_s for m in unknown) / 3600
-        return [
-            ReportWarning(
-                WarningKind.UNACCOUNTED_NOT_KNOWN,
-                building,
-                carrier,
-                tuple(unknown),
-                parents,
-                hours,
-                main_use,
-            )
-        ]
-    out = []
-    for sub in subs:
-        parent = now.get(sub.device.parent or "")
-        mine = now[sub.id].consumption
-        if parent is not None and mine > parent.consumption * (1 + ACCURACY):
-            out.append(
-                ReportWarning(
-                    WarningKind.SUB_EXCEEDS_PARENT,
-                    building,
-                    carrier,
-                    (sub.id,),
-                    (str(sub.device.parent),),
-                    mine,
-                    parent.consumption,
-                )
-            )
+        kind = WarningKind.UNACCOUNTED_NOT_KNOWN
+        out.append(ReportWarning(kind, building, carrier, tuple(unknown), parents, hours, main_use))
+        return out
     total_sub = sum(now[m.id].consumption for m in subs)
     if not out and total_sub > main_use * (1 + ACCURACY):
         ids = tuple(m.id for m in subs)
-        out.append(
-            ReportWarning(
-                WarningKind.SUBS_EXCEED_MAIN, building, carrier, ids, parents, total_sub, main_use
-            )
-        )
+        kind = WarningKind.SUBS_EXCEED_MAIN
+        out.append(ReportWarning(kind, building, carrier, ids, parents, total_sub, main_use))
     return out
+
+
+def _above_parent(
+    building: str, sub: Meter, now: dict[str, Figures], unknown: Sequence[str]
+) -> ReportWarning | None:
+    parent = sub.device.parent or ""
+    if parent not in now or parent in unknown or sub.id in unknown:
+        return None
+    mine, theirs = now[sub.id].consumption, now[parent].consumption
+    if mine <= theirs * (1 + ACCURACY):
+        return None
+    kind = WarningKind.SUB_EXCEEDS_PARENT
+    return ReportWarning(kind, building, sub.carrier, (sub.id,), (parent,), mine, theirs)

@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from energy.labels import Lang, text
-from energy.report import EnergyReport, LineRole, ReportLine
+from energy.report import EnergyReport, LineRole, LineStatus, ReportLine
 from energy.tariffs import PERIODS
 from energy.usage import MeterSpan
 
@@ -29,6 +29,7 @@ def report_tables(report: EnergyReport, lang: Lang = "zh") -> list[Table]:
     zone = report.site.zone
     return [
         _summary(report, lang),
+        _warnings(report, lang),
         _meter_days(report, lang),
         _steps(report, lang, zone),
         _anomalies(report, lang, zone),
@@ -65,11 +66,16 @@ def _summary(report: EnergyReport, lang: Lang) -> Table:
         text("year_before", lang),
         f"{text('change_year', lang)} %",
         f"{text('completeness', lang)} %",
+        text("status", lang),
+        text("gap_basis", lang),
     ]
     rows: list[list[Cell]] = []
     for line in report.lines:
         building, category = line_label(line, lang)
         now = line.current
+        if line.status is LineStatus.NOT_KNOWN:
+            rows.append(_not_known_row(line, building, category, len(header), lang))
+            continue
         rows.append(
             [
                 building,
@@ -90,10 +96,33 @@ def _summary(report: EnergyReport, lang: Lang) -> Table:
                 _r(line.year_before.consumption if line.year_before else None),
                 _r(line.change_year_pct, 1),
                 _r(now.completeness * 100, 1),
+                text(f"status.{line.status.value}", lang),
+                "、".join(text(f"gap_basis.{b}", lang) for b in now.gap_bases) or None,
             ]
         )
     title = f"{text('sheet.summary', lang)} {report.period.label}"
     return Table("sheet.summary", title, header, rows)
+
+
+def _not_known_row(
+    line: ReportLine, building: str, category: str, width: int, lang: Lang
+) -> list[Cell]:
+    """An unaccounted rest that cannot be known: words where the figures would be."""
+    row: list[Cell] = [building, text(line.carrier.value, lang), category]
+    row += [text("not_known", lang), line.unit]
+    row += [None] * (width - len(row) - 3)
+    row += [_r(line.current.completeness * 100, 1), text("status.not_known", lang), None]
+    return row
+
+
+def _warnings(report: EnergyReport, lang: Lang) -> Table:
+    header = [text("building", lang), text("meter", lang), text("warning", lang)]
+    names = {b.id: b.name for b in (line.building for line in report.lines) if b is not None}
+    rows: list[list[Cell]] = [
+        [names.get(w.building, w.building), ", ".join(w.meters), w.message(lang)]
+        for w in report.warnings
+    ]
+    return Table("sheet.warnings", text("sheet.warnings", lang), header, rows)
 
 
 def _meter_days(report: EnergyReport, lang: Lang) -> Table:

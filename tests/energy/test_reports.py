@@ -54,20 +54,34 @@ def test_csv_opens_in_a_spreadsheet(filled: DuckDBStore, tmp_path: Path) -> None
     assert float(teaching[3]) == 7 * 96.0 and teaching[4] == "kWh"
     assert float(teaching[5]) == 12.0  # the 3 h gap, known in total
     sections = [r[0] for r in rows if len(r) == 1]
-    assert sections[1:] == ["汇总 2026-W43", "表计逐日完整率", "缺失与待核查", "异常"]
+    assert sections[1:] == ["汇总 2026-W43", "计量提示", "表计逐日完整率", "缺失与待核查", "异常"]
 
 
 def test_xlsx_has_a_sheet_per_table_in_english(filled: DuckDBStore, tmp_path: Path) -> None:
     out = tmp_path / "week.xlsx"
     write_report(school(), filled, WEEK, ReportFormat.XLSX, out, lang="en")
     book = load_workbook(out)
-    assert book.sheetnames == ["summary 2026-W43", "meter days", "gaps and review", "anomalies"]
+    assert book.sheetnames == [
+        "summary 2026-W43",
+        "metering warnings",
+        "meter days",
+        "gaps and review",
+        "anomalies",
+    ]
     summary = book["summary 2026-W43"]
     assert summary["A2"].value == "building"
     rows = {(r[0], r[2]): r for r in summary.iter_rows(min_row=3, values_only=True)}
     assert rows[("教学楼", "lighting & sockets")][3] == 7 * 24.0
     gaps = list(book["gaps and review"].iter_rows(min_row=3, values_only=True))
     assert [(g[0], g[1], g[6]) for g in gaps] == [("elec-t", "gap (total known only)", 12.0)]
+    # elec-t-hvac never reported: what the sub-meters leave is not known, and says why.
+    rest = rows[("教学楼", "unaccounted (main − sub)")]
+    assert rest[3] == "not known" and rest[-2] == "not known"
+    [warning] = list(book["metering warnings"].iter_rows(min_row=3, values_only=True))
+    assert warning[:2] == ("教学楼", "elec-t-hvac")
+    assert str(warning[2]).startswith("unaccounted use not known: elec-t-hvac not measured")
+    # The 3 h gap is priced by the meter's own school days (the 5th to the 20th).
+    assert rows[("教学楼", "total electricity")][-1] == "profile of comparable days"
 
 
 def test_pdf_has_four_pages_of_charts_in_chinese(filled: DuckDBStore, tmp_path: Path) -> None:
