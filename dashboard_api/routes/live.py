@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from dashboard_api.deps import Context
 from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.live import LiveHub, Subscriber
+from dashboard_api.live import LiveHub
 
 __all__ = ["router"]
 
@@ -61,15 +61,17 @@ async def live(
         raise ApiError(
             404, f"query parameter 'device': no device {shown(unknown[0])}; known: {known}"
         )
-    subscriber = await hub.subscribe(device or None)
     return StreamingResponse(
-        _stream(hub, subscriber),
+        _stream(hub, device or None),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(hub: LiveHub, subscriber: Subscriber) -> AsyncIterator[str]:
+async def _stream(hub: LiveHub, devices: list[str] | None) -> AsyncIterator[str]:
+    # Subscribed only once the response streams: a request that never gets that far leaves
+    # nothing behind in the hub.
+    subscriber = await hub.subscribe(devices)
     try:
         yield f"retry: {_RETRY_MS}\n\n" + hub.snapshot(subscriber).text()
         while True:
