@@ -13,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from alerts.lifecycle import AlertChange
 from canteen.runtime import Overrides, Service
 from core import PresenceChange, ReadingBatchBuilder
 from core.clock import SystemClock
 from core.readings import ReadingBatch
+from core.records import Alert, AlertAction, AlertState, Message, RuleId, Severity
 from dashboard_api.live import LiveEvent, LiveHub
 from demo_broker.mosquitto import MosquittoProcess
 from ingest import DuckDBStore
@@ -139,6 +141,40 @@ async def test_a_client_left_behind_too_long_is_dropped(store: DuckDBStore) -> N
     hub.on_batch(batch(("fridge-1", "temp_c", 3, 4.2)))
     assert slow.dropped
     assert [e.data for e in await drained(hub, slow)] == [{"reason": "behind"}]
+
+
+async def test_an_alert_change_from_the_rules_thread_reaches_the_loop(
+    store: DuckDBStore,
+) -> None:
+    hub = LiveHub(site_config("canteen/v1"), store)
+    subscriber = await hub.subscribe(["fridge-1"])
+    alert = Alert(
+        id=7,
+        site=SITE,
+        device="fridge-1",
+        rule=RuleId.OVER_TEMPERATURE,
+        severity=Severity.CRITICAL,
+        state=AlertState.FIRING,
+        food_safety=True,
+        condition_active=True,
+        pending_since=NOW,
+        message=Message("冷藏温度过高", "Fridge too warm"),
+        evidence={},
+        updated_at=NOW + timedelta(minutes=30),
+    )
+    # The alerts service tells its listeners from its worker thread.
+    await asyncio.to_thread(hub.on_alert_change, AlertChange(alert, AlertAction.FIRED))
+    events = await drained(hub, subscriber)
+    assert [e.kind for e in events] == ["alert"]
+    assert events[0].data["alert"] == {
+        "id": 7,
+        "rule": "over_temperature",
+        "severity": "critical",
+        "state": "firing",
+        "action": "fired",
+        "condition_active": True,
+        "updated_at": "2026-11-24T12:30:00+08:00",
+    }
 
 
 # -- end to end -------------------------------------------------------------------------------
