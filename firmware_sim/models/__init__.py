@@ -29,7 +29,7 @@ from firmware_sim.models.heated import (
     HeatedCabinetModel,
     ProgrammeParams,
 )
-from firmware_sim.models.meters import METER_KINDS, MeterModel
+from firmware_sim.models.meters import METER_KINDS, MeterModel, sub_meter_share
 from firmware_sim.models.programme import CycleRecord, ProgrammeStage
 
 __all__ = [
@@ -123,7 +123,10 @@ def build_model(
     if device.kind.is_meter:
         building = next(b for b in config.buildings if b.id == device.building)
         kind = METER_KINDS[device.kind]
-        return MeterModel(device, kind, building, site_day, seed, mine, block_steps=block_steps)
+        share = sub_meter_share(config, device)
+        return MeterModel(
+            device, kind, building, site_day, seed, mine, block_steps=block_steps, share=share
+        )
     raise SimulatorError(f"no model for device kind {device.kind!r}", device=device.id)
 
 

@@ -9,6 +9,11 @@ real one, truncated to the meter's resolution, unless a fault says otherwise: a 
 a rollover (a register with a modulus, wrapping at the fault's onset). A leak or an appliance
 left on adds a constant load. Water and gas meters are NB-IoT devices on a battery.
 
+A sub-meter (分项) measures one end use below its parent, so its load is a share of the parent's
+(`SUB_METER_SHARES`, the building's same day profile, its own noise); the shares of one parent's
+sub-meters are scaled down to leave at least `MIN_UNACCOUNTED` of the parent unmetered, as real
+buildings always have circuits no sub-meter sees.
+
 Intensities are assumptions for a Chinese primary school with boarders, not survey data. For the
 demo school on a weekday they give: teaching building ~650 kWh (~0.1 kWh/m²), ~14 m³ of water
 (15 L a pupil); canteen ~570 kWh, ~30 m³ of water, ~160 m³ of gas; dormitory ~40 m³ of water
@@ -25,7 +30,8 @@ from types import MappingProxyType
 import numpy as np
 import numpy.typing as npt
 
-from core.model import Building, BuildingKind, Device, DeviceKind
+from core.config import SiteConfig
+from core.model import Building, BuildingKind, Device, DeviceKind, MeterCategory
 from firmware_sim.faults import BATTERY_KINDS, Fault, FaultType, default_load
 from firmware_sim.models.base import DEFAULT_BLOCK_STEPS, Block, BlockModel, Values
 from firmware_sim.models.battery import Battery, BatteryParams
@@ -33,7 +39,16 @@ from firmware_sim.models.calendar import SiteDay
 from firmware_sim.models.display import quantise, truncate
 from firmware_sim.models.profiles import BuildingActivity
 
-__all__ = ["METER_BATTERY", "METER_KINDS", "Load", "MeterBlock", "MeterKind", "MeterModel"]
+__all__ = [
+    "METER_BATTERY",
+    "METER_KINDS",
+    "SUB_METER_SHARES",
+    "Load",
+    "MeterBlock",
+    "MeterKind",
+    "MeterModel",
+    "sub_meter_share",
+]
 
 FloatArray = npt.NDArray[np.float64]
 # NB-IoT water and gas meters are sold with a 6-year battery life (assumed, vendor claims).
@@ -42,6 +57,35 @@ METER_BATTERY = BatteryParams(life_days=6 * 365.0, start_pct=(30.0, 100.0))
 # Used when the site config leaves a building's size out.
 DEFAULT_FLOOR_AREA_M2 = 2000.0
 DEFAULT_OCCUPANTS = 300
+
+
+# Share of the parent's load each end use takes (assumed, of the order that sub-metering
+# surveys of Chinese school buildings report: lighting and sockets a third, air conditioning a
+# third in a hot-summer region, kitchen equipment about half of a canteen's electricity).
+SUB_METER_SHARES: MappingProxyType[MeterCategory, float] = MappingProxyType(
+    {
+        MeterCategory.LIGHTING_SOCKETS: 0.35,
+        MeterCategory.HVAC: 0.30,
+        MeterCategory.POWER: 0.15,
+        MeterCategory.SPECIAL: 0.50,
+        MeterCategory.KITCHEN: 0.50,
+        MeterCategory.HOT_WATER: 0.50,
+        MeterCategory.OTHER: 0.10,
+    }
+)
+MIN_UNACCOUNTED = 0.1
+
+
+def sub_meter_share(config: SiteConfig, device: Device) -> float:
+    """The share of its parent's load a sub-meter measures; 1 for a main meter."""
+    if device.parent is None:
+        return 1.0
+    siblings = [d for d in config.devices if d.parent == device.parent]
+    shares = {
+        d.id: SUB_METER_SHARES.get(d.meter_category or MeterCategory.OTHER, 0.1) for d in siblings
+    }
+    scale = min(1.0, (1.0 - MIN_UNACCOUNTED) / sum(shares.values()))
+    return shares[device.id] * scale
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +199,9 @@ class MeterModel(BlockModel[MeterBlock]):
         faults: Sequence[Fault] = (),
         *,
         block_steps: int = DEFAULT_BLOCK_STEPS,
+        share: float = 1.0,
     ) -> None:
+        """`share`: the part of the building's load the meter sees (a sub-meter's end use)."""
         self.main_metric = kind.counter
         self.resolutions = {kind.counter: kind.resolution}
         if kind.rate is not None:
@@ -163,6 +209,7 @@ class MeterModel(BlockModel[MeterBlock]):
         super().__init__(device, seed, faults, block_steps=block_steps)
         self.kind = kind
         self._building = building
+        self._share = share
         self._day = site_day
         self._activity = BuildingActivity(building.kind, site_day)
         if kind.per_occupant:
@@ -170,7 +217,7 @@ class MeterModel(BlockModel[MeterBlock]):
         else:
             size = building.floor_area_m2 or DEFAULT_FLOOR_AREA_M2
         load = kind.loads[building.kind]
-        self._base, self._peak = load.base * size, load.peak * size
+        self._base, self._peak = load.base * size * share, load.peak * size * share
         self._consumed = self._drift = 0.0
         # The register is `base + consumed - consumed_at_base` since the last reset/replacement.
         self._register_base = self._consumed_at_base = 0.0
@@ -194,7 +241,7 @@ class MeterModel(BlockModel[MeterBlock]):
         twin = MeterModel(
             self._device, self.kind, self._building, self._day, self.seed,
             [f for f in self.faults if f.type is not FaultType.COUNTER_ROLLOVER],
-            block_steps=self.block_steps,
+            block_steps=self.block_steps, share=self._share,
         )  # fmt: skip
         assert self._first_read is not None
         at = max(math.ceil(onset_s / self.dt_s) * self.dt_s, self._first_read)
