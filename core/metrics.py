@@ -42,6 +42,9 @@ METRICS: dict[str, MetricSpec] = {
         # Probes in cold rooms and disinfection cabinets: -60 °C covers blast freezers, 400 °C
         # covers the hottest infrared cabinets with margin (GB 17988 cabinets run at ~120-150 °C).
         _number("temp_c", "°C", -60.0, 400.0),
+        # A probe in the food or a food simulant (a glycol bottle): the food's own temperature
+        # where the air probe only lets the rules estimate it. Cold storage and hot holding.
+        _number("food_temp_c", "°C", -60.0, 150.0),
         _number("ambient_temp_c", "°C", -40.0, 80.0),
         _number("humidity_pct", "%", 0.0, 100.0),
         _flag("door_open"),

@@ -39,6 +39,20 @@ How readings are taken in (`ProductEstimate.update`):
   limit (after 3 tau the old state weighs exp(-3) = 5 %). Durations across a gap are still
   broken by the over-temperature rule: nobody saw the air in it;
 - a reading no newer than the state (late, out of order, repeated) does not move the filter.
+
+Learning tau (`TauLearner`). An air probe alone cannot observe the food, so tau is learned only
+where the device also publishes a food-simulant probe (`food_temp_c`: a probe in a glycol
+bottle or a product sample). Between consecutive readings of both, the filter discretised by
+the trapezoidal rule (second order: under 1 % off for a reading every 5 min at tau 30 min) is
+
+    T_p1 - T_p0 = (dt / tau) ((T_a0 + T_a1) / 2 - (T_p0 + T_p1) / 2),
+
+a line through the origin with slope k = 1/tau, fitted by least squares over the pairs (door
+shut, gaps within the device's silence). Its standard error gives the confidence: tau is
+learned once at least a day of pairs gives k to within 10 % (one standard error), and is
+clamped to the 5-240 min bounds of the setting. Which tau is used: the site's setting
+(`config`), else the learned one (`learned`), else the kind's default (`default`). A device
+with a food probe is judged on the probe itself; the estimate bridges the probe's silences.
 """
 
 from __future__ import annotations
@@ -59,13 +73,22 @@ __all__ = [
     "JudgeOn",
     "ProductEstimate",
     "ProductState",
+    "TauLearner",
+    "TauSource",
     "judge_on",
     "product_message",
     "product_series",
     "tau_min",
+    "tau_source",
 ]
 
 JudgeOn = Literal["air", "product"]
+TauSource = Literal["default", "config", "learned"]
+
+FOOD_PROBE = "food_temp_c"
+TAU_BOUNDS_MIN = (5.0, 240.0)  # the setting's bounds (core.rule_settings)
+_LEARN_SPAN_MS = 24 * 3_600_000  # a day: the kitchen's whole routine of doors and defrosts
+_LEARN_REL_ERROR = 0.10
 
 # Physics and sources in the module's text.
 DEFAULT_TAU_MIN: dict[DeviceKind, float] = {
@@ -122,6 +145,73 @@ class ProductEstimate:
         return st.estimate_c
 
 
+@dataclass(slots=True)
+class TauFit:
+    """Least-squares sums of the discretised filter, y = k x with k = 1/tau (per minute)."""
+
+    sxx: float = 0.0
+    sxy: float = 0.0
+    syy: float = 0.0
+    pairs: int = 0
+    span_ms: int = 0
+    last_ms: int | None = None
+    last_air_c: float | None = None
+    last_food_c: float | None = None
+
+
+class TauLearner:
+    """The food's time constant learned from a device's air and food-simulant probes."""
+
+    def __init__(self, max_gap_ms: int) -> None:
+        self._max_gap_ms = max_gap_ms
+        self.state = TauFit()
+
+    def observe(self, ts_ms: int, air_c: float, food_c: float, door_open: bool) -> None:
+        st = self.state
+        previous = (st.last_ms, st.last_air_c, st.last_food_c)
+        if st.last_ms is not None and ts_ms <= st.last_ms:
+            return  # late or repeated: the pair it would make is already counted
+        st.last_ms, st.last_air_c, st.last_food_c = ts_ms, air_c, food_c
+        t0, a0, p0 = previous
+        if t0 is None or a0 is None or p0 is None or door_open or ts_ms - t0 > self._max_gap_ms:
+            return
+        dt_min = (ts_ms - t0) / 60_000.0
+        x = dt_min * ((a0 + air_c) / 2 - (p0 + food_c) / 2)
+        y = food_c - p0
+        st.sxx, st.sxy, st.syy = st.sxx + x * x, st.sxy + x * y, st.syy + y * y
+        st.pairs += 1
+        st.span_ms += ts_ms - t0
+
+    def fit(self) -> tuple[float, float] | None:
+        """(tau in minutes, its relative standard error), when the pairs say anything."""
+        st = self.state
+        if st.pairs < 3 or st.sxx <= 0.0 or st.sxy <= 0.0:
+            return None
+        k = st.sxy / st.sxx
+        residual = max(st.syy - k * st.sxy, 0.0) / (st.pairs - 1)
+        return 1.0 / k, math.sqrt(residual / st.sxx) / k
+
+    def learned(self) -> float | None:
+        """The learned tau in minutes (bounded), once a day of pairs gives it within 10 %."""
+        fit = self.fit()
+        if fit is None or self.state.span_ms < _LEARN_SPAN_MS or fit[1] > _LEARN_REL_ERROR:
+            return None
+        low, high = TAU_BOUNDS_MIN
+        return min(max(fit[0], low), high)
+
+
+def tau_source(
+    kind: DeviceKind, settings: RuleSettings, learned: float | None
+) -> tuple[float, TauSource] | None:
+    """The time constant a cold-storage device's estimate uses, and where it comes from."""
+    default = tau_min(kind, settings)
+    if default is None:
+        return None
+    if settings.product_tau_min is not None:
+        return default, "config"
+    return (learned, "learned") if learned is not None else (default, "default")
+
+
 def product_series(ts_ms: Sequence[int], air_c: Sequence[float], tau_minutes: float) -> np.ndarray:
     """The estimate at each of a device's air readings (sorted by time), as the rule computes
     it reading by reading; repeated instants keep the estimate."""
@@ -133,11 +223,14 @@ def product_series(ts_ms: Sequence[int], air_c: Sequence[float], tau_minutes: fl
     )
 
 
-def product_message(base: Message, air_c: float | None) -> Message:
-    """An out-of-band message on the estimated food temperature, naming the air beside it."""
+def product_message(base: Message, air_c: float | None, *, probe: bool = False) -> Message:
+    """An out-of-band message on the food's temperature (estimated, or read by a food probe),
+    naming the air beside it."""
+    zh, en = (
+        ("食品探头温度", "food probe") if probe else ("估算食品温度", "estimated food temperature")
+    )
     if air_c is None:
-        return Message(f"{base.zh}（估算食品温度）", f"{base.en} (estimated food temperature)")
+        return Message(f"{base.zh}（{zh}）", f"{base.en} ({en})")
     return Message(
-        f"{base.zh}（估算食品温度；空气 {air_c:.1f} °C）",
-        f"{base.en} (estimated food temperature; air {air_c:.1f} °C)",
+        f"{base.zh}（{zh}；空气 {air_c:.1f} °C）", f"{base.en} ({en}; air {air_c:.1f} °C)"
     )

@@ -38,7 +38,10 @@ below the limit the food is cooling (a first-order lag only moves toward the air
 is excused for 3 tau after the spell (5 % of it left), so a long heater defrost does not raise
 an alert on food that never warmed. A fault keeps the air above the limit, or warming after
 the spell, and is not excused. `judge_on: air` judges the air probe as before. Either way the air
-reading (`temp_c`) and the estimate (`product_c`) are in every finding's evidence.
+reading (`temp_c`) and the estimate (`product_c`) are in every finding's evidence, with the
+time constant used and its source (`tau_min`, `tau_source`: default, config or learned from a
+food-simulant probe). A device that publishes a food probe (`food_temp_c`) is judged on it,
+the estimate standing in only while the probe is silent.
 Under-temperature stays on the air.
 """
 
@@ -51,7 +54,15 @@ from alerts import text
 from alerts.model import Finding, Phase, RuleId, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule, dump_state, load_state
 from alerts.rules.disturbance import Disturbances
-from alerts.rules.product import ProductEstimate, judge_on, product_message, tau_min
+from alerts.rules.product import (
+    FOOD_PROBE,
+    ProductEstimate,
+    TauLearner,
+    TauSource,
+    judge_on,
+    product_message,
+    tau_source,
+)
 from alerts.samples import Sample
 
 __all__ = ["ExcursionRule"]
@@ -85,15 +96,24 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self._disturbances = disturbances
         self.state = ExcursionState()
         kind, settings = setup.device.kind, setup.settings
-        tau = tau_min(kind, settings) if above else None
-        self.product = ProductEstimate(tau) if tau is not None else None
+        tau = tau_source(kind, settings, None) if above else None
+        self.product = ProductEstimate(tau[0]) if tau is not None else None
+        self.tau: tuple[float, TauSource] | None = tau
+        # Only an estimate has a time constant to learn, and only a food probe can teach it.
+        self.tau_learner = TauLearner(setup.silence_ms) if self.product is not None else None
         self.judged_on = judge_on(kind, settings) if self.product is not None else "air"
         self._air_c: float | None = None
         self._product_c: float | None = None
+        self._food_c: float | None = None  # the food probe's reading, when the device has one
 
     def snapshot(self) -> Any:
         product = self.product.state if self.product is not None else None
-        return {"run": dump_state(self.state), "product": product and dump_state(product)}
+        learner = self.tau_learner.state if self.tau_learner is not None else None
+        return {
+            "run": dump_state(self.state),
+            "product": product and dump_state(product),
+            "tau": learner and dump_state(learner),
+        }
 
     def restore(self, data: Any) -> None:
         if not isinstance(data, dict) or "run" not in data:
@@ -104,6 +124,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self.state = load_state(ExcursionState, data["run"])
         if self.product is not None and data.get("product") is not None:
             self.product.state = load_state(type(self.product.state), data["product"])
+        if self.tau_learner is not None and data.get("tau") is not None:
+            self.tau_learner.state = load_state(type(self.tau_learner.state), data["tau"])
+            self._use_learned_tau()
 
     @property
     def firing(self) -> bool:
@@ -114,7 +137,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if air is None:
             return
         st, ts = self.state, sample.ts_ms
-        temp = self._judged(ts, air)
+        self._learn_tau(sample, air)
+        temp = self._judged(ts, air, sample.get(FOOD_PROBE))
         gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
         st.last_ms = ts
         if st.phase == "firing":
@@ -137,13 +161,31 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
-    def _judged(self, ts: int, air: float) -> float:
-        """The temperature this rule judges at `ts`: the air, or the food estimated from it."""
-        self._air_c = air
+    def _learn_tau(self, sample: Sample, air: float) -> None:
+        food = sample.get(FOOD_PROBE)
+        if self.tau_learner is None or food is None:
+            return
+        self.tau_learner.observe(sample.ts_ms, air, food, bool(sample.flag("door_open")))
+        self._use_learned_tau()
+
+    def _use_learned_tau(self) -> None:
+        if self.product is None or self.tau_learner is None:
+            return
+        kind, settings = self.setup.device.kind, self.setup.settings
+        self.tau = tau_source(kind, settings, self.tau_learner.learned())
+        if self.tau is not None:
+            self.product.tau_ms = self.tau[0] * 60_000.0
+
+    def _judged(self, ts: int, air: float, food: float | None) -> float:
+        """The temperature this rule judges at `ts`: the air, the food probe's reading, or the
+        food estimated from the air (which also bridges the food probe's silences)."""
+        self._air_c, self._food_c = air, food
         if self.product is None:
             return air
         self._product_c = self.product.update(ts, air)
-        return self._product_c if self.judged_on == "product" else air
+        if self.judged_on != "product":
+            return air
+        return food if food is not None else self._product_c
 
     def _beyond(self, temp: float) -> bool:
         return temp > self.limit if self.above else temp < self.limit
@@ -166,6 +208,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         that has ended: the air is back in band and the spell ended within 3 tau."""
         if self.product is None or self.judged_on != "product" or not self.above:
             return False
+        if self._food_c is not None:
+            return False  # a food probe reads the food itself, not a memory of the air
         within = int(3 * self.product.tau_ms)
         return air <= self.limit and self._disturbances.recovered_from_warm_spell(ts, within)
 
@@ -247,6 +291,10 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             evidence["judged_on"] = self.judged_on
             evidence["temp_c"] = air  # the air probe's reading, whatever is judged
             evidence["product_c"] = None if estimate is None else round(estimate, 2)
+            food = self._food_c if temp is not None else None
+            evidence["food_probe_c"] = food
+            if self.tau is not None:
+                evidence["tau_min"], evidence["tau_source"] = round(self.tau[0], 1), self.tau[1]
             if self.judged_on == "product":
-                message = product_message(message, air)
+                message = product_message(message, air, probe=food is not None)
         return self.finding(phase, ts, since, self.severity, message, evidence)

@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from alerts.model import AlertState, RuleId
-from alerts.rules.product import ProductEstimate, judge_on, tau_min
+from alerts.rules.product import ProductEstimate, TauLearner, judge_on, tau_min
 from alerts.rules.threshold import ExcursionRule
 from core.clock import StepClock
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.cold_plant import fridge as cold_fridge
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school, series
 
 OVER = RuleId.OVER_TEMPERATURE
@@ -388,3 +390,109 @@ def test_a_heater_that_does_not_stop_outlasts_the_signature_and_is_caught(
     fired = [at for at in firings(harness, rows) if at > start]
     assert fired, "a stuck heater must be caught"
     assert fired[0] - start <= timedelta(minutes=85)
+
+
+# -- a food-simulant probe: judged on it, and tau learned from it ---------------------------
+
+
+def with_simulant(rows: Rows, tau: float, *, resolution_c: float = 0.1) -> Rows:
+    """`rows` with a food-simulant probe beside the air (`food_temp_c`): a bottle whose
+    temperature follows the air with time constant `tau` min, integrated every 10 s with the
+    air interpolated between readings (not the rule's own discretisation), read to the
+    probe's resolution."""
+    out: Rows = []
+    food: float | None = None
+    previous: tuple[datetime, float] | None = None
+    for device, at, metrics in rows:
+        air = metrics["temp_c"]
+        if previous is None or food is None:
+            food = air
+        else:
+            span = (at - previous[0]).total_seconds()
+            steps = max(1, round(span / 10))
+            for i in range(1, steps + 1):
+                around = previous[1] + (air - previous[1]) * i / steps
+                food += (around - food) * (span / steps) / (tau * 60)
+        previous = (at, air)
+        simulant = round(round(food / resolution_c) * resolution_c, 2)
+        out.append((device, at, {**metrics, "food_temp_c": simulant}))
+    return out
+
+
+def over_rule(harness: Harness) -> ExcursionRule:
+    [rule] = [
+        r
+        for r in harness.service.engine.devices["fridge-1"].rules
+        if isinstance(r, ExcursionRule) and r.above
+    ]
+    return rule
+
+
+def test_tau_is_learned_from_a_food_simulant_probe(harness: Harness) -> None:
+    # The tests' two-node fridge (doors, defrosts, a kitchen) with a glycol bottle of tau 60
+    # min beside the air probe, read to 0.1 K every minute. After half a day the fit is not yet
+    # a day's worth: the kind's default (30 min) stays. After two days the learned tau is
+    # within 10 % of the bottle's, and the estimate uses it.
+    plant = ColdPlant(metered=True)
+    rows = with_simulant(cold_fridge("fridge-1", MIDNIGHT, 2, plant, seed=3), 60.0)
+    half = len(rows) // 4
+    harness.feed(rows[:half], store=False)
+    rule = over_rule(harness)
+    assert rule.tau == (30.0, "default")
+    harness.feed(rows[half:], store=False)
+    assert rule.tau is not None and rule.tau[1] == "learned"
+    assert rule.tau[0] == pytest.approx(60.0, rel=0.1)
+    assert rule.product is not None and rule.product.tau_ms == rule.tau[0] * 60_000
+    fit = rule.tau_learner and rule.tau_learner.fit()
+    assert fit is not None and fit[1] <= 0.1  # the confidence it was learned with
+
+
+def test_a_configured_tau_wins_over_the_learned_one(tmp_path: Path) -> None:
+    h = harness_with(tmp_path, rules={"kinds": {"fridge": {"product_tau_min": 45}}})
+    plant = ColdPlant(metered=True)
+    h.feed(with_simulant(cold_fridge("fridge-1", MIDNIGHT, 2, plant, seed=3), 60.0), store=False)
+    rule = over_rule(h)
+    assert rule.tau == (45.0, "config")
+    assert rule.tau_learner is not None and rule.tau_learner.learned() is not None
+    h.close()
+
+
+def test_tau_learning_is_bounded_and_needs_the_air_to_move() -> None:
+    day = 24 * 60
+    # Air and food at one temperature all day: nothing to fit (no slope to measure).
+    flat = TauLearner(max_gap_ms=300_000)
+    for m in range(day + 1):
+        flat.observe(m * 60_000, 4.0, 4.0, door_open=False)
+    assert flat.fit() is None and flat.learned() is None
+    # A bottle of tau 600 min under a 2-5 °C sawtooth: learned, clamped to the 240 min bound.
+    slow, food = TauLearner(max_gap_ms=300_000), 3.5
+    for m in range(2 * day + 1):
+        air = 2.0 + 3.0 * (m % 20) / 20
+        food += (air - food) / 600
+        slow.observe(m * 60_000, air, round(food, 4), door_open=False)
+    fit = slow.fit()
+    assert fit is not None and fit[0] > 240
+    assert slow.learned() == 240.0
+
+
+def test_a_device_with_a_food_probe_is_judged_on_the_probe(harness: Harness) -> None:
+    # The air sits at 4 °C while the probe in the food reads 9 °C (food put in warm): the
+    # estimate from the air would say 4 °C, the food says 9. Pending at the first reading,
+    # firing 30 min later, the message names the probe and the air.
+    warm = series("fridge-1", T0, 60, [4.0] * 40, food_temp_c=[9.0] * 40)
+    harness.feed(warm)
+    [alert] = harness.alerts(OVER)
+    assert alert.pending_since == T0 and alert.fired_at == T0 + minutes(30)
+    assert alert.evidence["food_probe_c"] == 9.0 and alert.evidence["temp_c"] == 4.0
+    assert alert.evidence["tau_source"] == "default" and alert.evidence["tau_min"] == 30.0
+    assert "food probe; air 4.0 °C" in alert.message.en and "食品探头温度" in alert.message.zh
+
+
+def test_a_food_probe_that_stays_cold_through_a_warm_air_spell_raises_nothing(
+    harness: Harness,
+) -> None:
+    # 90 min of air at 12 °C (long enough for the estimate from the air to fire) while the
+    # probe in the food stays at 5 °C: the food is judged, not the estimate.
+    values = [4.0] * 5 + [12.0] * 90 + [4.0] * 10
+    harness.feed(series("fridge-1", T0, 60, values, food_temp_c=[5.0] * len(values)))
+    assert harness.alerts(OVER) == []
