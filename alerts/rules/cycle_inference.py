@@ -46,6 +46,19 @@ _PEAK_TOLERANCE_MIN_C = 0.3
 _DEFROST_ABOVE_SWINGS = 1.0
 _DEFROST_ABOVE_MIN_C = 1.5
 _DEFROST_MIN_RISE_MS = 8 * _MINUTE_MS
+# A probe's own noise: a zigzag reversal must stand above it, or a noisy probe's flicker
+# (σ 0.15 K on a 0.2 K display, read every 30 s) draws one-minute "cycles" that teach the
+# baseline nonsense. σ is read from the second difference of successive readings, which a
+# steady warming or cooling ramp leaves at zero: for white noise it is normal with standard
+# deviation √6·σ, so its median absolute value is 0.674·√6·σ ≈ 1.65σ. The median is tracked
+# as a running quantile so the few large values at the turning points do not move it.
+_D2_MEDIAN_PER_SIGMA = 1.65
+_NOISE_SIGMAS = 4.0  # a reversal of 4σ is rarely noise (peak-to-peak of a few readings)
+_NOISE_STEP = 0.02  # running-median step, as a share of the current estimate
+# Refrigeration controllers hold the compressor on or off for at least a few minutes
+# (anti-short-cycle delay; 3 min is a common controller default): a tooth with a shorter
+# rise or fall is not a compressor cycle.
+_MIN_HALF_MS = 3 * _MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -106,6 +119,8 @@ class CycleInferenceState:
     peak_normal: bool = False
     step_c: float | None = None  # the smallest change seen: the probe's resolution
     last_c: float | None = None
+    before_c: float | None = None  # the reading before last_c
+    d2_median: float | None = None  # running median of |second difference|, see _NOISE
     swings: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
     defrost_ms: int | None = None  # the peak of the last defrost seen on the probe
@@ -133,7 +148,8 @@ class CycleInference:
         if st.last_c is not None and abs(temp - st.last_c) > 1e-6:
             step = abs(temp - st.last_c)
             st.step_c = step if st.step_c is None else min(st.step_c, step)
-        st.last_c = temp
+        self._noise(temp)
+        st.before_c, st.last_c = st.last_c, temp
         here = Turn(ts, temp, st.metered_ms, st.on_ms, st.energy_wh)
         extreme = st.extreme
         if extreme is None:
@@ -152,10 +168,28 @@ class CycleInference:
             return self._trough(extreme)
         return None
 
+    def _noise(self, temp: float) -> None:
+        st = self.state
+        if st.last_c is None or st.before_c is None:
+            return
+        d2 = abs(temp - 2 * st.last_c + st.before_c)
+        if st.d2_median is None:
+            st.d2_median = d2
+            return
+        move = _NOISE_STEP * max(st.d2_median, 0.01)
+        st.d2_median = max(0.0, st.d2_median + (move if d2 > st.d2_median else -move))
+
+    @property
+    def noise_c(self) -> float:
+        """The probe's noise σ in kelvin, as far as seen (0 before three readings)."""
+        median = self.state.d2_median
+        return 0.0 if median is None else median / _D2_MEDIAN_PER_SIGMA
+
     @property
     def reversal_c(self) -> float:
         st = self.state
         floor = max(_MIN_REVERSAL_C, _RESOLUTION_STEPS * min(st.step_c or 0.0, 1.0))
+        floor = max(floor, _NOISE_SIGMAS * self.noise_c)
         if len(st.swings) < _MIN_KNOWN:
             return floor
         return max(floor, _SWING_SHARE * statistics.median(st.swings))
@@ -216,6 +250,8 @@ class CycleInference:
         normal = (
             st.peak_normal
             and usual is not None
+            and peak.ms - trough.ms >= _MIN_HALF_MS
+            and end.ms - peak.ms >= _MIN_HALF_MS
             and _NORMAL_SWING[0] <= fall / usual[0] <= _NORMAL_SWING[1]
         )
         return InferredCycle(trough, peak, end, normal)

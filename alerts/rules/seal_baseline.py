@@ -29,6 +29,7 @@ __all__ = [
     "Spread",
     "combined",
     "cycle_ms",
+    "evidence_window",
     "learn_baseline",
     "learn_spread",
     "window_changes",
@@ -58,6 +59,11 @@ _FROM_PROBE = ("duty", "warm_rate", "pull_down")
 _MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 _MIN_CYCLE_MS = 3 * 60 * 60_000  # less clean cycle time than this in a window says too little
 _MIN_SLOPES = 8
+# A window that holds too few clean cycles (a probe reporting every 5 min on a cabinet with 6
+# defrosts a day sees one clean cycle in 2-4 h; busy kitchen hours hold few) reaches back up to
+# this many times `seal_window_h` until it holds `_MIN_SLOPES` of them: a leak adds heat at
+# every hour, so older clean cycles of the same unit still speak about the seal, only later.
+WINDOW_REACH = 3
 _MIN_SCORES = 8
 _HOUR_MS = 3_600_000
 
@@ -195,6 +201,22 @@ def cycle_ms(hours: list[HourFeatures]) -> int:
     return sum(h.cycle_ms for h in hours)
 
 
+def _enough(hours: list[HourFeatures]) -> bool:
+    slopes = sum(len(h.warm) for h in hours)
+    return slopes >= _MIN_SLOPES and cycle_ms(hours) >= _MIN_CYCLE_MS
+
+
+def evidence_window(history: list[HourFeatures], end: int, window_h: int) -> list[HourFeatures]:
+    """The hours of the window ending before `history[end]`: the last `window_h`, reaching
+    further back (at most `WINDOW_REACH` times as far) while they hold too few clean cycles
+    to say anything."""
+    start = max(0, end - window_h)
+    earliest = max(0, end - WINDOW_REACH * window_h)
+    while start > earliest and not _enough(history[start:end]):
+        start -= 1
+    return history[start:end]
+
+
 def combined(
     changes: dict[str, Change], spread: dict[str, Spread], data_ms: int | None = None
 ) -> tuple[float, float]:
@@ -240,7 +262,7 @@ def learn_spread(
         baseline = learn_baseline([h for h, d in zip(history, day_of, strict=True) if d != day])
         for end in range(window_h, len(history) + 1):
             if day_of[end - 1] == day:
-                window = history[end - window_h : end]
+                window = evidence_window(history, end, window_h)
                 scored = _Scored(window[-1].hour, window_changes(window, baseline), 0)
                 scored.data_ms = cycle_ms(window)
                 windows.append(scored)

@@ -36,11 +36,13 @@ from alerts.rules.disturbance import Disturbances
 from alerts.rules.seal import Change, ScoreGrader, ScoreState, evidence, health_from_load
 from alerts.rules.seal_baseline import (
     SCORE,
+    WINDOW_REACH,
     HourBaseline,
     HourFeatures,
     Spread,
     combined,
     cycle_ms,
+    evidence_window,
     learn_baseline,
     learn_spread,
     window_changes,
@@ -50,7 +52,7 @@ from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
 
-__all__ = ["ColdSealRule", "ColdSealState"]
+__all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 
 # Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
 # after a door than the door grace of the threshold rule.
@@ -61,6 +63,12 @@ _EXCURSION_LEAD_MS = 3 * HOUR_MS
 _PEAK_QUANTILE = 0.9
 _PEAK_STEP = 0.01
 _MIN_PEAK_W = 30.0
+# A cabinet whose clean cycles are few (a 5-min probe, many defrosts, a busy kitchen) may not
+# fill the coverage in `seal_baseline_days`: it keeps learning up to this many times as long,
+# then settles for half the hours asked (each learning day still judged against the others, so
+# the spread is its own) and states the confidence learned / needed with every point.
+_LEARN_LONGEST = 1.5
+_LEARN_FLOOR = 0.5
 
 
 @dataclass(slots=True)
@@ -73,6 +81,7 @@ class ColdSealState:
     history: list[HourFeatures] = field(default_factory=list)
     baseline: dict[int, HourBaseline] | None = None
     spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
+    confidence: float = 1.0  # hours of clean cycles learned / hours asked, at most 1
     grade: ScoreState = field(default_factory=ScoreState)
 
 
@@ -200,7 +209,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _kept_hours(self) -> int:
         learning = self.state.baseline is None
-        return 2 * int(self._baseline_ms / HOUR_MS) if learning else self._window_h
+        return 2 * int(self._baseline_ms / HOUR_MS) if learning else WINDOW_REACH * self._window_h
 
     def _learned_h(self) -> int:
         return sum(1 for h in self.state.history if h.usable)
@@ -211,7 +220,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.baseline is None:
             self._learn(ts)
             return
-        window = st.history[-self._window_h :]
+        window = evidence_window(st.history, len(st.history), self._window_h)
         spread = st.spread.get(window[-1].hour) if window else None
         if spread is None:
             return
@@ -222,10 +231,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         z, load = combined(changes, spread, cycle_ms(window))
         score = (z - spread[SCORE].center) / spread[SCORE].spread
         health = health_from_load(load, self.setup.settings.seal_cold_fail_ratio)
-        found = {**evidence(health, shown), "score": round(score, 2)}
+        found = {
+            **evidence(health, shown),
+            "score": round(score, 2),
+            "window_h": len(window),
+            "confidence": round(st.confidence, 2),
+        }
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
         self._grader.grade(st.grade, ts, score, health, _moved(shown), out)
+
+    def _ready(self, age_ms: int, learned: int) -> bool:
+        return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
 
     def _coarseness(self) -> float:
         usual, step = self._inference.usual, self.state.cycles.step_c
@@ -237,16 +254,27 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st = self.state
         assert st.first_ms is not None
         learned = self._learned_h()
-        if ts - st.first_ms >= self._baseline_ms and learned >= self._needed_h:
+        if self._ready(ts - st.first_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             if spread:
                 st.baseline, st.spread = learn_baseline(st.history), spread
-                st.history = st.history[-self._window_h :]
+                st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
+                st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return
         found = {"learning": 1, "learned_h": learned, "needed_h": self._needed_h}
         self.records.append(
             SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), 1.0, found)
         )
+
+
+def ready_to_learn(age_ms: int, learned: int, needed: int, baseline_ms: int) -> bool:
+    """Whether a baseline is learned after `age_ms` of readings holding `learned` hours of
+    clean cycles, `needed` being asked within `baseline_ms`."""
+    if age_ms < baseline_ms:
+        return False
+    if learned >= needed:
+        return True
+    return age_ms >= _LEARN_LONGEST * baseline_ms and learned >= _LEARN_FLOOR * needed
 
 
 def _moved(changes: list[Change]) -> list[Change]:

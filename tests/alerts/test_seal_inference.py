@@ -11,6 +11,8 @@ import pytest
 from alerts import registers as alert_registers
 from alerts.engine import RuleEngine
 from alerts.model import Finding, RuleId, SealHealthPoint
+from alerts.rules.cycle_inference import CycleInference
+from alerts.rules.seal_cold import ready_to_learn
 from core.clock import StepClock
 from tests.alerts import cold_plant
 from tests.alerts.cold_plant import ColdPlant
@@ -51,8 +53,10 @@ def run(rules: RuleEngine, rows: list[Row]) -> tuple[list[Finding], list[SealHea
         # 2 defrosts a day, 0.5 K probe
         (ColdPlant(differential_k=2.0, defrosts_a_day=2, resolution_c=0.5, noise_c=0.1), 2, True),
         # 4 K differential, 6 defrosts a day, a reading every 5 min: a cycle is a few readings
-        # and a third of the day follows a defrost, too little for a baseline: it says so
-        (ColdPlant(differential_k=4.0, defrosts_a_day=6, interval_s=300.0), 1, False),
+        # and a third of the day follows a defrost; the window reaches back for enough cycles
+        (ColdPlant(differential_k=4.0, defrosts_a_day=6, interval_s=300.0), 1, True),
+        # a noisy probe (σ 0.15 K on a 0.2 K display) read every 30 s
+        (ColdPlant(differential_k=2.0, interval_s=30.0, noise_c=0.15, resolution_c=0.2), 3, True),
     ],
 )
 def test_a_healthy_fridge_read_by_a_bare_probe_raises_no_seal_alert(
@@ -64,8 +68,58 @@ def test_a_healthy_fridge_read_by_a_bare_probe_raises_no_seal_alert(
     judged = [p for p in points if "learning" not in p.evidence]
     assert bool(judged) is learns
     assert all(p.evidence["score"] < 5.0 for p in judged)  # type: ignore[operator]
+    assert all(0.5 <= p.evidence["confidence"] <= 1.0 for p in judged)  # type: ignore[operator]
     if not learns:
         assert points[-1].evidence["learning"] == 1
+
+
+def test_a_sparse_probe_finishes_learning_is_judged_every_hour_and_finds_a_leak() -> None:
+    # A reading every 5 min, 6 defrosts a day: one clean cycle in 2-4 h. Before, the baseline
+    # was learned but no 12 h window held enough cycles, so the rule never spoke.
+    plant = ColdPlant(differential_k=4.0, defrosts_a_day=6, interval_s=300.0)
+    onset = MIDNIGHT + timedelta(days=6)
+    rows = cold_plant.fridge("f", MIDNIGHT, 10, plant, seed=1, leak_ua=3.5, leak_from=onset)
+    findings, points = run(engine(plant.interval_s), rows)
+    judged = [p for p in points if "learning" not in p.evidence]
+    learned_at = judged[0].ts
+    assert learned_at < onset  # learning finished before the leak
+    after = [p for p in points if p.ts >= learned_at]
+    assert len(after) == len(judged)  # once learned, a point every hour
+    reach = [p.evidence["window_h"] for p in judged]
+    assert max(reach) > 12 and max(reach) <= 36  # type: ignore[operator]
+    assert not [f for f in findings if f.at_ms < int(onset.timestamp() * 1000)]
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "the leak was found from a 5-min probe"
+    delay_h = (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000
+    assert 0 < delay_h <= 48
+
+
+def test_a_noisy_probe_draws_no_cycles_from_its_own_flicker() -> None:
+    # σ 0.15 K on a 0.2 K display every 30 s flickers by more than the 0.3 K reversal floor:
+    # before the noise estimate, one-minute "cycles" of 30-70 K/h taught the baseline.
+    plant = ColdPlant(differential_k=2.0, interval_s=30.0, noise_c=0.15, resolution_c=0.2)
+    rows = cold_plant.fridge("f", MIDNIGHT, 2, plant, seed=3)
+    inference = CycleInference(max_step_ms=120_000)
+    cycles = [
+        c
+        for _, at, m in rows
+        if (c := inference.observe(int(at.timestamp() * 1000), m["temp_c"], None, None))
+    ]
+    assert 0.1 <= inference.noise_c <= 0.22  # the probe's σ, read from its own readings
+    normal = [c for c in cycles if c.normal]
+    assert len(normal) > 20
+    assert min(c.period_ms for c in normal) >= 6 * 60_000
+    swings = sorted(c.peak.c - c.trough.c for c in normal)
+    assert 1.5 <= swings[len(swings) // 2] <= 2.6  # the 2 K differential, not the flicker
+
+
+def test_learning_settles_for_half_the_hours_only_after_half_as_long_again() -> None:
+    day = 24 * 3_600_000
+    assert not ready_to_learn(3 * day, 50, 39, 4 * day)  # too early, whatever was seen
+    assert ready_to_learn(4 * day, 39, 39, 4 * day)
+    assert not ready_to_learn(5 * day, 30, 39, 4 * day)  # keeps learning
+    assert ready_to_learn(6 * day, 20, 39, 4 * day)  # 1.5 x as long: half the hours do
+    assert not ready_to_learn(9 * day, 19, 39, 4 * day)  # less than half: still learning
 
 
 def test_a_ramped_leak_is_found_from_temperature_alone_within_a_day() -> None:
