@@ -171,6 +171,36 @@ def no_data_in_window() -> Message:
     )
 
 
+def unconfirmed_reason(silent_since: str | None) -> Message:
+    """A meal judged while the cabinet was silent; `silent_since`: local HH:MM of its last
+    reading (None: it never sent one)."""
+    if silent_since is None:
+        return Message("未确认：消毒柜无数据", "unconfirmed: no data from the cabinet")
+    return Message(
+        f"未确认：消毒柜自 {silent_since} 起无数据",
+        f"unconfirmed: cabinet silent since {silent_since}",
+    )
+
+
+def disinfection_unconfirmed(label: str, meal: Message, day: str, reason: Message) -> Message:
+    return Message(
+        f"{label} {day} {meal.zh}消毒{reason.zh}。请到现场检查消毒柜，并人工核对该餐餐具是否已消毒",
+        f"{label}: {meal.en} {day} disinfection {reason.en}. Check the cabinet on site and "
+        "whether that meal's tableware was disinfected",
+    )
+
+
+def amendment_note(confirmed: bool, received_at: str) -> Message:
+    """Why a register line changed: data received later (local time) decided it."""
+    if confirmed:
+        return Message(
+            f"已根据 {received_at} 收到的数据确认", f"confirmed from data received at {received_at}"
+        )
+    return Message(
+        f"已根据 {received_at} 收到的数据更正", f"corrected from data received at {received_at}"
+    )
+
+
 def disinfection_summary(label: str, meals: list[tuple[Message, str, Message]]) -> Message:
     """`meals`: (meal name, local date, reason) of each non-compliant meal of this alert."""
     zh = "；".join(f"{d} {m.zh}：{r.zh}" for m, d, r in meals)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from typing_extensions import TypedDict  # pydantic reads it on Python < 3.12
+
 __all__ = [
     "Alert",
     "AlertAction",
@@ -46,6 +48,8 @@ class RuleId(StrEnum):
     SENSOR_FAULT = "sensor_fault"
     SEAL_DEGRADATION = "seal_degradation"
     DISINFECTION = "disinfection"
+    # A meal judged while its cabinet was silent: a warning until the cabinet's data arrives.
+    DISINFECTION_UNCONFIRMED = "disinfection_unconfirmed"
     SAMPLE_RETENTION = "sample_retention"
 
 
@@ -156,6 +160,21 @@ class DisinfectionStatus(StrEnum):
     COMPLIANT = "compliant"
     INCOMPLETE = "incomplete"  # a cycle ran but did not reach or hold the target
     MISSED = "missed"  # no cycle in the window
+    # The cabinet was silent (no data by the real clock): provisional until its data arrives.
+    UNCONFIRMED = "unconfirmed"
+
+
+class DisinfectionAmendment(TypedDict):
+    """A register line's earlier verdict that data received later replaced (append-only):
+    what it said and when (UTC, ISO 8601), and when the line was corrected and why."""
+
+    status: str
+    decided_at: str
+    reason_zh: str
+    reason_en: str
+    amended_at: str
+    note_zh: str
+    note_en: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +198,9 @@ class DisinfectionRecord:
     cycle_end: datetime | None = None
     max_temp_c: float | None = None
     hold_min: float | None = None  # longest continuous time at or above the threshold
+    # Earlier verdicts of this line that later data replaced, oldest first (an inspector sees
+    # that the line was corrected, from what and when).
+    amendments: tuple[DisinfectionAmendment, ...] = ()
 
 
 class RetentionStatus(StrEnum):

@@ -139,6 +139,12 @@ class RuleSettings(BaseModel):
     # minutes after the window closes for late readings; an alert follows within 15 min.
     disinfection_window_min: float = Field(default=90.0, gt=0)
     disinfection_decision_delay_min: float = Field(default=5.0, ge=0, le=15)
+    # A meal judged while its cabinet was silent is "unconfirmed" until the cabinet's own data
+    # for the window arrives; data may amend the line for this long after the window closes.
+    # 72 h covers a school network down over a weekend (Friday dinner to Monday breakfast is
+    # about 62 h) and bounds the readings kept for it; later, the line stays unconfirmed and
+    # its alert waits for a person's check (the tableware has long been used by then).
+    disinfection_amend_h: float = Field(default=72.0, gt=0, le=168)
 
     # -- food-sample retention ---------------------------------------------------------------
     # Less than this share of the retention period covered by readings cannot prove the

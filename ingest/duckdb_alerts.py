@@ -346,8 +346,10 @@ _DISINFECTION = RecordTable(
         "site", "device", "meal", "service_date", "window_start", "window_end", "status",
         "target_c", "hold_threshold_c", "required_hold_min", "decided_at", "reason_zh",
         "reason_en", "cycles", "cycle_start", "cycle_end", "max_temp_c", "hold_min",
+        "amendments",
     ),
     messages=("reason",),
+    json_columns=("amendments",),
 )  # fmt: skip
 _RETENTION = RecordTable(
     "sample_retention",

@@ -83,6 +83,11 @@ CREATE TABLE IF NOT EXISTS rule_state (
 
 ALERTS: tuple[Migration, ...] = (
     Migration(1, "alerts, history, registers, seal health, rule state", (_ALERTS_V1,)),
+    Migration(
+        2,
+        "disinfection register: amendment trail of lines corrected by late data",
+        ("ALTER TABLE disinfection_register ADD COLUMN amendments JSON DEFAULT '[]'",),
+    ),
 )
 
 _CALIBRATION_V1 = """

@@ -277,6 +277,17 @@ def _disinfection(context: Context, r: DisinfectionRecord, lang: Language) -> di
         "hold_threshold_c": r.hold_threshold_c,
         "required_hold_min": r.required_hold_min,
         "decided_at": local(r.decided_at),
+        # Earlier verdicts that data received later replaced: the inspector sees the correction.
+        "amendments": [
+            {
+                "status": a["status"],
+                "decided_at": local(datetime.fromisoformat(a["decided_at"])),
+                "reason": a["reason_en"] if lang == "en" else a["reason_zh"],
+                "amended_at": local(datetime.fromisoformat(a["amended_at"])),
+                "note": a["note_en"] if lang == "en" else a["note_zh"],
+            }
+            for a in r.amendments
+        ],
     }
 
 

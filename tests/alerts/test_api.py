@@ -189,6 +189,37 @@ async def test_registers_list_what_the_rules_wrote(
     assert seal["learning"]["en"] == "learning, 0 h of 39"
 
 
+async def test_the_disinfection_register_shows_a_line_corrected_by_late_data(
+    setup: tuple[httpx.AsyncClient, Harness],
+) -> None:
+    # The cabinet is silent 12:30-16:30 (lunch's verdict is unconfirmed at 14:15), then
+    # uploads its buffer holding a compliant cycle at 13:00.
+    client, harness = setup
+    rows = series("ir-1", local(12, 0), 15, [25.0] * 240 + [125.0] * 60 + [25.0] * 660)
+    harness.feed([r for r in rows if r[1] < local(12, 30)])
+    for minute in range(0, 30):
+        harness.tick(local(14, 10) + timedelta(minutes=minute))
+    [line] = (await client.get("/api/registers/disinfection")).json()["items"]
+    assert line["status"] == "unconfirmed" and line["amendments"] == []
+    assert line["reason"] == "未确认：消毒柜自 12:29 起无数据"
+    harness.clock.instant = local(16, 30)
+    harness.feed([r for r in rows if r[1] >= local(12, 30)])
+    harness.tick(local(16, 31))
+    body = (await client.get("/api/registers/disinfection", params={"lang": "en"})).json()
+    [line] = body["items"]
+    assert line["status"] == "compliant" and line["decided_at"] == "2026-11-23T16:31:00+08:00"
+    assert line["amendments"] == [
+        {
+            "status": "unconfirmed",
+            "decided_at": "2026-11-23T14:15:00+08:00",
+            "reason": "unconfirmed: cabinet silent since 12:29",
+            "amended_at": "2026-11-23T16:31:00+08:00",
+            "note": "confirmed from data received at 2026-11-23 16:31",
+        }
+    ]
+    assert body["counts"]["compliant"] == 1 and body["counts"]["unconfirmed"] == 0
+
+
 @pytest.mark.parametrize(
     ("path", "params", "message"),
     [

@@ -101,14 +101,20 @@ def test_an_under_temperature_cycle_says_how_hot_it_got(harness: Harness) -> Non
     assert record.reason.zh == "温度不足：最高 113.0 °C，未达到 120.0 °C"
 
 
-def test_a_missed_meal_alerts_by_the_clock_within_15_min(harness: Harness) -> None:
+def test_a_silent_cabinet_is_unconfirmed_by_the_clock_within_15_min(harness: Harness) -> None:
     harness.feed(cabinet_day("ir-1", None, 0.0, 0, hours=2))  # data until 13:00, then silence
     for minute in range(0, 20):
         harness.tick(LUNCH_WINDOW_END + minutes(minute))
     record = lunch_record(harness, "ir-1")
-    assert record.status is DisinfectionStatus.MISSED
-    [alert] = harness.alerts(RuleId.DISINFECTION)
-    assert alert.fired_at - LUNCH_WINDOW_END <= timedelta(minutes=15)
+    # No data is no proof either way: a warning to check by hand, not a missed meal.
+    assert record.status is DisinfectionStatus.UNCONFIRMED
+    assert record.reason.zh == "未确认：消毒柜自 12:59 起无数据"
+    assert record.reason.en == "unconfirmed: cabinet silent since 12:59"
+    [alert] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
+    assert alert.severity.value == "warning" and alert.state is AlertState.FIRING
+    assert alert.fired_at is not None and alert.fired_at - LUNCH_WINDOW_END <= minutes(15)
+    assert "请到现场检查消毒柜" in alert.message.zh and "Check the cabinet" in alert.message.en
+    assert harness.alerts(RuleId.DISINFECTION) == []
 
 
 def test_steam_at_boiling_is_judged_with_the_probe_tolerance(harness: Harness) -> None:
@@ -273,27 +279,99 @@ def test_a_cabinet_that_falls_silent_is_judged_after_the_lateness_by_the_clock(
         assert harness.store.disinfection_records("test-school", ZONE_DAY, ZONE_DAY, "ir-1") == []
     harness.tick(local(14, 15) + timedelta(seconds=30))
     record = lunch_record(harness, "ir-1")
-    assert record.status is DisinfectionStatus.MISSED
+    assert record.status is DisinfectionStatus.UNCONFIRMED
     assert record.decided_at == last + LATENESS  # 14:15:30, by the real clock
-    [alert] = harness.alerts(RuleId.DISINFECTION)
+    [alert] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
     assert alert.fired_at == last + LATENESS
 
 
-def test_history_arriving_after_a_verdict_does_not_reopen_it(harness: Harness) -> None:
-    # The cabinet falls silent at 12:50 and is judged missed at 14:15; at 15:00 it uploads
-    # its buffer, which holds a compliant cycle at 13:00. The register keeps its verdict.
-    buffered = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=4)
-    live = [r for r in buffered if r[1] < local(12, 50)]
+# -- a cabinet silent over lunch, then its buffer (issue 11: catch-up after an outage) ----------
+
+SILENT_FROM, BACK_AT = local(12, 30), local(16, 30)  # 4 h without the link
+
+
+def silent_over_lunch(harness: Harness, rows: list[tuple[str, datetime, dict[str, float]]]) -> None:
+    """Live until 12:30, then nothing until lunch's verdict has been given on silence."""
+    live = [r for r in rows if r[1] < SILENT_FROM]
     for index in range(0, len(live), 40):
         harness.feed(live[index : index + 40])
-    for minute in range(0, 20):
+    for minute in range(0, 30):
         harness.tick(LUNCH_WINDOW_END + minutes(minute))
-    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.MISSED
-    harness.clock.instant = local(15, 0)
-    harness.feed([r for r in buffered if r[1] >= local(12, 50)])
-    harness.tick(local(15, 1))
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.UNCONFIRMED
+
+
+def upload_at_back(harness: Harness, rows: list[tuple[str, datetime, dict[str, float]]]) -> None:
+    harness.clock.instant = BACK_AT
+    harness.feed([r for r in rows if SILENT_FROM <= r[1] < BACK_AT], store=False)
+    harness.tick(BACK_AT + minutes(1))
+
+
+def test_a_buffered_compliant_cycle_confirms_the_unconfirmed_line(harness: Harness) -> None:
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=5.5)
+    silent_over_lunch(harness, rows)
+    [warning] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
+    upload_at_back(harness, rows)
     record = lunch_record(harness, "ir-1")
-    assert record.status is DisinfectionStatus.MISSED and record.decided_at == local(14, 15)
+    assert record.status is DisinfectionStatus.COMPLIANT and record.hold_min == 15.0
+    assert record.decided_at == BACK_AT + minutes(1)
+    # The correction is kept beside the line: what it said, when, and what confirmed it.
+    [amendment] = record.amendments
+    assert amendment["status"] == "unconfirmed"
+    assert amendment["reason_en"] == "unconfirmed: cabinet silent since 12:29"
+    assert datetime.fromisoformat(amendment["decided_at"]) == LUNCH_WINDOW_END + DELAY
+    assert datetime.fromisoformat(amendment["amended_at"]) == BACK_AT + minutes(1)
+    assert amendment["note_en"] == "confirmed from data received at 2026-11-23 16:31"
+    assert amendment["note_zh"] == "已根据 2026-11-23 16:31 收到的数据确认"
+    [resolved] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
+    assert resolved.id == warning.id and resolved.state is AlertState.RESOLVED
+    history = harness.store.alert_history(resolved.id)
+    assert history[-1].note is not None and "lunch: compliant" in history[-1].note
+    assert harness.alerts(RuleId.DISINFECTION) == []
+
+
+def test_a_cabinet_that_sends_nothing_stays_unconfirmed(harness: Harness) -> None:
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=5.5)
+    silent_over_lunch(harness, rows)
+    # Days later, past the amendment period (72 h), nothing has come: the line stays
+    # unconfirmed and the warning waits for a person.
+    for hours in (1, 24, 80):
+        harness.tick(LUNCH_WINDOW_END + timedelta(hours=hours))
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.UNCONFIRMED
+    [warning] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
+    assert warning.state is AlertState.FIRING
+    # A buffer arriving after the amendment period changes nothing.
+    harness.clock.instant = LUNCH_WINDOW_END + timedelta(hours=81)
+    harness.feed([r for r in rows if r[1] >= SILENT_FROM], store=False)
+    harness.tick(LUNCH_WINDOW_END + timedelta(hours=81, minutes=1))
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.UNCONFIRMED
+    assert harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)[0].state is AlertState.FIRING
+
+
+def test_a_cabinet_back_without_its_buffer_is_not_judged_on_the_hole(harness: Harness) -> None:
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=6)
+    silent_over_lunch(harness, rows)
+    harness.feed([r for r in rows if r[1] >= BACK_AT])  # live again, the window never sent
+    harness.tick(local(17, 1))
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.UNCONFIRMED
+    assert harness.alerts(RuleId.DISINFECTION) == []
+
+
+def test_a_buffered_cycle_at_90_c_turns_the_line_failed_with_a_critical_alert(
+    harness: Harness,
+) -> None:
+    rows = cabinet_day("ir-1", local(13, 0), 90.0, 20, hours=5.5)
+    silent_over_lunch(harness, rows)
+    upload_at_back(harness, rows)
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.INCOMPLETE and record.max_temp_c == 90.0
+    assert record.reason.en == "under temperature: reached only 90.0 °C, below 120.0 °C"
+    [amendment] = record.amendments
+    assert amendment["note_en"] == "corrected from data received at 2026-11-23 16:31"
+    [alert] = harness.alerts(RuleId.DISINFECTION)
+    assert alert.severity.value == "critical" and alert.state is AlertState.FIRING
+    assert alert.fired_at == BACK_AT + minutes(1)
+    [warning] = harness.alerts(RuleId.DISINFECTION_UNCONFIRMED)
+    assert warning.state is AlertState.RESOLVED
 
 
 def test_a_cabinet_whose_history_is_still_arriving_is_not_judged_on_the_rest(

@@ -59,13 +59,16 @@ def test_completeness_is_the_share_of_meals_with_a_compliant_record() -> None:
         line("breakfast", DisinfectionStatus.COMPLIANT),
         line("lunch", DisinfectionStatus.COMPLIANT),
         line("dinner", DisinfectionStatus.MISSED),
+        # A silent cabinet proves nothing yet: not a compliant record.
+        line("supper", DisinfectionStatus.UNCONFIRMED),
     ]
     summary = disinfection_summary(records)
-    assert summary.completeness == round(2 / 3, 4)
+    assert summary.completeness == 0.5
     assert summary.counts == {
         DisinfectionStatus.COMPLIANT: 2,
         DisinfectionStatus.INCOMPLETE: 0,
         DisinfectionStatus.MISSED: 1,
+        DisinfectionStatus.UNCONFIRMED: 1,
     }
     assert disinfection_summary([]).completeness is None
 
