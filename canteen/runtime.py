@@ -22,6 +22,7 @@ from dashboard_api.live import LiveHub
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
+from ingest.duckdb_calibration import DuckDBCalibrationStore
 
 __all__ = ["Overrides", "Service", "ServiceError", "run_until"]
 
@@ -76,6 +77,8 @@ class Service:
             opened.callback(self.store.close)
             self.alert_store = DuckDBAlertStore(self.db_path)
             opened.callback(self.alert_store.close)
+            self.calibration_store = DuckDBCalibrationStore(self.db_path)
+            opened.callback(self.calibration_store.close)
             self._wire(config, clock)
             opened.pop_all()
         self._started = time.monotonic()
@@ -93,7 +96,15 @@ class Service:
         self.writer.add_presence_listener(self.live.on_presence)
         self.alerts.add_change_listener(self.live.on_alert_change)
         self.app = create_app(
-            ApiContext(config, self.store, clock, self.status, alerts=self.alerts, live=self.live)
+            ApiContext(
+                config,
+                self.store,
+                clock,
+                self.status,
+                alerts=self.alerts,
+                calibration=self.calibration_store,
+                live=self.live,
+            )
         )
         self._server = _QuietServer(
             uvicorn.Config(
@@ -142,7 +153,7 @@ class Service:
     def close(self) -> None:
         """Release the API socket and the database (run() does it when it ends)."""
         self._socket.close()
-        for opened in (self.alert_store, self.store):
+        for opened in (self.calibration_store, self.alert_store, self.store):
             # A query still running in a worker thread makes DuckDB refuse to close ("busy");
             # that must not hide why the service is stopping.
             try:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from dashboard_api.context import ApiContext
 from dashboard_api.errors import install_error_handlers
-from dashboard_api.routes import alerts, deadletter, devices, energy, health, registers
+from dashboard_api.routes import alerts, calibration, deadletter, devices, energy, health, registers
 from dashboard_api.routes import charts as chart_route
 from dashboard_api.routes import live as live_route
 
@@ -25,7 +25,7 @@ def create_app(context: ApiContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
-    for module in (health, devices, deadletter, energy, alerts, registers):
+    for module in (health, devices, deadletter, energy, alerts, registers, calibration):
         app.include_router(module.router)
     app.include_router(live_route.router)
     app.include_router(chart_route.router)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from alerts.calibration import CalibrationStore
 from alerts.lifecycle import AlertBook, AlertChange
 from alerts.store import RegisterStore
 from core.clock import Clock
@@ -46,5 +47,7 @@ class ApiContext:
     status: Callable[[], Mapping[str, object]]
     # None: the service runs without alerts; their routes answer 503.
     alerts: AlertsDesk | None = None
+    # None: no calibration register; its routes and the register documents answer 503.
+    calibration: CalibrationStore | None = None
     # None: no live updates; /api/live answers 503.
     live: LiveHub | None = None

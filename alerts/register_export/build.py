@@ -106,7 +106,7 @@ def _temperature_tables(
     keys: tuple[str, ...] = ("date", "device", "band", "min", "max", "mean", "out")
     keys += ("food_min", "food_max", "food_mean", "food_out", "complete")
     header = [label(f"temp.{k}", lang) for k in keys] + [label("flag", lang)]
-    widths = [1.1, 1.1, 0.8, 0.7, 0.7, 0.7, 0.8, 0.8, 0.8, 0.8, 0.9, 0.8, 1.0]
+    widths = [1.0, 1.1, 0.8, 0.7, 0.7, 0.7, 0.8, 0.8, 0.8, 0.8, 0.9, 0.8, 1.6]
     return [Table(label("temp.title", lang), header, rows, widths)], []
 
 
@@ -135,7 +135,7 @@ def _disinfection_tables(
                 r.service_date,
                 r.meal,
                 r.device,
-                label(f"status.{r.status.value}", lang),
+                label(f"status.{r.status.value}", lang, r.status.value),
                 _local(r.cycle_start, zone),
                 _local(r.cycle_end, zone),
                 r.max_temp_c,
@@ -148,7 +148,7 @@ def _disinfection_tables(
     keys = ("date", "meal", "device", "status", "cycle_start", "cycle_end", "max", "hold")
     header = [label(f"dis.{k}", lang) for k in (*keys, "required", "reason")]
     header.append(label("flag", lang))
-    widths = [1.0, 0.8, 1.0, 0.8, 1.3, 1.3, 0.7, 0.7, 1.3, 2.4, 1.0]
+    widths = [1.0, 0.8, 1.0, 0.8, 1.3, 1.3, 0.7, 0.7, 1.3, 2.4, 1.6]
     summary = registers.disinfection_summary(records)
     title = label("dis.title", lang)
     if summary.completeness is not None:
@@ -176,7 +176,7 @@ def _retention_tables(
                 r.service_date,
                 r.meal,
                 r.device,
-                label(f"status.{r.status.value}", lang),
+                label(f"status.{r.status.value}", lang, r.status.value),
                 _local(r.start, zone),
                 _local(r.end, zone),
                 r.min_c,
@@ -188,7 +188,7 @@ def _retention_tables(
         )
     keys = ("date", "meal", "device", "status", "start", "end", "min", "max", "out", "complete")
     header = [label(f"ret.{k}", lang) for k in keys] + [label("flag", lang)]
-    widths = [1.0, 0.8, 1.0, 0.8, 1.3, 1.3, 0.7, 0.7, 0.8, 0.8, 1.0]
+    widths = [1.0, 0.8, 1.0, 0.8, 1.3, 1.3, 0.7, 0.7, 0.8, 0.8, 1.6]
     return [Table(label("ret.title", lang), header, rows, widths)], []
 
 

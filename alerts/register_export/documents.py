@@ -157,7 +157,7 @@ def alert_table(
         [
             a.id,
             a.device,
-            label(f"rule.{a.rule.value}", lang),
+            label(f"rule.{a.rule.value}", lang, a.rule.value),
             local(a.fired_at or a.pending_since),
             a.acknowledged_by,
             local(a.acknowledged_at),

@@ -51,6 +51,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "status.compliant": ("合格", "compliant"),
     "status.incomplete": ("未达标", "incomplete"),
     "status.missed": ("未消毒", "missed"),
+    "status.unconfirmed": ("待确认", "unconfirmed"),
     # retention
     "ret.title": ("留样冷藏", "Samples kept in band"),
     "ret.date": ("日期", "Date"),
@@ -119,6 +120,10 @@ _LABELS: dict[str, tuple[str, str]] = {
 }
 
 
-def label(key: str, lang: Lang) -> str:
+def label(key: str, lang: Lang, default: str | None = None) -> str:
+    """The word for `key`; `default` (e.g. a status value the code learned after this table)
+    when there is none, so a new status never stops a register from printing."""
+    if key not in _LABELS and default is not None:
+        return default
     zh, en = _LABELS[key]
     return en if lang == "en" else zh

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from core.clock import StepClock
 from dashboard_api import ApiContext, create_app
+from ingest.duckdb_calibration import DuckDBCalibrationStore
 from tests.alerts.conftest import Harness, school, series
 
 ZONE = school().site.zone
@@ -28,8 +29,15 @@ def wired_app(path: Path) -> tuple[FastAPI, Harness]:
     values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
     harness.feed(series("fridge-1", MIDNIGHT, 60, values))
     harness.clock.instant = NOON
+    # The calibration register's connection closes with the process (DuckDB shares the file
+    # with the harness's stores, which close it for writing).
     context = ApiContext(
-        harness.config, harness.readings, harness.clock, lambda: {}, alerts=harness.service
+        harness.config,
+        harness.readings,
+        harness.clock,
+        lambda: {},
+        alerts=harness.service,
+        calibration=DuckDBCalibrationStore(path),
     )
     return create_app(context), harness
 
