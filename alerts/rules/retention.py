@@ -14,7 +14,11 @@ gives the window's coverage, its minutes out of band and its longest gap. A wind
 A window opens and ends on event time: when the fridge's own readings pass the meal's end
 and the window's end (plus a few minutes), or, if the fridge has gone silent, once it has
 delivered nothing new for the lateness by the real clock (`LateData`). A fridge whose history
-is still arriving is judged on that history, not on the part still to come.
+is still arriving is judged on that history, not on the part still to come. A reading that
+arrives out of order (older than one already seen) still fills a gap of an open window: each
+window keeps its gaps longer than the silence threshold (the only ones that cost coverage),
+and a late reading inside one splits it. Inside a shorter gap it changes nothing (the span
+was already covered; its minutes out of band stay with the reading before it).
 
 Every window is a register record, written when it opens, when it is breached and when it ends.
 """
@@ -55,6 +59,10 @@ class RetentionWindow:
     covered_ms: int = 0
     longest_gap_ms: int = 0
     breached: bool = False
+    # Gaps between readings longer than the silence threshold, as (from, to, temp at from):
+    # a late reading inside one fills part of it. `short_gap_ms`: the longest shorter gap.
+    gaps: list[tuple[int, int, float | None]] = field(default_factory=list)
+    short_gap_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -93,6 +101,19 @@ class RetentionRule(StatefulRule[RetentionState]):
             self._breach(ts, out)
         self._finish(ts, out)
 
+    def observe_late(self, sample: Sample) -> None:
+        st, ts = self.state, sample.ts_ms
+        temp = sample.get("temp_c")
+        if temp is None or st.opened_until_ms is None:
+            return
+        if st.last_ms is None or ts > st.last_ms:
+            # Older than another metric's reading, but the newest temperature: in order.
+            self._account(ts, temp)
+            st.last_ms, st.last_temp = ts, temp
+            return
+        for window in st.windows:
+            self._fill(window, ts, temp)
+
     def delivered(self, now_ms: int) -> None:
         self.late.delivered(now_ms, self.state.watermark_ms)
 
@@ -122,20 +143,56 @@ class RetentionRule(StatefulRule[RetentionState]):
         for window in st.windows:
             if st.last_ms is not None:
                 self._span(window, st.last_ms, min(ts, st.last_ms + cap), st.last_temp)
-                if window.start_ms <= st.last_ms < window.end_ms:
-                    window.longest_gap_ms = max(window.longest_gap_ms, ts - st.last_ms)
-            if window.start_ms <= ts < window.end_ms:
-                window.min_c = temp if window.min_c is None else min(window.min_c, temp)
-                window.max_c = temp if window.max_c is None else max(window.max_c, temp)
+                self._gap(window, st.last_ms, ts, st.last_temp)
+            self._extremes(window, ts, temp)
 
-    def _span(self, window: RetentionWindow, start: int, end: int, temp: float | None) -> None:
-        """Credit the window with the part of [start, end) inside it."""
+    def _gap(self, window: RetentionWindow, start: int, end: int, temp: float | None) -> None:
+        """Note the gap between two readings [start, end) for the window's longest gap, and
+        keep it when it costs coverage (a late reading may fill it)."""
+        if not window.start_ms <= start < window.end_ms and not (start < window.start_ms < end):
+            return
+        if end - start > self.setup.silence_ms:
+            window.gaps.append((start, end, temp))
+        elif window.start_ms <= start:
+            window.short_gap_ms = max(window.short_gap_ms, end - start)
+        self._longest(window)
+
+    def _longest(self, window: RetentionWindow) -> None:
+        inside = [b - a for a, b, _ in window.gaps if window.start_ms <= a < window.end_ms]
+        window.longest_gap_ms = max([window.short_gap_ms, *inside])
+
+    def _extremes(self, window: RetentionWindow, ts: int, temp: float) -> None:
+        if window.start_ms <= ts < window.end_ms:
+            window.min_c = temp if window.min_c is None else min(window.min_c, temp)
+            window.max_c = temp if window.max_c is None else max(window.max_c, temp)
+
+    def _fill(self, window: RetentionWindow, ts: int, temp: float) -> None:
+        """A late reading at `ts` inside one of the window's long gaps splits it: the part
+        after the reading before it and the part after this one are credited as usual."""
+        cap = self.setup.silence_ms
+        for index, (start, end, before) in enumerate(window.gaps):
+            if not start < ts < end:
+                continue
+            self._span(window, start, min(end, start + cap), before, sign=-1)
+            self._span(window, start, min(ts, start + cap), before)
+            self._span(window, ts, min(end, ts + cap), temp)
+            del window.gaps[index]
+            self._gap(window, start, ts, before)
+            self._gap(window, ts, end, temp)
+            self._extremes(window, ts, temp)
+            return
+
+    def _span(
+        self, window: RetentionWindow, start: int, end: int, temp: float | None, sign: int = 1
+    ) -> None:
+        """Credit the window with the part of [start, end) inside it (`sign` -1: take back
+        a credit given before)."""
         inside = min(end, window.end_ms) - max(start, window.start_ms)
         if inside <= 0:
             return
-        window.covered_ms += inside
+        window.covered_ms += sign * inside
         if temp is not None and not self._in_band(temp):
-            window.out_ms += inside
+            window.out_ms += sign * inside
 
     def _in_band(self, temp: float) -> bool:
         above = self.high_c is not None and temp > self.high_c

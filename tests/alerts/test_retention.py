@@ -116,3 +116,31 @@ def test_a_silent_fridge_is_unverified_after_the_lateness_by_the_clock(harness: 
     record = lunch(harness)
     assert record.status is RetentionStatus.UNVERIFIED and record.completeness < 0.9
     assert record.updated_at == local(12, 45, 2)
+
+
+def test_readings_that_arrive_out_of_order_fill_a_window_gap(harness: Harness) -> None:
+    # A gateway holds the fridge's readings of Tuesday 00:00-06:00 and delivers the first
+    # half at 08:00, after newer ones: they still count toward the open windows' coverage.
+    rows = sample_fridge(local(11, 0), local(13, 0, 2))
+    held = [r for r in rows if local(0, 0, 1) <= r[1] < local(6, 0, 1)]
+    harness.feed([r for r in rows if r[1] < local(0, 0, 1)])
+    harness.feed([r for r in rows if local(6, 0, 1) <= r[1] < local(8, 0, 1)])
+    harness.feed(held[: len(held) // 2])  # 00:00-02:59, older than 07:59
+    harness.feed([r for r in rows if r[1] >= local(8, 0, 1)])
+    record = lunch(harness)
+    # 02:59-06:00 is still missing: 181 min, of which 5 min (the silence threshold) count.
+    assert record.longest_gap_min == 181.0
+    assert record.completeness == round(1 - (181 - 5) / (48 * 60), 4)
+    assert record.status is RetentionStatus.KEPT  # was 88 % and unverified without them
+    assert harness.alerts(RuleId.SAMPLE_RETENTION) == []
+
+
+def test_a_late_reading_out_of_band_counts_its_minutes(harness: Harness) -> None:
+    rows = sample_fridge(local(11, 0), local(13, 0, 2))
+    harness.feed([r for r in rows if not local(0, 0, 1) <= r[1] < local(6, 0, 1)][:1000])
+    # One reading of 9 °C at 03:00 arrives late: it stands for 5 min (the silence threshold).
+    harness.feed([("sample-1", local(3, 0, 1), {"temp_c": 9.0})])
+    harness.feed([r for r in rows if not local(0, 0, 1) <= r[1] < local(6, 0, 1)][1000:])
+    record = lunch(harness)
+    assert record.minutes_out_of_band == 5.0 and record.max_c == 9.0
+    assert record.longest_gap_min == 181.0  # 23:59-03:00 (03:00-06:00 is 180)
