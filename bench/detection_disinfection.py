@@ -8,9 +8,11 @@
   device's history is still arriving; DESIGN.md, time: it must not be judged on the part that
   has not arrived).
 
-Per mode: spoiled cycles flagged (non-compliant register line), compliant cycles flagged, meals
-left without a verdict, and how long after its window closed a meal's verdict was written.
-Whether a cycle was spoiled is read from the true chamber, not from its plan.
+Per mode: spoiled cycles flagged (a register line missed or incomplete), compliant cycles
+flagged so (target 0), compliant cycles first unconfirmed (the cabinet really was silent, so
+the notice was true) and then confirmed by its uploaded data, lines left unconfirmed at the
+end, meals left without a verdict, and how long after its window closed a meal's first verdict
+was written. Whether a cycle was spoiled is read from the true chamber, not from its plan.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ MODES = ("live", "late", "catch-up")
 LATE_MAX_S = 600.0
 OUTAGE_S = (2 * 3600.0, 6 * 3600.0)
 ZONE = ZoneInfo("Asia/Shanghai")
+# A spoiled cycle is caught by a final non-compliant line; an unconfirmed one is a notice that
+# the cabinet was silent, not a verdict on the cycle.
+_FLAGGED = (DisinfectionStatus.MISSED, DisinfectionStatus.INCOMPLETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,27 +139,51 @@ def _score(
     by_kind: dict[str, dict[str, int]] = {
         k.value: {"meals": 0, "spoiled": 0, "flagged": 0} for k in CycleKind
     }
-    counts = {"spoiled": 0, "spoiled_flagged": 0, "compliant": 0, "compliant_flagged": 0}
+    counts = dict.fromkeys(
+        (
+            "spoiled",
+            "spoiled_flagged",
+            "spoiled_unconfirmed_first",
+            "compliant",
+            "compliant_flagged",
+            "compliant_unconfirmed_then_confirmed",
+            "unconfirmed_left",
+        ),
+        0,
+    )
     borderline = unjudged = 0
     delays = []
     for plan, minutes in held:
         line = lines.get((plan.cabinet, plan.window.meal, plan.window.service_date))
-        flagged = line is not None and line.status is not DisinfectionStatus.COMPLIANT
+        flagged = line is not None and line.status in _FLAGGED
+        was_unconfirmed = line is not None and any(
+            a["status"] == DisinfectionStatus.UNCONFIRMED.value for a in line.amendments
+        )
         kind = by_kind[plan.kind.value]
         kind["meals"] += 1
         kind["flagged"] += flagged
         if line is None:
             unjudged += 1
         else:
+            counts["unconfirmed_left"] += line.status is DisinfectionStatus.UNCONFIRMED
             closes = plan.window.end + timedelta(minutes=window_min)
-            delays.append((line.decided_at - closes).total_seconds() / 60)
+            first = (
+                datetime.fromisoformat(line.amendments[0]["decided_at"])
+                if was_unconfirmed
+                else line.decided_at
+            )
+            delays.append((first - closes).total_seconds() / 60)
         if minutes < REQUIRED_MIN - 1:
             kind["spoiled"] += 1
             counts["spoiled"] += 1
             counts["spoiled_flagged"] += flagged
+            counts["spoiled_unconfirmed_first"] += was_unconfirmed
         elif minutes >= REQUIRED_MIN + 1:
             counts["compliant"] += 1
             counts["compliant_flagged"] += flagged
+            counts["compliant_unconfirmed_then_confirmed"] += (
+                was_unconfirmed and line is not None and line.status is DisinfectionStatus.COMPLIANT
+            )
         else:
             borderline += 1
     return {

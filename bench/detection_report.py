@@ -34,12 +34,15 @@ def table(report: dict[str, Any]) -> str:
         lines += [
             "",
             f"{'disinfection':<12} {'spoiled flagged':>16} {'compliant flagged':>18} "
+            f"{'compliant unconfirmed, confirmed':>33} {'left unconfirmed':>17} "
             f"{'unjudged':>9} {'too close':>9} {'verdict after window (median/max min)':>38}",
         ]
         for mode, score in report["disinfection"].items():
             lines.append(
                 f"{mode:<12} {score['spoiled_flagged']:>7}/{score['spoiled']:<8} "
-                f"{score['compliant_flagged']:>8}/{score['compliant']:<9} {score['unjudged']:>9} "
+                f"{score['compliant_flagged']:>8}/{score['compliant']:<9} "
+                f"{score.get('compliant_unconfirmed_then_confirmed', 0):>33} "
+                f"{score.get('unconfirmed_left', 0):>17} {score['unjudged']:>9} "
                 f"{score.get('borderline', 0):>9} "
                 f"{_num(score['verdict_after_window_median_min']):>28}/"
                 f"{_num(score['verdict_after_window_max_min'])}"
