@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.clock import SystemClock
 from core.config import load_config
 from core.errors import ConfigError
 from energy import EnergyError, PeriodKind, ReportPeriod
@@ -67,7 +68,8 @@ def run_energy_report(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         store = _open_store(Path(args.db) if args.db else Path(config.storage.path), args)
         try:
-            write_report(config, store, period, fmt, args.out, StderrProgress(), args.lang)
+            now = SystemClock().now()
+            write_report(config, store, period, fmt, args.out, StderrProgress(), args.lang, now)
         finally:
             store.close()
     except (ConfigError, EnergyError, StoreError) as exc:

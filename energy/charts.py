@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 from datetime import date
 
@@ -15,11 +16,18 @@ from matplotlib.gridspec import SubplotSpec
 from core.energy_model import DayType
 from core.model import Carrier
 from energy.labels import Lang, text
-from energy.report import EnergyReport, LineRole, ReportLine
+from energy.report import EnergyReport, LineRole, LineStatus, ReportLine
 from energy.tables import line_label
 from energy.tariffs import PERIODS
 
-__all__ = ["building_totals", "completeness_map", "daily_electricity", "end_uses", "time_of_use"]
+__all__ = [
+    "building_totals",
+    "completeness_map",
+    "daily_electricity",
+    "end_uses",
+    "time_of_use",
+    "wrapped",
+]
 
 # Colour-blind-safe (Okabe-Ito) for buildings and categories; tariff periods red to blue.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -32,6 +40,13 @@ def _totals(report: EnergyReport, carrier: Carrier) -> list[ReportLine]:
         for line in report.lines
         if line.building is not None and line.carrier is carrier and line.role is LineRole.TOTAL
     ]
+
+
+def wrapped(name: str, width: int = 12) -> str:
+    """A label broken over lines of about `width` characters, so the page's margin holds it
+    (a bilingual building name such as "教学楼 Teaching building" is wider than the axis
+    margin on one line)."""
+    return textwrap.fill(name, width, break_long_words=False) or name
 
 
 def _colours(count: int) -> list[str]:
@@ -48,7 +63,7 @@ def building_totals(figure: Figure, spec: SubplotSpec, report: EnergyReport, lan
     for index, carrier in enumerate(Carrier):
         axes = figure.add_subplot(cells[0, index])
         lines = _totals(report, carrier)
-        names = [line_label(line, lang)[0] for line in lines]
+        names = [wrapped(line_label(line, lang)[0]) for line in lines]
         now = [line.current.consumption for line in lines]
         axes.barh(names, now, color=PALETTE[index], height=0.6)
         # Only lines with a previous period get a tick: matplotlib cannot place an all-NaN
@@ -69,17 +84,19 @@ def building_totals(figure: Figure, spec: SubplotSpec, report: EnergyReport, lan
 
 def daily_electricity(axes: Axes, report: EnergyReport, lang: Lang) -> None:
     """Daily electricity of each building's main meters, stacked; use across gaps inside a day
-    hatched; days without school shaded grey, days not fully measured hatched behind."""
+    hatched; days without school shaded grey, days not fully measured dotted behind; days that
+    had not begun when the report was made left blank and marked, never counted as gaps."""
     days = sorted({d.day for d in report.meter_days})
     mains = {m for line in _totals(report, Carrier.ELECTRICITY) for m in line.meters}
     per_building: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     gaps: dict[date, float] = defaultdict(float)
     incomplete: set[date] = set()
+    future = {d.day for d in report.meter_days if d.future}
     for row in report.meter_days:
         if row.meter in mains:
             per_building[row.building][row.day] += row.measured
             gaps[row.day] += row.across_gaps
-            if row.completeness < 0.999:
+            if row.completeness < 0.999 and not row.future:
                 incomplete.add(row.day)
     x = np.arange(len(days))
     bottom = np.zeros(len(days))
@@ -104,8 +121,34 @@ def daily_electricity(axes: Axes, report: EnergyReport, lang: Lang) -> None:
         hatch="///",
         label=text("step.gap", lang),
     )
+    _day_backgrounds(axes, report, days, incomplete, future, lang)
+    axes.set_xticks(x, [f"{d:%m-%d}" for d in days], rotation=90, fontsize=6)
+    for tick, day in zip(axes.get_xticklabels(), days, strict=True):
+        if day in future:
+            tick.set_color("#aaaaaa")
+    axes.set_xlim(-0.6, len(days) - 0.4)
+    axes.set_ylim(0, max(float(bottom.max(initial=0)), 1.0) * 1.05)
+    axes.set_ylabel("kWh")
+    axes.set_title(f"{text('chart.daily', lang)}  ({text('note.daily', lang)})", fontsize=9)
+    axes.legend(fontsize=6, ncols=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+
+
+def _day_backgrounds(
+    axes: Axes,
+    report: EnergyReport,
+    days: list[date],
+    incomplete: set[date],
+    future: set[date],
+    lang: Lang,
+) -> None:
     types = {d.day: d.day_type for d in report.meter_days}
     for i, day in enumerate(days):
+        if day in future:
+            axes.text(
+                i, 0.02, text("future", lang), transform=axes.get_xaxis_transform(),
+                ha="center", va="bottom", rotation=90, fontsize=6, color="#999999",
+            )  # fmt: skip
+            continue
         if types.get(day) is not DayType.SCHOOL_DAY:
             axes.axvspan(i - 0.5, i + 0.5, color="#eeeeee", zorder=0)
         if day in incomplete:
@@ -118,18 +161,12 @@ def daily_electricity(axes: Axes, report: EnergyReport, lang: Lang) -> None:
                 linewidth=0,
                 zorder=0,
             )
-    axes.set_xticks(x, [f"{d:%m-%d}" for d in days], rotation=90, fontsize=6)
-    axes.set_xlim(-0.6, len(days) - 0.4)
-    axes.set_ylim(0, max(float(bottom.max(initial=0)), 1.0) * 1.05)
-    axes.set_ylabel("kWh")
-    axes.set_title(f"{text('chart.daily', lang)}  ({text('note.daily', lang)})", fontsize=9)
-    axes.legend(fontsize=6, ncols=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
 
 
 def time_of_use(axes: Axes, report: EnergyReport, lang: Lang) -> None:
     """Each building's electricity by tariff period, with the period's cost written on it."""
     lines = _totals(report, Carrier.ELECTRICITY)
-    names = [line_label(line, lang)[0] for line in lines]
+    names = [wrapped(line_label(line, lang)[0]) for line in lines]
     left = np.zeros(len(lines))
     widest = max((line.current.consumption for line in lines), default=0.0)
     for index, period in enumerate(PERIODS):
@@ -153,13 +190,20 @@ def time_of_use(axes: Axes, report: EnergyReport, lang: Lang) -> None:
 
 
 def end_uses(axes: Axes, report: EnergyReport, lang: Lang) -> None:
-    """Share of each end use (and the unaccounted rest) of every main meter with sub-meters."""
+    """Share of each end use (and the unaccounted rest) of every main meter with sub-meters;
+    a line without a share (a metering error, a rest not known) is named on the bar instead."""
     rows: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    flagged: dict[str, list[str]] = defaultdict(list)
     for line in report.lines:
         if line.building is not None and line.role is not LineRole.TOTAL:
             label = line_label(line, lang)
-            key = f"{label[0]} · {text(line.carrier.value, lang)}"
-            rows[key].append((label[1], line.share_pct or 0.0))
+            key = wrapped(f"{label[0]} · {text(line.carrier.value, lang)}", 16)
+            rows.setdefault(key, [])
+            if line.share_pct is not None:
+                rows[key].append((label[1], line.share_pct))
+            else:  # a metering error, or a share of a figure not known
+                status = line.status if line.status is not LineStatus.OK else LineStatus.NOT_KNOWN
+                flagged[key].append(f"{label[1]}: {text(f'status.{status.value}', lang)}")
     if not rows:
         axes.axis("off")
         axes.text(0.5, 0.5, text("none", lang), ha="center")
@@ -178,10 +222,19 @@ def end_uses(axes: Axes, report: EnergyReport, lang: Lang) -> None:
             fontsize=6,
         )
         left += share
+    for position, key in enumerate(rows):
+        if flagged[key]:
+            axes.text(
+                left[position] + 1, position, "; ".join(flagged[key]), va="center", fontsize=6,
+                color="#b2182b",
+            )  # fmt: skip
+    axes.set_yticks(range(len(rows)), list(rows))  # also when no line has a share to draw
+    axes.set_xlim(min(0.0, float(left.min())), max(100.0, float(left.max()) + 5))
     axes.set_xlabel(f"{text('share', lang)} %")
     axes.set_title(text("chart.categories", lang), fontsize=9)
     axes.set_ylim(max(len(rows), 4) - 0.5, -0.5)
-    axes.legend(fontsize=6, ncols=4, loc="lower right", framealpha=0.9)
+    if categories:
+        axes.legend(fontsize=6, ncols=4, loc="lower right", framealpha=0.9)
 
 
 def completeness_map(figure: Figure, axes: Axes, report: EnergyReport, lang: Lang) -> None:
@@ -190,7 +243,9 @@ def completeness_map(figure: Figure, axes: Axes, report: EnergyReport, lang: Lan
     days = sorted({d.day for d in report.meter_days})
     grid = np.zeros((len(meters), len(days)))
     for row in report.meter_days:
-        grid[meters.index(row.meter), days.index(row.day)] = row.completeness * 100
+        # A day not yet begun is blank (NaN draws nothing), not a red day of missing data.
+        value = np.nan if row.future else row.completeness * 100
+        grid[meters.index(row.meter), days.index(row.day)] = value
     image = axes.imshow(
         grid, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100, interpolation="nearest"
     )

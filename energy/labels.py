@@ -79,6 +79,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_steps": ("无缺失与待核查", "no gaps or review items"),
     "no_warnings": ("无计量提示", "no metering warnings"),
     "continued": ("续", "continued"),
+    "more_follows": ("续见下页", "continued on the next page"),
     "future": ("未到", "not yet"),
     "per_m2": ("单位面积", "per m²"),
     "per_occupant": ("人均", "per occupant"),

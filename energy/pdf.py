@@ -1,8 +1,9 @@
 """The PDF report: A4 pages with charts (matplotlib) and the tables a facilities office reads.
 
 Page 1 the totals per building against the previous period; page 2 daily electricity and the
-time-of-use split with its cost; page 3 the end uses below each main meter and the
-completeness of every meter-day; page 4 anomalies and the steps held for review.
+time-of-use split with its cost; page 3 the end uses below each main meter, the metering
+warnings and the completeness of every meter-day; page 4 anomalies and the steps held for
+review. A table longer than its page goes on over continued pages; an empty one says so.
 
 Chinese needs a CJK font: WenQuanYi Micro Hei (Debian `fonts-wqy-microhei`) or Noto Sans CJK
 (`fonts-noto-cjk`) or any of `CJK_FONTS` installed on the system.
@@ -10,6 +11,7 @@ Chinese needs a CJK font: WenQuanYi Micro Hei (Debian `fonts-wqy-microhei`) or N
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from matplotlib import font_manager, rc_context
@@ -24,6 +26,7 @@ from energy.charts import (
     daily_electricity,
     end_uses,
     time_of_use,
+    wrapped,
 )
 from energy.errors import EnergyError
 from energy.labels import Lang, text
@@ -42,7 +45,10 @@ CJK_FONTS = (
     "SimHei",
 )
 A4 = (8.27, 11.69)
-_TABLE_ROWS = 30
+# Rows that fit: half a page on page 4 (two tables), a whole continued page.
+_HALF_PAGE_ROWS = 26
+_PAGE_ROWS = 54
+_BUILDING_ROWS = 30
 
 
 def cjk_font() -> str | None:
@@ -62,12 +68,24 @@ def write_pdf(report: EnergyReport, out: Path, lang: Lang = "zh") -> None:
     families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     try:
         with rc_context({"font.family": families, "font.size": 8}), PdfPages(out) as pdf:
-            for page in (_totals_page, _electricity_page, _end_use_page, _review_page):
-                pdf.savefig(page(report, lang))
+            for figure in _pages(report, lang):
+                pdf.savefig(figure)
             meta = pdf.infodict()
             meta["Title"] = f"{report.site.name} {text('title', lang)} {report.period.label}"
     except OSError as exc:
         raise EnergyError(f"cannot write {out}: {exc}", field="out") from exc
+
+
+def _pages(report: EnergyReport, lang: Lang) -> Iterator[Figure]:
+    header, rows = _building_table(report, lang)
+    first = _totals_page(report, lang, header, rows[:_BUILDING_ROWS])
+    if len(rows) > _BUILDING_ROWS:
+        _more_follows(first, lang)
+    yield first
+    yield from _continued(report, lang, text("building", lang), header, rows[_BUILDING_ROWS:])
+    yield _electricity_page(report, lang)
+    yield _end_use_page(report, lang)
+    yield from _review_pages(report, lang)
 
 
 def _page(report: EnergyReport, lang: Lang, heading: str) -> Figure:
@@ -84,16 +102,19 @@ def _page(report: EnergyReport, lang: Lang, heading: str) -> Figure:
     return figure
 
 
-def _totals_page(report: EnergyReport, lang: Lang) -> Figure:
+_BUILDING_WIDTHS = [1.6, 1.2, 0.8, 0.8, 0.9, 0.9, 1.2, 0.9, 0.8]
+
+
+def _totals_page(
+    report: EnergyReport, lang: Lang, header: list[str], rows: list[list[Cell]]
+) -> Figure:
     figure = _page(report, lang, text("chart.by_building", lang))
     grid = figure.add_gridspec(
-        3, 1, left=0.07, right=0.97, top=0.91, bottom=0.07, hspace=0.22, height_ratios=[1, 0.3, 2]
+        3, 1, left=0.13, right=0.97, top=0.91, bottom=0.07, hspace=0.22, height_ratios=[1, 0.3, 2]
     )
     building_totals(figure, grid[0], report, lang)
     _key_figures(figure.add_subplot(grid[1]), report, lang)
-    header, rows = _building_table(report, lang)
-    widths = [1.4, 1.3, 0.8, 0.8, 1, 1, 1.3, 1, 0.8]
-    _table(figure.add_subplot(grid[2]), header, rows, widths=widths)
+    _table(figure.add_subplot(grid[2]), header, rows, widths=_BUILDING_WIDTHS)
     figure.text(0.07, 0.025, text("note.gaps", lang), fontsize=7, wrap=True)
     return figure
 
@@ -162,7 +183,7 @@ def _amount(value: float | None) -> str:
 
 def _electricity_page(report: EnergyReport, lang: Lang) -> Figure:
     figure = _page(report, lang, text("chart.daily", lang))
-    grid = figure.add_gridspec(2, 1, left=0.09, right=0.95, top=0.90, bottom=0.06, hspace=0.3)
+    grid = figure.add_gridspec(2, 1, left=0.16, right=0.95, top=0.90, bottom=0.06, hspace=0.3)
     daily_electricity(figure.add_subplot(grid[0]), report, lang)
     time_of_use(figure.add_subplot(grid[1]), report, lang)
     return figure
@@ -170,41 +191,86 @@ def _electricity_page(report: EnergyReport, lang: Lang) -> Figure:
 
 def _end_use_page(report: EnergyReport, lang: Lang) -> Figure:
     figure = _page(report, lang, text("chart.categories", lang))
-    grid = figure.add_gridspec(2, 1, left=0.2, right=0.95, top=0.90, bottom=0.06, hspace=0.3)
+    grid = figure.add_gridspec(
+        3, 1, left=0.22, right=0.95, top=0.90, bottom=0.06, hspace=0.35, height_ratios=[1, 0.35, 1]
+    )
     end_uses(figure.add_subplot(grid[0]), report, lang)
-    completeness_map(figure, figure.add_subplot(grid[1]), report, lang)
+    _warning_lines(figure.add_subplot(grid[1]), report, lang)
+    completeness_map(figure, figure.add_subplot(grid[2]), report, lang)
     return figure
 
 
-def _review_page(report: EnergyReport, lang: Lang) -> Figure:
+def _warning_lines(axes: Axes, report: EnergyReport, lang: Lang) -> None:
+    """The metering warnings in words, where a share could not be charted."""
+    axes.axis("off")
+    axes.set_title(text("sheet.warnings", lang), fontsize=9, loc="left")
+    messages = [w.message(lang) for w in report.warnings] or [text("no_warnings", lang)]
+    shown = messages[:6]
+    if len(messages) > len(shown):
+        shown.append(f"… +{len(messages) - len(shown)} ({text('sheet.warnings', lang)})")
+    body = "\n".join(f"• {wrapped(m, 110 if lang == 'en' else 60)}" for m in shown)
+    axes.text(0, 1, body, va="top", fontsize=6.5, transform=axes.transAxes)
+
+
+_ANOMALY_COLUMNS = [1, 2, 3, 7]  # meter, kind, severity, evidence
+_ANOMALY_WIDTHS = [1.1, 1.7, 0.6, 6.6]
+_STEP_WIDTHS = [1.2, 1.6, 1.3, 1.3, 1, 1, 0.9]
+
+
+def _review_pages(report: EnergyReport, lang: Lang) -> Iterator[Figure]:
+    """Page 4: anomalies above, gaps and review items below; what does not fit goes on."""
     figure = _page(report, lang, f"{text('sheet.anomalies', lang)} · {text('sheet.steps', lang)}")
     grid = figure.add_gridspec(2, 1, left=0.04, right=0.96, top=0.90, bottom=0.04, hspace=0.12)
     tables = {t.key: t for t in report_tables(report, lang)}
     anomalies, steps = tables["sheet.anomalies"], tables["sheet.steps"]
-    keep = [1, 2, 3, 7]  # meter, kind, severity, evidence
-    rows = [[row[i] for i in keep] for row in anomalies.rows]
-    header = [anomalies.header[i] for i in keep]
-    _table(figure.add_subplot(grid[0]), header, rows, widths=[1.1, 1.7, 0.6, 6.6])
-    _table(
-        figure.add_subplot(grid[1]),
-        steps.header,
-        steps.rows,
-        widths=[1.2, 1.6, 1.3, 1.3, 1, 1, 0.9],
-    )
-    return figure
+    rows = [[row[i] for i in _ANOMALY_COLUMNS] for row in anomalies.rows]
+    header = [anomalies.header[i] for i in _ANOMALY_COLUMNS]
+    first = _HALF_PAGE_ROWS
+    none, no_steps = text("no_anomalies", lang), text("no_steps", lang)
+    _table(figure.add_subplot(grid[0]), header, rows[:first], _ANOMALY_WIDTHS, none)
+    _table(figure.add_subplot(grid[1]), steps.header, steps.rows[:first], _STEP_WIDTHS, no_steps)
+    if len(rows) > first or len(steps.rows) > first:
+        _more_follows(figure, lang)
+    yield figure
+    yield from _continued(report, lang, anomalies.title, header, rows[first:], _ANOMALY_WIDTHS)
+    yield from _continued(report, lang, steps.title, steps.header, steps.rows[first:], _STEP_WIDTHS)
+
+
+def _more_follows(figure: Figure, lang: Lang) -> None:
+    figure.text(0.96, 0.012, text("more_follows", lang), ha="right", fontsize=7, style="italic")
+
+
+def _continued(
+    report: EnergyReport,
+    lang: Lang,
+    title: str,
+    header: list[str],
+    rows: list[list[Cell]],
+    widths: list[float] | None = None,
+) -> Iterator[Figure]:
+    """Pages of the rows a table's first page had no room for, each headed "(continued)"."""
+    for start in range(0, len(rows), _PAGE_ROWS):
+        figure = _page(report, lang, f"{title} ({text('continued', lang)})")
+        grid = figure.add_gridspec(1, 1, left=0.04, right=0.96, top=0.92, bottom=0.03)
+        _table(figure.add_subplot(grid[0]), header, rows[start : start + _PAGE_ROWS], widths)
+        if start + _PAGE_ROWS < len(rows):
+            _more_follows(figure, lang)
+        yield figure
 
 
 def _table(
-    axes: Axes, header: list[str], rows: list[list[Cell]], widths: list[float] | None = None
+    axes: Axes,
+    header: list[str],
+    rows: list[list[Cell]],
+    widths: list[float] | None = None,
+    empty: str = "—",
 ) -> None:
+    """The rows as a table at the top of `axes`; the caller pages long tables."""
     axes.axis("off")
-    shown = rows[:_TABLE_ROWS]
-    if not shown:
-        axes.text(0.5, 0.95, f"{header[0]}: —", ha="center", va="top")
+    if not rows:
+        axes.text(0.5, 0.95, empty, ha="center", va="top", fontsize=9)
         return
-    cells = [["" if c is None else _cell(c) for c in row] for row in shown]
-    if len(rows) > len(shown):
-        cells.append([f"… +{len(rows) - len(shown)}"] + [""] * (len(header) - 1))
+    cells = [["" if c is None else _cell(c) for c in row] for row in rows]
     weights = widths or [1.0] * len(header)
     table = axes.table(
         cellText=cells,
@@ -216,7 +282,10 @@ def _table(
     table.auto_set_font_size(False)
     table.set_fontsize(6.5)
     table.scale(1, 1.3)
+    # Never taller than its axes: a row that would fall off the page is squeezed, not lost.
+    most = 1 / (len(cells) + 1)
     for (row, _col), cell in table.get_celld().items():
+        cell.set_height(min(cell.get_height(), most))
         cell.set_edgecolor("#bbbbbb")
         if row == 0:
             cell.set_facecolor("#dde6f0")

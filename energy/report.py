@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 import numpy as np
@@ -103,6 +103,7 @@ class MeterDay:
     measured: float
     across_gaps: float  # use across gaps lying wholly inside the day
     completeness: float
+    future: bool = False  # the day had not begun when the report was made: not a gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +118,18 @@ class EnergyReport:
     steps: tuple[MeterSpan, ...]  # gaps, resets, rollovers and review items in the period
     anomalies: tuple[EnergyAnomaly, ...]
     warnings: tuple[ReportWarning, ...] = ()  # sub-metering that cannot be shown as shares
+    # The period had happened up to here when the report was made (its end when it is over).
+    happened_until: datetime | None = None
 
 
 def build_report(
-    config: SiteConfig, store: SiteStore, period: ReportPeriod, progress: Progress | None = None
+    config: SiteConfig,
+    store: SiteStore,
+    period: ReportPeriod,
+    progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> EnergyReport:
+    """The report of `period` as of `now` (default: the latest reading of any meter)."""
     tell = progress or (lambda _what, _done, _all: None)
     meters = site_meters(config)
     previous, year_before = period.previous(), period.year_before()
@@ -146,6 +154,7 @@ def build_report(
         meter_figures(last_year, year_before.first, year_before.last),
     )
     start, end = period.bounds(config.site.zone)
+    until = min(now if now is not None else _latest_data(usage), end)
     tell("looking for anomalies", 3, 4)
     anomalies = detect_anomalies(config, usage, period.first, period.last)
     tell("done", 4, 4)
@@ -156,11 +165,18 @@ def build_report(
         year_before=year_before,
         currency=next((t.currency for t in config.tariffs), "CNY"),
         lines=tuple(lines),
-        meter_days=tuple(_meter_days(usage, period)),
+        meter_days=tuple(_meter_days(usage, period, until)),
         steps=tuple(s for s in usage.spans if s.overlaps(start, end)),
         anomalies=tuple(anomalies),
         warnings=tuple(warnings),
+        happened_until=until,
     )
+
+
+def _latest_data(usage: MeterUsage) -> datetime:
+    """The end of the last slot any meter measured: how far the site's data reaches."""
+    seen = np.flatnonzero(usage.covered.any(axis=0))
+    return usage.calendar.slot_instant(int(seen[-1]) + 1 if len(seen) else 0)
 
 
 def _window_first(config: SiteConfig, period: ReportPeriod) -> date:
@@ -301,7 +317,7 @@ def _buildings_of(config: SiteConfig, group: Sequence[Meter]) -> list[Building]:
     return [b for b in config.buildings if b.id in ids]
 
 
-def _meter_days(usage: MeterUsage, period: ReportPeriod) -> list[MeterDay]:
+def _meter_days(usage: MeterUsage, period: ReportPeriod, until: datetime) -> list[MeterDay]:
     calendar = usage.calendar
     first, last = calendar.day_index(period.first), calendar.day_index(period.last)
     edges = calendar.day_start[first : last + 2]
@@ -330,6 +346,7 @@ def _meter_days(usage: MeterUsage, period: ReportPeriod) -> list[MeterDay]:
             measured=float(measured[row, offset]),
             across_gaps=float(gaps[row, offset]),
             completeness=float(covered[row, offset] / possible[offset]),
+            future=calendar.slot_instant(int(edges[offset])) >= until,
         )
         for row, meter in enumerate(usage.meters)
         for offset in range(last - first + 1)

@@ -32,6 +32,7 @@ def report_json(report: EnergyReport, lang: Lang = "zh") -> dict[str, Any]:
         "previous": _period(report.previous),
         "year_before": _period(report.year_before),
         "currency": report.currency,
+        "happened_until": _local(report.happened_until, zone) if report.happened_until else None,
         "lines": [_line(line, lang, report.warnings) for line in report.lines],
         "warnings": [_warning(w, lang) for w in report.warnings],
         "meter_days": [
@@ -44,6 +45,7 @@ def report_json(report: EnergyReport, lang: Lang = "zh") -> dict[str, Any]:
                 "measured": _use(d.measured),
                 "across_gaps": _use(d.across_gaps),
                 "completeness": _share(d.completeness),
+                "future": d.future,
             }
             for d in report.meter_days
         ],

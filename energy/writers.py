@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TextIO
@@ -38,15 +39,17 @@ def write_report(
     out: Path,
     progress: Progress | None = None,
     lang: Lang = "zh",
+    now: datetime | None = None,
 ) -> EnergyReport:
-    """Build the report of `period` and write it to `out` in `fmt`; returns the report."""
+    """Build the report of `period` as of `now` and write it to `out` in `fmt`; returns the
+    report."""
     tell = progress or (lambda _what, _done, _all: None)
 
     def building(what: str, done: int, steps: int) -> None:
         if done < steps:  # the report's own last step is not the file's
             tell(what, done, steps + 1)
 
-    report = build_report(config, store, period, building)
+    report = build_report(config, store, period, building, now)
     tell(f"writing {fmt.value}", 4, 5)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt is ReportFormat.CSV:

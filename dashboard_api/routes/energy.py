@@ -78,7 +78,7 @@ def energy_report(
         raise ApiError(
             422, f"query parameter '{name}': {shown(text)} is out of range; {_RANGES[period]}"
         )
-    report = build_report(context.config, context.store, chosen)
+    report = build_report(context.config, context.store, chosen, now=context.clock.now())
     return report_json(report, lang)
 
 
