@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import random
@@ -55,6 +56,7 @@ SITE = "bench-school"
 PREFIX = "bench/v1"
 HOST = "127.0.0.1"
 TARGET_P99_MS = 50.0
+CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loaded machine
 # A door contact reports every 5th reading: a morning's openings, not every minute.
 DOOR_EVERY = 5
 
@@ -108,6 +110,29 @@ def fill_store(db: Path, devices: int, days: int, interval_s: int, end: datetime
     finally:
         store.close()
     return written
+
+
+def prepared_store(
+    db: Path, args: argparse.Namespace, say: Callable[[str], None]
+) -> tuple[datetime, int]:
+    """The filled database and the end of its data: filled now, or kept from an earlier run of
+    the same shape (`--db`; its figures are in a file beside it)."""
+    sidecar = db.with_suffix(".bench.json")
+    shape = {"devices": args.devices, "days": args.days, "interval_s": args.interval_s}
+    if db.exists() and sidecar.exists():
+        kept = json.loads(sidecar.read_text())
+        if kept["shape"] == shape:
+            say(f"reusing {db} ({kept['written']:,} readings)")
+            return datetime.fromisoformat(kept["end"]), int(kept["written"])
+        raise BenchError(f"{db} holds another shape ({kept['shape']}); remove it or use another")
+    if db.exists():
+        raise BenchError(f"{db} exists without {sidecar.name}; remove it or use another path")
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    began = time.perf_counter()
+    written = fill_store(db, args.devices, args.days, args.interval_s, end)
+    say(f"{written:,} readings written in {time.perf_counter() - began:.1f} s")
+    sidecar.write_text(json.dumps({"shape": shape, "end": end.isoformat(), "written": written}))
+    return end, written
 
 
 def percentiles(samples_s: Sequence[float]) -> dict[str, float | int]:
@@ -206,7 +231,12 @@ async def load_pages(
 
 
 async def _sse_client(
-    base: str, parse: bool, stop: asyncio.Event, out: dict[str, Any], headers: dict[str, str]
+    base: str,
+    parse: bool,
+    stop: asyncio.Event,
+    out: dict[str, Any],
+    headers: dict[str, str],
+    arrived: Callable[[], None],
 ) -> None:
     async with (
         httpx.AsyncClient(base_url=base, headers=headers, timeout=None) as http,
@@ -214,8 +244,10 @@ async def _sse_client(
     ):
         if response.status_code != 200:
             out["refused"] += 1
+            arrived()
             return
         out["connected"] += 1
+        arrived()
         buffer = ""
         async for chunk in response.aiter_text():
             now_ms = time.time() * 1000
@@ -253,13 +285,20 @@ def _sse_child(
             "told_to_reload": 0,
             "lags": [],
         }
-        stop = asyncio.Event()
+        stop, everyone = asyncio.Event(), asyncio.Event()
+
+        def arrived() -> None:
+            if out["connected"] + out["refused"] >= clients:
+                everyone.set()
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         tasks = [
-            asyncio.create_task(_sse_client(base, i < lag_clients, stop, out, headers))
+            asyncio.create_task(_sse_client(base, i < lag_clients, stop, out, headers, arrived))
             for i in range(clients)
         ]
-        await asyncio.sleep(0)
+        # Ready once every client holds its snapshot (or after a bound, with what connected).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), CONNECT_TIMEOUT_S)
         conn.send("started")
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
         stop.set()
@@ -305,9 +344,8 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
         daemon=True,
     )
     clients.start()
-    if not parent.poll(60) or parent.recv() != "started":
+    if not parent.poll(CONNECT_TIMEOUT_S + 120) or parent.recv() != "started":
         raise BenchError("the SSE clients did not start")
-    time.sleep(3.0)  # every client connected and holding its snapshot
     peak = {"rss": rss_mb(service_pid)}
     sampling = threading.Event()
 
@@ -352,16 +390,13 @@ def rss_mb(pid: int) -> float:
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         work = Path(tmp)
-        db = work / "site.duckdb"
+        db = args.db or work / "site.duckdb"
         (work / "site.yaml").write_text(
             yaml.safe_dump(site_document(args.devices, args.interval_s))
         )
-        began = time.perf_counter()
-        written = fill_store(db, args.devices, args.days, args.interval_s, end)
-        say(f"{written:,} readings written in {time.perf_counter() - began:.1f} s")
+        end, written = prepared_store(db, args, say)
         broker = MosquittoProcess().start()
         try:
             api = f"{HOST}:{free_port()}"
@@ -413,7 +448,10 @@ def measure(
     after_pages = rss_mb(pid)
     p99 = pages["all"].get("p99_ms")
     say(f"pages: p99 {p99} ms; now {args.sse_clients} SSE clients at {args.rate}/s")
-    live = live_fanout(args, base, port, pid)
+    try:
+        live = live_fanout(args, base, port, pid)
+    except BenchError as exc:  # what (a) measured is still worth printing
+        live = {"error": str(exc), "service_rss_mb_with_clients_peak": None}
     return {
         "devices": args.devices,
         "days": args.days,
@@ -437,7 +475,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--interval-s", type=int, default=60)
     parser.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients")
-    parser.add_argument("--rounds", type=int, default=25, help="requests of each kind per client")
+    parser.add_argument("--rounds", type=int, default=10, help="requests of each kind per client")
     parser.add_argument("--overview-url", action="append", default=[], help="more URLs, e.g. /")
     parser.add_argument("--sse-clients", type=int, default=200)
     parser.add_argument("--lag-clients", type=int, default=20, help="SSE clients that parse lag")
@@ -445,6 +483,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--publish-s", type=float, default=20.0)
     parser.add_argument("--token", default=None, help="bearer token when the API needs one")
     parser.add_argument("--service-root", type=Path, default=None, help="run canteen from here")
+    parser.add_argument("--db", type=Path, default=None, help="fill once here, reuse after")
     parser.add_argument("--json-only", action="store_true")
     return parser.parse_args(argv)
 
