@@ -151,6 +151,9 @@ class RuleSettings(BaseModel):
     # samples were kept cold.
     retention_min_completeness: float = Field(default=0.9, ge=0, le=1)
     retention_decision_delay_min: float = Field(default=5.0, ge=0)
+    # A window left unverified while the fridge was silent is judged again on the fridge's
+    # data arriving this long after its end (as disinfection_amend_h, a weekend's outage).
+    retention_amend_h: float = Field(default=72.0, gt=0, le=168)
 
     # -- late data (DESIGN.md, time) ---------------------------------------------------------
     # A verdict on data not yet seen (a meal's disinfection, a sample's retention) waits for

@@ -357,8 +357,9 @@ _RETENTION = RecordTable(
     (
         "site", "device", "meal", "service_date", "start", "end", "status", "low_c", "high_c",
         "updated_at", "min_c", "max_c", "minutes_out_of_band", "completeness",
-        "longest_gap_min",
+        "longest_gap_min", "amendments",
     ),
+    json_columns=("amendments",),
 )  # fmt: skip
 _SEAL = RecordTable(
     "seal_health",

@@ -20,13 +20,21 @@ window keeps its gaps longer than the silence threshold (the only ones that cost
 and a late reading inside one splits it. Inside a shorter gap it changes nothing (the span
 was already covered; its minutes out of band stay with the reading before it).
 
+A window that ends while the fridge is silent (its readings have not reached the end) and
+that falls short of coverage is unverified, with its alert, as before; but the verdict is
+provisional: the window keeps counting the readings that arrive later (a buffer uploaded
+after an outage), and once they pass its end, within `retention_amend_h`, it is judged again
+on them. Kept: the line is corrected and the alert resolves (the reason in its history);
+breached: the breach alerts as usual. The corrected line keeps the unverified verdict beside it
+(`amendments`). Later than that, or with data that still falls short, it stays unverified.
+
 Every window is a register record, written when it opens, when it is breached and when it ends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 
 from alerts import text
 from alerts.model import (
@@ -37,10 +45,11 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from alerts.rules.base import MINUTE_MS, DeviceSetup, LateData, StatefulRule
+from alerts.rules.base import HOUR_MS, MINUTE_MS, DeviceSetup, LateData, StatefulRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
+from core.records import DisinfectionAmendment as Amendment
 
 __all__ = ["RetentionRule"]
 
@@ -63,6 +72,10 @@ class RetentionWindow:
     # a late reading inside one fills part of it. `short_gap_ms`: the longest shorter gap.
     gaps: list[tuple[int, int, float | None]] = field(default_factory=list)
     short_gap_ms: int = 0
+    # Judged unverified while the fridge was silent (when, why): waiting for its data.
+    unverified_ms: int | None = None
+    unverified_zh: str | None = None
+    unverified_en: str | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +96,7 @@ class RetentionRule(StatefulRule[RetentionState]):
         self.low_c, self.high_c = limits.low_c, limits.high_c
         self._hold_ms = int((limits.sample_hold_h or DEFAULT_HOLD_H) * 60 * MINUTE_MS)
         self._delay_ms = int(setup.settings.retention_decision_delay_min * MINUTE_MS)
+        self._amend_ms = int(setup.settings.retention_amend_h * HOUR_MS)
         self._excursions = excursions
         self.late = LateData(setup.lateness_ms)
         self.state = RetentionState()
@@ -124,7 +138,8 @@ class RetentionRule(StatefulRule[RetentionState]):
         mark = st.watermark_ms or st.last_ms or st.opened_until_ms  # older saves lack watermark_ms
         until = self.late.due_until(now_ms, mark)
         self._open_windows(until)
-        self._finish(until, out)
+        self._finish(until, out, mark)
+        self._recheck(now_ms, mark, out)
 
     def _open_windows(self, now_ms: int) -> None:
         st = self.state
@@ -206,25 +221,86 @@ class RetentionRule(StatefulRule[RetentionState]):
                 self._write(window, RetentionStatus.BREACHED, ts)
                 out.append(self._finding(Phase.FIRING, ts, window, RetentionStatus.BREACHED))
 
-    def _finish(self, now_ms: int, out: list[Finding]) -> None:
+    def _finish(self, now_ms: int, out: list[Finding], mark: int | None = None) -> None:
+        """End the windows due by event time `now_ms`; one whose end the fridge's readings
+        (up to `mark`) have not reached is judged on silence, provisionally if unverified."""
         st = self.state
         keep: list[RetentionWindow] = []
         for window in st.windows:
-            if now_ms < window.end_ms + self._delay_ms:
+            due = window.end_ms + self._delay_ms
+            if now_ms < due or window.unverified_ms is not None:
                 keep.append(window)
                 continue
-            if st.last_ms is not None and st.last_ms < window.end_ms:
-                # The last reading before the end stands for its span, as everywhere.
-                end = min(window.end_ms, st.last_ms + self.setup.silence_ms)
-                self._span(window, st.last_ms, end, st.last_temp)
-                window.longest_gap_ms = max(window.longest_gap_ms, window.end_ms - st.last_ms)
-            status = self._verdict(window)
-            self._write(window, status, now_ms)
-            if status is RetentionStatus.UNVERIFIED:
-                out.append(self._finding(Phase.FIRING, now_ms, window, status))
-            elif status is RetentionStatus.KEPT:
-                out.append(self._finding(Phase.CLEARED, now_ms, window, status))
+            if mark is not None and mark < due:
+                ended = self._ended(replace(window, gaps=list(window.gaps)))
+                if self._verdict(ended) is RetentionStatus.UNVERIFIED:
+                    self._hold(window, ended, now_ms, out)
+                    keep.append(window)
+                    continue
+            self._close(self._ended(window), now_ms, out)
         st.windows = keep
+
+    def _ended(self, window: RetentionWindow) -> RetentionWindow:
+        """The last reading before the end stands for its span, as everywhere."""
+        st = self.state
+        if st.last_ms is not None and st.last_ms < window.end_ms:
+            end = min(window.end_ms, st.last_ms + self.setup.silence_ms)
+            self._span(window, st.last_ms, end, st.last_temp)
+            window.longest_gap_ms = max(window.longest_gap_ms, window.end_ms - st.last_ms)
+        return window
+
+    def _close(self, window: RetentionWindow, now_ms: int, out: list[Finding]) -> None:
+        status = self._verdict(window)
+        self._write(window, status, now_ms)
+        if status is RetentionStatus.UNVERIFIED:
+            out.append(self._finding(Phase.FIRING, now_ms, window, status))
+        elif status is RetentionStatus.KEPT:
+            out.append(self._finding(Phase.CLEARED, now_ms, window, status))
+
+    def _hold(
+        self, window: RetentionWindow, ended: RetentionWindow, now_ms: int, out: list[Finding]
+    ) -> None:
+        """Unverified while the fridge is silent: alerted, and kept open for its data."""
+        finding = self._finding(Phase.FIRING, now_ms, ended, RetentionStatus.UNVERIFIED)
+        self._write(ended, RetentionStatus.UNVERIFIED, now_ms)
+        out.append(finding)
+        window.unverified_ms = now_ms
+        window.unverified_zh, window.unverified_en = finding.message.zh, finding.message.en
+
+    def _recheck(self, now_ms: int, mark: int, out: list[Finding]) -> None:
+        """Judge again, on the data received since, the windows held unverified on silence
+        whose end the readings have now passed; drop those past the amendment period."""
+        st = self.state
+        keep: list[RetentionWindow] = []
+        for window in st.windows:
+            if window.unverified_ms is None:
+                keep.append(window)
+            elif mark >= window.end_ms + self._delay_ms:
+                self._amend(self._ended(window), now_ms, out)
+            elif now_ms - window.end_ms < self._amend_ms:
+                keep.append(window)
+        st.windows = keep
+
+    def _amend(self, window: RetentionWindow, now_ms: int, out: list[Finding]) -> None:
+        status = self._verdict(window)
+        if status is RetentionStatus.UNVERIFIED:
+            return  # the data that came still falls short: the verdict stands
+        assert window.unverified_ms is not None
+        received = datetime.fromtimestamp(now_ms / 1000, self.setup.timetable.zone)
+        note = text.amendment_note(status is RetentionStatus.KEPT, f"{received:%Y-%m-%d %H:%M}")
+        amendment = Amendment(
+            status=RetentionStatus.UNVERIFIED.value,
+            decided_at=utc_from_ms(window.unverified_ms).isoformat(),
+            reason_zh=window.unverified_zh or "",
+            reason_en=window.unverified_en or "",
+            amended_at=utc_from_ms(now_ms).isoformat(),
+            note_zh=note.zh,
+            note_en=note.en,
+        )
+        self._write(window, status, now_ms, (amendment,))
+        if status is RetentionStatus.KEPT:
+            finding = self._finding(Phase.CLEARED, now_ms, window, status)
+            out.append(replace(finding, note=f"{note.zh} / {note.en}"))
 
     def _verdict(self, window: RetentionWindow) -> RetentionStatus:
         if window.breached:
@@ -236,7 +312,13 @@ class RetentionRule(StatefulRule[RetentionState]):
     def _completeness(self, window: RetentionWindow) -> float:
         return min(1.0, window.covered_ms / (window.end_ms - window.start_ms))
 
-    def _write(self, window: RetentionWindow, status: RetentionStatus, now_ms: int) -> None:
+    def _write(
+        self,
+        window: RetentionWindow,
+        status: RetentionStatus,
+        now_ms: int,
+        amendments: tuple[Amendment, ...] = (),
+    ) -> None:
         self.records.append(
             RetentionRecord(
                 site=self.setup.site,
@@ -254,6 +336,7 @@ class RetentionRule(StatefulRule[RetentionState]):
                 minutes_out_of_band=round(window.out_ms / MINUTE_MS, 1),
                 completeness=round(self._completeness(window), 4),
                 longest_gap_min=round(window.longest_gap_ms / MINUTE_MS, 1),
+                amendments=amendments,
             )
         )
 

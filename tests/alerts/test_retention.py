@@ -144,3 +144,42 @@ def test_a_late_reading_out_of_band_counts_its_minutes(harness: Harness) -> None
     record = lunch(harness)
     assert record.minutes_out_of_band == 5.0 and record.max_c == 9.0
     assert record.longest_gap_min == 181.0  # 23:59-03:00 (03:00-06:00 is 180)
+
+
+def test_a_buffer_uploaded_after_a_silent_end_corrects_the_unverified_window(
+    harness: Harness,
+) -> None:
+    # Silent from Wednesday 06:00 (two days on) until 14:00: lunch's window ends at 12:40 and
+    # is unverified by the clock at 12:45; at 14:00 the fridge uploads what it buffered.
+    rows = sample_fridge(local(11, 0), local(14, 0, 2))
+    for index in range(0, len(rows), 60):
+        if rows[index][1] < local(6, 0, 2):
+            harness.feed([r for r in rows[index : index + 60] if r[1] < local(6, 0, 2)])
+    for minute in range(0, 8 * 60, 5):
+        harness.tick(local(6, 0, 2) + minutes(minute))
+    assert lunch(harness).status is RetentionStatus.UNVERIFIED
+    [alert] = harness.alerts(RuleId.SAMPLE_RETENTION)
+    assert alert.state is AlertState.FIRING
+    harness.feed([r for r in rows if r[1] >= local(6, 0, 2)], store=False)
+    harness.tick(local(14, 1, 2))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.KEPT and record.completeness == 1.0
+    [amendment] = record.amendments
+    assert amendment["status"] == "unverified"
+    assert datetime.fromisoformat(amendment["decided_at"]) == local(12, 45, 2)
+    assert amendment["note_en"] == "confirmed from data received at 2026-11-25 14:01"
+    [alert] = harness.alerts(RuleId.SAMPLE_RETENTION)
+    assert alert.state is AlertState.RESOLVED
+    history = harness.store.alert_history(alert.id)
+    assert history[-1].note is not None and "confirmed from data received" in history[-1].note
+
+
+def test_a_buffer_arriving_after_the_amendment_period_changes_nothing(harness: Harness) -> None:
+    rows = sample_fridge(local(11, 0), local(14, 0, 2))
+    harness.feed([r for r in rows if r[1] < local(6, 0, 2)])
+    for hours in range(0, 90, 2):
+        harness.tick(local(6, 0, 2) + timedelta(hours=hours))
+    harness.feed([r for r in rows if r[1] >= local(6, 0, 2)], store=False)
+    harness.tick(local(6, 0, 2) + timedelta(hours=91))
+    record = lunch(harness)
+    assert record.status is RetentionStatus.UNVERIFIED and record.amendments == ()
