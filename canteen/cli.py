@@ -1,4 +1,4 @@
-"""The `canteen` command: demo, serve, sim."""
+"""The `canteen` command: demo, serve, sim, report, eval, user, token."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from canteen import eval_cli, report_cli
+from canteen import eval_cli, report_cli, user_cli
 from canteen.runtime import Overrides, Service, ServiceError, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig, load_config
@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_sim)
     report_cli.register(commands)
     eval_cli.register(commands)
+    user_cli.register(commands)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 The broker is the system's mosquitto when installed, else the in-process `EmbeddedBroker`, so
 the demo needs nothing but Python. The simulator first fills in a few hours of history at high
-speed, then runs in real time, so charts have data from the first minute.
+speed, then runs in real time, so charts have data from the first minute. It makes the
+account `admin` with a random password, printed with the address at start (a new one at each
+start): the only place a password is made up for anyone.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from canteen.runtime import Overrides, Service, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
+from core.records import Role
 from demo_broker import EmbeddedBroker, MosquittoProcess, find_mosquitto
 
 __all__ = ["run_demo"]
 
 log = logging.getLogger(__name__)
+
+DEMO_ADMIN = "admin"
 
 # Six hours of history in about 30 s of wall time.
 CATCH_UP_SPEED = 720.0
@@ -59,7 +65,13 @@ async def run_demo(
         start = datetime.now(UTC) - timedelta(hours=history_hours)
         fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
         catch_up_s = history_hours * 3600 / CATCH_UP_SPEED
-        _announce(service, config, f"{history_hours:g} h of history first (~{catch_up_s:.0f} s)")
+        password = _demo_admin(service)
+        _announce(
+            service,
+            config,
+            f"{history_hours:g} h of history first (~{catch_up_s:.0f} s)",
+            password,
+        )
         # On stop the simulator goes first (its devices say 'offline'), then the service.
         service_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
@@ -68,11 +80,24 @@ async def run_demo(
             service_stop.set()
 
 
-def _announce(service: Service, config: SiteConfig, history: str) -> None:
+def _demo_admin(service: Service) -> str:
+    """The demo's one account: `admin` with a new random password at every start (printed).
+    Only the demo has a made-up password; a real site adds its people with `canteen user add`."""
+    password = secrets.token_urlsafe(12)
+    if service.auth.store.user(DEMO_ADMIN) is None:
+        service.auth.add_user(DEMO_ADMIN, Role.ADMIN, password)
+    else:
+        service.auth.set_password(DEMO_ADMIN, password)
+        service.auth.set_disabled(DEMO_ADMIN, False)
+    return password
+
+
+def _announce(service: Service, config: SiteConfig, history: str, password: str) -> None:
     first = config.devices[0].id if config.devices else "DEVICE"
     print(
         f"""
 canteen-monitor demo: {config.site.name} ({len(config.devices)} simulated devices)
+  web UI          {service.url}/  log in as {DEMO_ADMIN}, password {password}
   API docs        {service.url}/docs
   health          {service.url}/api/health
   devices         {service.url}/api/devices

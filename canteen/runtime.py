@@ -18,11 +18,13 @@ from alerts import AlertService
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
+from dashboard_api.auth import Auth
 from dashboard_api.live import LiveHub
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_calibration import DuckDBCalibrationStore
+from ingest.duckdb_users import DuckDBUserStore
 
 __all__ = ["Overrides", "Service", "ServiceError", "run_until"]
 
@@ -77,6 +79,8 @@ class Service:
             opened.callback(self.store.close)
             self.alert_store = DuckDBAlertStore(self.db_path)
             opened.callback(self.alert_store.close)
+            self.user_store = DuckDBUserStore(self.db_path)
+            opened.callback(self.user_store.close)
             self.calibration_store = DuckDBCalibrationStore(self.db_path)
             opened.callback(self.calibration_store.close)
             self._wire(config, clock)
@@ -90,6 +94,7 @@ class Service:
         self.alerts = AlertService(config, self.alert_store, clock)
         self.writer.add_listener(self.alerts.on_batch)
         self.writer.add_presence_listener(self.alerts.on_presence)
+        self.auth = Auth(self.user_store, config.auth, clock)
         # Live tiles see what is stored, after the rules have been handed it.
         self.live = LiveHub(config, self.store)
         self.writer.add_listener(self.live.on_batch)
@@ -104,6 +109,7 @@ class Service:
                 alerts=self.alerts,
                 calibration=self.calibration_store,
                 live=self.live,
+                auth=self.auth,
             )
         )
         self._server = _QuietServer(
@@ -153,7 +159,7 @@ class Service:
     def close(self) -> None:
         """Release the API socket and the database (run() does it when it ends)."""
         self._socket.close()
-        for opened in (self.calibration_store, self.alert_store, self.store):
+        for opened in (self.user_store, self.calibration_store, self.alert_store, self.store):
             # A query still running in a worker thread makes DuckDB refuse to close ("busy");
             # that must not hide why the service is stopping.
             try:

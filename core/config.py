@@ -43,6 +43,7 @@ from core.rule_settings import RuleSettings, SiteRules
 __all__ = [
     "ENV_PREFIX",
     "ApiSettings",
+    "AuthSettings",
     "CalibrationPolicy",
     "CalibrationSettings",
     "EnergySettings",
@@ -97,6 +98,21 @@ class ApiSettings(_Section):
     def _listen(cls, value: str) -> str:
         parse_listen(value)
         return value
+
+
+class AuthSettings(_Section):
+    """Login sessions and the login rate limit of the web UI and the API."""
+
+    # OWASP Session Management Cheat Sheet: an idle timeout plus an absolute one; a working
+    # day (8 h) idle keeps the cook on duty logged in through a shift, a week bounds a
+    # stolen cookie's life.
+    session_idle_h: float = Field(default=8.0, gt=0, le=24 * 7)
+    session_max_days: float = Field(default=7.0, gt=0, le=90)
+    # OWASP Authentication Cheat Sheet (account lockout): a few failures, a lockout that
+    # makes guessing impractical without locking people out for a day.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_window_min: float = Field(default=15.0, gt=0, le=24 * 60)
+    login_lockout_min: float = Field(default=15.0, gt=0, le=24 * 60)
 
 
 ENV_PREFIX = "CANTEEN_"
@@ -210,6 +226,7 @@ class SiteConfig(_Section):
     mqtt: MqttSettings = MqttSettings()
     storage: StorageSettings = StorageSettings()
     api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
     gateway: GatewaySettings = GatewaySettings()
     limits: dict[DeviceKind, Limits] = {}
     buildings: list[Building] = Field(min_length=1)

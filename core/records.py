@@ -21,6 +21,7 @@ __all__ = [
     "AlertHistoryEntry",
     "AlertQuery",
     "AlertState",
+    "ApiToken",
     "CalibrationCheck",
     "CalibrationMethod",
     "DailyTemperature",
@@ -29,12 +30,15 @@ __all__ = [
     "DisinfectionStatus",
     "Evidence",
     "FoodDecision",
+    "LoginSession",
     "Message",
     "RetentionRecord",
     "RetentionStatus",
+    "Role",
     "RuleId",
     "SealHealthPoint",
     "Severity",
+    "User",
 ]
 
 Evidence = Mapping[str, float | int | str | None]
@@ -229,8 +233,6 @@ class RetentionRecord:
     minutes_out_of_band: float = 0.0
     completeness: float = 0.0
     longest_gap_min: float = 0.0
-    # An unverified verdict given while the fridge was silent that its later data replaced.
-    amendments: tuple[DisinfectionAmendment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,3 +303,58 @@ class CalibrationCheck:
     @property
     def difference_k(self) -> float:
         return round(self.probe_c - self.reference_c, 3)
+
+
+# -- people of the web UI and the API (dashboard_api.auth owns their behaviour) ----------------
+
+
+class Role(StrEnum):
+    """What a person may do; each role may do everything of the roles before it."""
+
+    VIEWER = "viewer"  # reads pages, registers and the API
+    STAFF = "staff"  # acknowledges, resolves and closes alerts, asks for a seal re-learn
+    ADMIN = "admin"  # manages users (and, later, thresholds and routing)
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_ROLE_RANK = {Role.VIEWER: 0, Role.STAFF: 1, Role.ADMIN: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person who logs in; `password_hash` is an argon2 hash, never the password."""
+
+    name: str
+    role: Role
+    password_hash: str
+    disabled: bool
+    created_at: datetime
+    password_changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A machine's bearer token; `token_hash` is the SHA-256 of the token, shown only once."""
+
+    name: str
+    role: Role
+    token_hash: str
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoginSession:
+    """A browser's login; `key_hash` is the SHA-256 of the cookie's value."""
+
+    key_hash: str
+    user: str
+    csrf: str
+    created_at: datetime
+    last_seen: datetime

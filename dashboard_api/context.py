@@ -1,6 +1,6 @@
-"""What the API reads: the site config, the store, the clock, a live status probe and the
-alerts service, handed in by the composition root so the API holds no business rules and opens
-nothing itself."""
+"""What the API reads: the site config, the store, the clock, a live status probe, the people
+who may ask (`auth`) and the alerts service, handed in by the composition root so the API
+holds no business rules and opens nothing itself."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from alerts.lifecycle import AlertBook, AlertChange
 from alerts.store import RegisterStore
 from core.clock import Clock
 from core.config import SiteConfig
+from dashboard_api.auth import Auth
 from dashboard_api.live import LiveHub
 from ingest.store import SiteStore
 
@@ -51,3 +52,6 @@ class ApiContext:
     calibration: CalibrationStore | None = None
     # None: no live updates; /api/live answers 503.
     live: LiveHub | None = None
+    # Who may ask: people, sessions, tokens. None: nobody can log in, and every route but
+    # /api/health, /docs and the login page answers 401 (closed, never open).
+    auth: Auth | None = None

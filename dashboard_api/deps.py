@@ -1,16 +1,55 @@
-"""Request dependencies: the API context, the alerts service and the device a path names."""
+"""Request dependencies: the API context, the alerts service, the device a path names, and who
+is asking (`Viewer`, `Staff`, `Admin` for the JSON API; `PageViewer` for pages).
+
+Who is asking: a bearer token (`Authorization: Bearer ctk_...`, for machines) or the login
+session's cookie (browsers). The API answers 401 without either, 403 when the role is too
+low; pages redirect to `/login?next=<path>` instead. A state-changing call made with the
+session cookie must carry the session's CSRF token in the `X-CSRF-Token` header (forms: the
+hidden field `csrf`, checked by the page route with `check_form_csrf`); a bearer token needs
+none, since a browser never sends one on its own.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Path, Request
+from pydantic import BaseModel, model_validator
+from starlette.exceptions import HTTPException
 
 from core.model import Device
+from core.records import Role
+from dashboard_api.auth import Auth, Person
 from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.errors import ApiError, shown
 
-__all__ = ["Context", "Desk", "DevicePath"]
+__all__ = [
+    "SESSION_COOKIE",
+    "ActorFromLogin",
+    "Admin",
+    "Context",
+    "CsrfRefusedError",
+    "Desk",
+    "DevicePath",
+    "LoginRequiredError",
+    "PageViewer",
+    "Staff",
+    "Viewer",
+    "check_form_csrf",
+    "current_person",
+    "get_auth",
+    "page_viewer",
+    "require",
+    "require_admin",
+    "require_staff",
+    "require_viewer",
+]
+
+SESSION_COOKIE = "canteen_session"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_context(request: Request) -> ApiContext:
@@ -41,3 +80,117 @@ def get_device(
 
 
 DevicePath = Annotated[Device, Depends(get_device)]
+
+
+# -- who is asking ---------------------------------------------------------------------------
+
+
+def get_auth(request: Request) -> Auth:
+    auth = get_context(request).auth
+    if auth is None:
+        raise ApiError(503, "this service has no user store: nobody can log in")
+    return auth
+
+
+class LoginRequiredError(Exception):
+    """A page asked for without a session: the app redirects to the login page."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class CsrfRefusedError(Exception):
+    """A form posted without its session's CSRF token: the app answers a 403 page."""
+
+
+def current_person(request: Request) -> Person | None:
+    """The bearer token's or the session's person (looked up once per request)."""
+    if not hasattr(request.state, "person"):
+        auth = get_context(request).auth
+        if auth is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            person = auth.token_person(token.strip())
+        else:
+            person = auth.session_person(request.cookies.get(SESSION_COOKIE))
+        request.state.person = person
+    found: Person | None = request.state.person
+    return found
+
+
+def require(role: Role) -> Callable[[Request], Person]:
+    """A dependency for the JSON API: the person asking, with at least `role`."""
+
+    def dependency(request: Request) -> Person:
+        person = current_person(request)
+        if person is None:
+            raise HTTPException(
+                401,
+                "log in or send a bearer token (Authorization: Bearer ...); "
+                "`canteen token create NAME` makes one",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not person.role.allows(role):
+            raise HTTPException(
+                403, f"this needs the role {role.value}; {person.name!r} has {person.role.value}"
+            )
+        if person.via == "session" and request.method not in _SAFE_METHODS:
+            _check_header_csrf(request, person)
+        return person
+
+    dependency.__name__ = f"require_{role.value}"
+    return dependency
+
+
+def _check_header_csrf(request: Request, person: Person) -> None:
+    sent = request.headers.get("x-csrf-token", "")
+    if not (person.csrf and hmac.compare_digest(sent.encode(), person.csrf.encode())):
+        raise HTTPException(
+            403,
+            "a call with the session cookie must send the session's CSRF token in the "
+            'X-CSRF-Token header (pages have it in <meta name="csrf">)',
+        )
+
+
+def check_form_csrf(person: Person | None, form_value: object) -> None:
+    """For a page's form POST: the hidden field `csrf` must be the session's token."""
+    sent = form_value if isinstance(form_value, str) else ""
+    expected = person.csrf if person is not None else None
+    if not (expected and hmac.compare_digest(sent.encode(), expected.encode())):
+        raise CsrfRefusedError()
+
+
+def page_viewer(request: Request) -> Person:
+    """For page routes: the logged-in person, or a redirect to the login page."""
+    person = current_person(request)
+    if person is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequiredError(quote(path, safe="/?=&"))
+    return person
+
+
+require_viewer = require(Role.VIEWER)
+require_staff = require(Role.STAFF)
+require_admin = require(Role.ADMIN)
+Viewer = Annotated[Person, Depends(require_viewer)]
+Staff = Annotated[Person, Depends(require_staff)]
+Admin = Annotated[Person, Depends(require_admin)]
+PageViewer = Annotated[Person, Depends(page_viewer)]
+
+
+class ActorFromLogin(BaseModel):
+    """A lifecycle body: the acting person is the one logged in (or the token's name), so a
+    body that still names one in `by` is refused rather than silently credited to someone
+    else."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_by(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "by" in data:
+            raise ValueError(
+                "`by` is no longer accepted: the acting person is the one logged in, or the "
+                "bearer token's name"
+            )
+        return data

@@ -1,7 +1,8 @@
 """The schema history of the DuckDB file: the numbered migrations of each component.
 
-`READINGS` are the tables of `DuckDBStore`, `ALERTS` those of `DuckDBAlertStore`; each store
-applies its list on opening (`ingest.migrations.migrate`). Version 1 of both is the schema as
+`READINGS` are the tables of `DuckDBStore`, `ALERTS` those of `DuckDBAlertStore`, `USERS` those
+of `DuckDBUserStore` (people, tokens, login sessions); each store applies its list on opening
+(`ingest.migrations.migrate`). Version 1 of readings and alerts is the schema as
 release d8454af created it, before versions were kept: its statements say `IF NOT EXISTS`, so
 on a file of that release they only record the version.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from ingest.migrations import Migration
 
-__all__ = ["ALERTS", "CALIBRATION", "READINGS"]
+__all__ = ["ALERTS", "CALIBRATION", "READINGS", "USERS"]
 
 _READINGS_V1 = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -88,11 +89,6 @@ ALERTS: tuple[Migration, ...] = (
         "disinfection register: amendment trail of lines corrected by late data",
         ("ALTER TABLE disinfection_register ADD COLUMN amendments JSON DEFAULT '[]'",),
     ),
-    Migration(
-        3,
-        "sample retention: amendment trail of windows corrected by late data",
-        ("ALTER TABLE sample_retention ADD COLUMN amendments JSON DEFAULT '[]'",),
-    ),
 )
 
 _CALIBRATION_V1 = """
@@ -107,3 +103,18 @@ CREATE INDEX IF NOT EXISTS calibration_checks_device ON calibration_checks (site
 """
 
 CALIBRATION: tuple[Migration, ...] = (Migration(1, "probe calibration checks", (_CALIBRATION_V1,)),)
+
+_USERS_V1 = """
+CREATE TABLE IF NOT EXISTS users (
+    name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, password_hash VARCHAR NOT NULL,
+    disabled BOOLEAN NOT NULL, created_at TIMESTAMP NOT NULL,
+    password_changed_at TIMESTAMP NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name VARCHAR PRIMARY KEY, role VARCHAR NOT NULL, token_hash VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, disabled BOOLEAN NOT NULL);
+CREATE TABLE IF NOT EXISTS login_sessions (
+    key_hash VARCHAR PRIMARY KEY, "user" VARCHAR NOT NULL, csrf VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL, last_seen TIMESTAMP NOT NULL);
+"""
+
+USERS: tuple[Migration, ...] = (Migration(1, "users, API tokens, login sessions", (_USERS_V1,)),)

@@ -4,6 +4,8 @@ The alert lifecycle lives in `alerts`; this module only translates HTTP to it an
 to 404 (no such alert), 409 (not allowed in the alert's state) and 422 (a food-safety alert
 closed without its corrective action or food decision), each with a sentence a person reads.
 The running `AlertService` comes in through the `ApiContext` (`alerts`), as an `AlertsDesk`.
+The lifecycle steps need the role staff; the actor recorded is the person logged in (or the
+bearer token's name), never a name from the body.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
 from alerts.model import (
@@ -26,9 +28,9 @@ from alerts.model import (
     RuleId,
     Severity,
 )
-from dashboard_api.deps import Context, Desk
+from dashboard_api.deps import ActorFromLogin, Context, Desk, Staff
 from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.params import PersonName, parse_instant, query_value
+from dashboard_api.params import parse_instant, query_value
 
 __all__ = ["describe", "router"]
 
@@ -53,13 +55,11 @@ def _instant_query(what: str) -> Any:
     )
 
 
-class Acknowledgement(BaseModel):
-    by: PersonName = Field(description="Who acknowledges")
+class Acknowledgement(ActorFromLogin):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class Closure(BaseModel):
-    by: PersonName = Field(description="Who closes")
+class Closure(ActorFromLogin):
     corrective_action: str | None = Field(
         default=None, max_length=2000, description="What was done (required for food safety)"
     )
@@ -131,9 +131,14 @@ def get_alert(context: Context, desk: Desk, alert_id: AlertId, lang: Lang = "zh"
     responses=answers(404, 409, 422, 503),
 )
 def acknowledge(
-    context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
+    context: Context,
+    desk: Desk,
+    person: Staff,
+    alert_id: AlertId,
+    body: Acknowledgement,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
-    alert = _act(lambda: desk.book.acknowledge(alert_id, body.by, body.note))
+    alert = _act(lambda: desk.book.acknowledge(alert_id, person.name, body.note))
     return describe(context, alert, lang)
 
 
@@ -143,9 +148,14 @@ def acknowledge(
     responses=answers(404, 409, 422, 503),
 )
 def resolve(
-    context: Context, desk: Desk, alert_id: AlertId, body: Acknowledgement, lang: Lang = "zh"
+    context: Context,
+    desk: Desk,
+    person: Staff,
+    alert_id: AlertId,
+    body: Acknowledgement,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
-    alert = _act(lambda: desk.book.resolve(alert_id, body.by, body.note))
+    alert = _act(lambda: desk.book.resolve(alert_id, person.name, body.note))
     return describe(context, alert, lang)
 
 
@@ -155,12 +165,12 @@ def resolve(
     responses=answers(404, 409, 422, 503),
 )
 def close(
-    context: Context, desk: Desk, alert_id: AlertId, body: Closure, lang: Lang = "zh"
+    context: Context, desk: Desk, person: Staff, alert_id: AlertId, body: Closure, lang: Lang = "zh"
 ) -> dict[str, Any]:
     alert = _act(
         lambda: desk.book.close(
             alert_id,
-            body.by,
+            person.name,
             body.corrective_action,
             body.food_decision,
             body.food_reason,

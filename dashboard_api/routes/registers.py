@@ -12,15 +12,15 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
 from core.model import Device
 from dashboard_api.context import ApiContext
-from dashboard_api.deps import Context, Desk, DevicePath
+from dashboard_api.deps import ActorFromLogin, Context, Desk, DevicePath, Staff
 from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.params import PersonName, parse_date, query_value
+from dashboard_api.params import parse_date, query_value
 from dashboard_api.routes.alerts import Lang, Language, describe
 from ingest.store import Aggregate
 
@@ -182,8 +182,7 @@ def seal_health(
     }
 
 
-class Relearn(BaseModel):
-    by: PersonName = Field(description="Who asks")
+class Relearn(ActorFromLogin):
     reason: str = Field(
         min_length=1, max_length=2000, description="What changed: new gasket, cabinet moved..."
     )
@@ -195,7 +194,12 @@ class Relearn(BaseModel):
     responses=answers(404, 422, 503),
 )
 async def relearn_seal(
-    context: Context, desk: Desk, device: DevicePath, body: Relearn, lang: Lang = "zh"
+    context: Context,
+    desk: Desk,
+    person: Staff,
+    device: DevicePath,
+    body: Relearn,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
     """The health score compares a cabinet with its own baseline; after the seal is repaired
     or the cabinet replaced or moved, that baseline no longer describes it. The next
@@ -204,7 +208,7 @@ async def relearn_seal(
     the loop that owns the rules, never run on a request thread."""
     _has_seal(device)
     try:
-        changes = await desk.relearn_seal_live(device.id, body.by, body.reason)
+        changes = await desk.relearn_seal_live(device.id, person.name, body.reason)
     except LookupError as exc:
         raise ApiError(422, str(exc)) from None
     learning = alert_registers.seal_learning(context.config, device)
@@ -308,14 +312,4 @@ def _retention(context: Context, r: RetentionRecord) -> dict[str, Any]:
         "completeness": r.completeness,
         "longest_gap_min": r.longest_gap_min,
         "updated_at": r.updated_at.astimezone(zone).isoformat(),
-        # An unverified verdict given while the fridge was silent that its later data replaced.
-        "amendments": [
-            {
-                "status": a["status"],
-                "decided_at": datetime.fromisoformat(a["decided_at"]).astimezone(zone).isoformat(),
-                "amended_at": datetime.fromisoformat(a["amended_at"]).astimezone(zone).isoformat(),
-                "note": {"zh": a["note_zh"], "en": a["note_en"]},
-            }
-            for a in r.amendments
-        ],
     }

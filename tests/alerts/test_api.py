@@ -13,8 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from core.clock import StepClock
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from tests.alerts.conftest import Harness, school, series
+from tests.dashboard_api.accounts import with_accounts
 
 ZONE = school().site.zone
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=ZONE).astimezone(UTC)  # Monday 12:00 local
@@ -25,11 +27,22 @@ def local(hh: int, mm: int, days: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), tzinfo=ZONE).astimezone(UTC)
 
 
+# The people who act in these tests, each with a staff token (headers): the actor recorded is
+# the token's name, never a name from the body. Filled by `app_for` for the test's database.
+PEOPLE: dict[str, dict[str, str]] = {}
+
+
 def app_for(harness: Harness, *, wired: bool = True) -> FastAPI:
     alerts = harness.service if wired else None
-    return create_app(
-        ApiContext(harness.config, harness.readings, harness.clock, lambda: {}, alerts=alerts)
-    )
+    context = ApiContext(harness.config, harness.readings, harness.clock, lambda: {}, alerts=alerts)
+    context, accounts = with_accounts(context, harness.path)
+    app = create_app(context)
+    app.state.accounts = accounts
+    PEOPLE.clear()
+    for name in ("李经理", "王师傅", "张", "canteen manager"):
+        PEOPLE[name] = accounts.token(name, Role.STAFF)
+    app.state.viewer = accounts.token("inspector", Role.VIEWER)
+    return app
 
 
 @pytest.fixture
@@ -42,9 +55,13 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Harnes
     values = [9.0 if 540 <= m < 580 else 4.0 for m in range(720)]
     harness.feed(series("fridge-1", local(0, 0), 60, values))
     harness.clock.instant = NOON
-    transport = httpx.ASGITransport(app=app_for(harness))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    app = app_for(harness)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=app.state.viewer
+    ) as client:
         yield client, harness
+    app.state.accounts.close()
     harness.close()
 
 
@@ -75,20 +92,24 @@ async def test_close_needs_the_corrective_action_and_the_food_decision(
 ) -> None:
     client, _ = setup
     alert_id = await over_temperature_id(client)
-    refused = await client.post(f"/api/alerts/{alert_id}/close", json={"by": "李经理"})
+    manager = PEOPLE["李经理"]
+    refused = await client.post(f"/api/alerts/{alert_id}/close", json={}, headers=manager)
     assert refused.status_code == 422
     assert refused.json()["message"].startswith(
         f"alert {alert_id} is a food-safety alert; to close it, give the corrective action"
     )
     closing = {
-        "by": "李经理",
         "corrective_action": "door gasket re-seated; food moved to fridge-2",
         "food_decision": "discarded",
         "food_reason": "cooked rice above 8 °C for 40 min",
     }
-    closed = (await client.post(f"/api/alerts/{alert_id}/close", json=closing)).json()
+    closed = (
+        await client.post(f"/api/alerts/{alert_id}/close", json=closing, headers=manager)
+    ).json()
     assert closed["state"] == "closed" and closed["food_decision"] == "discarded"
-    again = await client.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "王师傅"})
+    again = await client.post(
+        f"/api/alerts/{alert_id}/acknowledge", json={}, headers=PEOPLE["王师傅"]
+    )
     assert again.status_code == 409
     assert "cannot be acknowledged: it was closed by 李经理" in again.json()["message"]
 
@@ -97,14 +118,16 @@ async def test_acknowledge_a_firing_alert_once(setup: tuple[httpx.AsyncClient, H
     client, harness = setup
     harness.feed(series("fridge-1", local(12, 0), 60, [9.5] * 31))
     alert_id = await over_temperature_id(client)
-    resolve = await client.post(f"/api/alerts/{alert_id}/resolve", json={"by": "王师傅"})
+    resolve = await client.post(
+        f"/api/alerts/{alert_id}/resolve", json={}, headers=PEOPLE["王师傅"]
+    )
     assert resolve.status_code == 409
     assert "its condition is still present" in resolve.json()["message"]
     ack = await client.post(
-        f"/api/alerts/{alert_id}/acknowledge", json={"by": "王师傅", "note": "on it"}
+        f"/api/alerts/{alert_id}/acknowledge", json={"note": "on it"}, headers=PEOPLE["王师傅"]
     )
     assert ack.json()["state"] == "acknowledged" and ack.json()["acknowledged_by"] == "王师傅"
-    twice = await client.post(f"/api/alerts/{alert_id}/acknowledge", json={"by": "张"})
+    twice = await client.post(f"/api/alerts/{alert_id}/acknowledge", json={}, headers=PEOPLE["张"])
     assert twice.status_code == 409 and "already acknowledged by 王师傅" in twice.json()["message"]
 
 
@@ -112,12 +135,12 @@ async def test_acknowledge_a_firing_alert_once(setup: tuple[httpx.AsyncClient, H
     ("method", "path", "payload", "status", "message"),
     [
         ("get", "/api/alerts/999", None, 404, "no alert 999 at site test-school"),
-        ("post", "/api/alerts/999/acknowledge", {"by": "x"}, 404, "no alert 999"),
-        ("post", "/api/alerts/1/acknowledge", {}, 422, "body parameter 'by' is required"),
+        ("post", "/api/alerts/999/acknowledge", {}, 404, "no alert 999"),
+        ("post", "/api/alerts/1/acknowledge", {"by": "x"}, 422, "`by` is no longer accepted"),
         (
             "post",
             "/api/alerts/1/close",
-            {"by": "x", "food_decision": "eaten"},
+            {"food_decision": "eaten"},
             422,
             "food_decision",
         ),
@@ -142,7 +165,7 @@ async def test_refusals_are_sentences(
     message: str,
 ) -> None:
     client, _ = setup
-    response = await client.request(method, path, json=payload)
+    response = await client.request(method, path, json=payload, headers=PEOPLE["张"])
     assert response.status_code == status
     assert message in response.json()["message"]
 
@@ -249,6 +272,7 @@ async def test_register_parameters_are_checked(
 def test_each_operation_is_routed_once(tmp_path: Path) -> None:
     harness = Harness(tmp_path / "x.duckdb", school(), StepClock(NOON))
     app = app_for(harness)
+    app.state.accounts.close()
     harness.close()
     # FastAPI warns of a duplicate operation id when a router is included twice.
     with warnings.catch_warnings():
@@ -259,9 +283,13 @@ def test_each_operation_is_routed_once(tmp_path: Path) -> None:
 
 async def test_without_the_alerts_service_the_api_says_so(tmp_path: Path) -> None:
     harness = Harness(tmp_path / "x.duckdb", school(), StepClock(NOON))
-    transport = httpx.ASGITransport(app=app_for(harness, wired=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    app = app_for(harness, wired=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=app.state.viewer
+    ) as client:
         response = await client.get("/api/alerts")
+    app.state.accounts.close()
     harness.close()
     assert response.status_code == 503
     assert response.json()["message"] == "alerts are not running in this service"
@@ -271,14 +299,21 @@ async def test_seal_baseline_relearn_is_asked_for_by_a_person(
     setup: tuple[httpx.AsyncClient, Harness],
 ) -> None:
     client, _ = setup
-    body = {"by": "canteen manager", "reason": "new gasket fitted"}
-    response = await client.post("/api/devices/fridge-1/seal-health/relearn", json=body)
+    body = {"reason": "new gasket fitted"}
+    manager = PEOPLE["canteen manager"]
+    response = await client.post(
+        "/api/devices/fridge-1/seal-health/relearn", json=body, headers=manager
+    )
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["learning_days"] == 4.0 and answer["learning_cycles"] is None
     assert answer["learning_from"] == "2026-11-23T12:00:00+08:00"
     assert answer["resolved_alerts"] == []
-    refused = await client.post("/api/devices/ir-1/seal-health/relearn", json=body)
+    refused = await client.post("/api/devices/ir-1/seal-health/relearn", json=body, headers=manager)
     assert refused.status_code == 422 and "has no door seal" in refused.json()["message"]
-    unnamed = await client.post("/api/devices/fridge-1/seal-health/relearn", json={"by": "x"})
+    unnamed = await client.post(
+        "/api/devices/fridge-1/seal-health/relearn", json={}, headers=manager
+    )
     assert unnamed.status_code == 422 and "reason" in unnamed.json()["message"]
+    viewer = await client.post("/api/devices/fridge-1/seal-health/relearn", json=body)
+    assert viewer.status_code == 403 and "needs the role staff" in viewer.json()["message"]

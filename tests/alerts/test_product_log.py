@@ -13,8 +13,10 @@ import httpx
 import pytest
 
 from core.clock import StepClock
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from tests.alerts.conftest import Harness, school, series
+from tests.dashboard_api.accounts import with_accounts
 
 ZONE = school().site.zone
 
@@ -37,9 +39,13 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     context = ApiContext(
         harness.config, harness.readings, harness.clock, lambda: {}, harness.service
     )
+    context, accounts = with_accounts(context, harness.path)
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=accounts.token("inspector", Role.VIEWER)
+    ) as client:
         yield client
+    accounts.close()
     harness.close()
 
 

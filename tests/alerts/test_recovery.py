@@ -22,15 +22,17 @@ from alerts.engine import EngineOutput
 from alerts.model import Alert, AlertAction, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
 from core.clock import ManualClock, StepClock, to_epoch_ms
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
 from tests.alerts.conftest import MIDNIGHT, SITE, Harness, batch, minutes, school, series
 from tests.conftest import wait_for
+from tests.dashboard_api.accounts import with_accounts
 
 OVER = RuleId.OVER_TEMPERATURE
 T0 = MIDNIGHT + timedelta(hours=2)
-RELEARN = {"by": "canteen manager", "reason": "new gasket fitted"}
+RELEARN = {"reason": "new gasket fitted"}
 
 
 def warm(start_min: int, count: int) -> list[tuple[str, datetime, dict[str, float]]]:
@@ -139,11 +141,13 @@ async def test_batches_are_judged_while_an_api_relearn_saves_the_rules_state(
 ) -> None:
     async with running(tmp_path / "canteen.duckdb", "save_rule_state", T0) as live:
         await wait_for(lambda: live.service.live, "the service to go live")
-        app = create_app(
-            ApiContext(school(), live.readings, live.clock, lambda: {}, alerts=live.service)
-        )
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        context = ApiContext(school(), live.readings, live.clock, lambda: {}, alerts=live.service)
+        context, accounts = with_accounts(context, tmp_path / "canteen.duckdb")
+        manager = accounts.token("canteen manager", Role.STAFF)
+        transport = httpx.ASGITransport(app=create_app(context))
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", headers=manager
+        ) as client:
             relearn = asyncio.create_task(
                 client.post("/api/devices/fridge-1/seal-health/relearn", json=RELEARN)
             )
@@ -156,6 +160,7 @@ async def test_batches_are_judged_while_an_api_relearn_saves_the_rules_state(
             live.store.gate.set()
             response = await relearn
         assert response.status_code == 200, response.text
+        accounts.close()
         await wait_for(live.firing, "the over-temperature alert to fire")
         [alert] = live.alerts()
         assert alert.fired_at == T0 + minutes(30)

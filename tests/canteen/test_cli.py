@@ -4,6 +4,7 @@ processes answering over HTTP and stopping cleanly on a signal."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from canteen.cli import main
 from core.config import load_config
 from demo_broker.mosquitto import MosquittoProcess, free_port
 from tests.conftest import EXAMPLES, Publisher
+from tests.dashboard_api.accounts import token_in
 
 
 def test_help_on_each_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,7 +53,11 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 
 
 def wait_http(
-    url: str, ready: object, proc: subprocess.Popen[str], timeout_s: float = 60
+    url: str,
+    ready: object,
+    proc: subprocess.Popen[str],
+    timeout_s: float = 60,
+    headers: dict[str, str] | None = None,
 ) -> object:
     """GET `url` until `ready(json)` is true; fail with the process output if it dies."""
     deadline = time.monotonic() + timeout_s
@@ -62,7 +68,7 @@ def wait_http(
                 f"process exited {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
             )
         try:
-            last = httpx.get(url, timeout=2).json()
+            last = httpx.get(url, timeout=2, headers=headers).json()
             if ready(last):  # type: ignore[operator]
                 return last
         except httpx.HTTPError:
@@ -85,6 +91,7 @@ def test_serve_stores_and_answers_then_stops_on_sigterm(
     config = tmp_path / "site.yaml"
     text = (EXAMPLES / "demo-school.yaml").read_text()
     config.write_text(text.replace("client_id: canteen-gateway-0", f"client_id: cli-{port}"))
+    headers = token_in(tmp_path / "serve.duckdb")
     proc = start(
         [
             "serve",
@@ -106,7 +113,9 @@ def test_serve_stores_and_answers_then_stops_on_sigterm(
         publisher.publish(topic, {"ts": int(time.time() * 1000), "seq": 1, "m": {"temp_c": -18.2}})
         publisher.publish(topic, b"not json")
         publisher.flush()
-        latest = wait_http(f"{base}/api/devices/freezer-1/latest", lambda b: b["values"], proc)
+        latest = wait_http(
+            f"{base}/api/devices/freezer-1/latest", lambda b: b["values"], proc, headers=headers
+        )
         assert latest["values"][0]["value"] == -18.2  # type: ignore[index]
         health = wait_http(f"{base}/api/health", lambda h: h["dead_letters"] == 1, proc)
         assert health["dead_letters_by_reason"] == {"not_json": 1}  # type: ignore[index]
@@ -144,6 +153,7 @@ def test_serve_refuses_a_busy_port(tmp_path: Path, mosquitto: MosquittoProcess) 
 @pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
 def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
     port = free_port()
+    headers = token_in(tmp_path / "demo.duckdb")
     proc = start(
         [
             "demo",
@@ -160,19 +170,27 @@ def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        devices = wait_http(f"{base}/api/devices", lambda ds: all(d["online"] for d in ds), proc)
+        devices = wait_http(
+            f"{base}/api/devices", lambda ds: all(d["online"] for d in ds), proc, headers=headers
+        )
         demo = load_config(EXAMPLES / "demo-school.yaml")
         assert len(devices) == len(demo.devices)  # type: ignore[arg-type]
         for device in ("fridge-1", "freezer-1", "disinfect-1", "elec-canteen"):
-            body = wait_http(f"{base}/api/devices/{device}/latest", lambda b: b["values"], proc)
+            body = wait_http(
+                f"{base}/api/devices/{device}/latest", lambda b: b["values"], proc, headers=headers
+            )
             assert body["values"], device  # type: ignore[index]
         # Half an hour of history is filled in first: six 5-minute points once caught up.
         series = wait_http(
             f"{base}/api/devices/fridge-1/series?metric=temp_c&step=5m",
             lambda body: len(body["points"]) >= 6,
             proc,
+            headers=headers,
         )
         assert all(0 <= p["value"] <= 8 for p in series["points"])  # type: ignore[index]
     finally:
         out = stop(proc, signal.SIGINT)
     assert "API docs" in out
+    # The demo's admin gets a new random password at each start, printed with the address.
+    password = re.search(r"log in as admin, password (\S+)", out)
+    assert password is not None and len(password.group(1)) >= 12, out

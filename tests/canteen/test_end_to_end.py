@@ -12,9 +12,11 @@ import httpx
 
 from canteen.runtime import Overrides, Service
 from core import ManualClock, load_config
+from core.records import Role
 from demo_broker.mosquitto import MosquittoProcess
 from firmware_sim import Fleet
 from tests.conftest import EXAMPLES, wait_for
+from tests.dashboard_api.accounts import bearer
 
 # 11:30 in Asia/Shanghai, just before lunch: cabinets and fridges are busy.
 START = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
@@ -53,7 +55,8 @@ async def test_simulated_school_to_api(
             lambda: service.gateway.stats.acked >= fleet.stats.total, "everything stored"
         )
 
-        async with httpx.AsyncClient(base_url=service.url) as api:
+        token = service.auth.create_token("e2e-check", Role.VIEWER)
+        async with httpx.AsyncClient(base_url=service.url, headers=bearer(token)) as api:
             devices = (await api.get("/api/devices")).json()
             assert {d["id"] for d in devices} == {d.id for d in config.devices}
             assert all(d["online"] for d in devices), devices

@@ -1,5 +1,7 @@
 """The whole API wired as the service wires it: a real DuckDB file with a morning of readings,
-the real alert rules (one over-temperature alert raised and resolved), and a fixed clock."""
+the real alert rules (one over-temperature alert raised and resolved), people and tokens in
+the same file (`accounts.Accounts`, on `app.state.accounts`), and a fixed clock. The `client`
+fixture calls as the staff token `kitchen-tablet`."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import pytest
 from fastapi import FastAPI
 
 from core.clock import StepClock
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from ingest.duckdb_calibration import DuckDBCalibrationStore
 from tests.alerts.conftest import Harness, school, series
+from tests.dashboard_api.accounts import with_accounts
 
 ZONE = school().site.zone
 MIDNIGHT = datetime(2026, 11, 23, 0, 0, tzinfo=ZONE).astimezone(UTC)  # Monday, local
@@ -39,7 +43,16 @@ def wired_app(path: Path) -> tuple[FastAPI, Harness]:
         alerts=harness.service,
         calibration=DuckDBCalibrationStore(path),
     )
-    return create_app(context), harness
+    context, accounts = with_accounts(context, path)
+    app = create_app(context)
+    app.state.accounts = accounts
+    app.state.staff = accounts.token("kitchen-tablet", Role.STAFF)
+    return app, harness
+
+
+def close_wired(app: FastAPI, harness: Harness) -> None:
+    app.state.accounts.close()
+    harness.close()
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +60,14 @@ def wired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     """One app for a module of tests that read, or are refused: building it runs the rules."""
     app, harness = wired_app(tmp_path_factory.mktemp("api") / "api.duckdb")
     yield app
-    harness.close()
+    close_wired(app, harness)
 
 
 @pytest.fixture
 async def client(wired: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=wired)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    headers = wired.state.staff
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=headers
+    ) as client:
         yield client

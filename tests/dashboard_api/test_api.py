@@ -10,9 +10,11 @@ import httpx
 import pytest
 
 from core import ManualClock, PresenceChange, ReadingBatchBuilder
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from ingest import DuckDBStore
 from tests.conftest import site_config
+from tests.dashboard_api.accounts import with_accounts
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
@@ -29,9 +31,13 @@ async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     store.write(rows.build())
     store.write_presence([PresenceChange("test-school", "fridge-1", True, NOW)])
     context = ApiContext(config, store, ManualClock(NOW), lambda: {"broker_connected": True})
+    context, accounts = with_accounts(context, tmp_path / "api.duckdb")
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=accounts.token("wall", Role.VIEWER)
+    ) as client:
         yield client
+    accounts.close()
     store.close()
 
 
@@ -143,13 +149,15 @@ async def test_openapi_lists_the_refusals_each_endpoint_gives(api: httpx.AsyncCl
         for path, operations in paths.items()
         for method, operation in operations.items()
     }
-    assert listed["GET /api/devices"] == [200]
-    assert listed["GET /api/devices/{device_id}"] == [200, 404]
-    assert listed["GET /api/devices/{device_id}/series"] == [200, 404, 422]
-    assert listed["GET /api/deadletter"] == [200, 422]
-    assert listed["GET /api/energy/report"] == [200, 422]
-    assert listed["GET /api/alerts/{alert_id}"] == [200, 404, 422, 503]
-    assert listed["POST /api/alerts/{alert_id}/close"] == [200, 404, 409, 422, 503]
+    # Every route behind the login may answer 401 (no credentials) and 403 (role too low).
+    assert listed["GET /api/health"] == [200]
+    assert listed["GET /api/devices"] == [200, 401, 403]
+    assert listed["GET /api/devices/{device_id}"] == [200, 401, 403, 404]
+    assert listed["GET /api/devices/{device_id}/series"] == [200, 401, 403, 404, 422]
+    assert listed["GET /api/deadletter"] == [200, 401, 403, 422]
+    assert listed["GET /api/energy/report"] == [200, 401, 403, 422]
+    assert listed["GET /api/alerts/{alert_id}"] == [200, 401, 403, 404, 422, 503]
+    assert listed["POST /api/alerts/{alert_id}/close"] == [200, 401, 403, 404, 409, 422, 503]
     invalid = paths["/api/deadletter"]["get"]["responses"]["422"]["content"]
     assert invalid["application/json"]["schema"]["$ref"].endswith("/ValidationProblem")
     missing = paths["/api/devices/{device_id}"]["get"]["responses"]["404"]["content"]
@@ -167,10 +175,14 @@ async def test_daily_series_are_local_days(tmp_path: Path) -> None:
         rows.append("test-school", "fridge-1", "temp_c", ts, 2.0 if hour < 24 else 6.0)
     store.write(rows.build())
     context = ApiContext(site_config("canteen/v1"), store, ManualClock(NOW), lambda: {})
+    context, accounts = with_accounts(context, tmp_path / "days.duckdb")
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as api:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=accounts.token("wall", Role.VIEWER)
+    ) as api:
         params = {"metric": "temp_c", "start": "2026-11-23", "end": "2026-11-25", "step": "1d"}
         body = (await api.get("/api/devices/fridge-1/series", params=params)).json()
+    accounts.close()
     store.close()
     assert [(p["t"], p["count"], p["value"]) for p in body["points"]] == [
         ("2026-11-23T00:00:00+08:00", 24, 2.0),

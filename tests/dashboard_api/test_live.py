@@ -18,11 +18,12 @@ from canteen.runtime import Overrides, Service
 from core import PresenceChange, ReadingBatchBuilder
 from core.clock import SystemClock
 from core.readings import ReadingBatch
-from core.records import Alert, AlertAction, AlertState, Message, RuleId, Severity
+from core.records import Alert, AlertAction, AlertState, Message, Role, RuleId, Severity
 from dashboard_api.live import LiveEvent, LiveHub
 from demo_broker.mosquitto import MosquittoProcess
 from ingest import DuckDBStore
 from tests.conftest import Publisher, site_config, wait_for
+from tests.dashboard_api.accounts import bearer
 
 SITE = "test-school"
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -215,7 +216,8 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[
 async def test_a_published_reading_reaches_the_live_stream(
     service: Service, publisher: Publisher, topic_prefix: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as api:
+    headers = bearer(service.auth.create_token("wall-display", Role.VIEWER))
+    async with httpx.AsyncClient(base_url=service.url, timeout=10, headers=headers) as api:
         refused = await api.get("/api/live", params={"device": "fridge-9"})
         assert refused.status_code == 404 and "fridge-9" in refused.json()["message"]
         other_site = await api.get("/api/live", params={"site": "elsewhere"})

@@ -2,7 +2,8 @@
 valid and invalid, never get a 5xx, and every answer is one the schema lists, in its shape.
 
 The examples are few per operation and derandomized, so CI repeats the same run in seconds;
-`bench/` is the place for long fuzzing. Schemathesis' pytest plugin (`schema.parametrize()`
+`bench/` is the place for long fuzzing. Requests carry a staff token, so they reach the routes
+behind the login (the refusals without one are tested in test_auth.py). Schemathesis' pytest plugin (`schema.parametrize()`
 over a fixture) needs a pytest private that pytest 9 removed, so each operation gets its own
 Hypothesis test here, all of them run, and the failures are reported together.
 """
@@ -26,7 +27,7 @@ from schemathesis.checks import (
 )
 
 from tests.alerts.conftest import Harness
-from tests.dashboard_api.conftest import wired_app
+from tests.dashboard_api.conftest import close_wired, wired_app
 
 EXAMPLES_PER_OPERATION = 25
 
@@ -54,14 +55,14 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(
         failures = {}
         for operation in operations:
             try:
-                _exercise(operation, mode, known)
+                _exercise(operation, mode, known, app.state.staff)
             except Unsatisfiable:
                 # No parameter, or only a free-text one: there is no invalid request to make.
                 assert mode is GenerationMode.NEGATIVE, operation.label
             except Exception as exc:  # a check's failure group, with the request to replay
                 failures[operation.label] = exc
     finally:
-        harness.close()
+        close_wired(app, harness)
     assert not failures, "\n\n".join(f"{label}: {exc}" for label, exc in failures.items())
 
 
@@ -84,7 +85,12 @@ def _cases(
     return path.flatmap(lambda p: operation.as_strategy(generation_mode=mode, path_parameters=p))
 
 
-def _exercise(operation: APIOperation, mode: GenerationMode, known: dict[str, list[Any]]) -> None:
+def _exercise(
+    operation: APIOperation,
+    mode: GenerationMode,
+    known: dict[str, list[Any]],
+    headers: dict[str, str],
+) -> None:
     @given(case=_cases(operation, mode, known))
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
@@ -94,6 +100,6 @@ def _exercise(operation: APIOperation, mode: GenerationMode, known: dict[str, li
         suppress_health_check=list(HealthCheck),
     )
     def call(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(checks=CHECKS, headers=headers)
 
     call()

@@ -1,0 +1,158 @@
+"""`canteen user ...` and `canteen token create`: the people who log in and the machines'
+bearer tokens, kept in the site's DuckDB file.
+
+The file is the config's `storage.path` (or `--db`). DuckDB lets one process write a file: run
+these while the service is stopped (a running service holds the file; the error says so).
+Passwords are typed at a prompt (twice) or read from standard input with `--password-stdin`
+(one line), never taken as an argument, where `ps` and the shell history would show them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.clock import SystemClock
+from core.config import AuthSettings, load_config
+from core.records import Role
+from dashboard_api.auth import Auth, AuthError
+from ingest.duckdb_users import DuckDBUserStore
+from ingest.errors import StoreError
+
+__all__ = ["register"]
+
+_ROLES = [r.value for r in Role]
+
+
+def register(commands: Any) -> None:
+    """Add the `user` and `token` commands to the `canteen` parser."""
+    user = commands.add_parser("user", help="people who log in to the web UI and the API")
+    actions = user.add_subparsers(required=True, metavar="ACTION")
+    add = _with_db(actions.add_parser("add", help="add a person (asks for the password)"))
+    add.add_argument("name")
+    add.add_argument("--role", choices=_ROLES, required=True, help="viewer < staff < admin")
+    _password_source(add)
+    add.set_defaults(handler=_add)
+    listing = _with_db(actions.add_parser("list", help="people and tokens, with their roles"))
+    listing.set_defaults(handler=_list)
+    passwd = _with_db(actions.add_parser("passwd", help="set a new password (ends sessions)"))
+    passwd.add_argument("name")
+    _password_source(passwd)
+    passwd.set_defaults(handler=_passwd)
+    for verb, disabled in (("disable", True), ("enable", False)):
+        what = "refuse a person's logins and end their sessions" if disabled else "allow again"
+        toggle = _with_db(actions.add_parser(verb, help=what))
+        toggle.add_argument("name")
+        toggle.set_defaults(handler=_toggle, disabled=disabled)
+
+    token = commands.add_parser("token", help="bearer tokens for machines calling the API")
+    token_actions = token.add_subparsers(required=True, metavar="ACTION")
+    create = _with_db(
+        token_actions.add_parser("create", help="make a token (shown once; again: replaced)")
+    )
+    create.add_argument("name", help="who the token acts as, in every record it changes")
+    create.add_argument("--role", choices=_ROLES, default="viewer", help="default: viewer")
+    create.set_defaults(handler=_token)
+
+
+def _with_db(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--config", type=Path, help="site config (YAML): its storage.path")
+    parser.add_argument("--db", help="DuckDB file, overrides storage.path")
+    return parser
+
+
+def _password_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+
+async def _add(args: argparse.Namespace, _stop: asyncio.Event) -> None:
+    password = _password(args)
+    with _auth(args, create=True) as auth:
+        user = auth.add_user(args.name, Role(args.role), password)
+    print(f"canteen: user {user.name!r} added with the role {user.role.value}")
+
+
+async def _list(args: argparse.Namespace, _stop: asyncio.Event) -> None:
+    with _auth(args) as auth:
+        users, tokens = auth.store.users(), auth.store.tokens()
+    for user in users:
+        state = "disabled" if user.disabled else "active"
+        print(f"user   {user.name:<24} {user.role.value:<7} {state}")
+    for token in tokens:
+        print(f"token  {token.name:<24} {token.role.value:<7} made {token.created_at:%Y-%m-%d}")
+    if not users and not tokens:
+        print("canteen: no users or tokens yet; add one with `canteen user add NAME --role ...`")
+
+
+async def _passwd(args: argparse.Namespace, _stop: asyncio.Event) -> None:
+    password = _password(args)
+    with _auth(args) as auth:
+        auth.set_password(args.name, password)
+    print(f"canteen: new password for {args.name!r}; their sessions have ended")
+
+
+async def _toggle(args: argparse.Namespace, _stop: asyncio.Event) -> None:
+    with _auth(args) as auth:
+        auth.set_disabled(args.name, args.disabled)
+    said = "disabled (sessions ended)" if args.disabled else "enabled"
+    print(f"canteen: user {args.name!r} {said}")
+
+
+async def _token(args: argparse.Namespace, _stop: asyncio.Event) -> None:
+    with _auth(args, create=True) as auth:
+        token = auth.create_token(args.name, Role(args.role))
+    print(f"canteen: token for {args.name!r} ({args.role}); it is shown only this once:")
+    print(token)
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("canteen: the two passwords differ; nothing was changed")
+    return first
+
+
+class _auth:  # noqa: N801 (used as a context manager, reads as a phrase)
+    """`Auth` on the site's file, closed after; refusals become the command's message."""
+
+    def __init__(self, args: argparse.Namespace, *, create: bool = False) -> None:
+        path = Path(args.db) if args.db else _configured_path(args)
+        if not create and not path.exists():
+            raise SystemExit(f"canteen: no database at {path}; check --db or storage.path")
+        settings = load_config(args.config).auth if args.config else AuthSettings()
+        try:
+            self._store = DuckDBUserStore(path)
+        except StoreError as exc:
+            raise SystemExit(_store_refusal(path, exc)) from None
+        self._auth = Auth(self._store, settings, SystemClock())
+
+    def __enter__(self) -> Auth:
+        return self._auth
+
+    def __exit__(self, kind: object, error: BaseException | None, trace: object) -> None:
+        self._store.close()
+        if isinstance(error, AuthError):
+            raise SystemExit(f"canteen: {error.message}") from None
+
+
+def _configured_path(args: argparse.Namespace) -> Path:
+    if args.config is None:
+        raise SystemExit("canteen: say which database: --config FILE or --db PATH")
+    return Path(load_config(args.config).storage.path)
+
+
+def _store_refusal(path: Path, exc: StoreError) -> str:
+    if "lock" in str(exc).lower():
+        return (
+            f"canteen: {path} is open in a running service (canteen serve or demo); stop it, "
+            "run this command, and start it again"
+        )
+    return f"canteen: {exc}"
