@@ -233,6 +233,8 @@ class RetentionRecord:
     minutes_out_of_band: float = 0.0
     completeness: float = 0.0
     longest_gap_min: float = 0.0
+    # An unverified verdict given while the fridge was silent that its later data replaced.
+    amendments: tuple[DisinfectionAmendment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,11 @@ ALERTS: tuple[Migration, ...] = (
         "disinfection register: amendment trail of lines corrected by late data",
         ("ALTER TABLE disinfection_register ADD COLUMN amendments JSON DEFAULT '[]'",),
     ),
+    Migration(
+        3,
+        "sample retention: amendment trail of windows corrected by late data",
+        ("ALTER TABLE sample_retention ADD COLUMN amendments JSON DEFAULT '[]'",),
+    ),
 )
 
 _CALIBRATION_V1 = """

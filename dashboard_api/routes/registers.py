@@ -312,4 +312,14 @@ def _retention(context: Context, r: RetentionRecord) -> dict[str, Any]:
         "completeness": r.completeness,
         "longest_gap_min": r.longest_gap_min,
         "updated_at": r.updated_at.astimezone(zone).isoformat(),
+        # An unverified verdict given while the fridge was silent that its later data replaced.
+        "amendments": [
+            {
+                "status": a["status"],
+                "decided_at": datetime.fromisoformat(a["decided_at"]).astimezone(zone).isoformat(),
+                "amended_at": datetime.fromisoformat(a["amended_at"]).astimezone(zone).isoformat(),
+                "note": {"zh": a["note_zh"], "en": a["note_en"]},
+            }
+            for a in r.amendments
+        ],
     }
