@@ -405,3 +405,21 @@ def test_readings_overtaken_by_newer_ones_still_count_until_the_meal_is_judged(
     harness.feed([r for r in rows if r[1] >= local(13, 45)])
     record = lunch_record(harness, "ir-1")
     assert record.status is DisinfectionStatus.COMPLIANT and record.hold_min == 15.0
+
+
+def test_a_verdict_given_on_data_is_final(harness: Harness) -> None:
+    # The cabinet's readings pass lunch's deadline without the 13:00-13:40 ones: missed, on
+    # data. A gateway then hands over that old batch (a cycle, out of order): the line stays.
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=4)
+    held = [r for r in rows if local(13, 0) <= r[1] < local(13, 40)]
+    harness.feed([r for r in rows if r[1] < local(13, 0)])
+    harness.feed([r for r in rows if r[1] >= local(13, 40)])
+    assert lunch_record(harness, "ir-1").status is DisinfectionStatus.MISSED
+    harness.feed(held)
+    harness.tick(local(15, 5))
+    record = lunch_record(harness, "ir-1")
+    assert record.status is DisinfectionStatus.MISSED and record.amendments == ()
+    assert record.decided_at == LUNCH_WINDOW_END + DELAY
+    [alert] = harness.alerts(RuleId.DISINFECTION)
+    assert alert.severity.value == "critical"
+    assert harness.alerts(RuleId.DISINFECTION_UNCONFIRMED) == []
