@@ -23,6 +23,7 @@ from alerts.register_export.documents import (
 )
 from alerts.register_export.labels import Lang, label
 from core.model import Device
+from core.records import DisinfectionAmendment
 
 __all__ = ["build_document"]
 
@@ -141,7 +142,7 @@ def _disinfection_tables(
                 r.max_temp_c,
                 _round(r.hold_min, 1),
                 f"≥{r.hold_threshold_c:g} °C {r.required_hold_min:g} min",
-                r.reason.in_language(lang),
+                _with_amendments(r.reason.in_language(lang), r.amendments, zone, lang),
                 flag,
             ]
         )
@@ -259,3 +260,18 @@ def _round(value: float | None, digits: int) -> float | None:
 def _local(at: datetime | None, zone: ZoneInfo) -> datetime | None:
     """A naive local time: a spreadsheet cell holds no zone; the site's zone is the document's."""
     return None if at is None else at.astimezone(zone).replace(tzinfo=None)
+
+
+def _with_amendments(
+    reason: str, amendments: Sequence[DisinfectionAmendment], zone: ZoneInfo, lang: Lang
+) -> str:
+    """A corrected line's reason, then each earlier verdict, when it was given and what
+    corrected it: an inspector sees that the line changed."""
+    parts = [reason]
+    for a in amendments:
+        given = datetime.fromisoformat(a["decided_at"]).astimezone(zone)
+        if lang == "en":
+            parts.append(f"(was {a['reason_en']}, {given:%Y-%m-%d %H:%M}; {a['note_en']})")
+        else:
+            parts.append(f"（原判定：{a['reason_zh']}，{given:%Y-%m-%d %H:%M}；{a['note_zh']}）")
+    return " ".join(parts)

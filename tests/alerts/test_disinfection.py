@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from alerts.model import AlertState, DisinfectionRecord, DisinfectionStatus, RuleId
+from alerts.register_export import RegisterName, RegisterSources, build_document
 from core.clock import StepClock
+from ingest.duckdb_calibration import DuckDBCalibrationStore
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
 
 ZONE_DAY = date(2026, 11, 23)  # Monday, local
@@ -423,3 +425,27 @@ def test_a_verdict_given_on_data_is_final(harness: Harness) -> None:
     [alert] = harness.alerts(RuleId.DISINFECTION)
     assert alert.severity.value == "critical"
     assert harness.alerts(RuleId.DISINFECTION_UNCONFIRMED) == []
+
+
+def test_the_register_document_shows_the_correction_beside_the_line(harness: Harness) -> None:
+    rows = cabinet_day("ir-1", local(13, 0), 125.0, 15, hours=5.5)
+    silent_over_lunch(harness, rows)
+    upload_at_back(harness, rows)
+    calibration = DuckDBCalibrationStore(harness.path)
+    try:
+        sources = RegisterSources(
+            harness.config, harness.store, calibration, harness.service.book.find
+        )
+        cabinet = harness.config.device("ir-1")
+        now = harness.clock.now()
+        document = build_document(
+            sources, RegisterName.DISINFECTION, cabinet, ZONE_DAY, ZONE_DAY, now, "en"
+        )
+    finally:
+        calibration.close()
+    [lunch] = [row for row in document.tables[0].rows if row[1] == "lunch"]
+    assert lunch[3] == "compliant"
+    assert lunch[9] == (
+        "reached 125.0 °C, held ≥120.0 °C for 15 min (was unconfirmed: cabinet silent since "
+        "12:29, 2026-11-23 14:15; confirmed from data received at 2026-11-23 16:31)"
+    )
