@@ -32,6 +32,7 @@ __all__ = [
     "has_probe",
     "overdue_gaps",
     "record_check",
+    "register_gaps",
 ]
 
 # Kinds with a temperature probe whose readings a register relies on: cold storage and the
@@ -233,4 +234,22 @@ def overdue_gaps(
         cursor, kind = max(cursor, at + span), GapKind.OVERDUE
     if cursor < end:
         gaps.append(CalibrationGap(device.id, kind, cursor, end))
+    return gaps
+
+
+def register_gaps(
+    store: CalibrationStore,
+    config: SiteConfig,
+    devices: Sequence[Device],
+    span: tuple[datetime, datetime],
+    now: datetime,
+) -> list[CalibrationGap]:
+    """The spans of `span` (up to `now`) in which a probe behind a register was not covered
+    by a passing check, device by device; devices without a probe have none."""
+    start, end = span[0], min(span[1], now)
+    gaps: list[CalibrationGap] = []
+    for device in devices:
+        if has_probe(device):
+            checks = store.checks(config.site.id, device.id, until=end)
+            gaps += overdue_gaps(checks, config, device, start, end)
     return gaps

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alerts import calibration as cal
 from alerts import register_export as export
@@ -23,9 +23,9 @@ from alerts.errors import AlertError
 from core.model import Device
 from core.records import CalibrationCheck, CalibrationMethod
 from dashboard_api.context import ApiContext
-from dashboard_api.deps import Context, Desk, DevicePath
-from dashboard_api.errors import ApiError, answers, shown
-from dashboard_api.params import PersonName
+from dashboard_api.deps import ActorFromLogin, Context, Desk, DevicePath, Staff
+from dashboard_api.errors import ApiError, answers
+from dashboard_api.register_scope import devices_of
 from dashboard_api.routes.alerts import Lang
 from dashboard_api.routes.registers import DeviceFilter, End, Start, _air_readings, _dates
 
@@ -48,7 +48,9 @@ def get_calibration(context: Context) -> CalibrationStore:
 Calibration = Annotated[CalibrationStore, Depends(get_calibration)]
 
 
-class CheckBody(BaseModel):
+class CheckBody(ActorFromLogin):
+    """Who checked is the person logged in (or the bearer token's name), never a typed name."""
+
     method: CalibrationMethod = Field(
         description="ice_point: the probe in iced water (0 °C); reference: beside a "
         "calibrated reference thermometer"
@@ -57,7 +59,6 @@ class CheckBody(BaseModel):
         ge=-60, le=300, description="What the reference read (0 for an ice-point check)"
     )
     probe_c: float = Field(ge=-60, le=300, description="What the device's probe read")
-    by: PersonName = Field(description="Who checked")
     note: str | None = Field(default=None, max_length=2000)
     corrective_action: str | None = Field(
         default=None, max_length=2000, description="Needed when the check fails"
@@ -71,7 +72,12 @@ class CheckBody(BaseModel):
     responses=answers(404, 422, 503),
 )
 def record_check(
-    context: Context, store: Calibration, device: DevicePath, body: CheckBody, lang: Lang = "zh"
+    context: Context,
+    store: Calibration,
+    person: Staff,
+    device: DevicePath,
+    body: CheckBody,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
     try:
         check = cal.record_check(
@@ -82,7 +88,7 @@ def record_check(
             method=body.method,
             reference_c=body.reference_c,
             probe_c=body.probe_c,
-            by=body.by,
+            by=person.name,
             note=body.note,
             corrective_action=body.corrective_action,
         )
@@ -105,7 +111,7 @@ def calibration_register(
     lang: Lang = "zh",
 ) -> dict[str, Any]:
     first, last = _dates(context, start, end)
-    devices = _devices(context, export.RegisterName.CALIBRATION, device)
+    devices = devices_of(context, export.RegisterName.CALIBRATION, device)
     now = context.clock.now()
     zone = context.config.site.zone
     lo = datetime.combine(first, datetime.min.time(), tzinfo=zone)
@@ -141,7 +147,7 @@ def register_document(
     lang: Lang = "zh",
 ) -> Response:
     first, last = _dates(context, start, end)
-    devices = _devices(context, name, device)
+    devices = devices_of(context, name, device)
     sources = export.RegisterSources(
         context.config,
         desk.registers,
@@ -159,21 +165,6 @@ def register_document(
     shown_name = f"{context.config.site.name}_{document.title}_{first}_{last}.{fmt}"
     disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(shown_name)}"
     return Response(body, media_type=_MEDIA[fmt], headers={"Content-Disposition": disposition})
-
-
-def _devices(context: ApiContext, name: export.RegisterName, device: str | None) -> list[Device]:
-    """The devices of the register: 404 for a device the site does not have, 422 for one the
-    register is not kept for (naming the kinds it is)."""
-    found = None
-    if device is not None:
-        found = context.config.device(device)
-        if found is None:
-            known = ", ".join(d.id for d in context.config.devices)
-            raise ApiError(404, f"no device {shown(device)} at this site; known devices: {known}")
-    try:
-        return export.register_devices(context.config, name, found)
-    except export.RegisterKindError as exc:
-        raise ApiError(422, exc.message) from None
 
 
 def _status(

@@ -16,11 +16,13 @@ from pydantic import Field
 
 from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
+from alerts.register_export import RegisterName
 from core.model import Device
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import ActorFromLogin, Context, Desk, DevicePath, Staff
-from dashboard_api.errors import ApiError, answers, shown
+from dashboard_api.errors import ApiError, answers
 from dashboard_api.params import parse_date, query_value
+from dashboard_api.register_scope import calibration_gaps, devices_of
 from dashboard_api.routes.alerts import Lang, Language, describe
 from ingest.store import Aggregate
 
@@ -58,7 +60,7 @@ def disinfection(
     lang: Lang = "zh",
 ) -> dict[str, Any]:
     first, last = _dates(context, start, end)
-    _known(context, device)
+    devices = devices_of(context, RegisterName.DISINFECTION, device)
     records = desk.registers.disinfection_records(context.config.site.id, first, last, device)
     summary = alert_registers.disinfection_summary(records)
     return {
@@ -67,6 +69,7 @@ def disinfection(
         "counts": {status.value: count for status, count in summary.counts.items()},
         "completeness": summary.completeness,
         "items": [_disinfection(context, r, lang) for r in records],
+        "calibration_gaps": calibration_gaps(context, devices, first, last, lang),
     }
 
 
@@ -76,15 +79,21 @@ def disinfection(
     responses=answers(404, 422, 503),
 )
 def sample_retention(
-    context: Context, desk: Desk, start: Start = None, end: End = None, device: DeviceFilter = None
+    context: Context,
+    desk: Desk,
+    start: Start = None,
+    end: End = None,
+    device: DeviceFilter = None,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
     first, last = _dates(context, start, end)
-    _known(context, device)
+    devices = devices_of(context, RegisterName.SAMPLE_RETENTION, device)
     records = desk.registers.retention_records(context.config.site.id, first, last, device)
     return {
         "start": first.isoformat(),
         "end": last.isoformat(),
         "items": [_retention(context, r) for r in records],
+        "calibration_gaps": calibration_gaps(context, devices, first, last, lang),
     }
 
 
@@ -94,7 +103,12 @@ def sample_retention(
     responses=answers(404, 422, 503),
 )
 def temperature_log(
-    context: Context, desk: Desk, device: DevicePath, start: Start = None, end: End = None
+    context: Context,
+    desk: Desk,
+    device: DevicePath,
+    start: Start = None,
+    end: End = None,
+    lang: Lang = "zh",
 ) -> dict[str, Any]:
     _has_temperature(device)
     first, last = _dates(context, start, end)
@@ -113,6 +127,7 @@ def temperature_log(
         "high_c": log.high_c,
         "judged_on": log.judged_on,
         "product_tau_min": log.product_tau_min,
+        "calibration_gaps": calibration_gaps(context, [device], first, last, lang),
         "days": [
             {
                 "date": r.day.isoformat(),
@@ -243,12 +258,6 @@ def _dates(context: Context, start: str | None, end: str | None) -> tuple[date, 
             f"{MAX_DAYS} days per request, so ask for a shorter range of dates",
         )
     return first, last
-
-
-def _known(context: Context, device: str | None) -> None:
-    if device is not None and context.config.device(device) is None:
-        known = ", ".join(d.id for d in context.config.devices)
-        raise ApiError(404, f"no device {shown(device)} at this site; known devices: {known}")
 
 
 def _has_temperature(device: Device) -> None:

@@ -1,6 +1,6 @@
 """The calibration register and the register documents over HTTP, on the real app, a real
-DuckDB file and the real rules: what a cook records, what an inspector downloads, and the
-sentences they get when a request is refused."""
+DuckDB file, the real rules and real accounts: what a cook records (as the staff token
+王师傅), what an inspector downloads, and the sentences they get when a request is refused."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import pytest
 from openpyxl import load_workbook
 
 from core.clock import StepClock
+from core.records import Role
 from dashboard_api import ApiContext, create_app
 from ingest.duckdb_calibration import DuckDBCalibrationStore
 from tests.alerts.conftest import Harness, school, series
+from tests.dashboard_api.accounts import Accounts, with_accounts
 
 ZONE = school().site.zone
 MIDNIGHT = datetime(2026, 11, 23, 0, 0, tzinfo=ZONE).astimezone(UTC)  # Monday, local
@@ -32,9 +34,10 @@ MONDAY = {"start": "2026-11-23", "end": "2026-11-23"}
 class Api:
     client: httpx.AsyncClient
     harness: Harness
+    accounts: Accounts
 
     async def check(self, device: str = "fridge-1", **body: Any) -> httpx.Response:
-        payload = {"method": "ice_point", "reference_c": 0.0, "probe_c": 0.3, "by": "王师傅"}
+        payload = {"method": "ice_point", "reference_c": 0.0, "probe_c": 0.3}
         return await self.client.post(f"/api/devices/{device}/calibration", json=payload | body)
 
 
@@ -54,9 +57,12 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
         alerts=harness.service,
         calibration=calibration,
     )
+    context, accounts = with_accounts(context, path)
     transport = httpx.ASGITransport(app=create_app(context))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-        yield Api(client, harness)
+    staff = accounts.token("王师傅", Role.STAFF)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=staff) as c:
+        yield Api(c, harness, accounts)
+    accounts.close()
     calibration.close()
     harness.close()
 
@@ -116,8 +122,15 @@ async def test_checks_that_cannot_be_are_refused_precisely(api: Api) -> None:
     assert unknown.json()["message"].startswith("no device 'fridge-9' at this site")
     ice = await api.check(reference_c=3.0)
     assert ice.status_code == 422 and "against 0 °C" in ice.json()["message"]
-    forged = await api.check(by="王师傅\n李经理")
-    assert forged.status_code == 422
+    named = await api.check(by="李经理")  # the person is the one logged in, never typed
+    assert named.status_code == 422 and "`by` is no longer accepted" in named.text
+    viewer = api.accounts.token("校长", Role.VIEWER)
+    looking = await api.client.post(
+        "/api/devices/fridge-1/calibration",
+        json={"method": "ice_point", "reference_c": 0.0, "probe_c": 0.3},
+        headers=viewer,
+    )
+    assert looking.status_code == 403
     method = await api.check(method="boiling")
     assert method.status_code == 422
     assert (await api.client.get("/api/registers/calibration", params=MONDAY)).json()["items"] == []
@@ -180,3 +193,34 @@ async def test_documents_refuse_the_wrong_device_kind_unknown_devices_and_bad_re
     assert year.status_code == 422 and "at most 366 days" in year.json()["message"]
     # The JSON registers still answer at their own paths.
     assert (await get("/api/registers/disinfection", params=MONDAY)).status_code == 200
+
+
+async def test_the_json_registers_carry_the_calibration_gaps_and_refuse_the_wrong_kind(
+    api: Api,
+) -> None:
+    await api.check()  # Monday 12:00: nothing covered the fridge's probe before
+    log = await api.client.get(
+        "/api/devices/fridge-1/temperature-log", params=MONDAY | {"lang": "en"}
+    )
+    assert log.json()["calibration_gaps"] == [
+        {
+            "device": "fridge-1",
+            "kind": "never",
+            "from": "2026-11-23T00:00:00+08:00",
+            "until": "2026-11-23T12:00:00+08:00",
+            "text": "no calibration on record",
+        }
+    ]
+    api.harness.clock.instant = NOON + timedelta(days=31)
+    month = {"start": "2026-12-23", "end": "2026-12-24", "device": "fridge-1"}
+    [gap] = (await api.client.get("/api/devices/fridge-1/temperature-log", params=month)).json()[
+        "calibration_gaps"
+    ]
+    assert gap["from"] == "2026-12-23T12:00:00+08:00" and gap["text"] == "校准逾期"
+    assert gap["until"] == "2026-12-24T12:00:00+08:00"  # now: the future is not judged
+    cabinets = (await api.client.get("/api/registers/disinfection", params=MONDAY)).json()
+    assert {g["device"] for g in cabinets["calibration_gaps"]} == {"ir-1", "steam-1", "rice-1"}
+    wrong = await api.client.get("/api/registers/disinfection", params={"device": "fridge-1"})
+    assert wrong.status_code == 422 and "kept for disinfection_cabinet" in wrong.text
+    wrong = await api.client.get("/api/registers/sample-retention", params={"device": "ir-1"})
+    assert wrong.status_code == 422 and "kept for sample_fridge" in wrong.text
