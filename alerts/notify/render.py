@@ -216,7 +216,7 @@ def headline(notice: Notice) -> str:
     facts = notice.alerts[0]
     severity = _say(_SEVERITY[facts.severity], lang)
     if lang == "en":
-        return f"[{severity}] {title}: {facts.device_name}"
+        return f"{severity.upper()} · {title}: {facts.device_name}"
     return f"【{severity}】{title}：{facts.device_name}"
 
 
@@ -268,11 +268,13 @@ def render_text(notice: Notice, limit_bytes: int | None = None) -> str:
     return _fit("\n".join(out), limit_bytes, notice.lang)
 
 
+_MD_LOOKALIKE = str.maketrans("*_[]`#<>\\", "＊＿［］｀＃＜＞＼")
+
+
 def _md(text: str) -> str:
-    """Neutralise markdown in names and sentences a site wrote (a device called `*1*`)."""
-    for ch in "\\`*_[]#":
-        text = text.replace(ch, "\\" + ch)
-    return text.replace("<", "＜").replace(">", "＞")
+    """Neutralise markdown in names and sentences a site wrote (a device called `*1*`).
+    Full-width look-alikes, not backslashes: the robots' subsets do not all honour escapes."""
+    return text.translate(_MD_LOOKALIKE)
 
 
 def render_markdown(notice: Notice, dialect: Dialect, limit_bytes: int | None = None) -> str:

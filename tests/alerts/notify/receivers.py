@@ -148,7 +148,9 @@ class RobotReceiver:
         self.script: deque[Scripted] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -277,7 +279,7 @@ def authenticator(user: str, password: str) -> Callable[..., AuthResult]:
             and data.login == user.encode()
             and data.password == password.encode()
         )
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # False: the server replies 535
 
     return check
 

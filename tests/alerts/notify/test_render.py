@@ -38,7 +38,7 @@ def test_chinese_by_default_with_every_fact() -> None:
 
 def test_english_by_lang() -> None:
     text = render_text(make_notice(lang="en"))
-    assert text.splitlines()[0] == "[critical] Alert: 1号冷藏柜"
+    assert text.splitlines()[0] == "CRITICAL · Alert: 1号冷藏柜"
     assert "What: Fridge 1 at 9.4 °C, above its 8.0 °C limit for 35 min" in text
     assert "Device: 1号冷藏柜 (食堂后厨)" in text
     assert "Since: 2026-11-23 09:05 (UTC+08:00), 35 min ago" in text
@@ -158,8 +158,8 @@ def test_markdown_dialects() -> None:
 def test_markdown_neutralises_names_a_site_wrote() -> None:
     facts = fridge_facts(device_name="*冷柜*_[1]", location="<b>后厨</b>")
     md = render_markdown(make_notice(facts), Dialect.DINGTALK)
-    assert "\\*冷柜\\*\\_\\[1\\]" in md
-    assert "<b>" not in md
+    assert "＊冷柜＊＿［1］" in md and "*冷柜*" not in md
+    assert "<b>" not in md and "＜b＞后厨＜/b＞" in md
 
 
 def test_html_is_escaped_and_complete() -> None:
@@ -177,6 +177,6 @@ def test_html_is_escaped_and_complete() -> None:
 
 def test_subject_names_severity_and_device() -> None:
     assert subject(make_notice()) == "【严重】告警：1号冷藏柜（食堂后厨）"
-    assert subject(make_notice(lang="en")) == "[critical] Alert: 1号冷藏柜 (食堂后厨)"
+    assert subject(make_notice(lang="en")) == "CRITICAL · Alert: 1号冷藏柜 (食堂后厨)"
     digest = make_notice(*_many(3), kind=NoticeKind.DIGEST)
     assert subject(digest) == "告警汇总：3 条告警（1 条严重）"
