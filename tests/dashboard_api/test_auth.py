@@ -4,6 +4,7 @@ and a machine see."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -104,8 +105,9 @@ async def test_a_wrong_password_or_name_says_the_same(
 
 
 async def test_five_failures_lock_the_account_for_a_while(
-    browser: httpx.AsyncClient, site: Site
+    browser: httpx.AsyncClient, site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="dashboard_api.auth.throttle")
     harness = site.harness
     for _ in range(4):
         assert (await log_in(browser, "王老师", "guess")).status_code == 401
@@ -113,6 +115,7 @@ async def test_five_failures_lock_the_account_for_a_while(
     # 12:00 local + 15 min lockout (AuthSettings.login_lockout_min).
     assert locked.status_code == 429
     assert "登录失败次数过多" in locked.text and "12:15" in locked.text
+    assert "login locked: account '王老师'" in caplog.text  # the office can see who was guessed
     # While locked, the right password is refused too, and the page still says why.
     still = await log_in(browser, "王老师", PASSWORD)
     assert still.status_code == 429 and "12:15" in still.text

@@ -1,0 +1,108 @@
+"""`canteen user ...` and `canteen token create` on a real DuckDB file, as an operator runs
+them: the password from standard input, a refusal as one sentence (exit status 1, as Python
+gives a `SystemExit` with a message)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from canteen.cli import main
+from core.records import Role
+from dashboard_api.auth.passwords import digest, password_matches
+from ingest.duckdb_users import DuckDBUserStore
+
+
+def run(
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdin: str = "",
+) -> tuple[int, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    try:
+        code = main(args)
+    except SystemExit as exc:  # a refusal: the message is the exit value, the status 1
+        print(exc.code)
+        code = 1 if isinstance(exc.code, str) else int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_people_and_tokens_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ["--db", str(tmp_path / "site.duckdb")]
+    added = run(
+        ["user", "add", "王老师", "--role", "staff", "--password-stdin", *db],
+        capsys,
+        monkeypatch,
+        "a long password\n",
+    )
+    assert added == (0, "canteen: user '王老师' added with the role staff\n")
+    code, out = run(["token", "create", "bms_bridge", "--role", "staff", *db], capsys, monkeypatch)
+    token = out.splitlines()[-1]
+    assert code == 0 and token.startswith("ctk_") and len(token) > 40
+    code, out = run(
+        ["user", "passwd", "王老师", "--password-stdin", *db],
+        capsys,
+        monkeypatch,
+        "another password\n",
+    )
+    assert code == 0 and "their sessions have ended" in out
+    code, out = run(["user", "disable", "王老师", *db], capsys, monkeypatch)
+    assert code == 0
+    code, out = run(["user", "list", *db], capsys, monkeypatch)
+    assert "王老师" in out and "staff" in out and "disabled" in out and "bms_bridge" in out
+    store = DuckDBUserStore(tmp_path / "site.duckdb")
+    try:
+        user = store.user("王老师")
+        assert user is not None and user.disabled and user.role is Role.STAFF
+        assert "password" not in user.password_hash  # an argon2 hash, not the text
+        assert password_matches(user.password_hash, "another password")
+        stored = store.token_by_hash(digest(token))
+        assert stored is not None and stored.name == "bms_bridge"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["user", "add", "bob", "--role", "staff", "--password-stdin"], "short\n", "at least 8"),
+        (["user", "passwd", "nobody", "--password-stdin"], "long enough pw\n", "no user 'nobody'"),
+        (
+            ["user", "add", "a\tb", "--role", "viewer", "--password-stdin"],
+            "long enough pw\n",
+            "tab",
+        ),
+        (["token", "create", "王老师"], "", "already names a user"),
+    ],
+)
+def test_refusals_say_why(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    stdin: str,
+    message: str,
+) -> None:
+    db = ["--db", str(tmp_path / "site.duckdb")]
+    run(
+        ["user", "add", "王老师", "--role", "staff", "--password-stdin", *db],
+        capsys,
+        monkeypatch,
+        "a long password\n",
+    )
+    code, out = run([*args, *db], capsys, monkeypatch, stdin)
+    assert code == 1 and message in out
+
+
+def test_a_missing_database_is_not_created_for_a_listing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out = run(["user", "list", "--db", str(tmp_path / "typo.duckdb")], capsys, monkeypatch)
+    assert code == 1 and "no database at" in out
+    assert not (tmp_path / "typo.duckdb").exists()
