@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DEAD_LETTER_CODES",
     "DeadLetter",
     "DeviceEvent",
     "PresenceChange",
@@ -97,6 +98,22 @@ class ReadingBatchBuilder:
         )
 
 
+# Why the gateway refuses a message, as the gateway's counters (GET /api/health) and the
+# dead-letter table name it; the gateway's PayloadError codes are these.
+DEAD_LETTER_CODES = (
+    "bad_time",
+    "bad_topic",
+    "decoder_error",
+    "dropped_field",
+    "invalid",
+    "not_json",
+    "store_refused",
+    "too_deep",
+    "too_large",
+    "unknown_device",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message the gateway could not accept, kept with the reason so nothing is lost."""
@@ -108,6 +125,7 @@ class DeadLetter:
     payload_size: int
     site: str | None = None
     device: str | None = None
+    code: str | None = None  # one of DEAD_LETTER_CODES; None: kept before codes were stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -359,6 +359,7 @@ class Gateway:
             payload_size=len(message.payload),
             site=site,
             device=device,
+            code=exc.code,
         )
 
     def _site_and_device(self, topic: str) -> tuple[str | None, str | None]:

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS device_events (
 
 READINGS: tuple[Migration, ...] = (
     Migration(1, "readings, latest, dead letters, presence, device events", (_READINGS_V1,)),
+    # Letters kept before have no code (NULL): which check refused them was not recorded.
+    Migration(
+        2, "dead letters: the reason's code", ("ALTER TABLE dead_letters ADD COLUMN code VARCHAR",)
+    ),
 )
 
 _ALERTS_V1 = """

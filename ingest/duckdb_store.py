@@ -193,31 +193,35 @@ class DuckDBStore:
                 "reason": pa.array([x.reason for x in letters], pa.string()),
                 "payload": pa.array([x.payload for x in letters], pa.binary()),
                 "payload_size": pa.array([x.payload_size for x in letters], pa.int64()),
+                "code": pa.array([x.code for x in letters], pa.string()),
             }
         )
         self._insert_table(
             "INSERT INTO dead_letters (received_at, topic, site, device, reason, payload, "
-            "payload_size) SELECT received_at, topic, site, device, reason, payload, payload_size "
-            "FROM letters",
+            "payload_size, code) SELECT received_at, topic, site, device, reason, payload, "
+            "payload_size, code FROM letters",
             "letters",
             table,
         )
 
     def dead_letters(
-        self, site: str | None, limit: int, reason: str | None = None
+        self, site: str | None, limit: int, reason: str | None = None, code: str | None = None
     ) -> list[DeadLetterRecord]:
         rows = self._query(
-            """SELECT id, received_at, topic, reason, payload, payload_size, site, device
-               FROM dead_letters
-               WHERE ($site IS NULL OR site = $site OR site IS NULL)
-                 AND ($reason IS NULL OR contains(lower(reason), lower($reason)))
+            f"""SELECT id, received_at, topic, reason, payload, payload_size, site, device, code
+               FROM dead_letters WHERE {_LETTERS_WHERE}
                ORDER BY id DESC LIMIT $limit""",
-            {"site": site, "reason": reason, "limit": limit},
+            {"site": site, "reason": reason, "code": code, "limit": limit},
         )
         return [_dead_letter(*row) for row in rows]
 
-    def dead_letter_count(self) -> int:
-        rows = self._query("SELECT count(*) FROM dead_letters", [])
+    def dead_letter_count(
+        self, site: str | None = None, code: str | None = None, reason: str | None = None
+    ) -> int:
+        rows = self._query(
+            f"SELECT count(*) FROM dead_letters WHERE {_LETTERS_WHERE}",
+            {"site": site, "reason": reason, "code": code},
+        )
         return int(rows[0][0])
 
     def write_presence(self, changes: Sequence[PresenceChange]) -> None:
@@ -359,6 +363,12 @@ def _check_readable(con: duckdb.DuckDBPyConnection, target: str) -> None:
         )
 
 
+# Letters of a site (and those whose topic named no site), by reason text and reason code.
+_LETTERS_WHERE = """($site IS NULL OR site = $site OR site IS NULL)
+    AND ($reason IS NULL OR contains(lower(reason), lower($reason)))
+    AND ($code IS NULL OR code = $code)"""
+
+
 def _dead_letter(
     id_: int,
     received_at: datetime,
@@ -368,8 +378,10 @@ def _dead_letter(
     payload_size: int,
     site: str | None,
     device: str | None,
+    code: str | None,
 ) -> DeadLetterRecord:
-    """A row selected as `id, received_at, topic, reason, payload, payload_size, site, device`."""
+    """A row selected as `id, received_at, topic, reason, payload, payload_size, site, device,
+    code`."""
     letter = DeadLetter(
         received_at=_utc(received_at),
         topic=topic,
@@ -378,6 +390,7 @@ def _dead_letter(
         payload_size=payload_size,
         site=site,
         device=device,
+        code=code,
     )
     return DeadLetterRecord(id=id_, letter=letter)
 

@@ -208,10 +208,16 @@ class RecordStore(Protocol):
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
 
     def dead_letters(
-        self, site: str | None, limit: int, reason: str | None = None
-    ) -> list[DeadLetterRecord]: ...
+        self, site: str | None, limit: int, reason: str | None = None, code: str | None = None
+    ) -> list[DeadLetterRecord]:
+        """Newest first; `reason` matches text in the reason, `code` the reason's code."""
+        ...
 
-    def dead_letter_count(self) -> int: ...
+    def dead_letter_count(
+        self, site: str | None = None, code: str | None = None, reason: str | None = None
+    ) -> int:
+        """How many letters match, with the filters of `dead_letters`."""
+        ...
 
     def write_presence(self, changes: Sequence[PresenceChange]) -> None: ...
 

@@ -96,6 +96,7 @@ def series(
             422,
             f"query parameter 'metric': unknown metric {shown(metric)}; known: {sorted(METRICS)}",
         )
+    _require_metric(context, device, metric)
     step_s = query_value("step", parse_step, step)
     end_at = _instant(context, "end", end) if end else context.clock.now()
     start_at = _instant(context, "start", start) if start else end_at - timedelta(hours=24)
@@ -130,6 +131,18 @@ def series(
             {"t": _local(context, p.start), "value": p.value, "count": p.count} for p in points
         ],
     }
+
+
+def _require_metric(context: Context, device: Device, metric: str) -> None:
+    """A metric the device has never reported is a wrong question (a 422 naming the ones it
+    has), not an empty series; a device that has reported nothing yet cannot be judged."""
+    have = sorted({v.metric for v in context.store.latest(context.config.site.id, device.id)})
+    if have and metric not in have:
+        raise ApiError(
+            422,
+            f"query parameter 'metric': device {shown(device.id)} has no metric "
+            f"{shown(metric)}; its metrics: {have}",
+        )
 
 
 def _describe(context: Context, device: Device) -> dict[str, Any]:

@@ -67,6 +67,11 @@ async def test_each_poison_message_is_dead_lettered_and_acknowledged(
     for code, _, _ in cases:
         expected[code] = expected.get(code, 0) + 1
     assert dict(first.gateway.stats.dead_letters) == expected
+    # Each letter keeps the code the counters use, so /api/deadletter filters as health counts.
+    stored: dict[str, int] = {}
+    for x in letters:
+        stored[str(x.letter.code)] = stored.get(str(x.letter.code), 0) + 1
+    assert stored == expected
     reasons = "\n".join(x.letter.reason for x in letters)
     assert "nests deeper than 32 levels" in reasons
     assert "m.temp_c=<integer of 401 digits> is outside what a sensor can report" in reasons

@@ -247,7 +247,8 @@ def test_a_file_of_release_d8454af_opens_and_reads_back_whole(old_file: Path) ->
         store.close()
         alerts.close()
     known = [("alerts", v) for v in range(1, len(duckdb_schema.ALERTS) + 1)]
-    assert ledger(old_file) == [*known, ("readings", 1)]
+    readings = [("readings", v) for v in range(1, len(duckdb_schema.READINGS) + 1)]
+    assert ledger(old_file) == [*known, *readings]
 
 
 def test_a_migration_adding_a_column_upgrades_an_old_file_keeping_every_row(
@@ -277,24 +278,27 @@ def test_a_migration_adding_a_column_upgrades_an_old_file_keeping_every_row(
 
 
 def test_a_file_from_a_newer_release_is_refused(old_file: Path) -> None:
+    known = len(duckdb_schema.READINGS)
     con = duckdb.connect(str(old_file))
     con.execute(
-        """CREATE TABLE schema_migrations (component VARCHAR NOT NULL, version INTEGER NOT NULL,
+        f"""CREATE TABLE schema_migrations (component VARCHAR NOT NULL, version INTEGER NOT NULL,
                applied_at TIMESTAMP NOT NULL, summary VARCHAR NOT NULL,
                PRIMARY KEY (component, version));
            INSERT INTO schema_migrations VALUES ('readings', 1, now(), 'v1'),
-                                                ('readings', 2, now(), 'from the future')"""
+                                                ('readings', {known + 1}, now(), 'from the future')"""
     )
     con.close()
-    with pytest.raises(StoreError, match=r"'readings' tables are at schema version 2, .* up to 1"):
+    expected = rf"'readings' tables are at schema version {known + 1}, .* up to {known}"
+    with pytest.raises(StoreError, match=expected):
         DuckDBStore(old_file)
 
 
 def test_a_failing_migration_leaves_the_file_at_the_version_before(
     old_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    known = len(duckdb_schema.READINGS)
     broken = Migration(
-        2,
+        known + 1,
         "readings: a column, then a step that fails",
         (
             "ALTER TABLE readings ADD COLUMN quality VARCHAR",
@@ -302,9 +306,10 @@ def test_a_failing_migration_leaves_the_file_at_the_version_before(
         ),
     )
     monkeypatch.setattr(duckdb_schema, "READINGS", (*duckdb_schema.READINGS, broken))
-    with pytest.raises(StoreError, match=r"migration 'readings' 2 .* stays at version 1"):
+    expected = rf"migration 'readings' {known + 1} .* stays at version {known}"
+    with pytest.raises(StoreError, match=expected):
         DuckDBStore(old_file)
-    assert ledger(old_file) == [("readings", 1)]
+    assert ledger(old_file) == [("readings", v) for v in range(1, known + 1)]
     con = duckdb.connect(str(old_file))
     try:
         columns = con.execute(
