@@ -116,6 +116,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rule.sensor_fault": ("传感器故障", "sensor fault"),
     "rule.seal_degradation": ("门封老化", "door seal"),
     "rule.disinfection": ("消毒不合格", "disinfection"),
+    "rule.disinfection_unconfirmed": ("消毒未确认", "disinfection unconfirmed"),
     "rule.sample_retention": ("留样超温", "sample retention"),
 }
 
