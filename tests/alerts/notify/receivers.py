@@ -265,7 +265,7 @@ class MailHandler:
         self, server: SMTPServer, session: Session, envelope: Envelope
     ) -> str:
         raw = envelope.original_content or b""
-        parsed = cast(EmailMessage, message_from_bytes(raw, policy=policy.default))
+        parsed = message_from_bytes(raw, policy=policy.default)
         self.messages.append((envelope, parsed))
         return "250 Message accepted"
 

@@ -18,7 +18,7 @@ from alerts.notify.channels import (
     WeComChannel,
     build_channel,
 )
-from alerts.notify.channels.config import SmtpConfig
+from alerts.notify.channels.config import DingTalkConfig, FeishuConfig, SmtpConfig, WeComConfig
 from core.clock import StepClock
 
 
@@ -87,6 +87,8 @@ def test_defaults_are_the_vendors_hosts() -> None:
     wecom = CHANNEL_CONFIG.validate_python({"type": "wecom", "key": "k"})
     ding = CHANNEL_CONFIG.validate_python({"type": "dingtalk", "access_token": "t"})
     feishu = CHANNEL_CONFIG.validate_python({"type": "feishu", "token": "t"})
+    assert isinstance(wecom, WeComConfig) and isinstance(ding, DingTalkConfig)
+    assert isinstance(feishu, FeishuConfig)
     assert str(wecom.base_url) == "https://qyapi.weixin.qq.com/"
     assert str(ding.base_url) == "https://oapi.dingtalk.com/"
     assert str(feishu.base_url) == "https://open.feishu.cn/"

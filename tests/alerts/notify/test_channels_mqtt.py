@@ -54,7 +54,7 @@ def retained(broker: MosquittoProcess, topic_filter: str, wait_s: float = 1.0) -
     client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
     client.on_subscribe = lambda *_: subscribed.set()
     client.on_message = lambda _c, _u, msg: (
-        seen.__setitem__(msg.topic, msg.payload) if msg.retain else None
+        seen.__setitem__(msg.topic, bytes(msg.payload)) if msg.retain else None
     )
     client.connect("127.0.0.1", broker.port)
     client.loop_start()

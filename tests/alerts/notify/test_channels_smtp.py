@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from alerts.notify.channels import CHANNEL_CONFIG, SmtpChannel
 from alerts.notify.channels.config import SmtpConfig
@@ -94,7 +95,7 @@ async def test_starttls_with_login(cert: tuple[Path, Path], clock: StepClock) ->
         assert delivery.ok, delivery.reason
         assert len(server.handler.messages) == 1
 
-        wrong = config.model_copy(update={"password": config.password.__class__("nope")})
+        wrong = config.model_copy(update={"password": SecretStr("nope")})
         refused = await SmtpChannel("mail", wrong, clock).send(make_notice(addresses=ADDRESSES))
         assert (refused.ok, refused.permanent, refused.status) == (False, True, 535)
         assert "login refused" in refused.reason

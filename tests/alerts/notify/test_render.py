@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from alerts.notify.model import NoticeKind
+from alerts.notify.model import AlertFacts, NoticeKind
 from alerts.notify.render import (
     DIGEST_SHOWN,
     Dialect,
@@ -70,7 +70,7 @@ def test_reminder_escalated_resolved_say_their_part() -> None:
     text = render_text(escalated)
     assert "已通知：张师傅、李经理" in text
     assert "自 2026-11-23 09:10 (UTC+08:00) 起无人确认（1 小时 0 分钟）" in text
-    en = render_text(escalated.__class__(**{**_fields(escalated), "lang": "en"}))
+    en = render_text(replace(escalated, lang="en"))
     assert "Told before: 张师傅, 李经理" in en
     assert "nobody acknowledged since 2026-11-23 09:10 (UTC+08:00) (1 h 0 min)" in en
 
@@ -82,11 +82,7 @@ def test_reminder_escalated_resolved_say_their_part() -> None:
     assert "已于 2026-11-23 09:55 (UTC+08:00) 恢复，持续 50 分钟" in text
 
 
-def _fields(notice: object) -> dict[str, object]:
-    return {name: getattr(notice, name) for name in notice.__slots__}  # type: ignore[attr-defined]
-
-
-def _many(n: int) -> list:  # type: ignore[type-arg]
+def _many(n: int) -> list[AlertFacts]:
     severities = [Severity.WARNING, Severity.CRITICAL, Severity.INFO]
     return [
         fridge_facts(
