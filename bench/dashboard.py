@@ -58,6 +58,7 @@ HOST = "127.0.0.1"
 TARGET_P99_MS = 50.0
 CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loaded machine
 REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure
+DRAIN_TIMEOUT_S = 180.0  # for the service to store what was published, after publishing
 # A door contact reports every 5th reading: a morning's openings, not every minute.
 DOOR_EVERY = 5
 
@@ -365,7 +366,17 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
 
     sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
     sampler.start()
+    stored_before = stored(base)
     published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
+    ingest: dict[str, float] = {"stored_when_publishing_ended": stored(base) - stored_before}
+    # Until every published reading is stored (bounded): the lag then includes any backlog.
+    ended = time.perf_counter()
+    while stored(base) - stored_before < published["published"]:
+        if time.perf_counter() - ended > DRAIN_TIMEOUT_S:
+            break
+        time.sleep(0.2)
+    ingest["stored"] = stored(base) - stored_before
+    ingest["drain_after_publishing_s"] = round(time.perf_counter() - ended, 1)
     time.sleep(2.0)  # the last readings reach the clients
     sampling.set()
     sampler.join()
@@ -377,12 +388,19 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
     lags = out.pop("lags")
     return {
         **published,
+        **ingest,
         "sse_clients": args.sse_clients,
         **out,
         "lag": percentiles(lags),
         "fell_behind": out["told_to_reload"] > 0,
         "service_rss_mb_with_clients_peak": round(peak["rss"], 1),
     }
+
+
+def stored(base: str) -> int:
+    """Readings the service has stored since it started (its health counters)."""
+    answer = httpx.get(f"{base}/api/health", timeout=REQUEST_TIMEOUT_S).json()
+    return int(answer["readings_stored"])
 
 
 def rss_mb(pid: int) -> float:
