@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from alerts import registers
 from alerts.register_export.documents import (
+    CalibrationFlags,
     Cell,
     RegisterDocument,
     RegisterName,
     RegisterSources,
     Table,
     alert_table,
-    calibration_flag,
     calibration_summary,
     local_bounds,
     register_devices,
@@ -77,6 +77,7 @@ def _temperature_tables(
     lang: Lang,
 ) -> Built:
     rows: list[list[Cell]] = []
+    flags = CalibrationFlags(sources, now, lang)
     zone = sources.config.site.zone
     for device in devices:
         air = sources.air(device) if sources.air is not None else None
@@ -86,7 +87,7 @@ def _temperature_tables(
         band = _band(log.low_c, log.high_c)
         for day in log.days:
             start = datetime.combine(day.day, time(0), tzinfo=zone)
-            flag = calibration_flag(sources, device, start, start + timedelta(days=1), lang, now)
+            flag = flags(device, start, start + timedelta(days=1))
             rows.append(
                 [
                     day.day,
@@ -129,8 +130,9 @@ def _disinfection_tables(
     ]
     zone = sources.config.site.zone
     rows: list[list[Cell]] = []
+    flags = CalibrationFlags(sources, now, lang)
     for r in records:
-        flag = calibration_flag(sources, by_id[r.device], r.window_start, r.window_end, lang, now)
+        flag = flags(by_id[r.device], r.window_start, r.window_end)
         rows.append(
             [
                 r.service_date,
@@ -171,6 +173,7 @@ def _retention_tables(
     records = sources.registers.retention_records(site, first, last, device)
     zone = sources.config.site.zone
     rows: list[list[Cell]] = []
+    flags = CalibrationFlags(sources, now, lang)
     for r in (r for r in records if r.device in by_id):
         rows.append(
             [
@@ -184,7 +187,7 @@ def _retention_tables(
                 r.max_c,
                 round(r.minutes_out_of_band, 1),
                 round(r.completeness * 100, 1),
-                calibration_flag(sources, by_id[r.device], r.start, r.end, lang, now),
+                flags(by_id[r.device], r.start, r.end),
             ]
         )
     keys = ("date", "meal", "device", "status", "start", "end", "min", "max", "out", "complete")

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from alerts.calibration import CALIBRATED_KINDS, CalibrationStore, calibration_status
+from alerts.calibration import (
+    CALIBRATED_KINDS,
+    CalibrationGap,
+    CalibrationStore,
+    calibration_status,
+    overdue_gaps,
+)
 from alerts.errors import AlertError
 from alerts.product_log import AirReadings
 from alerts.register_export.labels import Lang, label
@@ -22,6 +28,7 @@ from core.records import Alert, AlertQuery, AlertState, RuleId
 
 __all__ = [
     "REGISTER_KINDS",
+    "CalibrationFlags",
     "Cell",
     "RegisterDocument",
     "RegisterKindError",
@@ -56,7 +63,7 @@ _REGISTER_RULES: dict[RegisterName, tuple[RuleId, ...]] = {
         RuleId.SENSOR_FAULT,
         RuleId.OFFLINE,
     ),
-    RegisterName.DISINFECTION: (RuleId.DISINFECTION, RuleId.DISINFECTION_UNCONFIRMED),
+    RegisterName.DISINFECTION: (RuleId.DISINFECTION,),
     RegisterName.SAMPLE_RETENTION: (RuleId.SAMPLE_RETENTION, RuleId.OVER_TEMPERATURE),
     RegisterName.CALIBRATION: (),
 }
@@ -188,21 +195,30 @@ _ALERT_COLUMNS = (
 )
 
 
-def calibration_flag(
-    sources: RegisterSources,
-    device: Device,
-    start: datetime,
-    end: datetime,
-    lang: Lang,
-    now: datetime,
-) -> str | None:
-    """The calibration flag of `device` over [start, end): the text of the first gap of its
-    probe's cover in that span, None when a passing check covered all of it."""
-    from alerts.calibration import overdue_gaps  # cheap; kept beside its only use
+class CalibrationFlags:
+    """The calibration flag of a register's rows: each device's checks are read once, its
+    uncovered spans computed once up to `now`, and each row asks whether its own span meets
+    one of them (the first it meets names the flag)."""
 
-    checks = sources.calibration.checks(sources.config.site.id, device.id, until=end)
-    gaps = overdue_gaps(checks, sources.config, device, start, min(end, max(start, now)))
-    return gaps[0].text.in_language(lang) if gaps else None
+    def __init__(self, sources: RegisterSources, now: datetime, lang: Lang) -> None:
+        self._sources, self._now, self._lang = sources, now, lang
+        self._gaps: dict[str, list[CalibrationGap]] = {}
+
+    def __call__(self, device: Device, start: datetime, end: datetime) -> str | None:
+        gaps = self._gaps.get(device.id)
+        if gaps is None:
+            gaps = self._device_gaps(device)
+            self._gaps[device.id] = gaps
+        end = min(end, self._now)
+        hit = next((g for g in gaps if g.overlaps(start, end)), None)
+        return None if hit is None else hit.text.in_language(self._lang)
+
+    def _device_gaps(self, device: Device) -> list[CalibrationGap]:
+        config = self._sources.config
+        checks = self._sources.calibration.checks(config.site.id, device.id, until=self._now)
+        # From before any register could begin: the earliest a request may ask is 2000-01-01.
+        since = datetime(2000, 1, 1, tzinfo=UTC)
+        return overdue_gaps(checks, config, device, since, self._now)
 
 
 def calibration_summary(
