@@ -186,8 +186,8 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
             st.readings[index] = reading
         else:
             st.readings.insert(index, reading)
-        if st.unconfirmed:
-            st.fresh = True
+        if st.unconfirmed and reading[0] <= st.unconfirmed[-1].end_ms + LEAD_IN_MS:
+            st.fresh = True  # it may change an unconfirmed meal's cycles or coverage
 
     def _keep_from_next_meal(self) -> None:
         st = self.state
@@ -200,9 +200,13 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         st.readings = [] if keep is None else [r for r in st.readings if r[0] >= keep]
 
     def _cycles(self, start: int, end: int) -> list[Cycle]:
-        """The cycles that started in [start, end), read from the kept readings in order."""
+        """The cycles that started in [start, end), read from the kept readings in order, up
+        to a programme's length after the window (readings kept for a later meal, or up to
+        `disinfection_amend_h` for an unconfirmed one, cannot change them)."""
         tracker = cycle_tracker(self.setup)
-        for ts, temp, power in self.state.readings:
+        readings = self.state.readings
+        stop = bisect.bisect_right(readings, end + LEAD_IN_MS, key=lambda r: r[0])
+        for ts, temp, power in readings[:stop]:
             tracker.observe(ts, temp, power)
         return tracker.cycles_starting(start, end)
 
