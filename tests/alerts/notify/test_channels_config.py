@@ -3,10 +3,12 @@ show, and `build_channel` making the sender each describes."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from alerts.notify.channels import (
@@ -116,3 +118,19 @@ async def test_build_channel_makes_each_sender(
             client=http_client,
             clock=clock,
         )
+
+
+def test_readme_channel_example_validates() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Notification channels**") :]
+    block = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n") + 4)]
+    channels = yaml.safe_load(block)
+    assert set(channels) == {"kitchen-robot", "office-robot", "duty-bot", "mail", "wall"}
+    kinds = {name: CHANNEL_CONFIG.validate_python(data).type for name, data in channels.items()}
+    assert kinds == {
+        "kitchen-robot": "wecom",
+        "office-robot": "dingtalk",
+        "duty-bot": "feishu",
+        "mail": "smtp",
+        "wall": "mqtt",
+    }
