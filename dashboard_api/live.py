@@ -40,6 +40,7 @@ __all__ = ["LiveEvent", "LiveHub", "Subscriber"]
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (kind of update, device, metric or alert id)
+_CHUNKS_KEPT = 64
 
 
 @dataclass(slots=True)
@@ -75,7 +76,9 @@ class Subscriber:
     queue_size: int
     max_backlog: int
     behind_s: float
-    queue: deque[LiveEvent] = field(default_factory=deque)
+    # Whole batches' events, shared with the other subscribers; `queued` counts the events.
+    queue: deque[Sequence[LiveEvent]] = field(default_factory=deque)
+    queued: int = 0
     backlog: dict[Key, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     behind_since: float | None = None
     dropped: bool = False
@@ -95,8 +98,9 @@ class Subscriber:
                 await asyncio.wait_for(self.wake.wait(), timeout_s)
             except TimeoutError:
                 return None
-        events = list(self.queue)
+        events = [event for group in self.queue for event in group]
         self.queue.clear()
+        self.queued = 0
         if self.backlog and not self.dropped:
             events.extend(hub.drain_backlog(self))
         return events
@@ -108,7 +112,7 @@ class LiveHub:
         config: SiteConfig,
         store: SiteStore,
         *,
-        queue_size: int = 256,
+        queue_size: int = 1024,
         max_backlog: int = 4096,
         behind_s: float = 30.0,
         heartbeat_s: float = 15.0,
@@ -129,6 +133,9 @@ class LiveHub:
         self._seeding = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # The text of recent wake-ups by their event ids: clients that are caught up and follow
+        # the same devices get the same events, and one join serves them all.
+        self._chunks: dict[tuple[int, ...], str] = {}
         self.dropped = 0
 
     # -- the service's side -----------------------------------------------------------------
@@ -150,8 +157,7 @@ class LiveHub:
             per_device.setdefault(device, {})[("reading", device, metric)] = self._value(
                 metric, ts, value
             )
-        for device, fields in per_device.items():
-            self._publish(_Update(device, "reading", fields))
+        self._publish([_Update(device, "reading", f) for device, f in per_device.items()])
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         self._bind_loop()
@@ -160,7 +166,7 @@ class LiveHub:
                 continue
             self._presence[change.device] = (change.online, change.at)
             fields = {("presence", change.device, ""): self._presence_fields(change.device)}
-            self._publish(_Update(change.device, "presence", fields))
+            self._publish([_Update(change.device, "presence", fields)])
 
     def on_alert_change(self, change: AlertChange) -> None:
         """The alerts service's change listener; it may call from its worker thread."""
@@ -201,6 +207,17 @@ class LiveHub:
             if subscriber.wants(device):
                 devices.setdefault(device, {"values": {}}).update(self._presence_fields(device))
         return LiveEvent(self._seq, "snapshot", {"site": self.site, "devices": devices})
+
+    def text_of(self, events: Sequence[LiveEvent]) -> str:
+        """The events as one piece of the stream, shared by every client sent the same ones."""
+        key = tuple(event.id for event in events)
+        text = self._chunks.get(key)
+        if text is None:
+            text = "".join(event.text() for event in events)
+            self._chunks[key] = text
+            if len(self._chunks) > _CHUNKS_KEPT:
+                del self._chunks[next(iter(self._chunks))]  # the oldest
+        return text
 
     def drain_backlog(self, subscriber: Subscriber) -> list[LiveEvent]:
         """The coalesced backlog as events (one per device and kind); caught up again."""
@@ -263,22 +280,29 @@ class LiveHub:
                 }
             }
         }
-        self._publish(_Update(alert.device, "alert", fields))
+        self._publish([_Update(alert.device, "alert", fields)])
 
-    def _publish(self, update: _Update) -> None:
-        if not self._subscribers or self._loop is None:
+    def _publish(self, updates: list[_Update]) -> None:
+        """One batch's updates to every subscriber: a caught-up client that follows every
+        device gets the batch's shared list of events (one append, not one per device)."""
+        if not updates or not self._subscribers or self._loop is None:
             return
-        event: LiveEvent | None = None
+        events: list[LiveEvent] = []
         now = self._loop.time()
         for subscriber in list(self._subscribers):
-            if not subscriber.wants(update.device):
+            wanted = [i for i, u in enumerate(updates) if subscriber.wants(u.device)]
+            if not wanted:
                 continue
-            if len(subscriber.queue) < subscriber.queue_size and not subscriber.backlog:
-                if event is None:
-                    event = self._event(update.kind, self._data(update))
-                subscriber.queue.append(event)
+            fits = subscriber.queued + len(wanted) <= subscriber.queue_size
+            if fits and not subscriber.backlog:
+                if not events:
+                    events = [self._event(u.kind, self._data(u)) for u in updates]
+                group = events if len(wanted) == len(updates) else [events[i] for i in wanted]
+                subscriber.queue.append(group)
+                subscriber.queued += len(group)
             else:
-                self._coalesce(subscriber, update, now)
+                for i in wanted:
+                    self._coalesce(subscriber, updates[i], now)
             subscriber.wake.set()
 
     def _coalesce(self, subscriber: Subscriber, update: _Update, now: float) -> None:
@@ -297,7 +321,8 @@ class LiveHub:
         subscriber.dropped = True
         subscriber.backlog.clear()
         subscriber.queue.clear()
-        subscriber.queue.append(self._event("reload", {"reason": why}))
+        subscriber.queue.append([self._event("reload", {"reason": why})])
+        subscriber.queued = 1
         self._subscribers.discard(subscriber)
         self.dropped += 1
         log.info("live: a client fell behind (%s) and was told to reload", why)

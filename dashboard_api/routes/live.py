@@ -81,7 +81,7 @@ async def _stream(hub: LiveHub, devices: list[str] | None) -> AsyncIterator[str]
                 continue
             if events:
                 # One write per wake-up: a burst costs one send, not one per event.
-                yield "".join(event.text() for event in events)
+                yield hub.text_of(events)
             if subscriber.dropped:
                 return
     finally:

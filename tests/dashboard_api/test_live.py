@@ -116,6 +116,28 @@ async def test_slow_subscriber_coalesces_then_is_dropped_fast_ones_unaffected(
     assert await other.next_events(hub, 0.05) is None
 
 
+async def test_one_batch_gives_each_client_the_devices_it_follows(store: DuckDBStore) -> None:
+    hub = LiveHub(site_config("canteen/v1"), store)
+    everything = await hub.subscribe()
+    one = await hub.subscribe(["fridge-2"])
+    hub.on_batch(
+        batch(
+            ("fridge-1", "temp_c", 1, 4.0),
+            ("fridge-2", "temp_c", 1, 5.0),
+            ("fridge-2", "door_open", 1, 1.0),
+        )
+    )
+    all_events = await drained(hub, everything)
+    assert [(e.kind, e.data["device"]) for e in all_events] == [
+        ("reading", "fridge-1"),
+        ("reading", "fridge-2"),
+    ]
+    mine = await drained(hub, one)
+    assert mine == all_events[1:]  # the same event (id and text), not a copy
+    assert mine[0].data["values"]["door_open"]["value"] is True
+    assert hub.text_of(mine) == mine[0].text() and mine[0].text().startswith(f"id: {mine[0].id}")
+
+
 async def test_presence_and_other_sites_readings(store: DuckDBStore) -> None:
     hub = LiveHub(site_config("canteen/v1"), store)
     subscriber = await hub.subscribe(["fridge-2"])
