@@ -4,10 +4,7 @@ DingTalk and Feishu/Lark group robots, SMTP e-mail and the MQTT alert topic. Eac
 receiver's refusal. `build_channel` makes one from its validated config (`config.py`).
 """
 
-from __future__ import annotations
-
-import httpx
-
+from alerts.notify.channels.build import build_channel
 from alerts.notify.channels.config import (
     CHANNEL_CONFIG,
     ChannelConfig,
@@ -24,8 +21,6 @@ from alerts.notify.channels.mqtt import MqttAlertChannel, MqttPublish
 from alerts.notify.channels.smtp import SmtpChannel
 from alerts.notify.channels.webhook import WebhookChannel
 from alerts.notify.channels.wecom import WeComChannel
-from alerts.notify.model import Channel
-from core.clock import Clock
 
 __all__ = [
     "CHANNEL_CONFIG",
@@ -45,30 +40,3 @@ __all__ = [
     "WebhookConfig",
     "build_channel",
 ]
-
-
-def build_channel(
-    name: str,
-    config: ChannelConfig,
-    *,
-    client: httpx.AsyncClient,
-    clock: Clock,
-    publish: MqttPublish | None = None,
-) -> Channel:
-    """The channel `config` describes. HTTP channels share `client` (its owner closes it);
-    the MQTT channel needs `publish`, bound to the service's broker connection."""
-    match config:
-        case WebhookConfig():
-            return WebhookChannel(name, config, client, clock)
-        case WeComConfig():
-            return WeComChannel(name, config, client, clock)
-        case DingTalkConfig():
-            return DingTalkChannel(name, config, client, clock)
-        case FeishuConfig():
-            return FeishuChannel(name, config, client, clock)
-        case SmtpConfig():
-            return SmtpChannel(name, config, clock)
-        case MqttConfig():
-            if publish is None:
-                raise ValueError(f"channel {name!r} (mqtt) needs the broker connection's publish")
-            return MqttAlertChannel(name, config, publish)

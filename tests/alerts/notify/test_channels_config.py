@@ -3,6 +3,7 @@ show, and `build_channel` making the sender each describes."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from alerts.notify.channels import (
 )
 from alerts.notify.channels.config import DingTalkConfig, FeishuConfig, SmtpConfig, WeComConfig
 from core.clock import StepClock
+from tests.test_exports import namespace_names, own_public_names
 
 
 def errors(data: dict[str, Any]) -> str:
@@ -134,3 +136,13 @@ def test_readme_channel_example_validates() -> None:
         "mail": "smtp",
         "wall": "mqtt",
     }
+
+
+@pytest.mark.parametrize("name", ["alerts.notify", "alerts.notify.channels"])
+def test_packages_export_what_they_offer(name: str) -> None:
+    # The project's export rule (tests/test_exports.py), applied to the notification packages.
+    package = importlib.import_module(name)
+    assert package.__doc__ and len(package.__doc__.split()) >= 8
+    assert all(hasattr(package, export) for export in package.__all__)
+    offered = namespace_names(package) | own_public_names(package)
+    assert sorted(offered - set(package.__all__)) == []

@@ -94,3 +94,13 @@ async def test_digest_carries_every_alert(
     data = receiver.received("/hook")[0].data
     assert [a["alert_id"] for a in data["alerts"]] == [0, 1, 2]
     assert data["title"] == "Alert digest: 3 alerts (3 critical)"
+
+
+async def test_receiver_that_hangs_times_out_and_is_retried(
+    receiver: RobotReceiver, http_client: httpx.AsyncClient, clock: StepClock
+) -> None:
+    slow = config(receiver).model_copy(update={"timeout_s": 0.2})
+    receiver.fail_next(Scripted(delay_s=1.0))
+    delivery = await WebhookChannel("bureau", slow, http_client, clock).send(make_notice())
+    assert (delivery.ok, delivery.permanent) == (False, False)
+    assert "timed out" in delivery.reason
