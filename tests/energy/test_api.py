@@ -3,6 +3,7 @@ messages a person can act on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -222,3 +223,21 @@ async def test_use_across_a_gap_is_marked_estimated_with_its_basis(
         "basis": ["profile"],
         "use_by_period": {"critical_peak": 0.0, "peak": 8.0, "flat": 4.0, "valley": 0.0},
     }
+
+
+async def test_every_instant_in_a_report_is_local_time_with_its_offset(
+    api: httpx.AsyncClient, meters: Meters
+) -> None:
+    day = date(2026, 10, 21)
+    meters.write(
+        "elec-c",
+        "energy_kwh",
+        date(2026, 10, 19),
+        date(2026, 10, 25),
+        constant(4.0),
+        silent=lambda t: local(day, 9) < t < local(day, 12),
+    )
+    text = (await api.get("/api/energy/report?period=week&week=2026-W43")).text
+    instants = re.findall(r'"(\d{4}-\d\d-\d\dT[^"]+)"', text)
+    assert instants and all(i.endswith("+08:00") for i in instants), instants
+    assert '"happened_until":"2026-10-26T00:00:00+08:00"' in text  # the week is over by NOW
