@@ -53,6 +53,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     data: Any
+    raw_query: str = ""
     problems: list[str] = field(default_factory=list)
 
 
@@ -207,7 +208,7 @@ class RobotReceiver:
                 except ValueError:
                     data = None
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                rec = Recorded(parts.path, query, headers, body, data)
+                rec = Recorded(parts.path, query, headers, body, data, parts.query)
                 if "application/json" not in headers.get("content-type", ""):
                     rec.problems.append("Content-Type is not JSON")
                 status, reply, extra = receiver.answer(rec)

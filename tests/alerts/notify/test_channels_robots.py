@@ -167,6 +167,9 @@ async def test_dingtalk_signature_follows_the_clock(
     assert (await channel.send(make_notice())).ok
     first, second = receiver.received("/robot/send")
     assert first.query["sign"] != second.query["sign"]
+    for request in (first, second):  # base64 is URL-encoded: no raw '+', '/' or '='
+        raw_sign = request.raw_query.split("sign=")[1].split("&")[0]
+        assert not set(raw_sign) & set("+/=")
 
 
 @pytest.mark.parametrize("msg_type", ["text", "interactive"])
