@@ -45,8 +45,8 @@ _SEVERITY = {
 }
 _TITLE = {
     NoticeKind.FIRED: Message("告警", "Alert"),
-    NoticeKind.REMINDER: Message("提醒：告警仍未处理", "Reminder: alert still open"),
-    NoticeKind.ESCALATED: Message("升级：告警无人处理", "Escalated: nobody acted"),
+    NoticeKind.REMINDER: Message("告警提醒（仍未处理）", "Reminder (still open)"),
+    NoticeKind.ESCALATED: Message("告警升级（无人处理）", "Escalated (nobody acted)"),
     NoticeKind.RESOLVED: Message("已恢复", "Resolved"),
     NoticeKind.DIGEST: Message("告警汇总", "Alert digest"),
 }

@@ -59,7 +59,8 @@ def test_rule_without_value_says_no_reading() -> None:
 
 def test_reminder_escalated_resolved_say_their_part() -> None:
     reminder = render_text(make_notice(kind=NoticeKind.REMINDER))
-    assert "提醒：告警仍未处理" in reminder and "仍在告警，尚未有人确认" in reminder
+    assert reminder.startswith("【严重】告警提醒（仍未处理）：1号冷藏柜")
+    assert "状态：仍在告警，尚未有人确认" in reminder
 
     escalated = make_notice(
         kind=NoticeKind.ESCALATED,
@@ -68,9 +69,11 @@ def test_reminder_escalated_resolved_say_their_part() -> None:
         created_at=NOW + timedelta(minutes=30),
     )
     text = render_text(escalated)
+    assert text.startswith("【严重】告警升级（无人处理）：1号冷藏柜")
     assert "已通知：张师傅、李经理" in text
     assert "自 2026-11-23 09:10 (UTC+08:00) 起无人确认（1 小时 0 分钟）" in text
     en = render_text(replace(escalated, lang="en"))
+    assert en.startswith("CRITICAL · Escalated (nobody acted): 1号冷藏柜")
     assert "Told before: 张师傅, 李经理" in en
     assert "nobody acknowledged since 2026-11-23 09:10 (UTC+08:00) (1 h 0 min)" in en
 
