@@ -31,6 +31,7 @@ import json
 import multiprocessing
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -135,6 +136,25 @@ def prepared_store(
     say(f"{written:,} readings written in {time.perf_counter() - began:.1f} s")
     sidecar.write_text(json.dumps({"shape": shape, "end": end.isoformat(), "written": written}))
     return end, written
+
+
+def viewer_token(
+    config: Path, db: Path, root: Path | None, say: Callable[[str], None]
+) -> str | None:
+    """A viewer's bearer token made with `canteen token create` while the service is stopped;
+    None from a source tree whose API has no login (its requests need none)."""
+    create = ["token", "create", "bench-dashboard", "--config", str(config), "--db", str(db)]
+    made = subprocess.run(
+        [sys.executable, "-m", "canteen", *create],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        say(f"no token made ({made.stderr.strip()[-200:]}); requests go without one")
+        return None
+    return made.stdout.strip().splitlines()[-1]
 
 
 def percentiles(samples_s: Sequence[float]) -> dict[str, float | int]:
@@ -447,6 +467,8 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
                 "--listen",
                 api,
             ]
+            if args.token is None:
+                args.token = viewer_token(work / "site.yaml", db, args.service_root, say)
             service = ServiceUnderTest(
                 command, f"http://{api}", work, 0, say, cwd=args.service_root
             )
