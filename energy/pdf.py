@@ -212,7 +212,7 @@ def _warning_lines(axes: Axes, report: EnergyReport, lang: Lang) -> None:
     axes.text(0, 1, body, va="top", fontsize=6.5, transform=axes.transAxes)
 
 
-_ANOMALY_COLUMNS = [1, 2, 3, 7]  # meter, kind, severity, evidence
+# Anomaly columns shown: meter, kind, severity, evidence (of report_tables' eight).
 _ANOMALY_WIDTHS = [1.1, 1.7, 0.6, 6.6]
 _STEP_WIDTHS = [1.2, 1.6, 1.3, 1.3, 1, 1, 0.9]
 
@@ -223,8 +223,9 @@ def _review_pages(report: EnergyReport, lang: Lang) -> Iterator[Figure]:
     grid = figure.add_gridspec(2, 1, left=0.04, right=0.96, top=0.90, bottom=0.04, hspace=0.12)
     tables = {t.key: t for t in report_tables(report, lang)}
     anomalies, steps = tables["sheet.anomalies"], tables["sheet.steps"]
-    rows = [[row[i] for i in _ANOMALY_COLUMNS] for row in anomalies.rows]
-    header = [anomalies.header[i] for i in _ANOMALY_COLUMNS]
+    width = 100 if lang == "en" else 70  # characters the evidence column holds at 6.5 pt
+    rows = [[*row[1:4], wrapped(str(row[7]), width)] for row in anomalies.rows]
+    header = [anomalies.header[i] for i in (1, 2, 3, 7)]
     first = _HALF_PAGE_ROWS
     none, no_steps = text("no_anomalies", lang), text("no_steps", lang)
     _table(figure.add_subplot(grid[0]), header, rows[:first], _ANOMALY_WIDTHS, none)
@@ -282,10 +283,12 @@ def _table(
     table.auto_set_font_size(False)
     table.set_fontsize(6.5)
     table.scale(1, 1.3)
-    # Never taller than its axes: a row that would fall off the page is squeezed, not lost.
-    most = 1 / (len(cells) + 1)
+    # A row as tall as its longest cell's lines; never taller than its axes all together: a
+    # row that would fall off the page is squeezed, not lost.
+    lines = [1] + [max(str(c).count("\n") + 1 for c in row) for row in cells]
+    unit = min(table[0, 0].get_height(), 1 / sum(lines))
     for (row, _col), cell in table.get_celld().items():
-        cell.set_height(min(cell.get_height(), most))
+        cell.set_height(unit * lines[row])
         cell.set_edgecolor("#bbbbbb")
         if row == 0:
             cell.set_facecolor("#dde6f0")
