@@ -15,6 +15,7 @@ The MQTT password is a `SecretStr`: it shows as `**********` in logs, reprs and 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,7 @@ from core.energy_model import SchoolCalendar, Tariff
 from core.errors import ConfigError, ConfigProblem
 from core.limit_bounds import limit_problem
 from core.model import Building, Carrier, Device, DeviceKind, Limits, Meal, Site
+from core.notify_config import NotifyConfig
 from core.rule_settings import RuleSettings, SiteRules
 
 __all__ = [
@@ -116,6 +118,7 @@ class AuthSettings(_Section):
 
 
 ENV_PREFIX = "CANTEEN_"
+log = logging.getLogger(__name__)
 _RUNTIME_SECTIONS = ("mqtt", "storage", "api")
 
 
@@ -237,6 +240,7 @@ class SiteConfig(_Section):
     energy: EnergySettings = EnergySettings()
     rules: SiteRules = SiteRules()
     calibration: CalibrationSettings = CalibrationSettings()
+    notify: NotifyConfig = NotifyConfig()
 
     @model_validator(mode="after")
     def _references(self) -> SiteConfig:
@@ -270,6 +274,7 @@ class SiteConfig(_Section):
                     f"one of {sorted(d.id for d in self.devices)}"
                 )
         _check_neighbours(self.devices)
+        self.notify.check_site(known)
         self._check_limits()
         self.__dict__["_rules"] = self._device_rules()
         return self
@@ -438,10 +443,14 @@ def load_config(path: str | Path) -> SiteConfig:
     data["tariffs"] = _include_tariffs(path, data.get("tariffs"), lines)
     data.update(_runtime_sections(path, data, lines))
     try:
-        return SiteConfig.model_validate(data)
+        config = SiteConfig.model_validate(data)
     except ValidationError as exc:
         problems = [config_problem(error, lines) for error in exc.errors()]
         raise ConfigError(path, problems) from exc
+    for loc, message in config.notify.warnings():
+        line = lines.get(("notify", *loc))
+        log.warning("%s", ConfigProblem(_format_path(("notify", *loc)), line, message).render(path))
+    return config
 
 
 def _runtime_sections(path: Path, data: dict[str, Any], lines: YamlLines) -> dict[str, Any]:
@@ -528,8 +537,13 @@ def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
     return ConfigProblem(_format_path(loc), line, message)
 
 
+# Fields holding secrets (the MQTT password, the channels' keys and tokens, the link secret):
+# a bad value is never echoed in an error.
+_SECRET_FIELDS = frozenset({"password", "secret", "link_secret", "key", "access_token", "token"})
+
+
 def _secret(loc: tuple[str | int, ...]) -> bool:
-    return bool(loc) and loc[-1] == "password"
+    return bool(loc) and loc[-1] in _SECRET_FIELDS
 
 
 def _names_field(text: str) -> bool:
