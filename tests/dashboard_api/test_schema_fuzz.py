@@ -30,6 +30,9 @@ from tests.alerts.conftest import Harness
 from tests.dashboard_api.conftest import close_wired, wired_app
 
 EXAMPLES_PER_OPERATION = 25
+# An event stream never ends, so a generated call could not be checked; this app runs without
+# the live hub, where it answers 503. Its answers and refusals are tested in test_live.py.
+STREAMS = frozenset({"/api/live"})
 
 # Positive data the API still refuses (an unknown metric is any string to the schema) and
 # negative data it still accepts are not failures: what matters is that every answer is a
@@ -54,6 +57,8 @@ def test_no_request_gets_a_server_error_or_an_undocumented_answer(
         known = _known_path_values(harness)
         failures = {}
         for operation in operations:
+            if operation.path in STREAMS:
+                continue
             try:
                 _exercise(operation, mode, known, app.state.staff)
             except Unsatisfiable:
