@@ -164,7 +164,13 @@ def _compare(
         [meter] = line.meters
         pairs = [
             ("consumption", line.current.consumption, now[meter].consumption),
-            ("cost", line.current.cost or 0.0, now[meter].cost),
+            # Use across gaps is priced by the meter's own profile (an estimate the yardstick
+            # does not redo): the cost of measured use is compared, the gap's use above.
+            (
+                "cost of measured use",
+                (line.current.cost or 0.0) - line.current.cost_estimated,
+                now[meter].measured_cost,
+            ),
             ("completeness", line.current.completeness, now[meter].completeness),
             (
                 "previous",

@@ -32,6 +32,13 @@ class PandasFigures:
     consumption: float
     cost: float
     completeness: float
+    # Use across gaps at the flat price, inside `cost`: the report prices it by the meter's
+    # profile instead (an estimate), so the bench compares the cost of measured use.
+    gap_cost: float = 0.0
+
+    @property
+    def measured_cost(self) -> float:
+        return self.cost - self.gap_cost
 
 
 def pandas_figures(
@@ -57,9 +64,8 @@ def pandas_figures(
         gap_use = float(gaps.loc[gaps["device"] == device.id, "usage"].sum())
         covered = float((mine["t1"] - mine["t0"]).dt.total_seconds().sum())
         use = float(mine["usage"].sum()) + gap_use
-        out[device.id] = PandasFigures(
-            use, _cost(config, device.id, mine, gap_use), covered / seconds
-        )
+        cost, gap_cost = _cost(config, device.id, mine, gap_use)
+        out[device.id] = PandasFigures(use, cost, covered / seconds, gap_cost)
     return out
 
 
@@ -95,12 +101,15 @@ def _classified(config: SiteConfig, raw: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _cost(config: SiteConfig, device: str, measured: pd.DataFrame, gap_use: float) -> float:
+def _cost(
+    config: SiteConfig, device: str, measured: pd.DataFrame, gap_use: float
+) -> tuple[float, float]:
+    """The cost, and the part of it that prices use across gaps (time of use only)."""
     meter = next(d for d in config.devices if d.id == device)
     carrier = meter.kind.carrier
     tariff = next(t for t in config.tariffs if t.carrier is carrier)
     if tariff.tiers:
-        return tiered_cost(tariff.tiers, 0.0, float(measured["usage"].sum()) + gap_use)
+        return tiered_cost(tariff.tiers, 0.0, float(measured["usage"].sum()) + gap_use), 0.0
     local = measured["t0"] + _LOCAL
     minute = local.dt.hour * 60 + local.dt.minute
     period = pd.Series(TariffPeriod.FLAT.value, index=measured.index)
@@ -114,7 +123,8 @@ def _cost(config: SiteConfig, device: str, measured: pd.DataFrame, gap_use: floa
     use = measured["usage"].groupby(period).sum()
     prices = {p.value: tariff.price(p) or 0.0 for p in PERIODS}
     flat = tariff.price(TariffPeriod.FLAT) or 0.0
-    return float(sum(use.get(p, 0.0) * prices[p] for p in prices)) + gap_use * flat
+    gap_cost = gap_use * flat
+    return float(sum(use.get(p, 0.0) * prices[p] for p in prices)) + gap_cost, gap_cost
 
 
 def _naive(instant: datetime) -> datetime:
