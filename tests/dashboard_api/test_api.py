@@ -130,7 +130,8 @@ async def test_unknown_device_is_404_listing_known_ones(api: httpx.AsyncClient) 
 
 
 async def test_deadletter_limits_are_validated(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/api/deadletter")).json() == {"total": 0, "items": []}
+    # No letters: the total, the reason filter (none given) and no items.
+    assert (await api.get("/api/deadletter")).json() == {"total": 0, "reason": None, "items": []}
     response = await api.get("/api/deadletter", params={"limit": 0})
     assert response.status_code == 422
     assert "query parameter 'limit'" in response.json()["message"]
