@@ -8,6 +8,7 @@ from datetime import date, datetime
 from io import BytesIO
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -37,11 +38,11 @@ def _sheet(book: Workbook, document: RegisterDocument, table: Table) -> None:
     name = table.title.split("  (")[0][:31].translate(_BAD_SHEET_CHARS)
     sheet = book.create_sheet(name)
     lang = document.lang
-    sheet.append([f"{document.site_name}  {document.title}"])
+    sheet.append([_storable(f"{document.site_name}  {document.title}")])
     sheet["A1"].font = Font(bold=True, size=13)
     sheet.append([label("period", lang), document.first, document.last])
     sheet.append([label("generated", lang), document.generated_at])
-    sheet.append([table.title])
+    sheet.append([_storable(table.title)])
     sheet["A4"].font = Font(bold=True)
     sheet.append(table.header)
     header_row = sheet.max_row
@@ -49,7 +50,7 @@ def _sheet(book: Workbook, document: RegisterDocument, table: Table) -> None:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in table.rows:
-        sheet.append(list(row))
+        sheet.append([_storable(value) for value in row])
     if not table.rows:
         sheet.append([label("none", lang)])
     _formats(sheet)
@@ -79,9 +80,18 @@ def _widths(sheet: Worksheet, table: Table) -> None:
 def _signatures(sheet: Worksheet, document: RegisterDocument) -> None:
     lang = document.lang
     sheet.append([])
-    sheet.append([label("persons", lang), "、".join(document.persons) or "—"])
+    sheet.append([label("persons", lang), _storable("、".join(document.persons)) or "—"])
     sheet.append([])
     sheet.append([label("inspector", lang), "", "", label("inspector.date", lang)])
+
+
+def _storable(value: Cell) -> Cell:
+    """Text as XLSX can hold it: control characters other than tab and line breaks (which a
+    note typed on a device or sent through the API may carry) are not allowed in a cell, so each
+    becomes U+FFFD rather than refusing the whole register."""
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
 
 
 def _shown(value: Cell) -> str:

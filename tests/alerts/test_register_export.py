@@ -25,6 +25,7 @@ from alerts.register_export import (
     pdf_bytes,
     xlsx_bytes,
 )
+from alerts.register_export.documents import Table
 from alerts.register_export.labels import Lang
 from core.clock import StepClock
 from core.model import Device
@@ -205,3 +206,24 @@ def test_a_register_asked_of_the_wrong_kind_of_device_names_the_kinds_it_is_kept
     )
     with pytest.raises(RegisterKindError, match="sample-retention register is kept for sample"):
         site.document(RegisterName.SAMPLE_RETENTION, "freezer-1")
+
+
+def test_xlsx_keeps_a_row_whose_text_has_control_characters() -> None:
+    """A note sent through the API may carry control characters XLSX cannot hold: the register
+    still downloads, with U+FFFD in their place (found by schemathesis as a 500)."""
+    document = RegisterDocument(
+        name=RegisterName.CALIBRATION,
+        lang="zh",
+        site_name="实验小学\x01",
+        title="探头校准记录",
+        first=date(2026, 11, 1),
+        last=date(2026, 11, 30),
+        generated_at=datetime(2026, 11, 30, 8, 0),
+        tables=[Table(title="fridge-1", header=["备注"], rows=[["冰点\x00检查\x1b完成"]])],
+        persons=["王\x07"],
+    )
+    book = load_workbook(BytesIO(xlsx_bytes(document)))
+    cells = [c.value for row in book.active.iter_rows() for c in row if c.value]
+    assert "冰点\ufffd检查\ufffd完成" in cells
+    assert "实验小学\ufffd  探头校准记录" in cells
+    assert "王\ufffd" in cells
