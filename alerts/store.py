@@ -18,13 +18,23 @@ from core.records import (
     AlertQuery,
     DailyTemperature,
     DayWindow,
+    DeliveryAttempt,
     DisinfectionRecord,
+    OutboxEntry,
+    OutboxState,
     RetentionRecord,
     RuleId,
     SealHealthPoint,
 )
 
-__all__ = ["AlertPersistence", "AlertStore", "DayWindow", "RegisterStore", "RuleStateStore"]
+__all__ = [
+    "AlertPersistence",
+    "AlertStore",
+    "DayWindow",
+    "OutboxStore",
+    "RegisterStore",
+    "RuleStateStore",
+]
 
 
 class AlertStore(Protocol):
@@ -105,3 +115,53 @@ class RuleStateStore(Protocol):
 
 class AlertPersistence(AlertStore, RegisterStore, RuleStateStore, Protocol):
     """Everything the alerts package keeps, in one database beside the readings."""
+
+
+class OutboxStore(Protocol):
+    """The notification outbox and its delivery log (`alerts.notify.outbox` owns the rules;
+    the embedded implementation is `ingest.duckdb_outbox.DuckDBOutboxStore`)."""
+
+    def enqueue(self, entry: OutboxEntry) -> bool:
+        """Persist a new entry; False (and nothing changed) when its key is already there."""
+        ...
+
+    def entry(self, key: str) -> OutboxEntry | None: ...
+
+    def entries(self, state: OutboxState | None = None) -> list[OutboxEntry]:
+        """Every entry (in one state), oldest first."""
+        ...
+
+    def due(self, channel: str, now: datetime, limit: int) -> list[OutboxEntry]:
+        """Pending entries of `channel` due at `now`: critical first, then oldest first (a
+        retried notice keeps its place before newer ones)."""
+        ...
+
+    def next_attempt_at(self, channel: str) -> datetime | None:
+        """When the earliest pending entry of `channel` is due (None: nothing pending)."""
+        ...
+
+    def pending_channels(self) -> list[str]: ...
+
+    def recover_sending(self, now: datetime, reason: str) -> int:
+        """Entries left `sending` (by a process that died mid-send) become pending, due now."""
+        ...
+
+    def mark_sending(self, key: str, now: datetime) -> bool:
+        """pending -> sending; False when the entry is no longer pending."""
+        ...
+
+    def finish_attempt(self, entry: OutboxEntry, attempt: DeliveryAttempt | None) -> None:
+        """Store an attempt's outcome (state, attempts, next attempt, error, sent time) and its
+        delivery log row, in one transaction."""
+        ...
+
+    def merge(self, digest: OutboxEntry, keys: Sequence[str]) -> int:
+        """Persist `digest` and mark the pending entries `keys` merged into it, in one
+        transaction; returns how many were merged."""
+        ...
+
+    def deliveries_for_alert(self, alert_id: int) -> list[DeliveryAttempt]:
+        """The delivery log rows of every notice about `alert_id`, oldest first."""
+        ...
+
+    def deliveries_for_notice(self, key: str) -> list[DeliveryAttempt]: ...

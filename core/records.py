@@ -26,12 +26,16 @@ __all__ = [
     "CalibrationMethod",
     "DailyTemperature",
     "DayWindow",
+    "DeliveryAttempt",
+    "DeliveryOutcome",
     "DisinfectionRecord",
     "DisinfectionStatus",
     "Evidence",
     "FoodDecision",
     "LoginSession",
     "Message",
+    "OutboxEntry",
+    "OutboxState",
     "RetentionRecord",
     "RetentionStatus",
     "Role",
@@ -158,6 +162,62 @@ class AlertQuery:
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
+
+
+# -- the notification outbox and its delivery log (alerts.notify owns their behaviour) ---------
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (`next_attempt_at`)
+    SENDING = "sending"  # handed to its channel; back to pending if the process died meanwhile
+    SENT = "sent"
+    FAILED = "failed"  # a permanent refusal or attempts exhausted; `last_error` says which
+    MERGED = "merged"  # folded into the digest `merged_into` while its channel was rate limited
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One notice in the persisted outbox. `notice` is the notice itself as JSON (the alerts
+    package writes and reads it); the other fields are what the dispatcher selects and orders
+    by. `key` is the notice's idempotency key: one entry per key, ever."""
+
+    key: str
+    channel: str
+    kind: str
+    critical: bool
+    alert_ids: tuple[int, ...]
+    notice: Mapping[str, object]
+    state: OutboxState
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    updated_at: datetime
+    last_error: str | None = None
+    merged_into: str | None = None
+    sent_at: datetime | None = None
+
+
+class DeliveryOutcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"  # refused or unreachable, tried again later
+    FAILED = "failed"  # given up: a permanent refusal or the last attempt
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One row of the delivery log: one attempt to send one notice."""
+
+    notice_key: str
+    alert_ids: tuple[int, ...]
+    channel: str
+    recipients: tuple[str, ...]
+    attempt: int  # 1 for the first try
+    at: datetime
+    outcome: DeliveryOutcome
+    reason: str = ""
+    status: int | None = None  # the receiver's HTTP status, when it answered over HTTP
+    latency_ms: float = 0.0
+    kind: str = ""  # the notice's kind (fired, reminder, digest...)
 
 
 class DisinfectionStatus(StrEnum):

@@ -1,7 +1,8 @@
 """The schema history of the DuckDB file: the numbered migrations of each component.
 
 `READINGS` are the tables of `DuckDBStore`, `ALERTS` those of `DuckDBAlertStore`, `USERS` those
-of `DuckDBUserStore` (people, tokens, login sessions); each store applies its list on opening
+of `DuckDBUserStore` (people, tokens, login sessions), `OUTBOX` those of `DuckDBOutboxStore`
+(notices waiting to be sent, the delivery log); each store applies its list on opening
 (`ingest.migrations.migrate`). Version 1 of readings and alerts is the schema as
 release d8454af created it, before versions were kept: its statements say `IF NOT EXISTS`, so
 on a file of that release they only record the version.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from ingest.migrations import Migration
 
-__all__ = ["ALERTS", "CALIBRATION", "READINGS", "USERS"]
+__all__ = ["ALERTS", "CALIBRATION", "OUTBOX", "READINGS", "USERS"]
 
 _READINGS_V1 = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -47,6 +48,27 @@ READINGS: tuple[Migration, ...] = (
         2, "dead letters: the reason's code", ("ALTER TABLE dead_letters ADD COLUMN code VARCHAR",)
     ),
 )
+
+# The notification outbox (`ingest.duckdb_outbox`): notices persisted before they are sent, and
+# the delivery log, one row per attempt.
+_OUTBOX_V1 = """
+CREATE TABLE IF NOT EXISTS outbox (
+    "key" VARCHAR PRIMARY KEY, channel VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    critical BOOLEAN NOT NULL, alert_ids BIGINT[] NOT NULL, notice JSON NOT NULL,
+    state VARCHAR NOT NULL, attempts INTEGER NOT NULL, created_at TIMESTAMP NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, last_error VARCHAR,
+    merged_into VARCHAR, sent_at TIMESTAMP);
+CREATE SEQUENCE IF NOT EXISTS delivery_log_ids;
+CREATE TABLE IF NOT EXISTS delivery_log (
+    id BIGINT PRIMARY KEY DEFAULT nextval('delivery_log_ids'),
+    notice_key VARCHAR NOT NULL, alert_ids BIGINT[] NOT NULL, channel VARCHAR NOT NULL,
+    recipients VARCHAR[] NOT NULL, attempt INTEGER NOT NULL, "at" TIMESTAMP NOT NULL,
+    outcome VARCHAR NOT NULL, reason VARCHAR NOT NULL, status INTEGER,
+    latency_ms DOUBLE NOT NULL, kind VARCHAR NOT NULL);
+CREATE INDEX IF NOT EXISTS delivery_log_notice ON delivery_log (notice_key);
+"""
+
+OUTBOX: tuple[Migration, ...] = (Migration(1, "notification outbox, delivery log", (_OUTBOX_V1,)),)
 
 _ALERTS_V1 = """
 CREATE SEQUENCE IF NOT EXISTS alert_ids;

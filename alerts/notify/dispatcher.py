@@ -1,0 +1,284 @@
+"""The dispatcher: sends what the outbox holds, one lane per channel.
+
+`submit` persists notices (`alerts.notify.outbox`) and wakes their channel's lane; `run` starts
+one named task per configured channel in a `TaskGroup`. A lane repeatedly takes the channel's
+due notices (critical first, then oldest first), sends the first through the channel, and
+records the outcome and its delivery log row in one transaction (see `outbox` for the states
+and the delivery guarantee). Lanes are independent: a slow mail server does not hold back the
+kitchen's robot. Store calls run in a thread; time is the injected clock's.
+
+Rate limits: before each send the lane asks its `RateLimiter`. When the channel's budget is
+spent, the non-critical notices waiting for it become one DIGEST notice (the originals are
+marked `merged_into` it, nothing is dropped) and the lane waits for the next slot; critical
+notices are never merged or dropped, they wait at the front of the queue. A receiver's
+Retry-After holds the whole channel until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alerts.notify.model import Channel, Delivery, Notice
+from alerts.notify.outbox import (
+    RetryPolicy,
+    digest_of,
+    entry_for,
+    mergeable,
+    notice_of,
+    outcome_of,
+)
+from alerts.notify.ratelimit import RateLimiter, Window
+from alerts.store import OutboxStore
+from core.clock import Clock
+from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
+
+__all__ = ["Dispatcher"]
+
+log = logging.getLogger(__name__)
+
+_RECOVERED = "interrupted: the service stopped during the send; sent again with the same key"
+_BATCH = 500  # due notices looked at per step of a lane (a digest takes at most this many)
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One channel's sender state: its limiter and how it waits."""
+
+    channel: Channel
+    limiter: RateLimiter
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: bool = False
+    idle_until: datetime | None = None
+
+
+class Dispatcher:
+    """Sends the outbox's notices through `channels` (configured name -> channel)."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        channels: Mapping[str, Channel],
+        clock: Clock,
+        *,
+        limits: Mapping[str, Sequence[Window]] | None = None,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+        send_timeout_s: float = 120.0,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        limits = limits or {}
+        unknown = sorted(set(limits) - set(channels))
+        if unknown:
+            raise ValueError(
+                f"rate limits for channels that are not configured: {', '.join(unknown)}; "
+                f"configured: {', '.join(sorted(channels)) or 'none'}"
+            )
+        self._store = store
+        self._clock = clock
+        self._policy = policy or RetryPolicy()
+        self._rng = rng or random.Random()
+        self._send_timeout_s = send_timeout_s
+        self._timer = timer
+        self._changed = asyncio.Event()  # a lane started or stopped waiting
+        self._lanes = {
+            name: _Lane(channel, RateLimiter(limits.get(name, ())))
+            for name, channel in channels.items()
+        }
+
+    # -- what the service calls -------------------------------------------------------------
+
+    async def submit(self, notices: Sequence[Notice]) -> list[str]:
+        """Persist `notices` before anything is sent; returns the keys that were new (a key
+        already in the outbox is not enqueued again). A notice for a channel that is not
+        configured fails at once, with the reason in its delivery log."""
+        new: list[str] = []
+        for notice in notices:
+            entry = entry_for(notice, self._clock.now())
+            if not await asyncio.to_thread(self._store.enqueue, entry):
+                continue
+            new.append(notice.key)
+            lane = self._lanes.get(notice.channel)
+            if lane is None:
+                await self._fail_unknown(entry)
+            else:
+                lane.wake.set()
+        return new
+
+    async def run(self) -> None:
+        """Send until cancelled: notices left `sending` by a crash are pending again first."""
+        now = self._clock.now()
+        recovered = await asyncio.to_thread(self._store.recover_sending, now, _RECOVERED)
+        if recovered:
+            log.warning("outbox: %d notice(s) interrupted mid-send are sent again", recovered)
+        await self._fail_orphans()
+        async with asyncio.TaskGroup() as group:
+            for name, lane in self._lanes.items():
+                group.create_task(self._serve(name, lane), name=f"outbox-lane:{name}")
+
+    async def settled(self, poll_s: float = 0.005) -> None:
+        """Return once every lane waits with nothing due at the clock's present (tests and a
+        graceful stop); looks again every `poll_s` too, since the clock also wakes lanes."""
+        while not all(self._at_rest(lane) for lane in self._lanes.values()):
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_s):
+                    await self._changed.wait()
+
+    async def deliveries_for_alert(self, alert_id: int) -> list[DeliveryAttempt]:
+        return await asyncio.to_thread(self._store.deliveries_for_alert, alert_id)
+
+    # -- one lane ---------------------------------------------------------------------------
+
+    async def _serve(self, name: str, lane: _Lane) -> None:
+        while True:
+            lane.wake.clear()
+            now = self._clock.now()
+            due = await asyncio.to_thread(self._store.due, name, now, _BATCH)
+            if not due:
+                await self._wait(lane, await asyncio.to_thread(self._store.next_attempt_at, name))
+                continue
+            wait_s = lane.limiter.wait_s(now)
+            if wait_s > 0:
+                if await self._merge(due, now):
+                    continue
+                await self._wait(lane, now + _seconds(wait_s))
+                continue
+            await self._attempt(lane, due[0])
+
+    async def _merge(self, due: Sequence[OutboxEntry], now: datetime) -> bool:
+        """Fold the mergeable waiting notices into digests; whether any were merged."""
+        merged = 0
+        for group in mergeable(due):
+            digest = digest_of([notice_of(e) for e in group], now)
+            entry = replace(entry_for(digest, now), created_at=min(e.created_at for e in group))
+            keys = [e.key for e in group]
+            merged += await asyncio.to_thread(self._store.merge, entry, keys)
+            log.info(
+                "outbox: channel %s rate limited, %d notices merged into digest %s (%d alerts)",
+                entry.channel,
+                len(keys),
+                entry.key,
+                len(digest.alerts),
+            )
+        return merged > 0
+
+    async def _attempt(self, lane: _Lane, entry: OutboxEntry) -> None:
+        started = self._clock.now()
+        if not await asyncio.to_thread(self._store.mark_sending, entry.key, started):
+            return  # merged or finished meanwhile
+        lane.limiter.take(started)
+        begun = self._timer()
+        delivery = await self._send(lane.channel, entry)
+        latency_ms = (self._timer() - begun) * 1000.0
+        now = self._clock.now()
+        if delivery.retry_after_s is not None:
+            lane.limiter.hold_until(now + _seconds(delivery.retry_after_s))
+        result = outcome_of(
+            entry,
+            delivery,
+            started=started,
+            now=now,
+            latency_ms=latency_ms,
+            policy=self._policy,
+            rng=self._rng,
+        )
+        await asyncio.to_thread(self._store.finish_attempt, result.entry, result.log)
+        self._report(result.entry, result.log)
+
+    async def _send(self, channel: Channel, entry: OutboxEntry) -> Delivery:
+        """The channel's answer; a channel that raises or hangs is a failed, retried attempt
+        (one bad notification never stops the lane)."""
+        try:
+            notice = notice_of(entry)
+            async with asyncio.timeout(self._send_timeout_s):
+                return await channel.send(notice)
+        except TimeoutError:
+            return Delivery(ok=False, reason=f"no answer within {self._send_timeout_s:g} s")
+        except Exception as exc:  # a sender's bug must not stop the lane
+            log.exception("outbox: channel %s raised on %s", channel.name, entry.key)
+            return Delivery(ok=False, reason=f"the channel raised {type(exc).__name__}: {exc}")
+
+    async def _wait(self, lane: _Lane, until: datetime | None) -> None:
+        """Until `submit` wakes the lane or the clock reaches `until` (None: only a wake)."""
+        lane.idle, lane.idle_until = True, until
+        self._changed.set()
+        try:
+            if lane.wake.is_set():
+                return
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(lane.wake.wait())]
+            if until is not None:
+                seconds = max(0.0, (until - self._clock.now()).total_seconds())
+                waits.append(asyncio.ensure_future(self._clock.sleep(seconds)))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            lane.idle = False
+            self._changed.set()
+
+    def _at_rest(self, lane: _Lane) -> bool:
+        if not lane.idle or lane.wake.is_set():
+            return False
+        return lane.idle_until is None or lane.idle_until > self._clock.now()
+
+    # -- notices nobody can send ------------------------------------------------------------
+
+    async def _fail_orphans(self) -> None:
+        """Pending notices for a channel no longer configured fail, naming it."""
+        channels = await asyncio.to_thread(self._store.pending_channels)
+        for name in channels:
+            if name in self._lanes:
+                continue
+            for entry in await asyncio.to_thread(self._store.due, name, _FAR_FUTURE, _BATCH):
+                await self._fail_unknown(entry)
+
+    async def _fail_unknown(self, entry: OutboxEntry) -> None:
+        known = ", ".join(sorted(self._lanes)) or "none"
+        reason = f"no channel named {entry.channel!r} is configured (configured: {known})"
+        now = self._clock.now()
+        failed = replace(entry, state=OutboxState.FAILED, updated_at=now, last_error=reason)
+        row = DeliveryAttempt(
+            notice_key=entry.key,
+            alert_ids=entry.alert_ids,
+            channel=entry.channel,
+            recipients=notice_of(entry).recipients,
+            attempt=0,
+            at=now,
+            outcome=DeliveryOutcome.FAILED,
+            reason=reason,
+            kind=entry.kind,
+        )
+        await asyncio.to_thread(self._store.finish_attempt, failed, row)
+        self._report(failed, row)
+
+    @staticmethod
+    def _report(entry: OutboxEntry, row: DeliveryAttempt) -> None:
+        if row.outcome is DeliveryOutcome.SENT:
+            log.debug("outbox: %s sent on %s (attempt %d)", entry.key, entry.channel, row.attempt)
+        elif row.outcome is DeliveryOutcome.RETRY:
+            log.warning(
+                "outbox: %s on %s failed (attempt %d, %s); next try at %s",
+                entry.key,
+                entry.channel,
+                row.attempt,
+                row.reason,
+                entry.next_attempt_at.isoformat(),
+            )
+        else:
+            log.error("outbox: %s on %s failed for good: %s", entry.key, entry.channel, row.reason)
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+_FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)

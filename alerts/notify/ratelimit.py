@@ -1,0 +1,126 @@
+"""Per-channel rate limits: how many messages a receiver accepts per window of time.
+
+A limit is one or more sliding windows (`Window(20, 60)`: at most 20 sends in any 60 s); a
+channel may have several (Feishu: 5 a second and 100 a minute). A sliding window rather than a
+token bucket because the vendors count messages in a trailing window, and a bucket refilled at
+the average rate would either burst past their count or waste budget. The dispatcher asks
+`wait_s` before each send and `take`s a slot when it sends; a receiver's own "retry after"
+holds the whole channel (`hold_until`), since it throttles the robot, not one message.
+
+The limiter is in-memory: after a restart the window starts empty, so at most one window's
+worth may go out twice as fast as the vendor counts; the receiver then answers with its own
+rate-limit code, which the channel reports as a retry with a hint.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+__all__ = ["VENDOR_LIMITS", "RateLimiter", "Window", "limits_for", "parse_limits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most `count` sends in any `per_s` seconds."""
+
+    count: int
+    per_s: float
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"a rate limit allows at least 1 message, got {self.count}")
+        if self.per_s <= 0:
+            raise ValueError(f"a rate limit's window is longer than 0 s, got {self.per_s}")
+
+    def __str__(self) -> str:
+        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.per_s)
+        return f"{self.count}/{unit}" if unit else f"{self.count}/{self.per_s:g}s"
+
+
+# Defaults by channel type (the `type` of a channel's config).
+VENDOR_LIMITS: Mapping[str, tuple[Window, ...]] = {
+    # 企业微信 群机器人配置说明: "每个机器人发送的消息不能超过20条/分钟".
+    "wecom": (Window(20, 60),),
+    # 钉钉 自定义机器人: "每个机器人每分钟最多发送20条消息到群里，如果超过20条，会限流10分钟".
+    "dingtalk": (Window(20, 60),),
+    # 飞书 自定义机器人使用指南: 频率控制 "100 次/分钟，5 次/秒".
+    "feishu": (Window(5, 1), Window(100, 60)),
+    # Our own receivers: no limit unless the site config sets one.
+    "webhook": (),
+    "smtp": (),
+    "mqtt": (),
+}
+
+_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0}
+_WINDOW = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*$")
+
+
+def parse_limits(text: str) -> tuple[Window, ...]:
+    """'20/min', '5/s, 100/min', '10/30s' as windows; 'none' for no limit.
+
+    Raises ValueError naming the part that does not read and what is allowed."""
+    if text.strip().lower() in ("none", "unlimited", ""):
+        return ()
+    windows: list[Window] = []
+    for part in text.split(","):
+        match = _WINDOW.match(part.lower())
+        if match is None or match.group(3) not in _UNITS:
+            raise ValueError(
+                f"rate limit {part.strip()!r} does not read as COUNT/UNIT: write e.g. '20/min', "
+                f"'5/s, 100/min' or '10/30s' (units: {', '.join(sorted(_UNITS))}), or 'none'"
+            )
+        count, number, unit = match.groups()
+        per = float(number) if number else 1.0
+        windows.append(Window(int(count), per * _UNITS[unit]))
+    return tuple(windows)
+
+
+def limits_for(channel_type: str, configured: Sequence[Window] | None = None) -> tuple[Window, ...]:
+    """The limit of a channel: what its config says, else its vendor's default."""
+    if configured is not None:
+        return tuple(configured)
+    if channel_type not in VENDOR_LIMITS:
+        known = ", ".join(sorted(VENDOR_LIMITS))
+        raise ValueError(f"no default rate limit for channel type {channel_type!r}: {known}")
+    return VENDOR_LIMITS[channel_type]
+
+
+class RateLimiter:
+    """Sliding windows over the instants of the channel's recent sends."""
+
+    def __init__(self, windows: Sequence[Window] = ()) -> None:
+        self.windows = tuple(windows)
+        longest = max((w.count for w in self.windows), default=0)
+        self._sent: deque[datetime] = deque(maxlen=longest or 1)
+        self._held_until: datetime | None = None
+
+    @property
+    def limited(self) -> bool:
+        return bool(self.windows)
+
+    def wait_s(self, now: datetime) -> float:
+        """Seconds until a send is allowed (0: now)."""
+        wait = 0.0
+        if self._held_until is not None:
+            wait = max(wait, (self._held_until - now).total_seconds())
+        for window in self.windows:
+            if len(self._sent) >= window.count:
+                # The count-th most recent send leaves the window per_s after it was made.
+                oldest_in_window = self._sent[-window.count]
+                frees_at = oldest_in_window + timedelta(seconds=window.per_s)
+                wait = max(wait, (frees_at - now).total_seconds())
+        return max(0.0, wait)
+
+    def take(self, now: datetime) -> None:
+        """Count a send made at `now`."""
+        if self.windows:
+            self._sent.append(now)
+
+    def hold_until(self, instant: datetime) -> None:
+        """The receiver asked for a pause: nothing goes out on this channel before `instant`."""
+        if self._held_until is None or instant > self._held_until:
+            self._held_until = instant

@@ -1,0 +1,218 @@
+"""The notification outbox and the delivery log in the DuckDB file (`alerts.store.OutboxStore`,
+structurally: nothing of alerts is imported).
+
+Its tables are the 'outbox' component of the file's schema (`ingest.duckdb_schema`), applied on
+opening; the connection is the store's own, to the same file as the readings and the alerts
+(DuckDB shares one database instance between connections of a process). Every state change
+that must not be half done (an attempt's outcome and its log row; a digest and the notices it
+replaces) runs in one transaction, so a crash leaves either the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+from pydantic import ValidationError
+
+from core.records import DeliveryAttempt, OutboxEntry, OutboxState
+from ingest import duckdb_schema
+from ingest.duckdb_rows import RecordTable, naive_utc, utc
+from ingest.errors import StoreError
+from ingest.migrations import migrate_or_close
+
+__all__ = ["DuckDBOutboxStore"]
+
+T = TypeVar("T")
+
+_OUTBOX = RecordTable(
+    "outbox",
+    OutboxEntry,
+    (
+        "key", "channel", "kind", "critical", "alert_ids", "notice", "state", "attempts",
+        "created_at", "next_attempt_at", "updated_at", "last_error", "merged_into", "sent_at",
+    ),
+    json_columns=("notice",),
+)  # fmt: skip
+# What an attempt changes; the rest of an entry is fixed when it is enqueued.
+_PROGRESS = ("state", "attempts", "next_attempt_at", "updated_at", "last_error", "sent_at")
+_LOG = RecordTable(
+    "delivery_log",
+    DeliveryAttempt,
+    (
+        "notice_key", "alert_ids", "channel", "recipients", "attempt", "at", "outcome",
+        "reason", "status", "latency_ms", "kind",
+    ),
+)  # fmt: skip
+
+
+class DuckDBOutboxStore:
+    """`alerts.store.OutboxStore` on a DuckDB file."""
+
+    backend = "duckdb"
+
+    def __init__(self, path: str | Path) -> None:
+        self._target = str(path)
+        if self._target != ":memory:":
+            Path(self._target).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        with self._translated():
+            self._con = duckdb.connect(self._target)
+        migrate_or_close(self._con, "outbox", duckdb_schema.OUTBOX, target=self._target)
+
+    # -- the outbox -------------------------------------------------------------------------
+
+    def enqueue(self, entry: OutboxEntry) -> bool:
+        rows = self._write(
+            f'{_OUTBOX.insert()} ON CONFLICT DO NOTHING RETURNING "key"', _OUTBOX.encode(entry)
+        )
+        return bool(rows)
+
+    def entry(self, key: str) -> OutboxEntry | None:
+        found = self._records(
+            _OUTBOX, f'SELECT {_OUTBOX.select} FROM outbox WHERE "key" = ?', [key]
+        )
+        return found[0] if found else None
+
+    def entries(self, state: OutboxState | None = None) -> list[OutboxEntry]:
+        return self._records(
+            _OUTBOX,
+            f"""SELECT {_OUTBOX.select} FROM outbox WHERE ($state IS NULL OR state = $state)
+                ORDER BY created_at, "key" """,
+            {"state": None if state is None else state.value},
+        )
+
+    def due(self, channel: str, now: datetime, limit: int) -> list[OutboxEntry]:
+        return self._records(
+            _OUTBOX,
+            f"""SELECT {_OUTBOX.select} FROM outbox
+                WHERE state = 'pending' AND channel = ? AND next_attempt_at <= ?
+                ORDER BY critical DESC, created_at, "key" LIMIT ?""",
+            [channel, naive_utc(now), limit],
+        )
+
+    def next_attempt_at(self, channel: str) -> datetime | None:
+        [(first,)] = self._query(
+            "SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending' AND channel = ?",
+            [channel],
+        )
+        return None if first is None else utc(first)
+
+    def pending_channels(self) -> list[str]:
+        rows = self._query(
+            "SELECT DISTINCT channel FROM outbox WHERE state = 'pending' ORDER BY channel", []
+        )
+        return [str(channel) for (channel,) in rows]
+
+    def recover_sending(self, now: datetime, reason: str) -> int:
+        rows = self._write(
+            """UPDATE outbox SET state = 'pending', next_attempt_at = ?, updated_at = ?,
+                   last_error = ?
+               WHERE state = 'sending' RETURNING "key" """,
+            [naive_utc(now), naive_utc(now), reason],
+        )
+        return len(rows)
+
+    def mark_sending(self, key: str, now: datetime) -> bool:
+        rows = self._write(
+            """UPDATE outbox SET state = 'sending', updated_at = ?
+               WHERE "key" = ? AND state = 'pending' RETURNING "key" """,
+            [naive_utc(now), key],
+        )
+        return bool(rows)
+
+    def finish_attempt(self, entry: OutboxEntry, attempt: DeliveryAttempt | None) -> None:
+        assignments = ", ".join(f'"{name}" = ?' for name in _PROGRESS)
+        with self._transaction() as con:
+            con.execute(
+                f'UPDATE outbox SET {assignments} WHERE "key" = ?',
+                [*_OUTBOX.encode(entry, _PROGRESS), entry.key],
+            )
+            if attempt is not None:
+                con.execute(_LOG.insert(), _LOG.encode(attempt))
+
+    def merge(self, digest: OutboxEntry, keys: Sequence[str]) -> int:
+        with self._transaction() as con:
+            con.execute(f"{_OUTBOX.insert()} ON CONFLICT DO NOTHING", _OUTBOX.encode(digest))
+            rows = con.execute(
+                """UPDATE outbox SET state = 'merged', merged_into = ?, updated_at = ?
+                   WHERE list_contains(?, "key") AND state = 'pending' RETURNING "key" """,
+                [digest.key, naive_utc(digest.created_at), list(keys)],
+            ).fetchall()
+        return len(rows)
+
+    # -- the delivery log -------------------------------------------------------------------
+
+    def deliveries_for_alert(self, alert_id: int) -> list[DeliveryAttempt]:
+        return self._records(
+            _LOG,
+            f"""SELECT {_LOG.select} FROM delivery_log WHERE list_contains(alert_ids, ?)
+                ORDER BY "at", id""",
+            [alert_id],
+        )
+
+    def deliveries_for_notice(self, key: str) -> list[DeliveryAttempt]:
+        return self._records(
+            _LOG,
+            f'SELECT {_LOG.select} FROM delivery_log WHERE notice_key = ? ORDER BY "at", id',
+            [key],
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._con.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _write(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        with self._lock, self._translated():
+            return self._con.execute(sql, params).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock, self._translated():
+            self._con.execute("BEGIN")
+            try:
+                yield self._con
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                raise
+            self._con.execute("COMMIT")
+
+    def _records(self, table: RecordTable[T], sql: str, params: Any) -> list[T]:
+        rows = self._query(sql, params)
+        try:
+            return [table.decode(row) for row in rows]
+        except ValidationError as exc:
+            raise StoreError(
+                f"a row of {table.table} does not fit its record: {exc}",
+                backend=self.backend,
+                target=self._target,
+            ) from exc
+
+    def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        with self._translated():
+            cursor = self._con.cursor()
+            try:
+                return cursor.execute(sql, params).fetchall()
+            finally:
+                cursor.close()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        if self._closed:
+            raise StoreError("the store is closed", backend=self.backend, target=self._target)
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
