@@ -1,5 +1,6 @@
-"""Placeholder pages: the overview at `/` and one page per section of the navigation, each
-replaced by its own module when that page is built (remove its path from `SECTIONS`)."""
+"""Placeholder pages: one page per section of the navigation, each replaced by its own module
+when that page is built (remove its path from `SECTIONS`). The overview, device and alert
+pages are `pages_overview`, `pages_device` and `pages_alerts`."""
 
 from __future__ import annotations
 
@@ -14,12 +15,7 @@ __all__ = ["SECTIONS", "router"]
 router = APIRouter(include_in_schema=False)
 
 # Sections whose page is still to come: path -> catalogue key of its title.
-SECTIONS = {"/alerts": "nav.alerts", "/registers": "nav.registers", "/energy": "nav.energy"}
-
-
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, person: PageViewer) -> HTMLResponse:
-    return render(request, "overview.html")
+SECTIONS = {"/registers": "nav.registers", "/energy": "nav.energy"}
 
 
 def _placeholder(title_key: str) -> object:

@@ -1,0 +1,242 @@
+"""The overview at `/`: the site's buildings with their devices as tiles.
+
+A tile shows the device's name and location, its main value with unit and the local time of
+the reading, its band, a status and its open alerts; a disinfection cabinet's tile adds today's
+verdict per meal from the disinfection register. `static/live.js` keeps the tiles current from
+`/api/live` and derives the status with the same rule as `tile_status` below (the tile carries
+the facts as data attributes); without JavaScript a reload shows the current state.
+
+Status, most urgent first:
+
+- offline: the device's presence is offline (its Last Will or the gateway said so);
+- alert: an open alert that has fired (firing, acknowledged, or resolved but not yet closed);
+- stale: no reading for more than 3 × the device's reporting interval;
+- warning: an alert pending (condition true, duration not yet met) or the value out of band;
+- ok: none of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse
+
+from alerts.text import meal_name
+from core.metrics import METRICS, ValueType
+from core.model import Device, DeviceKind, Limits
+from core.records import Alert, AlertQuery, AlertState, DisinfectionRecord
+from dashboard_api.context import ApiContext
+from dashboard_api.deps import Context, PageViewer
+from dashboard_api.web.i18n import language_of
+from dashboard_api.web.pages_common import shared
+from dashboard_api.web.render import render
+from ingest.store import LatestValue
+
+__all__ = ["STALE_INTERVALS", "Tile", "band_text", "main_metric", "router", "tile_status"]
+
+router = APIRouter(include_in_schema=False)
+
+# A device that has said nothing for this many reporting intervals is stale (the brief of the
+# overview: "no reading for more than 3 × its interval").
+STALE_INTERVALS = 3
+_OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
+_MAX_OPEN_ALERTS = 1000
+
+
+@dataclass(slots=True)
+class MealVerdict:
+    meal: str
+    status: str  # compliant, incomplete, missed, unconfirmed, or pending (no verdict yet)
+
+
+@dataclass(slots=True)
+class Tile:
+    device: Device
+    metric: str | None
+    value: float | bool | None
+    unit: str
+    decimals: int
+    reading_at: datetime | None
+    band: Limits
+    online: bool | None
+    fired: int = 0  # open alerts that fired (not pending)
+    pending: int = 0
+    out_of_band: bool = False
+    status: str = "ok"
+    meals: list[MealVerdict] = field(default_factory=list)
+
+    @property
+    def stale_after_s(self) -> float:
+        return STALE_INTERVALS * self.device.interval_s
+
+
+def tile_status(
+    *,
+    online: bool | None,
+    fired: int,
+    pending: int,
+    age_s: float | None,
+    stale_after_s: float,
+    out_of_band: bool,
+) -> str:
+    """The tile's status, most urgent first (the module docstring; live.js has the same)."""
+    if online is False:
+        return "offline"
+    if fired:
+        return "alert"
+    if age_s is None or age_s > stale_after_s:
+        return "stale"
+    if pending or out_of_band:
+        return "warning"
+    return "ok"
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, person: PageViewer, context: Context) -> HTMLResponse:
+    lang = language_of(request)
+    now = context.clock.now()
+    alerts = _open_alerts(context)
+    tiles = _tiles(context, alerts, now)
+    site_alerts = [a for a in alerts if a.device == context.config.site.id]
+    counts = {s: 0 for s in ("alert", "offline", "stale", "warning", "ok")}
+    for tile in tiles:
+        counts[tile.status] += 1
+    buildings = [
+        (b, [t for t in tiles if t.device.building == b.id]) for b in context.config.buildings
+    ]
+    return render(
+        request,
+        "overview.html",
+        {
+            "buildings": [(b, ts) for b, ts in buildings if ts],
+            "counts": counts,
+            "site_alerts": site_alerts,
+            "alerts_running": context.alerts is not None,
+            "today": now.astimezone(context.config.site.zone).date(),
+            "now_ms": int(now.timestamp() * 1000),
+            **shared(request, "/"),
+            "stale_intervals": STALE_INTERVALS,
+            "band_text": lambda tile: band_text(tile.device, tile.band, lang),
+            "meal_label": lambda meal: meal_name(meal).in_language(lang),
+        },
+    )
+
+
+def _open_alerts(context: ApiContext) -> list[Alert]:
+    if context.alerts is None:
+        return []
+    query = AlertQuery(context.config.site.id, states=_OPEN, limit=_MAX_OPEN_ALERTS)
+    return context.alerts.book.find(query)
+
+
+def _tiles(context: ApiContext, alerts: Sequence[Alert], now: datetime) -> list[Tile]:
+    site = context.config.site.id
+    presence = {p.device: p.online for p in context.store.presence(site)}
+    meals = _meals_today(context, now)
+    tiles = []
+    for device in context.config.devices:
+        tile = _tile(context, device, context.store.latest(site, device.id), presence)
+        for alert in alerts:
+            if alert.device == device.id:
+                if alert.state is AlertState.PENDING:
+                    tile.pending += 1
+                else:
+                    tile.fired += 1
+        if device.kind is DeviceKind.DISINFECTION_CABINET:
+            tile.meals = meals.get(device.id, [])
+        age = None if tile.reading_at is None else (now - tile.reading_at).total_seconds()
+        tile.status = tile_status(
+            online=tile.online,
+            fired=tile.fired,
+            pending=tile.pending,
+            age_s=age,
+            stale_after_s=tile.stale_after_s,
+            out_of_band=tile.out_of_band,
+        )
+        tiles.append(tile)
+    return tiles
+
+
+def _tile(
+    context: ApiContext, device: Device, latest: list[LatestValue], presence: dict[str, bool]
+) -> Tile:
+    metric = main_metric(device, latest)
+    value = next((v for v in latest if v.metric == metric), None)
+    spec = METRICS.get(metric) if metric else None
+    band = context.config.limits_for(device)
+    shown: float | bool | None = None
+    if value is not None:
+        boolean = spec is not None and spec.value_type is ValueType.BOOLEAN
+        shown = value.value >= 0.5 if boolean else value.value
+    return Tile(
+        device=device,
+        metric=metric,
+        value=shown,
+        unit=spec.unit if spec else "",
+        decimals=1,
+        reading_at=value.ts if value else None,
+        band=band,
+        online=presence.get(device.id),
+        out_of_band=_out_of_band(device, band, shown),
+    )
+
+
+def main_metric(device: Device, latest: Sequence[LatestValue]) -> str | None:
+    """What a tile shows: the temperature of a cabinet, the counter of a meter, else the
+    first metric the device has reported."""
+    carrier = device.kind.carrier
+    wanted = carrier.metric if carrier is not None else "temp_c"
+    have = [v.metric for v in latest]
+    if wanted in have or not have:
+        return wanted
+    return have[0]
+
+
+def _out_of_band(device: Device, band: Limits, value: float | bool | None) -> bool:
+    """A cold store's value beyond its limits (not yet an alert: that needs the duration)."""
+    if not device.kind.is_cold_storage or isinstance(value, bool) or value is None:
+        return False
+    return (band.high_c is not None and value > band.high_c) or (
+        band.low_c is not None and value < band.low_c
+    )
+
+
+def _meals_today(context: ApiContext, now: datetime) -> dict[str, list[MealVerdict]]:
+    """Per disinfection cabinet: each meal of the timetable with today's verdict, `pending`
+    while the register has no line for it yet (its window has not closed, or is being
+    judged)."""
+    if context.alerts is None:
+        return {}
+    today = now.astimezone(context.config.site.zone).date()
+    records: list[DisinfectionRecord] = context.alerts.registers.disinfection_records(
+        context.config.site.id, today, today, None
+    )
+    by_line = {(r.device, r.meal): r.status.value for r in records}
+    return {
+        d.id: [
+            MealVerdict(m.name, by_line.get((d.id, m.name), "pending"))
+            for m in context.config.meals
+        ]
+        for d in context.config.devices
+        if d.kind is DeviceKind.DISINFECTION_CABINET
+    }
+
+
+def band_text(device: Device, band: Limits, lang: str) -> str:
+    """The band a person checks the value against: a cold store's limits, a heated
+    cabinet's target and hold time; a meter has none."""
+    if device.kind.is_cold_storage:
+        if band.low_c is not None and band.high_c is not None:
+            return f"{band.low_c:g}–{band.high_c:g} °C"
+        if band.high_c is not None:
+            return f"≤ {band.high_c:g} °C"
+        if band.low_c is not None:
+            return f"≥ {band.low_c:g} °C"
+    if band.target_c is not None:
+        minutes = "分钟" if lang == "zh" else "min"
+        hold = "" if band.hold_min is None else f", {band.hold_min:g} {minutes}"
+        return f"≥ {band.target_c:g} °C{hold}"
+    return "—"
