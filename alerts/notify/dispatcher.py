@@ -99,18 +99,23 @@ class Dispatcher:
         """Persist `notices` before anything is sent; returns the keys that were new (a key
         already in the outbox is not enqueued again). A notice for a channel that is not
         configured fails at once, with the reason in its delivery log."""
+        now = self._clock.now()
+        entries = [entry_for(notice, now) for notice in notices]
+        # One thread call for the batch, lanes woken after it: a lane that is rate limited
+        # merges the whole batch into one digest, not a chain of growing ones.
+        added = await asyncio.to_thread(self._enqueue, entries)
         new: list[str] = []
-        for notice in notices:
-            entry = entry_for(notice, self._clock.now())
-            if not await asyncio.to_thread(self._store.enqueue, entry):
-                continue
-            new.append(notice.key)
-            lane = self._lanes.get(notice.channel)
+        for entry in added:
+            new.append(entry.key)
+            lane = self._lanes.get(entry.channel)
             if lane is None:
                 await self._fail_unknown(entry)
             else:
                 lane.wake.set()
         return new
+
+    def _enqueue(self, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
+        return [entry for entry in entries if self._store.enqueue(entry)]
 
     async def run(self) -> None:
         """Send until cancelled: notices left `sending` by a crash are pending again first."""

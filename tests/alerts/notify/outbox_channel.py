@@ -27,6 +27,7 @@ class RecordingChannel:
         self.accepted: dict[str, Notice] = {}  # what a deduplicating receiver kept
         self.hang: asyncio.Event | None = None  # set: sends wait for it (a hung receiver)
         self.raise_next: Exception | None = None
+        self.called = asyncio.Event()  # set by the first attempt
 
     @property
     def name(self) -> str:
@@ -34,6 +35,7 @@ class RecordingChannel:
 
     async def send(self, notice: Notice) -> Delivery:
         self.calls.append((self._clock.now(), notice))
+        self.called.set()
         if self.raise_next is not None:
             exc, self.raise_next = self.raise_next, None
             raise exc

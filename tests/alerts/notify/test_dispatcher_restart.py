@@ -1,0 +1,101 @@
+"""Restarts with notices in the outbox, on a real DuckDB file: a new dispatcher sends each
+pending notice exactly once, sent ones never again, and one interrupted mid-send (left
+`sending`) is sent again under the same key, so a receiver that drops a key it has seen shows
+it once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.model import Notice
+from core.clock import ManualClock
+from core.records import DeliveryOutcome, OutboxState, Severity
+from ingest.duckdb_outbox import DuckDBOutboxStore
+from tests.alerts.notify.conftest import fridge_facts, make_notice
+from tests.alerts.notify.outbox_channel import T0, RecordingChannel, running, seconds, settle
+
+
+def notice(alert_id: int, severity: Severity = Severity.WARNING) -> Notice:
+    facts = fridge_facts(alert_id=alert_id, severity=severity, device=f"fridge-{alert_id}")
+    return replace(
+        make_notice(facts, key=f"n-{alert_id}"), created_at=T0 + seconds(alert_id / 1000)
+    )
+
+
+def dispatcher(store: DuckDBOutboxStore, clock: ManualClock, robot: RecordingChannel) -> Dispatcher:
+    return Dispatcher(store, {robot.name: robot}, clock, rng=random.Random(1))
+
+
+async def test_a_new_dispatcher_on_the_same_file_sends_each_notice_exactly_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+    receiver_keys: list[str] = []
+
+    # First life: notices are persisted, then the service stops before sending any.
+    first = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    await dispatcher(first, clock, robot).submit([notice(i) for i in range(1, 6)])
+    first.close()
+    assert robot.calls == []
+
+    # Second life: everything goes out once.
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = dispatcher(second, clock, robot)
+    async with running(d):
+        assert await d.submit([notice(3)]) == []  # the planner re-planned it: still one
+    receiver_keys += robot.keys
+    second.close()
+
+    # Third life: nothing is sent again.
+    third = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = dispatcher(third, clock, robot)
+    async with running(d):
+        await clock.advance(3600)
+        await settle(d)
+    receiver_keys += robot.keys
+    assert {e.state for e in third.entries()} == {OutboxState.SENT}
+    third.close()
+    assert sorted(receiver_keys) == [f"n-{i}" for i in range(1, 6)]
+
+
+async def test_a_notice_interrupted_mid_send_is_sent_again_with_the_same_key(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+
+    # First life: the receiver gets n-1 but the answer never comes; the process dies.
+    first = DuckDBOutboxStore(path)
+    hung = RecordingChannel("kitchen-robot", clock)
+    hung.hang = asyncio.Event()
+    d = dispatcher(first, clock, hung)
+    task = asyncio.create_task(d.run(), name="outbox-first-life")
+    await d.submit([notice(1, Severity.CRITICAL), notice(2)])
+    await asyncio.wait_for(hung.called.wait(), 30)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert first.entry("n-1").state is OutboxState.SENDING  # type: ignore[union-attr]
+    assert first.entry("n-2").state is OutboxState.PENDING  # type: ignore[union-attr]
+    first.close()
+
+    # Second life: n-1 goes again under its own key, n-2 once.
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    robot.accepted = dict(hung.accepted)  # the same receiver, which remembers keys
+    async with running(dispatcher(second, clock, robot)):
+        pass
+    assert robot.keys == ["n-1", "n-2"]
+    assert sorted(robot.accepted) == ["n-1", "n-2"]  # the receiver shows n-1 once
+    resent = second.entry("n-1")
+    assert resent is not None and resent.state is OutboxState.SENT and resent.attempts == 1
+    [row] = second.deliveries_for_alert(1)  # the interrupted attempt left no row
+    assert row.outcome is DeliveryOutcome.SENT
+    second.close()
