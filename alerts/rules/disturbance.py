@@ -14,8 +14,10 @@ ends on a termination thermostat or a timer, so one unit's defrosts repeat their
 peak from day to day (the frost load moves them by a fraction), while a drifting timer only
 moves when they come. A spell in progress that stays within this unit's spread is a defrost
 wherever it falls on the clock; one that outlasts it or warms past it (a compressor that does
-not pull the air down) is not, and never was. The signature speaks once three spells are
-seen; before, a spell excuses nothing (a failing compressor on a new unit looks the same).
+not pull the air down) is not. The signature speaks once three spells are seen; before, a
+spell excuses nothing (a failing compressor on a new unit looks the same). It only adds an
+excuse: a learned period's window still applies (a signature learned from the wrong spells,
+door-made ones on a bare probe, must not make a real defrost an alarm).
 """
 
 from __future__ import annotations
@@ -319,14 +321,6 @@ class Disturbances:
             return None
         return start + longest
 
-    def outlasted_signature(self, ts: int) -> int | None:
-        """When the warm spell in progress began, if it has outlasted or outwarmed this unit's
-        defrosts: no defrost explains it, and the food has been warming since it began."""
-        learned = self.state.learned
-        if learned.episode_start_ms is None or self.signature() is None:
-            return None
-        return None if self.defrost_signature_until(ts) is not None else learned.episode_start_ms
-
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""
         if self._door_recent(ts, door_settle_ms):
@@ -338,8 +332,8 @@ class Disturbances:
     def _learned_window_end(self, ts: int) -> int | None:
         learned = self.state.learned
         period, last = learned.period_ms, learned.anchor_ms
-        if period is None or last is None or self.outlasted_signature(ts) is not None:
-            return None  # a spell longer or warmer than this unit's defrosts is no defrost
+        if period is None or last is None:
+            return None
         slack = int(self._tolerance * period)
         length = int(statistics.median(learned.lengths)) if learned.lengths else 0
         cycles = max(1, (ts - last) // period)

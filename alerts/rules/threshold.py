@@ -13,8 +13,8 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   air still well above where it was before the door opened (a cooling fault that a door
   happened to meet, not the door). A warm spell with the door shut, on a defrost timer or not,
   is excused while it stays within this unit's learned defrost signature (its own spells'
-  length and rise, `Disturbances.signature`); one that outlasts or outwarms it counts from the
-  start of the run. Air that keeps warming after a defrost has ended is not
+  length and rise, `Disturbances.signature`); one that outlasts or outwarms it is excused no
+  longer. Air that keeps warming after a defrost has ended is not
   recovering from it. With the door shut since, the defrost did not explain the rise either (a
   compressor that failed during the defrost), so the duration counts from the start of the run
   - the food has been warm since then - and the alert fires as soon as that is known. When the
@@ -240,8 +240,6 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         previous = st.excused_until_ms
         if previous is None:
             return run_start
-        if disturbances.outlasted_signature(ts) is not None:
-            return run_start  # longer or warmer than this unit's defrosts: warm since it began
         failed = disturbances.failed_recovery_since()
         if failed is not None and previous > ts:
             # The defrost's excuse was cut short: the air did not recover after it. Warm since

@@ -382,14 +382,14 @@ def test_a_heater_that_does_not_stop_outlasts_the_signature_and_is_caught(
     harness: Harness,
 ) -> None:
     # The 7th defrost (from 00:45 + 2 x (290 + 350 + 410) min = 11:45 local of day 2) keeps
-    # heating. Once the spell is longer than the unit's defrosts and their pull-down (at most
-    # 60 + 20 min from the air above the sawtooth), the food, above 8 °C since about 20 min
-    # into it, has been warm for more than 30 min: the alert comes at once.
+    # heating. The spell is excused only while it is no longer than the unit's defrosts and
+    # their pull-down (at most 60 + 20 min from the air rising above the sawtooth, a few
+    # minutes in); the 30 min then count: the alert comes within 5 + 80 + 30 min.
     rows = tired_defrost_day(MIDNIGHT, 2, stuck_after=6)
     start = MIDNIGHT + minutes(45 + 6 * 350)
     fired = [at for at in firings(harness, rows) if at > start]
     assert fired, "a stuck heater must be caught"
-    assert fired[0] - start <= timedelta(minutes=85)
+    assert fired[0] - start <= timedelta(minutes=115)
 
 
 # -- a food-simulant probe: judged on it, and tau learned from it ---------------------------
