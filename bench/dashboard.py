@@ -11,9 +11,11 @@ Method
     2. The real service (`canteen serve`, a child process; `--service-root` runs another
        source tree) on a free loopback port, with a real Mosquitto.
     3. (a) `--clients` concurrent HTTP clients request the overview's data (`/api/devices` and
-       a device's latest values, plus any `--overview-url`, e.g. `/`) and a one-week device
-       chart (`chart.svg`) and, as the baseline, the same week as a raw series (one point per
-       reading); p50/p99 latency per kind, target p99 <= 50 ms; the ratio chart / raw series.
+       a device's latest values, plus any `--overview-url`), the web pages (the overview `/`
+       and a device's page over a week, as the viewer's token: pages take it as they take a
+       login session) and a one-week device chart (`chart.svg`) and, as the baseline, the
+       same week as a raw series (one point per reading); p50/p99 latency per kind, target
+       p99 <= 50 ms; the ratio chart / raw series.
     4. (b) `--sse-clients` clients hold `/api/live` open in a child process while readings are
        published through the broker and the real gateway at `--rate` readings/s. Each reading
        carries its publish time; `--lag-clients` of the clients parse every event and record
@@ -190,6 +192,10 @@ def request_kinds(
                 params={**week, "metric": "temp_c", "width": 800},
             )
         ),
+        # The web UI as a person opens it: the overview page, and a device's page showing a
+        # week (its chart is the `chart.svg` above, fetched by the browser as an image).
+        "page_overview": lambda _r: "/",
+        "page_device_week": lambda r: f"/devices/{device(r)}?metric=temp_c&range=7d",
         # The baseline: the same week as one point per reading (what a client-side chart loads).
         "series_week_raw": lambda r: str(
             httpx.URL(
