@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.rate_limits import parse_limits
+
 __all__ = [
     "CHANNEL_CONFIG",
     "ChannelConfig",
@@ -40,6 +42,15 @@ class _Base(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     timeout_s: float = Field(10.0, gt=0, le=120, description="request timeout, seconds")
+    # '20/min', '5/s, 100/min' or 'none'; unset: the vendor's limit (alerts.notify.ratelimit).
+    rate_limit: str | None = None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_limits(value)  # raises ValueError saying what is allowed
+        return value
 
 
 class WebhookConfig(_Base):

@@ -1,44 +1,37 @@
 """Per-channel rate limits: how many messages a receiver accepts per window of time.
 
-A limit is one or more sliding windows (`Window(20, 60)`: at most 20 sends in any 60 s); a
-channel may have several (Feishu: 5 a second and 100 a minute). A sliding window rather than a
-token bucket because the vendors count messages in a trailing window, and a bucket refilled at
-the average rate would either burst past their count or waste budget. The dispatcher asks
-`wait_s` before each send and `take`s a slot when it sends; a receiver's own "retry after"
-holds the whole channel (`hold_until`), since it throttles the robot, not one message.
+A limit is one or more sliding windows (`core.rate_limits.Window(20, 60)`: at most 20 sends
+in any 60 s); a channel may have several (Feishu: 5 a second and 100 a minute). A channel's
+`rate_limit` in the site config overrides its vendor's default (`channel_limits`).
 
-The limiter is in-memory: after a restart the window starts empty, so at most one window's
-worth may go out twice as fast as the vendor counts; the receiver then answers with its own
-rate-limit code, which the channel reports as a retry with a hint.
+Sliding windows rather than a token bucket: the vendors count messages in a trailing window,
+and a bucket refilled at the average rate would either burst past their count or waste
+budget. The dispatcher asks `wait_s` before each send and `take`s a slot when it sends; a
+receiver's own "retry after" holds the whole channel (`hold_until`), since it throttles the
+robot, not one message.
+
+The limiter is in memory: after a restart the window starts empty, so up to one window's worth
+may go out sooner than the vendor counts; the receiver then answers with its own rate-limit
+code, which the channel reports as a retry with a hint.
 """
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-__all__ = ["VENDOR_LIMITS", "RateLimiter", "Window", "limits_for", "parse_limits"]
+from core.notify_channels import ChannelConfig
+from core.rate_limits import Window, parse_limits
 
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """At most `count` sends in any `per_s` seconds."""
-
-    count: int
-    per_s: float
-
-    def __post_init__(self) -> None:
-        if self.count < 1:
-            raise ValueError(f"a rate limit allows at least 1 message, got {self.count}")
-        if self.per_s <= 0:
-            raise ValueError(f"a rate limit's window is longer than 0 s, got {self.per_s}")
-
-    def __str__(self) -> str:
-        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.per_s)
-        return f"{self.count}/{unit}" if unit else f"{self.count}/{self.per_s:g}s"
+__all__ = [
+    "VENDOR_LIMITS",
+    "RateLimiter",
+    "Window",
+    "channel_limits",
+    "limits_for",
+    "parse_limits",
+]
 
 
 # Defaults by channel type (the `type` of a channel's config).
@@ -55,29 +48,6 @@ VENDOR_LIMITS: Mapping[str, tuple[Window, ...]] = {
     "mqtt": (),
 }
 
-_UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "min": 60.0, "minute": 60.0, "h": 3600.0}
-_WINDOW = re.compile(r"^\s*(\d+)\s*/\s*(\d*\.?\d*)\s*([a-z]+)\s*$")
-
-
-def parse_limits(text: str) -> tuple[Window, ...]:
-    """'20/min', '5/s, 100/min', '10/30s' as windows; 'none' for no limit.
-
-    Raises ValueError naming the part that does not read and what is allowed."""
-    if text.strip().lower() in ("none", "unlimited", ""):
-        return ()
-    windows: list[Window] = []
-    for part in text.split(","):
-        match = _WINDOW.match(part.lower())
-        if match is None or match.group(3) not in _UNITS:
-            raise ValueError(
-                f"rate limit {part.strip()!r} does not read as COUNT/UNIT: write e.g. '20/min', "
-                f"'5/s, 100/min' or '10/30s' (units: {', '.join(sorted(_UNITS))}), or 'none'"
-            )
-        count, number, unit = match.groups()
-        per = float(number) if number else 1.0
-        windows.append(Window(int(count), per * _UNITS[unit]))
-    return tuple(windows)
-
 
 def limits_for(channel_type: str, configured: Sequence[Window] | None = None) -> tuple[Window, ...]:
     """The limit of a channel: what its config says, else its vendor's default."""
@@ -87,6 +57,16 @@ def limits_for(channel_type: str, configured: Sequence[Window] | None = None) ->
         known = ", ".join(sorted(VENDOR_LIMITS))
         raise ValueError(f"no default rate limit for channel type {channel_type!r}: {known}")
     return VENDOR_LIMITS[channel_type]
+
+
+def channel_limits(channels: Mapping[str, ChannelConfig]) -> dict[str, tuple[Window, ...]]:
+    """Each configured channel's limit: its `rate_limit` entry, else its vendor's default."""
+    return {
+        name: limits_for(
+            config.type, None if config.rate_limit is None else parse_limits(config.rate_limit)
+        )
+        for name, config in channels.items()
+    }
 
 
 class RateLimiter:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
-from alerts.notify.ratelimit import VENDOR_LIMITS, RateLimiter, Window, limits_for, parse_limits
+from alerts.notify.ratelimit import (
+    VENDOR_LIMITS,
+    RateLimiter,
+    Window,
+    channel_limits,
+    limits_for,
+    parse_limits,
+)
+from core.notify_channels import CHANNEL_CONFIG
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -91,3 +100,29 @@ def test_parse_limits_refuses_with_what_is_allowed(text: str) -> None:
 
 def test_window_reads_back() -> None:
     assert [str(w) for w in parse_limits("5/s, 100/min, 7/30s")] == ["5/s", "100/min", "7/30s"]
+
+
+def test_channel_limits_from_the_site_config() -> None:
+    channels = {
+        "kitchen-robot": CHANNEL_CONFIG.validate_python({"type": "wecom", "key": "k"}),
+        "duty-bot": CHANNEL_CONFIG.validate_python({"type": "feishu", "token": "t"}),
+        "mail": CHANNEL_CONFIG.validate_python(
+            {"type": "smtp", "host": "mx", "sender": "a@b.cn", "rate_limit": "30/min"}
+        ),
+        "quiet-robot": CHANNEL_CONFIG.validate_python(
+            {"type": "dingtalk", "access_token": "t", "rate_limit": "10/min"}
+        ),
+        "hook": CHANNEL_CONFIG.validate_python({"type": "webhook", "url": "http://127.0.0.1/"}),
+    }
+    assert channel_limits(channels) == {
+        "kitchen-robot": (Window(20, 60),),
+        "duty-bot": (Window(5, 1), Window(100, 60)),
+        "mail": (Window(30, 60),),
+        "quiet-robot": (Window(10, 60),),
+        "hook": (),
+    }
+
+
+def test_the_site_config_refuses_a_rate_limit_that_does_not_read() -> None:
+    with pytest.raises(ValidationError, match=r"rate_limit[\s\S]*'20 per minute' does not read"):
+        CHANNEL_CONFIG.validate_python({"type": "wecom", "key": "k", "rate_limit": "20 per minute"})
