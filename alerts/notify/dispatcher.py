@@ -143,20 +143,38 @@ class Dispatcher:
     # -- one lane ---------------------------------------------------------------------------
 
     async def _serve(self, name: str, lane: _Lane) -> None:
+        """The lane's loop; a failing step (the database unreachable, a row that does not
+        read) is logged and tried again after a backoff, never ends the lane."""
+        failures = 0
         while True:
-            lane.wake.clear()
-            now = self._clock.now()
-            due = await asyncio.to_thread(self._store.due, name, now, _BATCH)
-            if not due:
-                await self._wait(lane, await asyncio.to_thread(self._store.next_attempt_at, name))
-                continue
-            wait_s = lane.limiter.wait_s(now)
-            if wait_s > 0:
-                if await self._merge(due, now):
-                    continue
+            try:
+                await self._step(name, lane)
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = self._policy.ceiling_s(failures)
+                log.exception(
+                    "outbox: lane %s failed (%d in a row); trying again in %.0f s",
+                    name,
+                    failures,
+                    delay,
+                )
+                await self._wait(lane, self._clock.now() + _seconds(delay))
+
+    async def _step(self, name: str, lane: _Lane) -> None:
+        """Send, merge or wait, once."""
+        lane.wake.clear()
+        now = self._clock.now()
+        due = await asyncio.to_thread(self._store.due, name, now, _BATCH)
+        if not due:
+            await self._wait(lane, await asyncio.to_thread(self._store.next_attempt_at, name))
+            return
+        wait_s = lane.limiter.wait_s(now)
+        if wait_s > 0:
+            if not await self._merge(due, now):
                 await self._wait(lane, now + _seconds(wait_s))
-                continue
-            await self._attempt(lane, due[0])
+            return
+        await self._attempt(lane, due[0])
 
     async def _merge(self, due: Sequence[OutboxEntry], now: datetime) -> bool:
         """Fold the mergeable waiting notices into digests; whether any were merged."""
@@ -195,8 +213,28 @@ class Dispatcher:
             policy=self._policy,
             rng=self._rng,
         )
-        await asyncio.to_thread(self._store.finish_attempt, result.entry, result.log)
+        await self._record(lane, result.entry, result.log)
         self._report(result.entry, result.log)
+
+    async def _record(self, lane: _Lane, entry: OutboxEntry, row: DeliveryAttempt) -> None:
+        """Store an attempt's outcome, retrying while the database refuses: the send happened,
+        so the outcome is kept in hand rather than lost (the entry stays `sending` meanwhile,
+        and a restart would send it again under the same key)."""
+        failures = 0
+        while True:
+            try:
+                await asyncio.to_thread(self._store.finish_attempt, entry, row)
+                return
+            except Exception:
+                failures += 1
+                delay = self._policy.ceiling_s(failures)
+                log.exception(
+                    "outbox: the outcome of %s could not be stored (%d in a row); again in %.0f s",
+                    entry.key,
+                    failures,
+                    delay,
+                )
+                await self._wait(lane, self._clock.now() + _seconds(delay))
 
     async def _send(self, channel: Channel, entry: OutboxEntry) -> Delivery:
         """The channel's answer; a channel that raises or hangs is a failed, retried attempt

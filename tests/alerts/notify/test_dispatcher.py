@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,9 @@ from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Delivery, Notice
 from alerts.notify.outbox import RetryPolicy
 from core.clock import ManualClock
-from core.records import DeliveryOutcome, OutboxState, Severity
+from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
+from ingest.errors import StoreError
 from tests.alerts.notify.conftest import fridge_facts, make_notice
 from tests.alerts.notify.outbox_channel import T0, RecordingChannel, running, seconds, settle
 
@@ -235,3 +237,55 @@ def test_rate_limits_for_unconfigured_channels_are_refused(
         dispatcher(
             store, clock, RecordingChannel("kitchen-robot", clock), limits={"typo-robot": ()}
         )
+
+
+class FlakyStore(DuckDBOutboxStore):
+    """The real store, whose named methods refuse once on demand (the database unreachable)."""
+
+    fail_once: set[str]
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.fail_once = set()
+
+    def _refuse(self, method: str) -> None:
+        if method in self.fail_once:
+            self.fail_once.discard(method)
+            raise StoreError("IO Error: disk full", backend="duckdb", target="test")
+
+    def due(self, channel: str, now: datetime, limit: int) -> list[OutboxEntry]:
+        self._refuse("due")
+        return super().due(channel, now, limit)
+
+    def finish_attempt(self, entry: OutboxEntry, attempt: DeliveryAttempt | None) -> None:
+        self._refuse("finish_attempt")
+        super().finish_attempt(entry, attempt)
+
+
+async def test_a_database_error_pauses_the_lane_and_it_goes_on(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    store = FlakyStore(tmp_path / "canteen.duckdb")
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = dispatcher(store, clock, robot)  # backoff ceiling after one failure: 10 s
+    try:
+        async with running(d):
+            store.fail_once.add("due")
+            await d.submit([notice(1)])
+            await settle(d)
+            assert robot.calls == []  # the lane waits out its backoff
+            await clock.advance(10)
+            await settle(d)
+            assert robot.keys == ["n-1"]
+            # The outcome could not be stored: kept in hand and stored later, never re-sent.
+            store.fail_once.add("finish_attempt")
+            await d.submit([notice(2)])
+            await settle(d)
+            assert store.entry("n-2").state is OutboxState.SENDING  # type: ignore[union-attr]
+            await clock.advance(10)
+            await settle(d)
+        assert robot.keys == ["n-1", "n-2"]
+        assert store.entry("n-2").state is OutboxState.SENT  # type: ignore[union-attr]
+        assert [r.outcome for r in store.deliveries_for_alert(2)] == [DeliveryOutcome.SENT]
+    finally:
+        store.close()
