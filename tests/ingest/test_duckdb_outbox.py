@@ -3,6 +3,7 @@ across a reopen, an attempt and its log row in one transaction, digests, the log
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,9 @@ import duckdb
 import pytest
 
 from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
+from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_outbox import DuckDBOutboxStore
+from ingest.duckdb_store import DuckDBStore
 from ingest.errors import StoreError
 from ingest.migrations import schema_version
 
@@ -56,9 +59,9 @@ def row(
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> DuckDBOutboxStore:
+def store(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
     s = DuckDBOutboxStore(tmp_path / "canteen.duckdb")
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
@@ -195,3 +198,38 @@ def test_a_closed_store_refuses(store: DuckDBOutboxStore) -> None:
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.entries()
+
+
+def test_an_existing_file_gains_the_outbox_and_keeps_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "canteen.duckdb"
+    DuckDBStore(path).close()
+    DuckDBAlertStore(path).close()
+    before = ledger(path)
+    DuckDBOutboxStore(path).close()
+    assert ledger(path) == sorted([*before, ("outbox", 1)])
+    again = DuckDBOutboxStore(path)  # a second opening applies nothing
+    again.close()
+    assert ledger(path) == sorted([*before, ("outbox", 1)])
+
+
+def test_an_outbox_written_by_a_newer_release_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "canteen.duckdb"
+    DuckDBOutboxStore(path).close()
+    con = duckdb.connect(str(path))
+    con.execute(
+        "INSERT INTO schema_migrations VALUES ('outbox', 2, now()::TIMESTAMP, 'from the future')"
+    )
+    con.close()
+    with pytest.raises(StoreError, match="'outbox' tables are at schema version 2"):
+        DuckDBOutboxStore(path)
+
+
+def ledger(path: Path) -> list[tuple[str, int]]:
+    con = duckdb.connect(str(path))
+    try:
+        rows = con.execute(
+            "SELECT component, version FROM schema_migrations ORDER BY component, version"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(str(c), int(v)) for c, v in rows]
