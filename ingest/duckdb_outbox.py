@@ -165,6 +165,14 @@ class DuckDBOutboxStore:
             [key],
         )
 
+    def attempt_times(self, channel: str, since: datetime) -> list[datetime]:
+        rows = self._query(
+            """SELECT "at" FROM delivery_log WHERE channel = ? AND "at" >= ? AND attempt > 0
+               ORDER BY "at", id""",
+            [channel, naive_utc(since)],
+        )
+        return [utc(at) for (at,) in rows]
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:

@@ -124,6 +124,7 @@ class Dispatcher:
         if recovered:
             log.warning("outbox: %d notice(s) interrupted mid-send are sent again", recovered)
         await self._fail_orphans()
+        await self._restore_windows(now)
         async with asyncio.TaskGroup() as group:
             for name, lane in self._lanes.items():
                 group.create_task(self._serve(name, lane), name=f"outbox-lane:{name}")
@@ -272,6 +273,15 @@ class Dispatcher:
         if not lane.idle or lane.wake.is_set():
             return False
         return lane.idle_until is None or lane.idle_until > self._clock.now()
+
+    async def _restore_windows(self, now: datetime) -> None:
+        """Count the attempts of each rate-limited channel's last window, as the vendor does."""
+        for name, lane in self._lanes.items():
+            if not lane.limiter.limited:
+                continue
+            since = now - _seconds(lane.limiter.longest_s)
+            for at in await asyncio.to_thread(self._store.attempt_times, name, since):
+                lane.limiter.take(at)
 
     # -- notices nobody can send ------------------------------------------------------------
 

@@ -10,9 +10,9 @@ budget. The dispatcher asks `wait_s` before each send and `take`s a slot when it
 receiver's own "retry after" holds the whole channel (`hold_until`), since it throttles the
 robot, not one message.
 
-The limiter is in memory: after a restart the window starts empty, so up to one window's worth
-may go out sooner than the vendor counts; the receiver then answers with its own rate-limit
-code, which the channel reports as a retry with a hint.
+The limiter lives in memory; on start the dispatcher refills it from the delivery log (the
+attempts of the last window), so a restart does not send a second window's worth early (a
+DingTalk robot pushed past 20 a minute is blocked for 10 minutes).
 """
 
 from __future__ import annotations
@@ -77,6 +77,11 @@ class RateLimiter:
         longest = max((w.count for w in self.windows), default=0)
         self._sent: deque[datetime] = deque(maxlen=longest or 1)
         self._held_until: datetime | None = None
+
+    @property
+    def longest_s(self) -> float:
+        """The longest window: how far back the sends that still count can be."""
+        return max((w.per_s for w in self.windows), default=0.0)
 
     @property
     def limited(self) -> bool:

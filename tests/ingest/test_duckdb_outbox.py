@@ -233,3 +233,15 @@ def ledger(path: Path) -> list[tuple[str, int]]:
     finally:
         con.close()
     return [(str(c), int(v)) for c, v in rows]
+
+
+def test_attempt_times_of_a_channel_since_an_instant(store: DuckDBOutboxStore) -> None:
+    for offset in (0, 30, 90):
+        store.finish_attempt(
+            entry("x"), row("n", (1,), DeliveryOutcome.SENT, T0 + timedelta(seconds=offset))
+        )
+    unknown = replace(row("n", (1,), DeliveryOutcome.FAILED, T0 + timedelta(seconds=95)), attempt=0)
+    store.finish_attempt(entry("x"), unknown)  # never reached a receiver: not counted
+    since = T0 + timedelta(seconds=30)
+    assert store.attempt_times("kitchen-robot", since) == [since, T0 + timedelta(seconds=90)]
+    assert store.attempt_times("mail", T0) == []

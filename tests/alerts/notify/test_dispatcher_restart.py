@@ -12,6 +12,7 @@ from pathlib import Path
 
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Notice
+from alerts.notify.ratelimit import Window
 from core.clock import ManualClock
 from core.records import DeliveryOutcome, OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
@@ -99,3 +100,33 @@ async def test_a_notice_interrupted_mid_send_is_sent_again_with_the_same_key(
     [row] = second.deliveries_for_alert(1)  # the interrupted attempt left no row
     assert row.outcome is DeliveryOutcome.SENT
     second.close()
+
+
+async def test_a_restart_keeps_counting_the_rate_limit_window(tmp_path: Path) -> None:
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+    limits = {"kitchen-robot": [Window(20, 60)]}
+
+    first = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = Dispatcher(first, {robot.name: robot}, clock, limits=limits)
+    async with running(d):
+        await d.submit([notice(i) for i in range(1, 21)])
+        await settle(d)
+    assert len(robot.calls) == 20
+    first.close()
+
+    await clock.advance(30)
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = Dispatcher(second, {robot.name: robot}, clock, limits=limits)
+    try:
+        async with running(d):
+            await d.submit([notice(21)])
+            await settle(d)
+            assert robot.calls == []  # the 20 of the first life still count
+            await clock.advance(30)
+            await settle(d)
+        assert [(t, n.key) for t, n in robot.calls] == [(T0 + seconds(60), "n-21")]
+    finally:
+        second.close()
