@@ -1,20 +1,34 @@
-"""Energy accounting over HTTP: the report of a day, week or month as JSON, the anomalies of a
-range of days, and the site's meters as a hierarchy."""
+"""Energy accounting over HTTP: the report of a day, week or month as JSON or as a file (PDF,
+XLSX, CSV), the anomalies of a range of days, and the site's meters as a hierarchy."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+from fastapi.responses import Response
 
 from dashboard_api.deps import Context
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import FIRST_DAY, LAST_DAY, check_date, query_value
 from energy import EnergyError, PeriodKind, ReportPeriod, build_report, find_anomalies, site_meters
 from energy.report_json import anomaly_json, report_json
+from energy.writers import ReportFormat, write_csv, write_xlsx
+
+__all__ = ["report_period", "router"]
 
 router = APIRouter(tags=["energy"])
+
+_MEDIA = {
+    ReportFormat.PDF: "application/pdf",
+    ReportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ReportFormat.CSV: "text/csv; charset=utf-8",
+}
 
 # A range of days longer than a school term is a report, not a list of anomalies.
 MAX_ANOMALY_DAYS = 184
@@ -61,6 +75,16 @@ def energy_report(
     ] = None,
     lang: LangQuery = "zh",
 ) -> dict[str, Any]:
+    chosen = report_period(period, month, week, day)
+    report = build_report(context.config, context.store, chosen, now=context.clock.now())
+    return report_json(report, lang)
+
+
+def report_period(
+    period: PeriodKind, month: str | None, week: str | None, day: str | None
+) -> ReportPeriod:
+    """The period the query names (`month`, `week` or `date`, whichever `period` asks for); a
+    422 naming the parameter when it is missing, malformed or out of range."""
     given = {PeriodKind.MONTH: month, PeriodKind.WEEK: week, PeriodKind.DAY: day}
     name = "date" if period is PeriodKind.DAY else period.value
     text = given[period]
@@ -78,8 +102,57 @@ def energy_report(
         raise ApiError(
             422, f"query parameter '{name}': {shown(text)} is out of range; {_RANGES[period]}"
         )
+    return chosen
+
+
+@router.get(
+    "/api/energy/report.{fmt}",
+    summary="Energy report of a day, an ISO week or a month as a PDF, XLSX or CSV file",
+    responses={
+        200: {"content": {m: {} for m in _MEDIA.values()}, "description": "The report file"},
+        **answers(422, 503),
+    },
+    response_class=Response,
+)
+def energy_report_file(
+    context: Context,
+    fmt: Annotated[ReportFormat, PathParam(description="pdf, xlsx or csv")],
+    period: Annotated[PeriodKind, Query(description="day, week or month")] = PeriodKind.MONTH,
+    month: Annotated[
+        str | None, Query(max_length=16, description="With period=month: YYYY-MM")
+    ] = None,
+    week: Annotated[
+        str | None, Query(max_length=16, description="With period=week: YYYY-Www")
+    ] = None,
+    day: Annotated[
+        str | None, Query(alias="date", max_length=16, description="With period=day: YYYY-MM-DD")
+    ] = None,
+    lang: LangQuery = "zh",
+) -> Response:
+    """The same report as the JSON, laid out as `canteen report energy` writes it."""
+    chosen = report_period(period, month, week, day)
     report = build_report(context.config, context.store, chosen, now=context.clock.now())
-    return report_json(report, lang)
+    with tempfile.TemporaryDirectory(prefix="canteen-report-") as folder:
+        out = Path(folder) / f"report.{fmt.value}"
+        try:
+            if fmt is ReportFormat.CSV:
+                write_csv(report, out, lang)
+            elif fmt is ReportFormat.XLSX:
+                write_xlsx(report, out, lang)
+            else:
+                from energy.pdf import write_pdf  # matplotlib loads only when a PDF is asked for
+
+                write_pdf(report, out, lang)
+        except EnergyError as exc:
+            raise ApiError(503, exc.message) from None
+        body = out.read_bytes()
+    site = context.config.site
+    filename = f"{site.id}_energy_{chosen.label}.{fmt.value}"
+    shown_name = f"{site.name}_{'能耗报告' if lang == 'zh' else 'energy report'}_{chosen.label}"
+    disposition = (
+        f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(shown_name)}.{fmt.value}"
+    )
+    return Response(body, media_type=_MEDIA[fmt], headers={"Content-Disposition": disposition})
 
 
 @router.get(

@@ -1,0 +1,103 @@
+"""A register document (`alerts.register_export.RegisterDocument`, the one the PDF and XLSX
+downloads lay out) as rows of display cells for the register pages: local times as text,
+numbers without float noise, and a class per cell so a failed line, the calibration flag and
+a corrected line stand out. Nothing here decides what a register holds."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from alerts.register_export import RegisterDocument
+from alerts.register_export.documents import Cell, Table
+from alerts.register_export.labels import Lang, label
+
+__all__ = ["CellView", "RowView", "TableView", "document_tables"]
+
+# Result words (`status.*`, `cal.pass/fail`) a reader should see at a glance, by tone.
+_BAD = ("status.missed", "status.incomplete", "status.breached", "cal.fail")
+_WARN = ("status.unconfirmed", "status.unverified", "status.in_progress")
+_GOOD = ("status.compliant", "status.kept", "cal.pass", "cal.ok")
+
+
+@dataclass(frozen=True, slots=True)
+class CellView:
+    text: str
+    tone: str = ""  # bad, warn, good, flag or "" (plain)
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RowView:
+    cells: list[CellView]
+    amended: bool = False
+    flagged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableView:
+    title: str
+    header: list[str]
+    rows: list[RowView]
+    testid: str  # stable for browser tests: register-table-<n>
+
+
+def document_tables(
+    document: RegisterDocument, amended: Collection[tuple[str, str, str]] = ()
+) -> list[TableView]:
+    """The document's tables for a page; `amended` holds the (date, meal, device) of lines
+    that data received later corrected (disinfection register)."""
+    tones = _tones(document.lang)
+    flag = label("flag", document.lang)
+    return [
+        TableView(
+            table.title,
+            table.header,
+            [_row(row, table, tones, flag, amended) for row in table.rows],
+            f"register-table-{index}",
+        )
+        for index, table in enumerate(document.tables)
+    ]
+
+
+def _row(
+    row: Sequence[Cell],
+    table: Table,
+    tones: dict[str, str],
+    flag: str,
+    amended: Collection[tuple[str, str, str]],
+) -> RowView:
+    cells = [
+        _cell(value, tones, is_flag=name == flag)
+        for name, value in zip(table.header, row, strict=True)
+    ]
+    key = tuple(c.text for c in cells[:3])
+    return RowView(
+        cells,
+        amended=key in amended,
+        flagged=any(c.tone == "flag" for c in cells),
+    )
+
+
+def _cell(value: Cell, tones: dict[str, str], *, is_flag: bool) -> CellView:
+    if value is None:
+        return CellView("")
+    if is_flag:
+        return CellView(str(value), "flag")
+    if isinstance(value, datetime):
+        return CellView(value.strftime("%Y-%m-%d %H:%M"))
+    if isinstance(value, date):
+        return CellView(value.isoformat())
+    if isinstance(value, bool):
+        return CellView(str(value))
+    if isinstance(value, int | float):
+        return CellView(f"{round(value, 2):g}", numeric=True)
+    return CellView(value, tones.get(value, ""))
+
+
+def _tones(lang: Lang) -> dict[str, str]:
+    words: dict[str, str] = {}
+    for tone, keys in (("good", _GOOD), ("warn", _WARN), ("bad", _BAD)):
+        words.update({label(key, lang): tone for key in keys})
+    return words
