@@ -321,7 +321,11 @@ def _find(context: ApiContext, filters: Filters) -> list[Alert]:
     if context.alerts is None:
         return []
     zone = context.config.site.zone
-    states = {"open": _OPEN, "all": ()}.get(filters.state) or (AlertState(filters.state),)
+    states: tuple[AlertState, ...] = ()  # all: no state filter
+    if filters.state == "open":
+        states = _OPEN
+    elif filters.state != "all":
+        states = (AlertState(filters.state),)
 
     def instant(day: date | None, days: int) -> datetime | None:
         return None if day is None else datetime.combine(day + timedelta(days=days), time(0), zone)

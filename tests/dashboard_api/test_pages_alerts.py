@@ -1,0 +1,213 @@
+"""The alert pages through the real app: the list and its filters, one alert with its history,
+and the forms: acknowledge and close record the logged-in person, a food-safety alert closes
+only with action, decision and reason (the refusal shown in the form), a form without its CSRF
+token is refused, and a viewer sees no buttons and cannot post."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from core.records import AlertState, RuleId
+from tests.dashboard_api.pages_site import STAFF, VIEWER, Site, form_csrf, page_site, signed_in
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    built = page_site(tmp_path_factory.mktemp("alerts") / "site.duckdb")
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def viewer(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with site.client() as client:
+        yield await signed_in(client, VIEWER)
+
+
+@pytest.fixture
+async def staff(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with site.client() as client:
+        yield await signed_in(client, STAFF)
+
+
+def alert_id(site: Site, device: str, rule: RuleId) -> int:
+    (alert,) = site.harness.alerts(rule=rule, device=device)
+    return alert.id
+
+
+def rows(html: str) -> list[tuple[str, str]]:
+    return re.findall(r'data-testid="alert-row" data-alert-id="(\d+)" data-state="(\w+)"', html)
+
+
+async def test_without_a_session_the_pages_send_to_login(site: Site) -> None:
+    async with site.client() as client:
+        for path in ("/alerts", "/alerts/1"):
+            answer = await client.get(path)
+            assert answer.status_code == 303 and answer.headers["location"].startswith(
+                f"/login?next={path}"
+            )
+
+
+async def test_the_list_shows_device_name_location_since_severity_state(
+    site: Site, viewer: httpx.AsyncClient
+) -> None:
+    page = await viewer.get("/alerts")
+    assert page.status_code == 200
+    firing = alert_id(site, "fridge-2", RuleId.OVER_TEMPERATURE)
+    row = page.text[page.text.index(f'data-alert-id="{firing}"') :]
+    row = row[: row.index("</li>")]
+    assert "冷藏柜 B" in row and "备餐间" in row
+    assert "开始于 2026-11-23 11:00" in row  # fired 30 min after 10:30, local time
+    assert ">严重<" in row and ">报警中<" in row and "温度过高" in row
+    assert 'href="/alerts" aria-current="page"' in page.text
+    english = (await viewer.get("/alerts?lang=en")).text
+    assert "since 2026-11-23 11:00" in english and ">critical<" in english
+    assert ">firing<" in english and "Too warm" in english
+
+
+async def test_filters_narrow_the_list(site: Site, viewer: httpx.AsyncClient) -> None:
+    everything = rows((await viewer.get("/alerts?state=all")).text)
+    assert len(everything) >= 4
+    resolved = rows((await viewer.get("/alerts?state=resolved")).text)
+    assert resolved and all(state == "resolved" for _, state in resolved)
+    only = rows((await viewer.get("/alerts?device=fridge-3&rule=over_temperature")).text)
+    assert [int(i) for i, _ in only] == [alert_id(site, "fridge-3", RuleId.OVER_TEMPERATURE)]
+    assert rows((await viewer.get("/alerts?building=canteen&severity=critical")).text)
+    # A day before anything happened: nothing, and a sentence that says so.
+    none = await viewer.get("/alerts?since=2026-11-01&until=2026-11-22&state=all")
+    assert none.status_code == 200 and rows(none.text) == []
+    assert "没有符合筛选条件的报警" in none.text
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("state=done", "state"),
+        ("rule=hot", "rule"),
+        ("severity=loud", "severity"),
+        ("device=fridge-9", "device"),
+        ("building=gym", "building"),
+        ("since=2026-13-01", "since"),
+        ("until=yesterday", "until"),
+        ("state=all&state=open", "state"),
+        ("device=" + "x" * 100, "device"),
+    ],
+)
+async def test_a_bad_filter_is_a_422_page_naming_it(
+    viewer: httpx.AsyncClient, query: str, named: str
+) -> None:
+    answer = await viewer.get(f"/alerts?{query}")
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert f"“{named}”" in answer.text
+
+
+async def test_dates_in_the_wrong_order_are_refused(viewer: httpx.AsyncClient) -> None:
+    answer = await viewer.get("/alerts?since=2026-11-23&until=2026-11-01")
+    assert answer.status_code == 422 and "since" in answer.text and "until" in answer.text
+
+
+async def test_an_unknown_or_malformed_alert_is_a_404_page(viewer: httpx.AsyncClient) -> None:
+    for path in ("/alerts/999999", "/alerts/abc", "/alerts/0", "/alerts/99999999999999999999"):
+        answer = await viewer.get(path)
+        assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
+
+
+async def test_acknowledging_records_the_logged_in_person(
+    site: Site, staff: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-2", RuleId.OVER_TEMPERATURE)
+    page = await staff.get(f"/alerts/{number}")
+    assert 'data-testid="ack-form"' in page.text and 'data-testid="close-form"' not in page.text
+    done = await staff.post(
+        f"/alerts/{number}/acknowledge", data={"csrf": form_csrf(page.text), "note": "已移走食品"}
+    )
+    assert (
+        done.status_code == 303 and done.headers["location"] == f"/alerts/{number}?done=acknowledge"
+    )
+    assert site.harness.service.book.get(number).state is AlertState.ACKNOWLEDGED
+    history = site.harness.service.book.history(number)
+    assert (history[-1].action.value, history[-1].actor, history[-1].note) == (
+        "acknowledged",
+        STAFF,
+        "已移走食品",
+    )
+    shown = (await staff.get(done.headers["location"])).text
+    assert "已确认该报警" in shown
+    assert f'data-action="acknowledged" data-actor="{STAFF}"' in shown
+    # Twice: the lifecycle refuses, and the page says why in the form (409, not a JSON body).
+    again = await staff.post(f"/alerts/{number}/acknowledge", data={"csrf": form_csrf(shown)})
+    assert again.status_code == 409 and 'data-testid="form-error"' in again.text
+    assert "无法确认" in again.text and STAFF in again.text
+
+
+async def test_a_food_safety_alert_closes_only_with_action_decision_and_reason(
+    site: Site, staff: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-3", RuleId.OVER_TEMPERATURE)
+    page = await staff.get(f"/alerts/{number}")
+    assert 'data-testid="close-form"' in page.text
+    csrf = form_csrf(page.text)
+    half = await staff.post(
+        f"/alerts/{number}/close", data={"csrf": csrf, "corrective_action": "调整温控器"}
+    )
+    assert half.status_code == 422
+    assert "请选择食品保留或废弃" in half.text and "请填写处理理由" in half.text
+    assert "调整温控器" in half.text  # what was typed stays in the form
+    assert site.harness.service.book.get(number).state is AlertState.RESOLVED
+    closed = await staff.post(
+        f"/alerts/{number}/close",
+        data={
+            "csrf": csrf,
+            "corrective_action": "调整温控器",
+            "food_decision": "discarded",
+            "food_reason": "超温 40 分钟",
+        },
+    )
+    assert closed.status_code == 303
+    alert = site.harness.service.book.get(number)
+    assert alert.state is AlertState.CLOSED and alert.closed_by == STAFF
+    shown = (await staff.get(f"/alerts/{number}")).text
+    assert "调整温控器" in shown and "废弃: 超温 40 分钟" in shown
+    assert f'data-action="closed" data-actor="{STAFF}"' in shown
+    assert 'data-testid="delivery-log"' in shown and 'id="delivery-log"' in shown
+
+
+async def test_a_form_without_its_csrf_token_is_refused(
+    site: Site, staff: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-4", RuleId.OVER_TEMPERATURE)
+    before = site.harness.service.book.history(number)
+    for data in ({}, {"csrf": "forged"}):
+        answer = await staff.post(f"/alerts/{number}/resolve", data=data)
+        assert answer.status_code == 403 and "安全令牌" in answer.text
+    assert site.harness.service.book.history(number) == before
+
+
+async def test_a_viewer_sees_no_buttons_and_cannot_post(
+    site: Site, viewer: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-4", RuleId.OVER_TEMPERATURE)
+    page = (await viewer.get(f"/alerts/{number}")).text
+    assert '<form method="post" action="/alerts/' not in page
+    assert "查看账号只能查看" in page
+    before = site.harness.service.book.history(number)
+    answer = await viewer.post(f"/alerts/{number}/acknowledge", data={"csrf": form_csrf(page)})
+    assert answer.status_code == 403 and "值班人员" in answer.text
+    assert site.harness.service.book.history(number) == before
+
+
+async def test_posting_without_a_session_goes_to_login(site: Site) -> None:
+    async with site.client() as client:
+        answer = await client.post("/alerts/1/acknowledge", data={"csrf": "x"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login?next=/alerts/1"
+
+
+async def test_an_unknown_action_or_alert_is_a_404_page(staff: httpx.AsyncClient) -> None:
+    csrf = form_csrf((await staff.get("/alerts")).text)
+    for path in ("/alerts/1/delete", "/alerts/999999/acknowledge"):
+        answer = await staff.post(path, data={"csrf": csrf})
+        assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]

@@ -1,0 +1,157 @@
+"""The device page through the real app: the chart of a chosen metric and period (its SVG
+fetched as the browser would), latest values, open alerts, door-seal learning status, the
+re-learn form (staff only, with CSRF), and a 422 or 404 page for what cannot be shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from tests.dashboard_api.pages_site import STAFF, VIEWER, Site, form_csrf, page_site, signed_in
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    built = page_site(tmp_path_factory.mktemp("device") / "site.duckdb")
+    yield built
+    built.close()
+
+
+@pytest.fixture
+async def viewer(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with site.client() as client:
+        yield await signed_in(client, VIEWER)
+
+
+@pytest.fixture
+async def staff(site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    async with site.client() as client:
+        yield await signed_in(client, STAFF)
+
+
+def chart_src(html: str) -> str:
+    found = re.search(r'<img src="([^"]+)" data-testid="chart"', html)
+    assert found is not None, html
+    return unescape(found.group(1))
+
+
+async def test_without_a_session_the_page_sends_to_login(site: Site) -> None:
+    async with site.client() as client:
+        answer = await client.get("/devices/fridge-2")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/devices/fridge-2"
+
+
+async def test_the_page_shows_the_device_its_chart_values_and_alerts(
+    viewer: httpx.AsyncClient,
+) -> None:
+    page = await viewer.get("/devices/fridge-2")
+    assert page.status_code == 200
+    text = page.text
+    assert "<title>冷藏柜 B · 食堂监测</title>" in text and "备餐间 · 冷藏柜" in text
+    assert 'href="/" aria-current="page"' in text  # a device belongs to the overview
+    # 24 h to noon by default: the chart's own route with the period in epoch ms.
+    src = chart_src(text)
+    query = parse_qs(urlsplit(src).query)
+    assert urlsplit(src).path == "/api/devices/fridge-2/chart.svg"
+    assert query["metric"] == ["temp_c"] and query["lang"] == ["zh"]
+    assert int(query["end"][0]) - int(query["start"][0]) == 24 * 3600 * 1000
+    svg = await viewer.get(src)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert 'class="threshold"' in svg.text  # the 8 °C limit drawn
+    assert "2026-11-22 12:00 – 2026-11-23 12:00" in text
+    assert re.search(r'data-metric="temp_c">9</span> °C', text)
+    assert re.search(r'data-testid="device-alert" data-alert-id="\d+"', text)
+    assert "温度 9.0 °C，高于上限 8.0 °C" in text
+
+
+async def test_ranges_and_a_chosen_period(viewer: httpx.AsyncClient) -> None:
+    week = await viewer.get("/devices/fridge-2?range=7d")
+    query = parse_qs(urlsplit(chart_src(week.text)).query)
+    assert int(query["end"][0]) - int(query["start"][0]) == 7 * 86_400 * 1000
+    assert (
+        'data-testid="range-7d" href="/devices/fridge-2?metric=temp_c&amp;range=7d" aria-current'
+        in week.text
+    )
+    chosen = await viewer.get(
+        "/devices/fridge-2?start=2026-11-23T09:00&end=2026-11-23T11:00&metric=temp_c"
+    )
+    assert chosen.status_code == 200 and "2026-11-23 09:00 – 2026-11-23 11:00" in chosen.text
+    query = parse_qs(urlsplit(chart_src(chosen.text)).query)
+    assert int(query["start"][0]) == 1795395600000  # 09:00 in Asia/Shanghai is 01:00 UTC
+    # Earlier and later links keep the length of the period.
+    assert 'data-testid="earlier"' in chosen.text and 'data-testid="later"' in chosen.text
+    english = await viewer.get("/devices/fridge-2?range=1h&lang=en")
+    assert "Latest readings" in english.text and "lang=en" in chart_src(english.text)
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("metric=power_w", "metric"),
+        ("metric=nonsense", "metric"),
+        ("range=2h", "range"),
+        ("start=2026-11-23T08:00", "end"),
+        ("start=tomorrow&end=2026-11-23T08:00", "start"),
+        ("start=2026-11-23T08:00&end=2026-11-23T08:30", "start, end"),
+        ("start=2025-01-01T00:00&end=2026-11-23T08:00", "start, end"),
+        ("range=24h&range=7d", "range"),
+    ],
+)
+async def test_a_bad_parameter_is_a_422_page_naming_it(
+    viewer: httpx.AsyncClient, query: str, named: str
+) -> None:
+    answer = await viewer.get(f"/devices/fridge-2?{query}")
+    assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+    assert named in answer.text
+
+
+async def test_an_unknown_device_is_a_404_page_that_lists_the_devices(
+    viewer: httpx.AsyncClient,
+) -> None:
+    answer = await viewer.get("/devices/fridge-99")
+    assert answer.status_code == 404 and "fridge-99" in answer.text
+    index = answer.text[answer.text.index('data-testid="device-index"') :]
+    assert '<a href="/devices/fridge-1">冷藏柜 A</a>' in index and "主厨房北墙" in index
+    assert 'href="/"' in answer.text
+
+
+async def test_seal_health_says_how_far_learning_got(viewer: httpx.AsyncClient) -> None:
+    page = (await viewer.get("/devices/fridge-1")).text
+    found = re.search(r'data-testid="seal-learning">学习中：已学习 (\d+) / (\d+) 小时', page)
+    assert found is not None and int(found.group(1)) < int(found.group(2))
+    cabinet = (await viewer.get("/devices/ir-1")).text
+    assert 'data-testid="seal"' not in cabinet  # a disinfection cabinet has no door seal
+
+
+async def test_relearning_the_seal_is_for_staff_with_a_reason(
+    site: Site, staff: httpx.AsyncClient, viewer: httpx.AsyncClient
+) -> None:
+    viewer_page = (await viewer.get("/devices/fridge-1")).text
+    assert 'data-testid="relearn-form"' not in viewer_page
+    refused = await viewer.post(
+        "/devices/fridge-1/relearn-seal", data={"csrf": form_csrf(viewer_page), "reason": "x"}
+    )
+    assert refused.status_code == 403
+    page = (await staff.get("/devices/fridge-1")).text
+    assert 'data-testid="relearn-form"' in page
+    no_csrf = await staff.post("/devices/fridge-1/relearn-seal", data={"reason": "新门封条"})
+    assert no_csrf.status_code == 403
+    blank = await staff.post(
+        "/devices/fridge-1/relearn-seal", data={"csrf": form_csrf(page), "reason": "  "}
+    )
+    assert blank.status_code == 422 and "请填写重新学习的原因" in blank.text
+    done = await staff.post(
+        "/devices/fridge-1/relearn-seal", data={"csrf": form_csrf(page), "reason": "新门封条"}
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/devices/fridge-1?relearned=1"
+    assert "已开始重新学习门封基线" in (await staff.get(done.headers["location"])).text
+    cabinet = await staff.post(
+        "/devices/ir-1/relearn-seal", data={"csrf": form_csrf(page), "reason": "新门封条"}
+    )
+    assert cabinet.status_code == 422 and "没有门封" in cabinet.text
