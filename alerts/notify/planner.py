@@ -12,7 +12,8 @@ Per alert (one `_Track` per firing occurrence):
 - not acknowledged `after_min` (counted from the level before, so after quiet hours the levels
   keep their spacing) -> the next level is told (ESCALATED, naming who was told before); a level
   that reaches nobody (an empty roster without defaults) is passed at once;
-- every `reminder_every_min` while firing and unacknowledged -> a reminder to everyone told;
+- every `reminder_every_min` while firing and unacknowledged (counted from the last level
+  told) -> a reminder to everyone told so far;
 - acknowledged -> every timer stops; resolved -> a resolved notice to everyone who was told
   (when the route asks for one); closed -> forgotten;
 - quiet hours hold what `routing.held_by_quiet_hours` allows: a notice due in them waits for
