@@ -520,7 +520,7 @@ def _include_tariffs(path: Path, items: object, lines: YamlLines) -> object:
 
 
 def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
-    loc = tuple(part for part in error["loc"] if not _is_tag(part))
+    loc = _without_type_tags(tuple(part for part in error["loc"] if not _is_tag(part)), lines)
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "value_error" and _names_field(message.split(": ")[0]):
         # A check names its own field path first ("devices[3].building: ..."), below the
@@ -540,6 +540,19 @@ def config_problem(error: Any, lines: YamlLines) -> ConfigProblem:
 # Fields holding secrets (the MQTT password, the channels' keys and tokens, the link secret):
 # a bad value is never echoed in an error.
 _SECRET_FIELDS = frozenset({"password", "secret", "link_secret", "key", "access_token", "token"})
+
+
+def _without_type_tags(loc: tuple[str | int, ...], lines: YamlLines) -> tuple[str | int, ...]:
+    """`loc` without the member names pydantic puts in the path of a union discriminated on
+    `type` (notify.channels.robot.wecom.key is notify.channels.robot.key in the file)."""
+    out: list[str | int] = []
+    for index, part in enumerate(loc):
+        here = tuple(out)
+        tag = index + 1 < len(loc) and part != "type" and (*here, part) not in lines
+        if tag and (*here, "type") in lines:
+            continue  # a member's name: not the last part, not a key of the file
+        out.append(part)
+    return tuple(out)
 
 
 def _secret(loc: tuple[str | int, ...]) -> bool:

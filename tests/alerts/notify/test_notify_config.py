@@ -101,10 +101,15 @@ def test_channel_type_and_secret_fields(tmp_path: Path) -> None:
     for allowed in ("'webhook'", "'wecom'", "'dingtalk'", "'feishu'", "'smtp'", "'mqtt'"):
         assert allowed in message
     message, _ = problem(tmp_path, "key: k1,", "key: [robot-key-9876],")
-    # pydantic names the union member (wecom) in the path; the line is the channel's
     line = line_of(SITE_YAML, "kitchen-robot: {type: wecom")
-    assert f"site.yaml:{line}: notify.channels.kitchen-robot" in message
-    assert "key: Input should be a valid string" in message and "9876" not in message
+    assert f"site.yaml:{line}: notify.channels.kitchen-robot.key: Input should be a valid" in (
+        message
+    )
+    assert "9876" not in message
+    message, _ = problem(tmp_path, "wall: {type: mqtt}", "wall: {type: mqtt, qos: 3}")
+    assert f"site.yaml:{line_of(SITE_YAML, 'wall: {type')}: notify.channels.wall.qos: 3 is not" in (
+        message
+    )
 
 
 def test_a_role_needs_someone(tmp_path: Path) -> None:
