@@ -29,20 +29,21 @@ Restart: `snapshot()` is a plain JSON-able dict of every timer, who was told and
 facts; `restore()` takes it back. A snapshot, not a rebuild from the alert history: the history
 does not say who was on duty and told (the roster may have changed since), how many reminders
 went out, or what quiet hours held, and the resolved notice must reach exactly those told.
-The service saves it after every plan it hands to the outbox.
+The service saves it after every plan it hands to the outbox, and on start calls `restore`, then
+`reconcile` with the open alerts (what changed after the last snapshot).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts.lifecycle import AlertChange
-from alerts.model import AlertAction, AlertState
+from alerts.model import Alert, AlertAction, AlertState
 from alerts.notify import planner_state
 from alerts.notify.links import sign
 from alerts.notify.model import AlertFacts, Notice, NoticeKind
@@ -51,6 +52,7 @@ from alerts.notify.routing import (
     Target,
     facts_for,
     held_by_quiet_hours,
+    merge_digests,
     route_for,
     subject_of,
     targets,
@@ -200,7 +202,7 @@ class NotifyPlanner:
             elif track.phase == "resolving" and now >= track.due:
                 self._tell(track, NoticeKind.RESOLVED, "resolved", track.told, now, out)
                 del self._tracks[alert_id]
-        plan.notices.extend(_digests(out))
+        plan.notices.extend(merge_digests(out))
 
     def _escalate_and_remind(
         self, track: _Track, now: datetime, out: list[Notice], plan: Plan
@@ -325,6 +327,26 @@ class NotifyPlanner:
                 continue
             self._tracks[alert_id] = _Track(**fields)
 
+    def reconcile(self, open_alerts: Iterable[Alert]) -> Plan:
+        """After `restore`, line the timers up with the alert book: forget alerts no longer
+        open, stop those acknowledged meanwhile, start firing ones nobody tracks (changes lost
+        between the book and the last snapshot). A restarted level 0 has the keys it had, so
+        the outbox takes no second copy of what it already holds."""
+        alerts = {alert.id: alert for alert in open_alerts if alert.state.is_open}
+        for alert_id in [i for i in self._tracks if i not in alerts]:
+            del self._tracks[alert_id]
+        for alert in alerts.values():
+            track = self._tracks.get(alert.id)
+            if track is None and alert.state is AlertState.FIRING:
+                self._start(
+                    AlertChange(alert, AlertAction.FIRED),
+                    self._clock.now(),
+                    f"o{alert.occurrences}",
+                )
+            elif track is not None and alert.state is AlertState.ACKNOWLEDGED:
+                self._acknowledged(alert.id, track)
+        return self.tick()
+
     def pending(self) -> dict[int, datetime | None]:
         """Each tracked alert and when something next happens for it (the service's view)."""
         return {
@@ -356,44 +378,3 @@ def _same_place(a: Target, b: Target) -> bool:
 
 def _names(told: list[Target]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for target in told for name in target.recipients))
-
-
-def _digests(notices: list[Notice]) -> list[Notice]:
-    """Notices of one step about silent devices of one site, for one channel, kind, level and
-    set of recipients, merged into one DIGEST each."""
-    groups: dict[tuple[Any, ...], list[Notice]] = {}
-    out: list[Notice] = []
-    for notice in notices:
-        facts = notice.alerts[0]
-        if facts.rule not in GROUPED_RULES:
-            out.append(notice)
-            continue
-        key = (
-            facts.site,
-            notice.channel,
-            notice.kind,
-            notice.level,
-            notice.recipients,
-            notice.lang,
-        )
-        groups.setdefault(key, []).append(notice)
-    for members in groups.values():
-        if len(members) == 1:
-            out.append(members[0])
-            continue
-        digest = hashlib.sha256("\n".join(sorted(m.key for m in members)).encode()).hexdigest()
-        first = members[0]
-        out.append(
-            replace(
-                first,
-                key=f"digest/{digest[:24]}/{first.channel}",
-                kind=NoticeKind.DIGEST,
-                alerts=tuple(m.alerts[0] for m in members),
-                ack_links={k: v for m in members for k, v in m.ack_links.items()},
-                unacknowledged_since=min(
-                    (m.unacknowledged_since for m in members if m.unacknowledged_since),
-                    default=None,
-                ),
-            )
-        )
-    return out

@@ -7,6 +7,9 @@ resolves its roles through the duty roster (`roster.on_duty`), adds its own peop
 person's channels: an e-mail channel gets one `Target` per person (their address), a group
 channel (a robot's chat, a webhook, the wall display) one `Target` naming everyone it reaches.
 
+`merge_digests` folds the notices of one step about silent devices of one site (offline,
+site offline: one cause, such as a dead gateway) into one DIGEST per channel and recipients.
+
 Quiet hours never hold an alert about food: the food-safety rules (`FOOD_SAFETY_RULES`), and a
 cold-storage device's silence (offline or a faulty probe on a fridge, freezer or sample fridge,
 or the whole site offline when it has one), because then nobody knows whether the food is
@@ -15,12 +18,14 @@ still cold, and the food may be served in the morning before anyone looked.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from alerts.model import FOOD_SAFETY_RULES, Alert, RuleId
-from alerts.notify.model import AlertFacts
+from alerts.notify.model import AlertFacts, Notice, NoticeKind
 from alerts.notify.roster import on_duty
 from core.config import SiteConfig
 from core.model import DeviceKind
@@ -33,6 +38,7 @@ __all__ = [
     "Target",
     "facts_for",
     "held_by_quiet_hours",
+    "merge_digests",
     "route_for",
     "subject_of",
     "targets",
@@ -159,3 +165,44 @@ def _number(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def merge_digests(notices: list[Notice]) -> list[Notice]:
+    """Notices of one step about silent devices of one site, for one channel, kind, level and
+    set of recipients, merged into one DIGEST each."""
+    groups: dict[tuple[Any, ...], list[Notice]] = {}
+    out: list[Notice] = []
+    for notice in notices:
+        facts = notice.alerts[0]
+        if facts.rule not in GROUPED_RULES:
+            out.append(notice)
+            continue
+        key = (
+            facts.site,
+            notice.channel,
+            notice.kind,
+            notice.level,
+            notice.recipients,
+            notice.lang,
+        )
+        groups.setdefault(key, []).append(notice)
+    for members in groups.values():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        digest = hashlib.sha256("\n".join(sorted(m.key for m in members)).encode()).hexdigest()
+        first = members[0]
+        out.append(
+            replace(
+                first,
+                key=f"digest/{digest[:24]}/{first.channel}",
+                kind=NoticeKind.DIGEST,
+                alerts=tuple(m.alerts[0] for m in members),
+                ack_links={k: v for m in members for k, v in m.ack_links.items()},
+                unacknowledged_since=min(
+                    (m.unacknowledged_since for m in members if m.unacknowledged_since),
+                    default=None,
+                ),
+            )
+        )
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.lifecycle import AlertBook, AlertChange
-from alerts.model import AlertAction, Finding, Phase
+from alerts.model import AlertAction, AlertState, Finding, Phase
 from alerts.notify.links import verify
 from alerts.notify.model import Notice, NoticeKind
 from alerts.notify.planner import Escalation, NotifyPlanner, Plan
@@ -242,3 +242,25 @@ def test_driven_by_the_real_alert_book(site: SiteConfig, tmp_path: Path) -> None
     finally:
         store.close()
         readings.close()
+
+
+def test_reconcile_after_restore_follows_the_alert_book(site: SiteConfig) -> None:
+    first = Run(site)
+    first.feed(change(alert(1), AlertAction.FIRED))
+    first.feed(change(alert(2, device="cab-01", rule=RuleId.SEAL_DEGRADATION), AlertAction.FIRED))
+    saved = first.planner.snapshot()
+    second = Run(site)
+    second.planner.restore(saved)
+    # since the snapshot: 1 was acknowledged, 2 closed, 3 fired and nobody tracked it
+    open_alerts = [
+        alert(1, state=AlertState.ACKNOWLEDGED),
+        alert(3, device="fridge-1", rule=RuleId.DISINFECTION),
+    ]
+    started = second.planner.reconcile(open_alerts).notices
+    assert {n.key for n in started} == {
+        "3/o1/fired/L0/group/wall",
+        "3/o1/fired/L0/group/kitchen-robot",
+    }
+    second.at(120)
+    assert {n.alerts[0].alert_id for n in second.notices} == {3}
+    assert set(second.planner.pending()) == {1, 3}
