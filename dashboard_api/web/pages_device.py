@@ -37,7 +37,7 @@ from dashboard_api.web.pages_common import (
     shared,
     staff_or_refusal,
 )
-from dashboard_api.web.pages_overview import band_text, main_metric
+from dashboard_api.web.pages_overview import band_text, decimals, main_metric
 from dashboard_api.web.render import render
 from ingest.store import LatestValue
 
@@ -55,6 +55,9 @@ RANGES: dict[str, timedelta] = {
 }
 # The chart route draws 1 hour to 366 days (`routes.charts`).
 _MIN_SPAN, _MAX_SPAN = timedelta(hours=1), timedelta(days=366)
+# Chart sizes in CSS pixels: a desktop's content column, and a phone's (390 px less margins).
+CHART_WIDE = (960, 360)
+CHART_NARROW = (360, 300)
 _SEAL_DAYS = 30
 _SEAL_ROWS = 12
 _REASON_MAX = 2000
@@ -134,9 +137,11 @@ def _page(
             "metrics": metrics or [metric],
             "period": period,
             "ranges": list(RANGES),
-            "chart_url": _chart_url(device, metric, period, lang),
+            "chart_url": _chart_url(device, metric, period, lang, CHART_WIDE),
+            "chart_narrow_url": _chart_url(device, metric, period, lang, CHART_NARROW),
             "links": _links(device, metric, period, context.clock.now()),
             "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
+            "decimals": decimals,
             "band": band_text(device, limits, lang),
             "alerts": _open_alerts(context, device),
             "seal": _seal(context, device),
@@ -186,13 +191,17 @@ def _period(request: Request, context: ApiContext) -> Period:
     return Period(start, end, None)
 
 
-def _chart_url(device: Device, metric: str, period: Period, lang: str) -> str:
+def _chart_url(
+    device: Device, metric: str, period: Period, lang: str, size: tuple[int, int]
+) -> str:
+    """The chart route's URL; drawn at the size it is shown (a phone gets a narrower chart
+    with fewer, readable ticks rather than a wide one scaled down)."""
     query = {
         "metric": metric,
         "start": _ms(period.start),
         "end": _ms(period.end),
-        "width": 960,
-        "height": 360,
+        "width": size[0],
+        "height": size[1],
         "lang": lang,
     }
     return f"/api/devices/{device.id}/chart.svg?{urlencode(query)}"
@@ -222,6 +231,7 @@ def _latest_row(metric: str, ts: datetime, value: float) -> dict[str, object]:
         "unit": spec.unit if spec else "",
         "ts": ts,
         "value": value >= 0.5 if boolean else value,
+        "decimals": decimals(metric),
     }
 
 

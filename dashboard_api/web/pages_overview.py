@@ -35,7 +35,15 @@ from dashboard_api.web.pages_common import shared
 from dashboard_api.web.render import render
 from ingest.store import LatestValue
 
-__all__ = ["STALE_INTERVALS", "Tile", "band_text", "main_metric", "router", "tile_status"]
+__all__ = [
+    "STALE_INTERVALS",
+    "Tile",
+    "band_text",
+    "decimals",
+    "main_metric",
+    "router",
+    "tile_status",
+]
 
 router = APIRouter(include_in_schema=False)
 
@@ -176,12 +184,31 @@ def _tile(
         metric=metric,
         value=shown,
         unit=spec.unit if spec else "",
-        decimals=1,
+        decimals=decimals(metric) if metric else 1,
         reading_at=value.ts if value else None,
         band=band,
         online=presence.get(device.id),
         out_of_band=_out_of_band(device, band, shown),
     )
+
+
+# Decimals a value is shown with: a thermometer is read to 0.1 °C, a meter's register to
+# 0.01 kWh or m³; counts of percent, dBm, W and V need no fraction.
+_DECIMALS = {
+    "energy_kwh": 2,
+    "water_m3": 2,
+    "gas_m3": 2,
+    "flow_m3_h": 2,
+    "humidity_pct": 0,
+    "battery_pct": 0,
+    "rssi_dbm": 0,
+    "power_w": 0,
+    "voltage_v": 0,
+}
+
+
+def decimals(metric: str) -> int:
+    return _DECIMALS.get(metric, 1)
 
 
 def main_metric(device: Device, latest: Sequence[LatestValue]) -> str | None:

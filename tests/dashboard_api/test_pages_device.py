@@ -65,7 +65,7 @@ async def test_the_page_shows_the_device_its_chart_values_and_alerts(
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert 'class="threshold"' in svg.text  # the 8 °C limit drawn
     assert "2026-11-22 12:00 – 2026-11-23 12:00" in text
-    assert re.search(r'data-metric="temp_c">9</span> °C', text)
+    assert re.search(r'data-metric="temp_c" data-decimals="1">9.0</span> °C', text)
     assert re.search(r'data-testid="device-alert" data-alert-id="\d+"', text)
     assert "温度 9.0 °C，高于上限 8.0 °C" in text
 

@@ -128,7 +128,7 @@
     var cells = document.querySelectorAll("[data-live-value][data-device='" + device + "']");
     for (var i = 0; i < cells.length; i++) {
       if (cells[i].getAttribute("data-metric") === metric) {
-        cells[i].textContent = shownValue(reading.value, 2).replace(/\.00$/, "");
+        cells[i].textContent = shownValue(reading.value, Number(cells[i].getAttribute("data-decimals")) || 0);
       }
     }
     var times = document.querySelectorAll("[data-live-time][data-device='" + device + "']");
