@@ -1,6 +1,6 @@
 """The web UI in a real browser: `canteen serve` as a child process on a free loopback port
-(a real Mosquitto, a temporary DuckDB file, people added with `canteen user add` as an
-operator adds them), and Debian's Chromium driven headless by Playwright (its own browser
+(a real Mosquitto, a temporary DuckDB file, people added with the `canteen user add`
+command as an operator adds them), and Debian's Chromium driven headless by Playwright (its own browser
 builds are never downloaded: `executable_path` points at /usr/bin/chromium).
 
 One browser for the session; each test gets a fresh page with no cookies. When a test fails,
@@ -9,6 +9,7 @@ printed in the failure's report."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ import httpx
 import pytest
 import yaml
 
+from canteen.cli import main
 from demo_broker.mosquitto import MosquittoProcess, free_port
 
 # Playwright must never fetch its own browsers here (school networks, offline CI).
@@ -113,20 +115,20 @@ def site_document(prefix: str, db: Path) -> dict[str, Any]:
     }
 
 
-def canteen(args: list[str], cwd: Path, stdin: str = "") -> str:
-    """`python -m canteen ARGS` as an operator runs it; its output, or a failure naming it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "canteen", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"canteen {' '.join(args[:2])} failed: {done.stdout}{done.stderr}")
-    return done.stdout
+def add_person(config: Path, name: str, role: str, password: str) -> None:
+    """`canteen user add NAME --role ROLE --password-stdin`, the operator's command, run in this
+    process (its imports are already paid for); fails naming the command's own message."""
+    argv = ["user", "add", name, "--role", role, "--password-stdin", "--config", str(config)]
+    kept = sys.stdin
+    sys.stdin = io.StringIO(password + "\n")
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # a refusal: its message is the exit value
+        raise RuntimeError(f"canteen user add {name} refused: {exc.code}") from None
+    finally:
+        sys.stdin = kept
+    if code != 0:
+        raise RuntimeError(f"canteen user add {name} exited {code}")
 
 
 def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -154,8 +156,7 @@ def service(
     config.write_text(yaml.safe_dump(site_document(prefix, db), allow_unicode=True))
     # People are added before the service opens the file (DuckDB: one writing process).
     for (name, password), role in ((STAFF, "staff"), (VIEWER, "viewer")):
-        add = ["user", "add", name, "--role", role, "--password-stdin", "--config", str(config)]
-        canteen(add, work, password + "\n")
+        add_person(config, name, role, password)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = work / "serve.log"
@@ -181,8 +182,10 @@ def service(
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> Path:
+    """The system Chromium, checked before anything starts: without it every browser test
+    fails with this message (never a download attempt, never a skip)."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         found = shutil.which("chromium")
         pytest.fail(
@@ -191,6 +194,14 @@ def playwright() -> Iterator[Playwright]:
             "`sudo apt-get install chromium` or set CANTEEN_CHROMIUM to its path",
             pytrace=False,
         )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def playwright(service: Service) -> Iterator[Playwright]:
+    """The driver, started after the service: the service's setup runs the `canteen` command,
+    which runs an event loop of its own, and Playwright's sync API holds one on this thread
+    from its start."""
     with sync_playwright() as driver:
         yield driver
 
