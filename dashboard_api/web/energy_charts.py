@@ -76,6 +76,7 @@ class BarChart:
     empty_word: str = ""
     width: int = 720
     label_width: int = 150
+    note_width: int = 120  # room right of the plot for the unit and the notes
     fixed_max: float | None = None  # shares: the axis ends at 100 %
 
 
@@ -88,12 +89,15 @@ def nice_max(value: float) -> float:
 
 
 def column_chart(chart: ColumnChart) -> str:
-    box = _Box(56, 40, chart.width - 12, chart.height - 46)
+    legend = _legend_lines(chart.series, chart.width)
+    extra = _LEGEND_LINE * (len(legend) - 1)
+    height = chart.height + extra
+    box = _Box(56, 40 + extra, chart.width - 12, height - 46)
     count = max(len(chart.labels), 1)
     totals = [sum(s.values[i] for s in chart.series) for i in range(len(chart.labels))]
     top = nice_max(max(totals, default=0.0))
     step = (box.right - box.left) / count
-    parts = [_open(chart.chart_id, chart.width, chart.height, chart.title, _names(chart.series))]
+    parts = [_open(chart.chart_id, chart.width, height, chart.title, _names(chart.series))]
     parts.append(_hatch(chart.chart_id))
     for i in range(len(chart.labels)):
         x = box.left + i * step
@@ -105,7 +109,7 @@ def column_chart(chart: ColumnChart) -> str:
         parts.append(_tick_label(box, i, step, label, count))
     if not any(totals):
         parts.append(_centre(box, chart.empty_word))
-    parts.append(_legend(chart.chart_id, chart.series, box.left, 24))
+    parts.append(_legend(chart.chart_id, legend))
     parts.append("</svg>")
     return "\n".join(p for p in parts if p)
 
@@ -144,8 +148,10 @@ def _column(chart: ColumnChart, box: _Box, i: int, step: float, top: float) -> l
 
 def bar_chart(chart: BarChart) -> str:
     row_h, gap = 26, 10
-    height = 48 + max(len(chart.rows), 1) * (row_h + gap) + 24
-    box = _Box(chart.label_width, 40, chart.width - 120, height - 30)
+    legend = _legend_lines(chart.series, chart.width)
+    extra = _LEGEND_LINE * (len(legend) - 1)
+    height = 48 + extra + max(len(chart.rows), 1) * (row_h + gap) + 24
+    box = _Box(chart.label_width, 40 + extra, chart.width - chart.note_width, height - 30)
     totals = [sum(max(s.values[i], 0.0) for s in chart.series) for i in range(len(chart.rows))]
     top = chart.fixed_max or nice_max(max(totals, default=0.0))
     top = max(top, nice_max(max(totals, default=0.0)))
@@ -157,14 +163,10 @@ def bar_chart(chart: BarChart) -> str:
         parts += _bar(chart, box, i, y, row_h, top)
         if row.note:
             end = box.left + (box.right - box.left) * totals[i] / top
-            colour = _MISSING if row.tone == "alert" else "#555"
-            parts.append(
-                f'<text class="note {row.tone}" x="{end + 6:.1f}" y="{y + row_h / 2 + 4:.1f}" '
-                f'fill="{colour}" font-size="11">{escape(row.note)}</text>'
-            )
+            parts.append(_note(row, end + 6, y + row_h / 2, chart.width - end - 10))
     if not chart.rows or (not any(totals) and not any(r.note for r in chart.rows)):
         parts.append(_centre(box, chart.empty_word))
-    parts.append(_legend(chart.chart_id, chart.series, chart.label_width, 24))
+    parts.append(_legend(chart.chart_id, legend))
     parts.append("</svg>")
     return "\n".join(p for p in parts if p)
 
@@ -191,6 +193,23 @@ def _bar(chart: BarChart, box: _Box, i: int, y: float, row_h: float, top: float)
             )
         left += value
     return out
+
+
+def _note(row: BarRow, x: float, middle: float, room: float) -> str:
+    """The row's note after its bar; a note wider than the room left is broken after a
+    "; " into two lines."""
+    colour = _MISSING if row.tone == "alert" else "#555"
+    lines = [row.note]
+    if _text_width(row.note, 11) > room and "; " in row.note:
+        parts = row.note.split("; ")
+        half = (len(parts) + 1) // 2
+        lines = ["; ".join(parts[:half]), "; ".join(parts[half:])]
+    first = middle + 4 - 6 * (len(lines) - 1)
+    spans = "".join(
+        f'<tspan x="{x:.1f}" y="{first + 12 * n:.1f}">{escape(line)}</tspan>'
+        for n, line in enumerate(lines)
+    )
+    return f'<text class="note {row.tone}" fill="{colour}" font-size="11">{spans}</text>'
 
 
 def _open(chart_id: str, width: int, height: int, title: str, desc: str) -> str:
@@ -237,9 +256,8 @@ def _bar_grid(box: _Box, top: float, unit: str) -> list[str]:
             f'stroke="{_GRID}"/><text x="{x:.1f}" y="{box.bottom + 16:.1f}" '
             f'text-anchor="middle" fill="#555">{_figure(value)}</text>'
         )
-    out.append(
-        f'<text x="{box.right + 8:.1f}" y="{box.bottom + 16:.1f}" fill="#555">{escape(unit)}</text>'
-    )
+    x, y = box.right + 30, box.bottom + 16
+    out.append(f'<text x="{x:.1f}" y="{y:.1f}" fill="#555">{escape(unit)}</text>')
     return out
 
 
@@ -263,16 +281,35 @@ def _row_label(width: int, y: float, label: str) -> str:
     )
 
 
-def _legend(chart_id: str, series: Sequence[Series], x: float, y: float) -> str:
-    items = []
+_Legend = list[list[tuple[Series, float]]]
+_LEGEND_TOP, _LEGEND_LINE = 24, 16
+
+
+def _legend_lines(series: Sequence[Series], width: int) -> _Legend:
+    """The legend's entries and their x, broken into lines that fit the chart's width."""
+    lines: _Legend = [[]]
+    x = 8.0
     for s in series:
-        fill = f"url(#{chart_id}-hatch)" if s.hatched else s.colour
-        items.append(
-            f'<rect x="{x:.1f}" y="{y:.1f}" width="10" height="10" fill="{fill}" stroke="#777" '
-            f'stroke-width="{0.5 if s.hatched else 0}"/><text x="{x + 14:.1f}" y="{y + 9:.1f}" '
-            f'font-size="11">{escape(s.label)}</text>'
-        )
-        x += 24 + _text_width(s.label, 11)
+        room = 24 + _text_width(s.label, 11)
+        if lines[-1] and x + room > width - 8:
+            lines.append([])
+            x = 8.0
+        lines[-1].append((s, x))
+        x += room
+    return lines
+
+
+def _legend(chart_id: str, lines: _Legend) -> str:
+    items = []
+    for row, line in enumerate(lines):
+        y = _LEGEND_TOP + row * _LEGEND_LINE
+        for s, x in line:
+            fill = f"url(#{chart_id}-hatch)" if s.hatched else s.colour
+            items.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="10" height="10" fill="{fill}" '
+                f'stroke="#777" stroke-width="{0.5 if s.hatched else 0}"/>'
+                f'<text x="{x + 14:.1f}" y="{y + 9:.1f}" font-size="11">{escape(s.label)}</text>'
+            )
     return "\n".join(items)
 
 

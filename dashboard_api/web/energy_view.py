@@ -46,8 +46,16 @@ class LineView:
 
 
 @dataclass(frozen=True, slots=True)
+class ChartPair:
+    """One chart drawn for a wide screen and for a phone (the page shows one by CSS)."""
+
+    wide: str  # SVG, every text escaped
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
 class EnergyView:
-    charts: list[str]  # SVG, escaped inside
+    charts: list[ChartPair]
     lines: list[LineView]
     warnings: list[str]
     anomalies: list[dict[str, str]]
@@ -61,18 +69,30 @@ def energy_view(report: EnergyReport, building: str | None, lang: Lang) -> Energ
         if building is None or (line.building is not None and line.building.id == building)
     ]
     charts = [
-        *_daily_charts(report, building, lang),
-        _period_chart(report, lines, lang),
-        _tou_chart(report, lines, lang),
-        _end_use_chart(lines, lang),
+        ChartPair(wide, phone)
+        for draw in (_daily_charts, _period_charts, _tou_charts, _end_use_charts)
+        for wide, phone in zip(
+            draw(report, lines, lang, WIDE), draw(report, lines, lang, PHONE), strict=True
+        )
     ]
     return EnergyView(
-        charts=[c for c in charts if c],
+        charts=charts,
         lines=[_line_view(line, report, lang) for line in lines],
         warnings=[w.message(lang) for w in report.warnings if building in (None, w.building)],
         anomalies=_anomalies(report, building, lang),
         steps=_steps(report, building, lang),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    suffix: str  # of the chart's id (ids are unique on the page)
+    width: int
+    label_width: int  # bar charts: room for the row names
+
+
+WIDE = Size("", 720, 150)
+PHONE = Size("-phone", 380, 96)
 
 
 def _totals(lines: Sequence[ReportLine], carrier: Carrier) -> list[ReportLine]:
@@ -83,19 +103,18 @@ def _totals(lines: Sequence[ReportLine], carrier: Carrier) -> list[ReportLine]:
     ]
 
 
-def _daily_charts(report: EnergyReport, building: str | None, lang: Lang) -> list[str]:
+def _daily_charts(
+    report: EnergyReport, lines: Sequence[ReportLine], lang: Lang, size: Size
+) -> list[str]:
     """Per carrier: each day's use of the main meters, stacked per building; use across gaps
     hatched; days without school shaded; days not fully measured dotted; future days blank."""
     days = sorted({d.day for d in report.meter_days})
     out = []
     for carrier in Carrier:
-        totals = _totals(report.lines, carrier)
-        if building is not None:
-            totals = [t for t in totals if t.building and t.building.id == building]
+        totals = _totals(lines, carrier)
         mains = {m for line in totals for m in line.meters}
-        if not mains or not days:
-            continue
-        out.append(_daily_chart(report, carrier, totals, mains, days, lang))
+        if mains and days:
+            out.append(_daily_chart(report, carrier, totals, mains, days, lang, size))
     return out
 
 
@@ -106,6 +125,7 @@ def _daily_chart(
     mains: set[str],
     days: list[date],
     lang: Lang,
+    size: Size,
 ) -> str:
     use: dict[str, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     gaps: dict[date, float] = defaultdict(float)
@@ -132,7 +152,7 @@ def _daily_chart(
     title = f"{text('sheet.daily', lang)} · {text(carrier.value, lang)}"
     return column_chart(
         ColumnChart(
-            chart_id=f"energy-daily-{carrier.value}",
+            chart_id=f"energy-daily-{carrier.value}{size.suffix}",
             title=title,
             unit=carrier.unit,
             labels=[f"{d:%m-%d}" for d in days],
@@ -142,11 +162,14 @@ def _daily_chart(
             future=[d in future for d in days],
             future_word=text("future", lang),
             empty_word=text("none", lang),
+            width=size.width,
         )
     )
 
 
-def _period_chart(report: EnergyReport, lines: Sequence[ReportLine], lang: Lang) -> str:
+def _period_charts(
+    report: EnergyReport, lines: Sequence[ReportLine], lang: Lang, size: Size
+) -> list[str]:
     """Each building's use of electricity this period, with the change on the previous
     period and on the same period a year before written after the bar."""
     totals = _totals(lines, Carrier.ELECTRICITY)
@@ -163,16 +186,20 @@ def _period_chart(report: EnergyReport, lines: Sequence[ReportLine], lang: Lang)
             texts=[f"{line.current.consumption:,.0f}" for line in totals],
         )
     ]
-    return bar_chart(
+    chart = bar_chart(
         BarChart(
-            chart_id="energy-period",
+            chart_id=f"energy-period{size.suffix}",
             title=f"{text('chart.by_building', lang)} · {text('electricity', lang)}",
             unit="kWh",
             rows=rows,
             series=series,
             empty_word=text("none", lang),
+            width=size.width,
+            label_width=size.label_width,
+            note_width=170 if size is WIDE else 40,
         )
     )
+    return [chart]
 
 
 def _changes(line: ReportLine, lang: Lang) -> str:
@@ -186,11 +213,13 @@ def _changes(line: ReportLine, lang: Lang) -> str:
     return "  ".join(parts)
 
 
-def _tou_chart(report: EnergyReport, lines: Sequence[ReportLine], lang: Lang) -> str:
+def _tou_charts(
+    report: EnergyReport, lines: Sequence[ReportLine], lang: Lang, size: Size
+) -> list[str]:
     """Each building's electricity by tariff period, the period's cost written on it."""
     totals = _totals(lines, Carrier.ELECTRICITY)
     if not totals:
-        return ""
+        return []
     series = [
         Series(
             text(period.value, lang),
@@ -201,19 +230,25 @@ def _tou_chart(report: EnergyReport, lines: Sequence[ReportLine], lang: Lang) ->
         for i, period in enumerate(PERIODS)
         if any(line.current.use_by_period[i] > 0 for line in totals)
     ]
-    return bar_chart(
+    chart = bar_chart(
         BarChart(
-            chart_id="energy-tou",
+            chart_id=f"energy-tou{size.suffix}",
             title=f"{text('chart.tou', lang)} ({text('note.tou', lang)}, {report.currency})",
             unit="kWh",
             rows=[BarRow(line_label(line, lang)[0]) for line in totals],
             series=series,
             empty_word=text("none", lang),
+            width=size.width,
+            label_width=size.label_width,
+            note_width=60 if size is WIDE else 40,
         )
     )
+    return [chart]
 
 
-def _end_use_chart(lines: Sequence[ReportLine], lang: Lang) -> str:
+def _end_use_charts(
+    report: EnergyReport, lines: Sequence[ReportLine], lang: Lang, size: Size
+) -> list[str]:
     """Shares of each end use below a main meter; a line without a share (a metering error,
     a rest not known) is named after the bar instead of drawn."""
     rows: dict[str, dict[str, float]] = {}
@@ -230,7 +265,7 @@ def _end_use_chart(lines: Sequence[ReportLine], lang: Lang) -> str:
             status = line.status if line.status is not LineStatus.OK else LineStatus.NOT_KNOWN
             flagged[key].append(f"{category}: {text(f'status.{status.value}', lang)}")
     if not rows:
-        return ""
+        return []
     categories = list(dict.fromkeys(c for parts in rows.values() for c in parts))
     series = [
         Series(
@@ -241,17 +276,21 @@ def _end_use_chart(lines: Sequence[ReportLine], lang: Lang) -> str:
         )
         for i, category in enumerate(categories)
     ]
-    return bar_chart(
+    chart = bar_chart(
         BarChart(
-            chart_id="energy-end-uses",
+            chart_id=f"energy-end-uses{size.suffix}",
             title=text("chart.categories", lang),
             unit="%",
             rows=[BarRow(key, "; ".join(flagged[key])) for key in rows],
             series=series,
             empty_word=text("none", lang),
             fixed_max=100.0,
+            width=size.width,
+            label_width=size.label_width,
+            note_width=60 if size is WIDE else 40,
         )
     )
+    return [chart]
 
 
 def _line_view(line: ReportLine, report: EnergyReport, lang: Lang) -> LineView:

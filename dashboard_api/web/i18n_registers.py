@@ -45,6 +45,8 @@ _ZH = {
     "reg.period": "期间",
     "reg.generated": "生成时间",
     "reg.overdue_title": "探头校准逾期",
+    "reg.overdue_count": "（{n} 个探头）",
+    "reg.overdue_list": "查看探头清单",
     "reg.overdue_intro": "以下探头没有有效的合格校准；依据这些探头的记录行已标注“校准”。",
     "reg.overdue_last": "最近合格校准：{at}（{by}）",
     "reg.overdue_never": "从未校准",
@@ -113,6 +115,8 @@ _EN = {
     "reg.period": "Period",
     "reg.generated": "Generated",
     "reg.overdue_title": "Probe calibration overdue",
+    "reg.overdue_count": "({n} probes)",
+    "reg.overdue_list": "Show the probes",
     "reg.overdue_intro": "These probes have no passing check in date; the register lines that "
     "rely on them carry the calibration flag.",
     "reg.overdue_last": "Last passing check: {at} ({by})",

@@ -80,7 +80,8 @@ def energy_page(request: Request, person: PageViewer) -> HTMLResponse:
             "no_meters": False,
             "report": report,
             "view": view,
-            "charts": [Markup(svg) for svg in view.charts],  # built escaped (energy_charts)
+            # Built with every text escaped (energy_charts).
+            "charts": [{"wide": Markup(c.wide), "phone": Markup(c.phone)} for c in view.charts],
             "words": _report_words(lang),
             "files": files,
             "has_data": any(d.completeness > 0 or d.across_gaps > 0 for d in report.meter_days),

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
+from alerts.calibration import CalibrationGap, GapKind
 from alerts.register_export import RegisterDocument
 from alerts.register_export.documents import Cell, Table
 from alerts.register_export.labels import Lang, label
@@ -24,7 +25,7 @@ _GOOD = ("status.compliant", "status.kept", "cal.pass", "cal.ok")
 @dataclass(frozen=True, slots=True)
 class CellView:
     text: str
-    tone: str = ""  # bad, warn, good, flag or "" (plain)
+    tone: str = ""  # bad, warn, good, flag, when (a date or time: kept on one line) or ""
     numeric: bool = False
 
 
@@ -86,9 +87,9 @@ def _cell(value: Cell, tones: dict[str, str], *, is_flag: bool) -> CellView:
     if is_flag:
         return CellView(str(value), "flag")
     if isinstance(value, datetime):
-        return CellView(value.strftime("%Y-%m-%d %H:%M"))
+        return CellView(value.strftime("%Y-%m-%d %H:%M"), "when")
     if isinstance(value, date):
-        return CellView(value.isoformat())
+        return CellView(value.isoformat(), "when")
     if isinstance(value, bool):
         return CellView(str(value))
     if isinstance(value, int | float):
@@ -100,4 +101,8 @@ def _tones(lang: Lang) -> dict[str, str]:
     words: dict[str, str] = {}
     for tone, keys in (("good", _GOOD), ("warn", _WARN), ("bad", _BAD)):
         words.update({label(key, lang): tone for key in keys})
+    # The calibration status table's state column says "never checked" / "overdue" in words.
+    never = datetime(2000, 1, 1, tzinfo=UTC)
+    for kind in GapKind:
+        words[CalibrationGap("", kind, never, never).text.in_language(lang)] = "flag"
     return words
