@@ -174,7 +174,7 @@ def _period_charts(
     period and on the same period a year before written after the bar."""
     totals = _totals(lines, Carrier.ELECTRICITY)
     if not totals:
-        return ""
+        return []
     rows = [
         BarRow(line_label(line, lang)[0], _changes(line, lang), tone="muted") for line in totals
     ]
