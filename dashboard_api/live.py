@@ -196,6 +196,16 @@ class LiveHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    async def current(
+        self,
+    ) -> tuple[dict[tuple[str, str], tuple[int, float]], dict[str, tuple[bool, datetime]]]:
+        """The latest (epoch ms, value) per (device, metric) and each device's (online, since),
+        as the snapshots give them: the overview's tiles without a store query per device.
+        Call on the event loop; the store is read once, the first time."""
+        self._bind_loop()
+        await self._seed()
+        return dict(self._latest), dict(self._presence)
+
     def snapshot(self, subscriber: Subscriber) -> LiveEvent:
         """The latest value of every metric and the presence of each device it follows."""
         devices: dict[str, dict[str, Any]] = {}

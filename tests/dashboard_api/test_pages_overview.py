@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
 
+from dashboard_api import create_app
+from dashboard_api.live import LiveHub
 from tests.alerts.conftest import batch
 from tests.dashboard_api.pages_site import NOON, VIEWER, Site, page_site, signed_in, tile_of
 
@@ -125,3 +128,27 @@ async def test_tiles_carry_what_the_live_script_needs(viewer: httpx.AsyncClient)
     script = (await viewer.get("/static/live.js")).text
     assert "new EventSource(url" in script and "/api/live" in script
     assert "http://" not in script and "https://" not in script  # no third-party code
+
+
+async def test_with_the_live_hub_the_tiles_come_from_its_memory(site: Site) -> None:
+    """The service runs a live hub: the overview reads every device's latest values from it
+    (one read, not a query per device) and shows what the store shows; a batch the writer
+    hands the hub after storing it is on the next page view."""
+    context = site.app.state.context
+    hub = LiveHub(context.config, context.store)
+    app = create_app(replace(context, live=hub))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
+        await signed_in(client, VIEWER)
+        from_hub = (await client.get("/")).text
+        async with site.client() as plain:
+            await signed_in(plain, VIEWER)
+            from_store = (await plain.get("/")).text
+        for device in ("fridge-1", "fridge-2", "fridge-4", "freezer-1", "ir-1"):
+            assert tile_of(from_hub, device) == tile_of(from_store, device), device
+        at = NOON - timedelta(seconds=10)
+        readings = batch(("fridge-1", at, {"temp_c": 6.5}))
+        site.harness.readings.write(readings)
+        hub.on_batch(readings)
+        status, tile = tile_of((await client.get("/")).text, "fridge-1")
+    assert status == "ok" and 'data-testid="tile-value">6.5<' in tile and ">11:59</time>" in tile
