@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from alerts import AlertService
+from canteen.notify_wiring import NotifyWiring
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
@@ -100,6 +101,7 @@ class Service:
         self.writer.add_listener(self.live.on_batch)
         self.writer.add_presence_listener(self.live.on_presence)
         self.alerts.add_change_listener(self.live.on_alert_change)
+        self.notify = self._notify_wiring(config, clock)
         self.app = create_app(
             ApiContext(
                 config,
@@ -110,6 +112,7 @@ class Service:
                 calibration=self.calibration_store,
                 live=self.live,
                 auth=self.auth,
+                deliveries=self.notify.outbox if self.notify is not None else None,
             )
         )
         self._server = _QuietServer(
@@ -117,6 +120,21 @@ class Service:
                 self.app, host=self.host, port=self.port, log_level="warning", lifespan="off"
             )
         )
+
+    def _notify_wiring(self, config: SiteConfig, clock: Clock) -> NotifyWiring | None:
+        """Notifications, when the site config names channels: told of every alert change."""
+        if not config.notify.channels:
+            return None
+        wiring = NotifyWiring(
+            config,
+            clock,
+            db_path=self.db_path,
+            alerts=self.alert_store,
+            book=self.alerts.book,
+            broker_url=self.broker_url,
+        )
+        self.alerts.add_change_listener(wiring.on_alert_change)
+        return wiring
 
     @property
     def url(self) -> str:
@@ -149,23 +167,39 @@ class Service:
                 gateway = tasks.create_task(self.gateway.run(), name="gateway")
                 alerts = tasks.create_task(self.alerts.run(), name="alerts")
                 tasks.create_task(self._server.serve([self._socket]), name="api")
+                notify = self._start_notify(tasks)
                 await stop.wait()
                 self._server.should_exit = True
                 gateway.cancel()
                 alerts.cancel()
+                if notify is not None:
+                    notify.cancel()
         finally:
+            if self.notify is not None:
+                await self.notify.disconnect()
             self.close()
+
+    def _start_notify(self, tasks: asyncio.TaskGroup) -> asyncio.Task[None] | None:
+        if self.notify is None:
+            return None
+        return tasks.create_task(self.notify.run(), name="notify")
 
     def close(self) -> None:
         """Release the API socket and the database (run() does it when it ends)."""
         self._socket.close()
+        if self.notify is not None:
+            self._close_quietly(self.notify)
         for opened in (self.user_store, self.calibration_store, self.alert_store, self.store):
             # A query still running in a worker thread makes DuckDB refuse to close ("busy");
             # that must not hide why the service is stopping.
-            try:
-                opened.close()
-            except Exception:
-                log.exception("closing %s failed", type(opened).__name__)
+            self._close_quietly(opened)
+
+    @staticmethod
+    def _close_quietly(opened: Any) -> None:
+        try:
+            opened.close()
+        except Exception:
+            log.exception("closing %s failed", type(opened).__name__)
 
 
 async def run_until(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:

@@ -20,7 +20,8 @@ from dashboard_api.errors import install_error_handlers
 from dashboard_api.routes import alerts, calibration, deadletter, devices, energy, health, registers
 from dashboard_api.routes import charts as chart_route
 from dashboard_api.routes import live as live_route
-from dashboard_api.web import install_web, pages_energy, pages_registers, render
+from dashboard_api.routes import notify as notify_route
+from dashboard_api.web import install_web, pages_ack, pages_energy, pages_registers, render
 
 __all__ = ["create_app"]
 
@@ -43,6 +44,9 @@ def create_app(context: ApiContext) -> FastAPI:
         app.include_router(module.router, dependencies=signed_in)
     app.include_router(live_route.router, dependencies=signed_in)
     app.include_router(chart_route.router, dependencies=signed_in)
+    app.include_router(notify_route.router, dependencies=signed_in)
+    # The signed acknowledge link's page: public, the link is its own credential.
+    app.include_router(pages_ack.router)
     # The register and energy pages, ahead of the shell's placeholders for their paths.
     for page in (pages_registers, pages_energy):
         app.include_router(page.router)

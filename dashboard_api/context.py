@@ -13,11 +13,12 @@ from alerts.lifecycle import AlertBook, AlertChange
 from alerts.store import RegisterStore
 from core.clock import Clock
 from core.config import SiteConfig
+from core.records import DeliveryAttempt
 from dashboard_api.auth import Auth
 from dashboard_api.live import LiveHub
 from ingest.store import SiteStore
 
-__all__ = ["AlertsDesk", "ApiContext"]
+__all__ = ["AlertsDesk", "ApiContext", "DeliveryLog"]
 
 
 class AlertsDesk(Protocol):
@@ -39,6 +40,12 @@ class AlertsDesk(Protocol):
         ...
 
 
+class DeliveryLog(Protocol):
+    """The notifications' delivery log (`alerts.store.OutboxStore` provides it)."""
+
+    def deliveries_for_alert(self, alert_id: int) -> list[DeliveryAttempt]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     config: SiteConfig
@@ -55,3 +62,5 @@ class ApiContext:
     # Who may ask: people, sessions, tokens. None: nobody can log in, and every route but
     # /api/health, /docs and the login page answers 401 (closed, never open).
     auth: Auth | None = None
+    # None: no notification channels configured; the delivery log answers 503.
+    deliveries: DeliveryLog | None = None
