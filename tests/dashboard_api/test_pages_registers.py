@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from html import unescape
 from io import BytesIO
 from pathlib import Path
@@ -17,8 +18,9 @@ from fastapi import FastAPI
 from openpyxl import load_workbook
 
 from core.records import Role
+from tests.alerts.conftest import Harness, series
 from tests.dashboard_api.accounts import log_in
-from tests.dashboard_api.conftest import close_wired, wired_app
+from tests.dashboard_api.conftest import ZONE, close_wired, wired_app
 
 PASSWORD = "correct horse battery"
 STAFF, VIEWER = "王师傅", "李老师"
@@ -29,6 +31,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
     """A fresh app per test: tests here record checks."""
     wired, harness = wired_app(tmp_path / "pages.duckdb")
+    wired.state.harness = harness
     wired.state.accounts.person(STAFF, Role.STAFF, PASSWORD)
     wired.state.accounts.person(VIEWER, Role.VIEWER, PASSWORD)
     yield wired
@@ -224,6 +227,37 @@ async def test_a_bad_parameter_is_a_page_naming_it(
         assert page.status_code == status
         assert words in unescape(element(page.text, "page-problem-text"))
         assert "<nav" in page.text  # the shell around it, not a JSON body
+
+
+async def test_a_disinfection_line_corrected_by_late_data_is_marked(app: FastAPI) -> None:
+    """The cabinet is silent 12:30-16:30 (lunch is unconfirmed at 14:15), then uploads its
+    buffer holding a compliant cycle at 13:00: the line is corrected, and shows it."""
+    harness: Harness = app.state.harness
+
+    def local(hour: int, minute: int) -> datetime:
+        return datetime(2026, 11, 23, hour, minute, tzinfo=ZONE)
+
+    rows = series("ir-1", local(12, 0), 15, [25.0] * 240 + [125.0] * 60 + [25.0] * 660)
+    harness.feed([r for r in rows if r[1] < local(12, 30)])
+    for minute in range(30):
+        harness.tick(local(14, 10) + timedelta(minutes=minute))
+    harness.clock.instant = local(16, 30)
+    harness.feed([r for r in rows if r[1] >= local(12, 30)])
+    harness.tick(local(16, 31))
+    async with browser(app, VIEWER) as client:
+        page = await client.get("/registers/disinfection", params={"device": "ir-1"})
+    assert page.status_code == 200
+    [row] = re.findall(
+        r'<tr class="amended[^"]*" data-testid="register-row" data-amended="1">'
+        r"(.*?)</tr>",
+        page.text,
+        re.S,
+    )
+    line = text_of(row).strip()
+    assert line.startswith("2026-11-23 已更正 lunch ir-1 合格")
+    assert "（原判定：未确认：消毒柜自 12:29 起无数据，2026-11-23 14:15；" in line
+    assert "已根据 2026-11-23 16:31 收到的数据确认" in line
+    assert "后到的数据改变了原判定" in text_of(page.text)
 
 
 async def test_an_empty_period_says_so(app: FastAPI) -> None:
