@@ -91,8 +91,8 @@ def nice_max(value: float) -> float:
 def column_chart(chart: ColumnChart) -> str:
     legend = _legend_lines(chart.series, chart.width)
     extra = _LEGEND_LINE * (len(legend) - 1)
-    height = chart.height + extra
-    box = _Box(56, 40 + extra, chart.width - 12, height - 46)
+    height = chart.height + extra + 10
+    box = _Box(56, 50 + extra, chart.width - 12, height - 46)
     count = max(len(chart.labels), 1)
     totals = [sum(s.values[i] for s in chart.series) for i in range(len(chart.labels))]
     top = nice_max(max(totals, default=0.0))
@@ -150,8 +150,8 @@ def bar_chart(chart: BarChart) -> str:
     row_h, gap = 26, 10
     legend = _legend_lines(chart.series, chart.width)
     extra = _LEGEND_LINE * (len(legend) - 1)
-    height = 48 + extra + max(len(chart.rows), 1) * (row_h + gap) + 24
-    box = _Box(chart.label_width, 40 + extra, chart.width - chart.note_width, height - 30)
+    height = 48 + extra + max(len(chart.rows), 1) * (row_h + gap) + 34
+    box = _Box(chart.label_width, 40 + extra, chart.width - chart.note_width, height - 40)
     totals = [sum(max(s.values[i], 0.0) for s in chart.series) for i in range(len(chart.rows))]
     top = chart.fixed_max or nice_max(max(totals, default=0.0))
     top = max(top, nice_max(max(totals, default=0.0)))
@@ -256,8 +256,8 @@ def _bar_grid(box: _Box, top: float, unit: str) -> list[str]:
             f'stroke="{_GRID}"/><text x="{x:.1f}" y="{box.bottom + 16:.1f}" '
             f'text-anchor="middle" fill="#555">{_figure(value)}</text>'
         )
-    x, y = box.right + 30, box.bottom + 16
-    out.append(f'<text x="{x:.1f}" y="{y:.1f}" fill="#555">{escape(unit)}</text>')
+    x, y = box.right, box.bottom + 29
+    out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" fill="#555">{escape(unit)}</text>')
     return out
 
 
