@@ -63,7 +63,7 @@ _REGISTER_RULES: dict[RegisterName, tuple[RuleId, ...]] = {
         RuleId.SENSOR_FAULT,
         RuleId.OFFLINE,
     ),
-    RegisterName.DISINFECTION: (RuleId.DISINFECTION,),
+    RegisterName.DISINFECTION: (RuleId.DISINFECTION, RuleId.DISINFECTION_UNCONFIRMED),
     RegisterName.SAMPLE_RETENTION: (RuleId.SAMPLE_RETENTION, RuleId.OVER_TEMPERATURE),
     RegisterName.CALIBRATION: (),
 }
