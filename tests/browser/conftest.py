@@ -249,8 +249,16 @@ def log_in(page: Page, service: Service, who: tuple[str, str], next_path: str = 
     page.wait_for_url(lambda url: "/login" not in url)
 
 
+MINUTE_MS = 60_000
+
+
 def now_ms() -> int:
     return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def reading(ts_ms: int, seq: int, temp_c: float) -> dict[str, object]:
+    """A canonical telemetry payload of one temperature reading at `ts_ms` (event time)."""
+    return {"ts": ts_ms, "seq": seq, "m": {"temp_c": temp_c}}
 
 
 @pytest.hookimpl(hookwrapper=True)

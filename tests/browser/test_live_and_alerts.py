@@ -8,14 +8,17 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LIVE_TIMEOUT_MS, STAFF, VIEWER, Service, log_in, now_ms
+from tests.browser.conftest import (
+    LIVE_TIMEOUT_MS,
+    MINUTE_MS,
+    STAFF,
+    VIEWER,
+    Service,
+    log_in,
+    now_ms,
+    reading,
+)
 from tests.conftest import Publisher
-
-MINUTE_MS = 60_000
-
-
-def reading(ts_ms: int, seq: int, temp_c: float) -> dict[str, object]:
-    return {"ts": ts_ms, "seq": seq, "m": {"temp_c": temp_c}}
 
 
 def test_a_tile_changes_live_when_a_reading_is_published(
