@@ -12,6 +12,8 @@ __all__ = [
     "disinfection_reason",
     "disinfection_summary",
     "drift",
+    "energy_anomaly",
+    "energy_normal_again",
     "impossible_value",
     "meal_name",
     "neighbour_drift",
@@ -224,4 +226,16 @@ def retention_breach(
         f"{label} {day} {meal.zh}留样存放期间超出温度范围（累计 {out_min:.0f} 分钟）",
         f"{label}: the {meal.en} samples of {day} left the temperature band "
         f"({out_min:.0f} min out of band so far)",
+    )
+
+
+def energy_anomaly(label: str, title: Message, evidence: Message) -> Message:
+    """An energy anomaly raised as an alert: the meter, what kind, and the figures behind it."""
+    return Message(f"{label}：{title.zh}，{evidence.zh}", f"{label}: {title.en}, {evidence.en}")
+
+
+def energy_normal_again(label: str, title: Message, day: str) -> Message:
+    return Message(
+        f"{label}：{title.zh}已消失（{day} 起的一整天数据正常）",
+        f"{label}: {title.en} is gone (a whole day of normal data from {day})",
     )

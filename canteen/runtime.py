@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from alerts import AlertService
+from canteen.energy_alerts import EnergyAlerts
 from canteen.notify_wiring import NotifyWiring
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
@@ -102,6 +103,8 @@ class Service:
         self.writer.add_presence_listener(self.live.on_presence)
         self.alerts.add_change_listener(self.live.on_alert_change)
         self.notify = self._notify_wiring(config, clock)
+        # Energy anomalies become alerts (same lifecycle, routing and quiet hours).
+        self.energy_alerts = EnergyAlerts(config, self.store, self.alerts, self.alert_store, clock)
         self.app = create_app(
             ApiContext(
                 config,
@@ -168,10 +171,12 @@ class Service:
                 alerts = tasks.create_task(self.alerts.run(), name="alerts")
                 tasks.create_task(self._server.serve([self._socket]), name="api")
                 notify = self._start_notify(tasks)
+                energy = tasks.create_task(self.energy_alerts.run(), name="energy-alerts")
                 await stop.wait()
                 self._server.should_exit = True
                 gateway.cancel()
                 alerts.cancel()
+                energy.cancel()
                 if notify is not None:
                     notify.cancel()
         finally:

@@ -59,6 +59,11 @@ class RuleId(StrEnum):
     # A meal judged while its cabinet was silent: a warning until the cabinet's data arrives.
     DISINFECTION_UNCONFIRMED = "disinfection_unconfirmed"
     SAMPLE_RETENTION = "sample_retention"
+    # Energy anomalies (energy.anomalies), raised as alerts by the service (canteen.energy_alerts)
+    ENERGY_NIGHT_BASE_LOAD = "energy_night_base_load"
+    ENERGY_HOLIDAY_BASE_LOAD = "energy_holiday_base_load"
+    ENERGY_NIGHT_WATER_FLOW = "energy_night_water_flow"
+    ENERGY_KITCHEN_OFF_HOURS = "energy_kitchen_off_hours"
 
 
 class Severity(StrEnum):

@@ -200,6 +200,11 @@ add_words(
         "ack.unknown_alert": "没有编号为 {id} 的告警。",
         "ack.form_key": "确认表单无效（缺少或不匹配的表单校验字段）。请重新打开链接后再确认。",
         "ack.viewer": "{name} 的角色为只读，不能确认告警；需要 staff 角色。",
+        # The energy anomalies the service raises as alerts (canteen.energy_alerts).
+        "rule.energy_night_base_load": "夜间基础负荷偏高",
+        "rule.energy_holiday_base_load": "假期负荷偏高",
+        "rule.energy_night_water_flow": "夜间持续用水（疑似漏水）",
+        "rule.energy_kitchen_off_hours": "厨房非营业时段用能",
     },
     {
         "ack.title": "Acknowledge alert",
@@ -231,5 +236,9 @@ add_words(
         "ack.form_key": "The acknowledge form is not valid (its check field is missing or "
         "wrong). Open the link again and confirm.",
         "ack.viewer": "{name} has the role viewer and cannot acknowledge alerts; staff is needed.",
+        "rule.energy_night_base_load": "High night base load",
+        "rule.energy_holiday_base_load": "High holiday load",
+        "rule.energy_night_water_flow": "Water flowing at night (leak?)",
+        "rule.energy_kitchen_off_hours": "Kitchen energy out of hours",
     },
 )
