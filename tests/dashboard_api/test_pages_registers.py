@@ -5,7 +5,7 @@ uses them: logged in with the login form, forms posted with the session's CSRF f
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from html import unescape
@@ -27,15 +27,29 @@ STAFF, VIEWER = "王师傅", "李老师"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
-@pytest.fixture
-async def app(tmp_path: Path) -> AsyncIterator[FastAPI]:
-    """A fresh app per test: tests here record checks."""
-    wired, harness = wired_app(tmp_path / "pages.duckdb")
+def _with_people(path: Path) -> FastAPI:
+    wired, harness = wired_app(path)
     wired.state.harness = harness
     wired.state.accounts.person(STAFF, Role.STAFF, PASSWORD)
     wired.state.accounts.person(VIEWER, Role.VIEWER, PASSWORD)
+    return wired
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
+    """One app for the tests that store nothing (reading, refusals): building it runs the
+    rules over a morning of readings."""
+    wired = _with_people(tmp_path_factory.mktemp("pages") / "pages.duckdb")
     yield wired
-    close_wired(wired, harness)
+    close_wired(wired, wired.state.harness)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[FastAPI]:
+    """A fresh app for a test that records checks or feeds readings."""
+    wired = _with_people(tmp_path / "pages.duckdb")
+    yield wired
+    close_wired(wired, wired.state.harness)
 
 
 @asynccontextmanager
@@ -82,8 +96,8 @@ async def post_check(client: httpx.AsyncClient, csrf: str | None, **fields: str)
     return await client.post("/registers/calibration", data=data)
 
 
-async def test_pages_need_a_session(app: FastAPI) -> None:
-    async with browser(app, None) as client:
+async def test_pages_need_a_session(shared: FastAPI) -> None:
+    async with browser(shared, None) as client:
         for path in ("/registers", "/registers/disinfection?start=2026-11-01", "/energy"):
             answer = await client.get(path)
             assert answer.status_code == 303
@@ -93,7 +107,7 @@ async def test_pages_need_a_session(app: FastAPI) -> None:
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-async def test_a_viewer_reads_every_register_for_this_month(app: FastAPI, lang: str) -> None:
+async def test_a_viewer_reads_every_register_for_this_month(shared: FastAPI, lang: str) -> None:
     words = {
         "zh": ("温度记录表", "餐具消毒记录", "食品留样记录", "温度探头校准记录", "无校准记录"),
         "en": (
@@ -104,7 +118,7 @@ async def test_a_viewer_reads_every_register_for_this_month(app: FastAPI, lang: 
             "no calibration on record",
         ),
     }[lang]
-    async with browser(app, VIEWER) as client:
+    async with browser(shared, VIEWER) as client:
         pages = ["/registers", *(f"/registers/{n}" for n in ("disinfection", "sample-retention"))]
         for path, title in zip([*pages, "/registers/calibration"], words, strict=False):
             page = await client.get(path, params={"lang": lang})
@@ -121,8 +135,8 @@ async def test_a_viewer_reads_every_register_for_this_month(app: FastAPI, lang: 
         assert re.search(r"2026-11-23 fridge-1 0 – 8 4 9 4\.28 40 .* 100 " + words[4], log)
 
 
-async def test_register_links_download_the_same_register(app: FastAPI) -> None:
-    async with browser(app, VIEWER) as client:
+async def test_register_links_download_the_same_register(shared: FastAPI) -> None:
+    async with browser(shared, VIEWER) as client:
         page = await client.get(
             "/registers/temperature-log", params={"start": "2026-11-20", "device": "fridge-1"}
         )
@@ -175,8 +189,8 @@ async def test_a_failed_check_needs_and_shows_its_corrective_action(app: FastAPI
         assert checks.count("fridge-1") == 1  # the refused one was not stored
 
 
-async def test_the_form_refuses_bad_entries_beside_their_fields(app: FastAPI) -> None:
-    async with browser(app, STAFF) as client:
+async def test_the_form_refuses_bad_entries_beside_their_fields(shared: FastAPI) -> None:
+    async with browser(shared, STAFF) as client:
         csrf = await form_csrf(client)
         answer = await post_check(
             client, csrf, device="fan-9", method="guess", reference_c="", probe_c="nan"
@@ -190,11 +204,11 @@ async def test_the_form_refuses_bad_entries_beside_their_fields(app: FastAPI) ->
         assert (await post_check(client, csrf, device="rice-1", probe_c="x")).status_code == 422
 
 
-async def test_a_form_without_its_csrf_field_or_from_a_viewer_is_refused(app: FastAPI) -> None:
-    async with browser(app, STAFF) as client:
+async def test_a_form_without_its_csrf_field_or_from_a_viewer_is_refused(shared: FastAPI) -> None:
+    async with browser(shared, STAFF) as client:
         assert (await post_check(client, None)).status_code == 403
         assert (await post_check(client, "forged-token")).status_code == 403
-    async with browser(app, VIEWER) as client:
+    async with browser(shared, VIEWER) as client:
         page = await client.get("/registers/calibration")
         assert 'data-testid="calibration-form"' not in page.text
         assert 'data-testid="calibration-viewer-note"' in page.text
@@ -220,9 +234,9 @@ async def test_a_form_without_its_csrf_field_or_from_a_viewer_is_refused(app: Fa
     ],
 )
 async def test_a_bad_parameter_is_a_page_naming_it(
-    app: FastAPI, path: str, status: int, words: str
+    shared: FastAPI, path: str, status: int, words: str
 ) -> None:
-    async with browser(app, VIEWER) as client:
+    async with browser(shared, VIEWER) as client:
         page = await client.get(path)
         assert page.status_code == status
         assert words in unescape(element(page.text, "page-problem-text"))
@@ -260,8 +274,8 @@ async def test_a_disinfection_line_corrected_by_late_data_is_marked(app: FastAPI
     assert "后到的数据改变了原判定" in text_of(page.text)
 
 
-async def test_an_empty_period_says_so(app: FastAPI) -> None:
-    async with browser(app, VIEWER) as client:
+async def test_an_empty_period_says_so(shared: FastAPI) -> None:
+    async with browser(shared, VIEWER) as client:
         page = await client.get(
             "/registers/disinfection", params={"start": "2026-10-01", "end": "2026-10-31"}
         )
@@ -269,8 +283,8 @@ async def test_an_empty_period_says_so(app: FastAPI) -> None:
         assert "所选期间没有记录" in text_of(element(page.text, "register-table-empty"))
 
 
-async def test_registers_print_as_a4_documents(app: FastAPI) -> None:
-    async with browser(app, VIEWER) as client:
+async def test_registers_print_as_a4_documents(shared: FastAPI) -> None:
+    async with browser(shared, VIEWER) as client:
         page = await client.get("/registers")
         assert '<link rel="stylesheet" href="/static/registers.css">' in page.text
         assert 'data-testid="register-signatures"' in page.text
