@@ -79,6 +79,7 @@ class HourFeatures:
     energy_wh: float = 0.0
     warm: list[float] = field(default_factory=list)  # K/h, compressor off
     cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive
+    duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
 
     @property
     def usable(self) -> bool:

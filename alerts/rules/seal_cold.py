@@ -18,8 +18,14 @@ holding clean cycles make the baseline per local hour and the unit's day-to-day 
 then the rule writes a learning point each hour ("learning, N h of M"). After that, every hour
 the last `seal_window_h` hours are scored: each feature's relative move, less its usual move,
 divided by its spread, weighed together into one robust score; health falls from 1 to 0 as the
-weighed relative move reaches `seal_cold_fail_ratio`. `ScoreGrader` turns score and health
-into one alert per condition.
+weighed relative move reaches `seal_cold_fail_ratio`: the health shown and the alert's text.
+The alert itself rests on evidence that accumulates per clean cycle (`seal_cusum`: a
+one-sided CUSUM of each cycle's robust z against the unit's hourly norms, with a drift
+allowance and a decision threshold learned from the unit's own learning days), so a leak is
+confirmed by many mildly abnormal cycles through busy hours instead of waiting for a window
+of clean night cycles; `EvidenceGrader` turns it into one alert per condition. A unit whose
+learning days held too few clean cycles for hourly norms is graded on the window's score
+(`ScoreGrader`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from alerts.rules.seal_baseline import (
     learn_spread,
     window_changes,
 )
+from alerts.rules.seal_confirm import EvidenceGrader
+from alerts.rules.seal_cusum import CusumModel, CusumState, cycle_log, learn_cusum, score_cycle
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
@@ -83,6 +91,8 @@ class ColdSealState:
     spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
     confidence: float = 1.0  # hours of clean cycles learned / hours asked, at most 1
     grade: ScoreState = field(default_factory=ScoreState)
+    cusum_model: CusumModel | None = None
+    cusum: CusumState = field(default_factory=CusumState)
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -100,6 +110,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._excursions = excursions
         self._sensor = sensor
         self._grader = ScoreGrader(setup, self)
+        self._evidence = EvidenceGrader(setup, self)
         s = setup.settings
         self._baseline_ms = int(s.seal_baseline_days * 24 * HOUR_MS)
         self._needed_h = math.ceil(s.seal_baseline_days * 24 * s.seal_baseline_coverage)
@@ -165,6 +176,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         drop the evidence of the last hours before it."""
         st = self.state
         st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
+        st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
         if st.hour is not None:
             st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
 
@@ -189,10 +201,22 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.on_ms += cycle.on_ms
         hour.warm.append(cycle.warm_rate)
         hour.cool.append(cycle.cool_rate)
-        if cycle.metered_ms >= cycle.period_ms // 2:
+        metered = cycle.metered_ms >= cycle.period_ms // 2
+        hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
+        if metered:
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
             hour.energy_wh += cycle.energy_wh
+        self._accumulate(hour)
+
+    def _accumulate(self, hour: HourFeatures) -> None:
+        """The cycle just counted adds its evidence (see `seal_cusum`)."""
+        st = self.state
+        norm = st.cusum_model.hours.get(hour.hour) if st.cusum_model else None
+        logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
+        if st.cusum_model is not None and norm is not None and logs:
+            z, move = score_cycle(logs, norm)
+            st.cusum.add(z, move, st.cusum_model)
 
     # -- per hour ---------------------------------------------------------------------------
 
@@ -204,6 +228,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             self._judge(st.hour.start_ms + HOUR_MS, out)
+        st.cusum.mark(start)
         local_hour = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone).hour
         st.hour = HourFeatures(start, local_hour)
 
@@ -237,9 +262,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             "window_h": len(window),
             "confidence": round(st.confidence, 2),
         }
+        model = st.cusum_model
+        if model is not None:
+            found["evidence"] = round(st.cusum.evidence / model.h, 2)
+            found["evidence_move"] = round(st.cusum.move, 3)
+            found["evidence_k"], found["evidence_h"] = round(model.k, 2), round(model.h, 1)
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
-        self._grader.grade(st.grade, ts, score, health, _moved(shown), out)
+        if model is None:
+            self._grader.grade(st.grade, ts, score, health, _moved(shown), out)
+        else:
+            self._evidence.grade(st.grade, ts, st.cusum, model, health, _moved(shown), out)
 
     def _ready(self, age_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
@@ -258,6 +291,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             if spread:
                 st.baseline, st.spread = learn_baseline(st.history), spread
+                st.cusum_model, st.cusum = learn_cusum(st.history), CusumState()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return

@@ -1,0 +1,99 @@
+"""Grading a cold cabinet's accumulated seal evidence (`seal_cusum`) into one alert per
+condition.
+
+- pending when the evidence reaches half the unit's decision threshold h and the cycles
+  behind it moved, on average, by at least `seal_cold_min_move` beyond the learning days
+  (beyond the unit's spread is not enough: the move must be large enough to matter);
+- firing (warning) when the evidence reaches h with that move; critical when the window's
+  health has also stayed below `seal_critical_health` for `seal_confirm_h`;
+- a pending condition whose evidence falls back under a quarter of h ends quietly (cleared);
+- a firing alert clears only after `seal_clear_h` with the evidence under a quarter of h and
+  the window's health back above warning (a busy day alone does not end a leak's alert), and
+  is not raised again within `seal_refire_h` of clearing: a condition that comes and goes
+  within a day is one alert, not ten.
+"""
+
+from __future__ import annotations
+
+from alerts.model import Finding, Phase, Severity
+from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
+from alerts.rules.seal import Change, GradeState, ScoreState, SealGrader
+from alerts.rules.seal_cusum import CusumModel, CusumState
+
+__all__ = ["EvidenceGrader"]
+
+_PENDING_SHARE = 0.5
+_CALM_SHARE = 0.25
+_CLEAR_MARGIN = 0.05  # health above warning by this much counts as recovered
+
+
+class EvidenceGrader:
+    rule_id = SealGrader.rule_id
+
+    def __init__(self, setup: DeviceSetup, rule: Rule) -> None:
+        s = setup.settings
+        self._base = SealGrader(setup, rule)
+        self._min_move = s.seal_cold_min_move
+        self._warning = 1.0 - s.seal_cold_min_move / s.seal_cold_fail_ratio
+        self._critical = s.seal_critical_health
+        hour = 60 * MINUTE_MS
+        self._confirm_ms = int(s.seal_confirm_h * hour)
+        self._clear_ms = int(s.seal_clear_h * hour)
+        self._refire_ms = int(s.seal_refire_h * hour)
+
+    def grade(
+        self,
+        st: ScoreState,
+        ts: int,
+        evidence: CusumState,
+        model: CusumModel,
+        health: float,
+        changes: list[Change],
+        out: list[Finding],
+    ) -> None:
+        share = evidence.evidence / model.h
+        moved = evidence.move >= self._min_move
+        extra = {
+            "evidence": round(share, 2),
+            "evidence_move": round(evidence.move, 3),
+            "evidence_cycles": evidence.run_cycles,
+        }
+
+        def finding(phase: Phase, start: int, sev: Severity) -> Finding:
+            return self._base.finding(phase, ts, start, health, changes, sev, extra)
+
+        if st.level == "ok":
+            rested = st.cleared_ms is None or ts - st.cleared_ms >= self._refire_ms
+            if share >= _PENDING_SHARE and moved and rested:
+                st.level, st.since_ms, st.calm_since_ms = "pending", ts, None
+                out.append(finding(Phase.PENDING, ts, Severity.WARNING))
+            else:
+                return
+        since = st.since_ms if st.since_ms is not None else ts
+        if st.level == "pending":
+            if share < _CALM_SHARE:
+                st.level, st.since_ms = "ok", None
+                out.append(finding(Phase.CLEARED, ts, Severity.INFO))
+            elif share >= 1.0 and moved:
+                st.level = "warning"
+                out.append(finding(Phase.FIRING, since, Severity.WARNING))
+            return
+        if share < _CALM_SHARE and health >= self._warning + _CLEAR_MARGIN:
+            st.calm_since_ms = st.calm_since_ms if st.calm_since_ms is not None else ts
+            if ts - st.calm_since_ms >= self._clear_ms:
+                st.level, st.since_ms, st.critical_since_ms = "ok", None, None
+                st.calm_since_ms, st.cleared_ms = None, ts
+                out.append(finding(Phase.CLEARED, ts, Severity.INFO))
+            return
+        st.calm_since_ms = None
+        if health >= self._critical:
+            st.critical_since_ms = None
+            return
+        st.critical_since_ms = st.critical_since_ms if st.critical_since_ms is not None else ts
+        if st.level != "critical" and ts - st.critical_since_ms >= self._confirm_ms:
+            st.level = "critical"
+            out.append(finding(Phase.FIRING, since, Severity.CRITICAL))
+
+    def release(self, st: ScoreState, ts: int, by: str, reason: str, out: list[Finding]) -> None:
+        """The baseline is being re-learned: an open verdict is cleared in `by`'s name."""
+        self._base.release(GradeState("warning" if st.level != "ok" else "ok"), ts, by, reason, out)

@@ -1,0 +1,236 @@
+"""Evidence of a leaking seal that accumulates over clean compressor cycles: a one-sided CUSUM.
+
+A leak adds heat at every hour, so every clean cycle after it is a little abnormal: it warms
+faster with the compressor off, pulls down slower with it on, and (metered) keeps the
+compressor on a larger share. One cycle says little (a door the rule did not see, the probe's
+step), but many mildly abnormal cycles say a lot, also through busy kitchen hours that hold
+only a few clean cycles each. Healthy noise averages out and does not accumulate.
+
+Per clean cycle, each feature is a log ratio to the unit's own median for that local hour
+(pooled with the hours either side), divided by its per-cycle spread (MAD) there; the features
+are weighed into one z, clipped at ±`_CLIP` (one door-struck cycle cannot carry an alert),
+and centred on the learning days' mean for that hour. The CUSUM adds each cycle's z less the
+drift allowance k and never falls below 0; evidence reaching the decision threshold h says
+the seal leaks. Both are the unit's own, from its learning days scored one left-out day at a
+time against the others (so a day's own cycles do not make its baseline):
+
+- k is `_K_SIGMAS` robust spreads of the half-day blocks' mean z on those days, less what
+  their cycles' own scatter explains, at least
+  `_K_FLOOR`: a common cause that shifts a whole half-day (a hot day, a weekend's door
+  habits) as much as the learning days showed does not accumulate;
+- h is `_H_MARGIN` times a typical learning day's largest CUSUM with that k, at least
+  `_H_FLOOR` (see the constants).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from alerts.rules.seal_baseline import HourFeatures
+
+__all__ = [
+    "CusumModel",
+    "CusumState",
+    "HourNorm",
+    "cycle_log",
+    "cycle_logs",
+    "learn_cusum",
+    "score_cycle",
+]
+
+# How much each piece of evidence weighs (as the window's score, `seal_baseline.WEIGHTS`):
+# metered duty and the warming rate answer the extra heat most directly; the pull-down slope
+# is read from a short stretch and is noisier.
+_WEIGHTS = {"duty": 0.4, "warm_rate": 0.4, "pull_down": 0.2}
+# The smallest per-cycle spread believed, in log units (about a relative move): a probe's step
+# and a controller's timing make single cycles scatter by a few percent however steady.
+_SPREAD_FLOOR = {"duty": 0.03, "warm_rate": 0.04, "pull_down": 0.05}
+_MAD_TO_SIGMA = 1.4826
+# A cycle's z is clipped here (a Huber-style bound): a door the rule did not see can make
+# one cycle look very abnormal; many cycles, not one, must carry the evidence.
+_CLIP = 3.0
+_MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
+_BLOCK_H = 12  # the half-day a common cause (kitchen weather, door habits) shifts at once
+# Drift allowance: at least half a per-cycle spread (the classic choice for detecting a shift
+# of one spread), and two spreads of the common half-day shifts the learning days showed.
+_K_FLOOR = 0.5
+_K_SIGMAS = 2.0
+# Decision threshold: a margin over a typical learning day's largest excursion (the median
+# over the days, reset each day) with that k, with a floor. The floor is in units of one
+# cycle's spread: with k 0.5, iid healthy noise reaches 12 about once in several thousand
+# cycles (weeks); a leak that moves each cycle by 1.5 spreads crosses it in about 12 cycles.
+# Checked on the tuning families (bench.detection --families tuning), see the issue note.
+_H_FLOOR = 12.0
+_H_MARGIN = 3.0
+# Evidence stops growing here (in units of h) so a repaired seal clears in reasonable time.
+_CAP = 2.0
+_MARKS = 8  # hourly marks kept to roll the evidence back (see CusumState)
+# The size of the move is read as the median over this many recent clean cycles: a leak
+# ramping in over half a day shows in most of them within hours; one door-struck cycle does
+# not move a median.
+_RECENT = 16
+
+
+@dataclass(slots=True)
+class HourNorm:
+    center: dict[str, float]  # median log value per feature
+    spread: dict[str, float]  # per-cycle spread per feature (log units)
+    offset: float = 0.0  # mean clipped z on the learning days
+    move: float = 0.0  # mean relative move on the learning days
+
+
+@dataclass(slots=True)
+class CusumModel:
+    hours: dict[int, HourNorm]
+    k: float
+    h: float
+
+
+@dataclass(slots=True)
+class CusumState:
+    evidence: float = 0.0  # the CUSUM statistic
+    run_cycles: int = 0  # cycles since it last stood at 0
+    recent: list[float] = field(default_factory=list)  # the last cycles' relative moves
+    # (hour start, evidence, run cycles, recent moves) at the last hours, newest last: what
+    # led up to an excursion is not the seal, so the evidence rolls back to before it
+    marks: list[tuple[int, float, int, list[float]]] = field(default_factory=list)
+
+    @property
+    def move(self) -> float:
+        """How far the recent clean cycles moved beyond the learning days' (their median)."""
+        return statistics.median(self.recent) if self.recent else 0.0
+
+    def mark(self, hour_ms: int) -> None:
+        mark = (hour_ms, self.evidence, self.run_cycles, list(self.recent))
+        self.marks = [*self.marks, mark][-_MARKS:]
+
+    def roll_back(self, before_ms: int) -> None:
+        kept = [m for m in self.marks if m[0] < before_ms]
+        _, self.evidence, self.run_cycles, recent = kept[-1] if kept else (0, 0.0, 0, [])
+        self.recent, self.marks = list(recent), kept
+
+    def add(self, z: float, move: float, model: CusumModel) -> None:
+        self.evidence = min(_CAP * model.h, max(0.0, self.evidence + z - model.k))
+        self.run_cycles = self.run_cycles + 1 if self.evidence else 0
+        self.recent = [*self.recent, move][-_RECENT:]
+
+
+def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
+    """Each clean cycle of the hour as log feature values (pull-down: log minutes per kelvin,
+    so a slower pull-down is larger, as the other features move under a leak)."""
+    duties = hour.duty if len(hour.duty) == len(hour.warm) else [None] * len(hour.warm)
+    found = (cycle_log(w, c, d) for w, c, d in zip(hour.warm, hour.cool, duties, strict=True))
+    return [logs for logs in found if logs]
+
+
+def cycle_log(warm: float, cool: float, duty: float | None) -> dict[str, float]:
+    """One cycle's log feature values (warming K/h, cooling K/h, metered on-share)."""
+    logs: dict[str, float] = {}
+    if warm > 0:
+        logs["warm_rate"] = math.log(warm)
+    if cool > 0:
+        logs["pull_down"] = -math.log(cool)
+    if duty is not None and duty > 0:
+        logs["duty"] = math.log(duty)
+    return logs
+
+
+def score_cycle(logs: dict[str, float], norm: HourNorm) -> tuple[float, float]:
+    """(z, move): the cycle's clipped weighed z and weighed relative move, both centred on
+    the learning days' means for its hour."""
+    parts = [(f, w) for f, w in _WEIGHTS.items() if f in logs and f in norm.center]
+    weight = sum(w for _, w in parts)
+    if not weight:
+        return 0.0, 0.0
+    z = sum(w * (logs[f] - norm.center[f]) / norm.spread[f] for f, w in parts) / weight
+    move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in parts) / weight
+    return max(-_CLIP, min(_CLIP, z)) - norm.offset, move - norm.move
+
+
+def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
+    """Per local hour, each feature's median and per-cycle spread, then the mean clipped z
+    and move of the same cycles (so a healthy hour's cycles average 0)."""
+    by_hour: dict[int, list[dict[str, float]]] = {h: [] for h in range(24)}
+    for features in history:
+        by_hour[features.hour].extend(cycle_logs(features))
+    norms: dict[int, HourNorm] = {}
+    for hour in range(24):
+        norm = _norm([c for d in (-1, 0, 1) for c in by_hour[(hour + d) % 24]])
+        if norm is not None:
+            norms[hour] = norm
+    return norms
+
+
+def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
+    center: dict[str, float] = {}
+    spread: dict[str, float] = {}
+    for feature, floor in _SPREAD_FLOOR.items():
+        values = [c[feature] for c in pool if feature in c]
+        if len(values) >= _MIN_POOL:
+            mid = statistics.median(values)
+            mad = statistics.median(abs(v - mid) for v in values)
+            center[feature], spread[feature] = mid, max(_MAD_TO_SIGMA * mad, floor)
+    if not center:
+        return None
+    norm = HourNorm(center, spread)
+    scored = [score_cycle(c, norm) for c in pool]
+    norm.offset = statistics.fmean(z for z, _ in scored)
+    norm.move = statistics.median(m for _, m in scored)  # read as a median (CusumState.move)
+    return norm
+
+
+def learn_cusum(history: list[HourFeatures]) -> CusumModel | None:
+    """The unit's norms, drift allowance and decision threshold from its learning days (see
+    the module docstring); None when the days hold too few clean cycles to say."""
+    norms = learn_norms(history)
+    if not norms or not history:
+        return None
+    left_out = _left_out_scores(history)
+    blocks: dict[int, list[float]] = {}
+    for at, z in left_out:
+        blocks.setdefault((at - history[0].start_ms) // (_BLOCK_H * 3_600_000), []).append(z)
+    k = max(
+        _K_FLOOR, _K_SIGMAS * _common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
+    )
+    model = CusumModel(norms, k, math.inf)
+    highest: dict[int, float] = {}
+    state = CusumState()
+    for at, z in left_out:
+        day = (at - history[0].start_ms) // (24 * 3_600_000)
+        state = state if day in highest else CusumState()
+        state.add(z, 0.0, model)
+        highest[day] = max(highest.get(day, 0.0), state.evidence)
+    typical = statistics.median(highest.values()) if highest else 0.0
+    return CusumModel(norms, k, max(_H_FLOOR, _H_MARGIN * typical))
+
+
+def _common_shift(blocks: list[list[float]]) -> float:
+    """The spread of the half-day blocks' mean z that their cycles' own scatter does not
+    explain (a block of n cycles scatters by σ/√n with no common cause at all), read
+    robustly (MAD): a leak that began before learning ended must not raise its own
+    allowance."""
+    if len(blocks) < 3:
+        return 0.0
+    means = [statistics.fmean(b) for b in blocks]
+    mid = statistics.median(means)
+    sigma = _MAD_TO_SIGMA * statistics.median(abs(m - mid) for m in means)
+    scatter = statistics.pvariance([z for b in blocks for z in b])
+    alone = scatter / statistics.median(len(b) for b in blocks)
+    return math.sqrt(max(0.0, sigma**2 - alone))
+
+
+def _left_out_scores(history: list[HourFeatures]) -> list[tuple[int, float]]:
+    """Each learning day's cycles, in order, scored against norms of the other days."""
+    first = history[0].start_ms
+    day_of = [(h.start_ms - first) // (24 * 3_600_000) for h in history]
+    out: list[tuple[int, float]] = []
+    for day in sorted(set(day_of)):
+        others = learn_norms([h for h, d in zip(history, day_of, strict=True) if d != day])
+        for hour, d in zip(history, day_of, strict=True):
+            norm = others.get(hour.hour)
+            if d != day or norm is None:
+                continue
+            out.extend((hour.start_ms, score_cycle(c, norm)[0]) for c in cycle_logs(hour))
+    return out

@@ -1,0 +1,139 @@
+"""Seal evidence that accumulates over clean compressor cycles (a one-sided CUSUM against the
+unit's own hourly norms): healthy noise does not add up, a leak's many mildly abnormal cycles
+do, also through busy kitchen hours, and one wild cycle cannot carry an alert."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cusum import (
+    CusumModel,
+    CusumState,
+    HourNorm,
+    cycle_log,
+    learn_cusum,
+    score_cycle,
+)
+from tests.alerts import cold_plant
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
+
+HOUR_MS = 3_600_000
+WARM = 10.0  # K/h with the compressor off
+COOL = 20.0  # K/h with it on
+SIGMA = 0.1  # per-cycle scatter of both slopes, in log units (about 10 %)
+
+
+def norm() -> HourNorm:
+    logs = cycle_log(WARM, COOL, None)
+    return HourNorm(dict(logs), {f: SIGMA for f in logs})
+
+
+def model(k: float = 0.5, h: float = 12.0) -> CusumModel:
+    return CusumModel({hour: norm() for hour in range(24)}, k, h)
+
+
+def feed(state: CusumState, factor: float, count: int, rng: np.random.Generator) -> float:
+    """`count` cycles whose slopes are `factor` times the norm (a leak warms faster and pulls
+    down slower), with the usual scatter; the highest evidence reached."""
+    highest = 0.0
+    for _ in range(count):
+        warm = WARM * factor * math.exp(rng.normal(0, SIGMA))
+        cool = COOL / factor * math.exp(rng.normal(0, SIGMA))
+        z, move = score_cycle(cycle_log(warm, cool, None), norm())
+        state.add(z, move, model())
+        highest = max(highest, state.evidence)
+    return highest
+
+
+def test_healthy_scatter_does_not_add_up_and_a_modest_leak_does() -> None:
+    rng = np.random.default_rng(1)
+    state = CusumState()
+    # 3,000 healthy cycles: weeks of a fridge's clean cycles
+    assert feed(state, 1.0, 3000, rng) < 0.75 * model().h
+    assert abs(state.move) < 0.1
+    # 15 % more heat: each cycle about 1.4 spreads off, a third of it beyond the allowance;
+    # the evidence crosses h within a few dozen cycles (a few hours), the move is the leak's
+    cycles = 0
+    while state.evidence < model().h:
+        feed(state, 1.15, 1, rng)
+        cycles += 1
+    assert cycles <= 40
+    assert 0.1 <= state.move <= 0.2
+
+
+def test_one_wild_cycle_cannot_carry_an_alert() -> None:
+    state = CusumState()
+    z, move = score_cycle(cycle_log(10 * WARM, COOL / 10, None), norm())
+    state.add(z, move, model())
+    assert state.evidence <= 3.0 - 0.5  # clipped at 3 spreads, less the allowance
+    assert state.evidence < 0.25 * model().h
+
+
+def test_evidence_rolls_back_to_before_what_led_up_to_an_excursion() -> None:
+    rng = np.random.default_rng(2)
+    state = CusumState()
+    state.mark(0)
+    feed(state, 1.0, 20, rng)
+    kept = (state.evidence, state.run_cycles, list(state.recent))
+    state.mark(HOUR_MS)
+    feed(state, 1.5, 20, rng)  # a door left ajar before the cabinet went out of band
+    state.mark(2 * HOUR_MS)
+    state.roll_back(HOUR_MS + 1)
+    assert (state.evidence, state.run_cycles, state.recent) == kept
+
+
+def history(days: int, shifts: list[float], rng: np.random.Generator) -> list[HourFeatures]:
+    """Learning hours of 4 clean cycles each; each half-day's slopes moved by its shift."""
+    out = []
+    for index in range(days * 24):
+        shift = shifts[(index // 12) % len(shifts)]
+        factor = np.exp(shift + rng.normal(0, SIGMA, 4))
+        out.append(
+            HourFeatures(
+                index * HOUR_MS,
+                index % 24,
+                cycle_ms=4 * 15 * 60_000,
+                warm=[float(f) * WARM for f in factor],
+                cool=[COOL / float(f) for f in factor],
+                duty=[None] * 4,
+            )
+        )
+    return out
+
+
+def test_the_allowance_grows_with_the_half_day_shifts_the_learning_days_showed() -> None:
+    steady = learn_cusum(history(4, [0.0], np.random.default_rng(3)))
+    wandering = learn_cusum(history(4, [0.15, -0.15, 0.05, -0.05], np.random.default_rng(3)))
+    assert steady is not None and wandering is not None
+    assert steady.k == 0.5 and steady.h >= 12.0  # the floors
+    assert wandering.k > 1.0  # a half-day moving by 1.5 spreads does not accumulate
+    # a leak in the last half-day of learning does not raise its own allowance
+    leaky = learn_cusum(history(4, [0.0] * 7 + [0.3], np.random.default_rng(3)))
+    assert leaky is not None and leaky.k < 1.0
+
+
+def test_a_leak_that_starts_in_busy_hours_is_confirmed_the_same_night() -> None:
+    # Doors every 10 min from 06:00 to 19:00 leave few clean cycles in the day; a leak of
+    # severity 0.35 (of a 7 W/K torn gasket) begins at 07:00 local and ramps in over 12 h.
+    plant = ColdPlant(differential_k=2.5, ua_w_k=7.0, capacity_w=500.0)
+    onset = MIDNIGHT + timedelta(days=6, hours=7)
+    rows = cold_plant.fridge("f", MIDNIGHT, 8, plant, seed=2, leak_ua=2.45, leak_from=onset)
+    findings, points = run(engine(plant.interval_s), rows)
+    onset_ms = int(onset.timestamp() * 1000)
+    assert not [f for f in findings if f.at_ms < onset_ms]
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "the leak was confirmed"
+    # the move reaches seal_cold_min_move halfway up the ramp; confirmed that night, not
+    # the night after (the window needed clean night cycles beyond the ramp)
+    assert (fired[0].at_ms - onset_ms) / HOUR_MS <= 20
+    assert fired[0].evidence["evidence"] >= 1.0  # type: ignore[operator]
+    assert fired[0].evidence["evidence_move"] >= 0.15  # type: ignore[operator]
+    judged = [p for p in points if "learning" not in p.evidence]
+    before = [p.evidence["evidence"] for p in judged if p.ts < onset]
+    assert before and max(before) < 0.5  # type: ignore[type-var]
