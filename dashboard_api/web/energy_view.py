@@ -153,7 +153,7 @@ def _daily_chart(
     return column_chart(
         ColumnChart(
             chart_id=f"energy-daily-{carrier.value}{size.suffix}",
-            title=title,
+            title=_heading(title),
             unit=carrier.unit,
             labels=[f"{d:%m-%d}" for d in days],
             series=series,
@@ -189,7 +189,7 @@ def _period_charts(
     chart = bar_chart(
         BarChart(
             chart_id=f"energy-period{size.suffix}",
-            title=f"{text('chart.by_building', lang)} · {text('electricity', lang)}",
+            title=_heading(f"{text('chart.by_building', lang)} · {text('electricity', lang)}"),
             unit="kWh",
             rows=rows,
             series=series,
@@ -200,6 +200,11 @@ def _period_charts(
         )
     )
     return [chart]
+
+
+def _heading(words: str) -> str:
+    """A chart's title from the report's words, which are lower case in English."""
+    return words[:1].upper() + words[1:]
 
 
 def _changes(line: ReportLine, lang: Lang) -> str:
@@ -233,7 +238,9 @@ def _tou_charts(
     chart = bar_chart(
         BarChart(
             chart_id=f"energy-tou{size.suffix}",
-            title=f"{text('chart.tou', lang)} ({text('note.tou', lang)}, {report.currency})",
+            title=_heading(
+                f"{text('chart.tou', lang)} ({text('note.tou', lang)}, {report.currency})"
+            ),
             unit="kWh",
             rows=[BarRow(line_label(line, lang)[0]) for line in totals],
             series=series,
@@ -279,7 +286,7 @@ def _end_use_charts(
     chart = bar_chart(
         BarChart(
             chart_id=f"energy-end-uses{size.suffix}",
-            title=text("chart.categories", lang),
+            title=_heading(text("chart.categories", lang)),
             unit="%",
             rows=[BarRow(key, "; ".join(flagged[key])) for key in rows],
             series=series,
