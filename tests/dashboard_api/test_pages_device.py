@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.dashboard_api.pages_site import STAFF, VIEWER, Site, form_csrf, page_site, signed_in
+from core.records import SealHealthPoint
+from tests.alerts.conftest import SITE
+from tests.dashboard_api.pages_site import (
+    NOON,
+    STAFF,
+    VIEWER,
+    Site,
+    form_csrf,
+    page_site,
+    signed_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +166,43 @@ async def test_relearning_the_seal_is_for_staff_with_a_reason(
         "/devices/ir-1/relearn-seal", data={"csrf": form_csrf(page), "reason": "新门封条"}
     )
     assert cabinet.status_code == 422 and "没有门封" in cabinet.text
+
+
+async def test_seal_health_shows_the_latest_verdict_and_its_evidence(
+    site: Site, viewer: httpx.AsyncClient
+) -> None:
+    """A learned baseline (the sample fridge's readings stop at 10:00, so the rule's own
+    learning points end before these verdicts): the last 30 days as a line, the latest
+    verdict's features against the baseline, and the earlier verdicts."""
+    points = [
+        SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=h), health, evidence)
+        for h, health, evidence in (
+            (48, 0.95, {"health": 0.95, "duty_base": 0.31, "duty_now": 0.33, "duty_change": 0.06}),
+            (
+                2,
+                0.41,
+                {
+                    "health": 0.41,
+                    "duty_base": 0.31,
+                    "duty_now": 0.52,
+                    "duty_change": 0.68,
+                    "warm_rate_base": 0.8,
+                    "warm_rate_now": 1.3,
+                    "warm_rate_change": 0.62,
+                },
+            ),
+        )
+    ]
+    site.harness.store.save_seal_health(points)
+    page = (await viewer.get("/devices/sample-1")).text
+    assert 'data-testid="seal-learning"' not in page
+    assert "当前健康度 41%（2026-11-23 10:00）" in page
+    evidence = page[page.index('data-testid="seal-evidence"') :]
+    evidence = evidence[: evidence.index("</table>")]
+    assert re.search(r"<td>压缩机运行率</td><td>0.31</td><td>0.52</td>\s*<td>\+68 %</td>", evidence)
+    assert "停机回温速率" in evidence
+    assert re.search(r'<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"', page)  # two verdicts
+    history = page[page.index('data-testid="seal-history"') :]
+    assert history.index("41 %") < history.index("95 %")  # newest first
+    english = (await viewer.get("/devices/sample-1?lang=en")).text
+    assert "Health now 41% (2026-11-23 10:00)" in english and "compressor duty" in english
