@@ -8,14 +8,26 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
-from dashboard_api import create_app
+from core.clock import StepClock
+from core.records import Role
+from dashboard_api import ApiContext, create_app
 from dashboard_api.live import LiveHub
-from tests.alerts.conftest import batch
-from tests.dashboard_api.pages_site import NOON, VIEWER, Site, page_site, signed_in, tile_of
+from tests.alerts.conftest import Harness, batch, school
+from tests.dashboard_api.accounts import with_accounts
+from tests.dashboard_api.pages_site import (
+    NOON,
+    PASSWORD,
+    VIEWER,
+    Site,
+    page_site,
+    signed_in,
+    tile_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -152,3 +164,26 @@ async def test_with_the_live_hub_the_tiles_come_from_its_memory(site: Site) -> N
         hub.on_batch(readings)
         status, tile = tile_of((await client.get("/")).text, "fridge-1")
     assert status == "ok" and 'data-testid="tile-value">6.5<' in tile and ">11:59</time>" in tile
+
+
+async def test_empty_states_say_something(tmp_path: Path) -> None:
+    """A site with no devices yet and no alerts service: the overview says what to do and the
+    alert list says it has nothing, instead of blank pages."""
+    path = tmp_path / "empty.duckdb"
+    harness = Harness(path, school(devices=[]), StepClock(NOON))
+    context = ApiContext(harness.config, harness.readings, harness.clock, lambda: {})
+    context, accounts = with_accounts(context, path)
+    accounts.person(VIEWER, Role.VIEWER, PASSWORD)
+    try:
+        transport = httpx.ASGITransport(app=create_app(context))
+        async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
+            await signed_in(client, VIEWER)
+            overview = (await client.get("/")).text
+            alerts = await client.get("/alerts")
+            english = await client.get("/alerts/1?lang=en")
+    finally:
+        accounts.close()
+        harness.close()
+    assert "站点配置中还没有设备" in overview and "报警服务未运行" in overview
+    assert alerts.status_code == 200 and "暂无未处理报警" in alerts.text
+    assert english.status_code == 503 and "The alerts service is not running" in english.text
