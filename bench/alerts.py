@@ -1,0 +1,375 @@
+"""Alert latency under load: the publish of a reading that crosses a line to the webhook
+request that tells someone, with background telemetry flowing.
+
+Run ``python -m bench.alerts [--rates 1000,10000] [--samples 40] [--devices 1000]``. One JSON
+object goes to stdout at the end; progress goes to stderr.
+
+Setup, all real and on loopback: a Mosquitto (`demo_broker`), `canteen serve` as a child
+process (gateway, DuckDB store, rules, notification planner, outbox and dispatcher, API), and a
+webhook receiver in this process (a stdlib HTTP server) that the site config routes every
+alert to. The probe fridges are judged on the air probe with no duration (`judge_on: air`,
+`alert_after_min: 0`): one reading above 8 °C fires, so what is measured is the pipeline, not
+a rule's waiting time.
+
+Per phase (one per background rate): a publisher in its own process sends canonical telemetry
+for `--devices` fridges at the rate (QoS 1, paced every 5 ms) and keeps going through the
+phase; after a warm-up, this process publishes one crossing reading on a fresh probe device at
+a time (QoS 1) and takes the time from just before `publish` to the receiver's arrival of the
+`fired` notice naming that device; `--samples` of them, spaced `--gap` apart. Both instants are
+`time.perf_counter()` in this process. Meanwhile the service's `readings_stored` (GET
+/api/health) says how many background readings it stored, against what the publisher sent in
+the same window (its ratio shows whether the service kept up, the same run's own baseline).
+
+Targets (issue 13): p99 <= 100 ms at 1 k msg/s; p99 <= 250 ms at 10 k msg/s. A sample that does
+not arrive within 10 s fails the bench (exit 1) naming the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.synchronize import Event as MpEvent
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from demo_broker.mosquitto import MosquittoProcess, free_port
+
+SITE = "bench-school"
+PREFIX = "canteen/v1"
+_ARRIVAL_TIMEOUT_S = 10.0
+_START_TIMEOUT_S = 90.0
+_TICK_S = 0.005  # the background publisher's pacing step
+TARGETS_MS = {1000: 100.0, 10000: 250.0}
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+# -- the webhook receiver --------------------------------------------------------------------
+
+
+class Receiver:
+    """Records when the first `fired` notice naming each device arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.requests = 0
+        self._changed = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def wait(self, device: str, timeout_s: float) -> float | None:
+        with self._changed:
+            self._changed.wait_for(lambda: device in self.arrived, timeout_s)
+            return self.arrived.get(device)
+
+    def _record(self, body: bytes) -> None:
+        at = time.perf_counter()
+        data = json.loads(body)
+        with self._changed:
+            self.requests += 1
+            if data.get("kind") in ("fired", "digest"):
+                for alert in data.get("alerts", []):
+                    self.arrived.setdefault(str(alert.get("device")), at)
+            self._changed.notify_all()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver._record(body)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+# -- the service -----------------------------------------------------------------------------
+
+
+def site_config(
+    devices: int, probes: int, hook: str, linger_ms: float | None = None
+) -> dict[str, Any]:
+    fridge = {"kind": "fridge", "building": "canteen", "interval_s": 60}
+    return {
+        "site": {"id": SITE, "name": "Bench School", "timezone": "Asia/Shanghai"},
+        "mqtt": {"topic_prefix": PREFIX, "client_id": "bench-alerts-gateway"},
+        # Judged on the air probe; devices stay "online" for the whole run.
+        "rules": {"judge_on": "air", "offline_min_s": 36000},
+        # The gateway's batch linger (default 50 ms) as configured, or as the bench is told.
+        **({"gateway": {"batch_linger_ms": linger_ms}} if linger_ms is not None else {}),
+        "buildings": [{"id": "canteen", "name": "食堂", "kind": "canteen"}],
+        "devices": [
+            *({"id": f"bg-{i}", "name": f"背景 {i}", **fridge} for i in range(devices)),
+            *(
+                {
+                    "id": f"probe-{i}",
+                    "name": f"探测冷藏柜 {i}",
+                    "location": "后厨",
+                    "limits": {"alert_after_min": 0},
+                    **fridge,
+                }
+                for i in range(probes)
+            ),
+        ],
+        "notify": {
+            "channels": {"hook": {"type": "webhook", "url": hook}},
+            "people": {"bench": {"display_name": "Bench", "channels": ["hook"]}},
+            "roles": {"cook_on_duty": {"default": ["bench"]}},
+            "routes": [
+                {"name": "all", "levels": [{"roles": ["cook_on_duty"]}], "reminder_every_min": None}
+            ],
+        },
+    }
+
+
+def start_service(
+    work: Path, broker: MosquittoProcess, config: dict[str, Any]
+) -> tuple[subprocess.Popen[bytes], str]:
+    path = work / "site.yaml"
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    port = free_port()
+    log = (work / "service.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "canteen",
+            "--log-level",
+            "warning",
+            "serve",
+            "--config",
+            str(path),
+            "--broker",
+            broker.url,
+            "--db",
+            str(work / "bench.duckdb"),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (work / "service.log").read_text()[-2000:]
+            raise RuntimeError(f"canteen serve exited {proc.returncode}: {tail}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).json().get("broker_connected"):
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"the service did not come up in {_START_TIMEOUT_S:g} s")
+
+
+def stored(base: str) -> int:
+    return int(httpx.get(f"{base}/api/health", timeout=10).json()["readings_stored"])
+
+
+# -- publishers ------------------------------------------------------------------------------
+
+
+def _client(port: int, name: str) -> paho.Client:
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=name)
+    client.max_inflight_messages_set(10_000)
+    client.max_queued_messages_set(0)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    if not connected.wait(10):
+        raise RuntimeError(f"{name} could not connect to the broker")
+    return client
+
+
+def background(port: int, rate: int, devices: int, stop: MpEvent, sent: Any) -> None:
+    """Publish `rate` msg/s of in-band telemetry over `devices` fridges until `stop`."""
+    client = _client(port, f"bench-bg-{os.getpid()}")
+    topics = [f"{PREFIX}/{SITE}/bg-{i}/telemetry" for i in range(devices)]
+    rng = random.Random(7)
+    count, begun = 0, time.perf_counter()
+    while not stop.is_set():
+        due = int((time.perf_counter() - begun) * rate)
+        for _ in range(due - count):
+            payload = {
+                "ts": int(time.time() * 1000),
+                "seq": count,
+                "m": {"temp_c": round(rng.uniform(3.0, 5.0), 2)},
+            }
+            client.publish(topics[count % devices], json.dumps(payload), qos=1)
+            count += 1
+        sent.value = count
+        time.sleep(_TICK_S)
+    client.disconnect()
+    client.loop_stop()
+
+
+# -- one phase -------------------------------------------------------------------------------
+
+
+def phase(
+    rate: int, args: argparse.Namespace, port: int, base: str, receiver: Receiver, first_probe: int
+) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    stop, sent = context.Event(), context.Value("q", 0)
+    publisher = context.Process(target=background, args=(port, rate, args.devices, stop, sent))
+    publisher.start()
+    probe = _client(port, f"bench-probe-{rate}")
+    try:
+        time.sleep(args.warmup)
+        stored0, sent0, t0 = stored(base), int(sent.value), time.perf_counter()
+        latencies = [
+            _sample(probe, receiver, f"probe-{first_probe + i}") for i in range(args.samples)
+        ]
+        elapsed = time.perf_counter() - t0
+        stored1, sent1 = stored(base), int(sent.value)
+    finally:
+        stop.set()
+        publisher.join(30)
+        probe.disconnect()
+        probe.loop_stop()
+    ordered = sorted(latencies)
+    target = TARGETS_MS.get(rate)
+    p99 = _quantile(ordered, 0.99)
+    return {
+        "rate_target_msg_s": rate,
+        "published_msg_s": round((sent1 - sent0) / elapsed, 1),
+        "stored_msg_s": round((stored1 - stored0 - args.samples) / elapsed, 1),
+        "background_stored_during_samples": stored1 - stored0 - args.samples,
+        "background_published_during_samples": sent1 - sent0,
+        "window_s": round(elapsed, 2),
+        "latency_ms": {
+            "n": len(ordered),
+            "p50": round(_quantile(ordered, 0.5), 1),
+            "p99": round(p99, 1),
+            "max": round(ordered[-1], 1),
+            "mean": round(statistics.fmean(ordered), 1),
+        },
+        "target_p99_ms": target,
+        "met": target is None or p99 <= target,
+    }
+
+
+def _sample(client: paho.Client, receiver: Receiver, device: str) -> float:
+    topic = f"{PREFIX}/{SITE}/{device}/telemetry"
+    payload = json.dumps({"ts": int(time.time() * 1000), "seq": 1, "m": {"temp_c": 12.0}})
+    begun = time.perf_counter()
+    client.publish(topic, payload, qos=1)
+    arrived = receiver.wait(device, _ARRIVAL_TIMEOUT_S)
+    if arrived is None:
+        raise RuntimeError(f"no notice for {device} within {_ARRIVAL_TIMEOUT_S:g} s")
+    time.sleep(0.2 + random.random() * 0.2)  # spaced, not in step with the publisher's tick
+    return (arrived - begun) * 1000.0
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile (the value below which q of the samples lie)."""
+    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 1))))
+    return ordered[rank - 1]
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    receiver = Receiver()
+    receiver.start()
+    with tempfile.TemporaryDirectory(prefix="bench-alerts-") as tmp, MosquittoProcess() as broker:
+        work = Path(tmp)
+        probes = args.samples * len(args.rates)
+        config = site_config(args.devices, probes, receiver.url, args.linger_ms)
+        say(f"starting canteen serve ({args.devices} background fridges, {probes} probes)")
+        proc, base = start_service(work, broker, config)
+        try:
+            phases = []
+            for index, rate in enumerate(args.rates):
+                say(f"phase {rate} msg/s: {args.samples} crossings")
+                phases.append(phase(rate, args, broker.port, base, receiver, index * args.samples))
+                say(json.dumps(phases[-1]["latency_ms"]))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            receiver.stop()
+    return {
+        "bench": "alerts",
+        "path": "publish (QoS 1) > broker > gateway > DuckDB > rules > planner > outbox > webhook",
+        "devices": args.devices,
+        "samples_per_phase": args.samples,
+        "phases": phases,
+        "met": all(p["met"] for p in phases),
+        "cpus": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "gateway_batch_linger_ms": args.linger_ms if args.linger_ms is not None else 50.0,
+    }
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.alerts", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--rates", default="1000,10000", help="background msg/s per phase")
+    parser.add_argument("--samples", type=int, default=40, help="crossings per phase")
+    parser.add_argument("--devices", type=int, default=1000, help="background fridges")
+    parser.add_argument(
+        "--linger-ms", type=float, default=None, help="gateway batch linger (default: config's)"
+    )
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before sampling")
+    args = parser.parse_args(argv)
+    args.rates = [int(r) for r in str(args.rates).split(",") if r]
+    if args.samples < 1 or not args.rates or min(args.rates) < 0:
+        parser.error("--samples must be >= 1 and --rates a list of msg/s >= 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        report = run(args)
+    except RuntimeError as exc:
+        say(f"bench.alerts failed: {exc}")
+        return 1
+    print(json.dumps(report, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
