@@ -21,7 +21,7 @@ from dashboard_api.routes import alerts, calibration, deadletter, devices, energ
 from dashboard_api.routes import charts as chart_route
 from dashboard_api.routes import live as live_route
 from dashboard_api.routes import notify as notify_route
-from dashboard_api.web import install_web, pages_ack, pages_energy, pages_registers, render
+from dashboard_api.web import install_web, pages_ack, render
 
 __all__ = ["create_app"]
 
@@ -47,9 +47,6 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(notify_route.router, dependencies=signed_in)
     # The signed acknowledge link's page: public, the link is its own credential.
     app.include_router(pages_ack.router)
-    # The register and energy pages, ahead of the shell's placeholders for their paths.
-    for page in (pages_registers, pages_energy):
-        app.include_router(page.router)
     install_web(app)
     app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app

@@ -26,7 +26,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from dashboard_api.web import login, overview, pages_alerts, pages_device, pages_overview
+from dashboard_api.web import (
+    login,
+    overview,
+    pages_alerts,
+    pages_device,
+    pages_energy,
+    pages_overview,
+    pages_registers,
+)
 from dashboard_api.web.docs import install_docs
 from dashboard_api.web.render import render
 from dashboard_api.web.security import SecurityHeaders
@@ -35,7 +43,15 @@ __all__ = ["PAGE_MODULES", "STATIC", "install_web", "render"]
 
 STATIC = Path(__file__).resolve().parent / "static"
 
-PAGE_MODULES = (login, pages_overview, pages_device, pages_alerts, overview)
+PAGE_MODULES = (
+    login,
+    pages_overview,
+    pages_device,
+    pages_alerts,
+    pages_registers,
+    pages_energy,
+    overview,
+)
 
 
 def install_web(app: FastAPI) -> None:

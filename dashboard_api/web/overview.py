@@ -1,6 +1,7 @@
 """Placeholder pages: one page per section of the navigation, each replaced by its own module
-when that page is built (remove its path from `SECTIONS`). The overview, device and alert
-pages are `pages_overview`, `pages_device` and `pages_alerts`."""
+when that page is built (remove its path from `SECTIONS`). The overview, device, alert,
+register and energy pages are `pages_overview`, `pages_device`, `pages_alerts`,
+`pages_registers` and `pages_energy`; no section waits for its page now."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ __all__ = ["SECTIONS", "router"]
 router = APIRouter(include_in_schema=False)
 
 # Sections whose page is still to come: path -> catalogue key of its title.
-SECTIONS = {"/registers": "nav.registers", "/energy": "nav.energy"}
+SECTIONS: dict[str, str] = {}
 
 
 def _placeholder(title_key: str) -> object:
