@@ -245,7 +245,7 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "alert.no_action": "没有 “{action}” 这一操作；可用：{allowed}。",
         "alert.unknown": "本站点没有编号为 {id} 的报警。",
         "alert.bad_id": "“{id}” 不是报警编号（应为正整数）。",
-        "alert.error_incomplete": "无法关闭：食品安全报警须填写纠正措施、食品处理决定及理由",
+        "alert.error_incomplete": "无法关闭：食品安全报警须填写纠正措施、食品处理决定及理由。",
         "alert.error_state": "无法{action}：该报警当前为“{state}”",
     },
     "en": {
@@ -483,7 +483,7 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "alert.unknown": "There is no alert {id} at this site.",
         "alert.bad_id": "“{id}” is not an alert number (a positive whole number).",
         "alert.error_incomplete": "Cannot close: a food-safety alert needs the corrective action, "
-        "the decision on the food and its reason",
+        "the decision on the food and its reason.",
         "alert.error_state": "Cannot {action}: the alert is {state}",
     },
 }

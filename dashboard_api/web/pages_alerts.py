@@ -242,10 +242,10 @@ def _error_words(request: Request, alert: Alert, action: str | None, error: Aler
     own sentence (which names the state and who did what when)."""
     words = CATALOGUE[language_of(request)]
     if isinstance(error, ClosureIncompleteError):
-        lead = words["alert.error_incomplete"]
-    else:
-        state = words[f"state.{alert.state.value}"]
-        lead = words["alert.error_state"].format(action=words[f"alert.do_{action}"], state=state)
+        # The form marks each missing field; the lifecycle's sentence would only repeat them.
+        return words["alert.error_incomplete"]
+    verb = words[f"alert.do_{action}"].lower()  # "Acknowledge" on its button, mid-sentence here
+    lead = words["alert.error_state"].format(action=verb, state=words[f"state.{alert.state.value}"])
     return f"{lead} ({error.message})"
 
 

@@ -142,6 +142,10 @@ async def test_acknowledging_records_the_logged_in_person(
     again = await staff.post(f"/alerts/{number}/acknowledge", data={"csrf": form_csrf(shown)})
     assert again.status_code == 409 and 'data-testid="form-error"' in again.text
     assert "无法确认" in again.text and STAFF in again.text
+    english = await staff.post(
+        f"/alerts/{number}/acknowledge?lang=en", data={"csrf": form_csrf(shown)}
+    )
+    assert "Cannot acknowledge: the alert is acknowledged (alert " in english.text
 
 
 async def test_a_food_safety_alert_closes_only_with_action_decision_and_reason(
