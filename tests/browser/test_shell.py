@@ -69,18 +69,29 @@ def test_docs_load_with_the_service_s_own_assets_only(page: Page, service: Servi
     assert any("/static/swagger/swagger-ui-bundle.js" in url for url in requested), requested
 
 
-def test_overview_fits_a_phone_without_sideways_scrolling(page: Page, service: Service) -> None:
-    page.set_viewport_size({"width": 390, "height": 844})
-    log_in(page, service, STAFF)
-    expect(page.get_by_test_id("tile").first).to_be_visible()
-    widths = page.evaluate(
+def _sideways(page: Page) -> dict[str, int]:
+    widths: dict[str, int] = page.evaluate(
         "() => ({page: document.documentElement.scrollWidth,"
         " view: document.documentElement.clientWidth,"
         " body: document.body.scrollWidth})"
     )
+    return widths
+
+
+def test_the_pages_fit_a_phone_without_sideways_scrolling(page: Page, service: Service) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, service, STAFF)
+    expect(page.get_by_test_id("tile").first).to_be_visible()
+    widths = _sideways(page)
     assert widths["page"] <= widths["view"] and widths["body"] <= widths["view"], widths
     # Every tile lies within the screen's width, none clipped at the right edge.
     edges = page.get_by_test_id("tile").evaluate_all(
         "tiles => tiles.map(t => t.getBoundingClientRect().right)"
     )
     assert edges and max(edges) <= widths["view"], edges
+    # The other pages the cook on duty opens on the phone (the alert filters are open).
+    for path in ("/alerts?state=all", "/registers/temperature-log", "/registers/calibration"):
+        page.goto(service.url(path))
+        expect(page.locator("main h1").first).to_be_visible()
+        widths = _sideways(page)
+        assert widths["page"] <= widths["view"], f"{path} scrolls sideways: {widths}"
