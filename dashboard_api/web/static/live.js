@@ -222,45 +222,60 @@
   if (only) {
     url += "?device=" + encodeURIComponent(only);
   }
-  var source = new EventSource(url, { withCredentials: true });
+  // EventSource reconnects by itself after a dropped stream; it gives up (CLOSED) when an
+  // answer is not a stream at all (a 401 after the session ended, a 503 while the service
+  // restarts). Then a new one is opened after a growing pause, up to a minute, and the page is
+  // refetched when it opens (which also finds an ended session: the login page).
+  var retryMs = 2000;
 
-  source.addEventListener("open", function () {
-    opened += 1;
-    showState("live");
-    if (opened > 1) {
-      refresh(); // a reconnect: what happened meanwhile comes with the page
-    }
-  });
-  source.addEventListener("error", function () {
-    showState("lost");
-  });
-  source.addEventListener("snapshot", function (event) {
-    var data = parse(event);
-    var devices = (data && data.devices) || {};
-    for (var device in devices) {
-      if (Object.prototype.hasOwnProperty.call(devices, device)) {
-        applyDevice(device, devices[device], false);
+  function connect() {
+    var source = new EventSource(url, { withCredentials: true });
+    source.addEventListener("open", function () {
+      opened += 1;
+      retryMs = 2000;
+      showState("live");
+      if (opened > 1) {
+        refresh(); // a reconnect: what happened meanwhile comes with the page
       }
-    }
-  });
-  source.addEventListener("reading", function (event) {
-    var data = parse(event);
-    if (data && data.device) {
-      applyDevice(data.device, data, true);
-    }
-  });
-  source.addEventListener("presence", function (event) {
-    var data = parse(event);
-    if (data && data.device) {
-      applyPresence(data.device, data.online);
-    }
-  });
-  source.addEventListener("alert", function () {
-    refresh();
-  });
-  source.addEventListener("reload", function () {
-    refresh();
-  });
+    });
+    source.addEventListener("error", function () {
+      showState("lost");
+      if (source.readyState === EventSource.CLOSED) {
+        window.setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 60000);
+        refresh();
+      }
+    });
+    source.addEventListener("snapshot", function (event) {
+      var data = parse(event);
+      var devices = (data && data.devices) || {};
+      for (var device in devices) {
+        if (Object.prototype.hasOwnProperty.call(devices, device)) {
+          applyDevice(device, devices[device], false);
+        }
+      }
+    });
+    source.addEventListener("reading", function (event) {
+      var data = parse(event);
+      if (data && data.device) {
+        applyDevice(data.device, data, true);
+      }
+    });
+    source.addEventListener("presence", function (event) {
+      var data = parse(event);
+      if (data && data.device) {
+        applyPresence(data.device, data.online);
+      }
+    });
+    source.addEventListener("alert", function () {
+      refresh();
+    });
+    source.addEventListener("reload", function () {
+      refresh();
+    });
+  }
+
+  connect();
 
   // A device that stops reporting turns stale without any event: look again now and then.
   window.setInterval(function () {
