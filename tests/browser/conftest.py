@@ -1,9 +1,11 @@
 """The web UI in a real browser: `canteen serve` as a child process on a free loopback port
-(a real Mosquitto, a temporary DuckDB file, people added with the `canteen user add`
-command as an operator adds them), and Debian's Chromium driven headless by Playwright (its own browser
-builds are never downloaded: `executable_path` points at /usr/bin/chromium).
+(a real Mosquitto, a temporary DuckDB file, people added with the `canteen user add` command
+as an operator adds them), and Debian's Chromium driven headless by Playwright (its own
+browser builds are never downloaded: `executable_path` points at /usr/bin/chromium).
 
-One browser for the session; each test gets a fresh page with no cookies. When a test fails,
+One service and one browser for the package's tests, stopped after its last one: Playwright's
+sync API holds an event loop on the main thread while it runs, which would refuse the
+`asyncio.run` of every later test. Each test gets a fresh page with no cookies. When a test fails,
 a screenshot and the page's HTML go to `<pytest tmp>/browser-failures/<test>/` and the path is
 printed in the failure's report."""
 
@@ -145,7 +147,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"canteen serve not healthy in {START_TIMEOUT_S:.0f} s: {log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(
     tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoProcess
 ) -> Iterator[Service]:
@@ -182,7 +184,7 @@ def service(
             proc.wait()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def chromium() -> Path:
     """The system Chromium, checked before anything starts: without it every browser test
     fails with this message (never a download attempt, never a skip)."""
@@ -197,7 +199,7 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright(service: Service) -> Iterator[Playwright]:
     """The driver, started after the service: the service's setup runs the `canteen` command,
     which runs an event loop of its own, and Playwright's sync API holds one on this thread
@@ -206,11 +208,11 @@ def playwright(service: Service) -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(
     playwright: Playwright, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BrowserContext]:
-    """One Chromium for the session, on a fresh user-data-dir under the pytest tmp dir."""
+    """One Chromium for the browser tests, on a fresh user-data-dir under the pytest tmp dir."""
     profile = tmp_path_factory.mktemp("chromium-profile")
     context = playwright.chromium.launch_persistent_context(
         str(profile),
