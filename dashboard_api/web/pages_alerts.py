@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
-from alerts.model import FOOD_SAFETY_RULES
+from alerts.lifecycle import RULE_ACTOR
 from core.records import Alert, AlertQuery, AlertState, FoodDecision, RuleId, Severity
 from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
@@ -204,7 +204,8 @@ def _alert_view(
             "device": context.config.device(alert.device),
             "history": history,
             "forms": _forms(alert) if can_act(request) else (),
-            "food_safety": alert.food_safety or alert.rule in FOOD_SAFETY_RULES,
+            "food_safety": alert.food_safety,
+            "rule_actor": RULE_ACTOR,
             "decisions": [d.value for d in FoodDecision],
             "failed": action,
             "error": None if error is None else _error_words(request, alert, action, error),
