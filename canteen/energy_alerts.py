@@ -107,9 +107,10 @@ class EnergyAlerts:
     def check(self, now: datetime | None = None) -> list[AlertChange]:
         """Judge the last `lookback_days` up to `now`; hand the findings to the alerts."""
         now = now or self._clock.now()
-        raised = self._load()
         if not site_meters(self._config):
             return []
+        # Worked on a copy: what the alerts did not take is raised again next time.
+        raised = {key: _Raised(r.until, r.open) for key, r in self._load().items()}
         today = now.astimezone(self._config.site.zone).date()
         first = today - timedelta(days=self._lookback)
         usage = self._usage(first, today)
@@ -118,6 +119,7 @@ class EnergyAlerts:
         changes = self._alerts.flush(EngineOutput(findings=findings)) if findings else []
         if findings:
             self._save(raised)
+            self._raised = raised
             log.info("energy alerts: %d findings, %d alert changes", len(findings), len(changes))
         return changes
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alerts import AlertService
+from alerts.engine import EngineOutput
 from alerts.lifecycle import AlertChange
 from alerts.model import AlertAction, AlertQuery, AlertState, RuleId, Severity
 from alerts.notify.routing import held_by_quiet_hours, subject_of
@@ -153,3 +154,28 @@ def test_the_check_is_quiet_at_a_site_without_meters(tmp_path: Path) -> None:
     finally:
         records.close()
         readings.close()
+
+
+class RefusingOnce:
+    """The alerts service, whose store refuses the first flush (the database was busy)."""
+
+    def __init__(self, service: AlertService) -> None:
+        self.service = service
+        self.refused = False
+
+    def flush(self, output: EngineOutput) -> list[AlertChange]:
+        if not self.refused:
+            self.refused = True
+            raise RuntimeError("database is busy")
+        return self.service.flush(output)
+
+
+def test_an_anomaly_the_alerts_did_not_take_is_raised_next_time(plant: Plant) -> None:
+    Meters(plant.readings).write("water-t", "water_m3", SEPT_1, date(2026, 10, 26), water)
+    sink = RefusingOnce(plant.service)
+    checker = EnergyAlerts(plant.config, plant.readings, sink, plant.records, plant.clock)
+    with pytest.raises(RuntimeError):
+        checker.check(at(plant, 22))
+    assert plant.leak_alerts() == []
+    (fired,) = checker.check(at(plant, 22, 13))
+    assert fired.action is AlertAction.FIRED and fired.alert.device == "water-t"
