@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -110,6 +111,12 @@ def alert_page(
         return _alert_view(request, context, desk, number)
     except PageError as problem:
         return problem_page(request, problem)
+
+
+@router.get("/alerts/{alert_id}/{action}", response_model=None)
+def act_page(alert_id: str, action: str) -> Response:
+    """A form's address opened as a page (a reload, a shared link): the alert it belongs to."""
+    return RedirectResponse(f"/alerts/{quote(alert_id, safe='')}", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/{action}", response_model=None)
@@ -257,7 +264,8 @@ def _desk(context: ApiContext) -> AlertsDesk:
 
 
 def _alert_id(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
+    # An id has at most 19 digits (2^63 - 1): a longer one is no alert, and is not converted.
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
         raise PageError(404, "alert.bad_id", id=text[:40])
     number = int(text)
     if not 1 <= number <= MAX_ALERT_ID:

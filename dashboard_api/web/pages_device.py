@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -85,6 +85,12 @@ def device_page(
         return _page(request, context, device)
     except PageError as problem:
         return problem_page(request, problem, devices=context.config.devices)
+
+
+@router.get("/devices/{device_id}/relearn-seal", response_model=None)
+def relearn_page(device_id: str) -> Response:
+    """The form's address opened as a page (a reload): the device it belongs to."""
+    return RedirectResponse(f"/devices/{quote(device_id, safe='')}", status_code=303)
 
 
 @router.post("/devices/{device_id}/relearn-seal", response_model=None)

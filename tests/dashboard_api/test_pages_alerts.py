@@ -111,7 +111,14 @@ async def test_dates_in_the_wrong_order_are_refused(viewer: httpx.AsyncClient) -
 
 
 async def test_an_unknown_or_malformed_alert_is_a_404_page(viewer: httpx.AsyncClient) -> None:
-    for path in ("/alerts/999999", "/alerts/abc", "/alerts/0", "/alerts/99999999999999999999"):
+    too_long = "/alerts/" + "9" * 5000  # more digits than int() converts: still a 404
+    for path in (
+        "/alerts/999999",
+        "/alerts/abc",
+        "/alerts/0",
+        "/alerts/99999999999999999999",
+        too_long,
+    ):
         answer = await viewer.get(path)
         assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
 
@@ -215,3 +222,12 @@ async def test_an_unknown_action_or_alert_is_a_404_page(staff: httpx.AsyncClient
     for path in ("/alerts/1/delete", "/alerts/999999/acknowledge"):
         answer = await staff.post(path, data={"csrf": csrf})
         assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
+
+
+async def test_a_forms_address_opened_as_a_page_leads_to_its_alert(
+    viewer: httpx.AsyncClient,
+) -> None:
+    answer = await viewer.get("/alerts/3/close")
+    assert answer.status_code == 303 and answer.headers["location"] == "/alerts/3"
+    device = await viewer.get("/devices/fridge-1/relearn-seal")
+    assert device.status_code == 303 and device.headers["location"] == "/devices/fridge-1"
