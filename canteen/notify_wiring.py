@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from alerts.lifecycle import RULE_ACTOR, AlertBook, AlertChange
-from alerts.model import AlertAction, AlertHistoryEntry, AlertState
+from alerts.model import AlertAction, AlertHistoryEntry, AlertQuery, AlertState
 from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Channel
@@ -177,9 +177,18 @@ class NotifyWiring:
         await self._planned(self.planner.tick)
 
     def _people_changes(self) -> list[AlertChange]:
-        """What people did to the alerts the planner tracks since it last heard of them."""
+        """What people did to the alerts the planner tracks since it last heard of them. One
+        query finds those still firing (nothing to tell); only the others are read one by one,
+        so a tick costs the database little however many alerts are tracked."""
+        tracked = self.planner.pending()
+        if not tracked:
+            return []
+        still = AlertQuery(site=self._site, states=(AlertState.FIRING,), limit=len(tracked) + 100)
+        firing = {alert.id for alert in self._records.find_alerts(still)}
         found: list[AlertChange] = []
-        for alert_id in sorted(self.planner.pending()):
+        for alert_id in sorted(tracked):
+            if alert_id in firing and self._known.get(alert_id) in (None, AlertState.FIRING):
+                continue
             alert = self._records.alert(self._site, alert_id)
             if alert is None or alert.state is self._known.get(alert_id):
                 continue
