@@ -322,7 +322,7 @@ def _texts(
     at = tile.reading_at.astimezone(zone) if tile.reading_at else None
     same_day = at is not None and at.date() == now.astimezone(zone).date()
     alerts = (
-        words["overview.open_alerts"].format(n=tile.fired)
+        words[_counted("overview.open_alerts", tile.fired)].format(n=tile.fired)
         if tile.fired
         else words["overview.no_open_alerts"]
     )
@@ -354,3 +354,8 @@ def _texts(
             for m in tile.meals
         ],
     }
+
+
+def _counted(key: str, n: int) -> str:
+    """English counts one alert, two alerts: the catalogue has a `_one` form for 1."""
+    return f"{key}_one" if n == 1 else key

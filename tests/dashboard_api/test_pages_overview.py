@@ -109,6 +109,8 @@ async def test_the_overview_in_english(viewer: httpx.AsyncClient) -> None:
     _, cabinet = tile_of(page, "ir-1")
     assert "breakfast <b>missed</b>" in cabinet and "≥ 120 °C, 10 min" in cabinet
     assert 'href="/" aria-current="page">Overview' in page
+    _, one = tile_of(page, "fridge-3")  # its resolved over-temperature alert, not closed
+    assert ">1 open alert</p>" in one and "7 devices" in page
 
 
 async def test_a_refresh_shows_a_new_reading(site: Site, viewer: httpx.AsyncClient) -> None:
