@@ -15,6 +15,7 @@ first, so a batch that arrives shuffled is judged as if it had arrived in order.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ from core.model import Device, DeviceKind
 from core.readings import PresenceChange, ReadingBatch
 
 __all__ = ["DeviceRules", "EngineOutput", "RuleEngine"]
+
+log = logging.getLogger(__name__)
 
 OFFLINE_KEY = "_offline"  # the snapshot name of the site-wide offline watch
 
@@ -243,7 +246,25 @@ class RuleEngine:
             if name == OFFLINE_KEY:
                 self.offline.restore(json.loads(saved))
             elif name in self.devices:
-                self.devices[name].restore(saved)
+                _restore_or_start_afresh(name, self.devices[name], saved)
+
+
+def _restore_or_start_afresh(device: str, rules: DeviceRules, saved: str) -> None:
+    """A state saved by another release (a rule that has learned to keep more, or less) or a
+    damaged one must not stop the service: that device starts afresh, its baselines are learned
+    again from the readings replayed and those to come, and the log says so."""
+    fresh = rules.snapshot()
+    try:
+        rules.restore(saved)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        rules.restore(fresh)
+        log.warning(
+            "alerts: the saved rule state of %s could not be read (%s: %s); its rules start "
+            "afresh and learn again from the stored readings",
+            device,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
 
 
 def _pair_neighbours(devices: Mapping[str, DeviceRules]) -> None:

@@ -4,15 +4,19 @@ and the alerts table together let the service continue as if it had never stoppe
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from alerts.model import Alert, AlertAction, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
 from core.clock import ManualClock, StepClock
 from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
-from tests.alerts.conftest import MIDNIGHT, Harness, batch, minutes, school, series
+from tests.alerts.conftest import MIDNIGHT, SITE, Harness, batch, minutes, school, series
 from tests.conftest import wait_for
 
 OVER = RuleId.OVER_TEMPERATURE
@@ -102,3 +106,27 @@ async def test_the_live_service_listens_ticks_and_saves_its_state(tmp_path: Path
 
 def _alerts(service: AlertService) -> list[Alert]:
     return service.book.find(AlertQuery("test-school", rule=OVER))
+
+
+def test_a_saved_state_this_release_cannot_read_starts_that_device_afresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A state saved by another release (or damaged) must not stop the service on start: the
+    device learns again from the stored readings, and its over-temperature is still caught."""
+    path = tmp_path / "canteen.duckdb"
+    first = Harness(path, school(), StepClock(T0))
+    first.feed(warm(0, 15))
+    first.service.save_state()
+    saved = json.loads(first.store.load_rule_state(SITE)["fridge-1"])
+    for name in saved["rules"]:
+        saved["rules"][name] = {"written_by": "a later release", "cycles": [1, 2]}
+    first.store.save_rule_state(SITE, {"fridge-1": json.dumps(saved)})
+    first.close()
+
+    with caplog.at_level(logging.WARNING, logger="alerts.engine"):
+        second = restarted(path, 15)
+    assert "saved rule state of fridge-1 could not be read" in caplog.text
+    second.feed(warm(15, 16))
+    [alert] = second.alerts(OVER)
+    assert alert.state is AlertState.FIRING
+    second.close()
