@@ -53,6 +53,7 @@ class AlertTopicPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._connected = threading.Event()
         self._started = False
+        self._stopping = False
 
     @property
     def connected(self) -> bool:
@@ -71,6 +72,7 @@ class AlertTopicPublisher:
     async def stop(self) -> None:
         if not self._started:
             return
+        self._stopping = True  # our own goodbye is not an outage worth a warning
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected.clear()
@@ -97,6 +99,6 @@ class AlertTopicPublisher:
         self._connected.set()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._stopping:
             log.warning("alert topic: disconnected from the broker (%s); reconnecting", reason)
         self._connected.clear()
