@@ -16,8 +16,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from alerts.errors import AlertNotFoundError
-from core.records import DeliveryAttempt
-from dashboard_api.context import ApiContext, DeliveryLog
+from core.records import DeliveryAttempt, DeliveryOutcome
 from dashboard_api.deps import Context, Desk
 from dashboard_api.errors import ApiError, answers
 from dashboard_api.routes.alerts import AlertId
@@ -26,6 +25,8 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["alerts"])
 
+_NOT_CONFIGURED = "not configured at this site (notify.channels is empty): nobody is told"
+
 
 @router.get(
     "/api/alerts/{alert_id}/deliveries",
@@ -33,28 +34,21 @@ router = APIRouter(tags=["alerts"])
     responses=answers(404, 422, 503),
 )
 async def deliveries(context: Context, desk: Desk, alert_id: AlertId) -> dict[str, Any]:
-    log = _delivery_log(context)
     try:
         await run_in_threadpool(desk.book.get, alert_id)
     except AlertNotFoundError as exc:
         raise ApiError(404, exc.message) from None
-    rows = await run_in_threadpool(log.deliveries_for_alert, alert_id)
+    log = context.deliveries
+    rows = [] if log is None else await run_in_threadpool(log.deliveries_for_alert, alert_id)
     zone = ZoneInfo(context.config.site.timezone)
-    items = [_row(row, zone) for row in rows]
     return {
         "alert_id": alert_id,
-        "count": len(items),
-        "sent": sum(1 for row in rows if row.outcome.value == "sent"),
-        "items": items,
+        # Said when no channel is configured: nobody is told, so the log stays empty.
+        "notifications": "configured" if log is not None else _NOT_CONFIGURED,
+        "count": len(rows),
+        "sent": sum(1 for row in rows if row.outcome is DeliveryOutcome.SENT),
+        "items": [_row(row, zone) for row in rows],
     }
-
-
-def _delivery_log(context: ApiContext) -> DeliveryLog:
-    if context.deliveries is None:
-        raise ApiError(
-            503, "notifications are not configured at this site (notify.channels is empty)"
-        )
-    return context.deliveries
 
 
 def _row(row: DeliveryAttempt, zone: ZoneInfo) -> dict[str, Any]:
