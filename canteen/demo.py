@@ -4,7 +4,8 @@ The broker is the system's mosquitto when installed, else the in-process `Embedd
 the demo needs nothing but Python. The simulator first fills in a few hours of history at high
 speed, then runs in real time, so charts have data from the first minute. It makes the
 account `admin` with a random password, printed with the address at start (a new one at each
-start): the only place a password is made up for anyone.
+start): the only place a password is made up for anyone. The notifications the demo config
+sends to its local webhook are printed as they arrive (`canteen.demo_inbox`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+from canteen.demo_inbox import demo_inbox
 from canteen.runtime import Overrides, Service, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
@@ -60,7 +62,7 @@ async def run_demo(
 ) -> None:
     from firmware_sim import Fleet
 
-    async with running_broker(broker) as broker_url:
+    async with running_broker(broker) as broker_url, demo_inbox(config):
         service = Service(config, SystemClock(), Overrides(broker=broker_url, db=db, listen=listen))
         start = datetime.now(UTC) - timedelta(hours=history_hours)
         fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
