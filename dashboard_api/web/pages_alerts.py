@@ -200,6 +200,10 @@ def _alert_view(
         history = desk.book.history(number)
     except AlertNotFoundError:
         raise PageError(404, "alert.unknown", id=number) from None
+    # Both callers run this view in a thread (a sync route; `run_in_threadpool` after a
+    # refused step), so the DuckDB read of the delivery log never blocks the event loop.
+    log = context.deliveries
+    deliveries = None if log is None else log.deliveries_for_alert(number)
     status = 200
     if error is not None:
         status = 422 if isinstance(error, ClosureIncompleteError) else 409
@@ -210,6 +214,7 @@ def _alert_view(
             "alert": alert,
             "device": context.config.device(alert.device),
             "history": history,
+            "deliveries": deliveries,  # None: no notification channel configured
             "forms": _forms(alert) if can_act(request) else (),
             "food_safety": alert.food_safety,
             "rule_actor": RULE_ACTOR,

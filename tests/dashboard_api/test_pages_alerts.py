@@ -7,12 +7,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from core.records import AlertState, RuleId
-from tests.dashboard_api.pages_site import STAFF, VIEWER, Site, form_csrf, page_site, signed_in
+from core.records import (
+    AlertState,
+    DeliveryAttempt,
+    DeliveryOutcome,
+    OutboxEntry,
+    OutboxState,
+    RuleId,
+)
+from dashboard_api import create_app
+from ingest.duckdb_outbox import DuckDBOutboxStore
+from tests.dashboard_api.pages_site import (
+    NOON,
+    STAFF,
+    VIEWER,
+    Site,
+    form_csrf,
+    page_site,
+    signed_in,
+)
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +252,80 @@ async def test_a_forms_address_opened_as_a_page_leads_to_its_alert(
     assert answer.status_code == 303 and answer.headers["location"] == "/alerts/3"
     device = await viewer.get("/devices/fridge-1/relearn-seal")
     assert device.status_code == 303 and device.headers["location"] == "/devices/fridge-1"
+
+
+async def test_without_notification_channels_the_delivery_log_says_nobody_is_told(
+    site: Site, viewer: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-2", RuleId.OVER_TEMPERATURE)
+    page = (await viewer.get(f"/alerts/{number}")).text
+    assert 'data-testid="delivery-off"' in page and "未配置通知渠道" in page
+    assert 'data-testid="delivery-row"' not in page
+    english = (await viewer.get(f"/alerts/{number}?lang=en")).text
+    assert "No notification channel is configured at this site" in english
+
+
+def _attempt(
+    number: int, at: datetime, attempt: int, outcome: DeliveryOutcome, **extra: Any
+) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        f"fired:{number}:webhook", (number,), "webhook", ("值班室", "王师傅"), attempt, at, outcome,
+        kind="fired", **extra,
+    )  # fmt: skip
+
+
+async def test_the_delivery_log_lists_every_attempt_in_local_time(
+    site: Site, tmp_path: Path
+) -> None:
+    number = alert_id(site, "fridge-2", RuleId.OVER_TEMPERATURE)
+    other = alert_id(site, "fridge-3", RuleId.OVER_TEMPERATURE)
+    silent = alert_id(site, "fridge-4", RuleId.OVER_TEMPERATURE)  # nobody was told of it
+    outbox = DuckDBOutboxStore(tmp_path / "outbox.duckdb")
+    fired = NOON - timedelta(minutes=90)  # 10:30 local
+    entry = OutboxEntry(
+        f"fired:{number}:webhook", "webhook", "fired", True, (number,), {}, OutboxState.SENDING,
+        0, fired, fired, fired,
+    )  # fmt: skip
+    assert outbox.enqueue(entry)
+    refused = _attempt(number, fired, 1, DeliveryOutcome.RETRY, reason="HTTP 503", status=503)
+    outbox.finish_attempt(entry, replace(refused, latency_ms=41.6))
+    later = fired + timedelta(minutes=1, seconds=5)
+    outbox.finish_attempt(entry, _attempt(number, later, 2, DeliveryOutcome.SENT, status=200))
+    # Another alert's notice is not this alert's log.
+    outbox.finish_attempt(entry, replace(refused, alert_ids=(other,), channel="email"))
+    app = create_app(replace(site.app.state.context, deliveries=outbox))
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://school"
+        ) as client:
+            await signed_in(client, VIEWER)
+            page = (await client.get(f"/alerts/{number}")).text
+            quiet = (await client.get(f"/alerts/{silent}")).text
+            english = (await client.get(f"/alerts/{number}?lang=en")).text
+    finally:
+        outbox.close()
+    cells = _delivery_rows(page)
+    assert cells == [
+        [
+            "2026-11-23 10:30:00",
+            "webhook",
+            "值班室, 王师傅",
+            "报警",
+            "待重试",
+            "HTTP 503",
+            "503",
+            "42",
+        ],
+        ["2026-11-23 10:31:05", "webhook", "值班室, 王师傅", "报警", "已发送 #2", "", "200", "0"],
+    ]
+    assert "通知发送记录" in page and "耗时 (ms)" in page
+    assert [row[4] for row in _delivery_rows(english)] == ["retry", "sent #2"]
+    assert "Latency (ms)" in english and "Recipients" in english
+    assert 'data-testid="delivery-none"' in quiet and "尚未为该报警发送任何通知" in quiet
+
+
+def _delivery_rows(html: str) -> list[list[str]]:
+    """Each row's cells as a person reads them (tags dropped, spaces joined)."""
+    found = re.findall(r'<tr data-testid="delivery-row".*?</tr>', html, re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in found]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", c).split()) for c in row] for row in cells]
