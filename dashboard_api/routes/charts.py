@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -31,6 +31,7 @@ from dashboard_api.web.charts import (
     min_max_buckets,
     render_chart,
 )
+from dashboard_api.web.i18n import CATALOGUE, Language
 from ingest.store import Aggregate
 
 __all__ = ["router"]
@@ -72,7 +73,7 @@ def chart(
     ] = None,
     width: Annotated[int, Query(ge=200, le=4000, description="Pixels")] = 800,
     height: Annotated[int, Query(ge=120, le=2000, description="Pixels")] = 300,
-    lang: Annotated[Literal["zh", "en"], Query(description="Language of the labels")] = "zh",
+    lang: Annotated[Language, Query(description="Language of the labels")] = "zh",
 ) -> Response:
     if metric not in METRICS:
         raise ApiError(
@@ -102,18 +103,19 @@ def _spec(
     step_s: int,
     width: int,
     height: int,
-    lang: str,
+    lang: Language,
 ) -> ChartSpec:
     words = _WORDS[lang]
     gap_s = 3.0 * max(step_s, device.interval_s)
     main = _buckets(context, device, metric, start, end, step_s)
-    series = [Series(words["air"] if metric == "temp_c" else metric, main, gap_s)]
+    named = _metric_label(metric, lang)
+    series = [Series(words["air"] if metric == "temp_c" else named, main, gap_s)]
     if metric == "temp_c":
         food = _food_estimate(context, device, start, end, step_s)
         if food:
             series.append(Series(words["food"], food, gap_s, secondary=True))
     return ChartSpec(
-        title=f"{device.label} · {metric}",
+        title=f"{device.label} · {named}",
         unit=METRICS[metric].unit,
         start=start,
         end=end,
@@ -123,7 +125,7 @@ def _spec(
         lang=lang,
         series=series,
         thresholds=_thresholds(context, device, metric, words),
-        markers=_markers(context, device, metric, start, end, step_s, words),
+        markers=_markers(context, device, metric, start, end, step_s, lang),
     )
 
 
@@ -192,13 +194,15 @@ def _markers(
     start: datetime,
     end: datetime,
     step_s: int,
-    words: dict[str, str],
+    lang: Language,
 ) -> list[Marker]:
     site = context.config.site.id
     markers: list[Marker] = []
     for flag, kind in _MARKER_METRICS.items():
         if flag != metric:
-            markers += _flag_ticks(context, device, flag, kind, start, end, step_s)
+            ticks = _flag_ticks(context, device, flag, start, end, step_s)
+            named = _metric_label(flag, lang)
+            markers += [Marker(at, kind, f"{named} {_local(context, at)}") for at in ticks]
     for event in context.store.device_events(site, _EVENT_KINDS, start, end):
         if event.device == device.id:
             at = datetime.fromtimestamp(event.ts_ms / 1000, UTC)
@@ -209,7 +213,7 @@ def _markers(
         for alert in context.alerts.book.find(query):
             at = alert.fired_at or alert.pending_since
             markers.append(
-                Marker(at, "alert", f"{words['alert']} {alert.rule} {_local(context, at)}")
+                Marker(at, "alert", f"{_WORDS[lang]['alert']} {alert.rule} {_local(context, at)}")
             )
     return markers
 
@@ -218,24 +222,28 @@ def _flag_ticks(
     context: Context,
     device: Device,
     flag: str,
-    kind: str,
     start: datetime,
     end: datetime,
     step_s: int,
-) -> list[Marker]:
+) -> list[datetime]:
     """A tick where a boolean metric comes on: the first column of each run with it on (the
     maximum per column, so an opening shorter than a column is not lost)."""
     site, zone = context.config.site.id, context.config.site.zone
     on = context.store.series(site, device.id, flag, start, end, step_s, Aggregate.MAX, zone=zone)
-    ticks: list[Marker] = []
+    ticks: list[datetime] = []
     previous: datetime | None = None
     for point in on:
         if point.value < 0.5:
             continue
         if previous is None or (point.start - previous).total_seconds() > step_s:
-            ticks.append(Marker(point.start, kind, f"{flag} {_local(context, point.start)}"))
+            ticks.append(point.start)
         previous = point.start
     return ticks
+
+
+def _metric_label(metric: str, lang: Language) -> str:
+    """The metric's name in the page's language (温度, Temperature), as the pages name it."""
+    return CATALOGUE[lang].get(f"metric.{metric}", metric)
 
 
 def _instant(context: Context, name: str, text: str) -> datetime:

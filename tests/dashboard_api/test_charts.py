@@ -153,6 +153,30 @@ async def test_chart_route_draws_the_morning_with_its_alert(client: httpx.AsyncC
     assert min(air_ys) < high_y  # SVG y grows downwards
     ticks = [m for m in root.iter(f"{SVG}line") if (m.get("class") or "") == "marker alert"]
     assert ticks, "the over-temperature alert is marked"
+    # The title names the metric in the chart's language, not by its wire name.
+    title = root.findtext(f"{SVG}title") or ""
+    assert title.endswith(" · Temperature") and "temp_c" not in title
+
+
+async def test_chart_title_and_series_name_the_metric_in_the_page_language(
+    client: httpx.AsyncClient,
+) -> None:
+    window = {"start": (NOON - timedelta(hours=6)).isoformat(), "end": NOON.isoformat()}
+    url = "/api/devices/fridge-1/chart.svg"
+    for metric, lang, named in [
+        ("temp_c", "zh", "温度"),
+        ("humidity_pct", "zh", "湿度"),
+        ("humidity_pct", "en", "Humidity"),
+        ("power_w", "en", "Power"),
+    ]:
+        answer = await client.get(url, params={"metric": metric, "lang": lang, **window})
+        assert answer.status_code == 200, answer.text
+        root = ET.fromstring(answer.text)
+        title = root.findtext(f"{SVG}title") or ""
+        assert title.endswith(f" · {named}") and metric not in answer.text, (metric, title)
+    # Without a language the chart is in Chinese, the site's default.
+    plain = await client.get(url, params={"metric": "temp_c", **window})
+    assert (ET.fromstring(plain.text).findtext(f"{SVG}title") or "").endswith(" · 温度")
 
 
 async def test_chart_route_refuses_bad_parameters(client: httpx.AsyncClient) -> None:
