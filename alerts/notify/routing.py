@@ -49,6 +49,15 @@ log = logging.getLogger(__name__)
 # Alerts of one cause: devices going silent together (a site's uplink, a gateway, a bridge).
 GROUPED_RULES = frozenset({RuleId.OFFLINE, RuleId.SITE_OFFLINE})
 _SILENCE_RULES = frozenset({RuleId.OFFLINE, RuleId.SITE_OFFLINE, RuleId.SENSOR_FAULT})
+# Their evidence says observed / baseline / unit (`energy.anomaly_model`), not temp_c / limit_c.
+_ENERGY_RULES = frozenset(
+    {
+        RuleId.ENERGY_NIGHT_BASE_LOAD,
+        RuleId.ENERGY_HOLIDAY_BASE_LOAD,
+        RuleId.ENERGY_NIGHT_WATER_FLOW,
+        RuleId.ENERGY_KITCHEN_OFF_HOURS,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +149,7 @@ def facts_for(alert: Alert, site: SiteConfig) -> AlertFacts:
     else:
         name = device.name or device.id
         location = " ".join(p for p in (buildings.get(device.building, ""), device.location) if p)
-    value, limit = _number(alert.evidence.get("temp_c")), _number(alert.evidence.get("limit_c"))
+    value, limit, unit = _reading(alert)
     return AlertFacts(
         alert_id=alert.id,
         site=alert.site,
@@ -155,10 +164,25 @@ def facts_for(alert: Alert, site: SiteConfig) -> AlertFacts:
         message=alert.message,
         value=value,
         limit=limit,
-        unit="°C" if value is not None or limit is not None else None,
+        unit=unit,
         zone=site.site.timezone,
         resolved_at=alert.resolved_at,
     )
+
+
+def _reading(alert: Alert) -> tuple[float | None, float | None, str | None]:
+    """The value, the limit and their unit the rule's evidence holds: an energy rule's observed
+    rate against its baseline (kW, or m³/h for a night water flow, where the baseline is the
+    leak threshold; `energy.anomaly_model`), a temperature rule's reading against its limit."""
+    evidence = alert.evidence
+    if alert.rule in _ENERGY_RULES:
+        value, limit = _number(evidence.get("observed")), _number(evidence.get("baseline"))
+        unit = evidence.get("unit")
+        shown = unit if isinstance(unit, str) and unit else None
+    else:
+        value, limit = _number(evidence.get("temp_c")), _number(evidence.get("limit_c"))
+        shown = "°C"
+    return value, limit, shown if value is not None or limit is not None else None
 
 
 def _number(value: object) -> float | None:

@@ -5,6 +5,7 @@ may hold."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,29 @@ def test_quiet_hours_never_hold_food(site: SiteConfig) -> None:
     assert held(device="meter-1", rule=RuleId.OFFLINE)
     assert held(device="cab-01", rule=RuleId.SEAL_DEGRADATION)
     assert held(device="fridge-1", rule=RuleId.SEAL_DEGRADATION)
+
+
+def test_energy_facts_carry_the_observed_rate_against_its_baseline(site: SiteConfig) -> None:
+    # As canteen.energy_alerts writes an anomaly's evidence (energy.anomaly_model).
+    night = alert(
+        9,
+        device="meter-1",
+        rule=RuleId.ENERGY_NIGHT_BASE_LOAD,
+        severity=Severity.WARNING,
+        evidence={"observed": 3.2, "baseline": 1.1, "unit": "kW", "reference_days": 14},
+    )
+    facts = facts_for(night, site)
+    assert (facts.value, facts.limit, facts.unit) == (3.2, 1.1, "kW")
+    leak = replace(
+        night,
+        rule=RuleId.ENERGY_NIGHT_WATER_FLOW,
+        evidence={"observed": 0.45, "baseline": 0.05, "unit": "m³/h"},
+    )
+    assert (facts_for(leak, site).value, facts_for(leak, site).unit) == (0.45, "m³/h")
+    # No baseline yet (too few like days): the value alone, still with its unit.
+    young = replace(night, evidence={"observed": 2.0, "baseline": None, "unit": "kW"})
+    assert (facts_for(young, site).limit, facts_for(young, site).unit) == (None, "kW")
+    # An energy alert is never read as a temperature, even with stray keys; and evidence
+    # without numbers says no value and no unit.
+    odd = replace(night, evidence={"temp_c": 9.4, "unit": "kW"})
+    assert (facts_for(odd, site).value, facts_for(odd, site).unit) == (None, None)
