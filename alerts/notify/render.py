@@ -111,7 +111,13 @@ def _device(facts: AlertFacts, lang: str) -> str:
 
 
 def _number(value: float, unit: str | None) -> str:
-    text = f"{value:.1f}" if abs(value) < 1000 else f"{value:.0f}"
+    # Three significant digits below 1 (a night water flow of 0.05 m³/h must not read 0.1).
+    if abs(value) >= 1000:
+        text = f"{value:.0f}"
+    elif abs(value) >= 1 or value == 0:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.3g}"
     return f"{text} {unit}" if unit else text
 
 

@@ -179,3 +179,12 @@ def test_subject_names_severity_and_device() -> None:
     assert subject(make_notice(lang="en")) == "CRITICAL · Alert: 1号冷藏柜 (食堂后厨)"
     digest = make_notice(*_many(3), kind=NoticeKind.DIGEST)
     assert subject(digest) == "告警汇总：3 条告警（1 条严重）"
+
+
+def test_small_figures_keep_their_digits() -> None:
+    """A night water flow of 0.05 m³/h against a 0.02 threshold must not read 0.1 and 0.0."""
+    facts = replace(fridge_facts(), value=0.05, limit=0.02, unit="m³/h")
+    text = render_text(make_notice(facts, lang="en"))
+    assert "now 0.05 m³/h, limit 0.02 m³/h" in text
+    warm = replace(fridge_facts(), value=9.44, limit=8.0, unit="°C")
+    assert "now 9.4 °C, limit 8.0 °C" in render_text(make_notice(warm, lang="en"))
