@@ -7,7 +7,11 @@ physics), disinfection compliance per meal and food-sample retention. Their find
 alerts through pending → firing → acknowledged → resolved → closed (`AlertBook`), persisted
 through the `AlertPersistence` protocol that ingest implements in the readings' database.
 `AlertService` wires it all for the running service, `canteen eval` and the tests.
-Notification channels, routing and escalation are not built yet.
+`alerts.notify` tells people: channels (webhook, WeCom, DingTalk, Feishu, e-mail, the MQTT alert
+topic), routing by rule, building, kind and severity to rostered roles, escalation, reminders,
+quiet hours and grouping (the planner), and a persisted outbox with retries, rate limits,
+digests and a delivery log. The probe calibration register (`alerts.calibration`) and the
+registers' PDF and XLSX documents (`alerts.register_export`) live here too.
 """
 
 from alerts.engine import EngineOutput, RuleEngine
