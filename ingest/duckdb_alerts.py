@@ -8,18 +8,13 @@ daily temperature log is computed here in SQL over the readings table, never in 
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
 
-import duckdb
 import numpy as np
 import pyarrow as pa
-from pydantic import ValidationError
 
 from core.readings import ReadingBatch
 from core.records import (
@@ -35,13 +30,9 @@ from core.records import (
 )
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc
-from ingest.errors import StoreError
-from ingest.migrations import migrate_or_close
+from ingest.duckdb_tables import DuckDBTables
 
 __all__ = ["DuckDBAlertStore"]
-
-T = TypeVar("T")
-
 
 # Each reading stands for the time until the next one, capped at the largest gap that still
 # counts as continuous data and at the end of its day; out-of-band time sums those spans.
@@ -63,27 +54,12 @@ ORDER BY d.day
 """
 
 
-class DuckDBAlertStore:
+class DuckDBAlertStore(DuckDBTables):
     """`alerts.store.AlertPersistence` on a DuckDB file (structurally: nothing of alerts is
     imported); its tables are the 'alerts' component of the file's schema (ingest.migrations)."""
 
-    backend = "duckdb"
-
     def __init__(self, path: str | Path) -> None:
-        self._target = str(path)
-        if self._target == ":memory:":
-            raise StoreError(
-                "alerts share the readings' database file; ':memory:' would be a separate, "
-                "empty database",
-                backend=self.backend,
-                target=self._target,
-            )
-        Path(self._target).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        with self._translated():
-            self._con = duckdb.connect(self._target)
-        migrate_or_close(self._con, "alerts", duckdb_schema.ALERTS, target=self._target)
+        super().__init__(path, "alerts", duckdb_schema.ALERTS, allow_memory=False)
 
     # -- alerts -----------------------------------------------------------------------------
 
@@ -274,47 +250,6 @@ class DuckDBAlertStore:
             ts_ms=np.asarray(columns["ts_ms"], dtype=np.int64),
             value=np.asarray(columns["value"], dtype=np.float64),
         )
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._con.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-        with self._lock, self._translated():
-            return self._con.execute(sql, params).fetchall()
-
-    def _records(self, table: RecordTable[T], sql: str, params: Any) -> list[T]:
-        """Rows selected as `table.select`, as records."""
-        rows = self._query(sql, params)
-        try:
-            return [table.decode(row) for row in rows]
-        except ValidationError as exc:
-            raise StoreError(
-                f"a row of {table.table} does not fit its record: {exc}",
-                backend=self.backend,
-                target=self._target,
-            ) from exc
-
-    def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-        with self._translated():
-            cursor = self._con.cursor()
-            try:
-                return cursor.execute(sql, params).fetchall()
-            finally:
-                cursor.close()
-
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        if self._closed:
-            raise StoreError("the store is closed", backend=self.backend, target=self._target)
-        try:
-            yield
-        except duckdb.Error as exc:
-            raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
 
 
 def _naive(instant: datetime | None) -> datetime | None:

@@ -10,26 +10,16 @@ replaces) runs in one transaction, so a crash leaves either the old state or the
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
-from pydantic import ValidationError
 
 from core.records import DeliveryAttempt, OutboxEntry, OutboxState
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc, utc
-from ingest.errors import StoreError
-from ingest.migrations import migrate_or_close
+from ingest.duckdb_tables import DuckDBTables
 
 __all__ = ["DuckDBOutboxStore"]
-
-T = TypeVar("T")
 
 _OUTBOX = RecordTable(
     "outbox",
@@ -52,20 +42,11 @@ _LOG = RecordTable(
 )  # fmt: skip
 
 
-class DuckDBOutboxStore:
+class DuckDBOutboxStore(DuckDBTables):
     """`alerts.store.OutboxStore` on a DuckDB file."""
 
-    backend = "duckdb"
-
     def __init__(self, path: str | Path) -> None:
-        self._target = str(path)
-        if self._target != ":memory:":
-            Path(self._target).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        with self._translated():
-            self._con = duckdb.connect(self._target)
-        migrate_or_close(self._con, "outbox", duckdb_schema.OUTBOX, target=self._target)
+        super().__init__(path, "outbox", duckdb_schema.OUTBOX)
 
     # -- the outbox -------------------------------------------------------------------------
 
@@ -172,55 +153,3 @@ class DuckDBOutboxStore:
             [channel, naive_utc(since)],
         )
         return [utc(at) for (at,) in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._con.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-        with self._lock, self._translated():
-            return self._con.execute(sql, params).fetchall()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._lock, self._translated():
-            self._con.execute("BEGIN")
-            try:
-                yield self._con
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    self._con.execute("ROLLBACK")
-                raise
-            self._con.execute("COMMIT")
-
-    def _records(self, table: RecordTable[T], sql: str, params: Any) -> list[T]:
-        rows = self._query(sql, params)
-        try:
-            return [table.decode(row) for row in rows]
-        except ValidationError as exc:
-            raise StoreError(
-                f"a row of {table.table} does not fit its record: {exc}",
-                backend=self.backend,
-                target=self._target,
-            ) from exc
-
-    def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-        with self._translated():
-            cursor = self._con.cursor()
-            try:
-                return cursor.execute(sql, params).fetchall()
-            finally:
-                cursor.close()
-
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        if self._closed:
-            raise StoreError("the store is closed", backend=self.backend, target=self._target)
-        try:
-            yield
-        except duckdb.Error as exc:
-            raise StoreError(str(exc), backend=self.backend, target=self._target) from exc

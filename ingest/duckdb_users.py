@@ -8,25 +8,15 @@ hands it (hashes, never a password or a token) and decides nothing.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import duckdb
-from pydantic import ValidationError
 
 from core.records import ApiToken, LoginSession, User
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc
-from ingest.errors import StoreError
-from ingest.migrations import migrate_or_close
+from ingest.duckdb_tables import DuckDBTables
 
 __all__ = ["DuckDBUserStore"]
-
-T = TypeVar("T")
 
 _USERS = RecordTable(
     "users",
@@ -41,27 +31,12 @@ _SESSIONS = RecordTable(
 )
 
 
-class DuckDBUserStore:
+class DuckDBUserStore(DuckDBTables):
     """`dashboard_api.auth.UserStore` on a DuckDB file (structurally: nothing of the API is
     imported)."""
 
-    backend = "duckdb"
-
     def __init__(self, path: str | Path) -> None:
-        self._target = str(path)
-        if self._target == ":memory:":
-            raise StoreError(
-                "users share the readings' database file; ':memory:' would be a separate, "
-                "empty database",
-                backend=self.backend,
-                target=self._target,
-            )
-        Path(self._target).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        with self._translated():
-            self._con = duckdb.connect(self._target)
-        migrate_or_close(self._con, "users", duckdb_schema.USERS, target=self._target)
+        super().__init__(path, "users", duckdb_schema.USERS, allow_memory=False)
 
     # -- users ------------------------------------------------------------------------------
 
@@ -136,40 +111,3 @@ class DuckDBUserStore:
             "DELETE FROM login_sessions WHERE created_at < ? OR last_seen < ?",
             [naive_utc(created), naive_utc(last_seen)],
         )
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._con.close()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _write(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-        with self._lock, self._translated():
-            return self._con.execute(sql, params).fetchall()
-
-    def _records(self, table: RecordTable[T], sql: str, params: Any) -> list[T]:
-        with self._translated():
-            cursor = self._con.cursor()
-            try:
-                rows = cursor.execute(sql, params).fetchall()
-            finally:
-                cursor.close()
-        try:
-            return [table.decode(row) for row in rows]
-        except ValidationError as exc:
-            raise StoreError(
-                f"a row of {table.table} does not fit its record: {exc}",
-                backend=self.backend,
-                target=self._target,
-            ) from exc
-
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        if self._closed:
-            raise StoreError("the store is closed", backend=self.backend, target=self._target)
-        try:
-            yield
-        except duckdb.Error as exc:
-            raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
