@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +35,12 @@ from core.metrics import METRICS, ValueType
 from core.readings import PresenceChange, ReadingBatch
 from ingest.store import SiteStore
 
-__all__ = ["LiveEvent", "LiveHub", "Subscriber"]
+__all__ = ["AlertListener", "LiveEvent", "LiveHub", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, str]  # (kind of update, device, metric or alert id)
+AlertListener = Callable[[AlertChange], None]
 _CHUNKS_KEPT = 64
 
 
@@ -126,8 +127,15 @@ class LiveHub:
         self._max_backlog = max_backlog
         self._behind_s = behind_s
         self._subscribers: set[Subscriber] = set()
-        self._latest: dict[tuple[str, str], tuple[int, float]] = {}
+        # Per device: its latest (epoch ms, value) per metric.
+        self._latest: dict[str, dict[str, tuple[int, float]]] = {}
         self._presence: dict[str, tuple[bool, datetime]] = {}
+        # Raised by every change a page shows (reading, presence, alert), overall and per
+        # device: what the overview's caches compare to know what to render again.
+        self.version = 0
+        self._versions: dict[str, int] = {}
+        self._alert_listeners: list[AlertListener] = []
+        self._snapshot_text: tuple[tuple[int, int], str] | None = None
         self._seq = 0
         self._seeded = False
         self._seeding = asyncio.Lock()
@@ -150,13 +158,15 @@ class LiveHub:
             if batch.site[i] != self.site:
                 continue
             metric, ts, value = batch.metric[i], int(ts_list[i]), float(values[i])
-            known = self._latest.get((device, metric))
+            metrics = self._latest.setdefault(device, {})
+            known = metrics.get(metric)
             if known is not None and known[0] > ts:
                 continue  # a late reading: the tile keeps the newer value
-            self._latest[(device, metric)] = (ts, value)
+            metrics[metric] = (ts, value)
             per_device.setdefault(device, {})[("reading", device, metric)] = self._value(
                 metric, ts, value
             )
+        self._changed(per_device)
         self._publish([_Update(device, "reading", f) for device, f in per_device.items()])
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
@@ -165,6 +175,7 @@ class LiveHub:
             if change.site != self.site:
                 continue
             self._presence[change.device] = (change.online, change.at)
+            self._changed((change.device,))
             fields = {("presence", change.device, ""): self._presence_fields(change.device)}
             self._publish([_Update(change.device, "presence", fields)])
 
@@ -196,27 +207,51 @@ class LiveHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    async def current(
-        self,
-    ) -> tuple[dict[tuple[str, str], tuple[int, float]], dict[str, tuple[bool, datetime]]]:
-        """The latest (epoch ms, value) per (device, metric) and each device's (online, since),
-        as the snapshots give them: the overview's tiles without a store query per device.
-        Call on the event loop; the store is read once, the first time."""
+    async def ready(self) -> None:
+        """Seed the latest values and presence from the store, once (call on the event loop);
+        after it, `values_of` and `presence_of` answer from memory."""
         self._bind_loop()
         await self._seed()
-        return dict(self._latest), dict(self._presence)
+
+    def values_of(self, device: str) -> Mapping[str, tuple[int, float]]:
+        """The device's latest (epoch ms, value) per metric, as the snapshots give them."""
+        return self._latest.get(device, {})
+
+    def presence_of(self, device: str) -> tuple[bool, datetime] | None:
+        """The device's (online, since), or None when it never said."""
+        return self._presence.get(device)
+
+    def version_of(self, device: str) -> int:
+        """Raised by each change of the device's values, presence or alerts."""
+        return self._versions.get(device, 0)
+
+    def add_alert_listener(self, listener: AlertListener) -> None:
+        """Told of each alert change on the event loop, after the subscribers."""
+        self._alert_listeners.append(listener)
 
     def snapshot(self, subscriber: Subscriber) -> LiveEvent:
         """The latest value of every metric and the presence of each device it follows."""
         devices: dict[str, dict[str, Any]] = {}
-        for (device, metric), (ts, value) in sorted(self._latest.items()):
+        for device in sorted(self._latest):
             if subscriber.wants(device):
-                entry = devices.setdefault(device, {"values": {}})
-                entry["values"][metric] = self._value(metric, ts, value)
+                values = self._latest[device]
+                devices[device] = {
+                    "values": {m: self._value(m, *values[m]) for m in sorted(values)}
+                }
         for device in sorted(self._presence):
             if subscriber.wants(device):
                 devices.setdefault(device, {"values": {}}).update(self._presence_fields(device))
         return LiveEvent(self._seq, "snapshot", {"site": self.site, "devices": devices})
+
+    def snapshot_text(self, subscriber: Subscriber) -> str:
+        """`snapshot(subscriber)` as stream text; for clients that follow every device it is
+        built once per state and shared (200 browsers reconnecting at once cost one)."""
+        if subscriber.devices is not None:
+            return self.snapshot(subscriber).text()
+        key = (self.version, self._seq)
+        if self._snapshot_text is None or self._snapshot_text[0] != key:
+            self._snapshot_text = (key, self.snapshot(subscriber).text())
+        return self._snapshot_text[1]
 
     def text_of(self, events: Sequence[LiveEvent]) -> str:
         """The events as one piece of the stream, shared by every client sent the same ones."""
@@ -256,11 +291,13 @@ class LiveHub:
                 return
             latest, presence = await asyncio.to_thread(self._read_store)
             for (device, metric), (ts, value) in latest.items():
-                known = self._latest.get((device, metric))
+                metrics = self._latest.setdefault(device, {})
+                known = metrics.get(metric)
                 if known is None or known[0] < ts:
-                    self._latest[(device, metric)] = (ts, value)
+                    metrics[metric] = (ts, value)
             for device, seen in presence.items():
                 self._presence.setdefault(device, seen)
+            self._changed(self.devices)
             self._seeded = True
 
     def _read_store(
@@ -290,7 +327,18 @@ class LiveHub:
                 }
             }
         }
+        self._changed((alert.device,))
         self._publish([_Update(alert.device, "alert", fields)])
+        for listener in self._alert_listeners:
+            try:
+                listener(change)
+            except Exception:
+                log.exception("live: alert listener %r failed", listener)
+
+    def _changed(self, devices: Iterable[str]) -> None:
+        self.version += 1
+        for device in devices:
+            self._versions[device] = self.version
 
     def _publish(self, updates: list[_Update]) -> None:
         """One batch's updates to every subscriber: a caught-up client that follows every

@@ -73,7 +73,7 @@ async def _stream(hub: LiveHub, devices: list[str] | None) -> AsyncIterator[str]
     # nothing behind in the hub.
     subscriber = await hub.subscribe(devices)
     try:
-        yield f"retry: {_RETRY_MS}\n\n" + hub.snapshot(subscriber).text()
+        yield f"retry: {_RETRY_MS}\n\n" + hub.snapshot_text(subscriber)
         while True:
             events = await subscriber.next_events(hub, hub.heartbeat_s)
             if events is None:

@@ -2,36 +2,40 @@
 
 A tile shows the device's name and location, its main value with unit and the local time of
 the reading, its band, a status and its open alerts; a disinfection cabinet's tile adds today's
-verdict per meal from the disinfection register. `static/live.js` keeps the tiles current from
-`/api/live` and derives the status with the same rule as `tile_status` below (the tile carries
-the facts as data attributes); without JavaScript a reload shows the current state.
+verdict per meal from the disinfection register (`overview_tiles` makes a tile and its status).
+`static/live.js` keeps the tiles current from `/api/live` and derives the status with the same
+rule as `tile_status` (the tile carries the facts as data attributes); without JavaScript a
+reload shows the current state.
 
-Status, most urgent first:
-
-- offline: the device's presence is offline (its Last Will or the gateway said so);
-- alert: an open alert that has fired (firing, acknowledged, or resolved but not yet closed);
-- stale: no reading for more than 3 × the device's reporting interval;
-- warning: an alert pending (condition true, duration not yet met) or the value out of band;
-- ok: none of these.
+With the live hub running (the service), the page is made from memory and its region kept
+while nothing changes (`overview_cache`); without it (tests, tools) each view reads the store.
+The page around the region (who is logged in, the server's time for live.js) is made per view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from alerts.text import meal_name
-from core.metrics import METRICS, ValueType
-from core.model import Device, DeviceKind, Limits
-from core.records import Alert, AlertQuery, AlertState, DisinfectionRecord
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, PageViewer
-from dashboard_api.web.i18n import CATALOGUE, language_of
+from dashboard_api.live import LiveHub
+from dashboard_api.web.i18n import Language, language_of
+from dashboard_api.web.overview_cache import STATUSES, OverviewView, region_html, tile_html
+from dashboard_api.web.overview_facts import OverviewFacts, meals_today, open_alerts
+from dashboard_api.web.overview_tiles import (
+    STALE_INTERVALS,
+    Tile,
+    band_text,
+    build_tiles,
+    decimals,
+    main_metric,
+    tile_status,
+)
 from dashboard_api.web.pages_common import shared
 from dashboard_api.web.render import render
 from ingest.store import LatestValue
@@ -42,320 +46,51 @@ __all__ = [
     "band_text",
     "decimals",
     "main_metric",
+    "overview_view",
     "router",
     "tile_status",
 ]
 
 router = APIRouter(include_in_schema=False)
 
-# A device that has said nothing for this many reporting intervals is stale (the brief of the
-# overview: "no reading for more than 3 × its interval").
-STALE_INTERVALS = 3
-_OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
-_MAX_OPEN_ALERTS = 1000
-
-
-@dataclass(slots=True)
-class MealVerdict:
-    meal: str
-    status: str  # compliant, incomplete, missed, unconfirmed, or pending (no verdict yet)
-
-
-@dataclass(slots=True)
-class Tile:
-    device: Device
-    metric: str | None
-    value: float | bool | None
-    unit: str
-    decimals: int
-    reading_at: datetime | None
-    band: Limits
-    online: bool | None
-    fired: int = 0  # open alerts that fired (not pending)
-    pending: int = 0
-    out_of_band: bool = False
-    status: str = "ok"
-    meals: list[MealVerdict] = field(default_factory=list)
-
-    @property
-    def stale_after_s(self) -> float:
-        return STALE_INTERVALS * self.device.interval_s
-
-
-def tile_status(
-    *,
-    online: bool | None,
-    fired: int,
-    pending: int,
-    age_s: float | None,
-    stale_after_s: float,
-    out_of_band: bool,
-) -> str:
-    """The tile's status, most urgent first (the module docstring; live.js has the same)."""
-    if online is False:
-        return "offline"
-    if fired:
-        return "alert"
-    if age_s is None or age_s > stale_after_s:
-        return "stale"
-    if pending or out_of_band:
-        return "warning"
-    return "ok"
-
 
 @router.get("/", response_class=HTMLResponse)
 async def overview(request: Request, person: PageViewer, context: Context) -> HTMLResponse:
-    if context.live is not None:
-        # The live hub holds every device's latest values in memory (it sends them to each
-        # browser that connects): one read instead of a store query per device.
-        latest, presence = _from_hub(*(await context.live.current()))
-    else:
-        latest, presence = await run_in_threadpool(_from_store, context)
-    return await run_in_threadpool(_page, request, context, latest, presence)
-
-
-def _page(
-    request: Request,
-    context: ApiContext,
-    latest: Mapping[str, list[LatestValue]],
-    presence: Mapping[str, bool],
-) -> HTMLResponse:
     lang = language_of(request)
     now = context.clock.now()
-    alerts = _open_alerts(context)
-    tiles = _tiles(context, alerts, now, latest, presence)
-    site_alerts = [a for a in alerts if a.device == context.config.site.id]
-    counts = {s: 0 for s in ("alert", "offline", "stale", "warning", "ok")}
-    for tile in tiles:
-        counts[tile.status] += 1
-    buildings = [
-        (b, [t for t in tiles if t.device.building == b.id]) for b in context.config.buildings
-    ]
+    if context.live is not None:
+        region = await overview_view(request, context, context.live).region(lang, now)
+    else:
+        region = await run_in_threadpool(_region_from_store, context, lang, now)
     return render(
         request,
         "overview.html",
         {
-            "buildings": [(b, ts) for b, ts in buildings if ts],
-            "counts": counts,
-            "site_alerts": site_alerts,
-            "alerts_running": context.alerts is not None,
+            "region": Markup(region),
+            "statuses": STATUSES,
             "today": now.astimezone(context.config.site.zone).date(),
             "now_ms": int(now.timestamp() * 1000),
             **shared(request, "/"),
             "stale_intervals": STALE_INTERVALS,
-            "texts": {t.device.id: _texts(t, CATALOGUE[lang], lang, context, now) for t in tiles},
         },
     )
 
 
-def _from_hub(
-    values: Mapping[tuple[str, str], tuple[int, float]],
-    seen: Mapping[str, tuple[bool, datetime]],
-) -> tuple[dict[str, list[LatestValue]], dict[str, bool]]:
-    latest: dict[str, list[LatestValue]] = {}
-    for (device, metric), (ts_ms, value) in sorted(values.items()):
-        at = datetime.fromtimestamp(ts_ms / 1000, UTC)
-        latest.setdefault(device, []).append(LatestValue(metric, at, value))
-    return latest, {device: online for device, (online, _) in seen.items()}
+def overview_view(request: Request, context: ApiContext, hub: LiveHub) -> OverviewView:
+    """The app's cached overview, made on first use (one per app, as the hub is)."""
+    view: OverviewView | None = getattr(request.app.state, "overview_view", None)
+    if view is None:
+        view = OverviewView(context, hub, OverviewFacts(context))
+        request.app.state.overview_view = view
+    return view
 
 
-def _from_store(context: ApiContext) -> tuple[dict[str, list[LatestValue]], dict[str, bool]]:
+def _region_from_store(context: ApiContext, lang: Language, now: datetime) -> str:
     site = context.config.site.id
-    latest = {d.id: context.store.latest(site, d.id) for d in context.config.devices}
-    return latest, {p.device: p.online for p in context.store.presence(site)}
-
-
-def _open_alerts(context: ApiContext) -> list[Alert]:
-    if context.alerts is None:
-        return []
-    query = AlertQuery(context.config.site.id, states=_OPEN, limit=_MAX_OPEN_ALERTS)
-    return context.alerts.book.find(query)
-
-
-def _tiles(
-    context: ApiContext,
-    alerts: Sequence[Alert],
-    now: datetime,
-    latest: Mapping[str, list[LatestValue]],
-    presence: Mapping[str, bool],
-) -> list[Tile]:
-    meals = _meals_today(context, now)
-    tiles = []
-    for device in context.config.devices:
-        tile = _tile(context, device, latest.get(device.id, []), presence)
-        for alert in alerts:
-            if alert.device == device.id:
-                if alert.state is AlertState.PENDING:
-                    tile.pending += 1
-                else:
-                    tile.fired += 1
-        if device.kind is DeviceKind.DISINFECTION_CABINET:
-            tile.meals = meals.get(device.id, [])
-        age = None if tile.reading_at is None else (now - tile.reading_at).total_seconds()
-        tile.status = tile_status(
-            online=tile.online,
-            fired=tile.fired,
-            pending=tile.pending,
-            age_s=age,
-            stale_after_s=tile.stale_after_s,
-            out_of_band=tile.out_of_band,
-        )
-        tiles.append(tile)
-    return tiles
-
-
-def _tile(
-    context: ApiContext, device: Device, latest: list[LatestValue], presence: Mapping[str, bool]
-) -> Tile:
-    metric = main_metric(device, latest)
-    value = next((v for v in latest if v.metric == metric), None)
-    spec = METRICS.get(metric) if metric else None
-    band = context.config.limits_for(device)
-    shown: float | bool | None = None
-    if value is not None:
-        boolean = spec is not None and spec.value_type is ValueType.BOOLEAN
-        shown = value.value >= 0.5 if boolean else value.value
-    return Tile(
-        device=device,
-        metric=metric,
-        value=shown,
-        unit=spec.unit if spec else "",
-        decimals=decimals(metric) if metric else 1,
-        reading_at=value.ts if value else None,
-        band=band,
-        online=presence.get(device.id),
-        out_of_band=_out_of_band(device, band, shown),
-    )
-
-
-# Decimals a value is shown with: a thermometer is read to 0.1 °C, a meter's register to
-# 0.01 kWh or m³; counts of percent, dBm, W and V need no fraction.
-_DECIMALS = {
-    "energy_kwh": 2,
-    "water_m3": 2,
-    "gas_m3": 2,
-    "flow_m3_h": 2,
-    "humidity_pct": 0,
-    "battery_pct": 0,
-    "rssi_dbm": 0,
-    "power_w": 0,
-    "voltage_v": 0,
-}
-
-
-def decimals(metric: str) -> int:
-    return _DECIMALS.get(metric, 1)
-
-
-def main_metric(device: Device, latest: Sequence[LatestValue]) -> str | None:
-    """What a tile shows: the temperature of a cabinet, the counter of a meter, else the
-    first metric the device has reported."""
-    carrier = device.kind.carrier
-    wanted = carrier.metric if carrier is not None else "temp_c"
-    have = [v.metric for v in latest]
-    if wanted in have or not have:
-        return wanted
-    return have[0]
-
-
-def _out_of_band(device: Device, band: Limits, value: float | bool | None) -> bool:
-    """A cold store's value beyond its limits (not yet an alert: that needs the duration)."""
-    if not device.kind.is_cold_storage or isinstance(value, bool) or value is None:
-        return False
-    return (band.high_c is not None and value > band.high_c) or (
-        band.low_c is not None and value < band.low_c
-    )
-
-
-def _meals_today(context: ApiContext, now: datetime) -> dict[str, list[MealVerdict]]:
-    """Per disinfection cabinet: each meal of the timetable with today's verdict, `pending`
-    while the register has no line for it yet (its window has not closed, or is being
-    judged)."""
-    if context.alerts is None:
-        return {}
-    today = now.astimezone(context.config.site.zone).date()
-    records: list[DisinfectionRecord] = context.alerts.registers.disinfection_records(
-        context.config.site.id, today, today, None
-    )
-    by_line = {(r.device, r.meal): r.status.value for r in records}
-    return {
-        d.id: [
-            MealVerdict(m.name, by_line.get((d.id, m.name), "pending"))
-            for m in context.config.meals
-        ]
-        for d in context.config.devices
-        if d.kind is DeviceKind.DISINFECTION_CABINET
+    latest: dict[str, list[LatestValue]] = {
+        d.id: context.store.latest(site, d.id) for d in context.config.devices
     }
-
-
-def band_text(device: Device, band: Limits, lang: str) -> str:
-    """The band a person checks the value against: a cold store's limits, a heated
-    cabinet's target and hold time; a meter has none."""
-    if device.kind.is_cold_storage:
-        if band.low_c is not None and band.high_c is not None:
-            return f"{band.low_c:g}–{band.high_c:g} °C"
-        if band.high_c is not None:
-            return f"≤ {band.high_c:g} °C"
-        if band.low_c is not None:
-            return f"≥ {band.low_c:g} °C"
-    if band.target_c is not None:
-        minutes = "分钟" if lang == "zh" else "min"
-        hold = "" if band.hold_min is None else f", {band.hold_min:g} {minutes}"
-        return f"≥ {band.target_c:g} °C{hold}"
-    return "—"
-
-
-def _texts(
-    tile: Tile, words: Mapping[str, str], lang: str, context: ApiContext, now: datetime
-) -> dict[str, object]:
-    """The tile's words and data attributes, made here rather than in the template: a school
-    with 200 devices renders 200 tiles per page view, and Jinja's calls cost more than these
-    lines (measured: the template alone took most of the overview's time)."""
-    device, zone = tile.device, context.config.site.zone
-    value = tile.value
-    if value is None:
-        shown = "—"
-    elif isinstance(value, bool):
-        shown = words["value.on"] if value else words["value.off"]
-    else:
-        shown = f"{value:.{tile.decimals}f}"
-    at = tile.reading_at.astimezone(zone) if tile.reading_at else None
-    same_day = at is not None and at.date() == now.astimezone(zone).date()
-    alerts = (
-        words[_counted("overview.open_alerts", tile.fired)].format(n=tile.fired)
-        if tile.fired
-        else words["overview.no_open_alerts"]
-    )
-    if tile.pending:
-        alerts += " · " + words["overview.pending_alerts"].format(n=tile.pending)
-    cold = device.kind.is_cold_storage
-    return {
-        "value": shown,
-        "value_attr": "" if value is None or isinstance(value, bool) else repr(value),
-        "time": words["overview.no_reading"]
-        if at is None
-        else at.strftime("%H:%M" if same_day else "%m-%d %H:%M"),
-        "time_attr": "" if at is None else at.isoformat(timespec="seconds"),
-        "reading_ms": "" if at is None else str(int(at.timestamp() * 1000)),
-        "where": " · ".join(x for x in (device.location, words[f"kind.{device.kind.value}"]) if x),
-        "band": f"{words['overview.band']}: {band_text(device, tile.band, lang)}",
-        "status": words[f"status.{tile.status}"],
-        "alerts": alerts,
-        "online": "" if tile.online is None else ("true" if tile.online else "false"),
-        "low": "" if not cold or tile.band.low_c is None else repr(tile.band.low_c),
-        "high": "" if not cold or tile.band.high_c is None else repr(tile.band.high_c),
-        "meals": [
-            (
-                m.meal,
-                m.status,
-                meal_name(m.meal).in_language(lang),
-                words[f"disinfection.{m.status}"],
-            )
-            for m in tile.meals
-        ],
-    }
-
-
-def _counted(key: str, n: int) -> str:
-    """English counts one alert, two alerts: the catalogue has a `_one` form for 1."""
-    return f"{key}_one" if n == 1 else key
+    presence = {p.device: p.online for p in context.store.presence(site)}
+    alerts = open_alerts(context)
+    tiles = build_tiles(context, alerts, meals_today(context, now), now, latest, presence)
+    return region_html(context, tiles, alerts, lang, lambda t: tile_html(t, lang, context, now))

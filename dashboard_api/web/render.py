@@ -33,7 +33,7 @@ from starlette.responses import HTMLResponse
 from dashboard_api.deps import current_person, get_context
 from dashboard_api.web.i18n import LANG_COOKIE, language_of, translator
 
-__all__ = ["NAV", "TEMPLATES", "render"]
+__all__ = ["NAV", "TEMPLATES", "fragment", "render"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -102,3 +102,9 @@ def _shell(request: Request, lang: str) -> dict[str, Any]:
         "now": api.clock.now(),
         "path": path,
     }
+
+
+def fragment(template: str, variables: Mapping[str, Any]) -> str:
+    """A piece of a page (a template that extends nothing) rendered with only `variables`:
+    for pages that cache parts of themselves (the overview's tiles)."""
+    return _ENV.get_template(template).render(variables)
