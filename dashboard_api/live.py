@@ -133,6 +133,7 @@ class LiveHub:
         # Raised by every change a page shows (reading, presence, alert), overall and per
         # device: what the overview's caches compare to know what to render again.
         self.version = 0
+        self.presence_version = 0  # raised by presence changes only (the device list)
         self._versions: dict[str, int] = {}
         self._alert_listeners: list[AlertListener] = []
         self._snapshot_text: tuple[tuple[int, int], str] | None = None
@@ -175,6 +176,7 @@ class LiveHub:
             if change.site != self.site:
                 continue
             self._presence[change.device] = (change.online, change.at)
+            self.presence_version += 1
             self._changed((change.device,))
             fields = {("presence", change.device, ""): self._presence_fields(change.device)}
             self._publish([_Update(change.device, "presence", fields)])
@@ -297,6 +299,7 @@ class LiveHub:
                     metrics[metric] = (ts, value)
             for device, seen in presence.items():
                 self._presence.setdefault(device, seen)
+            self.presence_version += 1
             self._changed(self.devices)
             self._seeded = True
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
 
-from core.metrics import METRICS, ValueType
+from core.metrics import METRICS
 from core.model import Device
 from dashboard_api.deps import Context, DevicePath
+from dashboard_api.device_answers import (
+    describe_device,
+    device_answers,
+    device_row,
+    latest_body,
+)
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_instant, parse_step, query_value
 from ingest.store import Aggregate
@@ -20,21 +28,24 @@ router = APIRouter(tags=["devices"])
 MAX_POINTS = 10_000
 
 
-@router.get("/api/devices", summary="All devices with presence and last reading time")
-def list_devices(context: Context) -> list[dict[str, Any]]:
-    site = context.config.site
-    presence = {p.device: p for p in context.store.presence(site.id)}
-    out = []
-    for device in context.config.devices:
-        seen = presence.get(device.id)
-        out.append(
-            {
-                **_describe(context, device),
-                "online": None if seen is None else seen.online,
-                "presence_since": None if seen is None else _local(context, seen.since),
-            }
-        )
-    return out
+@router.get(
+    "/api/devices",
+    summary="All devices with presence and last reading time",
+    response_model=list[dict[str, Any]],
+)
+async def list_devices(request: Request, context: Context) -> Response:
+    if context.live is not None:
+        return await device_answers(request, context, context.live).devices(request)
+    rows = await run_in_threadpool(_devices_from_store, context)
+    return JSONResponse(rows)
+
+
+def _devices_from_store(context: Context) -> list[dict[str, Any]]:
+    presence = {p.device: p for p in context.store.presence(context.config.site.id)}
+    return [
+        device_row(context, d, None if (p := presence.get(d.id)) is None else (p.online, p.since))
+        for d in context.config.devices
+    ]
 
 
 @router.get(
@@ -48,21 +59,15 @@ def get_device(context: Context, device: DevicePath) -> dict[str, Any]:
     "/api/devices/{device_id}/latest",
     summary="Latest value of every metric",
     responses=answers(404),
+    response_model=dict[str, Any],
 )
-def latest(context: Context, device: DevicePath) -> dict[str, Any]:
-    values = context.store.latest(context.config.site.id, device.id)
-    return {
-        "device": device.id,
-        "values": [
-            {
-                "metric": v.metric,
-                "unit": _unit(v.metric),
-                "ts": _local(context, v.ts),
-                "value": _typed(v.metric, v.value),
-            }
-            for v in values
-        ],
-    }
+async def latest(request: Request, context: Context, device: DevicePath) -> Response:
+    if context.live is not None:
+        return await device_answers(request, context, context.live).latest(request, device.id)
+    values = await run_in_threadpool(context.store.latest, context.config.site.id, device.id)
+    return JSONResponse(
+        latest_body(context, device.id, [(v.metric, v.ts, v.value) for v in values])
+    )
 
 
 @router.get(
@@ -146,16 +151,7 @@ def _require_metric(context: Context, device: Device, metric: str) -> None:
 
 
 def _describe(context: Context, device: Device) -> dict[str, Any]:
-    limits = context.config.limits_for(device).model_dump(exclude_none=True)
-    return {
-        "id": device.id,
-        "name": device.label,
-        "kind": device.kind.value,
-        "building": device.building,
-        "location": device.location,
-        "interval_s": device.interval_s,
-        "limits": limits,
-    }
+    return describe_device(context.config, device)
 
 
 def _instant(context: Context, name: str, text: str) -> datetime:
@@ -169,10 +165,3 @@ def _local(context: Context, instant: datetime) -> str:
 def _unit(metric: str) -> str:
     spec = METRICS.get(metric)
     return spec.unit if spec else ""
-
-
-def _typed(metric: str, value: float) -> float | bool:
-    spec = METRICS.get(metric)
-    if spec is not None and spec.value_type is ValueType.BOOLEAN:
-        return value >= 0.5
-    return value
