@@ -3,9 +3,11 @@ the register, the period and when it was generated on every page, tables paginat
 header repeated, "page x of y" at the foot, and at the end the persons recorded in the register
 and a signature line for the inspector.
 
-Drawn with matplotlib (already used for the energy report) on figures without pyplot. Chinese
-needs a CJK font: WenQuanYi Micro Hei (Debian `fonts-wqy-microhei`), Noto Sans CJK
-(`fonts-noto-cjk`) or another of `CJK_FONTS`.
+Drawn with fpdf2's text and line primitives: a year's temperature log holds ~30 k cells, and a
+matplotlib text artist per cell (laid out, measured and drawn one by one) took ~80 s for it;
+placed text is a few microseconds a cell. Chinese needs a CJK font: WenQuanYi Micro Hei (Debian
+`fonts-wqy-microhei`), Noto Sans CJK (`fonts-noto-cjk`) or another of `CJK_FONTS`, found through
+matplotlib's font list (the one the energy report uses) and embedded as a subset.
 """
 
 from __future__ import annotations
@@ -13,28 +15,18 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from io import BytesIO
+from pathlib import Path
 
-from matplotlib import font_manager, rc_context
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+from fpdf import FPDF
+from fpdf.enums import TextMode
 
 from alerts.errors import AlertError
 from alerts.register_export.documents import Cell, RegisterDocument, Table
+from alerts.register_export.fonts import CJK_FONTS, PageFont, cjk_font, page_font
 from alerts.register_export.labels import label
 
 __all__ = ["CJK_FONTS", "cjk_font", "pdf_bytes"]
 
-CJK_FONTS = (
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "SimHei",
-)
 PAGE_W, PAGE_H = 11.69, 8.27  # A4 landscape, inches
 MARGIN = 0.45
 ROW_H = 0.27  # two lines of 6.5 pt text
@@ -44,6 +36,8 @@ _LINE_H = 0.17  # a line of 8.5 pt text
 _GAP = 0.2  # between two tables
 _SECTION_H = 0.15 + ROW_H + _GAP  # title, header row, gap after
 FONT_PT = 6.5
+_LINESPACING = 1.15  # the line pitch as a multiple of the font size
+_BOLD_STROKE = 0.035  # outline width that thickens a regular face, as a share of its size
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,27 +55,29 @@ class _Page:
     signature: bool = False
 
 
-def cjk_font() -> str | None:
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
-
-
 def pdf_bytes(document: RegisterDocument) -> bytes:
-    font = cjk_font()
-    if font is None and document.lang == "zh":
+    font = page_font(document.lang)
+    if font is None:
         raise AlertError(
             "no Chinese font found for the PDF; install one (Debian: apt-get install "
             "fonts-wqy-microhei) or ask for the English register (lang=en)"
         )
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    pdf = _canvas(font)
+    pdf.set_title(f"{document.site_name} {document.title} {document.period}")
     pages = _paginate(document)
-    out = BytesIO()
-    with rc_context({"font.family": families, "font.size": FONT_PT}), PdfPages(out) as pdf:
-        for number, page in enumerate(pages, start=1):
-            pdf.savefig(_render(document, page, number, len(pages)))
-        meta = pdf.infodict()
-        meta["Title"] = f"{document.site_name} {document.title} {document.period}"
-    return out.getvalue()
+    for number, page in enumerate(pages, start=1):
+        pdf.add_page()
+        _render(pdf, document, page, number, len(pages))
+    return bytes(pdf.output())
+
+
+def _canvas(font: PageFont) -> FPDF:
+    pdf = FPDF(orientation="landscape", unit="in", format="A4")
+    pdf.set_auto_page_break(False)
+    pdf.set_creator("canteen-monitor")
+    pdf.add_font("body", "", Path(font.path), collection_font_number=font.index)
+    pdf.set_font("body", size=FONT_PT)
+    return pdf
 
 
 def _paginate(document: RegisterDocument) -> list[_Page]:
@@ -109,45 +105,43 @@ def _paginate(document: RegisterDocument) -> list[_Page]:
     return pages
 
 
-def _render(document: RegisterDocument, page: _Page, number: int, total: int) -> Figure:
-    figure = Figure(figsize=(PAGE_W, PAGE_H))
+def _render(pdf: FPDF, document: RegisterDocument, page: _Page, number: int, total: int) -> None:
     lang = document.lang
-    _text(figure, MARGIN, 0.45, f"{document.site_name}  {document.title}", size=14, bold=True)
+    _text(pdf, MARGIN, 0.45, f"{document.site_name}  {document.title}", size=14, bold=True)
     period = f"{label('period', lang)}: {document.period}"
     generated = f"{label('generated', lang)}: {_cell(document.generated_at)}"
-    _text(figure, MARGIN, 0.75, f"{period}        {generated}", size=8.5)
+    _text(pdf, MARGIN, 0.75, f"{period}        {generated}", size=8.5)
     footer = label("page", lang).format(n=number, of=total)
-    _text(figure, PAGE_W / 2, PAGE_H - 0.3, footer, size=7.5, center=True)
+    _text(pdf, PAGE_W / 2, PAGE_H - 0.3, footer, size=7.5, center=True)
     y = TOP
     for section in page.sections:
-        y = _table(figure, section.table, section.rows, y, lang)
+        y = _table(pdf, section.table, section.rows, y, lang)
     if page.signature:
-        _signature(figure, document, y + 0.1)
-    return figure
+        _signature(pdf, document, y + 0.1)
 
 
-def _table(figure: Figure, table: Table, rows: list[list[Cell]], top: float, lang: str) -> float:
-    _text(figure, MARGIN, top, table.title, size=9, bold=True)
+def _table(pdf: FPDF, table: Table, rows: list[list[Cell]], top: float, lang: str) -> float:
+    _text(pdf, MARGIN, top, table.title, size=9, bold=True)
     y = top + 0.15
     widths = table.widths or [1.0] * len(table.header)
     usable = PAGE_W - 2 * MARGIN
     scale = usable / sum(widths)
     columns = [w * scale for w in widths]
-    _row(figure, table.header, columns, y, bold=True)
+    _row(pdf, table.header, columns, y, bold=True)
     y += ROW_H
-    _rule(figure, y, width=0.8)
+    _rule(pdf, y, width=0.8)
     for row in rows:
-        _row(figure, row, columns, y)
+        _row(pdf, row, columns, y)
         y += ROW_H
-        _rule(figure, y, width=0.3)
+        _rule(pdf, y, width=0.3)
     if not rows:
-        _text(figure, MARGIN, y + 0.17, label("none", "en" if lang == "en" else "zh"), size=7)
+        _text(pdf, MARGIN, y + 0.17, label("none", "en" if lang == "en" else "zh"), size=7)
         y += ROW_H
     return y + _GAP
 
 
 def _row(
-    figure: Figure,
+    pdf: FPDF,
     cells: list[Cell] | list[str],
     columns: list[float],
     y: float,
@@ -156,20 +150,19 @@ def _row(
 ) -> None:
     x = MARGIN
     for value, width in zip(cells, columns, strict=True):
-        lines = _wrapped(_cell(value), width)
-        _text(figure, x + 0.03, y + 0.02, "\n".join(lines), size=FONT_PT, bold=bold, top=True)
+        _lines(pdf, x + 0.03, y + 0.02, _wrapped(_cell(value), width), size=FONT_PT, bold=bold)
         x += width
 
 
-def _signature(figure: Figure, document: RegisterDocument, y: float) -> None:
+def _signature(pdf: FPDF, document: RegisterDocument, y: float) -> None:
     lang = document.lang
     lines = _persons_lines(document)
-    _text(figure, MARGIN, y, "\n".join(lines), size=8.5, top=True)
+    _lines(pdf, MARGIN, y, lines, size=8.5)
     line_y = y + _LINE_H * len(lines) + 0.55
-    _text(figure, MARGIN, line_y, label("inspector", lang), size=9)
-    _rule(figure, line_y + 0.05, x0=MARGIN + 1.4, x1=MARGIN + 5.0, width=0.6)
-    _text(figure, MARGIN + 5.5, line_y, label("inspector.date", lang), size=9)
-    _rule(figure, line_y + 0.05, x0=MARGIN + 6.1, x1=MARGIN + 8.0, width=0.6)
+    _text(pdf, MARGIN, line_y, label("inspector", lang), size=9)
+    _rule(pdf, line_y + 0.05, x0=MARGIN + 1.4, x1=MARGIN + 5.0, width=0.6)
+    _text(pdf, MARGIN + 5.5, line_y, label("inspector.date", lang), size=9)
+    _rule(pdf, line_y + 0.05, x0=MARGIN + 6.1, x1=MARGIN + 8.0, width=0.6)
 
 
 def _persons_lines(document: RegisterDocument) -> list[str]:
@@ -209,8 +202,20 @@ def _cell(value: Cell) -> str:
     return str(value)
 
 
+def _lines(
+    pdf: FPDF, x_in: float, top_in: float, lines: list[str], *, size: float, bold: bool = False
+) -> None:
+    """Lines whose first one's top is `top_in` inches from the top of the page."""
+    pitch = size / 72 * _LINESPACING
+    baseline = top_in + size / 72 * 0.9  # the ascent of a sans face, about 0.9 em
+    for line in lines:
+        if line:
+            _text(pdf, x_in, baseline, line, size=size, bold=bold)
+        baseline += pitch
+
+
 def _text(
-    figure: Figure,
+    pdf: FPDF,
     x_in: float,
     y_in: float,
     text: str,
@@ -218,34 +223,28 @@ def _text(
     size: float,
     bold: bool = False,
     center: bool = False,
-    top: bool = False,
 ) -> None:
-    """Text placed in inches from the top left corner of the page."""
-    figure.text(
-        x_in / PAGE_W,
-        1 - y_in / PAGE_H,
-        text,
-        fontsize=size,
-        fontweight="bold" if bold and not _cjk(text) else "normal",
-        ha="center" if center else "left",
-        va="top" if top else "baseline",
-        linespacing=1.15,
-    )
+    """Text on its baseline, placed in inches from the top left corner of the page. Bold is the
+    regular face outlined (a CJK face has no bold of its own), and only where no CJK character
+    is, as Chinese strokes thickened run together at this size."""
+    if pdf.font_size_pt != size:
+        pdf.set_font_size(size)
+    if center:
+        x_in -= pdf.get_string_width(text) / 2
+    if bold and not _cjk(text):
+        pdf.text_mode = TextMode.FILL_STROKE
+        pdf.set_line_width(size / 72 * _BOLD_STROKE)
+        pdf.text(x_in, y_in, text)
+        pdf.text_mode = TextMode.FILL
+    else:
+        pdf.text(x_in, y_in, text)
 
 
 def _rule(
-    figure: Figure, y_in: float, *, x0: float = MARGIN, x1: float = PAGE_W - MARGIN, width: float
+    pdf: FPDF, y_in: float, *, x0: float = MARGIN, x1: float = PAGE_W - MARGIN, width: float
 ) -> None:
-    y = 1 - y_in / PAGE_H
-    figure.add_artist(
-        Line2D(
-            [x0 / PAGE_W, x1 / PAGE_W],
-            [y, y],
-            linewidth=width,
-            color="black",
-            transform=figure.transFigure,
-        )
-    )
+    pdf.set_line_width(width / 72)
+    pdf.line(x0, y_in, x1, y_in)
 
 
 def _cjk(text: str) -> bool:

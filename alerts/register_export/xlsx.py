@@ -4,11 +4,14 @@ spreadsheet dates, widths fitted to the text, and the persons and a signature li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from io import BytesIO
+from typing import cast
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
+from openpyxl.cell.cell import Cell as SheetCell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -19,13 +22,16 @@ from alerts.register_export.labels import label
 __all__ = ["xlsx_bytes"]
 
 _BAD_SHEET_CHARS = str.maketrans("[]:*?/\\", "_______")
+_TITLE = Font(bold=True, size=13)
+_BOLD = Font(bold=True)
+_DATETIME = "yyyy-mm-dd hh:mm"
+_DATE = "yyyy-mm-dd"
 
 
 def xlsx_bytes(document: RegisterDocument) -> bytes:
-    book = Workbook()
-    first = book.active
-    if first is not None:
-        book.remove(first)
+    # Write-only mode streams the rows out as they come: a year's log (~30 k cells) would
+    # otherwise sit as cell objects in memory and be walked again to save.
+    book = Workbook(write_only=True)
     for table in document.tables:
         _sheet(book, document, table)
     out = BytesIO()
@@ -37,36 +43,40 @@ def _sheet(book: Workbook, document: RegisterDocument, table: Table) -> None:
     # Excel sheet names: at most 31 characters, none of []:*?/\
     name = table.title.split("  (")[0][:31].translate(_BAD_SHEET_CHARS)
     sheet = book.create_sheet(name)
+    _widths(sheet, table)
+    sheet.freeze_panes = "A6"  # under the four heading rows and the column header
     lang = document.lang
-    sheet.append([_storable(f"{document.site_name}  {document.title}")])
-    sheet["A1"].font = Font(bold=True, size=13)
-    sheet.append([label("period", lang), document.first, document.last])
-    sheet.append([label("generated", lang), document.generated_at])
-    sheet.append([_storable(table.title)])
-    sheet["A4"].font = Font(bold=True)
-    sheet.append(table.header)
-    header_row = sheet.max_row
-    for cell in sheet[header_row]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.append([_styled(sheet, f"{document.site_name}  {document.title}", _TITLE)])
+    sheet.append([label("period", lang), *_cells(sheet, [document.first, document.last])])
+    sheet.append([label("generated", lang), *_cells(sheet, [document.generated_at])])
+    sheet.append([_styled(sheet, table.title, _BOLD)])
+    sheet.append([_styled(sheet, name, _BOLD, wrap=True) for name in table.header])
     for row in table.rows:
-        sheet.append([_storable(value) for value in row])
+        sheet.append(_cells(sheet, row))
     if not table.rows:
         sheet.append([label("none", lang)])
-    _formats(sheet)
-    sheet.freeze_panes = f"A{header_row + 1}"
-    _widths(sheet, table)
     _signatures(sheet, document)
 
 
-def _formats(sheet: Worksheet) -> None:
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            value = cell.value
-            if isinstance(value, datetime):
-                cell.number_format = "yyyy-mm-dd hh:mm"
-            elif isinstance(value, date):
-                cell.number_format = "yyyy-mm-dd"
+def _cells(sheet: Worksheet, values: Sequence[Cell]) -> list[Cell | SheetCell]:
+    """Dates and times as spreadsheet dates shown as such, text cleaned, the rest as is."""
+    out: list[Cell | SheetCell] = []
+    for value in values:
+        if isinstance(value, datetime | date):
+            cell = WriteOnlyCell(sheet, cast(datetime, value))  # the stubs omit date; it takes one
+            cell.number_format = _DATETIME if isinstance(value, datetime) else _DATE
+            out.append(cell)
+        else:
+            out.append(_storable(value))
+    return out
+
+
+def _styled(sheet: Worksheet, text: str, font: Font, *, wrap: bool = False) -> SheetCell:
+    cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
+    cell.font = font
+    if wrap:
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    return cell
 
 
 def _widths(sheet: Worksheet, table: Table) -> None:

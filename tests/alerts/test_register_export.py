@@ -25,7 +25,7 @@ from alerts.register_export import (
     pdf_bytes,
     xlsx_bytes,
 )
-from alerts.register_export.documents import Table
+from alerts.register_export.documents import Cell, Table
 from alerts.register_export.labels import Lang
 from core.clock import StepClock
 from core.model import Device
@@ -153,7 +153,9 @@ def test_the_xlsx_has_a_sheet_per_table_real_dates_frozen_header_and_the_persons
     assert days["B2"].value == datetime(2026, 11, 23) and days["C2"].value == datetime(2026, 11, 24)
     assert days.freeze_panes == "A6"
     assert days["A5"].value == "日期" and days["M5"].value == "校准"
-    rows = [r for r in days.iter_rows(min_row=6, values_only=True) if isinstance(r[0], datetime)]
+    rows = [
+        r for r in days.iter_rows(min_row=6, values_only=True) if r and isinstance(r[0], datetime)
+    ]
     # Every cold cabinet and heated cabinet keeps a log: 6 devices x 2 days, dates as dates.
     assert len(rows) == 12 and {r[1] for r in rows} >= {"fridge-1", "ir-1", "sample-1"}
     monday = next(r for r in rows if r[1] == "fridge-1" and r[0] == datetime(2026, 11, 23))
@@ -227,3 +229,46 @@ def test_xlsx_keeps_a_row_whose_text_has_control_characters() -> None:
     assert "冰点\ufffd检查\ufffd完成" in cells
     assert "实验小学\ufffd  探头校准记录" in cells
     assert "王\ufffd" in cells
+
+
+def year_log(devices: int) -> RegisterDocument:
+    """A year's temperature log laid out as `build_document` lays it, one row a device a day."""
+    first = date(2025, 1, 1)
+    header = ["日期", "设备", "范围 °C", "最低", "最高", "平均", "超限分钟", "读数 %", "校准"]
+    rows: list[list[Cell]] = [
+        [first + timedelta(days=d), f"fridge-{k}", "0 – 8", 3.1, 7.9, 4.0 + d / 1000, 0.0, 100.0,
+         "校准逾期" if d % 30 == 0 else None]
+        for d in range(365) for k in range(devices)
+    ]  # fmt: skip
+    return RegisterDocument(
+        name=RegisterName.TEMPERATURE_LOG, lang="zh", site_name="实验小学", title="温度记录表",
+        first=first, last=date(2025, 12, 31), generated_at=datetime(2026, 1, 1, 8, 0),
+        tables=[Table(title="每日温度", header=header, rows=rows)], persons=["张师傅"],
+    )  # fmt: skip
+
+
+def test_a_year_long_log_keeps_every_day_on_numbered_pages(tmp_path: Path) -> None:
+    """365 rows, 22 to a page (6.67 in of body less 0.62 in of title and header, at 0.27 in a
+    row): 17 pages, the last one with the signature; every day and mean read back."""
+    document = year_log(devices=1)
+    pages = pdf_text(document, tmp_path).split("\f")[:-1]
+    assert len(pages) == 17
+    assert all(f"第 {n} 页，共 17 页" in page and "日期" in page for n, page in enumerate(pages, 1))
+    text = "".join(pages)
+    days = re.findall(r"(\d{4}-\d{2}-\d{2})\s+fridge-0\s+0\s*–\s*8\s+3\.1\s+7\.9\s+([\d.]+)", text)
+    assert len(days) == 365
+    assert days[0] == ("2025-01-01", "4") and days[-1] == ("2025-12-31", "4.364")
+    assert text.count("校准逾期") == 13  # days 0, 30, ... 360
+    assert "检查人签字" in pages[-1] and "张师傅" in pages[-1]
+
+
+def test_a_year_long_log_as_xlsx_reads_back_row_for_row() -> None:
+    document = year_log(devices=6)
+    book = load_workbook(BytesIO(xlsx_bytes(document)), read_only=True)
+    sheet = book["每日温度"]
+    rows = [
+        r for r in sheet.iter_rows(min_row=6, values_only=True) if r and isinstance(r[0], datetime)
+    ]
+    assert len(rows) == 365 * 6
+    assert rows[0][:6] == (datetime(2025, 1, 1), "fridge-0", "0 – 8", 3.1, 7.9, 4.0)
+    assert rows[-1][0] == datetime(2025, 12, 31) and rows[-1][1] == "fridge-5"
