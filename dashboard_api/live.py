@@ -2,7 +2,12 @@
 
 The store writer tells the hub of each batch after it is stored (a tile never shows what is not
 in the store); the hub keeps the latest value per (device, metric) for the snapshot a client
-gets on connect, and turns the batch into one compact update per device for the subscribers.
+gets on connect (and for the overview and device answers, with a version per device), and
+gathers the updates for `flush_s` (0.1 s): one compact event per device with its latest values,
+however many batches came in the window. At 1 k readings/s the writer stores a batch every few
+ms; waking 200 clients per batch is 200 writes each time, and the loop would fall behind.
+Each event's text is built and encoded once and the piece of stream sent after a wake-up is
+joined once for every client sent the same events.
 
 A slow client must never slow ingest or the other clients, so publishing never waits: each
 subscriber has a bounded queue. When it is full, new updates are coalesced into the latest value
@@ -117,6 +122,7 @@ class LiveHub:
         max_backlog: int = 4096,
         behind_s: float = 30.0,
         heartbeat_s: float = 15.0,
+        flush_s: float = 0.1,
     ) -> None:
         self.site = config.site.id
         self.zone: ZoneInfo = config.site.zone
@@ -126,6 +132,10 @@ class LiveHub:
         self._queue_size = queue_size
         self._max_backlog = max_backlog
         self._behind_s = behind_s
+        self._flush_s = flush_s
+        # Updates gathered since the last flush, one per (device, kind) (per alert for alerts).
+        self._staged: dict[tuple[str, ...], _Update] = {}
+        self._flush_at: asyncio.TimerHandle | None = None
         self._subscribers: set[Subscriber] = set()
         # Per device: its latest (epoch ms, value) per metric.
         self._latest: dict[str, dict[str, tuple[int, float]]] = {}
@@ -144,7 +154,7 @@ class LiveHub:
         self._loop_thread: int | None = None
         # The text of recent wake-ups by their event ids: clients that are caught up and follow
         # the same devices get the same events, and one join serves them all.
-        self._chunks: dict[tuple[int, ...], str] = {}
+        self._chunks: dict[tuple[int, ...], bytes] = {}
         self.dropped = 0
 
     # -- the service's side -----------------------------------------------------------------
@@ -168,7 +178,7 @@ class LiveHub:
                 metric, ts, value
             )
         self._changed(per_device)
-        self._publish([_Update(device, "reading", f) for device, f in per_device.items()])
+        self._stage([_Update(device, "reading", f) for device, f in per_device.items()])
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         self._bind_loop()
@@ -179,7 +189,7 @@ class LiveHub:
             self.presence_version += 1
             self._changed((change.device,))
             fields = {("presence", change.device, ""): self._presence_fields(change.device)}
-            self._publish([_Update(change.device, "presence", fields)])
+            self._stage([_Update(change.device, "presence", fields)])
 
     def on_alert_change(self, change: AlertChange) -> None:
         """The alerts service's change listener; it may call from its worker thread."""
@@ -193,6 +203,11 @@ class LiveHub:
     async def subscribe(self, devices: Iterable[str] | None = None) -> Subscriber:
         self._bind_loop()
         await self._seed()
+        # What is gathered goes to the others first: the newcomer's snapshot holds it already,
+        # and its id is then newer than every event sent before it.
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush()
         subscriber = Subscriber(
             None if devices is None else frozenset(devices),
             self._queue_size,
@@ -257,14 +272,19 @@ class LiveHub:
 
     def text_of(self, events: Sequence[LiveEvent]) -> str:
         """The events as one piece of the stream, shared by every client sent the same ones."""
+        return self.chunk_of(events).decode()
+
+    def chunk_of(self, events: Sequence[LiveEvent]) -> bytes:
+        """`text_of` encoded once for every client sent the same events (the server writes
+        bytes; a str would be encoded again per client)."""
         key = tuple(event.id for event in events)
-        text = self._chunks.get(key)
-        if text is None:
-            text = "".join(event.text() for event in events)
-            self._chunks[key] = text
+        chunk = self._chunks.get(key)
+        if chunk is None:
+            chunk = "".join(event.text() for event in events).encode()
+            self._chunks[key] = chunk
             if len(self._chunks) > _CHUNKS_KEPT:
                 del self._chunks[next(iter(self._chunks))]  # the oldest
-        return text
+        return chunk
 
     def drain_backlog(self, subscriber: Subscriber) -> list[LiveEvent]:
         """The coalesced backlog as events (one per device and kind); caught up again."""
@@ -331,7 +351,7 @@ class LiveHub:
             }
         }
         self._changed((alert.device,))
-        self._publish([_Update(alert.device, "alert", fields)])
+        self._stage([_Update(alert.device, "alert", fields)])
         for listener in self._alert_listeners:
             try:
                 listener(change)
@@ -343,6 +363,32 @@ class LiveHub:
         for device in devices:
             self._versions[device] = self.version
 
+    def _stage(self, updates: list[_Update]) -> None:
+        """Gather updates for the next flush, `flush_s` after the first: a device that reports
+        several times in the window is sent once with its latest values, and each client is
+        woken once per window however many batches arrived (each wake-up is a write to every
+        browser). With `flush_s` 0 each batch goes out at once."""
+        if self._flush_s <= 0 or self._loop is None:
+            self._publish(updates)
+            return
+        for update in updates:
+            key: tuple[str, ...] = (update.device, update.kind)
+            if update.kind == "alert":
+                key += tuple(k[2] for k in update.fields)
+            staged = self._staged.get(key)
+            if staged is None:
+                self._staged[key] = _Update(update.device, update.kind, dict(update.fields))
+            else:
+                staged.fields.update(update.fields)
+        if self._flush_at is None:
+            self._flush_at = self._loop.call_later(self._flush_s, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        updates = list(self._staged.values())
+        self._staged.clear()
+        self._publish(updates)
+
     def _publish(self, updates: list[_Update]) -> None:
         """One batch's updates to every subscriber: a caught-up client that follows every
         device gets the batch's shared list of events (one append, not one per device)."""
@@ -350,8 +396,13 @@ class LiveHub:
             return
         events: list[LiveEvent] = []
         now = self._loop.time()
+        every = range(len(updates))
         for subscriber in list(self._subscribers):
-            wanted = [i for i, u in enumerate(updates) if subscriber.wants(u.device)]
+            follows = subscriber.devices
+            # A client that follows every device takes the whole list without looking.
+            wanted = (
+                every if follows is None else [i for i in every if updates[i].device in follows]
+            )
             if not wanted:
                 continue
             fits = subscriber.queued + len(wanted) <= subscriber.queue_size

@@ -68,20 +68,20 @@ async def live(
     )
 
 
-async def _stream(hub: LiveHub, devices: list[str] | None) -> AsyncIterator[str]:
+async def _stream(hub: LiveHub, devices: list[str] | None) -> AsyncIterator[bytes]:
     # Subscribed only once the response streams: a request that never gets that far leaves
     # nothing behind in the hub.
     subscriber = await hub.subscribe(devices)
     try:
-        yield f"retry: {_RETRY_MS}\n\n" + hub.snapshot_text(subscriber)
+        yield (f"retry: {_RETRY_MS}\n\n" + hub.snapshot_text(subscriber)).encode()
         while True:
             events = await subscriber.next_events(hub, hub.heartbeat_s)
             if events is None:
-                yield ": heartbeat\n\n"
+                yield b": heartbeat\n\n"
                 continue
             if events:
                 # One write per wake-up: a burst costs one send, not one per event.
-                yield hub.text_of(events)
+                yield hub.chunk_of(events)
             if subscriber.dropped:
                 return
     finally:

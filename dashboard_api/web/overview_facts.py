@@ -2,12 +2,13 @@
 disinfection verdict per meal, kept in memory so a page view does not ask the store.
 
 They change rarely and are told of as they change: the live hub hands every alert change the
-rules make to `on_alert_change`, which updates the open alerts at once. Besides that the facts are read again from the store at a bounded interval (a verdict the register
-writes without an alert; a person's step, which the alert book does not announce): a view that
-finds them older than `refresh_s` starts a read in a thread and is answered with what is known;
-a view that finds them older than `wait_s` (the first after a quiet spell, so a person who just
-closed an alert sees it closed) or of another day waits for the read. One read at a time,
-however many views ask: under load, about one small read per `refresh_s`, never one per view.
+rules make to `on_alert_change`, which updates the open alerts at once. Besides that the facts
+are read again from the store at a bounded interval (a verdict the register writes without an
+alert; a person's step, which the alert book does not announce): a view that finds them older
+than `refresh_s` starts a read in a thread and is answered with what is known; a view that
+finds them older than `wait_s` (the first after a quiet spell, so a person who just closed an
+alert sees it closed) or of another day waits for the read. One read at a time, however many
+views ask: under load, about one small read per `refresh_s`, never one per view.
 
 An alert change that arrives while a read runs is applied again over the read's result when it
 is newer than what the read found, so a read taken before the change never rolls it back.

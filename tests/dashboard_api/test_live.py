@@ -138,6 +138,36 @@ async def test_one_batch_gives_each_client_the_devices_it_follows(store: DuckDBS
     assert hub.text_of(mine) == mine[0].text() and mine[0].text().startswith(f"id: {mine[0].id}")
 
 
+async def test_a_window_of_batches_goes_out_once_per_device_in_one_shared_piece(
+    store: DuckDBStore,
+) -> None:
+    """Batches stored within `flush_s` wake each client once, with one event per device
+    holding its latest values, encoded once for every client that follows all devices."""
+    hub = LiveHub(site_config("canteen/v1"), store, flush_s=0.05)
+    first, second = await hub.subscribe(), await hub.subscribe()
+    filtered = await hub.subscribe(["fridge-2"])
+    hub.on_batch(batch(("fridge-1", "temp_c", 1, 4.0), ("fridge-2", "temp_c", 1, 5.0)))
+    hub.on_batch(batch(("fridge-1", "temp_c", 2, 4.5), ("fridge-1", "door_open", 2, 1.0)))
+    assert not first.queue  # nothing is sent before the window ends
+    seen = await drained(hub, first)
+    assert [(e.kind, e.data["device"]) for e in seen] == [
+        ("reading", "fridge-1"),
+        ("reading", "fridge-2"),
+    ]
+    fridge = seen[0].data["values"]
+    assert fridge["temp_c"]["value"] == 4.5 and fridge["door_open"]["value"] is True
+    assert hub.chunk_of(await drained(hub, second)) is hub.chunk_of(seen)
+    assert [e.data["device"] for e in await drained(hub, filtered)] == ["fridge-2"]
+    # A client connecting while updates are gathered: the others get them first, and its
+    # snapshot (which holds them) is newer than any of them.
+    hub.on_batch(batch(("fridge-1", "temp_c", 3, 4.75)))
+    late = await hub.subscribe()
+    [sent] = await drained(hub, first)
+    assert hub.snapshot(late).id >= sent.id
+    assert hub.snapshot(late).data["devices"]["fridge-1"]["values"]["temp_c"]["value"] == 4.75
+    assert await late.next_events(hub, 0.1) is None
+
+
 async def test_presence_and_other_sites_readings(store: DuckDBStore) -> None:
     hub = LiveHub(site_config("canteen/v1"), store)
     subscriber = await hub.subscribe(["fridge-2"])
@@ -156,7 +186,7 @@ async def test_presence_and_other_sites_readings(store: DuckDBStore) -> None:
 
 
 async def test_a_client_left_behind_too_long_is_dropped(store: DuckDBStore) -> None:
-    hub = LiveHub(site_config("canteen/v1"), store, queue_size=1, behind_s=0.0)
+    hub = LiveHub(site_config("canteen/v1"), store, queue_size=1, behind_s=0.0, flush_s=0.0)
     slow = await hub.subscribe()
     hub.on_batch(batch(("fridge-1", "temp_c", 1, 4.0)))
     hub.on_batch(batch(("fridge-1", "temp_c", 2, 4.1)))
