@@ -24,12 +24,9 @@ thread and are handed to the loop first.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,78 +35,15 @@ from alerts.lifecycle import AlertChange
 from core.config import SiteConfig
 from core.metrics import METRICS, ValueType
 from core.readings import PresenceChange, ReadingBatch
+from dashboard_api.live_stream import Key, LiveEvent, Subscriber, Update
 from ingest.store import SiteStore
 
 __all__ = ["AlertListener", "LiveEvent", "LiveHub", "Subscriber"]
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, str]  # (kind of update, device, metric or alert id)
 AlertListener = Callable[[AlertChange], None]
 _CHUNKS_KEPT = 64
-
-
-@dataclass(slots=True)
-class LiveEvent:
-    """One server-sent event; its text is built once and shared by every subscriber."""
-
-    id: int
-    kind: str
-    data: dict[str, Any]
-    _text: str | None = None
-
-    def text(self) -> str:
-        if self._text is None:
-            body = json.dumps(self.data, ensure_ascii=False, separators=(",", ":"))
-            self._text = f"id: {self.id}\nevent: {self.kind}\ndata: {body}\n\n"
-        return self._text
-
-
-@dataclass(slots=True)
-class _Update:
-    """What changed, before it is an event: per key, so a backlog can coalesce it."""
-
-    device: str
-    kind: str
-    fields: dict[Key, dict[str, Any]]
-
-
-@dataclass(eq=False, slots=True)
-class Subscriber:
-    """One connected client: its filter, its bounded queue and its coalesced backlog."""
-
-    devices: frozenset[str] | None
-    queue_size: int
-    max_backlog: int
-    behind_s: float
-    # Whole batches' events, shared with the other subscribers; `queued` counts the events.
-    queue: deque[Sequence[LiveEvent]] = field(default_factory=deque)
-    queued: int = 0
-    backlog: dict[Key, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
-    behind_since: float | None = None
-    dropped: bool = False
-    coalesced: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def wants(self, device: str) -> bool:
-        return self.devices is None or device in self.devices
-
-    async def next_events(self, hub: LiveHub, timeout_s: float) -> list[LiveEvent] | None:
-        """Everything waiting (queue first, then the coalesced backlog), or None after
-        `timeout_s` with nothing (time for a heartbeat). A dropped subscriber gets its final
-        `reload` event and then an empty list."""
-        if not self.queue and not self.backlog and not self.dropped:
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout_s)
-            except TimeoutError:
-                return None
-        events = [event for group in self.queue for event in group]
-        self.queue.clear()
-        self.queued = 0
-        if self.backlog and not self.dropped:
-            events.extend(hub.drain_backlog(self))
-        return events
 
 
 class LiveHub:
@@ -134,7 +68,7 @@ class LiveHub:
         self._behind_s = behind_s
         self._flush_s = flush_s
         # Updates gathered since the last flush, one per (device, kind) (per alert for alerts).
-        self._staged: dict[tuple[str, ...], _Update] = {}
+        self._staged: dict[tuple[str, ...], Update] = {}
         self._flush_at: asyncio.TimerHandle | None = None
         self._subscribers: set[Subscriber] = set()
         # Per device: its latest (epoch ms, value) per metric.
@@ -178,7 +112,7 @@ class LiveHub:
                 metric, ts, value
             )
         self._changed(per_device)
-        self._stage([_Update(device, "reading", f) for device, f in per_device.items()])
+        self._stage([Update(device, "reading", f) for device, f in per_device.items()])
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         self._bind_loop()
@@ -189,7 +123,7 @@ class LiveHub:
             self.presence_version += 1
             self._changed((change.device,))
             fields = {("presence", change.device, ""): self._presence_fields(change.device)}
-            self._stage([_Update(change.device, "presence", fields)])
+            self._stage([Update(change.device, "presence", fields)])
 
     def on_alert_change(self, change: AlertChange) -> None:
         """The alerts service's change listener; it may call from its worker thread."""
@@ -351,7 +285,7 @@ class LiveHub:
             }
         }
         self._changed((alert.device,))
-        self._stage([_Update(alert.device, "alert", fields)])
+        self._stage([Update(alert.device, "alert", fields)])
         for listener in self._alert_listeners:
             try:
                 listener(change)
@@ -363,7 +297,7 @@ class LiveHub:
         for device in devices:
             self._versions[device] = self.version
 
-    def _stage(self, updates: list[_Update]) -> None:
+    def _stage(self, updates: list[Update]) -> None:
         """Gather updates for the next flush, `flush_s` after the first: a device that reports
         several times in the window is sent once with its latest values, and each client is
         woken once per window however many batches arrived (each wake-up is a write to every
@@ -377,7 +311,7 @@ class LiveHub:
                 key += tuple(k[2] for k in update.fields)
             staged = self._staged.get(key)
             if staged is None:
-                self._staged[key] = _Update(update.device, update.kind, dict(update.fields))
+                self._staged[key] = Update(update.device, update.kind, dict(update.fields))
             else:
                 staged.fields.update(update.fields)
         if self._flush_at is None:
@@ -389,7 +323,7 @@ class LiveHub:
         self._staged.clear()
         self._publish(updates)
 
-    def _publish(self, updates: list[_Update]) -> None:
+    def _publish(self, updates: list[Update]) -> None:
         """One batch's updates to every subscriber: a caught-up client that follows every
         device gets the batch's shared list of events (one append, not one per device)."""
         if not updates or not self._subscribers or self._loop is None:
@@ -417,7 +351,7 @@ class LiveHub:
                     self._coalesce(subscriber, updates[i], now)
             subscriber.wake.set()
 
-    def _coalesce(self, subscriber: Subscriber, update: _Update, now: float) -> None:
+    def _coalesce(self, subscriber: Subscriber, update: Update, now: float) -> None:
         if subscriber.dropped:
             return
         if subscriber.behind_since is None:
@@ -444,7 +378,7 @@ class LiveHub:
         return LiveEvent(self._seq, kind, data)
 
     @staticmethod
-    def _data(update: _Update) -> dict[str, Any]:
+    def _data(update: Update) -> dict[str, Any]:
         data: dict[str, Any] = {"device": update.device}
         if update.kind == "reading":
             data["values"] = {key[2]: fields for key, fields in update.fields.items()}
