@@ -7,15 +7,19 @@ but not yet closed fires the same alert again (its `occurrences` count up): that
 rules' hysteresis, is what keeps a flapping fridge from filling the list.
 
 `AlertBook` serialises all of this under one lock: the engine applies findings from the event
-loop's worker thread while the API acts from its own threads.
+loop's worker thread while the API acts from its own threads. A batch of findings is applied in
+one store transaction; with a `Notifier` (the notifications), the notices about what changed are
+planned inside it and committed with the alerts, then handed to their senders at once: the
+shortest path from a finding to a message that still persists every notice before it is sent.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from alerts.errors import AlertNotFoundError, ClosureIncompleteError, TransitionError
 from alerts.model import (
@@ -29,10 +33,11 @@ from alerts.model import (
     FoodDecision,
     Phase,
 )
-from alerts.store import AlertStore
+from alerts.store import AlertChanges, AlertStore
 from core.clock import Clock, utc_from_ms
+from core.records import OutboxEntry
 
-__all__ = ["RULE_ACTOR", "AlertBook", "AlertChange"]
+__all__ = ["RULE_ACTOR", "AlertBook", "AlertChange", "Notifier", "PlannedNotices"]
 
 RULE_ACTOR = "rule"  # the actor recorded in the history when a rule, not a person, acted
 
@@ -45,41 +50,89 @@ class AlertChange:
     action: AlertAction
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedNotices:
+    """What a `Notifier` planned for a batch of changes: outbox entries and history steps
+    (escalations), written in the batch's transaction."""
+
+    entries: Sequence[OutboxEntry] = ()
+    history: Sequence[AlertHistoryEntry] = field(default_factory=tuple)
+
+
+class Notifier(Protocol):
+    """Plans the notices about alert changes inside the book's transaction (called from the
+    thread applying findings, under the book's lock)."""
+
+    def plan(self, changes: Sequence[AlertChange]) -> PlannedNotices:
+        """The notices and history steps for `changes`; may update the planner's state."""
+        ...
+
+    def committed(self, added: Sequence[OutboxEntry]) -> None:
+        """The transaction committed; `added` are the entries that were new: send them."""
+        ...
+
+    def abandoned(self) -> None:
+        """The transaction rolled back after `plan`: forget what it planned."""
+        ...
+
+
 class AlertBook:
-    def __init__(self, store: AlertStore, site: str, clock: Clock) -> None:
+    def __init__(
+        self, store: AlertStore, site: str, clock: Clock, notifier: Notifier | None = None
+    ) -> None:
         self._store = store
         self._site = site
         self._clock = clock
         self._lock = threading.Lock()
+        self._notifier = notifier
+
+    def set_notifier(self, notifier: Notifier | None) -> None:
+        """Plan notices inside each batch's transaction from now on (None: stop)."""
+        with self._lock:
+            self._notifier = notifier
 
     # -- rules ------------------------------------------------------------------------------
 
     def apply(self, findings: Iterable[Finding]) -> list[AlertChange]:
-        """Move alerts by the rules' findings, in order; returns what changed."""
-        changes: list[AlertChange] = []
+        """Move alerts by the rules' findings, in order, in one transaction with the notices
+        about them; returns what changed."""
+        batch = list(findings)
+        if not batch:
+            return []
         with self._lock:
-            for finding in findings:
-                change = self._apply_one(finding)
-                if change is not None:
-                    changes.append(change)
+            notifier, planned = self._notifier, False
+            try:
+                with self._store.transaction() as tx:
+                    changes = [c for f in batch if (c := self._apply_one(tx, f)) is not None]
+                    added: list[OutboxEntry] = []
+                    if notifier is not None and changes:
+                        notices = notifier.plan(changes)  # undoes itself when it raises
+                        planned = True
+                        added = _write_plan(tx, notices)
+            except BaseException:
+                if notifier is not None and planned:
+                    notifier.abandoned()
+                raise
+            if notifier is not None and planned:
+                notifier.committed(added)
         return changes
 
-    def _apply_one(self, finding: Finding) -> AlertChange | None:
-        current = self._store.open_alert(self._site, finding.device, finding.rule)
+    def _apply_one(self, tx: AlertChanges, finding: Finding) -> AlertChange | None:
+        current = tx.open_alert(self._site, finding.device, finding.rule)
         at = utc_from_ms(finding.at_ms)
         if current is not None and current.last_finding_at and at < current.last_finding_at:
             return None  # replayed after a restart: already applied
         if finding.phase is Phase.CLEARED:
-            return self._clear(current, finding, at)
+            return self._clear(tx, current, finding, at)
         if current is None:
-            return self._open(finding, at)
+            return self._open(tx, finding, at)
         if finding.phase is Phase.PENDING:
             return None  # already pending or beyond; a resolved alert waits for a firing
-        return self._fire(current, finding, at)
+        return self._fire(tx, current, finding, at)
 
-    def _open(self, finding: Finding, at: datetime) -> AlertChange:
+    def _open(self, tx: AlertChanges, finding: Finding, at: datetime) -> AlertChange:
         firing = finding.phase is Phase.FIRING
-        alert = self._store.create_alert(
+        alert = tx.create_alert(
             Alert(
                 id=0,
                 site=self._site,
@@ -97,13 +150,15 @@ class AlertBook:
                 last_finding_at=at,
             )
         )
-        return self._record(alert, AlertAction.FIRED if firing else AlertAction.PENDING, at)
+        return _record(tx, alert, AlertAction.FIRED if firing else AlertAction.PENDING, at)
 
-    def _fire(self, alert: Alert, finding: Finding, at: datetime) -> AlertChange | None:
+    def _fire(
+        self, tx: AlertChanges, alert: Alert, finding: Finding, at: datetime
+    ) -> AlertChange | None:
         fresh = _refreshed(alert, finding, at)
         if alert.state is AlertState.PENDING:
-            return self._save(
-                replace(fresh, state=AlertState.FIRING, fired_at=at), AlertAction.FIRED, at
+            return _save(
+                tx, replace(fresh, state=AlertState.FIRING, fired_at=at), AlertAction.FIRED, at
             )
         if alert.state is AlertState.RESOLVED or finding.latched:
             if finding.latched and dict(finding.evidence) == dict(alert.evidence):
@@ -117,19 +172,21 @@ class AlertBook:
                 resolved_at=None,
                 resolved_by=None,
             )
-            return self._save(again, AlertAction.REFIRED, at)
+            return _save(tx, again, AlertAction.REFIRED, at)
         if finding.severity.rank > alert.severity.rank:
             # A worse verdict needs someone to look again, even if the warning was acknowledged.
-            return self._save(replace(fresh, state=AlertState.FIRING), AlertAction.ESCALATED, at)
-        self._store.replace_alert(fresh)
+            return _save(tx, replace(fresh, state=AlertState.FIRING), AlertAction.ESCALATED, at)
+        tx.replace_alert(fresh)
         return None
 
-    def _clear(self, alert: Alert | None, finding: Finding, at: datetime) -> AlertChange | None:
+    def _clear(
+        self, tx: AlertChanges, alert: Alert | None, finding: Finding, at: datetime
+    ) -> AlertChange | None:
         if alert is None:
             return None
         if alert.state is AlertState.PENDING:
             # It never fired: nobody was told, so nothing is left to show.
-            self._store.delete_alert(alert.id)
+            tx.delete_alert(alert.id)
             return None
         if alert.state in _ACTIVE:
             actor = finding.actor or RULE_ACTOR
@@ -143,8 +200,8 @@ class AlertBook:
                 updated_at=at,
                 last_finding_at=at,
             )
-            return self._save(resolved, AlertAction.RESOLVED, at, actor, finding.note)
-        self._store.replace_alert(replace(alert, condition_active=False, last_finding_at=at))
+            return _save(tx, resolved, AlertAction.RESOLVED, at, actor, finding.note)
+        tx.replace_alert(replace(alert, condition_active=False, last_finding_at=at))
         return None
 
     # -- people -----------------------------------------------------------------------------
@@ -169,7 +226,7 @@ class AlertBook:
                 note=note or alert.note,
                 updated_at=now,
             )
-            return self._save(acked, AlertAction.ACKNOWLEDGED, now, by, note).alert
+            return self._person_step(acked, AlertAction.ACKNOWLEDGED, now, by, note)
 
     def resolve(self, alert_id: int, by: str, note: str | None = None) -> Alert:
         with self._lock:
@@ -187,7 +244,7 @@ class AlertBook:
             done = replace(
                 alert, state=AlertState.RESOLVED, resolved_at=now, resolved_by=by, updated_at=now
             )
-            return self._save(done, AlertAction.RESOLVED, now, by, note).alert
+            return self._person_step(done, AlertAction.RESOLVED, now, by, note)
 
     def close(
         self,
@@ -215,7 +272,7 @@ class AlertBook:
                 note=note or alert.note,
                 updated_at=now,
             )
-            return self._save(closed, AlertAction.CLOSED, now, by, note).alert
+            return self._person_step(closed, AlertAction.CLOSED, now, by, note)
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -254,27 +311,42 @@ class AlertBook:
             f"alert {alert.id} cannot be {verb}: {why}", alert_id=alert.id, device=alert.device
         )
 
-    def _save(
-        self,
-        alert: Alert,
-        action: AlertAction,
-        at: datetime,
-        actor: str = RULE_ACTOR,
-        note: str | None = None,
-    ) -> AlertChange:
-        self._store.replace_alert(alert)
-        return self._record(alert, action, at, actor, note)
+    def _person_step(
+        self, alert: Alert, action: AlertAction, at: datetime, by: str, note: str | None
+    ) -> Alert:
+        with self._store.transaction() as tx:
+            return _save(tx, alert, action, at, by, note).alert
 
-    def _record(
-        self,
-        alert: Alert,
-        action: AlertAction,
-        at: datetime,
-        actor: str = RULE_ACTOR,
-        note: str | None = None,
-    ) -> AlertChange:
-        self._store.add_history(AlertHistoryEntry(alert.id, at, action, alert.state, actor, note))
-        return AlertChange(alert, action)
+
+def _save(
+    tx: AlertChanges,
+    alert: Alert,
+    action: AlertAction,
+    at: datetime,
+    actor: str = RULE_ACTOR,
+    note: str | None = None,
+) -> AlertChange:
+    tx.replace_alert(alert)
+    return _record(tx, alert, action, at, actor, note)
+
+
+def _record(
+    tx: AlertChanges,
+    alert: Alert,
+    action: AlertAction,
+    at: datetime,
+    actor: str = RULE_ACTOR,
+    note: str | None = None,
+) -> AlertChange:
+    tx.add_history(AlertHistoryEntry(alert.id, at, action, alert.state, actor, note))
+    return AlertChange(alert, action)
+
+
+def _write_plan(tx: AlertChanges, planned: PlannedNotices) -> list[OutboxEntry]:
+    """The planned history steps and notices into the transaction; the entries that were new."""
+    for entry in planned.history:
+        tx.add_history(entry)
+    return [entry for entry in planned.entries if tx.enqueue(entry)]
 
 
 def _require_food_closure(

@@ -8,6 +8,7 @@ Methods are synchronous and may block: async callers run them in a thread.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Protocol
 
@@ -28,6 +29,7 @@ from core.records import (
 )
 
 __all__ = [
+    "AlertChanges",
     "AlertPersistence",
     "AlertStore",
     "DayWindow",
@@ -37,7 +39,32 @@ __all__ = [
 ]
 
 
+class AlertChanges(Protocol):
+    """The alert book's writes inside one transaction (`AlertStore.transaction`): what it reads
+    there sees what it wrote; notices enqueued there are committed with the alerts."""
+
+    def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None: ...
+
+    def alert(self, site: str, alert_id: int) -> Alert | None: ...
+
+    def create_alert(self, alert: Alert) -> Alert: ...
+
+    def replace_alert(self, alert: Alert) -> None: ...
+
+    def delete_alert(self, alert_id: int) -> None: ...
+
+    def add_history(self, entry: AlertHistoryEntry) -> None: ...
+
+    def enqueue(self, entry: OutboxEntry) -> bool:
+        """A notice into the outbox; False (nothing changed) when its key is already there."""
+        ...
+
+
 class AlertStore(Protocol):
+    def transaction(self) -> AbstractContextManager[AlertChanges]:
+        """One transaction for a batch of alert changes and their notices: all or nothing."""
+        ...
+
     def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
         """The alert of (device, rule) that is not closed, if any (there is at most one)."""
         ...
@@ -165,6 +192,23 @@ class OutboxStore(Protocol):
         ...
 
     def deliveries_for_notice(self, key: str) -> list[DeliveryAttempt]: ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete sent (and merged, their digest done) entries last changed before `before`;
+        returns how many. The delivery log is kept."""
+        ...
+
+    def state_counts(self) -> dict[str, int]:
+        """How many entries are in each state."""
+        ...
+
+    def oldest_pending(self) -> datetime | None:
+        """When the oldest pending entry was made (None: nothing waits)."""
+        ...
+
+    def outcomes_since(self, since: datetime) -> dict[str, int]:
+        """Delivery log rows at or after `since`, counted by outcome."""
+        ...
 
     def attempt_times(self, channel: str, since: datetime) -> list[datetime]:
         """When `channel` was tried at or after `since`, oldest first (to restore its rate

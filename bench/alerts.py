@@ -43,6 +43,7 @@ from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -69,6 +70,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        self.arrived_wall: dict[str, float] = {}  # time.time(), to compare with the service's
         self.requests = 0
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -91,13 +93,14 @@ class Receiver:
             return self.arrived.get(device)
 
     def _record(self, body: bytes) -> None:
-        at = time.perf_counter()
+        at, wall = time.perf_counter(), time.time()
         data = json.loads(body)
         with self._changed:
             self.requests += 1
             if data.get("kind") in ("fired", "digest"):
                 for alert in data.get("alerts", []):
                     self.arrived.setdefault(str(alert.get("device")), at)
+                    self.arrived_wall.setdefault(str(alert.get("device")), wall)
             self._changed.notify_all()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -201,6 +204,16 @@ def start_service(
     raise RuntimeError(f"the service did not come up in {_START_TIMEOUT_S:g} s")
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the service; killed when it does not stop in time (a loaded machine)."""
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(30)
+
+
 def stored(base: str) -> int:
     return int(httpx.get(f"{base}/api/health", timeout=10).json()["readings_stored"])
 
@@ -247,7 +260,13 @@ def background(port: int, rate: int, devices: int, stop: MpEvent, sent: Any) -> 
 
 
 def phase(
-    rate: int, args: argparse.Namespace, port: int, base: str, receiver: Receiver, first_probe: int
+    rate: int,
+    args: argparse.Namespace,
+    port: int,
+    base: str,
+    receiver: Receiver,
+    first_probe: int,
+    published: dict[str, float],
 ) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     stop, sent = context.Event(), context.Value("q", 0)
@@ -258,7 +277,8 @@ def phase(
         time.sleep(args.warmup)
         stored0, sent0, t0 = stored(base), int(sent.value), time.perf_counter()
         latencies = [
-            _sample(probe, receiver, f"probe-{first_probe + i}") for i in range(args.samples)
+            _sample(probe, receiver, f"probe-{first_probe + i}", published)
+            for i in range(args.samples)
         ]
         elapsed = time.perf_counter() - t0
         stored1, sent1 = stored(base), int(sent.value)
@@ -289,9 +309,12 @@ def phase(
     }
 
 
-def _sample(client: paho.Client, receiver: Receiver, device: str) -> float:
+def _sample(
+    client: paho.Client, receiver: Receiver, device: str, published: dict[str, float]
+) -> float:
     topic = f"{PREFIX}/{SITE}/{device}/telemetry"
     payload = json.dumps({"ts": int(time.time() * 1000), "seq": 1, "m": {"temp_c": 12.0}})
+    published[device] = time.time()  # wall clock: the service's stamps are wall clock too
     begun = time.perf_counter()
     client.publish(topic, payload, qos=1)
     arrived = receiver.wait(device, _ARRIVAL_TIMEOUT_S)
@@ -299,6 +322,52 @@ def _sample(client: paho.Client, receiver: Receiver, device: str) -> float:
         raise RuntimeError(f"no notice for {device} within {_ARRIVAL_TIMEOUT_S:g} s")
     time.sleep(0.2 + random.random() * 0.2)  # spaced, not in step with the publisher's tick
     return (arrived - begun) * 1000.0
+
+
+# -- where the time goes -----------------------------------------------------------------
+
+
+_STAGES_SQL = """
+SELECT a.device, epoch_ms(o.created_at), epoch_ms(l."at"), l.latency_ms
+FROM alerts a
+JOIN outbox o ON list_contains(o.alert_ids, a.id) AND o.kind IN ('fired', 'digest')
+JOIN delivery_log l ON l.notice_key = o."key" AND l.attempt = 1
+WHERE a.device LIKE 'probe-%'
+"""
+STAGES = {
+    "to_notice": "publish > gateway batch, DuckDB write, rules, alert book > the notice made",
+    "to_send": "notice made > outbox persisted (with the alert) > handed to its lane > send begins",
+    "send_to_received": "send begins > webhook request received by the receiver",
+    "send_recorded": "the channel's own send time, as its delivery log row says",
+}
+
+
+def stage_timings(
+    db: Path, published: dict[str, float], arrived: dict[str, float], devices: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """p50/p99 of each stage for `devices`, from the service's own stamps (the outbox's
+    created_at, the delivery log's send start and latency; wall clock, UTC) and the bench's
+    wall-clock publish and arrival instants. Read after the service stopped."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = {str(r[0]): r[1:] for r in con.execute(_STAGES_SQL).fetchall()}
+    spans: dict[str, list[float]] = {name: [] for name in STAGES}
+    for device in devices:
+        if device not in rows or device not in arrived:
+            continue
+        made_ms, begun_ms, sent_ms = rows[device]
+        spans["to_notice"].append(made_ms - published[device] * 1000.0)
+        spans["to_send"].append(begun_ms - made_ms)
+        spans["send_to_received"].append(arrived[device] * 1000.0 - begun_ms)
+        spans["send_recorded"].append(float(sent_ms))
+    return {
+        name: {
+            "n": len(values),
+            "p50": round(_quantile(sorted(values), 0.5), 1),
+            "p99": round(_quantile(sorted(values), 0.99), 1),
+        }
+        for name, values in spans.items()
+        if values
+    }
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
@@ -319,16 +388,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         config = site_config(args.devices, probes, receiver.url, args.linger_ms)
         say(f"starting canteen serve ({args.devices} background fridges, {probes} probes)")
         proc, base = start_service(work, broker, config)
+        published: dict[str, float] = {}
         try:
             phases = []
             for index, rate in enumerate(args.rates):
                 say(f"phase {rate} msg/s: {args.samples} crossings")
-                phases.append(phase(rate, args, broker.port, base, receiver, index * args.samples))
+                first = index * args.samples
+                phases.append(phase(rate, args, broker.port, base, receiver, first, published))
                 say(json.dumps(phases[-1]["latency_ms"]))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            _stop(proc)
             receiver.stop()
+        for index, result in enumerate(phases):
+            devices = [f"probe-{index * args.samples + i}" for i in range(args.samples)]
+            result["stages_ms"] = stage_timings(
+                work / "bench.duckdb", published, receiver.arrived_wall, devices
+            )
+            say(f"{result['rate_target_msg_s']} msg/s stages: {json.dumps(result['stages_ms'])}")
     return {
         "bench": "alerts",
         "path": "publish (QoS 1) > broker > gateway > DuckDB > rules > planner > outbox > webhook",
@@ -339,6 +415,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "gateway_batch_linger_ms": args.linger_ms if args.linger_ms is not None else 50.0,
+        "stages": STAGES,
     }
 
 

@@ -1,12 +1,15 @@
 """Notifications wired into the service: the configured channels, the planner, the outbox store
 and its dispatcher, fed by the alerts service's changes.
 
-Flow: the alerts service tells every `AlertChange` to `on_alert_change` (from its worker
-thread); the change is queued and handed to the planner on the event loop; the planner's plan
-goes to the dispatcher (persisted in the outbox before anything is sent), its escalations into
-the alert's history, and the planner's snapshot into the rule-state table, so a restart keeps
-every timer and who was told. A named task ticks the planner every `tick_s` of the clock
-(escalations, reminders, the end of quiet hours).
+Flow: the wiring is the alert book's `Notifier`. When the book applies the rules' findings (in
+the alerts service's worker thread), it asks the planner for the notices about what changed
+inside its transaction, so the alerts, their escalation steps and the notices are committed
+together; the new notices are then handed straight to the dispatcher's lanes on the event loop
+(no query for what is due, no poll). The planner's snapshot goes to the rule-state table after
+each plan, so a restart keeps every timer and who was told; a plan whose transaction rolled back
+is forgotten (the planner goes back to its state before it). A named task ticks the planner
+every `tick_s` of the clock (escalations, reminders, the end of quiet hours); another prunes
+sent notices older than `outbox_retention_days` every hour (the delivery log stays).
 
 What people do (acknowledge, resolve, close, by the API, the page or the signed link) goes
 through the alert book, which tells no listener; the tick looks up the alerts the planner
@@ -20,24 +23,28 @@ import asyncio
 import json
 import logging
 import threading
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from alerts.lifecycle import RULE_ACTOR, AlertBook, AlertChange
+from alerts.lifecycle import RULE_ACTOR, AlertBook, AlertChange, PlannedNotices
 from alerts.model import AlertAction, AlertHistoryEntry, AlertQuery, AlertState
 from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Channel
-from alerts.notify.planner import NotifyPlanner, Plan
+from alerts.notify.outbox import RetryPolicy, entry_for
+from alerts.notify.planner import Escalation, NotifyPlanner, Plan
 from alerts.notify.ratelimit import channel_limits
 from alerts.store import AlertPersistence
 from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
 from core.notify_channels import MqttConfig
+from core.records import OutboxEntry
 from gateway.alert_topic import AlertTopicPublisher
 from ingest.duckdb_outbox import DuckDBOutboxStore
 
@@ -49,6 +56,7 @@ log = logging.getLogger(__name__)
 # does not know; a device id cannot contain a colon).
 PLANNER_STATE = "notify:planner"
 _HTTP_TIMEOUT_S = 15.0
+_PRUNE_EVERY_S = 3600.0
 # What a person's step looks like to the planner, by the state it left the alert in.
 _PERSON_ACTIONS = {
     AlertState.ACKNOWLEDGED: AlertAction.ACKNOWLEDGED,
@@ -80,20 +88,31 @@ class NotifyWiring:
             self._http = httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S)
             self._topic = _topic_publisher(config, broker_url)
             channels = self._channels(config)
+            retry = config.notify.retry
             self.dispatcher = Dispatcher(
-                self.outbox, channels, clock, limits=channel_limits(config.notify.channels)
+                self.outbox,
+                channels,
+                clock,
+                limits=channel_limits(config.notify.channels),
+                policy=RetryPolicy(
+                    base_s=retry.base_s, cap_s=retry.cap_s, max_attempts=retry.attempts
+                ),
             )
             self.planner = NotifyPlanner(config, clock)
             self._restore()
         except BaseException:
             self.outbox.close()
             raise
-        self._changes: deque[AlertChange] = deque()
         self._known: dict[int, AlertState] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._woken = asyncio.Event()
         self._planning = asyncio.Lock()
+        # Held from a plan inside the book's transaction until it committed or rolled back, so
+        # no snapshot and no tick sees a plan that may yet be undone.
+        self._planner_lock = threading.Lock()
+        self._before_plan: dict[str, Any] | None = None
+        self._snapshot_due = asyncio.Event()
+        book.set_notifier(self)
 
     def _channels(self, config: SiteConfig) -> Mapping[str, Channel]:
         publish = self._topic.publish if self._topic is not None else None
@@ -118,15 +137,71 @@ class NotifyWiring:
     # -- the alerts service's listener ------------------------------------------------------
 
     def on_alert_change(self, change: AlertChange) -> None:
-        """Told of every alert change; may be called from the alerts service's worker thread."""
-        self._changes.append(change)
+        """Told of every alert change (the alerts service's listener); the planner heard of it
+        already inside the book's transaction, so only its state is remembered here."""
+        self._known[change.alert.id] = change.alert.state
+
+    # -- the alert book's notifier (its worker thread, under its lock) ----------------------
+
+    def plan(self, changes: Sequence[AlertChange]) -> PlannedNotices:
+        """The notices and escalation steps for `changes`, for the book's transaction."""
+        self._planner_lock.acquire()
+        try:
+            self._before_plan = self.planner.snapshot()
+            plan = Plan()
+            for change in changes:
+                self._known[change.alert.id] = change.alert.state
+                step = self.planner.on_change(change)
+                plan.notices.extend(step.notices)
+                plan.escalations.extend(step.escalations)
+        except BaseException:
+            self._undo_plan()
+            raise
+        now = self._clock.now()
+        return PlannedNotices(
+            entries=[entry_for(notice, now) for notice in plan.notices],
+            history=[self._history_row(step) for step in plan.escalations],
+        )
+
+    def committed(self, added: Sequence[OutboxEntry]) -> None:
+        """Hand the new notices to their lanes on the event loop; save the planner's state."""
+        self._before_plan = None
+        self._planner_lock.release()
+        self._on_loop(partial(self._after_commit, added))
+
+    def abandoned(self) -> None:
+        self._undo_plan()
+
+    def _undo_plan(self) -> None:
+        saved, self._before_plan = self._before_plan, None
+        try:
+            if saved is not None:
+                self.planner.restore(saved)
+        finally:
+            self._planner_lock.release()
+
+    def _after_commit(self, added: Sequence[OutboxEntry]) -> None:
+        self.dispatcher.hand_over(added)
+        self._snapshot_due.set()
+
+    def _on_loop(self, call: Callable[[], None]) -> None:
+        """Run `call` on the event loop (now, when this is it); before `run`, the dispatcher
+        finds the notices in the outbox when it starts."""
         loop = self._loop
         if loop is None:
-            return  # run() takes what queued up before it started
+            return
         if threading.get_ident() == self._loop_thread:
-            self._woken.set()
+            call()
         else:
-            loop.call_soon_threadsafe(self._woken.set)
+            loop.call_soon_threadsafe(call)
+
+    def _history_row(self, step: Escalation) -> AlertHistoryEntry:
+        told = ", ".join(step.told_before) or "-"
+        note = f"notification level {step.level}; told before: {told}"
+        state = self._known.get(step.alert_id, AlertState.FIRING)
+        return AlertHistoryEntry(
+            step.alert_id, step.at, AlertAction.ESCALATED, state, RULE_ACTOR, note
+        )
 
     # -- running ----------------------------------------------------------------------------
 
@@ -136,11 +211,12 @@ class NotifyWiring:
         self._loop_thread = threading.get_ident()
         if self._topic is not None:
             self._topic.start()
-        self._woken.set()
+        self._snapshot_due.set()
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.dispatcher.run(), name="notify-dispatcher")
-            tasks.create_task(self._consume(), name="notify-planner")
+            tasks.create_task(self._snapshots(), name="notify-snapshots")
             tasks.create_task(self._tick(), name="notify-tick")
+            tasks.create_task(self._prune(), name="notify-prune")
 
     async def disconnect(self) -> None:
         """Close the HTTP client and the alert topic's connection (run() has ended)."""
@@ -152,14 +228,34 @@ class NotifyWiring:
         """Close the outbox's database connection."""
         self.outbox.close()
 
-    async def _consume(self) -> None:
+    async def _snapshots(self) -> None:
+        """Save the planner's state after each plan the book committed (the latest one)."""
         while True:
-            await self._woken.wait()
-            self._woken.clear()
-            while self._changes:
-                change = self._changes.popleft()
-                self._known[change.alert.id] = change.alert.state
-                await self._planned(partial(self.planner.on_change, change))
+            await self._snapshot_due.wait()
+            self._snapshot_due.clear()
+            try:
+                async with self._planning:
+                    snapshot = await asyncio.to_thread(self._snapshot)
+                    await asyncio.to_thread(self._save_snapshot, snapshot)
+            except Exception:  # the next plan or tick saves again
+                log.exception("notify: the planner's state could not be saved")
+
+    async def _prune(self) -> None:
+        """Sent notices leave the outbox after the retention; their delivery log stays."""
+        keep = timedelta(days=self._config.notify.outbox_retention_days)
+        while True:
+            try:
+                await self.prune(keep)
+            except Exception:
+                log.exception("notify: pruning the outbox failed; again in an hour")
+            await self._clock.sleep(_PRUNE_EVERY_S)
+
+    async def prune(self, keep: timedelta) -> int:
+        """Delete sent notices last changed more than `keep` ago; how many."""
+        pruned = await asyncio.to_thread(self.outbox.prune, self._clock.now() - keep)
+        if pruned:
+            log.info("notify: %d sent notices older than %s pruned from the outbox", pruned, keep)
+        return pruned
 
     async def _tick(self) -> None:
         while True:
@@ -180,7 +276,8 @@ class NotifyWiring:
         """What people did to the alerts the planner tracks since it last heard of them. One
         query finds those still firing (nothing to tell); only the others are read one by one,
         so a tick costs the database little however many alerts are tracked."""
-        tracked = self.planner.pending()
+        with self._planner_lock:
+            tracked = self.planner.pending()
         if not tracked:
             return []
         still = AlertQuery(site=self._site, states=(AlertState.FIRING,), limit=len(tracked) + 100)
@@ -198,27 +295,33 @@ class NotifyWiring:
         return found
 
     async def _planned(self, make: Callable[[], Plan]) -> None:
-        """Take a plan (under one lock, so plans and snapshots land in order) and carry it
-        out: notices into the outbox, escalations into the history, the snapshot saved."""
+        """Take a plan on the loop (the planner's lock taken in a thread, so a transaction
+        holding it does not stall the loop) and carry it out: notices into the outbox and to
+        their lanes, escalations into the history, the snapshot saved; in order."""
         async with self._planning:
-            plan: Plan = make()
+            await asyncio.to_thread(self._planner_lock.acquire)
+            try:
+                plan: Plan = make()
+                snapshot = json.dumps(self.planner.snapshot(), ensure_ascii=False)
+            finally:
+                self._planner_lock.release()
             if plan.notices:
                 await self.dispatcher.submit(plan.notices)
-            snapshot = json.dumps(self.planner.snapshot(), ensure_ascii=False)
             await asyncio.to_thread(self._record, plan, snapshot)
+
+    def _snapshot(self) -> str:
+        with self._planner_lock:
+            return json.dumps(self.planner.snapshot(), ensure_ascii=False)
+
+    def _save_snapshot(self, snapshot: str) -> None:
+        self._records.save_rule_state(self._site, {PLANNER_STATE: snapshot})
 
     def _record(self, plan: Plan, snapshot: str) -> None:
         for step in plan.escalations:
             alert = self._records.alert(self._site, step.alert_id)
             state = alert.state if alert is not None else AlertState.FIRING
-            told = ", ".join(step.told_before) or "-"
-            note = f"notification level {step.level}; told before: {told}"
-            self._records.add_history(
-                AlertHistoryEntry(
-                    step.alert_id, step.at, AlertAction.ESCALATED, state, RULE_ACTOR, note
-                )
-            )
-        self._records.save_rule_state(self._site, {PLANNER_STATE: snapshot})
+            self._records.add_history(replace(self._history_row(step), state=state))
+        self._save_snapshot(snapshot)
 
 
 def _topic_publisher(config: SiteConfig, broker_url: str | None) -> AlertTopicPublisher | None:

@@ -9,6 +9,8 @@ when, and in which language.
     routes       first match wins: rule x site x building x device kind x severity -> escalation
                  levels [{roles, people, channels, after_min}], reminders, resolved notice
     quiet_hours  a local range in which alerts that are not about food safety wait
+    retry        how a notice the receiver refused is tried again: attempts, backoff base, cap
+    outbox_retention_days  how long sent notices stay in the outbox (the delivery log stays)
 
 Every name referenced (a person's channel, a shift's people, a level's roles) must exist; an
 error names the reference, where it is, and lists the known names, like the rest of the config.
@@ -44,6 +46,7 @@ __all__ = [
     "NotifyConfig",
     "Person",
     "QuietHours",
+    "Retry",
     "Role",
     "Route",
     "RouteMatch",
@@ -202,6 +205,25 @@ class QuietHours(LocalRange):
     end of the range (energy anomalies wait for the morning)."""
 
 
+class Retry(_Section):
+    """Retries of a notice the receiver did not take: attempt n waits a random time up to
+    min(cap_s, base_s * 2**(n-1)) (`alerts.notify.outbox.RetryPolicy`); after `attempts` tries
+    the notice fails and stays in the outbox with its reason."""
+
+    attempts: int = Field(default=8, ge=1, le=100)
+    base_s: float = Field(default=5.0, gt=0, le=3600)
+    cap_s: float = Field(default=600.0, gt=0, le=86400)
+
+    @model_validator(mode="after")
+    def _cap_above_base(self) -> Retry:
+        if self.cap_s < self.base_s:
+            raise ValueError(
+                f"cap_s ({self.cap_s:g} s) must be at least base_s ({self.base_s:g} s): the "
+                "cap is the longest wait between two attempts"
+            )
+        return self
+
+
 class NotifyConfig(_Section):
     lang: Lang = "zh"
     public_url: AnyHttpUrl | None = None  # where people reach the service (acknowledge links)
@@ -210,6 +232,10 @@ class NotifyConfig(_Section):
     # Offline alerts of one site within this window go out as one digest per channel.
     grouping_window_s: float = Field(default=120.0, ge=0, le=3600)
     quiet_hours: QuietHours | None = None
+    retry: Retry = Retry()
+    # Sent (and merged) notices leave the outbox after this; their delivery log rows stay as
+    # the record of who was told.
+    outbox_retention_days: float = Field(default=30.0, gt=0, le=3660)
     channels: dict[Name, ChannelConfig] = {}
     people: dict[Name, Person] = {}
     roles: dict[Name, Role] = {}

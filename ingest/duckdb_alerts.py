@@ -4,17 +4,25 @@ DuckDB file as the readings (DESIGN.md, storage: relational records in the same 
 `DuckDBAlertStore` opens its own connection to the file that `DuckDBStore` uses; DuckDB shares
 one database instance between connections of a process, so both see each other's commits. The
 daily temperature log is computed here in SQL over the readings table, never in Python.
+
+`transaction()` gives the alert book one transaction for a batch of changes: the alerts, their
+history and the notices about them (the outbox's rows, `ingest.duckdb_outbox.enqueue_on`) are
+committed together, so a notice is persisted before it is sent and never without its alert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+from pydantic import ValidationError
 
 from core.readings import ReadingBatch
 from core.records import (
@@ -24,13 +32,16 @@ from core.records import (
     DailyTemperature,
     DayWindow,
     DisinfectionRecord,
+    OutboxEntry,
     RetentionRecord,
     RuleId,
     SealHealthPoint,
 )
 from ingest import duckdb_schema
+from ingest.duckdb_outbox import enqueue_on
 from ingest.duckdb_rows import RecordTable, naive_utc
 from ingest.duckdb_tables import DuckDBTables
+from ingest.errors import StoreError
 
 __all__ = ["DuckDBAlertStore"]
 
@@ -63,40 +74,29 @@ class DuckDBAlertStore(DuckDBTables):
 
     # -- alerts -----------------------------------------------------------------------------
 
+    @contextmanager
+    def transaction(self) -> Iterator[AlertChanges]:
+        """The alert book's writes (and the notices about them) in one transaction, committed
+        when the block ends, rolled back when it raises. Reads inside see its own writes."""
+        with self._transaction() as con:
+            yield AlertChanges(con, self._target)
+
     def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
-        alerts = self._records(
-            _ALERTS,
-            f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND device = ? AND rule = ? "
-            "AND state <> 'closed' ORDER BY id DESC LIMIT 1",
-            [site, device, rule.value],
-        )
-        return alerts[0] if alerts else None
+        return _first(self._records(_ALERTS, _OPEN_ALERT, [site, device, rule.value]))
 
     def alert(self, site: str, alert_id: int) -> Alert | None:
-        alerts = self._records(
-            _ALERTS,
-            f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND id = ?",
-            [site, alert_id],
-        )
-        return alerts[0] if alerts else None
+        return _first(self._records(_ALERTS, _ALERT_BY_ID, [site, alert_id]))
 
     def create_alert(self, alert: Alert) -> Alert:
-        rows = self._write(
-            f"{_ALERTS.insert(columns=_ALERT_VALUES)} RETURNING id",
-            _ALERTS.encode(alert, _ALERT_VALUES),
-        )
+        rows = self._write(_CREATE_ALERT, _ALERTS.encode(alert, _ALERT_VALUES))
         return replace(alert, id=int(rows[0][0]))
 
     def replace_alert(self, alert: Alert) -> None:
-        assignments = ", ".join(f'"{name}" = ?' for name in _ALERT_VALUES)
-        self._write(
-            f"UPDATE alerts SET {assignments} WHERE id = ?",
-            [*_ALERTS.encode(alert, _ALERT_VALUES), alert.id],
-        )
+        self._write(_REPLACE_ALERT, [*_ALERTS.encode(alert, _ALERT_VALUES), alert.id])
 
     def delete_alert(self, alert_id: int) -> None:
-        self._write("DELETE FROM alert_history WHERE alert_id = ?", [alert_id])
-        self._write("DELETE FROM alerts WHERE id = ?", [alert_id])
+        with self._transaction() as con:
+            AlertChanges(con, self._target).delete_alert(alert_id)
 
     def find_alerts(self, query: AlertQuery) -> list[Alert]:
         sql = f"""SELECT {_ALERTS.select} FROM alerts
@@ -252,6 +252,56 @@ class DuckDBAlertStore(DuckDBTables):
         )
 
 
+class AlertChanges:
+    """The alert book's writes on a connection inside `DuckDBAlertStore.transaction()`
+    (`alerts.store.AlertChanges`): the same SQL as the store's own methods."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, target: str) -> None:
+        self._run: Callable[[str, Any], list[tuple[Any, ...]]] = lambda sql, params: con.execute(
+            sql, params
+        ).fetchall()
+        self._con = con
+        self._target = target
+
+    def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
+        return _first(self._alerts(_OPEN_ALERT, [site, device, rule.value]))
+
+    def alert(self, site: str, alert_id: int) -> Alert | None:
+        return _first(self._alerts(_ALERT_BY_ID, [site, alert_id]))
+
+    def create_alert(self, alert: Alert) -> Alert:
+        rows = self._run(_CREATE_ALERT, _ALERTS.encode(alert, _ALERT_VALUES))
+        return replace(alert, id=int(rows[0][0]))
+
+    def replace_alert(self, alert: Alert) -> None:
+        self._run(_REPLACE_ALERT, [*_ALERTS.encode(alert, _ALERT_VALUES), alert.id])
+
+    def delete_alert(self, alert_id: int) -> None:
+        self._run("DELETE FROM alert_history WHERE alert_id = ?", [alert_id])
+        self._run("DELETE FROM alerts WHERE id = ?", [alert_id])
+
+    def add_history(self, entry: AlertHistoryEntry) -> None:
+        self._run(_HISTORY.insert(), _HISTORY.encode(entry))
+
+    def enqueue(self, entry: OutboxEntry) -> bool:
+        """A notice into the outbox, committed with the alert changes; False: key known."""
+        return enqueue_on(self._con, entry)
+
+    def _alerts(self, sql: str, params: Any) -> list[Alert]:
+        try:
+            return [_ALERTS.decode(row) for row in self._run(sql, params)]
+        except ValidationError as exc:
+            raise StoreError(
+                f"a row of alerts does not fit its record: {exc}",
+                backend="duckdb",
+                target=self._target,
+            ) from exc
+
+
+def _first(alerts: list[Alert]) -> Alert | None:
+    return alerts[0] if alerts else None
+
+
 def _naive(instant: datetime | None) -> datetime | None:
     return None if instant is None else naive_utc(instant)
 
@@ -271,6 +321,14 @@ _ALERTS = RecordTable(
 )  # fmt: skip
 # Everything but the id, which the alert_ids sequence assigns.
 _ALERT_VALUES = _ALERTS.columns[1:]
+_OPEN_ALERT = (
+    f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND device = ? AND rule = ? "
+    "AND state <> 'closed' ORDER BY id DESC LIMIT 1"
+)
+_ALERT_BY_ID = f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND id = ?"
+_CREATE_ALERT = f"{_ALERTS.insert(columns=_ALERT_VALUES)} RETURNING id"
+_ASSIGNMENTS = ", ".join(f'"{name}" = ?' for name in _ALERT_VALUES)
+_REPLACE_ALERT = f"UPDATE alerts SET {_ASSIGNMENTS} WHERE id = ?"
 _HISTORY = RecordTable(
     "alert_history", AlertHistoryEntry, ("alert_id", "at", "action", "state", "actor", "note")
 )

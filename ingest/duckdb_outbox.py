@@ -6,6 +6,8 @@ opening; the connection is the store's own, to the same file as the readings and
 (DuckDB shares one database instance between connections of a process). Every state change
 that must not be half done (an attempt's outcome and its log row; a digest and the notices it
 replaces) runs in one transaction, so a crash leaves either the old state or the new one.
+`enqueue_on` inserts entries on a connection inside someone else's transaction: the alert store
+persists a changed alert and the notices about it in one (`ingest.duckdb_alerts`).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from core.records import DeliveryAttempt, OutboxEntry, OutboxState
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc, utc
 from ingest.duckdb_tables import DuckDBTables
 
-__all__ = ["DuckDBOutboxStore"]
+__all__ = ["DuckDBOutboxStore", "enqueue_on"]
 
 _OUTBOX = RecordTable(
     "outbox",
@@ -42,6 +46,14 @@ _LOG = RecordTable(
 )  # fmt: skip
 
 
+_ENQUEUE = f'{_OUTBOX.insert()} ON CONFLICT DO NOTHING RETURNING "key"'
+
+
+def enqueue_on(con: duckdb.DuckDBPyConnection, entry: OutboxEntry) -> bool:
+    """Insert `entry` on `con` (inside the caller's transaction); False: its key is there."""
+    return bool(con.execute(_ENQUEUE, _OUTBOX.encode(entry)).fetchall())
+
+
 class DuckDBOutboxStore(DuckDBTables):
     """`alerts.store.OutboxStore` on a DuckDB file."""
 
@@ -51,10 +63,7 @@ class DuckDBOutboxStore(DuckDBTables):
     # -- the outbox -------------------------------------------------------------------------
 
     def enqueue(self, entry: OutboxEntry) -> bool:
-        rows = self._write(
-            f'{_OUTBOX.insert()} ON CONFLICT DO NOTHING RETURNING "key"', _OUTBOX.encode(entry)
-        )
-        return bool(rows)
+        return bool(self._write(_ENQUEUE, _OUTBOX.encode(entry)))
 
     def entry(self, key: str) -> OutboxEntry | None:
         found = self._records(
@@ -128,6 +137,33 @@ class DuckDBOutboxStore(DuckDBTables):
                 [digest.key, naive_utc(digest.created_at), list(keys)],
             ).fetchall()
         return len(rows)
+
+    def prune(self, before: datetime) -> int:
+        """Delete the sent entries, and the merged ones whose digest went out or failed, last
+        changed before `before`; the delivery log keeps their attempts."""
+        rows = self._write(
+            """DELETE FROM outbox WHERE updated_at < ? AND (state = 'sent' OR (
+                   state = 'merged' AND merged_into NOT IN (
+                       SELECT "key" FROM outbox WHERE state IN ('pending', 'sending'))))
+               RETURNING "key" """,
+            [naive_utc(before)],
+        )
+        return len(rows)
+
+    def state_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT state, count(*) FROM outbox GROUP BY state", [])
+        return {str(state): int(count) for state, count in rows}
+
+    def oldest_pending(self) -> datetime | None:
+        [(first,)] = self._query("SELECT min(created_at) FROM outbox WHERE state = 'pending'", [])
+        return None if first is None else utc(first)
+
+    def outcomes_since(self, since: datetime) -> dict[str, int]:
+        rows = self._query(
+            """SELECT outcome, count(*) FROM delivery_log WHERE "at" >= ? GROUP BY outcome""",
+            [naive_utc(since)],
+        )
+        return {str(outcome): int(count) for outcome, count in rows}
 
     # -- the delivery log -------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 protocol); `render` writes a notice as plain text, a robot's markdown or HTML e-mail, in Chinese
 or English and within each vendor's length limit; `links` signs and checks the expiring
 acknowledge links; `channels` holds one sender per way of reaching people (webhook, WeCom,
-DingTalk, Feishu/Lark, SMTP, the MQTT alert topic) and their config models.
+DingTalk, Feishu/Lark, SMTP, the MQTT alert topic) and their config models; `outbox` and
+`dispatcher` persist and send notices, `health` reports what the outbox holds.
 """
 
 from alerts.notify.links import (

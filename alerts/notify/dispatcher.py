@@ -1,11 +1,16 @@
 """The dispatcher: sends what the outbox holds, one lane per channel.
 
-`submit` persists notices (`alerts.notify.outbox`) and wakes their channel's lane; `run` starts
-one named task per configured channel in a `TaskGroup`. A lane repeatedly takes the channel's
-due notices (critical first, then oldest first), sends the first through the channel, and
-records the outcome and its delivery log row in one transaction (see `outbox` for the states
-and the delivery guarantee). Lanes are independent: a slow mail server does not hold back the
-kitchen's robot. Store calls run in a thread; time is the injected clock's.
+`submit` persists notices (`alerts.notify.outbox`) and hands them to their channel's lane;
+`hand_over` takes entries someone else persisted (the alert book commits an alert and the
+notices about it in one transaction); `run` starts one named task per configured channel in a
+`TaskGroup`. A lane sends what was handed to it straight away when the channel's rate limit
+allows (critical first, then oldest first), without asking the database what is due; retries,
+notices left by a restart and rate-limited channels go through the outbox's `due` query. The
+`sending` mark is written while the request is on its way (a crash leaves the notice `sending`
+or `pending`: both are sent again under the same key on start), and the outcome with its
+delivery log row in one transaction afterwards (see `outbox` for the states and the delivery
+guarantee). Lanes are independent tasks, so channels send concurrently: a slow mail server does
+not hold back the kitchen's robot. Store calls run in a thread; time is the injected clock's.
 
 Rate limits: before each send the lane asks its `RateLimiter`. When the channel's budget is
 spent, the non-critical notices waiting for it become one DIGEST notice (the originals are
@@ -46,6 +51,9 @@ log = logging.getLogger(__name__)
 
 _RECOVERED = "interrupted: the service stopped during the send; sent again with the same key"
 _BATCH = 500  # due notices looked at per step of a lane (a digest takes at most this many)
+# A lane stopped after its channel answered still records the outcome, for at most this long
+# (real seconds: a database that refuses on the way down must not hold the shutdown).
+_FINISH_ON_STOP_S = 5.0
 
 
 @dataclass(slots=True)
@@ -57,6 +65,8 @@ class _Lane:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     idle: bool = False
     idle_until: datetime | None = None
+    # Persisted entries handed over to be sent now, by key (sent before the database is asked).
+    ready: dict[str, OutboxEntry] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -93,6 +103,11 @@ class Dispatcher:
             for name, channel in channels.items()
         }
 
+    @property
+    def policy(self) -> RetryPolicy:
+        """How refused notices are retried (the site config's `notify.retry`)."""
+        return self._policy
+
     # -- what the service calls -------------------------------------------------------------
 
     async def submit(self, notices: Sequence[Notice]) -> list[str]:
@@ -104,15 +119,23 @@ class Dispatcher:
         # One thread call for the batch, lanes woken after it: a lane that is rate limited
         # merges the whole batch into one digest, not a chain of growing ones.
         added = await asyncio.to_thread(self._enqueue, entries)
-        new: list[str] = []
         for entry in added:
-            new.append(entry.key)
+            if entry.channel not in self._lanes:
+                await self._fail_unknown(entry)
+        self.hand_over([entry for entry in added if entry.channel in self._lanes])
+        return [entry.key for entry in added]
+
+    def hand_over(self, entries: Sequence[OutboxEntry]) -> None:
+        """Entries already in the outbox, new and pending: their lanes send them at once (on
+        the event loop; from another thread use `loop.call_soon_threadsafe`). An entry for a
+        channel that is not configured stays pending; `run` fails it on the next start."""
+        for entry in entries:
             lane = self._lanes.get(entry.channel)
             if lane is None:
-                await self._fail_unknown(entry)
-            else:
-                lane.wake.set()
-        return new
+                log.error("outbox: %s is for channel %r, not configured", entry.key, entry.channel)
+                continue
+            lane.ready[entry.key] = entry
+            lane.wake.set()
 
     def _enqueue(self, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
         return [entry for entry in entries if self._store.enqueue(entry)]
@@ -166,7 +189,12 @@ class Dispatcher:
         """Send, merge or wait, once."""
         lane.wake.clear()
         now = self._clock.now()
+        if lane.ready and lane.limiter.wait_s(now) <= 0:
+            await self._attempt(lane, _first(lane.ready))
+            return
         due = await asyncio.to_thread(self._store.due, name, now, _BATCH)
+        for entry in due:
+            lane.ready.pop(entry.key, None)  # sent (or merged) from here, never twice
         if not due:
             await self._wait(lane, await asyncio.to_thread(self._store.next_attempt_at, name))
             return
@@ -195,13 +223,43 @@ class Dispatcher:
         return merged > 0
 
     async def _attempt(self, lane: _Lane, entry: OutboxEntry) -> None:
+        """Send one entry; its `sending` mark is written while the request is on its way. Once
+        the channel answered, the outcome is recorded even if the lane is being stopped (the
+        service shutting down), so a notice that went out is not sent again on the next start."""
+        lane.ready.pop(entry.key, None)
         started = self._clock.now()
-        if not await asyncio.to_thread(self._store.mark_sending, entry.key, started):
-            return  # merged or finished meanwhile
         lane.limiter.take(started)
+        marking = asyncio.ensure_future(
+            asyncio.to_thread(self._store.mark_sending, entry.key, started)
+        )
         begun = self._timer()
-        delivery = await self._send(lane.channel, entry)
+        try:
+            delivery = await self._send(lane.channel, entry)
+        except asyncio.CancelledError:
+            await asyncio.wait({marking})
+            raise
         latency_ms = (self._timer() - begun) * 1000.0
+        finish = asyncio.ensure_future(
+            self._finish(lane, entry, delivery, started, latency_ms, marking)
+        )
+        try:
+            await asyncio.shield(finish)
+        except asyncio.CancelledError:
+            _, pending = await asyncio.wait({finish}, timeout=_FINISH_ON_STOP_S)
+            for task in pending:
+                task.cancel()
+            raise
+
+    async def _finish(
+        self,
+        lane: _Lane,
+        entry: OutboxEntry,
+        delivery: Delivery,
+        started: datetime,
+        latency_ms: float,
+        marking: asyncio.Future[bool],
+    ) -> None:
+        await self._marked(marking, entry)
         now = self._clock.now()
         if delivery.retry_after_s is not None:
             lane.limiter.hold_until(now + _seconds(delivery.retry_after_s))
@@ -216,6 +274,15 @@ class Dispatcher:
         )
         await self._record(lane, result.entry, result.log)
         self._report(result.entry, result.log)
+
+    @staticmethod
+    async def _marked(marking: asyncio.Future[bool], entry: OutboxEntry) -> None:
+        """The `sending` mark is a hint for a restart; the outcome is recorded either way."""
+        try:
+            if not await marking:
+                log.warning("outbox: %s was no longer pending when it was sent", entry.key)
+        except Exception:
+            log.exception("outbox: %s could not be marked sending; sent all the same", entry.key)
 
     async def _record(self, lane: _Lane, entry: OutboxEntry, row: DeliveryAttempt) -> None:
         """Store an attempt's outcome, retrying while the database refuses: the send happened,
@@ -328,6 +395,11 @@ class Dispatcher:
             )
         else:
             log.error("outbox: %s on %s failed for good: %s", entry.key, entry.channel, row.reason)
+
+
+def _first(ready: Mapping[str, OutboxEntry]) -> OutboxEntry:
+    """The entry to send first: critical, then oldest (the order of the outbox's `due`)."""
+    return min(ready.values(), key=lambda e: (not e.critical, e.created_at, e.key))
 
 
 def _seconds(value: float) -> timedelta:

@@ -19,12 +19,25 @@ from typing import Protocol
 from core.records import Message, RuleId, Severity
 
 __all__ = [
+    "ENERGY_RULES",
     "AlertFacts",
     "Channel",
     "Delivery",
     "Notice",
     "NoticeKind",
 ]
+
+
+# Energy anomalies: their evidence says observed / baseline / unit (`energy.anomaly_model`), not
+# temp_c / limit_c, and their messages call the reference what it is, the usual use, not a limit.
+ENERGY_RULES = frozenset(
+    {
+        RuleId.ENERGY_NIGHT_BASE_LOAD,
+        RuleId.ENERGY_HOLIDAY_BASE_LOAD,
+        RuleId.ENERGY_NIGHT_WATER_FLOW,
+        RuleId.ENERGY_KITCHEN_OFF_HOURS,
+    }
+)
 
 
 class NoticeKind(StrEnum):

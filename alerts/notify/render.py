@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from alerts.notify.model import AlertFacts, Notice, NoticeKind
+from alerts.notify.model import ENERGY_RULES, AlertFacts, Notice, NoticeKind
 from core.records import Message, Severity
 
 __all__ = [
@@ -128,7 +128,10 @@ def _reading(facts: AlertFacts, lang: str) -> str | None:
         parts.append(f"now {value}" if lang == "en" else f"当前 {value}")
     if facts.limit is not None:
         limit = _number(facts.limit, facts.unit)
-        parts.append(f"limit {limit}" if lang == "en" else f"限值 {limit}")
+        if facts.rule in ENERGY_RULES:  # a learned baseline, not a line anyone set
+            parts.append(f"usual {limit}" if lang == "en" else f"通常 {limit}")
+        else:
+            parts.append(f"limit {limit}" if lang == "en" else f"限值 {limit}")
     if not parts:
         return None
     return ", ".join(parts) if lang == "en" else "，".join(parts)

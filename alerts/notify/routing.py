@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.model import FOOD_SAFETY_RULES, Alert, RuleId
-from alerts.notify.model import AlertFacts, Notice, NoticeKind
+from alerts.notify.model import ENERGY_RULES, AlertFacts, Notice, NoticeKind
 from alerts.notify.roster import on_duty
 from core.config import SiteConfig
 from core.model import DeviceKind
@@ -49,15 +49,6 @@ log = logging.getLogger(__name__)
 # Alerts of one cause: devices going silent together (a site's uplink, a gateway, a bridge).
 GROUPED_RULES = frozenset({RuleId.OFFLINE, RuleId.SITE_OFFLINE})
 _SILENCE_RULES = frozenset({RuleId.OFFLINE, RuleId.SITE_OFFLINE, RuleId.SENSOR_FAULT})
-# Their evidence says observed / baseline / unit (`energy.anomaly_model`), not temp_c / limit_c.
-_ENERGY_RULES = frozenset(
-    {
-        RuleId.ENERGY_NIGHT_BASE_LOAD,
-        RuleId.ENERGY_HOLIDAY_BASE_LOAD,
-        RuleId.ENERGY_NIGHT_WATER_FLOW,
-        RuleId.ENERGY_KITCHEN_OFF_HOURS,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +166,7 @@ def _reading(alert: Alert) -> tuple[float | None, float | None, str | None]:
     rate against its baseline (kW, or m³/h for a night water flow, where the baseline is the
     leak threshold; `energy.anomaly_model`), a temperature rule's reading against its limit."""
     evidence = alert.evidence
-    if alert.rule in _ENERGY_RULES:
+    if alert.rule in ENERGY_RULES:
         value, limit = _number(evidence.get("observed")), _number(evidence.get("baseline"))
         unit = evidence.get("unit")
         shown = unit if isinstance(unit, str) and unit else None

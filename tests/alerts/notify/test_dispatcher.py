@@ -13,7 +13,7 @@ import pytest
 
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Delivery, Notice
-from alerts.notify.outbox import RetryPolicy
+from alerts.notify.outbox import RetryPolicy, entry_for
 from core.clock import ManualClock
 from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
@@ -269,9 +269,10 @@ async def test_a_database_error_pauses_the_lane_and_it_goes_on(
     robot = RecordingChannel("kitchen-robot", clock)
     d = dispatcher(store, clock, robot)  # backoff ceiling after one failure: 10 s
     try:
+        # A notice a previous run left in the outbox: the lane finds it by asking what is due.
+        store.enqueue(entry_for(notice(1), T0))
+        store.fail_once.add("due")
         async with running(d):
-            store.fail_once.add("due")
-            await d.submit([notice(1)])
             await settle(d)
             assert robot.calls == []  # the lane waits out its backoff
             await clock.advance(10)
@@ -287,5 +288,75 @@ async def test_a_database_error_pauses_the_lane_and_it_goes_on(
         assert robot.keys == ["n-1", "n-2"]
         assert store.entry("n-2").state is OutboxState.SENT  # type: ignore[union-attr]
         assert [r.outcome for r in store.deliveries_for_alert(2)] == [DeliveryOutcome.SENT]
+    finally:
+        store.close()
+
+
+class CountingStore(DuckDBOutboxStore):
+    """The real store, counting the lanes' `due` queries; `refuse_due` makes them fail."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.due_calls = 0
+        self.refuse_due = False
+
+    def due(self, channel: str, now: datetime, limit: int) -> list[OutboxEntry]:
+        self.due_calls += 1
+        if self.refuse_due:
+            raise StoreError("IO Error: disk full", backend="duckdb", target="test")
+        return super().due(channel, now, limit)
+
+
+async def test_a_handed_over_notice_is_sent_without_asking_what_is_due(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """The shortest path: a new notice goes to its lane in memory; the database is written (the
+    entry before, the outcome after) but not asked what is due first."""
+    store = CountingStore(tmp_path / "canteen.duckdb")
+    robot = RecordingChannel("kitchen-robot", clock)
+    mail = RecordingChannel("mail", clock)
+    d = dispatcher(store, clock, robot, mail)
+    try:
+        async with running(d):
+            store.refuse_due = True  # a lane that asked would back off and send nothing
+            await d.submit([notice(1), notice(2, Severity.CRITICAL), notice(3, channel="mail")])
+            await settle(d)
+            assert robot.keys == ["n-2", "n-1"] and mail.keys == ["n-3"]  # critical first
+            store.refuse_due = False
+            await clock.advance(10)  # the lane that met the refusal afterwards goes on
+            await settle(d)
+        assert {e.key: e.state for e in store.entries()} == {
+            "n-1": OutboxState.SENT,
+            "n-2": OutboxState.SENT,
+            "n-3": OutboxState.SENT,
+        }
+        assert [r.outcome for r in store.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
+    finally:
+        store.close()
+
+
+async def test_a_notice_whose_sending_mark_fails_is_sent_and_recorded_once(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """The `sending` mark is written while the request is on its way; when the database
+    refuses it, the send stands and its outcome is still recorded, once."""
+    store = FlakyStore(tmp_path / "canteen.duckdb")
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = dispatcher(store, clock, robot)
+    original = store.mark_sending
+
+    def refusing(key: str, now: datetime) -> bool:
+        store._refuse("mark_sending")
+        return original(key, now)
+
+    store.mark_sending = refusing  # type: ignore[method-assign]
+    try:
+        store.fail_once.add("mark_sending")
+        async with running(d):
+            await d.submit([notice(1)])
+            await settle(d)
+        assert robot.keys == ["n-1"]
+        assert store.entry("n-1").state is OutboxState.SENT  # type: ignore[union-attr]
+        assert [r.outcome for r in store.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
     finally:
         store.close()

@@ -147,3 +147,28 @@ def test_no_catch_all_route_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptu
 def test_one_definition_of_the_channel_models() -> None:
     for name in channel_config.__all__:
         assert getattr(channel_config, name) is getattr(core_channels, name)
+
+
+def test_retry_settings_are_read_and_a_cap_below_the_base_names_its_line(tmp_path: Path) -> None:
+    retry = '  quiet_hours: {start: "22:00", end: "07:00"}\n  retry: {attempts: 3, base_s: 2, cap_s: 60}'
+    text = SITE_YAML.replace('  quiet_hours: {start: "22:00", end: "07:00"}', retry, 1)
+    config = site_config(tmp_path, text)
+    assert (config.notify.retry.attempts, config.notify.retry.base_s) == (3, 2.0)
+    assert config.notify.retry.cap_s == 60.0
+    assert config.notify.outbox_retention_days == 30.0  # the default
+    message, text = problem(
+        tmp_path,
+        '  quiet_hours: {start: "22:00", end: "07:00"}',
+        '  quiet_hours: {start: "22:00", end: "07:00"}\n  retry: {base_s: 30, cap_s: 10}',
+    )
+    line = line_of(text, "retry: {base_s: 30")
+    assert message.startswith(f"{tmp_path / 'site.yaml'}:{line}: notify.retry")
+    assert "cap_s (10 s) must be at least base_s (30 s)" in message
+    message, text = problem(
+        tmp_path,
+        '  quiet_hours: {start: "22:00", end: "07:00"}',
+        '  quiet_hours: {start: "22:00", end: "07:00"}\n  retry: {attempts: 0}',
+    )
+    line = line_of(text, "retry: {attempts: 0}")
+    assert f"site.yaml:{line}: notify.retry.attempts" in message
+    assert "greater than or equal to 1" in message

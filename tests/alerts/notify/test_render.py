@@ -19,7 +19,7 @@ from alerts.notify.render import (
     subject,
     truncate,
 )
-from core.records import Message, Severity
+from core.records import Message, RuleId, Severity
 from tests.alerts.notify.conftest import ACK, NOW, SINCE, fridge_facts, make_notice
 
 
@@ -188,3 +188,23 @@ def test_small_figures_keep_their_digits() -> None:
     assert "now 0.05 m³/h, limit 0.02 m³/h" in text
     warm = replace(fridge_facts(), value=9.44, limit=8.0, unit="°C")
     assert "now 9.4 °C, limit 8.0 °C" in render_text(make_notice(warm, lang="en"))
+
+
+def test_an_energy_notice_calls_its_reference_the_usual_use_not_a_limit() -> None:
+    """An energy anomaly compares the night's use with the learned baseline: nobody set a limit,
+    so the notice says what is usual (zh 通常), in both languages and in the robots' markdown."""
+    facts = replace(
+        fridge_facts(),
+        rule=RuleId.ENERGY_NIGHT_BASE_LOAD,
+        food_safety=False,
+        message=Message("夜间基础负荷 12.4 kW，高于通常", "Night base load 12.4 kW, above usual"),
+        value=12.4,
+        limit=4.2,
+        unit="kW",
+    )
+    zh, en = make_notice(facts), make_notice(facts, lang="en")
+    assert "读数：当前 12.4 kW，通常 4.2 kW" in render_text(zh)
+    assert "now 12.4 kW, usual 4.2 kW" in render_text(en)
+    assert "**读数**：当前 12.4 kW，通常 4.2 kW" in render_markdown(zh, Dialect.WECOM)
+    for text in (render_text(zh), render_text(en), render_html(zh)):
+        assert "限值" not in text and "limit" not in text

@@ -1,0 +1,183 @@
+"""The notify wiring as the alert book's notifier, on real DuckDB stores: an alert and the notices
+about it are committed in one transaction (never one without the other), a transaction that
+rolls back leaves the planner as it was (the same notices, once, when the findings come again),
+and sent notices leave the outbox after the retention while their delivery log stays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from alerts.lifecycle import AlertBook
+from alerts.model import Finding, Phase
+from alerts.notify.outbox import RetryPolicy
+from alerts.store import AlertChanges
+from canteen.notify_wiring import NotifyWiring
+from core.clock import StepClock, to_epoch_ms
+from core.config import SiteConfig
+from core.notify_config import Retry
+from core.records import (
+    DeliveryAttempt,
+    DeliveryOutcome,
+    Message,
+    OutboxEntry,
+    OutboxState,
+    RuleId,
+    Severity,
+)
+from ingest import DuckDBStore
+from ingest.duckdb_alerts import DuckDBAlertStore
+from ingest.errors import StoreError
+from tests.alerts.notify.notify_site import local, site_config
+
+FIRED_AT = local(23, 9)  # Monday 09:00 in Shanghai: wang is the cook on duty
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> SiteConfig:
+    return site_config(tmp_path_factory.mktemp("wiring"))
+
+
+class RefusingStore(DuckDBAlertStore):
+    """The real alert store, whose transaction refuses the outbox's rows while `refuse` is set
+    (the disk full at the worst moment: after the alert was written, before the commit)."""
+
+    refuse = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[AlertChanges]:
+        with super().transaction() as tx:
+            yield _Refusing(tx) if self.refuse else tx
+
+
+@dataclass
+class _Refusing:
+    tx: AlertChanges
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.tx, name)
+
+    def enqueue(self, entry: OutboxEntry) -> bool:
+        raise StoreError("IO Error: disk full", backend="duckdb", target="test")
+
+
+@dataclass
+class Wired:
+    book: AlertBook
+    store: RefusingStore
+    wiring: NotifyWiring
+    clock: StepClock
+
+
+@pytest.fixture
+async def wired(site: SiteConfig, tmp_path: Path) -> AsyncIterator[Wired]:
+    db = tmp_path / "canteen.duckdb"
+    readings, store = DuckDBStore(db), RefusingStore(db)
+    clock = StepClock(FIRED_AT)
+    book = AlertBook(store, "test-school", clock)
+    wiring = NotifyWiring(site, clock, db_path=db, alerts=store, book=book)
+    try:
+        yield Wired(book, store, wiring, clock)
+    finally:
+        await wiring.disconnect()
+        wiring.close()
+        store.close()
+        readings.close()
+
+
+def overheated() -> Finding:
+    message = Message("1号冷藏柜 9.4 °C", "fridge 1 at 9.4 °C")
+    return Finding(
+        "fridge-1", RuleId.OVER_TEMPERATURE, Phase.FIRING, to_epoch_ms(FIRED_AT),
+        to_epoch_ms(FIRED_AT - timedelta(minutes=30)), Severity.CRITICAL, message,
+        {"temp_c": 9.4, "limit_c": 8.0},
+    )  # fmt: skip
+
+
+async def test_an_alert_and_its_notices_are_committed_together(wired: Wired) -> None:
+    [fired] = wired.book.apply([overheated()])
+    entries = wired.wiring.outbox.entries()
+    # Level 0 of the food-safety route: the cook on duty (wang) on the kitchen robot, and the
+    # canteen's wall display.
+    assert sorted((e.channel, e.kind, e.state) for e in entries) == [
+        ("kitchen-robot", "fired", OutboxState.PENDING),
+        ("wall", "fired", OutboxState.PENDING),
+    ]
+    assert {e.alert_ids for e in entries} == {(fired.alert.id,)}
+    assert fired.alert.id in wired.wiring.planner.pending()
+
+
+async def test_a_rolled_back_transaction_keeps_neither_and_the_planner_forgets(
+    wired: Wired,
+) -> None:
+    wired.store.refuse = True
+    with pytest.raises(StoreError, match="disk full"):
+        wired.book.apply([overheated()])
+    # Neither the alert nor its notice: the book and the outbox are one transaction.
+    assert wired.store.open_alert("test-school", "fridge-1", RuleId.OVER_TEMPERATURE) is None
+    assert wired.wiring.outbox.entries() == []
+    assert wired.wiring.planner.pending() == {}
+    # The findings come again (the service retries its batch): one alert, its notice once.
+    wired.store.refuse = False
+    [fired] = wired.book.apply([overheated()])
+    entries = wired.wiring.outbox.entries()
+    assert sorted(e.channel for e in entries) == ["kitchen-robot", "wall"]
+    assert {(e.alert_ids, e.kind) for e in entries} == {((fired.alert.id,), "fired")}
+
+
+async def test_sent_notices_are_pruned_after_the_retention_the_log_stays(wired: Wired) -> None:
+    [fired] = wired.book.apply([overheated()])
+    outbox = wired.wiring.outbox
+    entry, wall = outbox.entries()
+    sent_at = FIRED_AT + timedelta(seconds=1)
+    outbox.finish_attempt(
+        _sent(entry, sent_at),
+        DeliveryAttempt(
+            notice_key=entry.key,
+            alert_ids=entry.alert_ids,
+            channel=entry.channel,
+            recipients=("wang",),
+            attempt=1,
+            at=sent_at,
+            outcome=DeliveryOutcome.SENT,
+            reason="",
+            status=200,
+            latency_ms=3.0,
+            kind=entry.kind,
+        ),
+    )
+    keep = timedelta(days=30)
+    wired.clock.instant = sent_at + keep - timedelta(minutes=1)
+    assert await wired.wiring.prune(keep) == 0  # not yet 30 days
+    wired.clock.instant = sent_at + keep + timedelta(minutes=1)
+    assert await wired.wiring.prune(keep) == 1
+    assert outbox.entries() == [wall]  # still pending: never pruned
+    [row] = outbox.deliveries_for_alert(fired.alert.id)
+    assert (row.notice_key, row.outcome) == (entry.key, DeliveryOutcome.SENT)
+
+
+def _sent(entry: OutboxEntry, at: datetime) -> OutboxEntry:
+    return replace(entry, state=OutboxState.SENT, attempts=1, sent_at=at, updated_at=at)
+
+
+async def test_the_dispatcher_retries_as_the_site_config_says(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    db = tmp_path / "retry.duckdb"
+    retry = Retry(attempts=3, base_s=2.0, cap_s=60.0)
+    config = site.model_copy(update={"notify": site.notify.model_copy(update={"retry": retry})})
+    readings, store = DuckDBStore(db), DuckDBAlertStore(db)
+    book = AlertBook(store, "test-school", StepClock(FIRED_AT))
+    wiring = NotifyWiring(config, StepClock(FIRED_AT), db_path=db, alerts=store, book=book)
+    try:
+        assert wiring.dispatcher.policy == RetryPolicy(base_s=2.0, cap_s=60.0, max_attempts=3)
+    finally:
+        await wiring.disconnect()
+        wiring.close()
+        store.close()
+        readings.close()
