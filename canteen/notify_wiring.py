@@ -28,7 +28,6 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -38,7 +37,7 @@ from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Channel
 from alerts.notify.outbox import RetryPolicy, entry_for
-from alerts.notify.planner import Escalation, NotifyPlanner, Plan
+from alerts.notify.planner import Checkpoint, Escalation, NotifyPlanner, Plan
 from alerts.notify.ratelimit import channel_limits
 from alerts.store import AlertPersistence
 from core.clock import Clock
@@ -110,7 +109,7 @@ class NotifyWiring:
         # Held from a plan inside the book's transaction until it committed or rolled back, so
         # no snapshot and no tick sees a plan that may yet be undone.
         self._planner_lock = threading.Lock()
-        self._before_plan: dict[str, Any] | None = None
+        self._before_plan: Checkpoint | None = None
         self._snapshot_due = asyncio.Event()
         book.set_notifier(self)
 
@@ -147,7 +146,7 @@ class NotifyWiring:
         """The notices and escalation steps for `changes`, for the book's transaction."""
         self._planner_lock.acquire()
         try:
-            self._before_plan = self.planner.snapshot()
+            self._before_plan = self.planner.checkpoint()
             plan = Plan()
             for change in changes:
                 self._known[change.alert.id] = change.alert.state
@@ -176,7 +175,7 @@ class NotifyWiring:
         saved, self._before_plan = self._before_plan, None
         try:
             if saved is not None:
-                self.planner.restore(saved)
+                self.planner.rollback(saved)
         finally:
             self._planner_lock.release()
 
@@ -235,8 +234,7 @@ class NotifyWiring:
             self._snapshot_due.clear()
             try:
                 async with self._planning:
-                    snapshot = await asyncio.to_thread(self._snapshot)
-                    await asyncio.to_thread(self._save_snapshot, snapshot)
+                    await asyncio.to_thread(self._save_latest)
             except Exception:  # the next plan or tick saves again
                 log.exception("notify: the planner's state could not be saved")
 
@@ -302,26 +300,30 @@ class NotifyWiring:
             await asyncio.to_thread(self._planner_lock.acquire)
             try:
                 plan: Plan = make()
-                snapshot = json.dumps(self.planner.snapshot(), ensure_ascii=False)
+                checkpoint = self.planner.checkpoint()
             finally:
                 self._planner_lock.release()
             if plan.notices:
                 await self.dispatcher.submit(plan.notices)
-            await asyncio.to_thread(self._record, plan, snapshot)
+            await asyncio.to_thread(self._record, plan, checkpoint)
 
-    def _snapshot(self) -> str:
+    def _save_latest(self) -> None:
+        """Save the planner's state: copied under its lock (briefly: a plan inside the book's
+        transaction waits for it), turned into JSON outside it."""
         with self._planner_lock:
-            return json.dumps(self.planner.snapshot(), ensure_ascii=False)
+            checkpoint = self.planner.checkpoint()
+        self._save_snapshot(checkpoint)
 
-    def _save_snapshot(self, snapshot: str) -> None:
+    def _save_snapshot(self, checkpoint: Checkpoint) -> None:
+        snapshot = json.dumps(checkpoint.snapshot(), ensure_ascii=False)
         self._records.save_rule_state(self._site, {PLANNER_STATE: snapshot})
 
-    def _record(self, plan: Plan, snapshot: str) -> None:
+    def _record(self, plan: Plan, checkpoint: Checkpoint) -> None:
         for step in plan.escalations:
             alert = self._records.alert(self._site, step.alert_id)
             state = alert.state if alert is not None else AlertState.FIRING
             self._records.add_history(replace(self._history_row(step), state=state))
-        self._save_snapshot(snapshot)
+        self._save_snapshot(checkpoint)
 
 
 def _topic_publisher(config: SiteConfig, broker_url: str | None) -> AlertTopicPublisher | None:

@@ -61,7 +61,7 @@ from core.clock import Clock
 from core.config import SiteConfig
 from core.notify_config import Route
 
-__all__ = ["ACK_PATH", "Escalation", "NotifyPlanner", "Plan"]
+__all__ = ["ACK_PATH", "Checkpoint", "Escalation", "NotifyPlanner", "Plan"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,17 @@ class _Track:
     next_reminder: datetime | None = None
     unacked_since: datetime | None = None
     told: list[Target] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The planner's timers at one moment (`NotifyPlanner.checkpoint`)."""
+
+    tracks: dict[int, _Track]
+
+    def snapshot(self) -> dict[str, Any]:
+        """As plain JSON-able data (`NotifyPlanner.snapshot`)."""
+        return planner_state.dump({i: _fields(t) for i, t in self.tracks.items()})
 
 
 class NotifyPlanner:
@@ -315,7 +326,16 @@ class NotifyPlanner:
 
     def snapshot(self) -> dict[str, Any]:
         """Every timer and who was told, as plain JSON-able data."""
-        return planner_state.dump({i: _fields(t) for i, t in self._tracks.items()})
+        return self.checkpoint().snapshot()
+
+    def checkpoint(self) -> Checkpoint:
+        """A copy of every timer, cheap (a plan undone, a snapshot written outside a lock):
+        each track copied with its list of who was told; the rest of a track is immutable."""
+        return Checkpoint({i: replace(t, told=list(t.told)) for i, t in self._tracks.items()})
+
+    def rollback(self, checkpoint: Checkpoint) -> None:
+        """Back to `checkpoint` (taken before a plan whose transaction rolled back)."""
+        self._tracks = {i: replace(t, told=list(t.told)) for i, t in checkpoint.tracks.items()}
 
     def restore(self, data: dict[str, Any]) -> None:
         """Take back a `snapshot()`; tracks of routes no longer configured are dropped."""

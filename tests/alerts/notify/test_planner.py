@@ -211,6 +211,27 @@ def test_restart_keeps_timers_and_keys(site: SiteConfig) -> None:
     assert second.escalations == straight.escalations
 
 
+def test_a_rolled_back_plan_leaves_no_trace(site: SiteConfig) -> None:
+    """A plan whose transaction rolled back is undone: the same changes afterwards plan the
+    same notices, with the same keys, as if the first attempt never happened."""
+    straight = Run(site)
+    straight.feed(change(alert(1), AlertAction.FIRED))
+    straight.at(20)  # level 1 told: the told list grew
+    expected = straight.feed(change(alert(2), AlertAction.FIRED))
+
+    run = Run(site)
+    run.feed(change(alert(1), AlertAction.FIRED))
+    run.at(20)
+    before = run.planner.snapshot()
+    checkpoint = run.planner.checkpoint()
+    run.feed(change(alert(2), AlertAction.FIRED))
+    run.feed(change(alert(1), AlertAction.ACKNOWLEDGED))  # mutates alert 1's track in place
+    run.planner.rollback(checkpoint)
+    assert run.planner.snapshot() == before
+    again = run.feed(change(alert(2), AlertAction.FIRED))
+    assert [n.key for n in again] == [n.key for n in expected]
+
+
 def test_restore_refuses_an_unknown_format(site: SiteConfig) -> None:
     with pytest.raises(ValueError, match="planner state version 7"):
         Run(site).planner.restore({"version": 7, "tracks": []})
