@@ -43,6 +43,7 @@ __all__ = ["DeviceRules", "EngineOutput", "RuleEngine"]
 log = logging.getLogger(__name__)
 
 OFFLINE_KEY = "_offline"  # the snapshot name of the site-wide offline watch
+_OFFLINE_STEP_MS = 1000  # the offline watch judges at most this often between batches
 
 
 @dataclass(slots=True)
@@ -70,6 +71,16 @@ class DeviceRules:
         self.rules: list[Rule] = _rules_for(setup, self.disturbances, self.sensor)
         # Sensor rules of devices that name this one as their neighbouring probe.
         self.watchers: list[SensorFaultRule] = []
+        # Most rules leave the clock and delivery hooks as Rule's no-ops: at thousands of
+        # devices, calling them anyway was most of the cost of a batch and of every tick.
+        self._timed = [rule for rule in self.rules if _overrides(rule, "at")]
+        self._told = [rule for rule in self.rules if _overrides(rule, "delivered")]
+        self._everyone: list[Rule] = [*self.rules, *([self.sensor] if self.sensor else [])]
+
+    @property
+    def timed(self) -> bool:
+        """Whether a rule of this device acts on the clock passing (`at`)."""
+        return bool(self._timed)
 
     def observe(
         self, samples: Sequence[Sample], out: EngineOutput, delivered_ms: int | None = None
@@ -94,7 +105,7 @@ class DeviceRules:
             for rule in self.rules:
                 rule.observe(sample, out.findings)
         if delivered_ms is not None:
-            for rule in self.rules:
+            for rule in self._told:
                 rule.delivered(delivered_ms)
         self._collect(out)
 
@@ -107,18 +118,18 @@ class DeviceRules:
             rule.observe_late(sample)
 
     def at(self, now_ms: int, out: EngineOutput) -> None:
-        for rule in self.rules:
+        for rule in self._timed:
             rule.at(now_ms, out.findings)
         self._collect(out)
 
     def _collect(self, out: EngineOutput) -> None:
-        for rule in self._all_rules():
+        for rule in self._everyone:
             if rule.records:
                 out.records.extend(rule.records)
                 rule.records = []
 
     def _all_rules(self) -> list[Rule]:
-        return [*self.rules, *([self.sensor] if self.sensor else [])]
+        return self._everyone
 
     def rule_ids(self) -> set[RuleId]:
         """The rules that watch this device (the site-wide offline watch aside)."""
@@ -141,6 +152,11 @@ class DeviceRules:
         for rule in self._all_rules():
             if rule.rule.value in saved:
                 rule.restore(saved[rule.rule.value])
+
+
+def _overrides(rule: Rule, hook: str) -> bool:
+    """Whether the rule's class implements `hook` rather than inheriting Rule's no-op."""
+    return getattr(type(rule), hook) is not getattr(Rule, hook)
 
 
 def _rules_for(
@@ -174,27 +190,43 @@ class RuleEngine:
         self.devices = {s.id: DeviceRules(s) for s in setups}
         _pair_neighbours(self.devices)
         self.offline = OfflineWatch(self.site, config.site.name, setups)
+        self._offline_judged_ms: int | None = None
 
     def process(self, batch: ReadingBatch, *, live: bool = True) -> EngineOutput:
         """Run the rules on a batch. `live`: it arrived just now (not a replay of the store),
         so its devices are talking now even when it is a backfill of old readings."""
         out = EngineOutput()
         now_ms = to_epoch_ms(self.clock.now())
+        watched = self.offline.state.devices
+        back = self.offline.state.site_firing  # a device heard again may clear an offline alert
         for device, samples in samples_by_device(batch, self.site).items():
             rules = self.devices.get(device)
             if rules is None:
                 continue  # the gateway refuses unknown devices; a replay may still hold some
             rules.observe(samples, out, now_ms if live else None)
+            seen = watched.get(device)
+            back = back or (seen is not None and seen.phase != "ok")
             self.offline.seen(device, samples[-1].ts_ms, now_ms if live else None)
-        self.offline.at(now_ms, out.findings)
+        self._watch_offline(now_ms, out, changed=back)
         return out
+
+    def _watch_offline(self, now_ms: int, out: EngineOutput, *, changed: bool) -> None:
+        """The site-wide offline watch judges every device, so it is not run for each batch:
+        only when a device it holds offline (or the whole site) is heard again, and otherwise
+        at most once per `_OFFLINE_STEP_MS` of clock time. Its deadlines are several reporting
+        intervals long (minutes), so a verdict comes at most that much later."""
+        last = self._offline_judged_ms
+        if not changed and last is not None and 0 <= now_ms - last < _OFFLINE_STEP_MS:
+            return
+        self._offline_judged_ms = now_ms
+        self.offline.at(now_ms, out.findings)
 
     def presence(self, changes: Sequence[PresenceChange]) -> EngineOutput:
         out = EngineOutput()
         for change in changes:
             if change.site == self.site:
                 self.offline.presence(change.device, change.online, to_epoch_ms(change.at))
-        self.offline.at(to_epoch_ms(self.clock.now()), out.findings)
+        self._watch_offline(to_epoch_ms(self.clock.now()), out, changed=True)
         return out
 
     def tick(self, now: datetime | None = None) -> EngineOutput:
@@ -202,8 +234,9 @@ class RuleEngine:
         now_ms = to_epoch_ms(now or self.clock.now())
         out = EngineOutput()
         for rules in self.devices.values():
-            rules.at(now_ms, out)
-        self.offline.at(now_ms, out.findings)
+            if rules.timed:
+                rules.at(now_ms, out)
+        self._watch_offline(now_ms, out, changed=False)
         return out
 
     def relearn_seal(self, device: str, by: str, reason: str) -> EngineOutput:
