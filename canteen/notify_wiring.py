@@ -293,19 +293,19 @@ class NotifyWiring:
         return found
 
     async def _planned(self, make: Callable[[], Plan]) -> None:
-        """Take a plan on the loop (the planner's lock taken in a thread, so a transaction
-        holding it does not stall the loop) and carry it out: notices into the outbox and to
-        their lanes, escalations into the history, the snapshot saved; in order."""
+        """Take a plan (in a thread, under the planner's lock: a transaction holding it does
+        not stall the loop, and a cancelled tick cannot leave it taken) and carry it out:
+        notices into the outbox and to their lanes, escalations into the history, the
+        snapshot saved; in order."""
         async with self._planning:
-            await asyncio.to_thread(self._planner_lock.acquire)
-            try:
-                plan: Plan = make()
-                checkpoint = self.planner.checkpoint()
-            finally:
-                self._planner_lock.release()
+            plan, checkpoint = await asyncio.to_thread(self._plan_locked, make)
             if plan.notices:
                 await self.dispatcher.submit(plan.notices)
             await asyncio.to_thread(self._record, plan, checkpoint)
+
+    def _plan_locked(self, make: Callable[[], Plan]) -> tuple[Plan, Checkpoint]:
+        with self._planner_lock:
+            return make(), self.planner.checkpoint()
 
     def _save_latest(self) -> None:
         """Save the planner's state: copied under its lock (briefly: a plan inside the book's
