@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from alerts.model import Finding, RuleId
@@ -255,6 +255,20 @@ class RuleEngine:
         now_ms = to_epoch_ms(self.clock.now())
         seal.relearn(now_ms, by, reason, out.findings)
         return out
+
+    def reset_limits(self, device: str) -> None:
+        """Judge `device` from now on by the limits the config gives it now (an admin changed
+        them): its rules are built again on the new limits and take over the old ones' state
+        (watermark, learned baselines, an excursion under way), so nothing is re-judged and
+        nothing learned is lost. KeyError: not a device of this site."""
+        old = self.devices[device]
+        setup = replace(old.setup, limits=self.config.limits_for(old.setup.device))
+        rules = DeviceRules(setup)
+        _restore_or_start_afresh(device, rules, old.snapshot())
+        self.devices[device] = rules
+        for each in self.devices.values():
+            each.watchers.clear()  # paired again below, with the new rules' sensor
+        _pair_neighbours(self.devices)
 
     def devices_per_rule(self) -> dict[RuleId, int]:
         """How many devices each rule watches; the offline watch watches every device."""

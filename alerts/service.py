@@ -149,6 +149,19 @@ class AlertService:
         new state saved before it returns, without blocking ingest meanwhile."""
         return await self._on_owner(lambda: self._relearn_on_owner(device, by, reason))
 
+    async def reset_limits_live(self, device: str) -> None:
+        """The device's limits changed in the config (an admin's override): its rules take
+        them over on the rules' owner, between two batches, with no restart and no lock; the
+        rules' state is saved with the next snapshot. KeyError: not a device of this site."""
+
+        async def reset() -> None:
+            if self._owner is not None and not self._recovered:
+                await self._ready.wait()
+            self.engine.reset_limits(device)
+            log.info("alerts: limits of %s changed; its rules judge by them from now on", device)
+
+        await self._on_owner(reset)
+
     async def _serve(self) -> None:
         last_snapshot = self._clock.now()
         while True:

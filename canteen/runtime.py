@@ -20,10 +20,13 @@ from canteen.notify_wiring import NotifyWiring
 from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
+from dashboard_api.admin_desk import admin_desk
 from dashboard_api.auth import Auth
+from dashboard_api.limit_desk import apply_stored_overrides
 from dashboard_api.live import LiveHub
 from gateway import Gateway
 from ingest import DuckDBStore, StoreWriter
+from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_calibration import DuckDBCalibrationStore
 from ingest.duckdb_users import DuckDBUserStore
@@ -85,6 +88,12 @@ class Service:
             opened.callback(self.user_store.close)
             self.calibration_store = DuckDBCalibrationStore(self.db_path)
             opened.callback(self.calibration_store.close)
+            self.admin_store = DuckDBAdminStore(self.db_path)
+            opened.callback(self.admin_store.close)
+            # Limits admins set in the web UI, laid over the file before the rules are built.
+            stored = self.admin_store.limit_overrides(config.site.id)
+            for problem in apply_stored_overrides(config, stored):
+                log.warning("%s", problem)
             self._wire(config, clock)
             opened.pop_all()
         self._started = time.monotonic()
@@ -116,6 +125,7 @@ class Service:
                 live=self.live,
                 auth=self.auth,
                 deliveries=self.notify.outbox if self.notify is not None else None,
+                admin=admin_desk(config, self.admin_store, self.auth, clock, self.alerts),
             )
         )
         self._server = _QuietServer(

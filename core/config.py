@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -313,13 +313,35 @@ class SiteConfig(_Section):
 
     def limits_for(self, device: Device) -> Limits:
         """Kind default, then the method's (disinfection), then the site's kind override, then
-        the device's own."""
+        the device's own, then an admin's override (`set_limit_override`)."""
+        admin = self.limit_overrides().get(device.id)
+        limits = self.configured_limits_for(device)
+        return limits if admin is None else admin.over(limits)
+
+    def configured_limits_for(self, device: Device) -> Limits:
+        """The device's limits as this file sets them, without an admin's override."""
         limits = DEFAULT_LIMITS[device.kind]
         if device.method is not None:
             limits = DISINFECTION_LIMITS[device.method].over(limits)
         if device.kind in self.limits:
             limits = self.limits[device.kind].over(limits)
         return device.limits.over(limits)
+
+    def limit_overrides(self) -> Mapping[str, Limits]:
+        """The limits admins set per device over the file (device id -> the fields set)."""
+        found: Mapping[str, Limits] = self.__dict__.get("_limit_overrides", {})
+        return found
+
+    def set_limit_override(self, device_id: str, limits: Limits) -> None:
+        """Lay an admin's limits over the device's from now on (`Limits()` clears them); the
+        caller checks them against `core.limit_bounds`. The mapping is replaced whole, so a
+        reader on another thread sees either the old one or the new one."""
+        current = dict(self.limit_overrides())
+        if limits == Limits():
+            current.pop(device_id, None)
+        else:
+            current[device_id] = limits
+        self.__dict__["_limit_overrides"] = current
 
     def rules_for(self, device: Device) -> RuleSettings:
         """The rule settings of one of this site's devices: the site's `rules:`, then its

@@ -14,6 +14,7 @@ from alerts.store import RegisterStore
 from core.clock import Clock
 from core.config import SiteConfig
 from core.records import DeliveryAttempt
+from dashboard_api.admin_desk import AdminDesk
 from dashboard_api.auth import Auth
 from dashboard_api.live import LiveHub
 from ingest.store import SiteStore
@@ -64,3 +65,5 @@ class ApiContext:
     auth: Auth | None = None
     # None: no notification channels configured; the delivery log answers 503.
     deliveries: DeliveryLog | None = None
+    # None: no admin pages (people, control limits); they answer 503.
+    admin: AdminDesk | None = None

@@ -4,6 +4,7 @@ manage people and tokens (the `canteen user` and `canteen token` commands)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -59,6 +60,8 @@ class Auth:
         self.throttle = LoginThrottle(settings, clock)
         self._idle = timedelta(hours=settings.session_idle_h)
         self._max_age = timedelta(days=settings.session_max_days)
+        # Told (name, when) of every successful login: the admin pages show the last one.
+        self.login_listeners: list[Callable[[str, datetime], None]] = []
 
     # -- logging in and out -----------------------------------------------------------------
 
@@ -79,7 +82,13 @@ class Auth:
         assert user is not None
         self.throttle.succeeded(name)
         log.info("login: %r (%s) from %s", user.name, user.role.value, address)
-        return self._open_session(user)
+        grant = self._open_session(user)
+        for listener in self.login_listeners:
+            try:
+                listener(user.name, self.clock.now())
+            except Exception:
+                log.exception("login listener %r failed", listener)
+        return grant
 
     def logout(self, key: str | None) -> None:
         if key:

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from dashboard_api.web import (
     login,
     overview,
+    pages_admin,
     pages_alerts,
     pages_device,
     pages_energy,
@@ -50,6 +51,7 @@ PAGE_MODULES = (
     pages_alerts,
     pages_registers,
     pages_energy,
+    pages_admin,
     overview,
 )
 

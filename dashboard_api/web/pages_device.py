@@ -149,6 +149,7 @@ def _page(
             "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
             "decimals": decimals,
             "band": band_text(device, limits, lang),
+            "limits_overridden": device.id in context.config.limit_overrides(),
             "alerts": _open_alerts(context, device),
             "seal": _seal(context, device),
             "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
