@@ -57,6 +57,7 @@ SITE_ID = "browser-school"
 SITE_NAME = "阳光小学 Browser Test School"
 STAFF = ("王老师", "staff password 1")
 VIEWER = ("李阿姨", "viewer password 2")
+ADMIN = ("赵校长", "admin password 3")
 START_TIMEOUT_S = 60.0
 LIVE_TIMEOUT_MS = 10_000  # a published reading reaches its tile within this (bounded wait)
 # Page loads and assertions wait this long at most: generous for a machine shared with other
@@ -113,6 +114,13 @@ def site_document(prefix: str, db: Path) -> dict[str, Any]:
                 "location": "冻库 meat",
                 "interval_s": 30,
             },
+            {  # the admin pages' test changes its limits
+                "id": "fridge-3",
+                "kind": "fridge",
+                "building": "canteen",
+                "location": "面点间 冷藏柜 pastry",
+                "interval_s": 30,
+            },
         ],
     }
 
@@ -157,7 +165,7 @@ def service(
     config = work / "site.yaml"
     config.write_text(yaml.safe_dump(site_document(prefix, db), allow_unicode=True))
     # People are added before the service opens the file (DuckDB: one writing process).
-    for (name, password), role in ((STAFF, "staff"), (VIEWER, "viewer")):
+    for (name, password), role in ((STAFF, "staff"), (VIEWER, "viewer"), (ADMIN, "admin")):
         add_person(config, name, role, password)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
