@@ -3,6 +3,7 @@ Retry-After, permanent failures, critical first, the delivery log, and a channel
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Iterator
 from dataclasses import replace
@@ -360,3 +361,30 @@ async def test_a_notice_whose_sending_mark_fails_is_sent_and_recorded_once(
         assert [r.outcome for r in store.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
     finally:
         store.close()
+
+
+async def test_a_hung_channel_does_not_hold_back_another(
+    store: DuckDBOutboxStore, clock: ManualClock
+) -> None:
+    """Channels send concurrently: the kitchen's robot is told while the mail server hangs."""
+    robot = RecordingChannel("kitchen-robot", clock)
+    mail = RecordingChannel("mail", clock)
+    mail.hang = asyncio.Event()
+    d = dispatcher(store, clock, robot, mail)
+    async with running(d):
+        await d.submit([notice(1, channel="mail"), notice(2)])
+        await asyncio.wait_for(mail.called.wait(), 10)
+        await asyncio.wait_for(robot.called.wait(), 10)
+        assert robot.keys == ["n-2"] and mail.keys == ["n-1"]
+        # Its `sending` mark is written while the request waits (a restart would send it again).
+        for _ in range(1000):
+            if store.entry("n-1").state is OutboxState.SENDING:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.01)
+        assert store.entry("n-1").state is OutboxState.SENDING  # type: ignore[union-attr]
+        mail.hang.set()
+        await settle(d)
+    assert {e.key: e.state for e in store.entries()} == {
+        "n-1": OutboxState.SENT,
+        "n-2": OutboxState.SENT,
+    }
