@@ -24,6 +24,8 @@ import pyarrow as pa
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
+from ingest.duckdb_rollup import query_envelopes, query_series, rebuild
+from ingest.duckdb_rollup import update as update_rollups
 from ingest.errors import StoreError, StoreUnavailableError
 from ingest.migrations import migrate_or_close, schema_version
 from ingest.store import (
@@ -31,6 +33,7 @@ from ingest.store import (
     CounterDeltas,
     CounterSpec,
     DeadLetterRecord,
+    Envelope,
     LatestValue,
     PresenceRecord,
     SeriesPoint,
@@ -56,21 +59,6 @@ ON CONFLICT DO UPDATE SET ts = excluded.ts, value = excluded.value
 WHERE excluded.ts >= latest.ts
 """
 
-_AGGREGATES = {
-    Aggregate.AVG: "avg(value)",
-    Aggregate.MIN: "min(value)",
-    Aggregate.MAX: "max(value)",
-    Aggregate.LAST: "arg_max(value, ts)",
-}
-
-_DAY_S = 86_400
-
-# Steps shorter than a day align to the Unix epoch, so a 1 h step starts on the hour (UTC).
-_EPOCH_BUCKET = "to_timestamp(floor(epoch(ts) / $step) * $step)::TIMESTAMP"
-# Steps of a day or longer align to local midnights in the site's zone (DuckDB's ICU bucketing
-# follows DST: a local day may be 23 or 25 hours); whole days count in days, not seconds.
-_LOCAL_BUCKET = "timezone('UTC', time_bucket({width}, timezone('UTC', ts), $zone))"
-
 
 class DuckDBStore:
     """Readings and records in one DuckDB file (or ':memory:')."""
@@ -91,6 +79,8 @@ class DuckDBStore:
             _check_readable(self._con, self._target)
         else:
             migrate_or_close(self._con, "readings", duckdb_schema.READINGS, target=self._target)
+        # A file opened read-only may predate the rollups (schema 3): its series read raw.
+        self._rollups = schema_version(self._con, "readings") >= duckdb_schema.ROLLUPS_VERSION
         self._lock = threading.Lock()
         self._closed = False
 
@@ -116,6 +106,7 @@ class DuckDBStore:
                 con.execute("BEGIN")
                 con.execute(_WRITE_READINGS)
                 con.execute(_WRITE_LATEST)
+                update_rollups(con)
                 con.execute("COMMIT")
             except duckdb.Error:
                 # A failed COMMIT (disk full) has already ended the transaction; the error worth
@@ -146,24 +137,43 @@ class DuckDBStore:
         *,
         zone: ZoneInfo | None = None,
     ) -> list[SeriesPoint]:
-        bucket, bucket_params = _bucket(step_s, zone)
-        params = {
-            "site": site,
-            "device": device,
-            "metric": metric,
-            "start": _naive(start),
-            "end": _naive(end),
-            **bucket_params,
-        }
-        sql = f"""
-            SELECT {bucket} AS bucket, {_AGGREGATES[agg]} AS value, count(*) AS n
-            FROM readings
-            WHERE site = $site AND device = $device AND metric = $metric
-              AND ts >= $start AND ts < $end
-            GROUP BY bucket ORDER BY bucket
-        """
-        rows = self._query(sql, params)
-        return [SeriesPoint(_utc(bucket), value, n) for bucket, value, n in rows]
+        with self._cursor() as cursor:
+            return query_series(
+                cursor,
+                (site, device, metric),
+                (_naive(start), _naive(end)),
+                step_s,
+                agg,
+                zone=zone,
+                rollups=self._rollups,
+            )
+
+    def envelopes(
+        self,
+        site: str,
+        device: str,
+        metrics: Sequence[str],
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Envelope]]:
+        span = (_naive(start), _naive(end))
+        with self._cursor() as cursor:
+            return query_envelopes(
+                cursor, site, device, metrics, span, step_s, rollups=self._rollups
+            )
+
+    def rebuild_rollups(self) -> None:
+        """Every rollup computed again from the raw readings, in one transaction."""
+        with self._lock, self._guard():
+            self._con.execute("BEGIN")
+            try:
+                rebuild(self._con)
+                self._con.execute("COMMIT")
+            except duckdb.Error:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                raise
 
     def counter_deltas(
         self,
@@ -333,18 +343,6 @@ class _Translate:
             raise StoreUnavailableError(str(exc), backend="duckdb", target=self._target) from exc
         if isinstance(exc, duckdb.Error):
             raise StoreError(str(exc), backend="duckdb", target=self._target) from exc
-
-
-def _bucket(step_s: int, zone: ZoneInfo | None) -> tuple[str, dict[str, Any]]:
-    """The SQL of a reading's bucket start (naive UTC) and its parameters."""
-    if zone is None or step_s < _DAY_S:
-        return _EPOCH_BUCKET, {"step": step_s}
-    if step_s % _DAY_S == 0:
-        return _LOCAL_BUCKET.format(width="to_days($days)"), {
-            "days": step_s // _DAY_S,
-            "zone": zone.key,
-        }
-    return _LOCAL_BUCKET.format(width="to_seconds($step)"), {"step": step_s, "zone": zone.key}
 
 
 def _check_readable(con: duckdb.DuckDBPyConnection, target: str) -> None:

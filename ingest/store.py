@@ -6,6 +6,7 @@ A reading's identity is (site, device, metric, ts): writing it again replaces it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +20,14 @@ import numpy.typing as npt
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 
 __all__ = [
+    "ROLLUP_WIDTHS_S",
     "Aggregate",
     "CounterDeltas",
     "CounterMark",
     "CounterSpan",
     "CounterSpec",
     "DeadLetterRecord",
+    "Envelope",
     "LatestValue",
     "PairKind",
     "PresenceRecord",
@@ -32,7 +35,22 @@ __all__ = [
     "SeriesPoint",
     "SiteStore",
     "Store",
+    "chart_step",
 ]
+
+# Bucket widths the store keeps rollups at (`ingest.duckdb_rollup`): a series whose steps are
+# whole multiples of one is read from its rollups instead of every reading.
+ROLLUP_WIDTHS_S: tuple[int, ...] = (60, 300, 3_600)
+
+
+def chart_step(span_s: float, columns: int) -> int:
+    """A step of at least one bucket per pixel column that a rollup serves whole: the longest
+    multiple of the coarsest width that fits in span / columns (any step under a minute)."""
+    ideal = max(1, math.floor(span_s / columns))
+    for width in sorted(ROLLUP_WIDTHS_S, reverse=True):
+        if width <= ideal:
+            return ideal // width * width
+    return ideal
 
 
 class Aggregate(StrEnum):
@@ -56,6 +74,18 @@ class SeriesPoint:
 
     start: datetime
     value: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One step of a metric for a chart: its minimum, maximum and mean over [start, start +
+    step) and how many readings."""
+
+    start: datetime
+    low: float
+    high: float
+    mean: float
     count: int
 
 
@@ -169,6 +199,19 @@ class Store(Protocol):
         Steps shorter than a day align to the Unix epoch (a 1 h step starts on the hour). With
         a `zone`, steps of a day or longer align to local midnights there: a 1 d step is one
         local day (23 or 25 hours across a DST change), whatever the zone's UTC offset."""
+        ...
+
+    def envelopes(
+        self,
+        site: str,
+        device: str,
+        metrics: Sequence[str],
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, list[Envelope]]:
+        """Several metrics of one device with start <= ts < end, per epoch-aligned step (as
+        `series`): minimum, maximum, mean and count, for a chart; empty steps are absent."""
         ...
 
     def counter_deltas(

@@ -1,14 +1,16 @@
 """A device's metric as an SVG chart (`GET /api/devices/{id}/chart.svg`), drawn on the server.
 
-The store aggregates one bucket per pixel column twice (minimum and maximum) so spikes survive
-the downsampling; thresholds come from the device's limits, ticks from its boolean metrics
-(door, defrost, compressor), its controller's events and its alerts; for a cold store's air
-probe the estimated food temperature is drawn beside it with the rules' own filter.
+The store gives at least one bucket per pixel column with its minimum and maximum, so spikes
+survive the downsampling, in one query for the metric and the boolean metrics whose ticks are
+drawn (door, defrost, compressor); the step is a whole number of the store's rollup buckets
+(`ingest.store.chart_step`), so a week is read from 5-min rollups rather than every
+reading. Thresholds come from the device's limits, further ticks from its controller's events
+and its alerts; for a cold store's air probe the estimated food temperature is drawn beside it
+with the rules' own filter.
 """
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -28,11 +30,10 @@ from dashboard_api.web.charts import (
     Marker,
     Series,
     Threshold,
-    min_max_buckets,
     render_chart,
 )
 from dashboard_api.web.i18n import CATALOGUE, Language
-from ingest.store import Aggregate
+from ingest.store import ROLLUP_WIDTHS_S, Aggregate, Envelope, chart_step
 
 __all__ = ["router"]
 
@@ -41,8 +42,8 @@ router = APIRouter(tags=["devices"])
 # The charts cover 1 hour to 1 year, as the device page offers.
 MIN_SPAN = timedelta(hours=1)
 MAX_SPAN = timedelta(days=366)
-# Readings of the air probe taken for the food estimate: a week of 1-minute readings is 10 k;
-# coarser than tau / 5 the first-order lag would no longer follow the air, so it is left out.
+# Air means taken for the food estimate: a week of 5-minute rollups is 2 k; over 20 k (more
+# than 69 days at 5 min) the estimate is left out rather than computed point by point.
 _MAX_ESTIMATE_POINTS = 20_000
 _MARKER_METRICS = {"door_open": "door", "defrost_on": "defrost", "compressor_on": "cycle"}
 _EVENT_KINDS = ("cycle_start", "cycle_end", "defrost_start", "defrost_end")
@@ -89,7 +90,7 @@ def chart(
             "comes before end",
         )
     columns = width - 80  # the plot area, without the axis margins
-    step_s = max(1, math.ceil((end_at - start_at).total_seconds() / columns))
+    step_s = chart_step((end_at - start_at).total_seconds(), columns)
     spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
     return Response(render_chart(spec), media_type="image/svg+xml")
 
@@ -107,7 +108,11 @@ def _spec(
 ) -> ChartSpec:
     words = _WORDS[lang]
     gap_s = 3.0 * max(step_s, device.interval_s)
-    main = _buckets(context, device, metric, start, end, step_s)
+    flags = [flag for flag in _MARKER_METRICS if flag != metric]
+    envelopes = context.store.envelopes(
+        context.config.site.id, device.id, [metric, *flags], start, end, step_s
+    )
+    main = [Bucket(e.start, e.low, e.high) for e in envelopes[metric]]
     named = _metric_label(metric, lang)
     series = [Series(words["air"] if metric == "temp_c" else named, main, gap_s)]
     if metric == "temp_c":
@@ -125,42 +130,31 @@ def _spec(
         lang=lang,
         series=series,
         thresholds=_thresholds(context, device, metric, words),
-        markers=_markers(context, device, metric, start, end, step_s, lang),
+        markers=_markers(
+            context, device, {f: envelopes[f] for f in flags}, (start, end, step_s), lang
+        ),
     )
-
-
-def _buckets(
-    context: Context, device: Device, metric: str, start: datetime, end: datetime, step_s: int
-) -> list[Bucket]:
-    site, zone = context.config.site.id, context.config.site.zone
-    lows, highs = (
-        context.store.series(site, device.id, metric, start, end, step_s, agg, zone=zone)
-        for agg in (Aggregate.MIN, Aggregate.MAX)
-    )
-    return min_max_buckets([(p.start, p.value) for p in lows], [(p.start, p.value) for p in highs])
 
 
 def _food_estimate(
     context: Context, device: Device, start: datetime, end: datetime, step_s: int
 ) -> list[Bucket]:
-    """The rules' product filter over the air readings, one bucket per column; none when the
-    device kind has no food estimate or the range is too long to follow the air closely."""
+    """The rules' product filter over the air, one bucket per column; none when the device
+    kind has no food estimate or the range is too long to follow the air closely."""
     tau = tau_min(device.kind, context.config.rules_for(device))
     if tau is None:
         return []
-    span_s = (end - start).total_seconds()
-    read_s = max(math.ceil(device.interval_s), math.ceil(span_s / _MAX_ESTIMATE_POINTS))
-    if read_s > tau * 60 / 5:
+    read_s = _estimate_step(tau)
+    if read_s is None or (end - start).total_seconds() / read_s > _MAX_ESTIMATE_POINTS:
         return []
     # Five time constants before the start, so the estimate has forgotten its initial value.
     warm = start - timedelta(minutes=5 * tau)
-    site, zone = context.config.site.id, context.config.site.zone
-    air = context.store.series(
-        site, device.id, "temp_c", warm, end, read_s, Aggregate.AVG, zone=zone
-    )
+    site = context.config.site.id
+    air = context.store.series(site, device.id, "temp_c", warm, end, read_s, Aggregate.AVG)
     if not air:
         return []
-    ts = [int(p.start.timestamp() * 1000) for p in air]
+    # Each step's mean air stands at the step's middle, where its lag is centred.
+    ts = [int(p.start.timestamp() * 1000) + read_s * 500 for p in air]
     estimate = product_series(ts, [p.value for p in air], tau)
     columns: dict[int, list[float]] = {}
     first = int(start.timestamp())
@@ -171,6 +165,19 @@ def _food_estimate(
         Bucket(datetime.fromtimestamp(first + col * step_s, UTC), min(vals), max(vals))
         for col, vals in sorted(columns.items())
     ]
+
+
+def _estimate_step(tau_min: float) -> int | None:
+    """The coarsest rollup step the food estimate may read the air at: at most tau / 5.
+
+    The estimate is a first-order lag, T' = (air - T) / tau. Fed the air's mean per step of
+    length d <= tau / 5 instead of every reading, each step moves T by 1 - exp(-d / tau) <=
+    18 % of the gap to that mean, and the mean lies within the step's own air; so the result
+    differs from the reading-by-reading filter by a small part of the air's swing inside one
+    step, far below the probe's resolution for a cabinet's slow air (a week from 5-min means
+    of a 30-min tau). Coarser steps would blur a door opening's peak, so none is drawn."""
+    fitting = [width for width in ROLLUP_WIDTHS_S if width <= tau_min * 60 / 5]
+    return max(fitting) if fitting else None
 
 
 def _thresholds(
@@ -190,19 +197,19 @@ def _thresholds(
 def _markers(
     context: Context,
     device: Device,
-    metric: str,
-    start: datetime,
-    end: datetime,
-    step_s: int,
+    flags: dict[str, list[Envelope]],
+    span: tuple[datetime, datetime, int],
     lang: Language,
 ) -> list[Marker]:
+    start, end, step_s = span
     site = context.config.site.id
     markers: list[Marker] = []
-    for flag, kind in _MARKER_METRICS.items():
-        if flag != metric:
-            ticks = _flag_ticks(context, device, flag, start, end, step_s)
-            named = _metric_label(flag, lang)
-            markers += [Marker(at, kind, f"{named} {_local(context, at)}") for at in ticks]
+    for flag, steps in flags.items():
+        named = _metric_label(flag, lang)
+        kind = _MARKER_METRICS[flag]
+        markers += [
+            Marker(at, kind, f"{named} {_local(context, at)}") for at in _ticks(steps, step_s)
+        ]
     for event in context.store.device_events(site, _EVENT_KINDS, start, end):
         if event.device == device.id:
             at = datetime.fromtimestamp(event.ts_ms / 1000, UTC)
@@ -218,26 +225,17 @@ def _markers(
     return markers
 
 
-def _flag_ticks(
-    context: Context,
-    device: Device,
-    flag: str,
-    start: datetime,
-    end: datetime,
-    step_s: int,
-) -> list[datetime]:
-    """A tick where a boolean metric comes on: the first column of each run with it on (the
-    maximum per column, so an opening shorter than a column is not lost)."""
-    site, zone = context.config.site.id, context.config.site.zone
-    on = context.store.series(site, device.id, flag, start, end, step_s, Aggregate.MAX, zone=zone)
+def _ticks(steps: list[Envelope], step_s: int) -> list[datetime]:
+    """A tick where a boolean metric comes on: the first step of each run with it on (the
+    maximum per step, so an opening shorter than a step is not lost)."""
     ticks: list[datetime] = []
-    previous: datetime | None = None
-    for point in on:
-        if point.value < 0.5:
+    previous: Envelope | None = None
+    for current in steps:
+        if current.high < 0.5:
             continue
-        if previous is None or (point.start - previous).total_seconds() > step_s:
-            ticks.append(point.start)
-        previous = point.start
+        if previous is None or (current.start - previous.start).total_seconds() > step_s:
+            ticks.append(current.start)
+        previous = current
     return ticks
 
 

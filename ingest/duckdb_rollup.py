@@ -1,0 +1,310 @@
+"""Rollups of the readings in the DuckDB file, and the series queries that read them.
+
+Per (site, device, metric) and bucket of 1 min, 5 min and 1 h (tables `rollup_1m`,
+`rollup_5m`, `rollup_1h`, readings schema 3): how many readings, their sum, minimum, maximum,
+first and last instant and the last value. That is enough to answer every `Aggregate` of a
+series exactly: avg = sum / count, min, max, last = the value at the latest instant.
+
+Maintenance (`update`) runs inside the write's own transaction, after the readings are in:
+every bucket the batch touches is computed again from the level below (1 min from the raw
+readings, 5 min from 1 min, 1 h from 5 min). Recomputing rather than adding keeps a late or
+out-of-order reading, and a replay that replaces a reading with another value (min and max
+cannot be "subtracted"), right; and as it commits with the readings, a crash leaves readings
+and rollups consistent. `rebuild` computes every level again from the raw readings (migration
+3 on an existing file, `canteen rollups rebuild`).
+
+Reading (`query_series`): the coarsest level whose buckets fit whole in the asked steps (the
+step a multiple of the level's width, local midnights on its boundaries for daily steps) serves
+the aligned middle of the range; the ragged ends, shorter than one bucket, come from the raw
+readings in the same query. A week of 5-min rollups is 2 k rows per device instead of
+10 k readings at one a minute (more for devices that report every few seconds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from ingest.store import ROLLUP_WIDTHS_S, Aggregate, Envelope, SeriesPoint
+
+__all__ = [
+    "LEVELS",
+    "RollupLevel",
+    "query_envelopes",
+    "query_series",
+    "rebuild",
+    "rebuild_statements",
+    "update",
+]
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True, slots=True)
+class RollupLevel:
+    table: str
+    width_s: int
+
+
+# The table of each width (readings schema 3).
+_TABLES = {60: "rollup_1m", 300: "rollup_5m", 3_600: "rollup_1h"}
+
+# Finest first: each level is computed from the one before it (the first from the readings).
+LEVELS: tuple[RollupLevel, ...] = tuple(RollupLevel(_TABLES[w], w) for w in ROLLUP_WIDTHS_S)
+
+_COLUMNS = "site, device, metric, bucket, n, total, low, high, first_ts, last_ts, last_value"
+
+# The raw readings in the shape of a rollup row, so every level is computed by the same SQL.
+_RAW_AS_ROLLUP = """SELECT site, device, metric, ts AS t, 1 AS n, value AS total, value AS low,
+    value AS high, ts AS first_ts, ts AS last_ts, value AS last_value FROM readings"""
+
+
+def _level_source(index: int) -> str:
+    """The rows a level is computed from: the readings for the first, else the level below."""
+    if index == 0:
+        return _RAW_AS_ROLLUP
+    below = LEVELS[index - 1].table
+    return f"""SELECT site, device, metric, bucket AS t, n, total, low, high, first_ts,
+        last_ts, last_value FROM {below}"""
+
+
+_COMBINE = """s.site, s.device, s.metric, time_bucket(INTERVAL {width} SECOND, s.t) AS bucket,
+    sum(s.n), sum(s.total), min(s.low), max(s.high), min(s.first_ts), max(s.last_ts),
+    arg_max(s.last_value, s.last_ts)"""
+
+# Buckets touched by the registered `batch` (the write's Arrow table), computed again whole
+# from the level below; $lo/$hi bound the scan so only the batch's time range is read.
+_UPDATE = """
+INSERT INTO {table} ({columns})
+SELECT {combine}
+FROM ({source}) s
+JOIN (SELECT DISTINCT site, device, metric, time_bucket(INTERVAL {width} SECOND, ts) AS bucket
+      FROM batch) k
+  ON s.site = k.site AND s.device = k.device AND s.metric = k.metric
+ AND time_bucket(INTERVAL {width} SECOND, s.t) = k.bucket
+WHERE s.t >= $lo AND s.t < $hi
+GROUP BY ALL
+ON CONFLICT DO UPDATE SET n = excluded.n, total = excluded.total, low = excluded.low,
+    high = excluded.high, first_ts = excluded.first_ts, last_ts = excluded.last_ts,
+    last_value = excluded.last_value
+"""
+
+# Sorted by key so a device's buckets sit together in the file's row groups.
+_REBUILD = """
+INSERT INTO {table} ({columns})
+SELECT {combine} FROM ({source}) s GROUP BY ALL ORDER BY 1, 2, 3, 4
+"""
+
+
+def rebuild_statements() -> tuple[str, ...]:
+    """SQL that empties every level and computes it again from the readings, finest first."""
+    out: list[str] = []
+    for index, level in enumerate(LEVELS):
+        out.append(f"DELETE FROM {level.table}")
+        combine = _COMBINE.format(width=level.width_s)
+        out.append(
+            _REBUILD.format(
+                table=level.table, columns=_COLUMNS, combine=combine, source=_level_source(index)
+            )
+        )
+    return tuple(out)
+
+
+def rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    """Every level again from the raw readings, in the caller's transaction."""
+    for statement in rebuild_statements():
+        con.execute(statement)
+
+
+def update(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the buckets of the registered `batch` up to date; call inside the write's
+    transaction, after its readings are stored."""
+    [(lo, hi)] = con.execute("SELECT min(ts), max(ts) FROM batch").fetchall()
+    if lo is None:
+        return
+    for index, level in enumerate(LEVELS):
+        width = timedelta(seconds=level.width_s)
+        sql = _UPDATE.format(
+            table=level.table,
+            columns=_COLUMNS,
+            combine=_COMBINE.format(width=level.width_s),
+            width=level.width_s,
+            source=_level_source(index),
+        )
+        con.execute(sql, {"lo": _floor(lo, level.width_s), "hi": _floor(hi, level.width_s) + width})
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+_VALUE = {
+    Aggregate.AVG: "sum(total) / sum(n)",
+    Aggregate.MIN: "min(low)",
+    Aggregate.MAX: "max(high)",
+    Aggregate.LAST: "arg_max(last_value, last_ts)",
+}
+
+# Steps shorter than a day align to the Unix epoch, so a 1 h step starts on the hour (UTC).
+_EPOCH_BUCKET = "to_timestamp(floor(epoch(t) / $step) * $step)::TIMESTAMP"
+# Steps of a day or longer align to local midnights in the site's zone (DuckDB's ICU bucketing
+# follows DST: a local day may be 23 or 25 hours); whole days count in days, not seconds.
+_LOCAL_BUCKET = "timezone('UTC', time_bucket({width}, timezone('UTC', t), $zone))"
+
+_KEY = "site = $site AND device = $device"
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """A part [start, end) of the asked range read from `level` (None: the raw readings)."""
+
+    level: RollupLevel | None
+    start: datetime
+    end: datetime
+
+
+def query_series(
+    cursor: duckdb.DuckDBPyConnection,
+    key: tuple[str, str, str],
+    span: tuple[datetime, datetime],
+    step_s: int,
+    agg: Aggregate,
+    *,
+    zone: ZoneInfo | None,
+    rollups: bool = True,
+) -> list[SeriesPoint]:
+    """One metric per step, as `Store.series` promises (span naive UTC); `rollups=False`
+    reads only the raw readings (a file from before them)."""
+    site, device, metric = key
+    start, end = span
+    bucket, params = _bucket(step_s, zone)
+    plan = _plan(start, end, step_s, zone, rollups=rollups)
+    sql = f"""SELECT {bucket} AS b, {_VALUE[agg]} AS value, sum(n) AS n
+              FROM ({_parts(plan, "metric = $metric")}) GROUP BY b ORDER BY b"""
+    params |= {"site": site, "device": device, "metric": metric}
+    rows = cursor.execute(sql, params | _bounds(plan))
+    return [SeriesPoint(_utc(b), value, int(n)) for b, value, n in rows.fetchall()]
+
+
+def query_envelopes(
+    cursor: duckdb.DuckDBPyConnection,
+    site: str,
+    device: str,
+    metrics: Sequence[str],
+    span: tuple[datetime, datetime],
+    step_s: int,
+    *,
+    rollups: bool = True,
+) -> dict[str, list[Envelope]]:
+    """Minimum, maximum, mean and count per epoch-aligned step of several metrics of one
+    device, in one query (span naive UTC)."""
+    start, end = span
+    plan = _plan(start, end, step_s, None, rollups=rollups)
+    parts = _parts(plan, "metric IN (SELECT unnest($metrics))", with_metric=True)
+    sql = f"""SELECT metric, {_EPOCH_BUCKET} AS b, min(low), max(high), sum(total) / sum(n),
+              sum(n) FROM ({parts}) GROUP BY metric, b ORDER BY metric, b"""
+    params = {"site": site, "device": device, "metrics": list(metrics), "step": step_s}
+    out: dict[str, list[Envelope]] = {m: [] for m in metrics}
+    for metric, b, low, high, mean, n in cursor.execute(sql, params | _bounds(plan)).fetchall():
+        out[metric].append(Envelope(_utc(b), low, high, mean, int(n)))
+    return out
+
+
+def _parts(plan: Sequence[_Segment], metric_filter: str, *, with_metric: bool = False) -> str:
+    """The UNION of the plan's segments, as rows of the rollup's shape; each segment is one
+    range on its table's time column, so each is pruned on the file's zone maps."""
+    metric = "metric, " if with_metric else ""
+    selects = []
+    for i, segment in enumerate(plan):
+        if segment.level is None:
+            selects.append(f"""SELECT {metric}ts AS t, 1 AS n, value AS total, value AS low,
+                value AS high, ts AS last_ts, value AS last_value FROM readings
+                WHERE {_KEY} AND {metric_filter} AND ts >= $lo{i} AND ts < $hi{i}""")
+        else:
+            selects.append(f"""SELECT {metric}bucket AS t, n, total, low, high, last_ts,
+                last_value FROM {segment.level.table} WHERE {_KEY} AND {metric_filter}
+                AND bucket >= $lo{i} AND bucket < $hi{i}""")
+    return " UNION ALL ".join(selects)
+
+
+def _bounds(plan: Sequence[_Segment]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, segment in enumerate(plan):
+        out |= {f"lo{i}": segment.start, f"hi{i}": segment.end}
+    return out
+
+
+def _plan(
+    start: datetime, end: datetime, step_s: int, zone: ZoneInfo | None, *, rollups: bool
+) -> list[_Segment]:
+    """[start, end) cut into segments: the coarsest level that fits the steps serves the
+    aligned middle, finer levels the ends, the raw readings what is left (under a minute)."""
+    if not rollups:
+        return [_Segment(None, start, end)]
+    fitting = [lv for lv in reversed(LEVELS) if _fits(lv.width_s, step_s, zone, start, end)]
+    return _cut(start, end, fitting)
+
+
+def _cut(start: datetime, end: datetime, levels: Sequence[RollupLevel]) -> list[_Segment]:
+    if start >= end:
+        return []
+    if not levels:
+        return [_Segment(None, start, end)]
+    level, finer = levels[0], levels[1:]
+    middle_start, middle_end = _ceil(start, level.width_s), _floor(end, level.width_s)
+    if middle_start >= middle_end:
+        return _cut(start, end, finer)
+    return [
+        *_cut(start, middle_start, finer),
+        _Segment(level, middle_start, middle_end),
+        *_cut(middle_end, end, finer),
+    ]
+
+
+def _fits(width_s: int, step_s: int, zone: ZoneInfo | None, start: datetime, end: datetime) -> bool:
+    """Whether every bucket of `width_s` lies whole inside one step of the series."""
+    if zone is None or step_s < DAY_S:
+        return step_s % width_s == 0
+    if step_s % DAY_S != 0:
+        return False
+    # Local days: every local midnight in the range must fall on a bucket boundary (a zone
+    # whose offset is not whole hours, e.g. +05:30, cannot use the hourly level).
+    day = start.replace(tzinfo=UTC).astimezone(zone).date()
+    last = end.replace(tzinfo=UTC).astimezone(zone).date()
+    while day <= last + timedelta(days=1):
+        midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+        if int(midnight.timestamp()) % width_s != 0:
+            return False
+        day += timedelta(days=1)
+    return True
+
+
+def _bucket(step_s: int, zone: ZoneInfo | None) -> tuple[str, dict[str, Any]]:
+    """The SQL of a row's bucket start (naive UTC, from its instant `t`) and its parameters."""
+    if zone is None or step_s < DAY_S:
+        return _EPOCH_BUCKET, {"step": step_s}
+    if step_s % DAY_S == 0:
+        return _LOCAL_BUCKET.format(width="to_days($days)"), {
+            "days": step_s // DAY_S,
+            "zone": zone.key,
+        }
+    return _LOCAL_BUCKET.format(width="to_seconds($step)"), {"step": step_s, "zone": zone.key}
+
+
+def _floor(instant: datetime, width_s: int) -> datetime:
+    """`instant` (naive UTC) down to a multiple of `width_s` since the epoch."""
+    seconds = math.floor(instant.replace(tzinfo=UTC).timestamp() / width_s) * width_s
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
+
+
+def _ceil(instant: datetime, width_s: int) -> datetime:
+    floor = _floor(instant, width_s)
+    return floor if floor == instant else floor + timedelta(seconds=width_s)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)
