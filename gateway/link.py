@@ -167,9 +167,20 @@ class BrokerLink:
     async def receive(self, max_messages: int) -> list[Inbound]:
         """Wait for at least one message; return what has arrived, up to `max_messages`."""
         while not self._inbox:
-            await self._wake.wait()
-            self._wake.clear()
-            self._signalled = False
+            await self.arrival()
+        return self.take(max_messages)
+
+    async def arrival(self) -> None:
+        """Wait until paho signals that messages arrived (return at once if some are waiting
+        unsignalled). Safe to cancel: the next wait sees the same signal."""
+        if self._inbox and not self._signalled:
+            return
+        await self._wake.wait()
+        self._wake.clear()
+        self._signalled = False
+
+    def take(self, max_messages: int) -> list[Inbound]:
+        """What has arrived, up to `max_messages`, without waiting (possibly nothing)."""
         count = min(max_messages, len(self._inbox))
         popleft = self._inbox.popleft
         return [popleft() for _ in range(count)]

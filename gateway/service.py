@@ -1,9 +1,13 @@
 """The gateway: receive, decode and validate, hand batches to the sink, then acknowledge.
 
 Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, which runs blocking
-work in a thread). A bounded queue between them lets the next batch decode while the previous
-one is written, and pushes back on the broker when the store is slow: unacknowledged messages
-fill the broker's in-flight window and it stops sending.
+work in a thread). They meet like a group commit: while the store writes one batch, the next
+stays open and what arrives is decoded into it, so it is handed over the moment the store is
+free. Quiet traffic thus goes out at once, one message a batch (latency), and a flood in batches
+as big as the store's pace asks (a write's fixed cost shared by thousands of readings), with no
+fixed linger either way; `batch_linger_ms` only bounds how long a batch stays open ahead of a
+slow store. The one-batch queue between the stages pushes back on the broker when the store is
+slow: unacknowledged messages fill the broker's in-flight window and it stops sending.
 
 A topic is resolved once and remembered (for configured devices only): a canonical device topic,
 a bridge topic (`gateway/bridges.py`), or a foreign format's topic, which its adapter decodes into
@@ -21,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, parse_broker_url
@@ -79,6 +83,26 @@ class DecodedBatch:
     done: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class _OpenBatch:
+    """A batch still taking messages: its readings are rows until it is closed."""
+
+    decoded: DecodedBatch
+    builder: ReadingBatchBuilder
+    window: TimeWindow
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any], within_s: float) -> None:
+    """Return when the first of `waits` is done or `within_s` seconds passed; the rest are
+    cancelled."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
 _STORE_FAILING = "store"
 
 
@@ -113,6 +137,8 @@ class Gateway:
         # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
         self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
         self._store_failing: tuple[datetime, str] | None = None
+        # Set while the store stage waits for a batch: the open batch is handed over then.
+        self._store_idle = asyncio.Event()
         self.stats = GatewayStats()
 
     @property
@@ -134,7 +160,8 @@ class Gateway:
 
     async def run(self) -> None:
         """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
-        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=2)
+        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=1)
+        self._store_idle.set()
         await self._link.start()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -144,20 +171,33 @@ class Gateway:
             await self._link.stop()
 
     async def _decode_loop(self, out: asyncio.Queue[DecodedBatch]) -> None:
-        linger = self._settings.batch_linger_ms / 1000
         limit = self._settings.batch_max_messages
         while True:
-            messages = await self._link.receive(limit)
-            if len(messages) < limit and linger > 0 and self._link.pending() == 0:
-                # Quiet traffic: wait a moment so a trickle is not one transaction per message.
-                await asyncio.sleep(linger)
-                if self._link.pending():
-                    messages += await self._link.receive(limit - len(messages))
-            await out.put(self.decode(messages))
+            batch = self._open_batch()
+            self._decode_into(batch, await self._link.receive(limit))
+            await self._collect_while_storing(batch, limit)
+            await out.put(self._close_batch(batch))
+
+    async def _collect_while_storing(self, batch: _OpenBatch, limit: int) -> None:
+        """Keep decoding arrivals into the open batch until the store is free for it, the
+        batch is full or it has been open for the linger (module docstring)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.batch_linger_ms / 1000
+        idle = self._store_idle
+        while not idle.is_set() and len(batch.decoded.messages) < limit:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            if not self._link.pending():
+                await _first_of(self._link.arrival(), idle.wait(), within_s=remaining)
+            self._decode_into(batch, self._link.take(limit - len(batch.decoded.messages)))
 
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
         while True:
+            if queue.empty():
+                self._store_idle.set()
             batch = await queue.get()
+            self._store_idle.clear()
             await self.store(batch)
             self.stats.acked += self._link.ack(batch.messages)
 
@@ -218,14 +258,29 @@ class Gateway:
 
     def decode(self, messages: list[Inbound]) -> DecodedBatch:
         """Decode a batch of messages: readings, events, presence and dead letters."""
+        batch = self._open_batch()
+        self._decode_into(batch, messages)
+        return self._close_batch(batch)
+
+    def _open_batch(self) -> _OpenBatch:
         now = self._clock.now()
         window = TimeWindow(
             to_epoch_ms(now),
             int(self._settings.max_future_skew_s * 1000),
             int(self._settings.max_age_days * 86_400_000),
         )
-        builder = ReadingBatchBuilder()
-        out = DecodedBatch(messages, ReadingBatch.empty(), [], [], [], [])
+        decoded = DecodedBatch([], ReadingBatch.empty(), [], [], [], [])
+        return _OpenBatch(decoded, ReadingBatchBuilder(), window)
+
+    def _close_batch(self, batch: _OpenBatch) -> DecodedBatch:
+        out = batch.decoded
+        out.readings = batch.builder.build()
+        return out
+
+    def _decode_into(self, batch: _OpenBatch, messages: list[Inbound]) -> None:
+        """Decode messages into an open batch, each message whole or as a dead letter."""
+        builder, window, out = batch.builder, batch.window, batch.decoded
+        out.messages.extend(messages)
         for message in messages:
             start = len(builder)
             try:
@@ -244,10 +299,8 @@ class Gateway:
                 out.letters.append(self._dead_letter(message, problem))
             if len(builder) > start:
                 out.spans.append(ReadingSpan(start, len(builder), message))
-        out.readings = builder.build()
+                self.stats.readings += len(builder) - start
         self.stats.messages += len(messages)
-        self.stats.readings += len(out.readings)
-        return out
 
     def _route(
         self, message: Inbound, window: TimeWindow, builder: ReadingBatchBuilder, out: DecodedBatch
