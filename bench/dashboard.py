@@ -22,6 +22,10 @@ Method
        publish-to-receipt lag, all clients count events and whether they were told to reload
        (fell behind). The publisher's pace is reported as achieved.
     5. (c) The service's RSS (its process tree) idle, after (a), and peak with the SSE clients.
+    6. Over (a) and over (b)'s publishing, the CPU used by the service, by this client process,
+       by the SSE clients' process and the broker, and by the whole machine, with the load
+       average: the clients run on the same 2 cores as the service, and a figure is only read
+       beside them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import subprocess
@@ -258,7 +263,7 @@ async def load_pages(
     report["all"] = overall
     report["failures"] = failures
     report["meets_target_p99_50ms"] = bool(measured) and float(overall["p99_ms"]) <= TARGET_P99_MS
-    chart, raw = report["chart_week"], report["series_week_raw"]
+    chart, raw = report.get("chart_week", {}), report.get("series_week_raw", {})
     if chart.get("n") and raw.get("n"):
         report["ratio_chart_vs_raw_series_p50"] = round(chart["p50_ms"] / raw["p50_ms"], 3)
     return report
@@ -393,7 +398,9 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
     sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
     sampler.start()
     stored_before = stored(base)
-    published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
+    helpers = {**broker_pids(), "sse_clients": clients.pid or 0}
+    with CpuShare(service_pid, helpers) as cpu:
+        published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
     ingest: dict[str, float] = {"stored_when_publishing_ended": stored(base) - stored_before}
     # Until every published reading is stored (bounded): the lag then includes any backlog.
     ended = time.perf_counter()
@@ -419,6 +426,9 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
         **out,
         "lag": percentiles(lags),
         "fell_behind": out["told_to_reload"] > 0,
+        # While publishing: "client" is the publisher (this process), "sse_clients" the
+        # process holding the streams, "broker" Mosquitto.
+        "cpu": cpu.shares,
         "service_rss_mb_with_clients_peak": round(peak["rss"], 1),
     }
 
@@ -438,6 +448,64 @@ def rss_mb(pid: int) -> float:
         except psutil.Error:
             continue
     return total / 1e6
+
+
+def broker_pids() -> dict[str, int]:
+    """The Mosquitto this run started (a child of this process), to count its CPU."""
+    found = [c.pid for c in psutil.Process().children() if "mosquitto" in c.name()]
+    return {"broker": found[0]} if found else {}
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children so far."""
+    total = 0.0
+    try:
+        process = psutil.Process(pid)
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for member in members:
+        try:
+            times = member.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+class CpuShare:
+    """The share of one CPU the service (its process tree) and this client process used over
+    the block, and the machine's: on a shared machine a slow answer may be the client's own
+    doing or another's load, and these say which."""
+
+    def __init__(self, service_pid: int, others: dict[str, int] | None = None) -> None:
+        self._service = service_pid
+        self._others = dict(others or {})
+        self.shares: dict[str, float] = {}
+
+    def __enter__(self) -> CpuShare:
+        self._began = time.perf_counter()
+        self._client = time.process_time()
+        self._service_s = tree_cpu_s(self._service)
+        self._others_s = {name: tree_cpu_s(pid) for name, pid in self._others.items()}
+        self._machine = psutil.cpu_times()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        wall = max(time.perf_counter() - self._began, 1e-9)
+        machine = psutil.cpu_times()
+        busy = sum(
+            getattr(machine, f) - getattr(self._machine, f) for f in ("user", "system", "nice")
+        )
+        self.shares = {
+            "wall_s": round(wall, 2),
+            "service_cpu_share": round((tree_cpu_s(self._service) - self._service_s) / wall, 3),
+            "client_cpu_share": round((time.process_time() - self._client) / wall, 3),
+            "machine_busy_cpus": round(busy / wall, 2),
+        }
+        for name, pid in self._others.items():
+            share = (tree_cpu_s(pid) - self._others_s[name]) / wall
+            self.shares[f"{name}_cpu_share"] = round(share, 3)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -497,18 +565,31 @@ def measure(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     pid = service._proc.pid if service._proc is not None else 0
+    load_at_start = round(os.getloadavg()[0], 2)
     idle = rss_mb(pid)
     say(f"service up (RSS {idle:.0f} MB); {args.clients} clients, {args.rounds} rounds each")
     kinds = request_kinds(args.devices, end, args.overview_url)
-    pages = asyncio.run(load_pages(base, kinds, args.clients, args.rounds, args.token))
+    if args.kinds:
+        unknown = sorted(set(args.kinds) - set(kinds))
+        if unknown:
+            raise BenchError(f"--kinds: no kind {unknown[0]!r}; known: {', '.join(kinds)}")
+        kinds = {kind: url_for for kind, url_for in kinds.items() if kind in args.kinds}
+    with CpuShare(pid, broker_pids()) as cpu:
+        pages = asyncio.run(load_pages(base, kinds, args.clients, args.rounds, args.token))
+    pages["cpu"] = cpu.shares
     after_pages = rss_mb(pid)
     p99 = pages["all"].get("p99_ms")
     say(f"pages: p99 {p99} ms; now {args.sse_clients} SSE clients at {args.rate}/s")
-    try:
-        live = live_fanout(args, base, port, pid)
-    except BenchError as exc:  # what (a) measured is still worth printing
-        live = {"error": str(exc), "service_rss_mb_with_clients_peak": None}
+    if args.no_live:
+        live: dict[str, Any] = {"skipped": "--no-live", "service_rss_mb_with_clients_peak": None}
+    else:
+        try:
+            live = live_fanout(args, base, port, pid)
+        except BenchError as exc:  # what (a) measured is still worth printing
+            live = {"error": str(exc), "service_rss_mb_with_clients_peak": None}
     return {
+        "load_avg_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
+        "cpus": os.cpu_count(),
         "devices": args.devices,
         "days": args.days,
         "readings_in_store": written,
@@ -533,6 +614,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=20, help="concurrent HTTP clients")
     parser.add_argument("--rounds", type=int, default=10, help="requests of each kind per client")
     parser.add_argument("--overview-url", action="append", default=[], help="more URLs, e.g. /")
+    parser.add_argument(
+        "--kinds",
+        type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+        default=None,
+        help="only these kinds of request, comma-separated (e.g. devices,latest,page_overview)",
+    )
+    parser.add_argument("--no-live", action="store_true", help="skip (b), the live fan-out")
     parser.add_argument("--sse-clients", type=int, default=200)
     parser.add_argument("--lag-clients", type=int, default=20, help="SSE clients that parse lag")
     parser.add_argument("--rate", type=int, default=1000, help="readings/s published")
