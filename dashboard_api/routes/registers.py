@@ -16,6 +16,7 @@ from pydantic import Field
 
 from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
+from alerts.product_log import AIR_STEP_S
 from alerts.register_export import RegisterName
 from core.model import Device
 from dashboard_api.context import ApiContext
@@ -153,9 +154,9 @@ def _air_readings(context: ApiContext, device: Device) -> alert_registers.AirRea
     """The device's stored air readings, for the estimated food temperature in the log."""
 
     def read(start: datetime, end: datetime) -> tuple[list[int], list[float]]:
-        # One-second steps keep every reading (devices report every few seconds at most).
+        # One mean a minute, from the store's 1-min rollups (alerts.product_log says why).
         points = context.store.series(
-            context.config.site.id, device.id, "temp_c", start, end, 1, Aggregate.LAST
+            context.config.site.id, device.id, "temp_c", start, end, AIR_STEP_S, Aggregate.AVG
         )
         return [int(p.start.timestamp() * 1000) for p in points], [p.value for p in points]
 

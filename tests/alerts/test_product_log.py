@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from alerts.product_log import with_product
 from core.clock import StepClock
-from core.records import Role
+from core.records import DailyTemperature, DayWindow, Role
 from dashboard_api import ApiContext, create_app
 from tests.alerts.conftest import Harness, school, series
 from tests.dashboard_api.accounts import with_accounts
@@ -70,3 +72,39 @@ async def test_a_heated_cabinet_has_no_food_estimate(client: httpx.AsyncClient) 
     [monday] = body["days"]
     assert monday["readings"] == 60 and monday["product_mean_c"] is None
     assert monday["product_minutes_out_of_band"] is None
+
+
+def test_the_food_from_minute_means_matches_the_food_from_every_reading_of_a_fast_probe() -> None:
+    """A probe every 10 s through a door opening: the log reads the air as one mean a minute
+    (the store's 1-min rollups); the food's figures stay those of every reading, as the
+    filter's tau of 30 min is 30 steps (alerts.product_log)."""
+    start = local(0, 0)
+    day = DayWindow(start.astimezone(ZONE).date(), start, start + timedelta(days=1))
+    # Readings from 3 h before the day (the warm-up the log reads) to its end.
+    first_ms = int(start.timestamp() * 1000) - 3 * 3_600_000
+    ts = np.arange(first_ms, first_ms + 27 * 3_600_000, 10_000, dtype=np.int64)
+    minute = (ts - int(start.timestamp() * 1000)) // 60_000
+    # 4 °C with 0.3 K noise and the door open 20 minutes at 09:00 (14 °C): the food passes 8 °C.
+    air = 4.0 + np.random.default_rng(5).normal(0, 0.3, len(ts))
+    air += np.where((minute >= 540) & (minute < 560), 10.0, 0.0)
+    row = DailyTemperature("fridge-1", day.day, 8640, None, None, None, 0.0, 1.0)
+
+    def between(lo: datetime, hi: datetime) -> np.ndarray:
+        return (ts >= lo.timestamp() * 1000) & (ts < hi.timestamp() * 1000)
+
+    def readings(lo: datetime, hi: datetime) -> tuple[list[int], list[float]]:
+        inside = between(lo, hi)
+        return ts[inside].tolist(), air[inside].tolist()
+
+    def minute_means(lo: datetime, hi: datetime) -> tuple[list[int], list[float]]:
+        inside = between(lo, hi)  # whole minutes here: 6 readings each
+        return ts[inside][::6].tolist(), air[inside].reshape(-1, 6).mean(axis=1).tolist()
+
+    [exact] = with_product([row], [day], readings, 30.0, (0.0, 8.0), 300.0)
+    [rolled] = with_product([row], [day], minute_means, 30.0, (0.0, 8.0), 300.0)
+    assert exact.product_max_c is not None and exact.product_max_c > 8.0  # the food warmed
+    for field in ("product_min_c", "product_max_c", "product_mean_c"):
+        assert getattr(rolled, field) == pytest.approx(getattr(exact, field), abs=0.1), field
+    assert rolled.product_minutes_out_of_band == pytest.approx(
+        exact.product_minutes_out_of_band, abs=1.0
+    )
