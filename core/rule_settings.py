@@ -111,6 +111,22 @@ class RuleSettings(BaseModel):
     seal_z_hold: float = Field(default=2.5, gt=0)
     seal_clear_h: float = Field(default=12.0, ge=0)
     seal_refire_h: float = Field(default=24.0, ge=0)
+    # Accumulated seal evidence (a one-sided CUSUM per clean cycle, `alerts/rules/seal_cusum`,
+    # and per clean metered hour, `seal_duty`), in units of the unit's own spread: the drift
+    # allowance is at least `seal_evidence_k` (half a spread, the classic choice for a shift of
+    # one spread; raised by the common shifts the learning days showed), the decision threshold
+    # at least `seal_cycle_evidence_h` / `seal_duty_evidence_h` (raised by the learning days'
+    # own excursions). With k 0.5 iid healthy hours reach 10 about once in 100,000 hours
+    # (Siegmund's approximation), still once in some 8,000 when four learning days read the
+    # hourly spread 17 % low (seen in a test): 8 was tried and crossed within a month of clean
+    # hours. Chosen from these run lengths and the seal tests' plants, not from the bench's
+    # held-out families (they only report).
+    seal_evidence_k: float = Field(default=0.5, gt=0)
+    seal_cycle_evidence_h: float = Field(default=12.0, gt=0)
+    seal_duty_evidence_h: float = Field(default=10.0, gt=0)
+    # The metered duty is measured, not inferred from the probe: an on-share 10 % above the
+    # unit's own norm, sustained past its spread, is 10 % more heat load let in.
+    seal_duty_min_move: float = Field(default=0.10, gt=0, lt=1)
     # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by
     # the "fail" ratio. Warning (steam cabinets) and critical are health levels, held for
     # `seal_confirm_h`.

@@ -9,10 +9,16 @@ switchings. They are found as reversals of at least `reversal` kelvin from the r
 
 One cycle is trough → peak → trough: the rise is the compressor's off time, the fall its on
 time; on-fraction = fall time / period. A cycle is "normal" when both its rise and its fall
-span about the usual swing and its peak sits at the usual cut-out. Anything else is a
-disturbance the probe saw: a door opening (a short jump above the cut-out) or a defrost (a
-larger, slower rise to well above the cut-out, heater on, at roughly regular times), after
-which food and walls warmed by the heater keep the compressor busier for hours.
+span about the usual swing, its peak sits at the usual cut-out and its rise is not steep. A
+disturbance the probe saw, after which the seal rule waits, is either a door opening (a
+steep, short rise: kitchen air floods in and the air jumps by kelvins in a minute or two,
+several times faster than the recent teeth warmed) or a defrost (a larger, slower rise to
+well above the cut-out, heater on, at roughly regular times), after which food and walls
+warmed by the heater keep the compressor busier for hours. A peak above the usual cut-out
+alone is not a disturbance: a leaking gasket warms every cycle faster and carries the probe
+past its cut-out, cycle after cycle, at about the rate of the teeth before it. Such a tooth
+is not normal (its slopes are not the usual cycle's), but the cycles after it are not
+discarded: they are the evidence the seal rule needs.
 
 When the device reports `compressor_on` (or `power_w`, read by the caller), the metered on
 time and energy over each cycle ride along as counters sampled at the turning points.
@@ -46,6 +52,11 @@ _PEAK_TOLERANCE_MIN_C = 0.3
 _DEFROST_ABOVE_SWINGS = 1.0
 _DEFROST_ABOVE_MIN_C = 1.5
 _DEFROST_MIN_RISE_MS = 8 * _MINUTE_MS
+# A rise is an upset (a door) when it is steep against the recent teeth: over `_STEEP` times
+# their median warming rate. A leak ramps in over hours (a gasket tears or hardens over half
+# a day), so the few teeth before a leaky one warmed nearly as fast: its rate is not steep.
+_STEEP = 3.0
+_RECENT_TEETH = 5
 # A probe's own noise: a zigzag reversal must stand above it, or a noisy probe's flicker
 # (σ 0.15 K on a 0.2 K display, read every 30 s) draws one-minute "cycles" that teach the
 # baseline nonsense. σ is read from the second difference of successive readings, which a
@@ -123,6 +134,7 @@ class CycleInferenceState:
     d2_median: float | None = None  # running median of |second difference|, see _NOISE
     swings: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)  # K/h of the recent teeth's rises
     defrost_ms: int | None = None  # the peak of the last defrost seen on the probe
     upset_ms: int | None = None  # the peak of the last other disturbance seen on the probe
     # metered counters (compressor_on / power_w), integrated between readings
@@ -138,6 +150,10 @@ class CycleInference:
     def __init__(self, max_step_ms: int) -> None:
         self._max_step_ms = max_step_ms  # a longer gap is not integrated (nobody saw it)
         self.state = CycleInferenceState()
+
+    @property
+    def max_step_ms(self) -> int:
+        return self._max_step_ms
 
     def observe(
         self, ts: int, temp: float, on: bool | None, power_w: float | None
@@ -220,8 +236,10 @@ class CycleInference:
         if trough is None:
             return
         rise = peak.c - trough.c
+        rate = rise * _HOUR_MS / max(peak.ms - trough.ms, 1)
         if usual is None:
             st.peaks = [*st.peaks, peak.c][-_KEPT:]
+            st.rates = [*st.rates, rate][-_RECENT_TEETH:]
             return
         swing, cut_out = usual
         above = peak.c - cut_out
@@ -233,9 +251,16 @@ class CycleInference:
             return  # neither belongs to the usual cut-out
         st.peaks = [*st.peaks, peak.c][-_KEPT:]
         near = abs(above) <= max(_PEAK_TOLERANCE_MIN_C, _PEAK_TOLERANCE * swing)
-        st.peak_normal = near and _NORMAL_SWING[0] <= rise / swing <= _NORMAL_SWING[1]
-        if not near and above > 0:
+        upset = self._steep(rate)
+        st.rates = [*st.rates, rate][-_RECENT_TEETH:]
+        swing_ok = _NORMAL_SWING[0] <= rise / swing <= _NORMAL_SWING[1]
+        st.peak_normal = near and swing_ok and not upset
+        if upset:
             st.upset_ms = peak.ms
+
+    def _steep(self, rate: float) -> bool:
+        recent = self.state.rates
+        return len(recent) >= 3 and rate > _STEEP * statistics.median(recent)
 
     def _trough(self, end: Turn) -> InferredCycle | None:
         st = self.state

@@ -80,6 +80,9 @@ class HourFeatures:
     warm: list[float] = field(default_factory=list)  # K/h, compressor off
     cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive
     duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
+    # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
+    clean_ms: int = 0
+    clean_on_ms: int = 0
 
     @property
     def usable(self) -> bool:

@@ -54,7 +54,22 @@ from alerts.rules.seal_baseline import (
     window_changes,
 )
 from alerts.rules.seal_confirm import EvidenceGrader
-from alerts.rules.seal_cusum import CusumModel, CusumState, cycle_log, learn_cusum, score_cycle
+from alerts.rules.seal_cusum import (
+    CusumModel,
+    CusumState,
+    EvidenceLimits,
+    cycle_log,
+    learn_cusum,
+    score_cycle,
+)
+from alerts.rules.seal_duty import (
+    CleanTime,
+    DutyModel,
+    hour_duty,
+    learn_duty,
+    score_hour,
+    window_duty,
+)
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
@@ -66,6 +81,11 @@ __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 # after a door than the door grace of the threshold rule.
 _DOOR_SETTLE_MS = 20 * MINUTE_MS
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
+# How far before the peak the probe shows a disturbance began, at most: a defrost heater runs
+# 10-45 min (vendor guidance), a door's jump takes minutes; a probe that lags the air far
+# behind draws teeth hours long, whose trough says nothing about when the heat came in.
+_DEFROST_RISE_MS = 60 * MINUTE_MS
+_UPSET_RISE_MS = 15 * MINUTE_MS
 _EXCURSION_LEAD_MS = 3 * HOUR_MS
 # Without `compressor_on`, the compressor's draw is learned as the 90th percentile of power.
 _PEAK_QUANTILE = 0.9
@@ -93,6 +113,13 @@ class ColdSealState:
     grade: ScoreState = field(default_factory=ScoreState)
     cusum_model: CusumModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
+    # the metered path (`seal_duty`): needs `compressor_on` or `power_w`, no sawtooth
+    metered: bool = False
+    duty_model: DutyModel | None = None
+    duty: CusumState = field(default_factory=CusumState)
+    clean: CleanTime = field(default_factory=CleanTime)
+    seen_defrost_ms: int | None = None
+    seen_upset_ms: int | None = None
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -117,6 +144,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._window_h = int(s.seal_window_h)
         self._settle_ms = int(s.seal_defrost_settle_h * HOUR_MS)
         self._inference = CycleInference(max(2 * setup.interval_ms, setup.silence_ms))
+        self._cycle_limits = EvidenceLimits(s.seal_evidence_k, s.seal_cycle_evidence_h)
+        self._duty_limits = EvidenceLimits(s.seal_evidence_k, s.seal_duty_evidence_h)
         self.state = ColdSealState(cycles=self._inference.state)
 
     def restore(self, data: object) -> None:
@@ -135,13 +164,30 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             st.first_ms = ts
         self._roll_hour(ts, out)
         self._mark_disturbed(ts)
+        on = self._compressor(sample)
+        self._meter_clean(ts, on)
         temp = sample.get("temp_c")
         if temp is None:
             return
-        cycle = self._inference.observe(ts, temp, self._compressor(sample), sample.get("power_w"))
+        cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
         self._seen_on_probe()
         if cycle is not None:
             self._count(cycle)
+
+    def _meter_clean(self, ts: int, on: bool | None) -> None:
+        """The metered time since the last reading counts for the hour's duty when it was
+        clean (the compressor's state holds from one reading to the next)."""
+        st, cycles = self.state, self.state.cycles
+        if on is None:
+            return
+        st.metered = True
+        last_ms, last_on = cycles.last_ms, cycles.last_on
+        if st.hour is None or last_ms is None or last_on is None:
+            return
+        step = ts - last_ms
+        if 0 < step <= self._inference.max_step_ms and last_ms >= st.quiet_from_ms:
+            st.clean.add(last_ms, step, last_on)
+        st.clean.release(ts, [*st.history[-3:], st.hour])
 
     # -- per reading ------------------------------------------------------------------------
 
@@ -166,10 +212,19 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _seen_on_probe(self) -> None:
         """A defrost or another upset the probe itself showed (no flag needed)."""
         st, cycles = self.state, self.state.cycles
+        began = cycles.trough.ms if cycles.trough is not None else 0
         if cycles.defrost_ms is not None:
             st.quiet_from_ms = max(st.quiet_from_ms, cycles.defrost_ms + self._settle_ms)
+            if cycles.defrost_ms != st.seen_defrost_ms:
+                st.seen_defrost_ms = cycles.defrost_ms
+                start = max(began, cycles.defrost_ms - _DEFROST_RISE_MS)
+                st.clean.disturbed(start, cycles.defrost_ms + self._settle_ms)
         if cycles.upset_ms is not None:
             st.quiet_from_ms = max(st.quiet_from_ms, cycles.upset_ms + _DOOR_SETTLE_MS)
+            if cycles.upset_ms != st.seen_upset_ms:
+                st.seen_upset_ms = cycles.upset_ms
+                start = max(began, cycles.upset_ms - _UPSET_RISE_MS)
+                st.clean.disturbed(start, cycles.upset_ms + _DOOR_SETTLE_MS)
 
     def _forget_recent(self, ts: int) -> None:
         """What led up to an excursion (a failing compressor, a door ajar) is not the seal:
@@ -177,6 +232,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st = self.state
         st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
         st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
+        st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
+        st.clean.held = []
         if st.hour is not None:
             st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
 
@@ -227,17 +284,36 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             return
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
+            st.clean.release(ts, st.history[-3:])
+            self._settle_duty()
             self._judge(st.hour.start_ms + HOUR_MS, out)
         st.cusum.mark(start)
+        st.duty.mark(start)
         local_hour = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone).hour
         st.hour = HourFeatures(start, local_hour)
+
+    def _settle_duty(self) -> None:
+        """The hour that ended two hours ago is final (its clean time is no longer held back,
+        see `CleanTime`): it adds its evidence."""
+        st = self.state
+        model = st.duty_model
+        if model is None or len(st.history) < 3:
+            return
+        hour = st.history[-3]
+        duty, norm = hour_duty(hour), model.hours.get(hour.hour)
+        if duty is not None and norm is not None:
+            z, move = score_hour(duty, norm)
+            st.duty.add(z, move, model.threshold)
 
     def _kept_hours(self) -> int:
         learning = self.state.baseline is None
         return 2 * int(self._baseline_ms / HOUR_MS) if learning else WINDOW_REACH * self._window_h
 
     def _learned_h(self) -> int:
-        return sum(1 for h in self.state.history if h.usable)
+        metered = self.state.metered
+        return sum(
+            1 for h in self.state.history if h.usable or (metered and hour_duty(h) is not None)
+        )
 
     def _judge(self, ts: int, out: list[Finding]) -> None:
         st = self.state
@@ -246,33 +322,67 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._learn(ts)
             return
         window = evidence_window(st.history, len(st.history), self._window_h)
-        spread = st.spread.get(window[-1].hour) if window else None
-        if spread is None:
-            return
-        changes = window_changes(window, st.baseline)
-        shown = [c for f, c in changes.items() if f in spread]
+        shown, score, health = self._window_health(window)
+        duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
+        if duty is not None:
+            fail = self.setup.settings.seal_cold_fail_ratio
+            health = min(health, health_from_load(duty.relative, fail))
+            if all(c.feature != "duty" for c in shown):
+                shown.append(duty)
         if not shown:
             return
-        z, load = combined(changes, spread, cycle_ms(window))
-        score = (z - spread[SCORE].center) / spread[SCORE].spread
-        health = health_from_load(load, self.setup.settings.seal_cold_fail_ratio)
         found = {
             **evidence(health, shown),
-            "score": round(score, 2),
             "window_h": len(window),
             "confidence": round(st.confidence, 2),
         }
-        model = st.cusum_model
-        if model is not None:
-            found["evidence"] = round(st.cusum.evidence / model.h, 2)
-            found["evidence_move"] = round(st.cusum.move, 3)
-            found["evidence_k"], found["evidence_h"] = round(model.k, 2), round(model.h, 1)
+        if score is not None:
+            found["score"] = round(score, 2)
+        streams = self._streams(found)
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
-        if model is None:
+        if streams:
+            self._evidence.grade(st.grade, ts, streams, health, _moved(shown), out)
+        elif score is not None:
             self._grader.grade(st.grade, ts, score, health, _moved(shown), out)
-        else:
-            self._evidence.grade(st.grade, ts, st.cusum, model, health, _moved(shown), out)
+
+    def _window_health(
+        self, window: list[HourFeatures]
+    ) -> tuple[list[Change], float | None, float]:
+        """(changes shown, score, health) of the window's clean cycles against the baseline
+        and the unit's day-to-day spread; no changes and health 1 when they say nothing."""
+        st = self.state
+        spread = st.spread.get(window[-1].hour) if window else None
+        if spread is None or st.baseline is None:
+            return [], None, 1.0
+        changes = window_changes(window, st.baseline)
+        shown = [c for f, c in changes.items() if f in spread]
+        if not shown:
+            return [], None, 1.0
+        z, load = combined(changes, spread, cycle_ms(window))
+        score = (z - spread[SCORE].center) / spread[SCORE].spread
+        return shown, score, health_from_load(load, self.setup.settings.seal_cold_fail_ratio)
+
+    def _streams(
+        self, found: dict[str, float | int | str | None]
+    ) -> list[tuple[CusumState, CusumModel, float]]:
+        """The accumulated evidence streams learned for this unit (per clean cycle, per clean
+        metered hour), each with the move it must show, noted in `found`."""
+        st, s = self.state, self.setup.settings
+        streams: list[tuple[CusumState, CusumModel, float]] = []
+        if st.cusum_model is not None:
+            found["evidence"] = round(st.cusum.evidence / st.cusum_model.h, 2)
+            found["evidence_move"] = round(st.cusum.move, 3)
+            found["evidence_k"] = round(st.cusum_model.k, 2)
+            found["evidence_h"] = round(st.cusum_model.h, 1)
+            streams.append((st.cusum, st.cusum_model, s.seal_cold_min_move))
+        if st.duty_model is not None:
+            model = st.duty_model.threshold
+            found["duty_evidence"] = round(st.duty.evidence / model.h, 2)
+            found["duty_evidence_move"] = round(st.duty.move, 3)
+            found["duty_k"], found["duty_h"] = round(model.k, 2), round(model.h, 1)
+            streams.append((st.duty, model, s.seal_duty_min_move))
+        return streams
 
     def _ready(self, age_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
@@ -289,9 +399,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         learned = self._learned_h()
         if self._ready(ts - st.first_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
-            if spread:
+            duty = learn_duty(st.history, self._duty_limits) if st.metered else None
+            if spread or duty is not None:
                 st.baseline, st.spread = learn_baseline(st.history), spread
-                st.cusum_model, st.cusum = learn_cusum(st.history), CusumState()
+                st.cusum_model, st.cusum = learn_cusum(st.history, self._cycle_limits), CusumState()
+                st.duty_model, st.duty = duty, CusumState()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return

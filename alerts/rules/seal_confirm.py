@@ -1,9 +1,11 @@
-"""Grading a cold cabinet's accumulated seal evidence (`seal_cusum`) into one alert per
-condition.
+"""Grading a cold cabinet's accumulated seal evidence (`seal_cusum` per clean cycle,
+`seal_duty` per clean metered hour; the stream furthest towards its own threshold speaks) into
+one alert per condition.
 
 - pending when the evidence reaches half the unit's decision threshold h and the cycles
   behind it moved, on average, by at least `seal_cold_min_move` beyond the learning days
-  (beyond the unit's spread is not enough: the move must be large enough to matter);
+  (`seal_duty_min_move` for the metered hours' on-share; beyond the unit's spread is not
+  enough: the move must be large enough to matter);
 - firing (warning) when the evidence reaches h with that move; critical when the window's
   health has also stayed below `seal_critical_health` for `seal_confirm_h`;
 - a pending condition whose evidence falls back under a quarter of h ends quietly (cleared);
@@ -45,14 +47,17 @@ class EvidenceGrader:
         self,
         st: ScoreState,
         ts: int,
-        evidence: CusumState,
-        model: CusumModel,
+        streams: list[tuple[CusumState, CusumModel, float]],
         health: float,
         changes: list[Change],
         out: list[Finding],
     ) -> None:
+        """`streams`: each piece of accumulated evidence (per clean cycle, per clean metered
+        hour) with its own k and h and the move it must show; the one furthest towards its h
+        speaks."""
+        evidence, model, min_move = max(streams, key=lambda s: s[0].evidence / s[1].h)
         share = evidence.evidence / model.h
-        moved = evidence.move >= self._min_move
+        moved = evidence.move >= min_move
         extra = {
             "evidence": round(share, 2),
             "evidence_move": round(evidence.move, 3),

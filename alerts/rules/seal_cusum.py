@@ -15,11 +15,11 @@ the seal leaks. Both are the unit's own, from its learning days scored one left-
 time against the others (so a day's own cycles do not make its baseline):
 
 - k is `_K_SIGMAS` robust spreads of the half-day blocks' mean z on those days, less what
-  their cycles' own scatter explains, at least
-  `_K_FLOOR`: a common cause that shifts a whole half-day (a hot day, a weekend's door
-  habits) as much as the learning days showed does not accumulate;
+  their cycles' own scatter explains, at least `seal_evidence_k` (`_K_FLOOR` by default):
+  a common cause that shifts a whole half-day (a hot day, a weekend's door habits) as much
+  as the learning days showed does not accumulate;
 - h is `_H_MARGIN` times a typical learning day's largest CUSUM with that k, at least
-  `_H_FLOOR` (see the constants).
+  `seal_cycle_evidence_h` (`_H_FLOOR` by default; see the constants).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from alerts.rules.seal_baseline import HourFeatures
 __all__ = [
     "CusumModel",
     "CusumState",
+    "EvidenceLimits",
     "HourNorm",
+    "common_shift",
     "cycle_log",
     "cycle_logs",
     "learn_cusum",
@@ -73,6 +75,15 @@ _MARKS = 8  # hourly marks kept to roll the evidence back (see CusumState)
 # ramping in over half a day shows in most of them within hours; one door-struck cycle does
 # not move a median.
 _RECENT = 16
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceLimits:
+    """The floors of a CUSUM's drift allowance and decision threshold (settings
+    `seal_evidence_k`, `seal_cycle_evidence_h`, `seal_duty_evidence_h`)."""
+
+    k_floor: float = _K_FLOOR
+    h_floor: float = _H_FLOOR
 
 
 @dataclass(slots=True)
@@ -183,7 +194,9 @@ def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
     return norm
 
 
-def learn_cusum(history: list[HourFeatures]) -> CusumModel | None:
+def learn_cusum(
+    history: list[HourFeatures], limits: EvidenceLimits = EvidenceLimits()
+) -> CusumModel | None:
     """The unit's norms, drift allowance and decision threshold from its learning days (see
     the module docstring); None when the days hold too few clean cycles to say."""
     norms = learn_norms(history)
@@ -193,9 +206,8 @@ def learn_cusum(history: list[HourFeatures]) -> CusumModel | None:
     blocks: dict[int, list[float]] = {}
     for at, z in left_out:
         blocks.setdefault((at - history[0].start_ms) // (_BLOCK_H * 3_600_000), []).append(z)
-    k = max(
-        _K_FLOOR, _K_SIGMAS * _common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
-    )
+    shift = common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
+    k = max(limits.k_floor, _K_SIGMAS * shift)
     model = CusumModel(norms, k, math.inf)
     highest: dict[int, float] = {}
     state = CusumState()
@@ -205,10 +217,10 @@ def learn_cusum(history: list[HourFeatures]) -> CusumModel | None:
         state.add(z, 0.0, model)
         highest[day] = max(highest.get(day, 0.0), state.evidence)
     typical = statistics.median(highest.values()) if highest else 0.0
-    return CusumModel(norms, k, max(_H_FLOOR, _H_MARGIN * typical))
+    return CusumModel(norms, k, max(limits.h_floor, _H_MARGIN * typical))
 
 
-def _common_shift(blocks: list[list[float]]) -> float:
+def common_shift(blocks: list[list[float]]) -> float:
     """The spread of the half-day blocks' mean z that their cycles' own scatter does not
     explain (a block of n cycles scatters by σ/√n with no common cause at all), read
     robustly (MAD): a leak that began before learning ended must not raise its own

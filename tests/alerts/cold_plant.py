@@ -6,7 +6,9 @@ Physics: two thermal nodes (air 40 kJ/K, food 350 kJ/K coupled at 10 W/K), walls
 plus the leak, a 400 W evaporator switched by the thermostat on the air, a 300 W defrost
 heater for 20 min at evenly spaced local times (compressor off), doors opened at random on a
 kitchen timetable (100 W/K while open), ambient 22 °C at night and 27 °C while cooking. The
-plant integrates every 10 s and reports every `interval_s`.
+plant integrates every 10 s and reports every `interval_s`. A probe may lag the air
+(`probe_lag_s`: a probe in a bottle of glycol, as food-safety probes often are, or far from
+the evaporator), which smooths the compressor's sawtooth away.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class ColdPlant:
     ua_w_k: float = 5.0
     capacity_w: float = 400.0
     metered: bool = False  # report compressor power and the door switch too
+    probe_lag_s: float = 0.0  # the probe's time constant (0: it reads the air)
 
 
 def fridge(
@@ -48,6 +51,7 @@ def fridge(
 ) -> list[Row]:
     rng = np.random.default_rng(seed)
     air, food, on = plant.cut_in_c + 1.0, plant.cut_in_c + 1.0, False
+    sensed = air
     cut_out = plant.cut_in_c + plant.differential_k
     door_until = start
     every = max(1, round(plant.interval_s / _DT_S))
@@ -76,9 +80,10 @@ def fridge(
         )
         air += q_air * _DT_S / 40e3
         food += 10.0 * (air - food) * _DT_S / 350e3
+        sensed += (air - sensed) * min(1.0, _DT_S / plant.probe_lag_s) if plant.probe_lag_s else 0.0
         if step % every:
             continue
-        probe = air + float(rng.normal(0, plant.noise_c))
+        probe = (sensed if plant.probe_lag_s else air) + float(rng.normal(0, plant.noise_c))
         metrics = {"temp_c": round(round(probe / plant.resolution_c) * plant.resolution_c, 2)}
         if plant.metered:
             metrics["power_w"] = 265.0 if on else (315.0 if defrost else 15.0)

@@ -67,7 +67,16 @@ def test_a_healthy_fridge_read_by_a_bare_probe_raises_no_seal_alert(
     assert findings == []
     judged = [p for p in points if "learning" not in p.evidence]
     assert bool(judged) is learns
-    assert all(p.evidence["score"] < 5.0 for p in judged)  # type: ignore[operator]
+    # The alert rests on the accumulated evidence: it never reaches the unit's threshold. The
+    # window score is shown, and grades only a unit without evidence norms: there it stays
+    # under the fire level. (A 0.5 K probe on a 1 K differential reads
+    # up to 5.3 since the cycles after a peak above the usual cut-out are no longer dropped
+    # as door-struck: a leak's overshoot looks the same, see test_seal_metered.)
+    for p in judged:
+        if "evidence" in p.evidence:
+            assert p.evidence["evidence"] < 1.0  # type: ignore[operator]
+        else:
+            assert p.evidence["score"] < 5.0  # type: ignore[operator]
     assert all(0.5 <= p.evidence["confidence"] <= 1.0 for p in judged)  # type: ignore[operator]
     if not learns:
         assert points[-1].evidence["learning"] == 1

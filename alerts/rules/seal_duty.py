@@ -1,0 +1,211 @@
+"""Seal evidence from the metered duty cycle: needs no sawtooth on the probe.
+
+When a cabinet reports `compressor_on` or `power_w`, the compressor's share of the time is
+measured, not inferred. A leaking gasket lets kitchen air in all the time, so the compressor
+runs a larger share of every hour (DESIGN.md, seal failure physics). This holds whatever the
+probe draws: a chest freezer whose 6-29 min cycles a 5-min probe cannot resolve, a walk-in
+whose probe sits far from the evaporator.
+
+Per local hour the rule integrates the metered on-time over the hour's clean time (no door
+opening or its settling, no defrost and the hours after it, no excursion; a defrost or upset
+the probe shows only at its peak claims its time back when it is seen, see `CleanTime`). An
+hour with at least `_MIN_CLEAN_MS` of clean time gives one value, its log on-share. The
+unit's own learning days give, per local hour (pooled with the hours on either side), the
+median and spread of that value; an hour after learning is scored as a clipped robust z and
+accumulated in a one-sided CUSUM (`seal_cusum.CusumState`) whose drift allowance k and
+decision threshold h come from the learning days scored one left-out day at a time, as the
+per-cycle evidence does. Hour-to-hour noise (a cycle's phase within an hour) is in the spread;
+a common cause that shifts half a day (a hot day) is in k.
+
+Kitchen ambient would normalise the duty further (load grows with the temperature gap), but
+no bench or school data here reports it; the hour-of-day norm carries the kitchen's routine.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from alerts.rules.seal import Change
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cusum import CusumModel, CusumState, EvidenceLimits, common_shift
+
+__all__ = [
+    "CleanTime",
+    "DutyNorm",
+    "hour_duty",
+    "learn_duty",
+    "score_hour",
+    "window_duty",
+]
+
+_HOUR_MS = 3_600_000
+# An hour judges the seal with at least this much clean metered time: two or more cycles of
+# most cabinets (15-60 min each), so a cycle's phase moves its share by a bounded amount.
+_MIN_CLEAN_MS = 30 * 60_000
+# A floor under log duty: an hour spent wholly off (a cold room at night) reads 1 %, not -inf.
+_DUTY_FLOOR = 0.01
+# The smallest hour-to-hour spread believed, in log units: a cycle's phase within the hour
+# moves the share by a few percent however steady the cabinet.
+_SPREAD_FLOOR = 0.05
+_MAD_TO_SIGMA = 1.4826
+_CLIP = 3.0  # an hour's z is bounded (a door the contact missed): many hours carry an alert
+# An hour-of-day norm pools the hours up to `_POOL_H` either side: four learning days give
+# each local hour only four values, and a centre that far off (σ/2) acts as a shift the
+# evidence would add up for weeks; the kitchen's routine moves the duty over hours, not
+# minutes.
+_POOL_H = 2
+_MIN_POOL = 6  # hours an hour-of-day norm needs
+_MIN_SCORED = 24  # left-out hours the spread is read from
+_BLOCK_H = 12
+# Drift allowance and decision threshold, in units of an hour's spread, chosen like the
+# per-cycle evidence's (`seal_cusum`): k at least `seal_evidence_k` and two spreads of the
+# common half-day shifts the learning days showed; h a margin of 3 over a typical learning
+# day's largest excursion, at least `seal_duty_evidence_h` (10). With k 0.5 and h 10, iid
+# healthy hours reach h about once in 100,000 hours (Siegmund's approximation of the CUSUM's
+# run length), years of a unit's clean hours; a leak that moves each clean hour by 1.5
+# spreads crosses it in about 10 of them, by 0.8 spreads in about 35.
+_K_SIGMAS = 2.0
+_H_MARGIN = 3.0
+_DEFAULT_LIMITS = EvidenceLimits(0.5, 10.0)
+_KEPT_SPANS = 8
+# Longer than a defrost's rise before the probe shows its peak (`seal_cold`: 60 min at most)
+# and the few minutes to see it turn: clean time is held back this long before it counts.
+_HOLD_MS = 75 * 60_000
+
+
+@dataclass(slots=True)
+class DutyNorm:
+    center: float  # median log on-share at this local hour
+    spread: float  # hour-to-hour spread (log units)
+
+
+@dataclass(slots=True)
+class DutyModel:
+    hours: dict[int, DutyNorm]
+    threshold: CusumModel  # k and h (its `hours` are unused: empty)
+
+
+@dataclass(slots=True)
+class CleanTime:
+    """Clean metered time, held back `_HOLD_MS` before it counts for its hour: a defrost or a
+    door the probe alone shows is known only at its peak, and the time it claims back (from
+    its start to the end of its settling) never counts."""
+
+    spans: list[tuple[int, int]] = field(default_factory=list)  # (from, until) ms
+    held: list[tuple[int, int, bool]] = field(default_factory=list)  # (from ms, ms, on)
+
+    def disturbed(self, start_ms: int, until_ms: int) -> None:
+        self.spans = [*self.spans, (start_ms, until_ms)][-_KEPT_SPANS:]
+
+    def add(self, start_ms: int, length_ms: int, on: bool) -> None:
+        self.held.append((start_ms, length_ms, on))
+
+    def release(self, now_ms: int, hours: list[HourFeatures]) -> None:
+        """Time held longer than `_HOLD_MS` goes to its hour unless a disturbance claimed it."""
+        while self.held and self.held[0][0] < now_ms - _HOLD_MS:
+            start, length, on = self.held.pop(0)
+            if any(a <= start < b for a, b in self.spans):
+                continue
+            for hour in hours:
+                if hour.start_ms <= start < hour.start_ms + _HOUR_MS:
+                    hour.clean_ms += length
+                    hour.clean_on_ms += length if on else 0
+
+
+def hour_duty(hour: HourFeatures) -> float | None:
+    """The hour's metered on-share over its clean time, None for too little clean time."""
+    if hour.clean_ms < _MIN_CLEAN_MS:
+        return None
+    return hour.clean_on_ms / hour.clean_ms
+
+
+def _log(duty: float) -> float:
+    return math.log(max(duty, _DUTY_FLOOR))
+
+
+def score_hour(duty: float, norm: DutyNorm) -> tuple[float, float]:
+    """(z, move): the hour's clipped robust z and relative move from its local hour's norm."""
+    z = (_log(duty) - norm.center) / norm.spread
+    return max(-_CLIP, min(_CLIP, z)), math.expm1(_log(duty) - norm.center)
+
+
+def _centers(history: list[HourFeatures]) -> dict[int, float]:
+    """Per local hour, the median log on-share of the clean hours (pooled with the hours on
+    either side so each rests on several values)."""
+    by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
+    for features in history:
+        duty = hour_duty(features)
+        if duty is not None:
+            by_hour[features.hour].append(_log(duty))
+    centers: dict[int, float] = {}
+    for hour in range(24):
+        pool = [v for d in range(-_POOL_H, _POOL_H + 1) for v in by_hour[(hour + d) % 24]]
+        if len(pool) >= _MIN_POOL:
+            centers[hour] = statistics.median(pool)
+    return centers
+
+
+def _left_out(history: list[HourFeatures]) -> list[tuple[int, float]]:
+    """Each learning hour's log on-share less the centre the other days give its hour: the
+    scatter a new hour shows, the centres' own uncertainty included."""
+    first = history[0].start_ms
+    day_of = [(h.start_ms - first) // (24 * _HOUR_MS) for h in history]
+    out: list[tuple[int, float]] = []
+    for day in sorted(set(day_of)):
+        others = _centers([h for h, d in zip(history, day_of, strict=True) if d != day])
+        for hour, d in zip(history, day_of, strict=True):
+            center, duty = others.get(hour.hour), hour_duty(hour)
+            if d == day and center is not None and duty is not None:
+                out.append((hour.start_ms, _log(duty) - center))
+    return out
+
+
+def learn_duty(
+    history: list[HourFeatures], limits: EvidenceLimits = _DEFAULT_LIMITS
+) -> DutyModel | None:
+    """The unit's hourly duty norms, k and h from its learning days; None when they hold too
+    few clean metered hours to say. The spread is one for the whole day, read from every
+    left-out hour (a few days give each hour of the day too few values for its own)."""
+    centers = _centers(history) if history else {}
+    left_out = _left_out(history) if centers else []
+    if len(left_out) < _MIN_SCORED:
+        return None
+    residuals = [r for _, r in left_out]
+    mid = statistics.median(residuals)
+    mad = statistics.median(abs(r - mid) for r in residuals)
+    spread = max(_MAD_TO_SIGMA * mad, _SPREAD_FLOOR)
+    norms = {hour: DutyNorm(center, spread) for hour, center in centers.items()}
+    scored = [(at, max(-_CLIP, min(_CLIP, r / spread))) for at, r in left_out]
+    first = history[0].start_ms
+    blocks: dict[int, list[float]] = {}
+    for at, z in scored:
+        blocks.setdefault((at - first) // (_BLOCK_H * _HOUR_MS), []).append(z)
+    shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
+    k = max(limits.k_floor, _K_SIGMAS * shifts)
+    model = CusumModel({}, k, math.inf)
+    highest: dict[int, float] = {}
+    state = CusumState()
+    for at, z in scored:
+        day = (at - first) // (24 * _HOUR_MS)
+        state = state if day in highest else CusumState()
+        state.add(z, 0.0, model)
+        highest[day] = max(highest.get(day, 0.0), state.evidence)
+    typical = statistics.median(highest.values()) if highest else 0.0
+    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)))
+
+
+def window_duty(hours: list[HourFeatures], model: DutyModel) -> Change | None:
+    """The clean metered duty of the window's hours against their hourly norms."""
+    pairs = [
+        (h, math.exp(n.center))
+        for h in hours
+        if hour_duty(h) is not None and (n := model.hours.get(h.hour)) is not None
+    ]
+    total = sum(h.clean_ms for h, _ in pairs)
+    if not total:
+        return None
+    now = sum(h.clean_on_ms for h, _ in pairs) / total
+    base = sum(h.clean_ms * d for h, d in pairs) / total
+    return Change("duty", base, now, f"{base:.0%}", f"{now:.0%}")
