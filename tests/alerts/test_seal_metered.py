@@ -133,3 +133,19 @@ def test_a_leaks_overshoot_past_the_cut_out_is_no_door_and_a_door_is() -> None:
         inference.observe(at, c, None, None)
         at += MINUTE_MS
     assert inference.state.upset_ms is not None
+
+
+def test_the_metered_evidence_survives_a_snapshot_and_restore() -> None:
+    rows = cold_plant.fridge("f", MIDNIGHT, 8, SMOOTHED, seed=3)
+    cut = MIDNIGHT + timedelta(days=6, hours=5, minutes=17)  # learned; clean time held back
+    straight = run(engine(SMOOTHED.interval_s), rows)
+    first = engine(SMOOTHED.interval_s)
+    before = run(first, [r for r in rows if r[1] < cut])
+    second = engine(SMOOTHED.interval_s)
+    second.restore(first.snapshot())
+    after = run(second, [r for r in rows if r[1] >= cut])
+    assert before[0] + after[0] == straight[0]
+    assert [(p.ts, p.health, p.evidence) for p in before[1] + after[1]] == [
+        (p.ts, p.health, p.evidence) for p in straight[1]
+    ]
+    assert any("duty_evidence" in p.evidence for p in before[1])  # judged before the cut
