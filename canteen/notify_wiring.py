@@ -191,8 +191,11 @@ class NotifyWiring:
             return
         if threading.get_ident() == self._loop_thread:
             call()
-        else:
+            return
+        try:
             loop.call_soon_threadsafe(call)
+        except RuntimeError:  # the loop is closed: the service stopped
+            log.info("notify: stopped; committed notices wait in the outbox for the next start")
 
     def _history_row(self, step: Escalation) -> AlertHistoryEntry:
         told = ", ".join(step.told_before) or "-"
