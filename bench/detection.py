@@ -15,10 +15,10 @@ cabinet's power and door contact. Figures per family and variant, and summed ove
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days), and per
   severity the leaks detected and hours from onset to the alert;
 - over-temperature: false alarms per healthy unit-day (defrosts and doors: the true product
-  stayed at or below the limit for 2 h before the alarm; target 0), and for
-  real excursions (the true air crossed the limit) minutes past the due time, which is the air
-  crossing + the configured duration; the target is ≤ 5 min late. The lateness after the
-  product (food) crossed is in the JSON beside it.
+  stayed at or below the limit for 2 h before the alarm; target 0), and for compressor
+  failures minutes past the due time, twice: after the true food (the plant's product node)
+  crossed the limit + the configured duration, which is what the rule judges, and after the
+  true air crossed it + the duration; the target is ≤ 5 min late.
 
 Disinfection: independent cabinets (`bench.independent_cabinet`), one cycle after every meal
 with about a quarter spoiled (missed, aborted, under temperature), replayed with the data
@@ -90,11 +90,7 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
         seal = sum(s["seal_false_alerts"] for s in scores)
         over = sum(s["over_temp_false_alarms"] for s in scores)
         warm = sum(s["over_temp_alarms_food_warm"] for s in scores)
-        late = [d for s in scores for d in s["over_temp_excursions"]["delays_min"]]
-        excursions = summarise_delays(late, "min")
-        excursions["late_over_tolerance"] = sum(
-            s["over_temp_excursions"]["late_over_tolerance"] for s in scores
-        )
+        excursions = _excursion_totals([s["over_temp_excursions"] for s in scores])
         out[variant] = {
             "healthy_unit_days": days,
             "seal_false_alerts": seal,
@@ -111,6 +107,21 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
             "over_temp_excursions": excursions,
         }
     return out
+
+
+def _excursion_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """Compressor failures summed over families: lateness after the air and after the food."""
+
+    def summed(part: list[dict[str, Any]]) -> dict[str, Any]:
+        out = summarise_delays([d for s in part for d in s["delays_min"]], "min")
+        out["late_over_tolerance"] = sum(s["late_over_tolerance"] for s in part)
+        return out
+
+    excursions = summed(scores)
+    excursions["food"] = summed([s["food"] for s in scores])
+    for key in ("air_never_crossed", "food_never_crossed"):
+        excursions[key] = sum(s[key] for s in scores)
+    return excursions
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:

@@ -6,9 +6,12 @@ temperature alone or with power and door; the seal and over-temperature rules sc
   doors); the seal's learning days are counted too: a rule that alarms while learning alarms;
 - a leak ramps in over 12 h (`bench.independent_plant.LEAK_RAMP_S`) from a random onset after
   the seal baseline; the time to detect counts from the onset, by severity (0.2, 0.35, 0.6);
-- a compressor failure lasts 10 h from a random onset; it is a real excursion when the true
-  air crossed the limit, and the alert is due `alert_after_min` after that (plus 5 min of
-  tolerance); the delay after the product (food) crossed is shown beside it.
+- a compressor failure lasts 10 h from a random onset. The rule judges the food by default, so
+  the lateness that counts is after the true food (the plant's product node, with the plant's
+  own heat capacities, not the rule's estimate) crossed the limit: the alert is due
+  `alert_after_min` after that (plus 5 min of tolerance); a failure the food rode out in band
+  is counted apart. The lateness after the true air crossed is scored beside it (what an air
+  probe judged alone would be held to).
 """
 
 from __future__ import annotations
@@ -227,38 +230,49 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
 
 
 def _excursions(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[str, Any]:
+    """Each compressor failure scored twice: against the true air crossing the limit (what an
+    air probe judged alone would see) and against the true food (the plant's product node)
+    crossing it, which is what the rule judges by default; each due `alert_after_min` later.
+    An alarm counts for a failure from its onset until `FAILURE_S + FOOD_LOOKBACK_S` later."""
     late_air: list[float | None] = []
-    late_food: list[float] = []
-    not_crossed = 0
+    late_food: list[float | None] = []
+    not_crossed = food_in_band = 0
     for j, failure in cohort.failures.items():
         device = config.device(cohort.ids[j])
         assert device is not None
         limits = config.limits_for(device)
-        high, after_min = limits.high_c, limits.alert_after_min or 0.0
+        high, after_s = limits.high_c, (limits.alert_after_min or 0.0) * 60
         assert high is not None
-        crossed = _crossing(cohort.run, j, cohort.run.air, failure, high)
-        if crossed is None:
-            not_crossed += 1
-            continue
-        found = replayed.first(cohort.ids[j], RuleId.OVER_TEMPERATURE, _utc(failure.onset_s))
-        due = crossed + after_min * 60
-        late_air.append(None if found is None else (found.timestamp() - due) / 60)
+        onset = _utc(failure.onset_s)
+        found = replayed.first(cohort.ids[j], RuleId.OVER_TEMPERATURE, onset)
+        if found is not None and found > _utc(failure.onset_s + FAILURE_S + FOOD_LOOKBACK_S):
+            found = None  # a later alarm is about something else
+        air = _crossing(cohort.run, j, cohort.run.air, failure, high)
         food = _crossing(cohort.run, j, cohort.run.product, failure, high)
-        if found is not None and food is not None:
-            late_food.append((found.timestamp() - food - after_min * 60) / 60)
-    out = _delays(late_air, "min")
-    out["late_over_tolerance"] = sum(
-        1 for d in late_air if d is not None and d > LATE_TOLERANCE_MIN
-    )
-    out["late_after_food_crossing_max_min"] = round(max(late_food), 1) if late_food else None
+        not_crossed += air is None
+        food_in_band += food is None
+        if air is not None:
+            late_air.append(None if found is None else (found.timestamp() - air - after_s) / 60)
+        if food is not None:
+            late_food.append(None if found is None else (found.timestamp() - food - after_s) / 60)
+    out = _delays(late_air, "min") | {"late_over_tolerance": _late(late_air)}
+    out["food"] = _delays(late_food, "min") | {"late_over_tolerance": _late(late_food)}
     out["air_never_crossed"] = not_crossed
+    out["food_never_crossed"] = food_in_band
     return out
+
+
+def _late(delays: list[float | None]) -> int:
+    return sum(1 for d in delays if d is not None and d > LATE_TOLERANCE_MIN)
 
 
 def _crossing(
     run: PlantRun, j: int, series: np.ndarray, failure: CompressorFailure, limit: float
 ) -> float | None:
-    inside = (run.times >= failure.onset_s) & (run.times < failure.onset_s + failure.duration_s)
+    """The first instant of the failure (or the `FOOD_LOOKBACK_S` after it: the food lags)
+    at which `series` is above `limit`."""
+    end = failure.onset_s + failure.duration_s + FOOD_LOOKBACK_S
+    inside = (run.times >= failure.onset_s) & (run.times < end)
     above = np.flatnonzero(inside & (series[:, j] > limit))
     return float(run.times[above[0]]) if len(above) else None
 

@@ -9,7 +9,7 @@ __all__ = ["table"]
 _COLD_HEAD = (
     f"{'family':<28} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
     f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} {'warm':>4} "
-    f"{'excursions':>22}"
+    f"{'excursions: food':>22} {'air':>16}"
 )
 
 
@@ -19,8 +19,10 @@ def table(report: dict[str, Any]) -> str:
         f"{', '.join(report['split']['tuning'])})",
         "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (warm: over-temperature "
         "alarms on healthy units whose food really was above the limit); leak S: detected/leaks, "
-        "median/max hours from onset; excursions: detected/real, median/max min past "
-        "(air crossing + duration), number > 5 min late",
+        "median/max hours from onset; excursions (compressor failures): detected/real, "
+        "median/max min past the due time, number > 5 min late; due: the true food (the "
+        "plant's product node, what the rule judges) crossing the limit + duration, and beside "
+        "it the true air crossing + duration (food in band: failures the food rode out)",
         "",
     ]
     if report["cold"]:
@@ -54,15 +56,20 @@ def table(report: dict[str, Any]) -> str:
 def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     leaks = [_leak(score["seal_leaks"][k]) for k in ("0.2", "0.35", "0.6")]
     ex = score["over_temp_excursions"]
-    excursions = (
-        f"{ex['detected']}/{ex['positives']} {_num(ex['delay_median_min'])}/"
-        f"{_num(ex['delay_max_min'])} >5:{ex['late_over_tolerance']}"
-    )
+    food = ex.get("food")
+    by_food = "-" if food is None else _excursion(food) + f" in band:{ex['food_never_crossed']}"
     return (
         f"{family:<28} {variant:<16} {score['healthy_unit_days']:>9.0f} "
         f"{_num(score['seal_false_per_unit_day'], 3):>10} {leaks[0]:>16} {leaks[1]:>16} "
         f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "
-        f"{score.get('over_temp_alarms_food_warm', 0):>4} {excursions:>22}"
+        f"{score.get('over_temp_alarms_food_warm', 0):>4} {by_food:>22} {_excursion(ex):>16}"
+    )
+
+
+def _excursion(entry: dict[str, Any]) -> str:
+    return (
+        f"{entry['detected']}/{entry['positives']} {_num(entry['delay_median_min'])}/"
+        f"{_num(entry['delay_max_min'])} >5:{entry['late_over_tolerance']}"
     )
 
 
