@@ -15,9 +15,10 @@ peak from day to day (the frost load moves them by a fraction), while a drifting
 moves when they come. A spell in progress that stays within this unit's spread is a defrost
 wherever it falls on the clock; one that outlasts it or warms past it (a compressor that does
 not pull the air down) is not. The signature speaks once three spells are seen; before, a
-spell excuses nothing (a failing compressor on a new unit looks the same). It only adds an
-excuse: a learned period's window still applies (a signature learned from the wrong spells,
-door-made ones on a bare probe, must not make a real defrost an alarm).
+spell excuses nothing (a failing compressor on a new unit looks the same). It is taken over
+the upper cluster of the last 24 spells (those at least half as long, or warm, as the third
+largest): a bare probe also records the door-made spells of a busy kitchen, a few minutes and
+a kelvin or two each, and a median over all of them would be a door's, not a defrost's.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ _CEILING_STEP_C = 0.05
 _EPISODE_MARGIN_C = 1.0
 _EPISODE_MIN_MS = 8 * MINUTE_MS
 _DOOR_SETTLE_MS = 5 * MINUTE_MS
-_EPISODES_KEPT = 7
+_EPISODES_KEPT = 7  # starts, for the period: a day and more of a timer's defrosts
+# Lengths and rises, for the signature: two days and more of defrosts beside the door-made
+# spells a bare probe cannot tell apart (a busy kitchen gives several a day).
+_SPELLS_KEPT = 24
 # After a defrost the controller keeps the compressor off for its anti-short-cycle delay (a few
 # minutes) and the heater's last warmth still reaches the air: the recovery is judged after
 # that, against this much rise.
@@ -170,8 +174,8 @@ class Disturbances:
     def _record_episode(self, start: int, length: int, rise: float) -> None:
         learned = self.state.learned
         learned.starts = [*learned.starts, start][-_EPISODES_KEPT:]
-        learned.lengths = [*learned.lengths, length][-_EPISODES_KEPT:]
-        learned.rises = [*learned.rises, rise][-_EPISODES_KEPT:]
+        learned.lengths = [*learned.lengths, length][-_SPELLS_KEPT:]
+        learned.rises = [*learned.rises, rise][-_SPELLS_KEPT:]
         if learned.period_ms is not None and self._on_period(start):
             learned.anchor_ms = start
         intervals = [b - a for a, b in zip(learned.starts, learned.starts[1:], strict=False)]
@@ -295,6 +299,15 @@ class Disturbances:
             ends.append(end)
         return any(0 <= ts - e <= within_ms for e in ends)
 
+    def warm_spell_within(self, ts: int, within_ms: int) -> bool:
+        """A warm spell is in progress (reported or recognised by its shape), or one ended no
+        more than `within_ms` before `ts`."""
+        st = self.state
+        if st.defrost_on or st.learned.episode_start_ms is not None:
+            return True
+        ends = [st.learned.last_end_ms, None if st.defrost_on else st.defrost_end_ms]
+        return any(e is not None and 0 <= ts - e <= within_ms for e in ends)
+
     def signature(self) -> tuple[int, float] | None:
         """This unit's defrost signature, once learned: the longest a warm spell of its own
         lasts (ms) and the most it rises above the usual ceiling (K), spread included. None
@@ -305,8 +318,8 @@ class Disturbances:
         defrosts = [(n, rise) for n, rise in spells if n <= self.max_spell_ms]
         if self.state.defrost_reported or len(defrosts) < _SIGNATURE_SPELLS:
             return None
-        length = _upper([n for n, _ in defrosts], _SIGNATURE_MIN_LENGTH_MS)
-        rise = _upper([r for _, r in defrosts], _SIGNATURE_MIN_RISE_C)
+        length = _upper(_defrost_like([n for n, _ in defrosts]), _SIGNATURE_MIN_LENGTH_MS)
+        rise = _upper(_defrost_like([r for _, r in defrosts]), _SIGNATURE_MIN_RISE_C)
         return min(int(length), self.max_spell_ms), rise
 
     def defrost_signature_until(self, ts: int) -> int | None:
@@ -320,6 +333,14 @@ class Disturbances:
         if peak - learned.ceiling_c > rise or ts > start + longest:
             return None
         return start + longest
+
+    def outlasted_signature(self, ts: int) -> bool:
+        """The warm spell in progress has lasted longer than this unit's defrosts with their
+        pull-down: whatever it is, it is not one of them (a heater that does not stop, a
+        compressor that died)."""
+        learned, signature = self.state.learned, self.signature()
+        start = learned.episode_start_ms
+        return signature is not None and start is not None and ts > start + signature[0]
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""
@@ -335,7 +356,9 @@ class Disturbances:
         if period is None or last is None:
             return None
         slack = int(self._tolerance * period)
-        length = int(statistics.median(learned.lengths)) if learned.lengths else 0
+        # the latest spells, as the period's starts are (a window the seal rule also reads)
+        recent = learned.lengths[-_EPISODES_KEPT:]
+        length = int(statistics.median(recent)) if recent else 0
         cycles = max(1, (ts - last) // period)
         for k in (cycles, cycles + 1):
             expected = last + k * period
@@ -345,9 +368,23 @@ class Disturbances:
         return None
 
 
+def _defrost_like(values: list[int] | list[float]) -> list[float]:
+    """The spells' upper cluster: those at least half as long (or warm) as the third-longest
+    (warmest). A unit's defrosts repeat; between them a bare probe also sees door-made spells,
+    a few minutes and a kelvin or two, which would pull a median over all spells down to a
+    door's (a 40-75 min heater defrost then outlasts a 'signature' of 30 min). The third
+    largest, not the largest: one odd long spell does not hide the defrosts."""
+    ranked = sorted((float(v) for v in values), reverse=True)
+    reference = ranked[min(_SIGNATURE_SPELLS, len(ranked)) - 1]
+    return [v for v in ranked if v >= reference / 2]
+
+
 def _upper(values: list[int] | list[float], floor: float) -> float:
     """The top of a learned spread: median + 3 robust sigmas, at least a quarter of the median
-    and `floor` above it."""
+    and `floor` above it, and never below the largest of the spells themselves (each ended
+    with the air back under its ceiling: the unit has shown it recovers from that much, as a
+    defrost in the hot hours of a kitchen rises further than one at night)."""
     middle = statistics.median(values)
     mad = statistics.median(abs(v - middle) for v in values)
-    return middle + max(_SIGNATURE_SIGMAS * mad, _SIGNATURE_SHARE * middle, floor)
+    spread = max(_SIGNATURE_SIGMAS * mad, _SIGNATURE_SHARE * middle, floor)
+    return max(middle + spread, max(values))

@@ -13,8 +13,10 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   air still well above where it was before the door opened (a cooling fault that a door
   happened to meet, not the door). A warm spell with the door shut, on a defrost timer or not,
   is excused while it stays within this unit's learned defrost signature (its own spells'
-  length and rise, `Disturbances.signature`); one that outlasts or outwarms it is excused no
-  longer. Air that keeps warming after a defrost has ended is not
+  length and rise, `Disturbances.signature`); one that outwarms it is excused no longer, and
+  one that outlasts it without ever pulling the air below the food (a heater that does not
+  stop, a compressor that died) is excused by nothing, a timer's window included: it counts
+  from the start of the run. Air that keeps warming after a defrost has ended is not
   recovering from it. With the door shut since, the defrost did not explain the rise either (a
   compressor that failed during the defrost), so the duration counts from the start of the run
   - the food has been warm since then - and the alert fires as soon as that is known. When the
@@ -27,21 +29,22 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
 Under-temperature (fridge below 0 °C: frozen produce) mirrors it without excuses: doors and
 defrosts warm a cabinet, they never cool it.
 
-What is judged (`judge_on`, `core.rule_settings`): over-temperature of cold storage is judged by
-default on the food's temperature estimated from the air (`alerts.rules.product`, a first-order
-lag of 30-45 min), so a door opening or a defrost that warms the air for minutes is no alarm
-source by physics: the food barely moves. The excuses above still apply to a run of the
+What is judged (`judge_on`, `core.rule_settings`): over-temperature of cold storage is judged
+by default on the food's temperature estimated from the air (`alerts.rules.product`, a first-
+order lag of 30-45 min), so a door opening or a defrost that warms the air for minutes is no
+alarm source by physics: the food barely moves. The excuses above still apply to a run of the
 estimate, as a second line, and one more that only the food has: once the air is back in band
 after a warm spell no longer than a defrost (reported, or recognised by its shape when the
 timer drifts), the estimate above the limit is the fading memory of that spell: with the air
-below the limit the food is cooling (a first-order lag only moves toward the air). That memory
-is excused for 3 tau after the spell (5 % of it left), so a long heater defrost does not raise
-an alert on food that never warmed. A fault keeps the air above the limit, or warming after
-the spell, and is not excused. `judge_on: air` judges the air probe as before. Either way the air
-reading (`temp_c`) and the estimate (`product_c`) are in every finding's evidence, with the
-time constant used and its source (`tau_min`, `tau_source`: default, config or learned from a
-food-simulant probe). A device that publishes a food probe (`food_temp_c`) is judged on it,
-the estimate standing in only while the probe is silent.
+below the limit the food is cooling (a first-order lag only moves toward the air). So it is
+while a spell, in progress or ended, is pulled down with the air 1 K below the estimate (a
+compressor at work). That memory is excused for 3 tau after the spell (5 % of it left), so a
+long heater defrost does not raise an alert on food that never warmed. A fault keeps the air
+above the food, or warming after the spell, and is not excused. `judge_on: air` judges the air
+probe as before. Either way the air reading (`temp_c`) and the estimate (`product_c`) are in
+every finding's evidence, with the time constant used and its source (`tau_min`, `tau_source`:
+default, config or learned from a food-simulant probe). A device that publishes a food probe
+(`food_temp_c`) is judged on it, the estimate standing in only while the probe is silent.
 Under-temperature stays on the air.
 """
 
@@ -77,6 +80,12 @@ class ExcursionState:
     counting_from_ms: int | None = None
     last_ms: int | None = None
     peak_c: float | None = None
+    cooled: bool = False  # the air fell below the food during the run (a cabinet pulling down)
+
+
+# The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
+# display step (0.1-0.5 K).
+_COOLING_MARGIN_C = 1.0
 
 
 class ExcursionRule(StatefulRule[ExcursionState]):
@@ -157,6 +166,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.phase, st.counting_from_ms, st.excused_until_ms = "excused", None, ts
         if st.phase == "excused":
             self._check_excuse(ts, out, air)
+        elif st.phase == "pending" and self._outlasted(ts):
+            st.counting_from_ms = st.run_start_ms  # see _check_excuse
         if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
@@ -204,14 +215,22 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             self._start_counting(ts, ts, temp, out)
 
     def _fading(self, ts: int, air: float) -> bool:
-        """The food's estimate is above the limit only as the fading memory of a warm spell
-        that has ended: the air is back in band and the spell ended within 3 tau."""
+        """The food's estimate is above the limit only as the fading memory of a warm spell:
+        the spell ended within 3 tau and the air is back in band, or the spell (in progress
+        or ended within 3 tau) is pulling down: the air is well below the food, so the food
+        is cooling (a cabinet whose compressor works)."""
         if self.product is None or self.judged_on != "product" or not self.above:
             return False
-        if self._food_c is not None:
+        if self._food_c is not None or self._product_c is None:
             return False  # a food probe reads the food itself, not a memory of the air
-        within = int(3 * self.product.tau_ms)
-        return air <= self.limit and self._disturbances.recovered_from_warm_spell(ts, within)
+        within, disturbances = int(3 * self.product.tau_ms), self._disturbances
+        if air <= self.limit and disturbances.recovered_from_warm_spell(ts, within):
+            return True
+        cooling = air <= self._product_c - _COOLING_MARGIN_C
+        if cooling and disturbances.warm_spell_within(ts, within):
+            self.state.cooled = True
+            return True
+        return False
 
     def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
         st = self.state
@@ -220,6 +239,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             self._start_counting(run_start, ts, st.peak_c, out)
             return
         fading = ts if self._fading(ts, air) else None
+        if self._outlasted(ts):
+            # Longer than this unit's defrosts and never pulling down: a heater that does not
+            # stop, a compressor that died, whatever a timer's window says. The food is warm
+            # since the run began. (A spell only warmer than its defrosts loses the signature's
+            # excuse and counts from there: a hot afternoon warms a defrost further.)
+            self._start_counting(run_start, ts, st.peak_c, out)
+            return
         disturbances = self._disturbances
         excuses = [
             st.door_until_ms,
@@ -232,6 +258,11 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.excused_until_ms = until
             return
         self._start_counting(self._count_from(run_start, ts), ts, st.peak_c, out)
+
+    def _outlasted(self, ts: int) -> bool:
+        """The warm spell in progress outlasted this unit's defrosts, never pulling down."""
+        st = self.state
+        return self.above and not st.cooled and self._disturbances.outlasted_signature(ts)
 
     def _count_from(self, run_start: int, ts: int) -> int:
         """Where the duration counts from once the excuses are over: their end, unless they
