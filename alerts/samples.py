@@ -32,25 +32,39 @@ class Sample:
 def samples_by_device(batch: ReadingBatch, site: str) -> dict[str, list[Sample]]:
     """Readings of `site` grouped per device and timestamp, each device's list sorted by time.
     A metric repeated at one timestamp keeps its last copy, as the store does."""
-    if len(batch) == 0:
+    size = len(batch)
+    if size == 0:
         return {}
     names, codes = np.unique(np.asarray(batch.device, dtype=object), return_inverse=True)
-    order = np.lexsort((np.arange(len(batch)), batch.ts_ms, codes))
+    order = np.lexsort((np.arange(size), batch.ts_ms, codes))
+    if batch.site.count(site) != size:  # a replay or a bridge may mix sites; live batches do not
+        ours = np.fromiter((s == site for s in batch.site), dtype=bool, count=size)
+        order = order[ours[order]]
+    # Where, in time order per device, a new device and a new instant begin: computed on the
+    # arrays at once, so the loop below only builds the samples.
+    sorted_codes, sorted_ts = codes[order], batch.ts_ms[order]
+    new_device = np.ones(len(order), dtype=bool)
+    new_device[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    new_sample = new_device.copy()
+    new_sample[1:] |= sorted_ts[1:] != sorted_ts[:-1]
     out: dict[str, list[Sample]] = {}
     current: list[Sample] = []
-    last_code = -1
-    ts_list = batch.ts_ms.tolist()
-    values = batch.value.tolist()
-    code_list = codes.tolist()
-    for index in order.tolist():
-        if batch.site[index] != site:
-            continue
-        code = code_list[index]
-        if code != last_code:
-            current = out.setdefault(str(names[code]), [])
-            last_code = code
-        ts = ts_list[index]
-        if not current or current[-1].ts_ms != ts:
-            current.append(Sample(ts, {}))
-        current[-1].values[batch.metric[index]] = values[index]
+    values: dict[str, float] = {}
+    metric, value = batch.metric, batch.value
+    rows = zip(
+        order.tolist(),
+        sorted_codes.tolist(),
+        sorted_ts.tolist(),
+        new_device.tolist(),
+        new_sample.tolist(),
+        value[order].tolist(),
+        strict=True,
+    )
+    for index, code, ts, device_starts, sample_starts, reading in rows:
+        if device_starts:
+            current = out[str(names[code])] = []
+        if sample_starts:
+            values = {}
+            current.append(Sample(ts, values))
+        values[metric[index]] = reading
     return out
