@@ -78,27 +78,38 @@ _COMBINE = """s.site, s.device, s.metric, time_bucket(INTERVAL {width} SECOND, s
     sum(s.n), sum(s.total), min(s.low), max(s.high), min(s.first_ts), max(s.last_ts),
     arg_max(s.last_value, s.last_ts)"""
 
-# Buckets touched by the registered `batch` (the write's Arrow table), computed again whole
-# from the level below; $lo/$hi bound the scan so only the batch's time range is read.
-_UPDATE = """
+# The buckets touched by the registered `batch` (the write's Arrow table).
+_TOUCHED = """SELECT DISTINCT site, device, metric,
+    time_bucket(INTERVAL {width} SECOND, ts) AS bucket FROM batch"""
+
+# Touched buckets are deleted and computed again whole from the level below; $lo/$hi bound
+# both to the batch's time range, so only its row groups are read. The tables have no primary
+# key: an index over every bucket made each write's upsert cost more than the write itself.
+_DELETE = """
+DELETE FROM {table} USING ({touched}) k
+WHERE {table}.site = k.site AND {table}.device = k.device AND {table}.metric = k.metric
+  AND {table}.bucket = k.bucket AND {table}.bucket >= $lo AND {table}.bucket < $hi
+"""
+
+_INSERT = """
 INSERT INTO {table} ({columns})
 SELECT {combine}
 FROM ({source}) s
-JOIN (SELECT DISTINCT site, device, metric, time_bucket(INTERVAL {width} SECOND, ts) AS bucket
-      FROM batch) k
+JOIN ({touched}) k
   ON s.site = k.site AND s.device = k.device AND s.metric = k.metric
  AND time_bucket(INTERVAL {width} SECOND, s.t) = k.bucket
 WHERE s.t >= $lo AND s.t < $hi
 GROUP BY ALL
-ON CONFLICT DO UPDATE SET n = excluded.n, total = excluded.total, low = excluded.low,
-    high = excluded.high, first_ts = excluded.first_ts, last_ts = excluded.last_ts,
-    last_value = excluded.last_value
 """
 
-# Sorted by key so a device's buckets sit together in the file's row groups.
+# Day by day, and within a day by key: a device's week is a few rows in each of 7 days' row
+# groups (pruned on the device), and a write's recompute of today's buckets reads only today's
+# row groups (pruned on the bucket). Sorted by key alone, every row group would span the
+# whole history and each write would scan all of it.
 _REBUILD = """
 INSERT INTO {table} ({columns})
-SELECT {combine} FROM ({source}) s GROUP BY ALL ORDER BY 1, 2, 3, 4
+SELECT * FROM (SELECT {combine} FROM ({source}) s GROUP BY ALL)
+ORDER BY time_bucket(INTERVAL 1 DAY, bucket), site, device, metric, bucket
 """
 
 
@@ -129,15 +140,21 @@ def update(con: duckdb.DuckDBPyConnection) -> None:
     if lo is None:
         return
     for index, level in enumerate(LEVELS):
-        width = timedelta(seconds=level.width_s)
-        sql = _UPDATE.format(
+        touched = _TOUCHED.format(width=level.width_s)
+        bounds = {
+            "lo": _floor(lo, level.width_s),
+            "hi": _floor(hi, level.width_s) + timedelta(seconds=level.width_s),
+        }
+        con.execute(_DELETE.format(table=level.table, touched=touched), bounds)
+        insert = _INSERT.format(
             table=level.table,
             columns=_COLUMNS,
             combine=_COMBINE.format(width=level.width_s),
             width=level.width_s,
             source=_level_source(index),
+            touched=touched,
         )
-        con.execute(sql, {"lo": _floor(lo, level.width_s), "hi": _floor(hi, level.width_s) + width})
+        con.execute(insert, bounds)
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -45,13 +45,14 @@ CREATE TABLE IF NOT EXISTS device_events (
 # The readings schema version that brought the rollups (`ingest.duckdb_rollup`).
 ROLLUPS_VERSION = 3
 
-# The rollups of `ingest.duckdb_rollup`: one table per bucket width, the same columns.
+# The rollups of `ingest.duckdb_rollup`: one table per bucket width, the same columns; one row
+# per (site, device, metric, bucket), kept so by the rollup code rather than by an index.
 _ROLLUP_TABLE = """
 CREATE TABLE IF NOT EXISTS {table} (
     site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
     bucket TIMESTAMP NOT NULL, n BIGINT NOT NULL, total DOUBLE NOT NULL, low DOUBLE NOT NULL,
     high DOUBLE NOT NULL, first_ts TIMESTAMP NOT NULL, last_ts TIMESTAMP NOT NULL,
-    last_value DOUBLE NOT NULL, PRIMARY KEY (site, device, metric, bucket))
+    last_value DOUBLE NOT NULL)
 """
 
 READINGS: tuple[Migration, ...] = (
