@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -258,5 +259,31 @@ def test_an_existing_file_is_rolled_up_on_migration_and_a_rebuild_restores_rollu
         store._con.execute("DELETE FROM rollup_1h")  # lost, e.g. by a hand-made repair
         store.rebuild_rollups()
         assert same(store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX), expected)
+    finally:
+        store.close()
+
+
+def test_reads_do_not_wait_for_the_writer_or_each_other() -> None:
+    """Each read has a cursor of its own: with the writer's lock held and a write transaction
+    open on the store's connection, series from other threads still answer."""
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(batch_of([("a", "temp_c", T0_MS + i * 60_000, 4.0) for i in range(600)]))
+        span = (T0, T0 + timedelta(hours=10))
+        with store._lock:
+            store._con.execute("BEGIN")
+            store._con.execute(
+                "INSERT INTO readings VALUES ('s1', 'a', 'temp_c', TIMESTAMP '2026-03-28 16:00:30',"
+                " 99.0)"
+            )
+            with ThreadPoolExecutor(4) as pool:
+                reads = [
+                    pool.submit(store.series, SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+                    for _ in range(8)
+                ]
+                answers = [r.result(timeout=30) for r in reads]
+            store._con.execute("ROLLBACK")
+        # Each read saw the committed readings only, not the open transaction's.
+        assert all([p.value for p in a] == [4.0] * 10 for a in answers)
     finally:
         store.close()
