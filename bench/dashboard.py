@@ -67,6 +67,7 @@ TARGET_P99_MS = 50.0
 CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loaded machine
 REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure
 DRAIN_TIMEOUT_S = 180.0  # for the service to store what was published, after publishing
+IDLE_SAMPLE_S = 5.0  # the service's own CPU use, sampled before the clients start
 # A door contact reports every 5th reading: a morning's openings, not every minute.
 DOOR_EVERY = 5
 
@@ -402,6 +403,10 @@ def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int
     with CpuShare(service_pid, helpers) as cpu:
         published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
     ingest: dict[str, float] = {"stored_when_publishing_ended": stored(base) - stored_before}
+    if ingest["stored_when_publishing_ended"]:
+        # The service's CPU per reading stored and fanned out to every client, load aside.
+        per_k = cpu.service_cpu_s * 1000 / ingest["stored_when_publishing_ended"] * 1000
+        cpu.shares["service_cpu_ms_per_1k_readings_stored"] = round(per_k, 1)
     # Until every published reading is stored (bounded): the lag then includes any backlog.
     ended = time.perf_counter()
     while stored(base) - stored_before < published["published"]:
@@ -482,6 +487,7 @@ class CpuShare:
         self._service = service_pid
         self._others = dict(others or {})
         self.shares: dict[str, float] = {}
+        self.service_cpu_s = 0.0
 
     def __enter__(self) -> CpuShare:
         self._began = time.perf_counter()
@@ -497,9 +503,11 @@ class CpuShare:
         busy = sum(
             getattr(machine, f) - getattr(self._machine, f) for f in ("user", "system", "nice")
         )
+        self.service_cpu_s = tree_cpu_s(self._service) - self._service_s
         self.shares = {
             "wall_s": round(wall, 2),
-            "service_cpu_share": round((tree_cpu_s(self._service) - self._service_s) / wall, 3),
+            "service_cpu_s": round(self.service_cpu_s, 2),
+            "service_cpu_share": round(self.service_cpu_s / wall, 3),
             "client_cpu_share": round((time.process_time() - self._client) / wall, 3),
             "machine_busy_cpus": round(busy / wall, 2),
         }
@@ -574,9 +582,21 @@ def measure(
         if unknown:
             raise BenchError(f"--kinds: no kind {unknown[0]!r}; known: {', '.join(kinds)}")
         kinds = {kind: url_for for kind, url_for in kinds.items() if kind in args.kinds}
+    # What the service spends doing nothing asked of it (rule ticks, housekeeping), so the
+    # cost per request below is not charged with it.
+    with CpuShare(pid) as quiet:
+        time.sleep(IDLE_SAMPLE_S)
     with CpuShare(pid, broker_pids()) as cpu:
         pages = asyncio.run(load_pages(base, kinds, args.clients, args.rounds, args.token))
     pages["cpu"] = cpu.shares
+    idle_share = quiet.service_cpu_s / IDLE_SAMPLE_S
+    pages["cpu"]["service_idle_cpu_share"] = round(idle_share, 3)
+    # What a request costs the service whatever the machine's load: its CPU time per answer,
+    # less what it spends idle over the same time.
+    answered = int(pages["all"].get("n", 0))
+    if answered:
+        spent = cpu.service_cpu_s - idle_share * cpu.shares["wall_s"]
+        pages["cpu"]["service_cpu_ms_per_request"] = round(spent * 1000 / answered, 2)
     after_pages = rss_mb(pid)
     p99 = pages["all"].get("p99_ms")
     say(f"pages: p99 {p99} ms; now {args.sse_clients} SSE clients at {args.rate}/s")
