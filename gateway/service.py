@@ -25,16 +25,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, parse_broker_url
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
 from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
+from gateway.batching import DecodedBatch, OpenBatch, first_of
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
@@ -67,40 +68,6 @@ class GatewayStats:
     dead_letters: Counter[str] = field(default_factory=Counter)
     store_retries: int = 0
     ignored: int = 0  # well-formed foreign messages with nothing we map (a Shelly's Wi-Fi news)
-
-
-@dataclass(slots=True)
-class DecodedBatch:
-    """One batch of messages, decoded, each piece remembering its message. `done` names the
-    parts already stored, so a retry after an outage resumes instead of writing them twice."""
-
-    messages: list[Inbound]
-    readings: ReadingBatch
-    spans: list[ReadingSpan]
-    events: list[Owned[DeviceEvent]]
-    presence: list[Owned[PresenceChange]]
-    letters: list[DeadLetter]
-    done: set[str] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class _OpenBatch:
-    """A batch still taking messages: its readings are rows until it is closed."""
-
-    decoded: DecodedBatch
-    builder: ReadingBatchBuilder
-    window: TimeWindow
-
-
-async def _first_of(*waits: Coroutine[Any, Any, Any], within_s: float) -> None:
-    """Return when the first of `waits` is done or `within_s` seconds passed; the rest are
-    cancelled."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 _STORE_FAILING = "store"
@@ -176,9 +143,9 @@ class Gateway:
             batch = self._open_batch()
             self._decode_into(batch, await self._link.receive(limit))
             await self._collect_while_storing(batch, limit)
-            await out.put(self._close_batch(batch))
+            await out.put(batch.close())
 
-    async def _collect_while_storing(self, batch: _OpenBatch, limit: int) -> None:
+    async def _collect_while_storing(self, batch: OpenBatch, limit: int) -> None:
         """Keep decoding arrivals into the open batch until the store is free for it, the
         batch is full or it has been open for the linger (module docstring)."""
         loop = asyncio.get_running_loop()
@@ -189,7 +156,7 @@ class Gateway:
             if remaining <= 0:
                 return
             if not self._link.pending():
-                await _first_of(self._link.arrival(), idle.wait(), within_s=remaining)
+                await first_of(self._link.arrival(), idle.wait(), within_s=remaining)
             self._decode_into(batch, self._link.take(limit - len(batch.decoded.messages)))
 
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
@@ -260,24 +227,17 @@ class Gateway:
         """Decode a batch of messages: readings, events, presence and dead letters."""
         batch = self._open_batch()
         self._decode_into(batch, messages)
-        return self._close_batch(batch)
+        return batch.close()
 
-    def _open_batch(self) -> _OpenBatch:
-        now = self._clock.now()
+    def _open_batch(self) -> OpenBatch:
         window = TimeWindow(
-            to_epoch_ms(now),
+            to_epoch_ms(self._clock.now()),
             int(self._settings.max_future_skew_s * 1000),
             int(self._settings.max_age_days * 86_400_000),
         )
-        decoded = DecodedBatch([], ReadingBatch.empty(), [], [], [], [])
-        return _OpenBatch(decoded, ReadingBatchBuilder(), window)
+        return OpenBatch.empty(window)
 
-    def _close_batch(self, batch: _OpenBatch) -> DecodedBatch:
-        out = batch.decoded
-        out.readings = batch.builder.build()
-        return out
-
-    def _decode_into(self, batch: _OpenBatch, messages: list[Inbound]) -> None:
+    def _decode_into(self, batch: OpenBatch, messages: list[Inbound]) -> None:
         """Decode messages into an open batch, each message whole or as a dead letter."""
         builder, window, out = batch.builder, batch.window, batch.decoded
         out.messages.extend(messages)
