@@ -84,6 +84,19 @@ async def test_series_with_local_times_and_steps(api: httpx.AsyncClient) -> None
     assert len(by_ms.json()["points"]) == 1
 
 
+async def test_series_means_carry_no_binary_noise(api: httpx.AsyncClient) -> None:
+    body = (
+        await api.get(
+            "/api/devices/fridge-1/series",
+            params={"metric": "temp_c", "start": "2026-11-24T10:00", "step": "3m"},
+        )
+    ).json()
+    values = [p["value"] for p in body["points"]]
+    # Three readings 0.01 apart average to a figure with at most two decimals, said so exactly.
+    assert values[:3] == [3.01, 3.04, 3.07]
+    assert all(len(repr(v).split(".")[-1]) <= 6 for v in values)
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
