@@ -1,7 +1,7 @@
 """Ingest throughput: our gateway path against a bare paho subscriber, same broker, same run.
 
-Run ``python -m bench.ingest [--devices N] [--messages M] [--json-only]``. One JSON object goes
-to stdout at the end; progress goes to stderr.
+Run ``python -m bench.ingest [--devices N] [--messages M] [--rules] [--json-only]``. One JSON
+object goes to stdout at the end; progress goes to stderr.
 
 What is compared
     bare   a paho-mqtt 2.x client (VERSION2 callbacks, MQTT 3.1.1, QoS 1, auto-ack, network
@@ -33,6 +33,8 @@ Method, and why it is fair on a 2-core machine
     connection or a wrong reading count fails the bench (exit 1) with what was seen.
     `--profile FILE` writes a cProfile of the pipeline child's event-loop thread; it slows the
     pipeline (to about half here), so a profiled run's ratio is not a result (`"profiled"`).
+    `--rules` adds what `canteen serve` does with each stored batch on the event loop: the rule
+    engine judges it (one fridge's rules per device) and ticks; `"rules"` says so in the JSON.
 
 The target (issue): pipeline / bare >= 0.5; the anchor is about 45 k msg/s for bare paho here.
 """
@@ -58,6 +60,8 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as paho
 
 if TYPE_CHECKING:
+    from core.config import SiteConfig
+    from core.readings import ReadingBatch
     from gateway.service import Gateway
 
 from bench.backlog import (
@@ -143,19 +147,20 @@ def drain_bare(plan: Plan, client_id: str) -> Drain:
     return Drain(client_id, plan.messages, finished_at - started, _peak_rss_mb())
 
 
-def drain_pipeline(plan: Plan) -> Drain:
-    """Ours: the real Gateway storing into DuckDB, optionally under cProfile."""
+def drain_pipeline(plan: Plan, rules: bool = False) -> Drain:
+    """Ours: the real Gateway storing into DuckDB, with the rules on every batch if asked,
+    optionally under cProfile."""
     if not plan.profile:
-        return asyncio.run(_pipeline(plan))
+        return asyncio.run(_pipeline(plan, rules))
     import cProfile
 
     with cProfile.Profile() as profiler:
-        drain = asyncio.run(_pipeline(plan))
+        drain = asyncio.run(_pipeline(plan, rules))
     profiler.dump_stats(plan.profile)
     return drain
 
 
-async def _pipeline(plan: Plan) -> Drain:
+async def _pipeline(plan: Plan, rules: bool) -> Drain:
     from core.clock import SystemClock
     from gateway.service import Gateway
     from ingest import DuckDBStore, StoreWriter
@@ -164,7 +169,10 @@ async def _pipeline(plan: Plan) -> Drain:
     try:
         broker_url = f"mqtt://{HOST}:{plan.port}"
         config = site_config(plan.devices)
-        gateway = Gateway(config, StoreWriter(store), SystemClock(), broker_url=broker_url)
+        writer = StoreWriter(store)
+        if rules:
+            writer.add_listener(_rules_on_every_batch(config))
+        gateway = Gateway(config, writer, SystemClock(), broker_url=broker_url)
         started = time.perf_counter()
         running = asyncio.create_task(gateway.run(), name="bench-gateway")
         try:
@@ -178,6 +186,22 @@ async def _pipeline(plan: Plan) -> Drain:
         return Drain("pipeline", plan.messages, seconds, rss, stored, letters)
     finally:
         store.close()
+
+
+def _rules_on_every_batch(config: SiteConfig) -> Callable[[ReadingBatch], None]:
+    """What `canteen serve` does with each stored batch on the event loop: the rule engine
+    judges it, then ticks (the alerts service wakes for it). The findings go nowhere: the
+    alert book and notifications are measured by bench.alerts."""
+    from alerts.engine import RuleEngine
+    from core.clock import SystemClock
+
+    engine = RuleEngine(config, SystemClock())
+
+    def judge(batch: ReadingBatch) -> None:
+        engine.process(batch)
+        engine.tick()
+
+    return judge
 
 
 async def _until_acked(gateway: Gateway, running: asyncio.Task[None], plan: Plan) -> float:
@@ -236,7 +260,13 @@ def in_child(name: str, target: Callable[..., Drain], *args: Any, timeout_s: flo
 
 
 def run_bench(
-    devices: int, messages: int, *, publishers: int, profile: str, say: Callable[[str], None]
+    devices: int,
+    messages: int,
+    *,
+    publishers: int,
+    profile: str,
+    say: Callable[[str], None],
+    rules: bool = False,
 ) -> dict[str, Any]:
     from core.topics import TopicScheme
     from demo_broker.mosquitto import MosquittoProcess
@@ -252,11 +282,11 @@ def run_bench(
         with tempfile.TemporaryDirectory(prefix="canteen-bench-") as tmp:
             db_path = str(Path(tmp) / "bench.duckdb")
             plan = Plan(broker.port, devices, messages, filters, timeout_s, db_path, profile)
-            phases = _measure(plan, max(1, min(publishers, devices)), say)
+            phases = _measure(plan, max(1, min(publishers, devices)), rules, say)
     finally:
         broker.stop()
     _verify(phases.ours, messages)
-    return _report(plan, phases)
+    return _report(plan, phases) | {"rules": rules}
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,13 +297,13 @@ class _Phases:
     after: Drain
 
 
-def _measure(plan: Plan, publishers: int, say: Callable[[str], None]) -> _Phases:
+def _measure(plan: Plan, publishers: int, rules: bool, say: Callable[[str], None]) -> _Phases:
     register_sessions(plan, [BARE_BEFORE_ID, GATEWAY_CLIENT_ID, BARE_AFTER_ID])
     say(f"publishing {plan.messages} messages from {plan.devices} devices, QoS 1")
     published_s = publish_backlog(plan, publishers)
     say(f"published and PUBACKed in {published_s:.2f} s: the three sessions hold the backlog")
     before = _drain("bare-before", say, drain_bare, plan, BARE_BEFORE_ID)
-    ours = _drain("pipeline", say, drain_pipeline, plan)
+    ours = _drain("pipeline", say, drain_pipeline, plan, rules)
     after = _drain("bare-after", say, drain_bare, plan, BARE_AFTER_ID)
     return _Phases(published_s, before, ours, after)
 
@@ -330,6 +360,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--publishers", type=int, default=4, help="publishing clients (4)")
     parser.add_argument("--json-only", action="store_true", help="no progress lines on stderr")
     parser.add_argument(
+        "--rules", action="store_true", help="the rule engine on every stored batch, as serve"
+    )
+    parser.add_argument(
         "--profile", default="", metavar="FILE", help="write a cProfile of the pipeline child"
     )
     args = parser.parse_args(argv)
@@ -347,7 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         report = run_bench(
-            args.devices, args.messages, publishers=args.publishers, profile=args.profile, say=say
+            args.devices,
+            args.messages,
+            publishers=args.publishers,
+            profile=args.profile,
+            say=say,
+            rules=args.rules,
         )
     except BenchError as exc:
         print(f"bench.ingest FAILED: {exc}", file=sys.stderr)
