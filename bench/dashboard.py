@@ -215,6 +215,19 @@ def request_kinds(
     return kinds
 
 
+def chosen_kinds(
+    kinds: dict[str, Callable[[random.Random], str]], wanted: Sequence[str] | None
+) -> dict[str, Callable[[random.Random], str]]:
+    """The kinds `--kinds` names (all without it), in the bench's order; an unknown one is
+    refused with the known ones."""
+    if not wanted:
+        return kinds
+    unknown = sorted(set(wanted) - set(kinds))
+    if unknown:
+        raise BenchError(f"--kinds: no kind {unknown[0]!r}; known: {', '.join(kinds)}")
+    return {kind: url_for for kind, url_for in kinds.items() if kind in wanted}
+
+
 def _fixed(url: str) -> Callable[[random.Random], str]:
     return lambda _rng: url
 
@@ -576,12 +589,7 @@ def measure(
     load_at_start = round(os.getloadavg()[0], 2)
     idle = rss_mb(pid)
     say(f"service up (RSS {idle:.0f} MB); {args.clients} clients, {args.rounds} rounds each")
-    kinds = request_kinds(args.devices, end, args.overview_url)
-    if args.kinds:
-        unknown = sorted(set(args.kinds) - set(kinds))
-        if unknown:
-            raise BenchError(f"--kinds: no kind {unknown[0]!r}; known: {', '.join(kinds)}")
-        kinds = {kind: url_for for kind, url_for in kinds.items() if kind in args.kinds}
+    kinds = chosen_kinds(request_kinds(args.devices, end, args.overview_url), args.kinds)
     # What the service spends doing nothing asked of it (rule ticks, housekeeping), so the
     # cost per request below is not charged with it.
     with CpuShare(pid) as quiet:
