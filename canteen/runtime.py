@@ -29,6 +29,7 @@ from ingest import DuckDBStore, StoreWriter
 from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_calibration import DuckDBCalibrationStore
+from ingest.duckdb_rollup_keeper import settle_every
 from ingest.duckdb_users import DuckDBUserStore
 
 __all__ = ["Overrides", "Service", "ServiceError", "run_until"]
@@ -182,11 +183,14 @@ class Service:
                 tasks.create_task(self._server.serve([self._socket]), name="api")
                 notify = self._start_notify(tasks)
                 energy = tasks.create_task(self.energy_alerts.run(), name="energy-alerts")
+                # The readings rollups, brought up to date after the writes (issue 13).
+                rollups = tasks.create_task(settle_every(self.store.settle_rollups), name="rollups")
                 await stop.wait()
                 self._server.should_exit = True
                 gateway.cancel()
                 alerts.cancel()
                 energy.cancel()
+                rollups.cancel()
                 if notify is not None:
                     notify.cancel()
         finally:

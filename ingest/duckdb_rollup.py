@@ -5,13 +5,15 @@ Per (site, device, metric) and bucket of 1 min, 5 min and 1 h (tables `rollup_1m
 first and last instant and the last value. That is enough to answer every `Aggregate` of a
 series exactly: avg = sum / count, min, max, last = the value at the latest instant.
 
-Maintenance (`update`) runs inside the write's own transaction, after the readings are in:
-every bucket the batch touches is computed again from the level below (1 min from the raw
-readings, 5 min from 1 min, 1 h from 5 min). Recomputing rather than adding keeps a late or
-out-of-order reading, and a replay that replaces a reading with another value (min and max
-cannot be "subtracted"), right; and as it commits with the readings, a crash leaves readings
-and rollups consistent. `rebuild` computes every level again from the raw readings (migration
-3 on an existing file, `canteen rollups rebuild`).
+Maintenance is deferred off the write path. A write only notes the (site, device, metric,
+minute) keys of its batch in `rollup_pending` (`note_touched`), in its own transaction, so a
+crash loses nothing. `settle` later computes every bucket of the pending minutes again from the
+level below (1 min from the raw readings, 5 min from 1 min, 1 h from 5 min), many writes at
+once, and empties the table; the store runs it on a timer, when a read's range holds pending
+minutes, and on opening a file a crash left with some. Recomputing rather than adding keeps a
+late or out-of-order reading, and a replay that replaces a reading with another value (min and
+max cannot be "subtracted"), right. `rebuild` computes every level again from the raw readings
+(migration 3 on an existing file, `canteen rollups rebuild`).
 
 Reading (`query_series`): the coarsest level whose buckets fit whole in the asked steps (the
 step a multiple of the level's width, local midnights on its boundaries for daily steps) serves
@@ -36,11 +38,14 @@ from ingest.store import ROLLUP_WIDTHS_S, Aggregate, Envelope, SeriesPoint
 __all__ = [
     "LEVELS",
     "RollupLevel",
+    "note_touched",
+    "pending_count",
+    "pending_overlaps",
     "query_envelopes",
     "query_series",
     "rebuild",
     "rebuild_statements",
-    "update",
+    "settle",
 ]
 
 DAY_S = 86_400
@@ -78,13 +83,14 @@ _COMBINE = """s.site, s.device, s.metric, time_bucket(INTERVAL {width} SECOND, s
     sum(s.n), sum(s.total), min(s.low), max(s.high), min(s.first_ts), max(s.last_ts),
     arg_max(s.last_value, s.last_ts)"""
 
-# The buckets touched by the registered `batch` (the write's Arrow table).
+# The buckets at `width` of the pending minutes in [$lo, $hi) (one UTC day's, see `settle`).
 _TOUCHED = """SELECT DISTINCT site, device, metric,
-    time_bucket(INTERVAL {width} SECOND, ts) AS bucket FROM batch"""
+    time_bucket(INTERVAL {width} SECOND, minute) AS bucket FROM rollup_pending
+    WHERE minute >= $lo AND minute < $hi"""
 
 # Touched buckets are deleted and computed again whole from the level below; $lo/$hi bound
-# both to the batch's time range, so only its row groups are read. The tables have no primary
-# key: an index over every bucket made each write's upsert cost more than the write itself.
+# both to the pending minutes' range, so only its row groups are read. The tables have no
+# primary key: an index over every bucket made each write's upsert cost more than the write.
 _DELETE = """
 DELETE FROM {table} USING ({touched}) k
 WHERE {table}.site = k.site AND {table}.device = k.device AND {table}.metric = k.metric
@@ -101,6 +107,23 @@ JOIN ({touched}) k
 WHERE s.t >= $lo AND s.t < $hi
 GROUP BY ALL
 """
+
+# The minutes a write touched, recorded in its own transaction (`note_touched`). One row per
+# (site, device, metric, minute) and batch; a minute written by several batches before the next
+# settle has several rows, which `settle` reads as one.
+_NOTE = """INSERT INTO rollup_pending (site, device, metric, minute)
+SELECT DISTINCT site, device, metric, time_bucket(INTERVAL 60 SECOND, ts) FROM batch"""
+
+# Pending minutes by UTC day: a day is a whole number of buckets of every level, so each day's
+# buckets are computed apart, reading only that day's stretch of the readings.
+_PENDING_DAYS = """SELECT min(minute), max(minute) FROM rollup_pending
+GROUP BY time_bucket(INTERVAL 1 DAY, minute) ORDER BY 1"""
+
+# Whether a read's rollup buckets may hold a pending minute. A bucket the read uses lies whole
+# inside [start, end) and whole minutes inside it, so a pending minute outside that range
+# cannot change the answer.
+_OVERLAP = """SELECT count(*) FROM rollup_pending WHERE site = $site AND device = $device
+AND metric IN (SELECT unnest($metrics)) AND minute >= $start AND minute < $end"""
 
 # Day by day, and within a day by key: a device's week is a few rows in each of 7 days' row
 # groups (pruned on the device), and a write's recompute of today's buckets reads only today's
@@ -128,33 +151,67 @@ def rebuild_statements() -> tuple[str, ...]:
 
 
 def rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    """Every level again from the raw readings, in the caller's transaction."""
+    """Every level again from the raw readings, in the caller's transaction; nothing is left
+    pending."""
     for statement in rebuild_statements():
         con.execute(statement)
+    con.execute("DELETE FROM rollup_pending")
 
 
-def update(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring the buckets of the registered `batch` up to date; call inside the write's
-    transaction, after its readings are stored."""
-    [(lo, hi)] = con.execute("SELECT min(ts), max(ts) FROM batch").fetchall()
-    if lo is None:
-        return
-    for index, level in enumerate(LEVELS):
-        touched = _TOUCHED.format(width=level.width_s)
-        bounds = {
-            "lo": _floor(lo, level.width_s),
-            "hi": _floor(hi, level.width_s) + timedelta(seconds=level.width_s),
-        }
-        con.execute(_DELETE.format(table=level.table, touched=touched), bounds)
-        insert = _INSERT.format(
-            table=level.table,
-            columns=_COLUMNS,
-            combine=_COMBINE.format(width=level.width_s),
-            width=level.width_s,
-            source=_level_source(index),
-            touched=touched,
-        )
-        con.execute(insert, bounds)
+def note_touched(con: duckdb.DuckDBPyConnection) -> int:
+    """Record the minutes of the registered `batch` (the write's Arrow table) as pending; call
+    inside the write's transaction, so a crash loses readings and their note together. Returns
+    the rows added (the batch's distinct keys)."""
+    [(added,)] = con.execute(_NOTE).fetchall()
+    return int(added)
+
+
+def settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Compute every bucket of the pending minutes again and forget them, in the caller's
+    transaction (the writer's connection, under its lock: no write may note a minute between
+    the recompute and the DELETE)."""
+    for lo, hi in con.execute(_PENDING_DAYS).fetchall():
+        for index, level in enumerate(LEVELS):
+            touched = _TOUCHED.format(width=level.width_s)
+            bounds = {
+                "lo": _floor(lo, level.width_s),
+                "hi": _floor(hi, level.width_s) + timedelta(seconds=level.width_s),
+            }
+            con.execute(_DELETE.format(table=level.table, touched=touched), bounds)
+            insert = _INSERT.format(
+                table=level.table,
+                columns=_COLUMNS,
+                combine=_COMBINE.format(width=level.width_s),
+                width=level.width_s,
+                source=_level_source(index),
+                touched=touched,
+            )
+            con.execute(insert, bounds)
+    con.execute("DELETE FROM rollup_pending")
+
+
+def pending_count(con: duckdb.DuckDBPyConnection) -> int:
+    [(count,)] = con.execute("SELECT count(*) FROM rollup_pending").fetchall()
+    return int(count)
+
+
+def pending_overlaps(
+    cursor: duckdb.DuckDBPyConnection,
+    key: tuple[str, str, Sequence[str]],
+    span: tuple[datetime, datetime],
+) -> bool:
+    """Whether minutes still pending could change a rollup bucket a read of `key` (site,
+    device, metrics) over `span` (naive UTC) uses."""
+    site, device, metrics = key
+    params = {
+        "site": site,
+        "device": device,
+        "metrics": list(metrics),
+        "start": span[0],
+        "end": span[1],
+    }
+    [(count,)] = cursor.execute(_OVERLAP, params).fetchall()
+    return bool(count)
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -18,7 +18,15 @@ from __future__ import annotations
 from ingest.duckdb_rollup import rebuild_statements
 from ingest.migrations import Migration
 
-__all__ = ["ALERTS", "CALIBRATION", "OUTBOX", "READINGS", "ROLLUPS_VERSION", "USERS"]
+__all__ = [
+    "ALERTS",
+    "CALIBRATION",
+    "OUTBOX",
+    "PENDING_VERSION",
+    "READINGS",
+    "ROLLUPS_VERSION",
+    "USERS",
+]
 
 _READINGS_V1 = """
 CREATE TABLE IF NOT EXISTS readings (
@@ -55,6 +63,18 @@ CREATE TABLE IF NOT EXISTS {table} (
     last_value DOUBLE NOT NULL)
 """
 
+# The readings schema version that brought `rollup_pending`: writes note the minutes they
+# touched there and the rollups are brought up to date later (`ingest.duckdb_rollup.settle`).
+PENDING_VERSION = 4
+
+# One row per (site, device, metric, minute) a write touched and batch; no key, as appending
+# must stay cheap. It is emptied by every settle, so it holds seconds of writes.
+_PENDING_TABLE = """
+CREATE TABLE IF NOT EXISTS rollup_pending (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    minute TIMESTAMP NOT NULL)
+"""
+
 READINGS: tuple[Migration, ...] = (
     Migration(1, "readings, latest, dead letters, presence, device events", (_READINGS_V1,)),
     # Letters kept before have no code (NULL): which check refused them was not recorded.
@@ -71,6 +91,9 @@ READINGS: tuple[Migration, ...] = (
             *rebuild_statements(),
         ),
     ),
+    # From version 3 the rollups are up to date (written with the readings), from version 2
+    # migration 3 has just rebuilt them: in both cases nothing is pending yet.
+    Migration(4, "rollups brought up to date after the write (pending minutes)", (_PENDING_TABLE,)),
 )
 
 # The notification outbox (`ingest.duckdb_outbox`): notices persisted before they are sent, and

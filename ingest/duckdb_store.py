@@ -25,7 +25,7 @@ from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.duckdb_rollup import query_envelopes, query_series, rebuild
-from ingest.duckdb_rollup import update as update_rollups
+from ingest.duckdb_rollup_keeper import ReadKey, RollupKeeper
 from ingest.errors import StoreError, StoreUnavailableError
 from ingest.migrations import migrate_or_close, schema_version
 from ingest.store import (
@@ -83,6 +83,7 @@ class DuckDBStore:
         self._rollups = schema_version(self._con, "readings") >= duckdb_schema.ROLLUPS_VERSION
         self._lock = threading.Lock()
         self._closed = False
+        self._open_keeper(read_only=read_only)
 
     # -- readings ---------------------------------------------------------------------------
 
@@ -106,7 +107,7 @@ class DuckDBStore:
                 con.execute("BEGIN")
                 con.execute(_WRITE_READINGS)
                 con.execute(_WRITE_LATEST)
-                update_rollups(con)
+                self._keeper.note(con)
                 con.execute("COMMIT")
             except duckdb.Error:
                 # A failed COMMIT (disk full) has already ended the transaction; the error worth
@@ -137,15 +138,10 @@ class DuckDBStore:
         *,
         zone: ZoneInfo | None = None,
     ) -> list[SeriesPoint]:
-        with self._cursor() as cursor:
+        span = (_naive(start), _naive(end))
+        with self._rollup_read((site, device, (metric,)), span) as (cursor, rollups):
             return query_series(
-                cursor,
-                (site, device, metric),
-                (_naive(start), _naive(end)),
-                step_s,
-                agg,
-                zone=zone,
-                rollups=self._rollups,
+                cursor, (site, device, metric), span, step_s, agg, zone=zone, rollups=rollups
             )
 
     def envelopes(
@@ -158,10 +154,31 @@ class DuckDBStore:
         step_s: int,
     ) -> dict[str, list[Envelope]]:
         span = (_naive(start), _naive(end))
+        with self._rollup_read((site, device, metrics), span) as (cursor, rollups):
+            return query_envelopes(cursor, site, device, metrics, span, step_s, rollups=rollups)
+
+    def settle_rollups(self) -> int:
+        """Bring the rollups of every minute written since the last settle up to date, in one
+        transaction (the service calls it on a timer); returns the keys settled."""
+        with self._guard():
+            return self._keeper.settle()
+
+    def _open_keeper(self, *, read_only: bool) -> None:
+        """The rollups' bookkeeping; a writable file a crash left with pending minutes is
+        brought up to date here, before anything reads it."""
+        pending = schema_version(self._con, "readings") >= duckdb_schema.PENDING_VERSION
+        self._keeper = RollupKeeper(self._con, self._lock, enabled=pending, writable=not read_only)
+        with self._guard():
+            self._keeper.settle()
+
+    @contextlib.contextmanager
+    def _rollup_read(
+        self, key: ReadKey, span: tuple[datetime, datetime]
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
+        """A cursor in a snapshot where the rollups are exact for `key` over `span`, and
+        whether to read them (false: pending minutes could not be settled; read raw)."""
         with self._cursor() as cursor:
-            return query_envelopes(
-                cursor, site, device, metrics, span, step_s, rollups=self._rollups
-            )
+            yield cursor, self._rollups and self._keeper.prepare_read(cursor, key, span)
 
     def rebuild_rollups(self) -> None:
         """Every rollup computed again from the raw readings, in one transaction."""

@@ -4,8 +4,11 @@ answers; an existing file is rolled up on migration; a rebuild restores them."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,9 @@ from hypothesis import strategies as st
 from core.readings import ReadingBatch
 from ingest import DuckDBStore
 from ingest.duckdb_rollup import LEVELS, query_series
+from ingest.duckdb_rollup_keeper import settle_every
 from ingest.duckdb_schema import READINGS
+from ingest.errors import StoreUnavailableError
 from ingest.migrations import migrate
 from ingest.store import Aggregate, SeriesPoint, chart_step
 
@@ -285,5 +290,209 @@ def test_reads_do_not_wait_for_the_writer_or_each_other() -> None:
             store._con.execute("ROLLBACK")
         # Each read saw the committed readings only, not the open transaction's.
         assert all([p.value for p in a] == [4.0] * 10 for a in answers)
+    finally:
+        store.close()
+
+
+# -- deferred maintenance: writes note minutes, settles recompute them ------------------------
+
+
+def pending(store: DuckDBStore) -> int:
+    return int(store._query("SELECT count(*) FROM rollup_pending", [])[0][0])
+
+
+def day_of_minutes(device: str = "a", value: float = 4.0) -> ReadingBatch:
+    minutes = np.arange(0, 24 * 60, dtype=np.int64)
+    return ReadingBatch(
+        site=[SITE] * len(minutes),
+        device=[device] * len(minutes),
+        metric=["temp_c"] * len(minutes),
+        ts_ms=T0_MS + minutes * 60_000,
+        value=np.full(len(minutes), value),
+    )
+
+
+def test_a_write_notes_its_minutes_and_a_settle_recomputes_them_all_at_once() -> None:
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(day_of_minutes("a"))
+        store.write(day_of_minutes("b"))
+        # Late and replayed readings of minutes already noted: one key each, noted twice.
+        late = T0_MS + 7 * 3_600_000 + 30_000
+        store.write(batch_of([("a", "temp_c", late, 9.0), ("b", "temp_c", late, -1.0)]))
+        assert pending(store) == 2 * 24 * 60 + 2
+        assert all(rows == [] for rows in rollup_rows(store).values())  # not on the write path
+        assert store.settle_rollups() == 2 * 24 * 60 + 2
+        assert pending(store) == 0 and store.settle_rollups() == 0
+        settled = rollup_rows(store)
+        assert len(settled["rollup_1h"]) == 2 * 24
+        store.rebuild_rollups()
+        assert rollup_rows(store) == settled
+    finally:
+        store.close()
+
+
+def test_reads_right_after_writes_are_exact_without_a_settle_step() -> None:
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(day_of_minutes("a"))
+        store.write(day_of_minutes("b"))
+        store.settle_rollups()
+        span = (T0, T0 + timedelta(days=1))
+        late = T0_MS + (10 * 60 + 7) * 60_000 + 30_000
+        store.write(batch_of([("b", "temp_c", late, -3.0)]))
+        # b's minute is pending, but it cannot change a's answer: a's read settles nothing.
+        hourly = store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+        assert {p.value for p in hourly} == {4.0} and pending(store) == 1
+        # Nor can it change b's morning.
+        store.series(SITE, "b", "temp_c", T0, T0 + timedelta(hours=9), 3600, Aggregate.MIN)
+        assert pending(store) == 1
+        store.write(batch_of([("a", "temp_c", late, 12.0)]))
+        hourly = store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+        assert [p.value for p in hourly if p.value != 4.0] == [12.0]
+        assert pending(store) == 0  # one settle for all that was pending
+        got = store.envelopes(SITE, "b", ["temp_c"], *span, 600)["temp_c"]
+        assert [e.low for e in got if e.low != 4.0] == [-3.0]
+        for key in [("a", "temp_c"), ("b", "temp_c")]:
+            for agg in Aggregate:
+                rolled = store.series(SITE, *key, *span, 300, agg)
+                assert same(rolled, raw_series(store, key, span, 300, agg, None))
+    finally:
+        store.close()
+
+
+def test_a_read_that_cannot_settle_answers_exactly_from_the_raw_readings() -> None:
+    """With the writer's lock held (a long write), a read over pending minutes does not wait
+    for it: it reads the raw readings of its snapshot and still sees the late reading."""
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(day_of_minutes("a"))
+        store.settle_rollups()
+        late = T0_MS + (10 * 60 + 7) * 60_000 + 30_000
+        store.write(batch_of([("a", "temp_c", late, 12.0)]))
+        span = (T0, T0 + timedelta(days=1))
+        with store._lock, ThreadPoolExecutor(2) as pool:
+            answer = pool.submit(store.series, SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+            hourly = answer.result(timeout=30)
+        assert [p.value for p in hourly if p.value != 4.0] == [12.0]
+        assert pending(store) == 1  # settled by the next timer step or read instead
+        assert same(hourly, raw_series(store, ("a", "temp_c"), span, 3600, Aggregate.MAX, None))
+    finally:
+        store.close()
+
+
+def test_past_the_threshold_a_write_settles_in_its_own_transaction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("ingest.duckdb_rollup_keeper.SETTLE_AT_KEYS", 100)
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(batch_of([("a", "temp_c", T0_MS + i * 60_000, 4.0) for i in range(60)]))
+        assert pending(store) == 60
+        store.write(batch_of([("a", "temp_c", T0_MS + i * 60_000, 5.0) for i in range(60, 120)]))
+        assert pending(store) == 0
+        assert store._query("SELECT n, low, high FROM rollup_1h ORDER BY bucket", []) == [
+            (60, 4.0, 4.0),
+            (60, 5.0, 5.0),
+        ]
+    finally:
+        store.close()
+
+
+_CRASHING_WRITER = """
+import os, sys
+import numpy as np
+from core.readings import ReadingBatch
+from ingest import DuckDBStore
+store = DuckDBStore(sys.argv[1])
+minutes = np.arange(0, 3 * 60, dtype=np.int64)
+for device in ("a", "b"):
+    store.write(ReadingBatch(site=["s1"] * len(minutes), device=[device] * len(minutes),
+        metric=["temp_c"] * len(minutes), ts_ms={t0} + minutes * 60_000,
+        value=(minutes % 7).astype(np.float64)))
+os._exit(0)  # dies before any settle, without closing the file
+"""
+
+
+def test_a_crash_between_write_and_settle_is_repaired_when_the_file_is_next_opened(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "site.duckdb"
+    code = _CRASHING_WRITER.format(t0=T0_MS)
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True, timeout=120)
+    con = duckdb.connect(str(path), read_only=True)  # what the crash left behind
+    try:
+        assert con.execute("SELECT count(*) FROM rollup_pending").fetchall() == [(360,)]
+        assert con.execute("SELECT count(*) FROM rollup_1m").fetchall() == [(0,)]
+    finally:
+        con.close()
+    store = DuckDBStore(path)
+    try:
+        assert pending(store) == 0
+        repaired = rollup_rows(store)
+        assert [len(repaired[lv.table]) for lv in LEVELS] == [360, 72, 6]
+        store.rebuild_rollups()
+        assert rollup_rows(store) == repaired
+    finally:
+        store.close()
+
+
+def test_a_file_of_schema_3_gains_the_pending_table_and_keeps_its_rollups(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "site.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, "readings", READINGS[:2], target=str(path))
+    con.execute(
+        """INSERT INTO readings SELECT 's1', 'a', 'temp_c',
+           TIMESTAMP '2026-03-28 15:00:00' + to_seconds(i * 30), (i % 17) - 5.0
+           FROM range(2880) t(i)"""
+    )
+    migrate(con, "readings", READINGS[:3], target=str(path))  # the rollups, as release 3 did
+    before = con.execute("SELECT * FROM rollup_5m ORDER BY ALL").fetchall()
+    con.close()
+    old = DuckDBStore(path, read_only=True)  # a report on the schema-3 file: no pending table
+    try:
+        span = (T0, T0 + timedelta(days=1))
+        expected = old.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+    finally:
+        old.close()
+    store = DuckDBStore(path)
+    try:
+        assert store._query(
+            "SELECT max(version) FROM schema_migrations WHERE component = 'readings'", []
+        ) == [(4,)]
+        assert pending(store) == 0
+        assert store._query("SELECT * FROM rollup_5m ORDER BY ALL", []) == before
+        assert same(store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX), expected)
+    finally:
+        store.close()
+
+
+def test_the_timer_settles_a_running_store_and_outlives_a_failed_settle() -> None:
+    store = DuckDBStore(":memory:")
+    calls: list[int] = []
+
+    def flaky_settle() -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise StoreUnavailableError("disk full", backend="duckdb", target=":memory:")
+        return store.settle_rollups()
+
+    async def run() -> None:
+        timer = asyncio.create_task(settle_every(flaky_settle, every_s=0.01))
+        try:
+            store.write(day_of_minutes("a"))
+            for _ in range(3000):  # bounded: the timer turns every 10 ms
+                if len(calls) >= 2 and pending(store) == 0:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            timer.cancel()
+
+    try:
+        asyncio.run(run())
+        assert len(calls) >= 2 and pending(store) == 0
+        assert len(rollup_rows(store)["rollup_1m"]) == 24 * 60
     finally:
         store.close()

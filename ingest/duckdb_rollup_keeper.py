@@ -1,0 +1,133 @@
+"""When the DuckDB store brings its rollups up to date: after the write, never inside it.
+
+A write only notes the minutes it touched (`ingest.duckdb_rollup.note_touched`, ~1 ms); the
+recompute of their buckets (`settle`, tens of ms) runs for many writes at once:
+
+- on a timer: the service calls `DuckDBStore.settle_rollups` every `SETTLE_EVERY_S`;
+- inside a write, once more than `SETTLE_AT_KEYS` keys are pending (a bulk load, a tool or a
+  test with no timer), so the table and the recompute stay bounded;
+- before a read whose range holds pending minutes of its device and metrics;
+- on opening a file a crash left with pending minutes.
+
+A read never sees a stale bucket: it checks for pending minutes and reads the rollups in one
+snapshot (a transaction on its own cursor), so a write committed in between cannot slip past
+the check. When the check finds some and the writer's lock stays busy past
+`LOCK_WAIT_S` (a long write or settle in progress), that read answers from the raw readings of
+the same snapshot: slower, still exact, never waiting on the writer for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import duckdb
+
+from ingest.duckdb_rollup import note_touched, pending_count, pending_overlaps, settle
+
+__all__ = ["LOCK_WAIT_S", "SETTLE_AT_KEYS", "SETTLE_EVERY_S", "RollupKeeper", "settle_every"]
+
+log = logging.getLogger(__name__)
+
+# How often the service settles: a chart drawn seconds after a write then finds nothing
+# pending, and each settle covers a few seconds of writes (at 1 k readings/s and 200 devices,
+# a few hundred keys).
+SETTLE_EVERY_S = 2.0
+
+# Pending keys past which a write settles them itself, in its own transaction.
+SETTLE_AT_KEYS = 50_000
+
+# How long a read that found pending minutes waits for the writer's lock before it answers
+# from the raw readings instead (a write of a few thousand readings takes tens of ms).
+LOCK_WAIT_S = 0.2
+
+ReadKey = tuple[str, str, Sequence[str]]  # site, device, metrics
+
+
+class RollupKeeper:
+    """The pending-minute bookkeeping of one store: `con` is the store's writing connection,
+    `lock` its writer's lock; `enabled` is false for a file without `rollup_pending` (opened
+    read-only from before schema 4), `writable` false for a read-only store."""
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        lock: threading.Lock,
+        *,
+        enabled: bool,
+        writable: bool,
+    ) -> None:
+        self._con = con
+        self._lock = lock
+        self._enabled = enabled
+        self._writable = writable
+        # A hint for the write path's threshold; the table is the truth.
+        self._pending = pending_count(con) if enabled else 0
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    def note(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Inside a write's transaction, under the lock: note its keys; past the threshold,
+        settle them all in the same transaction."""
+        self._pending += note_touched(con)
+        if self._pending > SETTLE_AT_KEYS:
+            settle(con)
+            self._pending = 0
+
+    def settle(self, *, wait_s: float | None = None) -> int:
+        """Bring every pending bucket up to date in a transaction of its own; returns the keys
+        settled, or -1 when the lock stayed busy for `wait_s` (None: wait as long as needed)."""
+        if not (self._enabled and self._writable):
+            return 0
+        if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
+            return -1
+        try:
+            count = pending_count(self._con)
+            if count == 0:
+                return 0
+            self._con.execute("BEGIN")
+            try:
+                settle(self._con)
+                self._con.execute("COMMIT")
+            except duckdb.Error:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
+                raise
+            self._pending = 0
+            return count
+        finally:
+            self._lock.release()
+
+    def prepare_read(
+        self, cursor: duckdb.DuckDBPyConnection, key: ReadKey, span: tuple[datetime, datetime]
+    ) -> bool:
+        """Open a snapshot on `cursor` for a read of `key` over `span` (naive UTC); returns
+        whether the rollups are exact for it there (false: read the raw readings). The
+        snapshot ends with the cursor."""
+        cursor.execute("BEGIN")
+        if not self._enabled or not pending_overlaps(cursor, key, span):
+            return True
+        cursor.execute("ROLLBACK")
+        self.settle(wait_s=LOCK_WAIT_S)
+        cursor.execute("BEGIN")
+        # Settled, unless the lock stayed busy or a write noted this range again since.
+        return not pending_overlaps(cursor, key, span)
+
+
+async def settle_every(settle_rollups: Callable[[], int], every_s: float = SETTLE_EVERY_S) -> None:
+    """Call `settle_rollups` (a store's) in a worker thread every `every_s` seconds until
+    cancelled. The interval paces CPU work, not event time, so it is the loop's own monotonic
+    time rather than the injected clock. A failed settle (disk full) is logged and tried again
+    at the next turn: its minutes stay pending and reads stay exact meanwhile."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(settle_rollups)
+        except Exception:
+            log.exception("settling the readings rollups failed; retried in %.0f s", every_s)
