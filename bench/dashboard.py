@@ -9,7 +9,9 @@ Method
        door_open every 5 readings) written straight into a DuckDB file through the store's
        batch write, one day per batch (publishing a month over MQTT would measure the broker).
     2. The real service (`canteen serve`, a child process; `--service-root` runs another
-       source tree) on a free loopback port, with a real Mosquitto.
+       source tree) on a free loopback port, with a real Mosquitto; measured once its start-up
+       work is done (the rules replay the stored readings: a minute or more on a month of
+       200 devices), at most `--settle-s`; `service_settled_after_s` says how long that took.
     3. (a) `--clients` concurrent HTTP clients request the overview's data (`/api/devices` and
        a device's latest values, plus any `--overview-url`), the web pages (the overview `/`
        and a device's page over a week, as the viewer's token: pages take it as they take a
@@ -68,6 +70,9 @@ CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loa
 REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure
 DRAIN_TIMEOUT_S = 180.0  # for the service to store what was published, after publishing
 IDLE_SAMPLE_S = 5.0  # the service's own CPU use, sampled before the clients start
+# Settled: the service's CPU under a tenth of a core for 3 s in a row (start-up work done).
+SETTLED_CPU_SHARE = 0.1
+SETTLED_FOR_S = 3.0
 # A door contact reports every 5th reading: a morning's openings, not every minute.
 DOOR_EVERY = 5
 
@@ -468,6 +473,27 @@ def rss_mb(pid: int) -> float:
     return total / 1e6
 
 
+def settle(pid: int, bound_s: float, say: Callable[[str], None]) -> float | None:
+    """Seconds until the service's start-up work is done (the rules replaying the stored
+    readings, rollups catching up): its CPU below `SETTLED_CPU_SHARE` for `SETTLED_FOR_S`.
+    None when it is still busy after `bound_s` (measured anyway, and the JSON says so)."""
+    began = time.perf_counter()
+    quiet_since: float | None = None
+    before = tree_cpu_s(pid)
+    while (waited := time.perf_counter() - began) < bound_s:
+        time.sleep(1.0)
+        now_s = tree_cpu_s(pid)
+        busy, before = now_s - before, now_s
+        if busy > SETTLED_CPU_SHARE:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.perf_counter()
+        elif time.perf_counter() - quiet_since >= SETTLED_FOR_S:
+            return round(waited, 1)
+    say(f"the service was still busy after {bound_s:.0f} s; measuring anyway")
+    return None
+
+
 def broker_pids() -> dict[str, int]:
     """The Mosquitto this run started (a child of this process), to count its CPU."""
     found = [c.pid for c in psutil.Process().children() if "mosquitto" in c.name()]
@@ -586,6 +612,7 @@ def measure(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     pid = service._proc.pid if service._proc is not None else 0
+    settled = settle(pid, args.settle_s, say)
     load_at_start = round(os.getloadavg()[0], 2)
     idle = rss_mb(pid)
     say(f"service up (RSS {idle:.0f} MB); {args.clients} clients, {args.rounds} rounds each")
@@ -617,6 +644,7 @@ def measure(
             live = {"error": str(exc), "service_rss_mb_with_clients_peak": None}
     return {
         "load_avg_1m": {"start": load_at_start, "end": round(os.getloadavg()[0], 2)},
+        "service_settled_after_s": settled,
         "cpus": os.cpu_count(),
         "devices": args.devices,
         "days": args.days,
@@ -649,6 +677,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="only these kinds of request, comma-separated (e.g. devices,latest,page_overview)",
     )
     parser.add_argument("--no-live", action="store_true", help="skip (b), the live fan-out")
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=300.0,
+        help="wait up to this long for the service's start-up work to finish (0: do not wait)",
+    )
     parser.add_argument("--sse-clients", type=int, default=200)
     parser.add_argument("--lag-clients", type=int, default=20, help="SSE clients that parse lag")
     parser.add_argument("--rate", type=int, default=1000, help="readings/s published")
