@@ -149,3 +149,25 @@ def test_the_metered_evidence_survives_a_snapshot_and_restore() -> None:
         (p.ts, p.health, p.evidence) for p in straight[1]
     ]
     assert any("duty_evidence" in p.evidence for p in before[1])  # judged before the cut
+
+
+def test_a_sparse_plug_meter_on_a_lightly_loaded_cabinet_is_read_from_the_first_days() -> None:
+    # A 5-min plug meter, the compressor on a fifth of the time: its draw was learned in 1 %
+    # steps from the first reading (15 W, the fan), some 3,000 readings (ten days) before any
+    # hour counted; now the first reading above the fan sets the scale.
+    plant = ColdPlant(
+        differential_k=2.0,
+        interval_s=300.0,
+        metered=True,
+        probe_lag_s=1800.0,
+        capacity_w=800.0,
+        defrosts_a_day=2,
+        doors_per_busy_hour=3.0,
+    )
+    rows = cold_plant.fridge("f", MIDNIGHT, 7, plant, seed=5)
+    _, points = run(engine(plant.interval_s), rows)
+    learning = [p for p in points if p.ts < MIDNIGHT + timedelta(days=3)]
+    assert learning[-1].evidence["learned_h"] >= 40  # type: ignore[operator]  # was 17
+    judged = [p for p in points if "duty_evidence" in p.evidence]
+    # judged once the 4 learning days are over (was 10 h later)
+    assert judged and judged[0].ts <= MIDNIGHT + timedelta(days=4, hours=6)
