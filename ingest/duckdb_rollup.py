@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -38,9 +38,9 @@ from ingest.store import ROLLUP_WIDTHS_S, Aggregate, Envelope, SeriesPoint
 __all__ = [
     "LEVELS",
     "RollupLevel",
+    "earliest_pending",
     "note_touched",
     "pending_count",
-    "pending_overlaps",
     "query_envelopes",
     "query_series",
     "rebuild",
@@ -119,10 +119,10 @@ SELECT DISTINCT site, device, metric, time_bucket(INTERVAL 60 SECOND, ts) FROM b
 _PENDING_DAYS = """SELECT min(minute), max(minute) FROM rollup_pending
 GROUP BY time_bucket(INTERVAL 1 DAY, minute) ORDER BY 1"""
 
-# Whether a read's rollup buckets may hold a pending minute. A bucket the read uses lies whole
-# inside [start, end) and whole minutes inside it, so a pending minute outside that range
-# cannot change the answer.
-_OVERLAP = """SELECT count(*) FROM rollup_pending WHERE site = $site AND device = $device
+# The earliest pending minute that could change a read's rollup buckets. A bucket the read
+# uses lies whole inside [start, end) and whole minutes inside it, so a pending minute outside
+# that range cannot change the answer.
+_OVERLAP = """SELECT min(minute) FROM rollup_pending WHERE site = $site AND device = $device
 AND metric IN (SELECT unnest($metrics)) AND minute >= $start AND minute < $end"""
 
 # Day by day, and within a day by key: a device's week is a few rows in each of 7 days' row
@@ -195,13 +195,13 @@ def pending_count(con: duckdb.DuckDBPyConnection) -> int:
     return int(count)
 
 
-def pending_overlaps(
+def earliest_pending(
     cursor: duckdb.DuckDBPyConnection,
     key: tuple[str, str, Sequence[str]],
     span: tuple[datetime, datetime],
-) -> bool:
-    """Whether minutes still pending could change a rollup bucket a read of `key` (site,
-    device, metrics) over `span` (naive UTC) uses."""
+) -> datetime | None:
+    """The earliest pending minute that could change a rollup bucket a read of `key` (site,
+    device, metrics) over `span` (naive UTC) uses; None: the rollups are exact for it."""
     site, device, metrics = key
     params = {
         "site": site,
@@ -210,8 +210,8 @@ def pending_overlaps(
         "start": span[0],
         "end": span[1],
     }
-    [(count,)] = cursor.execute(_OVERLAP, params).fetchall()
-    return bool(count)
+    [(earliest,)] = cursor.execute(_OVERLAP, params).fetchall()
+    return cast("datetime | None", earliest)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -250,13 +250,15 @@ def query_series(
     *,
     zone: ZoneInfo | None,
     rollups: bool = True,
+    raw_from: datetime | None = None,
 ) -> list[SeriesPoint]:
     """One metric per step, as `Store.series` promises (span naive UTC); `rollups=False`
-    reads only the raw readings (a file from before them)."""
+    reads only the raw readings (a file from before them), `raw_from` reads them from that
+    instant on (rollups not yet settled there)."""
     site, device, metric = key
     start, end = span
     bucket, params = _bucket(step_s, zone)
-    plan = _plan(start, end, step_s, zone, rollups=rollups)
+    plan = _plan(start, end, step_s, zone, rollups=rollups, raw_from=raw_from)
     sql = f"""SELECT {bucket} AS b, {_VALUE[agg]} AS value, sum(n) AS n
               FROM ({_parts(plan, "metric = $metric")}) GROUP BY b ORDER BY b"""
     params |= {"site": site, "device": device, "metric": metric}
@@ -273,11 +275,12 @@ def query_envelopes(
     step_s: int,
     *,
     rollups: bool = True,
+    raw_from: datetime | None = None,
 ) -> dict[str, list[Envelope]]:
     """Minimum, maximum, mean and count per epoch-aligned step of several metrics of one
     device, in one query (span naive UTC)."""
     start, end = span
-    plan = _plan(start, end, step_s, None, rollups=rollups)
+    plan = _plan(start, end, step_s, None, rollups=rollups, raw_from=raw_from)
     parts = _parts(plan, "metric IN (SELECT unnest($metrics))", with_metric=True)
     sql = f"""SELECT metric, {_EPOCH_BUCKET} AS b, min(low), max(high), sum(total) / sum(n),
               sum(n) FROM ({parts}) GROUP BY metric, b ORDER BY metric, b"""
@@ -313,14 +316,23 @@ def _bounds(plan: Sequence[_Segment]) -> dict[str, Any]:
 
 
 def _plan(
-    start: datetime, end: datetime, step_s: int, zone: ZoneInfo | None, *, rollups: bool
+    start: datetime,
+    end: datetime,
+    step_s: int,
+    zone: ZoneInfo | None,
+    *,
+    rollups: bool,
+    raw_from: datetime | None = None,
 ) -> list[_Segment]:
     """[start, end) cut into segments: the coarsest level that fits the steps serves the
-    aligned middle, finer levels the ends, the raw readings what is left (under a minute)."""
+    aligned middle, finer levels the ends, the raw readings what is left (under a minute) and
+    everything from `raw_from` on (steps that straddle it add both parts up)."""
     if not rollups:
         return [_Segment(None, start, end)]
+    cut = end if raw_from is None else max(start, min(end, raw_from))
     fitting = [lv for lv in reversed(LEVELS) if _fits(lv.width_s, step_s, zone, start, end)]
-    return _cut(start, end, fitting)
+    tail = [_Segment(None, cut, end)] if cut < end else []
+    return [*_cut(start, cut, fitting), *tail]
 
 
 def _cut(start: datetime, end: datetime, levels: Sequence[RollupLevel]) -> list[_Segment]:

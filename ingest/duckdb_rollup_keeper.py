@@ -1,19 +1,23 @@
 """When the DuckDB store brings its rollups up to date: after the write, never inside it.
 
-A write only notes the minutes it touched (`ingest.duckdb_rollup.note_touched`, ~1 ms); the
+A write only notes the minutes it touched (`ingest.duckdb_rollup.note_touched`, a few ms
+of CPU); the
 recompute of their buckets (`settle`, tens of ms) runs for many writes at once:
 
 - on a timer: the service calls `DuckDBStore.settle_rollups` every `SETTLE_EVERY_S`;
 - inside a write, once more than `SETTLE_AT_KEYS` keys are pending (a bulk load, a tool or a
   test with no timer), so the table and the recompute stay bounded;
-- before a read whose range holds pending minutes of its device and metrics;
+- before a read whose range holds pending minutes of its device and metrics further back
+  than `RAW_TAIL` from its end;
 - on opening a file a crash left with pending minutes.
 
-A read never sees a stale bucket: it checks for pending minutes and reads the rollups in one
-snapshot (a transaction on its own cursor), so a write committed in between cannot slip past
-the check. When the check finds some and the writer's lock stays busy past
-`LOCK_WAIT_S` (a long write or settle in progress), that read answers from the raw readings of
-the same snapshot: slower, still exact, never waiting on the writer for long.
+A read never sees a stale bucket: it looks for pending minutes and reads in one snapshot (a
+transaction on its own cursor), so a write committed in between cannot slip past the check.
+From the earliest pending minute of its device and metrics on, it reads the raw readings, the
+rollups before it: for a chart up to now that is the last few seconds, cheaper than a settle.
+When those minutes go further back it settles first; if the writer's lock stays busy past
+`LOCK_WAIT_S` (a long write or settle in progress), it reads raw from there instead: slower,
+still exact, never waiting on the writer for long.
 """
 
 from __future__ import annotations
@@ -23,13 +27,20 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import duckdb
 
-from ingest.duckdb_rollup import note_touched, pending_count, pending_overlaps, settle
+from ingest.duckdb_rollup import earliest_pending, note_touched, pending_count, settle
 
-__all__ = ["LOCK_WAIT_S", "SETTLE_AT_KEYS", "SETTLE_EVERY_S", "RollupKeeper", "settle_every"]
+__all__ = [
+    "LOCK_WAIT_S",
+    "RAW_TAIL",
+    "SETTLE_AT_KEYS",
+    "SETTLE_EVERY_S",
+    "RollupKeeper",
+    "settle_every",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +51,12 @@ SETTLE_EVERY_S = 2.0
 
 # Pending keys past which a write settles them itself, in its own transaction.
 SETTLE_AT_KEYS = 50_000
+
+# A read whose pending minutes all lie within this much of its end (a chart up to now, the
+# last seconds of writes) reads the raw readings from the earliest of them and the rollups
+# before it: a few minutes of raw readings cost less than a settle. Further back (a late
+# reading hours ago), it settles first.
+RAW_TAIL = timedelta(hours=1)
 
 # How long a read that found pending minutes waits for the writer's lock before it answers
 # from the raw readings instead (a write of a few thousand readings takes tens of ms).
@@ -106,18 +123,21 @@ class RollupKeeper:
 
     def prepare_read(
         self, cursor: duckdb.DuckDBPyConnection, key: ReadKey, span: tuple[datetime, datetime]
-    ) -> bool:
+    ) -> datetime | None:
         """Open a snapshot on `cursor` for a read of `key` over `span` (naive UTC); returns
-        whether the rollups are exact for it there (false: read the raw readings). The
-        snapshot ends with the cursor."""
+        the instant from which the read must take the raw readings (None: the rollups are
+        exact for all of it). The snapshot ends with the cursor."""
         cursor.execute("BEGIN")
-        if not self._enabled or not pending_overlaps(cursor, key, span):
-            return True
+        if not self._enabled:
+            return None
+        earliest = earliest_pending(cursor, key, span)
+        if earliest is None or span[1] - earliest <= RAW_TAIL:
+            return earliest
         cursor.execute("ROLLBACK")
         self.settle(wait_s=LOCK_WAIT_S)
         cursor.execute("BEGIN")
         # Settled, unless the lock stayed busy or a write noted this range again since.
-        return not pending_overlaps(cursor, key, span)
+        return earliest_pending(cursor, key, span)
 
 
 async def settle_every(settle_rollups: Callable[[], int], every_s: float = SETTLE_EVERY_S) -> None:

@@ -139,9 +139,16 @@ class DuckDBStore:
         zone: ZoneInfo | None = None,
     ) -> list[SeriesPoint]:
         span = (_naive(start), _naive(end))
-        with self._rollup_read((site, device, (metric,)), span) as (cursor, rollups):
+        with self._rollup_read((site, device, (metric,)), span) as (cursor, raw_from):
             return query_series(
-                cursor, (site, device, metric), span, step_s, agg, zone=zone, rollups=rollups
+                cursor,
+                (site, device, metric),
+                span,
+                step_s,
+                agg,
+                zone=zone,
+                rollups=self._rollups,
+                raw_from=raw_from,
             )
 
     def envelopes(
@@ -154,8 +161,17 @@ class DuckDBStore:
         step_s: int,
     ) -> dict[str, list[Envelope]]:
         span = (_naive(start), _naive(end))
-        with self._rollup_read((site, device, metrics), span) as (cursor, rollups):
-            return query_envelopes(cursor, site, device, metrics, span, step_s, rollups=rollups)
+        with self._rollup_read((site, device, metrics), span) as (cursor, raw_from):
+            return query_envelopes(
+                cursor,
+                site,
+                device,
+                metrics,
+                span,
+                step_s,
+                rollups=self._rollups,
+                raw_from=raw_from,
+            )
 
     def settle_rollups(self) -> int:
         """Bring the rollups of every minute written since the last settle up to date, in one
@@ -174,11 +190,11 @@ class DuckDBStore:
     @contextlib.contextmanager
     def _rollup_read(
         self, key: ReadKey, span: tuple[datetime, datetime]
-    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, bool]]:
-        """A cursor in a snapshot where the rollups are exact for `key` over `span`, and
-        whether to read them (false: pending minutes could not be settled; read raw)."""
+    ) -> Iterator[tuple[duckdb.DuckDBPyConnection, datetime | None]]:
+        """A cursor in a snapshot for a read of `key` over `span`, and the instant from which
+        its rollups may miss pending minutes, to be read raw (None: exact throughout)."""
         with self._cursor() as cursor:
-            yield cursor, self._rollups and self._keeper.prepare_read(cursor, key, span)
+            yield cursor, self._keeper.prepare_read(cursor, key, span)
 
     def rebuild_rollups(self) -> None:
         """Every rollup computed again from the raw readings, in one transaction."""

@@ -150,7 +150,8 @@ def test_series_from_rollups_equal_series_from_raw_readings(
                 rolled = store.series(SITE, *key, *period, step, how, zone=where)
                 raw = raw_series(store, key, period, step, how, where)
                 assert same(rolled, raw), (key, period, step, how)
-        # Kept up batch by batch, the rollups are what a rebuild from the readings gives.
+        # Kept up write by write, the rollups are what a rebuild from the readings gives.
+        store.settle_rollups()
         kept = rollup_rows(store)
         store.rebuild_rollups()
         assert rollup_rows(store) == kept
@@ -357,6 +358,29 @@ def test_reads_right_after_writes_are_exact_without_a_settle_step() -> None:
             for agg in Aggregate:
                 rolled = store.series(SITE, *key, *span, 300, agg)
                 assert same(rolled, raw_series(store, key, span, 300, agg, None))
+    finally:
+        store.close()
+
+
+def test_a_chart_up_to_now_reads_the_pending_last_minutes_raw_without_settling() -> None:
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(day_of_minutes("a"))
+        store.settle_rollups()
+        end = T0 + timedelta(days=1)
+        # The newest minutes, still pending: a replay of 20 min ago (9 °C instead of 4) and a
+        # reading a second ago.
+        store.write(batch_of([("a", "temp_c", int(end.timestamp() * 1000) - 1_200_000, 9.0)]))
+        store.write(batch_of([("a", "temp_c", int(end.timestamp() * 1000) - 1_000, 7.0)]))
+        span = (end - timedelta(days=1), end)
+        for step, agg in [(3600, Aggregate.MAX), (600, Aggregate.AVG), (86_400, Aggregate.MIN)]:
+            got = store.series(SITE, "a", "temp_c", *span, step, agg)
+            assert same(got, raw_series(store, ("a", "temp_c"), span, step, agg, None))
+        [last] = store.envelopes(SITE, "a", ["temp_c"], end - timedelta(hours=1), end, 3600)[
+            "temp_c"
+        ]
+        assert (last.high, last.count) == (9.0, 61)
+        assert pending(store) == 2  # left to the timer: nothing recomputed by the reads
     finally:
         store.close()
 
