@@ -4,17 +4,14 @@ decode stage fills while the store writes the one before (`gateway/service.py`, 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
 from gateway.codec import TimeWindow
 from gateway.isolation import Owned, ReadingSpan
 from gateway.link import Inbound
 
-__all__ = ["DecodedBatch", "OpenBatch", "first_of"]
+__all__ = ["DecodedBatch", "OpenBatch"]
 
 
 @dataclass(slots=True)
@@ -48,14 +45,3 @@ class OpenBatch:
         """The batch as the store stage takes it, its readings as columns."""
         self.decoded.readings = self.builder.build()
         return self.decoded
-
-
-async def first_of(*waits: Coroutine[Any, Any, Any], within_s: float) -> None:
-    """Return when the first of `waits` is done or `within_s` seconds passed; the rest are
-    cancelled."""
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, timeout=within_s, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()

@@ -1,13 +1,12 @@
 """The gateway: receive, decode and validate, hand batches to the sink, then acknowledge.
 
 Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, which runs blocking
-work in a thread). They meet like a group commit: while the store writes one batch, the next
-stays open and what arrives is decoded into it, so it is handed over the moment the store is
-free. Quiet traffic thus goes out at once, one message a batch (latency), and a flood in batches
-as big as the store's pace asks (a write's fixed cost shared by thousands of readings), with no
-fixed linger either way; `batch_linger_ms` only bounds how long a batch stays open ahead of a
-slow store. The one-batch queue between the stages pushes back on the broker when the store is
-slow: unacknowledged messages fill the broker's in-flight window and it stops sending.
+work in a thread). A bounded queue between them lets the next batch decode while the previous
+one is written, and pushes back on the broker when the store is slow: unacknowledged messages
+fill the broker's in-flight window and it stops sending. The linger is adaptive: after a short
+batch (quiet traffic) the next message is decoded and handed over at once, for latency; after
+a long one (a flood, a backlog) the decoder waits `batch_linger_ms` for more when the link is
+empty, so a store transaction's fixed cost is shared by many readings.
 
 A topic is resolved once and remembered (for configured devices only): a canonical device topic,
 a bridge topic (`gateway/bridges.py`), or a foreign format's topic, which its adapter decodes into
@@ -35,7 +34,7 @@ from core.config import SiteConfig, parse_broker_url
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
 from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
-from gateway.batching import DecodedBatch, OpenBatch, first_of
+from gateway.batching import DecodedBatch, OpenBatch
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
@@ -71,6 +70,10 @@ class GatewayStats:
 
 
 _STORE_FAILING = "store"
+# A batch of at least this many messages means busy traffic: the next one lingers to grow. At
+# 1 k msg/s a store write of ~20 ms gathers ~20 messages, so quiet and district-sized traffic
+# goes out at once; a flood or a backlog is written in batches of hundreds to thousands.
+_BUSY_BATCH = 64
 
 
 class Gateway:
@@ -104,13 +107,15 @@ class Gateway:
         # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
         self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
         self._store_failing: tuple[datetime, str] | None = None
-        # Set while the store stage waits for a batch: the open batch is handed over then.
-        self._store_idle = asyncio.Event()
         self.stats = GatewayStats()
 
     @property
     def connected(self) -> bool:
         return self._link.connected
+
+    def pending(self) -> int:
+        """Messages received from the broker and not decoded yet."""
+        return self._link.pending()
 
     @property
     def subscribed(self) -> bool:
@@ -127,8 +132,7 @@ class Gateway:
 
     async def run(self) -> None:
         """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
-        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=1)
-        self._store_idle.set()
+        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=2)
         await self._link.start()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -138,33 +142,22 @@ class Gateway:
             await self._link.stop()
 
     async def _decode_loop(self, out: asyncio.Queue[DecodedBatch]) -> None:
+        linger = self._settings.batch_linger_ms / 1000
         limit = self._settings.batch_max_messages
+        busy = False
         while True:
-            batch = self._open_batch()
-            self._decode_into(batch, await self._link.receive(limit))
-            await self._collect_while_storing(batch, limit)
-            await out.put(batch.close())
-
-    async def _collect_while_storing(self, batch: OpenBatch, limit: int) -> None:
-        """Keep decoding arrivals into the open batch until the store is free for it, the
-        batch is full or it has been open for the linger (module docstring)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.batch_linger_ms / 1000
-        idle = self._store_idle
-        while not idle.is_set() and len(batch.decoded.messages) < limit:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            if not self._link.pending():
-                await first_of(self._link.arrival(), idle.wait(), within_s=remaining)
-            self._decode_into(batch, self._link.take(limit - len(batch.decoded.messages)))
+            messages = await self._link.receive(limit)
+            if busy and len(messages) < limit and linger > 0 and self._link.pending() == 0:
+                # Busy traffic: wait a moment so the batch is worth a store transaction.
+                await asyncio.sleep(linger)
+                messages += self._link.take(limit - len(messages))
+            # A short batch means quiet traffic: the next message goes out at once (latency).
+            busy = len(messages) >= _BUSY_BATCH
+            await out.put(self.decode(messages))
 
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
         while True:
-            if queue.empty():
-                self._store_idle.set()
             batch = await queue.get()
-            self._store_idle.clear()
             await self.store(batch)
             self.stats.acked += self._link.ack(batch.messages)
 
