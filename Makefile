@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest runs in this many worker processes (pytest-xdist); 0 runs it in one.
+PYTEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck pytest system-deps bench clean
 
@@ -30,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
