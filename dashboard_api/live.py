@@ -97,11 +97,13 @@ class LiveHub:
         """The store writer's listener: `batch` is stored. Never waits."""
         self._bind_loop()
         per_device: dict[str, dict[Key, dict[str, Any]]] = {}
+        stored: set[str] = set()  # late readings included: they change a chart, not a tile
         ts_list = batch.ts_ms.tolist()
         values = batch.value.tolist()
         for i, device in enumerate(batch.device):
             if batch.site[i] != self.site:
                 continue
+            stored.add(device)
             metric, ts, value = batch.metric[i], int(ts_list[i]), float(values[i])
             metrics = self._latest.setdefault(device, {})
             known = metrics.get(metric)
@@ -111,7 +113,7 @@ class LiveHub:
             per_device.setdefault(device, {})[("reading", device, metric)] = self._value(
                 metric, ts, value
             )
-        self._changed(per_device)
+        self._changed(stored)
         self._stage([Update(device, "reading", f) for device, f in per_device.items()])
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:

@@ -11,16 +11,18 @@ with the rules' own filter.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from alerts.rules.product import product_series, tau_min
 from core.metrics import METRICS
 from core.model import Device
 from core.records import AlertQuery
+from dashboard_api.chart_cache import chart_answer, chart_cache, plot_columns, snapped_end
 from dashboard_api.deps import Context, DevicePath
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_instant, query_value
@@ -59,7 +61,8 @@ _WORDS = {
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}, **answers(404, 422)},
 )
-def chart(
+async def chart(
+    request: Request,
     context: Context,
     device: DevicePath,
     metric: Annotated[str, Query(max_length=64, description="Metric name, e.g. temp_c")],
@@ -70,7 +73,8 @@ def chart(
         ),
     ] = None,
     end: Annotated[
-        str | None, Query(max_length=64, description="Same forms as start; default now")
+        str | None,
+        Query(max_length=64, description="Same forms as start; default now (up to the step)"),
     ] = None,
     width: Annotated[int, Query(ge=200, le=4000, description="Pixels")] = 800,
     height: Annotated[int, Query(ge=120, le=2000, description="Pixels")] = 300,
@@ -81,18 +85,52 @@ def chart(
             422,
             f"query parameter 'metric': unknown metric {shown(metric)}; known: {sorted(METRICS)}",
         )
-    end_at = _instant(context, "end", end) if end else context.clock.now()
-    start_at = _instant(context, "start", start) if start else end_at - timedelta(hours=24)
+    columns = plot_columns(width)
+    start_at, end_at = _window(context, start, end, columns)
+    step_s = chart_step((end_at - start_at).total_seconds(), columns)
+
+    def draw() -> bytes:
+        spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
+        return render_chart(spec).encode()
+
+    if context.live is None:
+        return Response(await asyncio.to_thread(draw), media_type="image/svg+xml")
+    key = (
+        device.id,
+        metric,
+        width,
+        height,
+        lang,
+        start_at,
+        end_at,
+        context.live.version_of(device.id),
+        context.config.limits_for(device).model_dump_json(),
+        tau_min(device.kind, context.config.rules_for(device)),
+    )
+    return await chart_answer(request, chart_cache(request), key, draw)
+
+
+def _window(
+    context: Context, start: str | None, end: str | None, columns: int
+) -> tuple[datetime, datetime]:
+    """The chart's window; a default end ("now") snapped up to the chart's step, so the same
+    window is drawn (and kept) until a step passes."""
+    if end:
+        end_at = _instant(context, "end", end)
+        start_at = _instant(context, "start", start) if start else end_at - timedelta(hours=24)
+    else:
+        now = context.clock.now()
+        start_at = _instant(context, "start", start) if start else now - timedelta(hours=24)
+        end_at = snapped_end(now, chart_step((now - start_at).total_seconds(), columns))
+        if not start:
+            start_at = end_at - timedelta(hours=24)
     if not MIN_SPAN <= end_at - start_at <= MAX_SPAN:
         raise ApiError(
             422,
             "query parameters 'start' and 'end': a chart spans 1 hour to 366 days, and start "
             "comes before end",
         )
-    columns = width - 80  # the plot area, without the axis margins
-    step_s = chart_step((end_at - start_at).total_seconds(), columns)
-    spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
-    return Response(render_chart(spec), media_type="image/svg+xml")
+    return start_at, end_at
 
 
 def _spec(

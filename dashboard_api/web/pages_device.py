@@ -23,6 +23,7 @@ from alerts.text import SEAL_FEATURES
 from core.metrics import METRICS, ValueType
 from core.model import Device
 from core.records import Alert, AlertQuery, AlertState, SealHealthPoint
+from dashboard_api.chart_cache import plot_columns, snapped_end
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
 from dashboard_api.params import parse_instant
@@ -39,7 +40,7 @@ from dashboard_api.web.pages_common import (
 )
 from dashboard_api.web.pages_overview import band_text, decimals, main_metric
 from dashboard_api.web.render import render
-from ingest.store import LatestValue
+from ingest.store import LatestValue, chart_step
 
 __all__ = ["RANGES", "SealView", "router"]
 
@@ -202,11 +203,17 @@ def _chart_url(
     device: Device, metric: str, period: Period, lang: str, size: tuple[int, int]
 ) -> str:
     """The chart route's URL; drawn at the size it is shown (a phone gets a narrower chart
-    with fewer, readable ticks rather than a wide one scaled down)."""
+    with fewer, readable ticks rather than a wide one scaled down). A preset range ending now
+    ends at the chart's step, as the chart route snaps its own "now": the same URL (one drawing
+    the service keeps, one the browser revalidates) until a step passes."""
+    start, end = period.start, period.end
+    if period.range is not None:
+        end = snapped_end(end, chart_step(period.span.total_seconds(), plot_columns(size[0])))
+        start = end - period.span
     query = {
         "metric": metric,
-        "start": _ms(period.start),
-        "end": _ms(period.end),
+        "start": _ms(start),
+        "end": _ms(end),
         "width": size[0],
         "height": size[1],
         "lang": lang,

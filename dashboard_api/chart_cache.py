@@ -1,0 +1,151 @@
+"""Drawn charts (`chart.svg`) kept in memory while what they show is unchanged.
+
+A week's chart costs 15-40 ms of CPU (rollup reads, the food estimate, the SVG); twenty
+clients at once on two cores queue behind each other. With the live hub running, a chart is
+drawn once per key and served from memory after it. The key holds everything that changes the
+picture:
+
+- the request: device, metric, width, height, language, and the window: explicit start/end as
+  given, a default end ("now") snapped up to the chart's own step (`snapped_end`), so a week
+  asked each second is one entry until a step passes;
+- the device's data version from the hub (`LiveHub.version_of`): raised by every stored batch
+  that holds the device, late readings included, and by every alert change the rules announce
+  (the alert markers: an alert is drawn where it fired, whatever its state later);
+- the device's effective limits (an admin override redraws the thresholds) and the rules'
+  time constant of the food estimate.
+
+Labels are local times of the window's instants in the site's fixed zone, so no "today" enters
+the picture. Without a hub (tests, tools) nothing is kept: the chart is drawn for each request.
+
+The cache is bounded by the bytes of the SVGs it holds (least recently used out first). One key
+is drawn at a time: requests for a key being drawn wait for that drawing rather than start
+their own (no stampede when twenty clients open the same week). Drawing runs in a thread, never
+on the event loop. Each answer carries a weak ETag of its key (with a token of this run, so a
+tag from before a restart never matches) and `Cache-Control: private, no-cache`; a client that
+sends the tag back in `If-None-Match` gets a 304.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import secrets
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import UTC, datetime
+
+from fastapi import Request
+from starlette.responses import Response
+
+__all__ = [
+    "CHART_CACHE_BYTES",
+    "ChartCache",
+    "chart_answer",
+    "chart_cache",
+    "plot_columns",
+    "snapped_end",
+]
+
+# 32 MB: a week's chart at 800 x 300 is ~40-120 kB of SVG, so a few hundred charts (every
+# device of a large site at its most asked window) fit, a small share of the service's memory.
+CHART_CACHE_BYTES = 32 * 1024 * 1024
+
+ChartKey = tuple[Hashable, ...]
+_MEDIA = "image/svg+xml"
+
+
+def plot_columns(width: int) -> int:
+    """The pixel columns of a chart's plot area: its width without the axis margins."""
+    return width - 80
+
+
+def snapped_end(now: datetime, step_s: int) -> datetime:
+    """`now` rounded up to a whole number of `step_s` since the epoch: a window ending "now"
+    stays the same window until a step passes, and still shows the latest reading."""
+    seconds = math.ceil(now.timestamp() / step_s) * step_s
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class ChartCache:
+    """Drawn SVGs by key, bounded by bytes; one drawing per key at a time."""
+
+    def __init__(self, max_bytes: int = CHART_CACHE_BYTES) -> None:
+        if max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.drawn = 0  # drawings made (misses), for tests and the bench
+        self.evicted = 0
+        self.run = secrets.token_hex(4)
+        self._kept: OrderedDict[ChartKey, bytes] = OrderedDict()
+        self._drawing: dict[ChartKey, asyncio.Future[bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __contains__(self, key: ChartKey) -> bool:
+        return key in self._kept
+
+    async def get(self, key: ChartKey, draw: Callable[[], bytes]) -> bytes:
+        """The SVG of `key`: kept, being drawn (wait for it), or drawn now in a thread."""
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        pending = self._drawing.get(key)
+        if pending is not None:
+            # Shielded: a waiter that goes away must not cancel the drawing others wait for.
+            return await asyncio.shield(pending)
+        return await self._draw(key, draw)
+
+    async def _draw(self, key: ChartKey, draw: Callable[[], bytes]) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._drawing[key] = future
+        self.drawn += 1
+        try:
+            body = await asyncio.to_thread(draw)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: no waiter is not an error of its own
+            raise
+        finally:
+            del self._drawing[key]
+        future.set_result(body)
+        self._keep(key, body)
+        return body
+
+    def _keep(self, key: ChartKey, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return  # larger than the whole cache: served, not kept
+        self._kept[key] = body
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, dropped = self._kept.popitem(last=False)
+            self.size -= len(dropped)
+            self.evicted += 1
+
+    def etag(self, key: ChartKey) -> str:
+        digest = hashlib.blake2b(repr(key).encode(), digest_size=12).hexdigest()
+        return f'W/"{self.run}-{digest}"'
+
+
+async def chart_answer(
+    request: Request, cache: ChartCache, key: ChartKey, draw: Callable[[], bytes]
+) -> Response:
+    """The chart of `key` from `cache`, or a 304 when the client holds it already."""
+    tag = cache.etag(key)
+    headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    body = await cache.get(key, draw)
+    return Response(body, media_type=_MEDIA, headers=headers)
+
+
+def chart_cache(request: Request) -> ChartCache:
+    """The app's cache, made on first use (one per app, as the hub is)."""
+    cache: ChartCache | None = getattr(request.app.state, "chart_cache", None)
+    if cache is None:
+        cache = ChartCache()
+        request.app.state.chart_cache = cache
+    return cache
