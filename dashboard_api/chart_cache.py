@@ -93,25 +93,21 @@ class ChartCache:
         if kept is not None:
             self._kept.move_to_end(key)
             return kept
-        pending = self._drawing.get(key)
-        if pending is not None:
-            # Shielded: a waiter that goes away must not cancel the drawing others wait for.
-            return await asyncio.shield(pending)
-        return await self._draw(key, draw)
+        drawing = self._drawing.get(key)
+        if drawing is None:
+            drawing = asyncio.ensure_future(self._draw(key, draw))
+            drawing.add_done_callback(_retrieved)
+            self._drawing[key] = drawing
+        # Shielded: a client that goes away (its request cancelled) must not cancel the drawing
+        # that the others wait for.
+        return await asyncio.shield(drawing)
 
     async def _draw(self, key: ChartKey, draw: Callable[[], bytes]) -> bytes:
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._drawing[key] = future
         self.drawn += 1
         try:
             body = await asyncio.to_thread(draw)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # marked retrieved: no waiter is not an error of its own
-            raise
         finally:
             del self._drawing[key]
-        future.set_result(body)
         self._keep(key, body)
         return body
 
@@ -140,6 +136,13 @@ async def chart_answer(
         return Response(status_code=304, headers=headers)
     body = await cache.get(key, draw)
     return Response(body, media_type=_MEDIA, headers=headers)
+
+
+def _retrieved(drawing: asyncio.Future[bytes]) -> None:
+    """A drawing's failure is raised to those who wait for it; when all went away, it is
+    dropped here rather than logged as never retrieved."""
+    if not drawing.cancelled():
+        drawing.exception()
 
 
 def chart_cache(request: Request) -> ChartCache:

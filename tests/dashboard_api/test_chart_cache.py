@@ -253,6 +253,24 @@ async def test_a_failed_drawing_reaches_every_waiter_and_is_not_kept() -> None:
     assert await cache.get(("k",), lambda: b"drawn again") == b"drawn again"
 
 
+async def test_a_client_that_goes_away_does_not_cancel_the_drawing_others_wait_for() -> None:
+    cache = ChartCache()
+    gate = threading.Event()
+
+    def slow() -> bytes:
+        gate.wait(5)
+        return b"<svg/>"
+
+    first = asyncio.ensure_future(cache.get(("k",), slow))
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(cache.get(("k",), lambda: b"not drawn: the first is"))
+    await asyncio.sleep(0.05)
+    first.cancel()  # its client disconnected
+    gate.set()
+    assert await second == b"<svg/>"
+    assert first.cancelled() and cache.drawn == 1 and ("k",) in cache
+
+
 def test_snapped_end_is_a_whole_step_not_before_now() -> None:
     at = datetime(2026, 11, 23, 4, 0, 1, tzinfo=UTC)
     assert snapped_end(at, 600) == datetime(2026, 11, 23, 4, 10, tzinfo=UTC)
