@@ -8,6 +8,8 @@ since the tests change its readings, limits and alerts."""
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
@@ -115,6 +117,30 @@ async def test_now_is_snapped_to_the_step_and_moves_with_it(site: Site, live: Li
         assert later.headers["etag"] != first.headers["etag"] and live.cache.drawn == 2
     finally:
         clock.instant = NOON
+
+
+async def test_the_device_page_asks_one_chart_url_per_step(site: Site, live: Live) -> None:
+    """A week at the page's 960 px (880 columns) is drawn at 10-min steps: the page opened at
+    12:00:10 and 12:08:20 embeds the same chart URL, ending 12:10; at 12:11:40 the next."""
+    clock = site.harness.clock
+    found = re.compile(r'<img src="(/api/devices/fridge-1/chart\.svg\?[^"]+)" data-testid="chart"')
+
+    async def chart_url(after_s: int) -> str:
+        clock.instant = NOON + timedelta(seconds=after_s)
+        page = await live.client.get("/devices/fridge-1", params={"range": "7d"})
+        assert page.status_code == 200
+        match = found.search(page.text)
+        assert match is not None, page.text[:2000]
+        return html.unescape(match.group(1))
+
+    try:
+        first, same, later = await chart_url(10), await chart_url(500), await chart_url(700)
+    finally:
+        clock.instant = NOON
+    assert first == same != later
+    end_ms = int((NOON + timedelta(minutes=10)).timestamp() * 1000)
+    assert f"end={end_ms}" in first and f"start={end_ms - 7 * 86_400_000}" in first
+    assert (await live.client.get(first)).status_code == 200
 
 
 async def test_etag_gives_304_until_the_picture_changes(site: Site, live: Live) -> None:
