@@ -95,6 +95,9 @@ async def chart(
 
     if context.live is None:
         return Response(await asyncio.to_thread(draw), media_type="image/svg+xml")
+    # Seeded first: the seed raises every device's version, which would otherwise make every
+    # chart kept before it stale at once.
+    await context.live.ready()
     key = (
         device.id,
         metric,

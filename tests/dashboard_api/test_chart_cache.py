@@ -119,6 +119,16 @@ async def test_now_is_snapped_to_the_step_and_moves_with_it(site: Site, live: Li
         clock.instant = NOON
 
 
+async def test_the_hubs_first_seed_does_not_make_kept_charts_stale(live: Live) -> None:
+    """The hub seeds its latest values on first use, raising every device's version: the
+    chart route has it seeded before it takes the version, so the overview's first
+    `/latest` after a chart does not make the chart drawn again."""
+    first = await live.client.get(URL, params=MORNING)
+    assert (await live.client.get("/api/devices/fridge-1/latest")).status_code == 200
+    again = await live.client.get(URL, params=MORNING)
+    assert again.headers["etag"] == first.headers["etag"] and live.cache.drawn == 1
+
+
 async def test_the_device_page_asks_one_chart_url_per_step(site: Site, live: Live) -> None:
     """A week at the page's 960 px (880 columns) is drawn at 10-min steps: the page opened at
     12:00:10 and 12:08:20 embeds the same chart URL, ending 12:10; at 12:11:40 the next."""
