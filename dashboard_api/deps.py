@@ -12,12 +12,13 @@ none, since a browser never sends one on its own.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Depends, Path, Request
 from pydantic import BaseModel, model_validator
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from core.model import Device
@@ -110,27 +111,46 @@ class CsrfRefusedError(Exception):
     """A form posted without its session's CSRF token: the app answers a 403 page."""
 
 
+def _credential(request: Request) -> tuple[Literal["session", "token"], str | None]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token", token.strip()
+    return "session", request.cookies.get(SESSION_COOKIE)
+
+
 def current_person(request: Request) -> Person | None:
     """The bearer token's or the session's person (looked up once per request)."""
     if not hasattr(request.state, "person"):
         auth = get_context(request).auth
         if auth is None:
             return None
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            person = auth.token_person(token.strip())
+        via, secret = _credential(request)
+        if via == "token":
+            request.state.person = auth.token_person(secret)
         else:
-            person = auth.session_person(request.cookies.get(SESSION_COOKIE))
-        request.state.person = person
+            request.state.person = auth.session_person(secret)
     found: Person | None = request.state.person
     return found
 
 
-def require(role: Role) -> Callable[[Request], Person]:
+async def person_asking(request: Request) -> Person | None:
+    """`current_person` without a thread hop when the credential was looked up moments ago
+    (`Auth.recalled`); otherwise the store is read in a worker thread, off the event loop."""
+    auth = get_context(request).auth
+    if auth is not None and not hasattr(request.state, "person"):
+        known, person = auth.recalled(*_credential(request))
+        if known:
+            request.state.person = person
+    if hasattr(request.state, "person") or auth is None:
+        return current_person(request)
+    return await run_in_threadpool(current_person, request)
+
+
+def require(role: Role) -> Callable[[Request], Awaitable[Person]]:
     """A dependency for the JSON API: the person asking, with at least `role`."""
 
-    def dependency(request: Request) -> Person:
-        person = current_person(request)
+    async def dependency(request: Request) -> Person:
+        person = await person_asking(request)
         if person is None:
             raise HTTPException(
                 401,
@@ -168,9 +188,9 @@ def check_form_csrf(person: Person | None, form_value: object) -> None:
         raise CsrfRefusedError()
 
 
-def page_viewer(request: Request) -> Person:
+async def page_viewer(request: Request) -> Person:
     """For page routes: the logged-in person, or a redirect to the login page."""
-    person = current_person(request)
+    person = await person_asking(request)
     if person is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(quote(path, safe="/?=&"))

@@ -74,6 +74,7 @@ class People:
             self._keep_an_admin(name, "demoted")
         changed = replace(user, role=role)
         self.auth.store.update_user(changed)
+        self.auth.recall.forget()
         self._audit(actor, AdminAction.USER_ROLE, name, user.role.value, role.value)
         return changed
 
@@ -100,6 +101,7 @@ class People:
     def revoke_sessions(self, actor: str, name: str) -> None:
         self._user(name)
         self.auth.store.end_sessions_of(name)
+        self.auth.recall.forget()
         self._audit(actor, AdminAction.USER_SESSIONS_REVOKED, name, None, None)
 
     def revoke_token(self, actor: str, name: str) -> None:
@@ -110,6 +112,7 @@ class People:
         if token.disabled:
             return
         self.auth.store.save_token(replace(token, disabled=True))
+        self.auth.recall.forget()
         self._audit(actor, AdminAction.TOKEN_REVOKED, f"token:{name}", "active", "revoked")
 
     def _user(self, name: str) -> User:

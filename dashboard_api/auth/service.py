@@ -21,6 +21,7 @@ from dashboard_api.auth.passwords import (
     new_secret,
     password_matches,
 )
+from dashboard_api.auth.recall import Recall
 from dashboard_api.auth.store import UserStore
 from dashboard_api.auth.throttle import LoginThrottle
 
@@ -62,6 +63,7 @@ class Auth:
         self._max_age = timedelta(days=settings.session_max_days)
         # Told (name, when) of every successful login: the admin pages show the last one.
         self.login_listeners: list[Callable[[str, datetime], None]] = []
+        self.recall = Recall(clock)
 
     # -- logging in and out -----------------------------------------------------------------
 
@@ -93,6 +95,15 @@ class Auth:
     def logout(self, key: str | None) -> None:
         if key:
             self.store.end_session(digest(key))
+            self.recall.forget()
+
+    def recalled(
+        self, via: Literal["session", "token"], secret: str | None
+    ) -> tuple[bool, Person | None]:
+        """(True, answer) when this credential was looked up moments ago (see `Recall`)."""
+        if not secret:
+            return True, None
+        return self.recall.get(f"{via}:{digest(secret)}")
 
     def session_person(self, key: str | None) -> Person | None:
         """The person of a session cookie, or None when it is unknown, expired (idle or
@@ -100,8 +111,10 @@ class Auth:
         if not key:
             return None
         key_hash = digest(key)
+        generation = self.recall.generation()
         session = self.store.session(key_hash)
         if session is None:
+            self.recall.keep(f"session:{key_hash}", None, generation)
             return None
         now = self.clock.now()
         user = self.store.user(session.user)
@@ -110,15 +123,22 @@ class Auth:
             return None
         if now - session.last_seen >= _TOUCH_EVERY:
             self.store.touch_session(key_hash, now)
-        return Person(user.name, user.role, "session", session.csrf)
+        person = Person(user.name, user.role, "session", session.csrf)
+        expires = min(now + self._idle, session.created_at + self._max_age)
+        self.recall.keep(f"session:{key_hash}", person, generation, expires)
+        return person
 
     def token_person(self, token: str | None) -> Person | None:
         if not token:
             return None
-        found = self.store.token_by_hash(digest(token))
-        if found is None or found.disabled:
-            return None
-        return Person(found.name, found.role, "token")
+        token_hash = digest(token)
+        generation = self.recall.generation()
+        found = self.store.token_by_hash(token_hash)
+        person = (
+            None if found is None or found.disabled else Person(found.name, found.role, "token")
+        )
+        self.recall.keep(f"token:{token_hash}", person, generation)
+        return person
 
     def _open_session(self, user: User) -> SessionGrant:
         now = self.clock.now()
@@ -153,6 +173,7 @@ class Auth:
         changed = replace(changed, password_changed_at=self.clock.now())
         self.store.update_user(changed)
         self.store.end_sessions_of(name)
+        self.recall.forget()
         return changed
 
     def set_disabled(self, name: str, disabled: bool) -> User:
@@ -161,6 +182,7 @@ class Auth:
         self.store.update_user(user)
         if disabled:
             self.store.end_sessions_of(name)
+        self.recall.forget()
         return user
 
     def create_token(self, name: str, role: Role) -> str:
@@ -171,6 +193,7 @@ class Auth:
             raise AuthError(f"{name!r} already names a user; a token needs its own name")
         token = "ctk_" + new_secret()
         self.store.save_token(ApiToken(name, role, digest(token), self.clock.now(), False))
+        self.recall.forget()
         return token
 
     def _existing(self, name: str) -> User:
