@@ -21,6 +21,7 @@ from core.clock import Clock
 from core.config import SiteConfig, parse_listen
 from dashboard_api import ApiContext, create_app
 from dashboard_api.admin_desk import admin_desk
+from dashboard_api.app import keep_charts_warm
 from dashboard_api.auth import Auth
 from dashboard_api.limit_desk import apply_stored_overrides
 from dashboard_api.live import LiveHub
@@ -171,6 +172,8 @@ class Service:
             "dead_letters": sum(gw.dead_letters.values()),
             "dead_letters_by_reason": dict(gw.dead_letters),
             "store_retries": gw.store_retries,
+            # How far behind the stream the rules judge and what they cost (alerts.pace).
+            "rules": {"live": self.alerts.live, **self.alerts.pace.figures()},
         }
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -185,12 +188,15 @@ class Service:
                 energy = tasks.create_task(self.energy_alerts.run(), name="energy-alerts")
                 # The readings rollups, brought up to date after the writes (issue 13).
                 rollups = tasks.create_task(settle_every(self.store.settle_rollups), name="rollups")
+                # Each device's preset charts drawn before staff open them (issue 12).
+                charts = tasks.create_task(keep_charts_warm(self.app), name="chart-warmer")
                 await stop.wait()
                 self._server.should_exit = True
                 gateway.cancel()
                 alerts.cancel()
                 energy.cancel()
                 rollups.cancel()
+                charts.cancel()
                 if notify is not None:
                     notify.cancel()
         finally:

@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import RedirectResponse, Response
 
+from dashboard_api.chart_cache import ChartCache
+from dashboard_api.chart_warmer import ChartWarmer
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import CsrfRefusedError, LoginRequiredError, require_viewer
 from dashboard_api.errors import install_error_handlers
@@ -23,7 +25,7 @@ from dashboard_api.routes import live as live_route
 from dashboard_api.routes import notify as notify_route
 from dashboard_api.web import install_web, pages_ack, render
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "keep_charts_warm"]
 
 
 def create_app(context: ApiContext) -> FastAPI:
@@ -35,6 +37,9 @@ def create_app(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    if context.live is not None:
+        app.state.chart_cache = cache = ChartCache()
+        app.state.chart_warmer = ChartWarmer(context, cache, chart_route.chart_job)
     install_error_handlers(app)
     app.add_exception_handler(LoginRequiredError, _to_login)
     app.add_exception_handler(CsrfRefusedError, _csrf_refused)
@@ -50,6 +55,14 @@ def create_app(context: ApiContext) -> FastAPI:
     install_web(app)
     app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app
+
+
+async def keep_charts_warm(app: FastAPI) -> None:
+    """The background work that keeps `app`'s preset charts drawn (`ChartWarmer`), for the
+    composition root's task group; returns at once without the live hub."""
+    warmer: ChartWarmer | None = getattr(app.state, "chart_warmer", None)
+    if warmer is not None:
+        await warmer.run()
 
 
 async def _to_login(_request: Request, exc: Exception) -> Response:

@@ -33,17 +33,22 @@ import math
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
 
 from fastapi import Request
 from starlette.responses import Response
 
+from ingest.store import chart_step
+
 __all__ = [
     "CHART_CACHE_BYTES",
     "ChartCache",
+    "ChartKey",
     "chart_answer",
     "chart_cache",
     "plot_columns",
+    "preset_window",
     "snapped_end",
 ]
 
@@ -67,6 +72,14 @@ def snapped_end(now: datetime, step_s: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def preset_window(now: datetime, span: timedelta, width: int) -> tuple[datetime, datetime]:
+    """A preset range ending now (the device page's 24 h, 7 d...) as the page asks for it: its
+    end snapped up to the chart's step at `width`, so the page, the route and the warmer name
+    the same window until a step passes."""
+    end = snapped_end(now, chart_step(span.total_seconds(), plot_columns(width)))
+    return end - span, end
+
+
 class ChartCache:
     """Drawn SVGs by key, bounded by bytes; one drawing per key at a time."""
 
@@ -87,25 +100,39 @@ class ChartCache:
     def __contains__(self, key: ChartKey) -> bool:
         return key in self._kept
 
-    async def get(self, key: ChartKey, draw: Callable[[], bytes]) -> bytes:
-        """The SVG of `key`: kept, being drawn (wait for it), or drawn now in a thread."""
+    @property
+    def drawing(self) -> int:
+        """Drawings under way (requests wait on them; the warmer holds back meanwhile)."""
+        return len(self._drawing)
+
+    def pending(self, key: ChartKey) -> bool:
+        """Kept or being drawn: nothing to start for `key`."""
+        return key in self._kept or key in self._drawing
+
+    async def get(
+        self, key: ChartKey, draw: Callable[[], bytes], executor: Executor | None = None
+    ) -> bytes:
+        """The SVG of `key`: kept, being drawn (wait for it), or drawn now in a thread (of
+        `executor` when given: the warmer's lowest-priority one)."""
         kept = self._kept.get(key)
         if kept is not None:
             self._kept.move_to_end(key)
             return kept
         drawing = self._drawing.get(key)
         if drawing is None:
-            drawing = asyncio.ensure_future(self._draw(key, draw))
+            drawing = asyncio.ensure_future(self._draw(key, draw, executor))
             drawing.add_done_callback(_retrieved)
             self._drawing[key] = drawing
         # Shielded: a client that goes away (its request cancelled) must not cancel the drawing
         # that the others wait for.
         return await asyncio.shield(drawing)
 
-    async def _draw(self, key: ChartKey, draw: Callable[[], bytes]) -> bytes:
+    async def _draw(
+        self, key: ChartKey, draw: Callable[[], bytes], executor: Executor | None
+    ) -> bytes:
         self.drawn += 1
         try:
-            body = await asyncio.to_thread(draw)
+            body = await asyncio.get_running_loop().run_in_executor(executor, draw)
         finally:
             del self._drawing[key]
         self._keep(key, body)

@@ -12,6 +12,7 @@ with the rules' own filter.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -22,7 +23,15 @@ from alerts.rules.product import product_series, tau_min
 from core.metrics import METRICS
 from core.model import Device
 from core.records import AlertQuery
-from dashboard_api.chart_cache import chart_answer, chart_cache, plot_columns, snapped_end
+from dashboard_api.chart_cache import (
+    ChartKey,
+    chart_answer,
+    chart_cache,
+    plot_columns,
+    snapped_end,
+)
+from dashboard_api.chart_reads import FineRead, column_buckets, fine_step, means_ms
+from dashboard_api.chart_warmer import chart_warmer_of
 from dashboard_api.deps import Context, DevicePath
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_instant, query_value
@@ -35,9 +44,9 @@ from dashboard_api.web.charts import (
     render_chart,
 )
 from dashboard_api.web.i18n import CATALOGUE, Language
-from ingest.store import ROLLUP_WIDTHS_S, Aggregate, Envelope, chart_step
+from ingest.store import ROLLUP_WIDTHS_S, chart_step
 
-__all__ = ["router"]
+__all__ = ["chart_job", "router"]
 
 router = APIRouter(tags=["devices"])
 
@@ -87,17 +96,38 @@ async def chart(
         )
     columns = plot_columns(width)
     start_at, end_at = _window(context, start, end, columns)
-    step_s = chart_step((end_at - start_at).total_seconds(), columns)
+    if context.live is None:
+        _, draw = chart_job(context, device, metric, (start_at, end_at), (width, height), lang)
+        return Response(await asyncio.to_thread(draw), media_type="image/svg+xml")
+    # Seeded first: the seed raises every device's version, which would otherwise make every
+    # chart kept before it stale at once.
+    await context.live.ready()
+    key, draw = chart_job(context, device, metric, (start_at, end_at), (width, height), lang)
+    warmer = chart_warmer_of(request)
+    if warmer is not None and end is not None and start is not None:
+        warmer.asked(device.id, metric, (start_at, end_at), (width, height), lang)
+    return await chart_answer(request, chart_cache(request), key, draw)
+
+
+def chart_job(
+    context: Context,
+    device: Device,
+    metric: str,
+    window: tuple[datetime, datetime],
+    size: tuple[int, int],
+    lang: Language,
+) -> tuple[ChartKey, Callable[[], bytes]]:
+    """The cache key of a chart (everything that changes its picture: see `chart_cache`) and
+    the drawing of it; the route and the background warmer make the same ones. With the live
+    hub, call after `LiveHub.ready()` (the key holds the device's data version)."""
+    start_at, end_at = window
+    width, height = size
+    step_s = chart_step((end_at - start_at).total_seconds(), plot_columns(width))
 
     def draw() -> bytes:
         spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
         return render_chart(spec).encode()
 
-    if context.live is None:
-        return Response(await asyncio.to_thread(draw), media_type="image/svg+xml")
-    # Seeded first: the seed raises every device's version, which would otherwise make every
-    # chart kept before it stale at once.
-    await context.live.ready()
     key = (
         device.id,
         metric,
@@ -106,11 +136,11 @@ async def chart(
         lang,
         start_at,
         end_at,
-        context.live.version_of(device.id),
+        context.live.version_of(device.id) if context.live is not None else None,
         context.config.limits_for(device).model_dump_json(),
         tau_min(device.kind, context.config.rules_for(device)),
     )
-    return await chart_answer(request, chart_cache(request), key, draw)
+    return key, draw
 
 
 def _window(
@@ -150,16 +180,20 @@ def _spec(
     words = _WORDS[lang]
     gap_s = 3.0 * max(step_s, device.interval_s)
     flags = [flag for flag in _MARKER_METRICS if flag != metric]
-    envelopes = context.store.envelopes(
-        context.config.site.id, device.id, [metric, *flags], start, end, step_s
-    )
-    main = [Bucket(e.start, e.low, e.high) for e in envelopes[metric]]
+    estimate_s = _estimate_read(context, device, metric, start, end)
+    read_s = fine_step(step_s, estimate_s)
+    site = context.config.site.id
+    envelopes = context.store.envelopes(site, device.id, [metric, *flags], start, end, read_s)
+    fine = FineRead.of(envelopes[metric])
     named = _metric_label(metric, lang)
-    series = [Series(words["air"] if metric == "temp_c" else named, main, gap_s)]
-    if metric == "temp_c":
-        food = _food_estimate(context, device, start, end, step_s)
+    series = [
+        Series(words["air"] if metric == "temp_c" else named, column_buckets(fine, step_s), gap_s)
+    ]
+    if estimate_s is not None:
+        food = _food_estimate(context, device, fine, (start, step_s, read_s))
         if food:
             series.append(Series(words["food"], food, gap_s, secondary=True))
+    flag_steps = {f: column_buckets(FineRead.of(envelopes[f]), step_s) for f in flags}
     return ChartSpec(
         title=f"{device.label} · {named}",
         unit=METRICS[metric].unit,
@@ -171,41 +205,45 @@ def _spec(
         lang=lang,
         series=series,
         thresholds=_thresholds(context, device, metric, words),
-        markers=_markers(
-            context, device, {f: envelopes[f] for f in flags}, (start, end, step_s), lang
-        ),
+        markers=_markers(context, device, flag_steps, (start, end, step_s), lang),
     )
 
 
-def _food_estimate(
-    context: Context, device: Device, start: datetime, end: datetime, step_s: int
-) -> list[Bucket]:
-    """The rules' product filter over the air, one bucket per column; none when the device
-    kind has no food estimate or the range is too long to follow the air closely."""
+def _estimate_read(
+    context: Context, device: Device, metric: str, start: datetime, end: datetime
+) -> int | None:
+    """The step the food estimate reads the air at; None when the chart has none (not the
+    air, a kind without an estimate, or a range too long to follow the air closely)."""
+    if metric != "temp_c":
+        return None
     tau = tau_min(device.kind, context.config.rules_for(device))
     if tau is None:
-        return []
+        return None
     read_s = _estimate_step(tau)
     if read_s is None or (end - start).total_seconds() / read_s > _MAX_ESTIMATE_POINTS:
-        return []
-    # Five time constants before the start, so the estimate has forgotten its initial value.
+        return None
+    return read_s
+
+
+def _food_estimate(
+    context: Context, device: Device, air: FineRead, steps: tuple[datetime, int, int]
+) -> list[Bucket]:
+    """The rules' product filter over the air's fine means (`air`, read with the chart), one
+    bucket per column; it starts five time constants before the window (read apart, a short
+    scan), so the estimate has forgotten its initial value when the chart begins."""
+    start, step_s, read_s = steps
+    tau = tau_min(device.kind, context.config.rules_for(device))
+    assert tau is not None  # `_estimate_read` gave a step
     warm = start - timedelta(minutes=5 * tau)
     site = context.config.site.id
-    air = context.store.series(site, device.id, "temp_c", warm, end, read_s, Aggregate.AVG)
-    if not air:
+    before = context.store.envelopes(site, device.id, ["temp_c"], warm, start, read_s)
+    warm_ts, warm_air = means_ms(FineRead.of(before["temp_c"]), read_s)
+    ts, means = means_ms(air, read_s)
+    if not ts:
         return []
-    # Each step's mean air stands at the step's middle, where its lag is centred.
-    ts = [int(p.start.timestamp() * 1000) + read_s * 500 for p in air]
-    estimate = product_series(ts, [p.value for p in air], tau)
-    columns: dict[int, list[float]] = {}
-    first = int(start.timestamp())
-    for t, value in zip(ts, estimate.tolist(), strict=True):
-        if t >= first * 1000:
-            columns.setdefault((t // 1000 - first) // step_s, []).append(value)
-    return [
-        Bucket(datetime.fromtimestamp(first + col * step_s, UTC), min(vals), max(vals))
-        for col, vals in sorted(columns.items())
-    ]
+    estimate = product_series(warm_ts + ts, warm_air + means, tau)[len(warm_ts) :]
+    fine = FineRead(air.start_s, estimate, estimate, estimate)
+    return column_buckets(fine, step_s)
 
 
 def _estimate_step(tau_min: float) -> int | None:
@@ -238,7 +276,7 @@ def _thresholds(
 def _markers(
     context: Context,
     device: Device,
-    flags: dict[str, list[Envelope]],
+    flags: dict[str, list[Bucket]],
     span: tuple[datetime, datetime, int],
     lang: Language,
 ) -> list[Marker]:
@@ -266,11 +304,11 @@ def _markers(
     return markers
 
 
-def _ticks(steps: list[Envelope], step_s: int) -> list[datetime]:
+def _ticks(steps: list[Bucket], step_s: int) -> list[datetime]:
     """A tick where a boolean metric comes on: the first step of each run with it on (the
     maximum per step, so an opening shorter than a step is not lost)."""
     ticks: list[datetime] = []
-    previous: Envelope | None = None
+    previous: Bucket | None = None
     for current in steps:
         if current.high < 0.5:
             continue

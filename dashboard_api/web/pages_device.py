@@ -23,7 +23,7 @@ from alerts.text import SEAL_FEATURES
 from core.metrics import METRICS, ValueType
 from core.model import Device
 from core.records import Alert, AlertQuery, AlertState, SealHealthPoint
-from dashboard_api.chart_cache import plot_columns, snapped_end
+from dashboard_api.chart_cache import preset_window
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
 from dashboard_api.params import parse_instant
@@ -40,7 +40,7 @@ from dashboard_api.web.pages_common import (
 )
 from dashboard_api.web.pages_overview import band_text, decimals, main_metric
 from dashboard_api.web.render import render
-from ingest.store import LatestValue, chart_step
+from ingest.store import LatestValue
 
 __all__ = ["RANGES", "SealView", "router"]
 
@@ -208,8 +208,7 @@ def _chart_url(
     the service keeps, one the browser revalidates) until a step passes."""
     start, end = period.start, period.end
     if period.range is not None:
-        end = snapped_end(end, chart_step(period.span.total_seconds(), plot_columns(size[0])))
-        start = end - period.span
+        start, end = preset_window(end, period.span, size[0])
     query = {
         "metric": metric,
         "start": _ms(start),
