@@ -12,12 +12,17 @@ Method
        source tree) on a free loopback port, with a real Mosquitto; measured once its start-up
        work is done (the rules replay the stored readings: a minute or more on a month of
        200 devices), at most `--settle-s`; `service_settled_after_s` says how long that took.
-    3. (a) `--clients` concurrent HTTP clients request the overview's data (`/api/devices` and
-       a device's latest values, plus any `--overview-url`), the web pages (the overview `/`
-       and a device's page over a week, as the viewer's token: pages take it as they take a
-       login session) and a one-week device chart (`chart.svg`) and, as the baseline, the
-       same week as a raw series (one point per reading); p50/p99 latency per kind, target
-       p99 <= 50 ms; the ratio chart / raw series.
+    3. (a) `--clients` concurrent HTTP clients, spread over `--client-procs` processes, ask
+       each kind of request in a phase of its own (then all kinds mixed, reported apart;
+       `bench.dashboard_load` says why): the overview's data (`/api/devices`, a device's
+       latest values, and the same revalidated with its ETag: the floor of a request, plus
+       any `--overview-url`), the web pages (the overview `/` and a device's page over a
+       week, as the viewer's token: pages take it as they take a login session), the week
+       chart the device page embeds (`chart_week`, warm when the service kept it) and weeks
+       nobody asked before (`chart_week_cold`: each a first drawing, its CPU the cost of one)
+       and, as the baseline, the same week as a raw series (one point per reading); per phase
+       p50/p99 latency, the service's CPU per answer and the clients' CPU; target p99 <= 50 ms
+       per kind; the ratio warm chart / raw series.
     4. (b) `--sse-clients` clients hold `/api/live` open in a child process while readings are
        published through the broker and the real gateway at `--rate` readings/s. Each reading
        carries its publish time; `--lag-clients` of the clients parse every event and record
@@ -57,6 +62,15 @@ import psutil
 import yaml
 
 from bench.backlog import BenchError, paho_client, start_client, stop_client
+from bench.dashboard_load import (
+    ClientProcesses,
+    UrlFor,
+    client_processes,
+    mixed_plan,
+    page_chart_urls,
+    request_kinds,
+    single_kind_plan,
+)
 from bench.fuzz_service import ServiceUnderTest
 from core.readings import ReadingBatch
 from demo_broker.mosquitto import MosquittoProcess, free_port
@@ -67,7 +81,7 @@ PREFIX = "bench/v1"
 HOST = "127.0.0.1"
 TARGET_P99_MS = 50.0
 CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loaded machine
-REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure
+REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure (and above)
 DRAIN_TIMEOUT_S = 180.0  # for the service to store what was published, after publishing
 IDLE_SAMPLE_S = 5.0  # the service's own CPU use, sampled before the clients start
 # Settled: the service's CPU under a tenth of a core for 3 s in a row (start-up work done).
@@ -186,43 +200,7 @@ def percentiles(samples_s: Sequence[float]) -> dict[str, float | int]:
 # -- (a) page data and charts ------------------------------------------------------------------
 
 
-def request_kinds(
-    devices: int, end: datetime, extra: Sequence[str]
-) -> dict[str, Callable[[random.Random], str]]:
-    week = {"start": (end - timedelta(days=7)).isoformat(), "end": end.isoformat()}
-
-    def device(rng: random.Random) -> str:
-        return f"d{rng.randrange(devices):03d}"
-
-    kinds: dict[str, Callable[[random.Random], str]] = {
-        "devices": lambda _r: "/api/devices",
-        "latest": lambda r: f"/api/devices/{device(r)}/latest",
-        "chart_week": lambda r: str(
-            httpx.URL(
-                f"/api/devices/{device(r)}/chart.svg",
-                params={**week, "metric": "temp_c", "width": 800},
-            )
-        ),
-        # The web UI as a person opens it: the overview page, and a device's page showing a
-        # week (its chart is the `chart.svg` above, fetched by the browser as an image).
-        "page_overview": lambda _r: "/",
-        "page_device_week": lambda r: f"/devices/{device(r)}?metric=temp_c&range=7d",
-        # The baseline: the same week as one point per reading (what a client-side chart loads).
-        "series_week_raw": lambda r: str(
-            httpx.URL(
-                f"/api/devices/{device(r)}/series",
-                params={**week, "metric": "temp_c", "step": "61s", "agg": "avg"},
-            )
-        ),
-    }
-    for url in extra:
-        kinds[f"page {url}"] = _fixed(url)
-    return kinds
-
-
-def chosen_kinds(
-    kinds: dict[str, Callable[[random.Random], str]], wanted: Sequence[str] | None
-) -> dict[str, Callable[[random.Random], str]]:
+def chosen_kinds(kinds: dict[str, UrlFor], wanted: Sequence[str] | None) -> dict[str, UrlFor]:
     """The kinds `--kinds` names (all without it), in the bench's order; an unknown one is
     refused with the known ones."""
     if not wanted:
@@ -233,59 +211,72 @@ def chosen_kinds(
     return {kind: url_for for kind, url_for in kinds.items() if kind in wanted}
 
 
-def _fixed(url: str) -> Callable[[random.Random], str]:
-    return lambda _rng: url
-
-
-async def load_pages(
-    base: str,
-    kinds: dict[str, Callable[[random.Random], str]],
-    clients: int,
-    rounds: int,
-    token: str | None,
+def load_pages(
+    args: argparse.Namespace, base: str, pid: int, end: datetime, say: Callable[[str], None]
 ) -> dict[str, Any]:
-    latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
-    failures: dict[str, int] = {}
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-
-    async def client(seed: int) -> None:
-        rng = random.Random(seed)
-        async with httpx.AsyncClient(
-            base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S
-        ) as http:
-            for _ in range(rounds):
-                for kind, url_for in kinds.items():
-                    began = time.perf_counter()
-                    try:
-                        answer = await http.get(url_for(rng))
-                    except httpx.HTTPError as exc:
-                        failures[f"{kind} {type(exc).__name__}"] = (
-                            failures.get(f"{kind} {type(exc).__name__}", 0) + 1
-                        )
-                        continue
-                    elapsed = time.perf_counter() - began
-                    if answer.status_code != 200:
-                        failures[f"{kind} {answer.status_code}"] = (
-                            failures.get(f"{kind} {answer.status_code}", 0) + 1
-                        )
-                        continue
-                    latencies[kind].append(elapsed)
-
-    # The first query of each kind reads the file's pages from disk: not what a client sees.
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S) as warm:
-        for url_for in kinds.values():  # one request each first: imports, caches
-            await warm.get(url_for(random.Random(0)))
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    report: dict[str, Any] = {kind: percentiles(samples) for kind, samples in latencies.items()}
-    measured = [s for samples in latencies.values() for s in samples]
-    overall = percentiles(measured)
-    report["all"] = overall
-    report["failures"] = failures
-    report["meets_target_p99_50ms"] = bool(measured) and float(overall["p99_ms"]) <= TARGET_P99_MS
-    chart, raw = report.get("chart_week", {}), report.get("series_week_raw", {})
+    """Each kind alone with every client, then all kinds mixed (`bench.dashboard_load` says
+    why); per phase the latencies, the service's CPU per answer and the clients' CPU."""
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
+    week_urls = page_chart_urls(base, headers, args.devices, say)
+    kinds = chosen_kinds(request_kinds(args.devices, end, args.overview_url, week_urls), args.kinds)
+    # What the service spends doing nothing asked of it (rule ticks, housekeeping, the chart
+    # warmer), so the cost per request below is not charged with it.
+    with CpuShare(pid) as quiet:
+        time.sleep(IDLE_SAMPLE_S)
+    idle_share = quiet.service_cpu_s / IDLE_SAMPLE_S
+    report: dict[str, Any] = {"service_idle_cpu_share": round(idle_share, 3), "per_kind": {}}
+    with client_processes(base, args.token, args.client_procs) as clients:
+        for kind, url_for in kinds.items():
+            plan = single_kind_plan(url_for, kind, args.clients, args.rounds)
+            report["per_kind"][kind] = _phase(clients, plan, pid, idle_share, base, headers)
+            figures = report["per_kind"][kind]
+            say(f"{kind}: p50 {figures.get('p50_ms')} p99 {figures.get('p99_ms')} ms")
+        if not args.no_mixed:
+            plan = mixed_plan(kinds, args.clients, args.rounds)
+            report["mixed"] = _phase(clients, plan, pid, idle_share, base, headers)
+    per_kind = report["per_kind"]
+    report["meets_target_p99_50ms"] = {
+        kind: float(figures.get("p99_ms", 1e9)) <= TARGET_P99_MS
+        for kind, figures in per_kind.items()
+    }
+    chart, raw = per_kind.get("chart_week", {}), per_kind.get("series_week_raw", {})
     if chart.get("n") and raw.get("n"):
         report["ratio_chart_vs_raw_series_p50"] = round(chart["p50_ms"] / raw["p50_ms"], 3)
+    cold = per_kind.get("chart_week_cold", {})
+    if cold.get("n"):
+        report["cold_week_drawing_service_cpu_ms"] = cold["cpu"].get("service_cpu_ms_per_request")
     return report
+
+
+def _phase(
+    clients: ClientProcesses,
+    plan: list[list[tuple[str, str]]],
+    pid: int,
+    idle_share: float,
+    base: str,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    """One phase: a request of each URL kind first (the file's pages read from disk, not
+    what a client sees), then the plan with every client at once."""
+    with httpx.Client(base_url=base, headers=headers, timeout=REQUEST_TIMEOUT_S) as warm:
+        for url in {client[0][1] for client in plan if client}:
+            warm.get(url)
+    with CpuShare(pid, {**broker_pids(), **clients.pids}) as cpu:
+        results = clients.run(plan)
+    samples = [s for kind_samples in results["latencies"].values() for s in kind_samples]
+    figures: dict[str, Any] = percentiles(samples)
+    if len({kind for client in plan for kind, _ in client}) > 1:
+        figures["kinds"] = {k: percentiles(v) for k, v in results["latencies"].items()}
+    figures["failures"] = results["failures"]
+    shares = cpu.shares
+    shares["clients_cpu_share"] = round(
+        sum(v for k, v in shares.items() if k.startswith("client_proc_")), 3
+    )
+    if samples:
+        spent = cpu.service_cpu_s - idle_share * shares["wall_s"]
+        shares["service_cpu_ms_per_request"] = round(spent * 1000 / len(samples), 2)
+    figures["cpu"] = shares
+    return figures
 
 
 # -- (b) live fan-out ---------------------------------------------------------------------------
@@ -616,25 +607,9 @@ def measure(
     load_at_start = round(os.getloadavg()[0], 2)
     idle = rss_mb(pid)
     say(f"service up (RSS {idle:.0f} MB); {args.clients} clients, {args.rounds} rounds each")
-    kinds = chosen_kinds(request_kinds(args.devices, end, args.overview_url), args.kinds)
-    # What the service spends doing nothing asked of it (rule ticks, housekeeping), so the
-    # cost per request below is not charged with it.
-    with CpuShare(pid) as quiet:
-        time.sleep(IDLE_SAMPLE_S)
-    with CpuShare(pid, broker_pids()) as cpu:
-        pages = asyncio.run(load_pages(base, kinds, args.clients, args.rounds, args.token))
-    pages["cpu"] = cpu.shares
-    idle_share = quiet.service_cpu_s / IDLE_SAMPLE_S
-    pages["cpu"]["service_idle_cpu_share"] = round(idle_share, 3)
-    # What a request costs the service whatever the machine's load: its CPU time per answer,
-    # less what it spends idle over the same time.
-    answered = int(pages["all"].get("n", 0))
-    if answered:
-        spent = cpu.service_cpu_s - idle_share * cpu.shares["wall_s"]
-        pages["cpu"]["service_cpu_ms_per_request"] = round(spent * 1000 / answered, 2)
+    pages = load_pages(args, base, pid, end, say)
     after_pages = rss_mb(pid)
-    p99 = pages["all"].get("p99_ms")
-    say(f"pages: p99 {p99} ms; now {args.sse_clients} SSE clients at {args.rate}/s")
+    say(f"pages done; now {args.sse_clients} SSE clients at {args.rate}/s")
     if args.no_live:
         live: dict[str, Any] = {"skipped": "--no-live", "service_rss_mb_with_clients_peak": None}
     else:
@@ -676,6 +651,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="only these kinds of request, comma-separated (e.g. devices,latest,page_overview)",
     )
+    parser.add_argument(
+        "--client-procs", type=int, default=2, help="processes the HTTP clients run in"
+    )
+    parser.add_argument("--no-mixed", action="store_true", help="skip the mixed phase of (a)")
     parser.add_argument("--no-live", action="store_true", help="skip (b), the live fan-out")
     parser.add_argument(
         "--settle-s",
