@@ -17,6 +17,7 @@ class AdminAction(StrEnum):
     USER_DISABLED = "user.disabled"
     USER_ENABLED = "user.enabled"
     USER_PASSWORD_RESET = "user.password_reset"
+    USER_PASSWORD_CHANGED = "user.password_changed"  # by the person, after a reset
     USER_SESSIONS_REVOKED = "user.sessions_revoked"
     TOKEN_REVOKED = "token.revoked"
     LIMIT_SET = "limit.set"

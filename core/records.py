@@ -403,6 +403,9 @@ class User:
     disabled: bool
     created_at: datetime
     password_changed_at: datetime
+    # Set by an admin's password reset: the person must choose a new password at their next
+    # login before anything else opens (their API tokens are not affected).
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)

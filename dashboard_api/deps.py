@@ -28,6 +28,7 @@ from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.errors import ApiError, shown
 
 __all__ = [
+    "PASSWORD_PAGE",
     "SESSION_COOKIE",
     "ActorFromLogin",
     "Admin",
@@ -130,7 +131,30 @@ def current_person(request: Request) -> Person | None:
         else:
             request.state.person = auth.session_person(secret)
     found: Person | None = request.state.person
+    if found is not None and found.must_change_password:
+        _password_first(request)
     return found
+
+
+# What a session whose password was reset may still reach: the page that changes it, logging
+# out, the login page and the page assets.
+PASSWORD_PAGE = "/password"
+_OPEN_TO_RESET = (PASSWORD_PAGE, "/logout", "/login", "/static/")
+
+
+def _password_first(request: Request) -> None:
+    """Turn a reset password's session away from everything but choosing a new one: pages go
+    to the password page, the API answers 403 saying why (tokens are never affected)."""
+    path = request.url.path
+    if path == PASSWORD_PAGE or path.startswith(_OPEN_TO_RESET[1:]):
+        return
+    if path.startswith("/api/"):
+        raise HTTPException(
+            403,
+            "an admin reset this person's password: choose a new one on the page "
+            f"{PASSWORD_PAGE} first (API tokens are not affected)",
+        )
+    raise HTTPException(303, "choose a new password first", headers={"Location": PASSWORD_PAGE})
 
 
 async def person_asking(request: Request) -> Person | None:

@@ -15,13 +15,33 @@ from core.records import ApiToken, LoginSession, User
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc
 from ingest.duckdb_tables import DuckDBTables
+from ingest.migrations import Migration
 
-__all__ = ["DuckDBUserStore"]
+__all__ = ["USERS", "DuckDBUserStore"]
+
+# The 'users' component's schema history: version 1 in `ingest.duckdb_schema`, the later ones
+# here, as `ingest.duckdb_admin` keeps its own (never edit a released migration, append one).
+USERS: tuple[Migration, ...] = (
+    *duckdb_schema.USERS,
+    Migration(
+        2,
+        "users.must_change_password: a password reset by an admin is changed at the next login",
+        ("ALTER TABLE users ADD COLUMN must_change_password BOOLEAN DEFAULT false",),
+    ),
+)
 
 _USERS = RecordTable(
     "users",
     User,
-    ("name", "role", "password_hash", "disabled", "created_at", "password_changed_at"),
+    (
+        "name",
+        "role",
+        "password_hash",
+        "disabled",
+        "created_at",
+        "password_changed_at",
+        "must_change_password",
+    ),
 )
 _TOKENS = RecordTable(
     "api_tokens", ApiToken, ("name", "role", "token_hash", "created_at", "disabled")
@@ -36,7 +56,7 @@ class DuckDBUserStore(DuckDBTables):
     imported)."""
 
     def __init__(self, path: str | Path) -> None:
-        super().__init__(path, "users", duckdb_schema.USERS, allow_memory=False)
+        super().__init__(path, "users", USERS, allow_memory=False)
 
     # -- users ------------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ the audit trail (who, when, what, before and after).
 The rules: a new person's name and password meet the same rules as `canteen user add`; the
 last enabled admin can be neither demoted nor disabled (nobody could manage people any more);
 an admin cannot disable themselves (they would be locked out mid-change). A reset password is
-random, shown once to the admin, and ends the person's sessions.
+random, shown once to the admin, and ends the person's sessions; the person must choose their
+own at the next login (`choose_password`, audited in their name) before anything else opens.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Protocol
 from core.admin_records import AdminAction, AuditEntry
 from core.records import ApiToken, Role, User
 from dashboard_api.auth.errors import AuthError
-from dashboard_api.auth.service import Auth
+from dashboard_api.auth.service import Auth, SessionGrant
 
 __all__ = ["AdminLog", "People", "PeopleConflictError", "PersonRow"]
 
@@ -94,9 +95,15 @@ class People:
     def reset_password(self, actor: str, name: str) -> str:
         """A new random password, returned once (only its hash is kept); sessions end."""
         password = secrets.token_urlsafe(_RESET_BYTES)
-        self.auth.set_password(name, password)
-        self._audit(actor, AdminAction.USER_PASSWORD_RESET, name, None, None)
+        self.auth.set_password(name, password, must_change=True)
+        self._audit(actor, AdminAction.USER_PASSWORD_RESET, name, None, "change at next login")
         return password
+
+    def choose_password(self, name: str, password: str) -> SessionGrant:
+        """`name`'s own password after a reset (see `Auth.choose_password`), audited."""
+        grant = self.auth.choose_password(name, password)
+        self._audit(name, AdminAction.USER_PASSWORD_CHANGED, name, None, None)
+        return grant
 
     def revoke_sessions(self, actor: str, name: str) -> None:
         self._user(name)

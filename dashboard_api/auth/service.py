@@ -42,6 +42,9 @@ class Person:
     role: Role
     via: Literal["session", "token"]
     csrf: str | None = None
+    # A session of a person whose password an admin reset: only the password page opens
+    # (`dashboard_api.deps` turns everything else away) until they choose a new one.
+    must_change_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,7 @@ class Auth:
             return None
         if now - session.last_seen >= _TOUCH_EVERY:
             self.store.touch_session(key_hash, now)
-        person = Person(user.name, user.role, "session", session.csrf)
+        person = Person(user.name, user.role, "session", session.csrf, user.must_change_password)
         expires = min(now + self._idle, session.created_at + self._max_age)
         self.recall.keep(f"session:{key_hash}", person, generation, expires)
         return person
@@ -165,16 +168,31 @@ class Auth:
             raise AuthError(f"a user {name!r} already exists; change it with `canteen user passwd`")
         return user
 
-    def set_password(self, name: str, password: str) -> User:
-        """A new password ends every session of that person."""
+    def set_password(self, name: str, password: str, *, must_change: bool = False) -> User:
+        """A new password ends every session of that person; with `must_change` (an admin's
+        reset) they must choose their own at the next login."""
         check_password_rules(password)
         user = self._existing(name)
-        changed = replace(user, password_hash=hash_password(password))
-        changed = replace(changed, password_changed_at=self.clock.now())
+        changed = replace(
+            user,
+            password_hash=hash_password(password),
+            password_changed_at=self.clock.now(),
+            must_change_password=must_change,
+        )
         self.store.update_user(changed)
         self.store.end_sessions_of(name)
         self.recall.forget()
         return changed
+
+    def choose_password(self, name: str, password: str) -> SessionGrant:
+        """The person's own new password after a reset: it meets the rules and is not the one
+        they were given; every session ends (the one in use too) and a new one is opened, so
+        a session opened with the given password does not outlive it."""
+        user = self._existing(name)
+        if password_matches(user.password_hash, password):
+            raise AuthError("choose a new password, not the one you were given")
+        changed = self.set_password(name, password)
+        return self._open_session(changed)
 
     def set_disabled(self, name: str, disabled: bool) -> User:
         """A disabled person cannot log in and their sessions end now."""

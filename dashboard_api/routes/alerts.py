@@ -5,7 +5,9 @@ to 404 (no such alert), 409 (not allowed in the alert's state) and 422 (a food-s
 closed without its corrective action or food decision), each with a sentence a person reads.
 The running `AlertService` comes in through the `ApiContext` (`alerts`), as an `AlertsDesk`.
 The lifecycle steps need the role staff; the actor recorded is the person logged in (or the
-bearer token's name), never a name from the body.
+bearer token's name), never a name from the body. Each step a person takes (here, on the alert
+page or through a signed link) is told to the live hub (`announce_step`), as the rules' own
+changes are: other open dashboards update without a reload.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
+from alerts.lifecycle import AlertChange
 from alerts.model import (
     Alert,
+    AlertAction,
     AlertHistoryEntry,
     AlertQuery,
     AlertState,
@@ -28,11 +32,12 @@ from alerts.model import (
     RuleId,
     Severity,
 )
+from dashboard_api.context import ApiContext
 from dashboard_api.deps import ActorFromLogin, Context, Desk, Staff
 from dashboard_api.errors import ApiError, answers, shown
 from dashboard_api.params import parse_instant, query_value
 
-__all__ = ["describe", "router"]
+__all__ = ["announce_step", "describe", "router"]
 
 router = APIRouter(tags=["alerts"])
 
@@ -139,6 +144,7 @@ def acknowledge(
     lang: Lang = "zh",
 ) -> dict[str, Any]:
     alert = _act(lambda: desk.book.acknowledge(alert_id, person.name, body.note))
+    announce_step(context, alert, AlertAction.ACKNOWLEDGED)
     return describe(context, alert, lang)
 
 
@@ -156,6 +162,7 @@ def resolve(
     lang: Lang = "zh",
 ) -> dict[str, Any]:
     alert = _act(lambda: desk.book.resolve(alert_id, person.name, body.note))
+    announce_step(context, alert, AlertAction.RESOLVED)
     return describe(context, alert, lang)
 
 
@@ -177,7 +184,16 @@ def close(
             body.note,
         )
     )
+    announce_step(context, alert, AlertAction.CLOSED)
     return describe(context, alert, lang)
+
+
+def announce_step(context: ApiContext, alert: Alert, action: AlertAction) -> None:
+    """Tell the live hub of a person's step (the alert book announces only the rules'
+    changes): the overview's open alerts and every open alert list follow at once. Callable
+    from a worker thread; the hub hands it to its loop."""
+    if context.live is not None:
+        context.live.on_alert_change(AlertChange(alert, action))
 
 
 def describe(context: Context, alert: Alert, lang: Language) -> dict[str, Any]:

@@ -28,10 +28,11 @@ from starlette.responses import HTMLResponse
 
 from alerts.errors import AlertError, AlertNotFoundError
 from alerts.notify.links import LinkError, LinkExpiredError, LinkTamperedError, verify
-from core.records import Alert, AlertState, Role
+from core.records import Alert, AlertAction, AlertState, Role
 from dashboard_api.auth import Person
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, check_form_csrf, current_person, get_desk
+from dashboard_api.routes.alerts import announce_step
 from dashboard_api.web.i18n_registers import add_words
 from dashboard_api.web.render import render
 
@@ -84,6 +85,7 @@ async def ack_confirm(request: Request, context: Context, token: str) -> HTMLRes
         if isinstance(current, HTMLResponse):
             return current
         return _show(request, context, token, current, audience, refused=exc.message, status=409)
+    announce_step(context, alert, AlertAction.ACKNOWLEDGED)
     return _show(request, context, token, alert, audience, done=True)
 
 

@@ -25,7 +25,10 @@ from dashboard_api.auth import AuthError, Person
 from dashboard_api.auth.people import PeopleConflictError
 from dashboard_api.deps import Context, PageViewer, check_form_csrf, current_person
 from dashboard_api.limit_desk import REASON_MAX, LimitRefusedError
-from dashboard_api.web import i18n_admin  # noqa: F401  (adds the pages' words)
+from dashboard_api.web import (
+    i18n_admin,  # noqa: F401  (adds the pages' words)
+    password_page,
+)
 from dashboard_api.web.pages_common import (
     PageError,
     form_text,
@@ -38,6 +41,8 @@ from dashboard_api.web.render import render
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+# The page a reset password leads to, served with the admin pages that reset it.
+router.include_router(password_page.router)
 
 USERS, THRESHOLDS = "/admin/users", "/admin/thresholds"
 _NAME_MAX, _PASSWORD_MAX, _VALUE_MAX = 64, 256, 32

@@ -21,11 +21,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
 from alerts.lifecycle import RULE_ACTOR
-from core.records import Alert, AlertQuery, AlertState, FoodDecision, RuleId, Severity
+from core.records import Alert, AlertAction, AlertQuery, AlertState, FoodDecision, RuleId, Severity
 from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
 from dashboard_api.params import parse_date
-from dashboard_api.routes.alerts import MAX_ALERT_ID
+from dashboard_api.routes.alerts import MAX_ALERT_ID, announce_step
 from dashboard_api.web.i18n import CATALOGUE, language_of
 from dashboard_api.web.pages_common import (
     PageError,
@@ -48,6 +48,11 @@ _STATES = ("open", "all", *(s.value for s in AlertState))
 _SHOWN = 200  # rows on one page; the filters narrow a longer list
 _TEXT_MAX = 2000
 ACTIONS = ("acknowledge", "resolve", "close")
+_STEP_ACTIONS = {
+    "acknowledge": AlertAction.ACKNOWLEDGED,
+    "resolve": AlertAction.RESOLVED,
+    "close": AlertAction.CLOSED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,8 @@ def alerts_page(request: Request, person: PageViewer, context: Context) -> HTMLR
             "devices": {d.id: d for d in context.config.devices},
             "buildings": context.config.buildings,
             "alerts_running": context.alerts is not None,
+            "live_running": context.live is not None,
+            "now_ms": int(context.clock.now().timestamp() * 1000),
             **shared(request, "/alerts"),
         },
     )
@@ -144,11 +151,12 @@ async def act(request: Request, alert_id: str, action: str, context: Context) ->
         check_form_csrf(acting, fields["csrf"])
         step = _step(desk, action, number, acting.name, fields)
         try:
-            await run_in_threadpool(step)
+            done: Alert = await run_in_threadpool(step)
         except AlertError as exc:
             return await run_in_threadpool(
                 _alert_view, request, context, desk, number, action, exc, fields
             )
+        announce_step(context, done, _STEP_ACTIONS[action])
         return RedirectResponse(f"{back}?done={action}", status_code=303)
     except PageError as problem:
         return problem_page(request, problem)

@@ -121,6 +121,13 @@ def site_document(prefix: str, db: Path) -> dict[str, Any]:
                 "location": "面点间 冷藏柜 pastry",
                 "interval_s": 30,
             },
+            {  # the live alert steps' test raises and closes an alert on it
+                "id": "fridge-4",
+                "kind": "fridge",
+                "building": "canteen",
+                "location": "留样间 冷藏柜 drinks",
+                "interval_s": 30,
+            },
         ],
     }
 

@@ -41,7 +41,22 @@ def test_staff_are_turned_away_and_an_admin_manages_a_person(page: Page, service
 
     page.context.clear_cookies()
     log_in(page, service, (NEWCOMER[0], one_time))
+    # A reset password is temporary: nothing opens before the person chooses their own.
+    expect(page).to_have_url(service.url("/password"))
+    page.goto(service.url("/alerts"))
+    expect(page).to_have_url(service.url("/password"))
+    page.get_by_test_id("password-new").fill(one_time)
+    page.get_by_test_id("password-repeat").fill(one_time)
+    page.get_by_test_id("password-submit").click()
+    expect(page.get_by_test_id("password-problem")).to_contain_text("不能沿用")
+    chosen = "我自己的新密码 2026"
+    page.get_by_test_id("password-new").fill(chosen)
+    page.get_by_test_id("password-repeat").fill(chosen)
+    page.get_by_test_id("password-submit").click()
+    expect(page).to_have_url(service.url("/"))
     expect(page.locator("summary").filter(has_text=NEWCOMER[0])).to_be_visible()
+    page.goto(service.url("/alerts"))
+    expect(page).to_have_url(service.url("/alerts"))
 
 
 def _alerts_of(page: Page, service: Service, device: str) -> int:
