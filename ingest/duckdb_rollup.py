@@ -168,8 +168,8 @@ def note_touched(con: duckdb.DuckDBPyConnection) -> int:
 
 def settle(con: duckdb.DuckDBPyConnection) -> None:
     """Compute every bucket of the pending minutes again and forget them, in the caller's
-    transaction (the writer's connection, under its lock: no write may note a minute between
-    the recompute and the DELETE)."""
+    transaction. The recompute and the DELETE see the same snapshot: a minute a write notes
+    meanwhile is neither recomputed nor forgotten (`ingest.duckdb_rollup_keeper`)."""
     for lo, hi in con.execute(_PENDING_DAYS).fetchall():
         for index, level in enumerate(LEVELS):
             touched = _TOUCHED.format(width=level.width_s)

@@ -5,19 +5,26 @@ of CPU); the
 recompute of their buckets (`settle`, tens of ms) runs for many writes at once:
 
 - on a timer: the service calls `DuckDBStore.settle_rollups` every `SETTLE_EVERY_S`;
-- inside a write, once more than `SETTLE_AT_KEYS` keys are pending (a bulk load, a tool or a
-  test with no timer), so the table and the recompute stay bounded;
+- right after a write, once more than `SETTLE_AT_KEYS` keys are pending (a bulk load, a tool
+  or a test with no timer), so the table and the recompute stay bounded;
 - before a read whose range holds pending minutes of its device and metrics further back
   than `RAW_TAIL` from its end;
 - on opening a file a crash left with pending minutes.
+
+A settle never delays a write: it runs on a cursor of its own, in its own transaction, under
+its own lock, not the writer's. Snapshot isolation makes that safe: the settle recomputes and
+forgets exactly the pending minutes its snapshot sees; a write that commits meanwhile appends
+readings and notes the settle does not see, and they stay pending for the next one. Writes
+only append to `rollup_pending` and never touch the rollups or `latest`, so the two never
+change the same rows. The settle also brings the `latest` table up to date from the pending
+minutes (`ingest.duckdb_write`: the writer keeps the newest values in memory).
 
 A read never sees a stale bucket: it looks for pending minutes and reads in one snapshot (a
 transaction on its own cursor), so a write committed in between cannot slip past the check.
 From the earliest pending minute of its device and metrics on, it reads the raw readings, the
 rollups before it: for a chart up to now that is the last few seconds, cheaper than a settle.
-When those minutes go further back it settles first; if the writer's lock stays busy past
-`LOCK_WAIT_S` (a long write or settle in progress), it reads raw from there instead: slower,
-still exact, never waiting on the writer for long.
+When those minutes go further back it settles first; if another settle holds the lock past
+`LOCK_WAIT_S`, it reads raw from there instead: slower, still exact, never waiting long.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from ingest.duckdb_rollup import earliest_pending, note_touched, pending_count, settle
+from ingest.duckdb_rollup import earliest_pending, pending_count, settle
+from ingest.duckdb_write import refresh_latest
 
 __all__ = [
     "LOCK_WAIT_S",
@@ -58,30 +66,24 @@ SETTLE_AT_KEYS = 50_000
 # reading hours ago), it settles first.
 RAW_TAIL = timedelta(hours=1)
 
-# How long a read that found pending minutes waits for the writer's lock before it answers
-# from the raw readings instead (a write of a few thousand readings takes tens of ms).
+# How long a read that found pending minutes waits for a settle in progress before it answers
+# from the raw readings instead (a settle of a few seconds of writes takes tens of ms).
 LOCK_WAIT_S = 0.2
 
 ReadKey = tuple[str, str, Sequence[str]]  # site, device, metrics
 
 
 class RollupKeeper:
-    """The pending-minute bookkeeping of one store: `con` is the store's writing connection,
-    `lock` its writer's lock; `enabled` is false for a file without `rollup_pending` (opened
-    read-only from before schema 4), `writable` false for a read-only store."""
+    """The pending-minute bookkeeping of one store: `con` is the store's connection (the
+    settle gets a cursor of its own on it); `enabled` is false for a file without
+    `rollup_pending` (opened read-only from before schema 4), `writable` false for a
+    read-only store."""
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        lock: threading.Lock,
-        *,
-        enabled: bool,
-        writable: bool,
-    ) -> None:
-        self._con = con
-        self._lock = lock
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, enabled: bool, writable: bool) -> None:
         self._enabled = enabled
         self._writable = writable
+        self._settling = con.cursor() if enabled and writable else None
+        self._lock = threading.Lock()
         # A hint for the write path's threshold; the table is the truth.
         self._pending = pending_count(con) if enabled else 0
 
@@ -89,37 +91,48 @@ class RollupKeeper:
     def enabled(self) -> bool:
         return self._enabled
 
-    def note(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Inside a write's transaction, under the lock: note its keys; past the threshold,
-        settle them all in the same transaction."""
-        self._pending += note_touched(con)
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a settle runs."""
+        return self._lock
+
+    def noted(self, keys: int) -> None:
+        """After a write committed that noted `keys`: past the threshold, settle them all."""
+        self._pending += keys
         if self._pending > SETTLE_AT_KEYS:
-            settle(con)
-            self._pending = 0
+            self.settle()
 
     def settle(self, *, wait_s: float | None = None) -> int:
-        """Bring every pending bucket up to date in a transaction of its own; returns the keys
-        settled, or -1 when the lock stayed busy for `wait_s` (None: wait as long as needed)."""
-        if not (self._enabled and self._writable):
+        """Bring every pending bucket and the `latest` table up to date in a transaction of
+        its own; returns the keys settled, or -1 when another settle held the lock for
+        `wait_s` (None: wait as long as needed)."""
+        con = self._settling
+        if con is None:
             return 0
         if not self._lock.acquire(timeout=-1 if wait_s is None else wait_s):
             return -1
         try:
-            count = pending_count(self._con)
-            if count == 0:
-                return 0
-            self._con.execute("BEGIN")
+            con.execute("BEGIN")
             try:
-                settle(self._con)
-                self._con.execute("COMMIT")
+                count = pending_count(con)
+                if count:
+                    refresh_latest(con)
+                    settle(con)
+                con.execute("COMMIT")
             except duckdb.Error:
                 with contextlib.suppress(duckdb.Error):
-                    self._con.execute("ROLLBACK")
+                    con.execute("ROLLBACK")
                 raise
-            self._pending = 0
+            self._pending = max(0, self._pending - count)
             return count
         finally:
             self._lock.release()
+
+    def close(self) -> None:
+        if self._settling is not None:
+            with self._lock:
+                self._settling.close()
+                self._settling = None
 
     def prepare_read(
         self, cursor: duckdb.DuckDBPyConnection, key: ReadKey, span: tuple[datetime, datetime]

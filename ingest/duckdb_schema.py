@@ -21,6 +21,7 @@ from ingest.migrations import Migration
 __all__ = [
     "ALERTS",
     "CALIBRATION",
+    "KEYLESS_VERSION",
     "OUTBOX",
     "PENDING_VERSION",
     "READINGS",
@@ -75,6 +76,21 @@ CREATE TABLE IF NOT EXISTS rollup_pending (
     minute TIMESTAMP NOT NULL)
 """
 
+# The readings schema version whose readings table has no primary key: the write keeps a
+# reading's identity itself (`ingest.duckdb_write`), the index cost more than the rest of the
+# write. The rows are copied in time order, so zone maps on `ts` prune the write's look-ups.
+KEYLESS_VERSION = 5
+
+_KEYLESS_READINGS = (
+    """CREATE TABLE readings_v5 (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
+    ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL)""",
+    """INSERT INTO readings_v5 (site, device, metric, ts, value)
+    SELECT site, device, metric, ts, value FROM readings ORDER BY ts""",
+    "DROP TABLE readings",
+    "ALTER TABLE readings_v5 RENAME TO readings",
+)
+
 READINGS: tuple[Migration, ...] = (
     Migration(1, "readings, latest, dead letters, presence, device events", (_READINGS_V1,)),
     # Letters kept before have no code (NULL): which check refused them was not recorded.
@@ -94,6 +110,11 @@ READINGS: tuple[Migration, ...] = (
     # From version 3 the rollups are up to date (written with the readings), from version 2
     # migration 3 has just rebuilt them: in both cases nothing is pending yet.
     Migration(4, "rollups brought up to date after the write (pending minutes)", (_PENDING_TABLE,)),
+    Migration(
+        KEYLESS_VERSION,
+        "readings without a primary key (the write keeps their identity)",
+        _KEYLESS_READINGS,
+    ),
 )
 
 # The notification outbox (`ingest.duckdb_outbox`): notices persisted before they are sent, and

@@ -1,7 +1,8 @@
 """The embedded default store: one DuckDB file holding readings and the records beside them.
 
 Readings are written as one Arrow table per batch with a single `INSERT ... SELECT` (row-by-row
-`executemany` is ~1,500x slower here, DESIGN.md). Timestamps are stored as UTC `TIMESTAMP`.
+`executemany` is ~1,500x slower here, DESIGN.md), idempotently without a primary key
+(`ingest.duckdb_write`). Timestamps are stored as UTC `TIMESTAMP`.
 One connection writes, under a lock; each read opens its own cursor, so API queries run in
 threads beside the writer. The tables are the 'readings' component of the file's schema
 (`ingest.migrations`): every INSERT and SELECT names its columns.
@@ -13,7 +14,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.duckdb_rollup import query_envelopes, query_series, rebuild
 from ingest.duckdb_rollup_keeper import ReadKey, RollupKeeper
+from ingest.duckdb_write import KeylessWriter, LatestValues
 from ingest.errors import StoreError, StoreUnavailableError
 from ingest.migrations import migrate_or_close, schema_version
 from ingest.store import (
@@ -40,24 +42,6 @@ from ingest.store import (
 )
 
 __all__ = ["DuckDBStore"]
-
-
-# A batch may carry the same (site, device, metric, ts) twice (a device replaying its buffer);
-# one INSERT OR REPLACE cannot touch a row twice, so the last copy in the batch wins.
-_WRITE_READINGS = """
-INSERT OR REPLACE INTO readings (site, device, metric, ts, value)
-SELECT site, device, metric, ts, value FROM batch
-QUALIFY row_number() OVER (PARTITION BY site, device, metric, ts ORDER BY ord DESC) = 1
-"""
-
-# Late readings must not overwrite a newer latest value; within a batch the last copy wins.
-_WRITE_LATEST = """
-INSERT INTO latest (site, device, metric, ts, value)
-SELECT site, device, metric, max(ts), arg_max(value, (ts, ord)) FROM batch
-GROUP BY site, device, metric
-ON CONFLICT DO UPDATE SET ts = excluded.ts, value = excluded.value
-WHERE excluded.ts >= latest.ts
-"""
 
 
 class DuckDBStore:
@@ -84,47 +68,39 @@ class DuckDBStore:
         self._lock = threading.Lock()
         self._closed = False
         self._open_keeper(read_only=read_only)
+        # The writing process keeps each key's newest reading in memory (after the open's
+        # settle has brought the table up to date); a read-only one reads the table.
+        self._latest: LatestValues | None = None
+        self._writer: KeylessWriter | None = None
+        if not read_only:
+            self._latest = LatestValues()
+            with self._guard():
+                self._latest.load(self._con)
+            self._writer = KeylessWriter(self._con, self._latest)
 
     # -- readings ---------------------------------------------------------------------------
 
     def write(self, batch: ReadingBatch) -> int:
         if len(batch) == 0:
             return 0
-        table = pa.table(
-            {
-                "site": pa.array(batch.site, pa.string()),
-                "device": pa.array(batch.device, pa.string()),
-                "metric": pa.array(batch.metric, pa.string()),
-                "ts": pa.array(batch.ts_ms, pa.timestamp("ms")),
-                "value": pa.array(batch.value, pa.float64()),
-                "ord": pa.array(range(len(batch)), pa.int64()),
-            }
-        )
+        if self._writer is None:
+            raise StoreError("opened read-only", backend=self.backend, target=self._target)
         with self._lock, self._guard():
-            con = self._con
-            con.register("batch", table)
-            try:
-                con.execute("BEGIN")
-                con.execute(_WRITE_READINGS)
-                con.execute(_WRITE_LATEST)
-                self._keeper.note(con)
-                con.execute("COMMIT")
-            except duckdb.Error:
-                # A failed COMMIT (disk full) has already ended the transaction; the error worth
-                # reporting is the first one, not "cannot rollback - no transaction is active".
-                with contextlib.suppress(duckdb.Error):
-                    con.execute("ROLLBACK")
-                raise
-            finally:
-                con.unregister("batch")
+            result = self._writer.write(batch)
+        with self._guard():
+            self._keeper.noted(result.minutes)
         return len(batch)
 
     def latest(self, site: str, device: str) -> list[LatestValue]:
-        rows = self._query(
+        if self._latest is not None:
+            with self._guard():
+                rows = self._latest.of_device(site, device)
+            return [LatestValue(metric, _utc_ms(ts), value) for metric, ts, value in rows]
+        found = self._query(
             "SELECT metric, ts, value FROM latest WHERE site = ? AND device = ? ORDER BY metric",
             [site, device],
         )
-        return [LatestValue(metric, _utc(ts), value) for metric, ts, value in rows]
+        return [LatestValue(metric, _utc(ts), value) for metric, ts, value in found]
 
     def series(
         self,
@@ -183,7 +159,7 @@ class DuckDBStore:
         """The rollups' bookkeeping; a writable file a crash left with pending minutes is
         brought up to date here, before anything reads it."""
         pending = schema_version(self._con, "readings") >= duckdb_schema.PENDING_VERSION
-        self._keeper = RollupKeeper(self._con, self._lock, enabled=pending, writable=not read_only)
+        self._keeper = RollupKeeper(self._con, enabled=pending, writable=not read_only)
         with self._guard():
             self._keeper.settle()
 
@@ -198,7 +174,8 @@ class DuckDBStore:
 
     def rebuild_rollups(self) -> None:
         """Every rollup computed again from the raw readings, in one transaction."""
-        with self._lock, self._guard():
+        self.settle_rollups()  # the latest values of the pending minutes, before they go
+        with self._lock, self._keeper.lock, self._guard():
             self._con.execute("BEGIN")
             try:
                 rebuild(self._con)
@@ -314,6 +291,7 @@ class DuckDBStore:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                self._keeper.close()
                 self._con.close()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -433,3 +411,7 @@ def _naive(instant: datetime) -> datetime:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)
+
+
+def _utc_ms(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)

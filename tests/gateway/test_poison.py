@@ -12,6 +12,8 @@ import duckdb
 import pytest
 
 from demo_broker.mosquitto import MosquittoProcess
+from ingest.duckdb_schema import READINGS
+from ingest.migrations import Migration, migrate
 from tests.conftest import Publisher, site_config, wait_for
 from tests.gateway.test_gateway_broker import SITE, RunningGateway, now_ms
 
@@ -97,20 +99,32 @@ async def test_each_poison_message_is_dead_lettered_and_acknowledged(
 
 
 def refusing_store(db: Path) -> None:
-    """A real DuckDB file whose tables refuse one value: the schema is the store's own
-    (CREATE TABLE IF NOT EXISTS keeps these), plus a CHECK that stands for any data the store
-    cannot take."""
+    """A real DuckDB file whose tables refuse one value: the store's own schema, applied by its
+    own migrations, with a CHECK added to the readings (every version of the table, so the
+    keyless rebuild of schema 5 keeps it) and the device events, standing for any data the
+    store cannot take."""
+    readings = tuple(
+        Migration(m.version, m.summary, tuple(_refusing(step) for step in m.steps))
+        for m in READINGS
+    )
     with duckdb.connect(str(db)) as con:
         con.execute(
-            """CREATE TABLE readings (
-                   site VARCHAR NOT NULL, device VARCHAR NOT NULL, metric VARCHAR NOT NULL,
-                   ts TIMESTAMP NOT NULL, value DOUBLE NOT NULL CHECK (value <> 13.13),
-                   PRIMARY KEY (site, device, metric, ts));
-               CREATE TABLE device_events (
+            """CREATE TABLE device_events (
                    site VARCHAR NOT NULL, device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL,
                    kind VARCHAR NOT NULL CHECK (kind <> 'refused_kind'), data JSON NOT NULL,
                    PRIMARY KEY (site, device, ts, kind));"""
         )
+        migrate(con, "readings", readings, target=str(db))
+
+
+def _refusing(step: str) -> str:
+    """A readings CREATE TABLE with the refusing CHECK on its value column."""
+    for table in ("CREATE TABLE IF NOT EXISTS readings (", "CREATE TABLE readings_v5 ("):
+        if table in step:
+            head, tail = step.split(table, 1)
+            body, rest = tail.split("value DOUBLE NOT NULL", 1)
+            return f"{head}{table}{body}value DOUBLE NOT NULL CHECK (value <> 13.13){rest}"
+    return step
 
 
 @pytest.mark.parametrize("batch_linger_ms", [0, 200])

@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 from core.readings import ReadingBatch
 from ingest import DuckDBStore
 from ingest.duckdb_rollup import LEVELS, query_series
+from ingest.duckdb_rollup import pending_count as pending_count_of
+from ingest.duckdb_rollup import settle as settle_rows
 from ingest.duckdb_rollup_keeper import settle_every
 from ingest.duckdb_schema import READINGS
 from ingest.errors import StoreUnavailableError
@@ -386,8 +388,8 @@ def test_a_chart_up_to_now_reads_the_pending_last_minutes_raw_without_settling()
 
 
 def test_a_read_that_cannot_settle_answers_exactly_from_the_raw_readings() -> None:
-    """With the writer's lock held (a long write), a read over pending minutes does not wait
-    for it: it reads the raw readings of its snapshot and still sees the late reading."""
+    """With another settle in progress (its lock held), a read over pending minutes does not
+    wait for it: it reads the raw readings of its snapshot and still sees the late reading."""
     store = DuckDBStore(":memory:")
     try:
         store.write(day_of_minutes("a"))
@@ -395,12 +397,41 @@ def test_a_read_that_cannot_settle_answers_exactly_from_the_raw_readings() -> No
         late = T0_MS + (10 * 60 + 7) * 60_000 + 30_000
         store.write(batch_of([("a", "temp_c", late, 12.0)]))
         span = (T0, T0 + timedelta(days=1))
-        with store._lock, ThreadPoolExecutor(2) as pool:
+        with store._keeper.lock, ThreadPoolExecutor(2) as pool:
             answer = pool.submit(store.series, SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
             hourly = answer.result(timeout=30)
         assert [p.value for p in hourly if p.value != 4.0] == [12.0]
         assert pending(store) == 1  # settled by the next timer step or read instead
         assert same(hourly, raw_series(store, ("a", "temp_c"), span, 3600, Aggregate.MAX, None))
+    finally:
+        store.close()
+
+
+def test_a_settle_in_progress_never_delays_a_write_and_leaves_its_minutes_pending() -> None:
+    """The settle runs on its own cursor and lock: a write commits while a settle's
+    transaction is open, and the settle forgets only the minutes its snapshot saw."""
+    store = DuckDBStore(":memory:")
+    try:
+        store.write(day_of_minutes("a"))
+        keeper = store._keeper
+        assert keeper._settling is not None
+        with keeper.lock:  # a settle in progress: its transaction open, its snapshot taken
+            keeper._settling.execute("BEGIN")
+            assert pending_count_of(keeper._settling) == 24 * 60
+            with ThreadPoolExecutor(1) as pool:
+                late = T0_MS + 5 * 60_000 + 10_000
+                wrote = pool.submit(store.write, batch_of([("a", "temp_c", late, 12.0)]))
+                assert wrote.result(timeout=30) == 1
+            settle_rows(keeper._settling)
+            keeper._settling.execute("COMMIT")
+        # The write's minute stays pending: its 12.0 was not in the settle's snapshot.
+        assert store._query("SELECT minute FROM rollup_pending", []) == [
+            (datetime(2026, 3, 28, 15, 5),)
+        ]
+        assert store.settle_rollups() == 1
+        span = (T0, T0 + timedelta(hours=1))
+        hourly = store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX)
+        assert [p.value for p in hourly] == [12.0]
     finally:
         store.close()
 
@@ -485,7 +516,7 @@ def test_a_file_of_schema_3_gains_the_pending_table_and_keeps_its_rollups(
     try:
         assert store._query(
             "SELECT max(version) FROM schema_migrations WHERE component = 'readings'", []
-        ) == [(4,)]
+        ) == [(len(READINGS),)]
         assert pending(store) == 0
         assert store._query("SELECT * FROM rollup_5m ORDER BY ALL", []) == before
         assert same(store.series(SITE, "a", "temp_c", *span, 3600, Aggregate.MAX), expected)
