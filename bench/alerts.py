@@ -25,6 +25,11 @@ not arrive within 10 s is counted as `missed` (the phase is not met, its p99 is 
 stderr. The background comes from one publisher process per 2 k msg/s (`--publishers`), each with
 its own share of the fridges and at most 5,000 messages unacknowledged, so `published_msg_s` is
 what the broker took, not what was queued in the publisher.
+
+`rules` per phase: the service's own figures (`/api/health` `rules`, alerts/pace.py) polled after
+each crossing: how old background readings were when the rules judged them (`age_ms_*`: the
+publisher stamps each reading with the wall clock just before publishing, so this is the
+publish-to-rules lag), the rules' time per reading and the share of a core they took.
 """
 
 from __future__ import annotations
@@ -227,6 +232,51 @@ def stored(base: str) -> int:
     return int(httpx.get(f"{base}/api/health", timeout=10).json()["readings_stored"])
 
 
+def rules_figures(base: str) -> dict[str, Any]:
+    """The service's own `rules` block of /api/health (alerts.pace), {} from a release
+    without it."""
+    figures = httpx.get(f"{base}/api/health", timeout=10).json().get("rules", {})
+    return dict(figures) if isinstance(figures, dict) else {}
+
+
+def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rules' figures polled after each crossing, summed up: how old the readings were when
+    judged (the median of the polls' p50 and the largest p99 and max: each poll covers the
+    service's last 256 batches), the rules' own time per reading and share of a core."""
+    polls = [f for f in seen if f.get("age_ms", {}).get("p50") is not None]
+    if not polls:
+        return {"polls": 0}
+
+    def median(path: tuple[str, ...]) -> float | None:
+        values = [_dig(f, path) for f in polls]
+        present = sorted(v for v in values if v is not None)
+        return round(statistics.median(present), 1) if present else None
+
+    def largest(path: tuple[str, ...]) -> float | None:
+        present = [v for v in (_dig(f, path) for f in polls) if v is not None]
+        return round(max(present), 1) if present else None
+
+    return {
+        "polls": len(polls),
+        "age_ms_p50": median(("age_ms", "p50")),
+        "age_ms_p99": largest(("age_ms", "p99")),
+        "age_ms_max": largest(("age_ms", "max")),
+        "judge_us_per_reading": median(("judge_us_per_reading",)),
+        "busy_share": median(("busy_share",)),
+        "findings_wait_ms_p99": largest(("findings_wait_ms", "p99")),
+        "alert_book_ms_p50": median(("alert_book_ms", "p50")),
+        "alert_book_ms_p99": largest(("alert_book_ms", "p99")),
+        "state_snapshot_ms": largest(("state_snapshot_ms",)),
+    }
+
+
+def _dig(figures: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    value: Any = figures
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
 # -- publishers ------------------------------------------------------------------------------
 
 
@@ -307,10 +357,10 @@ def phase(
     try:
         time.sleep(args.warmup)
         stored0, sent0, t0 = stored(base), sent_total(), time.perf_counter()
-        answers = [
-            _sample(probe, receiver, f"probe-{first_probe + i}", published)
-            for i in range(args.samples)
-        ]
+        answers, polled = [], []
+        for i in range(args.samples):
+            answers.append(_sample(probe, receiver, f"probe-{first_probe + i}", published))
+            polled.append(rules_figures(base))
         latencies = [a for a in answers if a is not None]
         elapsed = time.perf_counter() - t0
         stored1, sent1 = stored(base), sent_total()
@@ -334,6 +384,7 @@ def phase(
         "background_published_during_samples": sent1 - sent0,
         "window_s": round(elapsed, 2),
         "latency_ms": _latency(ordered, None if math.isinf(p99) else p99),
+        "rules": rules_lag(polled),
         "target_p99_ms": target,
         "missed": missed,
         "met": missed == 0 and (target is None or p99 <= target),

@@ -71,6 +71,8 @@ class SensorFaultRule(StatefulRule[SensorState]):
         self._spike_c = s.spike_cold_c if cold else s.spike_heated_c
         self._spike_window_ms = int(s.spike_window_min * MINUTE_MS)
         self._clear_ms = int(s.sensor_fault_clear_min * MINUTE_MS)
+        # Three readings further apart than this are not a jump away and back.
+        self._spike_span_ms = 3 * setup.interval_ms
         self._disturbances = disturbances
         self._message: Message | None = None
         # Set by the engine when the config names a neighbouring probe.
@@ -124,17 +126,24 @@ class SensorFaultRule(StatefulRule[SensorState]):
             noted.append(("stuck", text.stuck(self.setup.label, temp, minutes)))
 
     def _spike(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
-        st = self.state
-        recent = [*st.previous, (ts, temp)][-3:]
-        st.previous = recent[-2:]
-        if len(recent) < 3 or recent[2][0] - recent[0][0] > 3 * self.setup.interval_ms:
+        """Per reading, so without building lists: the last two readings are shifted in
+        place, and the spikes are filtered only when the oldest has left the window."""
+        st, previous = self.state, self.state.previous
+        if len(previous) < 2:
+            previous.append((ts, temp))
             return
-        (_, a), (t_b, b), (_, c) = recent
-        out_jump, back_jump = b - a, c - b
+        (t_a, a), (t_b, b) = previous
+        previous[0], previous[1] = previous[1], (ts, temp)
+        if ts - t_a > self._spike_span_ms:
+            return
+        out_jump, back_jump = b - a, temp - b
         size = min(abs(out_jump), abs(back_jump))
         if size > self._spike_c and (out_jump > 0) != (back_jump > 0):
             st.spikes.append((t_b, size))
-        st.spikes = [(t, s) for t, s in st.spikes if ts - t <= self._spike_window_ms]
+        if not st.spikes:
+            return
+        if ts - st.spikes[0][0] > self._spike_window_ms:  # kept in time order
+            st.spikes = [(t, s) for t, s in st.spikes if ts - t <= self._spike_window_ms]
         count = len(st.spikes)
         if count >= self.setup.settings.spikes_to_alert:
             biggest = max(s for _, s in st.spikes)
@@ -169,6 +178,8 @@ class SensorFaultRule(StatefulRule[SensorState]):
 
     def _verdict(self, ts: int, noted: list[tuple[str, Message]], out: list[Finding]) -> None:
         st = self.state
+        if not noted and not st.firing:
+            return  # the usual reading: nothing to note, nothing to clear
         new_kind = any(kind not in st.last_fault_ms for kind, _ in noted)
         for kind, message in noted:
             st.last_fault_ms[kind] = ts

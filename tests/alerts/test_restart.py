@@ -14,7 +14,7 @@ import pytest
 from alerts.model import Alert, AlertAction, AlertQuery, AlertState, RuleId
 from alerts.service import AlertService
 from core.clock import ManualClock, StepClock
-from ingest import DuckDBStore, StoreWriter
+from ingest import DuckDBStore, StoreError, StoreWriter
 from ingest.duckdb_alerts import DuckDBAlertStore
 from tests.alerts.conftest import MIDNIGHT, SITE, Harness, batch, minutes, school, series
 from tests.conftest import wait_for
@@ -130,3 +130,26 @@ def test_a_saved_state_this_release_cannot_read_starts_that_device_afresh(
     [alert] = second.alerts(OVER)
     assert alert.state is AlertState.FIRING
     second.close()
+
+
+def test_rule_states_are_saved_together_and_the_newest_one_wins(tmp_path: Path) -> None:
+    """A thousand devices' states are one write (they were a committed statement each, seconds
+    of the alert book's connection); saving again replaces them, other sites are untouched, and
+    a state that is not JSON fails the whole save, leaving the previous states in place."""
+    store = DuckDBAlertStore(tmp_path / "canteen.duckdb")
+    try:
+        first = {f"fridge-{i}": json.dumps({"watermark_ms": i}) for i in range(1000)}
+        store.save_rule_state(SITE, first)
+        store.save_rule_state("other-school", {"fridge-1": "{}"})
+        store.save_rule_state(SITE, {"fridge-7": '{"watermark_ms": 70}'})
+        store.save_rule_state(SITE, {})
+        saved = store.load_rule_state(SITE)
+        assert len(saved) == 1000
+        assert json.loads(saved["fridge-7"]) == {"watermark_ms": 70}
+        assert json.loads(saved["fridge-999"]) == {"watermark_ms": 999}
+        assert store.load_rule_state("other-school") == {"fridge-1": "{}"}
+        with pytest.raises(StoreError):
+            store.save_rule_state(SITE, {"fridge-1": '{"watermark_ms": 5}', "fridge-2": "{"})
+        assert json.loads(store.load_rule_state(SITE)["fridge-1"]) == {"watermark_ms": 1}
+    finally:
+        store.close()

@@ -1,0 +1,88 @@
+"""How far behind the live stream the rules judge, and what each step after them costs: the
+figures `/api/health` shows under `rules` and `bench.alerts` reports.
+
+- `age_ms`: a reading's age when the rules judged it (the service clock at judging minus the
+  reading's own timestamp). It includes the device's clock offset and the path before the
+  rules (broker, gateway, store write); with device clocks in step it is the stream's
+  publish-to-rules lag. Taken over the readings of the last `keep` live batches.
+- `judge_us_per_reading`, `busy_share`: the rules' own time per reading, and the share of
+  wall time the event loop spent in them over those batches (1.0 is a whole core: the
+  rules share one event loop and the GIL with ingest, so this is what they take from it).
+- `findings_wait_ms`: from the batch whose findings started a save's wait to that save's
+  start (the hand-over to the worker thread); `alert_book_ms`: the save itself (alert book,
+  registers, notices, and the rules' state when it is due); `state_snapshot_ms`: taking the
+  rules' state on the event loop, spread over several turns of it.
+
+Durations of the service's own work are taken with `time.perf_counter` (they measure this
+process, not domain time); ages use the injected clock, as the readings' timestamps do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["RulesPace"]
+
+_KEEP = 256  # batches (and saves) the figures are taken over
+
+
+class RulesPace:
+    def __init__(self, keep: int = _KEEP) -> None:
+        self.readings = 0
+        self._ages: deque[npt.NDArray[np.int64]] = deque(maxlen=keep)
+        self._judged: deque[tuple[float, float, int]] = deque(maxlen=keep)  # at, cost, readings
+        self._waits: deque[float] = deque(maxlen=keep)
+        self._saves: deque[float] = deque(maxlen=keep)
+        self._snapshot_ms: float | None = None
+
+    def judged(self, ts_ms: npt.NDArray[np.int64], now_ms: int, cost_s: float) -> None:
+        """A live batch was judged at `now_ms` (clock) in `cost_s` (process time)."""
+        if not len(ts_ms):
+            return
+        self.readings += len(ts_ms)
+        self._ages.append(now_ms - ts_ms)
+        self._judged.append((time.perf_counter(), cost_s, len(ts_ms)))
+
+    def saved(self, waited_s: float | None, took_s: float) -> None:
+        if waited_s is not None:
+            self._waits.append(waited_s * 1000.0)
+        self._saves.append(took_s * 1000.0)
+
+    def snapshot_taken(self, took_s: float) -> None:
+        self._snapshot_ms = took_s * 1000.0
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "readings_judged": self.readings,
+            "age_ms": _quantiles(np.concatenate(self._ages) if self._ages else None),
+            **self._busy(),
+            "findings_wait_ms": _quantiles(np.asarray(self._waits) if self._waits else None),
+            "alert_book_ms": _quantiles(np.asarray(self._saves) if self._saves else None),
+            "state_snapshot_ms": _rounded(self._snapshot_ms),
+        }
+
+    def _busy(self) -> dict[str, float | None]:
+        judged = list(self._judged)
+        readings = sum(n for _, _, n in judged)
+        cost = sum(c for _, c, _ in judged)
+        per_reading = cost * 1e6 / readings if readings else None
+        span = judged[-1][0] - judged[0][0] if len(judged) > 1 else 0.0
+        # The first batch's own cost lies before the span began.
+        share = (cost - judged[0][1]) / span if span > 0 else None
+        return {"judge_us_per_reading": _rounded(per_reading), "busy_share": _rounded(share, 3)}
+
+
+def _quantiles(values: npt.NDArray[Any] | None) -> dict[str, float | None]:
+    if values is None or not len(values):
+        return {"p50": None, "p99": None, "max": None}
+    p50, p99 = np.quantile(values, [0.5, 0.99])
+    return {"p50": _rounded(p50), "p99": _rounded(p99), "max": _rounded(values.max())}
+
+
+def _rounded(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(float(value), digits)
