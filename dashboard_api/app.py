@@ -19,6 +19,7 @@ from dashboard_api.chart_warmer import ChartWarmer
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import CsrfRefusedError, LoginRequiredError, require_viewer
 from dashboard_api.errors import install_error_handlers
+from dashboard_api.in_flight import InFlight, RequestsInFlight
 from dashboard_api.routes import alerts, calibration, deadletter, devices, energy, health, registers
 from dashboard_api.routes import charts as chart_route
 from dashboard_api.routes import live as live_route
@@ -37,9 +38,12 @@ def create_app(context: ApiContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    app.state.in_flight = in_flight = RequestsInFlight()
     if context.live is not None:
         app.state.chart_cache = cache = ChartCache()
-        app.state.chart_warmer = ChartWarmer(context, cache, chart_route.chart_job)
+        app.state.chart_warmer = ChartWarmer(
+            context, cache, chart_route.chart_job, busy=in_flight.__bool__
+        )
     install_error_handlers(app)
     app.add_exception_handler(LoginRequiredError, _to_login)
     app.add_exception_handler(CsrfRefusedError, _csrf_refused)
@@ -53,6 +57,7 @@ def create_app(context: ApiContext) -> FastAPI:
     # The signed acknowledge link's page: public, the link is its own credential.
     app.include_router(pages_ack.router)
     install_web(app)
+    app.add_middleware(InFlight, gauge=in_flight)
     app.openapi = _without_default_422(app)  # type: ignore[method-assign]
     return app
 

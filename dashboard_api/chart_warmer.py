@@ -15,20 +15,21 @@ draws them first, so a request finds the picture kept:
   limits changed, or the window moved on by a step (a preset range ends "now", snapped up to
   the chart's step). A chart whose key changed is never served from the old drawing: the key
   holds all of that (`chart_cache`), so the old entry simply stops matching;
-- how much: one drawing at a time, in its own thread niced to the lowest priority (the kernel
-  runs the request threads first); after a drawing that cost c seconds of CPU it rests
-  c * (1 - share) / share, so it uses at most `WARM_CPU_SHARE` of one CPU; before each
-  drawing it waits (up to `YIELD_MAX_S`) while requests have drawings of their own under
-  way. A drawing that fails is logged once per key and not retried until the key changes.
+- how much: one drawing at a time, in a thread of its own; after a drawing that took c
+  seconds it rests c * (1 - share) / share, so it draws at most `WARM_CPU_SHARE` of the time
+  (the wall time, which counts the store's own query threads a thread's CPU clock misses);
+  before each drawing it waits while the app answers requests (`in_flight`), up to
+  `YIELD_MAX_S`, so under a steady load it draws at most about one chart a second and the
+  requests keep the cores. The thread is not niced: a drawing holds the GIL for its Python
+  parts, and a thread the kernel starves while holding it stalls the event loop behind it
+  (on a loaded machine, for hundreds of milliseconds): the yielding and the share bound it
+  instead. A drawing that fails is logged once per key and not retried until the key changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -93,6 +94,7 @@ class ChartWarmer:
         job: ChartJob,
         *,
         share: float = WARM_CPU_SHARE,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         if not 0 < share <= 1:
             raise ValueError(f"share must be in (0, 1], got {share}")
@@ -100,10 +102,11 @@ class ChartWarmer:
         self._cache = cache
         self._job = job
         self._share = share
+        self._busy = busy  # the app is answering requests (`in_flight.RequestsInFlight`)
         self._asked: OrderedDict[Preset, None] = OrderedDict()
         self._failed: set[ChartKey] = set()
         self.drawn = 0  # drawings made by the warmer, for tests and the bench
-        self.cpu_s = 0.0  # their CPU time
+        self.cpu_s = 0.0  # their CPU time in the drawing thread (the store's threads aside)
 
     def asked(
         self,
@@ -130,9 +133,7 @@ class ChartWarmer:
         if live is None:
             return
         await live.ready()
-        with ThreadPoolExecutor(
-            1, thread_name_prefix="chart-warmer", initializer=_lowest_priority
-        ) as pool:
+        with ThreadPoolExecutor(1, thread_name_prefix="chart-warmer") as pool:
             while True:
                 if not await self.sweep(pool):
                     await asyncio.sleep(IDLE_POLL_S)
@@ -175,21 +176,21 @@ class ChartWarmer:
 
     async def _yield_to_requests(self) -> None:
         waited = 0.0
-        while self._cache.drawing and waited < YIELD_MAX_S:
+        while (self._busy() or self._cache.drawing) and waited < YIELD_MAX_S:
             await asyncio.sleep(0.02)
             waited += 0.02
 
     async def _draw(
         self, key: ChartKey, draw: Callable[[], bytes], pool: ThreadPoolExecutor | None
     ) -> bool:
-        spent = [0.0]
+        spent = [0.0, 0.0]  # wall, CPU of the drawing thread
 
         def timed() -> bytes:
-            began = time.thread_time()
+            began, cpu = time.perf_counter(), time.thread_time()
             try:
                 return draw()
             finally:
-                spent[0] = time.thread_time() - began
+                spent[:] = time.perf_counter() - began, time.thread_time() - cpu
 
         try:
             await self._cache.get(key, timed, pool)
@@ -200,16 +201,9 @@ class ChartWarmer:
             self._failed.add(key)
             return False
         self.drawn += 1
-        self.cpu_s += spent[0]
+        self.cpu_s += spent[1]
         await asyncio.sleep(spent[0] * (1 - self._share) / self._share)
         return True
-
-
-def _lowest_priority() -> None:
-    """The warmer's thread at nice 19: Linux schedules threads apart, so the request threads
-    and the event loop run first on a busy machine (elsewhere it keeps the normal priority)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 def chart_warmer_of(request: Request) -> ChartWarmer | None:

@@ -27,8 +27,10 @@ from dashboard_api.chart_cache import (
     ChartKey,
     chart_answer,
     chart_cache,
+    compressed,
     plot_columns,
     snapped_end,
+    svg_answer,
 )
 from dashboard_api.chart_reads import FineRead, column_buckets, fine_step, means_ms
 from dashboard_api.chart_warmer import chart_warmer_of
@@ -98,7 +100,7 @@ async def chart(
     start_at, end_at = _window(context, start, end, columns)
     if context.live is None:
         _, draw = chart_job(context, device, metric, (start_at, end_at), (width, height), lang)
-        return Response(await asyncio.to_thread(draw), media_type="image/svg+xml")
+        return svg_answer(request, await asyncio.to_thread(draw), {})
     # Seeded first: the seed raises every device's version, which would otherwise make every
     # chart kept before it stale at once.
     await context.live.ready()
@@ -118,15 +120,16 @@ def chart_job(
     lang: Language,
 ) -> tuple[ChartKey, Callable[[], bytes]]:
     """The cache key of a chart (everything that changes its picture: see `chart_cache`) and
-    the drawing of it; the route and the background warmer make the same ones. With the live
-    hub, call after `LiveHub.ready()` (the key holds the device's data version)."""
+    the drawing of it (the SVG compressed, as it is kept and sent); the route and the
+    background warmer make the same ones. With the live hub, call after `LiveHub.ready()` (the
+    key holds the device's data version)."""
     start_at, end_at = window
     width, height = size
     step_s = chart_step((end_at - start_at).total_seconds(), plot_columns(width))
 
     def draw() -> bytes:
         spec = _spec(context, device, metric, start_at, end_at, step_s, width, height, lang)
-        return render_chart(spec).encode()
+        return compressed(render_chart(spec).encode())
 
     key = (
         device.id,

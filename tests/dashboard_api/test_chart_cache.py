@@ -242,7 +242,8 @@ async def test_the_cache_is_bounded_by_bytes(site: Site) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://school") as client:
         await signed_in(client, VIEWER)
-        one = len((await client.get(URL, params=MORNING)).content)
+        # As kept: compressed, the bytes the client received before decoding them.
+        one = (await client.get(URL, params=MORNING)).num_bytes_downloaded
         small = ChartCache(max_bytes=one + one // 2)  # room for one chart of this size
         app.state.chart_cache = small
         await client.get(URL, params=MORNING)
@@ -250,6 +251,20 @@ async def test_the_cache_is_bounded_by_bytes(site: Site) -> None:
         assert len(small) == 1 and small.evicted == 1 and small.size <= small.max_bytes
         await client.get(URL, params=MORNING)  # evicted: drawn again
         assert small.drawn == 3
+
+
+async def test_a_chart_is_sent_compressed_and_plain_to_a_client_without_gzip(live: Live) -> None:
+    packed = await live.client.get(URL, params=MORNING)
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.headers["vary"] == "Accept-Encoding"
+    assert packed.num_bytes_downloaded * 3 < len(packed.content)  # SVG's numbers repeat
+    for refusing in ("identity", "gzip;q=0, br", "deflate"):
+        plain = await live.client.get(URL, params=MORNING, headers={"Accept-Encoding": refusing})
+        assert "content-encoding" not in plain.headers, refusing
+        assert plain.content == packed.content and plain.headers["etag"] == packed.headers["etag"]
+    assert live.cache.drawn == 1
+    fresh = await live.fresh.get(URL, params={**MORNING}, headers={"Accept-Encoding": "identity"})
+    assert fresh.content == packed.content and "content-encoding" not in fresh.headers
 
 
 # -- the cache on its own ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ fresh, and a picture of old data is never served after new data arrived. On the 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
@@ -15,12 +16,14 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from core.model import Device
 from dashboard_api import create_app
 from dashboard_api.chart_cache import ChartCache, ChartKey
-from dashboard_api.chart_warmer import WARM_RANGES, ChartWarmer
+from dashboard_api.chart_warmer import WARM_RANGES, YIELD_MAX_S, ChartWarmer
 from dashboard_api.context import ApiContext
+from dashboard_api.in_flight import InFlight, RequestsInFlight
 from dashboard_api.live import LiveHub
 from dashboard_api.routes.charts import chart_job
 from dashboard_api.web.i18n import Language
@@ -179,3 +182,33 @@ async def test_the_share_is_a_fraction_of_one_cpu(warm: Warm) -> None:
     for share in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match="share must be in"):
             ChartWarmer(warm.warmer._context, warm.cache, chart_job, share=share)
+
+
+async def test_the_warmer_holds_back_while_requests_are_answered(warm: Warm) -> None:
+    """Busy: no drawing starts for up to `YIELD_MAX_S`; once the app is idle it goes on."""
+    answering = [True]
+    warmer = ChartWarmer(
+        warm.warmer._context, ChartCache(), chart_job, share=1.0, busy=lambda: answering[0]
+    )
+    sweeping = asyncio.create_task(warmer.sweep())
+    await asyncio.sleep(YIELD_MAX_S / 2)
+    assert warmer.drawn == 0
+    answering[0] = False
+    assert await asyncio.wait_for(sweeping, 60) == warmer.drawn > 0
+
+
+async def test_the_app_counts_requests_in_flight_but_not_live_streams(warm: Warm) -> None:
+    gauge = RequestsInFlight()
+    seen: list[int] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(gauge.count)
+
+    counted = InFlight(app, gauge)
+    for path, during in (("/api/devices", 1), ("/api/live", 0)):
+        await counted({"type": "http", "path": path}, _never, _never)
+        assert seen[-1] == during and gauge.count == 0 and not gauge
+
+
+async def _never() -> Message:
+    raise AssertionError("not called")
