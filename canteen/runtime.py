@@ -102,7 +102,9 @@ class Service:
 
     def _wire(self, config: SiteConfig, clock: Clock) -> None:
         self.writer = StoreWriter(self.store)
-        self.gateway = Gateway(config, self.writer, clock, broker_url=self.broker_url)
+        self.gateway = Gateway(
+            config, self.writer, clock, broker_url=self.broker_url, stages=self.writer.stages
+        )
         # Rules see each batch once it is stored, and presence changes (Last Wills).
         self.alerts = AlertService(config, self.alert_store, clock)
         self.writer.add_listener(self.alerts.on_batch)
@@ -172,6 +174,8 @@ class Service:
             "dead_letters": sum(gw.dead_letters.values()),
             "dead_letters_by_reason": dict(gw.dead_letters),
             "store_retries": gw.store_retries,
+            # Where the readings path's time goes, per step (core.stages).
+            "ingest_latency_ms": self.writer.stages.snapshot(),
             # How far behind the stream the rules judge and what they cost (alerts.pace).
             "rules": {"live": self.alerts.live, **self.alerts.pace.figures()},
         }

@@ -4,6 +4,7 @@ decode stage fills while the store writes the one before (`gateway/service.py`, 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
@@ -26,6 +27,12 @@ class DecodedBatch:
     presence: list[Owned[PresenceChange]]
     letters: list[DeadLetter]
     done: set[str] = field(default_factory=set)
+    closed_at: float = 0.0  # time.monotonic() when the decoder closed it (core.stages)
+
+    @property
+    def oldest_received(self) -> float | None:
+        """When its first message was received (time.monotonic()), None without messages."""
+        return self.messages[0].received if self.messages else None
 
 
 @dataclass(slots=True)
@@ -44,4 +51,5 @@ class OpenBatch:
     def close(self) -> DecodedBatch:
         """The batch as the store stage takes it, its readings as columns."""
         self.decoded.readings = self.builder.build()
+        self.decoded.closed_at = time.monotonic()
         return self.decoded

@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -56,13 +56,15 @@ _ACK_BARRIER_TIMEOUT_S = 5.0
 @dataclass(frozen=True, slots=True)
 class Inbound:
     """One received message. `session` tells which connection it came on: a packet id is only
-    meaningful to the connection that delivered it."""
+    meaningful to the connection that delivered it. `received` is `time.monotonic()` when
+    paho handed it over (the latency stamps of `core.stages`), not part of its identity."""
 
     topic: str
     payload: bytes
     qos: int
     mid: int
     session: int
+    received: float = field(default=0.0, compare=False)
 
 
 class BrokerLink:
@@ -269,7 +271,9 @@ class BrokerLink:
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         topic = message._topic.decode("utf-8", "replace")
         payload = bytes(message.payload)
-        self._inbox.append(Inbound(topic, payload, message.qos, message.mid, self._session))
+        self._inbox.append(
+            Inbound(topic, payload, message.qos, message.mid, self._session, time.monotonic())
+        )
         if not self._signalled and self._loop is not None:
             self._signalled = True
             self._loop.call_soon_threadsafe(self._wake.set)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Protocol
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig, parse_broker_url
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
+from core.stages import OLDEST_RECEIVED, StageTimes
 from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
 from gateway.batching import DecodedBatch, OpenBatch
@@ -84,8 +86,11 @@ class Gateway:
         clock: Clock,
         *,
         broker_url: str | None = None,
+        stages: StageTimes | None = None,
     ) -> None:
         self._config = config
+        # Shared with the store writer, which stamps the steps after the hand-over.
+        self.stages = stages if stages is not None else StageTimes()
         self._sink = sink
         self._clock = clock
         self._site = config.site.id
@@ -145,21 +150,36 @@ class Gateway:
         linger = self._settings.batch_linger_ms / 1000
         limit = self._settings.batch_max_messages
         busy = False
+        stages = self.stages
         while True:
             messages = await self._link.receive(limit)
+            taken = time.monotonic()
+            stages.observe("inbox", taken - messages[0].received)
             if busy and len(messages) < limit and linger > 0 and self._link.pending() == 0:
                 # Busy traffic: wait a moment so the batch is worth a store transaction.
                 await asyncio.sleep(linger)
                 messages += self._link.take(limit - len(messages))
+                stages.observe("linger", time.monotonic() - taken)
             # A short batch means quiet traffic: the next message goes out at once (latency).
             busy = len(messages) >= _BUSY_BATCH
-            await out.put(self.decode(messages))
+            decoding = time.monotonic()
+            batch = self.decode(messages)
+            stages.observe("decode", batch.closed_at - decoding)
+            await out.put(batch)
 
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
+        stages = self.stages
         while True:
             batch = await queue.get()
-            await self.store(batch)
+            stages.observe("queued", time.monotonic() - batch.closed_at)
+            token = OLDEST_RECEIVED.set(batch.oldest_received)
+            try:
+                await self.store(batch)
+            finally:
+                OLDEST_RECEIVED.reset(token)
+            stored = time.monotonic()
             self.stats.acked += self._link.ack(batch.messages)
+            stages.observe("ack", time.monotonic() - stored)
 
     async def store(self, batch: DecodedBatch) -> None:
         """Store a decoded batch; returns once every message is stored or dead-lettered.

@@ -3,17 +3,23 @@
 Each call returns only once the data is durable in the store, because the gateway acknowledges
 messages to the broker after that (DESIGN.md, delivery guarantees). Blocking store calls run in a
 worker thread, never on the event loop. After a reading batch is stored, listeners (rules, the
-live dashboard) are told in the order batches were stored.
+live dashboard) are told in the order batches were stored, as soon as the batch is stored:
+before the gateway acknowledges it and before its events, presence and dead letters are
+written. Each batch's steps are stamped into `stages` (`core.stages`): the hop to the worker
+thread, the write, the hop back, the listeners, and from its oldest message's arrival (set by
+the gateway) to stored and to handed over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
+from core.stages import OLDEST_RECEIVED, StageTimes
 from ingest.store import SiteStore
 
 __all__ = ["StoreWriter", "WriterStats"]
@@ -34,8 +40,9 @@ class WriterStats:
 
 
 class StoreWriter:
-    def __init__(self, store: SiteStore) -> None:
+    def __init__(self, store: SiteStore, stages: StageTimes | None = None) -> None:
         self._store = store
+        self.stages = stages if stages is not None else StageTimes()
         self._listeners: list[BatchListener] = []
         self._presence_listeners: list[PresenceListener] = []
         self.stats = WriterStats()
@@ -47,7 +54,9 @@ class StoreWriter:
         self._presence_listeners.append(listener)
 
     async def readings(self, batch: ReadingBatch) -> None:
-        written = await asyncio.to_thread(self._store.write, batch)
+        called = time.monotonic()
+        began, stored, written = await asyncio.to_thread(self._timed_write, batch)
+        back = time.monotonic()
         self.stats.readings += written
         self.stats.batches += 1
         for listener in self._listeners:
@@ -56,6 +65,23 @@ class StoreWriter:
             except Exception:
                 # A listener's bug must not stop storage; it is logged with its traceback.
                 log.exception("batch listener %r failed", listener)
+        self._stamp(called, began, stored, back)
+
+    def _timed_write(self, batch: ReadingBatch) -> tuple[float, float, int]:
+        began = time.monotonic()
+        written = self._store.write(batch)
+        return began, time.monotonic(), written
+
+    def _stamp(self, called: float, began: float, stored: float, back: float) -> None:
+        stages = self.stages
+        stages.observe("write_hop", began - called)
+        stages.observe("write", stored - began)
+        stages.observe("handover", back - stored)
+        stages.observe("listeners", time.monotonic() - back)
+        received = OLDEST_RECEIVED.get()
+        if received:
+            stages.observe("received_to_stored", stored - received)
+            stages.observe("received_to_handed", back - received)
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         await asyncio.to_thread(self._store.write_dead_letters, letters)

@@ -29,7 +29,9 @@ class RunningGateway:
         self.writer = StoreWriter(self.store)
         self.stored: list[Reading] = []  # in the order stored, which is the order acknowledged
         self.writer.add_listener(self.stored.extend)
-        self.gateway = Gateway(config, self.writer, SystemClock(), broker_url=broker.url)
+        self.gateway = Gateway(
+            config, self.writer, SystemClock(), broker_url=broker.url, stages=self.writer.stages
+        )
         self.task = asyncio.create_task(self.gateway.run(), name="gateway-under-test")
 
     async def wait_subscribed(self) -> None:
