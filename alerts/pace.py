@@ -9,9 +9,10 @@ figures `/api/health` shows under `rules` and `bench.alerts` reports.
   wall time the event loop spent in them over those batches (1.0 is a whole core: the
   rules share one event loop and the GIL with ingest, so this is what they take from it).
 - `findings_wait_ms`: from the batch whose findings started a save's wait to that save's
-  start (the hand-over to the worker thread); `alert_book_ms`: the save itself (alert book,
-  registers, notices, and the rules' state when it is due); `state_snapshot_ms`: taking the
-  rules' state on the event loop, spread over several turns of it.
+  start; `thread_hop_ms`: from the save's start to its worker thread running it;
+  `alert_book_ms`: the save in that thread (alert book, registers, notices, and the rules'
+  state when it is due); `state_snapshot_ms`: taking the rules' state on the event loop,
+  spread over several turns of it.
 
 Durations of the service's own work are taken with `time.perf_counter` (they measure this
 process, not domain time); ages use the injected clock, as the readings' timestamps do.
@@ -37,6 +38,7 @@ class RulesPace:
         self._ages: deque[npt.NDArray[np.int64]] = deque(maxlen=keep)
         self._judged: deque[tuple[float, float, int]] = deque(maxlen=keep)  # at, cost, readings
         self._waits: deque[float] = deque(maxlen=keep)
+        self._hops: deque[float] = deque(maxlen=keep)
         self._saves: deque[float] = deque(maxlen=keep)
         self._snapshot_ms: float | None = None
 
@@ -48,9 +50,10 @@ class RulesPace:
         self._ages.append(now_ms - ts_ms)
         self._judged.append((time.perf_counter(), cost_s, len(ts_ms)))
 
-    def saved(self, waited_s: float | None, took_s: float) -> None:
+    def saved(self, waited_s: float | None, hop_s: float, took_s: float) -> None:
         if waited_s is not None:
             self._waits.append(waited_s * 1000.0)
+        self._hops.append(hop_s * 1000.0)
         self._saves.append(took_s * 1000.0)
 
     def snapshot_taken(self, took_s: float) -> None:
@@ -62,6 +65,7 @@ class RulesPace:
             "age_ms": _quantiles(np.concatenate(self._ages) if self._ages else None),
             **self._busy(),
             "findings_wait_ms": _quantiles(np.asarray(self._waits) if self._waits else None),
+            "thread_hop_ms": _quantiles(np.asarray(self._hops) if self._hops else None),
             "alert_book_ms": _quantiles(np.asarray(self._saves) if self._saves else None),
             "state_snapshot_ms": _rounded(self._snapshot_ms),
         }

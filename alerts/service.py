@@ -26,11 +26,13 @@ synchronous, for `canteen eval` and tests: their caller is the owner.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -103,6 +105,9 @@ class AlertService:
         self._wake = asyncio.Event()
         # Findings and snapshots go to the store one batch at a time, in the order taken.
         self._saving = asyncio.Lock()
+        # The rules' own worker thread: in the loop's shared pool an alert's write queued
+        # behind the readings writes, the rollup settles and the charts drawn there.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
 
     @property
     def registers(self) -> RegisterStore:
@@ -201,8 +206,16 @@ class AlertService:
             if not output and states is None:
                 return []  # nothing found: no hop to a worker thread for it
             begun = time.perf_counter()
-            changes = await _finished(self._persist, output, states)
-            self.pace.saved(None if since is None else begun - since, time.perf_counter() - begun)
+            started: list[float] = []
+
+            def persist() -> list[AlertChange]:
+                started.append(time.perf_counter())
+                return self._persist(output, states)
+
+            changes = await _finished(self._worker, persist)
+            ended = time.perf_counter()
+            hop = started[0] - begun if started else 0.0
+            self.pace.saved(None if since is None else begun - since, hop, ended - begun - hop)
             return changes
 
     async def _snapshot(self, spread: bool) -> dict[str, str]:
@@ -231,7 +244,7 @@ class AlertService:
             # restart does not bring the old baseline back.
             before, self._waiting = self._waiting, EngineOutput()
             states = self.engine.snapshot()
-            changes = await _finished(self._persist, output, states, before)
+            changes = await _finished(self._worker, self._persist, output, states, before)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 
@@ -306,7 +319,7 @@ class AlertService:
         `run` is cancelled, the step is asked to stop after its current chunk and awaited, so
         nothing touches the rules or the store once `run` has ended."""
         try:
-            await _finished(work, *args, on_cancel=self._stopping.set)
+            await _finished(self._worker, work, *args, on_cancel=self._stopping.set)
         finally:
             self._stopping.clear()
 
@@ -437,12 +450,16 @@ async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _finished(
-    work: Callable[..., T], *args: object, on_cancel: Callable[[], None] | None = None
+    worker: ThreadPoolExecutor,
+    work: Callable[..., T],
+    *args: object,
+    on_cancel: Callable[[], None] | None = None,
 ) -> T:
     """`work(*args)` in a worker thread. A thread cannot be stopped: when the caller is
     cancelled, it waits for the thread to finish before it gives up (so a save still under way
     holds its turn, and a later one cannot land before it), then re-raises."""
-    step = asyncio.ensure_future(asyncio.to_thread(work, *args))
+    loop = asyncio.get_running_loop()
+    step = asyncio.ensure_future(loop.run_in_executor(worker, functools.partial(work, *args)))
     try:
         return await asyncio.shield(step)
     except asyncio.CancelledError:

@@ -264,6 +264,8 @@ def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "judge_us_per_reading": median(("judge_us_per_reading",)),
         "busy_share": median(("busy_share",)),
         "findings_wait_ms_p99": largest(("findings_wait_ms", "p99")),
+        "thread_hop_ms_p50": median(("thread_hop_ms", "p50")),
+        "thread_hop_ms_p99": largest(("thread_hop_ms", "p99")),
         "alert_book_ms_p50": median(("alert_book_ms", "p50")),
         "alert_book_ms_p99": largest(("alert_book_ms", "p99")),
         "state_snapshot_ms": largest(("state_snapshot_ms",)),
