@@ -1,7 +1,10 @@
 """The alert path alone: a rule's finding applied to the alert book, to the webhook request
 that tells someone, with no telemetry, broker or ingest in front of it.
 
-Run ``python -m bench.alerts_path [--samples 60]``. One JSON object goes to stdout.
+Run ``python -m bench.alerts_path [--samples 60] [--readings-rate 1000]``. One JSON object goes
+to stdout. With `--readings-rate`, the part before the rules is measured too, split by step
+(`bench.readings_path`: publish -> broker -> gateway -> DuckDB -> hand-over, with the
+service's own stage histograms) and reported as `readings_path`.
 
 What `python -m bench.alerts` measures end to end includes the gateway's batch linger, the
 DuckDB write of the readings and the rules; this bench takes the part after the rules: the
@@ -33,6 +36,7 @@ from typing import Any
 
 from alerts.lifecycle import AlertBook
 from alerts.model import Finding, Phase
+from bench import readings_path
 from bench.alerts import Receiver, _quantile, site_config
 from canteen.notify_wiring import NotifyWiring
 from core.clock import SystemClock, to_epoch_ms
@@ -121,11 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--samples", type=int, default=60, help="findings, one at a time")
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between two findings")
+    parser.add_argument(
+        "--readings-rate",
+        type=float,
+        default=None,
+        help="also measure the readings path at this many messages a second (bench.readings_path)",
+    )
+    readings_path.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be >= 1")
+    if args.readings_rate is not None and args.readings_rate <= 0:
+        parser.error("--readings-rate must be > 0")
     try:
         report = run(args)
+        if args.readings_rate is not None:
+            args.rate = args.readings_rate
+            report["readings_path"] = readings_path.run(args)
     except RuntimeError as exc:
         print(f"bench.alerts_path failed: {exc}", file=sys.stderr)
         return 1
