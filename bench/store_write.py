@@ -8,8 +8,9 @@ metrics a minute: 30 x 200 is 17.3 M readings, the table a school reaches in a m
 writes the same `--batches` batches of each size in `--sizes`: the newest minute of every
 device (the live stream), with one batch in five a redelivery of the batch before (QoS 1 after
 a crash between store and ack). The figure is ms per batch (median, p90) and readings/s, CPU
-wall time of the write statement(s) in one transaction with its COMMIT, measured in the same
-run for every variant so their ratios hold on a loaded machine.
+wall time of the write statement(s) in one transaction with its COMMIT. Each batch is written
+by every variant in turn, each on its own file, so a change of load falls on all alike and
+their ratios hold on a loaded machine.
 
 Variants
     replace_pk      today's write until this bench: `INSERT OR REPLACE` on the primary key
@@ -215,32 +216,54 @@ def _history(path: Path, ddl: str, args: argparse.Namespace) -> duckdb.DuckDBPyC
     return con
 
 
-def _measure(
-    con: duckdb.DuckDBPyConnection,
-    write: Callable[[duckdb.DuckDBPyConnection, ReadingBatch], None],
+def _interleaved(
+    cons: dict[str, duckdb.DuckDBPyConnection],
     batches: Sequence[ReadingBatch],
-) -> dict[str, float]:
-    times: list[float] = []
-    for batch in batches:
-        begun = time.perf_counter()
-        write(con, batch)
-        times.append((time.perf_counter() - begun) * 1000.0)
+) -> dict[str, dict[str, float]]:
+    """Each batch written by every variant in turn (on its own file), so a change of the
+    machine's load falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in cons}
+    cpu: dict[str, list[float]] = {name: [] for name in cons}
+    for index, batch in enumerate(batches):
+        names = list(cons)
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            write = _VARIANTS[name][1]
+            begun, begun_cpu = time.perf_counter(), time.process_time()
+            write(cons[name], batch)
+            times[name].append((time.perf_counter() - begun) * 1000.0)
+            cpu[name].append((time.process_time() - begun_cpu) * 1000.0)
+    return {name: _figures(t, cpu[name], len(batches[0])) for name, t in times.items()}
+
+
+def _figures(times: list[float], cpu: list[float], size: int) -> dict[str, float]:
+    """Wall ms per batch (p50, p90), readings/s at the median, and the process's CPU ms per
+    batch (DuckDB's threads included: less sensitive to other processes than wall time)."""
     times.sort()
-    size = len(batches[0])
     median = statistics.median(times)
     return {
         "ms_per_batch_p50": round(median, 2),
         "ms_per_batch_p90": round(times[int(0.9 * (len(times) - 1))], 2),
         "readings_per_s": round(size / (median / 1000.0)),
+        "cpu_ms_per_batch_p50": round(statistics.median(cpu), 2),
     }
 
 
-def _check(con: duckdb.DuckDBPyConnection, expected: int) -> None:
-    [(total, distinct)] = con.execute(
-        "SELECT count(*), count(DISTINCT (site, device, metric, ts)) FROM readings"
-    ).fetchall()
-    if total != distinct or total != expected:
-        raise RuntimeError(f"{total} rows, {distinct} distinct, {expected} expected")
+def _check(cons: dict[str, duckdb.DuckDBPyConnection]) -> None:
+    """Every idempotent variant holds each reading once, and all the same number of them
+    (executemany keeps no identity: its redelivered batches are there twice)."""
+    totals: dict[str, int] = {}
+    for name, con in cons.items():
+        if name == "executemany":
+            continue
+        [(total, distinct)] = con.execute(
+            "SELECT count(*), count(DISTINCT (site, device, metric, ts)) FROM readings"
+        ).fetchall()
+        if total != distinct:
+            raise RuntimeError(f"{name}: {total} rows but {distinct} distinct readings")
+        totals[name] = int(total)
+    if len(set(totals.values())) > 1:
+        raise RuntimeError(f"the variants stored different counts: {totals}")
 
 
 def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
@@ -249,22 +272,22 @@ def run(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-store-write-") as tmp:
+        cons: dict[str, duckdb.DuckDBPyConnection] = {}
         for name in args.variants:
-            ddl, write = _VARIANTS[name]
             say(f"{name}: building {history:,} readings of history")
-            begun = time.perf_counter()
-            con = _history(Path(tmp) / f"{name}.duckdb", ddl, args)
-            built_s = time.perf_counter() - begun
-            figures: dict[str, Any] = {"history_build_s": round(built_s, 1)}
-            written = 0
-            for size in args.sizes if name != "executemany" else args.sizes[:1]:
-                batches = _batches(args.devices, minutes + written, size, args.batches)
-                figures[str(size)] = _measure(con, write, batches)
-                written += -(-size * args.batches // (args.devices * len(_METRICS))) + 1
-                say(f"{name} size {size}: {figures[str(size)]}")
+            cons[name] = _history(Path(tmp) / f"{name}.duckdb", _VARIANTS[name][0], args)
+        written = 0
+        for size in args.sizes:
+            batches = _batches(args.devices, minutes + written, size, args.batches)
+            # executemany only at the smallest size: row by row is the slow way at any size.
+            taking = {n: c for n, c in cons.items() if n != "executemany" or size == args.sizes[0]}
+            for name, figures in _interleaved(taking, batches).items():
+                results.setdefault(name, {})[str(size)] = figures
+                say(f"{name} size {size}: {figures}")
+            written += -(-size * args.batches // (args.devices * len(_METRICS))) + 1
+        _check(cons)
+        for con in cons.values():
             con.close()
-            results[name] = figures
-            (Path(tmp) / f"{name}.duckdb").unlink()
     return {
         "bench": "store_write",
         "history_readings": history,
