@@ -5,14 +5,17 @@ decode stage fills while the store writes the one before (`gateway/service.py`, 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
 from gateway.codec import TimeWindow
 from gateway.isolation import Owned, ReadingSpan
 from gateway.link import Inbound
 
-__all__ = ["DecodedBatch", "OpenBatch"]
+__all__ = ["DecodedBatch", "OpenBatch", "merged"]
 
 
 @dataclass(slots=True)
@@ -53,3 +56,37 @@ class OpenBatch:
         self.decoded.readings = self.builder.build()
         self.decoded.closed_at = time.monotonic()
         return self.decoded
+
+
+def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
+    """Batches that waited for the store together, as one in their order: one transaction
+    stores them all, so the newest does not wait for a write of each before it. Each
+    message's readings keep their span (shifted), so a refused one is still found alone."""
+    if len(batches) == 1:
+        return batches[0]
+    out = DecodedBatch([], ReadingBatch.empty(), [], [], [], [])
+    site: list[str] = []
+    device: list[str] = []
+    metric: list[str] = []
+    offset = 0
+    for batch in batches:
+        out.messages.extend(batch.messages)
+        out.spans.extend(
+            ReadingSpan(s.start + offset, s.end + offset, s.message) for s in batch.spans
+        )
+        out.events.extend(batch.events)
+        out.presence.extend(batch.presence)
+        out.letters.extend(batch.letters)
+        site += batch.readings.site
+        device += batch.readings.device
+        metric += batch.readings.metric
+        offset += len(batch.readings)
+    out.readings = ReadingBatch(
+        site,
+        device,
+        metric,
+        np.concatenate([b.readings.ts_ms for b in batches]),
+        np.concatenate([b.readings.value for b in batches]),
+    )
+    out.closed_at = batches[0].closed_at
+    return out

@@ -3,7 +3,9 @@
 Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, which runs blocking
 work in a thread). A bounded queue between them lets the next batch decode while the previous
 one is written, and pushes back on the broker when the store is slow: unacknowledged messages
-fill the broker's in-flight window and it stops sending. The linger is adaptive: after a short
+fill the broker's in-flight window and it stops sending; the batches that waited while a write
+ran are stored together in the next one (`merged`), so the newest waits for one write, not
+one per batch before it. The linger is adaptive: after a short
 batch (quiet traffic) the next message is decoded and handed over at once, for latency; after
 a long one (a flood, a backlog) the decoder waits `batch_linger_ms` for more when the link is
 empty, so a store transaction's fixed cost is shared by many readings.
@@ -36,7 +38,7 @@ from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch,
 from core.stages import OLDEST_RECEIVED, StageTimes
 from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
 from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
-from gateway.batching import DecodedBatch, OpenBatch
+from gateway.batching import DecodedBatch, OpenBatch, merged
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
@@ -170,7 +172,11 @@ class Gateway:
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
         stages = self.stages
         while True:
-            batch = await queue.get()
+            waiting = [await queue.get()]
+            while not queue.empty():
+                waiting.append(queue.get_nowait())
+            # What waited while the last write ran goes out as one transaction.
+            batch = merged(waiting)
             stages.observe("queued", time.monotonic() - batch.closed_at)
             token = OLDEST_RECEIVED.set(batch.oldest_received)
             try:

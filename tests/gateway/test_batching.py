@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 
 from core.clock import SystemClock
-from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
+from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
 from demo_broker.mosquitto import MosquittoProcess
+from gateway.batching import DecodedBatch, merged
+from gateway.isolation import ReadingSpan, readings_of
+from gateway.link import Inbound
 from gateway.service import Gateway
 from ingest import DuckDBStore, StoreWriter
 from tests.conftest import Publisher, site_config, wait_for
@@ -114,6 +117,34 @@ async def test_a_burst_behind_a_slow_store_is_stored_in_order_in_few_batches(
 
     seqs = [ts - base for batch in sink.batches for ts in batch]
     assert seqs == list(range(201)), "readings reached the store out of order or twice"
-    # The first alone; behind it at most two queued, one waiting to be queued, and the rest
-    # gathered in the link meanwhile: one batch more.
-    assert len(sink.batches) <= 5
+    # The first alone; behind it the two queued go out as one, then the one that waited to be
+    # queued, and the rest gathered in the link meanwhile: one batch more.
+    assert len(sink.batches) <= 4
+
+
+def test_batches_that_waited_together_are_merged_in_order_with_their_spans() -> None:
+    def decoded(seqs: list[int], closed_at: float) -> DecodedBatch:
+        builder = ReadingBatchBuilder()
+        spans = []
+        for seq in seqs:
+            message = Inbound(f"t/{seq}", b"", 1, seq, 1)
+            start = len(builder)
+            for metric in ("temp_c", "door_open"):
+                builder.append(SITE, "fridge-1", metric, seq, float(seq))
+            spans.append(ReadingSpan(start, len(builder), message))
+        batch = DecodedBatch([s.message for s in spans], builder.build(), spans, [], [], [])
+        batch.closed_at = closed_at
+        return batch
+
+    first, second = decoded([1, 2], 10.0), decoded([3], 11.0)
+    batch = merged([first, second])
+    assert [m.mid for m in batch.messages] == [1, 2, 3]
+    assert batch.readings.ts_ms.tolist() == [1, 1, 2, 2, 3, 3]
+    assert [(s.start, s.end, s.message.mid) for s in batch.spans] == [
+        (0, 2, 1),
+        (2, 4, 2),
+        (4, 6, 3),
+    ]
+    assert readings_of(batch.readings, batch.spans[2:]).value.tolist() == [3.0, 3.0]
+    assert batch.closed_at == 10.0  # the oldest: how long the first waited
+    assert merged([first]) is first
