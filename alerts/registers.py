@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,9 +21,11 @@ from alerts.model import (
     DisinfectionStatus,
     SealHealthPoint,
 )
-from alerts.product_log import AirReadings, with_product
+from alerts.product_log import AirReadings
+from alerts.register_bands import BandSpan, LimitChange, band_spans, judged_days, limit_changes
 from alerts.rules.product import JudgeOn, judge_on, tau_min
 from alerts.store import DayWindow, RegisterStore
+from core.admin_records import LimitPeriod
 from core.config import SiteConfig
 from core.model import Device, DeviceKind
 
@@ -58,8 +60,10 @@ _SEALED = (
 
 @dataclass(frozen=True, slots=True)
 class TemperatureLog:
-    """A device's daily temperature log and the band its minutes out of band count against
-    (None: no band on that side). `judged_on` says which of the air and the estimated food the
+    """A device's daily temperature log and the band in force now (None: no band on that
+    side); each day's minutes out of band count against that day's own bands (`day_bands`,
+    more than one span on a day a limit changed; `changes`: the band limits an admin changed in
+    the period, by whom). `judged_on` says which of the air and the estimated food the
     over-temperature rule judges; `product_tau_min` is the estimate's time constant (None: no
     food estimated)."""
 
@@ -69,6 +73,8 @@ class TemperatureLog:
     days: list[DailyTemperature]
     judged_on: JudgeOn = "air"
     product_tau_min: float | None = None
+    day_bands: dict[date, list[BandSpan]] = field(default_factory=dict)
+    changes: list[LimitChange] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,21 +150,31 @@ def temperature_log(
     last: date,
     now: datetime,
     air: AirReadings | None = None,
+    history: Sequence[LimitPeriod] | None = None,
 ) -> TemperatureLog:
-    """Per local day: min, max, mean, minutes out of band and completeness. A reading stands
-    for the time until the next one, at most the device's silence (`RuleSettings.silence_s`):
-    a longer gap is missing data, as the offline rule sees it. With the device's `air`
-    readings, the same figures of the estimated food temperature of a cold cabinet beside
-    them (`alerts.product_log`)."""
+    """Per local day: min, max, mean, minutes out of band and completeness, judged by the
+    band in force that day: the config's limits with an admin's overrides as `history` (the
+    device's `LimitPeriod`s over the range) says they were (None: today's limits throughout).
+    A reading stands for the time until the next one, at most the device's silence
+    (`RuleSettings.silence_s`): a longer gap is missing data, as the offline rule sees it.
+    With the device's `air` readings, the same figures of the estimated food temperature of a
+    cold cabinet beside them (`alerts.product_log`)."""
     low, high = temperature_band(config, device)
     settings = config.rules_for(device)
     days = local_days(config.site.zone, first, last, now)
     silence_s = settings.silence_s(device.interval_s)
-    rows = registers.daily_temperature_log(config.site.id, device.id, days, low, high, silence_s)
     tau = tau_min(device.kind, settings)
-    if air is not None and tau is not None:
-        rows = with_product(rows, days, air, tau, (low, high), silence_s)
-    return TemperatureLog(device.id, low, high, rows, judge_on(device.kind, settings), tau)
+    product = (air, tau) if air is not None and tau is not None else None
+    spans = band_spans(config, device, history, days)
+    rows = judged_days(registers, config, device, days, spans, silence_s, product)
+    changes = (
+        limit_changes(config, device, history, days[0].start, days[-1].end)
+        if history is not None and days
+        else []
+    )
+    return TemperatureLog(
+        device.id, low, high, rows, judge_on(device.kind, settings), tau, spans, changes
+    )
 
 
 def seal_health(

@@ -1,6 +1,8 @@
 """What an admin changes, as stored: the audit trail of every change to people, tokens and
 control limits (who, when, what, the value before and after, why), and a device's control
-limit set by an admin over the site config (`LimitOverride`)."""
+limit set by an admin over the site config (`LimitOverride`), and the history of those limits
+(`LimitPeriod`): which value was in force when, so a register of a past day is judged with the
+limits of that day."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["AdminAction", "AuditEntry", "LimitOverride"]
+__all__ = ["AdminAction", "AuditEntry", "LimitOverride", "LimitPeriod"]
 
 
 class AdminAction(StrEnum):
@@ -48,4 +50,21 @@ class LimitOverride:
     value: float
     set_by: str
     set_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPeriod:
+    """One control limit of one device as an admin left it over [valid_from, valid_to):
+    `value` set over the site config, or None when the admin went back to the config's value;
+    `valid_to` None while it is still in force. Outside every period the config's value holds.
+    """
+
+    site: str
+    device: str
+    field: str
+    value: float | None
+    valid_from: datetime
+    valid_to: datetime | None
+    set_by: str
     reason: str

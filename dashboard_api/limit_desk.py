@@ -6,7 +6,8 @@ high limit stays at or below -12 °C), stored with its audit row in one transact
 the config the API reads (`SiteConfig.set_limit_override`), and handed to the running rules
 through the alerts service, which rebuilds that device's rules on its own loop. After a
 restart the composition root lays the stored overrides over the config again
-(`apply_stored_overrides`) before the rules are built.
+(`apply_stored_overrides`) before the rules are built. The store keeps each limit's history
+(`history`): the registers judge a past day by the limits in force that day.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 
-from core.admin_records import AdminAction, AuditEntry, LimitOverride
+from core.admin_records import AdminAction, AuditEntry, LimitOverride, LimitPeriod
 from core.clock import Clock
 from core.config import SiteConfig
 from core.limit_layers import LimitRow, limit_rows, override_problem
@@ -35,6 +37,9 @@ class LimitStore(Protocol):
     """`ingest.duckdb_admin.DuckDBAdminStore` provides it."""
 
     def limit_overrides(self, site: str) -> list[LimitOverride]: ...
+    def limit_history(
+        self, site: str, device: str, start: datetime, end: datetime
+    ) -> list[LimitPeriod]: ...
     def set_limit(self, override: LimitOverride, entry: AuditEntry) -> None: ...
     def clear_limit(self, site: str, device: str, field: str, entry: AuditEntry) -> None: ...
 
@@ -92,6 +97,11 @@ class LimitDesk:
 
     def rows(self, device: Device) -> list[LimitRow]:
         return limit_rows(self.config, device)
+
+    def history(self, device: Device, start: datetime, end: datetime) -> list[LimitPeriod]:
+        """The device's limits as admins set them over [start, end): what the registers judge
+        a past day by (blocking: a store read)."""
+        return self.store.limit_history(self.config.site.id, device.id, start, end)
 
     async def set(self, actor: str, device: Device, field: str, value: float, reason: str) -> None:
         _check_reason(reason)

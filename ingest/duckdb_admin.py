@@ -1,10 +1,12 @@
 """What admins change, in the site's DuckDB file: the audit trail, the control limits set over
-the site config per device, and when each person last logged in.
+the site config per device with their history (which value was in force when), and when each
+person last logged in.
 
 `DuckDBAdminStore` follows the other record stores (`DuckDBTables`: its own connection to the
 readings' file, its tables the 'admin' component of the file's schema). A limit and the audit
-row that explains it are written in one transaction: no override without its who, when, old,
-new and why. It stores what `dashboard_api` hands it and decides nothing.
+row that explains it are written in one transaction, with the history's step (the period in
+force closed, the new one opened): no override without its who, when, old, new and why. It
+stores what `dashboard_api` hands it and decides nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from core.admin_records import AuditEntry, LimitOverride
+from core.admin_records import AuditEntry, LimitOverride, LimitPeriod
 from ingest.duckdb_rows import RecordTable, naive_utc, utc
 from ingest.duckdb_tables import DuckDBTables
 from ingest.migrations import Migration
@@ -35,8 +38,19 @@ CREATE TABLE IF NOT EXISTS last_logins (
 """
 # The 'admin' component's schema history (see ingest.duckdb_schema for the rule: never edit a
 # released migration, append one).
+# Version 2: the limits' history. The overrides in force when it is applied open it (from the
+# time they were set); before them nothing was recorded, so the config's values stand there.
+_ADMIN_V2 = (
+    """CREATE TABLE limit_history (
+    site VARCHAR NOT NULL, device VARCHAR NOT NULL, field VARCHAR NOT NULL, value DOUBLE,
+    valid_from TIMESTAMP NOT NULL, valid_to TIMESTAMP, set_by VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL)""",
+    """INSERT INTO limit_history
+    SELECT site, device, field, value, set_at, NULL, set_by, reason FROM limit_overrides""",
+)
 ADMIN: tuple[Migration, ...] = (
     Migration(1, "admin audit trail, limit overrides, last logins", (_ADMIN_V1,)),
+    Migration(2, "limit history: each override's valid_from / valid_to", _ADMIN_V2),
 )
 
 _AUDIT = RecordTable(
@@ -47,6 +61,15 @@ _OVERRIDES = RecordTable(
     LimitOverride,
     ("site", "device", "field", "value", "set_by", "set_at", "reason"),
 )
+
+
+_PERIODS = RecordTable(
+    "limit_history",
+    LimitPeriod,
+    ("site", "device", "field", "value", "valid_from", "valid_to", "set_by", "reason"),
+)
+_CLOSE_PERIOD = """UPDATE limit_history SET valid_to = ?
+    WHERE site = ? AND device = ? AND field = ? AND valid_to IS NULL"""
 
 
 class DuckDBAdminStore(DuckDBTables):
@@ -74,17 +97,35 @@ class DuckDBAdminStore(DuckDBTables):
 
     def set_limit(self, override: LimitOverride, entry: AuditEntry) -> None:
         """Set (or replace) one limit and write its audit row, both or neither."""
+        period = LimitPeriod(
+            override.site, override.device, override.field, override.value, entry.at, None,
+            entry.actor, entry.reason,
+        )  # fmt: skip
         with self._transaction() as con:
             con.execute(_OVERRIDES.insert(replace=True), _OVERRIDES.encode(override))
             con.execute(_AUDIT.insert(), _AUDIT.encode(entry))
+            _next_period(con, period)
 
     def clear_limit(self, site: str, device: str, field: str, entry: AuditEntry) -> None:
+        """Back to the config's value: a period of no override opens (who went back, why)."""
+        period = LimitPeriod(site, device, field, None, entry.at, None, entry.actor, entry.reason)
         with self._transaction() as con:
             con.execute(
                 "DELETE FROM limit_overrides WHERE site = ? AND device = ? AND field = ?",
                 [site, device, field],
             )
             con.execute(_AUDIT.insert(), _AUDIT.encode(entry))
+            _next_period(con, period)
+
+    def limit_history(
+        self, site: str, device: str, start: datetime, end: datetime
+    ) -> list[LimitPeriod]:
+        """The periods of the device's limits that overlap [start, end), oldest first."""
+        sql = f"""SELECT {_PERIODS.select} FROM limit_history
+            WHERE site = ? AND device = ? AND valid_from < ?
+              AND (valid_to IS NULL OR valid_to > ?)
+            ORDER BY valid_from, field"""
+        return self._records(_PERIODS, sql, [site, device, naive_utc(end), naive_utc(start)])
 
     # -- logins -----------------------------------------------------------------------------
 
@@ -96,3 +137,10 @@ class DuckDBAdminStore(DuckDBTables):
     def last_logins(self) -> dict[str, datetime]:
         rows = self._query('SELECT name, "at" FROM last_logins', [])
         return {name: utc(at) for name, at in rows}
+
+
+def _next_period(con: Any, period: LimitPeriod) -> None:
+    """Close the field's period in force at `period.valid_from` and open `period`."""
+    at = naive_utc(period.valid_from)
+    con.execute(_CLOSE_PERIOD, [at, period.site, period.device, period.field])
+    con.execute(_PERIODS.insert(), _PERIODS.encode(period))

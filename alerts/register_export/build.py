@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts import registers
+from alerts.register_bands import Band, BandSpan, LimitChange
 from alerts.register_export.documents import (
     CalibrationFlags,
     Cell,
@@ -79,12 +80,15 @@ def _temperature_tables(
     rows: list[list[Cell]] = []
     flags = CalibrationFlags(sources, now, lang)
     zone = sources.config.site.zone
+    span = local_bounds(sources.config, first, last)
+    changes: list[LimitChange] = []
     for device in devices:
         air = sources.air(device) if sources.air is not None else None
+        history = None if sources.limit_history is None else sources.limit_history(device, *span)
         log = registers.temperature_log(
-            sources.registers, sources.config, device, first, last, now, air=air
+            sources.registers, sources.config, device, first, last, now, air=air, history=history
         )
-        band = _band(log.low_c, log.high_c)
+        changes += log.changes
         for day in log.days:
             start = datetime.combine(day.day, time(0), tzinfo=zone)
             flag = flags(device, start, start + timedelta(days=1))
@@ -92,7 +96,7 @@ def _temperature_tables(
                 [
                     day.day,
                     device.id,
-                    band,
+                    _day_band(log.day_bands.get(day.day, []), (log.low_c, log.high_c), zone),
                     day.min_c,
                     day.max_c,
                     _round(day.mean_c, 2),
@@ -109,7 +113,43 @@ def _temperature_tables(
     keys += ("food_min", "food_max", "food_mean", "food_out", "complete")
     header = [label(f"temp.{k}", lang) for k in keys] + [label("flag", lang)]
     widths = [1.0, 1.1, 0.8, 0.7, 0.7, 0.7, 0.8, 0.8, 0.8, 0.8, 0.9, 0.8, 1.6]
-    return [Table(label("temp.title", lang), header, rows, widths)], []
+    daily = Table(label("temp.title", lang), header, rows, widths)
+    if not changes:
+        return [daily], []
+    return [daily, _changes_table(changes, zone, lang)], [c.by for c in changes]
+
+
+def _day_band(spans: Sequence[BandSpan], now_band: Band, zone: ZoneInfo) -> str | None:
+    """The day's band; on a day a limit changed, each band from the local time it held
+    ("0 – 8 → 0 – 10 (14:05)")."""
+    if not spans:
+        return _band(*now_band)
+    shown = [_band(*spans[0].band) or "–"]
+    for later in spans[1:]:
+        at = later.start.astimezone(zone).strftime("%H:%M")
+        shown.append(f"{_band(*later.band) or '–'} ({at})")
+    return " → ".join(shown)
+
+
+def _changes_table(changes: Sequence[LimitChange], zone: ZoneInfo, lang: Lang) -> Table:
+    """When an admin changed a band limit in the period, from what to what, who and why: the
+    days on either side are judged by their own limits."""
+    rows: list[list[Cell]] = [
+        [
+            c.at.astimezone(zone).replace(tzinfo=None, microsecond=0),
+            c.device,
+            label(f"limit.{c.field}", lang),
+            c.before,
+            c.after,
+            c.by,
+            c.reason,
+        ]
+        for c in sorted(changes, key=lambda c: (c.at, c.device, c.field))
+    ]
+    keys = ("at", "device", "field", "before", "after", "by", "reason")
+    header = [label(f"limit.{k}", lang) for k in keys]
+    widths = [1.3, 1.1, 0.9, 0.8, 0.8, 1.0, 3.0]
+    return Table(label("limit.title", lang), header, rows, widths)
 
 
 def _disinfection_tables(

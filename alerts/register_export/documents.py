@@ -22,6 +22,7 @@ from alerts.errors import AlertError
 from alerts.product_log import AirReadings
 from alerts.register_export.labels import Lang, label
 from alerts.store import RegisterStore
+from core.admin_records import LimitPeriod
 from core.config import SiteConfig
 from core.model import Device, DeviceKind
 from core.records import Alert, AlertQuery, AlertState, RuleId
@@ -108,6 +109,9 @@ class RegisterSources:
     calibration: CalibrationStore
     find_alerts: Callable[[AlertQuery], list[Alert]]
     air: Callable[[Device], AirReadings] | None = None
+    # A device's limit periods over [start, end) (`LimitDesk.history`); None: no admin store,
+    # every day is judged by today's limits.
+    limit_history: Callable[[Device, datetime, datetime], Sequence[LimitPeriod]] | None = None
 
 
 def register_devices(config: SiteConfig, name: RegisterName, device: Device | None) -> list[Device]:

@@ -35,6 +35,20 @@ _LABELS: dict[str, tuple[str, str]] = {
     "temp.food_mean": ("食品平均 °C", "Food mean °C"),
     "temp.food_out": ("食品超范围 分钟", "Food out of band min"),
     "temp.complete": ("数据完整率 %", "Completeness %"),
+    # limit changes (the temperature log is judged by the limits in force each day)
+    "limit.title": (
+        "限值变更  (每天按当日有效的限值判定)",
+        "Limit changes  (each day is judged by the limits in force that day)",
+    ),
+    "limit.at": ("变更时间", "Changed at"),
+    "limit.device": ("设备", "Device"),
+    "limit.field": ("限值", "Limit"),
+    "limit.low_c": ("下限 °C", "Low °C"),
+    "limit.high_c": ("上限 °C", "High °C"),
+    "limit.before": ("原值", "Before"),
+    "limit.after": ("新值", "After"),
+    "limit.by": ("变更人", "Changed by"),
+    "limit.reason": ("原因", "Reason"),
     # disinfection
     "dis.title": ("每餐消毒", "Disinfection per meal"),
     "dis.date": ("日期", "Date"),

@@ -154,6 +154,7 @@ def register_document(
         store,
         desk.book.find,
         air=lambda d: _air_readings(context, d),
+        limit_history=None if context.admin is None else context.admin.limits.history,
     )
     one = devices[0] if device is not None else None
     document = export.build_document(sources, name, one, first, last, context.clock.now(), lang)

@@ -8,8 +8,9 @@ this module parses the request, calls it and shapes the answer.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -17,7 +18,9 @@ from pydantic import Field
 from alerts import registers as alert_registers
 from alerts.model import DisinfectionRecord, RetentionRecord
 from alerts.product_log import AIR_STEP_S
+from alerts.register_bands import LimitChange
 from alerts.register_export import RegisterName
+from core.admin_records import LimitPeriod
 from core.model import Device
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import ActorFromLogin, Context, Desk, DevicePath, Staff
@@ -121,11 +124,14 @@ def temperature_log(
         last,
         context.clock.now(),
         air=_air_readings(context, device),
+        history=_limit_history(context, device, first, last),
     )
+    zone = context.config.site.zone
     return {
         "device": device.id,
         "low_c": log.low_c,
         "high_c": log.high_c,
+        "limit_changes": [_limit_change(c, zone) for c in log.changes],
         "judged_on": log.judged_on,
         "product_tau_min": log.product_tau_min,
         "calibration_gaps": calibration_gaps(context, [device], first, last, lang),
@@ -144,9 +150,42 @@ def temperature_log(
                 "product_minutes_out_of_band": None
                 if r.product_minutes_out_of_band is None
                 else round(r.product_minutes_out_of_band, 1),
+                # The band(s) this day is judged by: the limits in force that day.
+                "bands": [
+                    {
+                        "from": b.start.astimezone(zone).isoformat(),
+                        "low_c": b.low_c,
+                        "high_c": b.high_c,
+                    }
+                    for b in log.day_bands.get(r.day, [])
+                ],
             }
             for r in log.days
         ],
+    }
+
+
+def _limit_history(
+    context: ApiContext, device: Device, first: date, last: date
+) -> list[LimitPeriod] | None:
+    """The device's limit periods over the local dates (None without an admin store: every
+    day is then judged by today's limits)."""
+    if context.admin is None:
+        return None
+    zone = context.config.site.zone
+    start = datetime.combine(first, time(0), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+    return context.admin.limits.history(device, start, end)
+
+
+def _limit_change(change: LimitChange, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "at": change.at.astimezone(zone).isoformat(),
+        "field": change.field,
+        "before": change.before,
+        "after": change.after,
+        "by": change.by,
+        "reason": change.reason,
     }
 
 

@@ -132,6 +132,7 @@ def _page(
         context.calibration,
         context.alerts.book.find,
         air=lambda d: _air_readings(context, d),
+        limit_history=None if context.admin is None else context.admin.limits.history,
     )
     calibration = name is RegisterName.CALIBRATION
     try:

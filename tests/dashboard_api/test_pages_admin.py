@@ -46,10 +46,15 @@ class Site:
                 assert (await log_in(client, name, PASSWORD)).status_code == 303
             yield client
 
+    def close(self) -> None:
+        self.admin.close()
+        self.accounts.close()
+        self.harness.close()
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    path = tmp_path / "site.duckdb"
+
+def admin_site(path: Path) -> Site:
+    """A site with an admin desk and three people (admin, staff, viewer); an hour of fridge-1
+    in band from MIDNIGHT."""
     harness = Harness(path, school(rules={"judge_on": "air"}), StepClock(MIDNIGHT))
     harness.feed(series("fridge-1", MIDNIGHT, 60, [4.0 + 0.1 * (m % 3) for m in range(60)]))
     context = ApiContext(
@@ -62,10 +67,14 @@ def site(tmp_path: Path) -> Iterator[Site]:
     context = replace(context, admin=desk)
     for name, role in ((ADMIN, Role.ADMIN), (STAFF, Role.STAFF), (VIEWER, Role.VIEWER)):
         accounts.person(name, role, PASSWORD)
-    yield Site(harness, accounts, store, context)
-    store.close()
-    accounts.close()
-    harness.close()
+    return Site(harness, accounts, store, context)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    built = admin_site(tmp_path / "site.duckdb")
+    yield built
+    built.close()
 
 
 async def csrf_of(client: httpx.AsyncClient, page: str = "/admin/users") -> str:

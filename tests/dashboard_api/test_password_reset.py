@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from html import unescape
 from pathlib import Path
 
@@ -18,49 +17,29 @@ import httpx
 import pytest
 
 from core.admin_records import AdminAction
-from core.clock import StepClock
 from core.records import Role
-from dashboard_api import ApiContext
-from dashboard_api.admin_desk import admin_desk
 from dashboard_api.deps import SESSION_COOKIE
 from ingest import duckdb_schema
-from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_users import DuckDBUserStore
 from ingest.migrations import migrate
-from tests.alerts.conftest import MIDNIGHT, Harness, school
-from tests.dashboard_api.accounts import log_in, with_accounts
+from tests.dashboard_api.accounts import log_in
 from tests.dashboard_api.test_pages_admin import (
     ADMIN,
-    PASSWORD,
-    STAFF,
     VIEWER,
     Site,
+    admin_site,
     csrf_of,
     text_of,
 )
 
+NEW = "a kitchen of my own 7"
+
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    """The admin pages' site (`test_pages_admin`): an admin, a staff member and a viewer."""
-    path = tmp_path / "site.duckdb"
-    harness = Harness(path, school(rules={"judge_on": "air"}), StepClock(MIDNIGHT))
-    context = ApiContext(
-        harness.config, harness.readings, harness.clock, lambda: {}, alerts=harness.service
-    )
-    context, accounts = with_accounts(context, path)
-    store = DuckDBAdminStore(path)
-    assert context.auth is not None
-    desk = admin_desk(harness.config, store, context.auth, harness.clock, harness.service)
-    for name, role in ((ADMIN, Role.ADMIN), (STAFF, Role.STAFF), (VIEWER, Role.VIEWER)):
-        accounts.person(name, role, PASSWORD)
-    yield Site(harness, accounts, store, replace(context, admin=desk))
-    store.close()
-    accounts.close()
-    harness.close()
-
-
-NEW = "a kitchen of my own 7"
+    built = admin_site(tmp_path / "site.duckdb")
+    yield built
+    built.close()
 
 
 async def reset_by_admin(site: Site, name: str) -> str:
