@@ -79,6 +79,7 @@ class LiveHub:
         self.version = 0
         self.presence_version = 0  # raised by presence changes only (the device list)
         self._versions: dict[str, int] = {}
+        self._alert_versions: dict[str, int] = {}  # raised by the device's alert changes only
         self._alert_listeners: list[AlertListener] = []
         self._snapshot_text: tuple[tuple[int, int], str] | None = None
         self._seq = 0
@@ -177,6 +178,16 @@ class LiveHub:
     def version_of(self, device: str) -> int:
         """Raised by each change of the device's values, presence or alerts."""
         return self._versions.get(device, 0)
+
+    def alerts_version_of(self, device: str) -> int:
+        """Raised by each change of the device's alerts the hub is told of (the rules', and a
+        person's acknowledge, resolve or close): what a page's open-alert list compares."""
+        return self._alert_versions.get(device, 0)
+
+    @property
+    def seeded(self) -> bool:
+        """`values_of` and `presence_of` answer from memory (`ready` has run)."""
+        return self._seeded
 
     def add_alert_listener(self, listener: AlertListener) -> None:
         """Told of each alert change on the event loop, after the subscribers."""
@@ -286,6 +297,7 @@ class LiveHub:
                 }
             }
         }
+        self._alert_versions[alert.device] = self._alert_versions.get(alert.device, 0) + 1
         self._changed((alert.device,))
         self._stage([Update(alert.device, "alert", fields)])
         for listener in self._alert_listeners:

@@ -12,7 +12,8 @@ the JSON routes use them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -128,8 +129,7 @@ def _page(
     request: Request, context: ApiContext, device: Device, relearn_error: str | None = None
 ) -> HTMLResponse:
     lang = language_of(request)
-    site = context.config.site.id
-    latest = context.store.latest(site, device.id)
+    latest = _latest(context, device)
     metrics = [v.metric for v in latest]
     metric = _metric(request, device, latest)
     period = _period(request, context)
@@ -151,7 +151,7 @@ def _page(
             "decimals": decimals,
             "band": band_text(device, limits, lang),
             "limits_overridden": device.id in context.config.limit_overrides(),
-            "alerts": _open_alerts(context, device),
+            "alerts": _open_alerts(request, context, device),
             "seal": _seal(context, device),
             "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
             "now_ms": int(context.clock.now().timestamp() * 1000),
@@ -248,11 +248,53 @@ def _latest_row(metric: str, ts: datetime, value: float) -> dict[str, object]:
     }
 
 
-def _open_alerts(context: ApiContext, device: Device) -> list[Alert]:
+def _latest(context: ApiContext, device: Device) -> list[LatestValue]:
+    """The device's latest values: from the live hub's memory once it is seeded (the same
+    values the store answers, kept by every stored batch), else from the store."""
+    hub = context.live
+    if hub is None or not hub.seeded:
+        return context.store.latest(context.config.site.id, device.id)
+    return [
+        LatestValue(metric, datetime.fromtimestamp(ts / 1000, UTC), value)
+        # A copy first: the page is made in a worker thread while the loop updates the hub.
+        for metric, (ts, value) in sorted(dict(hub.values_of(device.id)).items())
+    ]
+
+
+def _open_alerts(request: Request, context: ApiContext, device: Device) -> list[Alert]:
+    """The device's open alerts; with the live hub, read once per change of its alerts (the
+    hub is told of each: the rules', a person's acknowledge, resolve or close) and kept, so
+    twenty people opening device pages do not each query the alert book. The version is
+    taken before the read: a change during it leaves the kept list one version behind, read
+    again by the next request."""
     if context.alerts is None:
         return []
+    hub = context.live
+    if hub is None:
+        return _find_open(context, device)
+    kept: dict[str, tuple[int, list[Alert]]] = _app_memory(request, "device_open_alerts")
+    version = hub.alerts_version_of(device.id)
+    hit = kept.get(device.id)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    found = _find_open(context, device)
+    kept[device.id] = (version, found)
+    return found
+
+
+def _find_open(context: ApiContext, device: Device) -> list[Alert]:
+    assert context.alerts is not None
     query = AlertQuery(context.config.site.id, states=_OPEN, device=device.id, limit=100)
     return context.alerts.book.find(query)
+
+
+def _app_memory(request: Request, name: str) -> dict[str, Any]:
+    """A dict kept on the app (one per app, as the hub is), made on first use."""
+    memory: dict[str, Any] | None = getattr(request.app.state, name, None)
+    if memory is None:
+        memory = {}
+        setattr(request.app.state, name, memory)
+    return memory
 
 
 @dataclass(frozen=True, slots=True)
