@@ -5,9 +5,12 @@ figures `/api/health` shows under `rules` and `bench.alerts` reports.
   reading's own timestamp). It includes the device's clock offset and the path before the
   rules (broker, gateway, store write); with device clocks in step it is the stream's
   publish-to-rules lag. Taken over the readings of the last `keep` live batches.
-- `judge_us_per_reading`, `busy_share`: the rules' own time per reading, and the share of
-  wall time the event loop spent in them over those batches (1.0 is a whole core: the
-  rules share one event loop and the GIL with ingest, so this is what they take from it).
+- `judge_us_per_reading`, `busy_share`: the rules' own CPU time per reading (the event
+  loop thread's, so other processes on a busy machine do not count), and that CPU time over
+  the wall time of those batches: the share of a core the rules take (1.0 is a whole core;
+  they share one event loop and the GIL with ingest, so this is what they take from it).
+  `judge_wall_us_per_reading`: the same by the wall clock, waits for the CPU and the GIL
+  included.
 - `findings_wait_ms`: from the batch whose findings started a save's wait to that save's
   start; `thread_hop_ms`: from the save's start to its worker thread running it;
   `alert_book_ms`: the save in that thread (alert book, registers, notices, and the rules'
@@ -36,19 +39,23 @@ class RulesPace:
     def __init__(self, keep: int = _KEEP) -> None:
         self.readings = 0
         self._ages: deque[npt.NDArray[np.int64]] = deque(maxlen=keep)
-        self._judged: deque[tuple[float, float, int]] = deque(maxlen=keep)  # at, cost, readings
+        # Per batch: when (wall), CPU seconds, wall seconds, readings.
+        self._judged: deque[tuple[float, float, float, int]] = deque(maxlen=keep)
         self._waits: deque[float] = deque(maxlen=keep)
         self._hops: deque[float] = deque(maxlen=keep)
         self._saves: deque[float] = deque(maxlen=keep)
         self._snapshot_ms: float | None = None
 
-    def judged(self, ts_ms: npt.NDArray[np.int64], now_ms: int, cost_s: float) -> None:
-        """A live batch was judged at `now_ms` (clock) in `cost_s` (process time)."""
+    def judged(
+        self, ts_ms: npt.NDArray[np.int64], now_ms: int, cpu_s: float, wall_s: float
+    ) -> None:
+        """A live batch was judged at `now_ms` (clock) in `cpu_s` of the thread's CPU time
+        and `wall_s` of wall time."""
         if not len(ts_ms):
             return
         self.readings += len(ts_ms)
         self._ages.append(now_ms - ts_ms)
-        self._judged.append((time.perf_counter(), cost_s, len(ts_ms)))
+        self._judged.append((time.perf_counter(), cpu_s, wall_s, len(ts_ms)))
 
     def saved(self, waited_s: float | None, hop_s: float, took_s: float) -> None:
         if waited_s is not None:
@@ -72,13 +79,17 @@ class RulesPace:
 
     def _busy(self) -> dict[str, float | None]:
         judged = list(self._judged)
-        readings = sum(n for _, _, n in judged)
-        cost = sum(c for _, c, _ in judged)
-        per_reading = cost * 1e6 / readings if readings else None
+        readings = sum(n for *_, n in judged)
+        cpu = sum(c for _, c, _, _ in judged)
+        wall = sum(w for _, _, w, _ in judged)
         span = judged[-1][0] - judged[0][0] if len(judged) > 1 else 0.0
-        # The first batch's own cost lies before the span began.
-        share = (cost - judged[0][1]) / span if span > 0 else None
-        return {"judge_us_per_reading": _rounded(per_reading), "busy_share": _rounded(share, 3)}
+        # The first batch's own time lies before the span began.
+        share = (cpu - judged[0][1]) / span if span > 0 else None
+        return {
+            "judge_us_per_reading": _rounded(cpu * 1e6 / readings if readings else None),
+            "judge_wall_us_per_reading": _rounded(wall * 1e6 / readings if readings else None),
+            "busy_share": _rounded(share, 3),
+        }
 
 
 def _quantiles(values: npt.NDArray[Any] | None) -> dict[str, float | None]:

@@ -130,9 +130,10 @@ class AlertService:
         if not self._recovered:
             self._hold(batch)
             return
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.thread_time()
         output = self.engine.process(batch)
-        self.pace.judged(batch.ts_ms, to_epoch_ms(self._clock.now()), time.perf_counter() - begun)
+        cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
+        self.pace.judged(batch.ts_ms, to_epoch_ms(self._clock.now()), cpu, wall)
         self._keep(output)
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:

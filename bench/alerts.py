@@ -29,7 +29,8 @@ what the broker took, not what was queued in the publisher.
 `rules` per phase: the service's own figures (`/api/health` `rules`, alerts/pace.py) polled after
 each crossing: how old background readings were when the rules judged them (`age_ms_*`: the
 publisher stamps each reading with the wall clock just before publishing, so this is the
-publish-to-rules lag), the rules' time per reading and the share of a core they took.
+publish-to-rules lag), the rules' CPU time per reading (and wall time) and the share of a core
+they took.
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "age_ms_p99": largest(("age_ms", "p99")),
         "age_ms_max": largest(("age_ms", "max")),
         "judge_us_per_reading": median(("judge_us_per_reading",)),
+        "judge_wall_us_per_reading": median(("judge_wall_us_per_reading",)),
         "busy_share": median(("busy_share",)),
         "findings_wait_ms_p99": largest(("findings_wait_ms", "p99")),
         "thread_hop_ms_p50": median(("thread_hop_ms", "p50")),

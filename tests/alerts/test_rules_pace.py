@@ -8,10 +8,12 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import alerts.service
 from alerts.model import AlertState, RuleId
+from alerts.pace import RulesPace
 from alerts.service import AlertService
 from core.clock import ManualClock, StepClock
 from core.config import SiteConfig
@@ -108,3 +110,21 @@ def test_the_state_in_parts_is_the_whole_state(harness: Harness) -> None:
         assert len(part) <= 2
         parts.update(part)
     assert parts == whole and set(whole) == {*engine.devices, "_offline"}
+
+
+def test_the_figures_are_taken_over_the_last_batches_only() -> None:
+    pace = RulesPace(keep=2)
+    stamps = np.arange(100, dtype=np.int64) * 1000  # readings 0..99 s
+    pace.judged(stamps, 200_000, 0.004, 0.010)  # ages 101..200 s, 40 us CPU a reading
+    pace.judged(stamps, 100_000, 0.001, 0.002)
+    pace.judged(stamps, 100_000, 0.001, 0.002)  # the first batch has left the window
+    pace.judged(stamps[:0], 500_000, 1.0, 1.0)  # an empty batch changes nothing
+    figures = pace.figures()
+    assert figures["readings_judged"] == 300
+    assert figures["age_ms"]["max"] == 100_000.0 and figures["age_ms"]["p50"] == 50_500.0
+    assert figures["judge_us_per_reading"] == 10.0
+    assert figures["judge_wall_us_per_reading"] == 20.0
+    pace.saved(None, 0.001, 0.010)
+    pace.saved(0.003, 0.002, 0.020)
+    assert pace.figures()["findings_wait_ms"] == {"p50": 3.0, "p99": 3.0, "max": 3.0}
+    assert pace.figures()["alert_book_ms"]["max"] == 20.0
