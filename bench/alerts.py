@@ -248,10 +248,10 @@ def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if not polls:
         return {"polls": 0}
 
-    def median(path: tuple[str, ...]) -> float | None:
+    def median(path: tuple[str, ...], digits: int = 1) -> float | None:
         values = [_dig(f, path) for f in polls]
         present = sorted(v for v in values if v is not None)
-        return round(statistics.median(present), 1) if present else None
+        return round(statistics.median(present), digits) if present else None
 
     def largest(path: tuple[str, ...]) -> float | None:
         present = [v for v in (_dig(f, path) for f in polls) if v is not None]
@@ -264,7 +264,7 @@ def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "age_ms_max": largest(("age_ms", "max")),
         "judge_us_per_reading": median(("judge_us_per_reading",)),
         "judge_wall_us_per_reading": median(("judge_wall_us_per_reading",)),
-        "busy_share": median(("busy_share",)),
+        "busy_share": median(("busy_share",), 3),
         "findings_wait_ms_p99": largest(("findings_wait_ms", "p99")),
         "thread_hop_ms_p50": median(("thread_hop_ms", "p50")),
         "thread_hop_ms_p99": largest(("thread_hop_ms", "p99")),
