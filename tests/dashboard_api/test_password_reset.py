@@ -74,6 +74,7 @@ async def test_a_reset_password_opens_only_the_password_page_until_changed(site:
         assert (await viewer.get("/api/alerts", headers=token)).status_code == 200
         page = await viewer.get("/password")
         assert "管理员重置了您的密码" in text_of(page.text)
+        assert 'class="nav"' not in page.text  # no links that would only lead back here
         csrf = await password_csrf(viewer)
 
         refusals = {
