@@ -26,21 +26,20 @@ synchronous, for `canteen eval` and tests: their caller is the owner.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from alerts.engine import EngineOutput, RuleEngine
+from alerts.held import Held, HeldArrivals
 from alerts.lifecycle import AlertBook, AlertChange
 from alerts.model import DisinfectionRecord, RetentionRecord, RuleId, SealHealthPoint
 from alerts.pace import RulesPace
 from alerts.store import AlertPersistence, RegisterStore
+from alerts.worker import RulesWorker
 from core.clock import Clock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig
 from core.readings import PresenceChange, ReadingBatch
@@ -61,7 +60,6 @@ _HOLD_YIELD = 64  # held items processed between two turns of the event loop
 _SNAPSHOT_PART = 50
 R = TypeVar("R", DisinfectionRecord, RetentionRecord)
 T = TypeVar("T")
-Held = ReadingBatch | tuple[PresenceChange, ...]
 
 
 class AlertService:
@@ -91,12 +89,8 @@ class AlertService:
         self._waiting_since: float | None = None  # perf_counter when findings began to wait
         self.pace = RulesPace()
         self._listeners: list[ChangeListener] = []
-        # What arrives before the rules' state is restored: held in order, or, past the bound,
-        # the span (epoch ms, oldest and newest) of the readings to read back from the store.
-        self._held: deque[Held] = deque()
-        self._held_readings = 0
-        self._hold_limit = hold_readings
-        self._overflow: tuple[int, int] | None = None
+        # What arrives before the rules' state is restored, in order (alerts.held).
+        self._held = HeldArrivals(hold_readings)
         self._recovered = False
         self._stopping = threading.Event()  # asks a restore in its thread to stop early
         # The loop that owns the rules while `run` runs (None: the caller owns them).
@@ -105,9 +99,7 @@ class AlertService:
         self._wake = asyncio.Event()
         # Findings and snapshots go to the store one batch at a time, in the order taken.
         self._saving = asyncio.Lock()
-        # The rules' own worker thread: in the loop's shared pool an alert's write queued
-        # behind the readings writes, the rollup settles and the charts drawn there.
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+        self._worker = RulesWorker()  # saves and the restore, in a thread of their own
 
     @property
     def registers(self) -> RegisterStore:
@@ -128,7 +120,7 @@ class AlertService:
     def on_batch(self, batch: ReadingBatch) -> None:
         """The store writer's listener (on the event loop): the batch is already stored."""
         if not self._recovered:
-            self._hold(batch)
+            self._held.batch(batch)
             return
         begun, begun_cpu = time.perf_counter(), time.thread_time()
         output = self.engine.process(batch)
@@ -138,7 +130,7 @@ class AlertService:
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         if not self._recovered:
-            self._held.append(tuple(changes))
+            self._held.presence(changes)
             return
         self._keep(self.engine.presence(changes))
 
@@ -213,7 +205,7 @@ class AlertService:
                 started.append(time.perf_counter())
                 return self._persist(output, states)
 
-            changes = await _finished(self._worker, persist)
+            changes = await self._worker.run(persist)
             ended = time.perf_counter()
             hop = started[0] - begun if started else 0.0
             self.pace.saved(None if since is None else begun - since, hop, ended - begun - hop)
@@ -245,7 +237,7 @@ class AlertService:
             # restart does not bring the old baseline back.
             before, self._waiting = self._waiting, EngineOutput()
             states = self.engine.snapshot()
-            changes = await _finished(self._worker, self._persist, output, states, before)
+            changes = await self._worker.run(self._persist, output, states, before)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 
@@ -270,46 +262,22 @@ class AlertService:
 
     # -- restart ----------------------------------------------------------------------------
 
-    def _hold(self, batch: ReadingBatch) -> None:
-        """Keep a batch that arrived before the rules are restored, in order; past the bound,
-        keep only the span of readings to read back from the store."""
-        if not len(batch):
-            return
-        if self._overflow is None and self._held_readings + len(batch) <= self._hold_limit:
-            self._held.append(batch)
-            self._held_readings += len(batch)
-            return
-        batches = [b for b in self._held if isinstance(b, ReadingBatch)]
-        if self._overflow is None:
-            log.warning(
-                "alerts: more than %d readings arrived while restoring; reading them back "
-                "from the store instead",
-                self._hold_limit,
-            )
-        spans = [(int(b.ts_ms.min()), int(b.ts_ms.max())) for b in [*batches, batch]]
-        if self._overflow is not None:
-            spans.append(self._overflow)
-        self._overflow = (min(lo for lo, _ in spans), max(hi for _, hi in spans))
-        self._held = deque(item for item in self._held if not isinstance(item, ReadingBatch))
-        self._held_readings = 0
-
     async def _catch_up(self) -> None:
         """Process what arrived while restoring, in order, on the event loop (the span that
         overflowed in a worker thread, which owns the rules meanwhile); then go live. The
         last check for more and going live happen in one step of the loop, so no batch can
         slip between them."""
         done = 0
-        while self._held or self._overflow is not None:
-            if self._overflow is not None:
-                span, self._overflow = self._overflow, None
+        while self._held:
+            span = self._held.take_overflow()
+            if span is not None:
                 output, self._waiting = self._waiting, EngineOutput()
                 await self._in_worker(self._replay_span, output, span)
                 continue
-            self._waiting.extend(self._take(self._held.popleft()))
+            self._waiting.extend(self._take(self._held.take()))
             done += 1
             if done % _HOLD_YIELD == 0:
                 await asyncio.sleep(0)
-        self._held_readings = 0
         self._recovered = True
         self._ready.set()
         self._wake.set()
@@ -320,13 +288,12 @@ class AlertService:
         `run` is cancelled, the step is asked to stop after its current chunk and awaited, so
         nothing touches the rules or the store once `run` has ended."""
         try:
-            await _finished(self._worker, work, *args, on_cancel=self._stopping.set)
+            await self._worker.run(work, *args, on_cancel=self._stopping.set)
         finally:
             self._stopping.clear()
 
     def _take(self, item: Held) -> EngineOutput:
         if isinstance(item, ReadingBatch):
-            self._held_readings -= len(item)
             return self.engine.process(item)
         return self.engine.presence(item)
 
@@ -378,13 +345,12 @@ class AlertService:
         arrived meanwhile."""
         self._caller_owns()
         self._restore(now)
-        while self._held or self._overflow is not None:
-            if self._overflow is not None:
-                span, self._overflow = self._overflow, None
+        while self._held:
+            span = self._held.take_overflow()
+            if span is not None:
                 self._replay_span(EngineOutput(), span)
             else:
-                self.flush(self._take(self._held.popleft()))
-        self._held_readings = 0
+                self.flush(self._take(self._held.take()))
         self._recovered = True
 
     def process(self, batch: ReadingBatch) -> list[AlertChange]:
@@ -448,26 +414,6 @@ class AlertService:
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
-
-
-async def _finished(
-    worker: ThreadPoolExecutor,
-    work: Callable[..., T],
-    *args: object,
-    on_cancel: Callable[[], None] | None = None,
-) -> T:
-    """`work(*args)` in a worker thread. A thread cannot be stopped: when the caller is
-    cancelled, it waits for the thread to finish before it gives up (so a save still under way
-    holds its turn, and a later one cannot land before it), then re-raises."""
-    loop = asyncio.get_running_loop()
-    step = asyncio.ensure_future(loop.run_in_executor(worker, functools.partial(work, *args)))
-    try:
-        return await asyncio.shield(step)
-    except asyncio.CancelledError:
-        if on_cancel is not None:
-            on_cancel()
-        await asyncio.wait({step})
-        raise
 
 
 def _last_per_key(records: list[R]) -> list[R]:
