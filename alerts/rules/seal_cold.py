@@ -80,6 +80,9 @@ __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 # Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
 # after a door than the door grace of the threshold rule.
 _DOOR_SETTLE_MS = 20 * MINUTE_MS
+# A learned defrost timer is believed while its latest spell on the period came within this
+# many periods (one expected defrost may pass unseen: a short one in a cold night).
+_TIMER_TRUSTED = 2
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
 # How far before the peak the probe shows a disturbance began, at most: a defrost heater runs
 # 10-45 min (vendor guidance), a door's jump takes minutes; a probe that lags the air far
@@ -198,7 +201,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         """Evidence counts only while the plant runs on its own: no door or defrost (and the
         hours after a defrost), a probe the sensor rule trusts, and not while (or for hours
         after) the cabinet was out of band (warm food pulls the duty up, whatever the seal)."""
-        st, d = self.state, self._disturbances
+        st = self.state
         until = st.quiet_from_ms
         if any(rule.firing for rule in self._excursions):
             if until <= ts:
@@ -206,11 +209,38 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             until = max(until, ts + _EXCURSION_SETTLE_MS)
         if self._sensor is not None and self._sensor.state.firing:
             until = max(until, ts + 1)
-        if d.state.defrost_on or d.defrost_excuse_until(ts, judge_recovery=False) is not None:
-            until = max(until, ts + self._settle_ms)
-        elif not d.quiet(ts, _DOOR_SETTLE_MS):
+        defrost = self._defrost_until(ts)
+        if defrost is not None:
+            until = max(until, defrost + self._settle_ms)
+        elif self._door_settling(ts):
             until = max(until, ts + 1)
         st.quiet_from_ms = until
+
+    def _defrost_until(self, ts: int) -> int | None:
+        """Until when a defrost holds the cabinet at `ts` (`seal_defrost_settle_h` follows):
+        one the controller reports, or the window of a learned timer whose defrosts the probe
+        still shows where it expects them (`_timer_confirmed`); a defrost off any timer shows
+        on the probe itself (`_seen_on_probe`). A timer the probe stopped confirming is not
+        believed: door-made spells between the defrosts can teach a timer a wrong period (a
+        walk-in's 8-hourly defrosts read as 200 min), whose windows and their settling then
+        cover the whole day and blind the seal for days (its leak of 0.6 went unseen so)."""
+        d = self._disturbances
+        window = d.defrost_excuse_until(ts, judge_recovery=False)
+        if d.state.defrost_reported:
+            return ts if d.state.defrost_on or window is not None else None
+        return ts if window is not None and self._timer_confirmed(ts) else None
+
+    def _timer_confirmed(self, ts: int) -> bool:
+        """The learned timer's latest spell on its period came within `_TIMER_TRUSTED`
+        periods: its defrosts still show on the probe where it expects them."""
+        learned = self._disturbances.state.learned
+        period, anchor = learned.period_ms, learned.anchor_ms
+        return period is not None and anchor is not None and ts - anchor <= _TIMER_TRUSTED * period
+
+    def _door_settling(self, ts: int) -> bool:
+        door = self._disturbances.state
+        closed = door.door_closed_ms
+        return door.door_open or (closed is not None and ts - closed < _DOOR_SETTLE_MS)
 
     def _seen_on_probe(self) -> None:
         """A defrost or another upset the probe itself showed (no flag needed)."""

@@ -174,3 +174,34 @@ def test_seal_health_says_how_far_the_baseline_has_been_learned(harness: Harness
     health = alert_registers.seal_health(harness.store, config, device, day, later.date(), later)
     assert health.learning and health.points == []
     assert health.learned is not None and 0 < health.learned < 39 and health.needed == 39
+
+
+def test_a_learned_timer_that_expects_defrosts_nobody_sees_does_not_blind_the_seal() -> None:
+    # A walk-in's leak of 0.6 went unseen on the bench: door-made warm spells between its
+    # 8-hourly defrosts taught the defrost timer a 200 min period; every expected window and
+    # the seal's settling after it then covered the whole day, and no clean cycle counted for
+    # two days around the onset. Here the timer is taught 100 min (the true one is 6 h) once
+    # the baseline is learned: a window where the probe shows no defrost pauses nothing.
+    plant = ColdPlant(differential_k=2.5, ua_w_k=7.0, capacity_w=500.0, doors_per_busy_hour=3.0)
+    onset = MIDNIGHT + timedelta(days=6)
+    rows = cold_plant.fridge("f", MIDNIGHT, 8, plant, seed=1, leak_ua=2.45, leak_from=onset)
+    split = next(i for i, row in enumerate(rows) if row[1] >= MIDNIGHT + timedelta(days=5))
+    rules = engine(plant.interval_s)
+    run(rules, rows[:split])
+    disturbances = rules.devices["f"].disturbances
+    assert disturbances is not None
+    findings: list[Finding] = []
+    points: list[SealHealthPoint] = []
+    period, anchor = 100 * 60_000, disturbances.state.learned.starts[-1]
+    for i in range(split, len(rows), 240):  # the timer relearns; teach it again every 4 h
+        learned = disturbances.state.learned
+        learned.starts = [anchor - k * period for k in range(6, -1, -1)]
+        learned.period_ms = period
+        learned.anchor_ms = max(anchor, learned.anchor_ms or anchor)
+        found, seen = run(rules, rows[i : i + 240])
+        findings, points = findings + found, points + seen
+    judged = [p for p in points if "evidence_move" in p.evidence]
+    assert judged and judged[-1].evidence["evidence_move"] != 0.0  # clean cycles counted
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "the leak was found"
+    assert (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000 <= 24
