@@ -52,6 +52,7 @@ __all__ = [
     "page_chart_urls",
     "request_kinds",
     "single_kind_plan",
+    "wait_for_kept_charts",
 ]
 
 REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure
@@ -152,6 +153,25 @@ def page_chart_urls(
     return urls
 
 
+def wait_for_kept_charts(
+    base: str, headers: dict[str, str], urls: Sequence[str], bound_s: float
+) -> tuple[float | None, int]:
+    """Seconds until the service holds every one of `urls` drawn (asked with
+    `Cache-Control: only-if-cached`, which never draws), or None after `bound_s`; and how
+    many it held at the end. Each look stops at the first chart not held (the service's
+    background drawing holds back while it answers requests), one look per 10 s."""
+    began = time.perf_counter()
+    ask = {**headers, "Cache-Control": "only-if-cached"}
+    with httpx.Client(base_url=base, headers=ask, timeout=REQUEST_TIMEOUT_S) as http:
+        while True:
+            waited = time.perf_counter() - began
+            if all(http.get(url).status_code == 200 for url in urls):
+                return round(waited, 1), len(urls)
+            if waited > bound_s:
+                return None, sum(http.get(url).status_code == 200 for url in urls)
+            time.sleep(10.0)
+
+
 # -- the client processes ------------------------------------------------------------------------
 
 
@@ -201,12 +221,15 @@ def client_processes(base: str, token: str | None, count: int) -> Iterator[Clien
 def merge_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
     failures: dict[str, int] = {}
+    kept: dict[str, int] = {}
     for part in parts:
         for kind, samples in part["latencies"].items():
             latencies.setdefault(kind, []).extend(samples)
         for what, count in part["failures"].items():
             failures[what] = failures.get(what, 0) + count
-    return {"latencies": latencies, "failures": failures}
+        for kind, count in part.get("kept", {}).items():
+            kept[kind] = kept.get(kind, 0) + count
+    return {"latencies": latencies, "failures": failures, "kept": kept}
 
 
 def _child(conn: Connection, base: str, token: str | None) -> None:
@@ -218,6 +241,7 @@ def _child(conn: Connection, base: str, token: str | None) -> None:
 async def _run_clients(base: str, headers: dict[str, str], plans: Plan) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {}
     failures: dict[str, int] = {}
+    kept: dict[str, int] = {}  # answers the service had kept (`X-Chart-Cache: hit`)
 
     async def client(plan: list[tuple[str, str]]) -> None:
         tags: dict[str, str] = {}
@@ -241,6 +265,8 @@ async def _run_clients(base: str, headers: dict[str, str], plans: Plan) -> dict[
                     failures[what] = failures.get(what, 0) + 1
                     continue
                 latencies.setdefault(kind, []).append(elapsed)
+                if answer.headers.get("x-chart-cache") == "hit":
+                    kept[kind] = kept.get(kind, 0) + 1
 
     await asyncio.gather(*(client(plan) for plan in plans))
-    return {"latencies": latencies, "failures": failures}
+    return {"latencies": latencies, "failures": failures, "kept": kept}

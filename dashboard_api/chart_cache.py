@@ -162,9 +162,16 @@ class ChartCache:
 async def chart_answer(
     request: Request, cache: ChartCache, key: ChartKey, draw: Callable[[], bytes]
 ) -> Response:
-    """The chart of `key` from `cache`, or a 304 when the client holds it already."""
+    """The chart of `key` from `cache`, or a 304 when the client holds it already. The answer
+    says whether it was kept (`X-Chart-Cache: hit`) or drawn for it (`miss`); a request with
+    `Cache-Control: only-if-cached` gets a 504 rather than a drawing (RFC 9111 5.2.1.7: what a
+    bench or a monitor asks to learn whether the warmer has drawn a chart, without drawing)."""
     tag = cache.etag(key)
     headers = {"ETag": tag, "Cache-Control": "private, no-cache"}
+    kept = key in cache
+    if not kept and "only-if-cached" in request.headers.get("cache-control", "").lower():
+        return Response(status_code=504, headers={"X-Chart-Cache": "miss"})
+    headers["X-Chart-Cache"] = "hit" if kept else "miss"
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
     return svg_answer(request, await cache.get(key, draw), headers)

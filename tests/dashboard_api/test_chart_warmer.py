@@ -91,7 +91,14 @@ def reporting(site: Site, hub: LiveHub) -> list[str]:
 
 
 async def test_each_devices_presets_are_drawn_before_anyone_asks(site: Site, warm: Warm) -> None:
+    week = await warm.page_chart("fridge-1", {"range": "7d"})
+    only_kept = {"Cache-Control": "only-if-cached"}
+    before = await warm.client.get(week, headers=only_kept)
+    assert before.status_code == 504 and before.headers["x-chart-cache"] == "miss"
+    assert warm.cache.drawn == 0  # asking whether it is kept draws nothing
     drawn = await warm.warmer.sweep()
+    kept = await warm.client.get(week, headers=only_kept)
+    assert kept.status_code == 200 and kept.headers["x-chart-cache"] == "hit"
     devices = reporting(site, warm.hub)
     assert devices and drawn == len(devices) * len(WARM_RANGES) == warm.warmer.drawn
     assert await warm.warmer.sweep() == 0  # nothing changed: nothing drawn again
