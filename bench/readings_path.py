@@ -77,7 +77,7 @@ def _publish(port: int, rate: float, seconds: float, devices: int, out: Connecti
 
 async def _measure(
     port: int, work: Path, args: argparse.Namespace
-) -> tuple[list[float], dict[str, Any], int]:
+) -> tuple[list[float], dict[str, Any] | None, int]:
     # Imported here: the publisher child needs none of the service's packages.
     from core.clock import SystemClock
     from core.readings import ReadingBatch
@@ -87,9 +87,14 @@ async def _measure(
     store = DuckDBStore(work / "readings.duckdb")
     writer = StoreWriter(store)
     config = site_config(args.devices)
-    gateway = Gateway(
-        config, writer, SystemClock(), broker_url=f"mqtt://127.0.0.1:{port}", stages=writer.stages
-    )
+    url = f"mqtt://127.0.0.1:{port}"
+    # A version of the code from before the stamps (run from a copy of an older commit, to
+    # compare) has no `stages`: its publish-to-handed figures still count.
+    stages = getattr(writer, "stages", None)
+    if stages is None:
+        gateway = Gateway(config, writer, SystemClock(), broker_url=url)
+    else:
+        gateway = Gateway(config, writer, SystemClock(), broker_url=url, stages=stages)
     handed: dict[tuple[str, int], float] = {}
 
     def listener(batch: ReadingBatch) -> None:
@@ -115,7 +120,7 @@ async def _measure(
     latencies = [
         (handed[(device_id(device), ts)] - published) * 1000.0 for device, ts, published in sent
     ]
-    return latencies, writer.stages.snapshot(), len(sent)
+    return latencies, stages.snapshot() if stages is not None else None, len(sent)
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
