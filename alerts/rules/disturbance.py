@@ -7,18 +7,15 @@ the thermostat's usual ceiling, with the door shut, at a fixed interval (vendors
 on a timer). Once three intervals agree, a rise that starts near the next expected time is
 taken as a defrost.
 
-Each unit's own defrost signature is learned too, timer or not: the length of its recognised
-warm spells (door shut at the start, air well above the usual ceiling, back under it within a
-defrost's maximum and its recovery) and how far above the ceiling they peak. A heater defrost
-ends on a termination thermostat or a timer, so one unit's defrosts repeat their length and
-peak from day to day (the frost load moves them by a fraction), while a drifting timer only
-moves when they come. A spell in progress that stays within this unit's spread is a defrost
-wherever it falls on the clock; one that outlasts it or warms past it (a compressor that does
-not pull the air down) is not. The signature speaks once three spells are seen; before, a
-spell excuses nothing (a failing compressor on a new unit looks the same). It is taken over
-the upper cluster of the last 24 spells (those at least half as long, or warm, as the third
-largest): a bare probe also records the door-made spells of a busy kitchen, a few minutes and
-a kelvin or two each, and a median over all of them would be a door's, not a defrost's.
+Each unit's own defrost signature is learned too, timer or not, from its recognised warm
+spells (door shut at the start, air well above the usual ceiling, back under it within a
+defrost's maximum and its recovery): how long they last, how far the air peaks above the
+ceiling and how far they warm the food (`alerts.rules.defrost_signature`). A spell in progress
+no longer than this unit's defrosts and warming the food no more than they do is a defrost
+wherever it falls on the clock; one that outlasts them (a compressor that does not pull the
+air down, a heater that does not stop) or warms the food past them (a heater running away) is
+not. The signature speaks once three spells are seen; before, a spell excuses nothing (a
+failing compressor on a new unit looks the same).
 """
 
 from __future__ import annotations
@@ -28,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.rules.base import MINUTE_MS, DeviceSetup, dump_state, load_state
+from alerts.rules.defrost_signature import DefrostSignature, food_step, learn_signature
+from alerts.rules.product import tau_min
 from alerts.samples import Sample
 
 __all__ = ["Disturbances"]
@@ -51,16 +50,6 @@ _SPELLS_KEPT = 24
 _RECOVERY_JUDGED_AFTER_MS = 6 * MINUTE_MS
 _RECOVERY_RISE_C = 1.0
 _INTERVALS_AGREEING = 3
-# The signature speaks after this many warm spells (a day's defrosts at 3-6 a day); its spread
-# is the median absolute deviation scaled to a standard deviation (x 1.4826), taken three
-# times, and never narrower than a quarter of the typical spell: the frost load (doors, humid
-# days) moves a heater's time to terminate by that much. Floors for units whose spells repeat
-# to the reading: 5 min (a few readings at 1-2 min intervals), 1 K (a 0.5 K probe's step, twice).
-_SIGNATURE_SPELLS = 3
-_SIGNATURE_SIGMAS = 3.0 * 1.4826
-_SIGNATURE_SHARE = 0.25
-_SIGNATURE_MIN_LENGTH_MS = 5 * MINUTE_MS
-_SIGNATURE_MIN_RISE_C = 1.0
 
 
 @dataclass(slots=True)
@@ -79,6 +68,12 @@ class LearnedDefrost:
     # beside `lengths`, is the unit's defrost signature.
     episode_peak_c: float | None = None
     rises: list[float] = field(default_factory=list)
+    # How far the spell in progress has warmed the food so far (the signature's module), its
+    # most, and the reading it was last moved at; each ended spell's most, beside `rises`.
+    episode_food_c: float | None = None
+    episode_food_peak_c: float | None = None
+    episode_last_ms: int | None = None
+    food_rises: list[float] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -107,6 +102,8 @@ class Disturbances:
         # usual ceiling, each at most its setting (a tired compressor takes the recovery's
         # whole 20 min after a 45 min heater defrost).
         self.max_spell_ms = self.max_defrost_ms + self.recovery_ms
+        # The food a spell warms, for its signature: the kind's time constant or the site's.
+        self._food_tau_ms = (tau_min(setup.device.kind, s) or 30.0) * MINUTE_MS
         self._tolerance = s.defrost_learn_tolerance
         self._period_range = (
             int(s.defrost_learn_min_period_h * 60 * MINUTE_MS),
@@ -162,20 +159,36 @@ class Disturbances:
             learned.ceiling_c += _CEILING_STEP_C * (_CEILING_QUANTILE - below)
             if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
                 learned.episode_start_ms, learned.episode_peak_c = ts, temp
+                learned.episode_food_c = learned.episode_food_peak_c = 0.0
+                learned.episode_last_ms = ts
         elif temp <= learned.ceiling_c:
             start, learned.episode_start_ms = learned.episode_start_ms, None
             rise = (learned.episode_peak_c or temp) - learned.ceiling_c
             if ts - start >= _EPISODE_MIN_MS:
                 learned.last_end_ms, learned.last_length_ms = ts, ts - start
-                self._record_episode(start, ts - start, rise)
+                self._record_episode(start, ts - start, rise, learned.episode_food_peak_c)
         else:
             learned.episode_peak_c = max(learned.episode_peak_c or temp, temp)
+            self._warm_food(ts, temp - learned.ceiling_c)
 
-    def _record_episode(self, start: int, length: int, rise: float) -> None:
+    def _warm_food(self, ts: int, excess_c: float) -> None:
+        learned = self.state.learned
+        food, last = learned.episode_food_c, learned.episode_last_ms
+        if food is None or last is None:
+            return  # a spell from a snapshot taken before the food rise was learned
+        food = food_step(food, excess_c, ts - last, self._food_tau_ms)
+        learned.episode_food_c, learned.episode_last_ms = food, ts
+        learned.episode_food_peak_c = max(learned.episode_food_peak_c or food, food)
+
+    def _record_episode(self, start: int, length: int, rise: float, food: float | None) -> None:
         learned = self.state.learned
         learned.starts = [*learned.starts, start][-_EPISODES_KEPT:]
         learned.lengths = [*learned.lengths, length][-_SPELLS_KEPT:]
         learned.rises = [*learned.rises, rise][-_SPELLS_KEPT:]
+        # The food rises end at the latest spell as the lengths do; a spell begun before a
+        # restore from an older snapshot has none, and the lists realign at the next one.
+        foods = [*learned.food_rises, food] if food is not None else []
+        learned.food_rises = foods[-_SPELLS_KEPT:]
         if learned.period_ms is not None and self._on_period(start):
             learned.anchor_ms = start
         intervals = [b - a for a, b in zip(learned.starts, learned.starts[1:], strict=False)]
@@ -308,31 +321,36 @@ class Disturbances:
         ends = [st.learned.last_end_ms, None if st.defrost_on else st.defrost_end_ms]
         return any(e is not None and 0 <= ts - e <= within_ms for e in ends)
 
-    def signature(self) -> tuple[int, float] | None:
-        """This unit's defrost signature, once learned: the longest a warm spell of its own
-        lasts (ms) and the most it rises above the usual ceiling (K), spread included. None
-        when the controller reports its defrosts (then `defrost_on` says when they are)."""
-        learned = self.state.learned
-        # both lists end at the latest spell (a snapshot from before `rises` has fewer)
-        spells = list(zip(reversed(learned.lengths), reversed(learned.rises), strict=False))
-        defrosts = [(n, rise) for n, rise in spells if n <= self.max_spell_ms]
-        if self.state.defrost_reported or len(defrosts) < _SIGNATURE_SPELLS:
+    def signature(self) -> DefrostSignature | None:
+        """This unit's defrost signature, once learned (`alerts.rules.defrost_signature`): the
+        longest a warm spell of its own lasts, the most its air rises above the usual ceiling
+        and the most it warms the food, spread included. None when the controller reports its
+        defrosts (then `defrost_on` says when they are)."""
+        if self.state.defrost_reported:
             return None
-        length = _upper(_defrost_like([n for n, _ in defrosts]), _SIGNATURE_MIN_LENGTH_MS)
-        rise = _upper(_defrost_like([r for _, r in defrosts]), _SIGNATURE_MIN_RISE_C)
-        return min(int(length), self.max_spell_ms), rise
+        learned = self.state.learned
+        return learn_signature(
+            learned.lengths, learned.rises, learned.food_rises, self.max_spell_ms
+        )
 
-    def defrost_signature_until(self, ts: int) -> int | None:
+    def defrost_signature_until(self, ts: int, *, on_food: bool = True) -> int | None:
         """Until when the warm spell in progress is excused as one of this unit's defrosts:
-        door shut when it began, not longer nor warmer than its learned signature."""
+        door shut when it began, no longer than its learned signature, and warming what is
+        judged no more than they do: the food (`on_food`; the air's rise where the food's is
+        not learned yet), or the air."""
         learned, signature = self.state.learned, self.signature()
         start, peak = learned.episode_start_ms, learned.episode_peak_c
         if signature is None or start is None or peak is None or learned.ceiling_c is None:
             return None
-        longest, rise = signature
-        if peak - learned.ceiling_c > rise or ts > start + longest:
+        if ts > start + signature.length_ms:
             return None
-        return start + longest
+        food = learned.episode_food_peak_c
+        if on_food and signature.food_rise_c is not None and food is not None:
+            if food > signature.food_rise_c:
+                return None
+        elif peak - learned.ceiling_c > signature.rise_c:
+            return None
+        return start + signature.length_ms
 
     def outlasted_signature(self, ts: int) -> bool:
         """The warm spell in progress has lasted longer than this unit's defrosts with their
@@ -340,7 +358,7 @@ class Disturbances:
         compressor that died)."""
         learned, signature = self.state.learned, self.signature()
         start = learned.episode_start_ms
-        return signature is not None and start is not None and ts > start + signature[0]
+        return signature is not None and start is not None and ts > start + signature.length_ms
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""
@@ -366,25 +384,3 @@ class Disturbances:
             if expected - slack <= ts <= end:
                 return end
         return None
-
-
-def _defrost_like(values: list[int] | list[float]) -> list[float]:
-    """The spells' upper cluster: those at least half as long (or warm) as the third-longest
-    (warmest). A unit's defrosts repeat; between them a bare probe also sees door-made spells,
-    a few minutes and a kelvin or two, which would pull a median over all spells down to a
-    door's (a 40-75 min heater defrost then outlasts a 'signature' of 30 min). The third
-    largest, not the largest: one odd long spell does not hide the defrosts."""
-    ranked = sorted((float(v) for v in values), reverse=True)
-    reference = ranked[min(_SIGNATURE_SPELLS, len(ranked)) - 1]
-    return [v for v in ranked if v >= reference / 2]
-
-
-def _upper(values: list[int] | list[float], floor: float) -> float:
-    """The top of a learned spread: median + 3 robust sigmas, at least a quarter of the median
-    and `floor` above it, and never below the largest of the spells themselves (each ended
-    with the air back under its ceiling: the unit has shown it recovers from that much, as a
-    defrost in the hot hours of a kitchen rises further than one at night)."""
-    middle = statistics.median(values)
-    mad = statistics.median(abs(v - middle) for v in values)
-    spread = max(_SIGNATURE_SIGMAS * mad, _SIGNATURE_SHARE * middle, floor)
-    return max(middle + spread, max(values))

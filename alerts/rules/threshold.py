@@ -13,15 +13,16 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   air still well above where it was before the door opened (a cooling fault that a door
   happened to meet, not the door). A warm spell with the door shut, on a defrost timer or not,
   is excused while it stays within this unit's learned defrost signature (its own spells'
-  length and rise, `Disturbances.signature`); one that outwarms it is excused no longer, and
-  one that outlasts it without ever pulling the air below the food (a heater that does not
-  stop, a compressor that died) is excused by nothing, a timer's window included: it counts
-  from the start of the run. Air that keeps warming after a defrost has ended is not
-  recovering from it. With the door shut since, the defrost did not explain the rise either (a
-  compressor that failed during the defrost), so the duration counts from the start of the run
-  - the food has been warm since then - and the alert fires as soon as that is known. When the
-  door was opened after the defrost (breakfast preparation), the warming may be the kitchen's:
-  the duration counts from the defrost's end.
+  length and how far they warm the food, or the air when the air is judged;
+  `alerts.rules.defrost_signature`); one that warms past it is excused no longer, and one that
+  outlasts it without pulling the air down (a heater that does not stop, a compressor that
+  died), or whose pull-down stalled above the limit, is excused by nothing, a timer's window
+  included: it counts from the start of the run. Air that keeps warming after a defrost has
+  ended is not recovering from it. With the door shut since, the defrost did not explain the
+  rise either (a compressor that failed during the defrost), so the duration counts from the
+  start of the run - the food has been warm since then - and the alert fires as soon as that is
+  known. When the door was opened after the defrost (breakfast preparation), the warming may be
+  the kitchen's: the duration counts from the defrost's end.
 - Firing needs `alert_after_min` of unexcused run (at exactly the duration it fires). Once
   firing, it clears only below `high_c - clear_margin_c` (7 °C), so a fridge hovering at the
   limit raises one alert, not one per crossing.
@@ -37,10 +38,14 @@ estimate, as a second line, and one more that only the food has: once the air is
 after a warm spell no longer than a defrost (reported, or recognised by its shape when the
 timer drifts), the estimate above the limit is the fading memory of that spell: with the air
 below the limit the food is cooling (a first-order lag only moves toward the air). So it is
-while a spell, in progress or ended, is pulled down with the air 1 K below the estimate (a
-compressor at work). That memory is excused for 3 tau after the spell (5 % of it left), so a
-long heater defrost does not raise an alert on food that never warmed. A fault keeps the air
-above the food, or warming after the spell, and is not excused. `judge_on: air` judges the air
+while a spell, in progress or ended, is pulled down: the air 1 K below the estimate, or
+stepping down 1 K at least every 15 min (a compressor at work; the air may be above the food
+for the first minutes of it). That memory is excused for 3 tau after the spell (5 % of it
+left), so a long heater defrost does not raise an alert on food that never warmed. A fault
+keeps the air above the food, or warming after the spell, and is not excused; nor is air that
+stops stepping down while above the limit (a compressor that holds 10 °C): the food is cooling
+toward a temperature above the limit, warm since the air's last step down, and from the start
+of the run once the spell has outlasted this unit's defrosts. `judge_on: air` judges the air
 probe as before. Either way the air reading (`temp_c`) and the estimate (`product_c`) are in
 every finding's evidence, with the time constant used and its source (`tau_min`, `tau_source`:
 default, config or learned from a food-simulant probe). A device that publishes a food probe
@@ -81,11 +86,23 @@ class ExcursionState:
     last_ms: int | None = None
     peak_c: float | None = None
     cooled: bool = False  # the air fell below the food during the run (a cabinet pulling down)
+    # The pull-down's progress: the air's level when it last moved a step (down, or up: a
+    # new warm phase), and when it last stepped down. Air above the limit with no step down
+    # for a pull-down's while is a stall.
+    pull_c: float | None = None
+    pull_ms: int | None = None
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
 # display step (0.1-0.5 K).
 _COOLING_MARGIN_C = 1.0
+# A compressor pulling the air down after a spell moves it a step (twice a 0.5 K display step,
+# beyond noise) at least every 15 min (three readings of a 5-min probe) until it is back in
+# band: the air is driven toward the evaporator, well below the cut-out (a unit rated at
+# twice its load pulls down at 0.2 K/min and more). Air held above the limit for longer is a
+# cabinet that cannot pull down: its food is cooling toward a temperature above the limit.
+_PULL_STEP_C = 1.0
+_STALL_MS = 15 * MINUTE_MS
 
 
 class ExcursionRule(StatefulRule[ExcursionState]):
@@ -161,6 +178,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if st.phase == "ok":
             self._start_run(ts, temp, out)
         st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+        self._note_pull(ts, air)
         if st.phase == "pending" and self._fading(ts, air):
             out.append(self._finding(Phase.CLEARED, ts, temp))
             st.phase, st.counting_from_ms, st.excused_until_ms = "excused", None, ts
@@ -226,11 +244,33 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         within, disturbances = int(3 * self.product.tau_ms), self._disturbances
         if air <= self.limit and disturbances.recovered_from_warm_spell(ts, within):
             return True
-        cooling = air <= self._product_c - _COOLING_MARGIN_C
+        below = air <= self._product_c - _COOLING_MARGIN_C
+        cooling = (below or self._pulling(ts)) and not self._stalled(ts, air)
         if cooling and disturbances.warm_spell_within(ts, within):
             self.state.cooled = True
             return True
         return False
+
+    def _note_pull(self, ts: int, air: float) -> None:
+        st = self.state
+        if st.pull_c is None or air >= st.pull_c + _PULL_STEP_C:
+            st.pull_c = air  # the run's first reading, or warmer: the level to pull down from
+        elif air <= st.pull_c - _PULL_STEP_C:
+            st.pull_c, st.pull_ms = air, ts
+
+    def _pulling(self, ts: int) -> bool:
+        """The air stepped down within a pull-down's while: a compressor at work, bringing
+        the air and then the food back (the air may still be above the food for minutes)."""
+        st = self.state
+        return st.pull_ms is not None and ts - st.pull_ms <= _STALL_MS
+
+    def _stalled(self, ts: int, air: float) -> bool:
+        """The air stays above the limit with no step down for longer than a pull-down
+        allows: the compressor cannot bring it back in band, so the food, moving toward the
+        air, is not cooling back into band either."""
+        st = self.state
+        since = st.pull_ms if st.pull_ms is not None else st.run_start_ms
+        return since is not None and ts - since > _STALL_MS and air > self.limit
 
     def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
         st = self.state
@@ -250,7 +290,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         excuses = [
             st.door_until_ms,
             disturbances.defrost_excuse_until(ts),
-            disturbances.defrost_signature_until(ts),
+            disturbances.defrost_signature_until(ts, on_food=self.judged_on == "product"),
             fading,
         ]
         until = max((u for u in excuses if u is not None and u >= ts), default=None)
@@ -260,9 +300,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self._start_counting(self._count_from(run_start, ts), ts, st.peak_c, out)
 
     def _outlasted(self, ts: int) -> bool:
-        """The warm spell in progress outlasted this unit's defrosts, never pulling down."""
+        """The warm spell in progress outlasted this unit's defrosts, never pulling down or
+        with its pull-down stalled above the limit."""
         st = self.state
-        return self.above and not st.cooled and self._disturbances.outlasted_signature(ts)
+        if not self.above or not self._disturbances.outlasted_signature(ts):
+            return False
+        air = self._air_c if self._air_c is not None else self.limit
+        return not st.cooled or self._stalled(ts, air)
 
     def _count_from(self, run_start: int, ts: int) -> int:
         """Where the duration counts from once the excuses are over: their end, unless they
@@ -271,6 +315,11 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         previous = st.excused_until_ms
         if previous is None:
             return run_start
+        air = self._air_c if self._air_c is not None else self.limit
+        if st.cooled and st.pull_ms is not None and air > self.limit:
+            # The pull-down ended above the limit (stalled, or the food has come down to the
+            # air): the food is not cooling back into band since the air's last step down.
+            return max(run_start, min(st.pull_ms, ts))
         failed = disturbances.failed_recovery_since()
         if failed is not None and previous > ts:
             # The defrost's excuse was cut short: the air did not recover after it. Warm since

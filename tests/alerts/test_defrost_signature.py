@@ -64,7 +64,7 @@ def test_door_made_spells_do_not_shrink_the_signature_of_long_defrosts(
     assert disturbances is not None
     signature = disturbances.signature()
     assert signature is not None
-    assert 60 <= signature[0] / 60_000 <= 80 and signature[1] >= 12.0
+    assert 60 <= signature.length_ms / 60_000 <= 80 and signature.rise_c >= 12.0
 
 
 def stuck_heater_alarm_min(harness: Harness, rows: Rows, days: int) -> float:

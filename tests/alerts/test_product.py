@@ -369,8 +369,7 @@ def test_a_slow_pull_down_after_a_long_defrost_matches_the_units_signature(
     assert disturbances is not None
     signature = disturbances.signature()
     assert signature is not None
-    longest_ms, rise_c = signature
-    assert 60 <= longest_ms / 60_000 <= 80 and 12.0 <= rise_c <= 18.0
+    assert 60 <= signature.length_ms / 60_000 <= 80 and 12.0 <= signature.rise_c <= 18.0
     assert fired == []
     # The same data on the air, with no defrost lasting over a minute: every one of the 13
     # defrosts of the 3 days (starting 00:45, then 290, 350, 410 min apart) fires.
