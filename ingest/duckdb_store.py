@@ -25,6 +25,7 @@ import pyarrow as pa
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
+from ingest.duckdb_guard import Translate, check_readable
 from ingest.duckdb_rollup import query_envelopes, query_series, rebuild
 from ingest.duckdb_rollup_keeper import ReadKey, RollupKeeper
 from ingest.duckdb_write import KeylessWriter, LatestValues
@@ -60,7 +61,7 @@ class DuckDBStore:
         except duckdb.Error as exc:
             raise StoreError(str(exc), backend=self.backend, target=self._target) from exc
         if read_only:
-            _check_readable(self._con, self._target)
+            check_readable(self._con, self._target)
         else:
             migrate_or_close(self._con, "readings", duckdb_schema.READINGS, target=self._target)
         # A file opened read-only may predate the rollups (schema 3): its series read raw.
@@ -318,58 +319,12 @@ class DuckDBStore:
             finally:
                 cursor.close()
 
-    def _guard(self) -> _Translate:
+    def _guard(self) -> Translate:
         if self._closed:
             raise StoreUnavailableError(
                 "the store is closed", backend=self.backend, target=self._target
             )
-        return _Translate(self._target)
-
-
-# DuckDB's errors that say the database cannot work now, whatever the data: the disk (full,
-# unwritable), memory, a database invalidated by an earlier fatal error, an interrupted query.
-_UNAVAILABLE = (
-    duckdb.IOException,
-    duckdb.TransactionException,  # "Failed to commit: Could not write file" (disk full)
-    duckdb.OutOfMemoryException,
-    duckdb.FatalException,
-    duckdb.InterruptException,
-    duckdb.ConnectionException,
-    duckdb.PermissionException,
-)
-
-
-class _Translate:
-    """Turns DuckDB's exceptions into StoreError once, at the boundary: unavailability
-    (`StoreUnavailableError`, retried by writers) apart from data the store refused."""
-
-    def __init__(self, target: str) -> None:
-        self._target = target
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, _UNAVAILABLE):
-            raise StoreUnavailableError(str(exc), backend="duckdb", target=self._target) from exc
-        if isinstance(exc, duckdb.Error):
-            raise StoreError(str(exc), backend="duckdb", target=self._target) from exc
-
-
-def _check_readable(con: duckdb.DuckDBPyConnection, target: str) -> None:
-    """A file opened read-only must already hold this schema's readings, at a known version."""
-    try:
-        version = schema_version(con, "readings")
-    except duckdb.Error:
-        version = 0
-    if not 1 <= version <= len(duckdb_schema.READINGS):
-        con.close()
-        raise StoreError(
-            f"not a canteen-monitor database (readings schema version {version}, this release "
-            f"reads 1 to {len(duckdb_schema.READINGS)})",
-            backend="duckdb",
-            target=target,
-        )
+        return Translate(self._target)
 
 
 # Letters of a site (and those whose topic named no site), by reason text and reason code.
