@@ -30,9 +30,10 @@ async def test_every_batch_is_stamped_from_arrival_to_hand_over_and_ack(
     assert batches >= 1
     for stage in ("write_hop", "write", "handover", "listeners"):
         assert figures[stage]["count"] == batches, stage
-    for stage in ("received_to_stored", "received_to_handed", "queued", "decode", "ack"):
+    for stage in ("received_to_stored", "received_to_handed", "queued", "ack"):
         assert figures[stage]["count"] == batches, stage
-    assert figures["inbox"]["count"] == batches
+    # Decoded batches that waited together are stored as one: at least as many decoded.
+    assert figures["inbox"]["count"] == figures["decode"]["count"] >= batches
     assert set(figures) <= set(STAGES)
     # Each batch's arrival-to-hand-over holds its write, so the same holds of the extremes.
     assert figures["received_to_handed"]["max"] >= figures["write"]["max"]
