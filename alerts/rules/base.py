@@ -9,7 +9,7 @@ A verdict on data not yet seen is given when `LateData` says it is due.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
@@ -59,6 +59,21 @@ class DeviceSetup:
     limits: Limits
     settings: RuleSettings
     timetable: Timetable
+    # Worked out once: rules read them for every reading (the silence alone was called more
+    # than twice a reading, ~5 % of the rules' time on 1,000 fridges).
+    interval_ms: int = field(init=False, repr=False, compare=False)
+    silence_ms: int = field(init=False, repr=False, compare=False)
+    lateness_ms: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        interval_s = self.device.interval_s
+        object.__setattr__(self, "interval_ms", int(interval_s * 1000))
+        # No reading for this long means the device is silent (offline rule); a gap this long
+        # also breaks a running duration, because nobody saw what happened in it.
+        object.__setattr__(self, "silence_ms", int(self.settings.silence_s(interval_s) * 1000))
+        # How long the device may deliver nothing new before a verdict on data not yet seen is
+        # given without it (`LateData`).
+        object.__setattr__(self, "lateness_ms", int(self.settings.lateness_s(interval_s) * 1000))
 
     @property
     def id(self) -> str:
@@ -67,22 +82,6 @@ class DeviceSetup:
     @property
     def label(self) -> str:
         return self.device.label
-
-    @property
-    def interval_ms(self) -> int:
-        return int(self.device.interval_s * 1000)
-
-    @property
-    def silence_ms(self) -> int:
-        """No reading for this long means the device is silent (offline rule); a gap this long
-        also breaks a running duration, because nobody saw what happened in it."""
-        return int(self.settings.silence_s(self.device.interval_s) * 1000)
-
-    @property
-    def lateness_ms(self) -> int:
-        """How long the device may deliver nothing new before a verdict on data not yet seen
-        is given without it (`LateData`)."""
-        return int(self.settings.lateness_s(self.device.interval_s) * 1000)
 
 
 class LateData:
