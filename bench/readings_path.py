@@ -104,6 +104,9 @@ async def _measure(
 
     writer.add_listener(listener)
     running = asyncio.create_task(gateway.run(), name="gateway")
+    # The rollups settled on the service's timer, as `canteen serve` does (an older copy of the
+    # code may have none: its writes then settle past their threshold).
+    settling = asyncio.create_task(_settle_every(store), name="rollups")
     try:
         await _until(lambda: gateway.subscribed, 10.0, "the gateway's subscription")
         sent = await asyncio.to_thread(_run_publisher, port, args)
@@ -113,14 +116,23 @@ async def _measure(
             f"{len(sent)} messages acknowledged",
         )
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        for task in (running, settling):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         store.close()
     latencies = [
         (handed[(device_id(device), ts)] - published) * 1000.0 for device, ts, published in sent
     ]
     return latencies, stages.snapshot() if stages is not None else None, len(sent)
+
+
+async def _settle_every(store: Any) -> None:
+    try:
+        from ingest.duckdb_rollup_keeper import settle_every
+    except ImportError:
+        return
+    await settle_every(store.settle_rollups)
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
