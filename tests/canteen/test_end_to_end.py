@@ -90,6 +90,10 @@ async def test_simulated_school_to_api(
 
             health = (await api.get("/api/health")).json()
             assert health["status"] == "ok" and health["dead_letters"] == 0
+            # The rules judged what was stored, and say how late (alerts.pace).
+            rules = health["rules"]
+            assert rules["live"] and 0 < rules["readings_judged"] <= health["readings_stored"]
+            assert rules["age_ms"]["p50"] is not None and rules["judge_us_per_reading"] > 0
     finally:
         simulating.cancel()
         await asyncio.gather(simulating, return_exceptions=True)
