@@ -30,7 +30,9 @@ what the broker took, not what was queued in the publisher.
 each crossing: how old background readings were when the rules judged them (`age_ms_*`: the
 publisher stamps each reading with the wall clock just before publishing, so this is the
 publish-to-rules lag), the rules' CPU time per reading (and wall time) and the share of a core
-they took.
+they took. `service_cpu`: the service process's CPU time in the sampling window
+(`/proc`), its share of a core and that share per 1 k readings a second stored: what the
+service spends on a reading, little changed by other jobs on the machine (unlike the latencies).
 """
 
 from __future__ import annotations
@@ -229,6 +231,27 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """The process's user and system CPU time so far (Linux `/proc`), 0.0 where unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_figures(cpu_s: float, elapsed_s: float, readings: int) -> dict[str, float | None]:
+    """The service's CPU in the window: its share of a core, and that share per 1 k readings a
+    second stored (what a reading costs it, whatever else runs on the machine)."""
+    share = cpu_s / elapsed_s if elapsed_s > 0 else None
+    per_k = cpu_s / readings * 1000 if readings > 0 else None
+    return {
+        "cpu_s": round(cpu_s, 2),
+        "core_share": None if share is None else round(share, 3),
+        "core_share_per_1k_msg_s": None if per_k is None else round(per_k, 3),
+    }
+
+
 def stored(base: str) -> int:
     return int(httpx.get(f"{base}/api/health", timeout=10).json()["readings_stored"])
 
@@ -338,6 +361,7 @@ def phase(
     receiver: Receiver,
     first_probe: int,
     published: dict[str, float],
+    service_pid: int,
 ) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     # One paho publisher reaches ~1.5-2 k QoS 1 msg/s here: several processes, each with its own
@@ -361,6 +385,7 @@ def phase(
     try:
         time.sleep(args.warmup)
         stored0, sent0, t0 = stored(base), sent_total(), time.perf_counter()
+        cpu0 = cpu_seconds(service_pid)
         answers, polled = [], []
         for i in range(args.samples):
             answers.append(_sample(probe, receiver, f"probe-{first_probe + i}", published))
@@ -368,6 +393,7 @@ def phase(
         latencies = [a for a in answers if a is not None]
         elapsed = time.perf_counter() - t0
         stored1, sent1 = stored(base), sent_total()
+        cpu1 = cpu_seconds(service_pid)
     finally:
         stop.set()
         for publisher in publishers:
@@ -387,6 +413,7 @@ def phase(
         "background_stored_during_samples": stored1 - stored0 - args.samples,
         "background_published_during_samples": sent1 - sent0,
         "window_s": round(elapsed, 2),
+        "service_cpu": _cpu_figures(cpu1 - cpu0, elapsed, stored1 - stored0),
         "latency_ms": _latency(ordered, None if math.isinf(p99) else p99),
         "rules": rules_lag(polled),
         "target_p99_ms": target,
@@ -494,7 +521,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for index, rate in enumerate(args.rates):
                 say(f"phase {rate} msg/s: {args.samples} crossings")
                 first = index * args.samples
-                phases.append(phase(rate, args, broker.port, base, receiver, first, published))
+                phases.append(
+                    phase(rate, args, broker.port, base, receiver, first, published, proc.pid)
+                )
                 say(json.dumps(phases[-1]["latency_ms"]))
         finally:
             _stop(proc)
