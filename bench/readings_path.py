@@ -110,11 +110,15 @@ async def _measure(
     try:
         await _until(lambda: gateway.subscribed, 10.0, "the gateway's subscription")
         sent = await asyncio.to_thread(_run_publisher, port, args)
-        await _until(
-            lambda: gateway.stats.acked >= len(sent),
-            _DRAIN_TIMEOUT_S,
-            f"{len(sent)} messages acknowledged",
-        )
+        try:
+            await _until(lambda: gateway.stats.acked >= len(sent), _DRAIN_TIMEOUT_S, "drain")
+        except BenchError:
+            stats = gateway.stats
+            raise BenchError(
+                f"{stats.acked} of {len(sent)} messages acknowledged within "
+                f"{_DRAIN_TIMEOUT_S:.0f} s ({stats.messages} received, {stats.stored} readings "
+                f"stored, {gateway.pending()} waiting in the link)"
+            ) from None
     finally:
         for task in (running, settling):
             task.cancel()
