@@ -13,9 +13,10 @@ the latest values it cost most of each write (`python -m bench.store_write`). No
    their own time ranges, cluster by cluster, so zone maps on `ts` skip every other row group
    (readings are appended in arrival order, nearly time order); those found are deleted first;
 3. the batch is appended and its (key, minute) pairs noted for the rollups, in one
-   transaction; after COMMIT the newest values go to memory. The `latest` table is brought up
-   to date from the readings of the pending minutes by the rollup settle, off the write path
-   (`ingest.duckdb_rollup.settle`), so after a crash it is repaired at the next open.
+   transaction; at its COMMIT the newest values go to memory. The `latest` table is brought
+   up to date from the readings of the pending minutes by the rollup settle, off the write
+   path (`refresh_latest`, called by `ingest.duckdb_rollup_keeper`), so after a crash it is
+   repaired at the next open, before memory is loaded from it.
 
 One writer at a time (the store's lock): the look-up and the append see the same table, so two
 batches cannot both miss a key and both append it. The process that writes is the only one
@@ -139,7 +140,8 @@ class LatestValues:
 
 
 class KeylessWriter:
-    """Steps 1-3 on the store's connection, inside its lock and its transaction."""
+    """Steps 1-3 on the store's connection, called under the store's writer lock; each write
+    is a transaction of its own."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, latest: LatestValues) -> None:
         self._con = con
