@@ -87,6 +87,9 @@ async def _measure(
     store = DuckDBStore(work / "readings.duckdb")
     writer = StoreWriter(store)
     config = site_config(args.devices)
+    if args.linger_ms is not None:
+        gateway_settings = config.gateway.model_copy(update={"batch_linger_ms": args.linger_ms})
+        config = config.model_copy(update={"gateway": gateway_settings})
     url = f"mqtt://127.0.0.1:{port}"
     # A version of the code from before the stamps (run from a copy of an older commit, to
     # compare) has no `stages`: its publish-to-handed figures still count.
@@ -178,6 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "path": "publish > broker > gateway > DuckDB > handed to the listener (the rules' place)",
         "rate_msg_s": args.rate,
+        "linger_ms": args.linger_ms,
         "messages": sent,
         "publish_to_handed_ms": {
             "p50": round(_quantile(ordered, 0.5), 1),
@@ -199,6 +203,9 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=200, help="simulated devices (200)")
     parser.add_argument("--seconds", type=float, default=20.0, help="publishing time (20)")
+    parser.add_argument(
+        "--linger-ms", type=int, default=None, help="gateway.batch_linger_ms (the config's default)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
