@@ -236,6 +236,7 @@ class AlertService:
             # What the rules found before it goes first; the new state is saved at once, so a
             # restart does not bring the old baseline back.
             before, self._waiting = self._waiting, EngineOutput()
+            self._waiting_since = None  # what waited is saved here, not by the next save
             states = self.engine.snapshot()
             changes = await self._worker.run(self._persist, output, states, before)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
