@@ -86,11 +86,12 @@ class ExcursionState:
     last_ms: int | None = None
     peak_c: float | None = None
     cooled: bool = False  # the air fell below the food during the run (a cabinet pulling down)
-    # The pull-down's progress: the air's level when it last moved a step (down, or up: a
-    # new warm phase), and when it last stepped down. Air above the limit with no step down
-    # for a pull-down's while is a stall.
+    # The pull-down's progress: the air's level when it last stepped down from where it was
+    # when the run began, and when. Air above the limit with no step down for a pull-down's
+    # while is a stall.
     pull_c: float | None = None
     pull_ms: int | None = None
+    low_c: float | None = None  # the coldest air of the run: in band, the pull-down succeeded
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
@@ -252,9 +253,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         return False
 
     def _note_pull(self, ts: int, air: float) -> None:
+        # Steps down only, from the air at the run's start: the air falling back after a door
+        # opening (a bump over a rising trend, as a dead compressor's busy kitchen shows) is
+        # no pull-down; a compressor's pull-down goes below where the run began.
         st = self.state
-        if st.pull_c is None or air >= st.pull_c + _PULL_STEP_C:
-            st.pull_c = air  # the run's first reading, or warmer: the level to pull down from
+        st.low_c = air if st.low_c is None else min(st.low_c, air)
+        if st.pull_c is None:
+            st.pull_c = air
         elif air <= st.pull_c - _PULL_STEP_C:
             st.pull_c, st.pull_ms = air, ts
 
@@ -265,12 +270,14 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         return st.pull_ms is not None and ts - st.pull_ms <= _STALL_MS
 
     def _stalled(self, ts: int, air: float) -> bool:
-        """The air stays above the limit with no step down for longer than a pull-down
-        allows: the compressor cannot bring it back in band, so the food, moving toward the
-        air, is not cooling back into band either."""
+        """The air, never back in band during the run, stays above the limit with no step
+        down for longer than a pull-down allows: the compressor cannot bring it back, so the
+        food, moving toward the air, is not cooling back into band either. (Air warmed above
+        the limit again after a pull-down into band is the kitchen's doors, not a stall.)"""
         st = self.state
         since = st.pull_ms if st.pull_ms is not None else st.run_start_ms
-        return since is not None and ts - since > _STALL_MS and air > self.limit
+        never_in_band = st.low_c is not None and st.low_c > self.limit
+        return never_in_band and since is not None and ts - since > _STALL_MS and air > self.limit
 
     def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
         st = self.state
@@ -316,7 +323,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if previous is None:
             return run_start
         air = self._air_c if self._air_c is not None else self.limit
-        if st.cooled and st.pull_ms is not None and air > self.limit:
+        never_in_band = st.low_c is not None and st.low_c > self.limit
+        if st.cooled and st.pull_ms is not None and never_in_band and air > self.limit:
             # The pull-down ended above the limit (stalled, or the food has come down to the
             # air): the food is not cooling back into band since the air's last step down.
             return max(run_start, min(st.pull_ms, ts))
