@@ -52,6 +52,12 @@ def _publish(port: int, rate: float, seconds: float, devices: int, out: Connecti
     """Child process: publish at `rate` for `seconds`; send back [(device, ts_ms, published)]."""
     client = paho_client("bench-readings-path-publisher", clean_session=True)
     client.max_inflight_messages_set(5_000)
+    acked = [0]  # PUBACKs, counted by paho's thread
+
+    def on_publish(*_args: Any) -> None:
+        acked[0] += 1
+
+    client.on_publish = on_publish
     start_client(client, port, 10.0)
     sent: list[tuple[int, int, float]] = []
     last_ts = [0] * devices
@@ -68,6 +74,10 @@ def _publish(port: int, rate: float, seconds: float, devices: int, out: Connecti
                 client.publish(topic, telemetry_payload(ts, index), qos=1)
                 sent.append((device, ts, time.monotonic()))
                 index += 1
+            time.sleep(_STEP_S)
+        # Disconnecting with messages still queued in paho would lose them: wait for the broker.
+        deadline = time.monotonic() + _DRAIN_TIMEOUT_S
+        while acked[0] < len(sent) and time.monotonic() < deadline:
             time.sleep(_STEP_S)
     finally:
         stop_client(client)
