@@ -15,9 +15,11 @@ draws them first, so a request finds the picture kept:
   limits changed, or the window moved on by a step (a preset range ends "now", snapped up to
   the chart's step). A chart whose key changed is never served from the old drawing: the key
   holds all of that (`chart_cache`), so the old entry simply stops matching;
-- how much: one drawing at a time, in a thread of its own; after a drawing that took c
-  seconds it rests c * (1 - share) / share, so it draws at most `WARM_CPU_SHARE` of the time
-  (the wall time, which counts the store's own query threads a thread's CPU clock misses);
+- how much: one drawing at a time, in a thread of its own; after a drawing that cost c
+  seconds of CPU it rests c * (1 - share) / share, so it uses at most `WARM_CPU_SHARE` of one
+  CPU (c is the drawing thread's CPU time and a quarter more for the store's own query
+  threads, which its clock misses: measured at about a fifth of a week's drawing; the wall
+  time would make it crawl on a machine others keep busy, resting for their work too);
   before each drawing it waits while the app answers requests (`in_flight`), up to
   `YIELD_MAX_S`, so under a steady load it draws at most about one chart a second and the
   requests keep the cores. The thread is not niced: a drawing holds the GIL for its Python
@@ -69,6 +71,7 @@ WARM_LANG: Language = "zh"
 ASKED_MAX = 1000  # preset charts people asked for, kept warm beside the defaults
 YIELD_MAX_S = 1.0  # held back at most this long while requests draw: the warmer never starves
 IDLE_POLL_S = 1.0  # with nothing to draw, look again after this long
+_QUERY_THREADS = 1.25  # the store's query threads beside the drawing thread's own CPU
 
 ChartJob = Callable[
     [ApiContext, Device, str, tuple[datetime, datetime], tuple[int, int], Language],
@@ -107,7 +110,7 @@ class ChartWarmer:
         self._asked: OrderedDict[Preset, None] = OrderedDict()
         self._failed: set[ChartKey] = set()
         self.drawn = 0  # drawings made by the warmer, for tests and the bench
-        self.cpu_s = 0.0  # their CPU time in the drawing thread (the store's threads aside)
+        self.cpu_s = 0.0  # their CPU time, as the rest counts it
 
     def asked(
         self,
@@ -184,14 +187,14 @@ class ChartWarmer:
     async def _draw(
         self, key: ChartKey, draw: Callable[[], bytes], pool: ThreadPoolExecutor | None
     ) -> bool:
-        spent = [0.0, 0.0]  # wall, CPU of the drawing thread
+        spent = [0.0]  # CPU of the drawing thread
 
         def timed() -> bytes:
-            began, cpu = time.perf_counter(), time.thread_time()
+            began = time.thread_time()
             try:
                 return draw()
             finally:
-                spent[:] = time.perf_counter() - began, time.thread_time() - cpu
+                spent[0] = time.thread_time() - began
 
         try:
             await self._cache.get(key, timed, pool)
@@ -202,8 +205,9 @@ class ChartWarmer:
             self._failed.add(key)
             return False
         self.drawn += 1
-        self.cpu_s += spent[1]
-        await asyncio.sleep(spent[0] * (1 - self._share) / self._share)
+        cost = spent[0] * _QUERY_THREADS
+        self.cpu_s += cost
+        await asyncio.sleep(cost * (1 - self._share) / self._share)
         return True
 
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from alerts.lifecycle import AlertChange
 from core.model import Limits
 from dashboard_api import create_app
-from dashboard_api.chart_cache import ChartCache, snapped_end
+from dashboard_api.chart_cache import ChartCache, preset_window, snapped_end
 from dashboard_api.live import LiveHub
 from tests.alerts.conftest import batch
 from tests.dashboard_api.pages_site import NOON, VIEWER, Site, page_site, signed_in
@@ -130,8 +130,9 @@ async def test_the_hubs_first_seed_does_not_make_kept_charts_stale(live: Live) -
 
 
 async def test_the_device_page_asks_one_chart_url_per_step(site: Site, live: Live) -> None:
-    """A week at the page's 960 px (880 columns) is drawn at 10-min steps: the page opened at
-    12:00:10 and 12:08:20 embeds the same chart URL, ending 12:10; at 12:11:40 the next."""
+    """A week at the page's 960 px (880 columns) is drawn at 10-min steps, and its window
+    moves on by whole steps of at least a 288th of the week (35 min): 40 min. The page opened
+    at 12:00:10 and 12:38:20 embeds the same chart URL, ending 12:40; at 12:41:40 the next."""
     clock = site.harness.clock
     found = re.compile(r'<img src="(/api/devices/fridge-1/chart\.svg\?[^"]+)" data-testid="chart"')
 
@@ -144,11 +145,11 @@ async def test_the_device_page_asks_one_chart_url_per_step(site: Site, live: Liv
         return html.unescape(match.group(1))
 
     try:
-        first, same, later = await chart_url(10), await chart_url(500), await chart_url(700)
+        first, same, later = await chart_url(10), await chart_url(2300), await chart_url(2500)
     finally:
         clock.instant = NOON
     assert first == same != later
-    end_ms = int((NOON + timedelta(minutes=10)).timestamp() * 1000)
+    end_ms = int((NOON + timedelta(minutes=40)).timestamp() * 1000)
     assert f"end={end_ms}" in first and f"start={end_ms - 7 * 86_400_000}" in first
     assert (await live.client.get(first)).status_code == 200
 
@@ -326,3 +327,18 @@ def test_snapped_end_is_a_whole_step_not_before_now() -> None:
     at = datetime(2026, 11, 23, 4, 0, 1, tzinfo=UTC)
     assert snapped_end(at, 600) == datetime(2026, 11, 23, 4, 10, tzinfo=UTC)
     assert snapped_end(at.replace(second=0), 600) == at.replace(second=0)
+
+
+def test_a_preset_window_moves_on_by_a_288th_of_its_span_in_whole_steps() -> None:
+    at = datetime(2026, 11, 23, 4, 0, 1, tzinfo=UTC)
+    # A day at 880 columns: 1-min steps, moved on by 5 min; a week: 10-min steps, by 40 min.
+    day_start, day_end = preset_window(at, timedelta(days=1), 960)
+    assert day_end == datetime(2026, 11, 23, 4, 5, tzinfo=UTC)
+    assert day_end - day_start == timedelta(days=1)
+    assert preset_window(at.replace(minute=4, second=59), timedelta(days=1), 960)[1] == day_end
+    week_end = preset_window(at, timedelta(days=7), 960)[1]
+    assert week_end == datetime(2026, 11, 23, 4, 40, tzinfo=UTC)
+    # A phone's hour (280 columns: 12-s steps) moves on by whole steps of at least 12.5 s: 24 s.
+    assert preset_window(at, timedelta(hours=1), 360)[1] == datetime(
+        2026, 11, 23, 4, 0, 24, tzinfo=UTC
+    )
