@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts.rules.product import ProductEstimate
 from core.clock import StepClock, utc_from_ms
 from firmware_sim.families import FAMILIES, draw_units
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
@@ -184,3 +185,31 @@ def test_a_30_min_gap_in_a_defrost_raises_nothing_and_a_fault_is_still_caught(
     latest = max(seen_from + 85, gap[1] + 30) + interval_min
     assert fired and fired[0] <= MIDNIGHT + minutes(latest)
     stuck.close()
+
+
+def test_doors_over_a_dead_compressor_are_no_pull_down(tmp_path: Path) -> None:
+    # tired_defrost_day (its defrosts learned), the compressor dead from 12:00 local of day 2,
+    # between defrosts: the air rises 0.05 K/min from the sawtooth while the cooks open the door
+    # every 10 min, a 3 K bump that falls back within 4 min. The falls are no pull-down (none
+    # goes below where the run began): the alert comes 30 min after the food's estimate crosses
+    # 8 °C, within a reading, as for a dead compressor with nobody at the door.
+    fail = 1440 + 12 * 60
+    rows: Rows = []
+    for _, at, metrics in tired_defrost_day(MIDNIGHT, 3):
+        m = round((at - MIDNIGHT) / timedelta(minutes=1))
+        air = metrics["temp_c"]
+        if m >= fail:
+            since = m - fail
+            air = 3.5 + 0.05 * since + max(0.0, 3.0 - 0.75 * (since % 10))
+        rows.append(("fridge-1", at, {"temp_c": round(air, 1)}))
+    harness = tired_unit(tmp_path, 1)
+    fired = [at for at in firings(harness, rows) if at > MIDNIGHT + minutes(fail)]
+    harness.close()
+    crossed = None
+    estimate = ProductEstimate(30.0)
+    for _, at, metrics in rows:
+        value = estimate.update(round(at.timestamp() * 1000), metrics["temp_c"])
+        if at > MIDNIGHT + minutes(fail) and value > 8.0 and crossed is None:
+            crossed = at
+    assert crossed is not None and fired
+    assert fired[0] <= crossed + timedelta(minutes=31)
