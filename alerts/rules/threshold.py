@@ -39,18 +39,19 @@ after a warm spell no longer than a defrost (reported, or recognised by its shap
 timer drifts), the estimate above the limit is the fading memory of that spell: with the air
 below the limit the food is cooling (a first-order lag only moves toward the air). So it is
 while a spell, in progress or ended, is pulled down: the air 1 K below the estimate, or
-stepping down 1 K at least every 15 min (a compressor at work; the air may be above the food
-for the first minutes of it). That memory is excused for 3 tau after the spell (5 % of it
-left), so a long heater defrost does not raise an alert on food that never warmed. A fault
-keeps the air above the food, or warming after the spell, and is not excused; nor is air that
-stops stepping down while above the limit (a compressor that holds 10 °C): the food is cooling
-toward a temperature above the limit, warm since the air's last step down, and from the start
-of the run once the spell has outlasted this unit's defrosts. `judge_on: air` judges the air
-probe as before. Either way the air reading (`temp_c`) and the estimate (`product_c`) are in
-every finding's evidence, with the time constant used and its source (`tau_min`, `tau_source`:
-default, config or learned from a food-simulant probe). A device that publishes a food probe
-(`food_temp_c`) is judged on it, the estimate standing in only while the probe is silent.
-Under-temperature stays on the air.
+stepping down 1 K below where the run began at least every 15 min (a compressor at work; the
+air may be above the food for the first minutes of it; a door bump falling back is no step).
+That memory is excused for 3 tau after the spell (5 % of it left), so a long heater defrost
+does not raise an alert on food that never warmed. A fault keeps the air above the food, or
+warming after the spell, and is not excused; nor is air that stops stepping down above the
+limit without having been in band during the run (a compressor that holds 10 °C): the food
+is cooling toward a temperature above the limit, warm since the air's last step down, and
+from the start of the run once the spell has outlasted this unit's defrosts. `judge_on: air`
+judges the air probe as before. Either way the air reading (`temp_c`) and the estimate
+(`product_c`) are in every finding's evidence, with the time constant used and its source
+(`tau_min`, `tau_source`: default, config or learned from a food-simulant probe). A device
+that publishes a food probe (`food_temp_c`) is judged on it, the estimate standing in only
+while the probe is silent. Under-temperature stays on the air.
 """
 
 from __future__ import annotations
