@@ -127,6 +127,15 @@ class RuleSettings(BaseModel):
     # The metered duty is measured, not inferred from the probe: an on-share 10 % above the
     # unit's own norm, sustained past its spread, is 10 % more heat load let in.
     seal_duty_min_move: float = Field(default=0.10, gt=0, lt=1)
+    # A bare probe's share of falling moves per clean hour (`seal_probe_duty`: the on-share as
+    # the probe reads it, for cabinets whose cycles it cannot resolve), in the same CUSUM
+    # with its own threshold floor and the move it must show: the share is pulled towards
+    # one half by readings that straddle a turn, so a leak moves it by less than the duty.
+    # Chosen on the tuning families only (night shares per day, 30 s-2 min probes): healthy
+    # units held theirs within ±0.02 (about 5 %) from day to day, leaks of 0.35-0.6 raised it
+    # by 12-40 %; 0.10 sits between, as the metered on-share's move does. h as the metered.
+    seal_probe_evidence_h: float = Field(default=10.0, gt=0)
+    seal_probe_min_move: float = Field(default=0.10, gt=0, lt=1)
     # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by
     # the "fail" ratio. Warning (steam cabinets) and critical are health levels, held for
     # `seal_confirm_h`.

@@ -23,6 +23,7 @@ __all__ = [
     "ScoreState",
     "SealGrader",
     "health_from_load",
+    "moved_changes",
     "relative",
 ]
 
@@ -231,3 +232,9 @@ def evidence(health: float, changes: list[Change]) -> Evidence:
         out[f"{change.feature}_now"] = round(change.now, 4)
         out[f"{change.feature}_change"] = round(change.relative, 4)
     return out
+
+
+def moved_changes(changes: list[Change]) -> list[Change]:
+    """The features worth naming in the alert: those that moved the way a leak moves them."""
+    moved = [c for c in changes if c.relative > 0]
+    return moved or changes

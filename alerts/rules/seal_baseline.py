@@ -17,7 +17,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
-from alerts.rules.seal import Change
+from alerts.rules.seal import Change, health_from_load
 
 __all__ = [
     "DATA",
@@ -32,7 +32,9 @@ __all__ = [
     "evidence_window",
     "learn_baseline",
     "learn_spread",
+    "ready_to_learn",
     "window_changes",
+    "window_health",
 ]
 
 FEATURES = ("duty", "warm_rate", "pull_down", "energy")
@@ -66,6 +68,12 @@ _MIN_SLOPES = 8
 WINDOW_REACH = 3
 _MIN_SCORES = 8
 _HOUR_MS = 3_600_000
+# A cabinet whose clean cycles are few (a 5-min probe, many defrosts, a busy kitchen) may not
+# fill the coverage in `seal_baseline_days`: it keeps learning up to this many times as long,
+# then settles for half the hours asked (each learning day still judged against the others, so
+# the spread is its own) and states the confidence learned / needed with every point.
+_LEARN_LONGEST = 1.5
+_LEARN_FLOOR = 0.5
 
 
 @dataclass(slots=True)
@@ -83,6 +91,9 @@ class HourFeatures:
     # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
     clean_ms: int = 0
     clean_on_ms: int = 0
+    # the probe's moves between clean readings, and how many fell (`seal_probe_duty`)
+    moves: int = 0
+    falls: int = 0
 
     @property
     def usable(self) -> bool:
@@ -304,3 +315,33 @@ def _robust(values: list[float], floor: float) -> Spread:
     center = statistics.median(values)
     mad = statistics.median(abs(v - center) for v in values)
     return Spread(center, max(_MAD_TO_SIGMA * mad, floor))
+
+
+def ready_to_learn(age_ms: int, learned: int, needed: int, baseline_ms: int) -> bool:
+    """Whether a baseline is learned after `age_ms` of readings holding `learned` hours of
+    clean cycles, `needed` being asked within `baseline_ms`."""
+    if age_ms < baseline_ms:
+        return False
+    if learned >= needed:
+        return True
+    return age_ms >= _LEARN_LONGEST * baseline_ms and learned >= _LEARN_FLOOR * needed
+
+
+def window_health(
+    window: list[HourFeatures],
+    baseline: dict[int, HourBaseline],
+    spread: dict[str, Spread] | None,
+    fail_ratio: float,
+) -> tuple[list[Change], float | None, float]:
+    """(changes shown, score, health) of the window's clean cycles against the baseline and
+    the unit's day-to-day spread for the hour it ends in; no changes and health 1 when they
+    say nothing."""
+    if spread is None:
+        return [], None, 1.0
+    changes = window_changes(window, baseline)
+    shown = [c for f, c in changes.items() if f in spread]
+    if not shown:
+        return [], None, 1.0
+    z, load = combined(changes, spread, cycle_ms(window))
+    score = (z - spread[SCORE].center) / spread[SCORE].spread
+    return shown, score, health_from_load(load, fail_ratio)

@@ -39,21 +39,26 @@ from alerts.model import Finding, SealHealthPoint
 from alerts.rules.base import HOUR_MS, MINUTE_MS, DeviceSetup, StatefulRule
 from alerts.rules.cycle_inference import CycleInference, CycleInferenceState, InferredCycle
 from alerts.rules.disturbance import Disturbances
-from alerts.rules.seal import Change, ScoreGrader, ScoreState, evidence, health_from_load
+from alerts.rules.seal import (
+    Change,
+    ScoreGrader,
+    ScoreState,
+    evidence,
+    health_from_load,
+    moved_changes,
+)
 from alerts.rules.seal_baseline import (
-    SCORE,
     WINDOW_REACH,
     HourBaseline,
     HourFeatures,
     Spread,
-    combined,
-    cycle_ms,
     evidence_window,
     learn_baseline,
     learn_spread,
-    window_changes,
+    ready_to_learn,
+    window_health,
 )
-from alerts.rules.seal_confirm import EvidenceGrader
+from alerts.rules.seal_confirm import EvidenceGrader, Stream, evidence_streams
 from alerts.rules.seal_cusum import (
     CusumModel,
     CusumState,
@@ -65,11 +70,14 @@ from alerts.rules.seal_cusum import (
 from alerts.rules.seal_duty import (
     CleanTime,
     DutyModel,
+    compressor_from_power,
     hour_duty,
     learn_duty,
     score_hour,
     window_duty,
 )
+from alerts.rules.seal_probe_duty import ProbeMoves, hour_falls, window_falls
+from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
@@ -80,9 +88,6 @@ __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 # Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
 # after a door than the door grace of the threshold rule.
 _DOOR_SETTLE_MS = 20 * MINUTE_MS
-# A learned defrost timer is believed while its latest spell on the period came within this
-# many periods (one expected defrost may pass unseen: a short one in a cold night).
-_TIMER_TRUSTED = 2
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
 # How far before the peak the probe shows a disturbance began, at most: a defrost heater runs
 # 10-45 min (vendor guidance), a door's jump takes minutes; a probe that lags the air far
@@ -90,19 +95,6 @@ _EXCURSION_SETTLE_MS = 6 * HOUR_MS
 _DEFROST_RISE_MS = 60 * MINUTE_MS
 _UPSET_RISE_MS = 15 * MINUTE_MS
 _EXCURSION_LEAD_MS = 3 * HOUR_MS
-# Without `compressor_on`, the compressor's draw is learned as the 90th percentile of power,
-# tracked in steps of 5 % from the first reading above the fan's draw. (Steps of 1 % from the
-# first reading, often 0 W with the compressor off, took some 3,000 readings to reach a
-# 200 W compressor: ten days of a 5-min plug meter, the learning days all blind.)
-_PEAK_QUANTILE = 0.9
-_PEAK_STEP = 0.05
-_MIN_PEAK_W = 30.0
-# A cabinet whose clean cycles are few (a 5-min probe, many defrosts, a busy kitchen) may not
-# fill the coverage in `seal_baseline_days`: it keeps learning up to this many times as long,
-# then settles for half the hours asked (each learning day still judged against the others, so
-# the spread is its own) and states the confidence learned / needed with every point.
-_LEARN_LONGEST = 1.5
-_LEARN_FLOOR = 0.5
 
 
 @dataclass(slots=True)
@@ -126,6 +118,10 @@ class ColdSealState:
     clean: CleanTime = field(default_factory=CleanTime)
     seen_defrost_ms: int | None = None
     seen_upset_ms: int | None = None
+    # the probe's falling share (`seal_probe_duty`): no sawtooth, no meter needed
+    moves: ProbeMoves = field(default_factory=ProbeMoves)
+    probe_model: DutyModel | None = None
+    probe: CusumState = field(default_factory=CusumState)
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -152,6 +148,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._inference = CycleInference(max(2 * setup.interval_ms, setup.silence_ms))
         self._cycle_limits = EvidenceLimits(s.seal_evidence_k, s.seal_cycle_evidence_h)
         self._duty_limits = EvidenceLimits(s.seal_evidence_k, s.seal_duty_evidence_h)
+        self._probe_limits = EvidenceLimits(s.seal_evidence_k, s.seal_probe_evidence_h)
         self.state = ColdSealState(cycles=self._inference.state)
 
     def restore(self, data: object) -> None:
@@ -175,6 +172,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         temp = sample.get("temp_c")
         if temp is None:
             return
+        self._probe_move(ts, temp)
         cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
         self._seen_on_probe()
         if cycle is not None:
@@ -195,6 +193,19 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             st.clean.add(last_ms, step, last_on)
         st.clean.release(ts, [*st.history[-3:], st.hour])
 
+    def _probe_move(self, ts: int, temp: float) -> None:
+        """The probe's move since its last reading counts for the hour's falling share when
+        it was clean (`seal_probe_duty`)."""
+        st, cycles = self.state, self.state.cycles
+        last_ms, last_c = cycles.last_ms, cycles.last_c
+        if st.hour is None or last_ms is None or last_c is None:
+            return
+        step = ts - last_ms
+        clean = 0 < step <= self._inference.max_step_ms and last_ms >= st.quiet_from_ms
+        if clean and abs(temp - last_c) > 1e-6:
+            st.moves.add(last_ms, 1, temp < last_c)
+        st.moves.release(ts, [*st.history[-3:], st.hour])
+
     # -- per reading ------------------------------------------------------------------------
 
     def _mark_disturbed(self, ts: int) -> None:
@@ -209,38 +220,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             until = max(until, ts + _EXCURSION_SETTLE_MS)
         if self._sensor is not None and self._sensor.state.firing:
             until = max(until, ts + 1)
-        defrost = self._defrost_until(ts)
+        defrost = defrost_until(self._disturbances, ts)
         if defrost is not None:
             until = max(until, defrost + self._settle_ms)
-        elif self._door_settling(ts):
+        elif door_settling(self._disturbances, ts, _DOOR_SETTLE_MS):
             until = max(until, ts + 1)
         st.quiet_from_ms = until
-
-    def _defrost_until(self, ts: int) -> int | None:
-        """Until when a defrost holds the cabinet at `ts` (`seal_defrost_settle_h` follows):
-        one the controller reports, or the window of a learned timer whose defrosts the probe
-        still shows where it expects them (`_timer_confirmed`); a defrost off any timer shows
-        on the probe itself (`_seen_on_probe`). A timer the probe stopped confirming is not
-        believed: door-made spells between the defrosts can teach a timer a wrong period (a
-        walk-in's 8-hourly defrosts read as 200 min), whose windows and their settling then
-        cover the whole day and blind the seal for days (its leak of 0.6 went unseen so)."""
-        d = self._disturbances
-        window = d.defrost_excuse_until(ts, judge_recovery=False)
-        if d.state.defrost_reported:
-            return ts if d.state.defrost_on or window is not None else None
-        return ts if window is not None and self._timer_confirmed(ts) else None
-
-    def _timer_confirmed(self, ts: int) -> bool:
-        """The learned timer's latest spell on its period came within `_TIMER_TRUSTED`
-        periods: its defrosts still show on the probe where it expects them."""
-        learned = self._disturbances.state.learned
-        period, anchor = learned.period_ms, learned.anchor_ms
-        return period is not None and anchor is not None and ts - anchor <= _TIMER_TRUSTED * period
-
-    def _door_settling(self, ts: int) -> bool:
-        door = self._disturbances.state
-        closed = door.door_closed_ms
-        return door.door_open or (closed is not None and ts - closed < _DOOR_SETTLE_MS)
 
     def _seen_on_probe(self) -> None:
         """A defrost or another upset the probe itself showed (no flag needed)."""
@@ -252,12 +237,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.seen_defrost_ms = cycles.defrost_ms
                 start = max(began, cycles.defrost_ms - _DEFROST_RISE_MS)
                 st.clean.disturbed(start, cycles.defrost_ms + self._settle_ms)
+                st.moves.disturbed(start, cycles.defrost_ms + self._settle_ms)
         if cycles.upset_ms is not None:
             st.quiet_from_ms = max(st.quiet_from_ms, cycles.upset_ms + _DOOR_SETTLE_MS)
             if cycles.upset_ms != st.seen_upset_ms:
                 st.seen_upset_ms = cycles.upset_ms
                 start = max(began, cycles.upset_ms - _UPSET_RISE_MS)
                 st.clean.disturbed(start, cycles.upset_ms + _DOOR_SETTLE_MS)
+                st.moves.disturbed(start, cycles.upset_ms + _DOOR_SETTLE_MS)
 
     def _forget_recent(self, ts: int) -> None:
         """What led up to an excursion (a failing compressor, a door ajar) is not the seal:
@@ -266,24 +253,19 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
         st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
         st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
-        st.clean.held = []
+        st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
+        st.clean.held, st.moves.held = [], []
         if st.hour is not None:
             st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
 
     def _compressor(self, sample: Sample) -> bool | None:
-        """`compressor_on` when reported; otherwise from `power_w` above half its usual peak
-        (the fan alone draws a few percent of a compressor)."""
+        """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""
         on = sample.flag("compressor_on")
         power = sample.get("power_w")
         if on is not None or power is None:
             return on
-        st = self.state
-        peak = st.power_peak_w if st.power_peak_w is not None else power
-        if peak < _MIN_PEAK_W:
-            peak = max(peak, power)
-        above = 1.0 if power > peak else 0.0
-        st.power_peak_w = peak + _PEAK_STEP * max(peak, 1.0) * (above - (1 - _PEAK_QUANTILE))
-        return power > 0.5 * st.power_peak_w if st.power_peak_w > _MIN_PEAK_W else None
+        self.state.power_peak_w, on = compressor_from_power(self.state.power_peak_w, power)
+        return on
 
     def _count(self, cycle: InferredCycle) -> None:
         st, hour = self.state, self.state.hour
@@ -320,25 +302,30 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             st.clean.release(ts, st.history[-3:])
+            st.moves.release(ts, st.history[-3:])
             self._settle_duty()
             self._judge(st.hour.start_ms + HOUR_MS, out)
         st.cusum.mark(start)
         st.duty.mark(start)
+        st.probe.mark(start)
         local_hour = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone).hour
         st.hour = HourFeatures(start, local_hour)
 
     def _settle_duty(self) -> None:
-        """The hour that ended two hours ago is final (its clean time is no longer held back,
-        see `CleanTime`): it adds its evidence."""
+        """The hour that ended two hours ago is final (its clean time and moves are no longer
+        held back, see `CleanTime`): it adds its evidence, metered and read from the probe."""
         st = self.state
-        model = st.duty_model
-        if model is None or len(st.history) < 3:
+        if len(st.history) < 3:
             return
         hour = st.history[-3]
-        duty, norm = hour_duty(hour), model.hours.get(hour.hour)
-        if duty is not None and norm is not None:
-            z, move = score_hour(duty, norm)
-            st.duty.add(z, move, model.threshold)
+        for model, value, stream in (
+            (st.duty_model, hour_duty(hour), st.duty),
+            (st.probe_model, hour_falls(hour), st.probe),
+        ):
+            norm = model.hours.get(hour.hour) if model is not None else None
+            if model is not None and value is not None and norm is not None:
+                z, move = score_hour(value, norm)
+                stream.add(z, move, model.threshold)
 
     def _kept_hours(self) -> int:
         learning = self.state.baseline is None
@@ -347,7 +334,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _learned_h(self) -> int:
         metered = self.state.metered
         return sum(
-            1 for h in self.state.history if h.usable or (metered and hour_duty(h) is not None)
+            1
+            for h in self.state.history
+            if h.usable or (hour_duty(h) if metered else hour_falls(h)) is not None
         )
 
     def _judge(self, ts: int, out: list[Finding]) -> None:
@@ -359,10 +348,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         window = evidence_window(st.history, len(st.history), self._window_h)
         shown, score, health = self._window_health(window)
         duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
+        if duty is None and st.probe_model is not None:
+            duty = window_falls(window, st.probe_model)
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
             health = min(health, health_from_load(duty.relative, fail))
-            if all(c.feature != "duty" for c in shown):
+            if all(c.feature not in ("duty", "probe_duty") for c in shown):
                 shown.append(duty)
         if not shown:
             return
@@ -377,47 +368,32 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
         if streams:
-            self._evidence.grade(st.grade, ts, streams, health, _moved(shown), out)
+            self._evidence.grade(st.grade, ts, streams, health, moved_changes(shown), out)
         elif score is not None:
-            self._grader.grade(st.grade, ts, score, health, _moved(shown), out)
+            self._grader.grade(st.grade, ts, score, health, moved_changes(shown), out)
 
     def _window_health(
         self, window: list[HourFeatures]
     ) -> tuple[list[Change], float | None, float]:
-        """(changes shown, score, health) of the window's clean cycles against the baseline
-        and the unit's day-to-day spread; no changes and health 1 when they say nothing."""
-        st = self.state
-        spread = st.spread.get(window[-1].hour) if window else None
-        if spread is None or st.baseline is None:
+        st, fail = self.state, self.setup.settings.seal_cold_fail_ratio
+        if not window or st.baseline is None:
             return [], None, 1.0
-        changes = window_changes(window, st.baseline)
-        shown = [c for f, c in changes.items() if f in spread]
-        if not shown:
-            return [], None, 1.0
-        z, load = combined(changes, spread, cycle_ms(window))
-        score = (z - spread[SCORE].center) / spread[SCORE].spread
-        return shown, score, health_from_load(load, self.setup.settings.seal_cold_fail_ratio)
+        return window_health(window, st.baseline, st.spread.get(window[-1].hour), fail)
 
-    def _streams(
-        self, found: dict[str, float | int | str | None]
-    ) -> list[tuple[CusumState, CusumModel, float]]:
+    def _streams(self, found: dict[str, float | int | str | None]) -> list[Stream]:
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
-        metered hour), each with the move it must show, noted in `found`."""
+        metered hour, per clean hour of probe moves), each noted in `found`."""
         st, s = self.state, self.setup.settings
-        streams: list[tuple[CusumState, CusumModel, float]] = []
-        if st.cusum_model is not None:
-            found["evidence"] = round(st.cusum.evidence / st.cusum_model.h, 2)
-            found["evidence_move"] = round(st.cusum.move, 3)
-            found["evidence_k"] = round(st.cusum_model.k, 2)
-            found["evidence_h"] = round(st.cusum_model.h, 1)
-            streams.append((st.cusum, st.cusum_model, s.seal_cold_min_move))
-        if st.duty_model is not None:
-            model = st.duty_model.threshold
-            found["duty_evidence"] = round(st.duty.evidence / model.h, 2)
-            found["duty_evidence_move"] = round(st.duty.move, 3)
-            found["duty_k"], found["duty_h"] = round(model.k, 2), round(model.h, 1)
-            streams.append((st.duty, model, s.seal_duty_min_move))
-        return streams
+        duty = st.duty_model.threshold if st.duty_model is not None else None
+        probe = st.probe_model.threshold if st.probe_model is not None else None
+        return evidence_streams(
+            [
+                ("", st.cusum, st.cusum_model, s.seal_cold_min_move),
+                ("duty_", st.duty, duty, s.seal_duty_min_move),
+                ("probe_", st.probe, probe, s.seal_probe_min_move),
+            ],
+            found,
+        )
 
     def _ready(self, age_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
@@ -435,10 +411,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if self._ready(ts - st.first_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             duty = learn_duty(st.history, self._duty_limits) if st.metered else None
-            if spread or duty is not None:
+            cycles = learn_cusum(st.history, self._cycle_limits)
+            # the probe's falling share only where neither the cycles nor a meter speak: a
+            # noisy probe's flicker moves it on units the cycles judge better (a healthy 1 K
+            # fridge read by a 0.1 K-noisy probe went pending on it)
+            bare = not st.metered and cycles is None
+            probe = learn_duty(st.history, self._probe_limits, hour_falls) if bare else None
+            if spread or duty is not None or probe is not None:
                 st.baseline, st.spread = learn_baseline(st.history), spread
-                st.cusum_model, st.cusum = learn_cusum(st.history, self._cycle_limits), CusumState()
+                st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
+                st.probe_model, st.probe = probe, CusumState()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return
@@ -446,19 +429,3 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self.records.append(
             SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), 1.0, found)
         )
-
-
-def ready_to_learn(age_ms: int, learned: int, needed: int, baseline_ms: int) -> bool:
-    """Whether a baseline is learned after `age_ms` of readings holding `learned` hours of
-    clean cycles, `needed` being asked within `baseline_ms`."""
-    if age_ms < baseline_ms:
-        return False
-    if learned >= needed:
-        return True
-    return age_ms >= _LEARN_LONGEST * baseline_ms and learned >= _LEARN_FLOOR * needed
-
-
-def _moved(changes: list[Change]) -> list[Change]:
-    """The features worth naming in the alert: those that moved the way a leak moves them."""
-    moved = [c for c in changes if c.relative > 0]
-    return moved or changes

@@ -22,7 +22,10 @@ from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
 from alerts.rules.seal import Change, GradeState, ScoreState, SealGrader
 from alerts.rules.seal_cusum import CusumModel, CusumState
 
-__all__ = ["EvidenceGrader"]
+__all__ = ["EvidenceGrader", "Stream", "evidence_streams"]
+
+# One stream of accumulated evidence: its state, its model (k, h), the move it must show.
+Stream = tuple[CusumState, CusumModel, float]
 
 _PENDING_SHARE = 0.5
 _CALM_SHARE = 0.25
@@ -102,3 +105,21 @@ class EvidenceGrader:
     def release(self, st: ScoreState, ts: int, by: str, reason: str, out: list[Finding]) -> None:
         """The baseline is being re-learned: an open verdict is cleared in `by`'s name."""
         self._base.release(GradeState("warning" if st.level != "ok" else "ok"), ts, by, reason, out)
+
+
+def evidence_streams(
+    named: list[tuple[str, CusumState, CusumModel | None, float]],
+    found: dict[str, float | int | str | None],
+) -> list[Stream]:
+    """The streams learned (those with a model), each noted in `found` under its prefix:
+    evidence as a share of h, the recent move, k and h."""
+    streams: list[Stream] = []
+    for prefix, state, model, min_move in named:
+        if model is None:
+            continue
+        found[f"{prefix}evidence"] = round(state.evidence / model.h, 2)
+        found[f"{prefix}evidence_move"] = round(state.move, 3)
+        found[f"{prefix or 'evidence_'}k"] = round(model.k, 2)
+        found[f"{prefix or 'evidence_'}h"] = round(model.h, 1)
+        streams.append((state, model, min_move))
+    return streams

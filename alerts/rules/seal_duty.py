@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.rules.seal import Change
@@ -33,7 +34,10 @@ from alerts.rules.seal_cusum import CusumModel, CusumState, EvidenceLimits, comm
 
 __all__ = [
     "CleanTime",
+    "DutyModel",
     "DutyNorm",
+    "HourValue",
+    "compressor_from_power",
     "hour_duty",
     "learn_duty",
     "score_hour",
@@ -41,6 +45,13 @@ __all__ = [
 ]
 
 _HOUR_MS = 3_600_000
+# Without `compressor_on`, the compressor's draw is learned as the 90th percentile of power,
+# tracked in steps of 5 % from the first reading above the fan's draw. (Steps of 1 % from the
+# first reading, often 0 W with the compressor off, took some 3,000 readings to reach a
+# 200 W compressor: ten days of a 5-min plug meter, the learning days all blind.)
+_PEAK_QUANTILE = 0.9
+_PEAK_STEP = 0.05
+_MIN_PEAK_W = 30.0
 # An hour judges the seal with at least this much clean metered time: two or more cycles of
 # most cabinets (15-60 min each), so a cycle's phase moves its share by a bounded amount.
 _MIN_CLEAN_MS = 30 * 60_000
@@ -110,8 +121,23 @@ class CleanTime:
                 continue
             for hour in hours:
                 if hour.start_ms <= start < hour.start_ms + _HOUR_MS:
-                    hour.clean_ms += length
-                    hour.clean_on_ms += length if on else 0
+                    self.credit(hour, length, on)
+
+    def credit(self, hour: HourFeatures, length: int, on: bool) -> None:
+        hour.clean_ms += length
+        hour.clean_on_ms += length if on else 0
+
+
+def compressor_from_power(peak_w: float | None, power: float) -> tuple[float, bool | None]:
+    """(the compressor's usual draw tracked one reading on, whether it runs): on above half
+    its usual draw (the fan alone draws a few percent of a compressor); None until a draw
+    above the fan's is known."""
+    peak = peak_w if peak_w is not None else power
+    if peak < _MIN_PEAK_W:
+        peak = max(peak, power)
+    above = 1.0 if power > peak else 0.0
+    peak += _PEAK_STEP * max(peak, 1.0) * (above - (1 - _PEAK_QUANTILE))
+    return peak, (power > 0.5 * peak if peak > _MIN_PEAK_W else None)
 
 
 def hour_duty(hour: HourFeatures) -> float | None:
@@ -131,12 +157,15 @@ def score_hour(duty: float, norm: DutyNorm) -> tuple[float, float]:
     return max(-_CLIP, min(_CLIP, z)), math.expm1(_log(duty) - norm.center)
 
 
-def _centers(history: list[HourFeatures]) -> dict[int, float]:
+HourValue = Callable[[HourFeatures], float | None]
+
+
+def _centers(history: list[HourFeatures], reading: HourValue) -> dict[int, float]:
     """Per local hour, the median log on-share of the clean hours (pooled with the hours on
     either side so each rests on several values)."""
     by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
     for features in history:
-        duty = hour_duty(features)
+        duty = reading(features)
         if duty is not None:
             by_hour[features.hour].append(_log(duty))
     centers: dict[int, float] = {}
@@ -147,29 +176,33 @@ def _centers(history: list[HourFeatures]) -> dict[int, float]:
     return centers
 
 
-def _left_out(history: list[HourFeatures]) -> list[tuple[int, float]]:
+def _left_out(history: list[HourFeatures], reading: HourValue) -> list[tuple[int, float]]:
     """Each learning hour's log on-share less the centre the other days give its hour: the
     scatter a new hour shows, the centres' own uncertainty included."""
     first = history[0].start_ms
     day_of = [(h.start_ms - first) // (24 * _HOUR_MS) for h in history]
     out: list[tuple[int, float]] = []
     for day in sorted(set(day_of)):
-        others = _centers([h for h, d in zip(history, day_of, strict=True) if d != day])
+        others = _centers([h for h, d in zip(history, day_of, strict=True) if d != day], reading)
         for hour, d in zip(history, day_of, strict=True):
-            center, duty = others.get(hour.hour), hour_duty(hour)
+            center, duty = others.get(hour.hour), reading(hour)
             if d == day and center is not None and duty is not None:
                 out.append((hour.start_ms, _log(duty) - center))
     return out
 
 
 def learn_duty(
-    history: list[HourFeatures], limits: EvidenceLimits = _DEFAULT_LIMITS
+    history: list[HourFeatures],
+    limits: EvidenceLimits = _DEFAULT_LIMITS,
+    reading: HourValue = hour_duty,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
-    left-out hour (a few days give each hour of the day too few values for its own)."""
-    centers = _centers(history) if history else {}
-    left_out = _left_out(history) if centers else []
+    left-out hour (a few days give each hour of the day too few values for its own).
+    `reading` is the hour's on-share: metered (`hour_duty`) or read from the probe's moves
+    (`seal_probe_duty.hour_falls`)."""
+    centers = _centers(history, reading) if history else {}
+    left_out = _left_out(history, reading) if centers else []
     if len(left_out) < _MIN_SCORED:
         return None
     residuals = [r for _, r in left_out]

@@ -14,6 +14,7 @@ from alerts.rules.cycle_inference import CycleInference
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import CusumState
 from alerts.rules.seal_duty import learn_duty, score_hour
+from alerts.rules.seal_probe_duty import hour_falls
 from tests.alerts import cold_plant
 from tests.alerts.cold_plant import ColdPlant
 from tests.alerts.conftest import MIDNIGHT
@@ -171,3 +172,56 @@ def test_a_sparse_plug_meter_on_a_lightly_loaded_cabinet_is_read_from_the_first_
     judged = [p for p in points if "duty_evidence" in p.evidence]
     # judged once the 4 learning days are over (was 10 h later)
     assert judged and judged[0].ts <= MIDNIGHT + timedelta(days=4, hours=6)
+
+
+# A bare probe like a chest freezer's: a 1 K differential gives 8-9 min cycles (pull-downs of
+# about 2 min), read every 2 min through a 2 min lag: no tooth the cycle reader can trust.
+CHEST_LIKE = ColdPlant(
+    differential_k=1.0,
+    interval_s=120.0,
+    probe_lag_s=120.0,
+    defrosts_a_day=2,
+    doors_per_busy_hour=3.0,
+)
+
+
+def test_a_bare_probe_that_draws_no_sawtooth_is_judged_on_its_falling_share() -> None:
+    # Before, such a unit learned no cycle norms and had no meter: the rule never spoke. Its
+    # moves still fall while the compressor runs, and a leak makes it run a larger share of
+    # every hour (`seal_probe_duty`).
+    onset = MIDNIGHT + timedelta(days=6)
+    leaky = cold_plant.fridge("f", MIDNIGHT, 10, CHEST_LIKE, seed=1, leak_ua=2.45, leak_from=onset)
+    findings, points = run(engine(CHEST_LIKE.interval_s), leaky)
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged and all("probe_evidence" in p.evidence for p in judged)
+    assert all("evidence_k" not in p.evidence for p in judged)  # no per-cycle norms
+    onset_ms = int(onset.timestamp() * 1000)
+    assert not [f for f in findings if f.at_ms < onset_ms]
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "a 0.35 leak was found from the probe's falling share"
+    # 35 h here: short of issue 11's 24 h for 0.35, within its 72 h for 0.2
+    assert 0 < (fired[0].at_ms - onset_ms) / HOUR_MS <= 48
+    assert "falling probe readings" in fired[0].message.en
+    healthy = cold_plant.fridge("f", MIDNIGHT, 10, CHEST_LIKE, seed=1)
+    assert run(engine(CHEST_LIKE.interval_s), healthy)[0] == []
+
+
+def test_the_falling_share_follows_the_on_share_however_few_readings_a_cycle() -> None:
+    # A 2 K sawtooth of 12 min cycles read every 5 min at a drifting phase: no tooth is drawn,
+    # yet the share of falling moves rises with the on-share (monotone, pulled towards 1/2).
+    shares = []
+    for duty in (0.25, 0.4, 0.55):
+        hour = HourFeatures(0, 0)
+        period_s, step_s = 720.0, 300.0 + 7.0
+        previous = None
+        for k in range(400):
+            phase = (k * step_s % period_s) / period_s
+            temp = (phase / duty) * -2 if phase < duty else -2 + 2 * (phase - duty) / (1 - duty)
+            if previous is not None and temp != previous:
+                hour.moves += 1
+                hour.falls += temp < previous
+            previous = temp
+        share = hour_falls(hour)
+        assert share is not None
+        shares.append(share)
+    assert shares[0] < shares[1] < shares[2]
