@@ -349,22 +349,26 @@ class NotifyPlanner:
 
     def reconcile(self, open_alerts: Iterable[Alert]) -> Plan:
         """After `restore`, line the timers up with the alert book: forget alerts no longer
-        open, stop those acknowledged meanwhile, start firing ones nobody tracks (changes lost
-        between the book and the last snapshot). A restarted level 0 has the keys it had, so
-        the outbox takes no second copy of what it already holds."""
+        open, stop those acknowledged meanwhile, tell the resolution of those resolved, start
+        firing ones nobody tracks or tracks for an earlier occurrence (changes lost between the
+        book and the last snapshot). A restarted level 0 has the keys it had, so the outbox
+        takes no second copy of what it already holds; its next level counts from now."""
         alerts = {alert.id: alert for alert in open_alerts if alert.state.is_open}
         for alert_id in [i for i in self._tracks if i not in alerts]:
             del self._tracks[alert_id]
+        now = self._clock.now()
         for alert in alerts.values():
             track = self._tracks.get(alert.id)
-            if track is None and alert.state is AlertState.FIRING:
-                self._start(
-                    AlertChange(alert, AlertAction.FIRED),
-                    self._clock.now(),
-                    f"o{alert.occurrences}",
-                )
+            occurrence = f"o{alert.occurrences}"
+            if alert.state is AlertState.FIRING and (
+                track is None or track.round.split("-")[0] != occurrence
+            ):
+                self._start(AlertChange(alert, AlertAction.FIRED), now, occurrence)
             elif track is not None and alert.state is AlertState.ACKNOWLEDGED:
                 self._acknowledged(alert.id, track)
+            elif alert.state is AlertState.RESOLVED and track and track.phase != "resolving":
+                track.facts = replace(facts_for(alert, self._site), since=track.facts.since)
+                self._resolved(alert.id, track, now)
         return self.tick()
 
     def pending(self) -> dict[int, datetime | None]:

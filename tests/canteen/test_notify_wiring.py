@@ -5,7 +5,9 @@ and sent notices leave the outbox after the retention while their delivery log s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -16,8 +18,9 @@ import pytest
 from alerts.lifecycle import AlertBook
 from alerts.model import Finding, Phase
 from alerts.notify.outbox import RetryPolicy
+from alerts.notify.planner import NotifyPlanner
 from alerts.store import AlertChanges
-from canteen.notify_wiring import NotifyWiring
+from canteen.notify_wiring import PLANNER_STATE, NotifyWiring
 from core.clock import StepClock, to_epoch_ms
 from core.config import SiteConfig
 from core.notify_config import Retry
@@ -181,3 +184,102 @@ async def test_the_dispatcher_retries_as_the_site_config_says(
         wiring.close()
         store.close()
         readings.close()
+
+
+class CountingStore(DuckDBAlertStore):
+    """The real alert store, counting the planner's snapshot saves."""
+
+    planner_saves = 0
+
+    def save_rule_state(self, site: str, states: Mapping[str, str]) -> None:
+        super().save_rule_state(site, states)
+        if PLANNER_STATE in states:
+            self.planner_saves += 1
+
+
+class StillClock(StepClock):
+    """Time moves only when the test moves it: a sleep never ends (no tick runs by itself)."""
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.Event().wait()
+
+
+@contextmanager
+def opened(config: SiteConfig, db: Path, clock: StepClock, every_s: float) -> Iterator[Wired]:
+    """A service's notify side on `db` (closed without the stop's save: what a crash leaves)."""
+    readings, store = DuckDBStore(db), CountingStore(db)
+    book = AlertBook(store, "test-school", clock)
+    wiring = NotifyWiring(
+        config, clock, db_path=db, alerts=store, book=book, snapshot_every_s=every_s
+    )
+    try:
+        yield Wired(book, store, wiring, clock)  # type: ignore[arg-type]
+    finally:
+        wiring.close()
+        store.close()
+        readings.close()
+
+
+def fridge(number: int) -> Finding:
+    return replace(overheated(), device=f"fridge-{number}")
+
+
+async def test_a_crash_before_the_planner_was_saved_loses_no_timer(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    db, clock = tmp_path / "crash.duckdb", StepClock(FIRED_AT)
+    with opened(site, db, clock, every_s=60.0) as first:
+        [fired] = first.book.apply([overheated()])
+        sent_before = {e.key for e in first.wiring.outbox.entries()}
+        await first.wiring.disconnect()
+        # The service dies here: the alert and its notices are committed, the planner's
+        # snapshot (saved at most every 60 s, never yet) is not.
+        assert PLANNER_STATE not in first.store.load_rule_state("test-school")
+    with opened(site, db, clock, every_s=60.0) as second:
+        assert second.wiring.planner.pending() == {}
+        await second.wiring.reconcile()
+        alert_id = fired.alert.id
+        assert set(second.wiring.planner.pending()) == {alert_id}
+        # Level 0 again under the keys it had: the outbox holds each notice once.
+        assert {e.key for e in second.wiring.outbox.entries()} == sent_before
+        assert PLANNER_STATE in second.store.load_rule_state("test-school")
+        # The timer runs: not acknowledged within 15 min, the canteen manager is told.
+        clock.instant = FIRED_AT + timedelta(minutes=16)
+        await second.wiring.step()
+        kinds = sorted(e.kind for e in second.wiring.outbox.entries())
+        assert kinds.count("escalated") >= 1
+        assert len(kinds) == len(sent_before) + kinds.count("escalated")
+        await second.wiring.disconnect()
+
+
+async def test_the_planner_is_saved_at_most_every_interval_and_on_stop(
+    site: SiteConfig, tmp_path: Path
+) -> None:
+    db, clock = tmp_path / "batched.duckdb", StillClock(FIRED_AT)
+    with opened(site, db, clock, every_s=3600.0) as live:
+        store: CountingStore = live.store  # type: ignore[assignment]
+        running = asyncio.create_task(live.wiring.run())
+        await _until(lambda: store.planner_saves == 1)  # the start's reconcile
+        live.book.apply([fridge(1)])
+        await _until(lambda: store.planner_saves == 2)  # the first change: saved at once
+        live.book.apply([fridge(2)])
+        live.book.apply([fridge(3)])
+        await asyncio.sleep(0.3)
+        assert store.planner_saves == 2  # the next two wait for the interval
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert store.planner_saves == 3  # the stop saves the latest
+        await live.wiring.disconnect()
+        saved = json.loads(store.load_rule_state("test-school")[PLANNER_STATE])
+    restored = NotifyPlanner(site, clock)
+    restored.restore(saved)
+    assert len(restored.pending()) == 3
+
+
+async def _until(done: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    for _ in range(int(timeout_s / 0.01)):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not done within {timeout_s} s")

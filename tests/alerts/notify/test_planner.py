@@ -285,3 +285,38 @@ def test_reconcile_after_restore_follows_the_alert_book(site: SiteConfig) -> Non
     second.at(120)
     assert {n.alerts[0].alert_id for n in second.notices} == {3}
     assert set(second.planner.pending()) == {1, 3}
+
+
+def test_reconcile_tells_a_resolution_and_a_new_occurrence_missed_by_the_snapshot(
+    site: SiteConfig,
+) -> None:
+    first = Run(site)
+    first.feed(change(alert(1), AlertAction.FIRED))
+    first.feed(change(alert(2, device="fridge-2"), AlertAction.FIRED))
+    saved = first.planner.snapshot()
+    told = {n.key for n in first.notices}
+    second = Run(site)
+    second.planner.restore(saved)
+    # since the snapshot: 1 resolved; 2 resolved and fired again (its second occurrence)
+    open_alerts = [
+        alert(1, state=AlertState.RESOLVED, condition_active=False),
+        alert(2, device="fridge-2", occurrences=2),
+    ]
+    planned = second.planner.reconcile(open_alerts).notices
+    keys = {n.key for n in planned}
+    # 1: the resolved notice to those told (no escalation of an alert already resolved)
+    assert {k for k in keys if k.startswith("1/")} == {
+        "1/o1/resolved/L0/group/wall",
+        "1/o1/resolved/L0/group/kitchen-robot",
+    }
+    # 2: the new occurrence starts at level 0 under its own keys, none of the first's again
+    assert {k for k in keys if k.startswith("2/")} == {
+        "2/o2/fired/L0/group/wall",
+        "2/o2/fired/L0/group/kitchen-robot",
+    }
+    assert not keys & told
+    assert set(second.planner.pending()) == {2}
+    # Reconciling the same book again plans nothing new (a restart right after a restart).
+    third = Run(site)
+    third.planner.restore(second.planner.snapshot())
+    assert third.planner.reconcile(open_alerts).notices == []
