@@ -185,6 +185,7 @@ async def test_daily_temperature_log_is_computed_per_local_day(
         "date": "2026-11-22", "readings": 0, "min_c": None, "max_c": None, "mean_c": None,
         "minutes_out_of_band": 0.0, "completeness": 0.0, "product_min_c": None,
         "product_max_c": None, "product_mean_c": None, "product_minutes_out_of_band": 0.0,
+        "bands": [{"from": "2026-11-22T00:00:00+08:00", "high_c": 8.0, "low_c": 0.0}],
     }  # fmt: skip
     assert monday["readings"] == 720 and monday["min_c"] == 4.0 and monday["max_c"] == 9.0
     assert monday["mean_c"] == round((680 * 4.0 + 40 * 9.0) / 720, 2)
