@@ -352,11 +352,11 @@ class NotifyPlanner:
         open, stop those acknowledged meanwhile, tell the resolution of those resolved, start
         firing ones nobody tracks or tracks for an earlier occurrence (changes lost between the
         book and the last snapshot). A restarted level 0 has the keys it had, so the outbox
-        takes no second copy of what it already holds; its next level counts from now."""
+        takes no second copy of what it already holds."""
         alerts = {alert.id: alert for alert in open_alerts if alert.state.is_open}
         for alert_id in [i for i in self._tracks if i not in alerts]:
             del self._tracks[alert_id]
-        now = self._clock.now()
+        now, plan = self._clock.now(), Plan()
         for alert in alerts.values():
             track = self._tracks.get(alert.id)
             occurrence = f"o{alert.occurrences}"
@@ -364,12 +364,27 @@ class NotifyPlanner:
                 track is None or track.round.split("-")[0] != occurrence
             ):
                 self._start(AlertChange(alert, AlertAction.FIRED), now, occurrence)
+                self._resume(alert, plan)
             elif track is not None and alert.state is AlertState.ACKNOWLEDGED:
                 self._acknowledged(alert.id, track)
             elif alert.state is AlertState.RESOLVED and track and track.phase != "resolving":
                 track.facts = replace(facts_for(alert, self._site), since=track.facts.since)
                 self._resolved(alert.id, track, now)
-        return self.tick()
+        due = self.tick()
+        plan.notices.extend(due.notices)
+        plan.escalations.extend(due.escalations)
+        return plan
+
+    def _resume(self, alert: Alert, plan: Plan) -> None:
+        """A first occurrence's level 0 told again as at its firing (the people then on duty:
+        the keys it had), so its next level and reminders count from then, not from the
+        restart. A later occurrence (its firing instant is not kept), one that quiet hours
+        may hold or a grouped one starts from the restart."""
+        track, at = self._tracks.get(alert.id), alert.fired_at
+        if track is None or at is None or alert.occurrences != 1 or track.held:
+            return
+        if track.phase == "waiting" and track.facts.rule not in GROUPED_RULES and at <= track.due:
+            self._tell_level(track, 0, at, plan.notices, plan)
 
     def pending(self) -> dict[int, datetime | None]:
         """Each tracked alert and when something next happens for it (the service's view)."""
