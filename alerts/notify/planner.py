@@ -53,9 +53,11 @@ from alerts.notify.routing import (
     facts_for,
     held_by_quiet_hours,
     merge_digests,
+    merge_told,
     route_for,
     subject_of,
     targets,
+    told_names,
 )
 from core.clock import Clock
 from core.config import SiteConfig
@@ -232,7 +234,7 @@ class NotifyPlanner:
     ) -> None:
         """Tell `level`; a level that reaches nobody passes to the next at once."""
         route = self._route(track)
-        before = _names(track.told)
+        before = told_names(track.told)
         while True:
             reached = targets(
                 self._notify, route, route.levels[level], now, self._site.site.timezone
@@ -247,7 +249,7 @@ class NotifyPlanner:
         track.level, track.phase = level, "active"
         track.unacked_since = track.unacked_since or now
         self._tell(track, kind, kind.value, reached, now, out, before)
-        _merge(track.told, reached)
+        merge_told(track.told, reached)
         if level > 0:
             plan.escalations.append(Escalation(track.facts.alert_id, level, now, before))
         if level + 1 < len(route.levels):
@@ -395,25 +397,3 @@ class NotifyPlanner:
 
 def _fields(track: _Track) -> dict[str, Any]:
     return {name: getattr(track, name) for name in _Track.__dataclass_fields__}
-
-
-def _merge(told: list[Target], reached: list[Target]) -> None:
-    """Add `reached` to `told`; a group channel told twice is one target with everyone."""
-    for target in reached:
-        same = next((i for i, t in enumerate(told) if _same_place(t, target)), None)
-        if same is None:
-            told.append(target)
-        elif not target.personal:
-            old = told[same]
-            members = tuple(dict.fromkeys((*old.recipients, *target.recipients)))
-            told[same] = replace(old, recipients=members)
-
-
-def _same_place(a: Target, b: Target) -> bool:
-    if a.personal or b.personal:
-        return a == b
-    return a.channel == b.channel
-
-
-def _names(told: list[Target]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for target in told for name in target.recipients))

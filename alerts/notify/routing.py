@@ -39,9 +39,11 @@ __all__ = [
     "facts_for",
     "held_by_quiet_hours",
     "merge_digests",
+    "merge_told",
     "route_for",
     "subject_of",
     "targets",
+    "told_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -221,3 +223,25 @@ def merge_digests(notices: list[Notice]) -> list[Notice]:
             )
         )
     return out
+
+
+def merge_told(told: list[Target], reached: list[Target]) -> None:
+    """Add `reached` to `told`; a group channel told twice is one target with everyone."""
+    for target in reached:
+        same = next((i for i, t in enumerate(told) if _same_place(t, target)), None)
+        if same is None:
+            told.append(target)
+        elif not target.personal:
+            old = told[same]
+            members = tuple(dict.fromkeys((*old.recipients, *target.recipients)))
+            told[same] = replace(old, recipients=members)
+
+
+def _same_place(a: Target, b: Target) -> bool:
+    if a.personal or b.personal:
+        return a == b
+    return a.channel == b.channel
+
+
+def told_names(told: list[Target]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for target in told for name in target.recipients))
