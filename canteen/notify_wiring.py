@@ -67,12 +67,7 @@ SNAPSHOT_EVERY_S = 2.0
 # A stopping service saves the planner's state for at most this long (real seconds).
 _SAVE_ON_STOP_S = 5.0
 # Open alerts read at start to line the restored timers up with the book.
-_OPEN_STATES = (
-    AlertState.PENDING,
-    AlertState.FIRING,
-    AlertState.ACKNOWLEDGED,
-    AlertState.RESOLVED,
-)
+_OPEN_STATES = tuple(state for state in AlertState if state.is_open)
 _RECONCILE_LIMIT = 100_000
 # What a person's step looks like to the planner, by the state it left the alert in.
 _PERSON_ACTIONS = {
