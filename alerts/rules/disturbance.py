@@ -272,6 +272,13 @@ class Disturbances:
             return False
         return opened <= opened_before_ms and now > before + _RECOVERY_RISE_C
 
+    def door_since(self, since_ms: int) -> bool:
+        """The door is open, or was opened or shut at or after `since_ms` (a door contact
+        reports it; a bare probe never says)."""
+        st = self.state
+        moves = (st.door_opened_ms, st.door_closed_ms)
+        return st.door_open or any(m is not None and m >= since_ms for m in moves)
+
     def door_since_defrost(self) -> bool:
         """A door was opened after the last defrost ended (the kitchen, not only the fault,
         may be warming the air)."""

@@ -278,7 +278,12 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         st = self.state
         since = st.pull_ms if st.pull_ms is not None else st.run_start_ms
         never_in_band = st.low_c is not None and st.low_c > self.limit
-        return never_in_band and since is not None and ts - since > _STALL_MS and air > self.limit
+        if not never_in_band or since is None or air <= self.limit:
+            return False
+        # A door opened meanwhile warms the air the compressor is pulling down: 15 min of a
+        # shut door without a step down is a stall, not a busy kitchen's morning.
+        quiet = ts - _STALL_MS
+        return ts - since > _STALL_MS and not self._disturbances.door_since(quiet)
 
     def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
         st = self.state
@@ -324,10 +329,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if previous is None:
             return run_start
         air = self._air_c if self._air_c is not None else self.limit
-        never_in_band = st.low_c is not None and st.low_c > self.limit
-        if st.cooled and st.pull_ms is not None and never_in_band and air > self.limit:
-            # The pull-down ended above the limit (stalled, or the food has come down to the
-            # air): the food is not cooling back into band since the air's last step down.
+        if st.cooled and st.pull_ms is not None and self._stalled(ts, air):
+            # The pull-down stalled above the limit, the door shut: the food is not cooling
+            # back into band since the air's last step down.
             return max(run_start, min(st.pull_ms, ts))
         failed = disturbances.failed_recovery_since()
         if failed is not None and previous > ts:

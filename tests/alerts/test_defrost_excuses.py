@@ -213,3 +213,26 @@ def test_doors_over_a_dead_compressor_are_no_pull_down(tmp_path: Path) -> None:
             crossed = at
     assert crossed is not None and fired
     assert fired[0] <= crossed + timedelta(minutes=31)
+
+
+def test_doors_that_hold_the_air_up_during_a_pull_down_are_no_stall(tmp_path: Path) -> None:
+    # tired_defrost_day with a door contact: after the 8th defrost's heater stops, breakfast
+    # preparation opens the door every 7 min for 55 min, holding the air at 9.5-10.5 °C with
+    # the compressor running, then the air is pulled into band. The spell outlasts the unit's
+    # defrosts with the air above the limit and no 1 K step down, but never 15 min with the
+    # door shut: the kitchen, not a compressor that cannot pull down, and nothing fires.
+    start = defrost_starts(3)[7]
+    rows: Rows = []
+    for _, at, metrics in tired_defrost_day(MIDNIGHT, 3):
+        m = round((at - MIDNIGHT) / timedelta(minutes=1))
+        into = m - start
+        extra: dict[str, float] = {"door_open": 0.0}
+        if 40 <= into < 95:
+            opened = (into - 40) % 7 == 0
+            extra["door_open"] = float(opened)
+            air = 10.5 if opened else 10.5 - 0.15 * ((into - 40) % 7)
+            metrics = {"temp_c": round(max(metrics["temp_c"], air), 1)}
+        rows.append(("fridge-1", at, {**metrics, **extra}))
+    harness = tired_unit(tmp_path, 1)
+    assert firings(harness, rows) == []
+    harness.close()
