@@ -64,8 +64,6 @@ async def run_demo(
 
     async with running_broker(broker) as broker_url, demo_inbox(config):
         service = Service(config, SystemClock(), Overrides(broker=broker_url, db=db, listen=listen))
-        start = datetime.now(UTC) - timedelta(hours=history_hours)
-        fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
         catch_up_s = history_hours * 3600 / CATCH_UP_SPEED
         password = _demo_admin(service)
         _announce(
@@ -78,8 +76,24 @@ async def run_demo(
         service_stop = asyncio.Event()
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(service.run(service_stop), name="service")
-            await run_until(fleet.run(), stop)
+            if await _subscribed(service, stop):
+                # The history's clock starts now, not before the service was up: it runs at
+                # 720x, so each second of start-up would otherwise skip 12 minutes of history
+                # (a loaded machine lost the first half hour), and what is published before the
+                # gateway's first subscription has no session at the broker to wait in.
+                start = datetime.now(UTC) - timedelta(hours=history_hours)
+                fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
+                await run_until(fleet.run(), stop)
             service_stop.set()
+
+
+async def _subscribed(service: Service, stop: asyncio.Event) -> bool:
+    """Wait until the broker has confirmed the gateway's subscription; False if stopped first."""
+    while not service.gateway.subscribed:
+        if stop.is_set():
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 def _demo_admin(service: Service) -> str:
