@@ -23,11 +23,12 @@ from alerts import registers as alert_registers
 from alerts.text import SEAL_FEATURES
 from core.metrics import METRICS, ValueType
 from core.model import Device
-from core.records import Alert, AlertQuery, AlertState, SealHealthPoint
+from core.records import Alert, AlertQuery, AlertState
 from dashboard_api.chart_cache import preset_window
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
 from dashboard_api.params import parse_instant
+from dashboard_api.web.device_seal import SealMemory, SealView, read_seal
 from dashboard_api.web.i18n import language_of
 from dashboard_api.web.pages_common import (
     PageError,
@@ -43,7 +44,7 @@ from dashboard_api.web.pages_overview import band_text, decimals, main_metric
 from dashboard_api.web.render import render
 from ingest.store import LatestValue
 
-__all__ = ["RANGES", "SealView", "router"]
+__all__ = ["RANGES", "SealView", "router", "seal_memory"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,7 +61,6 @@ _MIN_SPAN, _MAX_SPAN = timedelta(hours=1), timedelta(days=366)
 # Chart sizes in CSS pixels: a desktop's content column, and a phone's (390 px less margins).
 CHART_WIDE = (960, 360)
 CHART_NARROW = (360, 300)
-_SEAL_DAYS = 30
 _SEAL_ROWS = 12
 _REASON_MAX = 2000
 _OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
@@ -113,6 +113,8 @@ async def relearn_seal(request: Request, device_id: str, context: Context) -> Re
             await context.alerts.relearn_seal_live(device.id, acting.name, fields["reason"])
         except LookupError as exc:
             return _page(request, context, device, relearn_error=str(exc))
+        finally:
+            seal_memory(request).relearned(device.id)
         return RedirectResponse(f"{back}?relearned=1", status_code=303)
     except PageError as problem:
         return problem_page(request, problem, devices=context.config.devices)
@@ -152,7 +154,7 @@ def _page(
             "band": band_text(device, limits, lang),
             "limits_overridden": device.id in context.config.limit_overrides(),
             "alerts": _open_alerts(request, context, device),
-            "seal": _seal(context, device),
+            "seal": _seal(request, context, device),
             "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
             "now_ms": int(context.clock.now().timestamp() * 1000),
             "relearned": request.query_params.get("relearned") == "1",
@@ -297,49 +299,18 @@ def _app_memory(request: Request, name: str) -> dict[str, Any]:
     return memory
 
 
-@dataclass(frozen=True, slots=True)
-class SealView:
-    learning: bool
-    learned: int | None
-    needed: int | None
-    unit: str
-    points: list[SealHealthPoint]
-    spark: str  # SVG polyline points of health over the days shown
-
-    @property
-    def latest(self) -> SealHealthPoint | None:
-        return self.points[-1] if self.points else None
-
-
-def _seal(context: ApiContext, device: Device) -> SealView | None:
-    if context.alerts is None or not alert_registers.has_door_seal(device):
-        return None
+def _seal(request: Request, context: ApiContext, device: Device) -> SealView | None:
+    """The device's seal view; with the live hub, kept in memory (`device_seal`)."""
     now = context.clock.now()
-    today = now.astimezone(context.config.site.zone).date()
-    health = alert_registers.seal_health(
-        context.alerts.registers,
-        context.config,
-        device,
-        today - timedelta(days=_SEAL_DAYS - 1),
-        today,
-        now,
-    )
-    return SealView(
-        health.learning,
-        health.learned,
-        health.needed,
-        health.unit,
-        health.points,
-        _spark(health.points, now - timedelta(days=_SEAL_DAYS), now),
-    )
+    hub = context.live
+    if hub is None:
+        return read_seal(context, device, now)
+    return seal_memory(request).view(context, device, now, hub.alerts_version_of(device.id))
 
 
-def _spark(points: list[SealHealthPoint], start: datetime, end: datetime) -> str:
-    """Health 0..1 over [start, end] as polyline points in a 300 x 60 box (1 at the top)."""
-    span = (end - start).total_seconds() or 1.0
-    out = []
-    for p in points:
-        x = 300 * (p.ts - start).total_seconds() / span
-        y = 60 - 60 * max(0.0, min(1.0, p.health))
-        out.append(f"{x:.1f},{y:.1f}")
-    return " ".join(out)
+def seal_memory(request: Request) -> SealMemory:
+    """The app's kept seal views, made on first use (one per app, as the hub is)."""
+    memory: SealMemory | None = getattr(request.app.state, "seal_memory", None)
+    if memory is None:
+        memory = request.app.state.seal_memory = SealMemory()
+    return memory

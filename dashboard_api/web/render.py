@@ -51,6 +51,9 @@ _ENV = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates ship with the package: no stat() of each file on every page (13 % of a
+    # device page's samples under 20 clients).
+    auto_reload=False,
 )
 
 _LANG_COOKIE_AGE_S = 365 * 24 * 3600

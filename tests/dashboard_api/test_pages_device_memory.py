@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 
 from alerts.lifecycle import AlertChange
+from core.records import SealHealthPoint
 from dashboard_api import create_app
 from dashboard_api.live import LiveHub
-from tests.alerts.conftest import batch
+from dashboard_api.web.device_seal import SealMemory
+from tests.alerts.conftest import SITE, batch
 from tests.dashboard_api.pages_site import NOON, VIEWER, Site, page_site, signed_in
 
 PAGE = "/devices/fridge-1"
@@ -84,3 +87,42 @@ async def test_open_alerts_are_read_again_when_the_hub_is_told_of_a_change(
     shown = await page(client)
     assert 'data-testid="no-open-alerts"' not in shown
     assert f'href="/alerts/{ours[-1].alert.id}"' in shown
+
+
+async def test_seal_health_is_kept_for_half_a_minute_and_read_again_after_a_relearn(
+    site: Site, hub: LiveHub
+) -> None:
+    """With the hub the seal view is read once and kept: a point written meanwhile shows once
+    the view is 30 s old on the service's clock, or at once after the baseline is re-learned
+    (the page's form tells the memory)."""
+    app = create_app(replace(site.app.state.context, live=hub))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://s"
+    ) as client:
+        await signed_in(client, VIEWER)
+        await _seal_kept_then_read(site, client, app.state)
+
+
+async def _seal_kept_then_read(site: Site, client: httpx.AsyncClient, state: Any) -> None:
+    sample = "/devices/sample-1"
+    first = (await client.get(sample)).text
+    memory: SealMemory = state.seal_memory
+    reads = memory.reads
+    point = SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=1), 0.37, {"health": 0.37})
+    site.harness.store.save_seal_health([point])
+    try:
+        kept = (await client.get(sample)).text
+        assert "37%" not in kept and memory.reads == reads
+        assert ('data-testid="seal-learning"' in kept) == ('data-testid="seal-learning"' in first)
+        site.harness.clock.instant = NOON + timedelta(seconds=31)
+        assert "当前健康度 37%" in (await client.get(sample)).text
+        assert memory.reads == reads + 1
+        site.harness.store.save_seal_health(
+            [replace(point, health=0.52, evidence={"health": 0.52})]
+        )
+        assert "当前健康度 37%" in (await client.get(sample)).text
+        memory.relearned("sample-1")
+        assert "当前健康度 52%" in (await client.get(sample)).text
+        assert memory.reads == reads + 2
+    finally:
+        site.harness.clock.instant = NOON

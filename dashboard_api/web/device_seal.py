@@ -1,0 +1,125 @@
+"""The device page's door-seal health: the last 30 local days of the rule's health points,
+their learning status and a sparkline, kept in memory per device.
+
+The seal rule writes a point at most once an hour per device (a learning point each clean hour,
+a verdict per window), yet reading the 30 days from the register store was most of a device
+page's cost (45 % of the service's samples with 20 clients on one page). With the live hub
+running, the view is kept per device and read again when it is older than `MAX_AGE_S` (of the
+injected clock: the simulator's fast clock ages it as fast as it writes points), when
+the local day turns, when the device's alerts change (a seal alert) or at once after a re-learn
+from the page. While one request reads it again, the others are answered with the kept view
+(one read per device at a time, never twenty). Without the hub (tests, tools) each page reads
+the store, as before.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from alerts import registers as alert_registers
+from core.model import Device
+from core.records import SealHealthPoint
+from dashboard_api.context import ApiContext
+
+__all__ = ["MAX_AGE_S", "SEAL_DAYS", "SealMemory", "SealView", "read_seal", "spark"]
+
+SEAL_DAYS = 30
+# A new hourly point shows on the page within this: a small part of the hour it summarises.
+MAX_AGE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SealView:
+    learning: bool
+    learned: int | None
+    needed: int | None
+    unit: str
+    points: list[SealHealthPoint]
+    spark: str  # SVG polyline points of health over the days shown
+
+    @property
+    def latest(self) -> SealHealthPoint | None:
+        return self.points[-1] if self.points else None
+
+
+def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | None:
+    """The device's seal view from the register store; None for a device without a seal or
+    a service without the alerts."""
+    if context.alerts is None or not alert_registers.has_door_seal(device):
+        return None
+    today = now.astimezone(context.config.site.zone).date()
+    health = alert_registers.seal_health(
+        context.alerts.registers,
+        context.config,
+        device,
+        today - timedelta(days=SEAL_DAYS - 1),
+        today,
+        now,
+    )
+    return SealView(
+        health.learning,
+        health.learned,
+        health.needed,
+        health.unit,
+        health.points,
+        spark(health.points, now - timedelta(days=SEAL_DAYS), now),
+    )
+
+
+def spark(points: list[SealHealthPoint], start: datetime, end: datetime) -> str:
+    """Health 0..1 over [start, end] as polyline points in a 300 x 60 box (1 at the top)."""
+    span = (end - start).total_seconds() or 1.0
+    out = []
+    for p in points:
+        x = 300 * (p.ts - start).total_seconds() / span
+        y = 60 - 60 * max(0.0, min(1.0, p.health))
+        out.append(f"{x:.1f},{y:.1f}")
+    return " ".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    key: tuple[date, int, int]  # local day, the device's alert version, re-learns seen
+    read_at: datetime  # the clock's instant of the read
+    view: SealView | None
+
+
+class SealMemory:
+    """Seal views kept per device (one per app); pages are made in worker threads."""
+
+    def __init__(self, max_age_s: float = MAX_AGE_S) -> None:
+        self._max_age_s = max_age_s
+        self._kept: dict[str, _Kept] = {}
+        self._relearned: dict[str, int] = {}
+        self._reading: set[str] = set()
+        self._lock = threading.Lock()
+        self.reads = 0  # views read from the store: for tests and the bench
+
+    def relearned(self, device: str) -> None:
+        """The device's baseline was re-learned: its next page reads the store."""
+        with self._lock:
+            self._relearned[device] = self._relearned.get(device, 0) + 1
+
+    def view(
+        self, context: ApiContext, device: Device, now: datetime, alerts_version: int
+    ) -> SealView | None:
+        day = now.astimezone(context.config.site.zone).date()
+        with self._lock:
+            key = (day, alerts_version, self._relearned.get(device.id, 0))
+            kept = self._kept.get(device.id)
+            if kept is not None and kept.key == key:
+                young = 0 <= (now - kept.read_at).total_seconds() < self._max_age_s
+                if young or device.id in self._reading:  # another request reads it again
+                    return kept.view
+            self._reading.add(device.id)
+        try:
+            view = read_seal(context, device, now)
+            self.reads += 1
+        finally:
+            with self._lock:
+                self._reading.discard(device.id)
+        with self._lock:
+            self._kept[device.id] = _Kept(key, now, view)
+        return view
