@@ -1,14 +1,16 @@
 """The shell as a person meets it: the login form (a wrong password says so, the right one
 lands on the overview as that person), the API docs working from the service's own files
-only, and the overview on a phone without sideways scrolling."""
+only, and the overview on a phone without sideways scrolling, its menu and register tabs
+whole on the screen."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.conftest import STAFF, VIEWER, Service, log_in
+from tests.browser.conftest import ADMIN, STAFF, VIEWER, Service, log_in
 
 
 def test_wrong_password_is_refused_with_the_message_then_the_right_one_logs_in(
@@ -95,3 +97,28 @@ def test_the_pages_fit_a_phone_without_sideways_scrolling(page: Page, service: S
         expect(page.locator("main h1").first).to_be_visible()
         widths = _sideways(page)
         assert widths["page"] <= widths["view"], f"{path} scrolls sideways: {widths}"
+
+
+def _right_edges(page: Page, selector: str) -> list[float]:
+    edges: list[float] = page.locator(selector).evaluate_all(
+        "links => links.map(a => a.getBoundingClientRect().right)"
+    )
+    return edges
+
+
+def test_every_section_and_register_tab_is_in_view_on_a_phone(page: Page, service: Service) -> None:
+    """English names are the longest: the menu and the four register tabs each lie whole
+    within a 390 px screen (a row scrolled sideways hid the last tab and the admin pages)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, service, ADMIN, "/registers/sample-retention?lang=en")
+    tabs = page.get_by_test_id("register-tabs").locator("a")
+    expect(tabs).to_have_count(4)
+    view = _sideways(page)["view"]
+    for selector in (".nav a", "[data-testid=register-tabs] a"):
+        edges = _right_edges(page, selector)
+        assert edges and max(edges) <= view, f"{selector} beyond the screen: {edges} > {view}"
+    for tab in tabs.all():
+        expect(tab).to_be_in_viewport(ratio=1)
+    expect(page.get_by_test_id("nav-admin")).to_be_in_viewport(ratio=1)
+    page.get_by_test_id("register-tab-calibration").click()
+    expect(page).to_have_url(re.compile(r"/registers/calibration\?"))
