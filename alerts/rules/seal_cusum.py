@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from alerts.rules.seal_baseline import HourFeatures
 
@@ -38,6 +40,7 @@ __all__ = [
     "common_shift",
     "cycle_log",
     "cycle_logs",
+    "hour_pool",
     "learn_cusum",
     "score_cycle",
 ]
@@ -54,6 +57,8 @@ _MAD_TO_SIGMA = 1.4826
 # one cycle look very abnormal; many cycles, not one, must carry the evidence.
 _CLIP = 3.0
 _MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
+_T = TypeVar("_T")
+_POOL_H = 1  # the hours either side an hour's norm pools first
 _BLOCK_H = 12  # the half-day a common cause (kitchen weather, door habits) shifts at once
 # Drift allowance: at least half a per-cycle spread (the classic choice for detecting a shift
 # of one spread), and two spreads of the common half-day shifts the learning days showed.
@@ -164,16 +169,47 @@ def score_cycle(logs: dict[str, float], norm: HourNorm) -> tuple[float, float]:
 
 def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
     """Per local hour, each feature's median and per-cycle spread, then the mean clipped z
-    and move of the same cycles (so a healthy hour's cycles average 0)."""
+    and move of the same cycles (so a healthy hour's cycles average 0). None at all unless
+    some hour's own pool (with the hours either side) holds enough cycles: the probe then
+    does not resolve the cycles (`seal_probe_duty` judges it); otherwise an hour short of
+    cycles pools further out (`hour_pool`)."""
     by_hour: dict[int, list[dict[str, float]]] = {h: [] for h in range(24)}
     for features in history:
         by_hour[features.hour].extend(cycle_logs(features))
+    if not any(_enough(hour_pool(by_hour, h, _POOL_H, _enough, _POOL_H)) for h in range(24)):
+        return {}
     norms: dict[int, HourNorm] = {}
     for hour in range(24):
-        norm = _norm([c for d in (-1, 0, 1) for c in by_hour[(hour + d) % 24]])
+        norm = _norm(hour_pool(by_hour, hour, _POOL_H, _enough))
         if norm is not None:
             norms[hour] = norm
     return norms
+
+
+def _enough(pool: list[dict[str, float]]) -> bool:
+    return any(sum(1 for c in pool if f in c) >= _MIN_POOL for f in _SPREAD_FLOOR)
+
+
+def hour_pool(
+    by_hour: dict[int, list[_T]],
+    hour: int,
+    reach_h: int,
+    enough: Callable[[list[_T]], bool],
+    most_h: int = 12,
+) -> list[_T]:
+    """The values of `hour` pooled with the `reach_h` hours either side, reaching further
+    one hour at a time (up to `most_h`: the whole day) until `enough` says they suffice. A busy unit
+    holds clean cycles only at a few hours of its learning days (a walk-in's doors leave
+    some 3-12 clean cycles a day, at hours that vary from day to day): the clean cycles
+    after a leak's onset fell at hours with no norm of their own, and its evidence stood
+    still for days (a walk-in leak of 0.6 on the bench, with power). An hour without
+    its own values is judged against the nearest hours that have them, with their spread."""
+    pool: list[_T] = []
+    for reach in range(reach_h, most_h + 1):
+        pool = [v for d in range(-reach, reach + 1) if d > -12 for v in by_hour[(hour + d) % 24]]
+        if enough(pool):
+            return pool
+    return pool
 
 
 def _norm(pool: list[dict[str, float]]) -> HourNorm | None:

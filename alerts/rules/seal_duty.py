@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 
 from alerts.rules.seal import Change
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_cusum import CusumModel, CusumState, EvidenceLimits, common_shift
+from alerts.rules.seal_cusum import (
+    CusumModel,
+    CusumState,
+    EvidenceLimits,
+    common_shift,
+    hour_pool,
+)
 
 __all__ = [
     "CleanTime",
@@ -162,7 +168,8 @@ HourValue = Callable[[HourFeatures], float | None]
 
 def _centers(history: list[HourFeatures], reading: HourValue) -> dict[int, float]:
     """Per local hour, the median log on-share of the clean hours (pooled with the hours on
-    either side so each rests on several values)."""
+    either side so each rests on several values, further out for an hour that had few,
+    see `seal_cusum.hour_pool`)."""
     by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
     for features in history:
         duty = reading(features)
@@ -170,7 +177,7 @@ def _centers(history: list[HourFeatures], reading: HourValue) -> dict[int, float
             by_hour[features.hour].append(_log(duty))
     centers: dict[int, float] = {}
     for hour in range(24):
-        pool = [v for d in range(-_POOL_H, _POOL_H + 1) for v in by_hour[(hour + d) % 24]]
+        pool = hour_pool(by_hour, hour, _POOL_H, lambda values: len(values) >= _MIN_POOL)
         if len(pool) >= _MIN_POOL:
             centers[hour] = statistics.median(pool)
     return centers
