@@ -5,7 +5,7 @@ sink has stored them; it does not know which store that is. The topic scheme it 
 contract shared with the simulator: `core.topics`.
 
 The broker session (`BrokerLink`) and the service built on it (`Gateway`) are loaded on first
-use, so a program that only decodes payloads (a replay, a test, a benchmark) does not load paho.
+use, so a program that only decodes payloads (a replay, a test, a benchmark) does not load them.
 """
 
 import importlib
