@@ -15,11 +15,13 @@ import pytest
 from gateway import BrokerLink, Inbound
 from tests.conftest import wait_for
 from tests.gateway.fake_broker import (
+    CONNECT,
     DISCONNECT,
     PUBACK,
     UNSUBSCRIBE,
     BrokerSide,
     FakeBroker,
+    connack,
     fake_broker,
     parse_unsubscribe,
     puback,
@@ -144,3 +146,47 @@ async def test_a_refused_subscription_is_logged(
     await side.accept_session(session_present=False, granted=0x80)  # e.g. refused by an ACL
     await wait_for(lambda: link.subscribed, "SUBACK seen by the link", timeout_s=10)
     assert f"refused the subscription to {', '.join(FILTERS)}" in caplog.text
+
+
+async def test_a_burst_in_one_write_arrives_whole_and_in_order(
+    broker: FakeBroker, link: BrokerLink
+) -> None:
+    side = await connect(broker, link, session_present=False)
+    burst = b"".join(publish(TOPIC, str(i).encode(), qos=1, mid=i % 65535 + 1) for i in range(3000))
+    await side.send(burst)
+    got = await receive(link, 3000)
+    assert [m.payload for m in got] == [str(i).encode() for i in range(3000)]
+    assert link.ack(got) == 3000
+    pubacks = [(await side.read()).raw for _ in range(3000)]
+    assert pubacks == [puback(i % 65535 + 1) for i in range(3000)]
+
+
+async def test_a_refused_connection_is_a_fault_and_retried(
+    broker: FakeBroker, link: BrokerLink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="gateway.link")
+    side = await broker.accept()
+    await side.expect(CONNECT)
+    await side.send(connack(session_present=False, code=5))
+    await wait_for(
+        lambda: "refuses" in " ".join(link.faults()), "the refusal seen by the link", timeout_s=10
+    )
+    assert link.faults() == [
+        f"broker mqtt://127.0.0.1:{broker.port} refuses the connection: not authorized"
+    ]
+    assert "refused the connection: not authorized" in caplog.text
+    assert not link.connected
+    await connect(broker, link, session_present=False)  # the link tries again
+    assert link.faults() == [] and link.session == 1
+
+
+async def test_a_packet_mqtt_does_not_allow_drops_the_connection_not_the_link(
+    broker: FakeBroker, link: BrokerLink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="gateway.link")
+    side = await connect(broker, link, session_present=False)
+    await side.send(publish(TOPIC, b"qos 2", qos=2, mid=1))
+    await wait_for(lambda: not link.connected, "the link dropped the connection", timeout_s=10)
+    assert "broke the protocol: a PUBLISH at QoS 2" in caplog.text
+    await connect(broker, link, session_present=True)
+    assert link.session == 2
