@@ -36,13 +36,14 @@ from pathlib import Path
 import httpx
 
 from alerts.lifecycle import RULE_ACTOR, AlertBook, AlertChange, PlannedNotices
-from alerts.model import AlertAction, AlertHistoryEntry, AlertQuery, AlertState
+from alerts.model import Alert, AlertAction, AlertHistoryEntry, AlertQuery, AlertState
 from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
-from alerts.notify.model import Channel
-from alerts.notify.outbox import RetryPolicy, entry_for
+from alerts.notify.model import Channel, Notice
+from alerts.notify.outbox import RetryPolicy, entry_for, notice_of
 from alerts.notify.planner import Checkpoint, Escalation, NotifyPlanner, Plan
 from alerts.notify.ratelimit import channel_limits
+from alerts.notify.recall import Recalled, level_note, recall
 from alerts.store import AlertPersistence
 from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
@@ -215,8 +216,7 @@ class NotifyWiring:
             log.info("notify: stopped; committed notices wait in the outbox for the next start")
 
     def _history_row(self, step: Escalation) -> AlertHistoryEntry:
-        told = ", ".join(step.told_before) or "-"
-        note = f"notification level {step.level}; told before: {told}"
+        note = level_note(step.level, step.told_before)
         state = self._known.get(step.alert_id, AlertState.FIRING)
         return AlertHistoryEntry(
             step.alert_id, step.at, AlertAction.ESCALATED, state, RULE_ACTOR, note
@@ -261,7 +261,26 @@ class NotifyWiring:
         with self._planner_lock:
             query = AlertQuery(site=self._site, states=_OPEN_STATES, limit=_RECONCILE_LIMIT)
             alerts = self._records.find_alerts(query)
-            return self.planner.reconcile(alerts), self.planner.checkpoint()
+            recalled = self._recall(alerts)
+            return self.planner.reconcile(alerts, recalled), self.planner.checkpoint()
+
+    def _recall(self, alerts: Sequence[Alert]) -> dict[int, Recalled]:
+        """Each open alert's current round and its notices in the outbox (`notify.recall`)."""
+        notices: dict[int, list[Notice]] = {}
+        for entry in self.outbox.entries_for_alerts([alert.id for alert in alerts]):
+            try:
+                notice = notice_of(entry)
+            except ValueError as exc:  # one unreadable row must not stop the start
+                log.error("notify: outbox entry %s unreadable (%s); not recalled", entry.key, exc)
+                continue
+            for alert_id in entry.alert_ids:
+                notices.setdefault(alert_id, []).append(notice)
+        return {
+            alert.id: recall(
+                alert, self._records.alert_history(alert.id), notices.get(alert.id, ())
+            )
+            for alert in alerts
+        }
 
     async def _save_on_stop(self) -> None:
         """The latest state, for the next start (a stop is not a crash: nothing to re-derive)."""

@@ -79,6 +79,17 @@ class DuckDBOutboxStore(DuckDBTables):
             {"state": None if state is None else state.value},
         )
 
+    def entries_for_alerts(self, alert_ids: Sequence[int]) -> list[OutboxEntry]:
+        """Every entry about any of `alert_ids` (digests included), oldest first."""
+        if not alert_ids:
+            return []
+        return self._records(
+            _OUTBOX,
+            f"""SELECT {_OUTBOX.select} FROM outbox WHERE list_has_any(alert_ids, ?::BIGINT[])
+                ORDER BY created_at, "key" """,
+            [list(alert_ids)],
+        )
+
     def due(self, channel: str, now: datetime, limit: int) -> list[OutboxEntry]:
         return self._records(
             _OUTBOX,

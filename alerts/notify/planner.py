@@ -5,7 +5,7 @@ book returns (`on_change`) and calls `tick` every few seconds; both return a `Pl
 for the outbox and the escalations the service records in the alert's history (ESCALATED,
 actor "rule"). The planner writes nothing itself.
 
-Per alert (one `_Track` per firing occurrence):
+Per alert (one `Track` per firing occurrence):
 
 - fired: level 0 is told at once; offline alerts wait `grouping_window_s` first, so devices
   that fall silent together start together and go out as one digest per channel;
@@ -29,15 +29,19 @@ Restart: `snapshot()` is a plain JSON-able dict of every timer, who was told and
 facts; `restore()` takes it back. A snapshot, not a rebuild from the alert history: the history
 does not say who was on duty and told (the roster may have changed since), how many reminders
 went out, or what quiet hours held, and the resolved notice must reach exactly those told.
-The service saves it after every plan it hands to the outbox, and on start calls `restore`, then
-`reconcile` with the open alerts (what changed after the last snapshot).
+The service saves it at most every few seconds after the alert book's plans, and on stop; on
+start it calls `restore`, then `reconcile` with the open alerts and what the records say of
+each one's current round (`recall`: the round from the alert's history, its notices from the
+outbox, both written before the snapshot), so a round begun after the snapshot (a later
+occurrence, a worse severity, a group's digest) is tracked from when it began and from what
+was told, never told twice and never counted from the restart.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +51,8 @@ from alerts.model import Alert, AlertAction, AlertState
 from alerts.notify import planner_state
 from alerts.notify.links import sign
 from alerts.notify.model import AlertFacts, Notice, NoticeKind
+from alerts.notify.planner_model import Checkpoint, Escalation, Plan, Track
+from alerts.notify.recall import Recalled, ahead, recount
 from alerts.notify.routing import (
     GROUPED_RULES,
     Target,
@@ -63,55 +69,11 @@ from core.clock import Clock
 from core.config import SiteConfig
 from core.notify_config import Route
 
-__all__ = ["ACK_PATH", "Checkpoint", "Escalation", "NotifyPlanner", "Plan"]
+__all__ = ["ACK_PATH", "Checkpoint", "Escalation", "NotifyPlanner", "Plan", "Recalled"]
 
 log = logging.getLogger(__name__)
 
 ACK_PATH = "/ack/"  # the acknowledge page: {public_url}/ack/{token}
-
-
-@dataclass(frozen=True, slots=True)
-class Escalation:
-    """An alert passed to `level` because nobody acknowledged it: for its history."""
-
-    alert_id: int
-    level: int
-    at: datetime
-    told_before: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class Plan:
-    notices: list[Notice] = field(default_factory=list)
-    escalations: list[Escalation] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Track:
-    """The timers of one alert occurrence. `round` names it in idempotency keys."""
-
-    facts: AlertFacts
-    route: str
-    round: str
-    held: bool  # quiet hours may hold it
-    phase: str  # waiting | active | acknowledged | resolving
-    due: datetime  # waiting/resolving: when to go out; active: when the next level is due
-    level: int = -1
-    reminders: int = 0
-    next_reminder: datetime | None = None
-    unacked_since: datetime | None = None
-    told: list[Target] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """The planner's timers at one moment (`NotifyPlanner.checkpoint`)."""
-
-    tracks: dict[int, _Track]
-
-    def snapshot(self) -> dict[str, Any]:
-        """As plain JSON-able data (`NotifyPlanner.snapshot`)."""
-        return planner_state.dump({i: _fields(t) for i, t in self.tracks.items()})
 
 
 class NotifyPlanner:
@@ -120,7 +82,7 @@ class NotifyPlanner:
         self._notify = site.notify
         self._clock = clock
         self._zone = ZoneInfo(site.site.timezone)
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, Track] = {}
 
     # -- input ------------------------------------------------------------------------------
 
@@ -165,7 +127,7 @@ class NotifyPlanner:
         if alert.rule in GROUPED_RULES:
             due += timedelta(seconds=self._notify.grouping_window_s)
             due = self._group_start(alert.site, due, now)
-        self._tracks[alert.id] = _Track(
+        self._tracks[alert.id] = Track(
             facts=facts_for(alert, self._site),
             route=route.name,
             round=round_,
@@ -182,14 +144,14 @@ class NotifyPlanner:
                 return min(due, track.due)
         return due
 
-    def _acknowledged(self, alert_id: int, track: _Track) -> None:
+    def _acknowledged(self, alert_id: int, track: Track) -> None:
         if not track.told:
             del self._tracks[alert_id]  # seen before anyone was told: nothing left to say
             return
         track.phase = "acknowledged"
         track.next_reminder = None
 
-    def _resolved(self, alert_id: int, track: _Track, now: datetime) -> None:
+    def _resolved(self, alert_id: int, track: Track, now: datetime) -> None:
         if not track.told:
             log.info("alert %d resolved before anyone was told: its notice is dropped", alert_id)
             del self._tracks[alert_id]
@@ -218,7 +180,7 @@ class NotifyPlanner:
         plan.notices.extend(merge_digests(out))
 
     def _escalate_and_remind(
-        self, track: _Track, now: datetime, out: list[Notice], plan: Plan
+        self, track: Track, now: datetime, out: list[Notice], plan: Plan
     ) -> None:
         route = self._route(track)
         if track.level + 1 < len(route.levels) and now >= track.due:
@@ -230,7 +192,7 @@ class NotifyPlanner:
             track.next_reminder = now + timedelta(minutes=route.reminder_every_min or 0)
 
     def _tell_level(
-        self, track: _Track, level: int, now: datetime, out: list[Notice], plan: Plan
+        self, track: Track, level: int, now: datetime, out: list[Notice], plan: Plan
     ) -> None:
         """Tell `level`; a level that reaches nobody passes to the next at once."""
         route = self._route(track)
@@ -260,7 +222,7 @@ class NotifyPlanner:
 
     def _tell(
         self,
-        track: _Track,
+        track: Track,
         kind: NoticeKind,
         step: str,
         reached: list[Target],
@@ -318,7 +280,7 @@ class NotifyPlanner:
     def _local(self, at: datetime) -> datetime:
         return at.astimezone(self._zone).replace(tzinfo=None)
 
-    def _route(self, track: _Track) -> Route:
+    def _route(self, track: Track) -> Route:
         for route in self._notify.routes:
             if route.name == track.route:
                 return route
@@ -347,53 +309,65 @@ class NotifyPlanner:
             if fields["route"] not in routes:
                 log.warning("alert %d: route %s is gone; timers dropped", alert_id, fields["route"])
                 continue
-            self._tracks[alert_id] = _Track(**fields)
+            self._tracks[alert_id] = Track(**fields)
 
-    def reconcile(self, open_alerts: Iterable[Alert]) -> Plan:
-        """After `restore`, line the timers up with the alert book: forget alerts no longer
-        open, stop those acknowledged meanwhile, tell the resolution of those resolved, start
-        firing ones nobody tracks or tracks for an earlier occurrence (changes lost between the
-        book and the last snapshot). A restarted level 0 has the keys it had, so the outbox
-        takes no second copy of what it already holds."""
+    def reconcile(self, open_alerts: Iterable[Alert], recalled: Mapping[int, Recalled]) -> Plan:
+        """After `restore`, line the timers up with the alert book and the outbox (what changed
+        after the last snapshot): forget alerts no longer open; track an alert's current round
+        (`recalled`) anew where the snapshot has none or an earlier one (a later occurrence, a
+        worse severity); take who was told, at which level and when from the outbox where it
+        knows more than the snapshot; stop those acknowledged meanwhile, tell the resolution
+        of those resolved. Then the timers due, once: a level or reminder missed while the
+        service was down goes out once now, not once per missed step."""
         alerts = {alert.id: alert for alert in open_alerts if alert.state.is_open}
         for alert_id in [i for i in self._tracks if i not in alerts]:
             del self._tracks[alert_id]
         now, plan = self._clock.now(), Plan()
         for alert in alerts.values():
-            track = self._tracks.get(alert.id)
-            occurrence = f"o{alert.occurrences}"
-            if alert.state is AlertState.FIRING and (
-                track is None or track.round.split("-")[0] != occurrence
-            ):
-                self._start(AlertChange(alert, AlertAction.FIRED), now, occurrence)
-                self._resume(alert, plan)
-            elif track is not None and alert.state is AlertState.ACKNOWLEDGED:
-                self._acknowledged(alert.id, track)
-            elif alert.state is AlertState.RESOLVED and track and track.phase != "resolving":
-                track.facts = replace(facts_for(alert, self._site), since=track.facts.since)
-                self._resolved(alert.id, track, now)
-        due = self.tick()
-        plan.notices.extend(due.notices)
-        plan.escalations.extend(due.escalations)
+            memory = recalled.get(alert.id) or self._assumed(alert, now)
+            self._line_up(alert, memory, now)
+        plan.extend(self.tick())
         return plan
 
-    def _resume(self, alert: Alert, plan: Plan) -> None:
-        """A first occurrence's level 0 told again as at its firing (the people then on duty:
-        the keys it had), so its next level and reminders count from then, not from the
-        restart. A later occurrence (its firing instant is not kept), one that quiet hours
-        may hold or a grouped one starts from the restart."""
-        track, at = self._tracks.get(alert.id), alert.fired_at
-        if track is None or at is None or alert.occurrences != 1 or track.held:
+    def _assumed(self, alert: Alert, now: datetime) -> Recalled:
+        """An alert the records said nothing about: its round as the snapshot has it, if it is
+        this occurrence's, else this occurrence from its firing; nobody told."""
+        track, occurrence = self._tracks.get(alert.id), f"o{alert.occurrences}"
+        if track is not None and track.round.split("-")[0] == occurrence:
+            return Recalled(track.round, now)
+        return Recalled(occurrence, alert.fired_at or now)
+
+    def _line_up(self, alert: Alert, memory: Recalled, now: datetime) -> None:
+        track = self._tracks.get(alert.id)
+        if track is None or track.round != memory.round:
+            self._tracks.pop(alert.id, None)  # an earlier round's reminders end here
+            if alert.state is not AlertState.FIRING and not memory.told:
+                return  # acknowledged or resolved before anyone was told: nothing to say
+            track = self._retrack(alert, memory)
+        elif ahead(memory, track):
+            recount(track, memory, self._route(track), self._notify.channels)
+        if track is None:
             return
-        if track.phase == "waiting" and track.facts.rule not in GROUPED_RULES and at <= track.due:
-            self._tell_level(track, 0, at, plan.notices, plan)
+        if alert.state is AlertState.ACKNOWLEDGED and track.phase != "acknowledged":
+            self._acknowledged(alert.id, track)
+        elif alert.state is AlertState.RESOLVED and track.phase != "resolving":
+            if any(n.kind is NoticeKind.RESOLVED for n in memory.told):
+                del self._tracks[alert.id]  # its resolution went out already
+                return
+            track.facts = replace(facts_for(alert, self._site), since=track.facts.since)
+            self._resolved(alert.id, track, now)
+
+    def _retrack(self, alert: Alert, memory: Recalled) -> Track | None:
+        """Track `alert`'s round as if it had started at `memory.since` (the grouping window
+        and quiet hours count from then), with what the outbox says was told."""
+        self._start(AlertChange(alert, AlertAction.FIRED), memory.since, memory.round)
+        track = self._tracks.get(alert.id)
+        if track is not None and memory.told:
+            recount(track, memory, self._route(track), self._notify.channels)
+        return track
 
     def pending(self) -> dict[int, datetime | None]:
         """Each tracked alert and when something next happens for it (the service's view)."""
         return {
             i: t.next_reminder if t.phase == "active" else t.due for i, t in self._tracks.items()
         }
-
-
-def _fields(track: _Track) -> dict[str, Any]:
-    return {name: getattr(track, name) for name in _Track.__dataclass_fields__}
