@@ -16,12 +16,13 @@ shortest path from a finding to a message that still persists every notice befor
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
-from alerts.errors import AlertNotFoundError, ClosureIncompleteError, TransitionError
+from alerts.errors import AlertNotFoundError, TransitionError
 from alerts.model import (
     FOOD_SAFETY_RULES,
     Alert,
@@ -33,6 +34,9 @@ from alerts.model import (
     FoodDecision,
     Phase,
 )
+from alerts.open_alerts import OpenAlerts, TrackedChanges
+from alerts.pace import BookTimes
+from alerts.refusals import blank_to_none, require_food_closure, require_state, when
 from alerts.store import AlertChanges, AlertStore
 from core.clock import Clock, utc_from_ms
 from core.records import OutboxEntry
@@ -85,6 +89,8 @@ class AlertBook:
         self._clock = clock
         self._lock = threading.Lock()
         self._notifier = notifier
+        self._remembered: OpenAlerts | None = None  # loaded at the first batch of findings
+        self.times = BookTimes()
 
     def set_notifier(self, notifier: Notifier | None) -> None:
         """Plan notices inside each batch's transaction from now on (None: stop)."""
@@ -95,27 +101,46 @@ class AlertBook:
 
     def apply(self, findings: Iterable[Finding]) -> list[AlertChange]:
         """Move alerts by the rules' findings, in order, in one transaction with the notices
-        about them; returns what changed."""
+        about them; returns what changed. Each step's time goes to `times` (alerts.pace)."""
         batch = list(findings)
         if not batch:
             return []
+        begun = time.perf_counter()
         with self._lock:
+            stamps = [time.perf_counter()]
+            memory = self._memory()
             notifier, planned = self._notifier, False
             try:
-                with self._store.transaction() as tx:
+                with self._store.transaction() as store_tx:
+                    tx = TrackedChanges(store_tx, memory)
                     changes = [c for f in batch if (c := self._apply_one(tx, f)) is not None]
+                    stamps.append(time.perf_counter())
                     added: list[OutboxEntry] = []
                     if notifier is not None and changes:
                         notices = notifier.plan(changes)  # undoes itself when it raises
                         planned = True
+                        stamps.append(time.perf_counter())
                         added = _write_plan(tx, notices)
+                    stamps.extend([time.perf_counter()] * (4 - len(stamps)))
             except BaseException:
+                memory.discard()
                 if notifier is not None and planned:
                     notifier.abandoned()
                 raise
+            memory.settle()
+            stamps.append(time.perf_counter())
             if notifier is not None and planned:
                 notifier.committed(added)
+        if changes:
+            steps = [b - a for a, b in zip([begun, *stamps], stamps, strict=False)]
+            self.times.batch(*steps)
         return changes
+
+    def _memory(self) -> OpenAlerts:
+        """The open alerts, read from the store once (under the lock)."""
+        if self._remembered is None:
+            self._remembered = OpenAlerts(self._store.open_alerts(self._site))
+        return self._remembered
 
     def _apply_one(self, tx: AlertChanges, finding: Finding) -> AlertChange | None:
         current = tx.open_alert(self._site, finding.device, finding.rule)
@@ -212,11 +237,11 @@ class AlertBook:
             if alert.state is AlertState.ACKNOWLEDGED:
                 raise TransitionError(
                     f"alert {alert_id} was already acknowledged by {alert.acknowledged_by} at "
-                    f"{_when(alert.acknowledged_at)}",
+                    f"{when(alert.acknowledged_at)}",
                     alert_id=alert_id,
                     device=alert.device,
                 )
-            self._require(alert, (AlertState.FIRING,), "acknowledged")
+            require_state(alert, (AlertState.FIRING,), "acknowledged")
             now = self._clock.now()
             acked = replace(
                 alert,
@@ -231,7 +256,7 @@ class AlertBook:
     def resolve(self, alert_id: int, by: str, note: str | None = None) -> Alert:
         with self._lock:
             alert = self._get(alert_id)
-            self._require(alert, _ACTIVE, "resolved")
+            require_state(alert, _ACTIVE, "resolved")
             if alert.condition_active:
                 raise TransitionError(
                     f"alert {alert_id} cannot be resolved by hand: its condition is still "
@@ -257,18 +282,18 @@ class AlertBook:
     ) -> Alert:
         with self._lock:
             alert = self._get(alert_id)
-            self._require(alert, (AlertState.RESOLVED,), "closed")
+            require_state(alert, (AlertState.RESOLVED,), "closed")
             if alert.food_safety:
-                _require_food_closure(alert, corrective_action, food_decision, food_reason)
+                require_food_closure(alert, corrective_action, food_decision, food_reason)
             now = self._clock.now()
             closed = replace(
                 alert,
                 state=AlertState.CLOSED,
                 closed_at=now,
                 closed_by=by,
-                corrective_action=_blank_to_none(corrective_action),
+                corrective_action=blank_to_none(corrective_action),
                 food_decision=food_decision,
-                food_reason=_blank_to_none(food_reason),
+                food_reason=blank_to_none(food_reason),
                 note=note or alert.note,
                 updated_at=now,
             )
@@ -294,28 +319,20 @@ class AlertBook:
             raise AlertNotFoundError(f"no alert {alert_id} at site {self._site}", alert_id=alert_id)
         return alert
 
-    def _require(self, alert: Alert, allowed: tuple[AlertState, ...], verb: str) -> None:
-        if alert.state in allowed:
-            return
-        why = {
-            AlertState.PENDING: "it is still pending: its condition has not lasted long enough "
-            "to fire",
-            AlertState.FIRING: "it is still firing: acknowledge it, then it resolves when its "
-            "condition clears",
-            AlertState.ACKNOWLEDGED: "it is acknowledged but not resolved: it resolves when its "
-            "condition clears",
-            AlertState.RESOLVED: "it is already resolved",
-            AlertState.CLOSED: f"it was closed by {alert.closed_by} at {_when(alert.closed_at)}",
-        }[alert.state]
-        raise TransitionError(
-            f"alert {alert.id} cannot be {verb}: {why}", alert_id=alert.id, device=alert.device
-        )
-
     def _person_step(
         self, alert: Alert, action: AlertAction, at: datetime, by: str, note: str | None
     ) -> Alert:
-        with self._store.transaction() as tx:
-            return _save(tx, alert, action, at, by, note).alert
+        memory = self._remembered
+        try:
+            with self._store.transaction() as tx:
+                saved = _save(TrackedChanges(tx, memory), alert, action, at, by, note).alert
+        except BaseException:
+            if memory is not None:
+                memory.discard()
+            raise
+        if memory is not None:
+            memory.settle()
+        return saved
 
 
 def _save(
@@ -349,27 +366,6 @@ def _write_plan(tx: AlertChanges, planned: PlannedNotices) -> list[OutboxEntry]:
     return [entry for entry in planned.entries if tx.enqueue(entry)]
 
 
-def _require_food_closure(
-    alert: Alert,
-    action: str | None,
-    decision: FoodDecision | None,
-    reason: str | None,
-) -> None:
-    missing = []
-    if not _blank_to_none(action):
-        missing.append("the corrective action taken (corrective_action)")
-    if decision is None:
-        missing.append("the decision on the food: kept or discarded (food_decision)")
-    if not _blank_to_none(reason):
-        missing.append("the reason for that decision (food_reason)")
-    if missing:
-        raise ClosureIncompleteError(
-            f"alert {alert.id} is a food-safety alert; to close it, give " + ", ".join(missing),
-            alert_id=alert.id,
-            device=alert.device,
-        )
-
-
 def _refreshed(alert: Alert, finding: Finding, at: datetime) -> Alert:
     """The alert with the finding's latest severity, text and evidence."""
     return replace(
@@ -381,11 +377,3 @@ def _refreshed(alert: Alert, finding: Finding, at: datetime) -> Alert:
         updated_at=at,
         last_finding_at=at,
     )
-
-
-def _blank_to_none(text: str | None) -> str | None:
-    return text.strip() if text and text.strip() else None
-
-
-def _when(instant: datetime | None) -> str:
-    return instant.isoformat() if instant else "an unknown time"

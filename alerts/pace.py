@@ -16,6 +16,11 @@ figures `/api/health` shows under `rules` and `bench.alerts` reports.
   `alert_book_ms`: the save in that thread (alert book, registers, notices, and the rules'
   state when it is due); `state_snapshot_ms`: taking the rules' state on the event loop,
   spread over several turns of it.
+- `alert_book_steps_ms` (`BookTimes`, stamped by the alert book for each batch of findings that
+  changed an alert): `lock` waiting for the book (a person's step or another batch),
+  `statements` the alerts' and their history's writes, `plan` the notification planner,
+  `notices` the outbox's and escalations' writes, `commit` DuckDB's COMMIT (its WAL fsync),
+  `total` all of them: the share of the path a durable journal could take over is `commit`.
 
 Durations of the service's own work are taken with `time.perf_counter` (they measure this
 process, not domain time); ages use the injected clock, as the readings' timestamps do.
@@ -30,13 +35,39 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["RulesPace"]
+__all__ = ["BOOK_STEPS", "BookTimes", "RulesPace"]
 
 _KEEP = 256  # batches (and saves) the figures are taken over
 
 
-class RulesPace:
+# The steps of a batch of findings in the alert book, in order (`BookTimes`).
+BOOK_STEPS = ("lock", "statements", "plan", "notices", "commit", "total")
+
+
+class BookTimes:
+    """The alert book's steps for its last `keep` batches that changed an alert, in ms. Written
+    by the thread applying findings, read by the API's: a deque's append and a copy of it are
+    each atomic under the GIL, so no lock is needed."""
+
     def __init__(self, keep: int = _KEEP) -> None:
+        self._batches: deque[tuple[float, ...]] = deque(maxlen=keep)
+
+    def batch(self, lock_s: float, statements_s: float, plan_s: float, notices_s: float,
+              commit_s: float) -> None:  # fmt: skip
+        steps = (lock_s, statements_s, plan_s, notices_s, commit_s)
+        self._batches.append(tuple(s * 1000.0 for s in (*steps, sum(steps))))
+
+    def figures(self) -> dict[str, dict[str, float | None]]:
+        batches = np.asarray(list(self._batches), dtype=np.float64)
+        return {
+            step: _quantiles(batches[:, i] if len(batches) else None)
+            for i, step in enumerate(BOOK_STEPS)
+        }
+
+
+class RulesPace:
+    def __init__(self, keep: int = _KEEP, book: BookTimes | None = None) -> None:
+        self.book = book if book is not None else BookTimes(keep)
         self.readings = 0
         self._ages: deque[npt.NDArray[np.int64]] = deque(maxlen=keep)
         # Per batch: when (wall), CPU seconds, wall seconds, readings.
@@ -75,6 +106,7 @@ class RulesPace:
             "thread_hop_ms": _quantiles(np.asarray(self._hops) if self._hops else None),
             "alert_book_ms": _quantiles(np.asarray(self._saves) if self._saves else None),
             "state_snapshot_ms": _rounded(self._snapshot_ms),
+            "alert_book_steps_ms": self.book.figures(),
         }
 
     def _busy(self) -> dict[str, float | None]:

@@ -87,7 +87,7 @@ class AlertService:
         self._snapshot_s = snapshot_s
         self._waiting = EngineOutput()
         self._waiting_since: float | None = None  # perf_counter when findings began to wait
-        self.pace = RulesPace()
+        self.pace = RulesPace(book=self.book.times)
         self._listeners: list[ChangeListener] = []
         # What arrives before the rules' state is restored, in order (alerts.held).
         self._held = HeldArrivals(hold_readings)

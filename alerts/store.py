@@ -69,6 +69,10 @@ class AlertStore(Protocol):
         """The alert of (device, rule) that is not closed, if any (there is at most one)."""
         ...
 
+    def open_alerts(self, site: str) -> list[Alert]:
+        """Every alert of the site that is not closed (the alert book's memory of them)."""
+        ...
+
     def alert(self, site: str, alert_id: int) -> Alert | None: ...
 
     def create_alert(self, alert: Alert) -> Alert:
@@ -135,8 +139,11 @@ class RuleStateStore(Protocol):
 
     def load_rule_state(self, site: str) -> dict[str, str]: ...
 
-    def readings_between(self, site: str, start: datetime, end: datetime) -> ReadingBatch:
-        """Stored readings with start < ts <= end, oldest first (to replay after a restart)."""
+    def readings_between(
+        self, site: str, start: datetime, end: datetime, devices: Sequence[str] | None = None
+    ) -> ReadingBatch:
+        """Stored readings with start < ts <= end, oldest first (to replay after a restart);
+        only those of `devices` when given."""
         ...
 
 

@@ -87,6 +87,9 @@ class DuckDBAlertStore(DuckDBTables):
     def alert(self, site: str, alert_id: int) -> Alert | None:
         return _first(self._records(_ALERTS, _ALERT_BY_ID, [site, alert_id]))
 
+    def open_alerts(self, site: str) -> list[Alert]:
+        return self._records(_ALERTS, _OPEN_ALERTS, [site])
+
     def create_alert(self, alert: Alert) -> Alert:
         rows = self._write(_CREATE_ALERT, _ALERTS.encode(alert, _ALERT_VALUES))
         return replace(alert, id=int(rows[0][0]))
@@ -165,8 +168,13 @@ class DuckDBAlertStore(DuckDBTables):
         )
 
     def save_seal_health(self, points: Sequence[SealHealthPoint]) -> None:
-        for point in points:
-            self._write(_SEAL.insert(replace=True), _SEAL.encode(point))
+        # One transaction: committed one by one, the hourly points of a restart's replay (200
+        # fridges x 5 days, 24 k points) took half of it.
+        if not points:
+            return
+        with self._transaction() as con:
+            for point in points:
+                con.execute(_SEAL.insert(replace=True), _SEAL.encode(point))
 
     def seal_health(
         self, site: str, device: str, start: datetime, end: datetime
@@ -237,14 +245,18 @@ class DuckDBAlertStore(DuckDBTables):
         rows = self._query("SELECT name, state FROM rule_state WHERE site = ?", [site])
         return {str(name): str(state) for name, state in rows}
 
-    def readings_between(self, site: str, start: datetime, end: datetime) -> ReadingBatch:
+    def readings_between(
+        self, site: str, start: datetime, end: datetime, devices: Sequence[str] | None = None
+    ) -> ReadingBatch:
         with self._translated():
             cursor = self._con.cursor()
             try:
                 columns = cursor.execute(
                     """SELECT device, metric, epoch_ms(ts) AS ts_ms, value FROM readings
-                       WHERE site = ? AND ts > ? AND ts <= ? ORDER BY ts""",
-                    [site, _naive(start), _naive(end)],
+                       WHERE site = ? AND ts > ? AND ts <= ?
+                         AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], device))
+                       ORDER BY ts""",
+                    [site, _naive(start), _naive(end), devices, devices],
                 ).fetchnumpy()
             finally:
                 cursor.close()
@@ -330,6 +342,9 @@ _ALERT_VALUES = _ALERTS.columns[1:]
 _OPEN_ALERT = (
     f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND device = ? AND rule = ? "
     "AND state <> 'closed' ORDER BY id DESC LIMIT 1"
+)
+_OPEN_ALERTS = (
+    f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND state <> 'closed' ORDER BY id"
 )
 _ALERT_BY_ID = f"SELECT {_ALERTS.select} FROM alerts WHERE site = ? AND id = ?"
 _CREATE_ALERT = f"{_ALERTS.insert(columns=_ALERT_VALUES)} RETURNING id"

@@ -3,7 +3,9 @@ them, and every refusal says why in a sentence."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +14,10 @@ import pytest
 from alerts.errors import AlertNotFoundError, ClosureIncompleteError, TransitionError
 from alerts.lifecycle import AlertBook
 from alerts.model import (
+    Alert,
     AlertAction,
+    AlertHistoryEntry,
+    AlertQuery,
     AlertState,
     Finding,
     FoodDecision,
@@ -21,8 +26,10 @@ from alerts.model import (
     RuleId,
     Severity,
 )
+from alerts.pace import BOOK_STEPS
+from alerts.store import AlertChanges
 from core.clock import StepClock, to_epoch_ms
-from ingest import DuckDBStore
+from ingest import DuckDBStore, StoreError
 from ingest.duckdb_alerts import DuckDBAlertStore
 from tests.alerts.conftest import MIDNIGHT, SITE, minutes
 
@@ -172,3 +179,146 @@ def test_findings_replayed_after_a_restart_change_nothing(book: AlertBook) -> No
     book.apply([finding(Phase.PENDING, 1), finding(Phase.FIRING, 31), finding(Phase.CLEARED, 40)])
     replay = [finding(Phase.PENDING, 1), finding(Phase.FIRING, 31), finding(Phase.CLEARED, 40)]
     assert book.apply(replay) == []
+
+
+# -- the book's memory of its open alerts and its step times ------------------------------------
+
+
+class CountingStore(DuckDBAlertStore):
+    """The real alert store, counting the alert rows read inside the book's transactions."""
+
+    reads = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[AlertChanges]:
+        with super().transaction() as tx:
+            yield _Counted(tx, self)
+
+
+class FailingStore(DuckDBAlertStore):
+    """The real alert store whose transaction fails at its history row while `fail` is set
+    (after the alert's own row was written: the disk full at the worst moment)."""
+
+    fail = False
+
+    @contextmanager
+    def transaction(self) -> Iterator[AlertChanges]:
+        with super().transaction() as tx:
+            yield _Failing(tx) if self.fail else tx
+
+
+@dataclass
+class _Counted:
+    tx: AlertChanges
+    store: CountingStore
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.tx, name)
+
+    def open_alert(self, site: str, device: str, rule: RuleId) -> Alert | None:
+        self.store.reads += 1
+        return self.tx.open_alert(site, device, rule)
+
+
+@dataclass
+class _Failing:
+    tx: AlertChanges
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.tx, name)
+
+    def add_history(self, entry: AlertHistoryEntry) -> None:
+        raise StoreError("IO Error: disk full", backend="duckdb", target="test")
+
+
+@pytest.fixture
+def opened(tmp_path: Path) -> Iterator[Callable[[type[DuckDBAlertStore]], DuckDBAlertStore]]:
+    """Stores of one kind on one file, closed at the end (a second one is a restart)."""
+    readings = DuckDBStore(tmp_path / "a.duckdb")
+    stores: list[DuckDBAlertStore] = []
+
+    def open_store(kind: type[DuckDBAlertStore]) -> DuckDBAlertStore:
+        if stores:
+            stores[-1].close()
+        stores.append(kind(tmp_path / "a.duckdb"))
+        return stores[-1]
+
+    yield open_store
+    stores[-1].close()
+    readings.close()
+
+
+def a_book(store: DuckDBAlertStore) -> AlertBook:
+    return AlertBook(store, SITE, StepClock(MIDNIGHT + timedelta(hours=1)))
+
+
+def test_findings_are_applied_without_reading_the_alerts_back(
+    opened: Callable[[type[DuckDBAlertStore]], DuckDBAlertStore],
+) -> None:
+    store = opened(CountingStore)
+    assert isinstance(store, CountingStore)
+    book = a_book(store)
+    [fired] = book.apply([finding(Phase.FIRING, 31)])
+    book.apply([finding(Phase.FIRING, 32), finding(Phase.CLEARED, 40)])
+    [again] = book.apply([finding(Phase.FIRING, 50)])
+    assert again.action is AlertAction.REFIRED and again.alert.id == fired.alert.id
+    assert store.reads == 0
+    # What the book remembers is what the store holds.
+    assert store.open_alert(SITE, "fridge-1", RuleId.OVER_TEMPERATURE) == again.alert
+
+
+def test_a_book_opened_again_knows_the_open_alerts_and_forgets_closed_ones(
+    opened: Callable[[type[DuckDBAlertStore]], DuckDBAlertStore],
+) -> None:
+    first = a_book(opened(DuckDBAlertStore))
+    [fired] = first.apply([finding(Phase.FIRING, 31)])
+    seal = first.apply([finding(Phase.FIRING, 31, RuleId.SEAL_DEGRADATION, Severity.WARNING)])
+    # A restart: the new book reads the open alerts once and goes on with them.
+    second = a_book(opened(DuckDBAlertStore))
+    [resolved] = second.apply([finding(Phase.CLEARED, 40)])
+    assert resolved.alert.id == fired.alert.id and resolved.action is AlertAction.RESOLVED
+    second.close(fired.alert.id, "李经理", "door fixed", FoodDecision.KEPT, "below 9 °C")
+    # Closed by a person: the next crossing is a new alert, the seal alert is untouched.
+    [new] = second.apply([finding(Phase.FIRING, 90)])
+    assert new.action is AlertAction.FIRED and new.alert.id not in {fired.alert.id}
+    assert new.alert.occurrences == 1
+    [worse] = second.apply([finding(Phase.FIRING, 95, RuleId.SEAL_DEGRADATION)])
+    assert worse.alert.id == seal[0].alert.id and worse.action is AlertAction.ESCALATED
+
+
+def test_a_batch_that_rolled_back_leaves_the_book_as_the_store(
+    opened: Callable[[type[DuckDBAlertStore]], DuckDBAlertStore],
+) -> None:
+    store = opened(FailingStore)
+    assert isinstance(store, FailingStore)
+    book = a_book(store)
+    [pending] = book.apply([finding(Phase.PENDING, 1)])
+    store.fail = True
+    with pytest.raises(StoreError, match="disk full"):
+        book.apply([finding(Phase.FIRING, 31)])  # the alert's row was written, then undone
+    with pytest.raises(StoreError, match="disk full"):
+        book.apply([finding(Phase.FIRING, 2, RuleId.SEAL_DEGRADATION)])  # a new one, undone
+    store.fail = False
+    # The findings come again: the alert is still pending in the book as in the store.
+    [fired, seal] = book.apply(
+        [finding(Phase.FIRING, 31), finding(Phase.FIRING, 2, RuleId.SEAL_DEGRADATION)]
+    )
+    assert fired.action is AlertAction.FIRED and fired.alert.id == pending.alert.id
+    assert seal.action is AlertAction.FIRED
+    assert [e.action for e in book.history(pending.alert.id)] == [
+        AlertAction.PENDING,
+        AlertAction.FIRED,
+    ]
+    states = AlertQuery(SITE, states=(AlertState.FIRING,))
+    assert sorted(a.id for a in book.find(states)) == sorted([fired.alert.id, seal.alert.id])
+
+
+def test_the_book_times_its_steps(book: AlertBook) -> None:
+    assert book.times.figures()["total"]["p50"] is None
+    book.apply([finding(Phase.FIRING, 31)])
+    book.apply([finding(Phase.FIRING, 32)])  # nothing changed: not a batch of the figures
+    figures = book.times.figures()
+    assert set(figures) == set(BOOK_STEPS)
+    assert all(figures[step]["p50"] is not None for step in BOOK_STEPS)
+    assert figures["commit"]["max"] <= figures["total"]["max"]  # type: ignore[operator]
+    assert figures["plan"]["max"] == 0.0  # no notifier: nothing planned

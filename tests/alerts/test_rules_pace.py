@@ -58,6 +58,8 @@ async def test_the_figures_say_how_old_readings_were_when_judged(tmp_path: Path)
     assert figures["age_ms"] == {"p50": 90_000.0, "p99": 90_000.0, "max": 90_000.0}
     assert figures["findings_wait_ms"]["p50"] is not None
     assert figures["thread_hop_ms"]["p50"] is not None
+    # The alert book's own steps, COMMIT apart (the fired alert's batch).
+    assert figures["alert_book_steps_ms"]["commit"]["p50"] is not None
     assert figures["state_snapshot_ms"] is not None  # the save on the way out
     assert figures["judge_us_per_reading"] is not None and figures["judge_us_per_reading"] > 0
     store.close()
