@@ -36,12 +36,14 @@ def register(commands: Any) -> None:
     add.add_argument("name")
     add.add_argument("--role", choices=_ROLES, required=True, help="viewer < staff < admin")
     _password_source(add)
+    _temporary(add)
     add.set_defaults(handler=_add)
     listing = _with_db(actions.add_parser("list", help="people and tokens, with their roles"))
     listing.set_defaults(handler=_list)
     passwd = _with_db(actions.add_parser("passwd", help="set a new password (ends sessions)"))
     passwd.add_argument("name")
     _password_source(passwd)
+    _temporary(passwd)
     passwd.set_defaults(handler=_passwd)
     for verb, disabled in (("disable", True), ("enable", False)):
         what = "refuse a person's logins and end their sessions" if disabled else "allow again"
@@ -71,11 +73,20 @@ def _password_source(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _temporary(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--temporary",
+        action="store_true",
+        help="a password you chose for someone else: they must choose their own at their "
+        "next login before anything else opens",
+    )
+
+
 async def _add(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     password = _password(args)
     with _auth(args, create=True) as auth:
-        user = auth.add_user(args.name, Role(args.role), password)
-    print(f"canteen: user {user.name!r} added with the role {user.role.value}")
+        user = auth.add_user(args.name, Role(args.role), password, must_change=args.temporary)
+    print(f"canteen: user {user.name!r} added with the role {user.role.value}{_then(args)}")
 
 
 async def _list(args: argparse.Namespace, _stop: asyncio.Event) -> None:
@@ -93,8 +104,12 @@ async def _list(args: argparse.Namespace, _stop: asyncio.Event) -> None:
 async def _passwd(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     password = _password(args)
     with _auth(args) as auth:
-        auth.set_password(args.name, password)
-    print(f"canteen: new password for {args.name!r}; their sessions have ended")
+        auth.set_password(args.name, password, must_change=args.temporary)
+    print(f"canteen: new password for {args.name!r}; their sessions have ended{_then(args)}")
+
+
+def _then(args: argparse.Namespace) -> str:
+    return "; they choose their own at their next login" if args.temporary else ""
 
 
 async def _toggle(args: argparse.Namespace, _stop: asyncio.Event) -> None:

@@ -4,8 +4,9 @@ the audit trail (who, when, what, before and after).
 The rules: a new person's name and password meet the same rules as `canteen user add`; the
 last enabled admin can be neither demoted nor disabled (nobody could manage people any more);
 an admin cannot disable themselves (they would be locked out mid-change). A reset password is
-random, shown once to the admin, and ends the person's sessions; the person must choose their
-own at the next login (`choose_password`, audited in their name) before anything else opens.
+random, shown once to the admin, and ends the person's sessions. A password an admin gave,
+at creation or by a reset, is temporary: the person must choose their own at the next login
+(`choose_password`, audited in their name) before anything else opens.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class PersonRow:
     disabled: bool
     created_at: datetime
     last_login: datetime | None
+    # The password in use is one an admin gave (a new person, a reset): not yet their own.
+    must_change_password: bool = False
 
 
 class People:
@@ -55,7 +58,9 @@ class People:
     def people(self) -> list[PersonRow]:
         logins = self.log.last_logins()
         return [
-            PersonRow(u.name, u.role, u.disabled, u.created_at, logins.get(u.name))
+            PersonRow(
+                u.name, u.role, u.disabled, u.created_at, logins.get(u.name), u.must_change_password
+            )
             for u in self.auth.store.users()
         ]
 
@@ -63,7 +68,9 @@ class People:
         return self.auth.store.tokens()
 
     def create(self, actor: str, name: str, role: Role, password: str) -> User:
-        user = self.auth.add_user(name, role, password)
+        """The admin chose the first password, so it is temporary: the person replaces it at
+        their first login (as after a reset) and the admin never knows the one in use."""
+        user = self.auth.add_user(name, role, password, must_change=True)
         self._audit(actor, AdminAction.USER_CREATED, name, None, role.value)
         return user
 

@@ -157,13 +157,16 @@ class Auth:
 
     # -- people and tokens (the CLI) --------------------------------------------------------
 
-    def add_user(self, name: str, role: Role, password: str) -> User:
+    def add_user(self, name: str, role: Role, password: str, *, must_change: bool = False) -> User:
+        """A new person; with `must_change` (a password someone else chose for them: an admin
+        on the web page, an operator's `canteen user add --temporary`) they must choose their
+        own at the first login."""
         check_principal_name(name)
         check_password_rules(password)
         if self._token_named(name):
             raise AuthError(f"{name!r} already names an API token; choose another name")
         now = self.clock.now()
-        user = User(name, role, hash_password(password), False, now, now)
+        user = User(name, role, hash_password(password), False, now, now, must_change)
         if not self.store.add_user(user):
             raise AuthError(f"a user {name!r} already exists; change it with `canteen user passwd`")
         return user

@@ -31,7 +31,8 @@ _ZH = {
     "admin.reset_password": "重置密码",
     "admin.revoke_sessions": "注销全部登录",
     "admin.new_person": "新增人员",
-    "admin.password": "初始密码（至少 8 个字符）",
+    "admin.password": "初始密码（至少 8 个字符；本人首次登录时须改为自己的密码）",
+    "admin.must_change": "待本人设置密码",
     "admin.create": "新增",
     "admin.one_time": (
         "{name} 的临时密码（只显示这一次，请当面交给本人；本人下次登录时须改为自己的新密码）："
@@ -82,7 +83,10 @@ _ZH = {
     "action.user.password_reset": "重置密码",
     "action.user.password_changed": "本人设置新密码",
     "password.title": "设置新密码",
-    "password.why": "管理员重置了您的密码。请先设置您自己的新密码，然后才能继续使用。",
+    "password.why": (
+        "您现在的密码是管理员设置的临时密码（新建账号或重置密码）。"
+        "请先设置您自己的新密码，然后才能继续使用。"
+    ),
     "password.new": "新密码（至少 {n} 个字符）",
     "password.repeat": "再次输入新密码",
     "password.submit": "保存新密码",
@@ -120,7 +124,10 @@ _EN = {
     "admin.reset_password": "Reset password",
     "admin.revoke_sessions": "Log out everywhere",
     "admin.new_person": "Add a person",
-    "admin.password": "First password (at least 8 characters)",
+    "admin.password": (
+        "First password (at least 8 characters; they choose their own at their first login)"
+    ),
+    "admin.must_change": "own password not yet set",
     "admin.create": "Add",
     "admin.one_time": (
         "Temporary password for {name} (shown this once; hand it over in person; they must "
@@ -173,7 +180,10 @@ _EN = {
     "action.user.password_reset": "password reset",
     "action.user.password_changed": "own new password set",
     "password.title": "Choose a new password",
-    "password.why": "An admin reset your password. Choose your own new password before you go on.",
+    "password.why": (
+        "Your password is a temporary one an admin set (a new account or a reset). "
+        "Choose your own new password before you go on."
+    ),
     "password.new": "New password (at least {n} characters)",
     "password.repeat": "New password again",
     "password.submit": "Save the new password",

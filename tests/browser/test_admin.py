@@ -32,6 +32,8 @@ def test_staff_are_turned_away_and_an_admin_manages_a_person(page: Page, service
     page.get_by_test_id("create-person").click()
     expect(page.get_by_test_id("admin-saved")).to_be_visible()
     expect(page.get_by_test_id(f"person-{NEWCOMER[0]}")).to_contain_text("从未")
+    # The admin typed the first password: the person must still choose their own.
+    expect(page.get_by_test_id(f"must-change-{NEWCOMER[0]}")).to_have_text("待本人设置密码")
 
     page.get_by_test_id(f"reset-{NEWCOMER[0]}").click()
     expect(page.get_by_test_id("one-time-password")).to_contain_text(NEWCOMER[0])
@@ -57,6 +59,10 @@ def test_staff_are_turned_away_and_an_admin_manages_a_person(page: Page, service
     expect(page.locator("summary").filter(has_text=NEWCOMER[0])).to_be_visible()
     page.goto(service.url("/alerts"))
     expect(page).to_have_url(service.url("/alerts"))
+    page.context.clear_cookies()
+    log_in(page, service, ADMIN, "/admin/users")
+    row = page.get_by_test_id(f"person-{NEWCOMER[0]}")
+    expect(row).to_have_attribute("data-must-change", "false")
 
 
 def _alerts_of(page: Page, service: Service, device: str) -> int:

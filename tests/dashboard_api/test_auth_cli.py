@@ -68,6 +68,38 @@ def test_people_and_tokens_from_the_command_line(
         store.close()
 
 
+def test_a_temporary_password_is_replaced_at_the_next_login(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator adding someone else (`--temporary`) hands over a password the person must
+    replace; without it (the operator's own account) the password stays as set."""
+    db = ["--db", str(tmp_path / "site.duckdb")]
+    add = ["user", "add", "李阿姨", "--role", "viewer", "--password-stdin", "--temporary", *db]
+    code, out = run(add, capsys, monkeypatch, "from the office 9\n")
+    assert (code, out) == (
+        0,
+        "canteen: user '李阿姨' added with the role viewer; they choose their own at their "
+        "next login\n",
+    )
+    own = ["user", "add", "赵校长", "--role", "admin", "--password-stdin", *db]
+    assert run(own, capsys, monkeypatch, "my own password 1\n")[0] == 0
+    store = DuckDBUserStore(tmp_path / "site.duckdb")
+    try:
+        flags = {u.name: u.must_change_password for u in store.users()}
+    finally:
+        store.close()
+    assert flags == {"李阿姨": True, "赵校长": False}
+    passwd = ["user", "passwd", "赵校长", "--password-stdin", "--temporary", *db]
+    code, out = run(passwd, capsys, monkeypatch, "a second password 2\n")
+    assert code == 0 and out.endswith("they choose their own at their next login\n")
+    store = DuckDBUserStore(tmp_path / "site.duckdb")
+    try:
+        user = store.user("赵校长")
+        assert user is not None and user.must_change_password
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

@@ -1,6 +1,7 @@
-"""A password an admin reset must be replaced at the next login: the person's session opens
-only /password (pages are sent there, the JSON API answers 403 saying why), which takes a new
-password meeting the rules, typed twice, not the handed-over one; then every old session ends,
+"""A password an admin gave (a reset, or the first one of a person the admin added) must be
+replaced at the next login: the person's session opens only /password (pages are sent there,
+the JSON API answers 403 saying why), which takes a new password meeting the rules, typed
+twice, not the handed-over one; then every old session ends,
 this browser gets a fresh one, the change is in the audit trail in the person's name, and the
 next login is an ordinary one. Machines' tokens are never affected. A users table of schema
 version 1 gains the flag with every existing person unaffected."""
@@ -73,7 +74,7 @@ async def test_a_reset_password_opens_only_the_password_page_until_changed(site:
         # A machine's token is someone else: it works as before.
         assert (await viewer.get("/api/alerts", headers=token)).status_code == 200
         page = await viewer.get("/password")
-        assert "管理员重置了您的密码" in text_of(page.text)
+        assert "管理员设置的临时密码" in text_of(page.text)
         assert 'class="nav"' not in page.text  # no links that would only lead back here
         csrf = await password_csrf(viewer)
 
@@ -126,6 +127,43 @@ async def test_others_and_logout_are_not_held_by_a_reset(site: Site) -> None:
     async with site.browser(None) as viewer:
         assert (await log_in(viewer, VIEWER, given)).status_code == 303
         assert (await viewer.get("/")).headers["location"] == "/password"
+
+
+async def test_a_person_an_admin_added_chooses_their_own_password_at_first_login(
+    site: Site,
+) -> None:
+    """The admin typed the first password, so the admin knows it: like a reset, it opens only
+    /password until the person has chosen their own; the people list says so meanwhile."""
+    given = "from the office 9"
+    async with site.browser(ADMIN) as admin:
+        csrf = await csrf_of(admin)
+        added = await admin.post(
+            "/admin/users",
+            data={"csrf": csrf, "name": "陈会计", "role": "staff", "password": given},
+        )
+        assert added.status_code == 303, added.text
+        listed = (await admin.get("/admin/users")).text
+        assert 'data-testid="must-change-陈会计"' in listed
+        assert "待本人设置密码" in text_of(listed)
+    async with site.browser(None) as newcomer:
+        assert (await log_in(newcomer, "陈会计", given, "/alerts")).status_code == 303
+        assert (await newcomer.get("/alerts")).headers["location"] == "/password"
+        assert (await newcomer.get("/api/alerts")).status_code == 403
+        csrf = await password_csrf(newcomer)
+        same = await newcomer.post(
+            "/password", data={"csrf": csrf, "password": given, "repeat": given}
+        )
+        assert same.status_code == 422
+        done = await newcomer.post("/password", data={"csrf": csrf, "password": NEW, "repeat": NEW})
+        assert (done.status_code, done.headers["location"]) == (303, "/")
+        assert (await newcomer.get("/alerts")).status_code == 200
+    async with site.browser(ADMIN) as admin:
+        assert 'data-testid="must-change-陈会计"' not in (await admin.get("/admin/users")).text
+    trail = site.admin.audit_trail(("user",))
+    assert [(e.actor, e.action, e.target) for e in trail[:2]] == [
+        ("陈会计", AdminAction.USER_PASSWORD_CHANGED, "陈会计"),
+        (ADMIN, AdminAction.USER_CREATED, "陈会计"),
+    ]
 
 
 def test_a_users_table_of_version_1_gains_the_flag_for_nobody(tmp_path: Path) -> None:
