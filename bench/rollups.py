@@ -34,7 +34,7 @@ import numpy as np
 
 from core.readings import ReadingBatch
 from ingest import DuckDBStore
-from ingest.duckdb_rollup import query_envelopes
+from ingest.duckdb_rollup import query_envelope_steps
 from ingest.store import Aggregate
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -127,7 +127,7 @@ def _read_figures(store: DuckDBStore, source: _Minutes, days: int) -> dict[str, 
 
     def raw_chart() -> None:
         with store._cursor() as cursor:
-            query_envelopes(cursor, "s1", "d007", ["temp_c"], naive, 600, rollups=False)
+            query_envelope_steps(cursor, "s1", "d007", ["temp_c"], naive, 600, rollups=False)
 
     late_ms = int((end - timedelta(days=3)).timestamp() * 1000)
 

@@ -26,7 +26,7 @@ from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from ingest import duckdb_schema
 from ingest.duckdb_energy import query_counter_deltas, query_device_events
 from ingest.duckdb_guard import Translate, check_readable
-from ingest.duckdb_rollup import query_envelopes, query_series, rebuild
+from ingest.duckdb_rollup import query_envelope_steps, query_series, rebuild
 from ingest.duckdb_rollup_keeper import ReadKey, RollupKeeper
 from ingest.duckdb_write import KeylessWriter, LatestValues
 from ingest.errors import StoreError, StoreUnavailableError
@@ -37,6 +37,7 @@ from ingest.store import (
     CounterSpec,
     DeadLetterRecord,
     Envelope,
+    EnvelopeSteps,
     LatestValue,
     PresenceRecord,
     SeriesPoint,
@@ -137,9 +138,21 @@ class DuckDBStore:
         end: datetime,
         step_s: int,
     ) -> dict[str, list[Envelope]]:
+        steps = self.envelope_steps(site, device, metrics, start, end, step_s)
+        return {metric: found.envelopes() for metric, found in steps.items()}
+
+    def envelope_steps(
+        self,
+        site: str,
+        device: str,
+        metrics: Sequence[str],
+        start: datetime,
+        end: datetime,
+        step_s: int,
+    ) -> dict[str, EnvelopeSteps]:
         span = (_naive(start), _naive(end))
         with self._rollup_read((site, device, metrics), span) as (cursor, raw_from):
-            return query_envelopes(
+            return query_envelope_steps(
                 cursor,
                 site,
                 device,

@@ -186,7 +186,7 @@ def _spec(
     estimate_s = _estimate_read(context, device, metric, start, end)
     read_s = fine_step(step_s, estimate_s)
     site = context.config.site.id
-    envelopes = context.store.envelopes(site, device.id, [metric, *flags], start, end, read_s)
+    envelopes = context.store.envelope_steps(site, device.id, [metric, *flags], start, end, read_s)
     fine = FineRead.of(envelopes[metric])
     named = _metric_label(metric, lang)
     series = [
@@ -239,7 +239,7 @@ def _food_estimate(
     assert tau is not None  # `_estimate_read` gave a step
     warm = start - timedelta(minutes=5 * tau)
     site = context.config.site.id
-    before = context.store.envelopes(site, device.id, ["temp_c"], warm, start, read_s)
+    before = context.store.envelope_steps(site, device.id, ["temp_c"], warm, start, read_s)
     warm_ts, warm_air = means_ms(FineRead.of(before["temp_c"]), read_s)
     ts, means = means_ms(air, read_s)
     if not ts:

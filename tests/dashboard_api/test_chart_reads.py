@@ -29,7 +29,7 @@ def test_columns_from_fine_steps_equal_the_stores_columns(
     spike = batch(("fridge-3", NOON - timedelta(hours=2, seconds=-17), {"temp_c": 19.25}))
     store.write(spike)
     start, end = NOON - timedelta(days=2), NOON
-    fine = store.envelopes(site_id, "fridge-3", ["temp_c"], start, end, fine_s)["temp_c"]
+    fine = store.envelope_steps(site_id, "fridge-3", ["temp_c"], start, end, fine_s)["temp_c"]
     whole = store.envelopes(site_id, "fridge-3", ["temp_c"], start, end, column_s)["temp_c"]
     grouped = column_buckets(FineRead.of(fine), column_s)
     assert len(whole) >= 5
@@ -42,4 +42,4 @@ def test_the_fine_step_divides_the_column_or_is_the_column() -> None:
     assert fine_step(60, 300) == 60  # a day's 1-min columns: finer than the estimate needs
     assert fine_step(900, 600) == 900  # no whole number of estimate steps per column
     assert fine_step(3600, None) == 3600  # no estimate on this chart
-    assert column_buckets(FineRead.of([]), 600) == []
+    assert column_buckets(FineRead.of_envelopes([]), 600) == []
