@@ -79,6 +79,7 @@ class _Region:
     key: tuple[int, int, date]
     until: datetime | None  # when a tile turns stale by time alone
     html: str
+    encoded: bytes
 
 
 class OverviewView:
@@ -95,12 +96,19 @@ class OverviewView:
         self.made = 0  # regions made (not taken from the cache): for tests and the bench
 
     async def region(self, lang: Language, now: datetime) -> str:
+        return (await self._region(lang, now)).html
+
+    async def region_bytes(self, lang: Language, now: datetime) -> bytes:
+        """`region` encoded (UTF-8), once per region made."""
+        return (await self._region(lang, now)).encoded
+
+    async def _region(self, lang: Language, now: datetime) -> _Region:
         await self._hub.ready()
         facts = await self.facts.current()
         key = (self._hub.version, self.facts.version, facts.day)
         kept = self._regions.get(lang)
         if kept is not None and kept.key == key and (kept.until is None or now < kept.until):
-            return kept.html
+            return kept
         alerts = list(facts.alerts.values())
         tiles = self._tiles_at(alerts, facts.meals, now)
         day = now.astimezone(self._context.config.site.zone).date()
@@ -108,9 +116,9 @@ class OverviewView:
             self._context, tiles, alerts, lang, lambda t: self._tile_html(t, lang, day, now)
         )
         until = min((at for t in tiles if (at := t.turns_stale_at()) is not None), default=None)
-        self._regions[lang] = _Region(key, until, html)
+        region = self._regions[lang] = _Region(key, until, html, html.encode())
         self.made += 1
-        return html
+        return region
 
     def _tiles_at(
         self, alerts: list[Alert], meals: Mapping[str, list[MealVerdict]], now: datetime
