@@ -10,9 +10,7 @@ batch (quiet traffic) the next message is decoded and handed over at once, for l
 a long one (a flood, a backlog) the decoder waits `batch_linger_ms` for more when the link is
 empty, so a store transaction's fixed cost is shared by many readings.
 
-A topic is resolved once and remembered (for configured devices only): a canonical device topic,
-a bridge topic (`gateway/bridges.py`), or a foreign format's topic, which its adapter decodes into
-the same canonical readings (`gateway/adapters/`). The canonical path stays one dictionary look-up.
+Decoding a message (topics, formats, presence, dead letters) is `gateway/decoding.py`.
 
 No single message can stop or wedge ingest: whatever goes wrong while decoding a message (a
 `PayloadError`, or a bug that raises anything else) makes that message a dead letter, and a store
@@ -26,23 +24,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.clock import Clock, to_epoch_ms, utc_from_ms
+from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
-from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch, ReadingBatchBuilder
+from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from core.stages import OLDEST_RECEIVED, StageTimes
-from core.topics import BridgeChannel, BridgeTopic, Channel, DeviceTopic, TopicScheme
-from gateway.adapters import ForeignRoute, ForeignRouter, MessageKind
-from gateway.batching import DecodedBatch, OpenBatch, merged
-from gateway.bridges import BridgeRoster
-from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
+from gateway.batching import DecodedBatch, merged
+from gateway.decoding import GatewayStats, MessageDecoder
 from gateway.errors import PayloadError
-from gateway.isolation import Owned, ReadingSpan, isolate, readings_of
+from gateway.isolation import isolate, readings_of
 from gateway.link import BrokerLink, Inbound
 
 __all__ = ["DecodedBatch", "Gateway", "GatewaySink", "GatewayStats"]
@@ -60,17 +53,6 @@ class GatewaySink(Protocol):
     async def presence(self, changes: Sequence[PresenceChange]) -> None: ...
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
-
-
-@dataclass(slots=True)
-class GatewayStats:
-    messages: int = 0
-    readings: int = 0  # decoded
-    stored: int = 0  # readings in the store, each counted once however often it was retried
-    acked: int = 0
-    dead_letters: Counter[str] = field(default_factory=Counter)
-    store_retries: int = 0
-    ignored: int = 0  # well-formed foreign messages with nothing we map (a Shelly's Wi-Fi news)
 
 
 _STORE_FAILING = "store"
@@ -95,26 +77,20 @@ class Gateway:
         self.stages = stages if stages is not None else StageTimes()
         self._sink = sink
         self._clock = clock
-        self._site = config.site.id
-        self._devices = {d.id for d in config.devices}
-        self._topics = TopicScheme(config.mqtt.topic_prefix)
         self._settings = config.gateway
-        self._roster = BridgeRoster(self._site, self._devices)
-        self._router = ForeignRouter(config)
+        self.stats = GatewayStats()
+        self._decoder = MessageDecoder(config, clock, self.stats)
         host, port = parse_broker_url(broker_url or config.mqtt.broker)
         self._link = BrokerLink(
             host,
             port,
             config.mqtt.client_id,
-            self._topics.site_filters(self._site) + self._router.filters(),
+            self._decoder.filters(),
             keepalive_s=config.mqtt.keepalive_s,
             username=config.mqtt.username,
             password=config.mqtt.password_text(),
         )
-        # Topics of configured devices, canonical or foreign, resolved once: bounded by the site.
-        self._routes: dict[str, DeviceTopic | ForeignRoute] = {}
         self._store_failing: tuple[datetime, str] | None = None
-        self.stats = GatewayStats()
 
     @property
     def connected(self) -> bool:
@@ -240,176 +216,8 @@ class Gateway:
         for message, exc in refused:
             log.error("the store refused a message from %s: %s", message.topic, exc)
             problem = PayloadError(f"the store refused this message: {exc}", code="store_refused")
-            batch.letters.append(self._dead_letter(message, problem))
+            batch.letters.append(self._decoder.dead_letter(message, problem))
 
     def decode(self, messages: list[Inbound]) -> DecodedBatch:
         """Decode a batch of messages: readings, events, presence and dead letters."""
-        batch = self._open_batch()
-        self._decode_into(batch, messages)
-        return batch.close()
-
-    def _open_batch(self) -> OpenBatch:
-        window = TimeWindow(
-            to_epoch_ms(self._clock.now()),
-            int(self._settings.max_future_skew_s * 1000),
-            int(self._settings.max_age_days * 86_400_000),
-        )
-        return OpenBatch.empty(window)
-
-    def _decode_into(self, batch: OpenBatch, messages: list[Inbound]) -> None:
-        """Decode messages into an open batch, each message whole or as a dead letter."""
-        builder, window, out = batch.builder, batch.window, batch.decoded
-        out.messages.extend(messages)
-        for message in messages:
-            start = len(builder)
-            try:
-                self._route(message, window, builder, out)
-            except PayloadError as exc:
-                builder.rollback(start)
-                out.letters.append(self._dead_letter(message, exc))
-            except Exception as exc:  # a decoder bug must cost one message, not the loop
-                builder.rollback(start)
-                log.exception("decoding a message from %s failed", message.topic)
-                problem = PayloadError(
-                    f"the gateway could not decode this message ({type(exc).__name__}: "
-                    f"{exc}); kept for a bug report",
-                    code="decoder_error",
-                )
-                out.letters.append(self._dead_letter(message, problem))
-            if len(builder) > start:
-                out.spans.append(ReadingSpan(start, len(builder), message))
-                self.stats.readings += len(builder) - start
-        self.stats.messages += len(messages)
-
-    def _route(
-        self, message: Inbound, window: TimeWindow, builder: ReadingBatchBuilder, out: DecodedBatch
-    ) -> None:
-        size = len(message.payload)
-        if size > self._settings.max_payload_bytes:
-            raise PayloadError(
-                f"payload of {size} bytes exceeds the limit of "
-                f"{self._settings.max_payload_bytes} bytes (gateway.max_payload_bytes)",
-                code="too_large",
-            )
-        where = self._routes.get(message.topic) or self._resolve(message.topic)
-        if type(where) is DeviceTopic:
-            if where.channel is Channel.TELEMETRY:
-                decode_telemetry(message.payload, where.site, where.device, window, builder)
-            elif where.channel is Channel.EVENT:
-                event = decode_event(message.payload, where.site, where.device, window)
-                out.events.append(Owned(event, message))
-            else:
-                self._presence(out, message, where.device, decode_status(message.payload), window)
-        elif type(where) is ForeignRoute:
-            self._foreign(where, message, window, builder, out)
-        elif type(where) is BridgeTopic:
-            self._bridge(where, message, window, out)
-
-    def _resolve(self, topic: str) -> DeviceTopic | ForeignRoute | BridgeTopic:
-        """What a topic not seen before is: a device's, a bridge's or a foreign format's."""
-        where = self._topics.parse(topic)
-        if where is not None:
-            return self._device_topic(where, topic)
-        bridge = self._topics.parse_bridge(topic)
-        if bridge is not None and bridge.site == self._site:
-            return bridge
-        route = self._router.route(topic)
-        if route is None:
-            raise PayloadError(f"topic {topic!r} is not a device topic", code="bad_topic")
-        self._routes[topic] = route
-        return route
-
-    def _device_topic(self, where: DeviceTopic, topic: str) -> DeviceTopic:
-        if where.site != self._site:
-            raise PayloadError(f"topic {topic!r} is not a device topic", code="bad_topic")
-        if where.device not in self._devices:
-            raise PayloadError(
-                f"unknown device {where.device!r}: not in the config of site {self._site!r}",
-                code="unknown_device",
-            )
-        # Only topics of configured devices are remembered, so the cache is bounded by the site.
-        self._routes[topic] = where
-        return where
-
-    def _foreign(
-        self,
-        route: ForeignRoute,
-        message: Inbound,
-        window: TimeWindow,
-        builder: ReadingBatchBuilder,
-        out: DecodedBatch,
-    ) -> None:
-        adapter = route.adapter
-        what = f"{adapter.format.value} message for {route.device}"
-        try:
-            if route.kind is MessageKind.PRESENCE:
-                online = adapter.decode_presence(message.payload)
-                self._presence(out, message, route.device, online, window)
-                return
-            decoded = adapter.decode_telemetry(message.payload, route.device, window, builder)
-        except PayloadError as exc:
-            raise PayloadError(f"{what}: {exc.reason}", code=exc.code) from None
-        if decoded.count == 0 and not decoded.dropped:
-            self.stats.ignored += 1
-        if decoded.dropped:
-            # The readings beside a bad secondary field are stored; the field is kept here.
-            note = f"{what}: stored {decoded.count} reading(s), dropped " + "; ".join(
-                decoded.dropped
-            )
-            problem = PayloadError(note, code="dropped_field")
-            out.letters.append(self._dead_letter(message, problem))
-
-    def _bridge(
-        self, where: BridgeTopic, message: Inbound, window: TimeWindow, out: DecodedBatch
-    ) -> None:
-        at = _window_now(window)
-        if where.channel is BridgeChannel.STATUS:
-            online = decode_status(message.payload)
-            changes = self._roster.status(where.bridge, online, at)
-        else:
-            changes = self._roster.members(where.bridge, message.payload, at)
-        out.presence.extend(Owned(change, message) for change in changes)
-
-    def _presence(
-        self, out: DecodedBatch, message: Inbound, device: str, online: bool, window: TimeWindow
-    ) -> None:
-        if online and self._roster.blocks(device):
-            return  # kept by the broker from before its bridge died: stale
-        change = PresenceChange(self._site, device, online, _window_now(window))
-        out.presence.append(Owned(change, message))
-
-    def _dead_letter(self, message: Inbound, exc: PayloadError) -> DeadLetter:
-        self.stats.dead_letters[exc.code] += 1
-        site, device = self._site_and_device(message.topic)
-        log.debug("dead letter on %s: %s", message.topic, exc.reason)
-        keep = self._settings.deadletter_keep_bytes
-        return DeadLetter(
-            received_at=self._clock.now(),
-            topic=_storable(message.topic),
-            reason=_storable(exc.reason[:_REASON_LIMIT]),
-            payload=bytes(message.payload[:keep]),
-            payload_size=len(message.payload),
-            site=site,
-            device=device,
-            code=exc.code,
-        )
-
-    def _site_and_device(self, topic: str) -> tuple[str | None, str | None]:
-        where = self._topics.parse(topic)
-        if where is not None:
-            return where.site, where.device
-        # Bridge and foreign topics reach us only through this site's subscriptions.
-        route = self._routes.get(topic)
-        return self._site, route.device if isinstance(route, ForeignRoute) else None
-
-
-def _window_now(window: TimeWindow) -> datetime:
-    return utc_from_ms(window.now_ms)
-
-
-_REASON_LIMIT = 2000  # characters of a dead letter's reason
-
-
-def _storable(text: str) -> str:
-    """Text any UTF-8 store takes: lone surrogates and NULs written as escapes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\x00")
+        return self._decoder.decode(messages)
