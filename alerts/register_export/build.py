@@ -100,7 +100,9 @@ def _temperature_tables(
                     day.min_c,
                     day.max_c,
                     _round(day.mean_c, 2),
-                    round(day.minutes_out_of_band, 1),
+                    # A day without a reading is not "0 minutes out of band": blank, as its
+                    # min and max are (its completeness 0 % says why).
+                    None if day.min_c is None else round(day.minutes_out_of_band, 1),
                     day.product_min_c,
                     day.product_max_c,
                     _round(day.product_mean_c, 2),

@@ -116,11 +116,13 @@ def test_the_temperature_log_pdf_names_the_school_period_rows_flag_and_persons(
     assert "2026-11-23 – 2026-11-24" in text
     assert "生成时间: 2026-11-24 12:00" in text
     # Monday: 40 min of 1440 at 9 °C, else 4 °C: mean 4 + 5 x 40 / 1440 = 4.14, every minute
-    # read; Tuesday (to noon) has no reading at all. Both under an expired calibration.
+    # read; Tuesday (to noon) has no reading at all: minutes out of band blank like its
+    # minimum and maximum, not a 0 an inspector would read as kept in band. Both under an
+    # expired calibration.
     assert re.search(
         r"2026-11-23\s+fridge-1\s+0\s*–\s*8\s+4\s+9\s+4\.14\s+40\s+100\s+校准逾期", text
     )
-    assert re.search(r"2026-11-24\s+fridge-1\s+0\s*–\s*8\s+0\s+0\s+校准逾期", text)
+    assert re.search(r"2026-11-24\s+fridge-1\s+0\s*–\s*8\s+0\s+校准逾期", text)
     assert text.count("校准逾期") == 2
     assert "张师傅" in text and "李经理" in text and "调整温控器" in text
     assert "检查人签字" in text and "第 1 页，共 1 页" in text
