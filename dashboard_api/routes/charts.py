@@ -19,10 +19,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from alerts.register_bands import BandSpan, band_spans
 from alerts.rules.product import product_series, tau_min
 from core.metrics import METRICS
 from core.model import Device
-from core.records import AlertQuery
+from core.records import AlertQuery, DayWindow
 from dashboard_api.chart_cache import (
     ChartKey,
     chart_answer,
@@ -207,7 +208,7 @@ def _spec(
         height=height,
         lang=lang,
         series=series,
-        thresholds=_thresholds(context, device, metric, words),
+        thresholds=_thresholds(context, device, metric, (start, end), lang),
         markers=_markers(context, device, flag_steps, (start, end, step_s), lang),
     )
 
@@ -263,17 +264,36 @@ def _estimate_step(tau_min: float) -> int | None:
 
 
 def _thresholds(
-    context: Context, device: Device, metric: str, words: dict[str, str]
+    context: Context, device: Device, metric: str, window: tuple[datetime, datetime], lang: Language
 ) -> list[Threshold]:
+    """The air's limits as they were in force over the window: a limit an admin changed
+    inside it is a stepped line (the history of `/admin/thresholds`), else one level."""
     if metric != "temp_c":
         return []
     limits = context.config.limits_for(device)
+    spans = _bands(context, device, window)
     out = []
-    if limits.high_c is not None:
-        out.append(Threshold(limits.high_c, words["high"]))
-    if limits.low_c is not None:
-        out.append(Threshold(limits.low_c, words["low"]))
+    for field, word in (("high_c", "high"), ("low_c", "low")):
+        steps = [(span.start, getattr(span, field)) for span in spans]
+        values = [value for _, value in steps if value is not None]
+        if spans and len({value for _, value in steps}) > 1 and values:
+            out.append(Threshold(values[-1], _WORDS[lang][word], tuple(steps)))
+            continue
+        value = steps[0][1] if steps else getattr(limits, field)
+        if value is not None:
+            out.append(Threshold(value, _WORDS[lang][word]))
     return out
+
+
+def _bands(context: Context, device: Device, window: tuple[datetime, datetime]) -> list[BandSpan]:
+    """The cold store's bands in force over the window (empty without an admin store or for
+    a kind without a band: today's limits are drawn)."""
+    if context.admin is None or not device.kind.is_cold_storage:
+        return []
+    start, end = window
+    history = context.admin.limits.history(device, start, end)
+    whole = DayWindow(start.date(), start, end)
+    return band_spans(context.config, device, history, [whole])[whole.day]
 
 
 def _markers(

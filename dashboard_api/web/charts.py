@@ -13,14 +13,15 @@ the chart carries a title and a description for screen readers.
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
 import numpy as np
+
+from dashboard_api.web.chart_ticks import time_ticks, value_ticks
 
 __all__ = [
     "Bucket",
@@ -41,10 +42,6 @@ _TEXT = {
     "zh": {"no_data": "所选时段没有数据", "desc": "{series}，{start} 至 {end}（{zone}）"},
     "en": {"no_data": "No data in this period", "desc": "{series}, {start} to {end} ({zone})"},
 }
-# Tick steps below a day, in seconds; at a day and above ticks fall on local midnights.
-_SUB_DAY_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
-_DAY_STEPS = (1, 2, 7, 14)
-_MONTH_STEPS = (1, 2, 3, 6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +61,11 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Threshold:
-    value: float
+    value: float  # the value labelled (the latest in force)
     label: str
+    # The limit in force from each instant on, oldest first (None: no limit then); empty:
+    # `value` throughout. A limit changed inside the chart is drawn as a stepped line.
+    steps: Sequence[tuple[datetime, float | None]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,23 +109,6 @@ def segments(buckets: Sequence[Bucket], gap_s: float) -> list[list[Bucket]]:
     return runs
 
 
-def time_ticks(
-    start: datetime, end: datetime, zone: ZoneInfo, max_ticks: int
-) -> list[tuple[datetime, str]]:
-    """Instants and local labels for the time axis: the finest step giving <= `max_ticks`."""
-    span = (end - start).total_seconds()
-    for step in _SUB_DAY_STEPS:
-        if span / step <= max_ticks:
-            return _sub_day_ticks(start, end, zone, step)
-    for days in _DAY_STEPS:
-        if span / (days * 86_400) <= max_ticks:
-            return _day_ticks(start, end, zone, days)
-    for months in _MONTH_STEPS:
-        if span / (months * 30 * 86_400) <= max_ticks:
-            return _month_ticks(start, end, zone, months)
-    return _month_ticks(start, end, zone, 12)
-
-
 def render_chart(spec: ChartSpec) -> str:
     text = _TEXT.get(spec.lang, _TEXT["zh"])
     frame = _Frame.of(spec)
@@ -160,6 +143,7 @@ class _Frame:
     def of(spec: ChartSpec) -> _Frame:
         values = [v for s in spec.series for b in s.buckets for v in (b.low, b.high)]
         values += [t.value for t in spec.thresholds]
+        values += [v for t in spec.thresholds for _, v in t.steps if v is not None]
         low, high = (min(values), max(values)) if values else (0.0, 1.0)
         pad = (high - low) * 0.05 or 1.0
         left, right, top, bottom = _MARGIN
@@ -213,7 +197,7 @@ def _axes(spec: ChartSpec, frame: _Frame) -> str:
             f'stroke="#eee"/><text x="{x:.1f}" y="{frame.bottom + 14:.1f}" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
-    for value in _value_ticks(frame.v0, frame.v1, max(2, int((frame.bottom - frame.top) // 40))):
+    for value in value_ticks(frame.v0, frame.v1, max(2, int((frame.bottom - frame.top) // 40))):
         y = frame.y(value)
         lines.append(
             f'<line x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" y2="{y:.1f}" '
@@ -270,12 +254,36 @@ def _path_moves(frame: _Frame, series: Series) -> list[str]:
 def _threshold(frame: _Frame, threshold: Threshold) -> str:
     y = frame.y(threshold.value)
     label = escape(f"{threshold.label} {_number(threshold.value)}")
-    return (
-        f'<line class="threshold" x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" '
-        f'y2="{y:.1f}" stroke="{_COLOURS["threshold"]}" stroke-dasharray="6 4"/>'
-        f'<text x="{frame.right - 2:.1f}" y="{y - 3:.1f}" text-anchor="end" '
-        f'fill="{_COLOURS["threshold"]}">{label}</text>'
+    colour = _COLOURS["threshold"]
+    line = (
+        f'<path class="threshold stepped" d="{_steps(frame, threshold.steps)}" fill="none" '
+        f'stroke="{colour}" stroke-dasharray="6 4"/>'
+        if threshold.steps
+        else f'<line class="threshold" x1="{frame.left:.1f}" y1="{y:.1f}" x2="{frame.right:.1f}" '
+        f'y2="{y:.1f}" stroke="{colour}" stroke-dasharray="6 4"/>'
     )
+    return (
+        f'{line}<text x="{frame.right - 2:.1f}" y="{y - 3:.1f}" text-anchor="end" '
+        f'fill="{colour}">{label}</text>'
+    )
+
+
+def _steps(frame: _Frame, steps: Sequence[tuple[datetime, float | None]]) -> str:
+    """Each value level from its instant to the next, joined by a vertical where it changes;
+    a time without a limit is a gap."""
+    moves: list[str] = []
+    joined = False
+    ends = [*(at for at, _ in steps[1:]), None]
+    for (at, value), until in zip(steps, ends, strict=True):
+        x0 = max(frame.left, frame.x(at))
+        x1 = frame.right if until is None else min(frame.right, frame.x(until))
+        if value is None or x1 < x0:
+            joined = joined and value is not None
+            continue
+        y = frame.y(value)
+        moves.append(f"{'L' if joined else 'M'}{x0:.1f},{y:.1f} L{x1:.1f},{y:.1f}")
+        joined = True
+    return " ".join(moves)
 
 
 def _markers(frame: _Frame, markers: Sequence[Marker]) -> str:
@@ -313,61 +321,5 @@ def _note(frame: _Frame, message: str) -> str:
     )
 
 
-def _value_ticks(low: float, high: float, count: int) -> list[float]:
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step) * step
-    return [first + i * step for i in range(int((high - first) / step) + 1)]
-
-
 def _number(value: float) -> str:
     return f"{value:.6g}" if abs(value) >= 1e-9 else "0"
-
-
-def _sub_day_ticks(
-    start: datetime, end: datetime, zone: ZoneInfo, step: int
-) -> list[tuple[datetime, str]]:
-    local = start.astimezone(zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    since = (local - midnight).total_seconds()
-    at = midnight + timedelta(seconds=math.ceil(since / step) * step)
-    ticks = []
-    while at <= end:
-        stamp = at.astimezone(zone)
-        fmt = "%m-%d" if (stamp.hour, stamp.minute) == (0, 0) else "%H:%M"
-        ticks.append((at, stamp.strftime(fmt)))
-        at = at + timedelta(seconds=step)
-    return ticks
-
-
-def _day_ticks(
-    start: datetime, end: datetime, zone: ZoneInfo, days: int
-) -> list[tuple[datetime, str]]:
-    day = start.astimezone(zone).date()
-    at = datetime(day.year, day.month, day.day, tzinfo=zone)
-    if at < start:
-        at = datetime.combine(day + timedelta(days=1), at.timetz())
-    ticks = []
-    while at <= end:
-        ticks.append((at, at.strftime("%m-%d")))
-        day = at.date() + timedelta(days=days)
-        at = datetime(day.year, day.month, day.day, tzinfo=zone)  # a local midnight across DST
-    return ticks
-
-
-def _month_ticks(
-    start: datetime, end: datetime, zone: ZoneInfo, months: int
-) -> list[tuple[datetime, str]]:
-    local = start.astimezone(zone)
-    # Steps of months fall on the calendar: every 2 months is Jan, Mar, May...
-    year, month = local.year, local.month - (local.month - 1) % months
-    ticks: list[tuple[datetime, str]] = []
-    while True:
-        at = datetime(year, month, 1, tzinfo=zone)
-        if at > end:
-            return ticks
-        if at >= start:
-            ticks.append((at, at.strftime("%Y-%m")))
-        month += months
-        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1

@@ -102,17 +102,22 @@ class SealMemory:
         with self._lock:
             self._relearned[device] = self._relearned.get(device, 0) + 1
 
+    def holds(
+        self, context: ApiContext, device: Device, now: datetime, alerts_version: int
+    ) -> bool:
+        """`view` would answer from memory (no store read)."""
+        if context.alerts is None or not alert_registers.has_door_seal(device):
+            return True
+        with self._lock:
+            return self._usable(device.id, self._key(context, device, now, alerts_version), now)
+
     def view(
         self, context: ApiContext, device: Device, now: datetime, alerts_version: int
     ) -> SealView | None:
-        day = now.astimezone(context.config.site.zone).date()
         with self._lock:
-            key = (day, alerts_version, self._relearned.get(device.id, 0))
-            kept = self._kept.get(device.id)
-            if kept is not None and kept.key == key:
-                young = 0 <= (now - kept.read_at).total_seconds() < self._max_age_s
-                if young or device.id in self._reading:  # another request reads it again
-                    return kept.view
+            key = self._key(context, device, now, alerts_version)
+            if self._usable(device.id, key, now):
+                return self._kept[device.id].view
             self._reading.add(device.id)
         try:
             view = read_seal(context, device, now)
@@ -123,3 +128,17 @@ class SealMemory:
         with self._lock:
             self._kept[device.id] = _Kept(key, now, view)
         return view
+
+    def _key(
+        self, context: ApiContext, device: Device, now: datetime, alerts_version: int
+    ) -> tuple[date, int, int]:
+        day = now.astimezone(context.config.site.zone).date()
+        return (day, alerts_version, self._relearned.get(device.id, 0))
+
+    def _usable(self, device: str, key: tuple[date, int, int], now: datetime) -> bool:
+        """Kept for `key` and young, or being read again by another request."""
+        kept = self._kept.get(device)
+        if kept is None or kept.key != key:
+            return False
+        young = 0 <= (now - kept.read_at).total_seconds() < self._max_age_s
+        return young or device in self._reading

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts import registers as alert_registers
@@ -79,12 +80,15 @@ class Period:
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
-def device_page(
+async def device_page(
     request: Request, device_id: str, person: PageViewer, context: Context
 ) -> HTMLResponse:
     try:
         device = _device(context, device_id)
-        return _page(request, context, device)
+        if _from_memory(request, context, device):
+            # Made on the loop: a hop to a worker thread and back cost more than the page.
+            return _page(request, context, device)
+        return await run_in_threadpool(_page, request, context, device)
     except PageError as problem:
         return problem_page(request, problem, devices=context.config.devices)
 
@@ -118,6 +122,20 @@ async def relearn_seal(request: Request, device_id: str, context: Context) -> Re
         return RedirectResponse(f"{back}?relearned=1", status_code=303)
     except PageError as problem:
         return problem_page(request, problem, devices=context.config.devices)
+
+
+def _from_memory(request: Request, context: ApiContext, device: Device) -> bool:
+    """Every part of the page is in memory: the hub's latest values, the kept open alerts of
+    the device's current alert version and its kept seal view (no store read)."""
+    hub = context.live
+    if hub is None or not hub.seeded:
+        return False
+    version = hub.alerts_version_of(device.id)
+    if context.alerts is not None:
+        kept = _app_memory(request, "device_open_alerts").get(device.id)
+        if kept is None or kept[0] != version:
+            return False
+    return seal_memory(request).holds(context, device, context.clock.now(), version)
 
 
 def _device(context: ApiContext, device_id: str) -> Device:
