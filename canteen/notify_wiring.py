@@ -18,33 +18,33 @@ sent notices older than `outbox_retention_days` every hour (the delivery log sta
 What people do (acknowledge, resolve, close, by the API, the page or the signed link) goes
 through the alert book, which tells no listener; the tick looks up the alerts the planner
 still tracks and hands it what changed, so an acknowledgement stops the escalation within one
-tick, whichever door it came through (another process included).
+tick, whichever door it came through (another process included), and the reminders and
+escalations about it still waiting in the outbox are withdrawn (`notify_records`), on start
+too. What is read and written beside the planner lives in `canteen.notify_records`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 import httpx
 
-from alerts.lifecycle import RULE_ACTOR, AlertBook, AlertChange, PlannedNotices
-from alerts.model import Alert, AlertAction, AlertHistoryEntry, AlertQuery, AlertState
+from alerts.lifecycle import AlertBook, AlertChange, PlannedNotices
+from alerts.model import Alert, AlertState
 from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
-from alerts.notify.model import Channel, Notice
-from alerts.notify.outbox import RetryPolicy, entry_for, notice_of
-from alerts.notify.planner import Checkpoint, Escalation, NotifyPlanner, Plan
+from alerts.notify.model import Channel
+from alerts.notify.outbox import RetryPolicy, entry_for
+from alerts.notify.planner import Checkpoint, NotifyPlanner, Plan
 from alerts.notify.ratelimit import channel_limits
-from alerts.notify.recall import Recalled, level_note, recall
 from alerts.store import AlertPersistence
+from canteen.notify_records import PLANNER_STATE, NotifyRecords, history_row
 from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
 from core.notify_channels import MqttConfig
@@ -56,9 +56,6 @@ __all__ = ["PLANNER_STATE", "NotifyWiring"]
 
 log = logging.getLogger(__name__)
 
-# The planner's snapshot, a named state beside the rules' (the rule engine ignores names it
-# does not know; a device id cannot contain a colon).
-PLANNER_STATE = "notify:planner"
 _HTTP_TIMEOUT_S = 15.0
 _PRUNE_EVERY_S = 3600.0
 # The planner's snapshot after the book's plans: at most one save per this many real seconds
@@ -67,15 +64,6 @@ _PRUNE_EVERY_S = 3600.0
 SNAPSHOT_EVERY_S = 2.0
 # A stopping service saves the planner's state for at most this long (real seconds).
 _SAVE_ON_STOP_S = 5.0
-# Open alerts read at start to line the restored timers up with the book.
-_OPEN_STATES = tuple(state for state in AlertState if state.is_open)
-_RECONCILE_LIMIT = 100_000
-# What a person's step looks like to the planner, by the state it left the alert in.
-_PERSON_ACTIONS = {
-    AlertState.ACKNOWLEDGED: AlertAction.ACKNOWLEDGED,
-    AlertState.RESOLVED: AlertAction.RESOLVED,
-    AlertState.CLOSED: AlertAction.CLOSED,
-}
 
 
 class NotifyWiring:
@@ -95,12 +83,11 @@ class NotifyWiring:
             raise ValueError(f"snapshot_every_s must be >= 0 s, got {snapshot_every_s}")
         self._config = config
         self._clock = clock
-        self._site = config.site.id
-        self._records = alerts
         self._book = book
         self._tick_s = tick_s
         self._snapshot_every_s = snapshot_every_s
         self.outbox = DuckDBOutboxStore(db_path)
+        self._records = NotifyRecords(config.site.id, alerts, self.outbox)
         try:
             self._http = httpx.AsyncClient(timeout=_HTTP_TIMEOUT_S)
             self._topic = _topic_publisher(config, broker_url)
@@ -139,11 +126,11 @@ class NotifyWiring:
         }
 
     def _restore(self) -> None:
-        saved = self._records.load_rule_state(self._site).get(PLANNER_STATE)
+        saved = self._records.load_snapshot()
         if saved is None:
             return
         try:
-            self.planner.restore(json.loads(saved))
+            self.planner.restore(saved)
         except (ValueError, KeyError, TypeError) as exc:
             log.error(
                 "notify: the planner's saved timers are unreadable (%s); starting afresh", exc
@@ -177,7 +164,10 @@ class NotifyWiring:
         now = self._clock.now()
         return PlannedNotices(
             entries=[entry_for(notice, now) for notice in plan.notices],
-            history=[self._history_row(step) for step in plan.escalations],
+            history=[
+                history_row(step, self._known.get(step.alert_id, AlertState.FIRING))
+                for step in plan.escalations
+            ],
         )
 
     def committed(self, added: Sequence[OutboxEntry]) -> None:
@@ -215,13 +205,6 @@ class NotifyWiring:
         except RuntimeError:  # the loop is closed: the service stopped
             log.info("notify: stopped; committed notices wait in the outbox for the next start")
 
-    def _history_row(self, step: Escalation) -> AlertHistoryEntry:
-        note = level_note(step.level, step.told_before)
-        state = self._known.get(step.alert_id, AlertState.FIRING)
-        return AlertHistoryEntry(
-            step.alert_id, step.at, AlertAction.ESCALATED, state, RULE_ACTOR, note
-        )
-
     # -- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -245,42 +228,25 @@ class NotifyWiring:
             await self._save_on_stop()
 
     async def reconcile(self) -> None:
-        """What the alert book did after the last saved snapshot (a crash between a plan and
-        its save): alerts firing that the planner does not track are tracked again (their level
-        0 notices have the keys they had: the outbox already holds them, nothing goes out
-        twice), those acknowledged, resolved or closed meanwhile stop. Then the timers due."""
+        """Line the restored timers up with the alert book and the outbox (what happened after
+        the last saved snapshot, `NotifyPlanner.reconcile`), withdraw the waiting reminders and
+        escalations of alerts someone acted on meanwhile; then the timers due."""
         async with self._planning:
-            plan, checkpoint = await asyncio.to_thread(self._reconcile_locked)
+            plan, checkpoint, withdrawn = await asyncio.to_thread(self._reconcile_locked)
+            self.dispatcher.forget(withdrawn)
             if plan.notices:
                 await self.dispatcher.submit(plan.notices)
             await asyncio.to_thread(self._record, plan, checkpoint)
 
-    def _reconcile_locked(self) -> tuple[Plan, Checkpoint]:
+    def _reconcile_locked(self) -> tuple[Plan, Checkpoint, list[str]]:
         # Under the planner's lock: a plan of the book waits, so no alert committed between the
         # read and the reconcile can be taken for a closed one.
         with self._planner_lock:
-            query = AlertQuery(site=self._site, states=_OPEN_STATES, limit=_RECONCILE_LIMIT)
-            alerts = self._records.find_alerts(query)
-            recalled = self._recall(alerts)
-            return self.planner.reconcile(alerts, recalled), self.planner.checkpoint()
-
-    def _recall(self, alerts: Sequence[Alert]) -> dict[int, Recalled]:
-        """Each open alert's current round and its notices in the outbox (`notify.recall`)."""
-        notices: dict[int, list[Notice]] = {}
-        for entry in self.outbox.entries_for_alerts([alert.id for alert in alerts]):
-            try:
-                notice = notice_of(entry)
-            except ValueError as exc:  # one unreadable row must not stop the start
-                log.error("notify: outbox entry %s unreadable (%s); not recalled", entry.key, exc)
-                continue
-            for alert_id in entry.alert_ids:
-                notices.setdefault(alert_id, []).append(notice)
-        return {
-            alert.id: recall(
-                alert, self._records.alert_history(alert.id), notices.get(alert.id, ())
-            )
-            for alert in alerts
-        }
+            alerts, recalled = self._records.open_alerts()
+            closed = set(self.planner.pending()) - {alert.id for alert in alerts}
+            plan = self.planner.reconcile(alerts, recalled)
+            withdrawn = self._records.withdraw(alerts, closed, self._clock.now())
+            return plan, self.planner.checkpoint(), withdrawn
 
     async def _save_on_stop(self) -> None:
         """The latest state, for the next start (a stop is not a crash: nothing to re-derive)."""
@@ -340,33 +306,23 @@ class NotifyWiring:
                 log.exception("notify: planner tick failed; next tick in %.0f s", self._tick_s)
 
     async def step(self) -> None:
-        """One tick: people's steps on tracked alerts, then the planner's timers."""
+        """One tick: people's steps on tracked alerts (what they made untrue is withdrawn from
+        the outbox), then the planner's timers."""
         for change in await asyncio.to_thread(self._people_changes):
             self._known[change.alert.id] = change.alert.state
             await self._planned(partial(self.planner.on_change, change))
+            await self._withdraw(change.alert)
         await self._planned(self.planner.tick)
 
     def _people_changes(self) -> list[AlertChange]:
-        """What people did to the alerts the planner tracks since it last heard of them. One
-        query finds those still firing (nothing to tell); only the others are read one by one,
-        so a tick costs the database little however many alerts are tracked."""
         with self._planner_lock:
             tracked = self.planner.pending()
-        if not tracked:
-            return []
-        still = AlertQuery(site=self._site, states=(AlertState.FIRING,), limit=len(tracked) + 100)
-        firing = {alert.id for alert in self._records.find_alerts(still)}
-        found: list[AlertChange] = []
-        for alert_id in sorted(tracked):
-            if alert_id in firing and self._known.get(alert_id) in (None, AlertState.FIRING):
-                continue
-            alert = self._records.alert(self._site, alert_id)
-            if alert is None or alert.state is self._known.get(alert_id):
-                continue
-            action = _PERSON_ACTIONS.get(alert.state)
-            if action is not None:
-                found.append(AlertChange(alert, action))
-        return found
+        return self._records.people_changes(tracked, self._known)
+
+    async def _withdraw(self, alert: Alert) -> None:
+        now = self._clock.now()
+        keys = await asyncio.to_thread(self._records.withdraw, [alert], (), now)
+        self.dispatcher.forget(keys)
 
     async def _planned(self, make: Callable[[], Plan]) -> None:
         """Take a plan (in a thread, under the planner's lock: a transaction holding it does
@@ -398,15 +354,11 @@ class NotifyWiring:
         self._save_snapshot(checkpoint)
 
     def _save_snapshot(self, checkpoint: Checkpoint) -> None:
-        snapshot = json.dumps(checkpoint.snapshot(), ensure_ascii=False)
-        self._records.save_rule_state(self._site, {PLANNER_STATE: snapshot})
+        self._records.save_snapshot(checkpoint)
 
     def _record(self, plan: Plan, checkpoint: Checkpoint) -> None:
-        for step in plan.escalations:
-            alert = self._records.alert(self._site, step.alert_id)
-            state = alert.state if alert is not None else AlertState.FIRING
-            self._records.add_history(replace(self._history_row(step), state=state))
-        self._save_snapshot(checkpoint)
+        self._records.record_escalations(plan.escalations)
+        self._records.save_snapshot(checkpoint)
 
 
 def _topic_publisher(config: SiteConfig, broker_url: str | None) -> AlertTopicPublisher | None:

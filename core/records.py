@@ -178,6 +178,7 @@ class OutboxState(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # a permanent refusal or attempts exhausted; `last_error` says which
     MERGED = "merged"  # folded into the digest `merged_into` while its channel was rate limited
+    WITHDRAWN = "withdrawn"  # not sent: someone acted on its alert first; `last_error` says who
 
 
 @dataclass(frozen=True, slots=True)

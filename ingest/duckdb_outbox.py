@@ -139,6 +139,22 @@ class DuckDBOutboxStore(DuckDBTables):
             if attempt is not None:
                 con.execute(_LOG.insert(), _LOG.encode(attempt))
 
+    def withdraw(
+        self, alert_ids: Sequence[int], kinds: Sequence[str], now: datetime, reason: str
+    ) -> list[str]:
+        """Pending entries about one of `alert_ids` alone, of `kinds`, are withdrawn (never
+        sent); their keys. A digest, which speaks of other alerts too, stays."""
+        if not alert_ids:
+            return []
+        rows = self._write(
+            """UPDATE outbox SET state = 'withdrawn', updated_at = ?, last_error = ?
+               WHERE state = 'pending' AND len(alert_ids) = 1
+                 AND list_contains(?::BIGINT[], alert_ids[1]) AND list_contains(?, kind)
+               RETURNING "key" """,
+            [naive_utc(now), reason, list(alert_ids), list(kinds)],
+        )
+        return [str(key) for (key,) in rows]
+
     def merge(self, digest: OutboxEntry, keys: Sequence[str]) -> int:
         with self._transaction() as con:
             con.execute(f"{_OUTBOX.insert()} ON CONFLICT DO NOTHING", _OUTBOX.encode(digest))
@@ -150,10 +166,10 @@ class DuckDBOutboxStore(DuckDBTables):
         return len(rows)
 
     def prune(self, before: datetime) -> int:
-        """Delete the sent entries, and the merged ones whose digest went out or failed, last
-        changed before `before`; the delivery log keeps their attempts."""
+        """Delete the sent and withdrawn entries, and the merged ones whose digest went out or
+        failed, last changed before `before`; the delivery log keeps their attempts."""
         rows = self._write(
-            """DELETE FROM outbox WHERE updated_at < ? AND (state = 'sent' OR (
+            """DELETE FROM outbox WHERE updated_at < ? AND (state IN ('sent', 'withdrawn') OR (
                    state = 'merged' AND merged_into NOT IN (
                        SELECT "key" FROM outbox WHERE state IN ('pending', 'sending'))))
                RETURNING "key" """,

@@ -5,12 +5,11 @@
 notices about it in one transaction); `run` starts one named task per configured channel in a
 `TaskGroup`. A lane sends what was handed to it straight away when the channel's rate limit
 allows (critical first, then oldest first), without asking the database what is due; retries,
-notices left by a restart and rate-limited channels go through the outbox's `due` query. The
-`sending` mark is written while the request is on its way (a crash leaves the notice `sending`
-or `pending`: both are sent again under the same key on start), and the outcome with its
-delivery log row in one transaction afterwards (see `outbox` for the states and the delivery
-guarantee). Lanes are independent tasks, so channels send concurrently: a slow mail server does
-not hold back the kitchen's robot. Store calls run in a thread; time is the injected clock's.
+notices left by a restart and rate-limited channels go through the outbox's `due` query. One
+attempt (the `sending` mark, the send, its outcome and delivery log row) is `sending.Sender`'s.
+Lanes are independent tasks, so channels send concurrently: a slow mail server does not hold
+back the kitchen's robot. Store calls run in a thread; time is the injected clock's. `forget`
+drops from the lanes' hands what the outbox withdrew (someone acted on the alert first).
 
 Rate limits: before each send the lane asks its `RateLimiter`. When the channel's budget is
 spent, the non-critical notices waiting for it become one DIGEST notice (the originals are
@@ -26,24 +25,23 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from alerts.notify.model import Channel, Delivery, Notice
+from alerts.notify.model import Channel, Notice
 from alerts.notify.outbox import (
     RetryPolicy,
     digest_of,
     entry_for,
     mergeable,
     notice_of,
-    outcome_of,
 )
 from alerts.notify.ratelimit import RateLimiter, Window
+from alerts.notify.sending import Lane, Sender
 from alerts.store import OutboxStore
 from core.clock import Clock
-from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
+from core.records import DeliveryAttempt, OutboxEntry
 
 __all__ = ["Dispatcher"]
 
@@ -51,22 +49,6 @@ log = logging.getLogger(__name__)
 
 _RECOVERED = "interrupted: the service stopped during the send; sent again with the same key"
 _BATCH = 500  # due notices looked at per step of a lane (a digest takes at most this many)
-# A lane stopped after its channel answered still records the outcome, for at most this long
-# (real seconds: a database that refuses on the way down must not hold the shutdown).
-_FINISH_ON_STOP_S = 5.0
-
-
-@dataclass(slots=True)
-class _Lane:
-    """One channel's sender state: its limiter and how it waits."""
-
-    channel: Channel
-    limiter: RateLimiter
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    idle: bool = False
-    idle_until: datetime | None = None
-    # Persisted entries handed over to be sent now, by key (sent before the database is asked).
-    ready: dict[str, OutboxEntry] = field(default_factory=dict)
 
 
 class Dispatcher:
@@ -94,12 +76,12 @@ class Dispatcher:
         self._store = store
         self._clock = clock
         self._policy = policy or RetryPolicy()
-        self._rng = rng or random.Random()
-        self._send_timeout_s = send_timeout_s
-        self._timer = timer
+        self._sender = Sender(
+            store, clock, self._policy, rng=rng, send_timeout_s=send_timeout_s, timer=timer
+        )
         self._changed = asyncio.Event()  # a lane started or stopped waiting
         self._lanes = {
-            name: _Lane(channel, RateLimiter(limits.get(name, ())))
+            name: Lane(channel, RateLimiter(limits.get(name, ())), self._changed)
             for name, channel in channels.items()
         }
 
@@ -121,7 +103,7 @@ class Dispatcher:
         added = await asyncio.to_thread(self._enqueue, entries)
         for entry in added:
             if entry.channel not in self._lanes:
-                await self._fail_unknown(entry)
+                await self._sender.fail_unknown(entry, self._lanes)
         self.hand_over([entry for entry in added if entry.channel in self._lanes])
         return [entry.key for entry in added]
 
@@ -136,6 +118,13 @@ class Dispatcher:
                 continue
             lane.ready[entry.key] = entry
             lane.wake.set()
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Entries withdrawn from the outbox: not sent from the lanes' hands either (a send
+        already on its way goes on)."""
+        for key in keys:
+            for lane in self._lanes.values():
+                lane.ready.pop(key, None)
 
     def _enqueue(self, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
         return [entry for entry in entries if self._store.enqueue(entry)]
@@ -155,7 +144,7 @@ class Dispatcher:
     async def settled(self, poll_s: float = 0.005) -> None:
         """Return once every lane waits with nothing due at the clock's present (tests and a
         graceful stop); looks again every `poll_s` too, since the clock also wakes lanes."""
-        while not all(self._at_rest(lane) for lane in self._lanes.values()):
+        while not all(lane.at_rest(self._clock.now()) for lane in self._lanes.values()):
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(poll_s):
@@ -166,7 +155,7 @@ class Dispatcher:
 
     # -- one lane ---------------------------------------------------------------------------
 
-    async def _serve(self, name: str, lane: _Lane) -> None:
+    async def _serve(self, name: str, lane: Lane) -> None:
         """The lane's loop; a failing step (the database unreachable, a row that does not
         read) is logged and tried again after a backoff, never ends the lane."""
         failures = 0
@@ -183,27 +172,27 @@ class Dispatcher:
                     failures,
                     delay,
                 )
-                await self._wait(lane, self._clock.now() + _seconds(delay))
+                await lane.wait(self._clock, self._clock.now() + _seconds(delay))
 
-    async def _step(self, name: str, lane: _Lane) -> None:
+    async def _step(self, name: str, lane: Lane) -> None:
         """Send, merge or wait, once."""
         lane.wake.clear()
         now = self._clock.now()
         if lane.ready and lane.limiter.wait_s(now) <= 0:
-            await self._attempt(lane, _first(lane.ready))
+            await self._sender.attempt(lane, _first(lane.ready))
             return
         due = await asyncio.to_thread(self._store.due, name, now, _BATCH)
         for entry in due:
             lane.ready.pop(entry.key, None)  # sent (or merged) from here, never twice
         if not due:
-            await self._wait(lane, await asyncio.to_thread(self._store.next_attempt_at, name))
+            await lane.wait(self._clock, await asyncio.to_thread(self._store.next_attempt_at, name))
             return
         wait_s = lane.limiter.wait_s(now)
         if wait_s > 0:
             if not await self._merge(due, now):
-                await self._wait(lane, now + _seconds(wait_s))
+                await lane.wait(self._clock, now + _seconds(wait_s))
             return
-        await self._attempt(lane, due[0])
+        await self._sender.attempt(lane, due[0])
 
     async def _merge(self, due: Sequence[OutboxEntry], now: datetime) -> bool:
         """Fold the mergeable waiting notices into digests; whether any were merged."""
@@ -221,125 +210,6 @@ class Dispatcher:
                 len(digest.alerts),
             )
         return merged > 0
-
-    async def _attempt(self, lane: _Lane, entry: OutboxEntry) -> None:
-        """Send one entry; its `sending` mark is written while the request is on its way. Once
-        the channel answered, the outcome is recorded even if the lane is being stopped (the
-        service shutting down), so a notice that went out is not sent again on the next start."""
-        lane.ready.pop(entry.key, None)
-        started = self._clock.now()
-        lane.limiter.take(started)
-        marking = asyncio.ensure_future(
-            asyncio.to_thread(self._store.mark_sending, entry.key, started)
-        )
-        begun = self._timer()
-        try:
-            delivery = await self._send(lane.channel, entry)
-        except asyncio.CancelledError:
-            await asyncio.wait({marking})
-            raise
-        latency_ms = (self._timer() - begun) * 1000.0
-        finish = asyncio.ensure_future(
-            self._finish(lane, entry, delivery, started, latency_ms, marking)
-        )
-        try:
-            await asyncio.shield(finish)
-        except asyncio.CancelledError:
-            _, pending = await asyncio.wait({finish}, timeout=_FINISH_ON_STOP_S)
-            for task in pending:
-                task.cancel()
-            raise
-
-    async def _finish(
-        self,
-        lane: _Lane,
-        entry: OutboxEntry,
-        delivery: Delivery,
-        started: datetime,
-        latency_ms: float,
-        marking: asyncio.Future[bool],
-    ) -> None:
-        await self._marked(marking, entry)
-        now = self._clock.now()
-        if delivery.retry_after_s is not None:
-            lane.limiter.hold_until(now + _seconds(delivery.retry_after_s))
-        result = outcome_of(
-            entry,
-            delivery,
-            started=started,
-            now=now,
-            latency_ms=latency_ms,
-            policy=self._policy,
-            rng=self._rng,
-        )
-        await self._record(lane, result.entry, result.log)
-        self._report(result.entry, result.log)
-
-    @staticmethod
-    async def _marked(marking: asyncio.Future[bool], entry: OutboxEntry) -> None:
-        """The `sending` mark is a hint for a restart; the outcome is recorded either way."""
-        try:
-            if not await marking:
-                log.warning("outbox: %s was no longer pending when it was sent", entry.key)
-        except Exception:
-            log.exception("outbox: %s could not be marked sending; sent all the same", entry.key)
-
-    async def _record(self, lane: _Lane, entry: OutboxEntry, row: DeliveryAttempt) -> None:
-        """Store an attempt's outcome, retrying while the database refuses: the send happened,
-        so the outcome is kept in hand rather than lost (the entry stays `sending` meanwhile,
-        and a restart would send it again under the same key)."""
-        failures = 0
-        while True:
-            try:
-                await asyncio.to_thread(self._store.finish_attempt, entry, row)
-                return
-            except Exception:
-                failures += 1
-                delay = self._policy.ceiling_s(failures)
-                log.exception(
-                    "outbox: the outcome of %s could not be stored (%d in a row); again in %.0f s",
-                    entry.key,
-                    failures,
-                    delay,
-                )
-                await self._wait(lane, self._clock.now() + _seconds(delay))
-
-    async def _send(self, channel: Channel, entry: OutboxEntry) -> Delivery:
-        """The channel's answer; a channel that raises or hangs is a failed, retried attempt
-        (one bad notification never stops the lane)."""
-        try:
-            notice = notice_of(entry)
-            async with asyncio.timeout(self._send_timeout_s):
-                return await channel.send(notice)
-        except TimeoutError:
-            return Delivery(ok=False, reason=f"no answer within {self._send_timeout_s:g} s")
-        except Exception as exc:  # a sender's bug must not stop the lane
-            log.exception("outbox: channel %s raised on %s", channel.name, entry.key)
-            return Delivery(ok=False, reason=f"the channel raised {type(exc).__name__}: {exc}")
-
-    async def _wait(self, lane: _Lane, until: datetime | None) -> None:
-        """Until `submit` wakes the lane or the clock reaches `until` (None: only a wake)."""
-        lane.idle, lane.idle_until = True, until
-        self._changed.set()
-        try:
-            if lane.wake.is_set():
-                return
-            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(lane.wake.wait())]
-            if until is not None:
-                seconds = max(0.0, (until - self._clock.now()).total_seconds())
-                waits.append(asyncio.ensure_future(self._clock.sleep(seconds)))
-            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        finally:
-            lane.idle = False
-            self._changed.set()
-
-    def _at_rest(self, lane: _Lane) -> bool:
-        if not lane.idle or lane.wake.is_set():
-            return False
-        return lane.idle_until is None or lane.idle_until > self._clock.now()
 
     async def _restore_windows(self, now: datetime) -> None:
         """Count the attempts of each rate-limited channel's last window, as the vendor does."""
@@ -359,42 +229,7 @@ class Dispatcher:
             if name in self._lanes:
                 continue
             for entry in await asyncio.to_thread(self._store.due, name, _FAR_FUTURE, _BATCH):
-                await self._fail_unknown(entry)
-
-    async def _fail_unknown(self, entry: OutboxEntry) -> None:
-        known = ", ".join(sorted(self._lanes)) or "none"
-        reason = f"no channel named {entry.channel!r} is configured (configured: {known})"
-        now = self._clock.now()
-        failed = replace(entry, state=OutboxState.FAILED, updated_at=now, last_error=reason)
-        row = DeliveryAttempt(
-            notice_key=entry.key,
-            alert_ids=entry.alert_ids,
-            channel=entry.channel,
-            recipients=notice_of(entry).recipients,
-            attempt=0,
-            at=now,
-            outcome=DeliveryOutcome.FAILED,
-            reason=reason,
-            kind=entry.kind,
-        )
-        await asyncio.to_thread(self._store.finish_attempt, failed, row)
-        self._report(failed, row)
-
-    @staticmethod
-    def _report(entry: OutboxEntry, row: DeliveryAttempt) -> None:
-        if row.outcome is DeliveryOutcome.SENT:
-            log.debug("outbox: %s sent on %s (attempt %d)", entry.key, entry.channel, row.attempt)
-        elif row.outcome is DeliveryOutcome.RETRY:
-            log.warning(
-                "outbox: %s on %s failed (attempt %d, %s); next try at %s",
-                entry.key,
-                entry.channel,
-                row.attempt,
-                row.reason,
-                entry.next_attempt_at.isoformat(),
-            )
-        else:
-            log.error("outbox: %s on %s failed for good: %s", entry.key, entry.channel, row.reason)
+                await self._sender.fail_unknown(entry, self._lanes)
 
 
 def _first(ready: Mapping[str, OutboxEntry]) -> OutboxEntry:

@@ -24,9 +24,10 @@ from alerts.model import AlertQuery, AlertState, Finding, Phase
 from alerts.notify.links import verify
 from core.clock import ManualClock
 from core.config import SiteConfig
-from core.records import RuleId, Severity
+from core.records import OutboxState, RuleId, Severity
 from demo_broker.mosquitto import MosquittoProcess
-from tests.alerts.notify.receivers import MailReceiver, RobotReceiver
+from ingest.duckdb_outbox import DuckDBOutboxStore
+from tests.alerts.notify.receivers import MailReceiver, RobotReceiver, Scripted
 from tests.canteen.notify_life import (
     DINGTALK,
     SITE,
@@ -355,6 +356,58 @@ async def test_acknowledged_while_down_nothing_more_is_sent(world: World) -> Non
     await life.pass_minutes(30)
     await life.end()
     assert len(world.seen()) == 2  # no escalation, no reminder
+
+
+async def test_acknowledged_while_an_escalation_waited_in_the_outbox(world: World) -> None:
+    clock = world.clock
+    await clock.set(local(24, 10))
+    life = await world.life()
+    await life.apply(overheated(1, local(24, 10)))
+    await life.pass_minutes(14)
+    world.robots.fail_next(Scripted(status=429, headers={"Retry-After": "600"}))
+    await life.pass_minutes(1)  # 10:15: the manager's robot says wait 10 min
+    await life.pass_minutes(1)
+    await life.end()  # 10:16: the escalation waits in the outbox
+
+    await clock.set(local(24, 10, 20))
+    down = world.offline()
+    [alert] = down.book.find(_open())
+    down.book.acknowledge(alert.id, "wang")
+    down.close()
+
+    await clock.set(local(24, 10, 30))
+    life = await world.life()
+    await life.pass_minutes(20)
+    await life.end()
+    # The refused request and nothing after it: the escalation was not sent once acknowledged.
+    assert len(world.robots.received(DINGTALK)) == 1
+    assert world.told("kitchen") == [("fired", FRIDGE), ("reminder", FRIDGE)]
+
+
+async def test_acknowledged_live_while_an_escalation_waits_for_its_retry(world: World) -> None:
+    """The same without a restart: the tick that hears of the acknowledgement withdraws it."""
+    clock = world.clock
+    await clock.set(local(24, 10))
+    life = await world.life()
+    await life.apply(overheated(1, local(24, 10)))
+    await life.pass_minutes(14)
+    world.robots.fail_next(Scripted(status=429, headers={"Retry-After": "600"}))
+    await life.pass_minutes(3)  # 10:17
+    [alert] = life.book.find(_open())
+    life.book.acknowledge(alert.id, "wang")  # by the API, in this process
+    await life.pass_minutes(30)
+    await life.end()
+    assert len(world.robots.received(DINGTALK)) == 1  # the refused request only
+    assert world.told("kitchen") == [("fired", FRIDGE), ("reminder", FRIDGE)]
+    outbox = DuckDBOutboxStore(world.db)
+    try:
+        [entry] = [e for e in outbox.entries() if e.kind == "escalated"]
+    finally:
+        outbox.close()
+    assert entry.state is OutboxState.WITHDRAWN
+    assert entry.last_error == (
+        "withdrawn, not sent: its alert was acknowledged by wang before it went out"
+    )
 
 
 LINK_SECRET = "restart-link-secret-0123456789ab"

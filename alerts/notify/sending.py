@@ -1,0 +1,235 @@
+"""Sending: one channel's lane (its limiter, the entries handed to it, how it waits) and one
+attempt to send an outbox entry, with what came of it recorded.
+
+An attempt writes the `sending` mark while the request is on its way (a crash leaves the
+notice `sending` or `pending`: both are sent again under the same key on start) and the
+outcome with its delivery log row in one transaction afterwards (see `outbox` for the states
+and the delivery guarantee). Once the channel answered, the outcome is recorded even while the
+service stops, so a notice that went out is not sent again; a database refusing the outcome is
+asked again with backoff, the outcome kept in hand. A channel that raises or hangs is a failed,
+retried attempt: one bad notification never stops its lane. Store calls run in a thread; time
+is the injected clock's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.notify.model import Channel, Delivery
+from alerts.notify.outbox import RetryPolicy, notice_of, outcome_of
+from alerts.notify.ratelimit import RateLimiter
+from alerts.store import OutboxStore
+from core.clock import Clock
+from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
+
+__all__ = ["Lane", "Sender", "report"]
+
+log = logging.getLogger(__name__)
+
+# A lane stopped after its channel answered still records the outcome, for at most this long
+# (real seconds: a database that refuses on the way down must not hold the shutdown).
+_FINISH_ON_STOP_S = 5.0
+
+
+@dataclass(slots=True)
+class Lane:
+    """One channel's sender state: its limiter and how it waits. `changed` is the dispatcher's
+    (set whenever a lane starts or stops waiting)."""
+
+    channel: Channel
+    limiter: RateLimiter
+    changed: asyncio.Event
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: bool = False
+    idle_until: datetime | None = None
+    # Persisted entries handed over to be sent now, by key (sent before the database is asked).
+    ready: dict[str, OutboxEntry] = field(default_factory=dict)
+
+    async def wait(self, clock: Clock, until: datetime | None) -> None:
+        """Until the dispatcher wakes the lane or `clock` reaches `until` (None: only a wake)."""
+        self.idle, self.idle_until = True, until
+        self.changed.set()
+        try:
+            if self.wake.is_set():
+                return
+            waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.wake.wait())]
+            if until is not None:
+                seconds = max(0.0, (until - clock.now()).total_seconds())
+                waits.append(asyncio.ensure_future(clock.sleep(seconds)))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            self.idle = False
+            self.changed.set()
+
+    def at_rest(self, now: datetime) -> bool:
+        """Waiting, not woken, and not due before `now`."""
+        if not self.idle or self.wake.is_set():
+            return False
+        return self.idle_until is None or self.idle_until > now
+
+
+class Sender:
+    """Sends one entry on its lane and records the outcome."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        clock: Clock,
+        policy: RetryPolicy,
+        *,
+        rng: random.Random | None = None,
+        send_timeout_s: float = 120.0,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._policy = policy
+        self._rng = rng or random.Random()
+        self._send_timeout_s = send_timeout_s
+        self._timer = timer
+
+    async def attempt(self, lane: Lane, entry: OutboxEntry) -> None:
+        """Send one entry; its `sending` mark is written while the request is on its way. Once
+        the channel answered, the outcome is recorded even if the lane is being stopped (the
+        service shutting down), so a notice that went out is not sent again on the next start."""
+        lane.ready.pop(entry.key, None)
+        started = self._clock.now()
+        lane.limiter.take(started)
+        marking = asyncio.ensure_future(
+            asyncio.to_thread(self._store.mark_sending, entry.key, started)
+        )
+        begun = self._timer()
+        try:
+            delivery = await self._send(lane.channel, entry)
+        except asyncio.CancelledError:
+            await asyncio.wait({marking})
+            raise
+        latency_ms = (self._timer() - begun) * 1000.0
+        finish = asyncio.ensure_future(
+            self._finish(lane, entry, delivery, started, latency_ms, marking)
+        )
+        try:
+            await asyncio.shield(finish)
+        except asyncio.CancelledError:
+            _, pending = await asyncio.wait({finish}, timeout=_FINISH_ON_STOP_S)
+            for task in pending:
+                task.cancel()
+            raise
+
+    async def _finish(
+        self,
+        lane: Lane,
+        entry: OutboxEntry,
+        delivery: Delivery,
+        started: datetime,
+        latency_ms: float,
+        marking: asyncio.Future[bool],
+    ) -> None:
+        await self._marked(marking, entry)
+        now = self._clock.now()
+        if delivery.retry_after_s is not None:
+            lane.limiter.hold_until(now + _seconds(delivery.retry_after_s))
+        result = outcome_of(
+            entry,
+            delivery,
+            started=started,
+            now=now,
+            latency_ms=latency_ms,
+            policy=self._policy,
+            rng=self._rng,
+        )
+        await self._record(lane, result.entry, result.log)
+        report(result.entry, result.log)
+
+    @staticmethod
+    async def _marked(marking: asyncio.Future[bool], entry: OutboxEntry) -> None:
+        """The `sending` mark is a hint for a restart; the outcome is recorded either way."""
+        try:
+            if not await marking:
+                log.warning("outbox: %s was no longer pending when it was sent", entry.key)
+        except Exception:
+            log.exception("outbox: %s could not be marked sending; sent all the same", entry.key)
+
+    async def _record(self, lane: Lane, entry: OutboxEntry, row: DeliveryAttempt) -> None:
+        """Store an attempt's outcome, retrying while the database refuses: the send happened,
+        so the outcome is kept in hand rather than lost (the entry stays `sending` meanwhile,
+        and a restart would send it again under the same key)."""
+        failures = 0
+        while True:
+            try:
+                await asyncio.to_thread(self._store.finish_attempt, entry, row)
+                return
+            except Exception:
+                failures += 1
+                delay = self._policy.ceiling_s(failures)
+                log.exception(
+                    "outbox: the outcome of %s could not be stored (%d in a row); again in %.0f s",
+                    entry.key,
+                    failures,
+                    delay,
+                )
+                await lane.wait(self._clock, self._clock.now() + _seconds(delay))
+
+    async def _send(self, channel: Channel, entry: OutboxEntry) -> Delivery:
+        """The channel's answer; a channel that raises or hangs is a failed, retried attempt
+        (one bad notification never stops the lane)."""
+        try:
+            notice = notice_of(entry)
+            async with asyncio.timeout(self._send_timeout_s):
+                return await channel.send(notice)
+        except TimeoutError:
+            return Delivery(ok=False, reason=f"no answer within {self._send_timeout_s:g} s")
+        except Exception as exc:  # a sender's bug must not stop the lane
+            log.exception("outbox: channel %s raised on %s", channel.name, entry.key)
+            return Delivery(ok=False, reason=f"the channel raised {type(exc).__name__}: {exc}")
+
+    async def fail_unknown(self, entry: OutboxEntry, configured: Iterable[str]) -> None:
+        """A notice for a channel not configured fails at once, naming those that are."""
+        known = ", ".join(sorted(configured)) or "none"
+        reason = f"no channel named {entry.channel!r} is configured (configured: {known})"
+        now = self._clock.now()
+        failed = replace(entry, state=OutboxState.FAILED, updated_at=now, last_error=reason)
+        row = DeliveryAttempt(
+            notice_key=entry.key,
+            alert_ids=entry.alert_ids,
+            channel=entry.channel,
+            recipients=notice_of(entry).recipients,
+            attempt=0,
+            at=now,
+            outcome=DeliveryOutcome.FAILED,
+            reason=reason,
+            kind=entry.kind,
+        )
+        await asyncio.to_thread(self._store.finish_attempt, failed, row)
+        report(failed, row)
+
+
+def report(entry: OutboxEntry, row: DeliveryAttempt) -> None:
+    """Log what came of an attempt."""
+    if row.outcome is DeliveryOutcome.SENT:
+        log.debug("outbox: %s sent on %s (attempt %d)", entry.key, entry.channel, row.attempt)
+    elif row.outcome is DeliveryOutcome.RETRY:
+        log.warning(
+            "outbox: %s on %s failed (attempt %d, %s); next try at %s",
+            entry.key,
+            entry.channel,
+            row.attempt,
+            row.reason,
+            entry.next_attempt_at.isoformat(),
+        )
+    else:
+        log.error("outbox: %s on %s failed for good: %s", entry.key, entry.channel, row.reason)
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
