@@ -33,6 +33,12 @@ publish-to-rules lag), the rules' CPU time per reading (and wall time) and the s
 they took. `service_cpu`: the service process's CPU time in the sampling window
 (`/proc`), its share of a core and that share per 1 k readings a second stored: what the
 service spends on a reading, little changed by other jobs on the machine (unlike the latencies).
+`rules.alert_book_steps_ms`: the alert book's steps per batch that changed an alert (lock,
+statements, plan, notices, commit). `ingest_ms`: the readings path's steps in the window
+(`/api/health` `ingest_latency_ms`: batches and mean in the window, p99 and max since start).
+
+The parts live beside this module: the webhook receiver (`bench.alerts_receiver`), the service
+and its config (`bench.alerts_service`), the stages and figures (`bench.alerts_stages`).
 """
 
 from __future__ import annotations
@@ -44,28 +50,33 @@ import multiprocessing
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from demo_broker.mosquitto import MosquittoProcess, free_port
+from bench.alerts_receiver import Receiver
+from bench.alerts_service import (
+    PREFIX,
+    SITE,
+    cpu_figures,
+    cpu_seconds,
+    health,
+    site_config,
+    start_service,
+    stop_service,
+)
+from bench.alerts_stages import STAGES, ingest_window, quantile, rules_lag, stage_timings
+from demo_broker.mosquitto import MosquittoProcess
 
-SITE = "bench-school"
-PREFIX = "canteen/v1"
 _ARRIVAL_TIMEOUT_S = 10.0
-_START_TIMEOUT_S = 90.0
 _TICK_S = 0.005  # the background publisher's pacing step
 # Messages the background publisher lets be unacknowledged at once. paho scans its whole queue of
 # waiting messages on each PUBACK, so publishing past the in-flight window without a bound grows
@@ -77,231 +88,6 @@ TARGETS_MS = {1000: 100.0, 10000: 250.0}
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-# -- the webhook receiver --------------------------------------------------------------------
-
-
-class Receiver:
-    """Records when the first `fired` notice naming each device arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.arrived_wall: dict[str, float] = {}  # time.time(), to compare with the service's
-        self.requests = 0
-        self._changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def wait(self, device: str, timeout_s: float) -> float | None:
-        with self._changed:
-            self._changed.wait_for(lambda: device in self.arrived, timeout_s)
-            return self.arrived.get(device)
-
-    def _record(self, body: bytes) -> None:
-        at, wall = time.perf_counter(), time.time()
-        data = json.loads(body)
-        with self._changed:
-            self.requests += 1
-            if data.get("kind") in ("fired", "digest"):
-                for alert in data.get("alerts", []):
-                    self.arrived.setdefault(str(alert.get("device")), at)
-                    self.arrived_wall.setdefault(str(alert.get("device")), wall)
-            self._changed.notify_all()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                receiver._record(body)
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
-# -- the service -----------------------------------------------------------------------------
-
-
-def site_config(
-    devices: int, probes: int, hook: str, linger_ms: float | None = None
-) -> dict[str, Any]:
-    fridge = {"kind": "fridge", "building": "canteen", "interval_s": 60}
-    return {
-        "site": {"id": SITE, "name": "Bench School", "timezone": "Asia/Shanghai"},
-        "mqtt": {"topic_prefix": PREFIX, "client_id": "bench-alerts-gateway"},
-        # Judged on the air probe; devices stay "online" for the whole run.
-        "rules": {"judge_on": "air", "offline_min_s": 36000},
-        # The gateway's batch linger (default 50 ms) as configured, or as the bench is told.
-        **({"gateway": {"batch_linger_ms": linger_ms}} if linger_ms is not None else {}),
-        "buildings": [{"id": "canteen", "name": "食堂", "kind": "canteen"}],
-        "devices": [
-            *({"id": f"bg-{i}", "name": f"背景 {i}", **fridge} for i in range(devices)),
-            *(
-                {
-                    "id": f"probe-{i}",
-                    "name": f"探测冷藏柜 {i}",
-                    "location": "后厨",
-                    "limits": {"alert_after_min": 0},
-                    **fridge,
-                }
-                for i in range(probes)
-            ),
-        ],
-        "notify": {
-            "channels": {"hook": {"type": "webhook", "url": hook}},
-            "people": {"bench": {"display_name": "Bench", "channels": ["hook"]}},
-            "roles": {"cook_on_duty": {"default": ["bench"]}},
-            "routes": [
-                {"name": "all", "levels": [{"roles": ["cook_on_duty"]}], "reminder_every_min": None}
-            ],
-        },
-    }
-
-
-def start_service(
-    work: Path, broker: MosquittoProcess, config: dict[str, Any]
-) -> tuple[subprocess.Popen[bytes], str]:
-    path = work / "site.yaml"
-    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
-    port = free_port()
-    log = (work / "service.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "canteen",
-            "--log-level",
-            "warning",
-            "serve",
-            "--config",
-            str(path),
-            "--broker",
-            broker.url,
-            "--db",
-            str(work / "bench.duckdb"),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + _START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = (work / "service.log").read_text()[-2000:]
-            raise RuntimeError(f"canteen serve exited {proc.returncode}: {tail}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).json().get("broker_connected"):
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError(f"the service did not come up in {_START_TIMEOUT_S:g} s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the service; killed when it does not stop in time (a loaded machine)."""
-    proc.terminate()
-    try:
-        proc.wait(60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(30)
-
-
-def cpu_seconds(pid: int) -> float:
-    """The process's user and system CPU time so far (Linux `/proc`), 0.0 where unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_figures(cpu_s: float, elapsed_s: float, readings: int) -> dict[str, float | None]:
-    """The service's CPU in the window: its share of a core, and that share per 1 k readings a
-    second stored (what a reading costs it, whatever else runs on the machine)."""
-    share = cpu_s / elapsed_s if elapsed_s > 0 else None
-    per_k = cpu_s / readings * 1000 if readings > 0 else None
-    return {
-        "cpu_s": round(cpu_s, 2),
-        "core_share": None if share is None else round(share, 3),
-        "core_share_per_1k_msg_s": None if per_k is None else round(per_k, 3),
-    }
-
-
-def stored(base: str) -> int:
-    return int(httpx.get(f"{base}/api/health", timeout=10).json()["readings_stored"])
-
-
-def rules_figures(base: str) -> dict[str, Any]:
-    """The service's own `rules` block of /api/health (alerts.pace), {} from a release
-    without it."""
-    figures = httpx.get(f"{base}/api/health", timeout=10).json().get("rules", {})
-    return dict(figures) if isinstance(figures, dict) else {}
-
-
-def rules_lag(seen: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The rules' figures polled after each crossing, summed up: how old the readings were when
-    judged (the median of the polls' p50 and the largest p99 and max: each poll covers the
-    service's last 256 batches), the rules' own time per reading and share of a core."""
-    polls = [f for f in seen if f.get("age_ms", {}).get("p50") is not None]
-    if not polls:
-        return {"polls": 0}
-
-    def median(path: tuple[str, ...], digits: int = 1) -> float | None:
-        values = [_dig(f, path) for f in polls]
-        present = sorted(v for v in values if v is not None)
-        return round(statistics.median(present), digits) if present else None
-
-    def largest(path: tuple[str, ...]) -> float | None:
-        present = [v for v in (_dig(f, path) for f in polls) if v is not None]
-        return round(max(present), 1) if present else None
-
-    return {
-        "polls": len(polls),
-        "age_ms_p50": median(("age_ms", "p50")),
-        "age_ms_p99": largest(("age_ms", "p99")),
-        "age_ms_max": largest(("age_ms", "max")),
-        "judge_us_per_reading": median(("judge_us_per_reading",)),
-        "judge_wall_us_per_reading": median(("judge_wall_us_per_reading",)),
-        "busy_share": median(("busy_share",), 3),
-        "findings_wait_ms_p99": largest(("findings_wait_ms", "p99")),
-        "thread_hop_ms_p50": median(("thread_hop_ms", "p50")),
-        "thread_hop_ms_p99": largest(("thread_hop_ms", "p99")),
-        "alert_book_ms_p50": median(("alert_book_ms", "p50")),
-        "alert_book_ms_p99": largest(("alert_book_ms", "p99")),
-        "state_snapshot_ms": largest(("state_snapshot_ms",)),
-    }
-
-
-def _dig(figures: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    value: Any = figures
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return float(value) if isinstance(value, int | float) else None
 
 
 # -- publishers ------------------------------------------------------------------------------
@@ -384,15 +170,17 @@ def phase(
     probe = _client(port, f"bench-probe-{rate}")
     try:
         time.sleep(args.warmup)
-        stored0, sent0, t0 = stored(base), sent_total(), time.perf_counter()
+        before = health(base)
+        stored0, sent0, t0 = int(before["readings_stored"]), sent_total(), time.perf_counter()
         cpu0 = cpu_seconds(service_pid)
         answers, polled = [], []
         for i in range(args.samples):
             answers.append(_sample(probe, receiver, f"probe-{first_probe + i}", published))
-            polled.append(rules_figures(base))
+            polled.append(health(base).get("rules", {}))
         latencies = [a for a in answers if a is not None]
         elapsed = time.perf_counter() - t0
-        stored1, sent1 = stored(base), sent_total()
+        after = health(base)
+        stored1, sent1 = int(after["readings_stored"]), sent_total()
         cpu1 = cpu_seconds(service_pid)
     finally:
         stop.set()
@@ -404,7 +192,7 @@ def phase(
     missed = args.samples - len(latencies)
     ordered = sorted(latencies)
     target = TARGETS_MS.get(rate)
-    p99 = math.inf if missed or not ordered else _quantile(ordered, 0.99)
+    p99 = math.inf if missed or not ordered else quantile(ordered, 0.99)
     return {
         "rate_target_msg_s": rate,
         "publisher_processes": count,
@@ -413,9 +201,12 @@ def phase(
         "background_stored_during_samples": stored1 - stored0 - args.samples,
         "background_published_during_samples": sent1 - sent0,
         "window_s": round(elapsed, 2),
-        "service_cpu": _cpu_figures(cpu1 - cpu0, elapsed, stored1 - stored0),
+        "service_cpu": cpu_figures(cpu1 - cpu0, elapsed, stored1 - stored0),
         "latency_ms": _latency(ordered, None if math.isinf(p99) else p99),
         "rules": rules_lag(polled),
+        "ingest_ms": ingest_window(
+            before.get("ingest_latency_ms", {}), after.get("ingest_latency_ms", {})
+        ),
         "target_p99_ms": target,
         "missed": missed,
         "met": missed == 0 and (target is None or p99 <= target),
@@ -428,7 +219,7 @@ def _latency(ordered: list[float], p99: float | None) -> dict[str, float | int |
         return {"n": 0, "p50": None, "p99": None, "max": None, "mean": None}
     return {
         "n": len(ordered),
-        "p50": round(_quantile(ordered, 0.5), 1),
+        "p50": round(quantile(ordered, 0.5), 1),
         "p99": None if p99 is None else round(p99, 1),
         "max": round(ordered[-1], 1),
         "mean": round(statistics.fmean(ordered), 1),
@@ -449,58 +240,6 @@ def _sample(
         return None
     time.sleep(0.2 + random.random() * 0.2)  # spaced, not in step with the publisher's tick
     return (arrived - begun) * 1000.0
-
-
-# -- where the time goes -----------------------------------------------------------------
-
-
-_STAGES_SQL = """
-SELECT a.device, epoch_ms(o.created_at), epoch_ms(l."at"), l.latency_ms
-FROM alerts a
-JOIN outbox o ON list_contains(o.alert_ids, a.id) AND o.kind IN ('fired', 'digest')
-JOIN delivery_log l ON l.notice_key = o."key" AND l.attempt = 1
-WHERE a.device LIKE 'probe-%'
-"""
-STAGES = {
-    "to_notice": "publish > gateway batch, DuckDB write, rules, alert book > the notice made",
-    "to_send": "notice made > outbox persisted (with the alert) > handed to its lane > send begins",
-    "send_to_received": "send begins > webhook request received by the receiver",
-    "send_recorded": "the channel's own send time, as its delivery log row says",
-}
-
-
-def stage_timings(
-    db: Path, published: dict[str, float], arrived: dict[str, float], devices: Sequence[str]
-) -> dict[str, dict[str, float]]:
-    """p50/p99 of each stage for `devices`, from the service's own stamps (the outbox's
-    created_at, the delivery log's send start and latency; wall clock, UTC) and the bench's
-    wall-clock publish and arrival instants. Read after the service stopped."""
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = {str(r[0]): r[1:] for r in con.execute(_STAGES_SQL).fetchall()}
-    spans: dict[str, list[float]] = {name: [] for name in STAGES}
-    for device in devices:
-        if device not in rows or device not in arrived:
-            continue
-        made_ms, begun_ms, sent_ms = rows[device]
-        spans["to_notice"].append(made_ms - published[device] * 1000.0)
-        spans["to_send"].append(begun_ms - made_ms)
-        spans["send_to_received"].append(arrived[device] * 1000.0 - begun_ms)
-        spans["send_recorded"].append(float(sent_ms))
-    return {
-        name: {
-            "n": len(values),
-            "p50": round(_quantile(sorted(values), 0.5), 1),
-            "p99": round(_quantile(sorted(values), 0.99), 1),
-        }
-        for name, values in spans.items()
-        if values
-    }
-
-
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank quantile (the value below which q of the samples lie)."""
-    rank = max(1, min(len(ordered), int(-(-q * len(ordered) // 1))))
-    return ordered[rank - 1]
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -526,7 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 say(json.dumps(phases[-1]["latency_ms"]))
         finally:
-            _stop(proc)
+            stop_service(proc)
             receiver.stop()
         for index, result in enumerate(phases):
             devices = [f"probe-{index * args.samples + i}" for i in range(args.samples)]

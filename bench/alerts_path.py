@@ -37,7 +37,9 @@ from typing import Any
 from alerts.lifecycle import AlertBook
 from alerts.model import Finding, Phase
 from bench import readings_path
-from bench.alerts import Receiver, _quantile, site_config
+from bench.alerts_receiver import Receiver
+from bench.alerts_service import site_config
+from bench.alerts_stages import quantile
 from canteen.notify_wiring import NotifyWiring
 from core.clock import SystemClock, to_epoch_ms
 from core.config import load_config
@@ -57,7 +59,9 @@ def _finding(device: str, clock: SystemClock) -> Finding:
     )  # fmt: skip
 
 
-async def _measure(args: argparse.Namespace, work: Path, receiver: Receiver) -> list[float]:
+async def _measure(
+    args: argparse.Namespace, work: Path, receiver: Receiver
+) -> tuple[list[float], dict[str, Any]]:
     path = work / "site.yaml"
     config_data = site_config(0, args.samples, receiver.url)
     path.write_text(json.dumps(config_data, ensure_ascii=False), encoding="utf-8")
@@ -69,6 +73,7 @@ async def _measure(args: argparse.Namespace, work: Path, receiver: Receiver) -> 
     wiring = NotifyWiring(config, clock, db_path=db, alerts=store, book=book)
     task = asyncio.create_task(wiring.run(), name="notify")
     latencies: list[float] = []
+    steps: dict[str, Any] = {}
     try:
         await asyncio.sleep(0.5)
         for index in range(args.samples):
@@ -82,6 +87,7 @@ async def _measure(args: argparse.Namespace, work: Path, receiver: Receiver) -> 
                 raise RuntimeError(f"no notice for {device} within {_ARRIVAL_TIMEOUT_S:g} s")
             latencies.append((arrived - begun) * 1000.0)
             await asyncio.sleep(args.gap)
+        steps = book.times.figures()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -90,7 +96,7 @@ async def _measure(args: argparse.Namespace, work: Path, receiver: Receiver) -> 
         wiring.close()
         store.close()
         readings.close()
-    return latencies
+    return latencies, steps
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         with tempfile.TemporaryDirectory(prefix="bench-alerts-path-") as tmp:
-            latencies = asyncio.run(_measure(args, Path(tmp), receiver))
+            latencies, steps = asyncio.run(_measure(args, Path(tmp), receiver))
     finally:
         receiver.stop()
     ordered = sorted(latencies)
@@ -108,11 +114,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "path": "finding > alert book > planner > outbox > lane > webhook request received",
         "latency_ms": {
             "n": len(ordered),
-            "p50": round(_quantile(ordered, 0.5), 1),
-            "p99": round(_quantile(ordered, 0.99), 1),
+            "p50": round(quantile(ordered, 0.5), 1),
+            "p99": round(quantile(ordered, 0.99), 1),
             "max": round(ordered[-1], 1),
             "mean": round(statistics.fmean(ordered), 1),
         },
+        # The alert book's own steps per finding (alerts.pace.BookTimes): lock, statements,
+        # plan, notices, commit, total.
+        "alert_book_steps_ms": steps,
         "cpus": os.cpu_count(),
         "load_average_before": load_before,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
