@@ -31,7 +31,7 @@ BUCKETS_MS: tuple[float, ...] = (
 
 # The steps, in the order a batch passes them (README, operations: the readings path).
 STAGES: tuple[str, ...] = (
-    "inbox",  # received by the broker link (paho's thread) -> taken by the decoder
+    "inbox",  # read by the broker link (on the event loop) -> taken by the decoder
     "linger",  # the decoder waiting for more messages after a busy batch
     "decode",  # decoding and validating the batch's messages
     "queued",  # batch closed -> the store stage takes it (the previous write still running)

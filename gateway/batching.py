@@ -21,16 +21,36 @@ __all__ = ["DecodedBatch", "OpenBatch", "merged"]
 @dataclass(slots=True)
 class DecodedBatch:
     """One batch of messages, decoded, each piece remembering its message. `done` names the
-    parts already stored, so a retry after an outage resumes instead of writing them twice."""
+    parts already stored, so a retry after an outage resumes instead of writing them twice.
+
+    The readings' rows are owned by messages in order: `owners[i]` gave the rows up to
+    `ends[i]` (from the end before it). Two plain lists, not a span object per message (that
+    was a hot spot of the decode and the merge); `spans` builds the objects when a refused
+    write has to be searched for its message."""
 
     messages: list[Inbound]
     readings: ReadingBatch
-    spans: list[ReadingSpan]
+    owners: list[Inbound]
+    ends: list[int]
     events: list[Owned[DeviceEvent]]
     presence: list[Owned[PresenceChange]]
     letters: list[DeadLetter]
     done: set[str] = field(default_factory=set)
     closed_at: float = 0.0  # time.monotonic() when the decoder closed it (core.stages)
+
+    @property
+    def spans(self) -> list[ReadingSpan]:
+        """The rows each message with readings gave, as spans (`gateway/isolation.py`)."""
+        starts = [0, *self.ends[:-1]]
+        return [
+            ReadingSpan(start, end, owner)
+            for start, end, owner in zip(starts, self.ends, self.owners, strict=True)
+        ]
+
+    def add_rows(self, owner: Inbound, end: int) -> None:
+        """`owner` gave the rows from the last end to `end`."""
+        self.owners.append(owner)
+        self.ends.append(end)
 
     @property
     def oldest_received(self) -> float | None:
@@ -48,7 +68,7 @@ class OpenBatch:
 
     @staticmethod
     def empty(window: TimeWindow) -> OpenBatch:
-        decoded = DecodedBatch([], ReadingBatch.empty(), [], [], [], [])
+        decoded = DecodedBatch([], ReadingBatch.empty(), [], [], [], [], [])
         return OpenBatch(decoded, ReadingBatchBuilder(), window)
 
     def close(self) -> DecodedBatch:
@@ -64,16 +84,15 @@ def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
     message's readings keep their span (shifted), so a refused one is still found alone."""
     if len(batches) == 1:
         return batches[0]
-    out = DecodedBatch([], ReadingBatch.empty(), [], [], [], [])
+    out = DecodedBatch([], ReadingBatch.empty(), [], [], [], [], [])
     site: list[str] = []
     device: list[str] = []
     metric: list[str] = []
     offset = 0
     for batch in batches:
         out.messages.extend(batch.messages)
-        out.spans.extend(
-            ReadingSpan(s.start + offset, s.end + offset, s.message) for s in batch.spans
-        )
+        out.owners += batch.owners
+        out.ends += [end + offset for end in batch.ends] if offset else batch.ends
         out.events.extend(batch.events)
         out.presence.extend(batch.presence)
         out.letters.extend(batch.letters)

@@ -24,7 +24,7 @@ from gateway.batching import DecodedBatch, OpenBatch
 from gateway.bridges import BridgeRoster
 from gateway.codec import TimeWindow, decode_event, decode_status, decode_telemetry
 from gateway.errors import PayloadError
-from gateway.isolation import Owned, ReadingSpan
+from gateway.isolation import Owned
 from gateway.link import Inbound
 
 __all__ = ["GatewayStats", "MessageDecoder"]
@@ -98,7 +98,7 @@ class MessageDecoder:
                 )
                 out.letters.append(self.dead_letter(message, problem))
             if len(builder) > start:
-                out.spans.append(ReadingSpan(start, len(builder), message))
+                out.add_rows(message, len(builder))
                 self.stats.readings += len(builder) - start
         self.stats.messages += len(messages)
 

@@ -30,6 +30,7 @@ from typing import Protocol
 
 from core.clock import Clock
 from core.config import SiteConfig, parse_broker_url
+from core.errors import StorageUnavailable
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from core.stages import OLDEST_RECEIVED, StageTimes
 from gateway.batching import DecodedBatch, merged
@@ -189,12 +190,7 @@ class Gateway:
         """Each part once, in order; a refused piece becomes a dead letter, written last."""
         sink = self._sink
         if "readings" not in batch.done:
-            refused = await isolate(
-                batch.spans, lambda spans: sink.readings(readings_of(batch.readings, spans))
-            )
-            self._refused(batch, [(span.message, exc) for span, exc in refused])
-            lost = {id(span) for span, _ in refused}
-            self.stats.stored += sum(s.end - s.start for s in batch.spans if id(s) not in lost)
+            await self._store_readings(batch)
             batch.done.add("readings")
         if "events" not in batch.done:
             refused_events = await isolate(
@@ -211,6 +207,25 @@ class Gateway:
         for letter, exc in await isolate(batch.letters, sink.dead_letters):
             # Reasons and topics are made storable already; this is a store's bug: say so once.
             log.error("a dead letter from %s could not be stored: %s", letter.topic, exc)
+
+    async def _store_readings(self, batch: DecodedBatch) -> None:
+        """The batch's readings in one write; only when the store refuses them for their data
+        are they searched for the messages at fault (the spans are built only then)."""
+        sink, readings = self._sink, batch.readings
+        if not len(readings):
+            return
+        try:
+            await sink.readings(readings)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            spans = batch.spans
+            refused = await isolate(spans, lambda part: sink.readings(readings_of(readings, part)))
+            self._refused(batch, [(span.message, exc) for span, exc in refused])
+            lost = sum(span.end - span.start for span, _ in refused)
+            self.stats.stored += len(readings) - lost
+            return
+        self.stats.stored += len(readings)
 
     def _refused(self, batch: DecodedBatch, refused: list[tuple[Inbound, Exception]]) -> None:
         for message, exc in refused:

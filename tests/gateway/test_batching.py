@@ -132,7 +132,10 @@ def test_batches_that_waited_together_are_merged_in_order_with_their_spans() -> 
             for metric in ("temp_c", "door_open"):
                 builder.append(SITE, "fridge-1", metric, seq, float(seq))
             spans.append(ReadingSpan(start, len(builder), message))
-        batch = DecodedBatch([s.message for s in spans], builder.build(), spans, [], [], [])
+        messages = [s.message for s in spans]
+        batch = DecodedBatch(
+            messages, builder.build(), messages, [s.end for s in spans], [], [], []
+        )
         batch.closed_at = closed_at
         return batch
 
