@@ -38,30 +38,22 @@ Method
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
-import multiprocessing
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
-import psutil
 import yaml
 
-from bench.backlog import BenchError, paho_client, start_client, stop_client
+from bench.backlog import BenchError
+from bench.dashboard_live import live_fanout
 from bench.dashboard_load import (
     ClientProcesses,
     UrlFor,
@@ -72,133 +64,31 @@ from bench.dashboard_load import (
     single_kind_plan,
     wait_for_kept_charts,
 )
+from bench.dashboard_proc import CpuShare, broker_pids, percentiles, rss_mb, settle
+from bench.dashboard_store import SITE, prepared_store, site_document, viewer_token
 from bench.fuzz_service import ServiceUnderTest
-from core.readings import ReadingBatch
 from demo_broker.mosquitto import MosquittoProcess, free_port
-from ingest import DuckDBStore
 
-SITE = "bench-school"
-PREFIX = "bench/v1"
+# SITE and site_document are the store's (`bench.dashboard_store`); kept here for the benches
+# that reuse this store through this module.
+__all__ = [
+    "HOST",
+    "SITE",
+    "TARGET_P99_MS",
+    "chosen_kinds",
+    "main",
+    "parse_args",
+    "percentiles",
+    "request_kinds",
+    "settle",
+    "site_document",
+    "viewer_token",
+]
+
 HOST = "127.0.0.1"
 TARGET_P99_MS = 50.0
-CONNECT_TIMEOUT_S = 120.0  # for every SSE client to hold its snapshot, on a loaded machine
 REQUEST_TIMEOUT_S = 120.0  # a request slower than this is counted as a failure (and above)
-DRAIN_TIMEOUT_S = 180.0  # for the service to store what was published, after publishing
 IDLE_SAMPLE_S = 5.0  # the service's own CPU use, sampled before the clients start
-# Settled: the service's CPU under a tenth of a core for 3 s in a row (start-up work done).
-SETTLED_CPU_SHARE = 0.1
-SETTLED_FOR_S = 3.0
-# A door contact reports every 5th reading: a morning's openings, not every minute.
-DOOR_EVERY = 5
-
-
-def site_document(devices: int, interval_s: int) -> dict[str, Any]:
-    return {
-        "site": {"id": SITE, "name": "Bench school"},
-        "mqtt": {"topic_prefix": PREFIX},
-        "buildings": [{"id": "canteen", "name": "Canteen", "kind": "canteen"}],
-        "devices": [
-            {
-                "id": f"d{i:03d}",
-                "name": f"Cold store {i}",
-                "kind": "freezer" if i % 5 == 0 else "fridge",
-                "building": "canteen",
-                "interval_s": interval_s,
-            }
-            for i in range(devices)
-        ],
-    }
-
-
-def fill_store(db: Path, devices: int, days: int, interval_s: int, end: datetime) -> int:
-    """D days of readings ending at `end`, one batch per day; returns how many were written."""
-    rng = np.random.default_rng(7)
-    ids = [f"d{i:03d}" for i in range(devices)]
-    per_day = 86_400 // interval_s
-    start_ms = int((end - timedelta(days=days)).timestamp() * 1000)
-    written = 0
-    store = DuckDBStore(db)
-    try:
-        for day in range(days):
-            ts = start_ms + (day * per_day + np.arange(per_day, dtype=np.int64)) * interval_s * 1000
-            temp_ts = np.tile(ts, devices)
-            base = np.repeat(
-                np.array([-18.0 if i % 5 == 0 else 4.0 for i in range(devices)]), per_day
-            )
-            temp = base + rng.normal(0, 0.6, temp_ts.size)
-            door_ts = np.tile(ts[::DOOR_EVERY], devices)
-            door = (rng.random(door_ts.size) < 0.05).astype(np.float64)
-            n_door = door_ts.size // devices
-            batch = ReadingBatch(
-                site=[SITE] * (temp_ts.size + door_ts.size),
-                device=[d for d in ids for _ in range(per_day)]
-                + [d for d in ids for _ in range(n_door)],
-                metric=["temp_c"] * temp_ts.size + ["door_open"] * door_ts.size,
-                ts_ms=np.concatenate([temp_ts, door_ts]),
-                value=np.concatenate([temp, door]),
-            )
-            written += store.write(batch)
-    finally:
-        store.close()
-    return written
-
-
-def prepared_store(
-    db: Path, args: argparse.Namespace, say: Callable[[str], None]
-) -> tuple[datetime, int]:
-    """The filled database and the end of its data: filled now, or kept from an earlier run of
-    the same shape (`--db`; its figures are in a file beside it)."""
-    sidecar = db.with_suffix(".bench.json")
-    shape = {"devices": args.devices, "days": args.days, "interval_s": args.interval_s}
-    if db.exists() and sidecar.exists():
-        kept = json.loads(sidecar.read_text())
-        if kept["shape"] == shape:
-            say(f"reusing {db} ({kept['written']:,} readings)")
-            return datetime.fromisoformat(kept["end"]), int(kept["written"])
-        raise BenchError(f"{db} holds another shape ({kept['shape']}); remove it or use another")
-    if db.exists():
-        raise BenchError(f"{db} exists without {sidecar.name}; remove it or use another path")
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
-    began = time.perf_counter()
-    written = fill_store(db, args.devices, args.days, args.interval_s, end)
-    say(f"{written:,} readings written in {time.perf_counter() - began:.1f} s")
-    sidecar.write_text(json.dumps({"shape": shape, "end": end.isoformat(), "written": written}))
-    return end, written
-
-
-def viewer_token(
-    config: Path, db: Path, root: Path | None, say: Callable[[str], None]
-) -> str | None:
-    """A viewer's bearer token made with `canteen token create` while the service is stopped;
-    None from a source tree whose API has no login (its requests need none)."""
-    create = ["token", "create", "bench-dashboard", "--config", str(config), "--db", str(db)]
-    made = subprocess.run(
-        [sys.executable, "-m", "canteen", *create],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if made.returncode != 0:
-        say(f"no token made ({made.stderr.strip()[-200:]}); requests go without one")
-        return None
-    return made.stdout.strip().splitlines()[-1]
-
-
-def percentiles(samples_s: Sequence[float]) -> dict[str, float | int]:
-    if not samples_s:
-        return {"n": 0}
-    ordered = sorted(samples_s)
-    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(p99 * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
-
-
-# -- (a) page data and charts ------------------------------------------------------------------
 
 
 def chosen_kinds(kinds: dict[str, UrlFor], wanted: Sequence[str] | None) -> dict[str, UrlFor]:
@@ -300,273 +190,6 @@ def _phase(
         shares["service_cpu_ms_per_request_less_idle"] = round(spent * per, 2)
     figures["cpu"] = shares
     return figures
-
-
-# -- (b) live fan-out ---------------------------------------------------------------------------
-
-
-async def _sse_client(
-    base: str,
-    parse: bool,
-    stop: asyncio.Event,
-    out: dict[str, Any],
-    headers: dict[str, str],
-    arrived: Callable[[], None],
-) -> None:
-    async with (
-        httpx.AsyncClient(base_url=base, headers=headers, timeout=None) as http,
-        http.stream("GET", "/api/live") as response,
-    ):
-        if response.status_code != 200:
-            out["refused"] += 1
-            arrived()
-            return
-        out["connected"] += 1
-        arrived()
-        buffer = ""
-        async for chunk in response.aiter_text():
-            now_ms = time.time() * 1000
-            out["events"] += chunk.count("\nevent: reading\n")
-            if "event: reload" in chunk:
-                out["told_to_reload"] += 1
-                return
-            if parse:
-                events, _, buffer = (buffer + chunk).rpartition("\n\n")
-                out["lags"].extend(_lags(events, now_ms))
-            if stop.is_set():
-                return
-
-
-def _lags(events: str, now_ms: float) -> list[float]:
-    """Seconds from each reading's own time (its publish time) to receipt."""
-    lags = []
-    for line in events.split("\n"):
-        data = json.loads(line[6:]) if line.startswith("data: {") else {}
-        if "device" in data and "values" in data:  # a reading event
-            for value in data["values"].values():
-                sent_ms = datetime.fromisoformat(value["ts"]).timestamp() * 1000
-                lags.append((now_ms - sent_ms) / 1000)
-    return lags
-
-
-def _sse_child(
-    conn: Connection, base: str, clients: int, lag_clients: int, token: str | None
-) -> None:
-    async def run() -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "connected": 0,
-            "refused": 0,
-            "events": 0,
-            "told_to_reload": 0,
-            "lags": [],
-        }
-        stop, everyone = asyncio.Event(), asyncio.Event()
-
-        def arrived() -> None:
-            if out["connected"] + out["refused"] >= clients:
-                everyone.set()
-
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        tasks = [
-            asyncio.create_task(_sse_client(base, i < lag_clients, stop, out, headers, arrived))
-            for i in range(clients)
-        ]
-        # Ready once every client holds its snapshot (or after a bound, with what connected).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(everyone.wait(), CONNECT_TIMEOUT_S)
-        conn.send("started")
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # "stop"
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        return out
-
-    conn.send(asyncio.run(run()))
-
-
-def publish_at_rate(port: int, devices: int, rate: int, seconds: float) -> dict[str, Any]:
-    """One reading per message, paced per 10 ms tick; each carries its publish time."""
-    client = paho_client(f"bench-pub-{random.getrandbits(32):08x}", clean_session=True)
-    client.max_inflight_messages_set(2000)
-    start_client(client, port, 10)
-    sent, seq = 0, 0
-    began = time.perf_counter()
-    try:
-        while (elapsed := time.perf_counter() - began) < seconds:
-            due = int(elapsed * rate)
-            while sent < due:
-                device = f"d{seq % devices:03d}"
-                payload = {
-                    "ts": int(time.time() * 1000),
-                    "seq": seq,
-                    "m": {"temp_c": 4.0 + (seq % 7) / 10},
-                }
-                client.publish(f"{PREFIX}/{SITE}/{device}/telemetry", json.dumps(payload), qos=1)
-                sent, seq = sent + 1, seq + 1
-            time.sleep(0.01)
-    finally:
-        stop_client(client)
-    return {"published": sent, "achieved_per_s": round(sent / (time.perf_counter() - began), 1)}
-
-
-def live_fanout(args: argparse.Namespace, base: str, port: int, service_pid: int) -> dict[str, Any]:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    clients = context.Process(
-        target=_sse_child,
-        args=(child, base, args.sse_clients, args.lag_clients, args.token),
-        daemon=True,
-    )
-    clients.start()
-    if not parent.poll(CONNECT_TIMEOUT_S + 120) or parent.recv() != "started":
-        raise BenchError("the SSE clients did not start")
-    peak = {"rss": rss_mb(service_pid)}
-    sampling = threading.Event()
-
-    def sample() -> None:
-        while not sampling.wait(0.2):
-            peak["rss"] = max(peak["rss"], rss_mb(service_pid))
-
-    sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
-    sampler.start()
-    stored_before = stored(base)
-    helpers = {**broker_pids(), "sse_clients": clients.pid or 0}
-    with CpuShare(service_pid, helpers) as cpu:
-        published = publish_at_rate(port, args.devices, args.rate, args.publish_s)
-    ingest: dict[str, float] = {"stored_when_publishing_ended": stored(base) - stored_before}
-    if ingest["stored_when_publishing_ended"]:
-        # The service's CPU per reading stored and fanned out to every client, load aside.
-        per_k = cpu.service_cpu_s * 1000 / ingest["stored_when_publishing_ended"] * 1000
-        cpu.shares["service_cpu_ms_per_1k_readings_stored"] = round(per_k, 1)
-    # Until every published reading is stored (bounded): the lag then includes any backlog.
-    ended = time.perf_counter()
-    while stored(base) - stored_before < published["published"]:
-        if time.perf_counter() - ended > DRAIN_TIMEOUT_S:
-            break
-        time.sleep(0.2)
-    ingest["stored"] = stored(base) - stored_before
-    ingest["drain_after_publishing_s"] = round(time.perf_counter() - ended, 1)
-    time.sleep(2.0)  # the last readings reach the clients
-    sampling.set()
-    sampler.join()
-    parent.send("stop")
-    if not parent.poll(60):
-        raise BenchError("the SSE clients did not report")
-    out = parent.recv()
-    clients.join(10)
-    lags = out.pop("lags")
-    return {
-        **published,
-        **ingest,
-        "sse_clients": args.sse_clients,
-        **out,
-        "lag": percentiles(lags),
-        "fell_behind": out["told_to_reload"] > 0,
-        # While publishing: "client" is the publisher (this process), "sse_clients" the
-        # process holding the streams, "broker" Mosquitto.
-        "cpu": cpu.shares,
-        "service_rss_mb_with_clients_peak": round(peak["rss"], 1),
-    }
-
-
-def stored(base: str) -> int:
-    """Readings the service has stored since it started (its health counters)."""
-    answer = httpx.get(f"{base}/api/health", timeout=REQUEST_TIMEOUT_S).json()
-    return int(answer["readings_stored"])
-
-
-def rss_mb(pid: int) -> float:
-    process = psutil.Process(pid)
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            continue
-    return total / 1e6
-
-
-def settle(pid: int, bound_s: float, say: Callable[[str], None]) -> float | None:
-    """Seconds until the service's start-up work is done (the rules replaying the stored
-    readings, rollups catching up): its CPU below `SETTLED_CPU_SHARE` for `SETTLED_FOR_S`.
-    None when it is still busy after `bound_s` (measured anyway, and the JSON says so)."""
-    began = time.perf_counter()
-    quiet_since: float | None = None
-    before = tree_cpu_s(pid)
-    while (waited := time.perf_counter() - began) < bound_s:
-        time.sleep(1.0)
-        now_s = tree_cpu_s(pid)
-        busy, before = now_s - before, now_s
-        if busy > SETTLED_CPU_SHARE:
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.perf_counter()
-        elif time.perf_counter() - quiet_since >= SETTLED_FOR_S:
-            return round(waited, 1)
-    say(f"the service was still busy after {bound_s:.0f} s; measuring anyway")
-    return None
-
-
-def broker_pids() -> dict[str, int]:
-    """The Mosquitto this run started (a child of this process), to count its CPU."""
-    found = [c.pid for c in psutil.Process().children() if "mosquitto" in c.name()]
-    return {"broker": found[0]} if found else {}
-
-
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its children so far."""
-    total = 0.0
-    try:
-        process = psutil.Process(pid)
-        members = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        return total
-    for member in members:
-        try:
-            times = member.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
-class CpuShare:
-    """The share of one CPU the service (its process tree) and this client process used over
-    the block, and the machine's: on a shared machine a slow answer may be the client's own
-    doing or another's load, and these say which."""
-
-    def __init__(self, service_pid: int, others: dict[str, int] | None = None) -> None:
-        self._service = service_pid
-        self._others = dict(others or {})
-        self.shares: dict[str, float] = {}
-        self.service_cpu_s = 0.0
-
-    def __enter__(self) -> CpuShare:
-        self._began = time.perf_counter()
-        self._client = time.process_time()
-        self._service_s = tree_cpu_s(self._service)
-        self._others_s = {name: tree_cpu_s(pid) for name, pid in self._others.items()}
-        self._machine = psutil.cpu_times()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        wall = max(time.perf_counter() - self._began, 1e-9)
-        machine = psutil.cpu_times()
-        busy = sum(
-            getattr(machine, f) - getattr(self._machine, f) for f in ("user", "system", "nice")
-        )
-        self.service_cpu_s = tree_cpu_s(self._service) - self._service_s
-        self.shares = {
-            "wall_s": round(wall, 2),
-            "service_cpu_s": round(self.service_cpu_s, 2),
-            "service_cpu_share": round(self.service_cpu_s / wall, 3),
-            "client_cpu_share": round((time.process_time() - self._client) / wall, 3),
-            "machine_busy_cpus": round(busy / wall, 2),
-        }
-        for name, pid in self._others.items():
-            share = (tree_cpu_s(pid) - self._others_s[name]) / wall
-            self.shares[f"{name}_cpu_share"] = round(share, 3)
 
 
 # -- the run -------------------------------------------------------------------------------------

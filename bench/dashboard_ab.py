@@ -12,18 +12,21 @@ kind (the overview's device list, a device's latest values, the week chart its p
 browser asks it (gzip), the overview page and a device page over a week), p50/p99/max from
 ab's own percentile table, requests per second; and, the baseline, a bare ab of /api/health
 (the service's cheapest answer, public, no store read). Charts are measured once the service
-holds every device's week chart, as in `bench.dashboard`.
+holds every device's week chart, as in `bench.dashboard`. Beside each kind: the service's CPU
+per answer, the load average; the service's idle CPU share and its RSS before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,14 @@ from typing import Any
 import yaml
 
 from bench.backlog import BenchError
-from bench.dashboard import HOST, TARGET_P99_MS, settle, site_document, viewer_token
+from bench.dashboard import HOST, TARGET_P99_MS
 from bench.dashboard_load import page_chart_urls, wait_for_kept_charts
+from bench.dashboard_proc import rss_mb, settle, tree_cpu_s
+from bench.dashboard_store import site_document, viewer_token
 from bench.fuzz_service import ServiceUnderTest
 from demo_broker.mosquitto import MosquittoProcess, free_port
+
+IDLE_SAMPLE_S = 5.0
 
 
 def ab_figures(output: str) -> dict[str, Any]:
@@ -65,12 +72,34 @@ def run_ab(url: str, headers: Sequence[str], requests: int, clients: int) -> dic
     return ab_figures(done.stdout)
 
 
+def measured_kind(
+    url: str, headers: Sequence[str], args: argparse.Namespace, pid: int
+) -> dict[str, Any]:
+    """ab's figures with the service's CPU per answer (its process tree's user + system time
+    over the run, divided by the requests: the chart warmer's background work included, so
+    read it beside the idle figure) and the 1-minute load average at the end."""
+    before = tree_cpu_s(pid)
+    figures = run_ab(url, headers, args.requests, args.clients)
+    spent = tree_cpu_s(pid) - before
+    figures["service_cpu_ms_per_answer"] = round(spent * 1000 / args.requests, 2)
+    figures["load_1m"] = round(os.getloadavg()[0], 2)
+    return figures
+
+
+def idle_cpu_share(pid: int, seconds: float) -> float:
+    """The service's own CPU use with no client (the chart warmer, rollups, rules' ticks)."""
+    before = tree_cpu_s(pid)
+    time.sleep(seconds)
+    return round((tree_cpu_s(pid) - before) / seconds, 3)
+
+
 def measure(args: argparse.Namespace, base: str, pid: int, token: str) -> dict[str, Any]:
     settled = settle(pid, args.settle_s, say)
     auth = {"Authorization": f"Bearer {token}"}
     urls = page_chart_urls(base, auth, args.devices, say)
     kept_after, _ = wait_for_kept_charts(base, auth, list(urls.values()), args.warm_s)
     urls = page_chart_urls(base, auth, args.devices, say)
+    idle = idle_cpu_share(pid, IDLE_SAMPLE_S)
     device = f"d{args.devices // 2:03d}"
     bearer = [f"Authorization: Bearer {token}"]
     kinds: dict[str, tuple[str, list[str]]] = {
@@ -83,16 +112,19 @@ def measure(args: argparse.Namespace, base: str, pid: int, token: str) -> dict[s
     if urls:
         kinds["chart_week"] = (urls[device], [*bearer, "Accept-Encoding: gzip"])
     per_kind: dict[str, Any] = {}
+    rss_idle = rss_mb(pid)
     for kind, (path, headers) in kinds.items():
-        per_kind[kind] = run_ab(base + path, headers, args.requests, args.clients)
+        per_kind[kind] = measured_kind(base + path, headers, args, pid)
         say(f"{kind}: {per_kind[kind]}")
     return {
+        "service_rss_mb": {"before_kinds": round(rss_idle, 1), "after": round(rss_mb(pid), 1)},
         "client": "ab (ApacheBench), keep-alive",
         "devices": args.devices,
         "concurrent_clients": args.clients,
         "requests_per_kind": args.requests,
         "service_settled_after_s": settled,
         "week_charts_kept_after_s": kept_after,
+        "service_idle_cpu_share": idle,
         "per_kind": per_kind,
         "meets_target_p99_50ms": {
             kind: figures["p99_ms"] <= TARGET_P99_MS for kind, figures in per_kind.items()
