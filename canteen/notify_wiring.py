@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from alerts.lifecycle import AlertBook, AlertChange, PlannedNotices
-from alerts.model import Alert, AlertState
+from alerts.model import Alert, AlertAction, AlertState
 from alerts.notify.channels import build_channel
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Channel
@@ -108,6 +108,10 @@ class NotifyWiring:
             self.outbox.close()
             raise
         self._known: dict[int, AlertState] = {}
+        # Alerts the rules resolved in the book's last plan (kept till it commits), then those
+        # whose waiting reminders and escalations the next tick withdraws (the loop's).
+        self._resolving: list[Alert] = []
+        self._untrue: dict[int, Alert] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._planning = asyncio.Lock()
@@ -153,8 +157,11 @@ class NotifyWiring:
         try:
             self._before_plan = self.planner.checkpoint()
             plan = Plan()
+            self._resolving = []
             for change in changes:
                 self._known[change.alert.id] = change.alert.state
+                if change.action is AlertAction.RESOLVED:
+                    self._resolving.append(change.alert)
                 step = self.planner.on_change(change)
                 plan.notices.extend(step.notices)
                 plan.escalations.extend(step.escalations)
@@ -173,22 +180,25 @@ class NotifyWiring:
     def committed(self, added: Sequence[OutboxEntry]) -> None:
         """Hand the new notices to their lanes on the event loop; save the planner's state."""
         self._before_plan = None
+        resolved, self._resolving = self._resolving, []
         self._planner_lock.release()
-        self._on_loop(partial(self._after_commit, added))
+        self._on_loop(partial(self._after_commit, added, resolved))
 
     def abandoned(self) -> None:
         self._undo_plan()
 
     def _undo_plan(self) -> None:
         saved, self._before_plan = self._before_plan, None
+        self._resolving = []
         try:
             if saved is not None:
                 self.planner.rollback(saved)
         finally:
             self._planner_lock.release()
 
-    def _after_commit(self, added: Sequence[OutboxEntry]) -> None:
+    def _after_commit(self, added: Sequence[OutboxEntry], resolved: Sequence[Alert]) -> None:
         self.dispatcher.hand_over(added)
+        self._untrue.update((alert.id, alert) for alert in resolved)
         self._snapshot_due.set()
 
     def _on_loop(self, call: Callable[[], None]) -> None:
@@ -306,23 +316,23 @@ class NotifyWiring:
                 log.exception("notify: planner tick failed; next tick in %.0f s", self._tick_s)
 
     async def step(self) -> None:
-        """One tick: people's steps on tracked alerts (what they made untrue is withdrawn from
-        the outbox), then the planner's timers."""
+        """One tick: people's steps on tracked alerts, then the planner's timers; what people
+        did, and what the rules resolved since the last tick, made the alert's waiting
+        reminders and escalations untrue: they are withdrawn from the outbox."""
         for change in await asyncio.to_thread(self._people_changes):
             self._known[change.alert.id] = change.alert.state
             await self._planned(partial(self.planner.on_change, change))
-            await self._withdraw(change.alert)
+            self._untrue[change.alert.id] = change.alert
         await self._planned(self.planner.tick)
+        if self._untrue:
+            acted, self._untrue = list(self._untrue.values()), {}
+            keys = await asyncio.to_thread(self._records.withdraw, acted, (), self._clock.now())
+            self.dispatcher.forget(keys)
 
     def _people_changes(self) -> list[AlertChange]:
         with self._planner_lock:
             tracked = self.planner.pending()
         return self._records.people_changes(tracked, self._known)
-
-    async def _withdraw(self, alert: Alert) -> None:
-        now = self._clock.now()
-        keys = await asyncio.to_thread(self._records.withdraw, [alert], (), now)
-        self.dispatcher.forget(keys)
 
     async def _planned(self, make: Callable[[], Plan]) -> None:
         """Take a plan (in a thread, under the planner's lock: a transaction holding it does

@@ -176,6 +176,31 @@ async def test_a_later_occurrence_after_a_crash_counts_from_its_own_firing(world
     assert len({key for _, key in world.wall.messages}) == 4
 
 
+async def test_a_later_occurrence_while_down_is_told_on_start(world: World) -> None:
+    clock = world.clock
+    life = await world.life()
+    await life.apply(overheated(1, local(24, 9)))
+    await life.pass_minutes(5)
+    await life.apply(
+        finding("fridge-1", RuleId.OVER_TEMPERATURE, local(24, 9, 5), phase=Phase.CLEARED)
+    )
+    await life.pass_minutes(1)
+    await life.end()  # stopped at 09:06, the first occurrence told and resolved
+
+    await clock.set(local(24, 9, 10))  # a replay (another process) finds it over again
+    down = world.offline()
+    down.book.apply([overheated(1, local(24, 9, 10))])
+    down.close()
+
+    await clock.set(local(24, 9, 12))
+    life = await world.life()
+    assert world.told("kitchen") == [("fired", FRIDGE), ("resolved", FRIDGE), ("fired", FRIDGE)]
+    await life.pass_minutes(15)  # 09:27: the manager, 15 min after the cook was told
+    await life.end()
+    assert world.told("office") == [("escalated", FRIDGE)]
+    assert world.told("kitchen")[3:] == [("reminder", FRIDGE)]  # 09:22
+
+
 async def test_an_alert_held_by_quiet_hours_goes_out_in_the_morning_once(world: World) -> None:
     clock = world.clock
     await clock.set(local(24, 23))  # Tuesday 23:00: quiet hours till 07:00
@@ -408,6 +433,28 @@ async def test_acknowledged_live_while_an_escalation_waits_for_its_retry(world: 
     assert entry.last_error == (
         "withdrawn, not sent: its alert was acknowledged by wang before it went out"
     )
+
+
+async def test_resolved_by_the_rules_while_an_escalation_waits_for_its_retry(
+    world: World,
+) -> None:
+    """The manager is told it resolved, not that nobody acted (the escalation, refused before
+    the resolution, is withdrawn; the resolved notice waits for the robot's Retry-After)."""
+    clock = world.clock
+    await clock.set(local(24, 10))
+    life = await world.life()
+    await life.apply(overheated(1, local(24, 10)))
+    await life.pass_minutes(14)
+    world.robots.fail_next(Scripted(status=429, headers={"Retry-After": "600"}))
+    await life.pass_minutes(2)  # 10:16
+    await life.apply(
+        finding("fridge-1", RuleId.OVER_TEMPERATURE, local(24, 10, 16), phase=Phase.CLEARED)
+    )
+    await life.pass_minutes(20)
+    await life.end()
+    # The refused request (the robot said wait), then the resolution only.
+    assert world.told("office") == [("escalated", FRIDGE), ("resolved", FRIDGE)]
+    assert world.told("kitchen") == [("fired", FRIDGE), ("reminder", FRIDGE), ("resolved", FRIDGE)]
 
 
 LINK_SECRET = "restart-link-secret-0123456789ab"
