@@ -62,8 +62,11 @@ def ab_figures(output: str) -> dict[str, Any]:
     }
 
 
-def run_ab(url: str, headers: Sequence[str], requests: int, clients: int) -> dict[str, Any]:
-    command = ["ab", "-q", "-k", "-n", str(requests), "-c", str(clients)]
+def run_ab(
+    url: str, headers: Sequence[str], requests: int, clients: int, nice: int = 0
+) -> dict[str, Any]:
+    command = ["nice", "-n", str(nice)] if nice else []
+    command += ["ab", "-q", "-k", "-n", str(requests), "-c", str(clients)]
     for header in headers:
         command += ["-H", header]
     done = subprocess.run([*command, url], capture_output=True, text=True, check=False)
@@ -79,7 +82,7 @@ def measured_kind(
     over the run, divided by the requests: the chart warmer's background work included, so
     read it beside the idle figure) and the 1-minute load average at the end."""
     before = tree_cpu_s(pid)
-    figures = run_ab(url, headers, args.requests, args.clients)
+    figures = run_ab(url, headers, args.requests, args.clients, args.client_nice)
     spent = tree_cpu_s(pid) - before
     figures["service_cpu_ms_per_answer"] = round(spent * 1000 / args.requests, 2)
     figures["load_1m"] = round(os.getloadavg()[0], 2)
@@ -148,13 +151,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         broker = MosquittoProcess().start()
         try:
             api = f"{HOST}:{free_port()}"
-            token = viewer_token(site, args.db, None, say)
+            token = viewer_token(site, args.db, args.service_root, say)
             if token is None:
                 raise BenchError("no viewer token could be made for the service")
             command = [sys.executable, "-m", "canteen", "--log-level", "warning", "serve"]
             command += ["--config", str(site), "--broker", broker.url, "--db", str(args.db)]
             service = ServiceUnderTest(
-                [*command, "--listen", api], f"http://{api}", work, 0, say, cwd=None
+                [*command, "--listen", api], f"http://{api}", work, 0, say, cwd=args.service_root
             )
             service.start()
             try:
@@ -179,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--settle-s", type=float, default=300.0)
     parser.add_argument("--warm-s", type=float, default=300.0)
+    parser.add_argument(
+        "--client-nice", type=int, default=10, help="ab runs at this niceness (0: as is)"
+    )
+    parser.add_argument(
+        "--service-root", type=Path, default=None, help="run the service from this source tree"
+    )
     args = parser.parse_args(argv)
     try:
         report = run(args)
