@@ -97,6 +97,23 @@ def test_accessible_escaped_thresholds_markers_and_second_series() -> None:
     assert marker.findtext(f"{SVG}title") == "door_open 08:30"
 
 
+def test_a_stepped_limit_joins_its_levels_and_leaves_a_time_without_one_open() -> None:
+    """8 °C for the first half hour, no high limit for the next, 5 °C from 09:00 local on:
+    two runs, each one level; the value axis holds both values."""
+    steps = ((T0, 8.0), (T0 + timedelta(minutes=30), None), (T0 + timedelta(hours=1), 5.0))
+    high = Threshold(5.0, "High", steps)
+    svg = render_chart(spec([Series("Air", minute_buckets([0, 1, 2]), 180)], thresholds=[high]))
+    [path] = [p for p in ET.fromstring(svg).iter(f"{SVG}path") if "stepped" in p.get("class", "")]
+    runs = [
+        [tuple(float(v) for v in point.split(",")) for point in run.replace("L", "").split()]
+        for run in path.get("d", "").split("M")[1:]
+    ]
+    # Plot area 64..784 px over 2 h: 08:30 local at 244 px, 09:00 at 424 px.
+    assert [[x for x, _ in run] for run in runs] == [[64.0, 244.0], [424.0, 784.0]]
+    (y8, y8_end), (y5, y5_end) = ([y for _, y in run] for run in runs)
+    assert y8 == y8_end and y5 == y5_end and 40 <= y8 < y5 <= 256  # 8 above 5, both inside
+
+
 def test_an_empty_period_says_so() -> None:
     svg = render_chart(spec([Series("Air", [], 180)], lang="zh"))
     assert "所选时段没有数据" in svg and paths(svg) == []
