@@ -106,7 +106,9 @@ def _temperature_tables(
                     day.product_min_c,
                     day.product_max_c,
                     _round(day.product_mean_c, 2),
-                    _round(day.product_minutes_out_of_band, 1),
+                    None
+                    if day.product_min_c is None
+                    else _round(day.product_minutes_out_of_band, 1),
                     round(day.completeness * 100, 1),
                     flag,
                 ]

@@ -25,7 +25,9 @@ _GOOD = ("status.compliant", "status.kept", "cal.pass", "cal.ok")
 @dataclass(frozen=True, slots=True)
 class CellView:
     text: str
-    tone: str = ""  # bad, warn, good, flag, when (a date or time: kept on one line) or ""
+    # bad, warn, good, flag, when (a date or time), ident (a device id) or "": the last two
+    # are kept on one line ("fridge-2" never broken at its hyphen).
+    tone: str = ""
     numeric: bool = False
 
 
@@ -50,12 +52,12 @@ def document_tables(
     """The document's tables for a page; `amended` holds the (date, meal, device) of lines
     that data received later corrected (disinfection register)."""
     tones = _tones(document.lang)
-    flag = label("flag", document.lang)
+    columns = {label("flag", document.lang): "flag", label("temp.device", document.lang): "ident"}
     return [
         TableView(
             table.title,
             table.header,
-            [_row(row, table, tones, flag, amended) for row in table.rows],
+            [_row(row, table, tones, columns, amended) for row in table.rows],
             f"register-table-{index}",
         )
         for index, table in enumerate(document.tables)
@@ -66,11 +68,11 @@ def _row(
     row: Sequence[Cell],
     table: Table,
     tones: dict[str, str],
-    flag: str,
+    columns: dict[str, str],
     amended: Collection[tuple[str, str, str]],
 ) -> RowView:
     cells = [
-        _cell(value, tones, is_flag=name == flag)
+        _cell(value, tones, columns.get(name, ""))
         for name, value in zip(table.header, row, strict=True)
     ]
     key = tuple(c.text for c in cells[:3])
@@ -81,11 +83,12 @@ def _row(
     )
 
 
-def _cell(value: Cell, tones: dict[str, str], *, is_flag: bool) -> CellView:
+def _cell(value: Cell, tones: dict[str, str], column: str) -> CellView:
+    """`column`: the tone of the whole column ("flag", "ident") or ""."""
     if value is None:
         return CellView("")
-    if is_flag:
-        return CellView(str(value), "flag")
+    if column:
+        return CellView(str(value), column)
     if isinstance(value, datetime):
         return CellView(value.strftime("%Y-%m-%d %H:%M"), "when")
     if isinstance(value, date):

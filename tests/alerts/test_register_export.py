@@ -123,6 +123,8 @@ def test_the_temperature_log_pdf_names_the_school_period_rows_flag_and_persons(
         r"2026-11-23\s+fridge-1\s+0\s*–\s*8\s+4\s+9\s+4\.14\s+40\s+100\s+校准逾期", text
     )
     assert re.search(r"2026-11-24\s+fridge-1\s+0\s*–\s*8\s+0\s+校准逾期", text)
+    [tuesday] = [row for row in document.tables[0].rows if row[0] == TUESDAY]
+    assert tuesday[3:11] == [None] * 8 and tuesday[11] == 0  # air and food: nothing known
     assert text.count("校准逾期") == 2
     assert "张师傅" in text and "李经理" in text and "调整温控器" in text
     assert "检查人签字" in text and "第 1 页，共 1 页" in text
