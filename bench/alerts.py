@@ -11,20 +11,21 @@ alert to. The probe fridges are judged on the air probe with no duration (`judge
 `alert_after_min: 0`): one reading above 8 °C fires, so what is measured is the pipeline, not
 a rule's waiting time.
 
-Per phase (one per background rate): a publisher in its own process sends canonical telemetry
-for `--devices` fridges at the rate (QoS 1, paced every 5 ms) and keeps going through the
-phase; after a warm-up, this process publishes one crossing reading on a fresh probe device at
-a time (QoS 1) and takes the time from just before `publish` to the receiver's arrival of the
-`fired` notice naming that device; `--samples` of them, spaced `--gap` apart. Both instants are
+Per phase (one per background rate): a publisher in its own process (`bench.publisher`, raw MQTT
+3.1.1, a few hundredths of a core at 10 k msg/s) sends canonical telemetry for `--devices`
+fridges at the rate (QoS 1, paced every 5 ms) and keeps going through the phase; after a
+warm-up, this process publishes one crossing reading on a fresh probe device at a time (QoS 1)
+and takes the time from just before `publish` to the receiver's arrival of the `fired` notice
+naming that device; `--samples` of them, spaced `--gap` apart. Both instants are
 `time.perf_counter()` in this process. Meanwhile the service's `readings_stored` (GET
-/api/health) says how many background readings it stored, against what the publisher sent in
-the same window (its ratio shows whether the service kept up, the same run's own baseline).
+/api/health) says how many background readings it stored, against what the publisher sent in the
+same window (its ratio shows whether the service kept up, the same run's own baseline).
 
 Targets (issue 13): p99 <= 100 ms at 1 k msg/s; p99 <= 250 ms at 10 k msg/s. A sample that does
 not arrive within 10 s is counted as `missed` (the phase is not met, its p99 is null) and named on
-stderr. The background comes from one publisher process per 2 k msg/s (`--publishers`), each with
-its own share of the fridges and at most 5,000 messages unacknowledged, so `published_msg_s` is
-what the broker took, not what was queued in the publisher.
+stderr. The background comes from one publisher process (`--publishers` for more, each with its
+own share of the fridges), at most 5,000 messages unacknowledged; `published_msg_s` counts the
+PUBACKs, what the broker took, not what was queued in the publisher.
 
 `rules` per phase: the service's own figures (`/api/health` `rules`, alerts/pace.py) polled after
 each crossing: how old background readings were when the rules judged them (`age_ms_*`: the
@@ -55,7 +56,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +74,10 @@ from bench.alerts_service import (
     stop_service,
 )
 from bench.alerts_stages import STAGES, ingest_window, quantile, rules_lag, stage_timings
+from bench.publisher import run_background
 from demo_broker.mosquitto import MosquittoProcess
 
 _ARRIVAL_TIMEOUT_S = 10.0
-_TICK_S = 0.005  # the background publisher's pacing step
-# Messages the background publisher lets be unacknowledged at once. paho scans its whole queue of
-# waiting messages on each PUBACK, so publishing past the in-flight window without a bound grows
-# that queue until the publisher itself stalls (it stopped near 11 k messages while counting
-# 290 k as sent); with the bound, "published" is what the broker took.
-_UNACKED = 5_000
 TARGETS_MS = {1000: 100.0, 10000: 250.0}
 
 
@@ -106,34 +101,8 @@ def _client(port: int, name: str) -> paho.Client:
     return client
 
 
-def background(port: int, rate: float, devices: range, stop: MpEvent, sent: Any) -> None:
-    """Publish `rate` msg/s of in-band telemetry over the fridges numbered `devices` until
-    `stop`."""
-    client = _client(port, f"bench-bg-{os.getpid()}")
-    acked = [0]
-
-    def on_publish(*_: object) -> None:
-        acked[0] += 1
-
-    client.on_publish = on_publish
-    topics = [f"{PREFIX}/{SITE}/bg-{i}/telemetry" for i in devices]
-    rng = random.Random(7)
-    count, begun = 0, time.perf_counter()
-    while not stop.is_set():
-        due = int((time.perf_counter() - begun) * rate)
-        room = _UNACKED - (count - acked[0])
-        for _ in range(max(0, min(due - count, room))):
-            payload = {
-                "ts": int(time.time() * 1000),
-                "seq": count,
-                "m": {"temp_c": round(rng.uniform(3.0, 5.0), 2)},
-            }
-            client.publish(topics[count % len(topics)], json.dumps(payload), qos=1)
-            count += 1
-        sent.value = count
-        time.sleep(_TICK_S)
-    client.disconnect()
-    client.loop_stop()
+def _topics(devices: range) -> list[str]:
+    return [f"{PREFIX}/{SITE}/bg-{i}/telemetry" for i in devices]
 
 
 # -- one phase -------------------------------------------------------------------------------
@@ -150,14 +119,25 @@ def phase(
     service_pid: int,
 ) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
-    # One paho publisher reaches ~1.5-2 k QoS 1 msg/s here: several processes, each with its own
-    # share of the fridges (so each fridge's readings keep their order), make up the rate.
-    count = max(1, min(args.publishers or -(-rate // 2_000), args.devices))
-    stop, sents = context.Event(), [context.Value("q", 0) for _ in range(count)]
+    # bench.publisher offers 10 k QoS 1 msg/s for a few hundredths of a core: one process is
+    # enough; with more, each has its own share of the fridges (their readings keep order).
+    count = max(1, min(args.publishers or 1, args.devices))
+    stop = context.Event()
+    sents, ackeds = (
+        [context.Value("q", 0) for _ in range(count)],
+        [context.Value("q", 0) for _ in range(count)],
+    )
     publishers = [
         context.Process(
-            target=background,
-            args=(port, rate / count, range(i, args.devices, count), stop, sents[i]),
+            target=run_background,
+            args=(
+                port,
+                rate / count,
+                _topics(range(i, args.devices, count)),
+                stop,
+                sents[i],
+                ackeds[i],
+            ),
         )
         for i in range(count)
     ]
@@ -165,7 +145,8 @@ def phase(
         publisher.start()
 
     def sent_total() -> int:
-        return sum(int(s.value) for s in sents)
+        """What the broker took (PUBACKs), not what was queued in the publishers."""
+        return sum(int(a.value) for a in ackeds)
 
     probe = _client(port, f"bench-probe-{rate}")
     try:
