@@ -66,6 +66,7 @@ from bench.alerts_receiver import Receiver
 from bench.alerts_service import (
     PREFIX,
     SITE,
+    counted_health,
     cpu_figures,
     cpu_seconds,
     health,
@@ -151,7 +152,7 @@ def phase(
     probe = _client(port, f"bench-probe-{rate}")
     try:
         time.sleep(args.warmup)
-        before = health(base)
+        before = counted_health(base)
         stored0, sent0, t0 = int(before["readings_stored"]), sent_total(), time.perf_counter()
         cpu0 = cpu_seconds(service_pid)
         answers, polled = [], []
@@ -160,7 +161,7 @@ def phase(
             polled.append(health(base).get("rules", {}))
         latencies = [a for a in answers if a is not None]
         elapsed = time.perf_counter() - t0
-        after = health(base)
+        after = counted_health(base)
         stored1, sent1 = int(after["readings_stored"]), sent_total()
         cpu1 = cpu_seconds(service_pid)
     finally:

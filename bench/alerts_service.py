@@ -20,6 +20,7 @@ from demo_broker.mosquitto import MosquittoProcess, free_port
 __all__ = [
     "PREFIX",
     "SITE",
+    "counted_health",
     "cpu_figures",
     "cpu_seconds",
     "health",
@@ -145,11 +146,25 @@ def cpu_figures(cpu_s: float, elapsed_s: float, readings: int) -> dict[str, floa
     }
 
 
-def health(base: str) -> dict[str, Any]:
-    """The service's `/api/health` answer."""
-    answer = httpx.get(f"{base}/api/health", timeout=10).json()
+def health(base: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """The service's `/api/health` answer; {} when it did not answer in time (a service that
+    cannot keep up answers late: the poll is lost, not the run)."""
+    try:
+        answer = httpx.get(f"{base}/api/health", timeout=timeout_s).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
     return dict(answer) if isinstance(answer, dict) else {}
 
 
+def counted_health(base: str, attempts: int = 4) -> dict[str, Any]:
+    """`/api/health` with its `readings_stored`, asked again (30 s each) while the service is
+    too busy to answer; RuntimeError when it never does."""
+    for _ in range(attempts):
+        answer = health(base, timeout_s=30.0)
+        if "readings_stored" in answer:
+            return answer
+    raise RuntimeError(f"the service did not answer /api/health in {attempts} x 30 s")
+
+
 def stored(base: str) -> int:
-    return int(health(base)["readings_stored"])
+    return int(counted_health(base)["readings_stored"])
