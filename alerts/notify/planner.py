@@ -317,30 +317,44 @@ class NotifyPlanner:
         (`recalled`) anew where the snapshot has none or an earlier one (a later occurrence, a
         worse severity); take who was told, at which level and when from the outbox where it
         knows more than the snapshot; stop those acknowledged meanwhile, tell the resolution
-        of those resolved. Then the timers due, once: a level or reminder missed while the
+        of those resolved; a round that ended meanwhile (the alert closed, or fired again)
+        tells its resolution to those told, under the keys it would have had (the outbox drops
+        one that went out). Then the timers due, once: a level or reminder missed while the
         service was down goes out once now, not once per missed step."""
         alerts = {alert.id: alert for alert in open_alerts if alert.state.is_open}
+        now, ended = self._clock.now(), list[Notice]()
         for alert_id in [i for i in self._tracks if i not in alerts]:
-            del self._tracks[alert_id]
-        now, plan = self._clock.now(), Plan()
+            self._ended(self._tracks.pop(alert_id), now, ended)
         for alert in alerts.values():
             memory = recalled.get(alert.id) or self._assumed(alert, now)
-            self._line_up(alert, memory, now)
+            self._line_up(alert, memory, now, ended)
+        plan = Plan(notices=merge_digests(ended))
         plan.extend(self.tick())
         return plan
+
+    def _ended(self, track: Track, now: datetime, out: list[Notice]) -> None:
+        """The resolution of a round that ended unseen, to those told (if its route says so)."""
+        if not track.told or track.phase == "waiting" or not self._route(track).resolved:
+            return
+        if track.held and self._quiet(now):
+            log.info("alert %d: its end falls in quiet hours; not told", track.facts.alert_id)
+            return
+        self._tell(track, NoticeKind.RESOLVED, "resolved", track.told, now, out)
 
     def _assumed(self, alert: Alert, now: datetime) -> Recalled:
         """An alert the records said nothing about: its round as the snapshot has it, if it is
         this occurrence's, else this occurrence from its firing; nobody told."""
         track, occurrence = self._tracks.get(alert.id), f"o{alert.occurrences}"
-        if track is not None and track.round.split("-")[0] == occurrence:
+        if track is not None and _occurrence(track.round) == occurrence:
             return Recalled(track.round, now)
         return Recalled(occurrence, alert.fired_at or now)
 
-    def _line_up(self, alert: Alert, memory: Recalled, now: datetime) -> None:
+    def _line_up(self, alert: Alert, memory: Recalled, now: datetime, ended: list[Notice]) -> None:
         track = self._tracks.get(alert.id)
         if track is None or track.round != memory.round:
-            self._tracks.pop(alert.id, None)  # an earlier round's reminders end here
+            earlier = self._tracks.pop(alert.id, None)  # its reminders end here
+            if earlier is not None and _occurrence(earlier.round) != _occurrence(memory.round):
+                self._ended(earlier, now, ended)
             if alert.state is not AlertState.FIRING and not memory.told:
                 return  # acknowledged or resolved before anyone was told: nothing to say
             track = self._retrack(alert, memory)
@@ -371,3 +385,8 @@ class NotifyPlanner:
         return {
             i: t.next_reminder if t.phase == "active" else t.due for i, t in self._tracks.items()
         }
+
+
+def _occurrence(round_: str) -> str:
+    """`o2` of `o2` or `o2-critical`."""
+    return round_.split("-")[0]

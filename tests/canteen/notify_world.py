@@ -151,6 +151,10 @@ def firing() -> AlertQuery:
     return AlertQuery(site=SITE, states=(AlertState.FIRING,))
 
 
+def resolved() -> AlertQuery:
+    return AlertQuery(site=SITE, states=(AlertState.RESOLVED,))
+
+
 def ack_token(world: World, device_name: str) -> str:
     """The token of the acknowledge link the kitchen robot got about `device_name`."""
     for rec in world.robots.received(WECOM):

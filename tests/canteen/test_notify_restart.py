@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 
 from alerts.model import Phase
-from core.records import RuleId, Severity
+from core.records import FoodDecision, RuleId, Severity
 from demo_broker.mosquitto import MosquittoProcess
 from tests.canteen.notify_life import finding, local
 from tests.canteen.notify_world import (
     CABINET,
     FRIDGE,
+    FRIDGE_2,
     World,
     overheated,
+    resolved,
     seal,
     silent,
     world_on,
@@ -86,6 +88,43 @@ async def test_a_later_occurrence_while_down_is_told_on_start(world: World) -> N
     await life.end()
     assert world.told("office") == [("escalated", FRIDGE)]
     assert world.told("kitchen")[3:] == [("reminder", FRIDGE)]  # 09:22
+
+
+async def test_a_round_that_ended_while_down_tells_its_resolution(world: World) -> None:
+    """Fridge 1 resolved and fired again, fridge 2 resolved and closed, while the notify side
+    was down: on start the cook hears both resolutions, then fridge 1's new occurrence."""
+    clock = world.clock
+    life = await world.life()
+    await life.apply(overheated(1, local(24, 9)), overheated(2, local(24, 9)))
+    await life.pass_minutes(5)
+    await life.end()
+
+    down = world.offline()
+    await clock.set(local(24, 9, 7))
+    cleared = [
+        finding(f"fridge-{i}", RuleId.OVER_TEMPERATURE, local(24, 9, 7), phase=Phase.CLEARED)
+        for i in (1, 2)
+    ]
+    down.book.apply(cleared)
+    [second] = [a for a in down.book.find(resolved()) if a.device == "fridge-2"]
+    down.book.close(second.id, "zhao", "压缩机已修复", FoodDecision.DISCARDED, "超温 35 分钟")
+    await clock.set(local(24, 9, 9))
+    down.book.apply([overheated(1, local(24, 9, 9))])
+    down.close()
+
+    await clock.set(local(24, 9, 12))
+    life = await world.life()
+    await life.end()
+    told = world.told("kitchen")
+    assert sorted(told[:2]) == [("fired", FRIDGE), ("fired", FRIDGE_2)]
+    on_start = told[2:]
+    assert sorted(on_start) == [("fired", FRIDGE), ("resolved", FRIDGE), ("resolved", FRIDGE_2)]
+    assert on_start.index(("resolved", FRIDGE)) < on_start.index(("fired", FRIDGE))
+    # The wall shows both, then clears both and shows fridge 1 again.
+    wall = [key == "" for _, key in world.wall.messages]
+    assert wall[:2] == [False, False] and sorted(wall[2:]) == [False, True, True]
+    last = dict(world.wall.messages)  # topic -> its last message: fridge 1 open, fridge 2 not
+    assert sorted(key == "" for key in last.values()) == [False, True]
 
 
 async def test_an_alert_held_by_quiet_hours_goes_out_in_the_morning_once(world: World) -> None:

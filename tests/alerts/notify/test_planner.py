@@ -282,6 +282,8 @@ def test_reconcile_after_restore_follows_the_alert_book(site: SiteConfig) -> Non
     assert {n.key for n in started} == {
         "3/o1/fired/L0/group/wall",
         "3/o1/fired/L0/group/kitchen-robot",
+        # 2 ended unseen: its resolution to those told (the outbox drops it if it went out)
+        "2/o1/resolved/L0/group/kitchen-robot",
     }
     second.at(120)
     assert {n.alerts[0].alert_id for n in second.notices} == {3}
@@ -310,8 +312,11 @@ def test_reconcile_tells_a_resolution_and_a_new_occurrence_missed_by_the_snapsho
         "1/o1/resolved/L0/group/wall",
         "1/o1/resolved/L0/group/kitchen-robot",
     }
-    # 2: the new occurrence starts at level 0 under its own keys, none of the first's again
+    # 2: the first occurrence's end is told (under the key it would have had), the new
+    # occurrence starts at level 0 under its own keys, none of the first's again
     assert {k for k in keys if k.startswith("2/")} == {
+        "2/o1/resolved/L0/group/wall",
+        "2/o1/resolved/L0/group/kitchen-robot",
         "2/o2/fired/L0/group/wall",
         "2/o2/fired/L0/group/kitchen-robot",
     }
