@@ -10,14 +10,17 @@ writes to the store in a worker thread. No lock guards the engine; nothing that 
 stall ingest. Snapshots are taken on the owner and written one at a time, in the order they
 were taken, so an older one never overwrites a newer one.
 
-Restart: `run` first restores the last saved rule state and replays the readings stored since
-its watermark (or, with no saved state, the last `seal_baseline_days` plus one day, to rebuild
-learned baselines), in a worker thread that owns the rules meanwhile. What arrives during that
-time is held, in order, and processed after it (DESIGN.md, time: a restart loses no reading
-for the rules). The queue is bounded (`hold_readings`): beyond it the held batches are dropped
-and the span of their readings is replayed from the store instead, where they already are.
-Findings re-sent by a replay are recognised by the alert book and ignored, so nothing fires
-twice.
+Start: `run` restores the last saved rule state, then each device replays the readings stored
+since its watermark (no saved state: the last `seal_baseline_days` plus one day) in small
+groups, shortest first, in a thread and a scratch engine of their own (`alerts.catch_up`).
+Meanwhile the devices already replayed are judged live; what arrives for a device still
+catching up is held, in order, and judged right after its own replay, before anything newer
+(DESIGN.md, time: a restart loses no reading for the rules). The hold is bounded
+(`hold_readings`): beyond it the held readings are dropped and their span is read back from the
+store, where they already are (`alerts.held`). Findings re-sent by a replay are recognised by
+the alert book and ignored, so nothing fires twice. Clock deadlines (`tick`) wait until every
+device has caught up: none is judged on history not yet replayed. A stop mid-way saves the
+caught-up devices' state and the others' as restored, so the next start replays only those.
 
 `process`, `tick`, `flush`, `recover`, `relearn_seal` and `save_state` are the same steps,
 synchronous, for `canteen eval` and tests: their caller is the owner.
@@ -26,18 +29,21 @@ synchronous, for `canteen eval` and tests: their caller is the owner.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
+from alerts.catch_up import GROUP_SIZE, DeviceGroup, Replayed
 from alerts.engine import EngineOutput, RuleEngine
-from alerts.held import Held, HeldArrivals
+from alerts.findings_out import ChangeListener, FindingsOut
 from alerts.lifecycle import AlertBook, AlertChange
-from alerts.model import DisinfectionRecord, RetentionRecord, RuleId, SealHealthPoint
+from alerts.model import RuleId
 from alerts.pace import RulesPace
+from alerts.start_up import StartUp, joined
 from alerts.store import AlertPersistence, RegisterStore
 from alerts.worker import RulesWorker
 from core.clock import Clock, to_epoch_ms, utc_from_ms
@@ -48,17 +54,13 @@ __all__ = ["AlertService"]
 
 log = logging.getLogger(__name__)
 
-ChangeListener = Callable[[AlertChange], None]
-_REPLAY_CHUNK = timedelta(hours=6)
-# Readings held in memory while the rules' state is restored: at about 40 bytes a reading,
-# 200 k are 8 MB, hours of a school's stream (150 probes every 30 s) and far more than a
-# restore takes. Beyond it the store, which holds them all already, is read instead.
+# Readings held in memory for devices still catching up after a start: at about 40 bytes a
+# reading, 200 k are 8 MB, hours of a school's stream (150 probes every 30 s) and far more than
+# a device's replay takes. Beyond it the store, which holds them all already, is read instead.
 HOLD_READINGS = 200_000
-_HOLD_YIELD = 64  # held items processed between two turns of the event loop
 # Devices whose state is taken in one turn of the event loop. A fridge's state is ~0.1-0.2 ms
 # of JSON; 1,000 devices at once held the loop (and ingest with it) for 100-200 ms.
 _SNAPSHOT_PART = 50
-R = TypeVar("R", DisinfectionRecord, RetentionRecord)
 T = TypeVar("T")
 
 
@@ -72,14 +74,11 @@ class AlertService:
         tick_s: float = 30.0,
         snapshot_s: float = 300.0,
         hold_readings: int = HOLD_READINGS,
+        catch_up_group: int = GROUP_SIZE,
     ) -> None:
         self.engine = RuleEngine(config, clock)
-        # With no saved state, a restart replays enough history for the seal baselines.
-        self._history = timedelta(
-            days=max((config.rules_for(d).seal_baseline_days for d in config.devices), default=0)
-            + 1
-        )
         self.book = AlertBook(store, config.site.id, clock)
+        self._out = FindingsOut(self.book, store, store, config.site.id)
         self._store = store
         self._clock = clock
         self._site = config.site.id
@@ -88,18 +87,20 @@ class AlertService:
         self._waiting = EngineOutput()
         self._waiting_since: float | None = None  # perf_counter when findings began to wait
         self.pace = RulesPace(book=self.book.times)
-        self._listeners: list[ChangeListener] = []
-        # What arrives before the rules' state is restored, in order (alerts.held).
-        self._held = HeldArrivals(hold_readings)
-        self._recovered = False
-        self._stopping = threading.Event()  # asks a restore in its thread to stop early
+        # The start-up replay, the devices not caught up yet and what is held for them.
+        self._start_up = StartUp(
+            config, clock, self.engine, hold_readings=hold_readings, group_size=catch_up_group
+        )
+        self._recovered = False  # every device has caught up
+        self._stopping = threading.Event()  # asks a replay in its thread to stop early
         # The loop that owns the rules while `run` runs (None: the caller owns them).
         self._owner: asyncio.AbstractEventLoop | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
         # Findings and snapshots go to the store one batch at a time, in the order taken.
         self._saving = asyncio.Lock()
-        self._worker = RulesWorker()  # saves and the restore, in a thread of their own
+        self._worker = RulesWorker()  # saves, in a thread of their own
+        self._replayer = RulesWorker("alerts-replay")  # the start-up replay, beside them
 
     @property
     def registers(self) -> RegisterStore:
@@ -108,31 +109,37 @@ class AlertService:
 
     @property
     def live(self) -> bool:
-        """The rules' state is restored and every batch is judged as it arrives."""
+        """Every device's rules have caught up and every batch is judged as it arrives."""
         return self._recovered
+
+    def catch_up_figures(self) -> dict[str, Any]:
+        """How far the start-up replay is (`/api/health`, `alerts.start_up`)."""
+        return self._start_up.figures()
 
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Told of every alert change (notifications, the live dashboard)."""
-        self._listeners.append(listener)
+        self._out.listeners.append(listener)
 
     # -- live -------------------------------------------------------------------------------
 
     def on_batch(self, batch: ReadingBatch) -> None:
         """The store writer's listener (on the event loop): the batch is already stored."""
-        if not self._recovered:
-            self._held.batch(batch)
-            return
+        if self._start_up.behind:
+            batch = self._start_up.hold_behind(batch)
+            if not len(batch):
+                return
+        self._keep(self._judge(batch))
+
+    def on_presence(self, changes: Sequence[PresenceChange]) -> None:
+        if not self._start_up.presence_waits(changes):
+            self._keep(self.engine.presence(changes))
+
+    def _judge(self, batch: ReadingBatch) -> EngineOutput:
         begun, begun_cpu = time.perf_counter(), time.thread_time()
         output = self.engine.process(batch)
         cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
         self.pace.judged(batch.ts_ms, to_epoch_ms(self._clock.now()), cpu, wall)
-        self._keep(output)
-
-    def on_presence(self, changes: Sequence[PresenceChange]) -> None:
-        if not self._recovered:
-            self._held.presence(changes)
-            return
-        self._keep(self.engine.presence(changes))
+        return output
 
     def _keep(self, output: EngineOutput, *, wake: bool = True) -> None:
         """Findings wait for the next save; `run` is woken for them."""
@@ -143,20 +150,20 @@ class AlertService:
             self._wake.set()
 
     async def run(self) -> None:
-        """Recover, then apply findings, tick and snapshot until cancelled."""
+        """Catch up (judging the devices caught up meanwhile), then apply findings, tick and
+        snapshot until cancelled."""
         self._owner = asyncio.get_running_loop()
         try:
-            await self._in_worker(self._restore, None)
-            await self._catch_up()
-            await self._serve()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._start(), name="alerts-catch-up")
+                tasks.create_task(self._serve(), name="alerts-serve")
         finally:
             self._owner = None
-            if self._recovered:
+            if self._start_up.loaded:
                 # Cancelled (the service stops): what is still waiting and the rules' state go
-                # to the store before the task ends, so the next start resumes from here.
+                # to the store before the task ends, so the next start resumes from here. A
+                # device still catching up keeps the state it was restored with.
                 await self._save(with_state=True, spread=False)
-            # else: a restore still running in its thread owns the rules; the store holds
-            # all it would have saved, and the next start replays it again.
 
     async def relearn_seal_live(self, device: str, by: str, reason: str) -> list[AlertChange]:
         """`relearn_seal` for the API: run on the rules' owner once they are restored, the
@@ -180,11 +187,12 @@ class AlertService:
         last_snapshot = self._clock.now()
         while True:
             await self._until_woken_or_tick()
-            self._keep(self.engine.tick(), wake=False)
+            if self._recovered:  # no deadline is judged on history not replayed yet
+                self._keep(self.engine.tick(), wake=False)
             due = (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s
-            if due:
+            if due and self._start_up.loaded:
                 last_snapshot = self._clock.now()
-            await self._save(with_state=due)
+            await self._save(with_state=due and self._start_up.loaded)
 
     async def _save(self, *, with_state: bool, spread: bool = True) -> list[AlertChange]:
         """Apply the waiting findings and, if asked, save the rules' state, in a worker thread.
@@ -203,7 +211,7 @@ class AlertService:
 
             def persist() -> list[AlertChange]:
                 started.append(time.perf_counter())
-                return self._persist(output, states)
+                return self._out.persist(output, states)
 
             changes = await self._worker.run(persist)
             ended = time.perf_counter()
@@ -238,7 +246,7 @@ class AlertService:
             before, self._waiting = self._waiting, EngineOutput()
             self._waiting_since = None  # what waited is saved here, not by the next save
             states = self.engine.snapshot()
-            changes = await self._worker.run(self._persist, output, states, before)
+            changes = await self._worker.run(self._out.persist, output, states, before)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 
@@ -261,73 +269,65 @@ class AlertService:
             ticked.cancel()
         self._wake.clear()
 
-    # -- restart ----------------------------------------------------------------------------
+    # -- start-up ---------------------------------------------------------------------------
 
-    async def _catch_up(self) -> None:
-        """Process what arrived while restoring, in order, on the event loop (the span that
-        overflowed in a worker thread, which owns the rules meanwhile); then go live. The
-        last check for more and going live happen in one step of the loop, so no batch can
-        slip between them."""
-        done = 0
-        while self._held:
-            span = self._held.take_overflow()
-            if span is not None:
-                output, self._waiting = self._waiting, EngineOutput()
-                await self._in_worker(self._replay_span, output, span)
-                continue
-            self._waiting.extend(self._take(self._held.take()))
-            done += 1
-            if done % _HOLD_YIELD == 0:
-                await asyncio.sleep(0)
+    async def _start(self) -> None:
+        """Read the saved state, then replay group after group, each released to the live
+        stream as soon as it has caught up."""
+        states = await self._worker.run(self._store.load_rule_state, self._site)
+        now, found = self._clock.now(), EngineOutput()
+        groups = self._start_up.load(states, now, found)
+        self._keep(found)
+        log.info("alerts: %d saved rule states; %d groups to replay", len(states), len(groups))
+        for index, group in enumerate(groups):
+            replayed = await self._replay_in_thread(group, now, None)
+            while (until := self._start_up.read_back_until(replayed)) is not None:
+                replayed = await self._replay_in_thread(group, utc_from_ms(until), replayed)
+            last = index == len(groups) - 1
+            self._keep(self._start_up.release(group, replayed, self._judge, last=last))
+            await asyncio.sleep(0)
+        self._keep(self.engine.tick(now))
+        self._went_live()
+
+    async def _replay_in_thread(
+        self, group: DeviceGroup, end: datetime, before: Replayed | None
+    ) -> Replayed:
+        """The group's replay (`before`: a first pass, continued up to `end`) in the replay
+        thread; its findings then saved in the worker thread, before any live finding of the
+        group can be. If `run` is cancelled, the replay is asked to stop after its current
+        chunk and awaited, so nothing touches the scratch engine once `run` has ended."""
+        found = EngineOutput()
+        since = before.end if before is not None else None
+        replay = functools.partial(self._start_up.catch_up.replay, since=since)
+        try:
+            replayed = await self._replayer.run(
+                replay,
+                group,
+                self._read,
+                found.extend,
+                end,
+                self._stopping,
+                on_cancel=self._stopping.set,
+            )
+        finally:
+            self._stopping.clear()
+        await self._worker.run(self._out.flush, found)
+        return joined(before, replayed)
+
+    def _went_live(self) -> None:
         self._recovered = True
         self._ready.set()
         self._wake.set()
-        log.info("alerts: live; %d batches that arrived while restoring processed", done)
+        progress = self._start_up.catch_up.progress
+        log.info(
+            "alerts: live; %d readings replayed for %d devices in %d groups",
+            progress.readings_replayed,
+            progress.devices,
+            progress.groups,
+        )
 
-    async def _in_worker(self, work: Callable[..., None], *args: object) -> None:
-        """Run a step of the restore in a worker thread, which owns the rules meanwhile. If
-        `run` is cancelled, the step is asked to stop after its current chunk and awaited, so
-        nothing touches the rules or the store once `run` has ended."""
-        try:
-            await self._worker.run(work, *args, on_cancel=self._stopping.set)
-        finally:
-            self._stopping.clear()
-
-    def _take(self, item: Held) -> EngineOutput:
-        if isinstance(item, ReadingBatch):
-            return self.engine.process(item)
-        return self.engine.presence(item)
-
-    def _restore(self, now: datetime | None) -> None:
-        """Restore the saved rule state and replay what was stored after it, up to `now`."""
-        now = now or self._clock.now()
-        states = self._store.load_rule_state(self._site)
-        self.engine.restore(states)
-        mark = self.engine.watermark_ms()
-        start = utc_from_ms(mark) if mark is not None else now - self._history
-        replayed = self._replay(start, now, live=False)
-        if not self._stopping.is_set():
-            self.flush(self.engine.tick(now))
-        log.info("alerts: %d saved rule states, %d readings replayed", len(states), replayed)
-
-    def _replay_span(self, before: EngineOutput, span: tuple[int, int]) -> None:
-        """Read back the readings that did not fit in memory while restoring (they arrived
-        live); what the rules have seen already is skipped by each device's watermark."""
-        self.flush(before)
-        oldest, newest = span
-        replayed = self._replay(utc_from_ms(oldest - 1), utc_from_ms(newest), live=True)
-        log.info("alerts: %d readings that arrived while restoring replayed", replayed)
-
-    def _replay(self, start: datetime, end: datetime, *, live: bool) -> int:
-        """Run the stored readings in (start, end] through the rules, a chunk at a time."""
-        replayed = 0
-        while start < end and not self._stopping.is_set():
-            stop = min(start + _REPLAY_CHUNK, end)
-            batch = self._store.readings_between(self._site, start, stop)
-            replayed += len(batch)
-            self.flush(self.engine.process(batch, live=live))
-            start = stop
-        return replayed
+    def _read(self, start: datetime, end: datetime, devices: tuple[str, ...]) -> ReadingBatch:
+        return self._store.readings_between(self._site, start, end, devices)
 
     # -- synchronous steps ------------------------------------------------------------------
 
@@ -337,22 +337,34 @@ class AlertService:
         no seal to judge. (The live service's API uses `relearn_seal_live`.)"""
         self._caller_owns()
         output = self.engine.relearn_seal(device, by, reason)
-        changes = self._persist(output, self.engine.snapshot())
+        changes = self._out.persist(output, self.engine.snapshot())
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 
     def recover(self, now: datetime | None = None) -> None:
         """Restore the saved rule state, replay what was stored after it, then process what
-        arrived meanwhile."""
+        arrived meanwhile, group by group as `run` does."""
         self._caller_owns()
-        self._restore(now)
-        while self._held:
-            span = self._held.take_overflow()
-            if span is not None:
-                self._replay_span(EngineOutput(), span)
-            else:
-                self.flush(self._take(self._held.take()))
-        self._recovered = True
+        now, found = now or self._clock.now(), EngineOutput()
+        groups = self._start_up.load(self._store.load_rule_state(self._site), now, found)
+        self.flush(found)
+        replay = self._start_up.catch_up.replay
+        for index, group in enumerate(groups):
+            replayed = replay(group, self._read, self.flush, now, self._stopping)
+            while (until := self._start_up.read_back_until(replayed)) is not None:
+                more = replay(
+                    group,
+                    self._read,
+                    self.flush,
+                    utc_from_ms(until),
+                    self._stopping,
+                    since=replayed.end,
+                )
+                replayed = joined(replayed, more)
+            last = index == len(groups) - 1
+            self.flush(self._start_up.release(group, replayed, self._judge, last=last))
+        self.flush(self.engine.tick(now))
+        self._went_live()
 
     def process(self, batch: ReadingBatch) -> list[AlertChange]:
         self._caller_owns()
@@ -364,23 +376,7 @@ class AlertService:
 
     def flush(self, output: EngineOutput) -> list[AlertChange]:
         """Apply findings to the alert book and write register records."""
-        changes = self.book.apply(output.findings)
-        disinfection = [r for r in output.records if isinstance(r, DisinfectionRecord)]
-        retention = [r for r in output.records if isinstance(r, RetentionRecord)]
-        seal = [r for r in output.records if isinstance(r, SealHealthPoint)]
-        if disinfection:
-            self._store.save_disinfection(_last_per_key(disinfection))
-        if retention:
-            self._store.save_retention(_last_per_key(retention))
-        if seal:
-            self._store.save_seal_health(seal)
-        for change in changes:
-            for listener in self._listeners:
-                try:
-                    listener(change)
-                except Exception:
-                    log.exception("alert change listener %r failed", listener)
-        return changes
+        return self._out.flush(output)
 
     def devices_per_rule(self) -> dict[RuleId, int]:
         """How many devices each rule watches (to weigh false alarms per device-day)."""
@@ -398,29 +394,6 @@ class AlertService:
                 "(on_batch, relearn_seal_live) instead of calling the synchronous steps"
             )
 
-    def _persist(
-        self,
-        output: EngineOutput,
-        states: dict[str, str] | None,
-        before: EngineOutput | None = None,
-    ) -> list[AlertChange]:
-        """Flush `before`, then `output` (whose changes are returned), then save `states`."""
-        if before is not None:
-            self.flush(before)
-        changes = self.flush(output)
-        if states is not None:
-            self._store.save_rule_state(self._site, states)
-        return changes
-
 
 async def _awaited(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
-
-
-def _last_per_key(records: list[R]) -> list[R]:
-    """Only the newest line per (device, meal, date): a window written three times in one
-    flush needs one write."""
-    latest: dict[tuple[str, str, str], R] = {}
-    for record in records:
-        latest[(record.device, record.meal, record.service_date.isoformat())] = record
-    return list(latest.values())

@@ -1,5 +1,6 @@
-"""The alerts service's own worker thread: the saves of findings and rule state, and the
-restore, run there one at a time, in the order asked.
+"""The alerts service's own worker threads: one for the saves of findings and rule state, one
+for the start-up replay (`alerts.catch_up`), each running its steps one at a time, in the
+order asked.
 
 In the event loop's shared pool an alert's write queued behind the readings writes, the
 rollup settles and the charts drawn there; a thread of its own keeps that wait out of an
@@ -22,8 +23,8 @@ T = TypeVar("T")
 
 
 class RulesWorker:
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts")
+    def __init__(self, name: str = "alerts") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
 
     async def run(
         self,

@@ -176,8 +176,13 @@ class Service:
             "store_retries": gw.store_retries,
             # Where the readings path's time goes, per step (core.stages).
             "ingest_latency_ms": self.writer.stages.snapshot(),
-            # How far behind the stream the rules judge and what they cost (alerts.pace).
-            "rules": {"live": self.alerts.live, **self.alerts.pace.figures()},
+            # How far behind the stream the rules judge and what they cost (alerts.pace), and
+            # how far their start-up replay is (alerts.start_up).
+            "rules": {
+                "live": self.alerts.live,
+                "catch_up": self.alerts.catch_up_figures(),
+                **self.alerts.pace.figures(),
+            },
         }
 
     async def run(self, stop: asyncio.Event) -> None:
