@@ -26,6 +26,7 @@ from tests.canteen.notify_world import (
     silent,
     world_on,
 )
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -61,6 +62,7 @@ async def test_a_later_occurrence_after_a_crash_counts_from_its_own_firing(world
         ("fired", FRIDGE), ("resolved", FRIDGE), ("fired", FRIDGE), ("reminder", FRIDGE)
     ]  # fmt: skip
     # The wall: the first occurrence shown and cleared, the second shown, its reminder.
+    await wait_for(lambda: len(world.wall.messages) >= 4, "the wall's messages")
     assert [key == "" for _, key in world.wall.messages] == [False, True, False, False]
     assert len({key for _, key in world.wall.messages}) == 4
 
@@ -121,6 +123,7 @@ async def test_a_round_that_ended_while_down_tells_its_resolution(world: World) 
     assert sorted(on_start) == [("fired", FRIDGE), ("resolved", FRIDGE), ("resolved", FRIDGE_2)]
     assert on_start.index(("resolved", FRIDGE)) < on_start.index(("fired", FRIDGE))
     # The wall shows both, then clears both and shows fridge 1 again.
+    await wait_for(lambda: len(world.wall.messages) >= 5, "the wall's messages")
     wall = [key == "" for _, key in world.wall.messages]
     assert wall[:2] == [False, False] and sorted(wall[2:]) == [False, True, True]
     last = dict(world.wall.messages)  # topic -> its last message: fridge 1 open, fridge 2 not
