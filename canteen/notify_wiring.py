@@ -7,20 +7,22 @@ inside its transaction, so the alerts, their escalation steps and the notices ar
 together; the new notices are then handed straight to the dispatcher's lanes on the event loop
 (no query for what is due, no poll). The planner's snapshot goes to the rule-state table at
 most every `snapshot_every_s` after the book's plans (a burst of alert changes is one save, not
-one per change) and when the service stops; a crash in between loses no timer: on start,
-`reconcile` lines the restored snapshot up with the alert book (alerts fired since are tracked
-again under the keys they had, so the outbox takes no second copy; acknowledged, resolved or
-closed ones stop). Ticks save their own plans at once. A plan whose transaction rolled back
-is forgotten (the planner goes back to its state before it). A named task ticks the planner
-every `tick_s` of the clock (escalations, reminders, the end of quiet hours); another prunes
-sent notices older than `outbox_retention_days` every hour (the delivery log stays).
+one per change) and when the service stops; a crash in between loses no timer and repeats no
+message: on start, `reconcile` lines the restored snapshot up with the alert book and the
+outbox, both written before it (each open alert's current round from its history, who was told
+and when from its notices: `alerts.notify.recall`). Ticks save their own plans at once. A
+plan whose transaction rolled back is forgotten (the planner goes back to its state before it).
+A named task ticks the planner every `tick_s` of the clock (escalations, reminders, the end of
+quiet hours); another prunes sent notices older than `outbox_retention_days` every hour (the
+delivery log stays).
 
 What people do (acknowledge, resolve, close, by the API, the page or the signed link) goes
 through the alert book, which tells no listener; the tick looks up the alerts the planner
 still tracks and hands it what changed, so an acknowledgement stops the escalation within one
 tick, whichever door it came through (another process included), and the reminders and
 escalations about it still waiting in the outbox are withdrawn (`notify_records`), on start
-too. What is read and written beside the planner lives in `canteen.notify_records`.
+too, as are those of an alert the rules resolved. What is read and written beside the planner
+lives in `canteen.notify_records`.
 """
 
 from __future__ import annotations
