@@ -168,13 +168,15 @@ class DuckDBAlertStore(DuckDBTables):
         )
 
     def save_seal_health(self, points: Sequence[SealHealthPoint]) -> None:
-        # One transaction: committed one by one, the hourly points of a restart's replay (200
-        # fridges x 5 days, 24 k points) took half of it.
-        if not points:
+        # One statement: a statement per point (~10 ms each on a loaded machine, even inside one
+        # transaction) took most of a restart's replay (200 fridges x 5 days, 24 k points);
+        # 960 points at once take ~0.3 s. A key twice in one statement is refused: the last wins.
+        rows = {tuple(v[:3]): v for v in (_SEAL.encode(point) for point in points)}
+        if not rows:
             return
+        columns = [list(column) for column in zip(*rows.values(), strict=True)]
         with self._transaction() as con:
-            for point in points:
-                con.execute(_SEAL.insert(replace=True), _SEAL.encode(point))
+            con.execute(_SEAL_MANY, columns)
 
     def seal_health(
         self, site: str, device: str, start: datetime, end: datetime
@@ -381,3 +383,6 @@ _SEAL = RecordTable(
     ("site", "device", "ts", "health", "evidence"),
     json_columns=("evidence",),
 )
+_SEAL_MANY = """INSERT OR REPLACE INTO seal_health (site, device, ts, health, evidence)
+    SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[]),
+           unnest(?::DOUBLE[]), unnest(?::JSON[])"""
