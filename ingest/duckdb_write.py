@@ -57,11 +57,9 @@ _DELETE = """DELETE FROM readings r USING batch_old b
     WHERE r.site = b.site AND r.device = b.device AND r.metric = b.metric AND r.ts = b.ts
     AND r.ts BETWEEN $lo AND $hi"""
 
-_APPEND = """INSERT INTO readings (site, device, metric, ts, value)
-    SELECT site, device, metric, ts, value FROM batch"""
-
-_NOTE = """INSERT INTO rollup_pending (site, device, metric, minute)
-    SELECT site, device, metric, minute FROM batch_minutes"""
+# The batch's distinct (key, minute) pairs, noted for the rollups (a projection of the batch's
+# relation: no table is registered for it).
+_NOTE = "site, device, metric, date_trunc('minute', ts) AS minute"
 
 
 # Each key's newest reading within its newest pending minute: every reading written since the
@@ -149,20 +147,24 @@ class KeylessWriter:
 
     def write(self, batch: ReadingBatch) -> WriteResult:
         """Steps 1-3 of the module docstring in one transaction of their own; the newest
-        values go to memory once it has committed."""
+        values go to memory once it has committed.
+
+        The batch goes in as a relation over its Arrow table (`from_arrow`, `insert_into`)
+        and the rollup note reads that relation: registering and unregistering a table per
+        step cost more CPU than the append itself (`python -m bench.store_write`). Only a
+        batch with readings not newer than their key's newest registers `batch_old`."""
         unique = _Unique.of(batch)
         old = unique.not_newer_than(self._latest)
         con = self._con
-        minutes = unique.minutes()
-        con.register("batch", unique.table(None))
-        con.register("batch_minutes", minutes)
-        con.register("batch_old", unique.table(old))
+        if len(old):
+            con.register("batch_old", unique.table(old))
         try:
             con.execute("BEGIN")
             try:
                 replaced = self._replace(unique.ts[old]) if len(old) else 0
-                con.execute(_APPEND)
-                con.execute(_NOTE)
+                rows = con.from_arrow(unique.table(None))
+                rows.insert_into("readings")
+                rows.project(_NOTE).distinct().insert_into("rollup_pending")
                 newest = unique.newest()
                 # Readers of `latest()` wait for the COMMIT: one that has seen the readings
                 # committed never gets an older latest value.
@@ -176,9 +178,9 @@ class KeylessWriter:
                     con.execute("ROLLBACK")
                 raise
         finally:
-            for name in ("batch", "batch_minutes", "batch_old"):
-                con.unregister(name)
-        return WriteResult(len(unique.ts), len(old), replaced, minutes.num_rows, newest)
+            if len(old):
+                con.unregister("batch_old")
+        return WriteResult(len(unique.ts), len(old), replaced, unique.minutes(), newest)
 
     def _replace(self, ts: npt.NDArray[np.int64]) -> int:
         """Delete the stored copies of the registered `batch_old`; returns how many."""
@@ -242,19 +244,10 @@ class _Unique:
             }
         )
 
-    def minutes(self) -> pa.Table:
-        """The distinct (key, minute) pairs, for the rollups' pending note."""
-        minute = (self.ts - self.ts % 60_000).tolist()
-        pairs = set(zip(self.site, self.device, self.metric, minute, strict=True))
-        rows = list(pairs)
-        return pa.table(
-            {
-                "site": pa.array([r[0] for r in rows], pa.string()),
-                "device": pa.array([r[1] for r in rows], pa.string()),
-                "metric": pa.array([r[2] for r in rows], pa.string()),
-                "minute": pa.array([r[3] for r in rows], pa.timestamp("ms")),
-            }
-        )
+    def minutes(self) -> int:
+        """How many distinct (key, minute) pairs the batch notes for the rollups."""
+        minute = (self.ts // 60_000).tolist()
+        return len(set(zip(self.site, self.device, self.metric, minute, strict=True)))
 
     def newest(self) -> Newest:
         """Each key's newest reading in the batch."""
