@@ -105,7 +105,7 @@ class AlertBook:
         batch = list(findings)
         if not batch:
             return []
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.thread_time()
         with self._lock:
             stamps = [time.perf_counter()]
             memory = self._memory()
@@ -133,7 +133,7 @@ class AlertBook:
                 notifier.committed(added)
         if changes:
             steps = [b - a for a, b in zip([begun, *stamps], stamps, strict=False)]
-            self.times.batch(*steps)
+            self.times.batch(steps, time.thread_time() - begun_cpu)
         return changes
 
     def _memory(self) -> OpenAlerts:

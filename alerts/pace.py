@@ -20,7 +20,9 @@ figures `/api/health` shows under `rules` and `bench.alerts` reports.
   changed an alert): `lock` waiting for the book (a person's step or another batch),
   `statements` the alerts' and their history's writes, `plan` the notification planner,
   `notices` the outbox's and escalations' writes, `commit` DuckDB's COMMIT (its WAL fsync),
-  `total` all of them: the share of the path a durable journal could take over is `commit`.
+  `total` all of them: the share of the path a durable journal could take over is `commit`;
+  `cpu` the applying thread's CPU time for them, which a busy machine stretches far less than
+  the wall times (the difference is the wait for a core, the GIL or DuckDB).
 
 Durations of the service's own work are taken with `time.perf_counter` (they measure this
 process, not domain time); ages use the injected clock, as the readings' timestamps do.
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -40,8 +43,9 @@ __all__ = ["BOOK_STEPS", "BookTimes", "RulesPace"]
 _KEEP = 256  # batches (and saves) the figures are taken over
 
 
-# The steps of a batch of findings in the alert book, in order (`BookTimes`).
-BOOK_STEPS = ("lock", "statements", "plan", "notices", "commit", "total")
+# The steps of a batch of findings in the alert book, in order, their sum, and the applying
+# thread's CPU time over all of them (`BookTimes`).
+BOOK_STEPS = ("lock", "statements", "plan", "notices", "commit", "total", "cpu")
 
 
 class BookTimes:
@@ -52,10 +56,11 @@ class BookTimes:
     def __init__(self, keep: int = _KEEP) -> None:
         self._batches: deque[tuple[float, ...]] = deque(maxlen=keep)
 
-    def batch(self, lock_s: float, statements_s: float, plan_s: float, notices_s: float,
-              commit_s: float) -> None:  # fmt: skip
-        steps = (lock_s, statements_s, plan_s, notices_s, commit_s)
-        self._batches.append(tuple(s * 1000.0 for s in (*steps, sum(steps))))
+    def batch(self, steps_s: Sequence[float], cpu_s: float) -> None:
+        """One batch's steps (lock, statements, plan, notices, commit) and CPU, in seconds."""
+        if len(steps_s) != len(BOOK_STEPS) - 2:
+            raise ValueError(f"{len(steps_s)} steps timed; the book has {BOOK_STEPS[:-2]}")
+        self._batches.append(tuple(s * 1000.0 for s in (*steps_s, sum(steps_s), cpu_s)))
 
     def figures(self) -> dict[str, dict[str, float | None]]:
         batches = np.asarray(list(self._batches), dtype=np.float64)

@@ -321,4 +321,5 @@ def test_the_book_times_its_steps(book: AlertBook) -> None:
     assert set(figures) == set(BOOK_STEPS)
     assert all(figures[step]["p50"] is not None for step in BOOK_STEPS)
     assert figures["commit"]["max"] <= figures["total"]["max"]  # type: ignore[operator]
+    assert figures["cpu"]["max"] > 0  # type: ignore[operator]
     assert figures["plan"]["max"] == 0.0  # no notifier: nothing planned
