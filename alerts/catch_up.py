@@ -8,11 +8,12 @@ need hours of it). On 200 fridges that is 1.8 M readings and took minutes; repla
 whole site before any live reading was judged, a fridge at 12 °C raised nothing meanwhile.
 
 So the devices are replayed in small groups (a device and the neighbour whose probe it compares
-with always together), shortest replay first, each group in a scratch engine of its own
-(`CatchUp.replay`, in a thread), while the live engine already judges the devices released
-before it. When a group's replay is done, its state moves into the live engine and what arrived
-for it meanwhile is judged, in order (`alerts.service`). A device's live readings thus wait only
-for its own replay, never for the site's.
+with always together), shortest replay first, except that a device reporting out of its band
+while it waits goes next (`next_group`: its alert is the one a person waits for). Each group
+replays in a scratch engine of its own (`CatchUp.replay`, in a thread), while the live engine
+already judges the devices released before it. When a group's replay is done, its state moves
+into the live engine and what arrived for it meanwhile is judged, in order (`alerts.start_up`).
+A device's live readings thus wait only for its own replay and one group's, never the site's.
 
 The scratch engine's offline verdicts are not kept: it hears only the group it replays, and
 the live engine's offline watch hears every device as it arrives.
@@ -21,7 +22,7 @@ the live engine's offline watch hears every device as it arrives.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,7 +67,6 @@ class Progress:
 
     devices: int = 0
     released: int = 0
-    groups: int = 0
     groups_done: int = 0
     readings_replayed: int = 0
     replaying: tuple[str, ...] = ()
@@ -83,7 +83,7 @@ class Progress:
         return {
             "devices_waiting": self.devices - self.released,
             "devices_live": self.released,
-            "groups_done": f"{self.groups_done}/{self.groups}",
+            "groups_done": self.groups_done,
             "readings_replayed": self.readings_replayed,
             "replaying": list(self.replaying),
             "replay_from": iso(self.replay_from_ms),
@@ -105,37 +105,49 @@ class CatchUp:
             + 1
         )
         self._scratch: RuleEngine | None = None
+        self._queue: list[tuple[list[str], datetime]] = []
         self.progress = Progress(devices=len(config.devices))
 
     def plan(
         self, states: Mapping[str, str], marks: Mapping[str, int | None], now: datetime
-    ) -> list[DeviceGroup]:
-        """The groups to replay, shortest replay first. `marks`: each device's watermark in
-        the saved state (None: no state, so the whole `history`)."""
+    ) -> int:
+        """Line the devices up, shortest replay first; returns how many. `marks`: each
+        device's watermark in the saved state (None: no state, so the whole `history`)."""
         floor = now - self.history
         starts = {
             d.id: utc_from_ms(mark) if (mark := marks.get(d.id)) is not None else floor
             for d in self._config.devices
         }
-        units = _pairs(self._config)
-        units.sort(key=lambda unit: -min(to_epoch_ms(starts[d]) for d in unit))
-        groups: list[DeviceGroup] = []
-        chosen: list[str] = []
-        for unit in units:
-            chosen.extend(unit)
-            if len(chosen) >= self._group_size:
-                groups.append(DeviceGroup(tuple(chosen), min(starts[d] for d in chosen)))
-                chosen = []
-        if chosen:
-            groups.append(DeviceGroup(tuple(chosen), min(starts[d] for d in chosen)))
+        units = [(unit, min(starts[d] for d in unit)) for unit in _pairs(self._config)]
+        units.sort(key=lambda unit: -to_epoch_ms(unit[1]))
+        self._queue = units
         self._scratch = RuleEngine(self._config, self._clock)
         self._scratch.restore({k: v for k, v in states.items() if k in starts})
-        self.progress.groups = len(groups)
-        self.progress.replay_end_ms = to_epoch_ms(now)
-        self.progress.started_ms = to_epoch_ms(self._clock.now())
-        if groups:
-            self.progress.replay_from_ms = min(to_epoch_ms(g.start) for g in groups)
-        return groups
+        progress = self.progress
+        progress.replay_end_ms = to_epoch_ms(now)
+        progress.started_ms = to_epoch_ms(self._clock.now())
+        progress.replay_from_ms = min((to_epoch_ms(s) for _, s in units), default=None)
+        return len(starts)
+
+    def next_group(self, urgent: Collection[str]) -> DeviceGroup | None:
+        """The next devices to replay: those `urgent` first (reporting out of their band
+        now: someone needs their verdict), then in line; None when none is left."""
+        pressing = [u for u in self._queue if any(d in urgent for d in u[0])]
+        chosen: list[tuple[list[str], datetime]] = []
+        for unit in [*pressing, *(u for u in self._queue if u not in pressing)]:
+            if chosen and sum(len(c[0]) for c in chosen) + len(unit[0]) > self._group_size:
+                break
+            chosen.append(unit)
+        if not chosen:
+            return None
+        self._queue = [u for u in self._queue if u not in chosen]
+        devices = tuple(d for unit, _ in chosen for d in unit)
+        return DeviceGroup(devices, min(start for _, start in chosen))
+
+    @property
+    def waiting(self) -> bool:
+        """Devices are still in line."""
+        return bool(self._queue)
 
     def replay(
         self,

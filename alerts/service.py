@@ -276,14 +276,15 @@ class AlertService:
         stream as soon as it has caught up."""
         states = await self._worker.run(self._store.load_rule_state, self._site)
         now, found = self._clock.now(), EngineOutput()
-        groups = self._start_up.load(states, now, found)
+        devices = self._start_up.load(states, now, found)
         self._keep(found)
-        log.info("alerts: %d saved rule states; %d groups to replay", len(states), len(groups))
-        for index, group in enumerate(groups):
+        log.info("alerts: %d saved rule states; %d devices to replay", len(states), devices)
+        catch_up = self._start_up.catch_up
+        while (group := catch_up.next_group(self._start_up.urgent)) is not None:
             replayed = await self._replay_in_thread(group, now, None)
             while (until := self._start_up.read_back_until(replayed)) is not None:
                 replayed = await self._replay_in_thread(group, utc_from_ms(until), replayed)
-            last = index == len(groups) - 1
+            last = not catch_up.waiting
             self._keep(self._start_up.release(group, replayed, self._judge, last=last))
             await asyncio.sleep(0)
         self._keep(self.engine.tick(now))
@@ -323,7 +324,7 @@ class AlertService:
             "alerts: live; %d readings replayed for %d devices in %d groups",
             progress.readings_replayed,
             progress.devices,
-            progress.groups,
+            progress.groups_done,
         )
 
     def _read(self, start: datetime, end: datetime, devices: tuple[str, ...]) -> ReadingBatch:
@@ -346,22 +347,16 @@ class AlertService:
         arrived meanwhile, group by group as `run` does."""
         self._caller_owns()
         now, found = now or self._clock.now(), EngineOutput()
-        groups = self._start_up.load(self._store.load_rule_state(self._site), now, found)
+        self._start_up.load(self._store.load_rule_state(self._site), now, found)
         self.flush(found)
-        replay = self._start_up.catch_up.replay
-        for index, group in enumerate(groups):
-            replayed = replay(group, self._read, self.flush, now, self._stopping)
+        catch_up, read, stop = self._start_up.catch_up, self._read, self._stopping
+        while (group := catch_up.next_group(self._start_up.urgent)) is not None:
+            replayed = catch_up.replay(group, read, self.flush, now, stop)
             while (until := self._start_up.read_back_until(replayed)) is not None:
-                more = replay(
-                    group,
-                    self._read,
-                    self.flush,
-                    utc_from_ms(until),
-                    self._stopping,
-                    since=replayed.end,
-                )
+                end, since = utc_from_ms(until), replayed.end
+                more = catch_up.replay(group, read, self.flush, end, stop, since=since)
                 replayed = joined(replayed, more)
-            last = index == len(groups) - 1
+            last = not catch_up.waiting
             self.flush(self._start_up.release(group, replayed, self._judge, last=last))
         self.flush(self.engine.tick(now))
         self._went_live()

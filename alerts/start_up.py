@@ -42,6 +42,13 @@ class StartUp:
         self.held = HeldArrivals(hold_readings)
         self._early_presence: list[tuple[PresenceChange, ...]] = []
         self.loaded = False  # the saved state is in the live engine
+        # Cold stores reporting out of their band while they wait replay next (`CatchUp`).
+        self.urgent: set[str] = set()
+        self._bands = {
+            d.id: (limits.low_c, limits.high_c)
+            for d in config.devices
+            if d.kind.is_cold_storage and (limits := config.limits_for(d))
+        }
 
     def figures(self) -> dict[str, Any]:
         """How far it is (`/api/health`): devices waiting and live, the group replaying and
@@ -58,6 +65,7 @@ class StartUp:
         if not len(held):
             return batch
         self.held.batch(held)
+        self._note_urgent(held)
         if self.loaded:
             self._heard(held)
         return part_of(batch, self.behind, inside=False)
@@ -68,9 +76,10 @@ class StartUp:
             self._early_presence.append(tuple(changes))
         return not self.loaded
 
-    def load(self, states: dict[str, str], now: datetime, found: EngineOutput) -> list[DeviceGroup]:
+    def load(self, states: dict[str, str], now: datetime, found: EngineOutput) -> int:
         """The saved state into the live engine; presence that came meanwhile is judged (into
-        `found`), the readings held so far are heard by the offline watch; the replay planned."""
+        `found`), the readings held so far are heard by the offline watch; the devices lined up
+        for their replay (how many)."""
         self._engine.restore(states)
         self.loaded = True
         for changes in self._early_presence:
@@ -106,10 +115,21 @@ class StartUp:
         for held in self.held.release(group.devices, last=last):
             found.extend(judge(held))
         self.behind.difference_update(group.devices)
+        self.urgent.difference_update(group.devices)
         self.catch_up.released(group, last=last)
         if last:
             self.behind.clear()
         return found
+
+    def _note_urgent(self, batch: ReadingBatch) -> None:
+        values = batch.value.tolist()
+        for device, metric, value in zip(batch.device, batch.metric, values, strict=True):
+            band = self._bands.get(device)
+            if band is None or metric != "temp_c" or device in self.urgent:
+                continue
+            low, high = band
+            if (high is not None and value > high) or (low is not None and value < low):
+                self.urgent.add(device)
 
     def _heard(self, batch: ReadingBatch) -> None:
         """A device still catching up is talking now: the offline watch hears it at once."""

@@ -51,10 +51,13 @@ class GatedReplayStore(DuckDBAlertStore):
         self.entered = threading.Event()
         self.gate = threading.Event()
         self.power_cut = False
+        self.replayed: list[tuple[str, ...]] = []  # the devices of each replay read, in order
 
     def readings_between(
         self, site: str, start: datetime, end: datetime, devices: Sequence[str] | None = None
     ) -> ReadingBatch:
+        if devices is not None and tuple(devices) not in self.replayed:
+            self.replayed.append(tuple(devices))
         if devices is not None and self.gated in devices and not self.gate.is_set():
             self.entered.set()
             assert self.gate.wait(timeout=30), "the test never opened the gate"
@@ -88,10 +91,12 @@ class Live:
 
 
 @contextlib.asynccontextmanager
-async def running(path: Path, start: datetime, **options: Any) -> AsyncIterator[Live]:
-    """The service with freezer-1's replay held at the gate; one device per replay group."""
+async def running(
+    path: Path, start: datetime, gated: str = "freezer-1", **options: Any
+) -> AsyncIterator[Live]:
+    """The service with `gated`'s replay held at the gate; one device per replay group."""
     readings = DuckDBStore(path)
-    store = GatedReplayStore(path, "freezer-1")
+    store = GatedReplayStore(path, gated)
     clock = ManualClock(start)
     service = AlertService(school(), store, clock, catch_up_group=1, **options)
     writer = StoreWriter(readings)
@@ -128,10 +133,27 @@ async def test_a_warm_fridge_alerts_on_time_while_another_device_still_replays(
         assert not live.service.live
         health = live.service.catch_up_figures()
         assert health["devices_live"] == 1 and health["devices_waiting"] == 5
-        assert health["replaying"] == ["freezer-1"] and health["groups_done"] == "1/6"
+        assert health["replaying"] == ["freezer-1"] and health["groups_done"] == 1
         live.store.gate.set()
         await wait_for(lambda: live.service.live, "every device to catch up")
         assert live.service.catch_up_figures()["devices_waiting"] == 0
+
+
+async def test_a_device_reporting_out_of_its_band_while_it_waits_is_replayed_next(
+    tmp_path: Path,
+) -> None:
+    sample = series("sample-1", T0, 60, [9.0] * 40)  # the sample fridge's band is 0-8 °C
+    async with running(tmp_path / "canteen.duckdb", T0, gated="fridge-1") as live:
+        await wait_for(live.store.entered.is_set, "fridge-1's replay to start")
+        await live.report(sample)  # held: sample-1 waits behind freezer-1 in line
+        live.store.gate.set()
+        await wait_for(lambda: live.firing("sample-1"), "sample-1's alert")
+        await wait_for(lambda: live.service.live, "every device to catch up")
+        [alert] = live.alerts("sample-1")
+        assert alert.pending_since == T0 and alert.fired_at == T0 + minutes(30)
+    order = [devices[0] for devices in live.store.replayed]
+    # In line by the config (equal look-backs, none saved), but sample-1 goes before freezer-1.
+    assert order == ["fridge-1", "sample-1", "freezer-1", "ir-1", "steam-1", "rice-1"]
 
 
 @pytest.mark.parametrize("hold_readings", [200_000, 5], ids=["held", "read-back"])
