@@ -122,3 +122,10 @@ def test_every_section_and_register_tab_is_in_view_on_a_phone(page: Page, servic
     expect(page.get_by_test_id("nav-admin")).to_be_in_viewport(ratio=1)
     page.get_by_test_id("register-tab-calibration").click()
     expect(page).to_have_url(re.compile(r"/registers/calibration\?"))
+    # The energy period form: one field a row, the building list as wide as the screen allows
+    # (beside the month field it was squeezed to "All build").
+    page.goto(service.url("/energy?period=month"))
+    month = page.get_by_test_id("energy-month").bounding_box()
+    building = page.get_by_test_id("energy-building").bounding_box()
+    assert month and building and building["y"] > month["y"] + month["height"], (month, building)
+    assert building["width"] >= 0.7 * view, building
