@@ -163,6 +163,8 @@ class KeylessWriter:
             try:
                 replaced = self._replace(unique.ts[old]) if len(old) else 0
                 rows = con.from_arrow(unique.table(None))
+                # By position: the table's columns are (site, device, metric, ts, value), the
+                # Arrow table's order (readings schema 5, `ingest.duckdb_schema`).
                 rows.insert_into("readings")
                 rows.project(_NOTE).distinct().insert_into("rollup_pending")
                 newest = unique.newest()

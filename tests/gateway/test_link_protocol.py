@@ -190,3 +190,27 @@ async def test_a_packet_mqtt_does_not_allow_drops_the_connection_not_the_link(
     assert "broke the protocol: a PUBLISH at QoS 2" in caplog.text
     await connect(broker, link, session_present=True)
     assert link.session == 2
+
+
+async def test_a_broker_silent_past_the_keepalive_is_left_and_reconnected(
+    broker: FakeBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.link")
+    link = BrokerLink("127.0.0.1", broker.port, CLIENT_ID, FILTERS, keepalive_s=1)
+    await link.start()
+    try:
+        silent = await broker.accept()
+        connect_sent, _ = await silent.accept_session(session_present=False)
+        assert connect_sent.keepalive_s == 1
+        # The broker now reads nothing and answers no PINGREQ (3.1.2.10: a client that hears
+        # nothing for 1.5 keepalives treats the connection as broken).
+        await wait_for(lambda: not link.connected, "the silent connection left", timeout_s=10)
+        assert "silent past the keepalive" in caplog.text
+        await connect(broker, link, session_present=True)
+        assert link.session == 2
+    finally:
+        side = broker.latest
+        if link.connected and side is not None:
+            await asyncio.gather(link.stop(), side.answer_until_disconnect())
+        else:
+            await link.stop()
