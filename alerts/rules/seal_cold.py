@@ -32,35 +32,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from alerts.model import Finding, SealHealthPoint
-from alerts.rules.base import HOUR_MS, MINUTE_MS, DeviceSetup, StatefulRule
-from alerts.rules.cycle_inference import CycleInference, CycleInferenceState, InferredCycle
+from alerts.rules.base import HOUR_MS, DeviceSetup, StatefulRule
+from alerts.rules.cycle_inference import CycleInference, InferredCycle
 from alerts.rules.disturbance import Disturbances
 from alerts.rules.seal import (
     Change,
     ScoreGrader,
-    ScoreState,
     evidence,
     health_from_load,
     moved_changes,
 )
 from alerts.rules.seal_baseline import (
     WINDOW_REACH,
-    HourBaseline,
     HourFeatures,
-    Spread,
     evidence_window,
     learn_baseline,
     learn_spread,
     ready_to_learn,
     window_health,
 )
+from alerts.rules.seal_cold_state import (
+    DOOR_SETTLE_MS,
+    ColdSealState,
+    forget_recent,
+    meter_clean,
+    probe_move,
+    seen_on_probe,
+)
 from alerts.rules.seal_confirm import EvidenceGrader, Stream, evidence_streams
 from alerts.rules.seal_cusum import (
-    CusumModel,
     CusumState,
     EvidenceLimits,
     cycle_log,
@@ -68,15 +71,13 @@ from alerts.rules.seal_cusum import (
     score_cycle,
 )
 from alerts.rules.seal_duty import (
-    CleanTime,
-    DutyModel,
     compressor_from_power,
     hour_duty,
     learn_duty,
     score_hour,
     window_duty,
 )
-from alerts.rules.seal_probe_duty import ProbeMoves, hour_falls, window_falls
+from alerts.rules.seal_probe_duty import hour_falls, window_falls
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
@@ -85,43 +86,7 @@ from core.clock import utc_from_ms
 
 __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 
-# Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
-# after a door than the door grace of the threshold rule.
-_DOOR_SETTLE_MS = 20 * MINUTE_MS
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
-# How far before the peak the probe shows a disturbance began, at most: a defrost heater runs
-# 10-45 min (vendor guidance), a door's jump takes minutes; a probe that lags the air far
-# behind draws teeth hours long, whose trough says nothing about when the heat came in.
-_DEFROST_RISE_MS = 60 * MINUTE_MS
-_UPSET_RISE_MS = 15 * MINUTE_MS
-_EXCURSION_LEAD_MS = 3 * HOUR_MS
-
-
-@dataclass(slots=True)
-class ColdSealState:
-    first_ms: int | None = None
-    power_peak_w: float | None = None
-    quiet_from_ms: int = 0  # cycles that began before this were disturbed
-    cycles: CycleInferenceState = field(default_factory=CycleInferenceState)
-    hour: HourFeatures | None = None
-    history: list[HourFeatures] = field(default_factory=list)
-    baseline: dict[int, HourBaseline] | None = None
-    spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
-    confidence: float = 1.0  # hours of clean cycles learned / hours asked, at most 1
-    grade: ScoreState = field(default_factory=ScoreState)
-    cusum_model: CusumModel | None = None
-    cusum: CusumState = field(default_factory=CusumState)
-    # the metered path (`seal_duty`): needs `compressor_on` or `power_w`, no sawtooth
-    metered: bool = False
-    duty_model: DutyModel | None = None
-    duty: CusumState = field(default_factory=CusumState)
-    clean: CleanTime = field(default_factory=CleanTime)
-    seen_defrost_ms: int | None = None
-    seen_upset_ms: int | None = None
-    # the probe's falling share (`seal_probe_duty`): no sawtooth, no meter needed
-    moves: ProbeMoves = field(default_factory=ProbeMoves)
-    probe_model: DutyModel | None = None
-    probe: CusumState = field(default_factory=CusumState)
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -168,43 +133,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._roll_hour(ts, out)
         self._mark_disturbed(ts)
         on = self._compressor(sample)
-        self._meter_clean(ts, on)
+        meter_clean(self.state, ts, on, self._inference.max_step_ms)
         temp = sample.get("temp_c")
         if temp is None:
             return
-        self._probe_move(ts, temp)
+        probe_move(self.state, ts, temp, self._inference.max_step_ms)
         cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
-        self._seen_on_probe()
+        seen_on_probe(self.state, self._settle_ms)
         if cycle is not None:
             self._count(cycle)
-
-    def _meter_clean(self, ts: int, on: bool | None) -> None:
-        """The metered time since the last reading counts for the hour's duty when it was
-        clean (the compressor's state holds from one reading to the next)."""
-        st, cycles = self.state, self.state.cycles
-        if on is None:
-            return
-        st.metered = True
-        last_ms, last_on = cycles.last_ms, cycles.last_on
-        if st.hour is None or last_ms is None or last_on is None:
-            return
-        step = ts - last_ms
-        if 0 < step <= self._inference.max_step_ms and last_ms >= st.quiet_from_ms:
-            st.clean.add(last_ms, step, last_on)
-        st.clean.release(ts, [*st.history[-3:], st.hour])
-
-    def _probe_move(self, ts: int, temp: float) -> None:
-        """The probe's move since its last reading counts for the hour's falling share when
-        it was clean (`seal_probe_duty`)."""
-        st, cycles = self.state, self.state.cycles
-        last_ms, last_c = cycles.last_ms, cycles.last_c
-        if st.hour is None or last_ms is None or last_c is None:
-            return
-        step = ts - last_ms
-        clean = 0 < step <= self._inference.max_step_ms and last_ms >= st.quiet_from_ms
-        if clean and abs(temp - last_c) > 1e-6:
-            st.moves.add(last_ms, 1, temp < last_c)
-        st.moves.release(ts, [*st.history[-3:], st.hour])
 
     # -- per reading ------------------------------------------------------------------------
 
@@ -216,47 +153,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         until = st.quiet_from_ms
         if any(rule.firing for rule in self._excursions):
             if until <= ts:
-                self._forget_recent(ts)
+                forget_recent(st, ts)
             until = max(until, ts + _EXCURSION_SETTLE_MS)
         if self._sensor is not None and self._sensor.state.firing:
             until = max(until, ts + 1)
         defrost = defrost_until(self._disturbances, ts)
         if defrost is not None:
             until = max(until, defrost + self._settle_ms)
-        elif door_settling(self._disturbances, ts, _DOOR_SETTLE_MS):
+        elif door_settling(self._disturbances, ts, DOOR_SETTLE_MS):
             until = max(until, ts + 1)
         st.quiet_from_ms = until
-
-    def _seen_on_probe(self) -> None:
-        """A defrost or another upset the probe itself showed (no flag needed)."""
-        st, cycles = self.state, self.state.cycles
-        began = cycles.trough.ms if cycles.trough is not None else 0
-        if cycles.defrost_ms is not None:
-            st.quiet_from_ms = max(st.quiet_from_ms, cycles.defrost_ms + self._settle_ms)
-            if cycles.defrost_ms != st.seen_defrost_ms:
-                st.seen_defrost_ms = cycles.defrost_ms
-                start = max(began, cycles.defrost_ms - _DEFROST_RISE_MS)
-                st.clean.disturbed(start, cycles.defrost_ms + self._settle_ms)
-                st.moves.disturbed(start, cycles.defrost_ms + self._settle_ms)
-        if cycles.upset_ms is not None:
-            st.quiet_from_ms = max(st.quiet_from_ms, cycles.upset_ms + _DOOR_SETTLE_MS)
-            if cycles.upset_ms != st.seen_upset_ms:
-                st.seen_upset_ms = cycles.upset_ms
-                start = max(began, cycles.upset_ms - _UPSET_RISE_MS)
-                st.clean.disturbed(start, cycles.upset_ms + _DOOR_SETTLE_MS)
-                st.moves.disturbed(start, cycles.upset_ms + _DOOR_SETTLE_MS)
-
-    def _forget_recent(self, ts: int) -> None:
-        """What led up to an excursion (a failing compressor, a door ajar) is not the seal:
-        drop the evidence of the last hours before it."""
-        st = self.state
-        st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
-        st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
-        st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
-        st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
-        st.clean.held, st.moves.held = [], []
-        if st.hour is not None:
-            st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
 
     def _compressor(self, sample: Sample) -> bool | None:
         """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""

@@ -1,0 +1,127 @@
+"""What the cold seal rule keeps per unit, and the bookkeeping of its clean time: which
+readings, metered time and probe moves count as the plant running on its own (no door,
+defrost or excursion; see `seal_cold`), and what a disturbance the probe itself showed, or an
+excursion, takes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.rules.base import HOUR_MS, MINUTE_MS
+from alerts.rules.cycle_inference import CycleInferenceState
+from alerts.rules.seal import ScoreState
+from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
+from alerts.rules.seal_cusum import CusumModel, CusumState
+from alerts.rules.seal_duty import CleanTime, DutyModel
+from alerts.rules.seal_probe_duty import ProbeMoves
+
+__all__ = [
+    "DOOR_SETTLE_MS",
+    "ColdSealState",
+    "forget_recent",
+    "meter_clean",
+    "probe_move",
+    "seen_on_probe",
+]
+
+# Food warmed by an open door keeps warming the air for a while: seal evidence waits longer
+# after a door than the door grace of the threshold rule.
+DOOR_SETTLE_MS = 20 * MINUTE_MS
+# How far before the peak the probe shows a disturbance began, at most: a defrost heater runs
+# 10-45 min (vendor guidance), a door's jump takes minutes; a probe that lags the air far
+# behind draws teeth hours long, whose trough says nothing about when the heat came in.
+_DEFROST_RISE_MS = 60 * MINUTE_MS
+_UPSET_RISE_MS = 15 * MINUTE_MS
+_EXCURSION_LEAD_MS = 3 * HOUR_MS
+
+
+@dataclass(slots=True)
+class ColdSealState:
+    first_ms: int | None = None
+    power_peak_w: float | None = None
+    quiet_from_ms: int = 0  # cycles that began before this were disturbed
+    cycles: CycleInferenceState = field(default_factory=CycleInferenceState)
+    hour: HourFeatures | None = None
+    history: list[HourFeatures] = field(default_factory=list)
+    baseline: dict[int, HourBaseline] | None = None
+    spread: dict[int, dict[str, Spread]] = field(default_factory=dict)
+    confidence: float = 1.0  # hours of clean cycles learned / hours asked, at most 1
+    grade: ScoreState = field(default_factory=ScoreState)
+    cusum_model: CusumModel | None = None
+    cusum: CusumState = field(default_factory=CusumState)
+    # the metered path (`seal_duty`): needs `compressor_on` or `power_w`, no sawtooth
+    metered: bool = False
+    duty_model: DutyModel | None = None
+    duty: CusumState = field(default_factory=CusumState)
+    clean: CleanTime = field(default_factory=CleanTime)
+    seen_defrost_ms: int | None = None
+    seen_upset_ms: int | None = None
+    # the probe's falling share (`seal_probe_duty`): no sawtooth, no meter needed
+    moves: ProbeMoves = field(default_factory=ProbeMoves)
+    probe_model: DutyModel | None = None
+    probe: CusumState = field(default_factory=CusumState)
+
+
+def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:
+    """The metered time since the last reading counts for the hour's duty when it was
+    clean (the compressor's state holds from one reading to the next)."""
+    cycles = st.cycles
+    if on is None:
+        return
+    st.metered = True
+    last_ms, last_on = cycles.last_ms, cycles.last_on
+    if st.hour is None or last_ms is None or last_on is None:
+        return
+    step = ts - last_ms
+    if 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms:
+        st.clean.add(last_ms, step, last_on)
+    st.clean.release(ts, [*st.history[-3:], st.hour])
+
+
+def probe_move(st: ColdSealState, ts: int, temp: float, max_step_ms: int) -> None:
+    """The probe's move since its last reading counts for the hour's falling share when
+    it was clean (`seal_probe_duty`)."""
+    cycles = st.cycles
+    last_ms, last_c = cycles.last_ms, cycles.last_c
+    if st.hour is None or last_ms is None or last_c is None:
+        return
+    step = ts - last_ms
+    clean = 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms
+    if clean and abs(temp - last_c) > 1e-6:
+        st.moves.add(last_ms, 1, temp < last_c)
+    st.moves.release(ts, [*st.history[-3:], st.hour])
+
+
+def seen_on_probe(st: ColdSealState, settle_ms: int) -> None:
+    """A defrost or another upset the probe itself showed (no flag needed): evidence waits
+    `settle_ms` after a defrost's peak, `DOOR_SETTLE_MS` after an upset's, and the clean
+    time and moves held back since it began are claimed back."""
+    cycles = st.cycles
+    began = cycles.trough.ms if cycles.trough is not None else 0
+    if cycles.defrost_ms is not None:
+        st.quiet_from_ms = max(st.quiet_from_ms, cycles.defrost_ms + settle_ms)
+        if cycles.defrost_ms != st.seen_defrost_ms:
+            st.seen_defrost_ms = cycles.defrost_ms
+            start = max(began, cycles.defrost_ms - _DEFROST_RISE_MS)
+            st.clean.disturbed(start, cycles.defrost_ms + settle_ms)
+            st.moves.disturbed(start, cycles.defrost_ms + settle_ms)
+    if cycles.upset_ms is not None:
+        st.quiet_from_ms = max(st.quiet_from_ms, cycles.upset_ms + DOOR_SETTLE_MS)
+        if cycles.upset_ms != st.seen_upset_ms:
+            st.seen_upset_ms = cycles.upset_ms
+            start = max(began, cycles.upset_ms - _UPSET_RISE_MS)
+            st.clean.disturbed(start, cycles.upset_ms + DOOR_SETTLE_MS)
+            st.moves.disturbed(start, cycles.upset_ms + DOOR_SETTLE_MS)
+
+
+def forget_recent(st: ColdSealState, ts: int) -> None:
+    """What led up to an excursion (a failing compressor, a door ajar) is not the seal:
+    drop the evidence of the last hours before it."""
+    st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
+    st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.clean.held, st.moves.held = [], []
+    if st.hour is not None:
+        st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
