@@ -59,6 +59,14 @@ _CLIP = 3.0
 _MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
 _T = TypeVar("_T")
 _POOL_H = 1  # the hours either side an hour's norm pools first
+# ... and at most, for an hour whose learning days held too few clean cycles of its own (see
+# `hour_pool`): the kitchen's air moves over the day (cooking lifts it by 2-8 K within an
+# hour or two of a meal), so a norm from the other end of the day would take a busy hour's
+# warmer kitchen for a leak. Three hours keeps a norm within one phase of the kitchen's day
+# (night, a meal's preparation, the meal, the afternoon); a walk-in's leak of 0.6 that the
+# norms of its own hours never saw was confirmed 40 h after onset with it (28 h with the
+# whole day's reach, never before).
+_POOL_MAX_H = 3
 _BLOCK_H = 12  # the half-day a common cause (kitchen weather, door habits) shifts at once
 # Drift allowance: at least half a per-cycle spread (the classic choice for detecting a shift
 # of one spread), and two spreads of the common half-day shifts the learning days showed.
@@ -180,7 +188,7 @@ def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
         return {}
     norms: dict[int, HourNorm] = {}
     for hour in range(24):
-        norm = _norm(hour_pool(by_hour, hour, _POOL_H, _enough))
+        norm = _norm(hour_pool(by_hour, hour, _POOL_H, _enough, _POOL_MAX_H))
         if norm is not None:
             norms[hour] = norm
     return norms
@@ -195,7 +203,7 @@ def hour_pool(
     hour: int,
     reach_h: int,
     enough: Callable[[list[_T]], bool],
-    most_h: int = 12,
+    most_h: int,
 ) -> list[_T]:
     """The values of `hour` pooled with the `reach_h` hours either side, reaching further
     one hour at a time (up to `most_h`: the whole day) until `enough` says they suffice. A busy unit

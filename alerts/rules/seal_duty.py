@@ -73,6 +73,7 @@ _CLIP = 3.0  # an hour's z is bounded (a door the contact missed): many hours ca
 # evidence would add up for weeks; the kitchen's routine moves the duty over hours, not
 # minutes.
 _POOL_H = 2
+_POOL_MAX_H = 4  # reaching further for an hour with too few of its own (`seal_cusum`)
 _MIN_POOL = 6  # hours an hour-of-day norm needs
 _MIN_SCORED = 24  # left-out hours the spread is read from
 _BLOCK_H = 12
@@ -177,7 +178,7 @@ def _centers(history: list[HourFeatures], reading: HourValue) -> dict[int, float
             by_hour[features.hour].append(_log(duty))
     centers: dict[int, float] = {}
     for hour in range(24):
-        pool = hour_pool(by_hour, hour, _POOL_H, lambda values: len(values) >= _MIN_POOL)
+        pool = hour_pool(by_hour, hour, _POOL_H, lambda v: len(v) >= _MIN_POOL, _POOL_MAX_H)
         if len(pool) >= _MIN_POOL:
             centers[hour] = statistics.median(pool)
     return centers

@@ -142,29 +142,31 @@ def test_a_leak_that_starts_in_busy_hours_is_confirmed_the_same_night() -> None:
 
 def test_hours_whose_learning_days_held_no_clean_cycle_are_judged_by_the_nearest() -> None:
     # A busy walk-in: its doors left clean cycles on the learning days only at 02:00-04:00;
-    # after a leak's onset the clean cycles fall at 14:00. Its evidence must still grow
-    # (the old norms had no 14:00 and the evidence stood still for days).
+    # after a leak's onset the clean cycles fall at 00:00 and 06:00. Its evidence must still
+    # grow (the old norms had neither hour and the evidence stood still for days); a busy
+    # hour far from any learned one (14:00, the kitchen warmer) is not judged on the night's.
     rng = np.random.default_rng(4)
     learned = learn_cusum([h for h in history(4, [0.0], rng) if 2 <= h.hour <= 4])
     assert learned is not None
-    night = learned.hours[3]
-    for feature, center in night.center.items():  # the nearest hours with cycles: 03-04
-        assert abs(learned.hours[14].center[feature] - center) < SIGMA
-    assert set(learned.hours) == set(range(24))
-    state = CusumState()
-    for _ in range(30):  # a leak of 15 % more heat, at 14:00
-        warm = WARM * 1.15 * math.exp(rng.normal(0, SIGMA))
-        cool = COOL / 1.15 * math.exp(rng.normal(0, SIGMA))
-        z, move = score_cycle(cycle_log(warm, cool, None), learned.hours[14])
-        state.add(z, move, learned)
-    assert state.evidence >= learned.h
+    assert {0, 6, 23, 7} <= set(learned.hours) and 14 not in learned.hours
+    for feature, center in learned.hours[3].center.items():  # the nearest hours: 02-04
+        assert abs(learned.hours[6].center[feature] - center) < SIGMA
+    for hour in (0, 6):
+        state = CusumState()
+        for _ in range(30):  # a leak of 15 % more heat
+            warm = WARM * 1.15 * math.exp(rng.normal(0, SIGMA))
+            cool = COOL / 1.15 * math.exp(rng.normal(0, SIGMA))
+            z, move = score_cycle(cycle_log(warm, cool, None), learned.hours[hour])
+            state.add(z, move, learned)
+        assert state.evidence >= learned.h
 
 
 def test_hours_nearest_the_learned_ones_pool_them_first() -> None:
     by_hour: dict[int, list[int]] = {h: [] for h in range(24)}
     by_hour[3], by_hour[10] = [1, 2, 3], [7, 8, 9]
     enough = lambda pool: len(pool) >= 3  # noqa: E731
-    assert sorted(hour_pool(by_hour, 5, 1, enough)) == [1, 2, 3]  # two hours away
-    assert sorted(hour_pool(by_hour, 9, 1, enough)) == [7, 8, 9]  # one hour away
-    assert sorted(hour_pool(by_hour, 3, 1, enough)) == [1, 2, 3]  # its own
-    assert hour_pool({h: [] for h in range(24)}, 3, 1, enough) == []
+    assert sorted(hour_pool(by_hour, 5, 1, enough, 3)) == [1, 2, 3]  # two hours away
+    assert sorted(hour_pool(by_hour, 9, 1, enough, 3)) == [7, 8, 9]  # one hour away
+    assert sorted(hour_pool(by_hour, 3, 1, enough, 3)) == [1, 2, 3]  # its own
+    assert sorted(hour_pool(by_hour, 14, 1, enough, 3)) == []  # four away: not reached
+    assert hour_pool({h: [] for h in range(24)}, 3, 1, enough, 12) == []
