@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,7 +60,9 @@ def _refuse_constant(name: str) -> float:
 
 # One decoder for the process: json.loads(...) with options would build a new one per call.
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
-_SCAN = _DECODER.scan_once
+# The decoder's scanner (set by JSONDecoder.__init__, not in its type stubs): (text, index) ->
+# (document, end), StopIteration when no value starts at the index.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _OPENERS = ("{", "[")
 _JSON_SPACE = " \t\n\r"  # the only whitespace JSON allows (RFC 8259, 2)
 
