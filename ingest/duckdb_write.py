@@ -154,7 +154,8 @@ class KeylessWriter:
         step cost more CPU than the append itself (`python -m bench.store_write`). Only a
         batch with readings not newer than their key's newest registers `batch_old`."""
         unique = _Unique.of(batch)
-        old = unique.not_newer_than(self._latest)
+        newest, minutes, first = unique.scan()
+        old = unique.not_newer_than(self._latest, first)
         con = self._con
         if len(old):
             con.register("batch_old", unique.table(old))
@@ -167,7 +168,6 @@ class KeylessWriter:
                 # Arrow table's order (readings schema 5, `ingest.duckdb_schema`).
                 rows.insert_into("readings")
                 rows.project(_NOTE).distinct().insert_into("rollup_pending")
-                newest = unique.newest()
                 # Readers of `latest()` wait for the COMMIT: one that has seen the readings
                 # committed never gets an older latest value.
                 with self._latest.lock:
@@ -182,7 +182,7 @@ class KeylessWriter:
         finally:
             if len(old):
                 con.unregister("batch_old")
-        return WriteResult(len(unique.ts), len(old), replaced, unique.minutes(), newest)
+        return WriteResult(len(unique.ts), len(old), replaced, minutes, newest)
 
     def _replace(self, ts: npt.NDArray[np.int64]) -> int:
         """Delete the stored copies of the registered `batch_old`; returns how many."""
@@ -221,14 +221,23 @@ class _Unique:
             batch.value[keep],
         )
 
-    def not_newer_than(self, latest: LatestValues) -> npt.NDArray[np.int64]:
-        """Indices of the rows whose key has a stored reading at their time or later."""
+    def not_newer_than(self, latest: LatestValues, first: dict[Key, int]) -> npt.NDArray[np.int64]:
+        """Indices of the rows whose key has a stored reading at their time or later. Only
+        keys whose oldest reading in the batch (`first`) is not newer than the stored newest
+        have rows to find: one look-up per key, and a pass over the rows only for those."""
+        suspects: dict[Key, int] = {}
+        for key, oldest in first.items():
+            seen = latest.newest_ms(key)
+            if seen is not None and oldest <= seen:
+                suspects[key] = seen
+        if not suspects:
+            return np.empty(0, np.int64)
         found = [
             i
             for i, (site, device, metric, ts) in enumerate(
                 zip(self.site, self.device, self.metric, self.ts.tolist(), strict=True)
             )
-            if (seen := latest.newest_ms((site, device, metric))) is not None and ts <= seen
+            if (stored := suspects.get((site, device, metric))) is not None and ts <= stored
         ]
         return np.asarray(found, np.int64)
 
@@ -246,21 +255,27 @@ class _Unique:
             }
         )
 
-    def minutes(self) -> int:
-        """How many distinct (key, minute) pairs the batch notes for the rollups."""
-        minute = (self.ts // 60_000).tolist()
-        return len(set(zip(self.site, self.device, self.metric, minute, strict=True)))
-
-    def newest(self) -> Newest:
-        """Each key's newest reading in the batch."""
+    def scan(self) -> tuple[Newest, int, dict[Key, int]]:
+        """One pass over the rows: each key's newest reading, how many distinct (key,
+        minute) pairs the batch notes for the rollups, and each key's oldest time."""
         newest: Newest = {}
+        oldest: dict[Key, int] = {}
+        pairs: set[tuple[Key, int]] = set()
         for site, device, metric, ts, value in zip(
             self.site, self.device, self.metric, self.ts.tolist(), self.value.tolist(), strict=True
         ):
-            seen = newest.get((site, device, metric))
-            if seen is None or ts >= seen[0]:
-                newest[(site, device, metric)] = (ts, value)
-        return newest
+            key = (site, device, metric)
+            seen = newest.get(key)
+            if seen is None:
+                newest[key] = (ts, value)
+                oldest[key] = ts
+            else:
+                if ts >= seen[0]:
+                    newest[key] = (ts, value)
+                if ts < oldest[key]:
+                    oldest[key] = ts
+            pairs.add((key, ts // 60_000))
+        return newest, len(pairs), oldest
 
 
 def clusters(ts: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
