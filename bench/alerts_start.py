@@ -10,7 +10,8 @@ Method
     1. The store is copied and the copy's rule state, alerts and seal-health points are
        removed: the rules replay their look-back (`seal_baseline_days` + 1 days) from scratch.
     2. The real `AlertService.run` starts on a clock at the end of the stored data. At once,
-       two fridges report 40 minutes at 12 °C (over the 8 °C limit for 30 min): the first in
+       two fridges report 90 minutes at 12 °C, after 4 °C (the food estimate, tau 30 min,
+       passes the 8 °C limit after ~21 min, and the alert fires 30 min later): the first in
        the replay's order and the last (config order; no saved state means equal look-backs).
        Their readings are stored, then handed to the service, as the store writer does.
     3. Wall time from the start to each fridge's over-temperature alert firing, and to the
@@ -49,7 +50,7 @@ from ingest import DuckDBStore
 from ingest.duckdb_alerts import DuckDBAlertStore
 
 WARM_C = 12.0
-WARM_MIN = 40
+WARM_MIN = 90
 TIMEOUT_S = 3600.0
 
 
