@@ -80,6 +80,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "no_warnings": ("无计量提示", "no metering warnings"),
     "continued": ("续", "continued"),
     "more_follows": ("续见下页", "continued on the next page"),
+    "steps_not_printed": (
+        "另有 {left} 条未打印（共 {total} 条）；Excel 与 CSV 报告列出全部。",
+        "{left} more not printed (of {total}); the XLSX and CSV reports list them all.",
+    ),
     "future": ("未到", "not yet"),
     "per_m2": ("单位面积", "per m²"),
     "per_occupant": ("人均", "per occupant"),

@@ -49,6 +49,10 @@ A4 = (8.27, 11.69)
 _HALF_PAGE_ROWS = 26
 _PAGE_ROWS = 54
 _BUILDING_ROWS = 30
+# Gaps and review items printed at most (page 4's half and nine continued pages): a meter
+# whose counter zigzags can hold tens of thousands, hundreds of pages nobody reads that took
+# minutes to draw; the rest is counted on the last page, and the XLSX and CSV list them all.
+_STEP_ROWS_MAX = _HALF_PAGE_ROWS + 9 * _PAGE_ROWS
 
 
 def cjk_font() -> str | None:
@@ -228,13 +232,19 @@ def _review_pages(report: EnergyReport, lang: Lang) -> Iterator[Figure]:
     header = [anomalies.header[i] for i in (1, 2, 3, 7)]
     first = _HALF_PAGE_ROWS
     none, no_steps = text("no_anomalies", lang), text("no_steps", lang)
+    printed = steps.rows[:_STEP_ROWS_MAX]
     _table(figure.add_subplot(grid[0]), header, rows[:first], _ANOMALY_WIDTHS, none)
-    _table(figure.add_subplot(grid[1]), steps.header, steps.rows[:first], _STEP_WIDTHS, no_steps)
-    if len(rows) > first or len(steps.rows) > first:
+    _table(figure.add_subplot(grid[1]), steps.header, printed[:first], _STEP_WIDTHS, no_steps)
+    if len(rows) > first or len(printed) > first:
         _more_follows(figure, lang)
     yield figure
     yield from _continued(report, lang, anomalies.title, header, rows[first:], _ANOMALY_WIDTHS)
-    yield from _continued(report, lang, steps.title, steps.header, steps.rows[first:], _STEP_WIDTHS)
+    pages = list(_continued(report, lang, steps.title, steps.header, printed[first:], _STEP_WIDTHS))
+    if len(steps.rows) > len(printed):  # then `pages` holds at least the last printed rows
+        left, total = len(steps.rows) - len(printed), len(steps.rows)
+        words = text("steps_not_printed", lang).format(left=left, total=total)
+        pages[-1].text(0.04, 0.012, words, fontsize=8, weight="bold")
+    yield from pages
 
 
 def _more_follows(figure: Figure, lang: Lang) -> None:

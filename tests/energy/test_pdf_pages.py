@@ -13,6 +13,7 @@ import pytest
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from openpyxl import load_workbook
 
 from energy.labels import Lang
 from energy.pdf import _pages, cjk_font
@@ -96,6 +97,34 @@ def test_a_long_table_goes_on_over_continued_pages(
     assert "gaps and review (continued)" in pages[4]
     listed = sum(page.count("gap (total known only)") for page in pages[3:])
     assert listed == 62  # every row is somewhere, none dropped at 30
+
+
+def test_a_review_list_too_long_to_read_is_counted_not_printed(
+    store: DuckDBStore, meters: Meters, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zigzagging counter can hold tens of thousands of review items (hundreds of pages that
+    took minutes to draw): the PDF prints a bounded number and says how many it left to the
+    XLSX and CSV (the bound lowered to 40 here: 62 gaps make 22 left)."""
+    monkeypatch.setattr("energy.pdf._STEP_ROWS_MAX", 40)
+    meters.write(
+        "elec-c",
+        "energy_kwh",
+        date(2026, 10, 1),
+        date(2026, 10, 31),
+        constant(4.0),
+        silent=lambda t: t.hour in (3, 16) and t.month == 10,
+    )
+    out = tmp_path / "bounded.pdf"
+    write_report(school(), store, OCTOBER, ReportFormat.PDF, out, lang="en")
+    pages = pdf_text(out).split("\f")
+    assert sum(page.count("gap (total known only)") for page in pages[3:]) == 40
+    assert "22 more not printed (of 62); the XLSX and CSV reports list them all." in pages[4]
+    xlsx = tmp_path / "all.xlsx"
+    write_report(school(), store, OCTOBER, ReportFormat.XLSX, xlsx, lang="en")
+    sheets = load_workbook(xlsx, read_only=True)
+    steps = next(ws for ws in sheets.worksheets if "review" in ws.title.lower())
+    listed = [row for row in steps.iter_rows(values_only=True) if "gap" in str(row[1])]
+    assert len(listed) == 62
 
 
 def test_days_not_yet_begun_are_blank_not_gaps(
