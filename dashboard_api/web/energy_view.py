@@ -59,7 +59,8 @@ class EnergyView:
     lines: list[LineView]
     warnings: list[str]
     anomalies: list[dict[str, str]]
-    steps: list[dict[str, str]]  # gaps, resets, rollovers and items for review
+    steps: list[dict[str, str]]  # gaps, resets, rollovers and items for review (the first)
+    steps_total: int  # of the building's: the rest are in the XLSX and CSV
 
 
 def energy_view(report: EnergyReport, building: str | None, lang: Lang) -> EnergyView:
@@ -81,6 +82,7 @@ def energy_view(report: EnergyReport, building: str | None, lang: Lang) -> Energ
         warnings=[w.message(lang) for w in report.warnings if building in (None, w.building)],
         anomalies=_anomalies(report, building, lang),
         steps=_steps(report, building, lang),
+        steps_total=sum(1 for s in report.steps if building in (None, s.meter.building.id)),
     )
 
 
@@ -336,8 +338,14 @@ def _anomalies(report: EnergyReport, building: str | None, lang: Lang) -> list[d
     ]
 
 
+# Listed on the page at most: a counter that zigzags can hold tens of thousands (megabytes
+# of a page a phone would choke on); the reports' files list them all.
+STEPS_LISTED = 200
+
+
 def _steps(report: EnergyReport, building: str | None, lang: Lang) -> list[dict[str, str]]:
     zone = report.site.zone
+    spans = [s for s in report.steps if building in (None, s.meter.building.id)]
     return [
         {
             "meter": s.meter.id,
@@ -346,6 +354,5 @@ def _steps(report: EnergyReport, building: str | None, lang: Lang) -> list[dict[
             "end": s.step.end.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             "usage": "" if s.step.usage is None else f"{s.step.usage:,.3f}",
         }
-        for s in report.steps
-        if building in (None, s.meter.building.id)
+        for s in spans[:STEPS_LISTED]
     ]

@@ -35,6 +35,7 @@ add_words(
         "“未到”：尚未发生。",
         "energy.anomalies": "异常",
         "energy.steps": "缺失与待核查（{n}）",
+        "energy.steps_more": "另有 {n} 条未在此列出；下载 Excel 或 CSV 报告查看全部。",
         "energy.estimated": "含估算",
         "energy.estimated_note": "“含估算”：缺失段的用量只知总量，其电费按该表同类日负荷曲线"
         "分摊到各时段估算。",
@@ -70,6 +71,7 @@ add_words(
         "dot: the day is not fully measured; “not yet”: has not happened.",
         "energy.anomalies": "Anomalies",
         "energy.steps": "Gaps and items for review ({n})",
+        "energy.steps_more": "{n} more not listed here; the XLSX and CSV reports list them all.",
         "energy.estimated": "incl. estimate",
         "energy.estimated_note": "“incl. estimate”: use across a gap is known in total only; its "
         "cost is estimated by spreading it over the tariff periods by the meter's own profile "
