@@ -51,6 +51,16 @@ async def test_simulated_school_to_api(
         for _ in range(40):  # 20 simulated minutes in 30 s steps
             await clock.advance(30)
             await asyncio.sleep(0.01)
+        # The fleet may still be publishing the last steps' readings: "acknowledged as many
+        # as published so far" alone can hold before the last ones are out (the gateway acks
+        # as fast as the fleet publishes), so wait for fridge-1's reading at the window's end.
+        window_end = START + timedelta(minutes=19, seconds=30)
+
+        def fridge_caught_up() -> bool:
+            latest = service.store.latest(config.site.id, "fridge-1")
+            return any(v.metric == "temp_c" and v.ts >= window_end for v in latest)
+
+        await wait_for(fridge_caught_up, "fridge-1's last reading of the window stored")
         await wait_for(
             lambda: service.gateway.stats.acked >= fleet.stats.total, "everything stored"
         )
