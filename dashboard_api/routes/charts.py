@@ -12,7 +12,7 @@ with the rules' own filter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -100,11 +100,13 @@ async def chart(
     columns = plot_columns(width)
     start_at, end_at = _window(context, start, end, columns)
     if context.live is None:
+        _require_reported(context, device, metric, None)
         _, draw = chart_job(context, device, metric, (start_at, end_at), (width, height), lang)
         return svg_answer(request, await asyncio.to_thread(draw), {})
     # Seeded first: the seed raises every device's version, which would otherwise make every
     # chart kept before it stale at once.
     await context.live.ready()
+    _require_reported(context, device, metric, context.live.values_of(device.id))
     key, draw = chart_job(context, device, metric, (start_at, end_at), (width, height), lang)
     warmer = chart_warmer_of(request)
     if warmer is not None and end is not None and start is not None:
@@ -145,6 +147,23 @@ def chart_job(
         tau_min(device.kind, context.config.rules_for(device)),
     )
     return key, draw
+
+
+def _require_reported(
+    context: Context, device: Device, metric: str, live: Mapping[str, object] | None
+) -> None:
+    """As the series answers: a metric the device has never reported is a 422 naming the ones
+    it has, not an empty chart that looks like a silent sensor (the live hub's memory when it
+    runs, else the store's latest values; a device that reported nothing yet is not judged)."""
+    if live is None:
+        live = {v.metric: v for v in context.store.latest(context.config.site.id, device.id)}
+    have = sorted(live)
+    if have and metric not in have:
+        raise ApiError(
+            422,
+            f"query parameter 'metric': device {shown(device.id)} has no metric "
+            f"{shown(metric)}; its metrics: {have}",
+        )
 
 
 def _window(

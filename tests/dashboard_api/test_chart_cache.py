@@ -87,7 +87,7 @@ async def test_the_kept_chart_is_the_chart_drawn_fresh(live: Live) -> None:
         MORNING,
         {**MORNING, "lang": "en", "width": "600"},
         {"metric": "temp_c"},  # the last 24 h up to now, snapped to the step
-        {"metric": "door_open", "start": MORNING["start"]},
+        {**MORNING, "width": "900", "height": "300"},
     ]
     drawn: list[bytes] = []
     for params in windows:

@@ -25,3 +25,15 @@ async def test_a_metric_the_device_has_is_answered(client: httpx.AsyncClient) ->
         "/api/devices/fridge-1/series", params={"metric": "temp_c", "step": "1h"}
     )
     assert response.status_code == 200 and response.json()["points"]
+
+
+async def test_a_chart_of_a_metric_the_device_does_not_have_is_a_422(
+    client: httpx.AsyncClient,
+) -> None:
+    """The chart is the same question drawn: an empty frame would look like a silent sensor."""
+    url = "/api/devices/fridge-1/chart.svg"
+    refused = await client.get(url, params={"metric": "energy_kwh"})
+    assert refused.status_code == 422, refused.text
+    assert "device 'fridge-1' has no metric 'energy_kwh'" in refused.json()["message"]
+    drawn = await client.get(url, params={"metric": "temp_c"})
+    assert drawn.status_code == 200 and drawn.text.startswith("<svg")
