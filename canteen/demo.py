@@ -6,6 +6,11 @@ speed, then runs in real time, so charts have data from the first minute. It mak
 account `admin` with a random password, printed with the address at start (a new one at each
 start): the only place a password is made up for anyone. The notifications the demo config
 sends to its local webhook are printed as they arrive (`canteen.demo_inbox`).
+
+Each start simulates the school afresh, so it starts on a fresh database: a second simulated
+history laid over the first would make every meter's counter jump back and forth and double the
+readings of the hours both cover. The previous run's file is kept beside it as
+`<name>.previous.duckdb` (one generation), for whoever wants to look at it again.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from canteen.demo_inbox import demo_inbox
 from canteen.runtime import Overrides, Service, run_until
@@ -23,8 +29,9 @@ from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
 from core.records import Role
 from demo_broker import EmbeddedBroker, MosquittoProcess, find_mosquitto
+from ingest import DuckDBStore, StoreError
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "set_aside"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,9 @@ async def run_demo(
 ) -> None:
     from firmware_sim import Fleet
 
+    kept = set_aside(Path(db))
+    if kept is not None:
+        print(f"The previous demo's database is kept as {kept}; this run starts afresh.")
     async with running_broker(broker) as broker_url, demo_inbox(config):
         service = Service(config, SystemClock(), Overrides(broker=broker_url, db=db, listen=listen))
         catch_up_s = history_hours * 3600 / CATCH_UP_SPEED
@@ -85,6 +95,38 @@ async def run_demo(
                 fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
                 await run_until(fleet.run(), stop)
             service_stop.set()
+
+
+def set_aside(db: Path) -> Path | None:
+    """Move an earlier run's database (and its write-ahead log) to `<stem>.previous<suffix>`,
+    replacing the one kept before; the path it was moved to, or None when there was none."""
+    if not db.exists():
+        return None
+    _refuse_if_open(db)
+    kept = db.with_name(f"{db.stem}.previous{db.suffix}")
+    for source, target in ((db, kept), (_wal(db), _wal(kept))):
+        target.unlink(missing_ok=True)
+        if source.exists():
+            source.replace(target)
+    return kept
+
+
+def _refuse_if_open(db: Path) -> None:
+    """A demo still running holds the file: moving it away under that demo would lose its
+    writes, so say what to do instead."""
+    try:
+        DuckDBStore(db, read_only=True).close()
+    except StoreError as exc:
+        if "lock" in str(exc).lower():
+            raise SystemExit(
+                f"canteen demo: {db} is open in another running demo or service; stop it "
+                "first, or give this demo its own file with --db PATH"
+            ) from None
+        # Not a database we can read (a broken file from a crash): set it aside all the same.
+
+
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + ".wal")
 
 
 async def _subscribed(service: Service, stop: asyncio.Event) -> bool:
@@ -121,7 +163,7 @@ canteen-monitor demo: {config.site.name} ({len(config.devices)} simulated device
   a series        {service.url}/api/devices/{first}/series?metric=temp_c&step=5m
   dead letters    {service.url}/api/deadletter
 The simulator fills in {history}, then runs live.
-Stop with Ctrl-C. Data is kept in {service.db_path}.
+Stop with Ctrl-C. Data is kept in {service.db_path} until the next start, which starts afresh.
 """,
         flush=True,
     )

@@ -8,8 +8,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -75,6 +77,47 @@ def wait_http(
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready in {timeout_s} s; last answer {last!r}")
+
+
+class Output:
+    """A process's output read as it comes, in a thread, so a test can wait for a line while
+    the process runs and still see everything it printed."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self._lines: list[str] = []
+        assert proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.append(line)
+
+    def text(self) -> str:
+        return "".join(list(self._lines))
+
+    def wait_for(self, pattern: str, timeout_s: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.text())
+            if found is not None:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"{pattern!r} not printed in {timeout_s} s: {self.text()}")
+
+
+def demo_session(base: str, password: str, proc: subprocess.Popen[str]) -> dict[str, str]:
+    """Log in as the demo's admin through the login form; the session cookie as a header."""
+    wait_http(f"{base}/api/health", lambda body: True, proc)
+    with httpx.Client(base_url=base, timeout=5) as client:
+        form = client.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]*)"', form.text)
+        assert csrf is not None, form.text
+        answer = client.post(
+            "/login", data={"name": "admin", "password": password, "csrf": csrf.group(1)}
+        )
+        assert answer.status_code in (200, 303), answer.text
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> str:
@@ -158,14 +201,16 @@ HISTORY_FILL_BOUND_S = 240
 @pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
 def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
     port = free_port()
-    headers = token_in(tmp_path / "demo.duckdb")
+    db = tmp_path / "demo.duckdb"
+    # A database left by an earlier run is set aside: this run starts afresh (README).
+    token_in(db)
     proc = start(
         [
             "demo",
             "--listen",
             f"127.0.0.1:{port}",
             "--db",
-            str(tmp_path / "demo.duckdb"),
+            str(db),
             "--history-hours",
             "0.5",
             "--broker",
@@ -173,8 +218,13 @@ def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
         ],
         tmp_path,
     )
+    output = Output(proc)
     base = f"http://127.0.0.1:{port}"
     try:
+        printed = output.wait_for(r"log in as admin, password (\S+)")
+        assert len(printed.group(1)) >= 12
+        headers = demo_session(base, printed.group(1), proc)
+        assert (tmp_path / "demo.previous.duckdb").exists()
         devices = wait_http(
             f"{base}/api/devices", lambda ds: all(d["online"] for d in ds), proc, headers=headers
         )
@@ -195,8 +245,7 @@ def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
         )
         assert all(0 <= p["value"] <= 8 for p in series["points"])  # type: ignore[index]
     finally:
-        out = stop(proc, signal.SIGINT)
-    assert "API docs" in out
-    # The demo's admin gets a new random password at each start, printed with the address.
-    password = re.search(r"log in as admin, password (\S+)", out)
-    assert password is not None and len(password.group(1)) >= 12, out
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, output.text()
+    out = output.text()
+    assert "API docs" in out and "this run starts afresh" in out
