@@ -11,6 +11,10 @@ Each start simulates the school afresh, so it starts on a fresh database: a seco
 history laid over the first would make every meter's counter jump back and forth and double the
 readings of the hours both cover. The previous run's file is kept beside it as
 `<name>.previous.duckdb` (one generation), for whoever wants to look at it again.
+
+The history holds one fault on purpose (`demo_faults`): a fridge's compressor stops for 90
+minutes, so a new user finds an over-temperature alert to acknowledge and close with its
+corrective action and food decision, instead of a school where nothing ever happens.
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from canteen.demo_inbox import demo_inbox
 from canteen.runtime import Overrides, Service, run_until
 from core.clock import CatchUpClock, SystemClock
 from core.config import SiteConfig
+from core.model import DeviceKind
 from core.records import Role
 from demo_broker import EmbeddedBroker, MosquittoProcess, find_mosquitto
+from firmware_sim.faults import Fault, FaultType
+from firmware_sim.models import build_model
 from ingest import DuckDBStore, StoreError
 
-__all__ = ["run_demo", "set_aside"]
+__all__ = ["demo_faults", "run_demo", "set_aside", "staged_fault"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,10 @@ DEMO_ADMIN = "admin"
 
 # Six hours of history in about 30 s of wall time.
 CATCH_UP_SPEED = 720.0
+# The staged compressor failure: it stops this long before the present, for this long, so that
+# the food estimate (tau 30 min) crosses the fridge's limit and comes back inside the history.
+FAULT_BEFORE_NOW = timedelta(hours=3)
+FAULT_LASTS = timedelta(minutes=90)
 
 
 @contextlib.asynccontextmanager
@@ -81,6 +92,7 @@ async def run_demo(
             config,
             f"{history_hours:g} h of history first (~{catch_up_s:.0f} s)",
             password,
+            staged_fault(config, history_hours),
         )
         # On stop the simulator goes first (its devices say 'offline'), then the service.
         service_stop = asyncio.Event()
@@ -92,9 +104,40 @@ async def run_demo(
                 # (a loaded machine lost the first half hour), and what is published before the
                 # gateway's first subscription has no session at the broker to wait in.
                 start = datetime.now(UTC) - timedelta(hours=history_hours)
-                fleet = Fleet(config, CatchUpClock(start, CATCH_UP_SPEED), broker_url)
+                faults = demo_faults(config, start, history_hours)
+                fleet = Fleet(
+                    config,
+                    CatchUpClock(start, CATCH_UP_SPEED),
+                    broker_url,
+                    model_factory=lambda c, d, seed: build_model(c, d, seed, faults),
+                )
                 await run_until(fleet.run(), stop)
             service_stop.set()
+
+
+def demo_faults(config: SiteConfig, start: datetime, history_hours: float) -> tuple[Fault, ...]:
+    """The compressor of the site's second fridge (the first is the one the quick start's
+    links show) stops `FAULT_BEFORE_NOW` before the present for `FAULT_LASTS`; nothing when the
+    history is too short to hold it or the site has no second fridge."""
+    fridges = [d for d in config.devices if d.kind is DeviceKind.FRIDGE]
+    onset = start + timedelta(hours=history_hours) - FAULT_BEFORE_NOW
+    if len(fridges) < 2 or onset < start:
+        return ()
+    end = onset + FAULT_LASTS
+    return (Fault(FaultType.COMPRESSOR_FAILURE, fridges[1].id, onset.timestamp(), end.timestamp()),)
+
+
+def staged_fault(config: SiteConfig, history_hours: float) -> str:
+    """The announcement's line about the staged failure ('' when there is none)."""
+    faults = demo_faults(config, datetime.now(UTC), history_hours)
+    device = next((d for d in config.devices if faults and d.id == faults[0].device), None)
+    if device is None:
+        return ""
+    return (
+        f"Staged in the history: the compressor of {device.id} ({device.location}) stops "
+        f"{FAULT_BEFORE_NOW.total_seconds() / 3600:g} h before now for "
+        f"{FAULT_LASTS.total_seconds() / 60:g} min: an alert to acknowledge and close.\n"
+    )
 
 
 def set_aside(db: Path) -> Path | None:
@@ -150,7 +193,9 @@ def _demo_admin(service: Service) -> str:
     return password
 
 
-def _announce(service: Service, config: SiteConfig, history: str, password: str) -> None:
+def _announce(
+    service: Service, config: SiteConfig, history: str, password: str, staged: str
+) -> None:
     first = config.devices[0].id if config.devices else "DEVICE"
     print(
         f"""
@@ -163,7 +208,7 @@ canteen-monitor demo: {config.site.name} ({len(config.devices)} simulated device
   a series        {service.url}/api/devices/{first}/series?metric=temp_c&step=5m
   dead letters    {service.url}/api/deadletter
 The simulator fills in {history}, then runs live.
-Stop with Ctrl-C. Data is kept in {service.db_path} until the next start, which starts afresh.
+{staged}Stop with Ctrl-C. Data is kept in {service.db_path} until the next start (afresh).
 """,
         flush=True,
     )

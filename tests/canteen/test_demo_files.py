@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from canteen.demo import set_aside
+from canteen.demo import demo_faults, set_aside, staged_fault
+from core import load_config
+from firmware_sim.faults import FaultType
 from ingest import DuckDBStore
+from tests.conftest import EXAMPLES
 
 
 def test_a_first_run_has_nothing_to_set_aside(tmp_path: Path) -> None:
@@ -63,3 +67,17 @@ def test_the_kept_name_keeps_the_suffix(tmp_path: Path, name: str) -> None:
     DuckDBStore(db).close()
     kept = set_aside(db)
     assert kept is not None and kept.suffix == db.suffix and ".previous" in kept.name
+
+
+def test_the_demo_stages_one_compressor_failure_inside_its_history() -> None:
+    config = load_config(EXAMPLES / "demo-school.yaml")
+    start = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    (fault,) = demo_faults(config, start, 6.0)
+    assert fault.type is FaultType.COMPRESSOR_FAILURE and fault.device == "fridge-2"
+    assert fault.end_s is not None
+    # It starts 3 h before the present and is over 90 min later, inside the six hours.
+    assert fault.onset_s == (start + timedelta(hours=3)).timestamp()
+    assert fault.end_s - fault.onset_s == 90 * 60
+    assert "fridge-2" in staged_fault(config, 6.0)
+    # Half an hour of history (the CLI test's) has no room for it: nothing is staged.
+    assert demo_faults(config, start, 0.5) == () and staged_fault(config, 0.5) == ""
