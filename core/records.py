@@ -207,6 +207,7 @@ class DeliveryOutcome(StrEnum):
     SENT = "sent"
     RETRY = "retry"  # refused or unreachable, tried again later
     FAILED = "failed"  # given up: a permanent refusal or the last attempt
+    WITHDRAWN = "withdrawn"  # never sent: someone acted on its alert first (attempt 0)
 
 
 @dataclass(frozen=True, slots=True)

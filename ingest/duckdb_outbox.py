@@ -12,13 +12,14 @@ persists a changed alert and the notices about it in one (`ingest.duckdb_alerts`
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from core.records import DeliveryAttempt, OutboxEntry, OutboxState
+from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
 from ingest import duckdb_schema
 from ingest.duckdb_rows import RecordTable, naive_utc, utc
 from ingest.duckdb_tables import DuckDBTables
@@ -143,17 +144,34 @@ class DuckDBOutboxStore(DuckDBTables):
         self, alert_ids: Sequence[int], kinds: Sequence[str], now: datetime, reason: str
     ) -> list[str]:
         """Pending entries about one of `alert_ids` alone, of `kinds`, are withdrawn (never
-        sent); their keys. A digest, which speaks of other alerts too, stays."""
+        sent); their keys. A digest, which speaks of other alerts too, stays. Each withdrawn
+        entry leaves a row in the delivery log (outcome `withdrawn`, attempt 0, the reason), in
+        the same transaction, so the alert's history says why its reminder never came."""
         if not alert_ids:
             return []
-        rows = self._write(
-            """UPDATE outbox SET state = 'withdrawn', updated_at = ?, last_error = ?
-               WHERE state = 'pending' AND len(alert_ids) = 1
-                 AND list_contains(?::BIGINT[], alert_ids[1]) AND list_contains(?, kind)
-               RETURNING "key" """,
-            [naive_utc(now), reason, list(alert_ids), list(kinds)],
-        )
-        return [str(key) for (key,) in rows]
+        with self._transaction() as con:
+            rows = con.execute(
+                """UPDATE outbox SET state = 'withdrawn', updated_at = ?, last_error = ?
+                   WHERE state = 'pending' AND len(alert_ids) = 1
+                     AND list_contains(?::BIGINT[], alert_ids[1]) AND list_contains(?, kind)
+                   RETURNING "key", channel, kind, alert_ids, notice """,
+                [naive_utc(now), reason, list(alert_ids), list(kinds)],
+            ).fetchall()
+            for key, channel, kind, ids, notice in rows:
+                recipients = json.loads(notice).get("recipients", ()) if notice else ()
+                attempt = DeliveryAttempt(
+                    notice_key=str(key),
+                    alert_ids=tuple(int(i) for i in ids),
+                    channel=str(channel),
+                    recipients=tuple(str(r) for r in recipients),
+                    attempt=0,
+                    at=now,
+                    outcome=DeliveryOutcome.WITHDRAWN,
+                    reason=reason,
+                    kind=str(kind),
+                )
+                con.execute(_LOG.insert(), _LOG.encode(attempt))
+        return [str(key) for key, *_ in rows]
 
     def merge(self, digest: OutboxEntry, keys: Sequence[str]) -> int:
         with self._transaction() as con:

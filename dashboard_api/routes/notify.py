@@ -2,8 +2,9 @@
 
 Every attempt to send a notice about the alert, oldest first: the channel, who it was for, the
 notice's kind (fired, reminder, escalated, resolved, digest), the outcome (sent, retry,
-failed), the receiver's reason and HTTP status, and how long the send took. The log is the
-outbox's (`alerts.notify.outbox`), handed in through the `ApiContext` as `deliveries`.
+failed, or withdrawn: never sent because someone acted on the alert first, attempt 0, the
+reason naming who), the receiver's reason and HTTP status, and how long the send took. The
+log is the outbox's (`alerts.notify.outbox`), handed in through the `ApiContext` as `deliveries`.
 """
 
 from __future__ import annotations

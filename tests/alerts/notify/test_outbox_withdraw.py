@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alerts.notify.model import Notice, NoticeKind
 from alerts.notify.outbox import entry_for
-from core.records import OutboxState
+from core.records import DeliveryOutcome, OutboxState
 from ingest.duckdb_outbox import DuckDBOutboxStore
 from tests.alerts.notify.conftest import NOW, fridge_facts, make_notice
 
@@ -56,6 +56,20 @@ def test_only_the_acted_on_alerts_waiting_reminders_and_escalations(tmp_path: Pa
         assert [e.key for e in outbox.due("kitchen-robot", later, 10)] == [
             "1/fired", "1/resolved", "2/reminder1", "digest/x",
         ]  # fmt: skip
+        # The alert's delivery log says why its reminder and escalation never came.
+        logged = [
+            (d.notice_key, d.outcome, d.attempt, d.reason, d.recipients, d.at)
+            for d in outbox.deliveries_for_alert(1)
+            if d.outcome is DeliveryOutcome.WITHDRAWN
+        ]
+        recipients = outbox.entry("1/escalated").notice["recipients"]  # type: ignore[union-attr]
+        assert sorted(logged) == [
+            ("1/escalated", DeliveryOutcome.WITHDRAWN, 0, "acknowledged by wang",
+             tuple(recipients), later),
+            ("1/reminder1", DeliveryOutcome.WITHDRAWN, 0, "acknowledged by wang",
+             tuple(recipients), later),
+        ]  # fmt: skip
+        assert outbox.deliveries_for_alert(2) == []
         assert outbox.withdraw([1], KINDS, later, "again") == []  # once
         assert outbox.prune(later + timedelta(seconds=1)) == 3  # the withdrawn and the sent
         assert {e.key for e in outbox.entries()} == {
