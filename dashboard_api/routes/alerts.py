@@ -25,13 +25,13 @@ from alerts.lifecycle import AlertChange
 from alerts.model import (
     Alert,
     AlertAction,
-    AlertHistoryEntry,
     AlertQuery,
     AlertState,
     FoodDecision,
     RuleId,
     Severity,
 )
+from dashboard_api.alert_timeline import TimelineRow, timeline
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import ActorFromLogin, Context, Desk, Staff
 from dashboard_api.errors import ApiError, answers, shown
@@ -127,7 +127,8 @@ def list_alerts(
 def get_alert(context: Context, desk: Desk, alert_id: AlertId, lang: Lang = "zh") -> dict[str, Any]:
     alert = _act(lambda: desk.book.get(alert_id))
     history = _act(lambda: desk.book.history(alert_id))
-    return {**describe(context, alert, lang), "history": [_entry(context, e) for e in history]}
+    rows = timeline(history)
+    return {**describe(context, alert, lang), "history": [_entry(context, r) for r in rows]}
 
 
 @router.post(
@@ -227,13 +228,16 @@ def describe(context: Context, alert: Alert, lang: Language) -> dict[str, Any]:
     }
 
 
-def _entry(context: Context, entry: AlertHistoryEntry) -> dict[str, Any]:
+def _entry(context: Context, row: TimelineRow) -> dict[str, Any]:
+    entry = row.entry
     return {
         "at": entry.at.astimezone(context.config.site.zone).isoformat(),
+        "time_basis": row.basis.value,
         "action": entry.action.value,
         "state": entry.state.value,
         "actor": entry.actor,
         "note": entry.note,
+        "recorded_after": None if row.recorded_after is None else row.recorded_after.value,
     }
 
 

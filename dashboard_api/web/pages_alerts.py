@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from alerts.errors import AlertError, AlertNotFoundError, ClosureIncompleteError
 from alerts.lifecycle import RULE_ACTOR
 from core.records import Alert, AlertAction, AlertQuery, AlertState, FoodDecision, RuleId, Severity
+from dashboard_api.alert_timeline import mixed, timeline
 from dashboard_api.context import AlertsDesk, ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf
 from dashboard_api.params import parse_date
@@ -205,7 +206,7 @@ def _alert_view(
 ) -> HTMLResponse:
     try:
         alert = desk.book.get(number)
-        history = desk.book.history(number)
+        history = timeline(desk.book.history(number))
     except AlertNotFoundError:
         raise PageError(404, "alert.unknown", id=number) from None
     # Both callers run this view in a thread (a sync route; `run_in_threadpool` after a
@@ -221,7 +222,8 @@ def _alert_view(
         {
             "alert": alert,
             "device": context.config.device(alert.device),
-            "history": history,
+            "history": history,  # in the order things happened, each row's clock named
+            "history_mixed": mixed(history),
             "deliveries": deliveries,  # None: no notification channel configured
             "forms": _forms(alert) if can_act(request) else (),
             "food_safety": alert.food_safety,
