@@ -21,10 +21,14 @@ from core.records import ApiToken, Role, User
 from dashboard_api.auth.errors import AuthError
 from dashboard_api.auth.service import Auth, SessionGrant
 
-__all__ = ["AdminLog", "People", "PeopleConflictError", "PersonRow"]
+__all__ = ["TEMPORARY_PASSWORD", "AdminLog", "People", "PeopleConflictError", "PersonRow"]
 
 # 12 random bytes: 16 URL-safe characters, above the 8 the password rules ask (NIST SP 800-63B).
 _RESET_BYTES = 12
+# The audit row's note (its reason column) when the password in use is one the person did not
+# choose (an admin typed it, or a reset drew it): the trail names it in the reader's language.
+# Rows written before this note carried the reset's "change at next login" as the new value.
+TEMPORARY_PASSWORD = "temporary_password"
 
 
 class PeopleConflictError(AuthError):
@@ -71,7 +75,7 @@ class People:
         """The admin chose the first password, so it is temporary: the person replaces it at
         their first login (as after a reset) and the admin never knows the one in use."""
         user = self.auth.add_user(name, role, password, must_change=True)
-        self._audit(actor, AdminAction.USER_CREATED, name, None, role.value)
+        self._audit(actor, AdminAction.USER_CREATED, name, None, role.value, TEMPORARY_PASSWORD)
         return user
 
     def set_role(self, actor: str, name: str, role: Role) -> User:
@@ -103,7 +107,7 @@ class People:
         """A new random password, returned once (only its hash is kept); sessions end."""
         password = secrets.token_urlsafe(_RESET_BYTES)
         self.auth.set_password(name, password, must_change=True)
-        self._audit(actor, AdminAction.USER_PASSWORD_RESET, name, None, "change at next login")
+        self._audit(actor, AdminAction.USER_PASSWORD_RESET, name, None, None, TEMPORARY_PASSWORD)
         return password
 
     def choose_password(self, name: str, password: str) -> SessionGrant:
@@ -144,7 +148,13 @@ class People:
             )
 
     def _audit(
-        self, actor: str, action: AdminAction, target: str, old: str | None, new: str | None
+        self,
+        actor: str,
+        action: AdminAction,
+        target: str,
+        old: str | None,
+        new: str | None,
+        note: str = "",
     ) -> None:
         at = self.auth.clock.now()
-        self.log.audit(AuditEntry(at, actor, action, target, old, new, ""))
+        self.log.audit(AuditEntry(at, actor, action, target, old, new, note))

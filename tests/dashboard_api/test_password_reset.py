@@ -19,6 +19,7 @@ import pytest
 
 from core.admin_records import AdminAction
 from core.records import Role
+from dashboard_api.auth.people import TEMPORARY_PASSWORD
 from dashboard_api.deps import SESSION_COOKIE
 from ingest import duckdb_schema
 from ingest.duckdb_users import DuckDBUserStore
@@ -106,9 +107,9 @@ async def test_a_reset_password_opens_only_the_password_page_until_changed(site:
         assert (await again.get("/alerts")).status_code == 200
 
     trail = site.admin.audit_trail(("user",))
-    assert [(e.actor, e.action, e.target, e.new) for e in trail[:2]] == [
-        (VIEWER, AdminAction.USER_PASSWORD_CHANGED, VIEWER, None),
-        (ADMIN, AdminAction.USER_PASSWORD_RESET, VIEWER, "change at next login"),
+    assert [(e.actor, e.action, e.target, e.new, e.reason) for e in trail[:2]] == [
+        (VIEWER, AdminAction.USER_PASSWORD_CHANGED, VIEWER, None, ""),
+        (ADMIN, AdminAction.USER_PASSWORD_RESET, VIEWER, None, TEMPORARY_PASSWORD),
     ]
 
 
@@ -160,10 +161,17 @@ async def test_a_person_an_admin_added_chooses_their_own_password_at_first_login
     async with site.browser(ADMIN) as admin:
         assert 'data-testid="must-change-陈会计"' not in (await admin.get("/admin/users")).text
     trail = site.admin.audit_trail(("user",))
-    assert [(e.actor, e.action, e.target) for e in trail[:2]] == [
-        ("陈会计", AdminAction.USER_PASSWORD_CHANGED, "陈会计"),
-        (ADMIN, AdminAction.USER_CREATED, "陈会计"),
+    assert [(e.actor, e.action, e.target, e.new, e.reason) for e in trail[:2]] == [
+        ("陈会计", AdminAction.USER_PASSWORD_CHANGED, "陈会计", None, ""),
+        (ADMIN, AdminAction.USER_CREATED, "陈会计", "staff", TEMPORARY_PASSWORD),
     ]
+    # The trail says so in the reader's language, on the created row (newest first).
+    async with site.browser(ADMIN) as admin:
+        for lang, words in (("zh", "临时密码"), ("en", "temporary password")):
+            page = (await admin.get(f"/admin/users?lang={lang}")).text
+            changed, created = (r.split("</tr>")[0] for r in page.split('"trail-row"')[1:3])
+            assert "陈会计" in created and words in text_of(created)
+            assert 'data-testid="trail-note"' in created and words not in text_of(changed)
 
 
 def test_a_users_table_of_version_1_gains_the_flag_for_nobody(tmp_path: Path) -> None:
