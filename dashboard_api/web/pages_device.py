@@ -24,13 +24,21 @@ from alerts import registers as alert_registers
 from alerts.text import SEAL_FEATURES
 from core.metrics import METRICS, ValueType
 from core.model import Device
-from core.records import Alert, AlertQuery, AlertState
+from core.records import Alert, AlertQuery, AlertState, Role
 from dashboard_api.chart_cache import preset_window
 from dashboard_api.context import ApiContext
-from dashboard_api.deps import Context, PageViewer, check_form_csrf
+from dashboard_api.deps import Context, PageViewer, check_form_csrf, current_person
 from dashboard_api.params import parse_instant
+from dashboard_api.web.device_body import (
+    BodySlot,
+    BodyState,
+    DeviceBodies,
+    local_time,
+    render_body,
+    with_csrf,
+)
 from dashboard_api.web.device_seal import SealMemory, SealView, read_seal
-from dashboard_api.web.i18n import language_of
+from dashboard_api.web.i18n import CATALOGUE, language_of, translator
 from dashboard_api.web.pages_common import (
     PageError,
     can_act,
@@ -45,7 +53,7 @@ from dashboard_api.web.pages_overview import band_text, decimals, main_metric
 from dashboard_api.web.render import render
 from ingest.store import LatestValue
 
-__all__ = ["RANGES", "SealView", "router", "seal_memory"]
+__all__ = ["RANGES", "SealView", "device_bodies", "router", "seal_memory"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -149,40 +157,84 @@ def _page(
     request: Request, context: ApiContext, device: Device, relearn_error: str | None = None
 ) -> HTMLResponse:
     lang = language_of(request)
+    hub = context.live
+    values_version = 0 if hub is None else hub.version_of(device.id)  # taken before the read
     latest = _latest(context, device)
-    metrics = [v.metric for v in latest]
     metric = _metric(request, device, latest)
     period = _period(request, context)
-    limits = context.config.limits_for(device)
+    person = current_person(request)
+    role = "" if person is None else person.role.value
+    relearned = request.query_params.get("relearned") == "1"
+    band = band_text(device, context.config.limits_for(device), lang)
+    overridden = device.id in context.config.limit_overrides()
+    charts = (
+        _chart_url(device, metric, period, lang, CHART_WIDE),
+        _chart_url(device, metric, period, lang, CHART_NARROW),
+    )
+    seal = _seal(request, context, device)
+    variables = {
+        "t": translator(lang),
+        "lang": lang,
+        "words": CATALOGUE[lang],
+        "local": local_time(context.config.site.zone),
+        "device": device,
+        "building": next(b for b in context.config.buildings if b.id == device.building),
+        "metric": metric,
+        "metrics": [v.metric for v in latest] or [metric],
+        "period": period,
+        "ranges": list(RANGES),
+        "chart_url": charts[0],
+        "chart_narrow_url": charts[1],
+        "links": _links(device, metric, period, context.clock.now()),
+        "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
+        "band": band,
+        "limits_overridden": overridden,
+        "is_admin": role == Role.ADMIN.value,
+        "alerts": _open_alerts(request, context, device),
+        "seal": seal,
+        "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
+        "relearned": relearned,
+        "relearn_error": relearn_error,
+        "can_act": can_act(request),
+        "seal_rows": _SEAL_ROWS,
+    }
+    csrf = person.csrf if person is not None and person.csrf else ""
+    if hub is None or not hub.seeded or relearned or relearn_error or period.range is None:
+        body = with_csrf(render_body(variables), csrf)  # nothing to key it on, or one-off
+    else:
+        slot = BodySlot(device.id, metric, period.range, lang, role)
+        state = BodyState(
+            values_version,
+            hub.alerts_version_of(device.id),
+            band,
+            overridden,
+            charts,
+            _minute(period.end),
+        )
+        body = device_bodies(request).body(slot, state, seal, variables, csrf)
     return render(
         request,
         "device.html",
         {
             "device": device,
-            "building": next(b for b in context.config.buildings if b.id == device.building),
-            "metric": metric,
-            "metrics": metrics or [metric],
-            "period": period,
-            "ranges": list(RANGES),
-            "chart_url": _chart_url(device, metric, period, lang, CHART_WIDE),
-            "chart_narrow_url": _chart_url(device, metric, period, lang, CHART_NARROW),
-            "links": _links(device, metric, period, context.clock.now()),
-            "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
-            "decimals": decimals,
-            "band": band_text(device, limits, lang),
-            "limits_overridden": device.id in context.config.limit_overrides(),
-            "alerts": _open_alerts(request, context, device),
-            "seal": _seal(request, context, device),
-            "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
+            "body": body,
             "now_ms": int(context.clock.now().timestamp() * 1000),
-            "relearned": request.query_params.get("relearned") == "1",
-            "relearn_error": relearn_error,
-            "can_act": can_act(request),
-            "seal_rows": _SEAL_ROWS,
             **shared(request, request.url.path),
         },
         status_code=422 if relearn_error else 200,
     )
+
+
+def device_bodies(request: Request) -> DeviceBodies:
+    """The app's kept device-page bodies, made on first use (one per app, as the hub is)."""
+    kept: DeviceBodies | None = getattr(request.app.state, "device_bodies", None)
+    if kept is None:
+        kept = request.app.state.device_bodies = DeviceBodies()
+    return kept
+
+
+def _minute(instant: datetime) -> datetime:
+    return instant.replace(second=0, microsecond=0)
 
 
 def _metric(request: Request, device: Device, latest: list[LatestValue]) -> str:
@@ -243,7 +295,10 @@ def _chart_url(
 def _links(device: Device, metric: str, period: Period, now: datetime) -> dict[str, str]:
     """Links to the period before and after the one shown (same length)."""
     base = f"/devices/{device.id}?"
-    earlier = {"metric": metric, "start": _ms(period.start - period.span), "end": _ms(period.start)}
+    # A preset range ends now: its earlier period starts at the minute its start is shown in,
+    # so the page (kept per minute, `web.device_body`) links the same one all that minute.
+    start = period.start if period.range is None else _minute(period.start)
+    earlier = {"metric": metric, "start": _ms(start - period.span), "end": _ms(start)}
     links = {"earlier": base + urlencode(earlier)}
     if period.end < now - timedelta(minutes=1):
         later_end = min(period.end + period.span, now)
