@@ -8,7 +8,13 @@ Withdrawn notices: a reminder says nobody acknowledged, an escalation that nobod
 someone acknowledged, resolved or closed the alert (by the API, its page or the signed link,
 whichever process served it), those still waiting in the outbox (a receiver that asked to wait,
 a service that was down) are withdrawn, never sent; the first notice and the resolved one stay
-true and go out. A digest, which speaks of other alerts too, is sent as it is.
+true and go out, the first saying who acted (`alerts.notify.outbox.settle`). A digest waiting
+with it says the same of each alert acted on, and is withdrawn once every alert in it was
+(unless one of them is a resolution: that is news).
+
+Pruning keeps every notice about an open alert, whatever its age: they are what a restarted
+planner recalls of the alert's round (who was told, the level, how many reminders), so an alert
+firing longer than the retention is not told afresh after a restart.
 
 All of it is blocking database work: the wiring calls it in a thread.
 """
@@ -19,15 +25,17 @@ import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from alerts.lifecycle import RULE_ACTOR, AlertChange
 from alerts.model import Alert, AlertAction, AlertHistoryEntry, AlertQuery, AlertState
-from alerts.notify.model import Notice, NoticeKind
-from alerts.notify.outbox import notice_of
+from alerts.notify.model import Notice, NoticeKind, Settled
+from alerts.notify.outbox import notice_of, settle
 from alerts.notify.planner import Checkpoint, Escalation
 from alerts.notify.recall import Recalled, level_note, recall
 from alerts.store import AlertPersistence
+from core.records import OutboxEntry, OutboxState
 from ingest.duckdb_outbox import DuckDBOutboxStore
 
 __all__ = ["PLANNER_STATE", "NotifyRecords", "history_row"]
@@ -97,6 +105,11 @@ class NotifyRecords:
         history = self._alerts.alert_history
         return alerts, {a.id: recall(a, history(a.id), notices.get(a.id, ())) for a in alerts}
 
+    def open_alert_ids(self) -> list[int]:
+        """The ids of the open alerts (their notices are kept however old: see the docstring)."""
+        query = AlertQuery(site=self._site, states=_OPEN_STATES, limit=_RECONCILE_LIMIT)
+        return [alert.id for alert in self._alerts.find_alerts(query)]
+
     # -- the planner's escalations ----------------------------------------------------------
 
     def record_escalations(self, escalations: Sequence[Escalation]) -> None:
@@ -133,14 +146,17 @@ class NotifyRecords:
         self, alerts: Sequence[Alert], closed: Collection[int], now: datetime
     ) -> list[str]:
         """Withdraw the waiting reminders and escalations of `alerts` someone acted on, and of
-        the `closed` alert ids (see the module docstring); the keys withdrawn."""
+        the `closed` alert ids, and mark those alerts in the other notices still waiting (see
+        the module docstring); the keys withdrawn or changed."""
         acted = [a for a in alerts if a.state in _PERSON_ACTIONS]
         keys: list[str] = []
         for alert in acted:
             keys += self._withdraw([alert.id], f"{_step_of(alert)} before it went out", now)
         if closed:
             keys += self._withdraw(sorted(closed), "closed before it went out", now)
-        return keys
+        steps = {a.id: _settled_step(a, now) for a in acted}
+        steps.update((i, Settled(AlertState.CLOSED.value, now)) for i in closed)
+        return keys + self._settle(steps, now)
 
     def _withdraw(self, alert_ids: Sequence[int], why: str, now: datetime) -> list[str]:
         reason = f"withdrawn, not sent: its alert was {why}"
@@ -149,12 +165,46 @@ class NotifyRecords:
             log.info("notify: %s %s", key, reason)
         return keys
 
+    def _settle(self, steps: Mapping[int, Settled], now: datetime) -> list[str]:
+        """Mark the acted-on alerts in the notices still waiting; withdraw the digests left
+        with nothing to act on."""
+        if not steps:
+            return []
+        changed = self._outbox.revise_pending(sorted(steps), partial(_settled, steps, now))
+        for entry in changed:
+            if entry.state is OutboxState.WITHDRAWN:
+                log.info("notify: %s %s", entry.key, entry.last_error)
+        return [entry.key for entry in changed]
 
-def _step_of(alert: Alert) -> str:
-    """`acknowledged by wang`: the step that made the waiting notices untrue."""
-    by = {
+
+def _settled(steps: Mapping[int, Settled], now: datetime, entry: OutboxEntry) -> OutboxEntry | None:
+    try:
+        return settle(entry, steps, now)
+    except ValueError as exc:  # one unreadable notice must not stop the others
+        log.error("notify: outbox entry %s unreadable (%s); left as it is", entry.key, exc)
+        return None
+
+
+def _by(alert: Alert) -> str | None:
+    return {
         AlertState.ACKNOWLEDGED: alert.acknowledged_by,
         AlertState.RESOLVED: alert.resolved_by,
         AlertState.CLOSED: alert.closed_by,
     }.get(alert.state)
+
+
+def _settled_step(alert: Alert, now: datetime) -> Settled:
+    """The step as a waiting notice says it: when the book has it, and who (not the rules)."""
+    at = {
+        AlertState.ACKNOWLEDGED: alert.acknowledged_at,
+        AlertState.RESOLVED: alert.resolved_at,
+        AlertState.CLOSED: alert.closed_at,
+    }.get(alert.state)
+    by = _by(alert)
+    return Settled(alert.state.value, at or now, None if by == RULE_ACTOR else by)
+
+
+def _step_of(alert: Alert) -> str:
+    """`acknowledged by wang`: the step that made the waiting notices untrue."""
+    by = _by(alert)
     return f"{alert.state.value} by {by}" if by else alert.state.value

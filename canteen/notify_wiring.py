@@ -14,7 +14,7 @@ and when from its notices: `alerts.notify.recall`). Ticks save their own plans a
 plan whose transaction rolled back is forgotten (the planner goes back to its state before it).
 A named task ticks the planner every `tick_s` of the clock (escalations, reminders, the end of
 quiet hours); another prunes sent notices older than `outbox_retention_days` every hour (the
-delivery log stays).
+delivery log stays), keeping every notice about an open alert (what a restart recalls).
 
 What people do (acknowledge, resolve, close, by the API, the page or the signed link) goes
 through the alert book, which tells no listener; the tick looks up the alerts the planner
@@ -31,7 +31,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -303,11 +303,18 @@ class NotifyWiring:
             await self._clock.sleep(_PRUNE_EVERY_S)
 
     async def prune(self, keep: timedelta) -> int:
-        """Delete sent notices last changed more than `keep` ago; how many."""
-        pruned = await asyncio.to_thread(self.outbox.prune, self._clock.now() - keep)
+        """Delete sent notices last changed more than `keep` ago, but none about an open or
+        tracked alert (`notify_records`); how many."""
+        pruned = await asyncio.to_thread(self._prune_now, self._clock.now() - keep)
         if pruned:
             log.info("notify: %d sent notices older than %s pruned from the outbox", pruned, keep)
         return pruned
+
+    def _prune_now(self, before: datetime) -> int:
+        with self._planner_lock:
+            tracked = set(self.planner.pending())
+        keep = sorted(tracked.union(self._records.open_alert_ids()))
+        return self.outbox.prune(before, keep_alerts=keep)
 
     async def _tick(self) -> None:
         while True:

@@ -12,10 +12,11 @@ persists a changed alert and the notices about it in one (`ingest.duckdb_alerts`
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -25,6 +26,8 @@ from ingest.duckdb_rows import RecordTable, naive_utc, utc
 from ingest.duckdb_tables import DuckDBTables
 
 __all__ = ["DuckDBOutboxStore", "enqueue_on"]
+
+log = logging.getLogger(__name__)
 
 _OUTBOX = RecordTable(
     "outbox",
@@ -46,6 +49,10 @@ _LOG = RecordTable(
     ),
 )  # fmt: skip
 
+
+# What `revise_pending` may change of a waiting entry.
+_REVISED = ("notice", "state", "updated_at", "last_error")
+_REVISED_SET = ", ".join(f'"{name}" = ?' for name in _REVISED)
 
 _ENQUEUE = f'{_OUTBOX.insert()} ON CONFLICT DO NOTHING RETURNING "key"'
 
@@ -151,27 +158,48 @@ class DuckDBOutboxStore(DuckDBTables):
             return []
         with self._transaction() as con:
             rows = con.execute(
-                """UPDATE outbox SET state = 'withdrawn', updated_at = ?, last_error = ?
-                   WHERE state = 'pending' AND len(alert_ids) = 1
-                     AND list_contains(?::BIGINT[], alert_ids[1]) AND list_contains(?, kind)
-                   RETURNING "key", channel, kind, alert_ids, notice """,
+                f"""UPDATE outbox SET state = 'withdrawn', updated_at = ?, last_error = ?
+                    WHERE state = 'pending' AND len(alert_ids) = 1
+                      AND list_contains(?::BIGINT[], alert_ids[1]) AND list_contains(?, kind)
+                    RETURNING {_OUTBOX.select}""",
                 [naive_utc(now), reason, list(alert_ids), list(kinds)],
             ).fetchall()
-            for key, channel, kind, ids, notice in rows:
-                recipients = json.loads(notice).get("recipients", ()) if notice else ()
-                attempt = DeliveryAttempt(
-                    notice_key=str(key),
-                    alert_ids=tuple(int(i) for i in ids),
-                    channel=str(channel),
-                    recipients=tuple(str(r) for r in recipients),
-                    attempt=0,
-                    at=now,
-                    outcome=DeliveryOutcome.WITHDRAWN,
-                    reason=reason,
-                    kind=str(kind),
+            withdrawn = [_OUTBOX.decode(row) for row in rows]
+            for entry in withdrawn:
+                con.execute(_LOG.insert(), _LOG.encode(_withdrawn(entry, now, reason)))
+        return [entry.key for entry in withdrawn]
+
+    def revise_pending(
+        self, alert_ids: Sequence[int], revise: Callable[[OutboxEntry], OutboxEntry | None]
+    ) -> list[OutboxEntry]:
+        """Each pending entry about any of `alert_ids` handed to `revise`, in one transaction:
+        what it returns replaces the entry's notice, state, `updated_at` and `last_error`; one
+        it returns withdrawn leaves a row in the delivery log (outcome `withdrawn`, attempt 0,
+        its `last_error` as the reason) in that transaction. The entries changed, as now."""
+        if not alert_ids:
+            return []
+        changed: list[OutboxEntry] = []
+        with self._transaction() as con:
+            rows = con.execute(
+                f"""SELECT {_OUTBOX.select} FROM outbox WHERE state = 'pending'
+                    AND list_has_any(alert_ids, ?::BIGINT[]) ORDER BY created_at, "key" """,
+                [list(alert_ids)],
+            ).fetchall()
+            for entry in _readable(rows):
+                revised = revise(entry)
+                if revised is None:
+                    continue
+                con.execute(
+                    f"UPDATE outbox SET {_REVISED_SET} WHERE \"key\" = ? AND state = 'pending'",
+                    [*_OUTBOX.encode(revised, _REVISED), entry.key],
                 )
-                con.execute(_LOG.insert(), _LOG.encode(attempt))
-        return [str(key) for key, *_ in rows]
+                if revised.state is OutboxState.WITHDRAWN:
+                    why = revised.last_error or "withdrawn"
+                    con.execute(
+                        _LOG.insert(), _LOG.encode(_withdrawn(entry, revised.updated_at, why))
+                    )
+                changed.append(revised)
+        return changed
 
     def merge(self, digest: OutboxEntry, keys: Sequence[str]) -> int:
         with self._transaction() as con:
@@ -183,15 +211,19 @@ class DuckDBOutboxStore(DuckDBTables):
             ).fetchall()
         return len(rows)
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, keep_alerts: Sequence[int] = ()) -> int:
         """Delete the sent and withdrawn entries, and the merged ones whose digest went out or
-        failed, last changed before `before`; the delivery log keeps their attempts."""
+        failed, last changed before `before`, except those about any of `keep_alerts` (the
+        open alerts: what was told of them is what a restarted planner recalls of their
+        round); the delivery log keeps their attempts."""
         rows = self._write(
-            """DELETE FROM outbox WHERE updated_at < ? AND (state IN ('sent', 'withdrawn') OR (
+            """DELETE FROM outbox WHERE updated_at < ?
+                 AND NOT list_has_any(alert_ids, ?::BIGINT[])
+                 AND (state IN ('sent', 'withdrawn') OR (
                    state = 'merged' AND merged_into NOT IN (
                        SELECT "key" FROM outbox WHERE state IN ('pending', 'sending'))))
                RETURNING "key" """,
-            [naive_utc(before)],
+            [naive_utc(before), list(keep_alerts)],
         )
         return len(rows)
 
@@ -234,3 +266,32 @@ class DuckDBOutboxStore(DuckDBTables):
             [channel, naive_utc(since)],
         )
         return [utc(at) for (at,) in rows]
+
+
+def _readable(rows: Sequence[tuple[Any, ...]]) -> list[OutboxEntry]:
+    """The rows that read as entries; one that does not is logged and left as it is."""
+    entries = []
+    for row in rows:
+        try:
+            entries.append(_OUTBOX.decode(row))
+        except ValueError as exc:
+            log.error("outbox: entry %s does not read (%s); left as it is", row[0], exc)
+    return entries
+
+
+def _withdrawn(entry: OutboxEntry, at: datetime, reason: str) -> DeliveryAttempt:
+    """The delivery log's row of `entry` withdrawn at `at` for `reason`."""
+    recipients = entry.notice.get("recipients", ())
+    return DeliveryAttempt(
+        notice_key=entry.key,
+        alert_ids=entry.alert_ids,
+        channel=entry.channel,
+        recipients=tuple(str(r) for r in recipients)
+        if isinstance(recipients, list | tuple)
+        else (),
+        attempt=0,
+        at=at,
+        outcome=DeliveryOutcome.WITHDRAWN,
+        reason=reason,
+        kind=entry.kind,
+    )

@@ -9,7 +9,8 @@ notices left by a restart and rate-limited channels go through the outbox's `due
 attempt (the `sending` mark, the send, its outcome and delivery log row) is `sending.Sender`'s.
 Lanes are independent tasks, so channels send concurrently: a slow mail server does not hold
 back the kitchen's robot. Store calls run in a thread; time is the injected clock's. `forget`
-drops from the lanes' hands what the outbox withdrew (someone acted on the alert first).
+drops from the lanes' hands what the outbox withdrew or changed (someone acted on the alert
+first).
 
 Rate limits: before each send the lane asks its `RateLimiter`. When the channel's budget is
 spent, the non-critical notices waiting for it become one DIGEST notice (the originals are
@@ -120,8 +121,8 @@ class Dispatcher:
             lane.wake.set()
 
     def forget(self, keys: Iterable[str]) -> None:
-        """Entries withdrawn from the outbox: not sent from the lanes' hands either (a send
-        already on its way goes on)."""
+        """Entries withdrawn or changed in the outbox: not sent from the lanes' hands (a
+        changed one is read again from the outbox; a send already on its way goes on)."""
         for key in keys:
             for lane in self._lanes.values():
                 lane.ready.pop(key, None)

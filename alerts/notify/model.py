@@ -25,6 +25,7 @@ __all__ = [
     "Delivery",
     "Notice",
     "NoticeKind",
+    "Settled",
 ]
 
 
@@ -51,6 +52,16 @@ class NoticeKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """What a person (or the rules) did to an alert after a notice about it was written and
+    before it went out: such a notice must not tell it as still needing action."""
+
+    step: str  # acknowledged | resolved | closed (`AlertState` values)
+    at: datetime  # UTC: when the notify side learnt of it
+    by: str | None = None  # who, when the alert book says
+
+
+@dataclass(frozen=True, slots=True)
 class AlertFacts:
     """What every message says about one alert, in the site's words (never only ids)."""
 
@@ -70,6 +81,8 @@ class AlertFacts:
     unit: str | None = None
     zone: str = "Asia/Shanghai"  # the site's IANA time zone: messages show local time
     resolved_at: datetime | None = None  # UTC, for a resolved notice
+    # Acted on while the notice waited in the outbox (`outbox.settle`): said, never its link.
+    settled: Settled | None = None
 
 
 @dataclass(frozen=True, slots=True)

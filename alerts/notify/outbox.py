@@ -8,6 +8,12 @@ no-op and a restart loses nothing. Its life:
        ^                                  |  \\--> failed   (permanent refusal / attempts used up)
        |__ retry after a backoff ________|
     pending --(channel rate limited)--> merged   (its alerts go out in a digest notice)
+    pending --(every alert in a digest acted on)--> withdrawn   (`settle`)
+
+A person's step on an alert (acknowledged, resolved, closed) while a notice about it waits
+makes part of that notice untrue: `settle` marks the alert in the waiting notice (it is then
+said as acknowledged by whom, and its acknowledge link is left out), and withdraws a digest
+whose every alert was acted on (a resolution in it stays news, so that digest goes out).
 
 Delivery guarantee, plainly: the outbox sends each notice at least once until the receiver
 accepts it or it fails for good. A notice whose send was interrupted by a crash (left
@@ -25,14 +31,14 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from alerts.notify.model import AlertFacts, Delivery, Notice, NoticeKind
+from alerts.notify.model import AlertFacts, Delivery, Notice, NoticeKind, Settled
 from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
 
 __all__ = [
@@ -44,6 +50,7 @@ __all__ = [
     "mergeable",
     "notice_of",
     "outcome_of",
+    "settle",
 ]
 
 _NOTICE: TypeAdapter[Notice] = TypeAdapter(Notice)
@@ -160,6 +167,50 @@ def digest_of(notices: Sequence[Notice], now: datetime) -> Notice:
         told_before=_union(n.told_before for n in ordered),
         unacknowledged_since=min(since) if since else None,
     )
+
+
+# -- alerts acted on while their notice waits --------------------------------------------
+
+
+def settle(entry: OutboxEntry, steps: Mapping[int, Settled], now: datetime) -> OutboxEntry | None:
+    """`entry` (pending) with the alerts of `steps` marked as acted on; withdrawn when it is a
+    digest whose every alert is acted on and none of them is a resolution. None: nothing to
+    change (a resolved notice, whose news stays true, or alerts already marked)."""
+    if entry.kind == NoticeKind.RESOLVED.value:
+        return None
+    notice = notice_of(entry)
+    alerts = tuple(_marked(facts, steps) for facts in notice.alerts)
+    if alerts == notice.alerts:
+        return None
+    links = {i: url for i, url in notice.ack_links.items() if i not in steps}
+    revised = replace(notice, alerts=alerts, ack_links=links)
+    done = replace(entry, notice=_NOTICE.dump_python(revised, mode="json"), updated_at=now)
+    if entry.kind == NoticeKind.DIGEST.value and all(_untrue(f) for f in alerts):
+        reason = f"withdrawn, not sent: every alert in it was {_steps(alerts)} before it went out"
+        done = replace(done, state=OutboxState.WITHDRAWN, last_error=reason)
+    return done
+
+
+def _marked(facts: AlertFacts, steps: Mapping[int, Settled]) -> AlertFacts:
+    step = steps.get(facts.alert_id)
+    if step is None or facts.settled is not None or facts.resolved_at is not None:
+        return facts  # a resolution (resolved_at) is news whatever happened after it
+    return replace(facts, settled=step)
+
+
+def _untrue(facts: AlertFacts) -> bool:
+    return facts.settled is not None and facts.resolved_at is None
+
+
+def _steps(alerts: Iterable[AlertFacts]) -> str:
+    """`acknowledged by wang (42), resolved (43)`."""
+    said = []
+    for facts in alerts:
+        step = facts.settled
+        if step is not None:
+            who = f" by {step.by}" if step.by else ""
+            said.append(f"{step.step}{who} ({facts.alert_id})")
+    return ", ".join(said)
 
 
 # -- the outcome of an attempt ------------------------------------------------------------

@@ -143,8 +143,37 @@ def _since(facts: AlertFacts, now: datetime, lang: str) -> str:
     return f"{when}, {ago} ago" if lang == "en" else f"{when}，已 {ago}"
 
 
+_SETTLED = {
+    "acknowledged": Message("已由 {by} 于 {at} 确认，无需再处理", "acknowledged by {by} at {at}"),
+    "resolved": Message("已由 {by} 于 {at} 处理为已恢复", "resolved by {by} at {at}"),
+    "closed": Message("已由 {by} 于 {at} 关闭", "closed by {by} at {at}"),
+}
+_SETTLED_BY_NOBODY = {
+    "acknowledged": Message("已于 {at} 确认，无需再处理", "acknowledged at {at}"),
+    "resolved": Message("已于 {at} 恢复", "cleared at {at}"),
+    "closed": Message("已于 {at} 关闭", "closed at {at}"),
+}
+
+
+def _settled(facts: AlertFacts, lang: str) -> str | None:
+    """What was done to the alert while the notice waited (`outbox.settle`), if anything."""
+    step = facts.settled
+    if step is None:
+        return None
+    words = (_SETTLED if step.by else _SETTLED_BY_NOBODY).get(step.step)
+    at = local_time(step.at, facts.zone)
+    if words is None:  # a step this version does not know: said as it is
+        return f"{step.step} {at}"
+    return _say(words, lang).format(by=step.by, at=at)
+
+
 def _status(notice: Notice, facts: AlertFacts) -> str | None:
     lang, kind = notice.lang, notice.kind
+    settled = _settled(facts, lang)
+    if settled is not None:
+        return settled
+    if facts.resolved_at is not None and kind is NoticeKind.DIGEST:
+        kind = NoticeKind.RESOLVED  # a resolution merged into a digest says so
     if kind is NoticeKind.REMINDER:
         return _say(Message("仍在告警，尚未有人确认", "still firing, not acknowledged"), lang)
     if kind is NoticeKind.RESOLVED and facts.resolved_at is not None:
@@ -177,7 +206,11 @@ def _alert_section(notice: Notice, facts: AlertFacts, heading: str | None) -> Se
     if not brief:
         rows.append((_say(_LABEL["severity"], lang), _say(_SEVERITY[facts.severity], lang)))
         rows.extend(_kind_rows(notice, facts))
-    url = notice.ack_links.get(facts.alert_id)
+    elif (status := _status(notice, facts)) is not None:
+        rows.append((_say(_LABEL["status"], lang), status))
+    # Nothing to acknowledge once someone acted, or once it cleared.
+    done = facts.settled is not None or facts.resolved_at is not None
+    url = None if done else notice.ack_links.get(facts.alert_id)
     link = (_say(_LABEL["ack"], lang), url) if url else None
     return Section(heading, tuple(rows), link)
 
@@ -219,9 +252,12 @@ def headline(notice: Notice) -> str:
     title = _say(_TITLE[notice.kind], lang)
     if notice.kind is NoticeKind.DIGEST or len(notice.alerts) != 1:
         critical = sum(a.severity is Severity.CRITICAL for a in notice.alerts)
+        acted = sum(a.settled is not None for a in notice.alerts)
         if lang == "en":
-            return f"{title}: {len(notice.alerts)} alerts ({critical} critical)"
-        return f"{title}：{len(notice.alerts)} 条告警（{critical} 条严重）"
+            done = f", {acted} already acted on" if acted else ""
+            return f"{title}: {len(notice.alerts)} alerts ({critical} critical){done}"
+        done = f"，其中 {acted} 条已有人处理" if acted else ""
+        return f"{title}：{len(notice.alerts)} 条告警（{critical} 条严重）{done}"
     facts = notice.alerts[0]
     severity = _say(_SEVERITY[facts.severity], lang)
     if lang == "en":

@@ -1,7 +1,8 @@
 """The notify wiring as the alert book's notifier, on real DuckDB stores: an alert and the notices
 about it are committed in one transaction (never one without the other), a transaction that
 rolls back leaves the planner as it was (the same notices, once, when the findings come again),
-and sent notices leave the outbox after the retention while their delivery log stays."""
+and sent notices leave the outbox after the retention (once their alert is no longer open)
+while their delivery log stays."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from core.notify_config import Retry
 from core.records import (
     DeliveryAttempt,
     DeliveryOutcome,
+    FoodDecision,
     Message,
     OutboxEntry,
     OutboxState,
@@ -158,8 +160,16 @@ async def test_sent_notices_are_pruned_after_the_retention_the_log_stays(wired: 
     wired.clock.instant = sent_at + keep - timedelta(minutes=1)
     assert await wired.wiring.prune(keep) == 0  # not yet 30 days
     wired.clock.instant = sent_at + keep + timedelta(minutes=1)
+    # Still firing: what it was told is what a restarted planner recalls of it, kept.
+    assert await wired.wiring.prune(keep) == 0
+    cleared = replace(overheated(), phase=Phase.CLEARED, at_ms=to_epoch_ms(wired.clock.now()))
+    wired.book.apply([cleared])
+    wired.book.close(fired.alert.id, "zhao", "压缩机已修复", FoodDecision.DISCARDED, "超温")
+    await wired.wiring.step()  # the planner hears of the close and forgets the alert
+    assert fired.alert.id not in wired.wiring.planner.pending()
     assert await wired.wiring.prune(keep) == 1
-    assert outbox.entries() == [wall]  # still pending: never pruned
+    assert entry.key not in {e.key for e in outbox.entries()}
+    assert wall.key in {e.key for e in outbox.entries()}  # still pending: never pruned
     [row] = outbox.deliveries_for_alert(fired.alert.id)
     assert (row.notice_key, row.outcome) == (entry.key, DeliveryOutcome.SENT)
 

@@ -52,8 +52,17 @@ def _alert_json(facts: AlertFacts, notice: Notice) -> dict[str, Any]:
         "limit": facts.limit,
         "unit": facts.unit,
         "resolved_at": _iso(facts.resolved_at),
-        "ack_link": notice.ack_links.get(facts.alert_id),
+        "ack_link": None if facts.settled else notice.ack_links.get(facts.alert_id),
+        # Acted on while the notice waited (acknowledged, resolved, closed): nothing to do.
+        "settled": _settled_json(facts),
     }
+
+
+def _settled_json(facts: AlertFacts) -> dict[str, Any] | None:
+    step = facts.settled
+    if step is None:
+        return None
+    return {"step": step.step, "by": step.by, "at": _iso(step.at)}
 
 
 def notice_json(notice: Notice) -> dict[str, Any]:
