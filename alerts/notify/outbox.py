@@ -61,7 +61,8 @@ class RetryPolicy:
     """Exponential backoff with full jitter: attempt n waits a uniform random time in
     [0, min(cap_s, base_s * 2**(n-1))] (AWS Architecture Blog, "Exponential Backoff And
     Jitter", 2015: full jitter spreads retries of many senders best). A receiver's own
-    Retry-After is a floor. After `max_attempts` tries the notice fails."""
+    Retry-After is a floor. After `max_attempts` tries the notice fails, unless the last
+    refusal said when to come back (a rate limit): that one is waited for, never given up."""
 
     base_s: float = 5.0
     cap_s: float = 600.0
@@ -244,7 +245,10 @@ def outcome_of(
         reason = f"refused for good: {delivery.reason}"
         done = replace(done, state=OutboxState.FAILED, last_error=reason)
         outcome = DeliveryOutcome.FAILED
-    elif attempt >= policy.max_attempts:
+    elif attempt >= policy.max_attempts and delivery.retry_after_s is None:
+        # A receiver that said when to come back (a rate limit: HTTP 429, WeCom 45009,
+        # DingTalk 130101, Feishu 11232; a 503 with Retry-After) is waited for however often
+        # it says so: the notice did not reach it, and a critical one must never be dropped.
         reason = f"gave up after {attempt} attempts: {delivery.reason}"
         done = replace(done, state=OutboxState.FAILED, last_error=reason)
         outcome = DeliveryOutcome.FAILED

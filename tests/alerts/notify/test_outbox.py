@@ -150,3 +150,11 @@ def test_outcome_last_attempt_fails_with_the_count() -> None:
     assert entry.state is OutboxState.FAILED
     assert entry.last_error == "gave up after 3 attempts: HTTP 502"
     assert row.outcome is DeliveryOutcome.FAILED and row.attempt == 3
+
+
+def test_outcome_a_rate_limit_on_the_last_attempt_is_waited_for() -> None:
+    limited = Delivery(ok=False, reason="WeCom error 45009 (rate limited)", retry_after_s=60.0)
+    entry, row, later = attempt(limited, attempts_before=2)
+    assert entry.state is OutboxState.PENDING and entry.attempts == 3
+    assert entry.next_attempt_at >= later + timedelta(seconds=60)
+    assert row.outcome is DeliveryOutcome.RETRY
