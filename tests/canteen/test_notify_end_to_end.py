@@ -185,6 +185,7 @@ async def test_alert_reaches_the_robot_and_its_link_stops_the_escalation(
             acked = by_device["fridge-1"]
             assert acked["state"] == "acknowledged"
             assert acked["acknowledged_by"] == "via wecom link (kitchen)"
+            assert acked["acknowledged_at"] == "2026-11-24T10:00:00+08:00"  # who, and when
             assert by_device["fridge-2"]["state"] == "firing"
 
             await advance(clock, 16)

@@ -142,3 +142,13 @@ def test_energy_facts_carry_the_observed_rate_against_its_baseline(site: SiteCon
     # without numbers says no value and no unit.
     odd = replace(night, evidence={"temp_c": 9.4, "unit": "kW"})
     assert (facts_for(odd, site).value, facts_for(odd, site).unit) == (None, None)
+
+
+def test_a_route_matches_on_the_site(tmp_path: Path) -> None:
+    district = (
+        "    - name: district\n      match: {{sites: [{site}], severities: [critical]}}\n"
+        "      levels: [{{roles: [principal]}}]\n    - name: food\n"
+    )
+    for site_id, expected in (("test-school", "district"), ("other-school", "food")):
+        text = SITE_YAML.replace("    - name: food\n", district.format(site=site_id), 1)
+        assert route_name(site_config(tmp_path, text)) == expected
