@@ -5,7 +5,7 @@ page's tail (p99 141 ms against the overview's 39 ms, whose region is kept the s
 latest values, open alerts and seal view were already in memory, the template was not. So the
 body is kept per page asked for (`BodySlot`: device, metric, range, language, role) with the
 state it was made from (`BodyState`): the live hub's version of the device's latest values and
-of its alerts, its limits as shown (band and whether an admin adjusted them), its seal view
+of its alerts, an admin's override of its limits (the config's are fixed), its seal view
 (the kept object: `SealMemory` makes a new one when it reads again), the chart windows the page
 links to and the local minute its period is shown in. Any of these changing makes it again.
 
@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
+from core.model import Limits
 from dashboard_api.web.device_seal import SealView
 from dashboard_api.web.render import fragment
 
@@ -66,9 +67,8 @@ class BodyState:
 
     values_version: int
     alerts_version: int
-    band: str
-    limits_overridden: bool
-    chart_windows: tuple[str, str]  # the wide and narrow charts' URLs
+    limits: Limits | None  # an admin's override of the device's limits (the config's are fixed)
+    chart_windows: tuple[tuple[datetime, datetime], ...]  # the wide and narrow charts'
     minute: datetime  # the period's end as shown (local minutes)
 
 
@@ -95,17 +95,18 @@ class DeviceBodies:
         slot: BodySlot,
         state: BodyState,
         seal: SealView | None,
-        variables: Mapping[str, Any],
+        variables: Callable[[], Mapping[str, Any]],
         csrf: str,
     ) -> Markup:
-        """The body of `slot` in `state`, rendered from `variables` unless kept; with `csrf`."""
+        """The body of `slot` in `state`, rendered from `variables()` unless kept (so they are
+        made only then); with `csrf`."""
         with self._lock:
             kept = self._kept.get(slot)
             if kept is not None and kept.state == state and kept.seal is seal:
                 self._kept.move_to_end(slot)
                 self.used += 1
                 return with_csrf(kept.html, csrf)
-        html = render_body(variables)
+        html = render_body(variables())
         with self._lock:
             self.made += 1
             self._kept[slot] = _Kept(state, seal, html)

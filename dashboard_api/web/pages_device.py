@@ -38,7 +38,7 @@ from dashboard_api.web.device_body import (
     with_csrf,
 )
 from dashboard_api.web.device_seal import SealMemory, SealView, read_seal
-from dashboard_api.web.i18n import CATALOGUE, language_of, translator
+from dashboard_api.web.i18n import CATALOGUE, Language, language_of, translator
 from dashboard_api.web.pages_common import (
     PageError,
     can_act,
@@ -156,62 +156,27 @@ def _device(context: ApiContext, device_id: str) -> Device:
 def _page(
     request: Request, context: ApiContext, device: Device, relearn_error: str | None = None
 ) -> HTMLResponse:
-    lang = language_of(request)
     hub = context.live
     values_version = 0 if hub is None else hub.version_of(device.id)  # taken before the read
     latest = _latest(context, device)
     metric = _metric(request, device, latest)
     period = _period(request, context)
     person = current_person(request)
-    role = "" if person is None else person.role.value
-    relearned = request.query_params.get("relearned") == "1"
-    band = band_text(device, context.config.limits_for(device), lang)
-    overridden = device.id in context.config.limit_overrides()
-    charts = (
-        _chart_url(device, metric, period, lang, CHART_WIDE),
-        _chart_url(device, metric, period, lang, CHART_NARROW),
-    )
-    seal = _seal(request, context, device)
-    variables = {
-        "t": translator(lang),
-        "lang": lang,
-        "words": CATALOGUE[lang],
-        "local": local_time(context.config.site.zone),
-        "device": device,
-        "building": next(b for b in context.config.buildings if b.id == device.building),
-        "metric": metric,
-        "metrics": [v.metric for v in latest] or [metric],
-        "period": period,
-        "ranges": list(RANGES),
-        "chart_url": charts[0],
-        "chart_narrow_url": charts[1],
-        "links": _links(device, metric, period, context.clock.now()),
-        "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
-        "band": band,
-        "limits_overridden": overridden,
-        "is_admin": role == Role.ADMIN.value,
-        "alerts": _open_alerts(request, context, device),
-        "seal": seal,
-        "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
-        "relearned": relearned,
-        "relearn_error": relearn_error,
-        "can_act": can_act(request),
-        "seal_rows": _SEAL_ROWS,
-    }
     csrf = person.csrf if person is not None and person.csrf else ""
-    if hub is None or not hub.seeded or relearned or relearn_error or period.range is None:
-        body = with_csrf(render_body(variables), csrf)  # nothing to key it on, or one-off
+    view = _BodyView(request, context, device, latest, metric, period, relearn_error)
+    if hub is None or not hub.seeded or view.one_off or period.range is None:
+        body = with_csrf(render_body(view.variables()), csrf)  # nothing to key it on, or one-off
     else:
-        slot = BodySlot(device.id, metric, period.range, lang, role)
+        slot = BodySlot(device.id, metric, period.range, view.lang, view.role)
         state = BodyState(
             values_version,
             hub.alerts_version_of(device.id),
-            band,
-            overridden,
-            charts,
+            context.config.limit_overrides().get(device.id),
+            tuple(_window(period, size) for size in (CHART_WIDE, CHART_NARROW)),
             _minute(period.end),
         )
-        body = device_bodies(request).body(slot, state, seal, variables, csrf)
+        seal = _seal(request, context, device)
+        body = device_bodies(request).body(slot, state, seal, view.variables, csrf)
     return render(
         request,
         "device.html",
@@ -223,6 +188,63 @@ def _page(
         },
         status_code=422 if relearn_error else 200,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _BodyView:
+    """What the body is made of; `variables` is called only when it is rendered."""
+
+    request: Request
+    context: ApiContext
+    device: Device
+    latest: list[LatestValue]
+    metric: str
+    period: Period
+    relearn_error: str | None
+
+    @property
+    def lang(self) -> Language:
+        return language_of(self.request)
+
+    @property
+    def role(self) -> str:
+        person = current_person(self.request)
+        return "" if person is None else person.role.value
+
+    @property
+    def one_off(self) -> bool:
+        """A notice shown once (a re-learn done or refused): not kept."""
+        return bool(self.relearn_error) or self.request.query_params.get("relearned") == "1"
+
+    def variables(self) -> dict[str, Any]:
+        request, context, device, lang = self.request, self.context, self.device, self.lang
+        metric, period, latest = self.metric, self.period, self.latest
+        return {
+            "t": translator(lang),
+            "lang": lang,
+            "words": CATALOGUE[lang],
+            "local": local_time(context.config.site.zone),
+            "device": device,
+            "building": next(b for b in context.config.buildings if b.id == device.building),
+            "metric": metric,
+            "metrics": [v.metric for v in latest] or [metric],
+            "period": period,
+            "ranges": list(RANGES),
+            "chart_url": _chart_url(device, metric, period, lang, CHART_WIDE),
+            "chart_narrow_url": _chart_url(device, metric, period, lang, CHART_NARROW),
+            "links": _links(device, metric, period, context.clock.now()),
+            "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
+            "band": band_text(device, context.config.limits_for(device), lang),
+            "limits_overridden": device.id in context.config.limit_overrides(),
+            "is_admin": self.role == Role.ADMIN.value,
+            "alerts": _open_alerts(request, context, device),
+            "seal": _seal(request, context, device),
+            "features": {k: v[0 if lang == "zh" else 1] for k, v in SEAL_FEATURES.items()},
+            "relearned": request.query_params.get("relearned") == "1",
+            "relearn_error": self.relearn_error,
+            "can_act": can_act(request),
+            "seal_rows": _SEAL_ROWS,
+        }
 
 
 def device_bodies(request: Request) -> DeviceBodies:
@@ -271,6 +293,13 @@ def _period(request: Request, context: ApiContext) -> Period:
     return Period(start, end, None)
 
 
+def _window(period: Period, size: tuple[int, int]) -> tuple[datetime, datetime]:
+    """The window the chart at `size` draws: a preset range's snapped to the chart's step."""
+    if period.range is None:
+        return period.start, period.end
+    return preset_window(period.end, period.span, size[0])
+
+
 def _chart_url(
     device: Device, metric: str, period: Period, lang: str, size: tuple[int, int]
 ) -> str:
@@ -278,9 +307,7 @@ def _chart_url(
     with fewer, readable ticks rather than a wide one scaled down). A preset range ending now
     ends at the chart's step, as the chart route snaps its own "now": the same URL (one drawing
     the service keeps, one the browser revalidates) until a step passes."""
-    start, end = period.start, period.end
-    if period.range is not None:
-        start, end = preset_window(end, period.span, size[0])
+    start, end = _window(period, size)
     query = {
         "metric": metric,
         "start": _ms(start),
