@@ -12,7 +12,7 @@ import httpx
 
 from alerts.notify.channels import CHANNEL_CONFIG, WebhookChannel
 from alerts.notify.channels.config import WebhookConfig
-from alerts.notify.model import NoticeKind
+from alerts.notify.model import NoticeKind, Settled
 from core.clock import StepClock
 from tests.alerts.notify.conftest import ACK, fridge_facts, make_notice
 from tests.alerts.notify.receivers import WEBHOOK_SECRET, RobotReceiver, Scripted
@@ -48,6 +48,18 @@ async def test_posts_facts_key_and_signature(
     assert (
         data["title"] == "【严重】告警：1号冷藏柜" and "设备：1号冷藏柜（食堂后厨）" in data["text"]
     )
+
+
+async def test_an_alert_acted_on_while_the_notice_waited_says_who_and_has_no_link(
+    receiver: RobotReceiver, http_client: httpx.AsyncClient, clock: StepClock
+) -> None:
+    step = Settled("acknowledged", clock.now(), "wang")
+    channel = WebhookChannel("bureau", config(receiver), http_client, clock)
+    assert (await channel.send(make_notice(fridge_facts(settled=step)))).ok
+    (alert,) = receiver.received("/hook")[0].data["alerts"]
+    assert alert["ack_link"] is None
+    at = clock.now().isoformat()
+    assert alert["settled"] == {"step": "acknowledged", "by": "wang", "at": at}
 
 
 async def test_retry_carries_the_same_key(
