@@ -27,12 +27,21 @@ from core.records import Alert, AlertQuery, AlertState, DisinfectionRecord
 from dashboard_api.context import ApiContext
 from dashboard_api.web.overview_tiles import MealVerdict
 
-__all__ = ["MAX_OPEN_ALERTS", "OPEN", "OverviewFacts", "SiteFacts", "meals_today", "open_alerts"]
+__all__ = [
+    "MAX_OPEN_ALERTS",
+    "NO_SERVICE",
+    "OPEN",
+    "OverviewFacts",
+    "SiteFacts",
+    "meals_today",
+    "open_alerts",
+]
 
 log = logging.getLogger(__name__)
 
 OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
 MAX_OPEN_ALERTS = 1000
+NO_SERVICE = "no_service"  # a meal's word on a day the canteen does not serve
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +70,13 @@ def meals_today(context: ApiContext, now: datetime) -> dict[str, list[MealVerdic
         context.config.site.id, today, today, None
     )
     by_line = {(r.device, r.meal): r.status.value for r in records}
+    # A day the canteen does not serve (a weekend, holiday or vacation by the school calendar's
+    # `meal_days`) has no meal to wait for: "not yet judged" there reads as a meal to come.
+    calendar = context.config.calendar
+    unjudged = "pending" if calendar.day_type(today) in calendar.meal_days else NO_SERVICE
     return {
         d.id: [
-            MealVerdict(m.name, by_line.get((d.id, m.name), "pending"))
+            MealVerdict(m.name, by_line.get((d.id, m.name), unjudged))
             for m in context.config.meals
         ]
         for d in context.config.devices

@@ -128,8 +128,10 @@ def _feed(harness: Harness) -> None:
     )
 
 
-def page_site(path: Path) -> Site:
-    config = school(devices=DEVICES, rules={"judge_on": "air"})
+def page_site(path: Path, **sections: Any) -> Site:
+    """The canteen on a DuckDB file at `path`; `sections` adds site-config sections (a school
+    calendar, say)."""
+    config = school(devices=DEVICES, rules={"judge_on": "air"}, **sections)
     harness = Harness(path, config, StepClock(MIDNIGHT))
     _feed(harness)
     harness.clock.instant = NOON
