@@ -10,7 +10,8 @@ whichever process served it), those still waiting in the outbox (a receiver that
 a service that was down) are withdrawn, never sent; the first notice and the resolved one stay
 true and go out, the first saying who acted (`alerts.notify.outbox.settle`). A digest waiting
 with it says the same of each alert acted on, and is withdrawn once every alert in it was
-(unless one of them is a resolution: that is news).
+(unless one of them is a resolution: that is news). A notice on its way at that moment is
+marked as well; should that attempt fail, the sender withdraws it (`outbox.withheld`).
 
 Pruning keeps every notice about an open alert, whatever its age: they are what a restarted
 planner recalls of the alert's round (who was told, the level, how many reminders), so an alert
@@ -170,7 +171,7 @@ class NotifyRecords:
         with nothing to act on."""
         if not steps:
             return []
-        changed = self._outbox.revise_pending(sorted(steps), partial(_settled, steps, now))
+        changed = self._outbox.revise_unsent(sorted(steps), partial(_settled, steps, now))
         for entry in changed:
             if entry.state is OutboxState.WITHDRAWN:
                 log.info("notify: %s %s", entry.key, entry.last_error)

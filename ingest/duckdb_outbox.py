@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ _LOG = RecordTable(
 )  # fmt: skip
 
 
-# What `revise_pending` may change of a waiting entry.
+# What `revise_unsent` may change of an entry not sent yet.
 _REVISED = ("notice", "state", "updated_at", "last_error")
 _REVISED_SET = ", ".join(f'"{name}" = ?' for name in _REVISED)
 
@@ -169,19 +170,21 @@ class DuckDBOutboxStore(DuckDBTables):
                 con.execute(_LOG.insert(), _LOG.encode(_withdrawn(entry, now, reason)))
         return [entry.key for entry in withdrawn]
 
-    def revise_pending(
+    def revise_unsent(
         self, alert_ids: Sequence[int], revise: Callable[[OutboxEntry], OutboxEntry | None]
     ) -> list[OutboxEntry]:
-        """Each pending entry about any of `alert_ids` handed to `revise`, in one transaction:
-        what it returns replaces the entry's notice, state, `updated_at` and `last_error`; one
-        it returns withdrawn leaves a row in the delivery log (outcome `withdrawn`, attempt 0,
-        its `last_error` as the reason) in that transaction. The entries changed, as now."""
+        """Each entry about any of `alert_ids` not sent yet (pending, or on its way) handed to
+        `revise`, in one transaction. For a pending entry what it returns replaces the notice,
+        state, `updated_at` and `last_error`, and one it returns withdrawn leaves a row in the
+        delivery log (outcome `withdrawn`, attempt 0, its `last_error` as the reason). Of an
+        entry on its way only the notice is replaced: its attempt's outcome decides its state,
+        and a retry reads the new notice. The entries changed, as now."""
         if not alert_ids:
             return []
         changed: list[OutboxEntry] = []
         with self._transaction() as con:
             rows = con.execute(
-                f"""SELECT {_OUTBOX.select} FROM outbox WHERE state = 'pending'
+                f"""SELECT {_OUTBOX.select} FROM outbox WHERE state IN ('pending', 'sending')
                     AND list_has_any(alert_ids, ?::BIGINT[]) ORDER BY created_at, "key" """,
                 [list(alert_ids)],
             ).fetchall()
@@ -189,9 +192,11 @@ class DuckDBOutboxStore(DuckDBTables):
                 revised = revise(entry)
                 if revised is None:
                     continue
+                if entry.state is OutboxState.SENDING:
+                    revised = replace(revised, state=entry.state, last_error=entry.last_error)
                 con.execute(
-                    f"UPDATE outbox SET {_REVISED_SET} WHERE \"key\" = ? AND state = 'pending'",
-                    [*_OUTBOX.encode(revised, _REVISED), entry.key],
+                    f'UPDATE outbox SET {_REVISED_SET} WHERE "key" = ? AND state = ?',
+                    [*_OUTBOX.encode(revised, _REVISED), entry.key, entry.state.value],
                 )
                 if revised.state is OutboxState.WITHDRAWN:
                     why = revised.last_error or "withdrawn"

@@ -8,7 +8,8 @@ no-op and a restart loses nothing. Its life:
        ^                                  |  \\--> failed   (permanent refusal / attempts used up)
        |__ retry after a backoff ________|
     pending --(channel rate limited)--> merged   (its alerts go out in a digest notice)
-    pending --(every alert in a digest acted on)--> withdrawn   (`settle`)
+    pending --(every alert in a digest acted on)--> withdrawn   (`settle`; `withheld` when
+                                                                 it was on its way then)
 
 A person's step on an alert (acknowledged, resolved, closed) while a notice about it waits
 makes part of that notice untrue: `settle` marks the alert in the waiting notice (it is then
@@ -51,6 +52,7 @@ __all__ = [
     "notice_of",
     "outcome_of",
     "settle",
+    "withheld",
 ]
 
 _NOTICE: TypeAdapter[Notice] = TypeAdapter(Notice)
@@ -192,6 +194,34 @@ def settle(entry: OutboxEntry, steps: Mapping[int, Settled], now: datetime) -> O
     return done
 
 
+# What a step on its alert makes untrue: a reminder says nobody acknowledged, an escalation
+# that nobody acted; a digest may say either of each of its alerts.
+_UNTRUE_KINDS = frozenset(k.value for k in (NoticeKind.REMINDER, NoticeKind.ESCALATED))
+
+
+def withheld(entry: OutboxEntry, now: datetime) -> Attempted | None:
+    """A reminder or escalation whose alert, or a digest whose every alert, is marked acted
+    on, withdrawn instead of sent (with its delivery log row): it was on its way when the
+    last of them was acted on, so `settle` could only mark it, and that attempt failed.
+    None: send it."""
+    digest = entry.kind == NoticeKind.DIGEST.value
+    if not digest and entry.kind not in _UNTRUE_KINDS:
+        return None
+    try:
+        alerts = notice_of(entry).alerts
+    except ValueError:  # the send says what is wrong with it
+        return None
+    if not alerts or not all(_untrue(facts) for facts in alerts):
+        return None
+    if digest:
+        reason = f"withdrawn, not sent: every alert in it was {_steps(alerts)} before it went out"
+    else:
+        reason = f"withdrawn, not sent: its alert was {_step(alerts[0])} before it went out"
+    done = replace(entry, state=OutboxState.WITHDRAWN, updated_at=now, last_error=reason)
+    row = _log_row(entry, Delivery(ok=False, reason=reason), 0, now, DeliveryOutcome.WITHDRAWN, 0.0)
+    return Attempted(done, row)
+
+
 def _marked(facts: AlertFacts, steps: Mapping[int, Settled]) -> AlertFacts:
     step = steps.get(facts.alert_id)
     if step is None or facts.settled is not None or facts.resolved_at is not None:
@@ -205,13 +235,15 @@ def _untrue(facts: AlertFacts) -> bool:
 
 def _steps(alerts: Iterable[AlertFacts]) -> str:
     """`acknowledged by wang (42), resolved (43)`."""
-    said = []
-    for facts in alerts:
-        step = facts.settled
-        if step is not None:
-            who = f" by {step.by}" if step.by else ""
-            said.append(f"{step.step}{who} ({facts.alert_id})")
-    return ", ".join(said)
+    return ", ".join(f"{_step(f)} ({f.alert_id})" for f in alerts if f.settled is not None)
+
+
+def _step(facts: AlertFacts) -> str:
+    """`acknowledged by wang`, `resolved`."""
+    step = facts.settled
+    if step is None:
+        return ""
+    return f"{step.step} by {step.by}" if step.by else step.step
 
 
 # -- the outcome of an attempt ------------------------------------------------------------

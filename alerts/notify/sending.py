@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.notify.model import Channel, Delivery
-from alerts.notify.outbox import RetryPolicy, notice_of, outcome_of
+from alerts.notify.outbox import RetryPolicy, notice_of, outcome_of, withheld
 from alerts.notify.ratelimit import RateLimiter
 from alerts.store import OutboxStore
 from core.clock import Clock
@@ -104,6 +104,10 @@ class Sender:
         service shutting down), so a notice that went out is not sent again on the next start."""
         lane.ready.pop(entry.key, None)
         started = self._clock.now()
+        if (untrue := withheld(entry, started)) is not None:  # nothing left to tell
+            await asyncio.to_thread(self._store.finish_attempt, untrue.entry, untrue.log)
+            report(untrue.entry, untrue.log)
+            return
         lane.limiter.take(started)
         marking = asyncio.ensure_future(
             asyncio.to_thread(self._store.mark_sending, entry.key, started)
@@ -227,6 +231,8 @@ def report(entry: OutboxEntry, row: DeliveryAttempt) -> None:
             row.reason,
             entry.next_attempt_at.isoformat(),
         )
+    elif row.outcome is DeliveryOutcome.WITHDRAWN:
+        log.info("outbox: %s on %s %s", entry.key, entry.channel, row.reason)
     else:
         log.error("outbox: %s on %s failed for good: %s", entry.key, entry.channel, row.reason)
 

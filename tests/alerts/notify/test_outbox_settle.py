@@ -1,10 +1,13 @@
 """Alerts acted on while a notice about them waits, on a real DuckDB outbox: a digest whose every
 alert was acknowledged, resolved or closed is withdrawn (state `withdrawn`, a row in each
 alert's delivery log); one where only some were says so of those (no acknowledge link) and goes
-out; a resolution in a digest is news and keeps it; a first notice is marked, never withdrawn."""
+out; a resolution in a digest is news and keeps it; a first notice is marked, never withdrawn;
+a digest on its way when its last alert was acted on is withdrawn if that attempt fails."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -13,12 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from alerts.notify.model import Notice, NoticeKind, Settled
-from alerts.notify.outbox import entry_for, notice_of, settle
+from alerts.notify.dispatcher import Dispatcher
+from alerts.notify.model import Delivery, Notice, NoticeKind, Settled
+from alerts.notify.outbox import RetryPolicy, entry_for, notice_of, settle
 from alerts.notify.render import render_html, render_text
+from core.clock import ManualClock
 from core.records import DeliveryOutcome, OutboxEntry, OutboxState
 from ingest.duckdb_outbox import DuckDBOutboxStore
 from tests.alerts.notify.conftest import ACK, NOW, fridge_facts, make_notice
+from tests.alerts.notify.outbox_channel import RecordingChannel, running
+from tests.alerts.notify.outbox_channel import settle as settle_dispatcher
+from tests.conftest import wait_for
 
 LATER = NOW + timedelta(minutes=5)  # 09:45 in Shanghai
 
@@ -43,7 +51,7 @@ def outbox(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
 
 
 def act(outbox: DuckDBOutboxStore, steps: dict[int, Settled]) -> list[OutboxEntry]:
-    return outbox.revise_pending(sorted(steps), partial(_settle, steps))
+    return outbox.revise_unsent(sorted(steps), partial(_settle, steps))
 
 
 def _settle(steps: dict[int, Settled], entry: OutboxEntry) -> OutboxEntry | None:
@@ -125,3 +133,51 @@ def test_a_first_notice_is_marked_a_reminder_and_a_resolution_are_left(
     assert "已由 wang" in render_text(fired)
     resolved = outbox.entry("7/resolved")
     assert resolved is not None and notice_of(resolved).alerts[0].settled is None
+
+
+ON_ITS_WAY = {
+    "digest": (
+        digest("digest/a", 1, 2),
+        "every alert in it was acknowledged by wang (1), closed by zhao (2)",
+    ),
+    "escalated": (
+        make_notice(fridge_facts(alert_id=1), key="1/escalated", kind=NoticeKind.ESCALATED),
+        "its alert was acknowledged by wang",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ON_ITS_WAY))
+async def test_a_notice_on_its_way_when_its_last_alert_is_acted_on_is_not_sent_again(
+    outbox: DuckDBOutboxStore, kind: str
+) -> None:
+    notice, why = ON_ITS_WAY[kind]
+    clock = ManualClock(NOW)
+    robot = RecordingChannel("kitchen-robot", clock, [Delivery(ok=False, reason="HTTP 503")])
+    robot.hang = asyncio.Event()  # the robot holds the request, then refuses it
+    policy = RetryPolicy(base_s=10, cap_s=80, max_attempts=4)
+    sender = Dispatcher(outbox, {robot.name: robot}, clock, policy=policy, rng=random.Random(3))
+    async with running(sender):
+        await sender.submit([notice])
+        await asyncio.wait_for(robot.called.wait(), 10)
+        await wait_for(lambda: _state(outbox, notice.key) is OutboxState.SENDING, "the mark")
+        steps = {1: Settled("acknowledged", LATER, "wang"), 2: Settled("closed", LATER, "zhao")}
+        [marked] = act(outbox, steps)
+        assert marked.state is OutboxState.SENDING  # its attempt's outcome decides its state
+        robot.hang.set()
+        await settle_dispatcher(sender)
+        await clock.advance(80)  # past the retry's ceiling
+        await settle_dispatcher(sender)
+    assert len(robot.calls) == 1  # the retry found nothing left to tell
+    assert _state(outbox, notice.key) is OutboxState.WITHDRAWN
+    log = outbox.deliveries_for_notice(notice.key)
+    assert [(d.outcome, d.attempt) for d in log] == [
+        (DeliveryOutcome.RETRY, 1),
+        (DeliveryOutcome.WITHDRAWN, 0),
+    ]
+    assert log[1].reason == f"withdrawn, not sent: {why} before it went out"
+
+
+def _state(outbox: DuckDBOutboxStore, key: str) -> OutboxState | None:
+    entry = outbox.entry(key)
+    return None if entry is None else entry.state
