@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -202,13 +202,20 @@ class RuleEngine:
     def process(self, batch: ReadingBatch, *, live: bool = True) -> EngineOutput:
         """Run the rules on a batch. `live`: it arrived just now (not a replay of the store),
         so its devices are talking now even when it is a backfill of old readings."""
+        return self.judge(samples_by_device(batch, self.site).items(), live=live)
+
+    def judge(
+        self, groups: Iterable[tuple[str, Sequence[Sample]]], *, live: bool = True
+    ) -> EngineOutput:
+        """`process` for readings already grouped per device, each group in time order
+        (`samples_by_device`; the live service's queue, `alerts.judge_queue`)."""
         out = EngineOutput()
         now_ms = to_epoch_ms(self.clock.now())
         watched = self.offline.state.devices
         back = self.offline.state.site_firing  # a device heard again may clear an offline alert
-        for device, samples in samples_by_device(batch, self.site).items():
+        for device, samples in groups:
             rules = self.devices.get(device)
-            if rules is None:
+            if rules is None or not samples:
                 continue  # the gateway refuses unknown devices; a replay may still hold some
             rules.observe(samples, out, now_ms if live else None)
             seen = watched.get(device)

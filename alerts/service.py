@@ -1,14 +1,20 @@
 """`AlertService`: the rule engine and the alert lifecycle wired to a store and a clock.
 
 One owner of rule state. Live, that is the event loop running `run`: the store writer calls
-`on_batch` (and the gateway's presence path `on_presence`) there, the rules run there (CPU
-only) and their findings wait in memory; `run` applies them to the alert book and the
-registers in a worker thread, ticks the clock for absence rules, and saves the rules' state
-every `snapshot_s`. The API does not touch the rules from its threads: it awaits
-`relearn_seal_live`, which runs on the owner (handed over from another loop if need be) and
-writes to the store in a worker thread. No lock guards the engine; nothing that holds one can
-stall ingest. Snapshots are taken on the owner and written one at a time, in the order they
-were taken, so an older one never overwrites a newer one.
+`on_batch` (and the gateway's presence path `on_presence`) there; the batch joins the queue of
+readings to judge (`alerts.judge_queue`) and `run`'s judging task works through it in slices,
+yielding to the loop between two, devices whose readings cross a line first: a merged batch of
+thousands no longer holds ingest for a quarter of a second, and the reading that fires an alert
+does not wait behind the others. The rules run there (CPU only) and their findings wait in
+memory; `run` applies them to the alert book and the registers in a worker thread, ticks the
+clock for absence rules once the queue is empty (no deadline is judged on readings stored but
+not judged yet), and saves the rules' state every `snapshot_s`. The queue is bounded
+(`queue_readings`): past it, `on_batch` judges the oldest at once, which slows ingest as the
+rules did before. A stop judges what is queued before the last save. The API does not touch
+the rules from its threads: it awaits `relearn_seal_live`, which runs on the owner (handed over
+from another loop if need be) and writes to the store in a worker thread. No lock guards the
+engine; nothing that holds one can stall ingest. Snapshots are taken on the owner and written
+one at a time, in the order they were taken, so an older one never overwrites a newer one.
 
 Start: `run` restores the last saved rule state, then each device replays the readings stored
 since its watermark (no saved state: the last `seal_baseline_days` plus one day) in small
@@ -37,12 +43,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import numpy as np
+
 from alerts.catch_up import GROUP_SIZE, DeviceGroup, Replayed
 from alerts.engine import EngineOutput, RuleEngine
 from alerts.findings_out import ChangeListener, FindingsOut
+from alerts.judge_queue import JudgeQueue
 from alerts.lifecycle import AlertBook, AlertChange
 from alerts.model import RuleId
 from alerts.pace import RulesPace
+from alerts.samples import Sample
 from alerts.start_up import StartUp, joined
 from alerts.store import AlertPersistence, RegisterStore
 from alerts.worker import RulesWorker
@@ -61,6 +71,12 @@ HOLD_READINGS = 200_000
 # Devices whose state is taken in one turn of the event loop. A fridge's state is ~0.1-0.2 ms
 # of JSON; 1,000 devices at once held the loop (and ingest with it) for 100-200 ms.
 _SNAPSHOT_PART = 50
+# The judging task's turn of the event loop: slices of readings (~27 us each) until it has
+# taken this long, then the loop's other work (ingest, saves) goes on.
+_JUDGE_SLICE = 200
+_JUDGE_TURN_S = 0.008
+# Readings queued for the rules at most (~2 s at 10 k msg/s, a few MB); past it ingest waits.
+QUEUE_READINGS = 20_000
 T = TypeVar("T")
 
 
@@ -75,6 +91,7 @@ class AlertService:
         snapshot_s: float = 300.0,
         hold_readings: int = HOLD_READINGS,
         catch_up_group: int = GROUP_SIZE,
+        queue_readings: int = QUEUE_READINGS,
     ) -> None:
         self.engine = RuleEngine(config, clock)
         self.book = AlertBook(store, config.site.id, clock)
@@ -85,6 +102,13 @@ class AlertService:
         self._tick_s = tick_s
         self._snapshot_s = snapshot_s
         self._waiting = EngineOutput()
+        limits = {name: rules.setup.limits for name, rules in self.engine.devices.items()}
+        self._queue = JudgeQueue(config.site.id, limits)
+        self._queue_bound = queue_readings
+        self._queued = asyncio.Event()  # wakes the judging task
+        self._tick_owed = False  # a tick waits for the queue to empty
+        self._snapshot_due = asyncio.Event()
+        self._relearned: set[str] | None = None  # re-learned while a snapshot is taken
         self._waiting_since: float | None = None  # perf_counter when findings began to wait
         self.pace = RulesPace(book=self.book.times)
         # The start-up replay, the devices not caught up yet and what is held for them.
@@ -128,7 +152,13 @@ class AlertService:
             batch = self._start_up.hold_behind(batch)
             if not len(batch):
                 return
-        self._keep(self._judge(batch))
+        if self._owner is None:  # no judging task: the caller owns the rules
+            self._keep(self._judge(batch))
+            return
+        self._queue.add(batch)
+        while self._queue.readings > self._queue_bound:
+            self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
+        self._queued.set()
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         if not self._start_up.presence_waits(changes):
@@ -140,6 +170,37 @@ class AlertService:
         cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
         self.pace.judged(batch.ts_ms, to_epoch_ms(self._clock.now()), cpu, wall)
         return output
+
+    def _judge_groups(self, groups: list[tuple[str, list[Sample]]]) -> EngineOutput:
+        """Queued readings, grouped per device (`alerts.judge_queue`), judged live."""
+        begun, begun_cpu = time.perf_counter(), time.thread_time()
+        output = self.engine.judge(groups)
+        cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
+        stamps = np.fromiter((s.ts_ms for _, group in groups for s in group), np.int64)
+        self.pace.judged(stamps, to_epoch_ms(self._clock.now()), cpu, wall)
+        return output
+
+    async def _judging(self) -> None:
+        """Work through the queue a slice per turn of the loop; then the tick it put off."""
+        while True:
+            await self._queued.wait()
+            self._queued.clear()
+            while self._queue:
+                turn_ends = time.perf_counter() + _JUDGE_TURN_S
+                self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
+                while self._queue and time.perf_counter() < turn_ends:
+                    self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
+                await asyncio.sleep(0)
+            if self._tick_owed:
+                self._tick_owed = False
+                self._keep(self.engine.tick())
+
+    def _judge_queued(self, device: str | None = None) -> None:
+        """What is queued (for `device`, or all), judged now: before an API call changes a
+        device's rules, and before the last save."""
+        groups = self._queue.take_all() if device is None else self._queue.take_device(device)
+        if groups:
+            self._keep(self._judge_groups(groups), wake=False)
 
     def _keep(self, output: EngineOutput, *, wake: bool = True) -> None:
         """Findings wait for the next save; `run` is woken for them."""
@@ -157,13 +218,16 @@ class AlertService:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._start(), name="alerts-catch-up")
                 tasks.create_task(self._serve(), name="alerts-serve")
+                tasks.create_task(self._judging(), name="alerts-judge")
+                tasks.create_task(self._snapshots(), name="alerts-snapshots")
         finally:
             self._owner = None
             if self._start_up.loaded:
+                self._judge_queued()
                 # Cancelled (the service stops): what is still waiting and the rules' state go
                 # to the store before the task ends, so the next start resumes from here. A
                 # device still catching up keeps the state it was restored with.
-                await self._save(with_state=True, spread=False)
+                await self._save(await self._snapshot(spread=False))
 
     async def relearn_seal_live(self, device: str, by: str, reason: str) -> list[AlertChange]:
         """`relearn_seal` for the API: run on the rules' owner once they are restored, the
@@ -178,30 +242,58 @@ class AlertService:
         async def reset() -> None:
             if self._owner is not None and not self._recovered:
                 await self._ready.wait()
+            self._judge_queued(device)  # stored under the old limits: judged by them
             self.engine.reset_limits(device)
+            self._queue.limits_changed(device, self.engine.devices[device].setup.limits)
             log.info("alerts: limits of %s changed; its rules judge by them from now on", device)
 
         await self._on_owner(reset)
 
     async def _serve(self) -> None:
+        """Findings to the alert book as they come; the clock's ticks; the snapshots' turns."""
         last_snapshot = self._clock.now()
         while True:
             await self._until_woken_or_tick()
-            if self._recovered:  # no deadline is judged on history not replayed yet
+            if self._recovered and self._queue:
+                self._tick_owed = True  # judged once the queue is empty, by the judging task
+                self._queued.set()
+            elif self._recovered:  # no deadline is judged on history not replayed yet
                 self._keep(self.engine.tick(), wake=False)
             due = (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s
             if due and self._start_up.loaded:
                 last_snapshot = self._clock.now()
-            await self._save(with_state=due and self._start_up.loaded)
+                self._snapshot_due.set()
+            await self._save()
 
-    async def _save(self, *, with_state: bool, spread: bool = True) -> list[AlertChange]:
-        """Apply the waiting findings and, if asked, save the rules' state, in a worker thread.
-        Both are taken when the previous save is done, so saves land in order. The state is
-        taken first (`spread` over turns of the event loop, batches judged in between), the
-        findings after it: every finding made before a device's state was taken is written
-        with or before that state, so a restart from it never skips one."""
+    async def _snapshots(self) -> None:
+        """The rules' state when due, taken spread over turns of the loop (batches judged and
+        findings saved meanwhile: a finding does not wait for a snapshot), then saved with
+        the findings waiting by then. A device whose state a re-learn saved while this one was
+        being taken keeps that newer state."""
+        while True:
+            await self._snapshot_due.wait()
+            self._snapshot_due.clear()
+            await self._save_state()
+
+    async def _save_state(self) -> None:
+        relearned: set[str] = set()
+        self._relearned = relearned
+        try:
+            await self._save(await self._snapshot(spread=True), but=relearned)
+        finally:
+            self._relearned = None
+
+    async def _save(
+        self, states: dict[str, str] | None = None, *, but: set[str] | None = None
+    ) -> list[AlertChange]:
+        """Apply the waiting findings and save `states` (the rules' state, but the devices in
+        `but`), in a worker thread. The findings are taken when the previous save is done, so
+        saves land in order, and after the state was taken: every finding made before a
+        device's state was taken is written with or before that state, so a restart from it
+        never skips one."""
         async with self._saving:
-            states = await self._snapshot(spread) if with_state else None
+            if states is not None and but:  # their newer state is saved already
+                states = {device: state for device, state in states.items() if device not in but}
             output, self._waiting = self._waiting, EngineOutput()
             since, self._waiting_since = self._waiting_since, None
             if not output and states is None:
@@ -240,7 +332,10 @@ class AlertService:
         if self._owner is not None and not self._recovered:
             await self._ready.wait()
         async with self._saving:
+            self._judge_queued(device)  # readings stored before the request: the old baseline
             output = self.engine.relearn_seal(device, by, reason)
+            if self._relearned is not None:
+                self._relearned.add(device)  # a snapshot under way holds its older state
             # What the rules found before it goes first; the new state is saved at once, so a
             # restart does not bring the old baseline back.
             before, self._waiting = self._waiting, EngineOutput()

@@ -87,25 +87,44 @@ class LiveHub:
     def on_batch(self, batch: ReadingBatch) -> None:
         """The store writer's listener: `batch` is stored. Never waits."""
         self._bind_loop()
-        per_device: dict[str, dict[Key, dict[str, Any]]] = {}
+        # Per device, the metrics whose tile changed: shown once per batch, and only when a
+        # client follows (formatting a value for each reading cost the loop ~1 us a reading
+        # at 10 k msg/s, for nobody when no dashboard is open).
+        fresh: dict[str, set[str]] = {}
         stored: set[str] = set()  # late readings included: they change a chart, not a tile
-        ts_list = batch.ts_ms.tolist()
-        values = batch.value.tolist()
-        for i, device in enumerate(batch.device):
-            if batch.site[i] != self.site:
+        site, latest = self.site, self._latest
+        rows = zip(
+            batch.site,
+            batch.device,
+            batch.metric,
+            batch.ts_ms.tolist(),
+            batch.value.tolist(),
+            strict=True,
+        )
+        for reading_site, device, metric, ts, value in rows:
+            if reading_site != site:
                 continue
             stored.add(device)
-            metric, ts, value = batch.metric[i], int(ts_list[i]), float(values[i])
-            metrics = self._latest.setdefault(device, {})
+            metrics = latest.get(device)
+            if metrics is None:
+                metrics = latest[device] = {}
             known = metrics.get(metric)
             if known is not None and known[0] > ts:
                 continue  # a late reading: the tile keeps the newer value
-            metrics[metric] = (ts, value)
-            per_device.setdefault(device, {})[("reading", device, metric)] = self._value(
-                metric, ts, value
-            )
+            metrics[metric] = (int(ts), float(value))
+            fresh.setdefault(device, set()).add(metric)
         self._changed(stored)
-        self._fan.stage([Update(device, "reading", f) for device, f in per_device.items()])
+        if self._fan.subscribers:
+            self._fan.stage(
+                [self._reading_update(device, names) for device, names in fresh.items()]
+            )
+
+    def _reading_update(self, device: str, metrics: set[str]) -> Update:
+        latest = self._latest[device]
+        fields: dict[Key, dict[str, Any]] = {
+            ("reading", device, metric): self._value(metric, *latest[metric]) for metric in metrics
+        }
+        return Update(device, "reading", fields)
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         self._bind_loop()

@@ -46,6 +46,12 @@ async def test_the_figures_say_how_old_readings_were_when_judged(tmp_path: Path)
             # Each reading reaches the rules 90 s after its own timestamp.
             await clock.set(T0 + minutes(minute) + timedelta(seconds=90))
             await writer.readings(batch(*series("fridge-1", T0 + minutes(minute), 60, [9.0])))
+            # Judged by the rules' own task before the clock moves on (its age is taken then).
+            judged = minute + 1
+            await wait_for(
+                lambda n=judged: service.pace.readings == n,  # type: ignore[misc]
+                "the reading to be judged",
+            )
         await wait_for(
             lambda: service.pace.figures()["alert_book_ms"]["p50"] is not None,
             "the over-temperature finding to be saved",
@@ -80,7 +86,7 @@ async def test_batches_judged_while_the_state_is_taken_are_not_lost_by_a_restart
     first.service.recover(T0)
     warm = [("fridge-1", T0 + minutes(1), {"temp_c": 9.0})]
     thawed = [("freezer-1", T0 + minutes(1), {"temp_c": -5.0})]
-    saving = asyncio.create_task(first.service._save(with_state=True))
+    saving = asyncio.create_task(first.service._save_state())
     await asyncio.sleep(0)  # the save has taken fridge-1's state and yields
     for rows in (warm, thawed):
         first.readings.write(batch(*rows))
