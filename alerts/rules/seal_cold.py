@@ -87,14 +87,6 @@ from core.clock import utc_from_ms
 __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
-# A probe that reads a tooth's side over this many reading intervals or fewer reads its slope
-# coarsely: the readings nearest the turning points sit up to a whole interval from them, an
-# error of up to 1/n of the slope (a 5-min probe on a 20-min chest freezer's cycle: sides of
-# 1-3 intervals). While the cycle's period stays near a multiple of the interval, the reading
-# phase holds for hours and every tooth is read the same way, with the same error: repeats of
-# one measurement, not new cycles (a healthy chest freezer's teeth each scored +1.3 spreads
-# for 8 h on the bench, one false alert in 168 unit-days).
-_SPARSE_INTERVALS = 4
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -195,7 +187,6 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
             hour.energy_wh += cycle.energy_wh
-        self._read_alike(cycle)
         self._accumulate(hour)
 
     def _accumulate(self, hour: HourFeatures) -> None:
@@ -205,22 +196,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm)
-            st.cusum.add(z, move, st.cusum_model, 1.0 / (1 + st.read_run))
-
-    def _read_alike(self, cycle: InferredCycle) -> None:
-        """Count the teeth in a row a sparse probe read at the same reading phase (the same
-        number of readings on each side): their slopes carry the same timing error, so the
-        n-th such tooth adds 1/n of a cycle's evidence and a run locked to one phase adds
-        about ln n cycles' worth, not n. A probe that reads each side finely (more than
-        `_SPARSE_INTERVALS` intervals) is never locked."""
-        st, every = self.state, self.setup.interval_ms
-        off = round((cycle.peak.ms - cycle.trough.ms) / every) if every > 0 else 0
-        on = round(cycle.on_ms / every) if every > 0 else 0
-        if min(off, on) > _SPARSE_INTERVALS or min(off, on) <= 0:
-            st.read_as, st.read_run = None, 0
-            return
-        st.read_run = st.read_run + 1 if [off, on] == st.read_as else 0
-        st.read_as = [off, on]
+            st.cusum.add(z, move, st.cusum_model)
 
     # -- per hour ---------------------------------------------------------------------------
 

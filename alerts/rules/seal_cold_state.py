@@ -50,10 +50,6 @@ class ColdSealState:
     grade: ScoreState = field(default_factory=ScoreState)
     cusum_model: CusumModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
-    # the readings a sparse probe took on each side of the last clean tooth, and how many
-    # teeth before it in a row it read so (`ColdSealRule._read_alike`)
-    read_as: list[int] | None = None
-    read_run: int = 0
     # the metered path (`seal_duty`): needs `compressor_on` or `power_w`, no sawtooth
     metered: bool = False
     duty_model: DutyModel | None = None

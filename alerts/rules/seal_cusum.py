@@ -137,12 +137,8 @@ class CusumState:
         _, self.evidence, self.run_cycles, recent = kept[-1] if kept else (0, 0.0, 0, [])
         self.recent, self.marks = list(recent), kept
 
-    def add(self, z: float, move: float, model: CusumModel, weight: float = 1.0) -> None:
-        """One more cycle (or hour): its z less the allowance k, weighed by how much new it
-        tells (`weight`: a tooth a sparse probe read at the same phase as the teeth before it
-        repeats their timing error, see `seal_cold`)."""
-        step = weight * (z - model.k)
-        self.evidence = min(_CAP * model.h, max(0.0, self.evidence + step))
+    def add(self, z: float, move: float, model: CusumModel) -> None:
+        self.evidence = min(_CAP * model.h, max(0.0, self.evidence + z - model.k))
         self.run_cycles = self.run_cycles + 1 if self.evidence else 0
         self.recent = [*self.recent, move][-_RECENT:]
 
