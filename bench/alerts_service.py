@@ -150,7 +150,10 @@ def health(base: str, timeout_s: float = 10.0) -> dict[str, Any]:
     """The service's `/api/health` answer; {} when it did not answer in time (a service that
     cannot keep up answers late: the poll is lost, not the run)."""
     try:
-        answer = httpx.get(f"{base}/api/health", timeout=timeout_s).json()
+        # The figures of this instant, not the answer the service keeps for a second.
+        answer = httpx.get(
+            f"{base}/api/health", headers={"Cache-Control": "no-cache"}, timeout=timeout_s
+        ).json()
     except (httpx.HTTPError, ValueError):
         return {}
     return dict(answer) if isinstance(answer, dict) else {}

@@ -71,6 +71,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("store writer, hops", ("StoreWriter", "to_thread", "run_in_executor")),
 )
 _IDLE = ("EpollSelector.select", "Condition.wait", "Event.wait")
+# The count of this instant, not the /api/health answer the service keeps for a second.
+_FRESH = {"Cache-Control": "no-cache"}
 
 
 def say(text: str) -> None:
@@ -94,7 +96,8 @@ def stored(base: str) -> int:
     """Readings stored so far; a service busy past a timeout is asked again."""
     for _ in range(5):
         try:
-            return int(httpx.get(f"{base}/api/health", timeout=30).json()["readings_stored"])
+            answer = httpx.get(f"{base}/api/health", headers=_FRESH, timeout=30)
+            return int(answer.json()["readings_stored"])
         except httpx.HTTPError as exc:
             say(f"health did not answer ({exc}); asking again")
     raise RuntimeError("the service's /api/health did not answer in 150 s")

@@ -108,3 +108,15 @@ async def test_the_outbox_is_read_once_for_concurrent_polls(
             assert outbox.reads == 2
     finally:
         outbox.close()
+
+
+async def test_no_cache_asks_for_the_figures_of_this_instant(store: DuckDBStore) -> None:
+    counters = Counters()
+    context = ApiContext(site_config("canteen/v1"), store, ManualClock(NOW), counters)
+    async with _client(context) as client:
+        assert (await client.get("/api/health")).json()["readings_stored"] == 0
+        counters.stored = 5
+        assert (await client.get("/api/health")).json()["readings_stored"] == 0  # kept
+        fresh = await client.get("/api/health", headers={"Cache-Control": "no-cache"})
+        assert fresh.json()["readings_stored"] == 5
+    assert counters.asked == 2
