@@ -5,8 +5,8 @@ The store writer hands every stored batch to the alerts service on the event loo
 merged batch of thousands of readings there at once (~27 us a reading) held the loop, and
 ingest with it, for 100-250 ms at 10 k msg/s; a reading that crossed a line waited behind all
 of them before its alert could go out. The queue takes a batch in (grouping it per device,
-cheap), and the service's judging task takes it out in slices of `slice_readings`, yielding to
-the event loop between two (`alerts.service`).
+cheap), and the service's judging task takes it out in slices, yielding to the event loop
+between its turns (`alerts.live_judge`).
 
 Order: each device's readings are judged in the order they were stored (its list only grows at
 the end, and a device is taken whole), so per-device order, the engine's watermark and its

@@ -2,7 +2,7 @@
 
 One owner of rule state. Live, that is the event loop running `run`: the store writer calls
 `on_batch` (and the gateway's presence path `on_presence`) there; the batch joins the queue of
-readings to judge (`alerts.judge_queue`) and `run`'s judging task works through it in slices,
+readings to judge (`alerts.live_judge`) and `run`'s judging task works through it in slices,
 yielding to the loop between two, devices whose readings cross a line first: a merged batch of
 thousands no longer holds ingest for a quarter of a second, and the reading that fires an alert
 does not wait behind the others. The rules run there (CPU only) and their findings wait in
@@ -43,16 +43,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import numpy as np
-
 from alerts.catch_up import GROUP_SIZE, DeviceGroup, Replayed
 from alerts.engine import EngineOutput, RuleEngine
 from alerts.findings_out import ChangeListener, FindingsOut
-from alerts.judge_queue import JudgeQueue
 from alerts.lifecycle import AlertBook, AlertChange
+from alerts.live_judge import QUEUE_READINGS, LiveJudge
 from alerts.model import RuleId
 from alerts.pace import RulesPace
-from alerts.samples import Sample
 from alerts.start_up import StartUp, joined
 from alerts.store import AlertPersistence, RegisterStore
 from alerts.worker import RulesWorker
@@ -71,12 +68,6 @@ HOLD_READINGS = 200_000
 # Devices whose state is taken in one turn of the event loop. A fridge's state is ~0.1-0.2 ms
 # of JSON; 1,000 devices at once held the loop (and ingest with it) for 100-200 ms.
 _SNAPSHOT_PART = 50
-# The judging task's turn of the event loop: slices of readings (~27 us each) until it has
-# taken this long, then the loop's other work (ingest, saves) goes on.
-_JUDGE_SLICE = 200
-_JUDGE_TURN_S = 0.008
-# Readings queued for the rules at most (~2 s at 10 k msg/s, a few MB); past it ingest waits.
-QUEUE_READINGS = 20_000
 T = TypeVar("T")
 
 
@@ -102,15 +93,17 @@ class AlertService:
         self._tick_s = tick_s
         self._snapshot_s = snapshot_s
         self._waiting = EngineOutput()
-        limits = {name: rules.setup.limits for name, rules in self.engine.devices.items()}
-        self._queue = JudgeQueue(config.site.id, limits)
-        self._queue_bound = queue_readings
-        self._queued = asyncio.Event()  # wakes the judging task
-        self._tick_owed = False  # a tick waits for the queue to empty
         self._snapshot_due = asyncio.Event()
         self._relearned: set[str] | None = None  # re-learned while a snapshot is taken
         self._waiting_since: float | None = None  # perf_counter when findings began to wait
         self.pace = RulesPace(book=self.book.times)
+        self._live = LiveJudge(
+            self.engine,
+            self.pace,
+            clock,
+            lambda output, wake: self._keep(output, wake=wake),
+            bound=queue_readings,
+        )
         # The start-up replay, the devices not caught up yet and what is held for them.
         self._start_up = StartUp(
             config, clock, self.engine, hold_readings=hold_readings, group_size=catch_up_group
@@ -155,10 +148,7 @@ class AlertService:
         if self._owner is None:  # no judging task: the caller owns the rules
             self._keep(self._judge(batch))
             return
-        self._queue.add(batch)
-        while self._queue.readings > self._queue_bound:
-            self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
-        self._queued.set()
+        self._live.add(batch)
 
     def on_presence(self, changes: Sequence[PresenceChange]) -> None:
         if not self._start_up.presence_waits(changes):
@@ -170,37 +160,6 @@ class AlertService:
         cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
         self.pace.judged(batch.ts_ms, to_epoch_ms(self._clock.now()), cpu, wall)
         return output
-
-    def _judge_groups(self, groups: list[tuple[str, list[Sample]]]) -> EngineOutput:
-        """Queued readings, grouped per device (`alerts.judge_queue`), judged live."""
-        begun, begun_cpu = time.perf_counter(), time.thread_time()
-        output = self.engine.judge(groups)
-        cpu, wall = time.thread_time() - begun_cpu, time.perf_counter() - begun
-        stamps = np.fromiter((s.ts_ms for _, group in groups for s in group), np.int64)
-        self.pace.judged(stamps, to_epoch_ms(self._clock.now()), cpu, wall)
-        return output
-
-    async def _judging(self) -> None:
-        """Work through the queue a slice per turn of the loop; then the tick it put off."""
-        while True:
-            await self._queued.wait()
-            self._queued.clear()
-            while self._queue:
-                turn_ends = time.perf_counter() + _JUDGE_TURN_S
-                self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
-                while self._queue and time.perf_counter() < turn_ends:
-                    self._keep(self._judge_groups(self._queue.take(_JUDGE_SLICE)))
-                await asyncio.sleep(0)
-            if self._tick_owed:
-                self._tick_owed = False
-                self._keep(self.engine.tick())
-
-    def _judge_queued(self, device: str | None = None) -> None:
-        """What is queued (for `device`, or all), judged now: before an API call changes a
-        device's rules, and before the last save."""
-        groups = self._queue.take_all() if device is None else self._queue.take_device(device)
-        if groups:
-            self._keep(self._judge_groups(groups), wake=False)
 
     def _keep(self, output: EngineOutput, *, wake: bool = True) -> None:
         """Findings wait for the next save; `run` is woken for them."""
@@ -218,12 +177,12 @@ class AlertService:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._start(), name="alerts-catch-up")
                 tasks.create_task(self._serve(), name="alerts-serve")
-                tasks.create_task(self._judging(), name="alerts-judge")
+                tasks.create_task(self._live.run(), name="alerts-judge")
                 tasks.create_task(self._snapshots(), name="alerts-snapshots")
         finally:
             self._owner = None
             if self._start_up.loaded:
-                self._judge_queued()
+                self._live.judge_now()
                 # Cancelled (the service stops): what is still waiting and the rules' state go
                 # to the store before the task ends, so the next start resumes from here. A
                 # device still catching up keeps the state it was restored with.
@@ -242,9 +201,9 @@ class AlertService:
         async def reset() -> None:
             if self._owner is not None and not self._recovered:
                 await self._ready.wait()
-            self._judge_queued(device)  # stored under the old limits: judged by them
+            self._live.judge_now(device)  # stored under the old limits: judged by them
             self.engine.reset_limits(device)
-            self._queue.limits_changed(device, self.engine.devices[device].setup.limits)
+            self._live.limits_changed(device)
             log.info("alerts: limits of %s changed; its rules judge by them from now on", device)
 
         await self._on_owner(reset)
@@ -254,9 +213,8 @@ class AlertService:
         last_snapshot = self._clock.now()
         while True:
             await self._until_woken_or_tick()
-            if self._recovered and self._queue:
-                self._tick_owed = True  # judged once the queue is empty, by the judging task
-                self._queued.set()
+            if self._recovered and self._live:
+                self._live.owe_tick()  # done once the queue is empty, by the judging task
             elif self._recovered:  # no deadline is judged on history not replayed yet
                 self._keep(self.engine.tick(), wake=False)
             due = (self._clock.now() - last_snapshot).total_seconds() >= self._snapshot_s
@@ -332,7 +290,7 @@ class AlertService:
         if self._owner is not None and not self._recovered:
             await self._ready.wait()
         async with self._saving:
-            self._judge_queued(device)  # readings stored before the request: the old baseline
+            self._live.judge_now(device)  # readings stored before the request: the old baseline
             output = self.engine.relearn_seal(device, by, reason)
             if self._relearned is not None:
                 self._relearned.add(device)  # a snapshot under way holds its older state

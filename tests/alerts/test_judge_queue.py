@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import alerts.service
+import alerts.live_judge
 from alerts.engine import EngineOutput
 from alerts.judge_queue import JudgeQueue
 from alerts.model import AlertQuery, AlertState, RuleId
@@ -99,8 +99,8 @@ async def test_the_crossing_goes_out_before_the_backlog_is_judged(
 ) -> None:
     """A merged batch of many in-band readings and one crossing: the crossing's device is judged
     first, the others after it a slice per turn of the event loop, every reading in the end."""
-    monkeypatch.setattr(alerts.service, "_JUDGE_TURN_S", 0.0)  # one slice a turn of the loop
-    monkeypatch.setattr(alerts.service, "_JUDGE_SLICE", 10)
+    monkeypatch.setattr(alerts.live_judge, "_JUDGE_TURN_S", 0.0)  # one slice a turn of the loop
+    monkeypatch.setattr(alerts.live_judge, "_JUDGE_SLICE", 10)
     path = tmp_path / "canteen.duckdb"
     readings, store = DuckDBStore(path), DuckDBAlertStore(path)
     clock = ManualClock(T0 + minutes(30))
@@ -124,7 +124,7 @@ async def test_the_crossing_goes_out_before_the_backlog_is_judged(
         await writer.readings(batch(*rows))
         marks = service.engine.devices
         done = to_epoch_ms(T0 + timedelta(seconds=30 * 19))
-        await wait_for(lambda: not service._queue, "the backlog to be judged")
+        await wait_for(lambda: not service._live.queue, "the backlog to be judged")
         assert all(marks[f"fridge-{n}"].watermark_ms == done for n in range(39))
         assert marks["fridge-39"].watermark_ms == to_epoch_ms(T0 + minutes(10))
         # The crossing's device first, alone in its slice; the others oldest first after it,
@@ -149,8 +149,8 @@ async def test_a_stop_judges_what_is_queued_before_the_last_save(
 ) -> None:
     """Cancelled with readings still queued: they are judged and their state saved, so the
     next start begins after them and the alert they raised is there once."""
-    monkeypatch.setattr(alerts.service, "_JUDGE_TURN_S", 0.0)
-    monkeypatch.setattr(alerts.service, "_JUDGE_SLICE", 1)
+    monkeypatch.setattr(alerts.live_judge, "_JUDGE_TURN_S", 0.0)
+    monkeypatch.setattr(alerts.live_judge, "_JUDGE_SLICE", 1)
     path = tmp_path / "canteen.duckdb"
     readings, store = DuckDBStore(path), DuckDBAlertStore(path)
     clock = ManualClock(T0 + minutes(30))
@@ -161,10 +161,10 @@ async def test_a_stop_judges_what_is_queued_before_the_last_save(
     await wait_for(lambda: service.live, "the rules to go live")
     rows = [row for n in range(10) for row in temps(f"fridge-{n}", T0, [4.0] * 5 + [9.0])]
     await writer.readings(batch(*rows))
-    assert service._queue.readings > 0  # still queued when the stop comes
+    assert service._live.queue.readings > 0  # still queued when the stop comes
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    assert not service._queue
+    assert not service._live.queue
     store.close()
     readings.close()
 
