@@ -129,6 +129,10 @@ class AlertService:
         """Every device's rules have caught up and every batch is judged as it arrives."""
         return self._recovered
 
+    async def until_live(self) -> None:
+        """Return once every device's rules have caught up (`live`)."""
+        await self._ready.wait()
+
     def catch_up_figures(self) -> dict[str, Any]:
         """How far the start-up replay is (`/api/health`, `alerts.start_up`)."""
         return self._start_up.figures()
