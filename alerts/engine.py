@@ -189,7 +189,7 @@ class RuleEngine:
         self.config = config
         self.clock = clock
         self.site = config.site.id
-        timetable = Timetable(config.meals, config.site.zone)
+        timetable = Timetable(config.meals, config.site.zone, config.calendar)
         setups = [_setup(config, d, timetable) for d in config.devices]
         self.devices = {s.id: DeviceRules(s) for s in setups}
         _pair_neighbours(self.devices)

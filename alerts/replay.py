@@ -176,7 +176,7 @@ def _register_detections(
 def _sample_keeping(config: SiteConfig) -> dict[str, SampleKeeping]:
     """Per sample fridge: the meals whose samples it keeps, how long, and how long out of band
     spoils them (its over-temperature duration)."""
-    timetable = Timetable(config.meals, config.site.zone)
+    timetable = Timetable(config.meals, config.site.zone, config.calendar)
     out = {}
     for device in config.devices:
         if device.kind is DeviceKind.SAMPLE_FRIDGE:

@@ -5,6 +5,11 @@ UTC+8); the store and the rules use UTC. A meal whose end is not after its start
 midnight: dinner 23:30-00:20 on the 24th ends at 00:20 on the 25th, and its service date
 stays the 24th. Zones with daylight saving are handled by building each local instant with the
 zone, never by adding a fixed offset.
+
+Meals are served only on the school calendar's `meal_days` (`calendar.meal_days`, school days by
+default): a weekend, a public holiday or a vacation day of a day school has no service, so no
+disinfection verdict and no sample retention is due on it. A cabinet left idle over a holiday
+is not "missed". The next service after a long vacation may lie weeks ahead.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from core.energy_model import SchoolCalendar
 from core.model import Meal
 
 __all__ = ["MealService", "Timetable", "local_date"]
@@ -32,9 +38,13 @@ class Timetable:
     which meals ended since its last verdict; building zone-aware instants each time was most
     of a cabinet replay's CPU)."""
 
-    def __init__(self, meals: Sequence[Meal], zone: ZoneInfo) -> None:
+    def __init__(
+        self, meals: Sequence[Meal], zone: ZoneInfo, calendar: SchoolCalendar | None = None
+    ) -> None:
         self.meals = tuple(meals)
         self.zone = zone
+        # None: meals every day (a timetable without a school, as in a bare test)
+        self.calendar = calendar
         self._days: dict[date, tuple[MealService, ...]] = {}
         self._next: dict[int, int | None] = {}  # after_ms: the first service end after it
 
@@ -64,27 +74,53 @@ class Timetable:
         found.sort(key=lambda s: (s.end_ms, s.meal))
         return found
 
+    def next_ending(self, after_ms: int) -> MealService | None:
+        """The first service ending after `after_ms` (weeks ahead after a vacation), or None
+        when none is served within a year."""
+        end = self._next_end(after_ms) if self.meals else None
+        if end is None:
+            return None
+        return self._ending(after_ms, end)[0]
+
+    def serves(self, day: date) -> bool:
+        """Whether meals are served on local date `day` (the calendar's `meal_days`)."""
+        calendar = self.calendar
+        return calendar is None or calendar.day_type(day) in calendar.meal_days
+
     def _next_end(self, after_ms: int) -> int | None:
-        """The first service end after `after_ms` (every day has its meals, so it lies within
-        two local days), remembered per `after_ms` (each device asks from its last verdict)."""
+        """The first service end after `after_ms`, remembered per `after_ms` (each device asks
+        from its last verdict). Served days are searched up to a year ahead (a winter vacation
+        has none for weeks); None: no service in that year."""
         if after_ms not in self._next:
             if len(self._next) > _DAYS_KEPT:
                 self._next.clear()
-            ahead = self._ending(after_ms, after_ms + _TWO_DAYS_MS)
-            self._next[after_ms] = ahead[0].end_ms if ahead else None
+            self._next[after_ms] = self._first_end_after(after_ms)
         return self._next[after_ms]
+
+    def _first_end_after(self, after_ms: int) -> int | None:
+        # A service ends within a day of its date's start, so the first end after `after_ms`
+        # belongs to the first served day found from the day before, or the day after that.
+        day = local_date(after_ms, self.zone) - timedelta(days=1)
+        for _ in range(_LOOK_AHEAD_DAYS):
+            ends = [s.end_ms for s in self._day(day) if s.end_ms > after_ms]
+            if ends:
+                following = self._day(day + timedelta(days=1))
+                return min(ends + [s.end_ms for s in following if s.end_ms > after_ms])
+            day += timedelta(days=1)
+        return None
 
     def _day(self, day: date) -> tuple[MealService, ...]:
         services = self._days.get(day)
         if services is None:
             if len(self._days) > _DAYS_KEPT:
                 self._days.clear()
-            services = self._days[day] = tuple(self.service(meal, day) for meal in self.meals)
+            served = self.meals if self.serves(day) else ()
+            services = self._days[day] = tuple(self.service(meal, day) for meal in served)
         return services
 
 
-_TWO_DAYS_MS = 2 * 86_400_000
-_DAYS_KEPT = 400  # about a year of days (or of verdict instants) kept; cleared beyond that
+_LOOK_AHEAD_DAYS = 370  # a year and a few days: past the longest vacation
+_DAYS_KEPT = 800  # two years of days (or of verdict instants) kept; cleared beyond that
 
 
 def local_date(epoch_ms: int, zone: ZoneInfo) -> date:

@@ -42,6 +42,8 @@ def site_config(devices: list[dict[str, Any]], meals: bool = False) -> SiteConfi
             "site": {"id": SITE, "name": "detection bench", "timezone": "Asia/Shanghai"},
             "buildings": [{"id": "kitchen", "name": "kitchen", "kind": "canteen"}],
             "meals": [{"name": n, "start": a, "end": b} for n, a, b in DEMO_MEALS] if meals else [],
+            # The simulated cabinets run after every meal of every day (a boarding school).
+            "calendar": {"meal_days": ["school_day", "weekend", "holiday", "vacation"]},
             "devices": [{"building": "kitchen", **d} for d in devices],
         }
     )

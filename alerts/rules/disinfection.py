@@ -193,8 +193,8 @@ class DisinfectionRule(StatefulRule[DisinfectionState]):
         st = self.state
         assert st.decided_until_ms is not None
         after = st.decided_until_ms
-        upcoming = self.setup.timetable.services_ending(after, after + 2 * 24 * HOUR_MS)
-        starts = [u.start_ms for u in st.unconfirmed] + [s.end_ms for s in upcoming[:1]]
+        upcoming = self.setup.timetable.next_ending(after)  # after a weekend or a vacation too
+        starts = [u.start_ms for u in st.unconfirmed] + ([upcoming.end_ms] if upcoming else [])
         st.keep_from_ms = min(starts) - LEAD_IN_MS if starts else None
         keep = st.keep_from_ms
         st.readings = [] if keep is None else [r for r in st.readings if r[0] >= keep]

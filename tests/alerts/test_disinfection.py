@@ -152,6 +152,30 @@ def test_a_meal_across_midnight_is_judged_on_its_own_date(tmp_path: Path) -> Non
         harness.close()
 
 
+@pytest.mark.parametrize(
+    ("meal_days", "missed"),
+    [
+        (None, []),  # a day school: the cabinet stands idle at the weekend, nothing is due
+        (["school_day", "weekend"], ["breakfast", "lunch", "dinner"]),  # boarders eat on Saturday
+    ],
+)
+def test_an_idle_cabinet_is_missed_only_on_days_meals_are_served(
+    tmp_path: Path, meal_days: list[str] | None, missed: list[str]
+) -> None:
+    saturday = ZONE_DAY - timedelta(days=2)
+    config = school(calendar={"meal_days": meal_days}) if meal_days else school()
+    harness = Harness(tmp_path / "c.duckdb", config, StepClock(MIDNIGHT - timedelta(days=2)))
+    try:
+        idle = cabinet_day("ir-1", None, 0.0, 0, start=local(5, 0, saturday), hours=17)
+        for index in range(0, len(idle), 200):
+            harness.feed(idle[index : index + 200])
+        records = harness.store.disinfection_records("test-school", saturday, saturday, "ir-1")
+        assert [(r.meal, r.status.value) for r in records] == [(m, "missed") for m in missed]
+        assert len(harness.alerts(RuleId.DISINFECTION)) == (1 if missed else 0)
+    finally:
+        harness.close()
+
+
 def test_meals_before_the_first_reading_are_not_judged(harness: Harness) -> None:
     harness.feed(cabinet_day("ir-1", None, 0.0, 0, start=local(15, 0), hours=1))
     assert harness.store.disinfection_records("test-school", ZONE_DAY, ZONE_DAY, "ir-1") == []
@@ -184,13 +208,16 @@ def cabinet_history(
 
 
 def meals_between(start: datetime, end: datetime) -> list[tuple[date, str, datetime]]:
-    """(service date, meal, meal end) of every meal whose verdict falls due in [start, end)."""
+    """(service date, meal, meal end) of every meal whose verdict falls due in [start, end), on
+    the days the school serves meals (its calendar: Monday to Friday by default)."""
     ends = {"breakfast": time(7, 40), "lunch": time(12, 40), "dinner": time(18, 20)}
-    zone = school().site.zone
+    config = school()
+    zone = config.site.zone
     found = []
     day = start.astimezone(zone).date()
     while datetime.combine(day, time(0), zone) < end:
-        for meal, clock in ends.items():
+        served = config.calendar.day_type(day) in config.calendar.meal_days
+        for meal, clock in ends.items() if served else ():
             meal_end = datetime.combine(day, clock, zone).astimezone(UTC)
             if start <= meal_end and meal_end + WINDOW + DELAY <= end:
                 found.append((day, meal, meal_end))
@@ -217,9 +244,10 @@ def test_ten_days_of_history_arriving_after_the_start_are_judged_on_that_history
     harness: Harness,
 ) -> None:
     # An infrared cabinet uploads ten days of its buffer (a network outage, or a school moving
-    # its records in) into a service started just after: every meal had a compliant cycle.
+    # its records in) into a service started just after: every meal had a compliant cycle. The
+    # weekend between serves no meals: the idle cabinet is not "missed" then.
     meals = meals_between(TEN_DAYS_FROM, TEN_DAYS_TO)
-    assert len(meals) == 30
+    assert len(meals) == 24
     cycles = [(end + minutes(20), 125.0, 15.0) for _, _, end in meals]
     rows = cabinet_history("ir-1", TEN_DAYS_FROM, TEN_DAYS_TO, cycles)
     started = TEN_DAYS_TO + minutes(1)
@@ -244,7 +272,7 @@ def test_spoiled_cycles_in_history_are_each_flagged_once_its_readings_pass(
         3: (113.0, 20.0),  # too cool: 113 °C, below the 120 °C of GB 17988
         8: (125.0, 6.0),  # too short: 6 of the 10 min
         14: None,  # no cycle at all
-        29: None,  # the last meal of the upload
+        23: None,  # the last meal of the upload
     }
     cycles = []
     for index, (_, _, end) in enumerate(meals):
@@ -256,7 +284,7 @@ def test_spoiled_cycles_in_history_are_each_flagged_once_its_readings_pass(
     records = harness.store.disinfection_records(
         "test-school", ZONE_DAY, ZONE_DAY + timedelta(days=10), "ir-1"
     )
-    expected = {3: "incomplete", 8: "incomplete", 14: "missed", 29: "missed"}
+    expected = {3: "incomplete", 8: "incomplete", 14: "missed", 23: "missed"}
     assert {i: r.status.value for i, r in enumerate(records) if r.status.value != "compliant"} == (
         expected
     )

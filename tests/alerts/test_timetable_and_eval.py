@@ -15,6 +15,7 @@ from alerts.model import RuleId
 from alerts.timetable import Timetable
 from canteen import eval_cli
 from canteen.eval_cli import evaluate_scenario
+from core.energy_model import SchoolCalendar
 from core.model import Meal
 from tests.conftest import EXAMPLES
 
@@ -41,6 +42,54 @@ def test_a_meal_across_midnight_ends_the_next_day_and_keeps_its_date() -> None:
     assert supper.end_ms - supper.start_ms == 50 * 60_000
 
 
+def _calendar(**fields: object) -> SchoolCalendar:
+    return SchoolCalendar.model_validate(fields)
+
+
+def test_meals_are_served_only_on_the_calendars_meal_days() -> None:
+    # A day school: Monday to Friday; 2026-10-01..07 is National Day; 2026-10-10 (a Saturday) is
+    # a make-up school day (调休). Friday 2026-09-25 .. Monday 2026-10-12, lunch only.
+    calendar = _calendar(
+        holidays=[{"start": "2026-10-01", "end": "2026-10-07"}], workdays=["2026-10-10"]
+    )
+    lunch = [Meal(name="lunch", start="11:40", end="12:40")]  # type: ignore[arg-type]
+    timetable = Timetable(lunch, SHANGHAI, calendar)
+    start = int(datetime(2026, 9, 25, tzinfo=SHANGHAI).timestamp() * 1000)
+    served = timetable.services_ending(start, start + 18 * 86_400_000)
+    assert [s.service_date.isoformat() for s in served] == [
+        "2026-09-25", "2026-09-28", "2026-09-29", "2026-09-30", "2026-10-08", "2026-10-09",
+        "2026-10-10", "2026-10-12",
+    ]  # fmt: skip
+    boarding = Timetable(lunch, SHANGHAI, _calendar(meal_days=["school_day", "weekend"]))
+    weekend = boarding.services_ending(start, start + 4 * 86_400_000)
+    assert [s.service_date.isoformat() for s in weekend] == [
+        "2026-09-25",
+        "2026-09-26",
+        "2026-09-27",
+        "2026-09-28",
+    ]
+
+
+def test_the_first_meal_after_a_long_vacation_is_found_weeks_ahead() -> None:
+    # Each rule asks from its last verdict: from the last meal of the autumn term, the next is the
+    # first of the spring term, five weeks later; nothing in between is judged, nothing skipped.
+    calendar = _calendar(
+        terms=[
+            {"start": "2026-09-01", "end": "2027-01-22"},
+            {"start": "2027-02-22", "end": "2027-07-02"},
+        ]
+    )
+    dinner = [Meal(name="dinner", start="17:30", end="18:20")]  # type: ignore[arg-type]
+    timetable = Timetable(dinner, SHANGHAI, calendar)
+    [last] = timetable.services_ending(
+        int(datetime(2027, 1, 22, tzinfo=SHANGHAI).timestamp() * 1000),
+        int(datetime(2027, 1, 23, tzinfo=SHANGHAI).timestamp() * 1000),
+    )
+    assert timetable.services_ending(last.end_ms, last.end_ms + 30 * 86_400_000) == []
+    [first] = timetable.services_ending(last.end_ms, last.end_ms + 31 * 86_400_000)
+    assert first.service_date.isoformat() == "2027-02-22"
+
+
 @pytest.mark.timeout(120)
 def test_eval_scores_a_simulated_scenario_against_its_ground_truth(tmp_path: Path) -> None:
     scenario = tmp_path / "missed-lunch.yaml"
@@ -49,7 +98,7 @@ def test_eval_scores_a_simulated_scenario_against_its_ground_truth(tmp_path: Pat
             {
                 "name": "missed-lunch",
                 "site": str(EXAMPLES / "demo-school.yaml"),
-                "start": "2024-11-04",
+                "start": "2026-11-02",
                 "duration": "2d",
                 "seed": 4,
                 "devices": ["disinfect-1", "fridge-1"],
@@ -57,7 +106,7 @@ def test_eval_scores_a_simulated_scenario_against_its_ground_truth(tmp_path: Pat
                     {
                         "device": "disinfect-1",
                         "type": "disinfection_missed",
-                        "onset": "2024-11-05",
+                        "onset": "2026-11-03",
                         "meal": "lunch",
                     }
                 ],
@@ -85,7 +134,7 @@ async def test_eval_registers_as_a_canteen_subcommand(
         json.dumps(
             {
                 "site": str(EXAMPLES / "demo-school.yaml"),
-                "start": "2024-11-04",
+                "start": "2026-11-02",
                 "duration": "1d",
                 "devices": ["fridge-1"],
             }
@@ -106,7 +155,7 @@ def test_eval_scores_sample_retention_per_meal_held_when_the_fridge_failed() -> 
     meals = sorted(
         (p.service_date.isoformat(), p.meal) for p, _ in retention.found if p.service_date
     )
-    assert len(meals) == 12 and ("2024-11-06", "lunch") in meals
+    assert len(meals) == 12 and ("2026-11-04", "lunch") in meals
     assert result.scores["sample_retention"]["fn"] == 0
     assert result.scores["sample_retention"]["fp"] == 0
     assert result.scores["over_temperature"]["tp"] == 2
