@@ -201,6 +201,9 @@ class OutboxEntry:
     last_error: str | None = None
     merged_into: str | None = None
     sent_at: datetime | None = None
+    # Of `attempts`, those a rate limit refused (the receiver said when to come back): they
+    # count against no retry limit, only the other refusals do.
+    rate_limited: int = 0
 
 
 class DeliveryOutcome(StrEnum):

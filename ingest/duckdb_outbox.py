@@ -36,11 +36,14 @@ _OUTBOX = RecordTable(
     (
         "key", "channel", "kind", "critical", "alert_ids", "notice", "state", "attempts",
         "created_at", "next_attempt_at", "updated_at", "last_error", "merged_into", "sent_at",
+        "rate_limited",
     ),
     json_columns=("notice",),
 )  # fmt: skip
 # What an attempt changes; the rest of an entry is fixed when it is enqueued.
-_PROGRESS = ("state", "attempts", "next_attempt_at", "updated_at", "last_error", "sent_at")
+_PROGRESS = (
+    "state", "attempts", "rate_limited", "next_attempt_at", "updated_at", "last_error", "sent_at",
+)  # fmt: skip
 _LOG = RecordTable(
     "delivery_log",
     DeliveryAttempt,

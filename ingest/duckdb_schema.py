@@ -136,7 +136,14 @@ CREATE TABLE IF NOT EXISTS delivery_log (
 CREATE INDEX IF NOT EXISTS delivery_log_notice ON delivery_log (notice_key);
 """
 
-OUTBOX: tuple[Migration, ...] = (Migration(1, "notification outbox, delivery log", (_OUTBOX_V1,)),)
+OUTBOX: tuple[Migration, ...] = (
+    Migration(1, "notification outbox, delivery log", (_OUTBOX_V1,)),
+    Migration(
+        2,
+        "outbox: attempts refused by a rate limit, which count against no retry limit",
+        ("ALTER TABLE outbox ADD COLUMN rate_limited INTEGER DEFAULT 0",),
+    ),
+)
 
 _ALERTS_V1 = """
 CREATE SEQUENCE IF NOT EXISTS alert_ids;

@@ -63,8 +63,9 @@ class RetryPolicy:
     """Exponential backoff with full jitter: attempt n waits a uniform random time in
     [0, min(cap_s, base_s * 2**(n-1))] (AWS Architecture Blog, "Exponential Backoff And
     Jitter", 2015: full jitter spreads retries of many senders best). A receiver's own
-    Retry-After is a floor. After `max_attempts` tries the notice fails, unless the last
-    refusal said when to come back (a rate limit): that one is waited for, never given up."""
+    Retry-After is a floor. A refusal that said when to come back (a rate limit) is waited
+    for, never given up, and counts against no limit: after `max_attempts` tries refused
+    otherwise the notice fails, and n counts those tries only."""
 
     base_s: float = 5.0
     cap_s: float = 600.0
@@ -267,9 +268,18 @@ def outcome_of(
     policy: RetryPolicy,
     rng: random.Random,
 ) -> Attempted:
-    """The entry after the attempt `delivery` reports (it was `entry.attempts + 1`)."""
+    """The entry after the attempt `delivery` reports (it was `entry.attempts + 1`; the
+    delivery log numbers every try, rate-limited or not)."""
     attempt = entry.attempts + 1
-    done = replace(entry, attempts=attempt, updated_at=now, last_error=delivery.reason or None)
+    limited = entry.rate_limited + (1 if _rate_limited(delivery) else 0)
+    counted = attempt - limited  # the tries that count against `max_attempts`
+    done = replace(
+        entry,
+        attempts=attempt,
+        rate_limited=limited,
+        updated_at=now,
+        last_error=delivery.reason or None,
+    )
     if delivery.ok:
         done = replace(done, state=OutboxState.SENT, sent_at=now, last_error=None)
         outcome = DeliveryOutcome.SENT
@@ -277,19 +287,31 @@ def outcome_of(
         reason = f"refused for good: {delivery.reason}"
         done = replace(done, state=OutboxState.FAILED, last_error=reason)
         outcome = DeliveryOutcome.FAILED
-    elif attempt >= policy.max_attempts and delivery.retry_after_s is None:
-        # A receiver that said when to come back (a rate limit: HTTP 429, WeCom 45009,
-        # DingTalk 130101, Feishu 11232; a 503 with Retry-After) is waited for however often
-        # it says so: the notice did not reach it, and a critical one must never be dropped.
-        reason = f"gave up after {attempt} attempts: {delivery.reason}"
+    elif counted >= policy.max_attempts and not _rate_limited(delivery):
+        reason = f"gave up after {_tries(counted, limited)}: {delivery.reason}"
         done = replace(done, state=OutboxState.FAILED, last_error=reason)
         outcome = DeliveryOutcome.FAILED
     else:
-        delay = policy.delay_s(attempt, rng, delivery.retry_after_s)
+        delay = policy.delay_s(max(counted, 1), rng, delivery.retry_after_s)
         due = now + timedelta(seconds=delay)
         done = replace(done, state=OutboxState.PENDING, next_attempt_at=due)
         outcome = DeliveryOutcome.RETRY
     return Attempted(done, _log_row(entry, delivery, attempt, started, outcome, latency_ms))
+
+
+def _rate_limited(delivery: Delivery) -> bool:
+    """A refusal that said when to come back (HTTP 429, WeCom 45009, DingTalk 130101, Feishu
+    11232; a 503 with Retry-After): the notice did not reach the receiver, which is busy, not
+    broken. Such refusals are waited for however often they come, and never use up the
+    attempts of the other refusals: a critical notice must not be dropped because a busy robot
+    was followed by one blip."""
+    return not delivery.ok and not delivery.permanent and delivery.retry_after_s is not None
+
+
+def _tries(counted: int, limited: int) -> str:
+    """`3 attempts`, or `3 attempts (and 10 refused by a rate limit)`."""
+    said = f"{counted} attempts"
+    return f"{said} (and {limited} refused by a rate limit)" if limited else said
 
 
 def _log_row(

@@ -12,11 +12,12 @@ import duckdb
 import pytest
 
 from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
+from ingest import duckdb_schema
 from ingest.duckdb_alerts import DuckDBAlertStore
 from ingest.duckdb_outbox import DuckDBOutboxStore
 from ingest.duckdb_store import DuckDBStore
 from ingest.errors import StoreError
-from ingest.migrations import schema_version
+from ingest.migrations import migrate, schema_version
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -77,6 +78,7 @@ def test_round_trip_of_every_field(store: DuckDBOutboxStore) -> None:
         "n1",
         alert_ids=(3, 4),
         attempts=2,
+        rate_limited=1,
         last_error="HTTP 503",
         merged_into=None,
         sent_at=T0 + timedelta(seconds=5),
@@ -137,13 +139,19 @@ def test_finish_attempt_writes_the_state_and_the_log_row(store: DuckDBOutboxStor
     store.mark_sending("n1", T0)
     retry_at = T0 + timedelta(seconds=30)
     pending = entry(
-        "n1", alert_ids=(7,), attempts=1, next_attempt_at=retry_at, last_error="HTTP 503"
+        "n1",
+        alert_ids=(7,),
+        attempts=1,
+        rate_limited=1,
+        next_attempt_at=retry_at,
+        last_error="HTTP 503",
     )
     store.finish_attempt(pending, row("n1", (7,), DeliveryOutcome.RETRY, T0))
     got = store.entry("n1")
     assert got is not None
-    assert (got.state, got.attempts, got.next_attempt_at, got.last_error) == (
+    assert (got.state, got.attempts, got.rate_limited, got.next_attempt_at, got.last_error) == (
         OutboxState.PENDING,
+        1,
         1,
         retry_at,
         "HTTP 503",
@@ -184,14 +192,37 @@ def test_deliveries_for_alert_finds_digests_too(store: DuckDBOutboxStore) -> Non
     assert store.deliveries_for_alert(99) == []
 
 
-def test_schema_is_the_outbox_component_version_1(tmp_path: Path) -> None:
+def test_schema_is_the_outbox_component_version_2(tmp_path: Path) -> None:
     path = tmp_path / "canteen.duckdb"
     DuckDBOutboxStore(path).close()
     con = duckdb.connect(str(path))
     try:
-        assert schema_version(con, "outbox") == 1
+        assert schema_version(con, "outbox") == 2
     finally:
         con.close()
+
+
+def test_an_outbox_of_version_1_upgrades_keeping_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "canteen.duckdb"
+    con = duckdb.connect(str(path))
+    try:  # the outbox as version 1 wrote it, with a notice waiting after 2 attempts
+        migrate(con, "outbox", duckdb_schema.OUTBOX[:1], target=str(path))
+        con.execute(
+            """INSERT INTO outbox VALUES ('n1', 'kitchen-robot', 'fired', true, [7],
+                   '{"key": "n1"}', 'pending', 2, ?, ?, ?, 'HTTP 503', NULL, NULL)""",
+            [T0.replace(tzinfo=None)] * 3,
+        )
+    finally:
+        con.close()
+    store = DuckDBOutboxStore(path)
+    try:
+        got = store.entry("n1")
+    finally:
+        store.close()
+    # Its two tries were counted against the limit then: none is known to be a rate limit.
+    assert got is not None and (got.attempts, got.rate_limited) == (2, 0)
+    assert got.state is OutboxState.PENDING and got.last_error == "HTTP 503"
+    assert ("outbox", 2) in ledger(path)
 
 
 def test_a_closed_store_refuses(store: DuckDBOutboxStore) -> None:
@@ -206,10 +237,10 @@ def test_an_existing_file_gains_the_outbox_and_keeps_the_rest(tmp_path: Path) ->
     DuckDBAlertStore(path).close()
     before = ledger(path)
     DuckDBOutboxStore(path).close()
-    assert ledger(path) == sorted([*before, ("outbox", 1)])
+    assert ledger(path) == sorted([*before, ("outbox", 1), ("outbox", 2)])
     again = DuckDBOutboxStore(path)  # a second opening applies nothing
     again.close()
-    assert ledger(path) == sorted([*before, ("outbox", 1)])
+    assert ledger(path) == sorted([*before, ("outbox", 1), ("outbox", 2)])
 
 
 def test_an_outbox_written_by_a_newer_release_is_refused(tmp_path: Path) -> None:
@@ -217,10 +248,10 @@ def test_an_outbox_written_by_a_newer_release_is_refused(tmp_path: Path) -> None
     DuckDBOutboxStore(path).close()
     con = duckdb.connect(str(path))
     con.execute(
-        "INSERT INTO schema_migrations VALUES ('outbox', 2, now()::TIMESTAMP, 'from the future')"
+        "INSERT INTO schema_migrations VALUES ('outbox', 3, now()::TIMESTAMP, 'from the future')"
     )
     con.close()
-    with pytest.raises(StoreError, match="'outbox' tables are at schema version 2"):
+    with pytest.raises(StoreError, match="'outbox' tables are at schema version 3"):
         DuckDBOutboxStore(path)
 
 

@@ -2,7 +2,8 @@
 receiver that accepts a request but answers after the channel's timeout: DingTalk 130101 holds
 its robot ten minutes, an undocumented code (DingTalk 660026) is retried rather than dropped,
 Feishu 9499 fails at once with its reason, 11232 waits a minute, a critical notice the robot
-keeps rate-limiting is never given up, and a late answer is retried under the same key."""
+keeps rate-limiting is never given up (nor dropped by one blip after ten of those), and a late
+answer is retried under the same key."""
 
 from __future__ import annotations
 
@@ -181,6 +182,26 @@ async def test_a_critical_notice_the_robot_keeps_rate_limiting_is_never_given_up
     assert log == [DeliveryOutcome.RETRY] * 5 + [DeliveryOutcome.SENT]
     entry = store.entry("n-1-office")
     assert entry is not None and (entry.state, entry.attempts) == (OutboxState.SENT, 6)
+
+
+async def test_a_blip_after_many_rate_limits_does_not_drop_a_critical_notice(
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+) -> None:
+    limited = Scripted(body={"errcode": 130101, "errmsg": "send too fast"})
+    robots.fail_next(*[limited] * 10, Scripted(status=500))  # 3 attempts allowed
+    async with running(dispatcher):
+        await dispatcher.submit([notice(1, "office", Severity.CRITICAL)])
+        await settle(dispatcher)
+        for _ in range(10):
+            await clock.advance(600)  # the robot's hold after each 130101
+            await settle(dispatcher)
+        await clock.advance(60)  # past every ceiling of this policy
+        await settle(dispatcher)
+    log = [o for o, _ in outcomes(store, 1)]
+    assert log == [DeliveryOutcome.RETRY] * 11 + [DeliveryOutcome.SENT]
+    entry = store.entry("n-1-office")
+    assert entry is not None
+    assert (entry.state, entry.attempts, entry.rate_limited) == (OutboxState.SENT, 12, 10)
 
 
 async def test_other_refusals_still_give_up_after_the_attempts(

@@ -107,8 +107,15 @@ def test_retry_policy_refuses_nonsense(kwargs: dict[str, float], message: str) -
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
 
 
-def attempt(delivery: Delivery, attempts_before: int = 0, max_attempts: int = 3) -> tuple:  # type: ignore[type-arg]
-    entry = replace(entry_for(make_notice(), NOW), attempts=attempts_before)
+def attempt(  # type: ignore[type-arg]
+    delivery: Delivery,
+    attempts_before: int = 0,
+    max_attempts: int = 3,
+    rate_limited_before: int = 0,
+) -> tuple:
+    entry = replace(
+        entry_for(make_notice(), NOW), attempts=attempts_before, rate_limited=rate_limited_before
+    )
     later = NOW + timedelta(seconds=2)
     result = outcome_of(
         entry,
@@ -150,6 +157,30 @@ def test_outcome_last_attempt_fails_with_the_count() -> None:
     assert entry.state is OutboxState.FAILED
     assert entry.last_error == "gave up after 3 attempts: HTTP 502"
     assert row.outcome is DeliveryOutcome.FAILED and row.attempt == 3
+
+
+def test_outcome_rate_limited_tries_count_against_no_limit() -> None:
+    limited = Delivery(ok=False, reason="WeCom error 45009 (rate limited)", retry_after_s=60.0)
+    entry, row, _ = attempt(limited, attempts_before=10, rate_limited_before=9)
+    assert (entry.state, entry.attempts, entry.rate_limited) == (OutboxState.PENDING, 11, 10)
+    assert row.attempt == 11  # the delivery log numbers every try
+
+
+def test_outcome_a_blip_after_many_rate_limits_is_retried_not_failed() -> None:
+    # Ten tries refused by a rate limit, then one 500: the first try that counts (of 3).
+    entry, row, later = attempt(
+        Delivery(ok=False, reason="HTTP 500", status=500), 10, rate_limited_before=10
+    )
+    assert (entry.state, entry.attempts, entry.rate_limited) == (OutboxState.PENDING, 11, 10)
+    assert later <= entry.next_attempt_at <= later + timedelta(seconds=10)  # base_s * 2**0
+    assert row.outcome is DeliveryOutcome.RETRY and row.attempt == 11
+
+
+def test_outcome_gives_up_after_the_counted_tries_and_names_the_rate_limited() -> None:
+    entry, row, _ = attempt(Delivery(ok=False, reason="HTTP 502"), 12, rate_limited_before=10)
+    assert entry.state is OutboxState.FAILED
+    assert entry.last_error == "gave up after 3 attempts (and 10 refused by a rate limit): HTTP 502"
+    assert row.outcome is DeliveryOutcome.FAILED and row.attempt == 13
 
 
 def test_outcome_a_rate_limit_on_the_last_attempt_is_waited_for() -> None:
