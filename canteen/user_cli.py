@@ -5,6 +5,10 @@ The file is the config's `storage.path` (or `--db`). DuckDB lets one process wri
 these while the service is stopped (a running service holds the file; the error says so).
 Passwords are typed at a prompt (twice) or read from standard input with `--password-stdin`
 (one line), never taken as an argument, where `ps` and the shell history would show them.
+
+`user add` and `user passwd` write their row to the admin audit trail, as the admin page does
+(a temporary password says so, 临时密码 / temporary password); the actor is `cli:` and the
+operating-system user who ran the command, so the trail tells them from a person of the web UI.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.admin_records import AdminAction, AuditEntry
 from core.clock import SystemClock
 from core.config import AuthSettings, load_config
 from core.records import Role
 from dashboard_api.auth import Auth, AuthError
+from dashboard_api.auth.people import TEMPORARY_PASSWORD
+from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_users import DuckDBUserStore
 from ingest.errors import StoreError
 
@@ -86,6 +93,7 @@ async def _add(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     password = _password(args)
     with _auth(args, create=True) as auth:
         user = auth.add_user(args.name, Role(args.role), password, must_change=args.temporary)
+        _audit(args, auth, AdminAction.USER_CREATED, None, user.role.value)
     print(f"canteen: user {user.name!r} added with the role {user.role.value}{_then(args)}")
 
 
@@ -105,7 +113,43 @@ async def _passwd(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     password = _password(args)
     with _auth(args) as auth:
         auth.set_password(args.name, password, must_change=args.temporary)
+        # Someone else's password (a reset, as on the admin page), or the operator's own.
+        temporary = AdminAction.USER_PASSWORD_RESET
+        _audit(args, auth, temporary if args.temporary else AdminAction.USER_PASSWORD_CHANGED)
     print(f"canteen: new password for {args.name!r}; their sessions have ended{_then(args)}")
+
+
+def _audit(
+    args: argparse.Namespace,
+    auth: Auth,
+    action: AdminAction,
+    old: str | None = None,
+    new: str | None = None,
+) -> None:
+    """The change's row in the admin audit trail of the same file (in its own transaction,
+    after the change: a failure here says the change was made but not recorded)."""
+    note = TEMPORARY_PASSWORD if args.temporary else ""
+    entry = AuditEntry(auth.clock.now(), _actor(), action, args.name, old, new, note)
+    path = _database(args)
+    try:
+        admin = DuckDBAdminStore(path)
+        try:
+            admin.audit(entry)
+        finally:
+            admin.close()
+    except StoreError as exc:
+        raise SystemExit(
+            f"canteen: the change to {args.name!r} was made, but its audit row could not be "
+            f"written: {exc}"
+        ) from None
+
+
+def _actor() -> str:
+    """`cli:root`: the command line, and who ran it (as the operating system says)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        return "cli"
 
 
 def _then(args: argparse.Namespace) -> str:
@@ -139,7 +183,7 @@ class _auth:  # noqa: N801 (used as a context manager, reads as a phrase)
     """`Auth` on the site's file, closed after; refusals become the command's message."""
 
     def __init__(self, args: argparse.Namespace, *, create: bool = False) -> None:
-        path = Path(args.db) if args.db else _configured_path(args)
+        path = _database(args)
         if not create and not path.exists():
             raise SystemExit(f"canteen: no database at {path}; check --db or storage.path")
         settings = load_config(args.config).auth if args.config else AuthSettings()
@@ -156,6 +200,10 @@ class _auth:  # noqa: N801 (used as a context manager, reads as a phrase)
         self._store.close()
         if isinstance(error, AuthError):
             raise SystemExit(f"canteen: {error.message}") from None
+
+
+def _database(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else _configured_path(args)
 
 
 def _configured_path(args: argparse.Namespace) -> Path:

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from canteen.cli import main
+from core.admin_records import AdminAction, AuditEntry
 from core.records import Role
 from dashboard_api.auth.passwords import digest, password_matches
+from dashboard_api.auth.people import TEMPORARY_PASSWORD
+from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_users import DuckDBUserStore
 
 
@@ -98,6 +101,42 @@ def test_a_temporary_password_is_replaced_at_the_next_login(
         assert user is not None and user.must_change_password
     finally:
         store.close()
+
+
+def trail(path: Path) -> list[AuditEntry]:
+    store = DuckDBAdminStore(path)
+    try:
+        return list(reversed(store.audit_trail(["user"])))  # oldest first
+    finally:
+        store.close()
+
+
+def test_the_audit_trail_says_who_set_a_password_and_whether_it_is_temporary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows the admin page writes for a person added and a password reset (临时密码 /
+    temporary password), written by the command line too, in the name of `cli:` and the
+    operating-system user who ran it."""
+    monkeypatch.setenv("LOGNAME", "ops")  # what getpass.getuser() reads first
+    path = tmp_path / "site.duckdb"
+    db = ["--db", str(path)]
+    add = ["user", "add", "李阿姨", "--role", "viewer", "--password-stdin", "--temporary", *db]
+    assert run(add, capsys, monkeypatch, "from the office 9\n")[0] == 0
+    own = ["user", "add", "赵校长", "--role", "admin", "--password-stdin", *db]
+    assert run(own, capsys, monkeypatch, "my own password 1\n")[0] == 0
+    reset = ["user", "passwd", "李阿姨", "--password-stdin", "--temporary", *db]
+    assert run(reset, capsys, monkeypatch, "a second password 2\n")[0] == 0
+    mine = ["user", "passwd", "赵校长", "--password-stdin", *db]
+    assert run(mine, capsys, monkeypatch, "my new password 3\n")[0] == 0
+    refused = ["user", "passwd", "nobody", "--password-stdin", "--temporary", *db]
+    assert run(refused, capsys, monkeypatch, "long enough pw\n")[0] == 1  # no row for it
+    rows = [(e.actor, e.action, e.target, e.old, e.new, e.reason) for e in trail(path)]
+    assert rows == [
+        ("cli:ops", AdminAction.USER_CREATED, "李阿姨", None, "viewer", TEMPORARY_PASSWORD),
+        ("cli:ops", AdminAction.USER_CREATED, "赵校长", None, "admin", ""),
+        ("cli:ops", AdminAction.USER_PASSWORD_RESET, "李阿姨", None, None, TEMPORARY_PASSWORD),
+        ("cli:ops", AdminAction.USER_PASSWORD_CHANGED, "赵校长", None, None, ""),
+    ]
 
 
 @pytest.mark.parametrize(
