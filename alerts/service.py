@@ -8,13 +8,14 @@ thousands no longer holds ingest for a quarter of a second, and the reading that
 does not wait behind the others. The rules run there (CPU only) and their findings wait in
 memory; `run` applies them to the alert book and the registers in a worker thread, ticks the
 clock for absence rules once the queue is empty (no deadline is judged on readings stored but
-not judged yet), and saves the rules' state every `snapshot_s`. The queue is bounded
-(`queue_readings`): past it, `on_batch` judges the oldest at once, which slows ingest as the
-rules did before. A stop judges what is queued before the last save. The API does not touch
-the rules from its threads: it awaits `relearn_seal_live`, which runs on the owner (handed over
-from another loop if need be) and writes to the store in a worker thread. No lock guards the
-engine; nothing that holds one can stall ingest. Snapshots are taken on the owner and written
-one at a time, in the order they were taken, so an older one never overwrites a newer one.
+not judged yet), and saves the rules' state every `snapshot_s` (the saves: `alerts.saving`).
+The queue is bounded (`queue_readings`): past it, `on_batch` judges the oldest at once, which
+slows ingest as the rules did before. A stop judges what is queued before the last save. The
+API does not touch the rules from its threads: it awaits `relearn_seal_live`, which runs on the
+owner (handed over from another loop if need be) and writes to the store in a worker thread. No
+lock guards the engine; nothing that holds one can stall ingest. Snapshots are taken on the
+owner and written one at a time, in the order they were taken, so an older one never
+overwrites a newer one.
 
 Start: `run` restores the last saved rule state, then each device replays the readings stored
 since its watermark (no saved state: the last `seal_baseline_days` plus one day) in small
@@ -50,6 +51,7 @@ from alerts.lifecycle import AlertBook, AlertChange
 from alerts.live_judge import QUEUE_READINGS, LiveJudge
 from alerts.model import RuleId
 from alerts.pace import RulesPace
+from alerts.saving import RuleSaves
 from alerts.start_up import StartUp, joined
 from alerts.store import AlertPersistence, RegisterStore
 from alerts.worker import RulesWorker
@@ -65,9 +67,6 @@ log = logging.getLogger(__name__)
 # reading, 200 k are 8 MB, hours of a school's stream (150 probes every 30 s) and far more than
 # a device's replay takes. Beyond it the store, which holds them all already, is read instead.
 HOLD_READINGS = 200_000
-# Devices whose state is taken in one turn of the event loop. A fridge's state is ~0.1-0.2 ms
-# of JSON; 1,000 devices at once held the loop (and ingest with it) for 100-200 ms.
-_SNAPSHOT_PART = 50
 T = TypeVar("T")
 
 
@@ -92,10 +91,7 @@ class AlertService:
         self._site = config.site.id
         self._tick_s = tick_s
         self._snapshot_s = snapshot_s
-        self._waiting = EngineOutput()
         self._snapshot_due = asyncio.Event()
-        self._relearned: set[str] | None = None  # re-learned while a snapshot is taken
-        self._waiting_since: float | None = None  # perf_counter when findings began to wait
         self.pace = RulesPace(book=self.book.times)
         self._live = LiveJudge(
             self.engine,
@@ -114,10 +110,9 @@ class AlertService:
         self._owner: asyncio.AbstractEventLoop | None = None
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
-        # Findings and snapshots go to the store one batch at a time, in the order taken.
-        self._saving = asyncio.Lock()
         self._worker = RulesWorker()  # saves, in a thread of their own
         self._replayer = RulesWorker("alerts-replay")  # the start-up replay, beside them
+        self._saves = RuleSaves(self.engine, self._out, self.pace, self._worker)
 
     @property
     def registers(self) -> RegisterStore:
@@ -167,9 +162,7 @@ class AlertService:
 
     def _keep(self, output: EngineOutput, *, wake: bool = True) -> None:
         """Findings wait for the next save; `run` is woken for them."""
-        if output and self._waiting_since is None:
-            self._waiting_since = time.perf_counter()
-        self._waiting.extend(output)
+        self._saves.keep(output)
         if wake:
             self._wake.set()
 
@@ -190,7 +183,7 @@ class AlertService:
                 # Cancelled (the service stops): what is still waiting and the rules' state go
                 # to the store before the task ends, so the next start resumes from here. A
                 # device still catching up keeps the state it was restored with.
-                await self._save(await self._snapshot(spread=False))
+                await self._saves.save(await self._saves.snapshot(spread=False))
 
     async def relearn_seal_live(self, device: str, by: str, reason: str) -> list[AlertChange]:
         """`relearn_seal` for the API: run on the rules' owner once they are restored, the
@@ -225,7 +218,7 @@ class AlertService:
             if due and self._start_up.loaded:
                 last_snapshot = self._clock.now()
                 self._snapshot_due.set()
-            await self._save()
+            await self._saves.save()
 
     async def _snapshots(self) -> None:
         """The rules' state when due, taken spread over turns of the loop (batches judged and
@@ -238,72 +231,12 @@ class AlertService:
             await self._save_state()
 
     async def _save_state(self) -> None:
-        relearned: set[str] = set()
-        self._relearned = relearned
-        try:
-            await self._save(await self._snapshot(spread=True), but=relearned)
-        finally:
-            self._relearned = None
-
-    async def _save(
-        self, states: dict[str, str] | None = None, *, but: set[str] | None = None
-    ) -> list[AlertChange]:
-        """Apply the waiting findings and save `states` (the rules' state, but the devices in
-        `but`), in a worker thread. The findings are taken when the previous save is done, so
-        saves land in order, and after the state was taken: every finding made before a
-        device's state was taken is written with or before that state, so a restart from it
-        never skips one."""
-        async with self._saving:
-            if states is not None and but:  # their newer state is saved already
-                states = {device: state for device, state in states.items() if device not in but}
-            output, self._waiting = self._waiting, EngineOutput()
-            since, self._waiting_since = self._waiting_since, None
-            if not output and states is None:
-                return []  # nothing found: no hop to a worker thread for it
-            begun = time.perf_counter()
-            started: list[float] = []
-
-            def persist() -> list[AlertChange]:
-                started.append(time.perf_counter())
-                return self._out.persist(output, states)
-
-            changes = await self._worker.run(persist)
-            ended = time.perf_counter()
-            hop = started[0] - begun if started else 0.0
-            self.pace.saved(None if since is None else begun - since, hop, ended - begun - hop)
-            return changes
-
-    async def _snapshot(self, spread: bool) -> dict[str, str]:
-        """The rules' state, `_SNAPSHOT_PART` devices per turn of the event loop."""
-        states: dict[str, str] = {}
-        took = 0.0
-        parts = self.engine.snapshot_parts(_SNAPSHOT_PART)
-        while True:
-            begun = time.perf_counter()
-            part = next(parts, None)
-            took += time.perf_counter() - begun
-            if part is None:
-                break
-            states.update(part)
-            if spread:
-                await asyncio.sleep(0)
-        self.pace.snapshot_taken(took)
-        return states
+        await self._saves.save_state()
 
     async def _relearn_on_owner(self, device: str, by: str, reason: str) -> list[AlertChange]:
         if self._owner is not None and not self._recovered:
             await self._ready.wait()
-        async with self._saving:
-            self._live.judge_now(device)  # readings stored before the request: the old baseline
-            output = self.engine.relearn_seal(device, by, reason)
-            if self._relearned is not None:
-                self._relearned.add(device)  # a snapshot under way holds its older state
-            # What the rules found before it goes first; the new state is saved at once, so a
-            # restart does not bring the old baseline back.
-            before, self._waiting = self._waiting, EngineOutput()
-            self._waiting_since = None  # what waited is saved here, not by the next save
-            states = self.engine.snapshot()
-            changes = await self._worker.run(self._out.persist, output, states, before)
+        changes = await self._saves.relearn_seal(device, by, reason, self._live.judge_now)
         log.info("alerts: seal baseline of %s re-learned (%s: %s)", device, by, reason)
         return changes
 

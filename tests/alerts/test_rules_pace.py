@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import alerts.service
+import alerts.saving
 from alerts.model import AlertState, RuleId
 from alerts.pace import RulesPace
 from alerts.service import AlertService
@@ -79,7 +79,7 @@ async def test_batches_judged_while_the_state_is_taken_are_not_lost_by_a_restart
     was taken but before the save is written with that save (the finding), and a restart from
     that state judges the stored reading again without a second alert. A crossing judged
     before freezer-1's state was taken is in that state and in the book alike."""
-    monkeypatch.setattr(alerts.service, "_SNAPSHOT_PART", 1)
+    monkeypatch.setattr(alerts.saving, "_SNAPSHOT_PART", 1)
     path = tmp_path / "canteen.duckdb"
     first = Harness(path, on_air(), StepClock(T0))
     first.feed([(d, T0, {"temp_c": 3.0}) for d in ("fridge-1", "freezer-1")])
