@@ -66,7 +66,7 @@ log = logging.getLogger(__name__)
 WARM_CPU_SHARE = 0.2
 # The device page opens on 24 h; a week is the range staff look back over (issue 12).
 WARM_RANGES: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7)}
-WARM_SIZE = (960, 360)  # the page's desktop chart (`pages_device.CHART_WIDE`)
+WARM_SIZE = (960, 360)  # the page's desktop chart (`device_period.CHART_WIDE`)
 WARM_LANG: Language = "zh"
 ASKED_MAX = 1000  # preset charts people asked for, kept warm beside the defaults
 YIELD_MAX_S = 1.0  # held back at most this long while requests draw: the warmer never starves

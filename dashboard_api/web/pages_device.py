@@ -4,7 +4,7 @@ and, for staff, the form that has the seal baseline learned afresh.
 
 The chart is the server-drawn SVG of `/api/devices/{id}/chart.svg` (downsampled per pixel
 column, thresholds, door/defrost/cycle ticks, alerts, the estimated food temperature beside the
-air); this page only chooses its metric and period. Seal health comes from
+air); this page only chooses its metric and period (`device_period`). Seal health comes from
 `alerts.registers.seal_health`, the re-learn from the alerts service (`relearn_seal_live`), as
 the JSON routes use them.
 """
@@ -12,9 +12,9 @@ the JSON routes use them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -25,10 +25,8 @@ from alerts.text import SEAL_FEATURES
 from core.metrics import METRICS, ValueType
 from core.model import Device
 from core.records import Alert, AlertQuery, AlertState, Role
-from dashboard_api.chart_cache import preset_window
 from dashboard_api.context import ApiContext
 from dashboard_api.deps import Context, PageViewer, check_form_csrf, current_person
-from dashboard_api.params import parse_instant
 from dashboard_api.web.device_body import (
     BodySlot,
     BodyState,
@@ -37,13 +35,23 @@ from dashboard_api.web.device_body import (
     render_body,
     with_csrf,
 )
+from dashboard_api.web.device_period import (
+    CHART_NARROW,
+    CHART_WIDE,
+    RANGES,
+    Period,
+    chart_url,
+    chart_window,
+    minute,
+    period_links,
+    period_of,
+)
 from dashboard_api.web.device_seal import SealMemory, SealView, read_seal
 from dashboard_api.web.i18n import CATALOGUE, Language, language_of, translator
 from dashboard_api.web.pages_common import (
     PageError,
     can_act,
     form_text,
-    parse_param,
     problem_page,
     query_param,
     shared,
@@ -57,34 +65,9 @@ __all__ = ["RANGES", "SealView", "device_bodies", "router", "seal_memory"]
 
 router = APIRouter(include_in_schema=False)
 
-# The periods the page offers, as the issue asks: 1 hour to 1 year.
-RANGES: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "24h": timedelta(hours=24),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-    "1y": timedelta(days=365),
-}
-# The chart route draws 1 hour to 366 days (`routes.charts`).
-_MIN_SPAN, _MAX_SPAN = timedelta(hours=1), timedelta(days=366)
-# Chart sizes in CSS pixels: a desktop's content column, and a phone's (390 px less margins).
-CHART_WIDE = (960, 360)
-CHART_NARROW = (360, 300)
 _SEAL_ROWS = 12
 _REASON_MAX = 2000
 _OPEN = (AlertState.PENDING, AlertState.FIRING, AlertState.ACKNOWLEDGED, AlertState.RESOLVED)
-_INSTANTS = "a local date-time such as 2026-11-24T08:00, RFC 3339 or epoch milliseconds"
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    start: datetime
-    end: datetime
-    range: str | None  # the preset chosen, None for a custom from/to
-
-    @property
-    def span(self) -> timedelta:
-        return self.end - self.start
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
@@ -160,7 +143,7 @@ def _page(
     values_version = 0 if hub is None else hub.version_of(device.id)  # taken before the read
     latest = _latest(context, device)
     metric = _metric(request, device, latest)
-    period = _period(request, context)
+    period = period_of(request, context)
     person = current_person(request)
     csrf = person.csrf if person is not None and person.csrf else ""
     view = _BodyView(request, context, device, latest, metric, period, relearn_error)
@@ -172,8 +155,8 @@ def _page(
             values_version,
             hub.alerts_version_of(device.id),
             context.config.limit_overrides().get(device.id),
-            tuple(_window(period, size) for size in (CHART_WIDE, CHART_NARROW)),
-            _minute(period.end),
+            tuple(chart_window(period, size) for size in (CHART_WIDE, CHART_NARROW)),
+            minute(period.end),
         )
         seal = _seal(request, context, device)
         body = device_bodies(request).body(slot, state, seal, view.variables, csrf)
@@ -230,9 +213,9 @@ class _BodyView:
             "metrics": [v.metric for v in latest] or [metric],
             "period": period,
             "ranges": list(RANGES),
-            "chart_url": _chart_url(device, metric, period, lang, CHART_WIDE),
-            "chart_narrow_url": _chart_url(device, metric, period, lang, CHART_NARROW),
-            "links": _links(device, metric, period, context.clock.now()),
+            "chart_url": chart_url(device, metric, period, lang, CHART_WIDE),
+            "chart_narrow_url": chart_url(device, metric, period, lang, CHART_NARROW),
+            "links": period_links(device, metric, period, context.clock.now()),
             "latest": [_latest_row(v.metric, v.ts, v.value) for v in latest],
             "band": band_text(device, context.config.limits_for(device), lang),
             "limits_overridden": device.id in context.config.limit_overrides(),
@@ -255,10 +238,6 @@ def device_bodies(request: Request) -> DeviceBodies:
     return kept
 
 
-def _minute(instant: datetime) -> datetime:
-    return instant.replace(second=0, microsecond=0)
-
-
 def _metric(request: Request, device: Device, latest: list[LatestValue]) -> str:
     have = sorted({v.metric for v in latest})
     default = main_metric(device, latest) or "temp_c"
@@ -269,73 +248,6 @@ def _metric(request: Request, device: Device, latest: list[LatestValue]) -> str:
     if chosen not in (have or [default]) or chosen not in METRICS:
         raise PageError(422, "page.param_choice", name="metric", value=chosen, allowed=allowed)
     return chosen
-
-
-def _period(request: Request, context: ApiContext) -> Period:
-    zone = context.config.site.zone
-    start_text = query_param(request, "start", _INSTANTS)
-    end_text = query_param(request, "end", _INSTANTS)
-    if start_text is None and end_text is None:
-        name = query_param(request, "range", ", ".join(RANGES)) or "24h"
-        if name not in RANGES:
-            raise PageError(
-                422, "page.param_choice", name="range", value=name, allowed=", ".join(RANGES)
-            )
-        end = context.clock.now()
-        return Period(end - RANGES[name], end, name)
-    if start_text is None or end_text is None:
-        missing = "start" if start_text is None else "end"
-        raise PageError(422, "device.period_half", name=missing)
-    start = parse_param("start", lambda t: parse_instant(t, zone), start_text, _INSTANTS)
-    end = parse_param("end", lambda t: parse_instant(t, zone), end_text, _INSTANTS)
-    if not _MIN_SPAN <= end - start <= _MAX_SPAN:
-        raise PageError(422, "device.period_span", name="start, end")
-    return Period(start, end, None)
-
-
-def _window(period: Period, size: tuple[int, int]) -> tuple[datetime, datetime]:
-    """The window the chart at `size` draws: a preset range's snapped to the chart's step."""
-    if period.range is None:
-        return period.start, period.end
-    return preset_window(period.end, period.span, size[0])
-
-
-def _chart_url(
-    device: Device, metric: str, period: Period, lang: str, size: tuple[int, int]
-) -> str:
-    """The chart route's URL; drawn at the size it is shown (a phone gets a narrower chart
-    with fewer, readable ticks rather than a wide one scaled down). A preset range ending now
-    ends at the chart's step, as the chart route snaps its own "now": the same URL (one drawing
-    the service keeps, one the browser revalidates) until a step passes."""
-    start, end = _window(period, size)
-    query = {
-        "metric": metric,
-        "start": _ms(start),
-        "end": _ms(end),
-        "width": size[0],
-        "height": size[1],
-        "lang": lang,
-    }
-    return f"/api/devices/{device.id}/chart.svg?{urlencode(query)}"
-
-
-def _links(device: Device, metric: str, period: Period, now: datetime) -> dict[str, str]:
-    """Links to the period before and after the one shown (same length)."""
-    base = f"/devices/{device.id}?"
-    # A preset range ends now: its earlier period starts at the minute its start is shown in,
-    # so the page (kept per minute, `web.device_body`) links the same one all that minute.
-    start = period.start if period.range is None else _minute(period.start)
-    earlier = {"metric": metric, "start": _ms(start - period.span), "end": _ms(start)}
-    links = {"earlier": base + urlencode(earlier)}
-    if period.end < now - timedelta(minutes=1):
-        later_end = min(period.end + period.span, now)
-        later = {"metric": metric, "start": _ms(later_end - period.span), "end": _ms(later_end)}
-        links["later"] = base + urlencode(later)
-    return links
-
-
-def _ms(instant: datetime) -> str:
-    return str(int(instant.timestamp() * 1000))
 
 
 def _latest_row(metric: str, ts: datetime, value: float) -> dict[str, object]:
