@@ -208,7 +208,8 @@ class QuietHours(LocalRange):
 class Retry(_Section):
     """Retries of a notice the receiver did not take: attempt n waits a random time up to
     min(cap_s, base_s * 2**(n-1)) (`alerts.notify.outbox.RetryPolicy`); after `attempts` tries
-    the notice fails and stays in the outbox with its reason."""
+    the notice fails and stays in the outbox with its reason. A try a rate limit refused (the
+    receiver said when to come back) is waited for and does not count against `attempts`."""
 
     attempts: int = Field(default=8, ge=1, le=100)
     base_s: float = Field(default=5.0, gt=0, le=3600)
