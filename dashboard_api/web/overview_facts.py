@@ -76,8 +76,7 @@ def meals_today(context: ApiContext, now: datetime) -> dict[str, list[MealVerdic
     unjudged = "pending" if calendar.day_type(today) in calendar.meal_days else NO_SERVICE
     return {
         d.id: [
-            MealVerdict(m.name, by_line.get((d.id, m.name), unjudged))
-            for m in context.config.meals
+            MealVerdict(m.name, by_line.get((d.id, m.name), unjudged)) for m in context.config.meals
         ]
         for d in context.config.devices
         if d.kind is DeviceKind.DISINFECTION_CABINET
