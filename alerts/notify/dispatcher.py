@@ -118,7 +118,7 @@ class Dispatcher:
                 log.error("outbox: %s is for channel %r, not configured", entry.key, entry.channel)
                 continue
             lane.ready[entry.key] = entry
-            lane.wake.set()
+            lane.rouse()
 
     def forget(self, keys: Iterable[str]) -> None:
         """Entries withdrawn or changed in the outbox: not sent from the lanes' hands (a
