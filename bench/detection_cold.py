@@ -112,7 +112,10 @@ def config_of(cohort: Cohort) -> SiteConfig:
         [
             {"id": i, "kind": u.kind.value, "interval_s": u.interval_s}
             for i, u in zip(cohort.ids, cohort.units, strict=True)
-        ]
+        ],
+        # the plant's kitchen is quiet on local Saturdays and Sundays (`WEEKEND_ACTIVITY`
+        # of the weekday's doors and cooking heat): the calendar's weekend, without meals
+        meal_days=["school_day"],
     )
 
 

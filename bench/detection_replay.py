@@ -10,6 +10,7 @@ rules raised comes back as alert firings and the disinfection register's lines.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from core.config import SiteConfig
 from core.readings import ReadingBatch
 from ingest.duckdb_alerts import DuckDBAlertStore
 
-__all__ = ["SITE", "Deliveries", "Firing", "Replayed", "replay", "site_config"]
+__all__ = ["EVERY_DAY", "SITE", "Deliveries", "Firing", "Replayed", "replay", "site_config"]
 
 SITE = "bench"
 SLICE_MS = 60_000
@@ -35,15 +36,21 @@ DEMO_MEALS = [  # the demo school's timetable (examples/demo-school.yaml)
 ]
 
 
-def site_config(devices: list[dict[str, Any]], meals: bool = False) -> SiteConfig:
-    """A site of the given devices in one kitchen, the demo school's meals when asked."""
+# The simulated disinfection cabinets run after every meal of every day (a boarding school).
+EVERY_DAY = ("school_day", "weekend", "holiday", "vacation")
+
+
+def site_config(
+    devices: list[dict[str, Any]], meals: bool = False, meal_days: Sequence[str] = EVERY_DAY
+) -> SiteConfig:
+    """A site of the given devices in one kitchen, the demo school's meals when asked, served
+    on `meal_days` (the calendar's day types; its weekend is Saturday and Sunday)."""
     return SiteConfig.model_validate(
         {
             "site": {"id": SITE, "name": "detection bench", "timezone": "Asia/Shanghai"},
             "buildings": [{"id": "kitchen", "name": "kitchen", "kind": "canteen"}],
             "meals": [{"name": n, "start": a, "end": b} for n, a, b in DEMO_MEALS] if meals else [],
-            # The simulated cabinets run after every meal of every day (a boarding school).
-            "calendar": {"meal_days": ["school_day", "weekend", "holiday", "vacation"]},
+            "calendar": {"meal_days": list(meal_days)},
             "devices": [{"building": "kitchen", **d} for d in devices],
         }
     )

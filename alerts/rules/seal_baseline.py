@@ -80,6 +80,9 @@ _LEARN_FLOOR = 0.5
 class HourFeatures:
     start_ms: int
     hour: int  # local hour of the day
+    # a day without meals (the calendar's `meal_days`: a weekend, a holiday, a vacation):
+    # fewer door openings and a cooler kitchen, so its cycles have norms of their own
+    quiet: bool = False
     cycle_ms: int = 0
     on_ms: int = 0  # compressor on within the clean cycles (metered when known)
     metered_ms: int = 0

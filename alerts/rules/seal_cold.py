@@ -192,7 +192,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _accumulate(self, hour: HourFeatures) -> None:
         """The cycle just counted adds its evidence (see `seal_cusum`)."""
         st = self.state
-        norm = st.cusum_model.hours.get(hour.hour) if st.cusum_model else None
+        norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm)
@@ -214,8 +214,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.cusum.mark(start)
         st.duty.mark(start)
         st.probe.mark(start)
-        local_hour = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone).hour
-        st.hour = HourFeatures(start, local_hour)
+        local = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone)
+        st.hour = HourFeatures(start, local.hour, not self.setup.timetable.serves(local.date()))
 
     def _settle_duty(self) -> None:
         """The hour that ended two hours ago is final (its clean time and moves are no longer

@@ -124,4 +124,4 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
     st.clean.held, st.moves.held = [], []
     if st.hour is not None:
-        st.hour = HourFeatures(st.hour.start_ms, st.hour.hour)
+        st.hour = HourFeatures(st.hour.start_ms, st.hour.hour, st.hour.quiet)

@@ -11,8 +11,13 @@ Per clean cycle, each feature is a log ratio to the unit's own median for that l
 are weighed into one z, clipped at ±`_CLIP` (one door-struck cycle cannot carry an alert),
 and centred on the learning days' mean for that hour. The CUSUM adds each cycle's z less the
 drift allowance k and never falls below 0; evidence reaching the decision threshold h says
-the seal leaks. Both are the unit's own, from its learning days scored one left-out day at a
-time against the others (so a day's own cycles do not make its baseline):
+the seal leaks. Norms are learned per day kind as well: a day with meals (busy) and a day
+without (quiet: a weekend, a holiday; the calendar's `meal_days`) see different door habits
+and kitchen air, so a quiet day's cycles are centred and scaled on the quiet days' norms when
+the learning days held at least `_KIND_DAYS` of that kind, on the pooled norms otherwise (a
+unit that learned on school days only meets its first weekend). Both k and h are the unit's
+own, from its learning days scored one left-out day at a time against the others (so a day's
+own cycles do not make its baseline):
 
 - k is `_K_SIGMAS` robust spreads of the half-day blocks' mean z on those days, less what
   their cycles' own scatter explains, at least `seal_evidence_k` (`_K_FLOOR` by default):
@@ -41,6 +46,7 @@ __all__ = [
     "cycle_log",
     "cycle_logs",
     "hour_pool",
+    "kind_norms",
     "learn_cusum",
     "score_cycle",
 ]
@@ -88,6 +94,11 @@ _MARKS = 8  # hourly marks kept to roll the evidence back (see CusumState)
 # ramping in over half a day shows in most of them within hours; one door-struck cycle does
 # not move a median.
 _RECENT = 16
+# Learning days of one kind (busy or quiet) its own norms need: with one, a day left out of
+# learning would be scored on the other kind's norms.
+_KIND_DAYS = 2
+_HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +120,17 @@ class HourNorm:
 
 @dataclass(slots=True)
 class CusumModel:
-    hours: dict[int, HourNorm]
+    hours: dict[int, HourNorm]  # pooled over the day kinds
     k: float
     h: float
+    busy: dict[int, HourNorm] = field(default_factory=dict)  # days with meals
+    quiet: dict[int, HourNorm] = field(default_factory=dict)  # days without
+
+    def norm(self, hour: int, quiet: bool) -> HourNorm | None:
+        """The norm of a local hour on a day of that kind; the pooled one when the kind's
+        learning days were too few."""
+        kind = (self.quiet if quiet else self.busy).get(hour)
+        return kind if kind is not None else self.hours.get(hour)
 
 
 @dataclass(slots=True)
@@ -246,13 +265,14 @@ def learn_cusum(
     norms = learn_norms(history)
     if not norms or not history:
         return None
+    busy, quiet = kind_norms(history)
     left_out = _left_out_scores(history)
     blocks: dict[int, list[float]] = {}
     for at, z in left_out:
         blocks.setdefault((at - history[0].start_ms) // (_BLOCK_H * 3_600_000), []).append(z)
     shift = common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
     k = max(limits.k_floor, _K_SIGMAS * shift)
-    model = CusumModel(norms, k, math.inf)
+    model = CusumModel(norms, k, math.inf, busy, quiet)
     highest: dict[int, float] = {}
     state = CusumState()
     for at, z in left_out:
@@ -261,7 +281,22 @@ def learn_cusum(
         state.add(z, 0.0, model)
         highest[day] = max(highest.get(day, 0.0), state.evidence)
     typical = statistics.median(highest.values()) if highest else 0.0
-    return CusumModel(norms, k, max(limits.h_floor, _H_MARGIN * typical))
+    return CusumModel(norms, k, max(limits.h_floor, _H_MARGIN * typical), busy, quiet)
+
+
+def kind_norms(history: list[HourFeatures]) -> tuple[dict[int, HourNorm], dict[int, HourNorm]]:
+    """(busy, quiet): each day kind's own norms, empty for a kind with fewer than
+    `_KIND_DAYS` learning days holding clean cycles, and both empty when the days were all of
+    one kind (the pooled norms are then that kind's)."""
+    if not all(any(h.quiet == q and h.warm for h in history) for q in (False, True)):
+        return {}, {}
+    found: list[dict[int, HourNorm]] = []
+    for quiet in (False, True):
+        hours = [h for h in history if h.quiet == quiet]
+        # the local day of each hour (its local midnight, up to a daylight-saving shift)
+        days = {round((h.start_ms - h.hour * _HOUR_MS) / _DAY_MS) for h in hours if h.warm}
+        found.append(learn_norms(hours) if len(days) >= _KIND_DAYS else {})
+    return found[0], found[1]
 
 
 def common_shift(blocks: list[list[float]]) -> float:
@@ -285,9 +320,10 @@ def _left_out_scores(history: list[HourFeatures]) -> list[tuple[int, float]]:
     day_of = [(h.start_ms - first) // (24 * 3_600_000) for h in history]
     out: list[tuple[int, float]] = []
     for day in sorted(set(day_of)):
-        others = learn_norms([h for h, d in zip(history, day_of, strict=True) if d != day])
+        rest = [h for h, d in zip(history, day_of, strict=True) if d != day]
+        others = CusumModel(learn_norms(rest), 0.0, math.inf, *kind_norms(rest))
         for hour, d in zip(history, day_of, strict=True):
-            norm = others.get(hour.hour)
+            norm = others.norm(hour.hour, hour.quiet)
             if d != day or norm is None:
                 continue
             out.extend((hour.start_ms, score_cycle(c, norm)[0]) for c in cycle_logs(hour))

@@ -1,0 +1,139 @@
+"""Seal evidence centred by day kind: a day without meals (a weekend, a holiday) sees fewer
+door openings and a cooler kitchen, so its clean cycles warm more slowly. Norms learned per
+kind keep a quiet day's healthy cycles at 0 and let a leak that starts on one accumulate;
+a kind the learning days held too little of falls back to the pooled norms."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cold import ColdSealRule
+from alerts.rules.seal_cusum import (
+    CusumModel,
+    CusumState,
+    cycle_log,
+    kind_norms,
+    learn_cusum,
+    score_cycle,
+)
+from tests.alerts import cold_plant
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
+
+HOUR_MS = 3_600_000
+ZONE = ZoneInfo("Asia/Shanghai")  # the test school's (the default zone)
+WARM = 10.0  # K/h with the compressor off, on a day with meals
+COOL = 20.0  # K/h with it on
+SIGMA = 0.1  # per-cycle scatter of both slopes, in log units
+QUIET = -0.2  # a quiet day's cooler kitchen: cycles warm 18 % slower, pull down faster
+
+
+def history(quiet_days: list[bool], rng: np.random.Generator) -> list[HourFeatures]:
+    """Four clean cycles an hour, each day busy or quiet as given."""
+    out: list[HourFeatures] = []
+    for day, quiet in enumerate(quiet_days):
+        for hour in range(24):
+            factor = np.exp((QUIET if quiet else 0.0) + rng.normal(0, SIGMA, 4))
+            out.append(
+                HourFeatures(
+                    (day * 24 + hour) * HOUR_MS,
+                    hour,
+                    quiet,
+                    cycle_ms=4 * 15 * 60_000,
+                    warm=[float(f) * WARM for f in factor],
+                    cool=[COOL / float(f) for f in factor],
+                    duty=[None] * 4,
+                )
+            )
+    return out
+
+
+def pooled(hours: list[HourFeatures]) -> list[HourFeatures]:
+    """The same hours with every day taken for a day with meals (no calendar)."""
+    return [
+        HourFeatures(h.start_ms, h.hour, False, h.cycle_ms, warm=h.warm, cool=h.cool, duty=h.duty)
+        for h in hours
+    ]
+
+
+def evidence(model: CusumModel, quiet: bool, shift: float, count: int, seed: int) -> float:
+    """The highest evidence over `count` cycles of a day of that kind whose heat is
+    exp(`shift`) times the kind's usual (a leak: > 0)."""
+    rng = np.random.default_rng(seed)
+    state, highest = CusumState(), 0.0
+    base = (QUIET if quiet else 0.0) + shift
+    for i in range(count):
+        factor = math.exp(base + rng.normal(0, SIGMA))
+        norm = model.norm(i % 24, quiet)
+        assert norm is not None
+        z, move = score_cycle(cycle_log(WARM * factor, COOL / factor, None), norm)
+        state.add(z, move, model)
+        highest = max(highest, state.evidence)
+    return highest
+
+
+def test_each_day_kind_is_centred_on_its_own_norms() -> None:
+    days = [False, False, False, True, True, True]  # three days with meals, three without
+    model = learn_cusum(history(days, np.random.default_rng(1)))
+    assert model is not None and model.busy and model.quiet
+    for hour in (3, 12):
+        busy, quiet = model.norm(hour, False), model.norm(hour, True)
+        assert busy is not None and quiet is not None
+        assert abs(busy.center["warm_rate"] - math.log(WARM)) < 0.05
+        assert abs(quiet.center["warm_rate"] - math.log(WARM) - QUIET) < 0.05
+    # healthy days of either kind do not add up: weeks of cycles stay well under h
+    assert evidence(model, False, 0.0, 2000, 2) < 0.75 * model.h
+    assert evidence(model, True, 0.0, 2000, 3) < 0.75 * model.h
+
+
+def test_a_leak_on_a_quiet_day_accumulates_where_the_pooled_norms_hide_it() -> None:
+    days = [False, False, False, True, True, True]
+    hours = history(days, np.random.default_rng(4))
+    by_kind, mixed = learn_cusum(hours), learn_cusum(pooled(hours))
+    assert by_kind is not None and mixed is not None
+    # the weekend's shift no longer counts as a common cause of the learning days
+    assert by_kind.k < 1.0 < mixed.k
+    assert not mixed.busy and not mixed.quiet
+    # 15 % more heat from 16 cycles on (four hours): confirmed within a day on the quiet
+    # day's norms; on the pooled norms a quiet day's leak sits near their centre
+    assert evidence(by_kind, True, math.log(1.15), 96, 5) >= by_kind.h
+    assert evidence(mixed, True, math.log(1.15), 96, 5) < mixed.h
+
+
+def test_a_kind_with_too_few_learning_days_falls_back_to_the_pooled_norms() -> None:
+    # learned on school days only, the unit meets its first weekend
+    weekdays = learn_cusum(history([False] * 4, np.random.default_rng(6)))
+    assert weekdays is not None
+    assert not weekdays.busy and not weekdays.quiet
+    assert weekdays.norm(5, True) is weekdays.hours[5]
+    # one quiet day in learning: the busy days have their norms, the quiet one the pooled
+    hours = history([False, False, False, False, True], np.random.default_rng(7))
+    busy, quiet = kind_norms(hours)
+    assert busy and not quiet
+    one = learn_cusum(hours)
+    assert one is not None
+    assert one.norm(5, True) is one.hours[5]
+    assert one.norm(5, False) is one.busy[5]
+
+
+def test_the_rule_marks_the_hours_of_days_without_meals_quiet() -> None:
+    # The test school serves meals on school days (the calendar's default `meal_days`);
+    # MIDNIGHT is a Monday, local: the hours kept at Saturday noon span Friday and Saturday.
+    plant = ColdPlant(differential_k=2.5)
+    rows = cold_plant.fridge("f", MIDNIGHT, 5.5, plant, seed=1)
+    rules = engine(plant.interval_s)
+    run(rules, rows)
+    (rule,) = [r for r in rules.devices["f"].rules if isinstance(r, ColdSealRule)]
+    hours = [*rule.state.history, rule.state.hour]
+    assert len(hours) > 24
+    for hour in hours:
+        assert hour is not None
+        local = datetime.fromtimestamp(hour.start_ms / 1000, ZONE)
+        assert hour.quiet == (local.weekday() >= 5), local
+    assert {h.quiet for h in hours if h is not None} == {False, True}
