@@ -243,7 +243,10 @@ def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
             timeout_s=HISTORY_FILL_BOUND_S,
             headers=headers,
         )
-        assert all(0 <= p["value"] <= 8 for p in series["points"])  # type: ignore[index]
+        # A fridge's air, not its 8 °C limit: a defrost warms the air probe to 10-12 °C for a
+        # few minutes (the simulator's fridge peaks at 11.7 °C), which is why the rules judge
+        # the food estimate. A value outside this span would be a broken reading or unit.
+        assert all(-2 <= p["value"] <= 13 for p in series["points"])  # type: ignore[index]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, output.text()
