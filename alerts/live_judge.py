@@ -1,12 +1,13 @@
 """`LiveJudge`: the live alerts service's judging, on the event loop that owns the rules.
 
-The store writer's batches join the queue (`alerts.judge_queue`: per device, crossings first);
-`run` works through it in slices of `_JUDGE_SLICE` readings for up to `_JUDGE_TURN_S` per turn
-of the loop (at least one slice), then lets ingest and the saves go on. What the rules find goes
-to the service's `keep`. A clock tick asked for while readings wait (`owe_tick`) is done once
-the queue is empty: no deadline is judged on readings stored but not judged yet. The queue is
-bounded (`bound` readings): past it, `add` judges the oldest at once, so ingest waits for the
-rules as it did when every batch was judged on arrival.
+The gateway's batches (as decoded; once stored during a start-up) join the queue
+(`alerts.judge_queue`: per device, crossings first); `run` works through it in slices of
+`_JUDGE_SLICE` readings for up to `_JUDGE_TURN_S` per turn of the loop (at least one slice),
+then lets ingest and the saves go on. What the rules find goes to the service's `keep`. A clock
+tick asked for while readings wait (`owe_tick`) is done once the queue is empty: no deadline is
+judged on readings received but not judged yet. The queue is bounded (`bound` readings): past it,
+`add` judges the oldest at once, so ingest waits for the rules as it did when every batch was
+judged on arrival.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class LiveJudge:
         return bool(self.queue)
 
     def add(self, batch: ReadingBatch) -> None:
-        """A stored batch, to be judged by `run` (past the bound, the oldest judged now)."""
+        """A batch, to be judged by `run` (past the bound, the oldest judged now)."""
         self.queue.add(batch)
         while self.queue.readings > self._bound:
             self._keep(self._judge(self.queue.take(_JUDGE_SLICE)), True)

@@ -1,33 +1,36 @@
 """`AlertService`: the rule engine and the alert lifecycle wired to a store and a clock.
 
-One owner of rule state. Live, that is the event loop running `run`: the store writer calls
-`on_batch` (and the gateway's presence path `on_presence`) there; the batch joins the queue of
-readings to judge (`alerts.live_judge`) and `run`'s judging task works through it in slices,
-yielding to the loop between two, devices whose readings cross a line first: a merged batch of
-thousands no longer holds ingest for a quarter of a second, and the reading that fires an alert
-does not wait behind the others. The rules run there (CPU only) and their findings wait in
-memory; `run` applies them to the alert book and the registers in a worker thread, ticks the
-clock for absence rules once the queue is empty (no deadline is judged on readings stored but
-not judged yet), and saves the rules' state every `snapshot_s` (the saves: `alerts.saving`).
-The queue is bounded (`queue_readings`): past it, `on_batch` judges the oldest at once, which
-slows ingest as the rules did before. A stop judges what is queued before the last save. The
-API does not touch the rules from its threads: it awaits `relearn_seal_live`, which runs on the
-owner (handed over from another loop if need be) and writes to the store in a worker thread. No
-lock guards the engine; nothing that holds one can stall ingest. Snapshots are taken on the
-owner and written one at a time, in the order they were taken, so an older one never
-overwrites a newer one.
+One owner of rule state. Live, that is the event loop running `run`: the gateway calls
+`on_batch` there with each batch as soon as it is decoded, before the store has it, once every
+device has caught up (`takes_early`; the store's write no longer delays an alert), and the
+presence path calls `on_presence`; the batch joins the queue of readings to judge
+(`alerts.live_judge`) and `run`'s judging task works through it in slices, yielding to the loop
+between two, devices whose readings cross a line first: a merged batch of thousands no longer
+holds ingest for a quarter of a second, and the reading that fires an alert does not wait behind
+the others. The rules run there (CPU only) and their findings wait in memory; `run` applies them
+to the alert book and the registers in a worker thread, ticks the clock for absence rules once
+the queue is empty (no deadline is judged on readings received but not judged yet), and saves
+the rules' state every `snapshot_s` (the saves: `alerts.saving`). The queue is bounded
+(`queue_readings`): past it, `on_batch` judges the oldest at once, which slows ingest as the
+rules did before. A stop judges what is queued before the last save. The API does not touch the
+rules from its threads: it awaits `relearn_seal_live`, which runs on the owner (handed over from
+another loop if need be) and writes to the store in a worker thread. No lock guards the engine;
+nothing that holds one can stall ingest. Snapshots are taken on the owner and written one at a
+time, in the order they were taken, so an older one never overwrites a newer one.
+
 
 Start: `run` restores the last saved rule state, then each device replays the readings stored
 since its watermark (no saved state: the last `seal_baseline_days` plus one day) in small
 groups, shortest first, in a thread and a scratch engine of their own (`alerts.catch_up`).
-Meanwhile the devices already replayed are judged live; what arrives for a device still
-catching up is held, in order, and judged right after its own replay, before anything newer
-(DESIGN.md, time: a restart loses no reading for the rules). The hold is bounded
-(`hold_readings`): beyond it the held readings are dropped and their span is read back from the
-store, where they already are (`alerts.held`). Findings re-sent by a replay are recognised by
-the alert book and ignored, so nothing fires twice. Clock deadlines (`tick`) wait until every
-device has caught up: none is judged on history not yet replayed. A stop mid-way saves the
-caught-up devices' state and the others' as restored, so the next start replays only those.
+Meanwhile the devices already replayed are judged live; what arrives for a device still catching
+up is held, in order, and judged right after its own replay, before anything newer (DESIGN.md,
+time: a restart loses no reading for the rules). Until then batches come once stored, so the
+hold is bounded (`hold_readings`): beyond it the held readings are dropped and their span is
+read back from the store, where they already are (`alerts.held`). Findings re-sent by a replay
+are recognised by the alert book and ignored, so nothing fires twice. Clock deadlines (`tick`)
+wait until every device has caught up: none is judged on history not yet replayed. A stop
+mid-way saves the caught-up devices' state and the others' as restored, so the next start
+replays only those.
 
 `process`, `tick`, `flush`, `recover`, `relearn_seal` and `save_state` are the same steps,
 synchronous, for `canteen eval` and tests: their caller is the owner.
@@ -138,8 +141,16 @@ class AlertService:
 
     # -- live -------------------------------------------------------------------------------
 
+    def takes_early(self) -> bool:
+        """Readings are judged as soon as the gateway has decoded them, before they are
+        stored, once every device has caught up and `run` owns the rules. During the start-up
+        they come once stored: an overflowing hold is read back from the store
+        (`alerts.held`), which must have them by then."""
+        return self._recovered and self._owner is not None
+
     def on_batch(self, batch: ReadingBatch) -> None:
-        """The store writer's listener (on the event loop): the batch is already stored."""
+        """The gateway's rules feed (on the event loop): a decoded batch's readings, stored
+        or about to be (`takes_early`), each once, in the order they came."""
         if self._start_up.behind:
             batch = self._start_up.hold_behind(batch)
             if not len(batch):

@@ -106,9 +106,10 @@ class Service:
         self.gateway = Gateway(
             config, self.writer, clock, broker_url=self.broker_url, stages=self.writer.stages
         )
-        # Rules see each batch once it is stored, and presence changes (Last Wills).
+        # Rules see each batch as soon as it is decoded once they are live (until then once
+        # it is stored: `AlertService.takes_early`), and presence changes (Last Wills).
         self.alerts = AlertService(config, self.alert_store, clock)
-        self.writer.add_listener(self.alerts.on_batch)
+        self.gateway.feed_rules(self.alerts)
         self.writer.add_presence_listener(self.alerts.on_presence)
         self.auth = Auth(self.user_store, config.auth, clock)
         # Live tiles see what is stored, after the rules have been handed it.

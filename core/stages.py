@@ -38,10 +38,11 @@ STAGES: tuple[str, ...] = (
     "write_hop",  # the store stage's call -> the write begins in its worker thread
     "write",  # the DuckDB transaction, COMMIT included
     "handover",  # stored -> back on the event loop, handing the batch to its listeners
-    "listeners",  # the listeners (rules, live dashboard) taking the batch
+    "listeners",  # the listeners (the live dashboard; the rules when they take it stored)
     "ack",  # every part of the batch stored -> acknowledged to the broker
     "received_to_stored",  # the batch's oldest message received -> its batch stored
-    "received_to_handed",  # the batch's oldest message received -> handed to the rules
+    "received_to_handed",  # the batch's oldest message received -> handed to the listeners
+    "received_to_rules",  # a decoded batch's oldest message received -> told to the rules
 )
 
 

@@ -37,6 +37,10 @@ class DecodedBatch:
     letters: list[DeadLetter]
     done: set[str] = field(default_factory=set)
     closed_at: float = 0.0  # time.monotonic() when the decoder closed it (core.stages)
+    # The rules have its readings (`gateway/service.py`, the rules' feed). A merged batch
+    # keeps its parts, each told in its own order.
+    told: bool = False
+    parts: list[DecodedBatch] = field(default_factory=list)
 
     @property
     def spans(self) -> list[ReadingSpan]:
@@ -108,4 +112,6 @@ def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:
         np.concatenate([b.readings.value for b in batches]),
     )
     out.closed_at = batches[0].closed_at
+    out.parts = [part for batch in batches for part in batch.parts or [batch]]
+    out.told = all(part.told for part in out.parts)
     return out

@@ -12,6 +12,13 @@ empty, so a store transaction's fixed cost is shared by many readings.
 
 Decoding a message (topics, formats, presence, dead letters) is `gateway/decoding.py`.
 
+The rules' feed (`feed_rules`): each decoded batch's readings go to the rules once, in the order
+they came. While the rules take them early (live, after their start-up replay) that is right
+after decoding, before the linger and the store's write, so an alert never waits for a
+transaction; otherwise it is once stored. At the switch, the batches still waiting for the store
+are told first, in order. A reading the rules judged and the store then refused for its data (a
+store's defect, not bad input: that is a dead letter at decode) stays judged.
+
 No single message can stop or wedge ingest: whatever goes wrong while decoding a message (a
 `PayloadError`, or a bug that raises anything else) makes that message a dead letter, and a store
 that refuses a batch for its data is searched for the message at fault (`gateway/isolation.py`).
@@ -24,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
@@ -39,7 +47,7 @@ from gateway.errors import PayloadError
 from gateway.isolation import isolate, readings_of
 from gateway.link import BrokerLink, Inbound
 
-__all__ = ["DecodedBatch", "Gateway", "GatewaySink", "GatewayStats"]
+__all__ = ["DecodedBatch", "Gateway", "GatewaySink", "GatewayStats", "RulesFeed"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,16 @@ class GatewaySink(Protocol):
     async def presence(self, changes: Sequence[PresenceChange]) -> None: ...
 
     async def dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class RulesFeed(Protocol):
+    """Who judges the readings (the alerts service), told by `Gateway.feed_rules`."""
+
+    def takes_early(self) -> bool:
+        """True: readings as soon as they are decoded; False: once they are stored."""
+        ...
+
+    def on_batch(self, batch: ReadingBatch) -> None: ...
 
 
 _STORE_FAILING = "store"
@@ -92,6 +110,8 @@ class Gateway:
             password=config.mqtt.password_text(),
         )
         self._store_failing: tuple[datetime, str] | None = None
+        self._feed: RulesFeed | None = None
+        self._untold: deque[DecodedBatch] = deque()  # decoded, waiting for the store to tell
 
     @property
     def connected(self) -> bool:
@@ -134,17 +154,29 @@ class Gateway:
             messages = await self._link.receive(limit)
             taken = time.monotonic()
             stages.observe("inbox", taken - messages[0].received)
+            batch = self._decoded(messages)
             if busy and len(messages) < limit and linger > 0 and self._link.pending() == 0:
-                # Busy traffic: wait a moment so the batch is worth a store transaction.
+                # Busy traffic: wait a moment so the batch is worth a store transaction. The
+                # rules have what came so far already; they do not wait for the linger.
                 await asyncio.sleep(linger)
-                messages += self._link.take(limit - len(messages))
+                more = self._link.take(limit - len(messages))
                 stages.observe("linger", time.monotonic() - taken)
+                if more:
+                    messages += more
+                    last = self._decoded(more)
+                    batch = merged([batch, last])
+                    batch.closed_at = last.closed_at
             # A short batch means quiet traffic: the next message goes out at once (latency).
             busy = len(messages) >= _BUSY_BATCH
-            decoding = time.monotonic()
-            batch = self.decode(messages)
-            stages.observe("decode", batch.closed_at - decoding)
             await out.put(batch)
+
+    def _decoded(self, messages: list[Inbound]) -> DecodedBatch:
+        """Decode `messages` and tell the rules, if they take readings before the store."""
+        decoding = time.monotonic()
+        batch = self.decode(messages)
+        self.stages.observe("decode", batch.closed_at - decoding)
+        self._tell_decoded(batch)
+        return batch
 
     async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
         stages = self.stages
@@ -192,6 +224,7 @@ class Gateway:
         if "readings" not in batch.done:
             await self._store_readings(batch)
             batch.done.add("readings")
+            self._tell_stored(batch)
         if "events" not in batch.done:
             refused_events = await isolate(
                 batch.events, lambda owned: sink.events([o.item for o in owned])
@@ -232,6 +265,47 @@ class Gateway:
             log.error("the store refused a message from %s: %s", message.topic, exc)
             problem = PayloadError(f"the store refused this message: {exc}", code="store_refused")
             batch.letters.append(self._decoder.dead_letter(message, problem))
+
+    # -- the rules' feed ----------------------------------------------------------------------
+
+    def feed_rules(self, feed: RulesFeed) -> None:
+        """Tell `feed` every decoded batch's readings once, in the order they came: as soon as
+        they are decoded while it `takes_early()`, else once they are stored."""
+        self._feed = feed
+
+    def _tell_decoded(self, batch: DecodedBatch) -> None:
+        feed = self._feed
+        if feed is None:
+            return
+        if not feed.takes_early():
+            self._untold.append(batch)
+            return
+        # The switch to early: what still waits for the store goes first, in its order, so
+        # no reading reaches the rules after a newer one of the same device.
+        while self._untold:
+            self._tell(self._untold.popleft())
+        self._tell(batch)
+
+    def _tell_stored(self, batch: DecodedBatch) -> None:
+        for part in batch.parts or [batch]:
+            if not part.told:
+                if self._untold and self._untold[0] is part:
+                    self._untold.popleft()
+                self._tell(part)
+
+    def _tell(self, batch: DecodedBatch) -> None:
+        batch.told = True
+        feed = self._feed
+        if feed is None or not len(batch.readings):
+            return
+        try:
+            feed.on_batch(batch.readings)
+        except Exception:
+            # The rules' bug must not stop ingest; it is logged with its traceback.
+            log.exception("the rules failed on a batch")
+        received = batch.oldest_received
+        if received is not None:
+            self.stages.observe("received_to_rules", time.monotonic() - received)
 
     def decode(self, messages: list[Inbound]) -> DecodedBatch:
         """Decode a batch of messages: readings, events, presence and dead letters."""
