@@ -4,11 +4,14 @@ attempt to send an outbox entry, with what came of it recorded.
 An attempt writes the `sending` mark while the request is on its way (a crash leaves the
 notice `sending` or `pending`: both are sent again under the same key on start) and the
 outcome with its delivery log row in one transaction afterwards (see `outbox` for the states
-and the delivery guarantee). Once the channel answered, the outcome is recorded even while the
-service stops, so a notice that went out is not sent again; a database refusing the outcome is
-asked again with backoff, the outcome kept in hand. A channel that raises or hangs is a failed,
-retried attempt: one bad notification never stops its lane. Store calls run in a thread; time
-is the injected clock's.
+and the delivery guarantee). A stopping service lets an attempt on its way finish: the send
+waits for the channel's answer as long as it would have (its own timeout), then the outcome is
+recorded before the outbox closes, so a notice the receiver answered is `sent` and is not sent
+again on the next start, and one that got no answer is a failed try, retried under the same
+key, never `sent`. A database refusing the outcome is asked again with backoff, the outcome kept
+in hand (while stopping, for at most `_FINISH_ON_STOP_S`). A channel that raises or hangs is a
+failed, retried attempt: one bad notification never stops its lane. Store calls run in a
+thread; time is the injected clock's.
 """
 
 from __future__ import annotations
@@ -32,9 +35,26 @@ __all__ = ["Lane", "Sender", "report"]
 
 log = logging.getLogger(__name__)
 
-# A lane stopped after its channel answered still records the outcome, for at most this long
-# (real seconds: a database that refuses on the way down must not hold the shutdown).
+# A stopping lane asks a database that refuses an attempt's outcome again for at most this long
+# (real seconds: it must not hold the shutdown). A store call under way is always awaited: the
+# thread runs on whether awaited or not, and the outbox must not close under it.
 _FINISH_ON_STOP_S = 5.0
+
+
+@dataclass(slots=True)
+class _Stop:
+    """Whether the lane was stopped during an attempt, and until when (loop time) a refused
+    outcome is asked again."""
+
+    until: float | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.until is not None
+
+    def left_s(self) -> float:
+        assert self.until is not None
+        return self.until - asyncio.get_running_loop().time()
 
 
 @dataclass(slots=True)
@@ -110,46 +130,36 @@ class Sender:
         self._timer = timer
 
     async def attempt(self, lane: Lane, entry: OutboxEntry) -> None:
-        """Send one entry; its `sending` mark is written while the request is on its way. Once
-        the channel answered, the outcome is recorded even if the lane is being stopped (the
-        service shutting down), so a notice that went out is not sent again on the next start."""
+        """Send one entry and record the outcome. Cancelled (the service stopping), the attempt
+        goes on to its end first: a send under way gets its answer or its timeout, and the
+        outcome is stored, so the next start neither sends again what was answered nor takes
+        as sent what was not."""
+        stop = _Stop()
+        work = asyncio.ensure_future(self._attempt(lane, entry, stop))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stop.until = asyncio.get_running_loop().time() + _FINISH_ON_STOP_S
+            lane.rouse()  # an outcome waiting on the clock to be stored again is tried now
+            await asyncio.wait({work})
+            if not work.cancelled() and (error := work.exception()) is not None:
+                log.error("outbox: the attempt on %s failed while stopping: %r", entry.key, error)
+            raise
+
+    async def _attempt(self, lane: Lane, entry: OutboxEntry, stop: _Stop) -> None:
         lane.ready.pop(entry.key, None)
         started = self._clock.now()
         if (untrue := withheld(entry, started)) is not None:  # nothing left to tell
-            await asyncio.to_thread(self._store.finish_attempt, untrue.entry, untrue.log)
-            report(untrue.entry, untrue.log)
+            if await self._record(lane, untrue.entry, untrue.log, stop):
+                report(untrue.entry, untrue.log)
             return
         lane.limiter.take(started)
         marking = asyncio.ensure_future(
             asyncio.to_thread(self._store.mark_sending, entry.key, started)
         )
         begun = self._timer()
-        try:
-            delivery = await self._send(lane.channel, entry)
-        except asyncio.CancelledError:
-            await asyncio.wait({marking})
-            raise
+        delivery = await self._send(lane.channel, entry)
         latency_ms = (self._timer() - begun) * 1000.0
-        finish = asyncio.ensure_future(
-            self._finish(lane, entry, delivery, started, latency_ms, marking)
-        )
-        try:
-            await asyncio.shield(finish)
-        except asyncio.CancelledError:
-            _, pending = await asyncio.wait({finish}, timeout=_FINISH_ON_STOP_S)
-            for task in pending:
-                task.cancel()
-            raise
-
-    async def _finish(
-        self,
-        lane: Lane,
-        entry: OutboxEntry,
-        delivery: Delivery,
-        started: datetime,
-        latency_ms: float,
-        marking: asyncio.Future[bool],
-    ) -> None:
         await self._marked(marking, entry)
         now = self._clock.now()
         if delivery.retry_after_s is not None:
@@ -163,8 +173,8 @@ class Sender:
             policy=self._policy,
             rng=self._rng,
         )
-        await self._record(lane, result.entry, result.log)
-        report(result.entry, result.log)
+        if await self._record(lane, result.entry, result.log, stop):
+            report(result.entry, result.log)
 
     @staticmethod
     async def _marked(marking: asyncio.Future[bool], entry: OutboxEntry) -> None:
@@ -175,15 +185,18 @@ class Sender:
         except Exception:
             log.exception("outbox: %s could not be marked sending; sent all the same", entry.key)
 
-    async def _record(self, lane: Lane, entry: OutboxEntry, row: DeliveryAttempt) -> None:
+    async def _record(
+        self, lane: Lane, entry: OutboxEntry, row: DeliveryAttempt, stop: _Stop
+    ) -> bool:
         """Store an attempt's outcome, retrying while the database refuses: the send happened,
         so the outcome is kept in hand rather than lost (the entry stays `sending` meanwhile,
-        and a restart would send it again under the same key)."""
+        and a restart would send it again under the same key). Whether it was stored: a lane
+        stopping gives up after `_FINISH_ON_STOP_S` of refusals."""
         failures = 0
         while True:
             try:
                 await asyncio.to_thread(self._store.finish_attempt, entry, row)
-                return
+                return True
             except Exception:
                 failures += 1
                 delay = self._policy.ceiling_s(failures)
@@ -193,7 +206,17 @@ class Sender:
                     failures,
                     delay,
                 )
+            if not stop.requested:
                 await lane.wait(self._clock, self._clock.now() + _seconds(delay))
+            elif (left_s := stop.left_s()) > 0:
+                await asyncio.sleep(min(delay, left_s))
+            else:
+                log.error(
+                    "outbox: stopping; the outcome of %s could not be stored: a notice left "
+                    "sending is sent again with the same key on the next start",
+                    entry.key,
+                )
+                return False
 
     async def _send(self, channel: Channel, entry: OutboxEntry) -> Delivery:
         """The channel's answer; a channel that raises or hangs is a failed, retried attempt

@@ -3,14 +3,16 @@ Mosquitto fires the rule, the planner tells the cook's WeCom robot (a real local
 that checks the vendor's request shape), the message names the fridge and where it stands and
 carries a signed link; following the link acknowledges the alert, and its escalation to the
 manager's DingTalk robot stops, while the alert nobody acknowledged escalates. A restart keeps
-the planner's timers and sends what the outbox holds exactly once. Time is simulated."""
+the planner's timers and sends what the outbox holds exactly once, even a notice the robot
+answers only while the service is stopping. Time is simulated."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from alerts.notify.outbox import entry_for
 from canteen.runtime import Overrides, Service
 from core import ManualClock
 from core.config import SiteConfig
-from core.records import Message, Role, RuleId, Severity
+from core.records import DeliveryOutcome, Message, OutboxState, Role, RuleId, Severity
 from demo_broker.mosquitto import MosquittoProcess
 from ingest.duckdb_outbox import DuckDBOutboxStore
 from tests.alerts.notify.receivers import (
@@ -31,6 +33,7 @@ from tests.alerts.notify.receivers import (
     DINGTALK_TOKEN,
     WECOM_KEY,
     RobotReceiver,
+    Scripted,
     free_port,
 )
 from tests.conftest import Publisher, wait_for
@@ -106,8 +109,14 @@ def receiver() -> Iterator[RobotReceiver]:
 
 @asynccontextmanager
 async def serving(
-    config: SiteConfig, clock: ManualClock, broker: MosquittoProcess, db: Path, port: int
+    config: SiteConfig,
+    clock: ManualClock,
+    broker: MosquittoProcess,
+    db: Path,
+    port: int,
+    while_stopping: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Service]:
+    """The service running; on the way out it is stopped and `while_stopping` runs meanwhile."""
     service = Service(
         config, clock, Overrides(broker=broker.url, db=str(db), listen=f"127.0.0.1:{port}")
     )
@@ -118,7 +127,23 @@ async def serving(
         yield service
     finally:
         stop.set()
+        if while_stopping is not None:
+            await while_stopping()
         await running
+
+
+def answer_once_stopping(lane: str, answer: threading.Event) -> Callable[[], Awaitable[None]]:
+    """Set `answer` once the stop reached the outbox lane `lane` (its task is cancelling)."""
+
+    async def when_stopping() -> None:
+        for _ in range(3000):
+            tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"outbox-lane:{lane}"]
+            if not tasks or tasks[0].cancelling():
+                break
+            await asyncio.sleep(0.01)
+        answer.set()
+
+    return when_stopping
 
 
 def overheat(publisher: Publisher, prefix: str, device: str, start: datetime) -> None:
@@ -218,7 +243,11 @@ async def test_a_restart_keeps_the_timers_and_sends_the_outbox_once(
     receiver.now = clock.now
     config = site(topic_prefix, port, receiver)
     db = tmp_path / "restart.duckdb"
-    async with serving(config, clock, mosquitto, db, port):
+    # The robot gets the first notice, and answers it only once the service is stopping.
+    answer = threading.Event()
+    receiver.fail_next(Scripted(body={"errcode": 0, "errmsg": "ok"}, release=answer))
+    stopping = answer_once_stopping("kitchen", answer)
+    async with serving(config, clock, mosquitto, db, port, while_stopping=stopping):
         overheat(publisher, topic_prefix, "fridge-1", START)
         await wait_for(lambda: len(receiver.received(WECOM)) == 1, "the first notice")
 
@@ -242,6 +271,19 @@ async def test_a_restart_keeps_the_timers_and_sends_the_outbox_once(
         assert sum("outbox-restart-check" in m for m in kitchen) == 1, kitchen
         (escalated,) = texts(receiver, DINGTALK)
         assert "1号冷藏柜" in escalated, escalated
+    # The outbox shows each notice sent once: the answer that came during the stop was kept.
+    outbox = DuckDBOutboxStore(db)
+    try:
+        kitchen_entries = [e for e in outbox.entries() if e.channel == "kitchen"]
+        assert {"restart-check/kitchen", "1/o1/fired/L0/group/kitchen"} <= {
+            e.key for e in kitchen_entries
+        }, kitchen_entries
+        for entry in kitchen_entries:
+            assert entry.state is OutboxState.SENT, entry
+            rows = outbox.deliveries_for_notice(entry.key)
+            assert [r.outcome for r in rows] == [DeliveryOutcome.SENT], rows
+    finally:
+        outbox.close()
 
 
 def _waiting_notice() -> Notice:

@@ -65,6 +65,7 @@ class Scripted:
     body: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # answer this late (a receiver that hangs)
+    release: threading.Event | None = None  # answer once it is set (at most 60 s later)
 
 
 def wecom_check(rec: Recorded) -> dict[str, Any]:
@@ -191,6 +192,8 @@ class RobotReceiver:
             status, body = 404, {"error": "no such path"}
         if scripted is not None:
             time.sleep(scripted.delay_s)
+            if scripted.release is not None:
+                scripted.release.wait(60)
             return scripted.status, scripted.body or {}, scripted.headers
         return status, body, {}
 

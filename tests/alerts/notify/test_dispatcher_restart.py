@@ -1,7 +1,8 @@
 """Restarts with notices in the outbox, on a real DuckDB file: a new dispatcher sends each
-pending notice exactly once, sent ones never again, and one interrupted mid-send (left
-`sending`) is sent again under the same key, so a receiver that drops a key it has seen shows
-it once."""
+pending notice exactly once, sent ones never again. A stop lets a send under way finish: an
+answer that comes during the stop is recorded (not sent again), no answer within the send's
+timeout is a failed try; a crash mid-send (left `sending`) and an unanswered try are sent again
+under the same key, so a receiver that drops a key it has seen shows it once."""
 
 from __future__ import annotations
 
@@ -67,30 +68,108 @@ async def test_a_new_dispatcher_on_the_same_file_sends_each_notice_exactly_once(
     assert sorted(receiver_keys) == [f"n-{i}" for i in range(1, 6)]
 
 
-async def test_a_notice_interrupted_mid_send_is_sent_again_with_the_same_key(
-    tmp_path: Path,
-) -> None:
+async def stopping(task: asyncio.Task[None], lane: str) -> None:
+    """Cancel the dispatcher's task (the service stopping) and return once the cancellation
+    reached the lane `lane` (its task is cancelling or already gone)."""
+    task.cancel()
+    for _ in range(2000):
+        lanes = [t for t in asyncio.all_tasks() if t.get_name() == f"outbox-lane:{lane}"]
+        if not lanes or lanes[0].cancelling():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the stop did not reach lane {lane}")
+
+
+async def test_a_stop_waits_for_the_answer_of_a_send_under_way(tmp_path: Path) -> None:
+    """The receiver got n-1 and answers only once the stop is under way (a slow robot at
+    shutdown): the answer is recorded, so the next start does not send n-1 again."""
     path = tmp_path / "canteen.duckdb"
     clock = ManualClock(T0)
 
-    # First life: the receiver gets n-1 but the answer never comes; the process dies.
     first = DuckDBOutboxStore(path)
-    hung = RecordingChannel("kitchen-robot", clock)
-    hung.hang = asyncio.Event()
-    d = dispatcher(first, clock, hung)
+    slow = RecordingChannel("kitchen-robot", clock)
+    slow.hang = asyncio.Event()
+    d = dispatcher(first, clock, slow)
     task = asyncio.create_task(d.run(), name="outbox-first-life")
     await d.submit([notice(1, Severity.CRITICAL), notice(2)])
-    await asyncio.wait_for(hung.called.wait(), 30)
-    task.cancel()
+    await asyncio.wait_for(slow.called.wait(), 30)
+    await stopping(task, slow.name)
+    slow.hang.set()  # the answer comes back during the stop
     await asyncio.gather(task, return_exceptions=True)
-    assert first.entry("n-1").state is OutboxState.SENDING  # type: ignore[union-attr]
+    assert first.entry("n-1").state is OutboxState.SENT  # type: ignore[union-attr]
     assert first.entry("n-2").state is OutboxState.PENDING  # type: ignore[union-attr]
     first.close()
 
-    # Second life: n-1 goes again under its own key, n-2 once.
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    async with running(dispatcher(second, clock, robot)):
+        pass
+    assert slow.keys + robot.keys == ["n-1", "n-2"]  # each request once
+    assert {e.key: e.state for e in second.entries()} == {
+        "n-1": OutboxState.SENT,
+        "n-2": OutboxState.SENT,
+    }
+    assert [r.outcome for r in second.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
+    second.close()
+
+
+async def test_a_send_unanswered_within_its_timeout_at_a_stop_is_a_failed_try(
+    tmp_path: Path,
+) -> None:
+    """The receiver got n-1 but never answers: the stop waits the send's own timeout, records a
+    failed try (not `sent`: nobody said it arrived), and the next start sends it again under
+    the same key, so a receiver that drops a key it has seen shows it once."""
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+
+    first = DuckDBOutboxStore(path)
+    hung = RecordingChannel("kitchen-robot", clock)
+    hung.hang = asyncio.Event()
+    d = Dispatcher(first, {hung.name: hung}, clock, rng=random.Random(1), send_timeout_s=0.3)
+    task = asyncio.create_task(d.run(), name="outbox-first-life")
+    await d.submit([notice(1, Severity.CRITICAL)])
+    await asyncio.wait_for(hung.called.wait(), 30)
+    await stopping(task, hung.name)
+    await asyncio.gather(task, return_exceptions=True)
+    waiting = first.entry("n-1")
+    assert waiting is not None and waiting.state is OutboxState.PENDING and waiting.attempts == 1
+    [row] = first.deliveries_for_notice("n-1")
+    assert row.outcome is DeliveryOutcome.RETRY and row.reason == "no answer within 0.3 s"
+    first.close()
+
+    await clock.advance(3600)  # past the retry's backoff
     second = DuckDBOutboxStore(path)
     robot = RecordingChannel("kitchen-robot", clock)
     robot.accepted = dict(hung.accepted)  # the same receiver, which remembers keys
+    async with running(dispatcher(second, clock, robot)):
+        pass
+    assert hung.keys + robot.keys == ["n-1", "n-1"]
+    assert sorted(robot.accepted) == ["n-1"]  # shown once
+    assert [r.outcome for r in second.deliveries_for_notice("n-1")] == [
+        DeliveryOutcome.RETRY,
+        DeliveryOutcome.SENT,
+    ]
+    second.close()
+
+
+async def test_a_notice_left_sending_by_a_crash_is_sent_again_with_the_same_key(
+    tmp_path: Path,
+) -> None:
+    """A process killed mid-send leaves the notice `sending` (its request may have arrived):
+    the next start sends it again under its own key, and n-2 once."""
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+
+    first = DuckDBOutboxStore(path)
+    await dispatcher(first, clock, RecordingChannel("kitchen-robot", clock)).submit(
+        [notice(1, Severity.CRITICAL), notice(2)]
+    )
+    assert first.mark_sending("n-1", T0)  # what the dead process wrote before its request
+    first.close()
+
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    robot.accepted = {"n-1": notice(1)}  # the receiver had got it before the crash
     async with running(dispatcher(second, clock, robot)):
         pass
     assert robot.keys == ["n-1", "n-2"]
