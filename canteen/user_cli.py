@@ -6,9 +6,11 @@ these while the service is stopped (a running service holds the file; the error 
 Passwords are typed at a prompt (twice) or read from standard input with `--password-stdin`
 (one line), never taken as an argument, where `ps` and the shell history would show them.
 
-`user add` and `user passwd` write their row to the admin audit trail, as the admin page does
-(a temporary password says so, 临时密码 / temporary password); the actor is `cli:` and the
-operating-system user who ran the command, so the trail tells them from a person of the web UI.
+`user add`, `user passwd`, `user disable`, `user enable` and `token create` write their row to
+the admin audit trail, as the admin page does (a temporary password says so, 临时密码 /
+temporary password; a person already in the state asked for, as on the page, writes none); the
+actor is `cli:` and the operating-system user who ran the command, so the trail tells them from
+a person of the web UI.
 """
 
 from __future__ import annotations
@@ -125,11 +127,14 @@ def _audit(
     action: AdminAction,
     old: str | None = None,
     new: str | None = None,
+    *,
+    target: str | None = None,
 ) -> None:
     """The change's row in the admin audit trail of the same file (in its own transaction,
-    after the change: a failure here says the change was made but not recorded)."""
-    note = TEMPORARY_PASSWORD if args.temporary else ""
-    entry = AuditEntry(auth.clock.now(), _actor(), action, args.name, old, new, note)
+    after the change: a failure here says the change was made but not recorded). The target
+    is the person named (a token: `token:` and its name, as the admin page writes it)."""
+    note = TEMPORARY_PASSWORD if getattr(args, "temporary", False) else ""
+    entry = AuditEntry(auth.clock.now(), _actor(), action, target or args.name, old, new, note)
     path = _database(args)
     try:
         admin = DuckDBAdminStore(path)
@@ -158,14 +163,24 @@ def _then(args: argparse.Namespace) -> str:
 
 async def _toggle(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     with _auth(args) as auth:
-        auth.set_disabled(args.name, args.disabled)
+        before = auth.store.user(args.name)
+        auth.set_disabled(args.name, args.disabled)  # no such person: refused, naming those known
+        if before is not None and before.disabled != args.disabled:
+            # The admin page's row: the `disabled` flag before and after, as text.
+            action = AdminAction.USER_DISABLED if args.disabled else AdminAction.USER_ENABLED
+            _audit(args, auth, action, str(before.disabled).lower(), str(args.disabled).lower())
     said = "disabled (sessions ended)" if args.disabled else "enabled"
     print(f"canteen: user {args.name!r} {said}")
 
 
 async def _token(args: argparse.Namespace, _stop: asyncio.Event) -> None:
     with _auth(args, create=True) as auth:
+        replaced = next((t for t in auth.store.tokens() if t.name == args.name), None)
         token = auth.create_token(args.name, Role(args.role))
+        # Old: what the name held (its role, or `revoked`), none for a new name; new: the role.
+        old = None if replaced is None else "revoked" if replaced.disabled else replaced.role.value
+        target = f"token:{args.name}"
+        _audit(args, auth, AdminAction.TOKEN_CREATED, old, args.role, target=target)
     print(f"canteen: token for {args.name!r} ({args.role}); it is shown only this once:")
     print(token)
 

@@ -21,6 +21,7 @@ class AdminAction(StrEnum):
     USER_PASSWORD_RESET = "user.password_reset"
     USER_PASSWORD_CHANGED = "user.password_changed"  # by the person, after a reset
     USER_SESSIONS_REVOKED = "user.sessions_revoked"
+    TOKEN_CREATED = "token.created"  # by `canteen token create` (the web UI makes none)
     TOKEN_REVOKED = "token.revoked"
     LIMIT_SET = "limit.set"
     LIMIT_CLEARED = "limit.cleared"
