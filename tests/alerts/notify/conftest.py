@@ -1,19 +1,23 @@
 """Shared pieces of the notification tests: one alert's facts as a site names them, notices
-built from them, a clock, a shared HTTP client and the robots' receiver."""
+built from them, a clock, a shared HTTP client, the robots' receiver (on whichever clock a test
+module's `clock` fixture gives: the dispatcher tests override it with a `ManualClock`) and an
+outbox on a real DuckDB file."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from alerts.notify.model import AlertFacts, Notice, NoticeKind
-from core.clock import StepClock
+from core.clock import Clock, StepClock
 from core.records import Message, RuleId, Severity
+from ingest.duckdb_outbox import DuckDBOutboxStore
 from tests.alerts.notify.receivers import RobotReceiver
 
 # 2026-11-23 09:05 in Asia/Shanghai (UTC+8) is 01:05 UTC.
@@ -65,9 +69,16 @@ def clock() -> StepClock:
 
 
 @pytest.fixture
-def receiver(clock: StepClock) -> Iterator[RobotReceiver]:
+def receiver(clock: Clock) -> Iterator[RobotReceiver]:
     with RobotReceiver(clock.now) as robots:
         yield robots
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
+    outbox = DuckDBOutboxStore(tmp_path / "canteen.duckdb")
+    yield outbox
+    outbox.close()
 
 
 @pytest.fixture

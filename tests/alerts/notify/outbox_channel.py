@@ -1,6 +1,7 @@
 """A test channel for the outbox tests: records every notice it is handed, answers from a
 script (fail on demand), and like a receiver that honours the idempotency key it counts each
-key it accepted once. The real receivers are in the channel tests; this is the unit seam."""
+key it accepted once. The real receivers are in the channel tests; this is the unit seam. Also
+the dispatcher tests' notice and how they run and settle a dispatcher."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.model import Delivery, Notice
 from core.clock import Clock
+from core.records import Severity
+from tests.alerts.notify.conftest import fridge_facts, make_notice
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -71,3 +75,10 @@ async def settle(dispatcher: Dispatcher) -> None:
 
 def seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def notice(alert_id: int, severity: Severity = Severity.WARNING, **changes: object) -> Notice:
+    """Alert `alert_id`'s notice `n-<id>` on fridge-<id>, made in the order of the ids."""
+    facts = fridge_facts(alert_id=alert_id, severity=severity, device=f"fridge-{alert_id}")
+    base = make_notice(facts, key=f"n-{alert_id}", created_at=T0 + seconds(alert_id / 1000))
+    return replace(base, **changes)  # type: ignore[arg-type]

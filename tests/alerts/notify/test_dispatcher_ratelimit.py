@@ -5,39 +5,29 @@ merged and first in line."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from alerts.notify.dispatcher import Dispatcher
-from alerts.notify.model import Delivery, Notice, NoticeKind
+from alerts.notify.model import Delivery, NoticeKind
 from alerts.notify.ratelimit import VENDOR_LIMITS, Window
 from core.clock import ManualClock
 from core.records import OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
-from tests.alerts.notify.conftest import fridge_facts, make_notice
-from tests.alerts.notify.outbox_channel import T0, RecordingChannel, running, seconds, settle
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
-    s = DuckDBOutboxStore(tmp_path / "canteen.duckdb")
-    yield s
-    s.close()
+from tests.alerts.notify.outbox_channel import (
+    T0,
+    RecordingChannel,
+    notice,
+    running,
+    seconds,
+    settle,
+)
 
 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(T0)
-
-
-def notice(alert_id: int, severity: Severity = Severity.WARNING, **changes: object) -> Notice:
-    facts = fridge_facts(alert_id=alert_id, severity=severity, device=f"fridge-{alert_id}")
-    base = make_notice(facts, key=f"n-{alert_id}", created_at=T0 + seconds(alert_id / 1000))
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def wecom(store: DuckDBOutboxStore, clock: ManualClock, robot: RecordingChannel) -> Dispatcher:

@@ -6,9 +6,7 @@ WeCom robot go out as 20 messages and one digest the receiver accepts."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,25 +29,6 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
-@pytest.fixture
-def robots(clock: ManualClock) -> Iterator[RobotReceiver]:
-    with RobotReceiver(clock.now) as receiver:
-        yield receiver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
-    s = DuckDBOutboxStore(tmp_path / "canteen.duckdb")
-    yield s
-    s.close()
-
-
 def notice(alert_id: int, channel: str, severity: Severity = Severity.WARNING) -> Notice:
     facts = fridge_facts(
         alert_id=alert_id,
@@ -64,19 +43,19 @@ def notice(alert_id: int, channel: str, severity: Severity = Severity.WARNING) -
 def dispatcher(
     store: DuckDBOutboxStore,
     clock: ManualClock,
-    robots: RobotReceiver,
-    client: httpx.AsyncClient,
+    receiver: RobotReceiver,
+    http_client: httpx.AsyncClient,
 ) -> Dispatcher:
     configs = {
         "kitchen-robot": CHANNEL_CONFIG.validate_python(
-            {"type": "wecom", "key": WECOM_KEY, "base_url": robots.url}
+            {"type": "wecom", "key": WECOM_KEY, "base_url": receiver.url}
         ),
         "bureau": CHANNEL_CONFIG.validate_python(
-            {"type": "webhook", "url": f"{robots.url}/hook", "secret": WEBHOOK_SECRET}
+            {"type": "webhook", "url": f"{receiver.url}/hook", "secret": WEBHOOK_SECRET}
         ),
     }
     channels: dict[str, Channel] = {
-        name: build_channel(name, config, client=client, clock=clock)
+        name: build_channel(name, config, client=http_client, clock=clock)
         for name, config in configs.items()
     }
     return Dispatcher(
@@ -92,17 +71,17 @@ def dispatcher(
 async def test_a_retried_webhook_carries_the_same_idempotency_key(
     store: DuckDBOutboxStore,
     clock: ManualClock,
-    robots: RobotReceiver,
-    client: httpx.AsyncClient,
+    receiver: RobotReceiver,
+    http_client: httpx.AsyncClient,
 ) -> None:
-    robots.fail_next(Scripted(status=503, headers={"Retry-After": "30"}))
-    d = dispatcher(store, clock, robots, client)
+    receiver.fail_next(Scripted(status=503, headers={"Retry-After": "30"}))
+    d = dispatcher(store, clock, receiver, http_client)
     async with running(d):
         await d.submit([notice(1, "bureau", Severity.CRITICAL)])
         await settle(d)
         await clock.advance(30)
         await settle(d)
-    first, second = robots.received("/hook")
+    first, second = receiver.received("/hook")
     assert second.problems == []
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"] == "n-1-bureau"
     log = store.deliveries_for_alert(1)
@@ -117,17 +96,17 @@ async def test_a_retried_webhook_carries_the_same_idempotency_key(
 async def test_the_wecom_robots_own_rate_limit_code_is_retried(
     store: DuckDBOutboxStore,
     clock: ManualClock,
-    robots: RobotReceiver,
-    client: httpx.AsyncClient,
+    receiver: RobotReceiver,
+    http_client: httpx.AsyncClient,
 ) -> None:
-    robots.fail_next(Scripted(body={"errcode": 45009, "errmsg": "api freq out of limit"}))
-    d = dispatcher(store, clock, robots, client)
+    receiver.fail_next(Scripted(body={"errcode": 45009, "errmsg": "api freq out of limit"}))
+    d = dispatcher(store, clock, receiver, http_client)
     async with running(d):
         await d.submit([notice(1, "kitchen-robot")])
         await settle(d)
         await clock.advance(60)
         await settle(d)
-    assert len(robots.received("/cgi-bin/webhook/send")) == 2
+    assert len(receiver.received("/cgi-bin/webhook/send")) == 2
     first, second = store.deliveries_for_alert(1)
     assert first.outcome is DeliveryOutcome.RETRY and "45009" in first.reason
     assert second.outcome is DeliveryOutcome.SENT
@@ -136,17 +115,17 @@ async def test_the_wecom_robots_own_rate_limit_code_is_retried(
 async def test_twenty_five_warnings_reach_a_wecom_robot_as_twenty_and_a_digest(
     store: DuckDBOutboxStore,
     clock: ManualClock,
-    robots: RobotReceiver,
-    client: httpx.AsyncClient,
+    receiver: RobotReceiver,
+    http_client: httpx.AsyncClient,
 ) -> None:
-    d = dispatcher(store, clock, robots, client)
+    d = dispatcher(store, clock, receiver, http_client)
     async with running(d):
         await d.submit([notice(i, "kitchen-robot") for i in range(1, 26)])
         await settle(d)
-        assert len(robots.received("/cgi-bin/webhook/send")) == 20
+        assert len(receiver.received("/cgi-bin/webhook/send")) == 20
         await clock.advance(60)
         await settle(d)
-    requests = robots.received("/cgi-bin/webhook/send")
+    requests = receiver.received("/cgi-bin/webhook/send")
     assert len(requests) == 21 and all(r.problems == [] for r in requests)
     digest_text = requests[-1].data["markdown"]["content"]
     for alert_id in range(21, 26):

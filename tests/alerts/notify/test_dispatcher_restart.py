@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import replace
 from pathlib import Path
 
 from alerts.notify.dispatcher import Dispatcher
-from alerts.notify.model import Notice
 from alerts.notify.ratelimit import Window
 from core.clock import ManualClock
 from core.records import DeliveryOutcome, OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
-from tests.alerts.notify.conftest import fridge_facts, make_notice
-from tests.alerts.notify.outbox_channel import T0, RecordingChannel, running, seconds, settle
-
-
-def notice(alert_id: int, severity: Severity = Severity.WARNING) -> Notice:
-    facts = fridge_facts(alert_id=alert_id, severity=severity, device=f"fridge-{alert_id}")
-    return replace(
-        make_notice(facts, key=f"n-{alert_id}"), created_at=T0 + seconds(alert_id / 1000)
-    )
+from tests.alerts.notify.outbox_channel import (
+    T0,
+    RecordingChannel,
+    notice,
+    running,
+    seconds,
+    settle,
+)
 
 
 def dispatcher(store: DuckDBOutboxStore, clock: ManualClock, robot: RecordingChannel) -> Dispatcher:

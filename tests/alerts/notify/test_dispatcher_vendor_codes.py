@@ -1,4 +1,4 @@
-"""The dispatcher against the real local robots answering with the vendors' own codes, and a
+"""The dispatcher against the real local receiver answering with the vendors' own codes, and a
 receiver that accepts a request but answers after the channel's timeout: DingTalk 130101 holds
 its robot ten minutes, an undocumented code (DingTalk 660026) is retried rather than dropped,
 Feishu 9499 fails at once with its reason, 11232 waits a minute, a critical notice the robot
@@ -8,9 +8,7 @@ answer is retried under the same key."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,29 +45,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def robots(clock: ManualClock) -> Iterator[RobotReceiver]:
-    with RobotReceiver(clock.now) as receiver:
-        yield receiver
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBOutboxStore]:
-    s = DuckDBOutboxStore(tmp_path / "canteen.duckdb")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def dispatcher(
-    store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver, client: httpx.AsyncClient
+    store: DuckDBOutboxStore,
+    clock: ManualClock,
+    receiver: RobotReceiver,
+    http_client: httpx.AsyncClient,
 ) -> Dispatcher:
-    robot = {"base_url": robots.url}
+    robot = {"base_url": receiver.url}
     raw: dict[str, dict[str, Any]] = {
         "office": {
             "type": "dingtalk",
@@ -81,14 +63,14 @@ def dispatcher(
         "kitchen": {"type": "wecom", "key": WECOM_KEY, "timeout_s": LATE_S, **robot},
         "bureau": {
             "type": "webhook",
-            "url": f"{robots.url}{HOOK}",
+            "url": f"{receiver.url}{HOOK}",
             "secret": WEBHOOK_SECRET,
             "timeout_s": LATE_S,
         },
     }
     configs = {name: CHANNEL_CONFIG.validate_python(data) for name, data in raw.items()}
     channels: dict[str, Channel] = {
-        name: build_channel(name, config, client=client, clock=clock)
+        name: build_channel(name, config, client=http_client, clock=clock)
         for name, config in configs.items()
     }
     return Dispatcher(
@@ -112,18 +94,18 @@ def outcomes(store: DuckDBOutboxStore, alert_id: int) -> list[tuple[DeliveryOutc
 
 
 async def test_dingtalk_130101_holds_the_robot_ten_minutes(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
-    robots.fail_next(Scripted(body={"errcode": 130101, "errmsg": "send too fast"}))
+    receiver.fail_next(Scripted(body={"errcode": 130101, "errmsg": "send too fast"}))
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "office"), notice(2, "office")])
         await settle(dispatcher)
         await clock.advance(599)  # the robot is throttled for 10 min: nothing is tried
         await settle(dispatcher)
-        assert len(robots.received(DINGTALK)) == 1
+        assert len(receiver.received(DINGTALK)) == 1
         await clock.advance(1)
         await settle(dispatcher)
-    assert len(robots.received(DINGTALK)) == 3
+    assert len(receiver.received(DINGTALK)) == 3
     [(retry, why), (sent, _)] = outcomes(store, 1)
     assert (retry, sent) == (DeliveryOutcome.RETRY, DeliveryOutcome.SENT)
     assert "130101" in why and "sending too fast" in why
@@ -131,9 +113,9 @@ async def test_dingtalk_130101_holds_the_robot_ten_minutes(
 
 
 async def test_an_undocumented_dingtalk_code_660026_is_retried_not_dropped(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
-    robots.fail_next(Scripted(body={"errcode": 660026, "errmsg": "robot message limit"}))
+    receiver.fail_next(Scripted(body={"errcode": 660026, "errmsg": "robot message limit"}))
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "office")])
         await settle(dispatcher)
@@ -145,18 +127,18 @@ async def test_an_undocumented_dingtalk_code_660026_is_retried_not_dropped(
 
 
 async def test_feishu_9499_fails_at_once_and_11232_waits_a_minute(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
-    robots.fail_next(Scripted(body={"code": 9499, "msg": "Bad Request"}))
+    receiver.fail_next(Scripted(body={"code": 9499, "msg": "Bad Request"}))
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "duty")])
         await settle(dispatcher)
-        robots.fail_next(Scripted(body={"code": 11232, "msg": "frequency limited"}))
+        receiver.fail_next(Scripted(body={"code": 11232, "msg": "frequency limited"}))
         await dispatcher.submit([notice(2, "duty")])
         await settle(dispatcher)
         await clock.advance(59)
         await settle(dispatcher)
-        assert len(robots.received(FEISHU)) == 2
+        assert len(receiver.received(FEISHU)) == 2
         await clock.advance(1)
         await settle(dispatcher)
     [(failed, why)] = outcomes(store, 1)
@@ -168,10 +150,10 @@ async def test_feishu_9499_fails_at_once_and_11232_waits_a_minute(
 
 
 async def test_a_critical_notice_the_robot_keeps_rate_limiting_is_never_given_up(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
     limited = Scripted(body={"errcode": 130101, "errmsg": "send too fast"})
-    robots.fail_next(*[limited] * 5)  # more refusals than the 3 attempts allowed
+    receiver.fail_next(*[limited] * 5)  # more refusals than the 3 attempts allowed
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "office", Severity.CRITICAL)])
         await settle(dispatcher)
@@ -185,10 +167,10 @@ async def test_a_critical_notice_the_robot_keeps_rate_limiting_is_never_given_up
 
 
 async def test_a_blip_after_many_rate_limits_does_not_drop_a_critical_notice(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
     limited = Scripted(body={"errcode": 130101, "errmsg": "send too fast"})
-    robots.fail_next(*[limited] * 10, Scripted(status=500))  # 3 attempts allowed
+    receiver.fail_next(*[limited] * 10, Scripted(status=500))  # 3 attempts allowed
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "office", Severity.CRITICAL)])
         await settle(dispatcher)
@@ -205,9 +187,9 @@ async def test_a_blip_after_many_rate_limits_does_not_drop_a_critical_notice(
 
 
 async def test_other_refusals_still_give_up_after_the_attempts(
-    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, robots: RobotReceiver
+    dispatcher: Dispatcher, store: DuckDBOutboxStore, clock: ManualClock, receiver: RobotReceiver
 ) -> None:
-    robots.fail_next(*[Scripted(body={"errcode": -1, "errmsg": "系统繁忙"})] * 3)
+    receiver.fail_next(*[Scripted(body={"errcode": -1, "errmsg": "系统繁忙"})] * 3)
     async with running(dispatcher):
         await dispatcher.submit([notice(1, "office", Severity.CRITICAL)])
         for _ in range(3):
@@ -227,17 +209,17 @@ async def test_a_receiver_that_accepts_but_answers_late_gets_the_same_key_again(
     dispatcher: Dispatcher,
     store: DuckDBOutboxStore,
     clock: ManualClock,
-    robots: RobotReceiver,
+    receiver: RobotReceiver,
     channel: str,
     path: str,
 ) -> None:
-    robots.fail_next(Scripted(delay_s=1.0))  # it took the request; its answer comes too late
+    receiver.fail_next(Scripted(delay_s=1.0))  # it took the request; its answer comes too late
     async with running(dispatcher):
         await dispatcher.submit([notice(1, channel, Severity.CRITICAL)])
         await settle(dispatcher)
         await clock.advance(5)
         await settle(dispatcher)
-    first, second = robots.received(path)
+    first, second = receiver.received(path)
     assert first.body == second.body  # the same message again, under the same key
     if channel == "bureau":  # the webhook says it: a receiver drops the second by its key
         keys = {r.headers["idempotency-key"] for r in (first, second)}
