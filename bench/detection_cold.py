@@ -180,6 +180,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "healthy_unit_days": unit_days,
         "seal_false_alerts": seal_false,
         "seal_false_per_unit_day": round(seal_false / unit_days, 4) if unit_days else None,
+        "seal_false_units": _seal_false_units(cohort, replayed, healthy),
         "seal_leaks": _seal_leaks(cohort, replayed),
         "over_temp_false_alarms": over_false,
         "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
@@ -212,23 +213,46 @@ def _healthy_over_temperature(
     return false, warm
 
 
+def _seal_false_units(
+    cohort: Cohort, replayed: Replayed, healthy: list[int]
+) -> dict[str, list[str]]:
+    """Which healthy units raised a seal alert, and when (UTC): the unit to replay when a
+    change adds or removes a false alert."""
+    out: dict[str, list[str]] = {}
+    for j in healthy:
+        device = cohort.ids[j]
+        times = sorted(
+            f.at
+            for f in replayed.firings
+            if f.device == device and f.rule is RuleId.SEAL_DEGRADATION
+        )
+        if times:
+            out[device] = [t.isoformat(timespec="minutes") for t in times]
+    return out
+
+
 def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for severity in SEVERITIES:
         delays: list[float | None] = []
+        devices: list[str] = []
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
                 continue
             onset = _utc(leak.onset_s)
             device = cohort.ids[j]
+            devices.append(device)
             early += sum(
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
             found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
             delays.append(None if found is None else (found - onset).total_seconds() / 3600)
-        out[str(severity)] = _delays(delays, "h") | {"alerts_before_onset": early}
+        out[str(severity)] = _delays(delays, "h") | {
+            "alerts_before_onset": early,
+            "devices": devices,  # in the order of `delays_h`
+        }
     return out
 
 

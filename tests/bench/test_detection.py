@@ -9,9 +9,17 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from bench.detection_cold import ColdPlan, build_cohort, deliveries, run_variant, score_cohort
+from alerts import RuleId
+from bench.detection_cold import (
+    ColdPlan,
+    build_cohort,
+    config_of,
+    deliveries,
+    run_variant,
+    score_cohort,
+)
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
-from bench.detection_replay import DEMO_MEALS
+from bench.detection_replay import DEMO_MEALS, Firing, Replayed
 from bench.independent_cabinet import (
     CycleKind,
     draw_cabinet,
@@ -19,6 +27,7 @@ from bench.independent_cabinet import (
     plan_cycles,
     simulate_cabinet,
 )
+from core.clock import utc_from_ms
 from firmware_sim.families import FAMILIES
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
@@ -75,6 +84,22 @@ def test_a_failed_compressor_is_an_excursion_the_rules_catch() -> None:
     if food["positives"]:
         assert food["detected"] == 1
         assert food["delay_max_min"] <= excursions["delay_max_min"]
+
+
+def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leaks() -> None:
+    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
+    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
+    leaky = {cohort.ids[j]: leak for j, leak in cohort.leaks.items()}
+    at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
+    seal, over = RuleId.SEAL_DEGRADATION, RuleId.OVER_TEMPERATURE
+    firings = [Firing(healthy[1], seal, at), Firing(healthy[0], over, at)]
+    score = score_cohort(cohort, config_of(cohort), Replayed(firings, [], 0))
+    assert score["seal_false_alerts"] == 1
+    assert score["seal_false_units"] == {healthy[1]: [at.isoformat(timespec="minutes")]}
+    for severity, found in score["seal_leaks"].items():
+        assert [leaky[d].severity for d in found["devices"]] == [float(severity)]
+        assert len(found["devices"]) == len(found["delays_h"])
 
 
 def test_a_cycle_is_spoiled_by_what_the_chamber_held_not_by_its_plan() -> None:
