@@ -7,9 +7,11 @@ fresh, and a picture of old data is never served after new data arrived. On the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,13 +23,14 @@ from starlette.types import Message, Receive, Scope, Send
 from core.model import Device
 from dashboard_api import create_app
 from dashboard_api.chart_cache import ChartCache, ChartKey
-from dashboard_api.chart_warmer import WARM_RANGES, YIELD_MAX_S, ChartWarmer
+from dashboard_api.chart_warmer import LOAD_STEP_S, WARM_RANGES, YIELD_MAX_S, ChartWarmer
 from dashboard_api.context import ApiContext
 from dashboard_api.in_flight import InFlight, RequestsInFlight
 from dashboard_api.live import LiveHub
 from dashboard_api.routes.charts import chart_job
 from dashboard_api.web.i18n import Language
 from tests.alerts.conftest import batch
+from tests.conftest import wait_for
 from tests.dashboard_api.pages_site import NOON, VIEWER, Site, page_site, signed_in
 
 # The desktop chart's <img>, and the phone's <source> before it.
@@ -219,3 +222,31 @@ async def test_the_app_counts_requests_in_flight_but_not_live_streams(warm: Warm
 
 async def _never() -> Message:
     raise AssertionError("not called")
+
+
+async def test_the_warmer_goes_last_while_the_process_keeps_a_core_busy(warm: Warm) -> None:
+    """A thread spending the interpreter's core (ingest and the rules at thousands of readings
+    a second) holds each drawing back, at most `YIELD_MAX_S`; idle, nothing is held."""
+    context = warm.warmer._context
+    idle = ChartWarmer(context, ChartCache(), chart_job, share=1.0)
+    assert await idle.sweep() > 0
+    assert idle.held_for_load_s == 0
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(range(1000))
+
+    busy = ChartWarmer(context, ChartCache(), chart_job, share=1.0)
+    spinner = threading.Thread(target=spin, name="busy-core")
+    spinner.start()
+    sweeping = asyncio.create_task(busy.sweep())
+    try:
+        await wait_for(lambda: busy.drawn >= 3, "three charts drawn, held back but not starved")
+    finally:
+        stop.set()
+        spinner.join()
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
+    assert 0 < busy.held_for_load_s <= busy.drawn * (YIELD_MAX_S + LOAD_STEP_S)
