@@ -166,11 +166,16 @@ def texts(receiver: RobotReceiver, path: str) -> list[str]:
     return out
 
 
-async def advance(clock: ManualClock, minutes: int) -> None:
-    """Move the clock a minute at a time, letting the service's ticks run between steps."""
+async def advance(clock: ManualClock, minutes: int, service: Service) -> None:
+    """Move the clock a minute at a time, letting the service's ticks run between steps, then
+    run one notify step at the final minute: a tick still at work while the clock moved on
+    sleeps its 5 s from the minute it then finds, which a clock that stopped never reaches
+    (seen under load: the escalation never came)."""
     for _ in range(minutes):
         await clock.advance(60)
         await asyncio.sleep(0.05)
+    assert service.notify is not None
+    await service.notify.step()
 
 
 async def test_alert_reaches_the_robot_and_its_link_stops_the_escalation(
@@ -213,7 +218,7 @@ async def test_alert_reaches_the_robot_and_its_link_stops_the_escalation(
             assert acked["acknowledged_at"] == "2026-11-24T10:00:00+08:00"  # who, and when
             assert by_device["fridge-2"]["state"] == "firing"
 
-            await advance(clock, 16)
+            await advance(clock, 16, service)
             await wait_for(lambda: len(receiver.received(DINGTALK)) >= 1, "the escalation")
             await asyncio.sleep(0.3)
             escalated = texts(receiver, DINGTALK)
@@ -258,11 +263,11 @@ async def test_a_restart_keeps_the_timers_and_sends_the_outbox_once(
     finally:
         outbox.close()
     await clock.advance(60)
-    async with serving(config, clock, mosquitto, db, port):
+    async with serving(config, clock, mosquitto, db, port) as service:
         await wait_for(lambda: len(receiver.received(WECOM)) == 2, "the waiting notice")
         assert "outbox-restart-check" in texts(receiver, WECOM)[1]
         assert not receiver.received(DINGTALK)
-        await advance(clock, 15)
+        await advance(clock, 15, service)
         await wait_for(lambda: len(receiver.received(DINGTALK)) == 1, "escalation after restart")
         await asyncio.sleep(0.3)
         # Nothing sent twice (the devices falling silent meanwhile is an alert of its own).

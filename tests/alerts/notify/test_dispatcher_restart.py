@@ -13,8 +13,9 @@ from pathlib import Path
 from alerts.notify.dispatcher import Dispatcher
 from alerts.notify.ratelimit import Window
 from core.clock import ManualClock
-from core.records import DeliveryOutcome, OutboxState, Severity
+from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState, Severity
 from ingest.duckdb_outbox import DuckDBOutboxStore
+from ingest.errors import StoreError
 from tests.alerts.notify.outbox_channel import (
     T0,
     RecordingChannel,
@@ -206,3 +207,60 @@ async def test_a_restart_keeps_counting_the_rate_limit_window(tmp_path: Path) ->
         assert [(t, n.key) for t, n in robot.calls] == [(T0 + seconds(60), "n-21")]
     finally:
         second.close()
+
+
+class RefusingStore(DuckDBOutboxStore):
+    """The real store, whose next `refusals` outcomes are refused (the database unreachable)."""
+
+    def __init__(self, path: Path, refusals: int) -> None:
+        super().__init__(path)
+        self.refusals = refusals
+
+    def finish_attempt(self, entry: OutboxEntry, attempt: DeliveryAttempt | None) -> None:
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise StoreError("IO Error: disk full", backend="duckdb", target="test")
+        super().finish_attempt(entry, attempt)
+
+
+async def stop_while_the_outcome_waits(store: RefusingStore, refused: int) -> None:
+    """Send n-1, stop once `refused` outcomes were refused and the lane waits out its backoff
+    (on a clock that does not move), and wait for the stop (failing after a minute)."""
+    clock = ManualClock(T0)
+    robot = RecordingChannel("kitchen-robot", clock)
+    d = dispatcher(store, clock, robot)
+    task = asyncio.create_task(d.run(), name="outbox-stopping")
+    await d.submit([notice(1)])
+    for _ in range(3000):
+        if store.refusals <= refused and robot.calls:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(d.settled(), 30)  # the lane waits for the clock to retry
+    await stopping(task, robot.name)
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 60)
+    assert robot.keys == ["n-1"]
+
+
+async def test_an_outcome_the_database_refused_is_stored_again_at_once_on_stop(
+    tmp_path: Path,
+) -> None:
+    store = RefusingStore(tmp_path / "canteen.duckdb", refusals=1)
+    try:
+        await stop_while_the_outcome_waits(store, refused=0)
+        sent = store.entry("n-1")
+        assert sent is not None and sent.state is OutboxState.SENT
+    finally:
+        store.close()
+
+
+async def test_a_database_refusing_every_outcome_does_not_hold_the_stop(tmp_path: Path) -> None:
+    """Given up after `_FINISH_ON_STOP_S` (5 s): the notice stays `sending`, sent again with
+    its key on the next start."""
+    store = RefusingStore(tmp_path / "canteen.duckdb", refusals=1_000_000)
+    try:
+        await stop_while_the_outcome_waits(store, refused=1_000_000 - 1)
+        store.refusals = 0
+        left = store.entry("n-1")
+        assert left is not None and left.state is OutboxState.SENDING
+    finally:
+        store.close()
