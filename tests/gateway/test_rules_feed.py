@@ -85,32 +85,29 @@ class Running:
 
 
 @pytest.fixture
-async def early(
-    topic_prefix: str, mosquitto: MosquittoProcess, tmp_path: Path
+async def feed(
+    request: pytest.FixtureRequest, topic_prefix: str, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> AsyncIterator[Running]:
-    running = Running(topic_prefix, mosquitto, tmp_path / "feed.duckdb", early=True)
+    """The gateway feeding rules that take readings early (`request.param` True) or late."""
+    running = Running(topic_prefix, mosquitto, tmp_path / "feed.duckdb", early=request.param)
     await wait_for(lambda: running.gateway.subscribed, "gateway subscribed")
     yield running
     await running.stop()
 
 
-@pytest.fixture
-async def late(
-    topic_prefix: str, mosquitto: MosquittoProcess, tmp_path: Path
-) -> AsyncIterator[Running]:
-    running = Running(topic_prefix, mosquitto, tmp_path / "feed.duckdb", early=False)
-    await wait_for(lambda: running.gateway.subscribed, "gateway subscribed")
-    yield running
-    await running.stop()
+EARLY = pytest.mark.parametrize("feed", [True], indirect=True, ids=["early"])
+LATE = pytest.mark.parametrize("feed", [False], indirect=True, ids=["late"])
 
 
 def base_ms() -> int:
     return int(time.time() * 1000) - 60_000
 
 
+@EARLY
 async def test_early_rules_have_a_reading_while_its_write_hangs(
-    early: Running, publisher: Publisher
+    feed: Running, publisher: Publisher
 ) -> None:
+    early = feed
     early.sink.gate.clear()
     base = base_ms()
     early.publish(publisher, base, 9.5)
@@ -122,7 +119,9 @@ async def test_early_rules_have_a_reading_while_its_write_hangs(
     assert early.rules.told == [(base, 9.5)]  # once, not again when stored
 
 
-async def test_late_rules_wait_for_the_store(late: Running, publisher: Publisher) -> None:
+@LATE
+async def test_late_rules_wait_for_the_store(feed: Running, publisher: Publisher) -> None:
+    late = feed
     late.sink.gate.clear()
     base = base_ms()
     late.publish(publisher, base, 3.0)
@@ -134,9 +133,11 @@ async def test_late_rules_wait_for_the_store(late: Running, publisher: Publisher
     assert late.rules.stored_when_told == [1]
 
 
+@LATE
 async def test_the_switch_to_early_keeps_every_reading_once_in_order(
-    late: Running, publisher: Publisher
+    feed: Running, publisher: Publisher
 ) -> None:
+    late = feed
     base = base_ms()
     for i in range(5):  # stored and told the late way
         late.publish(publisher, base + i * 1000, float(i))
