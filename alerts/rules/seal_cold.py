@@ -77,6 +77,13 @@ from alerts.rules.seal_duty import (
     score_hour,
     window_duty,
 )
+from alerts.rules.seal_power import (
+    heater_on,
+    learn_power,
+    power_reading,
+    roll_power_hour,
+    score_power_hour,
+)
 from alerts.rules.seal_probe_duty import hour_falls, window_falls
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.sensor import SensorFaultRule
@@ -134,6 +141,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._mark_disturbed(ts)
         on = self._compressor(sample)
         meter_clean(self.state, ts, on, self._inference.max_step_ms)
+        self._meter_cycles(sample, on)
         temp = sample.get("temp_c")
         if temp is None:
             return
@@ -163,6 +171,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         elif door_settling(self._disturbances, ts, DOOR_SETTLE_MS):
             until = max(until, ts + 1)
         st.quiet_from_ms = until
+
+    def _meter_cycles(self, sample: Sample, on: bool | None) -> None:
+        """Whole metered cycles in every hour (`seal_power`), set aside while a defrost (a
+        heater too) or an excursion holds the cabinet."""
+        st, ts = self.state, sample.ts_ms
+        aside = (
+            defrost_until(self._disturbances, ts) is not None
+            or heater_on(st.power_peak_w, sample.get("power_w"))
+            or any(rule.firing for rule in self._excursions)
+        )
+        door = sample.flag("door_open")
+        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms)
 
     def _compressor(self, sample: Sample) -> bool | None:
         """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""
@@ -205,6 +225,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         start = ts - ts % HOUR_MS
         if st.hour is not None and st.hour.start_ms == start:
             return
+        local = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone)
+        quiet = not self.setup.timetable.serves(local.date())
+        ended = roll_power_hour(st.power, start, local.hour, quiet)
+        if ended is not None:
+            score_power_hour(st.power, ended)
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             st.clean.release(ts, st.history[-3:])
@@ -214,8 +239,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.cusum.mark(start)
         st.duty.mark(start)
         st.probe.mark(start)
-        local = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone)
-        st.hour = HourFeatures(start, local.hour, not self.setup.timetable.serves(local.date()))
+        st.power.cusum.mark(start)
+        st.hour = HourFeatures(start, local.hour, quiet)
 
     def _settle_duty(self) -> None:
         """The hour that ended two hours ago is final (its clean time and moves are no longer
@@ -292,14 +317,22 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st, s = self.state, self.setup.settings
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
+        power = st.power.model.duty.threshold if st.power.model is not None else None
         return evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move),
                 ("duty_", st.duty, duty, s.seal_duty_min_move),
                 ("probe_", st.probe, probe, s.seal_probe_min_move),
+                ("power_", st.power.cusum, power, s.seal_duty_min_move),
             ],
             found,
         )
+
+    def _learn_power(self) -> None:
+        power = self.state.power
+        if self.state.metered:
+            power.model = learn_power(power.history, self._duty_limits)
+        power.history, power.cusum = [], CusumState()
 
     def _ready(self, age_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
@@ -328,6 +361,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
+                self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return

@@ -14,6 +14,7 @@ from alerts.rules.seal import ScoreState
 from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_duty import CleanTime, DutyModel
+from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
 
 __all__ = [
@@ -61,6 +62,8 @@ class ColdSealState:
     moves: ProbeMoves = field(default_factory=ProbeMoves)
     probe_model: DutyModel | None = None
     probe: CusumState = field(default_factory=CusumState)
+    # whole metered cycles in every hour, doors included (`seal_power`)
+    power: PowerState = field(default_factory=PowerState)
 
 
 def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:
@@ -122,6 +125,7 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
     st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.power.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.clean.held, st.moves.held = [], []
     if st.hour is not None:
         st.hour = HourFeatures(st.hour.start_ms, st.hour.hour, st.hour.quiet)

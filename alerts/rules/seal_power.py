@@ -1,0 +1,223 @@
+"""Seal evidence from the metered compressor in every hour, busy ones too.
+
+A leaking gasket lets kitchen air in all the time: a steady extra load UA_leak x (T_kitchen -
+T_cabinet) that the compressor must remove, so its on-share rises in every hour, with the door
+shut or not (DESIGN.md, seal failure physics). Door openings add load only in the hours they
+happen. `seal_duty` judges clean hours only (no door, no settling), which a busy canteen
+cabinet has few of by day; this stream judges every hour the meter covers.
+
+It reads whole compressor cycles from the meter (one on-edge to the next, `compressor_on` or
+`power_w` read as on/off), so an hour's value carries no partial cycle: the on-share of the
+cycles that ended in the hour. A cycle is set aside when a defrost touched it (reported, a
+learned timer, or a heater drawing well above the compressor), when an excursion rule fired in
+it, when it ran far longer than the unit's usual cycle (an off-cycle defrost or a door left
+ajar), and so is the cycle after it (the recovery). Door-open minutes stay in: the learning
+days give the slope of the hour's log on-share on its door-open minutes (least squares, never
+negative), and each hour is judged with its door minutes' share taken out, so a busy lunch is
+not a leak. Norms per local hour, spread, drift allowance k and decision threshold h come from
+the learning days as for `seal_duty` (`learn_duty`, one left-out day at a time).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cusum import CusumState, EvidenceLimits
+from alerts.rules.seal_duty import DutyModel, hour_duty, learn_duty, score_hour
+
+__all__ = [
+    "PowerModel",
+    "PowerState",
+    "learn_power",
+    "power_hour_value",
+    "power_reading",
+    "roll_power_hour",
+    "score_power_hour",
+]
+
+_HOUR_MS = 3_600_000
+_MINUTE_MS = 60_000
+# A cycle this many times longer than the unit's usual one is not a plain cycle: an off-cycle
+# defrost (the compressor held off for 15-45 min, vendor guidance) or a door left ajar.
+_LONG_CYCLE = 2.5
+# The usual cycle follows the plain cycles slowly (a tenth of the way per cycle).
+_USUAL_STEP = 0.1
+# A cycle longer than this says nothing about an hour (a walk-in's quiet night is fine: hours
+# with no cycle end give no value).
+_MAX_CYCLE_MS = 4 * _HOUR_MS
+# A heater defrost draws well above the compressor (heaters of 250-2000 W on cabinets whose
+# compressors draw 100-800 W, `firmware_sim.families`); the compressor's own draw moves with
+# the kitchen's temperature by far less than this.
+_HEATER_RATIO = 1.6
+_DUTY_FLOOR = 0.01
+_KEPT_HOURS = 10 * 24
+# Every hour counts here, so a common cause that lifts every hour for half a day (a warm
+# kitchen) adds up faster than in the clean hours: a healthy upright freezer of the tuning
+# families reached 1.2 x the clean hours' threshold (10) so, before a leak began; 1.5 x it
+# keeps such half days below the threshold.
+_H_SCALE = 1.5
+# A door contact reports each change at once and its state on a heartbeat of minutes.
+_DOOR_SILENCE_MS = 15 * 60_000  # the learning days (4 by default) and a margin
+
+
+@dataclass(slots=True)
+class PowerHour:
+    start_ms: int
+    hour: int
+    quiet: bool
+    cycle_ms: int = 0  # length of the plain cycles that ended in the hour
+    on_ms: int = 0
+    door_ms: int = 0  # door open in the hour (whole hour, cycles set aside or not)
+
+
+@dataclass(slots=True)
+class PowerModel:
+    duty: DutyModel
+    door_slope: float  # log on-share per door-open minute
+
+
+@dataclass(slots=True)
+class PowerState:
+    last_ms: int | None = None
+    last_on: bool | None = None
+    last_door: bool = False
+    door_seen_ms: int | None = None  # the last reading the door was followed to
+    cycle_from_ms: int | None = None  # the current cycle's on-edge
+    cycle_on_ms: int = 0
+    tainted: bool = False  # a defrost or an excursion touched the current cycle
+    skip_next: bool = False  # the cycle after a tainted one is its recovery
+    usual_ms: float | None = None  # the unit's usual plain cycle
+    hour: PowerHour | None = None
+    history: list[PowerHour] = field(default_factory=list)
+    model: PowerModel | None = None
+    cusum: CusumState = field(default_factory=CusumState)
+
+
+def power_reading(
+    st: PowerState,
+    ts: int,
+    on: bool | None,
+    door: bool | None,
+    set_aside: bool,
+    max_step_ms: int,
+) -> None:
+    """One reading: the door's open time since the last one goes to the hour; the metered
+    time to the current cycle, an on-edge closing it. `set_aside`: a defrost or an excursion
+    holds the cabinet now."""
+    _door(st, ts, door, max_step_ms)
+    if on is None:
+        return
+    last_ms, last_on = st.last_ms, st.last_on
+    step = ts - last_ms if last_ms is not None else 0
+    if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
+        st.cycle_from_ms, st.cycle_on_ms, st.tainted = None, 0, True
+    else:
+        st.cycle_on_ms += step if last_on else 0
+        if on and not last_on:
+            _close_cycle(st, ts)
+    st.tainted = st.tainted or set_aside
+    st.last_ms, st.last_on = ts, on
+
+
+def _door(st: PowerState, ts: int, door: bool | None, max_step_ms: int) -> None:
+    last = st.door_seen_ms
+    if st.last_door and last is not None and st.hour is not None:
+        step = ts - last
+        # a contact that fell silent while open is not believed open for hours
+        st.hour.door_ms += step if 0 < step <= max(max_step_ms, _DOOR_SILENCE_MS) else 0
+    st.door_seen_ms = ts
+    st.last_door = door if door is not None else st.last_door
+
+
+def _close_cycle(st: PowerState, ts: int) -> None:
+    start, on_ms = st.cycle_from_ms, st.cycle_on_ms
+    st.cycle_from_ms, st.cycle_on_ms = ts, 0
+    tainted, st.tainted = st.tainted, False
+    if start is None:
+        return
+    length = ts - start
+    long = st.usual_ms is not None and length > _LONG_CYCLE * st.usual_ms
+    if tainted or long or st.skip_next or length > _MAX_CYCLE_MS:
+        st.skip_next = tainted or long
+        return
+    st.usual_ms = (
+        length if st.usual_ms is None else st.usual_ms + _USUAL_STEP * (length - st.usual_ms)
+    )
+    if st.hour is not None and st.hour.start_ms <= ts:
+        st.hour.cycle_ms += length
+        st.hour.on_ms += on_ms
+
+
+def heater_on(peak_w: float | None, power: float | None) -> bool:
+    """A defrost heater draws well above the compressor's usual draw."""
+    return peak_w is not None and power is not None and power > _HEATER_RATIO * peak_w
+
+
+def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> PowerHour | None:
+    """A new local hour begins; the one that ended is returned (and kept while learning)."""
+    ended = st.hour
+    if ended is not None and st.model is None:
+        st.history = [*st.history, ended][-_KEPT_HOURS:]
+    st.hour = PowerHour(start_ms, hour, quiet)
+    return ended
+
+
+def _features(hour: PowerHour, slope: float) -> HourFeatures:
+    """The hour as `seal_duty` reads it: its cycles' on-share with the door's share taken out
+    (`hour_duty` needs 30 min of cycles)."""
+    features = HourFeatures(hour.start_ms, hour.hour, hour.quiet)
+    if hour.cycle_ms:
+        duty = max(hour.on_ms / hour.cycle_ms, _DUTY_FLOOR)
+        adjusted = min(1.0, duty * math.exp(-slope * hour.door_ms / _MINUTE_MS))
+        features.clean_ms = hour.cycle_ms
+        features.clean_on_ms = round(adjusted * hour.cycle_ms)
+    return features
+
+
+def power_hour_value(hour: PowerHour, model: PowerModel) -> float | None:
+    """The hour's door-adjusted on-share, None for too few cycles."""
+    return hour_duty(_features(hour, model.door_slope))
+
+
+def _door_slope(history: list[PowerHour], duty: DutyModel) -> float:
+    """Least-squares slope of the hours' log on-share residual on their door-open minutes,
+    never negative (an open door adds load, it never takes any away)."""
+    points: list[tuple[float, float]] = []
+    for hour in history:
+        value, norm = hour_duty(_features(hour, 0.0)), duty.hours.get(hour.hour)
+        if value is not None and norm is not None:
+            points.append((hour.door_ms / _MINUTE_MS, math.log(value) - norm.center))
+    if len(points) < 3:
+        return 0.0
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    if var <= 0:
+        return 0.0
+    return max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in points) / var)
+
+
+def learn_power(history: list[PowerHour], limits: EvidenceLimits) -> PowerModel | None:
+    """Norms, door slope, k and h from the learning days; None with too few cycled hours.
+    The decision threshold is at least `_H_SCALE` times the clean hours' (`limits`)."""
+    limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
+    raw = learn_duty([_features(h, 0.0) for h in history], limits)
+    if raw is None:
+        return None
+    slope = _door_slope(history, raw)
+    duty = learn_duty([_features(h, slope) for h in history], limits) if slope else raw
+    return PowerModel(duty, slope) if duty is not None else None
+
+
+def score_power_hour(st: PowerState, hour: PowerHour) -> None:
+    """The ended hour adds its evidence."""
+    model = st.model
+    if model is None:
+        return
+    value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
+    if value is not None and norm is not None:
+        z, move = score_hour(value, norm)
+        st.cusum.add(z, move, model.duty.threshold)
