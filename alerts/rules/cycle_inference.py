@@ -22,12 +22,20 @@ discarded: they are the evidence the seal rule needs.
 
 When the device reports `compressor_on` (or `power_w`, read by the caller), the metered on
 time and energy over each cycle ride along as counters sampled at the turning points.
+
+Each cycle carries where its closing trough fell between two readings (`phase`, a share of
+the reading interval) and how crowded that phase was among the teeth before it
+(`phase_excess`): a probe reading every 5 min a cycle that lasts a whole number of intervals
+(or half of one: the phase then alternates between two points) reads tooth after tooth at
+the same phases, and each shows the same slope error.
 """
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+
+from alerts.rules.cycle_phase import crowding, phase_band, trough_phase
 
 __all__ = ["CycleInference", "CycleInferenceState", "InferredCycle", "Turn"]
 
@@ -70,6 +78,23 @@ _NOISE_STEP = 0.02  # running-median step, as a share of the current estimate
 # (anti-short-cycle delay; 3 min is a common controller default): a tooth with a shorter
 # rise or fall is not a compressor cycle.
 _MIN_HALF_MS = 3 * _MINUTE_MS
+# Each trough's reading phase and its crowding: see `cycle_phase`. Only a sparse probe's
+# phase is read, one that misses each turn by a share of the tooth its teeth repeat:
+# - readings `_SPARSE_READ_MS` or more apart (as long as the shortest compressor half,
+#   `_MIN_HALF_MS`: the shortest half is then read once). A probe read every 30 s-2 min
+#   misses a turn by no more than the turn's own wander (the probe's lag, the controller's
+#   differential): its teeth's scatter is the kitchen's, new at every cycle, also on a short
+#   tooth (a 60-s probe on an old unit lost 4 h on a 0.35 leak when its phase was weighed);
+# - a tooth read at most `_SPARSE_READINGS` times (a 5-min probe on a cycle of up to 45 min):
+#   the timing error (up to an interval at each turn) is then a seventh or more of the rise.
+#   Read more often, a coarse display reads the phase only in a few steps (0, 1/3, 1/2 of an
+#   interval), which a sweeping phase would seem to crowd.
+_SPARSE_READ_MS = 3 * _MINUTE_MS
+_SPARSE_READINGS = 9
+_PHASE_TEETH = 47  # earlier teeth a trough's phase is compared with (with it: 48, ~1 day)
+_PHASE_MIN_TEETH = 12  # fewer and the crowding is not known
+_EXCESS_TEETH = 3  # teeth whose crowding a tooth takes the median of
+_GAPS = 15  # reading intervals the usual one is the median of
 
 
 @dataclass(slots=True)
@@ -89,6 +114,11 @@ class InferredCycle:
     peak: Turn  # compressor started
     end: Turn  # compressor stopped again
     normal: bool
+    # where the closing trough fell in the reading interval (0-1), and how many more of the
+    # teeth before it sat within `_PHASE_BAND` of it than a sweeping phase puts there (None:
+    # not known); see the module's docstring
+    phase: float | None = None
+    phase_excess: float | None = None
 
     @property
     def period_ms(self) -> int:
@@ -132,6 +162,16 @@ class CycleInferenceState:
     last_c: float | None = None
     before_c: float | None = None  # the reading before last_c
     d2_median: float | None = None  # running median of |second difference|, see _NOISE
+    gaps_ms: list[int] = field(default_factory=list)  # the last intervals between readings
+    # the readings either side of the running extreme (ms, °C): where the turn fell
+    beside: tuple[tuple[int, float] | None, tuple[int, float] | None] = (None, None)
+    phases: list[float] = field(default_factory=list)  # the recent troughs' phases
+    excess: list[float] = field(default_factory=list)  # their crowding, see `_crowding`
+    # the steepest rise and fall between two successive readings since the last trough (K/h,
+    # the fall negative), and the recent teeth's: a pair that straddles no turn reads the
+    # slope itself, one that straddles a turn less
+    steep: tuple[float, float] = (0.0, 0.0)
+    slopes: list[tuple[float, float]] = field(default_factory=list)
     swings: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # K/h of the recent teeth's rises
@@ -159,8 +199,9 @@ class CycleInference:
         self, ts: int, temp: float, on: bool | None, power_w: float | None
     ) -> InferredCycle | None:
         """Take a reading; returns the cycle that this reading completed, if any."""
-        self._meter(ts, on, power_w)
         st = self.state
+        before = self._pair(ts, temp)
+        self._meter(ts, on, power_w)
         if st.last_c is not None and abs(temp - st.last_c) > 1e-6:
             step = abs(temp - st.last_c)
             st.step_c = step if st.step_c is None else min(st.step_c, step)
@@ -169,37 +210,55 @@ class CycleInference:
         here = Turn(ts, temp, st.metered_ms, st.on_ms, st.energy_wh)
         extreme = st.extreme
         if extreme is None:
-            st.extreme = here
+            st.extreme, st.beside = here, (before, None)
             return None
+        if st.beside[1] is None:
+            st.beside = (st.beside[0], (ts, temp))
         if st.rising:
             if temp > extreme.c:
-                st.extreme = here
+                st.extreme, st.beside = here, (before, None)
             elif temp < extreme.c - self.reversal_c:
-                st.rising, st.extreme = False, here
+                st.rising, st.extreme, st.beside = False, here, (before, None)
                 self._peak(extreme)
         elif temp < extreme.c:
-            st.extreme = here
+            st.extreme, st.beside = here, (before, None)
         elif temp > extreme.c + self.reversal_c:
-            st.rising, st.extreme = True, here
-            return self._trough(extreme)
+            phase = self._phase(extreme)
+            st.rising, st.extreme, st.beside = True, here, (before, None)
+            return self._trough(extreme, phase)
         return None
+
+    def _pair(self, ts: int, temp: float) -> tuple[int, float] | None:
+        """The reading before this one, when it is close enough to read a slope from (the
+        interval and the slope are kept, see `_PHASE_TEETH`)."""
+        st = self.state
+        if st.last_ms is None or st.last_c is None:
+            return None
+        if not 0 < ts - st.last_ms <= self._max_step_ms:
+            return None
+        st.gaps_ms = [*st.gaps_ms, ts - st.last_ms][-_GAPS:]
+        slope = (temp - st.last_c) * _HOUR_MS / (ts - st.last_ms)
+        st.steep = (max(st.steep[0], slope), min(st.steep[1], slope))
+        return st.last_ms, st.last_c
 
     def _noise(self, temp: float) -> None:
         st = self.state
         if st.last_c is None or st.before_c is None:
             return
         d2 = abs(temp - 2 * st.last_c + st.before_c)
-        if st.d2_median is None:
-            st.d2_median = d2
-            return
-        move = _NOISE_STEP * max(st.d2_median, 0.01)
-        st.d2_median = max(0.0, st.d2_median + (move if d2 > st.d2_median else -move))
+        st.d2_median = _track_median(st.d2_median, d2)
 
     @property
     def noise_c(self) -> float:
         """The probe's noise σ in kelvin, as far as seen (0 before three readings)."""
         median = self.state.d2_median
         return 0.0 if median is None else median / _D2_MEDIAN_PER_SIGMA
+
+    @property
+    def read_ms(self) -> float | None:
+        """The probe's reading interval (the median of the last intervals), None before any."""
+        gaps = self.state.gaps_ms
+        return float(statistics.median(gaps)) if gaps else None
 
     @property
     def reversal_c(self) -> float:
@@ -262,10 +321,14 @@ class CycleInference:
         recent = self.state.rates
         return len(recent) >= 3 and rate > _STEEP * statistics.median(recent)
 
-    def _trough(self, end: Turn) -> InferredCycle | None:
+    def _trough(self, end: Turn, phase: float | None) -> InferredCycle | None:
         st = self.state
         trough, peak = st.trough, st.peak
         st.trough, st.peak = end, None
+        excess = self._crowding(phase)
+        if st.steep[0] > 0 > st.steep[1]:
+            st.slopes = [*st.slopes, st.steep][-_RECENT_TEETH:]
+        st.steep = (0.0, 0.0)
         if trough is None or peak is None or peak.ms <= trough.ms:
             return None
         fall = peak.c - end.c
@@ -279,4 +342,43 @@ class CycleInference:
             and end.ms - peak.ms >= _MIN_HALF_MS
             and _NORMAL_SWING[0] <= fall / usual[0] <= _NORMAL_SWING[1]
         )
-        return InferredCycle(trough, peak, end, normal)
+        return InferredCycle(trough, peak, end, normal, phase, excess)
+
+    def _phase(self, low: Turn) -> float | None:
+        """Where the trough at the reading `low` fell in the reading interval (0-1), see
+        `cycle_phase.trough_phase`; None on a probe that is not sparse (`_SPARSE_READ_MS`)
+        and while the slopes or the interval are not known."""
+        st, read_ms = self.state, self.read_ms
+        before, after = st.beside
+        if read_ms is None or read_ms < _SPARSE_READ_MS:
+            return None
+        if before is None or after is None or len(st.slopes) < 3:
+            return None
+        if after[0] - before[0] > 3 * read_ms:
+            return None
+        if st.trough is None or low.ms - st.trough.ms > _SPARSE_READINGS * read_ms:
+            return None
+        return trough_phase(before, after, low.ms, st.slopes, read_ms)
+
+    def _crowding(self, phase: float | None) -> float | None:
+        """How crowded this phase was among the recent troughs (`cycle_phase.crowding`), the
+        median over the last `_EXCESS_TEETH` teeth, so one tooth read off its neighbours'
+        phase does not count as new; the phase joins them."""
+        st = self.state
+        if phase is None:
+            return None
+        seen = st.phases
+        st.phases = [*seen, phase][-_PHASE_TEETH:]
+        if len(seen) < _PHASE_MIN_TEETH:
+            return None
+        band = phase_band(st.step_c, st.slopes, self.read_ms)
+        st.excess = [*st.excess, crowding(seen, phase, band)][-_EXCESS_TEETH:]
+        return statistics.median(st.excess)
+
+
+def _track_median(median: float | None, value: float) -> float:
+    """A running median, moved a small step towards each new value."""
+    if median is None:
+        return value
+    move = _NOISE_STEP * max(median, 0.01)
+    return max(0.0, median + (move if value > median else -move))

@@ -68,6 +68,7 @@ from alerts.rules.seal_cusum import (
     EvidenceLimits,
     cycle_log,
     learn_cusum,
+    repeat_weight,
     score_cycle,
 )
 from alerts.rules.seal_duty import (
@@ -207,16 +208,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
             hour.energy_wh += cycle.energy_wh
-        self._accumulate(hour)
+        self._accumulate(hour, cycle)
 
-    def _accumulate(self, hour: HourFeatures) -> None:
-        """The cycle just counted adds its evidence (see `seal_cusum`)."""
+    def _accumulate(self, hour: HourFeatures, cycle: InferredCycle) -> None:
+        """The cycle just counted adds its evidence (see `seal_cusum`), less for a tooth read
+        at a phase the recent teeth crowded (`repeat_weight`)."""
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm)
-            st.cusum.add(z, move, st.cusum_model)
+            st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))
 
     # -- per hour ---------------------------------------------------------------------------
 

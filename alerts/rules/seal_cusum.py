@@ -11,13 +11,16 @@ Per clean cycle, each feature is a log ratio to the unit's own median for that l
 are weighed into one z, clipped at ±`_CLIP` (one door-struck cycle cannot carry an alert),
 and centred on the learning days' mean for that hour. The CUSUM adds each cycle's z less the
 drift allowance k and never falls below 0; evidence reaching the decision threshold h says
-the seal leaks. Norms are learned per day kind as well: a day with meals (busy) and a day
-without (quiet: a weekend, a holiday; the calendar's `meal_days`) see different door habits
-and kitchen air, so a quiet day's cycles are centred and scaled on the quiet days' norms when
-the learning days held at least `_KIND_DAYS` of that kind, on the pooled norms otherwise (a
-unit that learned on school days only meets its first weekend). Both k and h are the unit's
-own, from its learning days scored one left-out day at a time against the others (so a day's
-own cycles do not make its baseline):
+the seal leaks. A tooth whose trough fell at a reading phase the recent teeth crowded (a
+sparse probe whose cycle lasts a whole or half number of reading intervals reads the same
+slopes tooth after tooth) repeats their slope error: it adds only the share of a new
+observation it is (`repeat_weight`). Norms are learned per day kind as well: a day with
+meals (busy) and a day without (quiet: a weekend, a holiday; the calendar's `meal_days`) see
+different door habits and kitchen air, so a quiet day's cycles are centred and scaled on the
+quiet days' norms when the learning days held at least `_KIND_DAYS` of that kind, on the
+pooled norms otherwise (a unit that learned on school days only meets its first weekend).
+Both k and h are the unit's own, from its learning days scored one left-out day at a time
+against the others (so a day's own cycles do not make its baseline):
 
 - k is `_K_SIGMAS` robust spreads of the half-day blocks' mean z on those days, less what
   their cycles' own scatter explains, at least `seal_evidence_k` (`_K_FLOOR` by default):
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from alerts.rules.cycle_inference import InferredCycle
 from alerts.rules.seal_baseline import HourFeatures
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "hour_pool",
     "kind_norms",
     "learn_cusum",
+    "repeat_weight",
     "score_cycle",
 ]
 
@@ -156,8 +161,11 @@ class CusumState:
         _, self.evidence, self.run_cycles, recent = kept[-1] if kept else (0, 0.0, 0, [])
         self.recent, self.marks = list(recent), kept
 
-    def add(self, z: float, move: float, model: CusumModel) -> None:
-        self.evidence = min(_CAP * model.h, max(0.0, self.evidence + z - model.k))
+    def add(self, z: float, move: float, model: CusumModel, weight: float = 1.0) -> None:
+        """A cycle's z less the allowance, `weight` of it for a tooth that repeats the ones
+        before (`repeat_weight`)."""
+        step = weight * (z - model.k)
+        self.evidence = min(_CAP * model.h, max(0.0, self.evidence + step))
         self.run_cycles = self.run_cycles + 1 if self.evidence else 0
         self.recent = [*self.recent, move][-_RECENT:]
 
@@ -192,6 +200,18 @@ def score_cycle(logs: dict[str, float], norm: HourNorm) -> tuple[float, float]:
     z = sum(w * (logs[f] - norm.center[f]) / norm.spread[f] for f, w in parts) / weight
     move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in parts) / weight
     return max(-_CLIP, min(_CLIP, z)) - norm.offset, move - norm.move
+
+
+def repeat_weight(cycle: InferredCycle) -> float:
+    """How much of a new observation a cycle is, between 0 and 1: 1/(1 + e) with e the teeth
+    beyond chance whose troughs fell at its reading phase (`cycle.phase_excess`). A phase
+    locked for a day then counts about once per distinct phase it visits (the weights of a
+    growing run sum like a harmonic series), two alternating phases about twice, while a
+    sweeping phase keeps its full weight (a leak changes the period and sweeps it)."""
+    excess = cycle.phase_excess
+    if excess is None:
+        return 1.0
+    return 1.0 / (1.0 + max(0.0, excess))
 
 
 def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
