@@ -95,6 +95,13 @@ from core.clock import utc_from_ms
 __all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
 
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
+# A cabinet's cycle lasts minutes and its air probe lags by a minute or more: a temperature
+# alone within this long of the last one this rule took adds noise, not shape, so it is passed
+# over (a probe read every second, or the bench's 10 per second, would cost the rule that many
+# times its CPU for nothing). Readings with the compressor, its power or the door are all taken:
+# their edges time the metered cycles.
+_DENSE_MS = 10_000
+_EDGES = ("compressor_on", "power_w", "door_open")
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -123,6 +130,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._duty_limits = EvidenceLimits(s.seal_evidence_k, s.seal_duty_evidence_h)
         self._probe_limits = EvidenceLimits(s.seal_evidence_k, s.seal_probe_evidence_h)
         self.state = ColdSealState(cycles=self._inference.state)
+        self._taken_ms: int | None = None  # the last reading taken (not passed over as dense)
 
     def restore(self, data: object) -> None:
         super().restore(data)
@@ -136,6 +144,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def observe(self, sample: Sample, out: list[Finding]) -> None:
         st, ts = self.state, sample.ts_ms
+        if self._dense(sample):
+            return
         if st.first_ms is None:
             st.first_ms = ts
         self._roll_hour(ts, out)
@@ -153,6 +163,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._count(cycle)
 
     # -- per reading ------------------------------------------------------------------------
+
+    def _dense(self, sample: Sample) -> bool:
+        """Whether `sample` is a temperature alone, too soon after the last one taken."""
+        taken, values = self._taken_ms, sample.values
+        if taken is not None and sample.ts_ms - taken < _DENSE_MS:
+            if not any(metric in values for metric in _EDGES):
+                return True
+        self._taken_ms = sample.ts_ms
+        return False
 
     def _mark_disturbed(self, ts: int) -> None:
         """Evidence counts only while the plant runs on its own: no door or defrost (and the
