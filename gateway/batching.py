@@ -4,7 +4,9 @@ decode stage fills while the store writes the one before (`gateway/service.py`, 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,7 +17,7 @@ from gateway.codec import TimeWindow
 from gateway.isolation import Owned, ReadingSpan
 from gateway.link import Inbound
 
-__all__ = ["DecodedBatch", "OpenBatch", "merged"]
+__all__ = ["DecodedBatch", "Handover", "OpenBatch", "merged"]
 
 
 @dataclass(slots=True)
@@ -80,6 +82,49 @@ class OpenBatch:
         self.decoded.readings = self.builder.build()
         self.decoded.closed_at = time.monotonic()
         return self.decoded
+
+
+class Handover:
+    """Decoded batches on their way from the decode stage to the store stage, bounded by their
+    messages, not by their count: the decoder hands over batches of a few hundred messages
+    while the store writes thousands at once. Past `bound` messages the decoder waits, the
+    broker's in-flight window fills and it stops sending: the back-pressure of a slow store.
+    One batch is always let in, however large, so a batch never waits for an empty hand-over
+    that its own size keeps full."""
+
+    def __init__(self, bound: int) -> None:
+        self._bound = bound
+        self._batches: deque[DecodedBatch] = deque()
+        self._messages = 0
+        self._added = asyncio.Event()
+        self._taken = asyncio.Event()
+
+    @property
+    def messages(self) -> int:
+        return self._messages
+
+    async def put(self, batch: DecodedBatch) -> None:
+        while self._batches and self._messages + len(batch.messages) > self._bound:
+            self._taken.clear()
+            await self._taken.wait()
+        self._batches.append(batch)
+        self._messages += len(batch.messages)
+        self._added.set()
+
+    async def first(self) -> DecodedBatch:
+        """The oldest batch waiting (left in place), once there is one."""
+        while not self._batches:
+            self._added.clear()
+            await self._added.wait()
+        return self._batches[0]
+
+    def take_all(self) -> list[DecodedBatch]:
+        """Every batch waiting, oldest first; the decoder may go on."""
+        taken = list(self._batches)
+        self._batches.clear()
+        self._messages = 0
+        self._taken.set()
+        return taken
 
 
 def merged(batches: Sequence[DecodedBatch]) -> DecodedBatch:

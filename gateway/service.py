@@ -1,23 +1,23 @@
 """The gateway: receive, decode and validate, hand batches to the sink, then acknowledge.
 
 Two stages run as tasks: decoding (CPU, on the loop) and storing (the sink, which runs blocking
-work in a thread). A bounded queue between them lets the next batch decode while the previous
-one is written, and pushes back on the broker when the store is slow: unacknowledged messages
-fill the broker's in-flight window and it stops sending; the batches that waited while a write
-ran are stored together in the next one (`merged`), so the newest waits for one write, not
-one per batch before it. The linger is adaptive: after a short
-batch (quiet traffic) the next message is decoded and handed over at once, for latency; after
-a long one (a flood, a backlog) the decoder waits `batch_linger_ms` for more when the link is
-empty, so a store transaction's fixed cost is shared by many readings.
+work in a thread). A hand-over between them (`batching.Handover`, bounded by messages) lets the
+next batches decode while one is written, and pushes back on the broker when the store is slow:
+unacknowledged messages fill the broker's in-flight window and it stops sending. The batches
+that waited are stored together in the next write (`merged`), so the newest waits for one
+write, not one per batch before it. The lingers are adaptive: after a short batch (quiet
+traffic) the next message is decoded, judged and stored at once, for latency. After a long one
+(a flood, a backlog) the decoder waits `_DECODE_LINGER_S` (20 ms) for more when the link is
+empty, and the store waits until `batch_linger_ms` (50 ms) after the first batch waiting was
+decoded, so a store transaction's fixed cost is shared by many readings while the rules have
+each part as soon as it is decoded.
 
 Decoding a message (topics, formats, presence, dead letters) is `gateway/decoding.py`.
 
 The rules' feed (`feed_rules`): each decoded batch's readings go to the rules once, in the order
 they came. While the rules take them early (live, after their start-up replay) that is right
-after decoding, beside the store's write, so an alert does not wait for a transaction; otherwise
-it is once stored. (Decoding what came before a busy batch's linger apart, to tell the rules
-sooner, was tried: the decodes doubled, and the rules judging beside the write made each write
-twice as long, so the 10 k msg/s p99 grew.) At the switch, the batches still waiting for the
+after decoding, beside the store's write, so an alert does not wait for a transaction or the
+store's linger; otherwise it is once stored. At the switch, the batches still waiting for the
 store are told first, in order. A reading the rules judged and the store then refused for its
 data (a store's defect, not bad input: that is a dead letter at decode) stays judged.
 
@@ -44,7 +44,7 @@ from core.config import SiteConfig, parse_broker_url
 from core.errors import StorageUnavailable
 from core.readings import DeadLetter, DeviceEvent, PresenceChange, ReadingBatch
 from core.stages import OLDEST_RECEIVED, StageTimes
-from gateway.batching import DecodedBatch, merged
+from gateway.batching import DecodedBatch, Handover, merged
 from gateway.decoding import GatewayStats, MessageDecoder
 from gateway.errors import PayloadError
 from gateway.isolation import isolate, readings_of
@@ -82,6 +82,12 @@ _STORE_FAILING = "store"
 # 1 k msg/s a store write of ~20 ms gathers ~20 messages, so quiet and district-sized traffic
 # goes out at once; a flood or a backlog is written in batches of hundreds to thousands.
 _BUSY_BATCH = 64
+# After a busy batch the decoder waits this long for more: the rules get each reading within
+# about this much of its arrival, while the store's write waits `batch_linger_ms` (50 ms by
+# default) to gather the decoded batches into one transaction.
+_DECODE_LINGER_S = 0.02
+# Decoded messages that may wait for the store, in batches of the largest size.
+_HANDOVER_BATCHES = 2
 
 
 class Gateway:
@@ -139,7 +145,7 @@ class Gateway:
 
     async def run(self) -> None:
         """Consume until cancelled. Unacknowledged messages are redelivered on the next start."""
-        decoded: asyncio.Queue[DecodedBatch] = asyncio.Queue(maxsize=2)
+        decoded = Handover(_HANDOVER_BATCHES * self._settings.batch_max_messages)
         await self._link.start()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -148,36 +154,37 @@ class Gateway:
         finally:
             await self._link.stop()
 
-    async def _decode_loop(self, out: asyncio.Queue[DecodedBatch]) -> None:
-        linger = self._settings.batch_linger_ms / 1000
+    async def _decode_loop(self, out: Handover) -> None:
         limit = self._settings.batch_max_messages
-        busy = False
         stages = self.stages
         while True:
             messages = await self._link.receive(limit)
             taken = time.monotonic()
             stages.observe("inbox", taken - messages[0].received)
-            if busy and len(messages) < limit and linger > 0 and self._link.pending() == 0:
-                # Busy traffic: wait a moment so the batch is worth a store transaction.
-                await asyncio.sleep(linger)
+            if len(messages) >= _BUSY_BATCH and len(messages) < limit and self._link.pending() == 0:
+                # Busy traffic: a short wait, so a batch is worth decoding and judging apart.
+                await asyncio.sleep(_DECODE_LINGER_S)
                 messages += self._link.take(limit - len(messages))
                 stages.observe("linger", time.monotonic() - taken)
-            # A short batch means quiet traffic: the next message goes out at once (latency).
-            busy = len(messages) >= _BUSY_BATCH
             decoding = time.monotonic()
             batch = self.decode(messages)
             stages.observe("decode", batch.closed_at - decoding)
             self._tell_decoded(batch)
             await out.put(batch)
 
-    async def _store_loop(self, queue: asyncio.Queue[DecodedBatch]) -> None:
+    async def _store_loop(self, handover: Handover) -> None:
+        linger = self._settings.batch_linger_ms / 1000
         stages = self.stages
+        busy = False
         while True:
-            waiting = [await queue.get()]
-            while not queue.empty():
-                waiting.append(queue.get_nowait())
-            # What waited while the last write ran goes out as one transaction.
-            batch = merged(waiting)
+            first = await handover.first()
+            if busy and linger > 0:
+                # Busy traffic: the write waits for more so a transaction's fixed cost is shared
+                # by many readings (the rules have each decoded part already).
+                await asyncio.sleep(first.closed_at + linger - time.monotonic())
+            # What waited (while the last write ran, or lingered) goes out as one transaction.
+            batch = merged(handover.take_all())
+            busy = len(batch.messages) >= _BUSY_BATCH
             stages.observe("queued", time.monotonic() - batch.closed_at)
             token = OLDEST_RECEIVED.set(batch.oldest_received)
             try:

@@ -29,11 +29,13 @@ class GatedSink:
         self.gate = asyncio.Event()
         self.gate.set()
         self.stored = 0  # readings the store has returned from
+        self.writes = 0
 
     async def readings(self, batch: ReadingBatch) -> None:
         await self.gate.wait()
         await self.writer.readings(batch)
         self.stored += len(batch)
+        self.writes += 1
 
     async def events(self, events: Sequence[DeviceEvent]) -> None:
         await self.writer.events(events)
@@ -53,21 +55,26 @@ class Rules:
         self.early = early
         self.told: list[tuple[int, float]] = []  # (ts, value) in the order told
         self.stored_when_told: list[int] = []
+        self.batches = 0
 
     def takes_early(self) -> bool:
         return self.early
 
     def on_batch(self, batch: ReadingBatch) -> None:
         self.stored_when_told.append(self.sink.stored)
+        self.batches += 1
         self.told += list(zip(batch.ts_ms.tolist(), batch.value.tolist(), strict=True))
 
 
 class Running:
-    def __init__(self, prefix: str, broker: MosquittoProcess, db: Path, *, early: bool) -> None:
+    def __init__(
+        self, prefix: str, broker: MosquittoProcess, db: Path, *, early: bool, linger_ms: float = 50
+    ) -> None:
         self.store = DuckDBStore(db)
         self.sink = GatedSink(StoreWriter(self.store))
         self.rules = Rules(self.sink, early=early)
-        self.gateway = Gateway(site_config(prefix), self.sink, SystemClock(), broker_url=broker.url)
+        config = site_config(prefix, gateway={"batch_linger_ms": linger_ms})
+        self.gateway = Gateway(config, self.sink, SystemClock(), broker_url=broker.url)
         self.gateway.feed_rules(self.rules)
         self.prefix = prefix
         self.task = asyncio.create_task(self.gateway.run(), name="gateway-under-test")
@@ -89,13 +96,17 @@ async def feed(
     request: pytest.FixtureRequest, topic_prefix: str, mosquitto: MosquittoProcess, tmp_path: Path
 ) -> AsyncIterator[Running]:
     """The gateway feeding rules that take readings early (`request.param` True) or late."""
-    running = Running(topic_prefix, mosquitto, tmp_path / "feed.duckdb", early=request.param)
+    early, linger_ms = request.param if isinstance(request.param, tuple) else (request.param, 50)
+    db = tmp_path / "feed.duckdb"
+    running = Running(topic_prefix, mosquitto, db, early=early, linger_ms=linger_ms)
     await wait_for(lambda: running.gateway.subscribed, "gateway subscribed")
     yield running
     await running.stop()
 
 
 EARLY = pytest.mark.parametrize("feed", [True], indirect=True, ids=["early"])
+# Early rules, and a store that waits 400 ms for more after a busy batch.
+EARLY_SLOW_WRITES = pytest.mark.parametrize("feed", [(True, 400)], indirect=True, ids=["early"])
 LATE = pytest.mark.parametrize("feed", [False], indirect=True, ids=["late"])
 
 
@@ -157,3 +168,24 @@ async def test_the_switch_to_early_keeps_every_reading_once_in_order(
     await wait_for(lambda: late.sink.stored == 8, "all stored")
     await asyncio.sleep(0.1)
     assert late.rules.told == [(base + i * 1000, float(i)) for i in range(8)]
+
+
+@EARLY_SLOW_WRITES
+async def test_a_busy_stream_reaches_the_rules_in_parts_the_store_writes_together(
+    feed: Running, publisher: Publisher
+) -> None:
+    """The store's write lingers for more after a busy batch; the rules do not wait for it: the
+    decoder hands each part over within its own short linger."""
+    early = feed
+    base = base_ms()
+    sent = 0
+    for _ in range(12):  # bursts of 100 readings, 50 ms apart: ~2 k msg/s for 0.6 s
+        for _ in range(100):
+            early.publish(publisher, base + sent * 10, 4.0 + (sent % 7) / 10)
+            sent += 1
+        publisher.flush()
+        await asyncio.sleep(0.05)
+    await wait_for(lambda: early.sink.stored == sent, "every reading stored", timeout_s=20)
+    assert [ts for ts, _ in early.rules.told] == [base + i * 10 for i in range(sent)]
+    # Told in many parts, written in few: each part did not wait for the 400 ms write linger.
+    assert early.rules.batches >= 2 * early.sink.writes, (early.rules.batches, early.sink.writes)
