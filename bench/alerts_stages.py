@@ -24,6 +24,7 @@ JOIN outbox o ON list_contains(o.alert_ids, a.id) AND o.kind IN ('fired', 'diges
 JOIN delivery_log l ON l.notice_key = o."key" AND l.attempt = 1
 WHERE a.device LIKE 'probe-%'
 """
+_SLOWEST = 3  # crossings shown stage by stage
 STAGES = {
     "to_notice": "publish > gateway batch, DuckDB write, rules, alert book > the notice made",
     "to_send": "notice made > outbox persisted (with the alert) > handed to its lane > send begins",
@@ -34,22 +35,30 @@ STAGES = {
 
 def stage_timings(
     db: Path, published: dict[str, float], arrived: dict[str, float], devices: Sequence[str]
-) -> dict[str, dict[str, float]]:
+) -> dict[str, Any]:
     """p50/p99 of each stage for `devices`, from the service's own stamps (the outbox's
     created_at, the delivery log's send start and latency; wall clock, UTC) and the bench's
-    wall-clock publish and arrival instants. Read after the service stopped."""
+    wall-clock publish and arrival instants, and the `slowest` crossings stage by stage (where
+    a p99 comes from). Read after the service stopped."""
     with duckdb.connect(str(db), read_only=True) as con:
         rows = {str(r[0]): r[1:] for r in con.execute(_STAGES_SQL).fetchall()}
     spans: dict[str, list[float]] = {name: [] for name in STAGES}
+    crossings: list[dict[str, float]] = []
     for device in devices:
         if device not in rows or device not in arrived:
             continue
         made_ms, begun_ms, sent_ms = rows[device]
-        spans["to_notice"].append(made_ms - published[device] * 1000.0)
-        spans["to_send"].append(begun_ms - made_ms)
-        spans["send_to_received"].append(arrived[device] * 1000.0 - begun_ms)
-        spans["send_recorded"].append(float(sent_ms))
-    return {
+        crossing = {
+            "to_notice": made_ms - published[device] * 1000.0,
+            "to_send": begun_ms - made_ms,
+            "send_to_received": arrived[device] * 1000.0 - begun_ms,
+            "send_recorded": float(sent_ms),
+        }
+        for name, value in crossing.items():
+            spans[name].append(value)
+        crossing["total"] = (arrived[device] - published[device]) * 1000.0
+        crossings.append({name: round(value, 1) for name, value in crossing.items()})
+    out: dict[str, Any] = {
         name: {
             "n": len(values),
             "p50": round(quantile(sorted(values), 0.5), 1),
@@ -58,6 +67,8 @@ def stage_timings(
         for name, values in spans.items()
         if values
     }
+    out["slowest"] = sorted(crossings, key=lambda c: -c["total"])[:_SLOWEST]
+    return out
 
 
 def ingest_window(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
