@@ -39,7 +39,7 @@ from alerts.notify.outbox import (
     notice_of,
 )
 from alerts.notify.ratelimit import RateLimiter, Window
-from alerts.notify.sending import Lane, Sender
+from alerts.notify.sending import STOP_WAIT_S, Lane, Sender
 from alerts.store import OutboxStore
 from core.clock import Clock
 from core.records import DeliveryAttempt, OutboxEntry
@@ -65,6 +65,7 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         send_timeout_s: float = 120.0,
+        stop_wait_s: float = STOP_WAIT_S,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         limits = limits or {}
@@ -78,7 +79,13 @@ class Dispatcher:
         self._clock = clock
         self._policy = policy or RetryPolicy()
         self._sender = Sender(
-            store, clock, self._policy, rng=rng, send_timeout_s=send_timeout_s, timer=timer
+            store,
+            clock,
+            self._policy,
+            rng=rng,
+            send_timeout_s=send_timeout_s,
+            stop_wait_s=stop_wait_s,
+            timer=timer,
         )
         self._changed = asyncio.Event()  # a lane started or stopped waiting
         self._lanes = {

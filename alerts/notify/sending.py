@@ -8,10 +8,13 @@ and the delivery guarantee). A stopping service lets an attempt on its way finis
 waits for the channel's answer as long as it would have (its own timeout), then the outcome is
 recorded before the outbox closes, so a notice the receiver answered is `sent` and is not sent
 again on the next start, and one that got no answer is a failed try, retried under the same
-key, never `sent`. A database refusing the outcome is asked again with backoff, the outcome kept
-in hand (while stopping, for at most `_FINISH_ON_STOP_S`). A channel that raises or hangs is a
-failed, retried attempt: one bad notification never stops its lane. Store calls run in a
-thread; time is the injected clock's.
+key, never `sent`. The stop waits `stop_wait_s` (15 s) at most, whatever the channel's own
+timeout (up to 120 s): a service manager kills a service that takes longer to stop. An attempt
+still under way then is cancelled and its notice left `sending`, as after a crash: sent again
+under the same key on the next start. A database refusing the outcome is asked again with
+backoff, the outcome kept in hand (while stopping, for at most `_FINISH_ON_STOP_S`). A channel
+that raises or hangs is a failed, retried attempt: one bad notification never stops its lane.
+Store calls run in a thread; time is the injected clock's.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from alerts.store import OutboxStore
 from core.clock import Clock
 from core.records import DeliveryAttempt, DeliveryOutcome, OutboxEntry, OutboxState
 
-__all__ = ["Lane", "Sender", "report"]
+__all__ = ["STOP_WAIT_S", "Lane", "Sender", "report"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,9 @@ log = logging.getLogger(__name__)
 # (real seconds: it must not hold the shutdown). A store call under way is always awaited: the
 # thread runs on whether awaited or not, and the outbox must not close under it.
 _FINISH_ON_STOP_S = 5.0
+# How long a stop waits for an attempt under way: a send within the default 10 s channel timeout
+# and its outcome stored.
+STOP_WAIT_S = 15.0
 
 
 @dataclass(slots=True)
@@ -120,9 +126,11 @@ class Sender:
         *,
         rng: random.Random | None = None,
         send_timeout_s: float = 120.0,
+        stop_wait_s: float = STOP_WAIT_S,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._store = store
+        self._stop_wait_s = stop_wait_s
         self._clock = clock
         self._policy = policy
         self._rng = rng or random.Random()
@@ -133,7 +141,7 @@ class Sender:
         """Send one entry and record the outcome. Cancelled (the service stopping), the attempt
         goes on to its end first: a send under way gets its answer or its timeout, and the
         outcome is stored, so the next start neither sends again what was answered nor takes
-        as sent what was not."""
+        as sent what was not. Past `stop_wait_s` it is cancelled, its notice left `sending`."""
         stop = _Stop()
         work = asyncio.ensure_future(self._attempt(lane, entry, stop))
         try:
@@ -141,8 +149,17 @@ class Sender:
         except asyncio.CancelledError:
             stop.until = asyncio.get_running_loop().time() + _FINISH_ON_STOP_S
             lane.rouse()  # an outcome waiting on the clock to be stored again is tried now
-            await asyncio.wait({work})
-            if not work.cancelled() and (error := work.exception()) is not None:
+            done, _ = await asyncio.wait({work}, timeout=self._stop_wait_s)
+            if not done:
+                work.cancel()
+                await asyncio.wait({work})
+                log.warning(
+                    "outbox: %s still under way %g s into the stop; left sending, sent again "
+                    "under the same key on the next start",
+                    entry.key,
+                    self._stop_wait_s,
+                )
+            elif not work.cancelled() and (error := work.exception()) is not None:
                 log.error("outbox: the attempt on %s failed while stopping: %r", entry.key, error)
             raise
 

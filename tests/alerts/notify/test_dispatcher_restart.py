@@ -1,8 +1,9 @@
 """Restarts with notices in the outbox, on a real DuckDB file: a new dispatcher sends each
 pending notice exactly once, sent ones never again. A stop lets a send under way finish: an
 answer that comes during the stop is recorded (not sent again), no answer within the send's
-timeout is a failed try; a crash mid-send (left `sending`) and an unanswered try are sent again
-under the same key, so a receiver that drops a key it has seen shows it once."""
+timeout is a failed try, and a send still under way past the stop's bound is left `sending`; a
+crash mid-send (left `sending`) and an unanswered try are sent again under the same key, so a
+receiver that drops a key it has seen shows it once."""
 
 from __future__ import annotations
 
@@ -239,6 +240,42 @@ async def stop_while_the_outcome_waits(store: RefusingStore, refused: int) -> No
     await stopping(task, robot.name)
     await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 60)
     assert robot.keys == ["n-1"]
+
+
+async def test_a_stop_does_not_wait_past_its_bound_for_a_long_send_timeout(
+    tmp_path: Path,
+) -> None:
+    """A channel allowed 120 s that never answers: the stop gives up on it after its bound
+    (a service manager would kill a slower stop), leaving the notice `sending` as a crash
+    would; the next start sends it again under the same key, shown once."""
+    path = tmp_path / "canteen.duckdb"
+    clock = ManualClock(T0)
+
+    first = DuckDBOutboxStore(path)
+    hung = RecordingChannel("kitchen-robot", clock)
+    hung.hang = asyncio.Event()
+    d = Dispatcher(
+        first, {hung.name: hung}, clock, rng=random.Random(1), send_timeout_s=120, stop_wait_s=0.3
+    )
+    task = asyncio.create_task(d.run(), name="outbox-first-life")
+    await d.submit([notice(1, Severity.CRITICAL)])
+    await asyncio.wait_for(hung.called.wait(), 30)
+    await stopping(task, hung.name)
+    await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)  # not 120 s
+    waiting = first.entry("n-1")
+    assert waiting is not None and waiting.state is OutboxState.SENDING
+    assert first.deliveries_for_notice("n-1") == []  # no outcome: nobody knows one
+    first.close()
+
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    robot.accepted = dict(hung.accepted)  # the same receiver, which remembers keys
+    async with running(dispatcher(second, clock, robot)):
+        pass
+    assert hung.keys + robot.keys == ["n-1", "n-1"]
+    assert sorted(robot.accepted) == ["n-1"]  # shown once
+    assert [r.outcome for r in second.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
+    second.close()
 
 
 async def test_an_outcome_the_database_refused_is_stored_again_at_once_on_stop(
