@@ -300,7 +300,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         window = evidence_window(st.history, len(st.history), self._window_h)
         shown, score, health = self._window_health(window)
         duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
-        if duty is None and st.probe_model is not None:
+        if duty is None and st.probe_model is not None and st.cusum_model is None:
             duty = window_falls(window, st.probe_model)
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
@@ -334,17 +334,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _streams(self, found: dict[str, float | int | str | None]) -> list[Stream]:
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
-        metered hour, per clean hour of probe moves), each noted in `found`."""
+        metered hour, per clean hour of probe moves, per metered hour), each noted in
+        `found`; the probe's moves speak alone only where the cycles do not."""
         st, s = self.state, self.setup.settings
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
         power = st.power.model.duty.threshold if st.power.model is not None else None
         return evidence_streams(
             [
-                ("", st.cusum, st.cusum_model, s.seal_cold_min_move),
-                ("duty_", st.duty, duty, s.seal_duty_min_move),
-                ("probe_", st.probe, probe, s.seal_probe_min_move),
-                ("power_", st.power.cusum, power, s.seal_duty_min_move),
+                ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
+                ("duty_", st.duty, duty, s.seal_duty_min_move, True),
+                ("probe_", st.probe, probe, s.seal_probe_min_move, st.cusum_model is None),
+                ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
         )
@@ -372,12 +373,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             duty = learn_duty(st.history, self._duty_limits) if st.metered else None
             cycles = learn_cusum(st.history, self._cycle_limits)
-            # the probe's falling share only where neither the cycles nor a meter speak: a
-            # noisy probe's flicker moves it on units the cycles judge better (a healthy 1 K
-            # fridge read by a 0.1 K-noisy probe went pending on it)
+            # the probe's falling share speaks alone only where neither the cycles nor a meter
+            # speak: a noisy probe's flicker moves it on units the cycles judge better (a
+            # healthy 1 K fridge read by a 0.1 K-noisy probe went pending on it); beside the
+            # cycles it may only agree with them (`seal_fuse`)
             bare = not st.metered and cycles is None
-            probe = learn_duty(st.history, self._probe_limits, hour_falls) if bare else None
-            if spread or duty is not None or probe is not None:
+            probe = None if st.metered else learn_duty(st.history, self._probe_limits, hour_falls)
+            if spread or duty is not None or (bare and probe is not None):
                 st.baseline, st.spread = learn_baseline(st.history), spread
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()

@@ -1,7 +1,10 @@
 """Grading a cold cabinet's accumulated seal evidence (`seal_cusum` per clean cycle,
-`seal_duty` per clean metered hour; the stream furthest towards its own threshold speaks) into
-one alert per condition.
+`seal_duty` per clean metered hour, `seal_probe_duty` and `seal_power` per hour; the stream
+furthest towards its own threshold speaks, or two or more that agree, `seal_fuse`) into one
+alert per condition.
 
+- "the evidence" below is the speaking stream's share of its h, or the agreement's
+  (`seal_fuse.weigh`), and the finding names the streams it rests on;
 - pending when the evidence reaches half the unit's decision threshold h and the cycles
   behind it moved, on average, by at least `seal_cold_min_move` beyond the learning days
   (`seal_duty_min_move` for the metered hours' on-share; beyond the unit's spread is not
@@ -21,11 +24,9 @@ from alerts.model import Finding, Phase, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
 from alerts.rules.seal import Change, GradeState, ScoreState, SealGrader
 from alerts.rules.seal_cusum import CusumModel, CusumState
+from alerts.rules.seal_fuse import Stream, weigh
 
 __all__ = ["EvidenceGrader", "Stream", "evidence_streams"]
-
-# One stream of accumulated evidence: its state, its model (k, h), the move it must show.
-Stream = tuple[CusumState, CusumModel, float]
 
 _PENDING_SHARE = 0.5
 _CALM_SHARE = 0.25
@@ -50,21 +51,21 @@ class EvidenceGrader:
         self,
         st: ScoreState,
         ts: int,
-        streams: list[tuple[CusumState, CusumModel, float]],
+        streams: list[Stream],
         health: float,
         changes: list[Change],
         out: list[Finding],
     ) -> None:
         """`streams`: each piece of accumulated evidence (per clean cycle, per clean metered
-        hour) with its own k and h and the move it must show; the one furthest towards its h
-        speaks."""
-        evidence, model, min_move = max(streams, key=lambda s: s[0].evidence / s[1].h)
-        share = evidence.evidence / model.h
-        moved = evidence.move >= min_move
-        extra = {
+        hour...) with its own k and h and the move it must show; the one furthest towards
+        its h speaks, or the agreement of two or more (`seal_fuse.weigh`)."""
+        verdict = weigh(streams)
+        share, moved = verdict.share, verdict.moved
+        extra: dict[str, float | int | str | None] = {
             "evidence": round(share, 2),
-            "evidence_move": round(evidence.move, 3),
-            "evidence_cycles": evidence.run_cycles,
+            "evidence_move": round(verdict.move, 3),
+            "evidence_cycles": verdict.cycles,
+            "evidence_streams": "+".join(verdict.streams),
         }
 
         def finding(phase: Phase, start: int, sev: Severity) -> Finding:
@@ -79,14 +80,14 @@ class EvidenceGrader:
                 return
         since = st.since_ms if st.since_ms is not None else ts
         if st.level == "pending":
-            if share < _CALM_SHARE:
+            if verdict.highest < _CALM_SHARE:
                 st.level, st.since_ms = "ok", None
                 out.append(finding(Phase.CLEARED, ts, Severity.INFO))
             elif share >= 1.0 and moved:
                 st.level = "warning"
                 out.append(finding(Phase.FIRING, since, Severity.WARNING))
             return
-        if share < _CALM_SHARE and health >= self._warning + _CLEAR_MARGIN:
+        if verdict.highest < _CALM_SHARE and health >= self._warning + _CLEAR_MARGIN:
             st.calm_since_ms = st.calm_since_ms if st.calm_since_ms is not None else ts
             if ts - st.calm_since_ms >= self._clear_ms:
                 st.level, st.since_ms, st.critical_since_ms = "ok", None, None
@@ -108,18 +109,20 @@ class EvidenceGrader:
 
 
 def evidence_streams(
-    named: list[tuple[str, CusumState, CusumModel | None, float]],
+    named: list[tuple[str, CusumState, CusumModel | None, float, bool]],
     found: dict[str, float | int | str | None],
 ) -> list[Stream]:
     """The streams learned (those with a model), each noted in `found` under its prefix:
-    evidence as a share of h, the recent move, k and h."""
+    evidence as a share of h, the recent move, k and h. The last field of each says whether
+    the stream may confirm a leak alone (`seal_fuse.Stream.alone`)."""
     streams: list[Stream] = []
-    for prefix, state, model, min_move in named:
+    for prefix, state, model, min_move, alone in named:
         if model is None:
             continue
         found[f"{prefix}evidence"] = round(state.evidence / model.h, 2)
         found[f"{prefix}evidence_move"] = round(state.move, 3)
         found[f"{prefix or 'evidence_'}k"] = round(model.k, 2)
         found[f"{prefix or 'evidence_'}h"] = round(model.h, 1)
-        streams.append((state, model, min_move))
+        name = prefix.rstrip("_") or "cycles"
+        streams.append(Stream(name, state, model, min_move, alone))
     return streams
