@@ -75,6 +75,7 @@ from alerts.rules.seal_duty import (
     compressor_from_power,
     hour_duty,
     learn_duty,
+    reading_resolution,
     score_hour,
     window_duty,
 )
@@ -167,9 +168,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _dense(self, sample: Sample) -> bool:
         """Whether `sample` is a temperature alone, too soon after the last one taken."""
         taken, values = self._taken_ms, sample.values
-        dense = taken is not None and sample.ts_ms - taken < _DENSE_MS
-        if dense and not any(metric in values for metric in _EDGES):
-            return True
+        if taken is not None and sample.ts_ms - taken < _DENSE_MS:
+            if not any(metric in values for metric in _EDGES):
+                return True
         self._taken_ms = sample.ts_ms
         return False
 
@@ -270,13 +271,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if len(st.history) < 3:
             return
         hour = st.history[-3]
-        for model, value, stream in (
-            (st.duty_model, hour_duty(hour), st.duty),
-            (st.probe_model, hour_falls(hour), st.probe),
+        resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)
+        for model, value, stream, floor in (
+            (st.duty_model, hour_duty(hour), st.duty, resolution),
+            (st.probe_model, hour_falls(hour), st.probe, 0.0),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
-                z, move = score_hour(value, norm)
+                z, move = score_hour(value, norm, floor)
                 stream.add(z, move, model.threshold)
 
     def _kept_hours(self) -> int:

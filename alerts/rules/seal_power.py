@@ -15,7 +15,9 @@ ajar), and so is the cycle after it (the recovery). Door-open minutes stay in: t
 days give the slope of the hour's log on-share on its door-open minutes (least squares, never
 negative), and each hour is judged with its door minutes' share taken out, so a busy lunch is
 not a leak. Norms per local hour, spread, drift allowance k and decision threshold h come from
-the learning days as for `seal_duty` (`learn_duty`, one left-out day at a time).
+the learning days as for `seal_duty` (`learn_duty`, one left-out day at a time); an hour's
+spread is at least its meter's resolution (`seal_duty.reading_resolution`, the reading
+interval followed from the readings).
 """
 
 from __future__ import annotations
@@ -26,7 +28,13 @@ from dataclasses import dataclass, field
 
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import CusumState, EvidenceLimits
-from alerts.rules.seal_duty import DutyModel, hour_duty, learn_duty, score_hour
+from alerts.rules.seal_duty import (
+    DutyModel,
+    hour_duty,
+    learn_duty,
+    reading_resolution,
+    score_hour,
+)
 
 __all__ = [
     "PowerModel",
@@ -59,6 +67,7 @@ _KEPT_HOURS = 10 * 24
 # families reached 1.2 x the clean hours' threshold (10) so, before a leak began; 1.5 x it
 # keeps such half days below the threshold.
 _H_SCALE = 1.5
+_STEP_FOLLOW = 0.05  # the reading interval is followed over some 20 readings
 # A door contact reports each change at once and its state on a heartbeat of minutes.
 _DOOR_SILENCE_MS = 15 * 60_000  # the learning days (4 by default) and a margin
 
@@ -94,6 +103,7 @@ class PowerState:
     history: list[PowerHour] = field(default_factory=list)
     model: PowerModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
+    step_ms: float | None = None  # the meter's usual reading interval
 
 
 def power_reading(
@@ -115,6 +125,7 @@ def power_reading(
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
         st.cycle_from_ms, st.cycle_on_ms, st.tainted = None, 0, True
     else:
+        st.step_ms = step if st.step_ms is None else st.step_ms + _STEP_FOLLOW * (step - st.step_ms)
         st.cycle_on_ms += step if last_on else 0
         if on and not last_on:
             _close_cycle(st, ts)
@@ -219,5 +230,5 @@ def score_power_hour(st: PowerState, hour: PowerHour) -> None:
         return
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
     if value is not None and norm is not None:
-        z, move = score_hour(value, norm)
+        z, move = score_hour(value, norm, reading_resolution(st.step_ms, hour.on_ms))
         st.cusum.add(z, move, model.duty.threshold)
