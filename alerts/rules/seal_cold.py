@@ -168,9 +168,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _dense(self, sample: Sample) -> bool:
         """Whether `sample` is a temperature alone, too soon after the last one taken."""
         taken, values = self._taken_ms, sample.values
-        if taken is not None and sample.ts_ms - taken < _DENSE_MS:
-            if not any(metric in values for metric in _EDGES):
-                return True
+        dense = taken is not None and sample.ts_ms - taken < _DENSE_MS
+        if dense and not any(metric in values for metric in _EDGES):
+            return True
         self._taken_ms = sample.ts_ms
         return False
 
