@@ -81,6 +81,7 @@ from alerts.rules.seal_duty import (
 )
 from alerts.rules.seal_power import (
     heater_on,
+    kitchen_shift,
     learn_power,
     power_reading,
     roll_power_hour,
@@ -203,7 +204,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             or any(rule.firing for rule in self._excursions)
         )
         door = sample.flag("door_open")
-        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms)
+        power = sample.get("power_w")
+        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms, power)
 
     def _compressor(self, sample: Sample) -> bool | None:
         """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""
@@ -266,14 +268,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _settle_duty(self) -> None:
         """The hour that ended two hours ago is final (its clean time and moves are no longer
-        held back, see `CleanTime`): it adds its evidence, metered and read from the probe."""
+        held back, see `CleanTime`): it adds its evidence, metered (the kitchen's share, read
+        from the compressor's draw, taken out: `seal_power`) and read from the probe."""
         st = self.state
         if len(st.history) < 3:
             return
         hour = st.history[-3]
+        duty = hour_duty(hour)
+        if duty is not None:
+            duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
         resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)
         for model, value, stream, floor in (
-            (st.duty_model, hour_duty(hour), st.duty, resolution),
+            (st.duty_model, duty, st.duty, resolution),
             (st.probe_model, hour_falls(hour), st.probe, 0.0),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None

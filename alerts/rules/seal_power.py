@@ -18,6 +18,14 @@ not a leak. Norms per local hour, spread, drift allowance k and decision thresho
 the learning days as for `seal_duty` (`learn_duty`, one left-out day at a time); an hour's
 spread is at least its meter's resolution (`seal_duty.reading_resolution`, the reading
 interval followed from the readings).
+
+A warmer kitchen lifts every hour's on-share too, for hours or a day (load ~ UA x (T_kitchen -
+T_cabinet)), which is what a leak does. The meter tells them apart: a compressor draws more
+while its condenser air is warmer (higher condensing pressure), a leak leaves its draw alone.
+The mean draw of the hour's running readings against its local hour's norm, followed over a
+few hours (`_KITCHEN_STEP`), reads the kitchen's shift from the learning days; each hour's
+on-share, here and in `seal_duty`'s clean hours, is judged with that shift's share taken out
+(`kitchen_shift`). A meter whose compressor draws the same whatever the kitchen shifts nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from alerts.rules.seal_duty import (
 __all__ = [
     "PowerModel",
     "PowerState",
+    "kitchen_shift",
     "learn_power",
     "power_hour_value",
     "power_reading",
@@ -67,7 +76,21 @@ _KEPT_HOURS = 10 * 24
 # families reached 1.2 x the clean hours' threshold (10) so, before a leak began; 1.5 x it
 # keeps such half days below the threshold.
 _H_SCALE = 1.5
+# The kitchen read from the compressor's draw. A condensing unit draws about 1 %/K more per
+# kelvin of warmer condenser air and loses about 1.5 %/K of capacity (typical compressor maps,
+# assumed), and the load grows by 1/(T_kitchen - T_cabinet) per kelvin: 2-5 %/K for cabinets
+# at -25..+8 C in a 25 C kitchen. A 1 % higher draw so means a 3.5-6.5 % higher on-share;
+# the lower end is taken (a cabinet whose draw moves more per kelvin is corrected less than
+# fully, never more).
+_DUTY_PER_DRAW = 3.5
+# A kitchen's day-to-day shift: a few kelvin; a draw further off is not the kitchen (a
+# failing compressor, a meter change) and is believed only up to this (log units).
+_DRAW_CAP = 0.03
+_KITCHEN_STEP = 0.25  # the shift follows the hours' draws over about four hours
+_MIN_DRAWS = 2  # running readings an hour's draw needs
+_MIN_DRAW_DAYS = 3  # learning days an hour-of-day's draw norm needs
 _STEP_FOLLOW = 0.05  # the reading interval is followed over some 20 readings
+_KEPT_SHIFTS = 6  # hours whose shift is kept (`seal_duty` settles an hour two hours late)
 # A door contact reports each change at once and its state on a heartbeat of minutes.
 _DOOR_SILENCE_MS = 15 * 60_000  # the learning days (4 by default) and a margin
 
@@ -80,12 +103,15 @@ class PowerHour:
     cycle_ms: int = 0  # length of the plain cycles that ended in the hour
     on_ms: int = 0
     door_ms: int = 0  # door open in the hour (whole hour, cycles set aside or not)
+    draw_w: float = 0.0  # summed draw of the hour's running readings (none set aside)
+    draws: int = 0
 
 
 @dataclass(slots=True)
 class PowerModel:
     duty: DutyModel
     door_slope: float  # log on-share per door-open minute
+    draw: dict[int, float] = field(default_factory=dict)  # log running draw per local hour
 
 
 @dataclass(slots=True)
@@ -103,7 +129,9 @@ class PowerState:
     history: list[PowerHour] = field(default_factory=list)
     model: PowerModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
+    kitchen: float = 0.0  # the running draw's recent shift from its norms (log units)
     step_ms: float | None = None  # the meter's usual reading interval
+    shifts: list[tuple[int, float]] = field(default_factory=list)  # (hour start, log duty)
 
 
 def power_reading(
@@ -113,13 +141,17 @@ def power_reading(
     door: bool | None,
     set_aside: bool,
     max_step_ms: int,
+    power: float | None = None,
 ) -> None:
     """One reading: the door's open time since the last one goes to the hour; the metered
-    time to the current cycle, an on-edge closing it. `set_aside`: a defrost or an excursion
-    holds the cabinet now."""
+    time to the current cycle, an on-edge closing it; a running draw (`power`) to the hour's.
+    `set_aside`: a defrost or an excursion holds the cabinet now."""
     _door(st, ts, door, max_step_ms)
     if on is None:
         return
+    if on and power is not None and not set_aside and st.hour is not None:
+        st.hour.draw_w += power
+        st.hour.draws += 1
     last_ms, last_on = st.last_ms, st.last_on
     step = ts - last_ms if last_ms is not None else 0
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
@@ -211,6 +243,23 @@ def _door_slope(history: list[PowerHour], duty: DutyModel) -> float:
     return max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in points) / var)
 
 
+def _log_draw(hour: PowerHour) -> float | None:
+    return (
+        math.log(hour.draw_w / hour.draws) if hour.draws >= _MIN_DRAWS and hour.draw_w > 0 else None
+    )
+
+
+def _draw_norms(history: list[PowerHour]) -> dict[int, float]:
+    """Per local hour, the median log running draw of the learning days (its own hour only:
+    cooking warms the kitchen, and the draw with it, within an hour or two)."""
+    by_hour: dict[int, list[float]] = {}
+    for hour in history:
+        draw = _log_draw(hour)
+        if draw is not None:
+            by_hour.setdefault(hour.hour, []).append(draw)
+    return {h: statistics.median(v) for h, v in by_hour.items() if len(v) >= _MIN_DRAW_DAYS}
+
+
 def learn_power(history: list[PowerHour], limits: EvidenceLimits) -> PowerModel | None:
     """Norms, door slope, k and h from the learning days; None with too few cycled hours.
     The decision threshold is at least `_H_SCALE` times the clean hours' (`limits`)."""
@@ -220,15 +269,33 @@ def learn_power(history: list[PowerHour], limits: EvidenceLimits) -> PowerModel 
         return None
     slope = _door_slope(history, raw)
     duty = learn_duty([_features(h, slope) for h in history], limits) if slope else raw
-    return PowerModel(duty, slope) if duty is not None else None
+    return PowerModel(duty, slope, _draw_norms(history)) if duty is not None else None
+
+
+def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float:
+    """The ended hour's draw moves the kitchen's shift; the log on-share it explains."""
+    draw, norm = _log_draw(hour), model.draw.get(hour.hour)
+    if draw is not None and norm is not None:
+        st.kitchen += _KITCHEN_STEP * (draw - norm - st.kitchen)
+    shift = _DUTY_PER_DRAW * max(-_DRAW_CAP, min(_DRAW_CAP, st.kitchen))
+    st.shifts = [*st.shifts, (hour.start_ms, shift)][-_KEPT_SHIFTS:]
+    return shift
+
+
+def kitchen_shift(st: PowerState, start_ms: int) -> float:
+    """The log on-share the kitchen's shift explains in the hour from `start_ms` (0 when the
+    meter gave no shift for it)."""
+    return next((shift for at, shift in reversed(st.shifts) if at == start_ms), 0.0)
 
 
 def score_power_hour(st: PowerState, hour: PowerHour) -> None:
-    """The ended hour adds its evidence."""
+    """The ended hour adds its evidence, the kitchen's share of its on-share taken out."""
     model = st.model
     if model is None:
         return
+    shift = _follow_kitchen(st, hour, model)
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
     if value is not None and norm is not None:
-        z, move = score_hour(value, norm, reading_resolution(st.step_ms, hour.on_ms))
+        resolution = reading_resolution(st.step_ms, hour.on_ms)
+        z, move = score_hour(value * math.exp(-shift), norm, resolution)
         st.cusum.add(z, move, model.duty.threshold)

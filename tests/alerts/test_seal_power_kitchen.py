@@ -1,0 +1,156 @@
+"""A warmer kitchen lifts a cabinet's on-share like a leak; the compressor's draw tells them
+apart (`seal_power.kitchen_shift`): the simulator's cabinets of a tuning family
+(`firmware_sim.families`) through the real rule engine, on a day the kitchen runs hot.
+
+The simulator's compressor draws the same whatever the kitchen, as a unit with a constant
+rated draw would; a real condensing unit draws about 1 %/K more per kelvin of warmer condenser
+air (typical compressor maps, assumed; the bench's independent plant has this term). The hot
+day below adds it to the plug meter's readings of the simulator's own kitchen."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from alerts.rules.seal_cusum import CusumModel
+from alerts.rules.seal_duty import DutyModel, DutyNorm
+from alerts.rules.seal_power import (
+    PowerHour,
+    PowerModel,
+    PowerState,
+    kitchen_shift,
+    score_power_hour,
+)
+from firmware_sim.families import cold_params, draw_units
+from firmware_sim.faults import Fault, FaultType
+from firmware_sim.models import ColdStorageModel, SiteDay
+from firmware_sim.models.base import FloatArray
+from tests.alerts.cold_plant import Row
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
+from tests.alerts.test_seal_power import FAMILY, METERED, config, judged, seal_firing
+
+HOUR_MS = 3_600_000
+DRAW_PER_K = 0.01  # the compressor's extra draw per kelvin of kitchen (assumed, see above)
+HOT_FROM = MIDNIGHT + timedelta(days=6)  # after the learning days (4) and a calm day
+RAMP_S = 4 * 3600.0  # a heat wave (or a broken extractor hood) warms the kitchen over hours
+
+
+class HotKitchen(ColdStorageModel):
+    """The family's cabinet in a kitchen `rise_k` warmer than usual from `HOT_FROM` for
+    `hot_h` hours (ramping in and out over `RAMP_S`)."""
+
+    def __init__(self, *args: object, rise_k: float, hot_h: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.rise_k, self.hot_s = rise_k, hot_h * 3600.0
+
+    def rise(self, t: FloatArray) -> FloatArray:
+        start = HOT_FROM.timestamp()
+        up = np.clip((t - start) / RAMP_S, 0.0, 1.0)
+        down = np.clip((start + self.hot_s - t) / RAMP_S, 0.0, 1.0)
+        return self.rise_k * np.minimum(up, down)
+
+    def _integrate(  # type: ignore[override]
+        self, t: FloatArray, ambient: FloatArray, *rest: FloatArray
+    ) -> tuple[FloatArray, np.ndarray]:
+        return super()._integrate(t, ambient + self.rise(t), *rest)
+
+
+def hot_day(
+    index: int, days: float, rise_k: float, hot_h: float, leak: Fault | None = None
+) -> list[Row]:
+    [unit] = draw_units(FAMILY, 1, seed=1, first=index)
+    params = cold_params(unit)
+    site = config(unit.interval_s)
+    model = HotKitchen(
+        site.devices[0],
+        params,
+        SiteDay.of(site),
+        seed=index,
+        faults=[leak] if leak is not None else [],
+        rise_k=rise_k,
+        hot_h=hot_h,
+    )
+    start = MIDNIGHT.timestamp()
+    times = start + np.arange(0, days * 86_400, unit.interval_s)
+    values = model.read(times).values
+    # the plug meter: the compressor's part of the draw grows with the kitchen's warmth
+    running = values["power_w"] > params.fan_w + 0.5 * params.compressor_w
+    scale = np.where(running, 1.0 + DRAW_PER_K * model.rise(times), 1.0)
+    compressor = (values["power_w"] - params.fan_w) * scale
+    values["power_w"] = np.where(running, params.fan_w + compressor, values["power_w"])
+    rows: list[Row] = []
+    for i, at in enumerate(times):
+        when = datetime.fromtimestamp(float(at), MIDNIGHT.tzinfo)
+        rows.append(("f", when, {m: float(values[m][i]) for m in METERED}))
+    return rows
+
+
+def test_a_healthy_cabinet_in_a_kitchen_4_k_warmer_for_a_day_stays_silent() -> None:
+    """Unit 0 of the family, its kitchen 4 K warmer for 30 h after the learning days: every
+    hour's on-share rises some 15 %, as a leak's would; its draw rose 4 % with it."""
+    [unit] = draw_units(FAMILY, 1, seed=1, first=0)
+    rows = hot_day(0, 9, rise_k=4.0, hot_h=30)
+    findings, points = run(engine(unit.interval_s), rows)
+    assert seal_firing(findings) == []
+    hot_ms = int(HOT_FROM.timestamp() * 1000)
+    shown = [
+        p.evidence["power_evidence"] for p in judged(points) if p.ts.timestamp() * 1000 > hot_ms
+    ]
+    assert shown, "the metered cycles were judged through the hot day"
+    assert max(float(e) for e in shown if isinstance(e, float | int)) < 0.5
+
+
+def test_a_035_leak_on_a_hot_day_is_still_confirmed_within_24_h() -> None:
+    """The draw explains the kitchen's share, not the leak's: a 0.35 leak starting with the
+    hot day is confirmed in time."""
+    [unit] = draw_units(FAMILY, 1, seed=1, first=0)
+    leak = Fault(FaultType.SEAL_LEAK, "f", HOT_FROM.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
+    rows = hot_day(0, 9, rise_k=4.0, hot_h=30, leak=leak)
+    findings, _ = run(engine(unit.interval_s), rows)
+    fired = seal_firing(findings)
+    assert fired, "the leak was confirmed"
+    assert (fired[0].at_ms - HOT_FROM.timestamp() * 1000) / HOUR_MS <= 24
+
+
+def _learned(draw_w: float) -> tuple[PowerState, PowerModel]:
+    norm = DutyNorm(math.log(0.3), 0.1)
+    duty = DutyModel(dict.fromkeys(range(24), norm), CusumModel({}, 0.5, 15.0))
+    model = PowerModel(duty, 0.0, dict.fromkeys(range(24), math.log(draw_w)))
+    return PowerState(model=model), model
+
+
+def _hour(start_h: int, draw_w: float) -> PowerHour:
+    """An hour of 3 cycles of 20 min, 6 min on, read every minute while running."""
+    hour = PowerHour(start_h * HOUR_MS, start_h % 24, False, 3 * 20 * 60_000, 3 * 6 * 60_000)
+    hour.draw_w, hour.draws = 18 * draw_w, 18
+    return hour
+
+
+@pytest.mark.parametrize(
+    ("draw_w", "shift"),
+    [
+        (200.0, 0.0),  # the usual draw: nothing to explain
+        (204.0, 0.069),  # 2 % more for many hours: a kitchen 2 K warmer, 7 % more on-share
+        (260.0, 0.105),  # 30 % more is no kitchen (a failing compressor): believed up to 3 %
+        (150.0, -0.105),
+    ],
+)
+def test_the_kitchen_shift_follows_the_draw_over_hours_and_is_bounded(
+    draw_w: float, shift: float
+) -> None:
+    st, _ = _learned(200.0)
+    for h in range(24):
+        score_power_hour(st, _hour(h, draw_w))
+    assert kitchen_shift(st, 23 * HOUR_MS) == pytest.approx(shift, abs=0.002)
+    assert kitchen_shift(st, 2 * HOUR_MS) == 0.0  # an hour no longer kept
+
+
+def test_one_hours_draw_moves_the_shift_by_a_quarter() -> None:
+    st, _ = _learned(200.0)
+    score_power_hour(st, _hour(0, 202.0))
+    assert kitchen_shift(st, 0) == pytest.approx(3.5 * 0.25 * math.log(1.01), rel=1e-6)
+    assert kitchen_shift(st, HOUR_MS) == 0.0
