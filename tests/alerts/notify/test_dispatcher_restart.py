@@ -79,6 +79,23 @@ async def stopping(task: asyncio.Task[None], lane: str) -> None:
     raise AssertionError(f"the stop did not reach lane {lane}")
 
 
+async def sent_again_shown_once(
+    path: Path, clock: ManualClock, hung: RecordingChannel
+) -> list[DeliveryOutcome]:
+    """The next start on `path`, its receiver the one `hung` was (it remembers keys): n-1 is
+    sent again under its key and shown once; the outcomes of n-1's attempts, in order."""
+    second = DuckDBOutboxStore(path)
+    robot = RecordingChannel("kitchen-robot", clock)
+    robot.accepted = dict(hung.accepted)
+    async with running(dispatcher(second, clock, robot)):
+        pass
+    assert hung.keys + robot.keys == ["n-1", "n-1"]
+    assert sorted(robot.accepted) == ["n-1"]  # shown once
+    outcomes = [r.outcome for r in second.deliveries_for_notice("n-1")]
+    second.close()
+    return outcomes
+
+
 async def test_a_stop_waits_for_the_answer_of_a_send_under_way(tmp_path: Path) -> None:
     """The receiver got n-1 and answers only once the stop is under way (a slow robot at
     shutdown): the answer is recorded, so the next start does not send n-1 again."""
@@ -137,18 +154,10 @@ async def test_a_send_unanswered_within_its_timeout_at_a_stop_is_a_failed_try(
     first.close()
 
     await clock.advance(3600)  # past the retry's backoff
-    second = DuckDBOutboxStore(path)
-    robot = RecordingChannel("kitchen-robot", clock)
-    robot.accepted = dict(hung.accepted)  # the same receiver, which remembers keys
-    async with running(dispatcher(second, clock, robot)):
-        pass
-    assert hung.keys + robot.keys == ["n-1", "n-1"]
-    assert sorted(robot.accepted) == ["n-1"]  # shown once
-    assert [r.outcome for r in second.deliveries_for_notice("n-1")] == [
+    assert await sent_again_shown_once(path, clock, hung) == [
         DeliveryOutcome.RETRY,
         DeliveryOutcome.SENT,
     ]
-    second.close()
 
 
 async def test_a_notice_left_sending_by_a_crash_is_sent_again_with_the_same_key(
@@ -267,15 +276,7 @@ async def test_a_stop_does_not_wait_past_its_bound_for_a_long_send_timeout(
     assert first.deliveries_for_notice("n-1") == []  # no outcome: nobody knows one
     first.close()
 
-    second = DuckDBOutboxStore(path)
-    robot = RecordingChannel("kitchen-robot", clock)
-    robot.accepted = dict(hung.accepted)  # the same receiver, which remembers keys
-    async with running(dispatcher(second, clock, robot)):
-        pass
-    assert hung.keys + robot.keys == ["n-1", "n-1"]
-    assert sorted(robot.accepted) == ["n-1"]  # shown once
-    assert [r.outcome for r in second.deliveries_for_notice("n-1")] == [DeliveryOutcome.SENT]
-    second.close()
+    assert await sent_again_shown_once(path, clock, hung) == [DeliveryOutcome.SENT]
 
 
 async def test_an_outcome_the_database_refused_is_stored_again_at_once_on_stop(
