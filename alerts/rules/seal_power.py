@@ -60,8 +60,12 @@ _MINUTE_MS = 60_000
 # A cycle this many times longer than the unit's usual one is not a plain cycle: an off-cycle
 # defrost (the compressor held off for 15-45 min, vendor guidance) or a door left ajar.
 _LONG_CYCLE = 2.5
-# The usual cycle follows the plain cycles slowly (a tenth of the way per cycle).
-_USUAL_STEP = 0.1
+# The usual cycle: the median of the last untainted cycles, long ones and recoveries
+# included. (Following only the plain ones locked a walk-in out: its first cycles after the
+# start were short, every later one then counted as long and never moved the usual; two of
+# its four learning days kept 5 cycles of 103 and its metered sum was never learned.)
+_RECENT_CYCLES = 15
+_MIN_RECENT = 3
 # A cycle longer than this says nothing about an hour (a walk-in's quiet night is fine: hours
 # with no cycle end give no value).
 _MAX_CYCLE_MS = 4 * _HOUR_MS
@@ -124,7 +128,8 @@ class PowerState:
     cycle_on_ms: int = 0
     tainted: bool = False  # a defrost or an excursion touched the current cycle
     skip_next: bool = False  # the cycle after a tainted one is its recovery
-    usual_ms: float | None = None  # the unit's usual plain cycle
+    usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
+    recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
     hour: PowerHour | None = None
     history: list[PowerHour] = field(default_factory=list)
     model: PowerModel | None = None
@@ -183,12 +188,13 @@ def _close_cycle(st: PowerState, ts: int) -> None:
         return
     length = ts - start
     long = st.usual_ms is not None and length > _LONG_CYCLE * st.usual_ms
+    if not tainted and length <= _MAX_CYCLE_MS:
+        st.recent_ms = [*st.recent_ms, length][-_RECENT_CYCLES:]
+        if len(st.recent_ms) >= _MIN_RECENT:
+            st.usual_ms = statistics.median(st.recent_ms)
     if tainted or long or st.skip_next or length > _MAX_CYCLE_MS:
         st.skip_next = tainted or long
         return
-    st.usual_ms = (
-        length if st.usual_ms is None else st.usual_ms + _USUAL_STEP * (length - st.usual_ms)
-    )
     if st.hour is not None and st.hour.start_ms <= ts:
         st.hour.cycle_ms += length
         st.hour.on_ms += on_ms

@@ -130,3 +130,24 @@ def test_door_minutes_are_counted_in_the_hour_from_the_contact_alone() -> None:
         power_reading(st, m * minute, None, 20 <= m < 35, False, 2 * minute)
     hour = roll_power_hour(st, HOUR_MS, 13, False)
     assert hour is not None and hour.door_ms == 15 * minute
+
+
+def test_short_first_cycles_do_not_lock_the_usual_cycle_low() -> None:
+    """Three 8-min cycles after a start (the cabinet pulling down), then 26-min cycles, 8 min
+    on, read every minute: the usual cycle follows them within a few cycles (the median of
+    the recent ones), so every hour from the third on holds its cycles (a walk-in of the bench
+    kept 5 of its first 103 cycles when the usual followed only the cycles it kept)."""
+    st, minute = PowerState(), 60_000
+    starts = [0, 8, 16, *range(24, 6 * 60, 26)]
+    roll_power_hour(st, 0, 0, False)
+    kept: list[int] = []
+    for m in range(0, 6 * 60):
+        at = m * minute
+        if m and at % HOUR_MS == 0:
+            hour = roll_power_hour(st, at, m // 60, False)
+            assert hour is not None
+            kept.append(hour.cycle_ms // minute)
+        since = m - max(s for s in starts if s <= m)
+        power_reading(st, at, since < (2 if m < 24 else 8), False, False, 2 * minute)
+    assert st.usual_ms == 26 * minute
+    assert all(k >= 26 for k in kept[2:]), kept
