@@ -308,23 +308,24 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         window = evidence_window(st.history, len(st.history), self._window_h)
         shown, score, health = self._window_health(window)
         duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
-        if duty is None and st.probe_model is not None and st.cusum_model is None:
+        if duty is None and st.probe_model is not None and (st.cusum_model is None or not shown):
             duty = window_falls(window, st.probe_model)
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
             health = min(health, health_from_load(duty.relative, fail))
             if all(c.feature not in ("duty", "probe_duty") for c in shown):
                 shown.append(duty)
-        if not shown:
-            return
         found = {
             **evidence(health, shown),
             "window_h": len(window),
+            "window_cycles": sum(len(h.warm) for h in window),
             "confidence": round(st.confidence, 2),
         }
         if score is not None:
             found["score"] = round(score, 2)
         streams = self._streams(found)
+        if not shown and not streams:
+            return
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
         if streams:
@@ -352,11 +353,22 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, True),
-                ("probe_", st.probe, probe, s.seal_probe_min_move, st.cusum_model is None),
+                ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
         )
+
+    def _cycles_read(self) -> bool:
+        """Whether the per-cycle evidence can speak for this unit: it learned per-cycle norms
+        and the probe still draws their sawtooth (a clean cycle in the last `seal_window_h`
+        hours). A leak can take the sawtooth away from a sparse probe: the cycle shortens
+        with the faster warming until a probe read every 5 min sees fewer than two readings
+        a tooth, and the cycles it reads are no longer normal teeth. The probe's falling
+        share then speaks alone, as on a unit whose sawtooth was never resolved."""
+        st = self.state
+        recent = st.history[-self._window_h :]
+        return st.cusum_model is not None and any(h.warm for h in recent)
 
     def _learn_power(self) -> None:
         power = self.state.power
