@@ -31,6 +31,8 @@ __all__ = ["EvidenceGrader", "Stream", "evidence_streams"]
 _PENDING_SHARE = 0.5
 _CALM_SHARE = 0.25
 _CLEAR_MARGIN = 0.05  # health above warning by this much counts as recovered
+# The streams a meter feeds (`seal_duty`'s clean hours, `seal_power`'s whole cycles).
+_METERED = ("duty_", "power_")
 
 
 class EvidenceGrader:
@@ -113,16 +115,23 @@ def evidence_streams(
     found: dict[str, float | int | str | None],
 ) -> list[Stream]:
     """The streams learned (those with a model), each noted in `found` under its prefix:
-    evidence as a share of h, the recent move, k and h. The last field of each says whether
-    the stream may confirm a leak alone (`seal_fuse.Stream.alone`)."""
+    evidence as a share of h, the move, k and h. The last field of each says whether the
+    stream may confirm a leak alone (`seal_fuse.Stream.alone`). On a metered unit (a metered
+    stream learned) the per-cycle move is read over its evidence's run
+    (`seal_fuse.Stream.move`). The metered hours' moves are not: an hour's on-share scatters
+    by 0.17-0.27 (log) about its norm, more than their least move (0.10), so any run of hours
+    the evidence picks out moved by the picking (a healthy metered fridge's whole cycles went
+    pending on a run of 8 hours moved by 0.25, tests/alerts/test_seal_metered.py)."""
+    metered = any(p in _METERED and m is not None for p, _, m, _, _ in named)
     streams: list[Stream] = []
     for prefix, state, model, min_move, alone in named:
         if model is None:
             continue
+        run_move = metered and prefix == ""
+        stream = Stream(prefix.rstrip("_") or "cycles", state, model, min_move, alone, run_move)
         found[f"{prefix}evidence"] = round(state.evidence / model.h, 2)
-        found[f"{prefix}evidence_move"] = round(state.move, 3)
+        found[f"{prefix}evidence_move"] = round(stream.move, 3)
         found[f"{prefix or 'evidence_'}k"] = round(model.k, 2)
         found[f"{prefix or 'evidence_'}h"] = round(model.h, 1)
-        name = prefix.rstrip("_") or "cycles"
-        streams.append(Stream(name, state, model, min_move, alone))
+        streams.append(stream)
     return streams

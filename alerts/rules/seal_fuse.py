@@ -27,6 +27,7 @@ may still agree with another.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, replace
 
 from alerts.rules.seal_cusum import CusumModel, CusumState
@@ -43,26 +44,50 @@ __all__ = ["AGREE_SHARE", "Stream", "Verdict", "weigh"]
 # 3/4 keeps 2.5 times the healthy pairs' maximum; any share from 0.5 to 0.75 gave the leaks
 # the same hours there (the per-cycle stream mostly crosses 1/2 to 1 within an hour).
 AGREE_SHARE = 0.75
+# A move read over fewer cycles than half the recent ones (`seal_cusum._RECENT`, 16) is a
+# median a few door-struck cycles or busy hours can make: a healthy metered fridge's clean
+# hours (tests/alerts/test_seal_metered.py) went pending on a run of 4 hours moved by 0.4.
+_MIN_RUN = 8
 
 
 @dataclass(frozen=True, slots=True)
 class Stream:
     """One stream of accumulated evidence: its name (as staff see it), its state, its model
-    (k, h), the move it must show, and whether it may confirm a leak on its own."""
+    (k, h), the move it must show, whether it may confirm a leak on its own, and whether its
+    move is read over the evidence's run (`move`)."""
 
     name: str
     state: CusumState
     model: CusumModel
     min_move: float
     alone: bool = True
+    run_move: bool = False
 
     @property
     def share(self) -> float:
         return self.state.evidence / self.model.h
 
     @property
+    def move(self) -> float:
+        """How far the cycles (hours) the evidence rests on moved beyond the learning days.
+
+        The evidence's run began where it last stood at 0: the CUSUM's own reading of when
+        the change began (Page 1954; the last zero is the change time's maximum-likelihood
+        estimate). With `run_move` the move is the median over the run's cycles, up to the
+        state's recent ones (`seal_cusum._RECENT`), so cycles from before the change do not
+        dilute it: a walk-in whose probe draws a few clean cycles an hour spreads 16 of them
+        over most of a day, half from before its leak. Otherwise, and while the run holds
+        fewer than `_MIN_RUN` cycles, the median of the recent cycles whatever the run
+        (`CusumState.move`)."""
+        state = self.state
+        run = min(state.run_cycles, len(state.recent))
+        if not self.run_move or run < _MIN_RUN:
+            return state.move
+        return statistics.median(state.recent[-run:])
+
+    @property
     def moved(self) -> bool:
-        return self.state.move >= self.min_move
+        return self.move >= self.min_move
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,15 +128,15 @@ def agreement(streams: list[Stream]) -> Verdict | None:
     return Verdict(
         second / AGREE_SHARE,
         True,
-        min(s.state.move for s in agreeing),
+        min(s.move for s in agreeing),
         max(s.state.run_cycles for s in agreeing),
         tuple(s.name for s in agreeing),
     )
 
 
 def _single(stream: Stream) -> Verdict:
-    state, share = stream.state, stream.share
-    return Verdict(share, stream.moved, state.move, state.run_cycles, (stream.name,), share)
+    share = stream.share
+    return Verdict(share, stream.moved, stream.move, stream.state.run_cycles, (stream.name,), share)
 
 
 _NONE = Verdict(0.0, False, 0.0, 0, ())

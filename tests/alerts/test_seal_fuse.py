@@ -7,6 +7,7 @@ and a door contact report them, through the real rule engine."""
 from __future__ import annotations
 
 import dataclasses
+import statistics
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from alerts.model import Evidence, Finding, SealHealthPoint
+from alerts.rules.seal_confirm import evidence_streams
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_fuse import AGREE_SHARE, Stream, weigh
 from core.config import SiteConfig
@@ -145,6 +147,55 @@ def test_a_stream_that_may_not_speak_alone_may_still_agree() -> None:
     verdict = weigh([stream("cycles", 0.9, 0.3), probe])
     assert verdict.share == pytest.approx(0.9 / AGREE_SHARE)
     assert verdict.streams == ("probe", "cycles")
+
+
+def run_stream(before: int, during: int, move: float, *, run_move: bool) -> Stream:
+    """A stream at h whose last `during` cycles, its evidence's run, moved by `move` and the
+    `before` cycles ahead of them (still among its recent ones) did not move."""
+    recent = [0.0] * before + [move] * during
+    state = CusumState(evidence=10.0, run_cycles=during, recent=recent)
+    return Stream("cycles", state, CusumModel({}, 0.5, 10.0), 0.15, True, run_move)
+
+
+def test_on_a_metered_unit_the_move_is_read_over_the_evidence_run() -> None:
+    # 16 recent cycles, 8 of them in the run: their median is halfway, 0.1
+    assert not run_stream(8, 8, 0.2, run_move=False).moved
+    metered = run_stream(8, 8, 0.2, run_move=True)
+    assert metered.moved and metered.move == pytest.approx(0.2)
+    verdict = weigh([metered])
+    assert verdict.moved and verdict.move == pytest.approx(0.2)
+
+
+def test_a_short_run_is_read_with_the_recent_cycles_before_it() -> None:
+    assert not run_stream(12, 4, 0.4, run_move=True).moved  # 4 busy hours are not a move
+
+
+def test_a_run_longer_than_the_recent_cycles_reads_them_all() -> None:
+    stream = run_stream(4, 12, 0.2, run_move=True)
+    stream.state.run_cycles = 40  # the run began before the 16 recent cycles
+    assert stream.move == pytest.approx(statistics.median([0.0] * 4 + [0.2] * 12))
+    stream.state.evidence, stream.state.run_cycles = 0.0, 0  # no run: the recent median
+    assert stream.move == pytest.approx(0.2)
+
+
+Named = list[tuple[str, CusumState, CusumModel | None, float, bool]]
+
+
+def test_only_a_metered_units_cycles_read_their_move_over_the_run() -> None:
+    def state() -> CusumState:
+        return CusumState(evidence=10.0, run_cycles=8, recent=[0.0] * 8 + [0.25] * 8)
+
+    model = CusumModel({}, 0.5, 10.0)
+    bare: dict[str, float | int | str | None] = {}
+    unmetered: Named = [("", state(), model, 0.15, True), ("power_", state(), None, 0.1, True)]
+    [cycles] = evidence_streams(unmetered, bare)
+    assert not cycles.moved and bare["evidence_move"] == pytest.approx(0.125)
+    metered: dict[str, float | int | str | None] = {}
+    named: Named = [("", state(), model, 0.15, True), ("power_", state(), model, 0.15, True)]
+    cycles, power = evidence_streams(named, metered)
+    assert cycles.moved and metered["evidence_move"] == pytest.approx(0.25)
+    # a run of metered hours is picked for its raised hours: their move stays the recent one
+    assert not power.moved and metered["power_evidence_move"] == pytest.approx(0.125)
 
 
 # -- through the engine, on the simulator -------------------------------------------------
