@@ -94,9 +94,26 @@ from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
 
-__all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn"]
+__all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn", "recovery_ms"]
 
+# After an excursion the food gives back the heat it took in while the cabinet was out of band,
+# through the air: the compressor works harder for hours, as for a leak. A cabinet full of
+# food (the bench plant's bulk product: a time constant of 5-8 h) still pulls down most of a
+# day after a 10 h compressor failure; on the tuning families' upright freezers with a meter,
+# 3 of 4 such units raised a seal alert 8-17 h after it ended. Evidence waits twice as long
+# as the cabinet was out of band, at least `_EXCURSION_SETTLE_MS` (a door left ajar), at most
+# `_RECOVERY_MAX_MS` (a unit off over a long weekend).
 _EXCURSION_SETTLE_MS = 6 * HOUR_MS
+_RECOVERY_FACTOR = 2.0
+_RECOVERY_MAX_MS = 48 * HOUR_MS
+
+
+def recovery_ms(out_of_band_ms: int) -> int:
+    """How long seal evidence waits after a reading taken `out_of_band_ms` into an excursion."""
+    wait = max(_EXCURSION_SETTLE_MS, round(_RECOVERY_FACTOR * out_of_band_ms))
+    return min(wait, _RECOVERY_MAX_MS)
+
+
 # A cabinet's cycle lasts minutes and its air probe lags by a minute or more: a temperature
 # alone within this long of the last one this rule took adds noise, not shape, so it is passed
 # over (a probe read every second, or the bench's 10 per second, would cost the rule that many
@@ -178,13 +195,19 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _mark_disturbed(self, ts: int) -> None:
         """Evidence counts only while the plant runs on its own: no door or defrost (and the
         hours after a defrost), a probe the sensor rule trusts, and not while (or for hours
-        after) the cabinet was out of band (warm food pulls the duty up, whatever the seal)."""
+        after) the cabinet was out of band (warm food pulls the duty up, whatever the seal:
+        `recovery_ms`)."""
         st = self.state
         until = st.quiet_from_ms
         if any(rule.firing for rule in self._excursions):
             if until <= ts:
                 forget_recent(st, ts)
-            until = max(until, ts + _EXCURSION_SETTLE_MS)
+            since = st.excursion_since_ms if st.excursion_since_ms is not None else ts
+            st.excursion_since_ms = since
+            st.recovered_ms = max(st.recovered_ms, ts + recovery_ms(ts - since))
+            until = max(until, st.recovered_ms)
+        else:
+            st.excursion_since_ms = None
         if self._sensor is not None and self._sensor.state.firing:
             until = max(until, ts + 1)
         defrost = defrost_until(self._disturbances, ts)
@@ -196,12 +219,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _meter_cycles(self, sample: Sample, on: bool | None) -> None:
         """Whole metered cycles in every hour (`seal_power`), set aside while a defrost (a
-        heater too) or an excursion holds the cabinet."""
+        heater too) holds the cabinet, and while it is out of band and recovering from it."""
         st, ts = self.state, sample.ts_ms
         aside = (
             defrost_until(self._disturbances, ts) is not None
             or heater_on(st.power_peak_w, sample.get("power_w"))
-            or any(rule.firing for rule in self._excursions)
+            or ts < st.recovered_ms
         )
         door = sample.flag("door_open")
         power = sample.get("power_w")

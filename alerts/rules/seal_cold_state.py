@@ -42,6 +42,10 @@ class ColdSealState:
     first_ms: int | None = None
     power_peak_w: float | None = None
     quiet_from_ms: int = 0  # cycles that began before this were disturbed
+    # an excursion under way began at (None: none), and the cabinet has recovered from the
+    # last one at (`seal_cold.recovery_ms`)
+    excursion_since_ms: int | None = None
+    recovered_ms: int = 0
     cycles: CycleInferenceState = field(default_factory=CycleInferenceState)
     hour: HourFeatures | None = None
     history: list[HourFeatures] = field(default_factory=list)
