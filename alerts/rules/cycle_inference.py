@@ -74,14 +74,27 @@ _RECENT_TEETH = 5
 _D2_MEDIAN_PER_SIGMA = 1.65
 _NOISE_SIGMAS = 4.0  # a reversal of 4σ is rarely noise (peak-to-peak of a few readings)
 _NOISE_STEP = 0.02  # running-median step, as a share of the current estimate
-# Refrigeration controllers hold the compressor on or off for at least a few minutes
-# (anti-short-cycle delay; 3 min is a common controller default): a tooth with a shorter
-# rise or fall is not a compressor cycle.
-_MIN_HALF_MS = 3 * _MINUTE_MS
+# Refrigeration controllers hold the compressor off for a few minutes before a restart (the
+# anti-short-cycle delay, e.g. Dixell XR series parameter AC "minimum interval between the
+# compressor stop and the following restart"; 3 min is a common setting), but stop it as
+# soon as the air falls to the cut-in after a minimum run, where one is set at all (e.g.
+# Carel ir33 parameter c3 "minimum compressor ON time"; 0-1 min): a small cabinet with a
+# narrow differential runs only 1-3 min a tooth. A tooth whose rise (the off time) or fall
+# (the on time) is shorter is not a compressor cycle. A short run is believed only where the
+# probe reads it: over at least `_ON_READINGS` reading intervals (over one, its cooling rate
+# is a single difference of a quantised display), and while the reader resolves the
+# sawtooth: the usual swing clears the reversal by a display step, as a quantised reading
+# can fall short of a turn's true reversal by up to one step. A coarse display on a lagged
+# probe whose swing is about one reversal misses turns at random, and each tooth it reads
+# merges several, ending in one short run. Otherwise (and until `_KEPT` teeth are seen) the
+# on time must last `_MIN_OFF_MS`, as the off time.
+_MIN_OFF_MS = 3 * _MINUTE_MS
+_MIN_ON_MS = 1 * _MINUTE_MS
+_ON_READINGS = 2
 # Each trough's reading phase and its crowding: see `cycle_phase`. Only a sparse probe's
 # phase is read, one that misses each turn by a share of the tooth its teeth repeat:
 # - readings `_SPARSE_READ_MS` or more apart (as long as the shortest compressor half,
-#   `_MIN_HALF_MS`: the shortest half is then read once). A probe read every 30 s-2 min
+#   `_MIN_OFF_MS`: the shortest rise is then read once). A probe read every 30 s-2 min
 #   misses a turn by no more than the turn's own wander (the probe's lag, the controller's
 #   differential): its teeth's scatter is the kitchen's, new at every cycle, also on a short
 #   tooth (a 60-s probe on an old unit lost 4 h on a 0.35 leak when its phase was weighed);
@@ -139,6 +152,13 @@ class InferredCycle:
         return (self.peak.c - self.end.c) * _HOUR_MS / max(self.on_ms, 1)
 
     @property
+    def short_run(self) -> bool:
+        """Whether the compressor ran for less than it must rest (`_MIN_OFF_MS`): through a
+        probe lagging the air by a minute or two, such a run's fall says how long it lasted
+        more than how fast it pulled the air down, so its cooling rate is no evidence."""
+        return self.on_ms < _MIN_OFF_MS
+
+    @property
     def metered_ms(self) -> int:
         return self.end.metered_ms - self.trough.metered_ms
 
@@ -175,6 +195,8 @@ class CycleInferenceState:
     swings: list[float] = field(default_factory=list)
     peaks: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)  # K/h of the recent teeth's rises
+    # whether the reader resolves the sawtooth (`_judge_resolution`); None until judged
+    resolved: bool | None = None
     defrost_ms: int | None = None  # the peak of the last defrost seen on the probe
     upset_ms: int | None = None  # the peak of the last other disturbance seen on the probe
     # metered counters (compressor_on / power_w), integrated between readings
@@ -338,11 +360,27 @@ class CycleInference:
         normal = (
             st.peak_normal
             and usual is not None
-            and peak.ms - trough.ms >= _MIN_HALF_MS
-            and end.ms - peak.ms >= _MIN_HALF_MS
+            and peak.ms - trough.ms >= _MIN_OFF_MS
+            and end.ms - peak.ms >= self._min_on_ms(usual[0])
             and _NORMAL_SWING[0] <= fall / usual[0] <= _NORMAL_SWING[1]
         )
         return InferredCycle(trough, peak, end, normal, phase, excess)
+
+    def _judge_resolution(self, swing: float) -> None:
+        """Once `_KEPT` teeth are seen (at the first tooth that is otherwise normal): does the
+        usual swing clear the reversal by a display step (see `_MIN_ON_MS`)? Judged once, so
+        the teeth a unit learns from and those it is judged on are read alike."""
+        st = self.state
+        if st.resolved is None and len(st.swings) >= _KEPT:
+            st.resolved = self.reversal_c + (st.step_c or 0.0) <= swing
+
+    def _min_on_ms(self, swing: float) -> float:
+        """The shortest fall (compressor run) a normal tooth may have, see `_MIN_ON_MS`."""
+        self._judge_resolution(swing)
+        read_ms = self.read_ms
+        if read_ms is None or not self.state.resolved:
+            return _MIN_OFF_MS
+        return min(_MIN_OFF_MS, max(_MIN_ON_MS, _ON_READINGS * read_ms))
 
     def _phase(self, low: Turn) -> float | None:
         """Where the trough at the reading `low` fell in the reading interval (0-1), see

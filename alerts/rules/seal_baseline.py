@@ -89,7 +89,7 @@ class HourFeatures:
     metered_on_ms: int = 0
     energy_wh: float = 0.0
     warm: list[float] = field(default_factory=list)  # K/h, compressor off
-    cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive
+    cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive; 0: unread
     duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
     # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
     clean_ms: int = 0
@@ -151,7 +151,7 @@ def learn_baseline(history: list[HourFeatures]) -> dict[int, HourBaseline]:
         baseline[hour] = HourBaseline(
             _median(duties),
             _quantile([w for h in near for w in h.warm], _LOW),
-            _quantile([c for h in near for c in h.cool], 1 - _LOW),
+            _quantile([c for h in near for c in h.cool if c > 0], 1 - _LOW),
             _median([p for p in powers if p > 0]),
         )
     return baseline

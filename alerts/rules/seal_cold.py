@@ -246,7 +246,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.cycle_ms += cycle.period_ms
         hour.on_ms += cycle.on_ms
         hour.warm.append(cycle.warm_rate)
-        hour.cool.append(cycle.cool_rate)
+        hour.cool.append(0.0 if cycle.short_run else cycle.cool_rate)  # 0: not read
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
         if metered:
