@@ -181,6 +181,9 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "seal_false_alerts": seal_false,
         "seal_false_per_unit_day": round(seal_false / unit_days, 4) if unit_days else None,
         "seal_false_units": _seal_false_units(cohort, replayed, healthy),
+        # a compressor failure is no leak: seal alerts on the failing units (after recovering
+        # from a failure, the food's heat comes back out for most of a day; target none)
+        "seal_failing_units": _seal_false_units(cohort, replayed, list(cohort.failures)),
         "seal_leaks": _seal_leaks(cohort, replayed),
         "over_temp_false_alarms": over_false,
         "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
@@ -216,8 +219,8 @@ def _healthy_over_temperature(
 def _seal_false_units(
     cohort: Cohort, replayed: Replayed, healthy: list[int]
 ) -> dict[str, list[str]]:
-    """Which healthy units raised a seal alert, and when (UTC): the unit to replay when a
-    change adds or removes a false alert."""
+    """Which of `healthy` (the healthy units, or the failing ones) raised a seal alert, and
+    when (UTC): the unit to replay when a change adds or removes a false alert."""
     out: dict[str, list[str]] = {}
     for j in healthy:
         device = cohort.ids[j]

@@ -76,6 +76,7 @@ def test_a_failed_compressor_is_an_excursion_the_rules_catch() -> None:
     assert score["healthy_unit_days"] == 3.0
     excursions = score["over_temp_excursions"]
     assert excursions["positives"] == 1 and excursions["detected"] == 1
+    assert score["seal_failing_units"] == {}  # the failure is not taken for a leaking seal
     # Scored again against the plant's own food node, which lags the air: the food crosses
     # the limit after the air (or never, for a short failure), so the alert is no later after
     # the food's due time than after the air's.
