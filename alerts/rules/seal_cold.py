@@ -346,6 +346,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         }
         if score is not None:
             found["score"] = round(score, 2)
+        if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
+            found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)
         if not shown and not streams:
             return

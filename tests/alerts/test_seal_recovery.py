@@ -63,6 +63,13 @@ def test_a_freezer_recovering_from_a_compressor_failure_raises_no_seal_alert(ind
     fired = [f for f in findings if f.phase.value == "firing" and f.rule is RuleId.SEAL_DEGRADATION]
     assert fired == [], [f.evidence.get("evidence_streams") for f in fired]
     assert rows[-1][1] - end > timedelta(days=2)  # two days after the failure were judged
+    # seal-health says why the evidence waits, and until when (twice the time out of band,
+    # the over-temperature alarm's own delay aside)
+    waiting = [p for p in points if "recovering_until" in p.evidence]
+    assert waiting and all(p.ts < end + timedelta(hours=21) for p in waiting)
+    until = datetime.fromisoformat(str(waiting[-1].evidence["recovering_until"]))
+    assert end + timedelta(hours=15) <= until <= end + timedelta(hours=21)
+    assert "recovering_until" not in points[-1].evidence
 
 
 def test_the_wait_grows_with_the_excursion_and_is_bounded() -> None:
