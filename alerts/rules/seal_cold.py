@@ -85,6 +85,7 @@ from alerts.rules.seal_power import (
     learn_power,
     power_reading,
     roll_power_hour,
+    runs_resolved,
     score_power_hour,
 )
 from alerts.rules.seal_probe_duty import hour_falls, window_falls
@@ -398,7 +399,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _learn_power(self) -> None:
         power = self.state.power
         if self.state.metered:
-            power.model = learn_power(power.history, self._duty_limits)
+            counted = not runs_resolved(power)
+            power.model = learn_power(power.history, self._duty_limits, counted)
         power.history, power.cusum = [], CusumState()
 
     def _ready(self, age_ms: int, learned: int) -> bool:
@@ -416,7 +418,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         learned = self._learned_h()
         if self._ready(ts - st.first_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
-            duty = learn_duty(st.history, self._duty_limits) if st.metered else None
+            counted = not runs_resolved(st.power)
+            duty = (
+                learn_duty(st.history, self._duty_limits, counted=counted) if st.metered else None
+            )
             cycles = learn_cusum(st.history, self._cycle_limits)
             # the probe's falling share speaks alone only where neither the cycles nor a meter
             # speak: a noisy probe's flicker moves it on units the cycles judge better (a

@@ -183,31 +183,42 @@ def reading_resolution(step_ms: float | None, on_ms: float) -> float:
 HourValue = Callable[[HourFeatures], float | None]
 
 
-def _centers(history: list[HourFeatures], reading: HourValue) -> dict[int, float]:
+def _centers(
+    history: list[HourFeatures], reading: HourValue, counted: bool = False
+) -> dict[int, float]:
     """Per local hour, the median log on-share of the clean hours (pooled with the hours on
     either side so each rests on several values, further out for an hour that had few,
-    see `seal_cusum.hour_pool`)."""
-    by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
+    see `seal_cusum.hour_pool`). `counted`: the hours' on-shares are counts of a meter's
+    readings, read as the pooled hours' share of on time instead (see `learn_duty`)."""
+    by_hour: dict[int, list[tuple[float, int]]] = {h: [] for h in range(24)}
     for features in history:
         duty = reading(features)
         if duty is not None:
-            by_hour[features.hour].append(_log(duty))
+            by_hour[features.hour].append((duty, features.clean_ms))
     centers: dict[int, float] = {}
     for hour in range(24):
         pool = hour_pool(by_hour, hour, _POOL_H, lambda v: len(v) >= _MIN_POOL, _POOL_MAX_H)
-        if len(pool) >= _MIN_POOL:
-            centers[hour] = statistics.median(pool)
+        if len(pool) < _MIN_POOL:
+            continue
+        if counted:
+            on = sum(duty * ms for duty, ms in pool)
+            centers[hour] = _log(on / max(1, sum(ms for _, ms in pool)))
+        else:
+            centers[hour] = statistics.median(_log(duty) for duty, _ in pool)
     return centers
 
 
-def _left_out(history: list[HourFeatures], reading: HourValue) -> list[tuple[int, float]]:
+def _left_out(
+    history: list[HourFeatures], reading: HourValue, counted: bool
+) -> list[tuple[int, float]]:
     """Each learning hour's log on-share less the centre the other days give its hour: the
     scatter a new hour shows, the centres' own uncertainty included."""
     first = history[0].start_ms
     day_of = [(h.start_ms - first) // (24 * _HOUR_MS) for h in history]
     out: list[tuple[int, float]] = []
     for day in sorted(set(day_of)):
-        others = _centers([h for h, d in zip(history, day_of, strict=True) if d != day], reading)
+        rest = [h for h, d in zip(history, day_of, strict=True) if d != day]
+        others = _centers(rest, reading, counted)
         for hour, d in zip(history, day_of, strict=True):
             center, duty = others.get(hour.hour), reading(hour)
             if d == day and center is not None and duty is not None:
@@ -219,14 +230,23 @@ def learn_duty(
     history: list[HourFeatures],
     limits: EvidenceLimits = _DEFAULT_LIMITS,
     reading: HourValue = hour_duty,
+    counted: bool = False,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
     left-out hour (a few days give each hour of the day too few values for its own).
     `reading` is the hour's on-share: metered (`hour_duty`) or read from the probe's moves
-    (`seal_probe_duty.hour_falls`)."""
-    centers = _centers(history, reading) if history else {}
-    left_out = _left_out(history, reading) if centers else []
+    (`seal_probe_duty.hour_falls`).
+
+    `counted`: a meter that reads the compressor's run as one reading or two
+    (`seal_power.runs_resolved`) gives each hour a count of a dozen readings, not a
+    measurement: most hours read the same few fractions, and the median sits on one of them
+    while the share of hours with a missed run, which a leak changes, moves only the tail.
+    A held-out chest freezer metered every 5 min read 1/3 at the median of five of its hours
+    of the day, 0.23 overall, and 1/3 again with a leak at 0.32. Its norm is then the pooled
+    hours' share of on time, the count's own estimate."""
+    centers = _centers(history, reading, counted) if history else {}
+    left_out = _left_out(history, reading, counted) if centers else []
     if len(left_out) < _MIN_SCORED:
         return None
     residuals = [r for _, r in left_out]
