@@ -399,8 +399,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _learn_power(self) -> None:
         power = self.state.power
         if self.state.metered:
-            counted = not runs_resolved(power)
-            power.model = learn_power(power.history, self._duty_limits, counted)
+            power.model = learn_power(power.history, self._duty_limits, bool(power.counted))
         power.history, power.cusum = [], CusumState()
 
     def _ready(self, age_ms: int, learned: int) -> bool:
@@ -434,6 +433,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
+                st.power.counted = counted
                 self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]

@@ -142,6 +142,10 @@ class PowerState:
     usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
     recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
     recent_on_ms: list[int] = field(default_factory=list)  # and their metered on-times
+    # whether the meter's runs were unresolved (`runs_resolved`), fixed when the baseline is
+    # learned: a unit whose runs span about two readings would otherwise switch the long
+    # cycles in and out, and its hours' share with them, by a leak's move
+    counted: bool | None = None
     hour: PowerHour | None = None
     history: list[PowerHour] = field(default_factory=list)
     model: PowerModel | None = None
@@ -215,7 +219,10 @@ def _close_cycle(st: PowerState, ts: int) -> None:
 
 
 def runs_resolved(st: PowerState) -> bool:
-    """Whether the meter reads the usual run over `_RESOLVED_RUN` readings or more."""
+    """Whether the meter reads the usual run over `_RESOLVED_RUN` readings or more (as it was
+    when the baseline was learned, once it is)."""
+    if st.counted is not None:
+        return not st.counted
     if st.step_ms is None or len(st.recent_on_ms) < _MIN_RECENT:
         return True
     return statistics.median(st.recent_on_ms) >= _RESOLVED_RUN * st.step_ms * 0.9

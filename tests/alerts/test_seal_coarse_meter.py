@@ -108,3 +108,17 @@ def test_counted_hours_are_normed_on_their_share_not_on_their_median_count() -> 
     assert {round(n.center, 6) for n in median.hours.values()} == {round(math.log(1 / 3), 6)}
     for norm in counted.hours.values():
         assert norm.center == pytest.approx(math.log(pooled), abs=0.12)
+
+
+def test_the_meters_resolution_is_fixed_when_the_baseline_is_learned() -> None:
+    """A meter whose runs span about two readings would switch between reading and dropping
+    long cycles as its runs vary, and move its hours' share by a leak's: once learned, the
+    decision stays (a new baseline decides again)."""
+    st, _, _ = _metered(_runs(24, 18, 4, 1), 24, 5, 1)
+    assert not runs_resolved(st)
+    st.counted = False
+    assert runs_resolved(st)
+    st.counted = True
+    fine, _, _ = _metered(_runs(24, 26, 8, 4), 24, 1, 4)
+    fine.counted = True
+    assert not runs_resolved(fine)
