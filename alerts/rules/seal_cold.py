@@ -347,6 +347,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         }
         if score is not None:
             found["score"] = round(score, 2)
+        if st.power.counted:  # the meter reads runs as single readings (`seal_power`)
+            found["meter_counts_runs"] = 1
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)

@@ -7,14 +7,19 @@ pooled hours' share of on time, not the median count (`seal_duty.learn_duty(coun
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
+from datetime import timedelta
 
 import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_duty import learn_duty
 from alerts.rules.seal_power import PowerState, power_reading, roll_power_hour, runs_resolved
+from tests.alerts.cold_plant import Row
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -122,3 +127,38 @@ def test_the_meters_resolution_is_fixed_when_the_baseline_is_learned() -> None:
     fine, _, _ = _metered(_runs(24, 26, 8, 4), 24, 1, 4)
     fine.counted = True
     assert not runs_resolved(fine)
+
+
+def _cabinet_rows(step_min: float, days: float, seed: int) -> list[Row]:
+    """A fridge between 3 and 5 C: runs of about 4 min every 18 (the air falls 2 K in a run,
+    rises 2 K in the rest), its probe and plug meter read every `step_min` from a random
+    phase."""
+    runs = _runs(int(days * 24) + 1, 18, 4, seed)
+    starts = [a for a, _ in runs]
+    rng = random.Random(seed)
+    rows: list[Row] = []
+    at = rng.uniform(0, step_min)
+    while at < days * 24 * 60:
+        index = max(0, bisect.bisect_right(starts, at) - 1)
+        start, end = runs[index]
+        rest = (starts[index + 1] if index + 1 < len(starts) else start + 18) - end
+        if at < end:
+            temp, power = 5.0 - 2.0 * (at - start) / (end - start), 150.0
+        else:
+            temp, power = 3.0 + 2.0 * (at - end) / max(rest, 1.0), 2.0
+        when = MIDNIGHT + timedelta(minutes=at)
+        rows.append(("f", when, {"temp_c": round(temp, 1), "power_w": power}))
+        at += step_min
+    return rows
+
+
+@pytest.mark.parametrize(("step_min", "counts"), [(5.0, True), (1.0, False)])
+def test_seal_health_says_where_the_meter_counts_runs(step_min: float, counts: bool) -> None:
+    """Through the rule engine: a plug meter read every 5 min on 4-min runs is read as counts
+    once the baseline is learned, and its seal-health points say so; read every minute, not."""
+    rows = _cabinet_rows(step_min, 6, 7)
+    _, points = run(engine(step_min * 60), rows)
+    learned = [p for p in points if "learning" not in p.evidence]
+    assert learned, "the baseline was learned"
+    flagged = {p.evidence.get("meter_counts_runs") == 1 for p in learned}
+    assert flagged == {counts}
