@@ -238,7 +238,7 @@ def learn_duty(
     `reading` is the hour's on-share: metered (`hour_duty`) or read from the probe's moves
     (`seal_probe_duty.hour_falls`).
 
-    `counted`: a meter that reads the compressor's run as one reading or two
+    `counted`: a meter that reads the compressor's usual run as a single reading
     (`seal_power.runs_resolved`) gives each hour a count of a dozen readings, not a
     measurement: most hours read the same few fractions, and the median sits on one of them
     while the share of hours with a missed run, which a leak changes, moves only the tail.

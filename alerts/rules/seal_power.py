@@ -77,6 +77,9 @@ _MIN_RECENT = 3
 # that freezer) are rare; a compressor held off for hours is not a missed run.
 _RESOLVED_RUN = 2
 _LONG_UNRESOLVED = 4.0
+# A run read over two readings sums to a little under two intervals where the meter's
+# interval jitters (the interval itself is followed as a running mean, `_STEP_FOLLOW`).
+_RUN_JITTER = 0.9
 # A cycle longer than this says nothing about an hour (a walk-in's quiet night is fine: hours
 # with no cycle end give no value).
 _MAX_CYCLE_MS = 4 * _HOUR_MS
@@ -225,7 +228,7 @@ def runs_resolved(st: PowerState) -> bool:
         return not st.counted
     if st.step_ms is None or len(st.recent_on_ms) < _MIN_RECENT:
         return True
-    return statistics.median(st.recent_on_ms) >= _RESOLVED_RUN * st.step_ms * 0.9
+    return statistics.median(st.recent_on_ms) >= _RUN_JITTER * _RESOLVED_RUN * st.step_ms
 
 
 def heater_on(peak_w: float | None, power: float | None) -> bool:
@@ -299,7 +302,8 @@ def learn_power(
 ) -> PowerModel | None:
     """Norms, door slope, k and h from the learning days; None with too few cycled hours.
     The decision threshold is at least `_H_SCALE` times the clean hours' (`limits`).
-    `counted`: the meter reads runs as one or two readings (`runs_resolved`, `learn_duty`)."""
+    `counted`: the meter reads the usual run as a single reading (`runs_resolved`,
+    `learn_duty`)."""
     limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
     raw = learn_duty([_features(h, 0.0) for h in history], limits, counted=counted)
     if raw is None:
