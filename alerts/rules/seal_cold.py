@@ -263,7 +263,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
         if st.cusum_model is not None and norm is not None and logs:
-            z, move = score_cycle(logs, norm)
+            z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))
 
     # -- per hour ---------------------------------------------------------------------------

@@ -8,8 +8,9 @@ only a few clean cycles each. Healthy noise averages out and does not accumulate
 
 Per clean cycle, each feature is a log ratio to the unit's own median for that local hour
 (pooled with the hours either side), divided by its per-cycle spread (MAD) there; the features
-are weighed into one z, clipped at ±`_CLIP` (one door-struck cycle cannot carry an alert),
-and centred on the learning days' mean for that hour. The CUSUM adds each cycle's z less the
+are weighed into one z, clipped (one door-struck cycle cannot carry an alert: it adds at most
+`_EXCESS` spreads beyond the allowance k, see `CusumModel.clip`), and centred on the learning
+days' mean for that hour. The CUSUM adds each cycle's z less the
 drift allowance k and never falls below 0; evidence reaching the decision threshold h says
 the seal leaks. A tooth whose trough fell at a reading phase the recent teeth crowded (a
 sparse probe whose cycle lasts a whole or half number of reading intervals reads the same
@@ -65,8 +66,13 @@ _WEIGHTS = {"duty": 0.4, "warm_rate": 0.4, "pull_down": 0.2}
 _SPREAD_FLOOR = {"duty": 0.03, "warm_rate": 0.04, "pull_down": 0.05}
 _MAD_TO_SIGMA = 1.4826
 # A cycle's z is clipped here (a Huber-style bound): a door the rule did not see can make
-# one cycle look very abnormal; many cycles, not one, must carry the evidence.
+# one cycle look very abnormal; many cycles, not one, must carry the evidence. The bound
+# above is at least `_EXCESS` beyond the unit's allowance k (`CusumModel.clip`): with a fixed
+# bound of 3, a unit whose learning days' half-days wandered (k near 2) gained at most 1 a
+# cycle, and a held-out old unit whose 0.35 leak moved its cycles by 25 % (2-3 spreads, z
+# clipped at 3) was never confirmed from its probe.
 _CLIP = 3.0
+_EXCESS = 2.5  # `_CLIP` less the allowance's default floor (`_K_FLOOR`)
 _MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
 _T = TypeVar("_T")
 _POOL_H = 1  # the hours either side an hour's norm pools first
@@ -131,6 +137,12 @@ class CusumModel:
     busy: dict[int, HourNorm] = field(default_factory=dict)  # days with meals
     quiet: dict[int, HourNorm] = field(default_factory=dict)  # days without
 
+    @property
+    def clip(self) -> float:
+        """The most a cycle's z counts: `_CLIP`, or `_EXCESS` beyond a larger allowance, so
+        that a cycle adds at most as much evidence whatever k."""
+        return max(_CLIP, self.k + _EXCESS)
+
     def norm(self, hour: int, quiet: bool) -> HourNorm | None:
         """The norm of a local hour on a day of that kind; the pooled one when the kind's
         learning days were too few."""
@@ -190,16 +202,16 @@ def cycle_log(warm: float, cool: float, duty: float | None) -> dict[str, float]:
     return logs
 
 
-def score_cycle(logs: dict[str, float], norm: HourNorm) -> tuple[float, float]:
-    """(z, move): the cycle's clipped weighed z and weighed relative move, both centred on
-    the learning days' means for its hour."""
+def score_cycle(logs: dict[str, float], norm: HourNorm, clip: float = _CLIP) -> tuple[float, float]:
+    """(z, move): the cycle's weighed z, clipped at -`_CLIP` and `clip`, and its weighed
+    relative move, both centred on the learning days' means for its hour."""
     parts = [(f, w) for f, w in _WEIGHTS.items() if f in logs and f in norm.center]
     weight = sum(w for _, w in parts)
     if not weight:
         return 0.0, 0.0
     z = sum(w * (logs[f] - norm.center[f]) / norm.spread[f] for f, w in parts) / weight
     move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in parts) / weight
-    return max(-_CLIP, min(_CLIP, z)) - norm.offset, move - norm.move
+    return max(-_CLIP, min(clip, z)) - norm.offset, move - norm.move
 
 
 def repeat_weight(cycle: InferredCycle) -> float:
@@ -286,13 +298,15 @@ def learn_cusum(
     if not norms or not history:
         return None
     busy, quiet = kind_norms(history)
-    left_out = _left_out_scores(history)
+    left_out = _left_out_scores(history, _CLIP)
     blocks: dict[int, list[float]] = {}
     for at, z in left_out:
         blocks.setdefault((at - history[0].start_ms) // (_BLOCK_H * 3_600_000), []).append(z)
     shift = common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
     k = max(limits.k_floor, _K_SIGMAS * shift)
     model = CusumModel(norms, k, math.inf, busy, quiet)
+    if model.clip > _CLIP:  # h is read with the clip the cycles will be scored with
+        left_out = _left_out_scores(history, model.clip)
     highest: dict[int, float] = {}
     state = CusumState()
     for at, z in left_out:
@@ -334,7 +348,7 @@ def common_shift(blocks: list[list[float]]) -> float:
     return math.sqrt(max(0.0, sigma**2 - alone))
 
 
-def _left_out_scores(history: list[HourFeatures]) -> list[tuple[int, float]]:
+def _left_out_scores(history: list[HourFeatures], clip: float) -> list[tuple[int, float]]:
     """Each learning day's cycles, in order, scored against norms of the other days."""
     first = history[0].start_ms
     day_of = [(h.start_ms - first) // (24 * 3_600_000) for h in history]
@@ -346,5 +360,5 @@ def _left_out_scores(history: list[HourFeatures]) -> list[tuple[int, float]]:
             norm = others.norm(hour.hour, hour.quiet)
             if d != day or norm is None:
                 continue
-            out.extend((hour.start_ms, score_cycle(c, norm)[0]) for c in cycle_logs(hour))
+            out.extend((hour.start_ms, score_cycle(c, norm, clip)[0]) for c in cycle_logs(hour))
     return out

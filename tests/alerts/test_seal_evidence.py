@@ -5,6 +5,7 @@ do, also through busy kitchen hours, and one wild cycle cannot carry an alert.""
 from __future__ import annotations
 
 import math
+import statistics
 from datetime import timedelta
 
 import numpy as np
@@ -74,6 +75,37 @@ def test_one_wild_cycle_cannot_carry_an_alert() -> None:
     state.add(z, move, model())
     assert state.evidence <= 3.0 - 0.5  # clipped at 3 spreads, less the allowance
     assert state.evidence < 0.25 * model().h
+
+
+def cycles_to_confirm(wandering: CusumModel, factor: float, clip: float, seed: int) -> int:
+    """Cycles `factor` times the norm until the evidence reaches h, each z clipped at `clip`;
+    both slopes scatter together (a probe's step moves the whole tooth)."""
+    rng, state, cycles = np.random.default_rng(seed), CusumState(), 0
+    while state.evidence < wandering.h and cycles < 1000:
+        f = factor * math.exp(rng.normal(0, SIGMA))
+        z, move = score_cycle(cycle_log(WARM * f, COOL / f, None), norm(), clip)
+        state.add(z, move, wandering)
+        cycles += 1
+    return cycles
+
+
+def test_a_unit_whose_learning_days_wandered_still_adds_up_a_leak() -> None:
+    wandering = model(k=2.0)  # half-days that moved by a spread (`learn_cusum`)
+    assert wandering.clip == 4.5  # a cycle adds at most 2.5 spreads, as with k 0.5
+    # healthy cycles do not add up
+    assert cycles_to_confirm(wandering, 1.0, wandering.clip, 5) == 1000
+    # a leak that moves each cycle by 30 % (2.6 spreads, past the allowance): with the z
+    # clipped at 3 its upper tail is lost and the evidence grows by about 0.35 a cycle;
+    # clipped at k + 2.5, by about 0.6
+    wide = [cycles_to_confirm(wandering, 1.3, wandering.clip, seed) for seed in range(8)]
+    narrow = [cycles_to_confirm(wandering, 1.3, 3.0, seed) for seed in range(8)]
+    assert statistics.fmean(wide) <= 30
+    assert statistics.fmean(narrow) >= 1.3 * statistics.fmean(wide)
+    # one wild cycle still adds at most 2.5 spreads
+    state = CusumState()
+    z, move = score_cycle(cycle_log(10 * WARM, COOL / 10, None), norm(), wandering.clip)
+    state.add(z, move, wandering)
+    assert state.evidence == 2.5
 
 
 def test_evidence_rolls_back_to_before_what_led_up_to_an_excursion() -> None:
