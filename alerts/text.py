@@ -124,6 +124,7 @@ def seal(label: str, health: float, evidence_zh: list[str], evidence_en: list[st
 SEAL_FEATURES = {
     "duty": ("压缩机运行率", "compressor duty"),
     "probe_duty": ("探头读数下降占比", "share of falling probe readings"),
+    "cycling": ("压缩机每小时启停次数", "compressor cycles per hour"),
     "warm_rate": ("停机回温速率", "warming rate with the compressor off"),
     "pull_down": ("降温时间", "pull-down time"),
     "energy": ("能耗", "energy use"),

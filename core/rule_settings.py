@@ -134,6 +134,7 @@ class RuleSettings(BaseModel):
     # Chosen on the tuning families only (night shares per day, 30 s-2 min probes): healthy
     # units held theirs within ±0.02 (about 5 %) from day to day, leaks of 0.35-0.6 raised it
     # by 12-40 %; 0.10 sits between, as the metered on-share's move does. h as the metered.
+    # A sparse probe's cycles per hour (`seal_fold`) use the same h and move.
     seal_probe_evidence_h: float = Field(default=10.0, gt=0)
     seal_probe_min_move: float = Field(default=0.10, gt=0, lt=1)
     # Health 1.0 is the baseline; 0.0 is a heat load (cold) or heat-up time (steam) moved by

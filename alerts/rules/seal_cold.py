@@ -57,6 +57,8 @@ from alerts.rules.seal_baseline import (
 from alerts.rules.seal_cold_state import (
     DOOR_SETTLE_MS,
     ColdSealState,
+    fold_hour,
+    fold_reading,
     forget_recent,
     meter_clean,
     probe_move,
@@ -79,6 +81,7 @@ from alerts.rules.seal_duty import (
     score_hour,
     window_duty,
 )
+from alerts.rules.seal_fold import hour_cycling, judges_period, window_cycling
 from alerts.rules.seal_power import (
     heater_on,
     kitchen_shift,
@@ -177,6 +180,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if temp is None:
             return
         probe_move(self.state, ts, temp, self._inference.max_step_ms)
+        fold_reading(self.state, ts, temp, self._inference.read_ms)
         cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
         seen_on_probe(self.state, self._settle_ms)
         if cycle is not None:
@@ -287,6 +291,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.cusum.mark(start)
         st.duty.mark(start)
         st.probe.mark(start)
+        st.fold.mark(start)
         st.power.cusum.mark(start)
         st.hour = HourFeatures(start, local.hour, quiet)
 
@@ -298,6 +303,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if len(st.history) < 3:
             return
         hour = st.history[-3]
+        fold_hour(st, hour, self._inference.read_ms)
         duty = hour_duty(hour)
         if duty is not None:
             duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
@@ -305,6 +311,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
             (st.probe_model, hour_falls(hour), st.probe, 0.0),
+            (st.fold_model, hour_cycling(hour), st.fold, 0.0),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
@@ -339,6 +346,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             health = min(health, health_from_load(duty.relative, fail))
             if all(c.feature not in ("duty", "probe_duty") for c in shown):
                 shown.append(duty)
+        if st.fold_model is not None:
+            cycling = window_cycling(window, st.fold_model)
+            if cycling is not None:  # said, not graded: the period moves less than the load
+                shown.append(cycling)
         found = {
             **evidence(health, shown),
             "window_h": len(window),
@@ -376,12 +387,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st, s = self.state, self.setup.settings
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
+        period = st.fold_model.threshold if st.fold_model is not None else None
         power = st.power.model.duty.threshold if st.power.model is not None else None
         return evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, True),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
+                ("period_", st.fold, period, s.seal_probe_min_move, not self._cycles_read()),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
@@ -430,11 +443,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # cycles it may only agree with them (`seal_fuse`)
             bare = not st.metered and cycles is None
             probe = None if st.metered else learn_duty(st.history, self._probe_limits, hour_falls)
-            if spread or duty is not None or (bare and probe is not None):
+            period = (
+                learn_duty(st.history, self._probe_limits, hour_cycling)
+                if not st.metered and judges_period(st.history, self._inference.read_ms)
+                else None
+            )
+            if spread or duty is not None or (bare and (probe is not None or period is not None)):
                 st.baseline, st.spread = learn_baseline(st.history), spread
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
+                st.fold_model, st.fold = period, CusumState()
                 st.power.counted = counted
                 self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0

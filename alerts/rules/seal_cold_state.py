@@ -14,12 +14,15 @@ from alerts.rules.seal import ScoreState
 from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_duty import CleanTime, DutyModel
+from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
 
 __all__ = [
     "DOOR_SETTLE_MS",
     "ColdSealState",
+    "fold_hour",
+    "fold_reading",
     "forget_recent",
     "meter_clean",
     "probe_move",
@@ -35,6 +38,8 @@ DOOR_SETTLE_MS = 20 * MINUTE_MS
 _DEFROST_RISE_MS = 60 * MINUTE_MS
 _UPSET_RISE_MS = 15 * MINUTE_MS
 _EXCURSION_LEAD_MS = 3 * HOUR_MS
+# A fold's window ends with an hour that settles two hours after it ended (`seal_cold`).
+_FOLD_KEPT_MS = FOLD_WINDOW_MS + 3 * HOUR_MS
 
 
 @dataclass(slots=True)
@@ -66,6 +71,11 @@ class ColdSealState:
     moves: ProbeMoves = field(default_factory=ProbeMoves)
     probe_model: DutyModel | None = None
     probe: CusumState = field(default_factory=CusumState)
+    # a sparse probe's clean readings (ms, °C) of the last hours, and the cycle period they
+    # fold on (`seal_fold`)
+    fold_readings: list[tuple[int, float]] = field(default_factory=list)
+    fold_model: DutyModel | None = None
+    fold: CusumState = field(default_factory=CusumState)
     # whole metered cycles in every hour, doors included (`seal_power`)
     power: PowerState = field(default_factory=PowerState)
 
@@ -100,6 +110,34 @@ def probe_move(st: ColdSealState, ts: int, temp: float, max_step_ms: int) -> Non
     st.moves.release(ts, [*st.history[-3:], st.hour])
 
 
+def fold_reading(st: ColdSealState, ts: int, temp: float, read_ms: float | None) -> None:
+    """A sparse probe's reading is kept for the fold of its hour when it is clean
+    (`seal_fold`); readings older than the folds still to come are dropped."""
+    if read_ms is None or read_ms < SPARSE_MS:
+        return
+    kept = [r for r in st.fold_readings if r[0] >= ts - _FOLD_KEPT_MS]
+    if st.hour is not None and ts >= st.quiet_from_ms:
+        kept.append((ts, temp))
+    st.fold_readings = kept
+
+
+def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> None:
+    """The settled hour's fold, on its clean readings and the hour's before: readings in
+    time a disturbance claimed back (seen on the probe only at its peak) are left out."""
+    if read_ms is None or read_ms < SPARSE_MS:
+        return
+    end = hour.start_ms + HOUR_MS
+    spans = [*st.moves.spans, *st.clean.spans]
+    kept = [
+        (ms, c)
+        for ms, c in st.fold_readings
+        if end - FOLD_WINDOW_MS <= ms < end and not any(a <= ms < b for a, b in spans)
+    ]
+    found = fold([ms for ms, _ in kept], [c for _, c in kept], read_ms)
+    if found is not None:
+        hour.fold_period_ms, hour.fold_on = found.period_ms, found.on_share
+
+
 def seen_on_probe(st: ColdSealState, settle_ms: int) -> None:
     """A defrost or another upset the probe itself showed (no flag needed): evidence waits
     `settle_ms` after a defrost's peak, `DOOR_SETTLE_MS` after an upset's, and the clean
@@ -129,6 +167,7 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
     st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.fold.roll_back(ts - _EXCURSION_LEAD_MS)
     st.power.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.clean.held, st.moves.held = [], []
     if st.hour is not None:

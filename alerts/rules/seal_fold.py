@@ -1,0 +1,194 @@
+"""The compressor's cycle period read from a probe too sparse to draw its sawtooth.
+
+A probe read every 5 min (Tasmota's default telemetry period is 300 s) on a chest freezer
+whose compressor cycles every 15-25 min reads each tooth three to five times, at phases that
+drift from tooth to tooth: the cycle reader (`cycle_inference`) finds no tooth it can trust,
+and the share of falling moves (`seal_probe_duty`) is pulled towards one half. The period
+itself is still in the readings. While the kitchen is steady the thermostat repeats the
+same tooth, so readings folded on the true period (each placed at its time modulo the
+period) line up into one tooth, and folded on any other period they scatter: the period
+whose folded sequence moves least from one reading to the next is the cycle's (phase
+dispersion minimisation, Stellingwerf 1978, Astrophysical Journal 224:953, the astronomers'
+way to find the period of a variable star observed at uneven times). Folding needs no
+reading within a tooth's turn and is blind to the probe's lag and display step, which move
+every tooth alike.
+
+A leaking gasket lets kitchen air in all the time (DESIGN.md, seal failure physics): the
+air warms faster with the compressor off and pulls down slower with it on. With a constant
+differential D, cooling capacity Q and load L the off time is D·C/L and the on time
+D·C/(Q - L), so the period D·C·Q / (L·(Q - L)) shortens as the load grows while the
+compressor runs under half the time (the on-share L/Q below 1/2), and barely moves near one
+half. A held-out chest freezer read every 5 min went from a 17.5 min period to 13.9 min
+with a 0.35 leak (on-share 0.28 to 0.52), another from 24.4 to 17.4 min; healthy units held
+their night periods within a few percent from day to day. The period is judged only on a
+unit whose folded on-share stayed under `_MOST_ON` while it learned.
+
+Each hour gives one value once it is final (`seal_cold` settles an hour two hours late):
+the readings of the clean time of that hour and the one before it (`FOLD_WINDOW_MS`), folded
+over periods from two reading intervals (shorter ones alias into longer ones) to a third of
+the window. A fold whose dispersion is not well below a scatter's (`_MOST_DISPERSION`) gives
+no value: a door or defrost the rule did not see, a kitchen whose load moved within the
+window. The value is cycles per hour, which rises with a leak, and is judged as the probe's
+falling share is (`seal_duty.learn_duty`: hourly norms, spread, drift allowance and
+threshold from the learning days).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from alerts.rules.seal import Change
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_duty import DutyModel
+
+__all__ = [
+    "FOLD_WINDOW_MS",
+    "SPARSE_MS",
+    "Fold",
+    "fold",
+    "hour_cycling",
+    "judges_period",
+    "window_cycling",
+]
+
+_HOUR_MS = 3_600_000
+FOLD_WINDOW_MS = 2 * _HOUR_MS  # the hour and the one before it
+# Only a probe read this far apart or more is folded: one read more often draws teeth the
+# cycle reader reads (`cycle_inference`, the same bound for a sparse probe's phase).
+SPARSE_MS = 3 * 60_000
+_MIN_READINGS = 16  # a 5-min probe gives 24 in the window; 16 is two thirds of it clean
+_MIN_CYCLES = 3  # the longest period folded: a third of the readings' span
+_MIN_INTERVALS = 2.0  # the shortest: two reading intervals (shorter periods alias)
+# Over a window of n periods, a period 1 % off moves the last tooth's readings by n % of a
+# tooth: the coarse grid finds the valley, the fine one (`_REACH` coarse steps either side)
+# its floor.
+_COARSE_STEP = 0.005
+_FINE_STEP = 0.0005
+_REACH = 3
+# Folded on the period, successive readings differ by the probe's noise and display step
+# and the tooth's own slope between them (24 readings on a 3 K tooth, on a third of the time,
+# a 0.2 K display: about 0.05, and the jump at each turn); folded on a wrong one, by the
+# swing (about 1). The healthy sample fridges of the tuning families read every 5 min folded
+# at a median of 0.10-0.22; a door, a defrost or a change of load in the window scatters it.
+_MOST_DISPERSION = 0.35
+# A fold on a multiple of the period is as tight as on the period; the shorter one is taken
+# when it folds within this factor of the best.
+_HARMONIC = 1.25
+_SMOOTH = 2  # folded readings either side averaged to find the tooth's top and bottom
+# The period falls with a leak while the compressor runs under half the time. The folded
+# on-share reads high (the probe's lag rounds the top of a tooth later than its bottom on a
+# cabinet that warms slower than it pulls down; the tuning families' sample fridges folded
+# 0.35-0.37 at true on-shares of 0.20-0.25), so 0.45 is a true one of about a third.
+_MOST_ON = 0.45
+# A leak shortens the period: a unit whose usual period is under three reading intervals
+# would fold a leaky one under two, where it aliases into a longer one.
+_LEAST_INTERVALS = 3.0
+_MIN_FOLDS = 12  # learning hours with a fold the unit's usual period and on-share need
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    period_ms: float
+    dispersion: float  # 1 for readings in random order, 0 for a perfect tooth
+    on_share: float  # the folded tooth's share of falling (the compressor running)
+
+
+def fold(times_ms: list[int], temps: list[float], interval_ms: float) -> Fold | None:
+    """The cycle period the readings fold on best (see the module's docstring); None for too
+    few readings, a flat line, or no period they fold on."""
+    if len(times_ms) < _MIN_READINGS:
+        return None
+    t = np.asarray(times_ms, dtype=np.float64) - times_ms[0]
+    v = np.asarray(temps, dtype=np.float64)
+    scatter = float(np.sum((v - v.mean()) ** 2))
+    shortest, longest = _MIN_INTERVALS * interval_ms, float(t[-1]) / _MIN_CYCLES
+    if scatter <= 0 or longest <= shortest:
+        return None
+    coarse = np.exp(np.arange(math.log(shortest), math.log(longest), _COARSE_STEP))
+    if not len(coarse):
+        return None
+    period, best = _refine(t, v, scatter, coarse)
+    for parts in (3, 2):  # the fold on a multiple is as tight: take the shortest that is
+        if period / parts < shortest:
+            continue
+        part, tight = _refine(t, v, scatter, np.array([period / parts]))
+        if tight <= _HARMONIC * best:
+            period, best = part, tight
+            break
+    if best > _MOST_DISPERSION:
+        return None
+    return Fold(period, best, _on_share(t, v, period))
+
+
+def _refine(t: F64, v: F64, scatter: float, periods: F64) -> tuple[float, float]:
+    """The best of `periods`, then the middle of the best within `_REACH` coarse steps of
+    it: the dispersion depends only on the folded readings' order, which holds over a
+    range of periods (a readings' span of a few periods, read at a steady interval, changes
+    it only every percent or so), and the period is in the middle of that range."""
+    spread = _dispersion(t, v, scatter, periods)
+    centre = float(periods[int(np.argmin(spread))])
+    reach = _REACH * _COARSE_STEP
+    fine = centre * np.exp(np.arange(-reach, reach + _FINE_STEP / 2, _FINE_STEP))
+    spread = _dispersion(t, v, scatter, fine)
+    least = float(spread.min())
+    return float(np.median(fine[spread <= least + 1e-9])), least
+
+
+def _dispersion(t: F64, v: F64, scatter: float, periods: F64) -> F64:
+    """Per period, the squared steps between successive folded readings (around the
+    circle) over twice the readings' scatter: about 1 for readings in random order."""
+    phases = np.mod(t[None, :], periods[:, None])
+    folded = v[np.argsort(phases, axis=1)]
+    steps = np.diff(folded, axis=1, append=folded[:, :1])
+    out: F64 = np.sum(steps * steps, axis=1) / (2 * scatter)
+    return out
+
+
+def _on_share(t: F64, v: F64, period: float) -> float:
+    """The share of the folded tooth from its top to its bottom (the compressor's run),
+    both read on the folded readings averaged `_SMOOTH` either side."""
+    order = np.argsort(np.mod(t, period))
+    phase, folded = np.mod(t, period)[order] / period, v[order]
+    width = 2 * _SMOOTH + 1
+    padded = np.concatenate([folded[-_SMOOTH:], folded, folded[:_SMOOTH]])
+    smooth = np.convolve(padded, np.ones(width) / width, mode="valid")
+    top, bottom = phase[int(np.argmax(smooth))], phase[int(np.argmin(smooth))]
+    return float((bottom - top) % 1.0)
+
+
+def hour_cycling(hour: HourFeatures) -> float | None:
+    """The hour's cycles per hour from its fold, None without one."""
+    return _HOUR_MS / hour.fold_period_ms if hour.fold_period_ms else None
+
+
+def judges_period(history: list[HourFeatures], interval_ms: float | None) -> bool:
+    """Whether the learning hours say the period moves with a leak on this unit: folded in
+    enough hours, usually under half the time on, and usually long enough against the
+    reading interval that a leak's shorter period still folds."""
+    folds = [h for h in history if h.fold_period_ms]
+    if interval_ms is None or len(folds) < _MIN_FOLDS:
+        return False
+    period = float(np.median([h.fold_period_ms for h in folds]))
+    on = float(np.median([h.fold_on for h in folds]))
+    return on <= _MOST_ON and period >= _LEAST_INTERVALS * interval_ms
+
+
+def window_cycling(hours: list[HourFeatures], model: DutyModel) -> Change | None:
+    """The window's cycles per hour against its hours' norms (for the alert text): the
+    medians of the hours that folded."""
+    pairs = [
+        (value, math.exp(norm.center))
+        for h in hours
+        if (value := hour_cycling(h)) is not None and (norm := model.hours.get(h.hour))
+    ]
+    if not pairs:
+        return None
+    now = float(np.median([v for v, _ in pairs]))
+    base = float(np.median([b for _, b in pairs]))
+    return Change("cycling", base, now, f"{base:.1f}/h", f"{now:.1f}/h")
