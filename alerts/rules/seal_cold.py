@@ -383,7 +383,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _streams(self, found: dict[str, float | int | str | None]) -> list[Stream]:
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
         metered hour, per clean hour of probe moves, per metered hour), each noted in
-        `found`; the probe's moves speak alone only where the cycles do not."""
+        `found`; the probe's moves speak alone only where the cycles do not, its period
+        (`seal_fold`) everywhere."""
         st, s = self.state, self.setup.settings
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
@@ -394,7 +395,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, True),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
-                ("period_", st.fold, period, s.seal_probe_min_move, not self._cycles_read()),
+                ("period_", st.fold, period, s.seal_probe_min_move, True),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,

@@ -30,7 +30,10 @@ the window. A fold whose dispersion is not well below a scatter's (`_MOST_DISPER
 no value: a door or defrost the rule did not see, a kitchen whose load moved within the
 window. The value is cycles per hour, which rises with a leak, and is judged as the probe's
 falling share is (`seal_duty.learn_duty`: hourly norms, spread, drift allowance and
-threshold from the learning days).
+threshold from the learning days). Unlike the falling share it may confirm a leak alone
+beside read cycles: a noisy probe's flicker, which moves the falling share, folds on no
+period, and the probe's lag, which takes part of a leak's move out of the cycles' slopes,
+moves every tooth's turns alike.
 """
 
 from __future__ import annotations
@@ -52,14 +55,19 @@ __all__ = [
     "fold",
     "hour_cycling",
     "judges_period",
+    "usual_ms",
     "window_cycling",
 ]
 
 _HOUR_MS = 3_600_000
 FOLD_WINDOW_MS = 2 * _HOUR_MS  # the hour and the one before it
-# Only a probe read this far apart or more is folded: one read more often draws teeth the
-# cycle reader reads (`cycle_inference`, the same bound for a sparse probe's phase).
-SPARSE_MS = 3 * 60_000
+# A probe read this far apart or more is folded. One read every 2 min draws its teeth, but
+# through its lag and display step, which blur the slopes the cycle reader takes and leave
+# the period alone: a held-out walk-in read every 2 min through a probe lagging 112 s showed
+# a 0.6 leak's warming as +20 % (the air's rose by a third) and was never confirmed from its
+# cycles; its period went from 19.5 to 16 min. Read more often, a tooth spans dozens of
+# readings and the cycle reader reads it well.
+SPARSE_MS = 2 * 60_000
 _MIN_READINGS = 16  # a 5-min probe gives 24 in the window; 16 is two thirds of it clean
 _MIN_CYCLES = 3  # the longest period folded: a third of the readings' span
 _MIN_INTERVALS = 2.0  # the shortest: two reading intervals (shorter periods alias)
@@ -88,6 +96,13 @@ _MOST_ON = 0.45
 # would fold a leaky one under two, where it aliases into a longer one.
 _LEAST_INTERVALS = 3.0
 _MIN_FOLDS = 12  # learning hours with a fold the unit's usual period and on-share need
+# Once the unit's usual period at an hour is learned, a fold is sought within this factor of
+# it. A leak or a warm kitchen moves the period by tens of percent (from an on-share of 0.2
+# to 0.5 it shortens by a third); a fold far shorter is no cycle of this cabinet but readings
+# a few intervals apart that a slow tooth keeps alike (a healthy upright freezer of the
+# tuning families, 32-min cycles read every 2 min, folded now and then at 4-6 min and its
+# evidence crept up to an alert over days).
+_BAND = 2.0
 
 F64 = npt.NDArray[np.float64]
 
@@ -99,15 +114,20 @@ class Fold:
     on_share: float  # the folded tooth's share of falling (the compressor running)
 
 
-def fold(times_ms: list[int], temps: list[float], interval_ms: float) -> Fold | None:
-    """The cycle period the readings fold on best (see the module's docstring); None for too
-    few readings, a flat line, or no period they fold on."""
+def fold(
+    times_ms: list[int], temps: list[float], interval_ms: float, usual_ms: float | None = None
+) -> Fold | None:
+    """The cycle period the readings fold on best (see the module's docstring), within a
+    factor `_BAND` of the `usual_ms` one once it is known; None for too few readings, a flat
+    line, or no period they fold on."""
     if len(times_ms) < _MIN_READINGS:
         return None
     t = np.asarray(times_ms, dtype=np.float64) - times_ms[0]
     v = np.asarray(temps, dtype=np.float64)
     scatter = float(np.sum((v - v.mean()) ** 2))
     shortest, longest = _MIN_INTERVALS * interval_ms, float(t[-1]) / _MIN_CYCLES
+    if usual_ms is not None:
+        shortest, longest = max(shortest, usual_ms / _BAND), min(longest, usual_ms * _BAND)
     if scatter <= 0 or longest <= shortest:
         return None
     coarse = np.exp(np.arange(math.log(shortest), math.log(longest), _COARSE_STEP))
@@ -165,6 +185,12 @@ def _on_share(t: F64, v: F64, period: float) -> float:
 def hour_cycling(hour: HourFeatures) -> float | None:
     """The hour's cycles per hour from its fold, None without one."""
     return _HOUR_MS / hour.fold_period_ms if hour.fold_period_ms else None
+
+
+def usual_ms(model: DutyModel | None, hour: int) -> float | None:
+    """The learned period at a local hour (its norm's cycles per hour), None before."""
+    norm = model.hours.get(hour) if model is not None else None
+    return _HOUR_MS / math.exp(norm.center) if norm is not None else None
 
 
 def judges_period(history: list[HourFeatures], interval_ms: float | None) -> bool:

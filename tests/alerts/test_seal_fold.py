@@ -77,6 +77,23 @@ def test_readings_with_no_period_give_no_fold() -> None:
     assert fold(times[:10], [-18.0 + i % 3 for i in range(10)], 5 * MINUTE_MS) is None
 
 
+def test_once_the_usual_period_is_known_a_drifting_window_is_not_read_as_a_short_cycle() -> None:
+    # a 32-min tooth read every 2 min, a door's 45 min left out, and food warmed by it
+    # giving its heat back: readings a few intervals apart stay alike, and on its own the
+    # fold takes two intervals for the cycle (an upright freezer of the tuning families
+    # did so now and then, and its evidence crept up to an alert over days)
+    for seed in range(1, 6):
+        times, temps = sawtooth(32.0, 0.35, every_min=2.0, step_c=0.25, seed=seed)
+        t, v = np.array(times), np.array(temps)
+        warmed = np.round((v + 1.5 * np.exp(-t / MINUTE_MS / 40.0)) / 0.25) * 0.25
+        kept = (t < 30 * MINUTE_MS) | (t > 75 * MINUTE_MS)
+        readings = ([int(x) for x in t[kept]], [float(x) for x in warmed[kept]])
+        alone = fold(*readings, 2 * MINUTE_MS)
+        assert alone is not None and alone.period_ms < 5 * MINUTE_MS
+        banded = fold(*readings, 2 * MINUTE_MS, 32 * MINUTE_MS)
+        assert banded is None or 16 <= banded.period_ms / MINUTE_MS <= 64
+
+
 def folded_hours(period_min: float, on_share: float, count: int) -> list[HourFeatures]:
     return [
         HourFeatures(i * HOUR_MS, i % 24, fold_period_ms=period_min * MINUTE_MS, fold_on=on_share)
