@@ -7,7 +7,7 @@ probe)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -17,13 +17,11 @@ from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_fold import fold, judges_period
-from core.clock import StepClock
-from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
-from firmware_sim.models import ColdStorageModel, SiteDay
 from tests.alerts.cold_plant import Row
-from tests.alerts.conftest import MIDNIGHT, school
+from tests.alerts.conftest import MIDNIGHT
 from tests.alerts.test_seal_inference import run
+from tests.alerts.test_seal_lost_sawtooth import freezer
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -112,24 +110,9 @@ def test_the_period_is_judged_only_where_a_leak_shortens_it_and_it_still_folds()
 
 # -- through the engine, on the simulator's chest freezer ----------------------------------
 
-EVERY_S = 300.0
-
 
 def chest(index: int, days: float, faults: list[Fault]) -> tuple[RuleEngine, list[Row]]:
-    [unit] = draw_units(FAMILIES["chest freezer"], 1, seed=3, first=index)
-    site = school(
-        devices=[{"id": "f", "kind": "freezer", "building": "canteen", "interval_s": EVERY_S}]
-    )
-    model = ColdStorageModel(
-        site.devices[0], cold_params(unit), SiteDay.of(site), seed=index, faults=faults
-    )
-    times = MIDNIGHT.timestamp() + np.arange(0, days * 86_400, EVERY_S)
-    temps = model.read(times).values["temp_c"]
-    rows: list[Row] = [
-        ("f", datetime.fromtimestamp(float(t), MIDNIGHT.tzinfo), {"temp_c": float(temps[i])})
-        for i, t in enumerate(times)
-    ]
-    return RuleEngine(site, StepClock(MIDNIGHT)), rows
+    return freezer(index, days, faults, family="chest freezer", seed=3)
 
 
 def seal_fired(findings: list[Finding]) -> list[Finding]:

@@ -30,13 +30,20 @@ HOUR_MS = 3_600_000
 EVERY_S = 300.0
 
 
-def freezer(index: int, days: float, leak: Fault) -> tuple[RuleEngine, list[Row]]:
-    [unit] = draw_units(FAMILIES["upright freezer"], 1, seed=1, first=index)
+def freezer(
+    index: int,
+    days: float,
+    faults: list[Fault],
+    family: str = "upright freezer",
+    seed: int = 1,
+) -> tuple[RuleEngine, list[Row]]:
+    """A bare probe read every 5 min on a family's freezer drawn by `draw_units`."""
+    [unit] = draw_units(FAMILIES[family], 1, seed=seed, first=index)
     site = school(
         devices=[{"id": "f", "kind": "freezer", "building": "canteen", "interval_s": EVERY_S}]
     )
     model = ColdStorageModel(
-        site.devices[0], cold_params(unit), SiteDay.of(site), seed=index, faults=[leak]
+        site.devices[0], cold_params(unit), SiteDay.of(site), seed=index, faults=faults
     )
     times = MIDNIGHT.timestamp() + np.arange(0, days * 86_400, EVERY_S)
     temps = model.read(times).values["temp_c"]
@@ -54,7 +61,7 @@ def judged(points: list[SealHealthPoint]) -> list[SealHealthPoint]:
 def test_hours_without_a_clean_cycle_are_still_judged_and_say_so() -> None:
     onset = MIDNIGHT + timedelta(days=6)
     leak = Fault(FaultType.SEAL_LEAK, "f", onset.timestamp(), severity=0.6, ramp_s=12 * 3600.0)
-    rules, rows = freezer(1, 10, leak)
+    rules, rows = freezer(1, 10, [leak])
     _, points = run(rules, rows)
     shown = judged(points)
     assert shown and all("evidence_h" in p.evidence for p in shown), "per-cycle norms learned"
