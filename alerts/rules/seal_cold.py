@@ -81,7 +81,7 @@ from alerts.rules.seal_duty import (
     score_hour,
     window_duty,
 )
-from alerts.rules.seal_fold import hour_cycling, judges_period, window_cycling
+from alerts.rules.seal_fold import about, hour_cycling, judges_period, usual_period, window_cycling
 from alerts.rules.seal_power import (
     heater_on,
     kitchen_shift,
@@ -444,9 +444,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # cycles it may only agree with them (`seal_fuse`)
             bare = not st.metered and cycles is None
             probe = None if st.metered else learn_duty(st.history, self._probe_limits, hour_falls)
+            usual = usual_period(st.history)
             period = (
-                learn_duty(st.history, self._probe_limits, hour_cycling)
-                if not st.metered and judges_period(st.history, self._inference.read_ms)
+                learn_duty(st.history, self._probe_limits, about(usual))
+                if usual
+                and not st.metered
+                and judges_period(st.history, self._inference.read_ms, usual)
                 else None
             )
             if spread or duty is not None or (bare and (probe is not None or period is not None)):
@@ -454,7 +457,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
-                st.fold_model, st.fold = period, CusumState()
+                st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
                 st.power.counted = counted
                 self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0

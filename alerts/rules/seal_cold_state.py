@@ -14,7 +14,7 @@ from alerts.rules.seal import ScoreState
 from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_duty import CleanTime, DutyModel
-from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold, usual_ms
+from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
 
@@ -75,6 +75,7 @@ class ColdSealState:
     # fold on (`seal_fold`)
     fold_readings: list[tuple[int, float]] = field(default_factory=list)
     fold_model: DutyModel | None = None
+    fold_usual_ms: float | None = None  # the usual period the model was learned about
     fold: CusumState = field(default_factory=CusumState)
     # whole metered cycles in every hour, doors included (`seal_power`)
     power: PowerState = field(default_factory=PowerState)
@@ -124,7 +125,7 @@ def fold_reading(st: ColdSealState, ts: int, temp: float, read_ms: float | None)
 def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> None:
     """The settled hour's fold, on its clean readings and the hour's before (readings in
     time a disturbance claimed back, seen on the probe only at its peak, are left out),
-    about the usual period at its hour once that is learned."""
+    about the unit's usual period once that is learned (`seal_fold._BAND`)."""
     if read_ms is None or read_ms < SPARSE_MS:
         return
     end = hour.start_ms + HOUR_MS
@@ -134,7 +135,7 @@ def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> N
         for ms, c in st.fold_readings
         if end - FOLD_WINDOW_MS <= ms < end and not any(a <= ms < b for a, b in spans)
     ]
-    usual = usual_ms(st.fold_model, hour.hour)
+    usual = st.fold_usual_ms if st.fold_model is not None else None
     found = fold([ms for ms, _ in kept], [c for _, c in kept], read_ms, usual)
     if found is not None:
         hour.fold_period_ms, hour.fold_on = found.period_ms, found.on_share

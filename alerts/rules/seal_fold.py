@@ -46,16 +46,17 @@ import numpy.typing as npt
 
 from alerts.rules.seal import Change
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_duty import DutyModel
+from alerts.rules.seal_duty import DutyModel, HourValue
 
 __all__ = [
     "FOLD_WINDOW_MS",
     "SPARSE_MS",
     "Fold",
+    "about",
     "fold",
     "hour_cycling",
     "judges_period",
-    "usual_ms",
+    "usual_period",
     "window_cycling",
 ]
 
@@ -96,12 +97,15 @@ _MOST_ON = 0.45
 # would fold a leaky one under two, where it aliases into a longer one.
 _LEAST_INTERVALS = 3.0
 _MIN_FOLDS = 12  # learning hours with a fold the unit's usual period and on-share need
-# Once the unit's usual period at an hour is learned, a fold is sought within this factor of
-# it. A leak or a warm kitchen moves the period by tens of percent (from an on-share of 0.2
-# to 0.5 it shortens by a third); a fold far shorter is no cycle of this cabinet but readings
-# a few intervals apart that a slow tooth keeps alike (a healthy upright freezer of the
-# tuning families, 32-min cycles read every 2 min, folded now and then at 4-6 min and its
-# evidence crept up to an alert over days).
+# The unit's usual period is the median of its learning hours' folds; those further than
+# this factor from it are set aside, and once it is learned a fold is sought only within it.
+# A leak or a warm kitchen moves the period by tens of percent (from an on-share of 0.2 to
+# 0.5 it shortens by a third); a fold far shorter is no cycle of this cabinet but readings a
+# few intervals apart that a slow tooth keeps alike, where a door's time was left out and
+# warmed food gives its heat back. A healthy upright freezer of the tuning families (32-min
+# cycles read every 2 min) folded so now and then at 4-6 min, and its evidence crept up to
+# an alert over days; a held-out walk-in's busy hours folded so most days, and its norms
+# for those hours were such folds.
 _BAND = 2.0
 
 F64 = npt.NDArray[np.float64]
@@ -187,22 +191,36 @@ def hour_cycling(hour: HourFeatures) -> float | None:
     return _HOUR_MS / hour.fold_period_ms if hour.fold_period_ms else None
 
 
-def usual_ms(model: DutyModel | None, hour: int) -> float | None:
-    """The learned period at a local hour (its norm's cycles per hour), None before."""
-    norm = model.hours.get(hour) if model is not None else None
-    return _HOUR_MS / math.exp(norm.center) if norm is not None else None
+def usual_period(history: list[HourFeatures]) -> float | None:
+    """The unit's usual period (ms): the median of its learning hours' folds, None for
+    fewer than `_MIN_FOLDS` of them."""
+    folds = [h.fold_period_ms for h in history if h.fold_period_ms]
+    return float(np.median(folds)) if len(folds) >= _MIN_FOLDS else None
 
 
-def judges_period(history: list[HourFeatures], interval_ms: float | None) -> bool:
-    """Whether the learning hours say the period moves with a leak on this unit: folded in
-    enough hours, usually under half the time on, and usually long enough against the
-    reading interval that a leak's shorter period still folds."""
-    folds = [h for h in history if h.fold_period_ms]
-    if interval_ms is None or len(folds) < _MIN_FOLDS:
+def about(usual_ms: float) -> HourValue:
+    """An hour's cycles per hour where its fold lies within `_BAND` of the usual period."""
+
+    def cycling(hour: HourFeatures) -> float | None:
+        period = hour.fold_period_ms
+        return hour_cycling(hour) if usual_ms / _BAND <= period <= usual_ms * _BAND else None
+
+    return cycling
+
+
+def judges_period(
+    history: list[HourFeatures], interval_ms: float | None, usual_ms: float | None
+) -> bool:
+    """Whether the learning hours say the period moves with a leak on this unit: folded
+    about the usual period in enough hours, usually under half the time on, and the usual
+    period long enough against the reading interval that a leak's shorter one still folds."""
+    if interval_ms is None or usual_ms is None:
         return False
-    period = float(np.median([h.fold_period_ms for h in folds]))
-    on = float(np.median([h.fold_on for h in folds]))
-    return on <= _MOST_ON and period >= _LEAST_INTERVALS * interval_ms
+    near = about(usual_ms)
+    ons = [h.fold_on for h in history if near(h) is not None]
+    if len(ons) < _MIN_FOLDS:
+        return False
+    return float(np.median(ons)) <= _MOST_ON and usual_ms >= _LEAST_INTERVALS * interval_ms
 
 
 def window_cycling(hours: list[HourFeatures], model: DutyModel) -> Change | None:

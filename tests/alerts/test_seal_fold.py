@@ -16,7 +16,7 @@ from alerts import RuleId
 from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_fold import fold, judges_period
+from alerts.rules.seal_fold import about, fold, judges_period, usual_period
 from firmware_sim.faults import Fault, FaultType
 from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT
@@ -99,13 +99,28 @@ def folded_hours(period_min: float, on_share: float, count: int) -> list[HourFea
     ]
 
 
+def judged(hours: list[HourFeatures], every_ms: float | None = 5 * MINUTE_MS) -> bool:
+    return judges_period(hours, every_ms, usual_period(hours))
+
+
 def test_the_period_is_judged_only_where_a_leak_shortens_it_and_it_still_folds() -> None:
-    every = 5 * MINUTE_MS
-    assert judges_period(folded_hours(17.5, 0.35, 24), every)
-    assert not judges_period(folded_hours(17.5, 0.55, 24), every)  # on over half: flat
-    assert not judges_period(folded_hours(12.0, 0.3, 24), every)  # a leak's would alias
-    assert not judges_period(folded_hours(17.5, 0.35, 6), every)  # too few folds
-    assert not judges_period(folded_hours(17.5, 0.35, 24), None)
+    assert judged(folded_hours(17.5, 0.35, 24))
+    assert not judged(folded_hours(17.5, 0.55, 24))  # on over half: the period barely moves
+    assert not judged(folded_hours(12.0, 0.3, 24))  # a leak's shorter period would alias
+    assert not judged(folded_hours(17.5, 0.35, 6))  # too few folds to say
+    assert not judged(folded_hours(17.5, 0.35, 24), None)
+
+
+def test_learning_folds_far_from_the_usual_period_are_set_aside() -> None:
+    # the nights fold on the cycle; some busy hours on two reading intervals (a slow tooth's
+    # readings a few intervals apart alike, see the drifting window above)
+    hours = folded_hours(32.0, 0.35, 30) + folded_hours(4.2, 0.7, 12)
+    usual = usual_period(hours)
+    assert usual is not None and usual / MINUTE_MS == pytest.approx(32.0)
+    assert judged(hours)  # the short folds' on-share does not count
+    near = about(usual)
+    assert [near(h) is not None for h in hours] == [True] * 30 + [False] * 12
+    assert near(hours[0]) == pytest.approx(60 / 32.0)
 
 
 # -- through the engine, on the simulator's chest freezer ----------------------------------
