@@ -121,13 +121,16 @@ def evidence_streams(
     (`seal_fuse.Stream.move`). The metered hours' moves are not: an hour's on-share scatters
     by 0.17-0.27 (log) about its norm, more than their least move (0.10), so any run of hours
     the evidence picks out moved by the picking (a healthy metered fridge's whole cycles went
-    pending on a run of 8 hours moved by 0.25, tests/alerts/test_seal_metered.py)."""
+    pending on a run of 8 hours moved by 0.25, tests/alerts/test_seal_metered.py). A sparse
+    probe's folded period is (`seal_fold`): its hours scatter by 0.004-0.034 (log) about
+    their norms on the tuning families' folded units, far under its least move, and its last
+    16 folded hours span a day or two on a busy unit, half of them from before a leak."""
     metered = any(p in _METERED and m is not None for p, _, m, _, _ in named)
     streams: list[Stream] = []
     for prefix, state, model, min_move, alone in named:
         if model is None:
             continue
-        run_move = metered and prefix == ""
+        run_move = (metered and prefix == "") or prefix == "period_"
         stream = Stream(prefix.rstrip("_") or "cycles", state, model, min_move, alone, run_move)
         found[f"{prefix}evidence"] = round(state.evidence / model.h, 2)
         found[f"{prefix}evidence_move"] = round(stream.move, 3)

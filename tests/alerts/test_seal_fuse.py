@@ -198,6 +198,14 @@ def test_only_a_metered_units_cycles_read_their_move_over_the_run() -> None:
     assert not power.moved and metered["power_evidence_move"] == pytest.approx(0.125)
 
 
+def test_a_folded_periods_move_is_read_over_its_run() -> None:
+    # a busy unit's last 16 folded hours span a day or two, half from before a leak
+    state = CusumState(evidence=10.0, run_cycles=8, recent=[0.0] * 8 + [0.25] * 8)
+    found: dict[str, float | int | str | None] = {}
+    [period] = evidence_streams([("period_", state, CusumModel({}, 0.5, 10.0), 0.1, True)], found)
+    assert period.moved and found["period_evidence_move"] == pytest.approx(0.25)
+
+
 # -- through the engine, on the simulator -------------------------------------------------
 
 
