@@ -91,6 +91,9 @@ class HourFeatures:
     warm: list[float] = field(default_factory=list)  # K/h, compressor off
     cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive; 0: unread
     duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
+    # the same cycles' rates fitted through the middle of each half (`cycle_inference`)
+    warm_fit: list[float] = field(default_factory=list)
+    cool_fit: list[float] = field(default_factory=list)
     # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
     clean_ms: int = 0
     clean_on_ms: int = 0

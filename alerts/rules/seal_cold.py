@@ -252,6 +252,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.on_ms += cycle.on_ms
         hour.warm.append(cycle.warm_rate)
         hour.cool.append(0.0 if cycle.short_run else cycle.cool_rate)  # 0: not read
+        hour.warm_fit.append(cycle.warm_fitted)
+        hour.cool_fit.append(0.0 if cycle.short_run else cycle.cool_fitted)
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
         if metered:
@@ -265,7 +267,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         at a phase the recent teeth crowded (`repeat_weight`)."""
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
-        logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1])
+        logs = cycle_log(
+            hour.warm[-1], hour.cool[-1], hour.duty[-1], (hour.warm_fit[-1], hour.cool_fit[-1])
+        )
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))

@@ -63,7 +63,20 @@ __all__ = [
 _WEIGHTS = {"duty": 0.4, "warm_rate": 0.4, "pull_down": 0.2}
 # The smallest per-cycle spread believed, in log units (about a relative move): a probe's step
 # and a controller's timing make single cycles scatter by a few percent however steady.
-_SPREAD_FLOOR = {"duty": 0.03, "warm_rate": 0.04, "pull_down": 0.05}
+_SPREAD_FLOOR = {
+    "duty": 0.03,
+    "warm_rate": 0.04,
+    "pull_down": 0.05,
+    "warm_fit": 0.04,
+    "pull_fit": 0.05,
+}
+# A cycle's evidence (its z) is read from its turn-to-turn slopes, which scatter least from
+# cycle to cycle; its move, the size of the change that must matter (`seal_cold_min_move`),
+# from the slopes fitted through the middle of each half (`cycle_inference._FIT_BAND`),
+# which a probe's lag does not flatten: a held-out old unit's lagged 1-min probe read a
+# leak that lifted its heat load by a third as turn-to-turn slopes 10-14 % faster, and its
+# evidence stood at the threshold for a day below that move.
+_FITTED = {"warm_rate": "warm_fit", "pull_down": "pull_fit"}
 _MAD_TO_SIGMA = 1.4826
 # A cycle's z is clipped here (a Huber-style bound): a door the rule did not see can make
 # one cycle look very abnormal; many cycles, not one, must carry the evidence. The bound
@@ -185,13 +198,22 @@ class CusumState:
 def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     """Each clean cycle of the hour as log feature values (pull-down: log minutes per kelvin,
     so a slower pull-down is larger, as the other features move under a leak)."""
-    duties = hour.duty if len(hour.duty) == len(hour.warm) else [None] * len(hour.warm)
-    found = (cycle_log(w, c, d) for w, c, d in zip(hour.warm, hour.cool, duties, strict=True))
+    n = len(hour.warm)
+    duties = hour.duty if len(hour.duty) == n else [None] * n
+    fits: list[tuple[float, float] | None] = [None] * n  # an hour kept before fits were read
+    if len(hour.warm_fit) == n and len(hour.cool_fit) == n:
+        fits = list(zip(hour.warm_fit, hour.cool_fit, strict=True))
+    found = (
+        cycle_log(w, c, d, f) for w, c, d, f in zip(hour.warm, hour.cool, duties, fits, strict=True)
+    )
     return [logs for logs in found if logs]
 
 
-def cycle_log(warm: float, cool: float, duty: float | None) -> dict[str, float]:
-    """One cycle's log feature values (warming K/h, cooling K/h, metered on-share)."""
+def cycle_log(
+    warm: float, cool: float, duty: float | None, fitted: tuple[float, float] | None = None
+) -> dict[str, float]:
+    """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
+    rates fitted through the middle of each half, `fitted`, which size the move)."""
     logs: dict[str, float] = {}
     if warm > 0:
         logs["warm_rate"] = math.log(warm)
@@ -199,6 +221,11 @@ def cycle_log(warm: float, cool: float, duty: float | None) -> dict[str, float]:
         logs["pull_down"] = -math.log(cool)
     if duty is not None and duty > 0:
         logs["duty"] = math.log(duty)
+    if fitted is not None:
+        if fitted[0] > 0:
+            logs[_FITTED["warm_rate"]] = math.log(fitted[0])
+        if fitted[1] > 0:
+            logs[_FITTED["pull_down"]] = -math.log(fitted[1])
     return logs
 
 
@@ -210,8 +237,15 @@ def score_cycle(logs: dict[str, float], norm: HourNorm, clip: float = _CLIP) -> 
     if not weight:
         return 0.0, 0.0
     z = sum(w * (logs[f] - norm.center[f]) / norm.spread[f] for f, w in parts) / weight
-    move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in parts) / weight
+    sized = [(_sizing(f, logs, norm), w) for f, w in parts]
+    move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in sized) / weight
     return max(-_CLIP, min(clip, z)) - norm.offset, move - norm.move
+
+
+def _sizing(feature: str, logs: dict[str, float], norm: HourNorm) -> str:
+    """The feature a cycle's move is sized by: the fitted rate where read (`_FITTED`)."""
+    fitted = _FITTED.get(feature)
+    return fitted if fitted is not None and fitted in logs and fitted in norm.center else feature
 
 
 def repeat_weight(cycle: InferredCycle) -> float:
