@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from matplotlib import font_manager, rc_context
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from core.fonts import font_entries
 from core.model import Carrier
 from energy.charts import (
     building_totals,
@@ -57,7 +58,7 @@ _STEP_ROWS_MAX = _HALF_PAGE_ROWS + 9 * _PAGE_ROWS
 
 def cjk_font() -> str | None:
     """The first CJK font matplotlib can find, or None."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    installed = {f.name for f in font_entries(CJK_FONTS)}
     return next((name for name in CJK_FONTS if name in installed), None)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from matplotlib import font_manager, get_data_path
 
 from alerts.register_export.labels import Lang
+from core.fonts import font_entries
 
 __all__ = ["CJK_FONTS", "PageFont", "cjk_font", "page_font"]
 
@@ -56,4 +57,4 @@ def _installed_cjk() -> tuple[str, PageFont] | None:
 
 
 def _entries() -> list[font_manager.FontEntry]:
-    return list(font_manager.fontManager.ttflist)
+    return font_entries(CJK_FONTS)
