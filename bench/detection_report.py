@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["table"]
 
 _COLD_HEAD = (
-    f"{'family':<28} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
+    f"{'family':<30} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
     f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} {'warm':>4} "
     f"{'excursions: food':>22} {'air':>16}"
 )
@@ -15,7 +15,7 @@ _COLD_HEAD = (
 
 def table(report: dict[str, Any]) -> str:
     lines = [
-        f"families: {', '.join(report['families'])}  (seed {report['seed']}; tuning: "
+        f"families: {', '.join(report['families'])}  (seed {_seeds(report['seed'])}; tuning: "
         f"{', '.join(report['split']['tuning'])})",
         "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (warm: over-temperature "
         "alarms on healthy units whose food really was above the limit); leak S: detected/leaks, "
@@ -30,8 +30,11 @@ def table(report: dict[str, Any]) -> str:
     for family, by_variant in report["cold"].items():
         for variant, score in by_variant.items():
             lines.append(_cold_row(family, variant, score))
+    total = f"all {len(report['families'])} families"
+    if len(report["seed"]) > 1:
+        total += f" x {len(report['seed'])} seeds"
     for variant, score in report["totals"].items():  # empty with --no-cold
-        lines.append(_cold_row(f"all {len(report['cold'])} families", variant, score))
+        lines.append(_cold_row(total, variant, score))
     if report["disinfection"]:
         lines += [
             "",
@@ -53,13 +56,17 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _seeds(seeds: list[int]) -> str:
+    return ",".join(str(s) for s in seeds)
+
+
 def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     leaks = [_leak(score["seal_leaks"][k]) for k in ("0.2", "0.35", "0.6")]
     ex = score["over_temp_excursions"]
     food = ex.get("food")
     by_food = "-" if food is None else _excursion(food) + f" in band:{ex['food_never_crossed']}"
     return (
-        f"{family:<28} {variant:<16} {score['healthy_unit_days']:>9.0f} "
+        f"{family:<30} {variant:<16} {score['healthy_unit_days']:>9.0f} "
         f"{_num(score['seal_false_per_unit_day'], 3):>10} {leaks[0]:>16} {leaks[1]:>16} "
         f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "
         f"{score.get('over_temp_alarms_food_warm', 0):>4} {by_food:>22} {_excursion(ex):>16}"

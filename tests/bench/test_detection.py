@@ -8,8 +8,10 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
 from alerts import RuleId
+from bench import detection
 from bench.detection_cold import (
     ColdPlan,
     build_cohort,
@@ -117,3 +119,17 @@ def test_a_cycle_is_spoiled_by_what_the_chamber_held_not_by_its_plan() -> None:
     for cycle, expected in ((full, True), (short, False)):
         trace = simulate_cabinet(cabinet, [cycle], MONDAY, MONDAY + 86_400, seed=1)
         assert (trace.held_min(cycle, 120.0) >= 10.0) is expected
+
+
+def test_several_seeds_are_scored_apart_and_a_bad_list_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert detection._seeds("2") == [2]
+    assert detection._seeds("1,2,3") == [1, 2, 3]
+    assert detection._label("chest freezer", 2, [1, 2]) == "chest freezer #2"
+    assert detection._label("chest freezer", 1, [1]) == "chest freezer"
+    for bad, said in (("1,x", "a seed is a whole number"), ("1,1", "each seed once")):
+        with pytest.raises(SystemExit) as stopped:
+            detection.main(["--seed", bad, "--no-cold", "--no-disinfection"])
+        assert stopped.value.code == 2
+        assert said in capsys.readouterr().err
