@@ -359,13 +359,18 @@ class Disturbances:
             return None
         return start + signature.length_ms
 
-    def outlasted_signature(self, ts: int) -> bool:
+    def outlasted_signature(self, ts: int, *, since_ms: int | None = None) -> bool:
         """The warm spell in progress has lasted longer than this unit's defrosts with their
         pull-down: whatever it is, it is not one of them (a heater that does not stop, a
-        compressor that died)."""
+        compressor that died). With `since_ms`, timed from then where it falls within the
+        spell (the caller saw the compressor pull the air down at that time)."""
         learned, signature = self.state.learned, self.signature()
         start = learned.episode_start_ms
-        return signature is not None and start is not None and ts > start + signature.length_ms
+        if signature is None or start is None:
+            return False
+        if since_ms is not None:
+            start = max(start, since_ms)
+        return ts > start + signature.length_ms
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""

@@ -46,12 +46,19 @@ does not raise an alert on food that never warmed. A fault keeps the air above t
 warming after the spell, and is not excused; nor is air that stops stepping down above the
 limit without having been in band during the run (a compressor that holds 10 °C): the food
 is cooling toward a temperature above the limit, warm since the air's last step down, and
-from the start of the run once the spell has outlasted this unit's defrosts. `judge_on: air`
-judges the air probe as before. Either way the air reading (`temp_c`) and the estimate
-(`product_c`) are in every finding's evidence, with the time constant used and its source
-(`tau_min`, `tau_source`: default, config or learned from a food-simulant probe). A device
-that publishes a food probe (`food_temp_c`) is judged on it, the estimate standing in only
-while the probe is silent. Under-temperature stays on the air.
+from the start of the run once the spell has outlasted this unit's defrosts. Doors opened
+meanwhile hold the air up without a stall: a door contact's, or, on a bare probe, a door seen
+in the air itself (a step up and back down to where it was, which a thermostat held on above
+the limit does not make, nor a dead compressor's climbing air). A spell that outlasts this
+unit's defrosts is timed from the air's latest pull-down into band below the food within it,
+if any: a busy kitchen's doors can hold the air above its usual ceiling from the afternoon
+into the evening's defrost, one spell to the probe, with a working compressor in between.
+
+`judge_on: air` judges the air probe as before. Either way the air reading (`temp_c`) and the
+estimate (`product_c`) are in every finding's evidence, with the time constant used and its
+source (`tau_min`, `tau_source`: default, config or learned from a food-simulant probe). A
+device that publishes a food probe (`food_temp_c`) is judged on it, the estimate standing in
+only while the probe is silent. Under-temperature stays on the air.
 """
 
 from __future__ import annotations
@@ -92,6 +99,12 @@ class ExcursionState:
     # while is a stall.
     pull_c: float | None = None
     pull_ms: int | None = None
+    # A door seen in the air alone (a bare probe has no contact): the air rose a step above
+    # its lowest since the last such bump, and came back down to it. That trough, when the
+    # rise began, and when the latest bump was pulled out.
+    trough_c: float | None = None
+    rise_ms: int | None = None
+    bump_ms: int | None = None
     low_c: float | None = None  # the coldest air of the run: in band, the pull-down succeeded
 
 
@@ -105,6 +118,15 @@ _COOLING_MARGIN_C = 1.0
 # cabinet that cannot pull down: its food is cooling toward a temperature above the limit.
 _PULL_STEP_C = 1.0
 _STALL_MS = 15 * MINUTE_MS
+
+
+@dataclass(slots=True)
+class PulledIn:
+    """When the air was last pulled down into band below the food (`_note_pulled_in`), and
+    its warmest since."""
+
+    at_ms: int | None = None
+    crest_c: float | None = None
 
 
 class ExcursionRule(StatefulRule[ExcursionState]):
@@ -133,6 +155,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self._air_c: float | None = None
         self._product_c: float | None = None
         self._food_c: float | None = None  # the food probe's reading, when the device has one
+        self.pulled_in = PulledIn()
 
     def snapshot(self) -> Any:
         product = self.product.state if self.product is not None else None
@@ -141,6 +164,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             "run": dump_state(self.state),
             "product": product and dump_state(product),
             "tau": learner and dump_state(learner),
+            "pulled_in": dump_state(self.pulled_in),
         }
 
     def restore(self, data: Any) -> None:
@@ -155,6 +179,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if self.tau_learner is not None and data.get("tau") is not None:
             self.tau_learner.state = load_state(type(self.tau_learner.state), data["tau"])
             self._use_learned_tau()
+        if data.get("pulled_in") is not None:
+            self.pulled_in = load_state(PulledIn, data["pulled_in"])
 
     @property
     def firing(self) -> bool:
@@ -167,6 +193,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         st, ts = self.state, sample.ts_ms
         self._learn_tau(sample, air)
         temp = self._judged(ts, air, sample.get(FOOD_PROBE))
+        self._note_pulled_in(ts, air)
         gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
         st.last_ms = ts
         if st.phase == "firing":
@@ -263,6 +290,22 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.pull_c = air
         elif air <= st.pull_c - _PULL_STEP_C:
             st.pull_c, st.pull_ms = air, ts
+        self._note_bump(ts, air)
+
+    def _note_bump(self, ts: int, air: float) -> None:
+        # Above the limit the thermostat holds the compressor on, so air that rises a step and
+        # comes back down to where it was is not the compressor's cycle: it is warm air let
+        # in and pulled out again, a door the probe saw (1 K: beyond a 0.5 K display step and
+        # noise). Over a compressor that died, the air a door warmed falls back only to a
+        # level that keeps climbing.
+        st = self.state
+        if st.rise_ms is None:
+            if st.trough_c is None or air < st.trough_c:
+                st.trough_c = air
+            elif air >= st.trough_c + _PULL_STEP_C:
+                st.rise_ms = ts
+        elif st.trough_c is not None and air <= st.trough_c:
+            st.bump_ms, st.rise_ms, st.trough_c = ts, None, air
 
     def _pulling(self, ts: int) -> bool:
         """The air stepped down within a pull-down's while: a compressor at work, bringing
@@ -281,8 +324,14 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if not never_in_band or since is None or air <= self.limit:
             return False
         # A door opened meanwhile warms the air the compressor is pulling down: 15 min of a
-        # shut door without a step down is a stall, not a busy kitchen's morning.
+        # shut door without a step down is a stall, not a busy kitchen's morning. Without a
+        # door contact, the doors the air showed (`_note_bump`) stand in, and so does a rise
+        # not yet back down for a stall's while: a door seen by a 5-min probe on its way up,
+        # or a compressor that quit, whose air is still climbing 15 min on.
         quiet = ts - _STALL_MS
+        seen = (st.bump_ms, st.rise_ms)
+        if any(at is not None and at >= quiet for at in seen):
+            return False
         return ts - since > _STALL_MS and not self._disturbances.door_since(quiet)
 
     def _check_excuse(self, ts: int, out: list[Finding], air: float) -> None:
@@ -312,11 +361,30 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return
         self._start_counting(self._count_from(run_start, ts), ts, st.peak_c, out)
 
+    def _note_pulled_in(self, ts: int, air: float) -> None:
+        """Note when the air was last pulled down into band: at or below the limit, two steps
+        under its warmest since the time before, and at or below the food's estimate (the
+        food cooling). Only a working compressor does that; a dead one's air, fallen back
+        after a door, stays above the food that lags it."""
+        pulled = self.pulled_in
+        if pulled.crest_c is None or air > pulled.crest_c:
+            pulled.crest_c = air
+            return
+        estimate = self._product_c
+        if estimate is None or not self.above or air > self.limit or air > estimate:
+            return
+        if air <= pulled.crest_c - 2 * _PULL_STEP_C:
+            pulled.at_ms, pulled.crest_c = ts, air
+
     def _outlasted(self, ts: int) -> bool:
         """The warm spell in progress outlasted this unit's defrosts, never pulling down or
-        with its pull-down stalled above the limit."""
+        with its pull-down stalled above the limit. A spell is timed from the air's latest
+        pull-down into band within it: a busy kitchen's doors can keep the air above its
+        usual ceiling from the afternoon into the evening's defrost, one spell on the probe,
+        and the compressor that brought the air back into band in between is no fault."""
         st = self.state
-        if not self.above or not self._disturbances.outlasted_signature(ts):
+        since = self.pulled_in.at_ms
+        if not self.above or not self._disturbances.outlasted_signature(ts, since_ms=since):
             return False
         air = self._air_c if self._air_c is not None else self.limit
         return not st.cooled or self._stalled(ts, air)
