@@ -24,6 +24,7 @@ from alerts.model import (
 from alerts.product_log import AirReadings
 from alerts.register_bands import BandSpan, LimitChange, band_spans, judged_days, limit_changes
 from alerts.rules.product import JudgeOn, judge_on, tau_min
+from alerts.seal_basis import SealBasis, seal_basis
 from alerts.store import DayWindow, RegisterStore
 from core.admin_records import LimitPeriod
 from core.config import SiteConfig
@@ -109,6 +110,13 @@ class SealHealth:
     @property
     def learning(self) -> bool:
         return self.learned is not None
+
+    @property
+    def basis(self) -> SealBasis | None:
+        """What the latest verdict rests on (`alerts.seal_basis`); None while learning."""
+        if self.learning or not self.points:
+            return None
+        return seal_basis(self.points[-1])
 
 
 def keeps_temperature_log(device: Device) -> bool:

@@ -226,10 +226,18 @@ def seal_health(
             "zh": f"学习中：{n} / {m} {'小时' if unit == 'h' else '个周期'}",
             "en": f"learning, {n} {unit} of {m}",
         }
+    basis = health.basis
     return {
         "device": device.id,
         "status": "learning" if health.learning else "judged",
         "learning": learning,
+        "basis": None
+        if basis is None
+        else {
+            "streams": list(basis.streams),
+            "compressor_seen": basis.compressor_seen,
+            **basis.text(device.interval_s),
+        },
         "points": [
             {"t": p.ts.astimezone(zone).isoformat(), "health": round(p.health, 3), **p.evidence}
             for p in health.points

@@ -38,6 +38,10 @@ class SealView:
     unit: str
     points: list[SealHealthPoint]
     spark: str  # SVG polyline points of health over the days shown
+    # What the latest verdict rests on, in words per language (`alerts.seal_basis`), and
+    # whether the compressor's cycle is seen at all (else the words are a caution).
+    basis: dict[str, str] | None = None
+    compressor_seen: bool = True
 
     @property
     def latest(self) -> SealHealthPoint | None:
@@ -58,6 +62,7 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         today,
         now,
     )
+    basis = health.basis
     return SealView(
         health.learning,
         health.learned,
@@ -65,6 +70,8 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         health.unit,
         health.points,
         spark(health.points, now - timedelta(days=SEAL_DAYS), now),
+        None if basis is None else basis.text(device.interval_s),
+        basis is None or basis.compressor_seen,
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from core.clock import StepClock
-from core.records import Role
+from core.records import Role, SealHealthPoint
 from dashboard_api import ApiContext, create_app
 from tests.alerts.conftest import Harness, school, series
 from tests.dashboard_api.accounts import with_accounts
@@ -318,3 +318,41 @@ async def test_seal_baseline_relearn_is_asked_for_by_a_person(
     assert unnamed.status_code == 422 and "reason" in unnamed.json()["message"]
     viewer = await client.post("/api/devices/fridge-1/seal-health/relearn", json=body)
     assert viewer.status_code == 403 and "needs the role staff" in viewer.json()["message"]
+
+
+async def test_seal_health_says_what_its_verdicts_rest_on(tmp_path: Path) -> None:
+    # A chest freezer's bare probe read every 5 min on a 12-min cycle: the rule learned only
+    # the share of falling readings (no tooth read, no period folded). Its health of 1 says
+    # nothing was seen, and seal-health says so with what would help; a unit whose probe draws
+    # its cycles, or a meter that reads them, is judged on them.
+    device = {"id": "fridge-1", "kind": "fridge", "building": "canteen", "interval_s": 300}
+    harness = Harness(tmp_path / "basis.duckdb", school(devices=[device]), StepClock(NOON))
+    sparse = {"probe_evidence": 0.1, "probe_h": 10.0, "window_cycles": 0, "window_h": 36}
+    drawn = {"evidence": 0.2, "evidence_h": 12.0, "window_cycles": 8, "probe_evidence": 0.0}
+    metered = {**sparse, "duty_evidence": 0.3}
+    app = app_for(harness)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://api", headers=app.state.viewer
+    ) as client:
+        bases = []
+        for hour, evidence in enumerate((sparse, drawn, metered)):
+            point = SealHealthPoint(
+                harness.config.site.id, "fridge-1", local(9 + hour, 0), 1.0, evidence
+            )
+            harness.store.save_seal_health([point])
+            body = (await client.get("/api/devices/fridge-1/seal-health")).json()
+            assert body["status"] == "judged"
+            bases.append(body["basis"])
+    app.state.accounts.close()
+    harness.close()
+    assert bases[0]["streams"] == ["probe_share"] and bases[0]["compressor_seen"] is False
+    assert bases[0]["en"].startswith("The probe (a reading every 5 min) does not resolve")
+    assert "每 5 分钟" in bases[0]["zh"]
+    assert bases[1]["streams"] == ["cycles", "probe_share"] and bases[1]["compressor_seen"]
+    assert bases[1]["en"] == (
+        "Judged on the compressor's cycles in the probe's sawtooth, the share of the probe's "
+        "readings that fall."
+    )
+    assert bases[2]["streams"] == ["probe_share", "metered_duty"]
+    assert bases[2]["compressor_seen"] is True

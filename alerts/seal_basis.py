@@ -1,0 +1,105 @@
+"""What a cold cabinet's door-seal verdicts rest on, read from its latest judged point.
+
+A seal verdict is only as good as what the data shows of the compressor. The rule keeps up to
+five streams of evidence (`alerts.rules.seal_confirm.evidence_streams`), each present in a
+point's evidence (`{prefix}evidence`) once its baseline was learned:
+
+- cycles: each clean compressor cycle drawn by the probe's sawtooth (`seal_cusum`);
+- period: the cycle's period folded from a sparse probe's readings (`seal_fold`);
+- probe share: the share of the probe's readings that fall, per hour (`seal_probe_duty`);
+- metered on-share and power: a plug meter's view of the compressor (`seal_duty`,
+  `seal_power`).
+
+A probe read every 5 min on a chest freezer that cycles every 12 min takes 2-3 readings a
+cycle: no tooth can be read and no period folded, and the falling share stays near a half
+whatever the compressor does (a bench unit's 0.6 leak more than doubled its on-share and was
+never seen from the probe). Such a unit looks healthy on the page for want of evidence, not
+because of it: the basis says so, with what would let the rule see the cycles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.records import SealHealthPoint
+
+__all__ = ["STREAMS", "SealBasis", "seal_basis"]
+
+# (evidence key prefix, the stream's name), as `seal_cold` names them.
+STREAMS: tuple[tuple[str, str], ...] = (
+    ("", "cycles"),
+    ("period_", "period"),
+    ("probe_", "probe_share"),
+    ("duty_", "metered_duty"),
+    ("power_", "power"),
+)
+_SEES_COMPRESSOR = ("period", "metered_duty", "power")
+
+_ZH = {
+    "cycles": "探头锯齿波中的压缩机周期",
+    "period": "探头读数折叠出的周期长度",
+    "probe_share": "探头读数下降的比例",
+    "metered_duty": "电表测得的运行比例",
+    "power": "每个周期的功率",
+}
+_EN = {
+    "cycles": "the compressor's cycles in the probe's sawtooth",
+    "period": "the cycle period folded from the probe's readings",
+    "probe_share": "the share of the probe's readings that fall",
+    "metered_duty": "the metered on-share",
+    "power": "the power per cycle",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SealBasis:
+    streams: tuple[str, ...]  # the evidence streams learned, in `STREAMS` order
+    # The compressor's cycle is seen: the probe draws its teeth now (clean cycles in the
+    # point's window), its period is folded, or a meter reads it.
+    compressor_seen: bool
+
+    def text(self, interval_s: float) -> dict[str, str]:
+        """The basis in words (zh, en): what the verdicts rest on and, when the compressor is
+        not seen, that a healthy score says little and what would help."""
+        zh = "、".join(_ZH[s] for s in self.streams)
+        en = ", ".join(_EN[s] for s in self.streams)
+        if self.compressor_seen:
+            return {"zh": f"依据：{zh}。", "en": f"Judged on {en}."}
+        if "cycles" in self.streams:
+            # Learned from the probe's teeth, none clean lately (a leak can take a sparse
+            # probe's sawtooth away; so can a day of doors).
+            rest = [s for s in self.streams if s != "cycles"]
+            zh_rest = "、".join(_ZH[s] for s in rest) or "已有证据"
+            en_rest = ", ".join(_EN[s] for s in rest) or "the evidence gathered so far"
+            return {
+                "zh": f"近期探头没有画出完整的压缩机周期：目前只能依据{zh_rest}判断。",
+                "en": (
+                    "The probe has drawn no clean compressor cycle lately: the seal is judged "
+                    f"on {en_rest} for now."
+                ),
+            }
+        minutes = f"{interval_s / 60:g}"
+        return {
+            "zh": (
+                f"探头（每 {minutes} 分钟一次读数）分辨不出压缩机的周期，只能依据{zh}判断，"
+                "门封漏气可能很晚才被发现或发现不了。每分钟读数的探头、或电表/功率读数可以看到周期。"
+            ),
+            "en": (
+                f"The probe (a reading every {minutes} min) does not resolve the compressor's "
+                f"cycle: the seal is judged on {en} alone, which shows a leak late or not at "
+                "all. A probe read every minute, or a power reading, would show the cycles."
+            ),
+        }
+
+
+def seal_basis(point: SealHealthPoint) -> SealBasis | None:
+    """The basis of a judged point; None where it holds no stream (a steam cabinet, a point
+    from before the streams were recorded)."""
+    evidence = point.evidence
+    streams = tuple(name for prefix, name in STREAMS if f"{prefix}evidence" in evidence)
+    if not streams:
+        return None
+    cycles = evidence.get("window_cycles")
+    drawn = "cycles" in streams and isinstance(cycles, int | float) and cycles > 0
+    seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)
+    return SealBasis(streams, seen)
