@@ -214,19 +214,21 @@ async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
     """A verdict resting on the probe's falling share alone (no cycle read, no meter): the
     page says the healthy score rests on little, and what would help; one resting on the
     probe's cycles says so quietly."""
+
+    async def basis(hours_ago: int, evidence: dict[str, float], lang: str) -> tuple[str, str]:
+        point = SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=hours_ago), 1.0, evidence)
+        site.harness.store.save_seal_health([point])
+        page = (await viewer.get(f"/devices/sample-1?lang={lang}")).text
+        found = re.search(r'<p class="(\w+)" data-testid="seal-basis">([^<]*)</p>', page)
+        assert found is not None
+        return found.group(1), found.group(2)
+
     sparse = {"health": 1.0, "probe_evidence": 0.1, "window_cycles": 0, "window_h": 36}
-    point = SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=2), 1.0, sparse)
-    site.harness.store.save_seal_health([point])
-    page = (await viewer.get("/devices/sample-1")).text
-    basis = re.search(r'<p class="(\w+)" data-testid="seal-basis">([^<]*)</p>', page)
-    assert basis is not None and basis.group(1) == "notice"
-    assert "分辨不出压缩机的周期" in basis.group(2) and "探头读数下降的比例" in basis.group(2)
-    english = (await viewer.get("/devices/sample-1?lang=en")).text
-    assert "does not resolve the compressor&#39;s cycle" in english
+    kind, words = await basis(2, sparse, "zh")
+    assert kind == "notice"
+    assert "分辨不出压缩机的周期" in words and "探头读数下降的比例" in words
+    kind, words = await basis(2, sparse, "en")
+    assert "does not resolve the compressor&#39;s cycle" in words
     drawn = {"health": 1.0, "evidence": 0.1, "window_cycles": 9, "probe_evidence": 0.0}
-    later = SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=1), 1.0, drawn)
-    site.harness.store.save_seal_health([later])
-    page = (await viewer.get("/devices/sample-1?lang=zh")).text
-    basis = re.search(r'<p class="(\w+)" data-testid="seal-basis">([^<]*)</p>', page)
-    assert basis is not None and basis.group(1) == "muted"
-    assert basis.group(2).startswith("依据：探头锯齿波中的压缩机周期")
+    kind, words = await basis(1, drawn, "zh")
+    assert kind == "muted" and words.startswith("依据：探头锯齿波中的压缩机周期")
