@@ -111,6 +111,10 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
             "over_temp_false_per_unit_day": round(over / days, 4) if days else None,
             "over_temp_alarms_food_warm": warm,
             "over_temp_excursions": excursions,
+            "seal_unseen": {
+                key: sum(s["seal_unseen"][key] for s in scores)
+                for key in ("healthy", "leak", "failure", "leaks_missed")
+            },
         }
     return out
 

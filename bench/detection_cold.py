@@ -185,6 +185,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         # from a failure, the food's heat comes back out for most of a day; target none)
         "seal_failing_units": _seal_false_units(cohort, replayed, list(cohort.failures)),
         "seal_leaks": _seal_leaks(cohort, replayed),
+        "seal_unseen": _unseen(cohort, replayed),
         "over_temp_false_alarms": over_false,
         "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
         "over_temp_alarms_food_warm": over_warm,
@@ -232,6 +233,23 @@ def _seal_false_units(
         if times:
             out[device] = [t.isoformat(timespec="minutes") for t in times]
     return out
+
+
+def _unseen(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
+    """The units whose seal-health ends with the caution that the probe does not see the
+    compressor (`alerts.seal_basis`), per role, and the leaks among them never confirmed."""
+    unseen = set(replayed.unseen)
+    roles = {role: 0 for role in ("healthy", "leak", "failure")}
+    missed = 0
+    for j, device in enumerate(cohort.ids):
+        if device not in unseen:
+            continue
+        role = "leak" if j in cohort.leaks else "failure" if j in cohort.failures else "healthy"
+        roles[role] += 1
+        if j in cohort.leaks:
+            onset = _utc(cohort.leaks[j].onset_s)
+            missed += replayed.first(device, RuleId.SEAL_DEGRADATION, onset) is None
+    return {"units": sorted(unseen), **roles, "leaks_missed": missed}
 
 
 def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from alerts import AlertAction, AlertChange, AlertService, DisinfectionRecord, RuleId
+from alerts.seal_basis import seal_basis
 from core.clock import StepClock, to_epoch_ms, utc_from_ms
 from core.config import SiteConfig
 from core.readings import ReadingBatch
@@ -96,6 +97,9 @@ class Replayed:
     firings: list[Firing]
     disinfection: list[DisinfectionRecord]
     readings: int
+    # The cold cabinets whose latest seal verdict rests on evidence that does not see the
+    # compressor (`alerts.seal_basis`: the caution seal-health shows staff).
+    unseen: list[str] = field(default_factory=list)
 
     def first(self, device: str, rule: RuleId, after: datetime) -> datetime | None:
         return min(
@@ -150,7 +154,20 @@ def _replay(
             service.process(batch)
         service.tick(clock.instant)
     records = store.disinfection_records(SITE, date(1970, 1, 1), date(9999, 1, 1), None)
-    return Replayed(firings, records, len(ts))
+    return Replayed(firings, records, len(ts), _unseen(config, store, start, clock.instant))
+
+
+def _unseen(
+    config: SiteConfig, store: DuckDBAlertStore, start: datetime, end: datetime
+) -> list[str]:
+    out = []
+    for device in config.devices:
+        points = store.seal_health(SITE, device.id, start, end)
+        judged = [p for p in points if "learning" not in p.evidence]
+        basis = seal_basis(judged[-1]) if judged else None
+        if basis is not None and not basis.compressor_seen:
+            out.append(device.id)
+    return out
 
 
 def _note(change: AlertChange, into: list[Firing]) -> None:

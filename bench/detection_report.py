@@ -35,6 +35,14 @@ def table(report: dict[str, Any]) -> str:
         total += f" x {len(report['seed'])} seeds"
     for variant, score in report["totals"].items():  # empty with --no-cold
         lines.append(_cold_row(total, variant, score))
+    for variant, score in report["totals"].items():
+        unseen = score["seal_unseen"]
+        units = unseen["healthy"] + unseen["leak"] + unseen["failure"]
+        lines.append(
+            f"seal-health cautions that the probe does not see the compressor, {variant}: "
+            f"{units} units ({unseen['leak']} leaking, {unseen['leaks_missed']} of them never "
+            "confirmed)"
+        )
     if report["disinfection"]:
         lines += [
             "",

@@ -105,6 +105,24 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
         assert len(found["devices"]) == len(found["delays_h"])
 
 
+def test_the_score_counts_the_units_whose_probe_does_not_see_the_compressor() -> None:
+    # Two units end with seal-health's caution (`alerts.seal_basis`): a healthy one, and a
+    # leaking one that was never confirmed, which the totals call out apart.
+    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
+    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
+    leaky = sorted(cohort.ids[j] for j in cohort.leaks)
+    replayed = Replayed([], [], 0, unseen=[leaky[0], healthy[0]])
+    score = score_cohort(cohort, config_of(cohort), replayed)
+    assert score["seal_unseen"] == {
+        "units": sorted([leaky[0], healthy[0]]),
+        "healthy": 1,
+        "leak": 1,
+        "failure": 0,
+        "leaks_missed": 1,
+    }
+
+
 def test_a_cycle_is_spoiled_by_what_the_chamber_held_not_by_its_plan() -> None:
     """An aborted programme stops the heater 2-7 min after the chamber reached temperature;
     a compliant one holds 12-25 min. The chamber then cools, so the time above 120 °C is the
