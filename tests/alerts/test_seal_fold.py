@@ -17,7 +17,9 @@ from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_fold import about, fold, judges_period, usual_period
+from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
+from firmware_sim.models import ColdStorageModel, SiteDay
 from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT
 from tests.alerts.test_seal_inference import run
@@ -151,3 +153,29 @@ def test_a_sparse_chest_freezer_is_judged_on_its_period(index: int) -> None:
     assert fired, "the leak is confirmed"
     assert 0 <= (fired[0].at_ms - onset.timestamp() * 1000) / HOUR_MS <= 24
     assert "period" in str(fired[0].evidence["evidence_streams"]).split("+")
+
+
+def metered_chest(index: int, days: float, faults: list[Fault]) -> tuple[RuleEngine, list[Row]]:
+    """`chest` with a plug meter read with the probe, every 5 min (as sparse as the probe:
+    a 3-5 min run may fall between two readings)."""
+    rules, rows = chest(index, days, faults)
+    [unit] = draw_units(FAMILIES["chest freezer"], 1, seed=3, first=index)
+    model = ColdStorageModel(
+        rules.config.devices[0],
+        cold_params(unit),
+        SiteDay.of(rules.config),
+        seed=index,
+        faults=faults,
+    )
+    times = np.array([row[1].timestamp() for row in rows])
+    power = model.read(times).values["power_w"]
+    return rules, [(d, at, {**m, "power_w": float(power[i])}) for i, (d, at, m) in enumerate(rows)]
+
+
+def test_a_plug_meter_beside_a_sparse_probe_keeps_the_period_judged() -> None:
+    # A meter is extra evidence, never a reason to stop reading the probe: the period's norms
+    # are learned beside it, and the healthy unit raises nothing.
+    findings, points = run(*metered_chest(0, 10, []))
+    assert period_judged(points), "the period's norms were learned beside the meter"
+    assert any("duty_evidence" in p.evidence or "power_evidence" in p.evidence for p in points)
+    assert seal_fired(findings) == []
