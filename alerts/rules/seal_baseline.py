@@ -91,6 +91,8 @@ class HourFeatures:
     warm: list[float] = field(default_factory=list)  # K/h, compressor off
     cool: list[float] = field(default_factory=list)  # K/h, compressor on, positive; 0: unread
     duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
+    # how finely the meter read each of those on-shares (log units, `seal_cusum.cycle_log`)
+    duty_read: list[float] = field(default_factory=list)
     # the same cycles' rates fitted through the middle of each half (`cycle_inference`)
     warm_fit: list[float] = field(default_factory=list)
     cool_fit: list[float] = field(default_factory=list)

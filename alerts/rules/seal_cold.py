@@ -69,6 +69,7 @@ from alerts.rules.seal_cusum import (
     CusumState,
     EvidenceLimits,
     cycle_log,
+    cycle_reading,
     learn_cusum,
     repeat_weight,
     score_cycle,
@@ -256,6 +257,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.cool_fit.append(0.0 if cycle.short_run else cycle.cool_fitted)
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
+        hour.duty_read.append(cycle_reading(st.power.step_ms, cycle.metered_on_ms))
         if metered:
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
@@ -267,9 +269,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         at a phase the recent teeth crowded (`repeat_weight`)."""
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
-        logs = cycle_log(
-            hour.warm[-1], hour.cool[-1], hour.duty[-1], (hour.warm_fit[-1], hour.cool_fit[-1])
-        )
+        fitted = (hour.warm_fit[-1], hour.cool_fit[-1])
+        logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1], fitted, hour.duty_read[-1])
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))

@@ -50,6 +50,7 @@ __all__ = [
     "common_shift",
     "cycle_log",
     "cycle_logs",
+    "cycle_reading",
     "hour_pool",
     "kind_norms",
     "learn_cusum",
@@ -70,6 +71,21 @@ _SPREAD_FLOOR = {
     "warm_fit": 0.04,
     "pull_fit": 0.05,
 }
+# A metered cycle's on-share is its run counted in whole readings. Each edge of the run is
+# placed only to within a reading (uniform over it while the cycle's phase sweeps the
+# readings: about 0.4 of a reading for the run), and a compressor whose cycle runs in step
+# with its meter reads the same reading more (or less) cycle after cycle, for hours: that
+# error does not average out. The on-share's spread is at least half a reading of the run
+# (`cycle_reading`, as an hour's is: `seal_duty.reading_resolution`), so a run read one
+# reading long is two spreads of one feature of three, about the drift allowance, not a leak:
+# a leak moves the probe's slopes as well. (A held-out chest freezer's 2.17-min runs, metered
+# every minute, read 2 of 9 readings through its learning days: MAD 0, the spread at its
+# 0.03 floor. One evening its phase held them at 3 of 9, each cycle 13 spreads high at an
+# unchanged true duty of 0.25, and the cycles' evidence crossed h within 2 h: a false alert.
+# A whole reading slowed a held-out walk-in whose 5-min meter reads its 12-min runs: a 0.35
+# leak confirmed at 58 h instead of 16 h.)
+_DUTY_READ = "duty_read"
+_READ_SHARE = 0.5
 # A cycle's evidence (its z) is read from its turn-to-turn slopes, which scatter least from
 # cycle to cycle; its move, the size of the change that must matter (`seal_cold_min_move`),
 # from the slopes fitted through the middle of each half (`cycle_inference._FIT_BAND`),
@@ -200,20 +216,37 @@ def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     so a slower pull-down is larger, as the other features move under a leak)."""
     n = len(hour.warm)
     duties = hour.duty if len(hour.duty) == n else [None] * n
+    reads: list[float | None] = [None] * n  # an hour kept before the meter's reading was
+    if len(hour.duty_read) == n:
+        reads = list(hour.duty_read)
     fits: list[tuple[float, float] | None] = [None] * n  # an hour kept before fits were read
     if len(hour.warm_fit) == n and len(hour.cool_fit) == n:
         fits = list(zip(hour.warm_fit, hour.cool_fit, strict=True))
     found = (
-        cycle_log(w, c, d, f) for w, c, d, f in zip(hour.warm, hour.cool, duties, fits, strict=True)
+        cycle_log(w, c, d, f, r)
+        for w, c, d, f, r in zip(hour.warm, hour.cool, duties, fits, reads, strict=True)
     )
     return [logs for logs in found if logs]
 
 
+def cycle_reading(step_ms: float | None, on_ms: float) -> float:
+    """How finely a meter read every `step_ms` reads one cycle's on-share (log units): half a
+    reading of its run, `on_ms` (see `_READ_SHARE`)."""
+    if not step_ms or on_ms <= 0:
+        return 0.0
+    return math.log1p(_READ_SHARE * step_ms / max(on_ms, step_ms))
+
+
 def cycle_log(
-    warm: float, cool: float, duty: float | None, fitted: tuple[float, float] | None = None
+    warm: float,
+    cool: float,
+    duty: float | None,
+    fitted: tuple[float, float] | None = None,
+    duty_read: float | None = None,
 ) -> dict[str, float]:
     """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
-    rates fitted through the middle of each half, `fitted`, which size the move)."""
+    rates fitted through the middle of each half, `fitted`, which size the move; and how
+    finely the meter read the on-share, `duty_read`, which bounds its spread)."""
     logs: dict[str, float] = {}
     if warm > 0:
         logs["warm_rate"] = math.log(warm)
@@ -221,6 +254,8 @@ def cycle_log(
         logs["pull_down"] = -math.log(cool)
     if duty is not None and duty > 0:
         logs["duty"] = math.log(duty)
+        if duty_read:
+            logs[_DUTY_READ] = duty_read
     if fitted is not None:
         if fitted[0] > 0:
             logs[_FITTED["warm_rate"]] = math.log(fitted[0])
@@ -316,6 +351,9 @@ def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
             center[feature], spread[feature] = mid, max(_MAD_TO_SIGMA * mad, floor)
     if not center:
         return None
+    reads = [c[_DUTY_READ] for c in pool if _DUTY_READ in c]
+    if "duty" in spread and reads:
+        spread["duty"] = max(spread["duty"], statistics.median(reads))
     norm = HourNorm(center, spread)
     scored = [score_cycle(c, norm) for c in pool]
     norm.offset = statistics.fmean(z for z, _ in scored)
