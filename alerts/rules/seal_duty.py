@@ -47,6 +47,7 @@ __all__ = [
     "hour_duty",
     "learn_duty",
     "reading_resolution",
+    "run_highs",
     "score_hour",
     "window_duty",
 ]
@@ -81,13 +82,21 @@ _MIN_SCORED = 24  # left-out hours the spread is read from
 _BLOCK_H = 12
 # Drift allowance and decision threshold, in units of an hour's spread, chosen like the
 # per-cycle evidence's (`seal_cusum`): k at least `seal_evidence_k` and two spreads of the
-# common half-day shifts the learning days showed; h a margin of 3 over a typical learning
-# day's largest excursion, at least `seal_duty_evidence_h` (10). With k 0.5 and h 10, iid
-# healthy hours reach h about once in 100,000 hours (Siegmund's approximation of the CUSUM's
-# run length), years of a unit's clean hours; a leak that moves each clean hour by 1.5
-# spreads crosses it in about 10 of them, by 0.8 spreads in about 35.
+# common half-day shifts the learning days showed; h a margin of 3 over the largest
+# excursion of a typical day's worth of learning hours, at least `seal_duty_evidence_h`
+# (10). With k 0.5 and h 10, iid healthy hours reach h about once in 100,000 hours
+# (Siegmund's approximation of the CUSUM's run length), years of a unit's clean hours; a
+# leak that moves each clean hour by 1.5 spreads crosses it in about 10 of them, by 0.8
+# spreads in about 35.
 _K_SIGMAS = 2.0
 _H_MARGIN = 3.0
+# ... and the excursion is read over runs of this many scored hours (a day's worth), not over
+# calendar days: a busy unit's clean hours are a few a day, and its evidence adds them up
+# across days. (A held-out old unit with a long defrost scored 6 or 7 clean hours a day, each
+# read over one or two of its cycles: its learning days' largest excursion was 2-3 a day, h
+# the floor 10, and four mildly warm hours scattered over two days of a healthy unit
+# confirmed a leak. Its 26 learning hours in one run reach 9.9: h 30.)
+_RUN_HOURS = 24
 _DEFAULT_LIMITS = EvidenceLimits(0.5, 10.0)
 _KEPT_SPANS = 8
 # Longer than a defrost's rise before the probe shows its peak (`seal_cold`: 60 min at most)
@@ -99,6 +108,7 @@ _HOLD_MS = 75 * 60_000
 class DutyNorm:
     center: float  # median log on-share at this local hour
     spread: float  # hour-to-hour spread (log units)
+    offset: float = 0.0  # the learning hours' mean clipped z (see `learn_duty`)
 
 
 @dataclass(slots=True)
@@ -164,7 +174,7 @@ def score_hour(duty: float, norm: DutyNorm, resolution: float = 0.0) -> tuple[fl
     """(z, move): the hour's clipped robust z and relative move from its local hour's norm;
     `resolution` (log units, `reading_resolution`) is a floor under the spread."""
     z = (_log(duty) - norm.center) / max(norm.spread, resolution)
-    return max(-_CLIP, min(_CLIP, z)), math.expm1(_log(duty) - norm.center)
+    return max(-_CLIP, min(_CLIP, z)) - norm.offset, math.expm1(_log(duty) - norm.center)
 
 
 def reading_resolution(step_ms: float | None, on_ms: float) -> float:
@@ -253,24 +263,37 @@ def learn_duty(
     mid = statistics.median(residuals)
     mad = statistics.median(abs(r - mid) for r in residuals)
     spread = max(_MAD_TO_SIGMA * mad, _SPREAD_FLOOR)
-    norms = {hour: DutyNorm(center, spread) for hour, center in centers.items()}
-    scored = [(at, max(-_CLIP, min(_CLIP, r / spread))) for at, r in left_out]
+    clipped = [(at, max(-_CLIP, min(_CLIP, r / spread))) for at, r in left_out]
+    # centred on the learning hours' mean clipped z where it is above 0 (a lopsided stream:
+    # a quarter of a busy unit's clean hours catch a second run, +3 clipped, and the rest
+    # near 0 would add some 0.25 each beyond k). A mean below 0 already drifts the sum down;
+    # lifting it would score the usual hour as a leak's.
+    offset = max(0.0, statistics.fmean(z for _, z in clipped))
+    norms = {hour: DutyNorm(center, spread, offset) for hour, center in centers.items()}
+    scored = [(at, z - offset) for at, z in clipped]
     first = history[0].start_ms
     blocks: dict[int, list[float]] = {}
     for at, z in scored:
         blocks.setdefault((at - first) // (_BLOCK_H * _HOUR_MS), []).append(z)
     shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
     k = max(limits.k_floor, _K_SIGMAS * shifts)
-    model = CusumModel({}, k, math.inf)
-    highest: dict[int, float] = {}
-    state = CusumState()
-    for at, z in scored:
-        day = (at - first) // (24 * _HOUR_MS)
-        state = state if day in highest else CusumState()
-        state.add(z, 0.0, model)
-        highest[day] = max(highest.get(day, 0.0), state.evidence)
-    typical = statistics.median(highest.values()) if highest else 0.0
+    typical = statistics.median(run_highs([z for _, z in scored], CusumModel({}, k, math.inf)))
     return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)))
+
+
+def run_highs(scored: list[float], model: CusumModel) -> list[float]:
+    """The largest CUSUM of each run of the learning hours' scores (in time order), a run
+    holding a day's worth of them (`_RUN_HOURS` or more): a stream that scores a few clean
+    hours a day adds them up over days, so a day of its learning is not its span."""
+    runs = max(1, len(scored) // _RUN_HOURS)
+    highs: list[float] = []
+    for run in range(runs):
+        state, high = CusumState(), 0.0
+        for z in scored[run * len(scored) // runs : (run + 1) * len(scored) // runs]:
+            state.add(z, 0.0, model)
+            high = max(high, state.evidence)
+        highs.append(high)
+    return highs
 
 
 def window_duty(hours: list[HourFeatures], model: DutyModel) -> Change | None:
