@@ -229,7 +229,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st, ts = self.state, sample.ts_ms
         aside = (
             defrost_until(self._disturbances, ts) is not None
-            or heater_on(st.power_peak_w, sample.get("power_w"))
+            or heater_on(st.draw, sample.get("power_w"))
             or ts < st.recovered_ms
         )
         door = sample.flag("door_open")
@@ -242,8 +242,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         power = sample.get("power_w")
         if on is not None or power is None:
             return on
-        self.state.power_peak_w, on = compressor_from_power(self.state.power_peak_w, power)
-        return on
+        return compressor_from_power(self.state.draw, power)
 
     def _count(self, cycle: InferredCycle) -> None:
         st, hour = self.state, self.state.hour

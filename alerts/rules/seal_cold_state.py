@@ -13,7 +13,7 @@ from alerts.rules.cycle_inference import CycleInferenceState
 from alerts.rules.seal import ScoreState
 from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
-from alerts.rules.seal_duty import CleanTime, DutyModel
+from alerts.rules.seal_duty import CleanTime, DrawLevels, DutyModel
 from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
@@ -45,7 +45,7 @@ _FOLD_KEPT_MS = FOLD_WINDOW_MS + 3 * HOUR_MS
 @dataclass(slots=True)
 class ColdSealState:
     first_ms: int | None = None
-    power_peak_w: float | None = None
+    draw: DrawLevels = field(default_factory=DrawLevels)  # a plug meter's levels
     quiet_from_ms: int = 0  # cycles that began before this were disturbed
     # an excursion under way began at (None: none), and the cabinet has recovered from the
     # last one at (`seal_cold.recovery_ms`)

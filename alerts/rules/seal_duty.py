@@ -40,6 +40,7 @@ from alerts.rules.seal_cusum import (
 
 __all__ = [
     "CleanTime",
+    "DrawLevels",
     "DutyModel",
     "DutyNorm",
     "HourValue",
@@ -60,6 +61,19 @@ _HOUR_MS = 3_600_000
 _PEAK_QUANTILE = 0.9
 _PEAK_STEP = 0.05
 _MIN_PEAK_W = 30.0
+# ... and the cabinet's draw at rest (fan, controller, lights) as the 10th percentile, in the
+# same steps; until the two are known a reading more than twice the usual draw moves it half
+# way there (log) at once. The meter says whether the compressor runs (above half its usual
+# draw) only once the usual draw is `_APART` times the rest's, and from then on: the rest
+# must sit well under that half, and each percentile wanders by a step or two. (Tracked from
+# a first reading of a walk-in's 80 W evaporator fan, the usual draw climbed to its 700 W
+# compressor over 10 h of a 5-min meter, every reading above half of it meanwhile "on": its
+# first night's clean hours read an on-share of 1.0 against a true 0.2, and the learned
+# night norms doubled. Fans draw 5-120 W beside compressors of 60-1,000 W,
+# `firmware_sim.families`; a cabinet whose rest draws more than a third of its running draw
+# is not read from its meter.)
+_REST_QUANTILE = 0.1
+_APART = 3.0
 # An hour judges the seal with at least this much clean metered time: two or more cycles of
 # most cabinets (15-60 min each), so a cycle's phase moves its share by a bounded amount.
 _MIN_CLEAN_MS = 30 * 60_000
@@ -147,16 +161,39 @@ class CleanTime:
         hour.clean_on_ms += length if on else 0
 
 
-def compressor_from_power(peak_w: float | None, power: float) -> tuple[float, bool | None]:
-    """(the compressor's usual draw tracked one reading on, whether it runs): on above half
-    its usual draw (the fan alone draws a few percent of a compressor); None until a draw
-    above the fan's is known."""
-    peak = peak_w if peak_w is not None else power
+@dataclass(slots=True)
+class DrawLevels:
+    """What a plug meter's readings tell of the compressor: its usual draw while running
+    (`peak_w`), the cabinet's draw at rest (`rest_w`), and whether the two have come apart
+    far enough to tell running from resting (`apart`, for good once they have: a compressor
+    that runs nine hours in ten moves the rest's percentile up to its own draw)."""
+
+    peak_w: float | None = None
+    rest_w: float | None = None
+    apart: bool = False
+
+
+def compressor_from_power(levels: DrawLevels, power: float) -> bool | None:
+    """Whether the compressor runs at this reading of `power` (W): above half its usual draw
+    (each reading moves the usual draw and the rest's a step towards their percentiles);
+    None until the two have come apart (`_APART`)."""
+    peak = levels.peak_w if levels.peak_w is not None else power
     if peak < _MIN_PEAK_W:
         peak = max(peak, power)
-    above = 1.0 if power > peak else 0.0
-    peak += _PEAK_STEP * max(peak, 1.0) * (above - (1 - _PEAK_QUANTILE))
-    return peak, (power > 0.5 * peak if peak > _MIN_PEAK_W else None)
+    elif not levels.apart and power > 2 * peak:
+        peak = math.sqrt(peak * power)
+    levels.peak_w = _quantile_step(peak, power, _PEAK_QUANTILE)
+    rest = levels.rest_w if levels.rest_w is not None else power
+    levels.rest_w = _quantile_step(rest, power, _REST_QUANTILE)
+    if levels.peak_w <= _MIN_PEAK_W:
+        return None
+    levels.apart = levels.apart or levels.peak_w > _APART * levels.rest_w
+    return power > 0.5 * levels.peak_w if levels.apart else None
+
+
+def _quantile_step(level: float, power: float, quantile: float) -> float:
+    above = 1.0 if power > level else 0.0
+    return level + _PEAK_STEP * max(level, 1.0) * (above - (1 - quantile))
 
 
 def hour_duty(hour: HourFeatures) -> float | None:

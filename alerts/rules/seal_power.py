@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import CusumState, EvidenceLimits
 from alerts.rules.seal_duty import (
+    DrawLevels,
     DutyModel,
     hour_duty,
     learn_duty,
@@ -231,9 +232,10 @@ def runs_resolved(st: PowerState) -> bool:
     return statistics.median(st.recent_on_ms) >= _RUN_JITTER * _RESOLVED_RUN * st.step_ms
 
 
-def heater_on(peak_w: float | None, power: float | None) -> bool:
-    """A defrost heater draws well above the compressor's usual draw."""
-    return peak_w is not None and power is not None and power > _HEATER_RATIO * peak_w
+def heater_on(levels: DrawLevels, power: float | None) -> bool:
+    """A defrost heater draws well above the compressor's usual draw (once known)."""
+    peak = levels.peak_w
+    return levels.apart and peak is not None and power is not None and power > _HEATER_RATIO * peak
 
 
 def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> PowerHour | None:
