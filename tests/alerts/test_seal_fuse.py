@@ -122,9 +122,11 @@ def single_confirmed_ms(points: list[SealHealthPoint]) -> int | None:
 # -- the agreement itself ---------------------------------------------------------------------
 
 
-def stream(name: str, share: float, move: float, *, alone: bool = True) -> Stream:
+def stream(
+    name: str, share: float, move: float, *, alone: bool = True, least: float = 0.10
+) -> Stream:
     state = CusumState(evidence=share * 10.0, run_cycles=5, recent=[move])
-    return Stream(name, state, CusumModel({}, 0.5, 10.0), 0.10, alone)
+    return Stream(name, state, CusumModel({}, 0.5, 10.0), least, alone)
 
 
 def test_two_streams_past_the_agreement_share_speak_as_one_at_h() -> None:
@@ -136,8 +138,23 @@ def test_two_streams_past_the_agreement_share_speak_as_one_at_h() -> None:
 
 def test_a_stream_that_did_not_move_does_not_agree() -> None:
     verdict = weigh([stream("cycles", 0.95, 0.02), stream("power", 0.9, 0.3)])
-    assert verdict.streams == ("cycles",)  # the single stream furthest on, not moved
-    assert not verdict.moved
+    assert verdict.streams == ("power",)  # it speaks alone, at its own share
+    assert verdict.moved and verdict.share == pytest.approx(0.9)
+    assert verdict.highest == pytest.approx(0.95)
+
+
+def test_a_stream_further_on_that_did_not_move_does_not_hide_one_at_h_that_did() -> None:
+    # a held-out old unit: its per-cycle evidence at 2 h with a move under 0.15, its metered
+    # whole cycles at h with a move of 0.14 (their least is 0.10) for 43 h, unheard
+    verdict = weigh([stream("cycles", 2.0, 0.12, least=0.15), stream("power", 1.2, 0.14)])
+    assert verdict.streams == ("power",) and verdict.moved
+    assert verdict.share == pytest.approx(1.2)
+
+
+def test_with_no_stream_moved_the_furthest_on_is_the_verdict_and_says_so() -> None:
+    verdict = weigh([stream("cycles", 0.6, 0.02), stream("power", 0.3, 0.05)])
+    assert verdict.streams == ("cycles",) and not verdict.moved
+    assert verdict.highest == pytest.approx(0.6)
 
 
 def test_one_stream_at_h_still_confirms_alone() -> None:
