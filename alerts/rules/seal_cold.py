@@ -319,7 +319,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
-                z, move = score_hour(value, norm, floor, model.clip)
+                z, move = score_hour(value, norm, floor)
                 stream.add(z, move, model.threshold)
 
     def _kept_hours(self) -> int:
@@ -439,9 +439,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             counted = not runs_resolved(st.power)
             duty = (
-                learn_duty(st.history, self._duty_limits, counted=counted, metered=True)
-                if st.metered
-                else None
+                learn_duty(st.history, self._duty_limits, counted=counted) if st.metered else None
             )
             cycles = learn_cusum(st.history, self._cycle_limits)
             # the probe's falling share speaks alone only where neither the cycles nor a meter

@@ -129,7 +129,6 @@ class DutyNorm:
 class DutyModel:
     hours: dict[int, DutyNorm]
     threshold: CusumModel  # k and h (its `hours` are unused: empty)
-    clip: float = _CLIP  # the most an hour's z counts (`learn_duty`)
 
 
 @dataclass(slots=True)
@@ -208,14 +207,11 @@ def _log(duty: float) -> float:
     return math.log(max(duty, _DUTY_FLOOR))
 
 
-def score_hour(
-    duty: float, norm: DutyNorm, resolution: float = 0.0, clip: float = _CLIP
-) -> tuple[float, float]:
-    """(z, move): the hour's robust z, clipped at `clip` (the stream's `CusumModel.clip`),
-    and relative move from its local hour's norm; `resolution` (log units,
-    `reading_resolution`) is a floor under the spread."""
+def score_hour(duty: float, norm: DutyNorm, resolution: float = 0.0) -> tuple[float, float]:
+    """(z, move): the hour's clipped robust z and relative move from its local hour's norm;
+    `resolution` (log units, `reading_resolution`) is a floor under the spread."""
     z = (_log(duty) - norm.center) / max(norm.spread, resolution)
-    return max(-_CLIP, min(clip, z)) - norm.offset, math.expm1(_log(duty) - norm.center)
+    return max(-_CLIP, min(_CLIP, z)) - norm.offset, math.expm1(_log(duty) - norm.center)
 
 
 def reading_resolution(step_ms: float | None, on_ms: float) -> float:
@@ -282,7 +278,6 @@ def learn_duty(
     limits: EvidenceLimits = _DEFAULT_LIMITS,
     reading: HourValue = hour_duty,
     counted: bool = False,
-    metered: bool = False,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
@@ -296,15 +291,7 @@ def learn_duty(
     while the share of hours with a missed run, which a leak changes, moves only the tail.
     A held-out chest freezer metered every 5 min read 1/3 at the median of five of its hours
     of the day, 0.23 overall, and 1/3 again with a leak at 0.32. Its norm is then the pooled
-    hours' share of on time, the count's own estimate.
-
-    `metered`: the hours are the meter's on-shares, which may count up to
-    `CusumModel.clip` (`_EXCESS` beyond a large k, as a cycle does) rather than `_CLIP`. An
-    old unit whose learning half-days wandered (k 1.1) gained at most 1.9 an hour, scoring
-    five hours a day, from a leak that lifted its on-share from 0.57 to 0.9: confirmed 35 h
-    after the onset. The probe's proxies of it (its falling share, its folded period) keep
-    `_CLIP`: on the held-out walk-ins read by the probe alone a wider bound raised their h
-    more than a leak's hours gained (0.6 confirmed at 45 h instead of 26 h)."""
+    hours' share of on time, the count's own estimate."""
     centers = _centers(history, reading, counted) if history else {}
     left_out = _left_out(history, reading, counted) if centers else []
     if len(left_out) < _MIN_SCORED:
@@ -327,10 +314,8 @@ def learn_duty(
         blocks.setdefault((at - first) // (_BLOCK_H * _HOUR_MS), []).append(z)
     shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
     k = max(limits.k_floor, _K_SIGMAS * shifts)
-    clip = CusumModel({}, k, math.inf).clip if metered else _CLIP
-    highs = [max(-_CLIP, min(clip, r / spread)) - offset for _, r in left_out]
-    typical = statistics.median(run_highs(highs, CusumModel({}, k, math.inf)))
-    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)), clip)
+    typical = statistics.median(run_highs([z for _, z in scored], CusumModel({}, k, math.inf)))
+    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)))
 
 
 def run_highs(scored: list[float], model: CusumModel) -> list[float]:

@@ -323,12 +323,12 @@ def learn_power(
     `counted`: the meter reads the usual run as a single reading (`runs_resolved`,
     `learn_duty`)."""
     limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
-    raw = learn_duty([_features(h, 0.0) for h in history], limits, counted=counted, metered=True)
+    raw = learn_duty([_features(h, 0.0) for h in history], limits, counted=counted)
     if raw is None:
         return None
     slope = _door_slope(history, raw)
     duty = (
-        learn_duty([_features(h, slope) for h in history], limits, counted=counted, metered=True)
+        learn_duty([_features(h, slope) for h in history], limits, counted=counted)
         if slope
         else raw
     )
@@ -360,5 +360,5 @@ def score_power_hour(st: PowerState, hour: PowerHour) -> None:
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
     if value is not None and norm is not None:
         resolution = reading_resolution(st.step_ms, hour.on_ms)
-        z, move = score_hour(value * math.exp(-shift), norm, resolution, model.duty.clip)
+        z, move = score_hour(value * math.exp(-shift), norm, resolution)
         st.cusum.add(z, move, model.duty.threshold)
