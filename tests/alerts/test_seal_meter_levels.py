@@ -11,6 +11,7 @@ import math
 import random
 import statistics
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -18,9 +19,10 @@ from alerts.rules.seal_cold import ColdSealRule
 from alerts.rules.seal_duty import DrawLevels, compressor_from_power
 from alerts.rules.seal_power import heater_on
 from tests.alerts import cold_plant
-from tests.alerts.cold_plant import ColdPlant, Row
+from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT
 from tests.alerts.test_seal_inference import engine, run
+from tests.alerts.test_seal_metered import SMOOTHED
 
 HOUR_MS = 3_600_000
 FAN_W = 80.0
@@ -107,13 +109,7 @@ def test_a_compressor_that_comes_to_run_nearly_all_the_time_is_still_read() -> N
 
 def _walk_in_like(seed: int) -> list[Row]:
     """The test fridge metered every 5 min with an 80 W fan beside its compressor."""
-    plant = ColdPlant(
-        differential_k=2.0,
-        interval_s=300.0,
-        metered=True,
-        defrosts_a_day=2,
-        doors_per_busy_hour=3.0,
-    )
+    plant = replace(SMOOTHED, interval_s=300.0, probe_lag_s=0.0)
     rows = cold_plant.fridge("f", MIDNIGHT, 5, plant, seed=seed)
     return [(d, at, {**m, "power_w": m["power_w"] + 65.0}) for d, at, m in rows]
 
