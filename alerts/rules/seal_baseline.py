@@ -102,6 +102,9 @@ class HourFeatures:
     # the probe's moves between clean readings, and how many fell (`seal_probe_duty`)
     moves: int = 0
     falls: int = 0
+    # ... and every clean reading, each falling or rising as the probe last moved
+    readings: int = 0
+    held_falls: int = 0
     # the cycle period its clean readings and the last hour's fold on, and the folded
     # tooth's on-share (`seal_fold`; 0: no fold)
     fold_period_ms: float = 0.0

@@ -92,7 +92,7 @@ from alerts.rules.seal_power import (
     runs_resolved,
     score_power_hour,
 )
-from alerts.rules.seal_probe_duty import hour_falls, window_falls
+from alerts.rules.seal_probe_duty import hour_falls, hour_held_falls, probe_reading, window_falls
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
@@ -314,7 +314,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
-            (st.probe_model, hour_falls(hour), st.probe, 0.0),
+            (
+                st.probe_model,
+                (hour_held_falls if st.probe_held else hour_falls)(hour),
+                st.probe,
+                0.0,
+            ),
             (st.fold_model, hour_cycling(hour), st.fold, 0.0),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
@@ -344,7 +349,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         shown, score, health = self._window_health(window)
         duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
         if duty is None and st.probe_model is not None and (st.cusum_model is None or not shown):
-            duty = window_falls(window, st.probe_model)
+            duty = window_falls(window, st.probe_model, st.probe_held)
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
             health = min(health, health_from_load(duty.relative, fail))
@@ -447,7 +452,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # healthy 1 K fridge read by a 0.1 K-noisy probe went pending on it); beside the
             # cycles it may only agree with them (`seal_fuse`)
             bare = not st.metered and cycles is None
-            probe = None if st.metered else learn_duty(st.history, self._probe_limits, hour_falls)
+            reading = probe_reading(st.history)
+            probe = None if st.metered else learn_duty(st.history, self._probe_limits, reading)
             usual = usual_period(st.history)
             # The folded period is learned beside a meter too: a plug meter read as sparsely
             # as the probe misses short runs whole and can read a leak's hours as calmer
@@ -463,6 +469,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
+                st.probe_held = reading is hour_held_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
                 st.power.counted = counted
                 self._learn_power()

@@ -70,6 +70,7 @@ class ColdSealState:
     # the probe's falling share (`seal_probe_duty`): no sawtooth, no meter needed
     moves: ProbeMoves = field(default_factory=ProbeMoves)
     probe_model: DutyModel | None = None
+    probe_held: bool = False  # its hours read as the share of readings taken while falling
     probe: CusumState = field(default_factory=CusumState)
     # a sparse probe's clean readings (ms, °C) of the last hours, and the cycle period they
     # fold on (`seal_fold`)
@@ -104,10 +105,13 @@ def probe_move(st: ColdSealState, ts: int, temp: float, max_step_ms: int) -> Non
     last_ms, last_c = cycles.last_ms, cycles.last_c
     if st.hour is None or last_ms is None or last_c is None:
         return
-    step = ts - last_ms
+    moves, step = st.moves, ts - last_ms
+    moved = abs(temp - last_c) > 1e-6
+    if moved:
+        moves.falling = temp < last_c
     clean = 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms
-    if clean and abs(temp - last_c) > 1e-6:
-        st.moves.add(last_ms, 1, temp < last_c)
+    if clean and moves.falling is not None:
+        moves.add(last_ms, 1 if moved else 0, moves.falling)
     st.moves.release(ts, [*st.history[-3:], st.hour])
 
 

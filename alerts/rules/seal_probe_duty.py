@@ -21,7 +21,8 @@ reader's gap, both in clean time (no door, defrost, excursion or faulty probe, s
 `seal_cold`); a reading equal to the last (a coarse probe's level) is no move. Moves are held
 back as the metered time is (`seal_duty.CleanTime`), so a defrost or door the probe shows
 only at its peak claims its moves back. An hour with at least `_MIN_MOVES` moves gives one
-value, its share of falls; the unit's own learning days give its hourly norms, spread, drift
+value, its share of falls (on a coarse display read often, the share of its readings taken
+while falling, see `_FLAT_SHARE`); the unit's own learning days give its hourly norms, spread, drift
 allowance and threshold exactly as for the metered on-share (`seal_duty.learn_duty`), with
 the floors `seal_evidence_k` and `seal_probe_evidence_h`. Only a cabinet whose learning days
 gave neither per-cycle norms nor a metered on-share uses it: both say the same thing better,
@@ -36,21 +37,33 @@ from dataclasses import dataclass
 
 from alerts.rules.seal import Change
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_duty import CleanTime, DutyModel
+from alerts.rules.seal_duty import CleanTime, DutyModel, HourValue
 
-__all__ = ["ProbeMoves", "hour_falls", "window_falls"]
+__all__ = ["ProbeMoves", "hour_falls", "hour_held_falls", "probe_reading", "window_falls"]
 
 # An hour speaks with at least this many moves: a 5-min probe gives at most 12 a clean hour;
 # below 6 the share takes only a few values (0, 1/5, 2/5...) and one move is a fifth of it.
 _MIN_MOVES = 6
+# A coarse display read often repeats its level: each step up and each step down is then one
+# move whatever the time between them, so over a cycle the moves that fall and those that
+# rise are about as many (a 0.5 K display on a 1.7 K sawtooth: 3 each way) and the share of
+# falls stays near a half whatever the duty. Where at least this share of the clean readings
+# repeat the last level, each reading counts instead, falling or rising as the probe last
+# moved: the share of time spent falling, which follows the duty.
+_FLAT_SHARE = 0.5
 
 
 @dataclass(slots=True)
 class ProbeMoves(CleanTime):
-    """The probe's clean moves, held back and claimed as `CleanTime`'s metered time is; each
-    move counts once (its length is 1) and is a fall or a rise."""
+    """The probe's clean readings, held back and claimed as `CleanTime`'s metered time is;
+    each counts once, falling or rising as the probe last moved (`falling`), and is a move
+    (its length is 1) or a reading at the last level (0)."""
+
+    falling: bool | None = None
 
     def credit(self, hour: HourFeatures, length: int, on: bool) -> None:
+        hour.readings += 1
+        hour.held_falls += 1 if on else 0
         hour.moves += length
         hour.falls += length if on else 0
 
@@ -62,16 +75,38 @@ def hour_falls(hour: HourFeatures) -> float | None:
     return hour.falls / hour.moves
 
 
-def window_falls(hours: list[HourFeatures], model: DutyModel) -> Change | None:
-    """The window's share of falling moves against its hours' norms (for the alert text)."""
+def hour_held_falls(hour: HourFeatures) -> float | None:
+    """The share of the hour's clean readings taken while the probe was falling (as it last
+    moved), None for too few readings."""
+    if hour.readings < _MIN_MOVES:
+        return None
+    return hour.held_falls / hour.readings
+
+
+def probe_reading(history: list[HourFeatures]) -> HourValue:
+    """How the unit's hours are read: the share of moves that fell, or, where most clean
+    readings repeat the last level (`_FLAT_SHARE`), the share of readings taken while
+    falling."""
+    readings = sum(h.readings for h in history)
+    moves = sum(h.moves for h in history)
+    flat = 1.0 - moves / readings if readings else 0.0
+    return hour_held_falls if flat >= _FLAT_SHARE else hour_falls
+
+
+def window_falls(hours: list[HourFeatures], model: DutyModel, held: bool = False) -> Change | None:
+    """The window's share of falling moves (`held`: of readings taken while falling) against
+    its hours' norms (for the alert text)."""
+    reading = hour_held_falls if held else hour_falls
     pairs = [
         (h, n.center)
         for h in hours
-        if hour_falls(h) is not None and (n := model.hours.get(h.hour)) is not None
+        if reading(h) is not None and (n := model.hours.get(h.hour)) is not None
     ]
-    total = sum(h.moves for h, _ in pairs)
+    counted = [(h.readings, h.held_falls) if held else (h.moves, h.falls) for h, _ in pairs]
+    total = sum(n for n, _ in counted)
     if not total:
         return None
-    now = sum(h.falls for h, _ in pairs) / total
-    base = sum(h.moves * math.exp(center) for h, center in pairs) / total
+    now = sum(f for _, f in counted) / total
+    base = sum(n * math.exp(center) for (n, _), (_, center) in zip(counted, pairs, strict=True))
+    base /= total
     return Change("probe_duty", base, now, f"{base:.0%}", f"{now:.0%}")
