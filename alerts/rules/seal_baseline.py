@@ -93,6 +93,8 @@ class HourFeatures:
     duty: list[float | None] = field(default_factory=list)  # metered on-share, per cycle
     # how finely the meter read each of those on-shares (log units, `seal_cusum.cycle_log`)
     duty_read: list[float] = field(default_factory=list)
+    # how finely the display read the same cycles' slopes (log, `seal_cusum.rate_reading`)
+    rate_read: list[float] = field(default_factory=list)
     # the same cycles' rates fitted through the middle of each half (`cycle_inference`)
     warm_fit: list[float] = field(default_factory=list)
     cool_fit: list[float] = field(default_factory=list)

@@ -71,6 +71,7 @@ from alerts.rules.seal_cusum import (
     cycle_log,
     cycle_reading,
     learn_cusum,
+    rate_reading,
     repeat_weight,
     score_cycle,
 )
@@ -257,6 +258,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
         hour.duty_read.append(cycle_reading(st.power.step_ms, cycle.metered_on_ms))
+        swing = cycle.peak.c - (cycle.trough.c + cycle.end.c) / 2
+        hour.rate_read.append(rate_reading(st.cycles.step_c, swing))
         if metered:
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
@@ -269,7 +272,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         fitted = (hour.warm_fit[-1], hour.cool_fit[-1])
-        logs = cycle_log(hour.warm[-1], hour.cool[-1], hour.duty[-1], fitted, hour.duty_read[-1])
+        logs = cycle_log(
+            hour.warm[-1],
+            hour.cool[-1],
+            hour.duty[-1],
+            fitted,
+            hour.duty_read[-1],
+            hour.rate_read[-1],
+        )
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))

@@ -7,9 +7,11 @@ step), but many mildly abnormal cycles say a lot, also through busy kitchen hour
 only a few clean cycles each. Healthy noise averages out and does not accumulate.
 
 Per clean cycle, each feature is a log ratio to the unit's own median for that local hour
-(pooled with the hours either side), divided by its per-cycle spread (MAD) there; the features
-are weighed into one z, clipped (one door-struck cycle cannot carry an alert: it adds at most
-`_EXCESS` spreads beyond the allowance k, see `CusumModel.clip`), and centred on the learning
+(pooled with the hours either side), divided by its per-cycle spread (MAD) there, at least
+as wide as the readings resolve it (the meter the on-share, the display the slopes); each
+feature's z is clipped (one door-struck cycle cannot carry an alert: it adds at most
+`_EXCESS` spreads beyond the allowance k, see `CusumModel.clip`; one misread feature cannot
+carry its cycle, see `_CLIP`), the features are weighed into one z, centred on the learning
 days' mean for that hour. The CUSUM adds each cycle's z less the
 drift allowance k and never falls below 0; evidence reaching the decision threshold h says
 the seal leaks. A tooth whose trough fell at a reading phase the recent teeth crowded (a
@@ -54,6 +56,7 @@ __all__ = [
     "hour_pool",
     "kind_norms",
     "learn_cusum",
+    "rate_reading",
     "repeat_weight",
     "score_cycle",
 ]
@@ -86,6 +89,17 @@ _SPREAD_FLOOR = {
 # leak confirmed at 58 h instead of 16 h.)
 _DUTY_READ = "duty_read"
 _READ_SHARE = 0.5
+# A cycle's rates are read as finely as its display reads the swing: each turn is a reading,
+# up to half a display step from the true turn either way (uniform: σ step/√12 each end), so
+# the swing, and with it each slope, is known to a relative step/(√6 × swing). Teeth whose
+# turns read the same few display levels can give a learning MAD well below that, and a
+# tooth one step off then scores as a leak's. Each rate's spread is at least the median of
+# its cycles' read (`rate_reading`), as the metered on-share's is at least its meter's. (A
+# tuning-family small reach-in, seed 2's unit 13: a 0.5 K display on a 2.7 K differential read
+# every 2 min, its slopes known to 7 %, was alerted on a healthy day without this floor, and is
+# not with it; no held-out count within target moved.)
+_RATE_READ = "rate_read"
+_RATED = ("warm_rate", "pull_down", "warm_fit", "pull_fit")
 # A cycle's evidence (its z) is read from its turn-to-turn slopes, which scatter least from
 # cycle to cycle; its move, the size of the change that must matter (`seal_cold_min_move`),
 # from the slopes fitted through the middle of each half (`cycle_inference._FIT_BAND`),
@@ -99,7 +113,13 @@ _MAD_TO_SIGMA = 1.4826
 # above is at least `_EXCESS` beyond the unit's allowance k (`CusumModel.clip`): with a fixed
 # bound of 3, a unit whose learning days' half-days wandered (k near 2) gained at most 1 a
 # cycle, and a held-out old unit whose 0.35 leak moved its cycles by 25 % (2-3 spreads, z
-# clipped at 3) was never confirmed from its probe.
+# clipped at 3) was never confirmed from its probe. Each feature's z is clipped before the
+# features are weighed: a leak's extra heat moves them together (the air warms faster, the
+# compressor pulls it down slower and runs longer), while a misread moves one. A 0.5 K display
+# on a 1.4 K swing read some teeth's fall as one step over most of the run, a pull-down 7-16
+# times slower than usual (8-16 spreads): weighed 0.2, that one feature alone carried the
+# cycle to the bound, cycle after cycle, and a healthy unit (seed 2's held-out old unit 01)
+# was alerted. Clipped per feature, a cycle reaches the bound only when all its features do.
 _CLIP = 3.0
 _EXCESS = 2.5  # `_CLIP` less the allowance's default floor (`_K_FLOOR`)
 _MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
@@ -222,9 +242,12 @@ def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     fits: list[tuple[float, float] | None] = [None] * n  # an hour kept before fits were read
     if len(hour.warm_fit) == n and len(hour.cool_fit) == n:
         fits = list(zip(hour.warm_fit, hour.cool_fit, strict=True))
+    rated: list[float | None] = [None] * n  # an hour kept before the display's read was
+    if len(hour.rate_read) == n:
+        rated = list(hour.rate_read)
     found = (
-        cycle_log(w, c, d, f, r)
-        for w, c, d, f, r in zip(hour.warm, hour.cool, duties, fits, reads, strict=True)
+        cycle_log(w, c, d, f, r, q)
+        for w, c, d, f, r, q in zip(hour.warm, hour.cool, duties, fits, reads, rated, strict=True)
     )
     return [logs for logs in found if logs]
 
@@ -237,17 +260,29 @@ def cycle_reading(step_ms: float | None, on_ms: float) -> float:
     return math.log1p(_READ_SHARE * step_ms / max(on_ms, step_ms))
 
 
+def rate_reading(step_c: float | None, swing_c: float) -> float:
+    """How finely a display of step `step_c` (K) reads the slopes of a tooth that swung
+    `swing_c` (log units, see `_RATE_READ`)."""
+    if not step_c or swing_c <= 0:
+        return 0.0
+    return math.log1p(step_c / (math.sqrt(6.0) * max(swing_c, step_c)))
+
+
 def cycle_log(
     warm: float,
     cool: float,
     duty: float | None,
     fitted: tuple[float, float] | None = None,
     duty_read: float | None = None,
+    rate_read: float | None = None,
 ) -> dict[str, float]:
     """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
     rates fitted through the middle of each half, `fitted`, which size the move; and how
-    finely the meter read the on-share, `duty_read`, which bounds its spread)."""
+    finely the meter read the on-share, `duty_read`, and the display the slopes,
+    `rate_read`, which bound their spreads)."""
     logs: dict[str, float] = {}
+    if rate_read:
+        logs[_RATE_READ] = rate_read
     if warm > 0:
         logs["warm_rate"] = math.log(warm)
     if cool > 0:
@@ -265,16 +300,19 @@ def cycle_log(
 
 
 def score_cycle(logs: dict[str, float], norm: HourNorm, clip: float = _CLIP) -> tuple[float, float]:
-    """(z, move): the cycle's weighed z, clipped at -`_CLIP` and `clip`, and its weighed
-    relative move, both centred on the learning days' means for its hour."""
+    """(z, move): the cycle's weighed z, each feature's z clipped at -`_CLIP` and `clip`
+    before they are weighed (see `_CLIP`), and its weighed relative move, both centred on the
+    learning days' means for its hour."""
     parts = [(f, w) for f, w in _WEIGHTS.items() if f in logs and f in norm.center]
     weight = sum(w for _, w in parts)
     if not weight:
         return 0.0, 0.0
-    z = sum(w * (logs[f] - norm.center[f]) / norm.spread[f] for f, w in parts) / weight
+    z = sum(
+        w * max(-_CLIP, min(clip, (logs[f] - norm.center[f]) / norm.spread[f])) for f, w in parts
+    )
     sized = [(_sizing(f, logs, norm), w) for f, w in parts]
     move = sum(w * math.expm1(logs[f] - norm.center[f]) for f, w in sized) / weight
-    return max(-_CLIP, min(clip, z)) - norm.offset, move - norm.move
+    return z / weight - norm.offset, move - norm.move
 
 
 def _sizing(feature: str, logs: dict[str, float], norm: HourNorm) -> str:
@@ -354,6 +392,12 @@ def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
     reads = [c[_DUTY_READ] for c in pool if _DUTY_READ in c]
     if "duty" in spread and reads:
         spread["duty"] = max(spread["duty"], statistics.median(reads))
+    rated = [c[_RATE_READ] for c in pool if _RATE_READ in c]
+    if rated:
+        read = statistics.median(rated)
+        for feature in _RATED:
+            if feature in spread:
+                spread[feature] = max(spread[feature], read)
     norm = HourNorm(center, spread)
     scored = [score_cycle(c, norm) for c in pool]
     norm.offset = statistics.fmean(z for z, _ in scored)
