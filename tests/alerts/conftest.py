@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from alerts.model import Alert, AlertQuery, AlertState, RuleId
+from alerts.rules.seal_baseline import HourFeatures
 from alerts.service import AlertService
 from core.clock import StepClock, to_epoch_ms
 from core.config import SiteConfig
@@ -60,6 +61,34 @@ def school(**extra: Any) -> SiteConfig:
     }
     data.update(extra)
     return SiteConfig.model_validate(data)
+
+
+def alike_hours(
+    days: int,
+    cycles: int,
+    rates: tuple[float, float],
+    duty: float | None,
+    duty_read: float | None = None,
+    rate_read: float | None = None,
+) -> list[HourFeatures]:
+    """Hours of `cycles` alike clean cycles each (warming and cooling K/h `rates`, turn to turn
+    and fitted alike, metered on-share `duty`), as a sealed hour keeps them; a read left None
+    is absent, as in hours saved before it was kept."""
+    hours = []
+    for at in range(days * 24):
+        features = HourFeatures(at * 3_600_000, at % 24)
+        for _ in range(cycles):
+            features.warm.append(rates[0])
+            features.cool.append(rates[1])
+            features.duty.append(duty)
+            features.warm_fit.append(rates[0])
+            features.cool_fit.append(rates[1])
+            if duty_read is not None:
+                features.duty_read.append(duty_read)
+            if rate_read is not None:
+                features.rate_read.append(rate_read)
+        hours.append(features)
+    return hours
 
 
 def batch(*rows: tuple[str, datetime, dict[str, float]]) -> ReadingBatch:

@@ -10,8 +10,8 @@ import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import HourNorm, cycle_log, learn_norms, rate_reading, score_cycle
+from tests.alerts.conftest import alike_hours
 
-HOUR_MS = 3_600_000
 FEATURES = ("warm_rate", "pull_down", "duty")
 
 
@@ -73,19 +73,7 @@ def test_no_step_seen_means_no_floor() -> None:
 def _hours(days: int, read: float | None) -> list[HourFeatures]:
     """Hours of 4 alike cycles read on a coarse display: every tooth reads the same slopes,
     so the learning days' MAD is 0."""
-    hours = []
-    for at in range(days * 24):
-        features = HourFeatures(at * HOUR_MS, at % 24)
-        for _ in range(4):
-            features.warm.append(6.0)
-            features.cool.append(20.0)
-            features.duty.append(None)
-            features.warm_fit.append(6.0)
-            features.cool_fit.append(20.0)
-            if read is not None:
-                features.rate_read.append(read)
-        hours.append(features)
-    return hours
+    return alike_hours(days, 4, (6.0, 20.0), None, rate_read=read)
 
 
 def test_the_slopes_spread_is_at_least_their_reading_and_older_hours_keep_the_floors() -> None:

@@ -13,11 +13,10 @@ import pytest
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import cycle_reading, learn_norms
 from tests.alerts.cold_plant import Row
-from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.conftest import MIDNIGHT, alike_hours
 from tests.alerts.test_seal_inference import engine, run
 
 MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
 
 PERIOD_MIN = 9.0  # a whole number of the meter's minutes: its phase moves only as it wanders
 RUN_MIN = 2.17
@@ -86,19 +85,7 @@ def test_no_interval_known_means_no_floor() -> None:
 
 def _hours(days: int, read: float | None) -> list[HourFeatures]:
     """Hours of 6 alike metered cycles (2 of 9 readings on), the meter's reading as given."""
-    hours = []
-    for at in range(days * 24):
-        features = HourFeatures(at * HOUR_MS, at % 24)
-        for _ in range(6):
-            features.warm.append(18.0)
-            features.cool.append(55.0)
-            features.duty.append(2 / 9)
-            features.warm_fit.append(18.0)
-            features.cool_fit.append(55.0)
-            if read is not None:
-                features.duty_read.append(read)
-        hours.append(features)
-    return hours
+    return alike_hours(days, 6, (18.0, 55.0), 2 / 9, duty_read=read)
 
 
 def test_the_duty_spread_is_at_least_the_reading_and_older_hours_keep_the_floor() -> None:
