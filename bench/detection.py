@@ -111,12 +111,24 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
             "over_temp_false_per_unit_day": round(over / days, 4) if days else None,
             "over_temp_alarms_food_warm": warm,
             "over_temp_excursions": excursions,
+            "seal_healthy_closest": _closest(cold, variant),
             "seal_unseen": {
                 key: sum(s["seal_unseen"][key] for s in scores)
                 for key in ("healthy", "leak", "failure", "leaks_missed")
             },
         }
     return out
+
+
+def _closest(cold: dict[str, dict[str, dict[str, Any]]], variant: str) -> dict[str, Any]:
+    """The healthy unit of any family (labelled with its seed) that came closest to a seal
+    alert in `variant` (`detection_cold._closest`)."""
+    found = [
+        {**by_variant[variant]["seal_healthy_closest"], "family": label}
+        for label, by_variant in cold.items()
+        if by_variant[variant]["seal_healthy_closest"]["share"] is not None
+    ]
+    return max(found, key=lambda c: c["share"], default={"share": None, "unit": None})
 
 
 def _excursion_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:

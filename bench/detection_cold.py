@@ -181,6 +181,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "seal_false_alerts": seal_false,
         "seal_false_per_unit_day": round(seal_false / unit_days, 4) if unit_days else None,
         "seal_false_units": _seal_false_units(cohort, replayed, healthy),
+        "seal_healthy_closest": _closest(cohort, replayed, healthy),
         # a compressor failure is no leak: seal alerts on the failing units (after recovering
         # from a failure, the food's heat comes back out for most of a day; target none)
         "seal_failing_units": _seal_false_units(cohort, replayed, list(cohort.failures)),
@@ -233,6 +234,21 @@ def _seal_false_units(
         if times:
             out[device] = [t.isoformat(timespec="minutes") for t in times]
     return out
+
+
+def _closest(cohort: Cohort, replayed: Replayed, healthy: list[int]) -> dict[str, Any]:
+    """The healthy unit that came closest to a seal alert, and how close: the highest share of
+    its threshold its verdict reached with its move enough to alert (`Replayed.closest`; 1 is
+    an alert). None: no healthy unit was judged."""
+    judged = [
+        (replayed.closest[cohort.ids[j]], cohort.ids[j])
+        for j in healthy
+        if cohort.ids[j] in replayed.closest
+    ]
+    if not judged:
+        return {"share": None, "unit": None}
+    share, unit = max(judged)
+    return {"share": round(share, 2), "unit": unit}
 
 
 def _unseen(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:

@@ -26,7 +26,16 @@ from core.config import SiteConfig
 from core.readings import ReadingBatch
 from ingest.duckdb_alerts import DuckDBAlertStore
 
-__all__ = ["EVERY_DAY", "SITE", "Deliveries", "Firing", "Replayed", "replay", "site_config"]
+__all__ = [
+    "EVERY_DAY",
+    "SITE",
+    "Deliveries",
+    "Firing",
+    "Replayed",
+    "replay",
+    "seal_health_summary",
+    "site_config",
+]
 
 SITE = "bench"
 SLICE_MS = 60_000
@@ -100,6 +109,10 @@ class Replayed:
     # The cold cabinets whose latest seal verdict rests on evidence that does not see the
     # compressor (`alerts.seal_basis`: the caution seal-health shows staff).
     unseen: list[str] = field(default_factory=list)
+    # Per cold cabinet, the highest share of its threshold its seal verdict reached with a
+    # move large enough to alert (1 alerts): how close a healthy unit came to a false alert,
+    # which a count of false alerts alone does not say.
+    closest: dict[str, float] = field(default_factory=dict)
 
     def first(self, device: str, rule: RuleId, after: datetime) -> datetime | None:
         return min(
@@ -154,20 +167,32 @@ def _replay(
             service.process(batch)
         service.tick(clock.instant)
     records = store.disinfection_records(SITE, date(1970, 1, 1), date(9999, 1, 1), None)
-    return Replayed(firings, records, len(ts), _unseen(config, store, start, clock.instant))
+    unseen, closest = seal_health_summary(config, store, start, clock.instant)
+    return Replayed(firings, records, len(ts), unseen, closest)
 
 
-def _unseen(
+def seal_health_summary(
     config: SiteConfig, store: DuckDBAlertStore, start: datetime, end: datetime
-) -> list[str]:
-    out = []
+) -> tuple[list[str], dict[str, float]]:
+    """The cabinets whose latest seal-health point cautions that the probe does not see the
+    compressor, and each cabinet's closest approach to a seal alert (`Replayed.closest`)."""
+    unseen: list[str] = []
+    closest: dict[str, float] = {}
     for device in config.devices:
         points = store.seal_health(SITE, device.id, start, end)
         judged = [p for p in points if "learning" not in p.evidence]
         basis = seal_basis(judged[-1]) if judged else None
         if basis is not None and not basis.compressor_seen:
-            out.append(device.id)
-    return out
+            unseen.append(device.id)
+        shares = [
+            float(share)
+            for p in judged
+            if p.evidence.get("verdict_moved")
+            and isinstance(share := p.evidence.get("verdict"), (int, float))
+        ]
+        if judged:
+            closest[device.id] = max(shares, default=0.0)
+    return unseen, closest
 
 
 def _note(change: AlertChange, into: list[Firing]) -> None:

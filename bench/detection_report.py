@@ -7,7 +7,7 @@ from typing import Any
 __all__ = ["table"]
 
 _COLD_HEAD = (
-    f"{'family':<30} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} "
+    f"{'family':<30} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} {'closest':>7} "
     f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} {'warm':>4} "
     f"{'excursions: food':>22} {'air':>16}"
 )
@@ -22,7 +22,9 @@ def table(report: dict[str, Any]) -> str:
         "median/max hours from onset; excursions (compressor failures): detected/real, "
         "median/max min past the due time, number > 5 min late; due: the true food (the "
         "plant's product node, what the rule judges) crossing the limit + duration, and beside "
-        "it the true air crossing + duration (food in band: failures the food rode out)",
+        "it the true air crossing + duration (food in band: failures the food rode out); "
+        "closest: the highest share of its threshold a healthy unit's seal evidence reached "
+        "with a move large enough to alert (1 alerts: the margin a false-alert count hides)",
         "",
     ]
     if report["cold"]:
@@ -43,6 +45,12 @@ def table(report: dict[str, Any]) -> str:
             f"{units} units ({unseen['leak']} leaking, {unseen['leaks_missed']} of them never "
             "confirmed)"
         )
+        closest = score["seal_healthy_closest"]
+        if closest["share"] is not None:
+            lines.append(
+                f"healthy unit closest to a seal alert, {variant}: {closest['unit']} "
+                f"({closest['family']}) at {closest['share']:.2f} of its threshold"
+            )
     if report["disinfection"]:
         lines += [
             "",
@@ -75,7 +83,8 @@ def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     by_food = "-" if food is None else _excursion(food) + f" in band:{ex['food_never_crossed']}"
     return (
         f"{family:<30} {variant:<16} {score['healthy_unit_days']:>9.0f} "
-        f"{_num(score['seal_false_per_unit_day'], 3):>10} {leaks[0]:>16} {leaks[1]:>16} "
+        f"{_num(score['seal_false_per_unit_day'], 3):>10} "
+        f"{_num(score['seal_healthy_closest']['share'], 2):>7} {leaks[0]:>16} {leaks[1]:>16} "
         f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "
         f"{score.get('over_temp_alarms_food_warm', 0):>4} {by_food:>22} {_excursion(ex):>16}"
     )

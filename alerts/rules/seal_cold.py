@@ -84,6 +84,7 @@ from alerts.rules.seal_duty import (
     window_duty,
 )
 from alerts.rules.seal_fold import about, hour_cycling, judges_period, usual_period, window_cycling
+from alerts.rules.seal_fuse import weigh
 from alerts.rules.seal_power import (
     heater_on,
     kitchen_shift,
@@ -384,10 +385,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         streams = self._streams(found)
         if not shown and not streams:
             return
+        verdict = weigh(streams) if streams else None
+        if verdict is not None:  # what speaks, and whether it moved enough to alert
+            found["verdict"] = round(verdict.share, 2)
+            found["verdict_moved"] = int(verdict.moved)
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
-        if streams:
-            self._evidence.grade(st.grade, ts, streams, health, moved_changes(shown), out)
+        if verdict is not None:
+            self._evidence.grade(st.grade, ts, verdict, health, moved_changes(shown), out)
         elif score is not None:
             self._grader.grade(st.grade, ts, score, health, moved_changes(shown), out)
 

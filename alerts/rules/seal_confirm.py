@@ -24,7 +24,7 @@ from alerts.model import Finding, Phase, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, Rule
 from alerts.rules.seal import Change, GradeState, ScoreState, SealGrader
 from alerts.rules.seal_cusum import CusumModel, CusumState
-from alerts.rules.seal_fuse import Stream, weigh
+from alerts.rules.seal_fuse import Stream, Verdict
 
 __all__ = ["EvidenceGrader", "Stream", "evidence_streams"]
 
@@ -53,15 +53,14 @@ class EvidenceGrader:
         self,
         st: ScoreState,
         ts: int,
-        streams: list[Stream],
+        verdict: Verdict,
         health: float,
         changes: list[Change],
         out: list[Finding],
     ) -> None:
-        """`streams`: each piece of accumulated evidence (per clean cycle, per clean metered
-        hour...) with its own k and h and the move it must show; the one furthest towards
-        its h speaks, or the agreement of two or more (`seal_fuse.weigh`)."""
-        verdict = weigh(streams)
+        """`verdict`: what the accumulated evidence streams (per clean cycle, per clean
+        metered hour..., each with its own k and h and the move it must show) say together,
+        the one furthest towards its h or the agreement of two or more (`seal_fuse.weigh`)."""
         share, moved = verdict.share, verdict.moved
         extra: dict[str, float | int | str | None] = {
             "evidence": round(share, 2),

@@ -265,3 +265,13 @@ def test_a_modest_leak_is_confirmed_sooner_by_agreeing_streams_and_named() -> No
     agreed = str(fired[0].evidence["evidence_streams"]).split("+")
     assert len(agreed) >= 2 and set(agreed) <= {"cycles", "duty", "power"}
     assert number(fired[0].evidence, "evidence") >= 1.0
+    # Each seal-health point says how far what speaks stands (`verdict`, a share of its
+    # threshold) and whether its move would let it alert: the hour that fired shows the
+    # agreement at its threshold, and no hour before the leak came that close.
+    at = [p for p in points if int(p.ts.timestamp() * 1000) == fired[0].at_ms]
+    assert at and number(at[0].evidence, "verdict") >= 1.0 and at[0].evidence["verdict_moved"] == 1
+    before = [p for p in points if p.ts < onset and "verdict" in p.evidence]
+    assert before, "judged before the leak"
+    assert all(
+        number(p.evidence, "verdict") < 1.0 or p.evidence["verdict_moved"] == 0 for p in before
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,7 +22,7 @@ from bench.detection_cold import (
     score_cohort,
 )
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
-from bench.detection_replay import DEMO_MEALS, Firing, Replayed
+from bench.detection_replay import DEMO_MEALS, SITE, Firing, Replayed, seal_health_summary
 from bench.independent_cabinet import (
     CycleKind,
     draw_cabinet,
@@ -30,7 +31,9 @@ from bench.independent_cabinet import (
     simulate_cabinet,
 )
 from core.clock import utc_from_ms
+from core.records import SealHealthPoint
 from firmware_sim.families import FAMILIES
+from ingest.duckdb_alerts import DuckDBAlertStore
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
 SMALL = ColdPlan(days=3.0, healthy=1, leaky_per_severity=0, failures=1)
@@ -103,6 +106,43 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
     for severity, found in score["seal_leaks"].items():
         assert [leaky[d].severity for d in found["devices"]] == [float(severity)]
         assert len(found["devices"]) == len(found["delays_h"])
+
+
+def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert() -> None:
+    # Neither healthy unit alerted, but one came within 0.1 of its threshold: the margin the
+    # count of false alerts does not show. A leaking unit's share is not a healthy one's.
+    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
+    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
+    leaky = sorted(cohort.ids[j] for j in cohort.leaks)
+    closest = {healthy[0]: 0.4, healthy[1]: 0.9, leaky[0]: 1.7}
+    score = score_cohort(cohort, config_of(cohort), Replayed([], [], 0, closest=closest))
+    assert score["seal_false_alerts"] == 0
+    assert score["seal_healthy_closest"] == {"share": 0.9, "unit": healthy[1]}
+    unjudged = score_cohort(cohort, config_of(cohort), Replayed([], [], 0))
+    assert unjudged["seal_healthy_closest"] == {"share": None, "unit": None}
+
+
+def test_a_units_closest_approach_is_its_highest_verdict_that_could_alert(tmp_path: Path) -> None:
+    plan = ColdPlan(days=3.0, healthy=3, leaky_per_severity=0, failures=0)
+    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    judged, learning, silent = cohort.ids
+    at = [utc_from_ms(int((MONDAY + h * 3600) * 1000)) for h in range(6)]
+    store = DuckDBAlertStore(tmp_path / "alerts.duckdb")
+    store.save_seal_health(
+        [
+            SealHealthPoint(SITE, learning, at[0], 1.0, {"learning": 1, "learned_h": 3}),
+            # Far on, but its move too small to alert: not an approach to an alert.
+            SealHealthPoint(SITE, judged, at[1], 0.9, {"verdict": 1.4, "verdict_moved": 0}),
+            SealHealthPoint(SITE, judged, at[2], 0.8, {"verdict": 0.7, "verdict_moved": 1}),
+            SealHealthPoint(SITE, judged, at[3], 0.9, {"verdict": 0.5, "verdict_moved": 1}),
+            # A unit judged on its score alone (no evidence streams) came no way closer.
+            SealHealthPoint(SITE, silent, at[4], 1.0, {"score": 0.2}),
+        ]
+    )
+    _, closest = seal_health_summary(config_of(cohort), store, at[0], at[5])
+    store.close()
+    assert closest == {judged: 0.7, silent: 0.0}  # the one still learning was not judged
 
 
 def test_the_score_counts_the_units_whose_probe_does_not_see_the_compressor() -> None:
