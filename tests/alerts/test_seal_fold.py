@@ -37,14 +37,15 @@ def sawtooth(
     step_c: float = 0.2,
     noise_c: float = 0.05,
     seed: int = 1,
+    swing_c: float = 3.0,
 ) -> tuple[list[int], list[float]]:
-    """A thermostat's tooth (3 K swing: warming while off, pulling down while on) read every
+    """A thermostat's tooth (`swing_c`: warming while off, pulling down while on) read every
     `every_min` from a random phase, with noise and a display step."""
     rng = np.random.default_rng(seed)
     t = rng.uniform(0, every_min) + np.arange(0, hours * 60, every_min)
     phase = np.mod(t, period_min) / period_min
     off = 1 - on_share
-    tooth = np.where(phase < off, phase / off, (1 - phase) / on_share) * 3.0 - 18.0
+    tooth = np.where(phase < off, phase / off, (1 - phase) / on_share) * swing_c - 18.0
     read = np.round((tooth + rng.normal(0, noise_c, len(t))) / step_c) * step_c
     return [int(x * MINUTE_MS) for x in t], [float(x) for x in read]
 
@@ -92,6 +93,36 @@ def test_once_the_usual_period_is_known_a_drifting_window_is_not_read_as_a_short
         assert alone is not None and alone.period_ms < 5 * MINUTE_MS
         banded = fold(*readings, 2 * MINUTE_MS, 32 * MINUTE_MS)
         assert banded is None or 16 <= banded.period_ms / MINUTE_MS <= 64
+
+
+def test_a_far_shorter_fold_gives_way_to_one_about_as_tight_near_the_usual_period() -> None:
+    # A 9.4-min tooth of 1 K read every 2 min through 0.13 K of noise and a 0.25 K display:
+    # a tooth is five readings, and these fold a little tighter on 5.1 min than on their own
+    # period (a healthy small reach-in of the tuning families folded so some hours of the
+    # day; each scored as a leak's, and a run of them raised a seal alert).
+    times, temps = sawtooth(
+        9.4, 0.3, every_min=2.0, step_c=0.25, noise_c=0.13, seed=56, swing_c=1.0
+    )
+    alone = fold(times, temps, 2 * MINUTE_MS)
+    assert alone is not None and alone.period_ms / MINUTE_MS == pytest.approx(5.07, abs=0.1)
+    known = fold(times, temps, 2 * MINUTE_MS, 9.4 * MINUTE_MS)
+    assert known is not None and known.period_ms / MINUTE_MS == pytest.approx(9.4, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    ("period", "on_share", "usual"), [(13.9, 0.52, 17.5), (17.4, 0.4, 24.4), (14.0, 0.45, 17.0)]
+)
+def test_a_leaks_shorter_period_is_read_beside_the_usual_one(
+    period: float, on_share: float, usual: float
+) -> None:
+    # A leak shortens the period by a fifth to two fifths (held-out chest freezers read every
+    # 5 min: 17.5 -> 13.9 min, 24.4 -> 17.4 min): the old period's fold scatters, and the
+    # new one is read.
+    for seed in (1, 2, 3):
+        times, temps = sawtooth(period, on_share, seed=seed)
+        found = fold(times, temps, 5 * MINUTE_MS, usual * MINUTE_MS)
+        assert found is not None
+        assert found.period_ms / MINUTE_MS == pytest.approx(period, rel=0.025)
 
 
 def folded_hours(period_min: float, on_share: float, count: int) -> list[HourFeatures]:
