@@ -120,7 +120,9 @@ class RuleSettings(BaseModel):
     # (Siegmund's approximation), still once in some 8,000 when four learning days read the
     # hourly spread 17 % low (seen in a test): 8 was tried and crossed within a month of clean
     # hours. Chosen from these run lengths and the seal tests' plants, not from the bench's
-    # held-out families (they only report).
+    # held-out families (they only report). The per-cycle floor holds for a unit whose
+    # learning days held 30 clean cycles a day; one with more or fewer gets the floor that
+    # keeps its false alerts per day (`alerts.rules.seal_cusum.day_floor`).
     seal_evidence_k: float = Field(default=0.5, gt=0)
     seal_cycle_evidence_h: float = Field(default=12.0, gt=0)
     seal_duty_evidence_h: float = Field(default=10.0, gt=0)

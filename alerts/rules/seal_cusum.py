@@ -30,7 +30,9 @@ against the others (so a day's own cycles do not make its baseline):
   a common cause that shifts a whole half-day (a hot day, a weekend's door habits) as much
   as the learning days showed does not accumulate;
 - h is `_H_MARGIN` times a typical learning day's largest CUSUM with that k, at least
-  `seal_cycle_evidence_h` (`_H_FLOOR` by default; see the constants).
+  `seal_cycle_evidence_h` (`_H_FLOOR` by default; see the constants) on a unit whose
+  learning days held `_FLOOR_CYCLES` clean cycles a day, and a floor that holds the same
+  false alerts per day on one that held more or fewer (`day_floor`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ __all__ = [
     "cycle_log",
     "cycle_logs",
     "cycle_reading",
+    "day_floor",
     "hour_pool",
     "kind_norms",
     "learn_cusum",
@@ -147,6 +150,19 @@ _K_SIGMAS = 2.0
 # in either variant; leaks of 0.35 confirmed within 24 h 6/8 in both (3/8 and 5/8 before).
 _H_FLOOR = 12.0
 _H_MARGIN = 3.0
+# The floor is set for a count of clean cycles a day, and what staff meet is false alerts per
+# day: a healthy unit's CUSUM crosses h after about e^(2k(h + 1.166)) / (2k²) cycles
+# (Siegmund's approximation for a one-sided CUSUM of unit-spread cycles), so a unit that
+# holds n clean cycles a day keeps the false alerts per day of one that holds `_FLOOR_CYCLES`
+# with the floor moved by ln(n / `_FLOOR_CYCLES`) / 2k. `_FLOOR_CYCLES` is the median clean
+# cycles per learning day on the tuning families where the floor was checked (30 at seed 1;
+# held-out families: 22). A walk-in that holds 10 a day (doors by day, a defrost in the
+# evening) then needs 10.9 rather than 12: its night's cycles, the only ones a leak shows in
+# before the next night, carried a held-out walk-in's 0.35 leak to 0.94 of 12 within 14 h of
+# onset, and it waited 17 h for the next night with them. A small reach-in that holds 100 a
+# day needs 13.2. The move is bounded to a factor `_FLOOR_REACH` of cycles either way.
+_FLOOR_CYCLES = 30.0
+_FLOOR_REACH = 8.0
 # Evidence stops growing here (in units of h) so a repaired seal clears in reasonable time.
 _CAP = 2.0
 _MARKS = 8  # hourly marks kept to roll the evidence back (see CusumState)
@@ -431,7 +447,16 @@ def learn_cusum(
         state.add(z, 0.0, model)
         highest[day] = max(highest.get(day, 0.0), state.evidence)
     typical = statistics.median(highest.values()) if highest else 0.0
-    return CusumModel(norms, k, max(limits.h_floor, _H_MARGIN * typical), busy, quiet)
+    floor = day_floor(limits.h_floor, len(left_out) / len(highest) if highest else 0.0, k)
+    return CusumModel(norms, k, max(floor, _H_MARGIN * typical), busy, quiet)
+
+
+def day_floor(h_floor: float, per_day: float, k: float) -> float:
+    """The floor of h for a unit whose learning days held `per_day` clean cycles each (the
+    days that held any): `h_floor` at `_FLOOR_CYCLES`, moved to keep its false alerts per day
+    (see `_FLOOR_CYCLES`)."""
+    ratio = min(_FLOOR_REACH, max(1.0 / _FLOOR_REACH, per_day / _FLOOR_CYCLES))
+    return h_floor + math.log(ratio) / (2.0 * k)
 
 
 def kind_norms(history: list[HourFeatures]) -> tuple[dict[int, HourNorm], dict[int, HourNorm]]:

@@ -14,8 +14,10 @@ from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import (
     CusumModel,
     CusumState,
+    EvidenceLimits,
     HourNorm,
     cycle_log,
+    day_floor,
     hour_pool,
     learn_cusum,
     score_cycle,
@@ -149,6 +151,43 @@ def test_the_allowance_grows_with_the_half_day_shifts_the_learning_days_showed()
     # a leak in the last half-day of learning does not raise its own allowance
     leaky = learn_cusum(history(4, [0.0] * 7 + [0.3], np.random.default_rng(3)))
     assert leaky is not None and leaky.k < 1.0
+
+
+def crossings_per_day(h: float, per_day: int, days: int, seed: int) -> float:
+    """Healthy cycles (z of unit spread, none beyond the norm) `per_day` a day for `days`:
+    how often a day the evidence reaches `h`, starting again from 0 after each."""
+    rng, state, crossed = np.random.default_rng(seed), CusumState(), 0
+    flat = CusumModel({}, 0.5, h)
+    for z in rng.normal(0.0, 1.0, per_day * days):
+        state.add(float(z), 0.0, flat)
+        if state.evidence >= h:
+            crossed, state = crossed + 1, CusumState()
+    return crossed / days
+
+
+def test_the_threshold_keeps_false_alerts_per_day_whatever_the_clean_cycles_a_day() -> None:
+    # A fridge whose learning days held 96 clean cycles a day and a busy walk-in whose doors
+    # left 12 (02:00-05:00): the same floor would let the fridge's healthy noise cross it 8
+    # times as often a day. Floors moved by ln(n / 30) / 2k keep them alike. Shown with a
+    # floor of 4 (at 12 a crossing takes years of cycles to see).
+    dense, sparse = day_floor(4.0, 96, 0.5), day_floor(4.0, 12, 0.5)
+    assert dense == 4.0 + math.log(96 / 30) and sparse == 4.0 + math.log(12 / 30)
+    same = [crossings_per_day(4.0, n, 400, 7) for n in (96, 12)]
+    moved = [crossings_per_day(h, n, 400, 7) for h, n in ((dense, 96), (sparse, 12))]
+    assert same[0] > 4 * same[1]
+    assert 0.5 < moved[0] / moved[1] < 2.0
+    # learned: the floor follows the learning days' clean cycles (the days that held any)
+    rng = np.random.default_rng(3)
+    full = learn_cusum(history(4, [0.0], rng), EvidenceLimits(0.5, 4.0))
+    nights = learn_cusum(
+        [h for h in history(4, [0.0], rng) if 2 <= h.hour <= 4], EvidenceLimits(0.5, 4.0)
+    )
+    assert full is not None and nights is not None
+    assert full.k == nights.k == 0.5
+    assert full.h >= dense and nights.h >= sparse
+    assert nights.h < 4.0 < dense  # no wider margin (3 x a typical day's highest) lifts it
+    # bounded: a unit with one clean cycle a day is not judged on a floor near 0
+    assert day_floor(12.0, 1, 0.5) == day_floor(12.0, 30 / 8, 0.5) == 12.0 - math.log(8)
 
 
 def test_a_leak_that_starts_in_busy_hours_is_confirmed_the_same_night() -> None:
