@@ -31,6 +31,7 @@ learning days held too few clean cycles for hourly norms is graded on the window
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -83,7 +84,14 @@ from alerts.rules.seal_duty import (
     score_hour,
     window_duty,
 )
-from alerts.rules.seal_fold import about, hour_cycling, judges_period, usual_period, window_cycling
+from alerts.rules.seal_fold import (
+    about,
+    hour_cycling,
+    judges_period,
+    least_move,
+    usual_period,
+    window_cycling,
+)
 from alerts.rules.seal_fuse import weigh
 from alerts.rules.seal_power import (
     heater_on,
@@ -419,11 +427,28 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, True),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
-                ("period_", st.fold, period, s.seal_probe_min_move, True),
+                ("period_", st.fold, period, self._period_min_move(found), True),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
         )
+
+    def _period_min_move(self, found: dict[str, float | int | str | None]) -> float:
+        """The least move of the folded period that may alert (`seal_fold.least_move`): the
+        whole `seal_probe_min_move` on a bare probe, less beside a meter, which reads the
+        on-share the period's move is weighed at (the median of its hours' norms; the every-hour
+        meter's where it learned one). Noted in `found` as `period_min_move`."""
+        st, s = self.state, self.setup.settings
+        if st.fold_model is None:
+            return s.seal_probe_min_move
+        metered = st.power.model.duty if st.power.model is not None else st.duty_model
+        if metered is None or not metered.hours:
+            least = s.seal_probe_min_move
+        else:
+            on = statistics.median(math.exp(n.center) for n in metered.hours.values())
+            least = least_move(s.seal_duty_min_move, on)
+        found["period_min_move"] = round(least, 3)
+        return least
 
     def _cycles_read(self) -> bool:
         """Whether the per-cycle evidence can speak for this unit: it learned per-cycle norms

@@ -16,7 +16,7 @@ from alerts import RuleId
 from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_fold import about, fold, judges_period, usual_period
+from alerts.rules.seal_fold import about, fold, judges_period, least_move, usual_period
 from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
 from firmware_sim.models import ColdStorageModel, SiteDay
@@ -177,6 +177,8 @@ def test_a_sparse_chest_freezer_is_judged_on_its_period(index: int) -> None:
     leak = Fault(FaultType.SEAL_LEAK, "f", onset.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
     healthy_findings, healthy_points = run(*chest(index, 10, []))
     assert period_judged(healthy_points), "the period's norms were learned"
+    # a bare probe: the period must move the whole least move (its folded on-share reads lag)
+    assert {p.evidence["period_min_move"] for p in period_judged(healthy_points)} == {0.1}
     assert seal_fired(healthy_findings) == []
     findings, _ = run(*chest(index, 10, [leak]))
     fired = seal_fired(findings)
@@ -208,5 +210,25 @@ def test_a_plug_meter_beside_a_sparse_probe_keeps_the_period_judged() -> None:
     # are learned beside it, and the healthy unit raises nothing.
     findings, points = run(*metered_chest(0, 10, []))
     assert period_judged(points), "the period's norms were learned beside the meter"
+    # the meter reads the on-share the period's move is weighed at: less than the bare
+    # probe's 0.10, never under the 0.075 of an on-share of 0.2
+    least = {p.evidence["period_min_move"] for p in period_judged(points)}
+    assert len(least) == 1 and 0.075 <= least.pop() < 0.1  # type: ignore[operator]
     assert any("duty_evidence" in p.evidence or "power_evidence" in p.evidence for p in points)
     assert seal_fired(findings) == []
+
+
+def test_the_periods_least_move_is_the_loads_at_the_metered_on_share() -> None:
+    # cycles an hour go as L (Q - L): a load 10 % up moves them by 10 % x (1 - 2d) / (1 - d)
+    assert least_move(0.10, None) == 0.10  # no meter: the whole least move
+    assert least_move(0.10, 0.0) == 0.10
+    assert least_move(0.10, 0.1) == pytest.approx(0.10 * 0.8 / 0.9)
+    assert least_move(0.10, 0.2) == pytest.approx(0.075)
+    # credited up to 0.2: nearer one half the period answers the load less and less while
+    # its own wander does not
+    assert least_move(0.10, 0.3) == least_move(0.10, 0.6) == least_move(0.10, 0.2)
+    # the physics behind it: a sawtooth's period D C Q / (L (Q - L)) at a load 10 % up
+    q, load = 1.0, 0.15
+    period = lambda x: q / (x * (q - x))  # noqa: E731
+    moved = np.log(period(load) / period(load * 1.1))
+    assert moved == pytest.approx(least_move(np.log(1.1), load), rel=0.05)
