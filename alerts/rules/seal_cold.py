@@ -75,6 +75,7 @@ from alerts.rules.seal_cusum import (
     rate_reading,
     repeat_weight,
     score_cycle,
+    slope_on_share,
 )
 from alerts.rules.seal_duty import (
     compressor_from_power,
@@ -434,19 +435,25 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         )
 
     def _period_min_move(self, found: dict[str, float | int | str | None]) -> float:
-        """The least move of the folded period that may alert (`seal_fold.least_move`): the
-        whole `seal_probe_min_move` on a bare probe, less beside a meter, which reads the
-        on-share the period's move is weighed at (the median of its hours' norms; the every-hour
-        meter's where it learned one). Noted in `found` as `period_min_move`."""
+        """The least move of the folded period that may alert (`seal_fold.least_move`), at
+        the on-share it is weighed at: a meter's (the median of its hours' norms; the
+        every-hour meter's where it learned one), for `seal_duty_min_move`; else the read
+        cycles' (`seal_cusum.slope_on_share` at their hours' norms), for
+        `seal_probe_min_move`; on a probe that reads neither, the whole `seal_probe_min_move`.
+        Noted in `found` as `period_min_move`."""
         st, s = self.state, self.setup.settings
         if st.fold_model is None:
             return s.seal_probe_min_move
         metered = st.power.model.duty if st.power.model is not None else st.duty_model
-        if metered is None or not metered.hours:
-            least = s.seal_probe_min_move
-        else:
+        cycles = st.cusum_model
+        if metered is not None and metered.hours:
             on = statistics.median(math.exp(n.center) for n in metered.hours.values())
             least = least_move(s.seal_duty_min_move, on)
+        elif cycles is not None and cycles.hours:
+            on = statistics.median(slope_on_share(n) for n in cycles.hours.values())
+            least = least_move(s.seal_probe_min_move, on)
+        else:
+            least = s.seal_probe_min_move
         found["period_min_move"] = round(least, 3)
         return least
 

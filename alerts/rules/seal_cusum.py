@@ -62,6 +62,7 @@ __all__ = [
     "rate_reading",
     "repeat_weight",
     "score_cycle",
+    "slope_on_share",
 ]
 
 # How much each piece of evidence weighs (as the window's score, `seal_baseline.WEIGHTS`):
@@ -335,6 +336,15 @@ def _sizing(feature: str, logs: dict[str, float], norm: HourNorm) -> str:
     """The feature a cycle's move is sized by: the fitted rate where read (`_FITTED`)."""
     fitted = _FITTED.get(feature)
     return fitted if fitted is not None and fitted in logs and fitted in norm.center else feature
+
+
+def slope_on_share(norm: HourNorm) -> float:
+    """The compressor's share of a tooth at the norm's slopes: the fall's time over the
+    tooth's, warming / (warming + cooling) for a swing crossed at both rates. Read turn to
+    turn through the probe's lag, which bends each turn a little later, it runs high."""
+    warm = math.exp(norm.center["warm_rate"])
+    cool = math.exp(-norm.center["pull_down"])  # the pull-down is read as -log(cooling rate)
+    return warm / (warm + cool)
 
 
 def repeat_weight(cycle: InferredCycle) -> float:

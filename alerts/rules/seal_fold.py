@@ -125,16 +125,19 @@ _USUAL_REACH = 0.1
 # The period moves less than the load. With the differential and the capacity fixed, cycles an
 # hour go as L (Q - L) / Q (above): a load moved by x (log) moves them by about
 # x (1 - 2d) / (1 - d) from an on-share d = L / Q (0.75 x at 0.2, 0.57 x at 0.3, nothing at
-# 1/2). A meter reads d, so beside one the period need only move as far as the least load move
-# the metered on-share must show (`seal_duty_min_move`) moves it; a bare probe's folded
-# on-share reads its lag as well (0.35-0.37 at true 0.20-0.25, see `_MOST_ON`), and there the
-# period must move the whole `seal_probe_min_move`. d is credited up to `_CREDITED_ON`, so the
-# least move is lowered by a quarter at most: above it the period's answer to the load fades
-# while its own wander (the kitchen's air, the probe's lag at the turns) does not. On the bench
-# a leaking walk-in metered every 5 min (seed 3's held-out walk-in-18, a 0.35 leak) moved its
-# period by 0.09-0.12 from 20 h after onset and was confirmed at 93 h against the 0.10 asked,
-# at 22 h with this; a healthy one metered at 0.30 (seed 2's walk-in-07) moved its period by
-# 0.068 for a day, which the full conversion (0.058) would have taken for a leak.
+# 1/2). The least move is converted at the unit's d: the least load move the metered on-share
+# must show (`seal_duty_min_move`) beside a meter, which reads d; where the probe reads the
+# cycles, the least move of the probe (`seal_probe_min_move`) at the d their slopes give
+# (`seal_cusum.slope_on_share`, read high through the probe's lag, as the folded on-share is:
+# 0.35-0.37 at true 0.20-0.25, see `_MOST_ON`); on a probe that reads neither, d is not known
+# and the period must move the whole `seal_probe_min_move`. d is credited up to
+# `_CREDITED_ON`, so the least move is lowered by a quarter at most: above it the period's
+# answer to the load fades while its own wander (the kitchen's air, the probe's lag at the
+# turns) does not. On the bench a leaking walk-in read every 5 min (seed 3's held-out
+# walk-in-18, a 0.35 leak) moved its period by 0.09-0.12 from 20 h after onset and was
+# confirmed at 93 h with its meter, 48 h without, against the 0.10 asked, at 22 h with this
+# either way; a healthy one metered at 0.30 (seed 2's walk-in-07) moved its period by 0.068
+# for a day, which the full conversion (0.058) would have taken for a leak.
 _CREDITED_ON = 0.2
 
 F64 = npt.NDArray[np.float64]

@@ -16,6 +16,7 @@ from alerts import RuleId
 from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cusum import HourNorm, cycle_log, slope_on_share
 from alerts.rules.seal_fold import about, fold, judges_period, least_move, usual_period
 from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
@@ -177,8 +178,10 @@ def test_a_sparse_chest_freezer_is_judged_on_its_period(index: int) -> None:
     leak = Fault(FaultType.SEAL_LEAK, "f", onset.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
     healthy_findings, healthy_points = run(*chest(index, 10, []))
     assert period_judged(healthy_points), "the period's norms were learned"
-    # a bare probe: the period must move the whole least move (its folded on-share reads lag)
-    assert {p.evidence["period_min_move"] for p in period_judged(healthy_points)} == {0.1}
+    # a bare probe that reads the cycles: the period's least move is weighed at the on-share
+    # their slopes give (`seal_cusum.slope_on_share`), credited up to 0.2
+    least = {p.evidence["period_min_move"] for p in period_judged(healthy_points)}
+    assert len(least) == 1 and 0.075 <= least.pop() <= 0.1  # type: ignore[operator]
     assert seal_fired(healthy_findings) == []
     findings, _ = run(*chest(index, 10, [leak]))
     fired = seal_fired(findings)
@@ -232,3 +235,12 @@ def test_the_periods_least_move_is_the_loads_at_the_metered_on_share() -> None:
     period = lambda x: q / (x * (q - x))  # noqa: E731
     moved = np.log(period(load) / period(load * 1.1))
     assert moved == pytest.approx(least_move(np.log(1.1), load), rel=0.05)
+
+
+def test_the_on_share_a_tooths_slopes_give() -> None:
+    # warming at 6 K/h and cooling at 18 K/h over one swing: off 3 times as long as on
+    norm = HourNorm(cycle_log(6.0, 18.0, None), {})
+    assert slope_on_share(norm) == pytest.approx(0.25)
+    assert least_move(0.10, slope_on_share(norm)) == pytest.approx(0.075)
+    # a cabinet that cools as fast as it warms runs half the time: its period barely moves
+    assert slope_on_share(HourNorm(cycle_log(10.0, 10.0, None), {})) == pytest.approx(0.5)
