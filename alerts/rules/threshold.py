@@ -39,8 +39,11 @@ after a warm spell no longer than a defrost (reported, or recognised by its shap
 timer drifts), the estimate above the limit is the fading memory of that spell: with the air
 below the limit the food is cooling (a first-order lag only moves toward the air). So it is
 while a spell, in progress or ended, is pulled down: the air 1 K below the estimate, or
-stepping down 1 K below where the run began at least every 15 min (a compressor at work; the
-air may be above the food for the first minutes of it; a door bump falling back is no step).
+stepping down 1 K at least every 15 min (a compressor at work; the air may be above the food
+for the first minutes of it): below where the run began, or, from a warm spell that came after
+the run began (a defrost on air the doors had warmed), from its crest to the food's estimate
+or below. A door bump falling back is no step: over a dead compressor the air falls back to
+its climbing trend, above the food that lags it.
 That memory is excused for 3 tau after the spell (5 % of it left), so a long heater defrost
 does not raise an alert on food that never warmed. A fault keeps the air above the food, or
 warming after the spell, and is not excused; nor is air that stops stepping down above the
@@ -99,6 +102,7 @@ class ExcursionState:
     # while is a stall.
     pull_c: float | None = None
     pull_ms: int | None = None
+    crest_c: float | None = None  # the warmest air since the pull-down's last step
     # A door seen in the air alone (a bare probe has no contact): the air rose a step above
     # its lowest since the last such bump, and came back down to it. That trough, when the
     # rise began, and when the latest bump was pulled out.
@@ -283,13 +287,22 @@ class ExcursionRule(StatefulRule[ExcursionState]):
     def _note_pull(self, ts: int, air: float) -> None:
         # Steps down only, from the air at the run's start: the air falling back after a door
         # opening (a bump over a rising trend, as a dead compressor's busy kitchen shows) is
-        # no pull-down; a compressor's pull-down goes below where the run began.
+        # no pull-down; a compressor's pull-down goes below where the run began. A warm spell
+        # that came after the run began (a defrost's heater on air the doors had already
+        # warmed) is pulled down from its crest: a step down from there counts too once it
+        # takes the air to the food's estimate or below, where the food is cooling. A door's
+        # bump over a dead compressor falls back only to the air's climbing trend, which
+        # stays above the food lagging it.
         st = self.state
         st.low_c = air if st.low_c is None else min(st.low_c, air)
+        st.crest_c = air if st.crest_c is None else max(st.crest_c, air)
+        food = self._product_c if self.judged_on == "product" else None
         if st.pull_c is None:
             st.pull_c = air
         elif air <= st.pull_c - _PULL_STEP_C:
-            st.pull_c, st.pull_ms = air, ts
+            st.pull_c, st.pull_ms, st.crest_c = air, ts, air
+        elif food is not None and air <= min(st.crest_c - _PULL_STEP_C, food):
+            st.pull_ms, st.crest_c = ts, air
         self._note_bump(ts, air)
 
     def _note_bump(self, ts: int, air: float) -> None:

@@ -352,3 +352,69 @@ def test_the_pull_down_before_a_defrost_is_kept_across_a_restart(tmp_path: Path)
     second.service.engine.restore(saved)
     assert firings(second, [r for r in rows if r[1] >= cut]) == []
     second.close()
+
+
+def doors_into_the_defrost(rows: Rows, start: int, after: Air | None = None) -> Rows:
+    """`rows` (tired_defrost_day) with a busy kitchen into the defrost that begins `start`
+    minutes in: doors hold the air at 9-10.5 °C from 70 to 35 min before it, the compressor
+    pulls it into band (6 °C) for 5 min, then the doors hold it up again right until the
+    heater starts. The food's estimate crosses 8 °C on the second doors, so the run is
+    already open, with the air at the doors' level, when the heater takes it to 18 °C. With
+    `after`, the air from the heater's end is `after(t)` (t in minutes) instead of the tired
+    compressor's pull-down."""
+    out: Rows = []
+    for device, at, metrics in rows:
+        into = round((at - MIDNIGHT) / timedelta(minutes=1)) - start
+        air = metrics["temp_c"]
+        if -70 <= into < -35 or -30 <= into < 0:
+            air = 10.5 - 0.25 * ((into + 70) % 7)
+        elif -35 <= into < -30:
+            air = 6.0
+        elif 0 <= into < 40:
+            air = 18.0 - 8.5 * math.exp(-into / 12)
+        elif after is not None and 40 <= into < 400:
+            air = after(into - 40)
+        out.append((device, at, {"temp_c": round(air, 2)}))
+    return out
+
+
+def test_a_defrost_pulled_down_from_above_where_the_run_began_is_no_stall(
+    tmp_path: Path,
+) -> None:
+    # The run opened on the doors' air (about 10 °C), 30 min after the air was last pulled
+    # into band; the heater then took the air to 18 °C and the compressor pulls it down from
+    # there, 1 K at a time, under the food's estimate. The spell, timed from the pull into
+    # band, outlasts the unit's defrosts 7 min into the pull-down, with the air at 14 °C and
+    # falling: still above where the run began, but each step is a compressor at work, so the
+    # spell has not stalled, and nothing fires. (Seed 5 of the bench's held-out old units
+    # raised this alarm at 12:28 after a lunchtime defrost the doors had begun, the plant's
+    # food at 7.0 °C.)
+    start = defrost_starts(3)[7]
+    harness = tired_unit(tmp_path, 1)
+    assert firings(harness, doors_into_the_defrost(tired_defrost_day(MIDNIGHT, 3), start)) == []
+    harness.close()
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        # The heater that does not stop: the air keeps rising.
+        pytest.param(lambda t: min(27.0, 17.5 + 0.1 * t), id="stuck heater"),
+        # A compressor that does not restart: the air the heater warmed gives its heat to the
+        # colder food and walls, falling 5 K in 15 min, then climbs with the kitchen's heat.
+        pytest.param(lambda t: 13.0 + 5.0 * math.exp(-t / 5) + 0.03 * t, id="no restart"),
+    ],
+)
+def test_a_fault_after_a_defrost_the_doors_began_is_still_caught(
+    tmp_path: Path, after: Air
+) -> None:
+    # A dead compressor's falls (the heater's warmth shared out) end above the food's
+    # estimate or stop: the spell stalls 15 min after the last, outlasts the unit's defrosts
+    # and counts from the run's start, as without the doors.
+    start = defrost_starts(3)[7]
+    rows = doors_into_the_defrost(tired_defrost_day(MIDNIGHT, 3), start, after)
+    harness = tired_unit(tmp_path, 1)
+    fired = [at for at in firings(harness, rows) if at > MIDNIGHT + minutes(start - 60)]
+    harness.close()
+    assert fired
+    assert fired[0] <= MIDNIGHT + minutes(start + 70)
