@@ -12,8 +12,9 @@ compressor fails for 10 h. Each cohort is replayed through the real `AlertServic
 the two kinds of data schools have: temperature alone (a bare probe), and temperature with the
 cabinet's power and door contact. Figures per family and variant, and summed over families:
 
-- seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days), and per
-  severity the leaks detected and hours from onset to the alert;
+- seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a
+  leaking unit is healthy until its leak's onset, and its alerts and days before it count
+  here), and per severity the leaks detected and hours from onset to the alert;
 - over-temperature: false alarms per healthy unit-day (defrosts and doors: the true product
   stayed at or below the limit for 2 h before the alarm; target 0), and for compressor
   failures minutes past the due time, twice: after the true food (the plant's product node)
@@ -26,7 +27,8 @@ arriving live, late and out of order, or in a catch-up burst after an outage
 (`bench.detection_disinfection`): spoiled cycles flagged, compliant cycles flagged.
 
 The defaults give 14 healthy units x 12 days = 168 healthy unit-days per family, 504 over the
-three held-out families in each variant, in about four minutes on 2 cores (`--workers 2`).
+three held-out families in each variant (for the seal, the leaking units' 5-9 days before
+their onsets add about 60 a family), in about four minutes on 2 cores (`--workers 2`).
 Several seeds (`--seed 1,2`) draw other units, leak onsets and failures from the same
 families: each family is scored once per seed and the totals sum over all. One seed is one
 draw of a few dozen units; rules changed while looking at it fit it, held-out family or not
@@ -93,14 +95,16 @@ def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, A
     for variant in VARIANTS if cold else ():
         scores = [by_variant[variant] for by_variant in cold.values()]
         days = sum(s["healthy_unit_days"] for s in scores)
+        seal_days = sum(s["seal_unit_days"] for s in scores)
         seal = sum(s["seal_false_alerts"] for s in scores)
         over = sum(s["over_temp_false_alarms"] for s in scores)
         warm = sum(s["over_temp_alarms_food_warm"] for s in scores)
         excursions = _excursion_totals([s["over_temp_excursions"] for s in scores])
         out[variant] = {
             "healthy_unit_days": days,
+            "seal_unit_days": round(seal_days, 2),
             "seal_false_alerts": seal,
-            "seal_false_per_unit_day": round(seal / days, 4) if days else None,
+            "seal_false_per_unit_day": round(seal / seal_days, 4) if seal_days else None,
             "seal_leaks": {
                 str(sev): summarise_delays(
                     [d for s in scores for d in s["seal_leaks"][str(sev)]["delays_h"]], "h"

@@ -174,13 +174,23 @@ def run_variant(cohort: Cohort, variant: str, seed: int) -> tuple[SiteConfig, Re
 def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[str, Any]:
     healthy = [j for j, r in enumerate(cohort.role) if r == "healthy"]
     unit_days = len(healthy) * cohort.days
-    seal_false = sum(replayed.count(cohort.ids[j], RuleId.SEAL_DEGRADATION) for j in healthy)
+    # A leaking unit is a healthy one until its onset: a seal alert then is as false as a
+    # healthy unit's, and its days then count with theirs.
+    onsets = {j: _utc(leak.onset_s) for j, leak in cohort.leaks.items()}
+    seal_days = unit_days + sum(
+        (leak.onset_s - cohort.start_s) / DAY_S for leak in cohort.leaks.values()
+    )
+    false_units = _seal_false_units(cohort, replayed, healthy) | _seal_false_units(
+        cohort, replayed, list(onsets), onsets
+    )
+    seal_false = sum(len(times) for times in false_units.values())
     over_false, over_warm = _healthy_over_temperature(cohort, config, replayed, healthy)
     return {
         "healthy_unit_days": unit_days,
+        "seal_unit_days": round(seal_days, 2),
         "seal_false_alerts": seal_false,
-        "seal_false_per_unit_day": round(seal_false / unit_days, 4) if unit_days else None,
-        "seal_false_units": _seal_false_units(cohort, replayed, healthy),
+        "seal_false_per_unit_day": round(seal_false / seal_days, 4) if seal_days else None,
+        "seal_false_units": false_units,
         "seal_healthy_closest": _closest(cohort, replayed, healthy),
         # a compressor failure is no leak: seal alerts on the failing units (after recovering
         # from a failure, the food's heat comes back out for most of a day; target none)
@@ -219,17 +229,24 @@ def _healthy_over_temperature(
 
 
 def _seal_false_units(
-    cohort: Cohort, replayed: Replayed, healthy: list[int]
+    cohort: Cohort,
+    replayed: Replayed,
+    healthy: list[int],
+    until: dict[int, datetime] | None = None,
 ) -> dict[str, list[str]]:
-    """Which of `healthy` (the healthy units, or the failing ones) raised a seal alert, and
-    when (UTC): the unit to replay when a change adds or removes a false alert."""
+    """Which of `healthy` (the healthy units, the failing ones, or with `until` the leaking
+    ones before their onset) raised a seal alert, and when (UTC): the unit to replay when a
+    change adds or removes a false alert."""
     out: dict[str, list[str]] = {}
     for j in healthy:
         device = cohort.ids[j]
+        end = until.get(j) if until is not None else None
         times = sorted(
             f.at
             for f in replayed.firings
-            if f.device == device and f.rule is RuleId.SEAL_DEGRADATION
+            if f.device == device
+            and f.rule is RuleId.SEAL_DEGRADATION
+            and (end is None or f.at < end)
         )
         if times:
             out[device] = [t.isoformat(timespec="minutes") for t in times]

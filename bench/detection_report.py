@@ -17,8 +17,10 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"families: {', '.join(report['families'])}  (seed {_seeds(report['seed'])}; tuning: "
         f"{', '.join(report['split']['tuning'])})",
-        "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (warm: over-temperature "
-        "alarms on healthy units whose food really was above the limit); leak S: detected/leaks, "
+        "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (unit-days: the seal's, a "
+        "leaking unit's days before its onset included, its seal alerts then false; warm: "
+        "over-temperature alarms on healthy units whose food really was above the limit); "
+        "leak S: detected/leaks, "
         "median/max hours from onset; excursions (compressor failures): detected/real, "
         "median/max min past the due time, number > 5 min late; due: the true food (the "
         "plant's product node, what the rule judges) crossing the limit + duration, and beside "
@@ -82,7 +84,7 @@ def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     food = ex.get("food")
     by_food = "-" if food is None else _excursion(food) + f" in band:{ex['food_never_crossed']}"
     return (
-        f"{family:<30} {variant:<16} {score['healthy_unit_days']:>9.0f} "
+        f"{family:<30} {variant:<16} {score['seal_unit_days']:>9.0f} "
         f"{_num(score['seal_false_per_unit_day'], 3):>10} "
         f"{_num(score['seal_healthy_closest']['share'], 2):>7} {leaks[0]:>16} {leaks[1]:>16} "
         f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "

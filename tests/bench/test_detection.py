@@ -4,7 +4,7 @@ deliveries arrive, and a small cohort scored through the real rules."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -99,10 +99,26 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
     leaky = {cohort.ids[j]: leak for j, leak in cohort.leaks.items()}
     at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
     seal, over = RuleId.SEAL_DEGRADATION, RuleId.OVER_TEMPERATURE
-    firings = [Firing(healthy[1], seal, at), Firing(healthy[0], over, at)]
+    # A leaking unit is healthy until its onset: a seal alert an hour before it is false, one
+    # an hour after it is the leak's.
+    [(first, leak), *_] = sorted(leaky.items())
+    hour = timedelta(hours=1)
+    onset = utc_from_ms(int(leak.onset_s * 1000))
+    firings = [
+        Firing(healthy[1], seal, at),
+        Firing(healthy[0], over, at),
+        Firing(first, seal, onset - hour),
+        Firing(first, seal, onset + hour),
+    ]
     score = score_cohort(cohort, config_of(cohort), Replayed(firings, [], 0))
-    assert score["seal_false_alerts"] == 1
-    assert score["seal_false_units"] == {healthy[1]: [at.isoformat(timespec="minutes")]}
+    assert score["seal_false_alerts"] == 2
+    assert score["seal_false_units"] == {
+        healthy[1]: [at.isoformat(timespec="minutes")],
+        first: [(onset - hour).isoformat(timespec="minutes")],
+    }
+    before = sum(leak.onset_s - MONDAY for leak in leaky.values()) / 86_400
+    assert score["seal_unit_days"] == pytest.approx(score["healthy_unit_days"] + before, abs=0.01)
+    assert score["seal_false_per_unit_day"] == pytest.approx(2 / score["seal_unit_days"], abs=1e-4)
     for severity, found in score["seal_leaks"].items():
         assert [leaky[d].severity for d in found["devices"]] == [float(severity)]
         assert len(found["devices"]) == len(found["delays_h"])
