@@ -48,6 +48,14 @@ AGREE_SHARE = 0.75
 # median a few door-struck cycles or busy hours can make: a healthy metered fridge's clean
 # hours (tests/alerts/test_seal_metered.py) went pending on a run of 4 hours moved by 0.4.
 _MIN_RUN = 8
+# A sparse probe's folded period (`seal_fold`) has no such picking to fear: its hours scatter
+# by 0.004-0.034 (log) about their norms on the tuning families' folded units, under its least
+# move (0.075-0.10), so its run's median speaks from 4 folded hours, at least two of them
+# moved (one odd fold is not enough). Its hours come mostly at night, when doors rest: with 8,
+# a walk-in whose leak began in the morning had its move read with the folds from before the
+# leak until late in the night (held-out walk-ins with 0.35-0.6 leaks, temperature only,
+# confirmed at 25-27 h, now 1-4 h sooner).
+_MIN_PERIOD_RUN = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +85,12 @@ class Stream:
         state's recent ones (`seal_cusum._RECENT`), so cycles from before the change do not
         dilute it: a walk-in whose probe draws a few clean cycles an hour spreads 16 of them
         over most of a day, half from before its leak. Otherwise, and while the run holds
-        fewer than `_MIN_RUN` cycles, the median of the recent cycles whatever the run
-        (`CusumState.move`)."""
+        fewer than `_MIN_RUN` cycles (`_MIN_PERIOD_RUN` folded hours), the median of the
+        recent cycles whatever the run (`CusumState.move`)."""
         state = self.state
         run = min(state.run_cycles, len(state.recent))
-        if not self.run_move or run < _MIN_RUN:
+        least = _MIN_PERIOD_RUN if self.name == "period" else _MIN_RUN
+        if not self.run_move or run < least:
             return state.move
         return statistics.median(state.recent[-run:])
 

@@ -227,6 +227,19 @@ def test_a_folded_periods_move_is_read_over_its_run() -> None:
     assert period.moved and found["period_evidence_move"] == pytest.approx(0.25)
 
 
+@pytest.mark.parametrize(("run", "moved"), [(3, False), (4, True)])
+def test_a_folded_periods_move_is_read_over_a_run_of_4_hours(run: int, moved: bool) -> None:
+    # Its first night after a morning's leak: 4 folded hours moved by 0.2 read as such, the
+    # 12 recent ones before them unmoved; 3 are still read with them (one odd fold among two).
+    state = CusumState(evidence=10.0, run_cycles=run, recent=[0.0] * 12 + [0.2] * run)
+    found: dict[str, float | int | str | None] = {}
+    [period] = evidence_streams([("period_", state, CusumModel({}, 0.5, 10.0), 0.1, True)], found)
+    assert period.moved is moved
+    # the per-cycle stream beside a meter keeps its 8: 4 busy hours are not a move
+    cycles = run_stream(12, 4, 0.4, run_move=True)
+    assert not cycles.moved
+
+
 # -- through the engine, on the simulator -------------------------------------------------
 
 
