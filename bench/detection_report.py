@@ -53,6 +53,11 @@ def table(report: dict[str, Any]) -> str:
                 f"healthy unit closest to a seal alert, {variant}: {closest['unit']} "
                 f"({closest['family']}) at {closest['share']:.2f} of its threshold"
             )
+        for family, by_variant in report["cold"].items():
+            for unit, times in by_variant[variant]["seal_false_units"].items():
+                lines.append(
+                    f"false seal alert, {variant}: {unit} ({family}) at {', '.join(times)}"
+                )
     if report["disinfection"]:
         lines += [
             "",

@@ -23,6 +23,7 @@ from bench.detection_cold import (
 )
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
 from bench.detection_replay import DEMO_MEALS, SITE, Firing, Replayed, seal_health_summary
+from bench.detection_report import table
 from bench.independent_cabinet import (
     CycleKind,
     draw_cabinet,
@@ -122,6 +123,41 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
     for severity, found in score["seal_leaks"].items():
         assert [leaky[d].severity for d in found["devices"]] == [float(severity)]
         assert len(found["devices"]) == len(found["delays_h"])
+
+
+def test_the_table_names_each_false_seal_alert() -> None:
+    # One healthy unit's alert and one leaking unit's before its onset, in one variant: both
+    # are named under the table, with the family and the time, so no JSON is needed to find
+    # the unit to replay.
+    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
+    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
+    j, leak = sorted(cohort.leaks.items())[0]
+    at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
+    early = utc_from_ms(int((leak.onset_s - 3600) * 1000))
+    seal = RuleId.SEAL_DEGRADATION
+    firings = [Firing(healthy[0], seal, at), Firing(cohort.ids[j], seal, early)]
+    config = config_of(cohort)
+    scores = {
+        "temp": score_cohort(cohort, config, Replayed(firings, [], 0)),
+        "temp+power+door": score_cohort(cohort, config, Replayed([], [], 0)),
+    }
+    cold = {"small reach-in": scores}
+    report = {
+        "families": ["small reach-in"],
+        "seed": [2],
+        "split": {"tuning": ["small reach-in"], "held_out": []},
+        "cold": cold,
+        "totals": detection._totals(cold),
+        "disinfection": {},
+    }
+    named = [line for line in table(report).splitlines() if line.startswith("false seal")]
+    assert named == [
+        f"false seal alert, temp: {healthy[0]} (small reach-in) at "
+        f"{at.isoformat(timespec='minutes')}",
+        f"false seal alert, temp: {cohort.ids[j]} (small reach-in) at "
+        f"{early.isoformat(timespec='minutes')}",
+    ]
 
 
 def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert() -> None:
