@@ -417,7 +417,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
         metered hour, per clean hour of probe moves, per metered hour), each noted in
         `found`; the probe's moves speak alone only where the cycles do not, its period
-        (`seal_fold`) everywhere."""
+        (`seal_fold`) everywhere. The clean metered hours speak alone only where the meter
+        reads the usual run over two readings or more: a meter that reads it in one or two
+        (`seal_power.counted`) gives a clean hour's on-share as a count of a few runs, each
+        read one reading long or two, and where the cycle keeps step with the readings, every
+        run of the hour is read alike, for hours (a healthy held-out chest freezer, 7-min runs
+        every 20.2 min under a 5-min meter, read an on-share of 0.5 from 06:00 to 14:00
+        against its true 0.35-0.38, and the clean hours alone reached h). They may still
+        agree with another stream (`seal_fuse`); the whole cycles of every hour
+        (`seal_power`), read over all the hour's runs, still speak alone."""
         st, s = self.state, self.setup.settings
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
@@ -426,7 +434,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         return evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
-                ("duty_", st.duty, duty, s.seal_duty_min_move, True),
+                ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
                 ("period_", st.fold, period, self._period_min_move(found), True),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cold import ColdSealRule
 from alerts.rules.seal_duty import learn_duty
 from alerts.rules.seal_power import PowerState, power_reading, roll_power_hour, runs_resolved
 from tests.alerts.cold_plant import Row
@@ -162,3 +163,19 @@ def test_seal_health_says_where_the_meter_counts_runs(step_min: float, counts: b
     assert learned, "the baseline was learned"
     flagged = {p.evidence.get("meter_counts_runs") == 1 for p in learned}
     assert flagged == {counts}
+
+
+@pytest.mark.parametrize(("step_min", "alone"), [(5.0, False), (1.0, True)])
+def test_a_meter_that_counts_runs_does_not_confirm_a_leak_from_its_clean_hours_alone(
+    step_min: float, alone: bool
+) -> None:
+    """Its clean hour's on-share is a count of a few runs, each read one reading long or two,
+    and a cycle in step with the readings reads every run of the hour alike for hours: the
+    clean hours may agree with another stream, not confirm alone. The whole cycles of every
+    hour still may, and a meter that reads each run over several readings keeps both."""
+    rules = engine(step_min * 60)
+    run(rules, _cabinet_rows(step_min, 6, 7))
+    [seal] = [r for r in rules.devices["f"].rules if isinstance(r, ColdSealRule)]
+    streams = {stream.name: stream.alone for stream in seal._streams({})}
+    assert streams["duty"] is alone
+    assert streams["power"] is True
