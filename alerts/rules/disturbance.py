@@ -87,6 +87,7 @@ class DisturbanceState:
     defrost_start_ms: int | None = None
     defrost_end_ms: int | None = None
     defrost_end_c: float | None = None  # the air when the defrost ended
+    after_low_c: float | None = None  # the coldest air since the defrost ended
     last_c: float | None = None
     last_ms: int | None = None
     learned: LearnedDefrost = field(default_factory=LearnedDefrost)
@@ -122,8 +123,11 @@ class Disturbances:
     def observe(self, sample: Sample) -> None:
         self._door(sample)
         temp = sample.get("temp_c")
+        st = self.state
         if temp is not None:
-            self.state.last_c, self.state.last_ms = temp, sample.ts_ms
+            st.last_c, st.last_ms = temp, sample.ts_ms
+            if st.after_low_c is not None and not st.defrost_on:
+                st.after_low_c = min(st.after_low_c, temp)
         defrost = sample.flag("defrost_on")
         if defrost is not None:
             self._reported_defrost(sample.ts_ms, defrost)
@@ -148,6 +152,7 @@ class Disturbances:
             st.defrost_start_ms, st.defrost_end_ms = ts, None
         elif st.defrost_on and not on:
             st.defrost_end_ms, st.defrost_end_c = ts, st.last_c
+            st.after_low_c = st.last_c
         st.defrost_on = on
 
     def _learn(self, ts: int, temp: float) -> None:
@@ -262,6 +267,19 @@ class Disturbances:
         if st.defrost_on or st.last_ms is None or not self._not_recovering(st.last_ms):
             return None
         return st.defrost_end_ms
+
+    def recovery_missed(self, excused_until_ms: int) -> int | None:
+        """When the defrost ended, if its recovery excused a run until `excused_until_ms`
+        and the air never pulled down a step below where the defrost left it meanwhile: no
+        compressor restarted (one that did moves the air down by kelvins within minutes), so
+        the defrost explains none of the run's warmth."""
+        st = self.state
+        end, end_c, low = st.defrost_end_ms, st.defrost_end_c, st.after_low_c
+        if st.defrost_on or end is None or end_c is None or low is None:
+            return None
+        if excused_until_ms != end + self.recovery_ms:
+            return None
+        return end if low > end_c - _RECOVERY_RISE_C else None
 
     def warming_past_door(self, opened_before_ms: int) -> bool:
         """The air is well above where it was before the last door opening, which came no

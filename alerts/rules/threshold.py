@@ -18,11 +18,15 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   outlasts it without pulling the air down (a heater that does not stop, a compressor that
   died), or whose pull-down stalled above the limit, is excused by nothing, a timer's window
   included: it counts from the start of the run. Air that keeps warming after a defrost has
-  ended is not recovering from it. With the door shut since, the defrost did not explain the
-  rise either (a compressor that failed during the defrost), so the duration counts from the
-  start of the run - the food has been warm since then - and the alert fires as soon as that is
+  ended is not recovering from it, and nor is air that has not stepped down 1 K below where the
+  defrost left it by the end of the recovery's while (a compressor that restarts pulls the air
+  down by kelvins within minutes; a dead one's air near its balance with the kitchen only
+  creeps up). With the door shut since, the defrost did not explain the rise either (a
+  compressor that failed before or during the defrost), so the duration counts from the start
+  of the run - the food has been warm since then - and the alert fires as soon as that is
   known. When the door was opened after the defrost (breakfast preparation), the warming may be
-  the kitchen's: the duration counts from the defrost's end.
+  the kitchen's: the duration counts from the defrost's end, or from the recovery's end when
+  the air merely did not step down.
 - Firing needs `alert_after_min` of unexcused run (at exactly the duration it fires). Once
   firing, it clears only below `high_c - clear_margin_c` (7 °C), so a fridge hovering at the
   limit raises one alert, not one per crossing.
@@ -419,6 +423,12 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             # The defrost's excuse was cut short: the air did not recover after it. Warm since
             # the run began, unless doors opened since the defrost may explain the warming.
             return max(run_start, failed) if disturbances.door_since_defrost() else run_start
+        missed = disturbances.recovery_missed(previous)
+        if missed is not None and not disturbances.door_since_defrost():
+            # The recovery's while went by without a step down, the door shut: the compressor
+            # never restarted (it died before or during the defrost) and the food has been
+            # warm since the run began.
+            return run_start
         if previous == st.door_until_ms and disturbances.warming_past_door(run_start):
             return run_start  # the door's grace is over and the air has not come back
         return max(run_start, min(previous, ts))

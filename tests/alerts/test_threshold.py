@@ -188,6 +188,33 @@ def test_air_still_warming_after_a_defrost_counts_from_the_start_of_the_run(
     assert alert.pending_since == T0 and alert.fired_at == T0 + minutes(31)
 
 
+def test_a_compressor_dead_through_a_defrost_counts_from_the_start_of_the_run(
+    harness: Harness,
+) -> None:
+    # The compressor died before the 02:00 defrost: the air is at 10 °C when the timer's
+    # 20 min defrost starts, and afterwards it neither pulls down nor warms by 1 K (a cabinet
+    # near its balance with the kitchen creeps up 0.02 K/min). The recovery's 20 min go by
+    # without a step down, the door shut: the defrost explained nothing, the run counts from
+    # its start and fires at the first reading after the recovery's while (T0+40), not 30
+    # min after it.
+    temps = [10.0 + 0.02 * i for i in range(60)]
+    defrost = [1.0] * 20 + [0.0] * 40
+    harness.feed(fridge(temps, defrost_on=defrost))
+    [alert] = harness.alerts(OVER)
+    assert alert.state is AlertState.FIRING
+    assert alert.pending_since == T0 and alert.fired_at == T0 + minutes(41)
+
+
+def test_a_defrost_recovery_that_steps_down_is_still_excused(harness: Harness) -> None:
+    # The same defrost over a working compressor held back by a tired pull-down: 1 K down
+    # within the recovery's while (10.5 -> 9.5 °C by T0+35), back in band at T0+45. The
+    # defrost explains the warmth: nothing fires.
+    temps = [10.5] * 25 + [10.5 - 0.1 * i for i in range(20)] + [7.5] * 15
+    defrost = [1.0] * 20 + [0.0] * 40
+    harness.feed(fridge(temps, defrost_on=defrost))
+    assert [a for a in harness.alerts(OVER) if a.fired_at is not None] == []
+
+
 def test_warming_after_a_defrost_with_doors_opened_counts_from_the_defrost_end(
     harness: Harness,
 ) -> None:
