@@ -75,9 +75,9 @@ def test_the_demo_stages_one_compressor_failure_inside_its_history() -> None:
     (fault,) = demo_faults(config, start, 6.0)
     assert fault.type is FaultType.COMPRESSOR_FAILURE and fault.device == "fridge-2"
     assert fault.end_s is not None
-    # It starts 3 h before the present and is over 90 min later, inside the six hours.
-    assert fault.onset_s == (start + timedelta(hours=3)).timestamp()
-    assert fault.end_s - fault.onset_s == 90 * 60
+    # It starts 4.5 h before the present and is over 150 min later, inside the six hours.
+    assert fault.onset_s == (start + timedelta(hours=1.5)).timestamp()
+    assert fault.end_s - fault.onset_s == 150 * 60
     assert "fridge-2" in staged_fault(config, 6.0)
     # Half an hour of history (the CLI test's) has no room for it: nothing is staged.
     assert demo_faults(config, start, 0.5) == () and staged_fault(config, 0.5) == ""
