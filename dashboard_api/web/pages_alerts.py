@@ -10,6 +10,7 @@ and a viewer's POST is a 403 page.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -221,6 +222,7 @@ def _alert_view(
         "alert.html",
         {
             "alert": alert,
+            "evidence": evidence_rows(alert.evidence),
             "device": context.config.device(alert.device),
             "history": history,  # in the order things happened, each row's clock named
             "history_mixed": mixed(history),
@@ -238,6 +240,21 @@ def _alert_view(
         },
         status_code=status,
     )
+
+
+def evidence_rows(evidence: Mapping[str, object] | None) -> list[tuple[str, str]]:
+    """The alert's evidence as a person reads it: measured values to two decimals at most
+    (a peak of 10.595796598018486 °C reads 10.6), what was not measured (None) left out."""
+    rows: list[tuple[str, str]] = []
+    for key, value in (evidence or {}).items():
+        if value is None:
+            continue
+        shown = str(value)
+        if isinstance(value, float):
+            shown = f"{value:.2f}".rstrip("0").rstrip(".")
+            shown = "0" if shown == "-0" else shown
+        rows.append((key, shown))
+    return rows
 
 
 def _forms(alert: Alert) -> tuple[str, ...]:

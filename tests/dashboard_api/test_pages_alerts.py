@@ -24,6 +24,7 @@ from core.records import (
     RuleId,
 )
 from dashboard_api import create_app
+from dashboard_api.web.pages_alerts import evidence_rows
 from ingest.duckdb_outbox import DuckDBOutboxStore
 from tests.dashboard_api.pages_site import (
     NOON,
@@ -142,6 +143,31 @@ async def test_an_unknown_or_malformed_alert_is_a_404_page(viewer: httpx.AsyncCl
     ):
         answer = await viewer.get(path)
         assert answer.status_code == 404 and "text/html" in answer.headers["content-type"]
+
+
+async def test_the_evidence_reads_as_measured_values_not_raw_floats(
+    site: Site, viewer: httpx.AsyncClient
+) -> None:
+    number = alert_id(site, "fridge-2", RuleId.OVER_TEMPERATURE)
+    html = (await viewer.get(f"/alerts/{number}")).text
+    evidence = html.split('class="facts evidence"', 1)[1].split("</dl>", 1)[0]
+    values = re.findall(r"<dd>([^<]*)</dd>", evidence)
+    assert "limit_c" in evidence and "8" in values
+    # No float's binary tail (10.595796598018486) and no unmeasured value (None) is shown.
+    assert not any(re.fullmatch(r"-?\d+\.\d{3,}", v) for v in values), values
+    assert "None" not in values and "food_probe_c" not in evidence
+
+
+def test_evidence_values_are_rounded_and_unmeasured_ones_left_out() -> None:
+    rows = evidence_rows(
+        {"peak_c": 10.595796598018486, "limit_c": 8.0, "minutes": 104.5, "food_probe_c": None,
+         "tau_source": "default", "readings": 12, "drift_c": -0.001}
+    )  # fmt: skip
+    assert rows == [
+        ("peak_c", "10.6"), ("limit_c", "8"), ("minutes", "104.5"), ("tau_source", "default"),
+        ("readings", "12"), ("drift_c", "0"),
+    ]  # fmt: skip
+    assert evidence_rows(None) == []
 
 
 async def test_acknowledging_records_the_logged_in_person(
