@@ -87,7 +87,10 @@ class DisturbanceState:
     defrost_start_ms: int | None = None
     defrost_end_ms: int | None = None
     defrost_end_c: float | None = None  # the air when the defrost ended
-    after_low_c: float | None = None  # the coldest air since the defrost ended
+    # the warmest air since the defrost ended, and the most it has stepped down from its
+    # warmest so far: a compressor at work after the defrost
+    after_high_c: float | None = None
+    after_drop_c: float = 0.0
     last_c: float | None = None
     last_ms: int | None = None
     learned: LearnedDefrost = field(default_factory=LearnedDefrost)
@@ -126,8 +129,9 @@ class Disturbances:
         st = self.state
         if temp is not None:
             st.last_c, st.last_ms = temp, sample.ts_ms
-            if st.after_low_c is not None and not st.defrost_on:
-                st.after_low_c = min(st.after_low_c, temp)
+            if st.after_high_c is not None and not st.defrost_on:
+                st.after_high_c = max(st.after_high_c, temp)
+                st.after_drop_c = max(st.after_drop_c, st.after_high_c - temp)
         defrost = sample.flag("defrost_on")
         if defrost is not None:
             self._reported_defrost(sample.ts_ms, defrost)
@@ -152,7 +156,7 @@ class Disturbances:
             st.defrost_start_ms, st.defrost_end_ms = ts, None
         elif st.defrost_on and not on:
             st.defrost_end_ms, st.defrost_end_c = ts, st.last_c
-            st.after_low_c = st.last_c
+            st.after_high_c, st.after_drop_c = st.last_c, 0.0
         st.defrost_on = on
 
     def _learn(self, ts: int, temp: float) -> None:
@@ -270,16 +274,16 @@ class Disturbances:
 
     def recovery_missed(self, excused_until_ms: int) -> int | None:
         """When the defrost ended, if its recovery excused a run until `excused_until_ms`
-        and the air never pulled down a step below where the defrost left it meanwhile: no
-        compressor restarted (one that did moves the air down by kelvins within minutes), so
-        the defrost explains none of the run's warmth."""
+        and the air never stepped down 1 K from its warmest since meanwhile: no compressor
+        restarted (one that does, after the drip time's last warmth, moves the air down by
+        kelvins within minutes), so the defrost explains none of the run's warmth."""
         st = self.state
-        end, end_c, low = st.defrost_end_ms, st.defrost_end_c, st.after_low_c
-        if st.defrost_on or end is None or end_c is None or low is None:
+        end = st.defrost_end_ms
+        if st.defrost_on or end is None or st.after_high_c is None:
             return None
         if excused_until_ms != end + self.recovery_ms:
             return None
-        return end if low > end_c - _RECOVERY_RISE_C else None
+        return end if st.after_drop_c < _RECOVERY_RISE_C else None
 
     def warming_past_door(self, opened_before_ms: int) -> bool:
         """The air is well above where it was before the last door opening, which came no

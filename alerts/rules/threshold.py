@@ -18,9 +18,9 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   outlasts it without pulling the air down (a heater that does not stop, a compressor that
   died), or whose pull-down stalled above the limit, is excused by nothing, a timer's window
   included: it counts from the start of the run. Air that keeps warming after a defrost has
-  ended is not recovering from it, and nor is air that has not stepped down 1 K below where the
-  defrost left it by the end of the recovery's while (a compressor that restarts pulls the air
-  down by kelvins within minutes; a dead one's air near its balance with the kitchen only
+  ended is not recovering from it, and nor is air that has not stepped down 1 K from its warmest
+  since the defrost by the end of the recovery's while (a compressor that restarts pulls the
+  air down by kelvins within minutes; a dead one's air near its balance with the kitchen only
   creeps up). With the door shut since, the defrost did not explain the rise either (a
   compressor that failed before or during the defrost), so the duration counts from the start
   of the run - the food has been warm since then - and the alert fires as soon as that is

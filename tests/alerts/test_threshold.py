@@ -206,10 +206,12 @@ def test_a_compressor_dead_through_a_defrost_counts_from_the_start_of_the_run(
 
 
 def test_a_defrost_recovery_that_steps_down_is_still_excused(harness: Harness) -> None:
-    # The same defrost over a working compressor held back by a tired pull-down: 1 K down
-    # within the recovery's while (10.5 -> 9.5 °C by T0+35), back in band at T0+45. The
-    # defrost explains the warmth: nothing fires.
-    temps = [10.5] * 25 + [10.5 - 0.1 * i for i in range(20)] + [7.5] * 15
+    # The same defrost over a working compressor after a long drip time: the heater's last
+    # warmth lifts the air to 11 °C for 10 min after the defrost, then a tired pull-down
+    # steps it down 1.3 K from there by the end of the recovery's while (T0+40), though not
+    # yet 1 K under where the defrost left it (10.5 °C); back in band at T0+50. The step
+    # down is the compressor at work, the defrost explains the warmth: nothing fires.
+    temps = [10.5] * 20 + [11.0] * 10 + [11.0 - 0.12 * i for i in range(1, 21)] + [7.5] * 10
     defrost = [1.0] * 20 + [0.0] * 40
     harness.feed(fridge(temps, defrost_on=defrost))
     assert [a for a in harness.alerts(OVER) if a.fired_at is not None] == []
