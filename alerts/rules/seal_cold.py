@@ -329,6 +329,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour = st.history[-3]
         fold_hour(st, hour, self._inference.read_ms)
         duty = hour_duty(hour)
+        if hour.quiet and st.duty_model is not None and not st.duty_model.judges_quiet:
+            duty = None  # a day without meals its learning days never showed (`seal_duty`)
         if duty is not None:
             duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
         resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)

@@ -111,6 +111,14 @@ _H_MARGIN = 3.0
 # the floor 10, and four mildly warm hours scattered over two days of a healthy unit
 # confirmed a leak. Its 26 learning hours in one run reach 9.9: h 30.)
 _RUN_HOURS = 24
+# A day without meals (a weekend) is judged on the clean hours only once the learning days held
+# this many of its own: a night's worth. Its clean time is cut differently: on a school day it
+# is whole nights, on a weekend also the spans between the few doors, and a span that begins a
+# fixed settling time after a door begins at a fixed point of the compressor's cycle (the door
+# started a run). A tuning prep counter with 26-min cycles and 7-min runs read 40-min spans
+# after its weekend doors at 0.29-0.375 against a true 0.27, hour after hour, and raised a
+# false seal alert on its first Sunday; its learning days were Monday to Thursday.
+_MIN_QUIET_HOURS = 12
 _DEFAULT_LIMITS = EvidenceLimits(0.5, 10.0)
 _KEPT_SPANS = 8
 # Longer than a defrost's rise before the probe shows its peak (`seal_cold`: 60 min at most)
@@ -129,6 +137,12 @@ class DutyNorm:
 class DutyModel:
     hours: dict[int, DutyNorm]
     threshold: CusumModel  # k and h (its `hours` are unused: empty)
+    quiet_hours: int = 0  # the learning hours of days without meals that gave a value
+
+    @property
+    def judges_quiet(self) -> bool:
+        """Whether the learning days held enough days without meals to judge one."""
+        return self.quiet_hours >= _MIN_QUIET_HOURS
 
 
 @dataclass(slots=True)
@@ -315,7 +329,8 @@ def learn_duty(
     shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
     k = max(limits.k_floor, _K_SIGMAS * shifts)
     typical = statistics.median(run_highs([z for _, z in scored], CusumModel({}, k, math.inf)))
-    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)))
+    quiet = sum(1 for h in history if h.quiet and reading(h) is not None)
+    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)), quiet)
 
 
 def run_highs(scored: list[float], model: CusumModel) -> list[float]:

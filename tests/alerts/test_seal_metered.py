@@ -81,6 +81,31 @@ def hours(days: int, duty: float, rng: np.random.Generator, start: int = 0) -> l
     return out
 
 
+def test_a_day_without_meals_is_judged_once_the_learning_days_held_one() -> None:
+    rng = np.random.default_rng(5)
+    weekdays = learn_duty(hours(4, 0.25, rng))  # learned Monday to Thursday
+    assert weekdays is not None and weekdays.quiet_hours == 0 and not weekdays.judges_quiet
+    learned = hours(4, 0.25, rng)
+    for hour in learned[48:72]:  # the third learning day had no meals (a holiday)
+        hour.quiet = True
+    with_holiday = learn_duty(learned)
+    assert with_holiday is not None and with_holiday.quiet_hours == 24
+    assert with_holiday.judges_quiet
+
+
+def test_the_weekend_adds_no_clean_hour_evidence_its_learning_never_saw() -> None:
+    # Learned Monday to Thursday; Saturday and Sunday (days 5 and 6) serve no meals: the
+    # clean hours' evidence stands still over them, and moves again from Monday.
+    healthy = cold_plant.fridge("f", MIDNIGHT, 8, SMOOTHED, seed=3)
+    _, points = run(engine(SMOOTHED.interval_s), healthy)
+    weekend = [
+        p.evidence["duty_evidence"]
+        for p in points
+        if MIDNIGHT + timedelta(days=5, hours=4) <= p.ts < MIDNIGHT + timedelta(days=7)
+    ]
+    assert len(weekend) > 24 and len(set(weekend)) == 1
+
+
 def test_healthy_hours_do_not_add_up_and_a_fifth_more_on_time_does() -> None:
     rng = np.random.default_rng(4)
     model = learn_duty(hours(4, 0.25, rng))
