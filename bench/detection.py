@@ -69,12 +69,12 @@ START = date(2024, 11, 4)  # a Monday
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
-def _cold_job(name: str, variant: str, plan: ColdPlan, seed: int) -> dict[str, Any]:
+def _cold_job(name: str, variant: str, plan: ColdPlan, seed: int, start: date) -> dict[str, Any]:
     """One family in one variant (each job simulates its cohort: the same seed, the same
     plant; two jobs of a family run side by side on two cores)."""
     began = time.perf_counter()
     family = families_named(name)[0]
-    start_s = datetime.combine(START, datetime.min.time(), ZONE).timestamp()
+    start_s = datetime.combine(start, datetime.min.time(), ZONE).timestamp()
     cohort = build_cohort(family, plan, seed, start_s, RuleSettings().seal_baseline_days)
     config, replayed = run_variant(cohort, variant, seed)
     score = score_cohort(cohort, config, replayed)
@@ -82,9 +82,9 @@ def _cold_job(name: str, variant: str, plan: ColdPlan, seed: int) -> dict[str, A
     return score
 
 
-def _disinfection_job(mode: str, plan: CabinetPlan, seed: int) -> dict[str, Any]:
+def _disinfection_job(mode: str, plan: CabinetPlan, seed: int, start: date) -> dict[str, Any]:
     began = time.perf_counter()
-    score = run_mode(mode, plan, seed, START)
+    score = run_mode(mode, plan, seed, start)
     score["wall_s"] = round(time.perf_counter() - began, 1)
     return score
 
@@ -159,12 +159,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     context = get_context("spawn")  # a clean interpreter per worker: no inherited DuckDB state
     with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
         jobs = {
-            (label, variant): pool.submit(_cold_job, name, variant, plan, seed)
+            (label, variant): pool.submit(_cold_job, name, variant, plan, seed, args.start)
             for variant in reversed(VARIANTS)  # the larger variant first
             for label, name, seed in rows
         }
         modes = {} if args.no_disinfection else {
-            _label(m, s, seeds): pool.submit(_disinfection_job, m, cabinets, s)
+            _label(m, s, seeds): pool.submit(_disinfection_job, m, cabinets, s, args.start)
             for s in seeds for m in MODES
         }  # fmt: skip
         cold: dict[str, dict[str, dict[str, Any]]] = {label: {} for label, _, _ in rows}
@@ -180,6 +180,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "families": names,
         "split": {"tuning": list(TUNING), "held_out": list(HELD_OUT)},
         "seed": seeds,
+        "start": args.start.isoformat(),
         "plan": {
             "days": plan.days,
             "healthy_units": plan.healthy,
@@ -212,6 +213,16 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _start(text: str) -> date:
+    """`--start`: the run's first local day, an ISO date."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the first day is an ISO date (2024-11-07)"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.detection",
@@ -221,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--families", default="held-out", help="held-out, tuning, all or names")
     parser.add_argument(
         "--seed", type=_seeds, default=[1], help="a seed, or several (1,2): totals over all"
+    )
+    parser.add_argument(
+        "--start",
+        type=_start,
+        default=START,
+        help=f"the first local day (default {START.isoformat()}, a Monday)",
     )
     parser.add_argument("--days", type=float, default=12.0, help="days per cold cohort")
     parser.add_argument("--healthy", type=int, default=14, help="healthy units per family")

@@ -3,6 +3,7 @@ deliveries arrive, and a small cohort scored through the real rules."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
@@ -243,3 +244,29 @@ def test_several_seeds_are_scored_apart_and_a_bad_list_is_refused(
             detection.main(["--seed", bad, "--no-cold", "--no-disinfection"])
         assert stopped.value.code == 2
         assert said in capsys.readouterr().err
+
+
+def test_a_run_may_begin_on_any_day_and_a_bad_date_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert detection._start("2024-11-07") == date(2024, 11, 7)
+    with pytest.raises(SystemExit) as stopped:
+        detection.main(["--start", "07/11/2024", "--no-cold", "--no-disinfection"])
+    assert stopped.value.code == 2
+    assert "the first day is an ISO date" in capsys.readouterr().err
+    report = detection._run(
+        argparse.Namespace(
+            families="held-out",
+            seed=[1],
+            start=date(2024, 11, 7),
+            days=12.0,
+            healthy=14,
+            leaky=3,
+            failures=4,
+            cabinet_days=5,
+            no_cold=True,
+            no_disinfection=True,
+            workers=1,
+        )
+    )
+    assert report["start"] == "2024-11-07"
