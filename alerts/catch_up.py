@@ -3,9 +3,11 @@ reading for the rules, and no device is judged on history that has not been repl
 
 Each device resumes from its saved state and replays the readings stored since its watermark;
 with no saved state, the last `seal_baseline_days` plus one day (the look-back of the longest
-learner, the door-seal baseline; the over-temperature, sensor, offline and disinfection rules
-need hours of it). On 200 fridges that is 1.8 M readings and took minutes; replayed for the
-whole site before any live reading was judged, a fridge at 12 °C raised nothing meanwhile.
+learner, the door-seal baseline, on school days: where a weekend or a holiday fell in it, the
+seal goes on learning live until its days with meals are complete; the over-temperature,
+sensor, offline and disinfection rules need hours of it). On 200 fridges that is 1.8 M
+readings and took minutes; replayed for the whole site before any live reading was judged, a
+fridge at 12 °C raised nothing meanwhile.
 
 So the devices are replayed in small groups (a device and the neighbour whose probe it compares
 with always together), shortest replay first, except that a device reporting out of its band

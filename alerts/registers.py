@@ -106,6 +106,9 @@ class SealHealth:
     learned: int | None  # None: the baseline is learned and the points are its verdicts
     needed: int | None
     unit: str  # "h" or "cycles"
+    # a cold cabinet's learning counts days with meals: how many it has seen, of how many
+    served_days: float | None = None
+    needed_days: float | None = None
 
     @property
     def learning(self) -> bool:
@@ -206,10 +209,20 @@ def seal_health(
     unit = "cycles" if device.kind is DeviceKind.STEAM_CABINET else "h"
     if stored and "learning" in stored[-1].evidence:
         evidence = stored[-1].evidence
-        return SealHealth(points, _int(evidence["learned_h"]), _int(evidence["needed_h"]), unit)
+        days = evidence.get("served_days"), evidence.get("needed_days")
+        return SealHealth(
+            points,
+            _int(evidence["learned_h"]),
+            _int(evidence["needed_h"]),
+            unit,
+            *(float(d) if isinstance(d, int | float) else None for d in days),
+        )
     if points:
         return SealHealth(points, None, None, unit)
-    return SealHealth([], 0, _needed(config, device), unit)
+    if device.kind is DeviceKind.STEAM_CABINET:
+        return SealHealth([], 0, _needed(config, device), unit)
+    needed_days = config.rules_for(device).seal_baseline_days
+    return SealHealth([], 0, _needed(config, device), unit, 0.0, needed_days)
 
 
 def _int(value: object) -> int:

@@ -87,6 +87,22 @@ class Timetable:
         calendar = self.calendar
         return calendar is None or calendar.day_type(day) in calendar.meal_days
 
+    def served_ms(self, start_ms: int, end_ms: int) -> int:
+        """How much of [start_ms, end_ms) lies on local days with meals (all of it without a
+        calendar). A learning that must see school days counts its time so: a weekend or a
+        vacation does not count towards it."""
+        if self.calendar is None:
+            return max(0, end_ms - start_ms)
+        total, day = 0, local_date(start_ms, self.zone)
+        while True:
+            begins = _instant(day, time(), self.zone)
+            ends = _instant(day + timedelta(days=1), time(), self.zone)
+            if self.serves(day):
+                total += max(0, min(end_ms, ends) - max(start_ms, begins))
+            if ends >= end_ms:
+                return total
+            day += timedelta(days=1)
+
     def _next_end(self, after_ms: int) -> int | None:
         """The first service end after `after_ms`, remembered per `after_ms` (each device asks
         from its last verdict). Served days are searched up to a year ahead (a winter vacation

@@ -46,6 +46,7 @@ SEVERITIES = (0.2, 0.35, 0.6)  # the issue's 0.2 / 0.35 / more
 FAILURE_S = 10 * 3600.0
 LATE_TOLERANCE_MIN = 5.0  # issue 11: alert within the configured duration + 5 min
 DAY_S = 86_400.0
+UTC_OFFSET_H = 8.0  # the bench site's zone, Asia/Shanghai (`detection_replay.site_config`)
 # A door contact reports each change at once and its state on a heartbeat (Zigbee contacts
 # report every few minutes to an hour; assumed 10 min).
 DOOR_HEARTBEAT_S = 600.0
@@ -84,7 +85,7 @@ def build_cohort(
     slug = family.name.replace(" ", "-")
     ids = [f"{slug}-{i:02d}" for i in range(count)]
     role = ["healthy"] * plan.healthy + ["leak"] * n_leaks + ["failure"] * plan.failures
-    earliest = (baseline_days + 1.0) * DAY_S
+    earliest = learning_days(start_s, baseline_days) * DAY_S + DAY_S
     latest = max(earliest, (plan.days - 3.0) * DAY_S)
     leaks = {}
     for k in range(n_leaks):
@@ -105,6 +106,20 @@ def build_cohort(
         failures=list(failures.values()),
     )
     return Cohort(family, units, ids, role, leaks, failures, run, start_s, plan.days)
+
+
+def learning_days(start_s: float, baseline_days: float) -> float:
+    """The days from `start_s` (a local midnight) until the seal has learned
+    `baseline_days` of school days: the plant's weekend (local Saturday and Sunday, the
+    calendar's days without meals, `config_of`) does not count towards them."""
+    weekday = (int((start_s + UTC_OFFSET_H * 3600.0) // DAY_S) + 3) % 7  # epoch day 0: Thursday
+    day, left = 0, baseline_days
+    while True:
+        if (weekday + day) % 7 < 5:
+            if left <= 1.0:
+                return day + left
+            left -= 1.0
+        day += 1
 
 
 def config_of(cohort: Cohort) -> SiteConfig:

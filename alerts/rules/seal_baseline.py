@@ -334,10 +334,16 @@ def _robust(values: list[float], floor: float) -> Spread:
     return Spread(center, max(_MAD_TO_SIGMA * mad, floor))
 
 
-def ready_to_learn(age_ms: int, learned: int, needed: int, baseline_ms: int) -> bool:
-    """Whether a baseline is learned after `age_ms` of readings holding `learned` hours of
-    clean cycles, `needed` being asked within `baseline_ms`."""
-    if age_ms < baseline_ms:
+def ready_to_learn(
+    age_ms: int, served_ms: int, learned: int, needed: int, baseline_ms: int
+) -> bool:
+    """Whether a baseline is learned after `age_ms` of readings, `served_ms` of them on days
+    with meals, holding `learned` hours of clean cycles, `needed` being asked within
+    `baseline_ms` of days with meals. A unit short of clean hours settles for half of them
+    once `_LEARN_LONGEST` times as long has passed, weekends included: a busy prep counter
+    fills its hours on the weekend's quiet nights, and waiting for the next school days let a
+    leak that began on the Sunday into its learning."""
+    if served_ms < baseline_ms:
         return False
     if learned >= needed:
         return True

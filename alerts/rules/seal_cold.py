@@ -13,9 +13,14 @@ larger, slower rise well above the cut-out), not while or for hours after the ca
 of band or its probe was faulty. Per local hour the clean cycles give duty, warming rate,
 pull-down time and power (see `seal_baseline`).
 
-Learning: the first `seal_baseline_days` with at least `seal_baseline_coverage` of their hours
-holding clean cycles make the baseline per local hour and the unit's day-to-day spread. Until
-then the rule writes a learning point each hour ("learning, N h of M"). After that, every hour
+Learning: the first `seal_baseline_days` of days with meals (the calendar's `meal_days`; every
+day without a calendar) with at least `seal_baseline_coverage` of their hours holding clean
+cycles make the baseline per local hour and the unit's day-to-day spread. Days without meals
+on the way are learned too, but do not count: school days are what most hours are judged on,
+and a cabinet installed on a Thursday whose four days held a weekend drew its school days'
+norms from two of them (on the bench run from a Thursday, `--start 2024-11-07`, four healthy
+units alerted on school days). Until then the rule writes a learning point each hour
+("learning, N h of M, D of E days with meals"). After that, every hour
 the last `seal_window_h` hours are scored: each feature's relative move, less its usual move,
 divided by its spread, weighed together into one robust score; health falls from 1 to 0 as the
 weighed relative move reaches `seal_cold_fail_ratio`: the health shown and the alert's text.
@@ -484,8 +489,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             power.model = learn_power(power.history, self._duty_limits, bool(power.counted))
         power.history, power.cusum = [], CusumState()
 
-    def _ready(self, age_ms: int, learned: int) -> bool:
-        return ready_to_learn(age_ms, learned, self._needed_h, self._baseline_ms)
+    def _ready(self, age_ms: int, served_ms: int, learned: int) -> bool:
+        return ready_to_learn(age_ms, served_ms, learned, self._needed_h, self._baseline_ms)
 
     def _coarseness(self) -> float:
         usual, step = self._inference.usual, self.state.cycles.step_c
@@ -497,7 +502,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st = self.state
         assert st.first_ms is not None
         learned = self._learned_h()
-        if self._ready(ts - st.first_ms, learned):
+        served_ms = self.setup.timetable.served_ms(st.first_ms, ts)
+        if self._ready(ts - st.first_ms, served_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             counted = not runs_resolved(st.power)
             duty = (
@@ -533,7 +539,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return
-        found = {"learning": 1, "learned_h": learned, "needed_h": self._needed_h}
+        found = {
+            "learning": 1,
+            "learned_h": learned,
+            "needed_h": self._needed_h,
+            "served_days": math.floor(10 * served_ms / (24 * HOUR_MS)) / 10,
+            "needed_days": self.setup.settings.seal_baseline_days,
+        }
         self.records.append(
             SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), 1.0, found)
         )

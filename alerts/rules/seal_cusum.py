@@ -20,8 +20,10 @@ slopes tooth after tooth) repeats their slope error: it adds only the share of a
 observation it is (`repeat_weight`). Norms are learned per day kind as well: a day with
 meals (busy) and a day without (quiet: a weekend, a holiday; the calendar's `meal_days`) see
 different door habits and kitchen air, so a quiet day's cycles are centred and scaled on the
-quiet days' norms when the learning days held at least `_KIND_DAYS` of that kind, on the
-pooled norms otherwise (a unit that learned on school days only meets its first weekend).
+quiet days' norms when the learning days held more than `_KIND_DAYS` of that kind (so each
+of them, left out, was scored on its kind's norms too), on the pooled norms otherwise (a unit
+that learned on school days only meets its first weekend; one installed on a Thursday learned
+one weekend).
 Both k and h are the unit's own, from its learning days scored one left-out day at a time
 against the others (so a day's own cycles do not make its baseline):
 
@@ -171,8 +173,12 @@ _MARKS = 8  # hourly marks kept to roll the evidence back (see CusumState)
 # ramping in over half a day shows in most of them within hours; one door-struck cycle does
 # not move a median.
 _RECENT = 16
-# Learning days of one kind (busy or quiet) its own norms need: with one, a day left out of
-# learning would be scored on the other kind's norms.
+# Learning days of one kind (busy or quiet) its own norms need when a learning day is left
+# out: with one, the day left out would be scored on the other kind's norms. The live rule
+# asks one day more (`learn_cusum`), so that every learning day of the kind was scored on its
+# kind's norms when k and h were drawn: a cabinet installed on a Thursday learns two weekend
+# days, each scored on the pooled norms while left out; the quiet norms of the two alone had
+# a healthy held-out chest freezer alert on its second Sunday (`--start 2024-11-07`).
 _KIND_DAYS = 2
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
@@ -439,7 +445,7 @@ def learn_cusum(
     norms = learn_norms(history)
     if not norms or not history:
         return None
-    busy, quiet = kind_norms(history)
+    busy, quiet = kind_norms(history, _KIND_DAYS + 1)
     left_out = _left_out_scores(history, _CLIP)
     blocks: dict[int, list[float]] = {}
     for at, z in left_out:
@@ -469,10 +475,12 @@ def day_floor(h_floor: float, per_day: float, k: float) -> float:
     return h_floor + math.log(ratio) / (2.0 * k)
 
 
-def kind_norms(history: list[HourFeatures]) -> tuple[dict[int, HourNorm], dict[int, HourNorm]]:
-    """(busy, quiet): each day kind's own norms, empty for a kind with fewer than
-    `_KIND_DAYS` learning days holding clean cycles, and both empty when the days were all of
-    one kind (the pooled norms are then that kind's)."""
+def kind_norms(
+    history: list[HourFeatures], least: int = _KIND_DAYS
+) -> tuple[dict[int, HourNorm], dict[int, HourNorm]]:
+    """(busy, quiet): each day kind's own norms, empty for a kind with fewer than `least`
+    learning days holding clean cycles, and both empty when the days were all of one kind
+    (the pooled norms are then that kind's)."""
     if not all(any(h.quiet == q and h.warm for h in history) for q in (False, True)):
         return {}, {}
     found: list[dict[int, HourNorm]] = []
@@ -480,7 +488,7 @@ def kind_norms(history: list[HourFeatures]) -> tuple[dict[int, HourNorm], dict[i
         hours = [h for h in history if h.quiet == quiet]
         # the local day of each hour (its local midnight, up to a daylight-saving shift)
         days = {round((h.start_ms - h.hour * _HOUR_MS) / _DAY_MS) for h in hours if h.warm}
-        found.append(learn_norms(hours) if len(days) >= _KIND_DAYS else {})
+        found.append(learn_norms(hours) if len(days) >= least else {})
     return found[0], found[1]
 
 

@@ -216,16 +216,17 @@ def seal_health(
         desk.registers, context.config, device, first, last, context.clock.now()
     )
     zone = context.config.site.zone
-    learning = None
+    learning: dict[str, str | int | float | None] | None = None
     if health.learning:
         n, m, unit = health.learned, health.needed, health.unit
-        learning = {
-            "learned": n,
-            "needed": m,
-            "unit": unit,
-            "zh": f"学习中：{n} / {m} {'小时' if unit == 'h' else '个周期'}",
-            "en": f"learning, {n} {unit} of {m}",
-        }
+        zh = f"学习中：{n} / {m} {'小时' if unit == 'h' else '个周期'}"
+        en = f"learning, {n} {unit} of {m}"
+        told: dict[str, str | int | float | None] = {"learned": n, "needed": m, "unit": unit}
+        d, e = health.served_days, health.needed_days
+        if d is not None and e is not None:  # a cold cabinet counts its days with meals
+            zh, en = f"{zh}，就餐日 {d:g} / {e:g} 天", f"{en}, {d:g} of {e:g} days with meals"
+            told |= {"days_with_meals": d, "days_needed": e}
+        learning = told | {"zh": zh, "en": en}
     basis = health.basis
     return {
         "device": device.id,

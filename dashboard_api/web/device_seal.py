@@ -42,6 +42,9 @@ class SealView:
     # whether the compressor's cycle is seen at all (else the words are a caution).
     basis: dict[str, str] | None = None
     compressor_seen: bool = True
+    # a cold cabinet's learning: days with meals seen, of how many (`alerts.registers`)
+    served_days: float | None = None
+    needed_days: float | None = None
 
     @property
     def latest(self) -> SealHealthPoint | None:
@@ -72,6 +75,8 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         spark(health.points, now - timedelta(days=SEAL_DAYS), now),
         None if basis is None else basis.text(device.interval_s),
         basis is None or basis.compressor_seen,
+        health.served_days,
+        health.needed_days,
     )
 
 

@@ -127,6 +127,8 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "device.seal": "门封健康",
         "device.seal_learning_h": "学习中：已学习 {n} / {m} 小时的正常运行数据，"
         "学完后开始评估门封。",
+        "device.seal_learning_days": "学习中：已学习 {n} / {m} 小时的正常运行数据，已历经就餐日 "
+        "{d} / {e} 天（周末和假期也学习，但不计入），两者都满足后开始评估门封。",
         "device.seal_learning_cycles": "学习中：已学习 {n} / {m} 个加热周期，学完后开始评估门封。",
         "device.seal_spark": "近 30 天门封健康曲线（顶部为 100%）",
         "device.seal_scale": "近 30 天；顶线为自身基线（100%），虚线为 50%。",
@@ -383,6 +385,9 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "device.seal": "Door-seal health",
         "device.seal_learning_h": "Learning: {n} of {m} hours of normal running learned; the seal "
         "is judged once they are.",
+        "device.seal_learning_days": "Learning: {n} of {m} hours of normal running learned, over "
+        "{d} of {e} days with meals (weekends and holidays are learned too, but do not count); "
+        "the seal is judged once both are.",
         "device.seal_learning_cycles": "Learning: {n} of {m} heating cycles learned; the seal is "
         "judged once they are.",
         "device.seal_spark": "Door-seal health over the last 30 days (100% at the top)",

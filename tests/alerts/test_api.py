@@ -210,7 +210,10 @@ async def test_registers_list_what_the_rules_wrote(
     assert retention["items"] == []
     seal = (await client.get("/api/devices/fridge-1/seal-health")).json()
     assert seal["points"] == [] and seal["status"] == "learning"
-    assert seal["learning"]["en"] == "learning, 0 h of 39"
+    # a Monday: the hours since midnight count towards the four school days asked
+    days = seal["learning"]["days_with_meals"]
+    assert 0 < days < 1 and seal["learning"]["days_needed"] == 4
+    assert seal["learning"]["en"] == f"learning, 0 h of 39, {days:g} of 4 days with meals"
 
 
 async def test_the_disinfection_register_shows_a_line_corrected_by_late_data(

@@ -137,3 +137,17 @@ def test_the_rule_marks_the_hours_of_days_without_meals_quiet() -> None:
         local = datetime.fromtimestamp(hour.start_ms / 1000, ZONE)
         assert hour.quiet == (local.weekday() >= 5), local
     assert {h.quiet for h in hours if h is not None} == {False, True}
+
+
+def test_a_kind_is_judged_on_its_own_norms_only_where_its_left_out_days_were() -> None:
+    # Installed on a Thursday: four school days and one weekend learned. Left out, each of the
+    # two weekend days was scored on the pooled norms (one quiet day is too few), so k and h
+    # were drawn for those: the weekend is judged on them too, not on norms of two days.
+    hours = history([False, False, True, True, False, False], np.random.default_rng(8))
+    busy, quiet = kind_norms(hours)
+    assert busy and quiet  # two days of each kind make norms of their own
+    model = learn_cusum(hours)
+    assert model is not None
+    assert model.busy and not model.quiet
+    assert model.norm(5, True) is model.hours[5]
+    assert model.norm(5, False) is model.busy[5]

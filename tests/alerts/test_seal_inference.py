@@ -124,11 +124,13 @@ def test_a_noisy_probe_draws_no_cycles_from_its_own_flicker() -> None:
 
 def test_learning_settles_for_half_the_hours_only_after_half_as_long_again() -> None:
     day = 24 * 3_600_000
-    assert not ready_to_learn(3 * day, 50, 39, 4 * day)  # too early, whatever was seen
-    assert ready_to_learn(4 * day, 39, 39, 4 * day)
-    assert not ready_to_learn(5 * day, 30, 39, 4 * day)  # keeps learning
-    assert ready_to_learn(6 * day, 20, 39, 4 * day)  # 1.5 x as long: half the hours do
-    assert not ready_to_learn(9 * day, 19, 39, 4 * day)  # less than half: still learning
+    assert not ready_to_learn(3 * day, 3 * day, 50, 39, 4 * day)  # too early, whatever was seen
+    assert ready_to_learn(4 * day, 4 * day, 39, 39, 4 * day)
+    assert not ready_to_learn(5 * day, 5 * day, 30, 39, 4 * day)  # keeps learning
+    assert ready_to_learn(6 * day, 4 * day, 20, 39, 4 * day)  # 1.5 x as long: half the hours do
+    assert not ready_to_learn(9 * day, 9 * day, 19, 39, 4 * day)  # less than half: still learning
+    # a weekend in the days does not count towards them, however many hours it filled
+    assert not ready_to_learn(6 * day, 3 * day, 90, 39, 4 * day)
 
 
 def test_a_ramped_leak_is_found_from_temperature_alone_within_a_day() -> None:

@@ -134,8 +134,12 @@ async def test_an_unknown_device_is_a_404_page_that_lists_the_devices(
 
 async def test_seal_health_says_how_far_learning_got(viewer: httpx.AsyncClient) -> None:
     page = (await viewer.get("/devices/fridge-1")).text
-    found = re.search(r'data-testid="seal-learning">学习中：已学习 (\d+) / (\d+) 小时', page)
+    found = re.search(
+        r'data-testid="seal-learning">学习中：已学习 (\d+) / (\d+) 小时.*就餐日 ([\d.]+) / 4 天',
+        page,
+    )
     assert found is not None and int(found.group(1)) < int(found.group(2))
+    assert float(found.group(3)) < 4
     cabinet = (await viewer.get("/devices/ir-1")).text
     assert 'data-testid="seal"' not in cabinet  # a disinfection cabinet has no door seal
 

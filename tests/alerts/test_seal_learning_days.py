@@ -1,0 +1,50 @@
+"""The seal's baseline is learned over school days: a cabinet installed late in the week learns
+over the weekend too, but its weekend does not count towards the days asked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.timetable import Timetable
+from core.energy_model import SchoolCalendar
+from tests.alerts import cold_plant
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
+
+ZONE = ZoneInfo("Asia/Shanghai")
+PLANT = ColdPlant(differential_k=1.5, noise_c=0.05)
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def test_the_served_time_leaves_out_days_without_meals() -> None:
+    thursday = datetime(2026, 11, 26, tzinfo=ZONE)
+    with_school = Timetable((), ZONE, SchoolCalendar())
+    start, end = _ms(thursday + timedelta(hours=6)), _ms(thursday + timedelta(days=5, hours=12))
+    # Thursday from 06:00, Friday, Monday, Tuesday until noon; not Saturday nor Sunday
+    assert with_school.served_ms(start, end) == (18 + 24 + 24 + 12) * 3_600_000
+    assert Timetable((), ZONE).served_ms(start, end) == end - start  # no calendar: every day
+    assert with_school.served_ms(end, start) == 0
+
+
+def _learning_ends(start: datetime) -> datetime:
+    rows = cold_plant.fridge("f", start, 8.0, PLANT, seed=5)
+    _, points = run(engine(PLANT.interval_s), rows)
+    learning = [p.ts for p in points if "learning" in p.evidence]
+    judged = [p.ts for p in points if "learning" not in p.evidence]
+    assert learning and judged and max(learning) < min(judged)
+    return min(judged).astimezone(ZONE)
+
+
+def test_a_cabinet_installed_on_a_thursday_learns_four_school_days() -> None:
+    # Monday: Monday to Thursday. Thursday: Thursday, Friday, Monday and Tuesday; the weekend
+    # between is learned, but a weekend's quiet kitchen is not what school days are judged on.
+    monday = _learning_ends(MIDNIGHT)
+    assert monday.strftime("%a") == "Fri" and monday - MIDNIGHT < timedelta(days=4, hours=2)
+    thursday = _learning_ends(MIDNIGHT + timedelta(days=3))
+    assert thursday.strftime("%a") == "Wed"
+    assert thursday - (MIDNIGHT + timedelta(days=3)) < timedelta(days=6, hours=2)
