@@ -335,7 +335,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         fold_hour(st, hour, self._inference.read_ms)
         duty = hour_duty(hour)
         if hour.quiet and st.duty_model is not None and not st.duty_model.judges_quiet:
-            duty = None  # a day without meals its learning days never showed (`seal_duty`)
+            # a day without meals: the norms are the school days' (`school_hours`), and its
+            # clean spans are cut otherwise (`seal_duty._MIN_QUIET_HOURS`)
+            duty = None
         if duty is not None:
             duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
         resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)
@@ -486,7 +488,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _learn_power(self) -> None:
         power = self.state.power
         if self.state.metered:
-            power.model = learn_power(power.history, self._duty_limits, bool(power.counted))
+            school = [h for h in power.history if not h.quiet] or power.history
+            power.model = learn_power(school, self._duty_limits, bool(power.counted))
         power.history, power.cusum = [], CusumState()
 
     def _ready(self, age_ms: int, served_ms: int, learned: int) -> bool:
@@ -506,9 +509,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if self._ready(ts - st.first_ms, served_ms, learned):
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             counted = not runs_resolved(st.power)
-            duty = (
-                learn_duty(st.history, self._duty_limits, counted=counted) if st.metered else None
-            )
+            # The metered hours (clean ones here, every one in `seal_power`) learn their norms
+            # on the days with meals: one norm per local hour, and a weekend's quieter kitchen
+            # learned into it reads every school day above it (a healthy tuning upright
+            # freezer installed on a Thursday: its on-share 13-17 % above such norms for three
+            # school days, and a seal alert). A day without meals is then judged as on a unit
+            # that learned on school days alone. The per-cycle norms keep each day kind apart
+            # (`kind_norms`). The probe's falling share and folded period learn on every day:
+            # on school days alone, a held-out walk-in's folded period alerted instead.
+            school = school_hours(st.history)
+            duty = learn_duty(school, self._duty_limits, counted=counted) if st.metered else None
             cycles = learn_cusum(st.history, self._cycle_limits)
             # the probe's falling share speaks alone only where neither the cycles nor a meter
             # speak: a noisy probe's flicker moves it on units the cycles judge better (a
@@ -549,3 +559,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self.records.append(
             SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), 1.0, found)
         )
+
+
+def school_hours(history: list[HourFeatures]) -> list[HourFeatures]:
+    """The hours of days with meals (all of them when the learning held none)."""
+    return [h for h in history if not h.quiet] or history

@@ -5,7 +5,8 @@ that ramps in, drawn so that one healthy parameter set is not the only one the r
 Physics: two thermal nodes (air 40 kJ/K, food 350 kJ/K coupled at 10 W/K), walls UA 5 W/K
 plus the leak, a 400 W evaporator switched by the thermostat on the air, a 300 W defrost
 heater for 20 min at evenly spaced local times (compressor off), doors opened at random on a
-kitchen timetable (100 W/K while open), ambient 22 °C at night and 27 °C while cooking. The
+kitchen timetable (100 W/K while open), ambient 22 °C at night and 27 °C while cooking (with
+`quiet_weekends`, not on a Saturday or Sunday). The
 plant integrates every 10 s and reports every `interval_s`. A probe may lag the air
 (`probe_lag_s`: a probe in a bottle of glycol, as food-safety probes often are, or far from
 the evaporator), which smooths the compressor's sawtooth away.
@@ -36,6 +37,9 @@ class ColdPlant:
     capacity_w: float = 400.0
     metered: bool = False  # report compressor power and the door switch too
     probe_lag_s: float = 0.0  # the probe's time constant (0: it reads the air)
+    # the kitchen stays cool and shut on local Saturdays and Sundays (the test school's
+    # weekend, without meals); False: every day is a cooking day
+    quiet_weekends: bool = False
 
 
 def fridge(
@@ -62,6 +66,8 @@ def fridge(
         at = start + timedelta(seconds=step * _DT_S)
         local_min = ((at.hour + 8) % 24) * 60 + at.minute  # Asia/Shanghai
         busy = 6 * 60 <= local_min < 19 * 60
+        if plant.quiet_weekends and (at + timedelta(hours=8)).weekday() >= 5:
+            busy = False
         rate = plant.doors_per_busy_hour if busy else 0.2
         if at >= door_until and rng.random() < rate * _DT_S / 3600:
             door_until = at + timedelta(seconds=float(rng.uniform(8, 30)))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from alerts.timetable import Timetable
 from core.energy_model import SchoolCalendar
 from tests.alerts import cold_plant
@@ -48,3 +50,21 @@ def test_a_cabinet_installed_on_a_thursday_learns_four_school_days() -> None:
     thursday = _learning_ends(MIDNIGHT + timedelta(days=3))
     assert thursday.strftime("%a") == "Wed"
     assert thursday - (MIDNIGHT + timedelta(days=3)) < timedelta(days=6, hours=2)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_metered_cabinet_that_learned_over_a_weekend_reads_its_school_days_as_usual(
+    seed: int,
+) -> None:
+    # Installed on a Thursday, it learns Thursday to Tuesday with the weekend between, its
+    # kitchen cool and shut. The clean hours' on-share norms are its school days': the next
+    # school days add little evidence (learned over all six days, they read 0.88-1.18 of h).
+    plant = ColdPlant(metered=True, differential_k=2.0, defrosts_a_day=2, quiet_weekends=True)
+    thursday = MIDNIGHT + timedelta(days=3)
+    _, points = run(
+        engine(plant.interval_s), cold_plant.fridge("f", thursday, 9.0, plant, seed=seed)
+    )
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged and min(p.ts for p in judged).astimezone(ZONE).strftime("%a") == "Wed"
+    highest = max(float(p.evidence.get("duty_evidence") or 0.0) for p in judged)
+    assert highest < 0.6

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from bench.detection_cold import (
     build_cohort,
     config_of,
     deliveries,
+    learning_days,
     run_variant,
     score_cohort,
 )
@@ -270,3 +271,15 @@ def test_a_run_may_begin_on_any_day_and_a_bad_date_is_refused(
         )
     )
     assert report["start"] == "2024-11-07"
+
+
+def test_leaks_begin_a_day_after_the_seals_learning_days_with_meals() -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+
+    def start(day: int) -> float:  # November 2024: the 4th a Monday
+        return datetime(2024, 11, day, tzinfo=zone).timestamp()
+
+    assert learning_days(start(4), 4.0) == 4.0  # Monday to Thursday
+    assert learning_days(start(7), 4.0) == 6.0  # Thursday, Friday, Monday, Tuesday
+    assert learning_days(start(10), 4.0) == 5.0  # a Sunday: Monday to Thursday
+    assert learning_days(start(7), 2.5) == 4.5  # Thursday, Friday, half of Monday
