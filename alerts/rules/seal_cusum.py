@@ -34,7 +34,11 @@ against the others (so a day's own cycles do not make its baseline):
 - h is `_H_MARGIN` times a typical learning day's largest CUSUM with that k, at least
   `seal_cycle_evidence_h` (`_H_FLOOR` by default; see the constants) on a unit whose
   learning days held `_FLOOR_CYCLES` clean cycles a day, and a floor that holds the same
-  false alerts per day on one that held more or fewer (`day_floor`).
+  false alerts per day on one that held more or fewer (`day_floor`);
+- both are read per day kind where the learning days held both (`by_kind`): k from the
+  half-days of the kinds whose days were each scored on their own kind's norms, h from the
+  larger of the kinds' typical days. A weekend scored on the school days' norms sits below
+  them all day, which is neither a day's excursion nor a common cause that comes and goes.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ __all__ = [
     "CusumState",
     "EvidenceLimits",
     "HourNorm",
+    "by_kind",
     "common_shift",
     "cycle_log",
     "cycle_logs",
@@ -61,10 +66,12 @@ __all__ = [
     "hour_pool",
     "kind_norms",
     "learn_cusum",
+    "quiet_days",
     "rate_reading",
     "repeat_weight",
     "score_cycle",
     "slope_on_share",
+    "typical_day",
 ]
 
 # How much each piece of evidence weighs (as the window's score, `seal_baseline.WEIGHTS`):
@@ -447,10 +454,15 @@ def learn_cusum(
         return None
     busy, quiet = kind_norms(history, _KIND_DAYS + 1)
     left_out = _left_out_scores(history, _CLIP)
-    blocks: dict[int, list[float]] = {}
+    quiet_set = quiet_days(history)
+    blocks: dict[int, dict[int, list[float]]] = {}  # per learning day, its half-day blocks
     for at, z in left_out:
-        blocks.setdefault((at - history[0].start_ms) // (_BLOCK_H * 3_600_000), []).append(z)
-    shift = common_shift([b for b in blocks.values() if len(b) >= _MIN_POOL])
+        block = (at - history[0].start_ms) // (_BLOCK_H * _HOUR_MS)
+        blocks.setdefault(block * _BLOCK_H // 24, {}).setdefault(block, []).append(z)
+    shift = max(
+        common_shift([b for day in days for b in day.values() if len(b) >= _MIN_POOL])
+        for days in by_kind(blocks, quiet_set, _KIND_DAYS + 1)
+    )
     k = max(limits.k_floor, _K_SIGMAS * shift)
     model = CusumModel(norms, k, math.inf, busy, quiet)
     if model.clip > _CLIP:  # h is read with the clip the cycles will be scored with
@@ -462,9 +474,49 @@ def learn_cusum(
         state = state if day in highest else CusumState()
         state.add(z, 0.0, model)
         highest[day] = max(highest.get(day, 0.0), state.evidence)
-    typical = statistics.median(highest.values()) if highest else 0.0
+    typical = typical_day(highest, quiet_set)
     floor = day_floor(limits.h_floor, len(left_out) / len(highest) if highest else 0.0, k)
     return CusumModel(norms, k, max(floor, _H_MARGIN * typical), busy, quiet)
+
+
+def typical_day(highest: dict[int, float], quiet: set[int]) -> float:
+    """A typical learning day's largest excursion (`highest`: per learning day, left out;
+    `quiet`: the days without meals): the median over the days of each kind (`by_kind`),
+    the larger of the two kinds'.
+
+    A healthy held-out chest freezer installed on a Thursday (`--start 2024-11-07`, seed 4)
+    drew h at 3 x 4.45 from the median of Thursday 2.2, Friday 7.6, Saturday 1.1, Sunday
+    1.6, Monday 6.7 and Tuesday 14.2, and alerted on its first Wednesday evening at 17.4; its
+    school days alone give 3 x 7.15."""
+    kinds = [list(values) for values in by_kind(highest, quiet)]
+    return max((statistics.median(values) for values in kinds if values), default=0.0)
+
+
+def by_kind(days: dict[int, _T], quiet: set[int], least: int = _KIND_DAYS) -> list[list[_T]]:
+    """The values of the learning days of each kind (with meals, without) that held `least`
+    of them, kind by kind; all days' as one kind where neither did.
+
+    A day left out is scored on its own kind's norms only where the other days held enough
+    of its kind (`_KIND_DAYS`): a weekend of a cabinet installed on a Thursday is scored on
+    norms drawn mostly from school days, whose busier kitchen leaves it below them all
+    weekend. That is the kitchen's rest, neither a day's excursion nor a common cause that
+    comes and goes. In one median with the school days it pulls h down (`typical_day`), and
+    its half-days' shift from theirs raises k: k is read from the half-days of the kinds each
+    of whose days was scored on its own kind's norms (`least` one more), h from each kind
+    with days enough to have a median."""
+    kinds = [[v for d, v in days.items() if (d in quiet) == q] for q in (False, True)]
+    own = [values for values in kinds if len(values) >= least]
+    return own or [list(days.values())]
+
+
+def quiet_days(history: list[HourFeatures]) -> set[int]:
+    """The learning days (24 h from the first learning hour, as `_left_out_scores` counts
+    them) most of whose hours had no meals."""
+    tally: dict[int, int] = {}
+    for h in history:
+        day = (h.start_ms - history[0].start_ms) // _DAY_MS
+        tally[day] = tally.get(day, 0) + (1 if h.quiet else -1)
+    return {day for day, lean in tally.items() if lean > 0}
 
 
 def day_floor(h_floor: float, per_day: float, k: float) -> float:

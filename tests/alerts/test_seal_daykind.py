@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cold import ColdSealRule
@@ -19,7 +20,9 @@ from alerts.rules.seal_cusum import (
     cycle_log,
     kind_norms,
     learn_cusum,
+    quiet_days,
     score_cycle,
+    typical_day,
 )
 from tests.alerts import cold_plant
 from tests.alerts.cold_plant import ColdPlant
@@ -151,3 +154,54 @@ def test_a_kind_is_judged_on_its_own_norms_only_where_its_left_out_days_were() -
     assert model.busy and not model.quiet
     assert model.norm(5, True) is model.hours[5]
     assert model.norm(5, False) is model.busy[5]
+
+
+def test_h_is_read_from_the_typical_day_of_each_kind_not_of_both_mixed() -> None:
+    # The left-out days' largest excursions of a healthy held-out chest freezer installed on
+    # a Thursday (bench.detection --start 2024-11-07, seed 4): Thursday, Friday, the weekend
+    # (days 2 and 3, scored on norms drawn mostly from school days, far below them), Monday
+    # and Tuesday. Mixed in one median the weekend pulled h down to 3 x 4.45, and the unit
+    # alerted at 17.4 on its first Wednesday; the school days' own median is 7.15.
+    highest = {0: 2.2, 1: 7.6, 2: 1.1, 3: 1.6, 4: 6.7, 5: 14.2}
+    assert typical_day(highest, {2, 3}) == pytest.approx(7.15)
+    # a kind that excurses further sets it: a weekend the kitchen does not rest
+    assert typical_day({0: 2.0, 1: 3.0, 2: 9.0, 3: 11.0, 4: 2.5}, {2, 3}) == pytest.approx(10.0)
+    # one day of a kind is too few to read its typical day: the other kind's is used
+    assert typical_day({0: 2.0, 1: 3.0, 2: 0.5, 3: 4.0}, {2}) == pytest.approx(3.0)
+    # days of one kind only, or too few of either: the median over all days, as before
+    assert typical_day({0: 2.0, 1: 3.0, 2: 9.0, 3: 4.0}, set()) == pytest.approx(3.5)
+    assert typical_day({0: 2.0, 1: 5.0}, {1}) == pytest.approx(3.5)
+    assert typical_day({}, set()) == 0.0
+
+
+def test_a_learning_day_is_of_the_kind_most_of_its_hours_are() -> None:
+    # A cabinet installed at 15:00 on a Friday: its first learning "day" runs from Friday
+    # 15:00 to Saturday 15:00, 9 hours with meals and 15 without.
+    rng = np.random.default_rng(9)
+    hours = history([False, True, True, False], rng)[15:]
+    model = learn_cusum(hours)
+    assert model is not None
+    assert quiet_days(hours) == {0, 1}
+
+
+def test_a_weekend_learned_on_the_school_days_norms_moves_neither_k_nor_h() -> None:
+    # Installed on a Thursday: Thursday, Friday, the weekend, Monday and Tuesday learned, the
+    # kitchen a little warmer or cooler each day (a common cause, 0.5 spreads). Left out, each
+    # weekend day is scored on norms drawn mostly from school days and sits 2 spreads below
+    # them all day: the kitchen's rest, not a common cause. Mixed with the school days'
+    # half-days it tripled k (0.5 to 1.45 at seed 0) and a leak waited on it; the school days
+    # alone give k and h, as they give the unit that learned on school days only.
+    days = [False, False, True, True, False, False]
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        hours = history(days, rng)
+        for day in range(len(days)):
+            shift = float(np.exp(rng.normal(0.0, 0.05)))
+            for h in hours[day * 24 : (day + 1) * 24]:
+                h.warm = [w * shift for w in h.warm]
+                h.cool = [c / shift for c in h.cool]
+        thursday = learn_cusum(hours)
+        school = learn_cusum([h for h in hours if not h.quiet])
+        assert thursday is not None and school is not None
+        assert thursday.k == pytest.approx(school.k)
+        assert thursday.h == pytest.approx(school.h)
