@@ -86,6 +86,7 @@ from alerts.rules.seal_duty import (
     compressor_from_power,
     hour_duty,
     learn_duty,
+    phase_resolution,
     reading_resolution,
     score_hour,
     window_duty,
@@ -340,7 +341,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             duty = None
         if duty is not None:
             duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
-        resolution = reading_resolution(st.power.step_ms, hour.clean_on_ms)
+        runs = st.power.recent_on_ms
+        resolution = max(
+            reading_resolution(st.power.step_ms, hour.clean_on_ms),
+            phase_resolution(
+                st.power.usual_ms, statistics.median(runs) if runs else None, hour.clean_ms
+            ),
+        )
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
             (
