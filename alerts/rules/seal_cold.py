@@ -251,7 +251,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         )
         door = sample.flag("door_open")
         power = sample.get("power_w")
-        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms, power)
+        air = sample.get("temp_c")
+        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms, power, air)
 
     def _compressor(self, sample: Sample) -> bool | None:
         """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""

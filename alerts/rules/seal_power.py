@@ -11,21 +11,24 @@ It reads whole compressor cycles from the meter (one on-edge to the next, `compr
 cycles that ended in the hour. A cycle is set aside when a defrost touched it (reported, a
 learned timer, or a heater drawing well above the compressor), when an excursion rule fired in
 it, when it ran far longer than the unit's usual cycle (an off-cycle defrost or a door left
-ajar), and so is the cycle after it (the recovery). Door-open minutes stay in: the learning
-days give the slope of the hour's log on-share on its door-open minutes (least squares within
-each local hour, never negative), and each hour is judged with its door minutes' share taken
-out, so a busy lunch is not a leak. Norms per local hour, spread, drift allowance k and
-decision threshold h come from the learning days as for `seal_duty` (`learn_duty`, one
+ajar) or its running readings drew a quarter more or less than the recent cycles' (a heater the
+meter reads as a run), and so is the cycle after it (the recovery). Door-open minutes stay in:
+the learning days give the slope of the hour's log on-share on its door-open minutes (least
+squares within each local hour, never negative), and each hour is judged with its door minutes'
+share taken out, so a busy lunch is not a leak. Norms per local hour, spread, drift allowance k
+and decision threshold h come from the learning days as for `seal_duty` (`learn_duty`, one
 left-out day at a time); an hour's spread is at least its meter's resolution
 (`seal_duty.reading_resolution`, the reading interval followed from the readings).
 
 A warmer kitchen lifts every hour's on-share too, for hours or a day (load ~ UA x (T_kitchen -
 T_cabinet)), which is what a leak does. The meter tells them apart: a compressor draws more
 while its condenser air is warmer (higher condensing pressure), a leak leaves its draw alone.
-The mean draw of the hour's running readings against its local hour's norm, followed over a
-few hours (`_KITCHEN_STEP`), reads the kitchen's shift from the learning days; each hour's
-on-share, here and in `seal_duty`'s clean hours, is judged with that shift's share taken out
-(`kitchen_shift`). A meter whose compressor draws the same whatever the kitchen shifts nothing.
+The mean draw of the running readings of the hour's plain cycles against its local hour's
+norm, followed over a few hours (`_KITCHEN_STEP`), reads the kitchen's shift from the learning
+days; each hour's on-share, here and in `seal_duty`'s clean hours, is judged with that shift's
+share taken out (`kitchen_shift`), a share that grows as the cabinet's temperature nears the
+kitchen's (`duty_per_draw`). A meter whose compressor draws the same whatever the kitchen
+shifts nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from alerts.rules.seal_duty import (
 __all__ = [
     "PowerModel",
     "PowerState",
+    "duty_per_draw",
     "kitchen_shift",
     "learn_power",
     "power_hour_value",
@@ -88,6 +92,10 @@ _MAX_CYCLE_MS = 4 * _HOUR_MS
 # compressors draw 100-800 W, `firmware_sim.families`); the compressor's own draw moves with
 # the kitchen's temperature by far less than this.
 _HEATER_RATIO = 1.6
+# A cycle whose running readings draw a quarter more or less than the recent cycles' is not
+# the compressor alone (a heater read as a run, see `_close_cycle`): the kitchen moves the
+# draw by about 1 %/K, the meter's readings by 1 % (`firmware_sim.families`).
+_OTHER_DRAW = math.log(1.25)
 _DUTY_FLOOR = 0.01
 _KEPT_HOURS = 10 * 24
 # Every hour counts here, so a common cause that lifts every hour for half a day (a warm
@@ -97,11 +105,19 @@ _KEPT_HOURS = 10 * 24
 _H_SCALE = 1.5
 # The kitchen read from the compressor's draw. A condensing unit draws about 1 %/K more per
 # kelvin of warmer condenser air and loses about 1.5 %/K of capacity (typical compressor maps,
-# assumed), and the load grows by 1/(T_kitchen - T_cabinet) per kelvin: 2-5 %/K for cabinets
-# at -25..+8 C in a 25 C kitchen. A 1 % higher draw so means a 3.5-6.5 % higher on-share;
-# the lower end is taken (a cabinet whose draw moves more per kelvin is corrected less than
-# fully, never more).
-_DUTY_PER_DRAW = 3.5
+# assumed), and the load through the walls grows by 1/(T_kitchen - T_cabinet) per kelvin. A
+# 1 % higher draw so means a (1/(T_kitchen - T_cabinet) + 1.5 %) / 1 % higher on-share: 6.3
+# for a fridge at 4 C, 3.7 for a freezer at -20 C, the kitchen taken at 25 C, the warm end
+# of a school kitchen (the ratio is then at its lowest: a cabinet whose load is partly fans,
+# lights and doors, which the kitchen does not move, is corrected a little more than fully;
+# one in a cooler kitchen, less). With one ratio for all (3.5, a freezer's), a healthy
+# glass-door display fridge whose kitchen ran 1 K warmer for three days read a third of the
+# shift as its own and alerted. The cabinet's temperature is its learning days' median air.
+_KITCHEN_C = 25.0
+_DRAW_PER_K = 0.01
+_CAPACITY_PER_K = 0.015
+_MIN_GAP_K = 10.0  # a cabinet nearer the kitchen's temperature is not cooling food
+_DUTY_PER_DRAW = 3.5  # until the cabinet's temperature is known
 # A kitchen's day-to-day shift: a few kelvin; a draw further off is not the kitchen (a
 # failing compressor, a meter change) and is believed only up to this (log units).
 _DRAW_CAP = 0.03
@@ -122,8 +138,10 @@ class PowerHour:
     cycle_ms: int = 0  # length of the plain cycles that ended in the hour
     on_ms: int = 0
     door_ms: int = 0  # door open in the hour (whole hour, cycles set aside or not)
-    draw_w: float = 0.0  # summed draw of the hour's running readings (none set aside)
+    draw_w: float = 0.0  # summed draw of the running readings of the hour's plain cycles
     draws: int = 0
+    air_c: float = 0.0  # summed air readings of the hour
+    airs: int = 0
 
 
 @dataclass(slots=True)
@@ -131,6 +149,7 @@ class PowerModel:
     duty: DutyModel
     door_slope: float  # log on-share per door-open minute
     draw: dict[int, float] = field(default_factory=dict)  # log running draw per local hour
+    duty_per_draw: float = _DUTY_PER_DRAW  # log on-share per log draw (`duty_per_draw`)
 
 
 @dataclass(slots=True)
@@ -141,11 +160,14 @@ class PowerState:
     door_seen_ms: int | None = None  # the last reading the door was followed to
     cycle_from_ms: int | None = None  # the current cycle's on-edge
     cycle_on_ms: int = 0
+    cycle_draw_w: float = 0.0  # the current cycle's running readings (none set aside)
+    cycle_draws: int = 0
     tainted: bool = False  # a defrost or an excursion touched the current cycle
     skip_next: bool = False  # the cycle after a tainted one is its recovery
     usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
     recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
     recent_on_ms: list[int] = field(default_factory=list)  # and their metered on-times
+    recent_w: list[float] = field(default_factory=list)  # and their mean running draws
     # whether the meter's runs were unresolved (`runs_resolved`), fixed when the baseline is
     # learned: a unit whose runs span about two readings would otherwise switch the long
     # cycles in and out, and its hours' share with them, by a leak's move
@@ -167,16 +189,18 @@ def power_reading(
     set_aside: bool,
     max_step_ms: int,
     power: float | None = None,
+    air: float | None = None,
 ) -> None:
     """One reading: the door's open time since the last one goes to the hour; the metered
-    time to the current cycle, an on-edge closing it; a running draw (`power`) to the hour's.
+    time to the current cycle, an on-edge closing it; a running draw (`power`) to the
+    cycle's, the hour's once the cycle ends plain; the air (`air`) to the hour's.
     `set_aside`: a defrost or an excursion holds the cabinet now."""
     _door(st, ts, door, max_step_ms)
+    if air is not None and math.isfinite(air) and st.hour is not None:
+        st.hour.air_c += air
+        st.hour.airs += 1
     if on is None:
         return
-    if on and power is not None and not set_aside and st.hour is not None:
-        st.hour.draw_w += power
-        st.hour.draws += 1
     last_ms, last_on = st.last_ms, st.last_on
     step = ts - last_ms if last_ms is not None else 0
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
@@ -186,6 +210,9 @@ def power_reading(
         st.cycle_on_ms += step if last_on else 0
         if on and not last_on:
             _close_cycle(st, ts)
+    if on and power is not None and not set_aside:
+        st.cycle_draw_w += power
+        st.cycle_draws += 1
     st.tainted = st.tainted or set_aside
     st.last_ms, st.last_on = ts, on
 
@@ -202,24 +229,38 @@ def _door(st: PowerState, ts: int, door: bool | None, max_step_ms: int) -> None:
 
 def _close_cycle(st: PowerState, ts: int) -> None:
     start, on_ms = st.cycle_from_ms, st.cycle_on_ms
-    st.cycle_from_ms, st.cycle_on_ms = ts, 0
+    draw_w, draws = st.cycle_draw_w, st.cycle_draws
+    st.cycle_from_ms, st.cycle_on_ms, st.cycle_draw_w, st.cycle_draws = ts, 0, 0.0, 0
     tainted, st.tainted = st.tainted, False
     if start is None:
         return
     length = ts - start
     factor = _LONG_CYCLE if runs_resolved(st) else _LONG_UNRESOLVED
     long = st.usual_ms is not None and length > factor * st.usual_ms
+    # a run at another draw than the compressor's is a heater the meter read as the
+    # compressor (an under-counter freezer's 200 W heater beside its 430 W compressor ran 21
+    # min among runs of 4); the kitchen moves the compressor's draw by a few % only
+    # (the median of the recent cycles' draws: a lasting step, a new meter, is followed)
+    mean_w = draw_w / draws if draws and draw_w > 0 else None
+    usual_w = statistics.median(st.recent_w) if len(st.recent_w) >= _MIN_RECENT else None
+    other = (
+        mean_w is not None and usual_w is not None and abs(math.log(mean_w / usual_w)) > _OTHER_DRAW
+    )
     if not tainted and length <= _MAX_CYCLE_MS:
         st.recent_ms = [*st.recent_ms, length][-_RECENT_CYCLES:]
         st.recent_on_ms = [*st.recent_on_ms, on_ms][-_RECENT_CYCLES:]
+        if mean_w is not None:
+            st.recent_w = [*st.recent_w, mean_w][-_RECENT_CYCLES:]
         if len(st.recent_ms) >= _MIN_RECENT:
             st.usual_ms = statistics.median(st.recent_ms)
-    if tainted or long or st.skip_next or length > _MAX_CYCLE_MS:
-        st.skip_next = tainted or long
+    if tainted or long or other or st.skip_next or length > _MAX_CYCLE_MS:
+        st.skip_next = tainted or long or other
         return
     if st.hour is not None and st.hour.start_ms <= ts:
         st.hour.cycle_ms += length
         st.hour.on_ms += on_ms
+        st.hour.draw_w += draw_w
+        st.hour.draws += draws
 
 
 def runs_resolved(st: PowerState) -> bool:
@@ -332,7 +373,19 @@ def learn_power(
         if slope
         else raw
     )
-    return PowerModel(duty, slope, _draw_norms(history)) if duty is not None else None
+    if duty is None:
+        return None
+    return PowerModel(duty, slope, _draw_norms(history), duty_per_draw(history))
+
+
+def duty_per_draw(history: list[PowerHour]) -> float:
+    """Log on-share per log running draw, from the cabinet's median air over the hours
+    (see `_KITCHEN_C`)."""
+    airs = [h.air_c / h.airs for h in history if h.airs]
+    if not airs:
+        return _DUTY_PER_DRAW
+    gap = max(_MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
+    return (1.0 / gap + _CAPACITY_PER_K) / _DRAW_PER_K
 
 
 def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float:
@@ -340,7 +393,7 @@ def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float
     draw, norm = _log_draw(hour), model.draw.get(hour.hour)
     if draw is not None and norm is not None:
         st.kitchen += _KITCHEN_STEP * (draw - norm - st.kitchen)
-    shift = _DUTY_PER_DRAW * max(-_DRAW_CAP, min(_DRAW_CAP, st.kitchen))
+    shift = model.duty_per_draw * max(-_DRAW_CAP, min(_DRAW_CAP, st.kitchen))
     st.shifts = [*st.shifts, (hour.start_ms, shift)][-_KEPT_SHIFTS:]
     return shift
 
