@@ -1,8 +1,8 @@
 """Detection figures of today's rules on plants they were not tuned on (issue 11, part E).
 
-Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]``. A
-table goes to stdout, then one JSON object (``--json-only``: the JSON alone); progress goes
-to stderr.
+Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]
+[--variants temp,temp+power+door]``. A table goes to stdout, then one JSON object
+(``--json-only``: the JSON alone); progress goes to stderr.
 
 Cold storage: per plant family (`firmware_sim.families`: held-out families by default) a
 cohort of units runs on the bench's independent plant (`bench.independent_plant`, a model the
@@ -89,10 +89,12 @@ def _disinfection_job(mode: str, plan: CabinetPlan, seed: int, start: date) -> d
     return score
 
 
-def _totals(cold: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+def _totals(
+    cold: dict[str, dict[str, dict[str, Any]]], variants: list[str]
+) -> dict[str, dict[str, Any]]:
     """Per variant, the figures summed over the families run."""
     out: dict[str, dict[str, Any]] = {}
-    for variant in VARIANTS if cold else ():
+    for variant in variants if cold else ():
         scores = [by_variant[variant] for by_variant in cold.values()]
         days = sum(s["healthy_unit_days"] for s in scores)
         seal_days = sum(s["seal_unit_days"] for s in scores)
@@ -155,12 +157,13 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     plan = ColdPlan(args.days, args.healthy, args.leaky, args.failures)
     cabinets = CabinetPlan(args.cabinet_days)
     seeds: list[int] = args.seed
+    variants: list[str] = args.variants
     rows = [(_label(n, s, seeds), n, s) for s in seeds for n in names]
     context = get_context("spawn")  # a clean interpreter per worker: no inherited DuckDB state
     with ProcessPoolExecutor(args.workers, mp_context=context) as pool:
         jobs = {
             (label, variant): pool.submit(_cold_job, name, variant, plan, seed, args.start)
-            for variant in reversed(VARIANTS)  # the larger variant first
+            for variant in reversed(variants)  # the larger variant first
             for label, name, seed in rows
         }
         modes = {} if args.no_disinfection else {
@@ -171,7 +174,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         for (label, variant), job in jobs.items():
             cold[label][variant] = job.result()
             print(f"  {label} / {variant}: {cold[label][variant]['wall_s']} s", file=sys.stderr)
-        cold = {label: {v: cold[label][v] for v in VARIANTS} for label in cold}
+        cold = {label: {v: cold[label][v] for v in variants} for label in cold}
         disinfection = {}
         for mode, mode_job in modes.items():
             disinfection[mode] = mode_job.result()
@@ -188,7 +191,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "failing_units": plan.failures,
             "cabinet_days": cabinets.days,
         },
-        "totals": _totals(cold),
+        "variants": variants,
+        "totals": _totals(cold, variants),
         "cold": cold,
         "disinfection": disinfection,
     }
@@ -211,6 +215,17 @@ def _seeds(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"{text!r}: each seed once")
     return seeds
+
+
+def _variants(text: str) -> list[str]:
+    """`--variants`: the data variants to run, comma-separated, in the report's order."""
+    asked = [part.strip() for part in text.split(",")]
+    unknown = [v for v in asked if v not in VARIANTS]
+    if unknown or not asked or len(set(asked)) != len(asked):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the variants are {', '.join(VARIANTS)}, each at most once"
+        )
+    return [v for v in VARIANTS if v in asked]
 
 
 def _start(text: str) -> date:
@@ -238,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         type=_start,
         default=START,
         help=f"the first local day (default {START.isoformat()}, a Monday)",
+    )
+    parser.add_argument(
+        "--variants",
+        type=_variants,
+        default=list(VARIANTS),
+        help=f"data variants, comma-separated (default {','.join(VARIANTS)})",
     )
     parser.add_argument("--days", type=float, default=12.0, help="days per cold cohort")
     parser.add_argument("--healthy", type=int, default=14, help="healthy units per family")

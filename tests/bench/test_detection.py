@@ -150,7 +150,7 @@ def test_the_table_names_each_false_seal_alert() -> None:
         "seed": [2],
         "split": {"tuning": ["small reach-in"], "held_out": []},
         "cold": cold,
-        "totals": detection._totals(cold),
+        "totals": detection._totals(cold, ["temp", "temp+power+door"]),
         "disinfection": {},
     }
     named = [line for line in table(report).splitlines() if line.startswith("false seal")]
@@ -268,9 +268,22 @@ def test_a_run_may_begin_on_any_day_and_a_bad_date_is_refused(
             no_cold=True,
             no_disinfection=True,
             workers=1,
+            variants=["temp", "temp+power+door"],
         )
     )
     assert report["start"] == "2024-11-07"
+
+
+def test_a_run_may_score_one_variant_and_a_bad_list_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert detection._variants("temp+power+door") == ["temp+power+door"]
+    assert detection._variants("temp+power+door,temp") == ["temp", "temp+power+door"]
+    for bad in ("power", "temp,temp", ""):
+        with pytest.raises(SystemExit) as stopped:
+            detection.main(["--variants", bad, "--no-cold", "--no-disinfection"])
+        assert stopped.value.code == 2
+        assert "the variants are temp, temp+power+door" in capsys.readouterr().err
 
 
 def test_leaks_begin_a_day_after_the_seals_learning_days_with_meals() -> None:
