@@ -81,6 +81,7 @@ from alerts.rules.seal_cusum import (
     repeat_weight,
     score_cycle,
     slope_on_share,
+    without_kitchen,
 )
 from alerts.rules.seal_duty import (
     compressor_from_power,
@@ -106,6 +107,7 @@ from alerts.rules.seal_power import (
     learn_power,
     power_reading,
     roll_power_hour,
+    running_moves,
     runs_resolved,
     score_power_hour,
 )
@@ -285,7 +287,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _accumulate(self, hour: HourFeatures, cycle: InferredCycle) -> None:
         """The cycle just counted adds its evidence (see `seal_cusum`), less for a tooth read
-        at a phase the recent teeth crowded (`repeat_weight`)."""
+        at a phase the recent teeth crowded (`repeat_weight`), the kitchen's share taken out
+        where a meter reads it (`seal_cusum.without_kitchen`)."""
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         fitted = (hour.warm_fit[-1], hour.cool_fit[-1])
@@ -297,6 +300,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             hour.duty_read[-1],
             hour.rate_read[-1],
         )
+        # on school days only: a day without meals idles the kitchen, its draw falls further
+        # than the cycles' norms (learned on meal days, or on its kind's) answer
+        load, capacity = running_moves(st.power) if not hour.quiet else (0.0, 0.0)
+        on = self._metered_on() if load or capacity else None
+        if on is not None:
+            logs = without_kitchen(logs, load, capacity, on)
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))
@@ -459,6 +468,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found,
         )
 
+    def _metered_on(self) -> float | None:
+        """The metered on-share the period is weighed at: the median of the hours' norms of
+        the every-hour meter where it learned one, else of the clean hours'; None unmetered."""
+        st = self.state
+        metered = st.power.model.duty if st.power.model is not None else st.duty_model
+        if metered is None or not metered.hours:
+            return None
+        return statistics.median(math.exp(n.center) for n in metered.hours.values())
+
     def _period_min_move(self, found: dict[str, float | int | str | None]) -> float:
         """The least move of the folded period that may alert (`seal_fold.least_move`), at
         the on-share it is weighed at: a meter's (the median of its hours' norms; the
@@ -469,10 +487,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st, s = self.state, self.setup.settings
         if st.fold_model is None:
             return s.seal_probe_min_move
-        metered = st.power.model.duty if st.power.model is not None else st.duty_model
         cycles = st.cusum_model
-        if metered is not None and metered.hours:
-            on = statistics.median(math.exp(n.center) for n in metered.hours.values())
+        on = self._metered_on()
+        if on is not None:
             least = least_move(s.seal_duty_min_move, on)
         elif cycles is not None and cycles.hours:
             on = statistics.median(slope_on_share(n) for n in cycles.hours.values())

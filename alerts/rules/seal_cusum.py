@@ -72,6 +72,7 @@ __all__ = [
     "score_cycle",
     "slope_on_share",
     "typical_day",
+    "without_kitchen",
 ]
 
 # How much each piece of evidence weighs (as the window's score, `seal_baseline.WEIGHTS`):
@@ -120,6 +121,9 @@ _RATED = ("warm_rate", "pull_down", "warm_fit", "pull_fit")
 # leak that lifted its heat load by a third as turn-to-turn slopes 10-14 % faster, and its
 # evidence stood at the threshold for a day below that move.
 _FITTED = {"warm_rate": "warm_fit", "pull_down": "pull_fit"}
+# The on-share the pull-down's answer to the kitchen is weighed at, at most: near a full duty
+# on/(1 - on) grows without bound while the cooling rate is read worst.
+_KITCHEN_ON = 0.6
 _MAD_TO_SIGMA = 1.4826
 # A cycle's z is clipped here (a Huber-style bound): a door the rule did not see can make
 # one cycle look very abnormal; many cycles, not one, must carry the evidence. The bound
@@ -327,6 +331,29 @@ def cycle_log(
         if fitted[1] > 0:
             logs[_FITTED["pull_down"]] = -math.log(fitted[1])
     return logs
+
+
+def without_kitchen(
+    logs: dict[str, float], load: float, capacity: float, on_share: float
+) -> dict[str, float]:
+    """The cycle's log features with the kitchen's share taken out: `load` is the log load it
+    added through the walls and `capacity` the log capacity it took away
+    (`seal_power.running_moves`), `on_share` the unit's usual one. The warming rate is the
+    load's; the on-share, load over capacity, moves by both; the cooling rate is the capacity
+    less the load, so the pull-down (-log cooling) grows by (capacity + on x load)/(1 - on).
+    The fitted rates move with their features."""
+    if not load and not capacity:
+        return logs
+    on = min(_KITCHEN_ON, max(0.0, on_share))
+    pull = (capacity + on * load) / (1 - on)
+    moves = {
+        "warm_rate": load,
+        _FITTED["warm_rate"]: load,
+        "duty": load + capacity,
+        "pull_down": pull,
+        _FITTED["pull_down"]: pull,
+    }
+    return {f: v - moves.get(f, 0.0) for f, v in logs.items()}
 
 
 def score_cycle(logs: dict[str, float], norm: HourNorm, clip: float = _CLIP) -> tuple[float, float]:

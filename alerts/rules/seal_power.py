@@ -8,7 +8,8 @@ cabinet has few of by day; this stream judges every hour the meter covers.
 
 It reads whole compressor cycles from the meter (one on-edge to the next, `compressor_on` or
 `power_w` read as on/off), so an hour's value carries no partial cycle: the on-share of the
-cycles that ended in the hour. A cycle is set aside when a defrost touched it (reported, a
+cycles that ended in the hour, or all on for an hour the compressor ran through (no cycle
+ended in it). A cycle is set aside when a defrost touched it (reported, a
 learned timer, or a heater drawing well above the compressor), when an excursion rule fired in
 it, when it ran far longer than the unit's usual cycle (an off-cycle defrost or a door left
 ajar) or its running readings drew a quarter more or less than the recent cycles' (a heater the
@@ -57,6 +58,7 @@ __all__ = [
     "power_hour_value",
     "power_reading",
     "roll_power_hour",
+    "running_moves",
     "runs_resolved",
     "score_power_hour",
 ]
@@ -280,12 +282,33 @@ def heater_on(levels: DrawLevels, power: float | None) -> bool:
 
 
 def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> PowerHour | None:
-    """A new local hour begins; the one that ended is returned (and kept while learning)."""
+    """A new local hour begins; the one that ended is returned (and kept while learning).
+    An hour no cycle ended in, the compressor running through all of it (no defrost, no
+    excursion, no recovery), reads the run's share of it: all on. A leak that outgrows the
+    compressor keeps it running for hours, and those hours are its strongest evidence; the
+    run, once it ends, is far longer than the usual cycle and set aside, so it counts once."""
     ended = st.hour
+    if ended is not None and not ended.cycle_ms and _ran_through(st, ended.start_ms):
+        assert st.last_ms is not None
+        ended.cycle_ms = ended.on_ms = st.last_ms - ended.start_ms
     if ended is not None and st.model is None:
         st.history = [*st.history, ended][-_KEPT_HOURS:]
     st.hour = PowerHour(start_ms, hour, quiet)
     return ended
+
+
+def _ran_through(st: PowerState, start_ms: int) -> bool:
+    """Whether the current cycle is one run, on since before `start_ms` up to the last
+    reading, and plain so far (untainted, not a recovery)."""
+    return (
+        st.last_on is True
+        and st.last_ms is not None
+        and st.cycle_from_ms is not None
+        and st.cycle_from_ms <= start_ms
+        and st.cycle_on_ms == st.last_ms - st.cycle_from_ms
+        and not st.tainted
+        and not st.skip_next
+    )
 
 
 def _features(hour: PowerHour, slope: float) -> HourFeatures:
@@ -393,9 +416,21 @@ def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float
     draw, norm = _log_draw(hour), model.draw.get(hour.hour)
     if draw is not None and norm is not None:
         st.kitchen += _KITCHEN_STEP * (draw - norm - st.kitchen)
-    shift = model.duty_per_draw * max(-_DRAW_CAP, min(_DRAW_CAP, st.kitchen))
+    shift = sum(running_moves(st))
     st.shifts = [*st.shifts, (hour.start_ms, shift)][-_KEPT_SHIFTS:]
     return shift
+
+
+def running_moves(st: PowerState) -> tuple[float, float]:
+    """What the kitchen's shift explains now (the hours' draws so far; zeros before the
+    meter's norms are learned), for the cycles scored as they end: the log load through the
+    walls it added and the log capacity it took away (see `_KITCHEN_C`); their sum is the
+    on-share's shift."""
+    if st.model is None:
+        return 0.0, 0.0
+    move = max(-_DRAW_CAP, min(_DRAW_CAP, st.kitchen))
+    capacity = _CAPACITY_PER_K / _DRAW_PER_K
+    return (st.model.duty_per_draw - capacity) * move, capacity * move
 
 
 def kitchen_shift(st: PowerState, start_ms: int) -> float:

@@ -1,5 +1,6 @@
-"""A heater defrost the meter reads as the compressor, and the kitchen's share of the on-share
-per cabinet temperature (`seal_power`).
+"""A heater defrost the meter reads as the compressor, an hour the compressor ran through, and
+the kitchen's share of the on-share per cabinet temperature and of a cycle's features
+(`seal_power`, `seal_cusum.without_kitchen`).
 
 An under-counter freezer of the bench's held-out family has a 200 W defrost heater beside a
 430 W compressor: the heater draws more than half the compressor's draw, so the meter reads it
@@ -13,7 +14,7 @@ import math
 
 import pytest
 
-from alerts.rules.seal_cusum import CusumModel
+from alerts.rules.seal_cusum import CusumModel, without_kitchen
 from alerts.rules.seal_duty import DutyModel, DutyNorm
 from alerts.rules.seal_power import (
     PowerHour,
@@ -163,3 +164,47 @@ def test_a_fridge_has_more_of_its_on_share_explained_by_the_same_draw() -> None:
         shifts[air] = kitchen_shift(st, 23 * HOUR_MS)
     assert shifts[4.0] == pytest.approx(6.26 * math.log(1.02), rel=0.01)
     assert shifts[-20.0] == pytest.approx(3.72 * math.log(1.02), rel=0.01)
+
+
+def _through(set_aside_from: int | None = None) -> list[tuple[int, int]]:
+    """Five hours read every minute: cycles of 15 min, 4 on; the compressor on from minute
+    110 to 250 (a leak it cannot keep up with, a door wedged open); cycles again after."""
+    st = PowerState()
+    roll_power_hour(st, 0, 0, False)
+    kept: list[tuple[int, int]] = []
+    for m in range(5 * 60):
+        at = m * MINUTE_MS
+        if m and at % HOUR_MS == 0:
+            hour = roll_power_hour(st, at, m // 60, False)
+            assert hour is not None
+            kept.append((hour.cycle_ms // MINUTE_MS, hour.on_ms // MINUTE_MS))
+        on = 110 <= m < 250 or (m < 110 and m % 15 < 4) or (m >= 250 and (m - 250) % 15 >= 11)
+        aside = set_aside_from is not None and m >= set_aside_from and m < 250
+        power_reading(st, at, on, False, aside, 2 * MINUTE_MS, 440.0 if on else 10.0, 3.0)
+    return kept
+
+
+def test_an_hour_the_compressor_ran_through_reads_all_on() -> None:
+    """Hours 2 and 3 end no cycle: each reads the run's 59 min to its last reading, all on.
+    The run, once it ends (minute 261), is a cycle far longer than usual and counts for
+    nothing, nor does the cycle after it (before: hours 2 and 3 gave no value)."""
+    assert _through() == [(30, 8), (65, 20), (59, 59), (59, 59)]
+
+
+def test_a_run_a_defrost_or_an_excursion_touched_does_not() -> None:
+    assert _through(set_aside_from=130) == [(30, 8), (65, 20), (0, 0), (0, 0)]
+
+
+def test_the_kitchens_share_comes_out_of_a_cycles_features() -> None:
+    """A kitchen that added 10 % to the load through the walls and took 3 % of the capacity:
+    the warming rate loses the load's move, the on-share both, the pull-down (-log cooling)
+    (capacity + on x load)/(1 - on) (on 0.25: 7.3 %), the fitted rates as theirs; an
+    on-share past 0.6 is weighed at 0.6."""
+    logs = {"warm_rate": 1.0, "warm_fit": 1.1, "duty": -1.4, "pull_down": -2.0, "pull_fit": -2.1}
+    out = without_kitchen(logs, 0.1, 0.03, 0.25)
+    assert out["warm_rate"] == pytest.approx(0.9) and out["warm_fit"] == pytest.approx(1.0)
+    assert out["duty"] == pytest.approx(-1.53)
+    assert out["pull_down"] == pytest.approx(-2.0 - 0.055 / 0.75)
+    assert out["pull_fit"] == pytest.approx(-2.1 - 0.055 / 0.75)
+    assert without_kitchen(logs, 0.1, 0.03, 0.9)["pull_down"] == pytest.approx(-2.0 - 0.09 / 0.4)
+    assert without_kitchen(logs, 0.0, 0.0, 0.25) == logs
