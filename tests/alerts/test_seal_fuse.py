@@ -272,9 +272,10 @@ def test_a_modest_leak_is_confirmed_sooner_by_agreeing_streams_and_named() -> No
     onset_ms = int(onset.timestamp() * 1000)
     fired = firing(findings)
     assert fired and fired[0].at_ms >= onset_ms
+    # no single stream confirms it sooner (none does within the nine days: the draw of a
+    # cooler day no longer lifts the metered sums, so the agreement is what confirms it)
     single = single_confirmed_ms(points)
-    assert single is not None, "a single stream confirms it too, later"
-    assert fired[0].at_ms < single
+    assert single is None or fired[0].at_ms < single
     agreed = str(fired[0].evidence["evidence_streams"]).split("+")
     assert len(agreed) >= 2 and set(agreed) <= {"cycles", "duty", "power"}
     assert number(fired[0].evidence, "evidence") >= 1.0
