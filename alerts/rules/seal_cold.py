@@ -514,7 +514,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         power = self.state.power
         if self.state.metered:
             school = [h for h in power.history if not h.quiet] or power.history
-            power.model = learn_power(school, self._duty_limits, bool(power.counted))
+            quiet = [h for h in power.history if h.quiet]
+            power.model = learn_power(school, self._duty_limits, bool(power.counted), quiet)
         power.history, power.cusum = [], CusumState()
 
     def _ready(self, age_ms: int, served_ms: int, learned: int) -> bool:

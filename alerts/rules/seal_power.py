@@ -39,7 +39,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_cusum import CusumState, EvidenceLimits
+from alerts.rules.seal_cusum import CusumState, EvidenceLimits, hour_pool
 from alerts.rules.seal_duty import (
     DrawLevels,
     DutyModel,
@@ -64,6 +64,17 @@ __all__ = [
 ]
 
 _HOUR_MS = 3_600_000
+_DAY_MS = 24 * _HOUR_MS
+_MAD_TO_SIGMA = 1.4826
+# The quiet days' offsets (`_quiet_offsets`) need the learning days to hold this many days
+# without meals (a weekend: the default four school days learned from a Thursday hold one,
+# from a Monday none), and each hour this many residuals pooled over the hours either side.
+_QUIET_DAYS = 2
+# ... and their common shift is known no better than a kitchen whose air moves by this much
+# from one day to the next (assumed: two days of one weekend say little of the next's)
+_KITCHEN_DAY_K = 1.0
+_QUIET_POOL_H = 2
+_QUIET_MIN = 8
 _MINUTE_MS = 60_000
 # A cycle this many times longer than the unit's usual one is not a plain cycle: an off-cycle
 # defrost (the compressor held off for 15-45 min, vendor guidance) or a door left ajar.
@@ -160,6 +171,9 @@ class PowerModel:
     door_slope: float  # log on-share per door-open minute
     draw: dict[int, float] = field(default_factory=dict)  # log running draw per local hour
     duty_per_draw: float = _DUTY_PER_DRAW  # log on-share per log draw (`duty_per_draw`)
+    # per local hour, how far below its school-day norm a day without meals runs (log, <= 0:
+    # `_quiet_offsets`); hours not in it are judged on the school days' norm as they are
+    quiet: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -388,12 +402,16 @@ def _draw_norms(history: list[PowerHour]) -> dict[int, float]:
 
 
 def learn_power(
-    history: list[PowerHour], limits: EvidenceLimits, counted: bool = False
+    history: list[PowerHour],
+    limits: EvidenceLimits,
+    counted: bool = False,
+    quiet: list[PowerHour] | None = None,
 ) -> PowerModel | None:
-    """Norms, door slope, k and h from the learning days; None with too few cycled hours.
-    The decision threshold is at least `_H_SCALE` times the clean hours' (`limits`).
-    `counted`: the meter reads the usual run as a single reading (`runs_resolved`,
-    `learn_duty`)."""
+    """Norms, door slope, k and h from the learning days (`history`: the days with meals
+    where there were any); None with too few cycled hours. The decision threshold is at least
+    `_H_SCALE` times the clean hours' (`limits`). `counted`: the meter reads the usual run as
+    a single reading (`runs_resolved`, `learn_duty`). `quiet`: the learning hours of days
+    without meals, which give the quiet days' offsets (`_quiet_offsets`)."""
     limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
     raw = learn_duty([_features(h, 0.0) for h in history], limits, counted=counted)
     if raw is None:
@@ -406,17 +424,104 @@ def learn_power(
     )
     if duty is None:
         return None
-    return PowerModel(duty, slope, _draw_norms(history), duty_per_draw(history))
+    offsets = _quiet_offsets(quiet or [], history, duty, slope)
+    return PowerModel(duty, slope, _draw_norms(history), duty_per_draw(history), offsets)
+
+
+def _quiet_offsets(
+    quiet: list[PowerHour], school: list[PowerHour], duty: DutyModel, slope: float
+) -> dict[int, float]:
+    """Per local hour, how far below the school days' norm the learning days without meals
+    ran (log on-share): the median of their hours' residuals pooled over the hours either
+    side (`hour_pool`), raised by its standard error, never above 0 (a weekend is never
+    judged as busier than a school day). Empty unless the quiet hours span `_QUIET_DAYS`
+    days. The hours of one day move together (the kitchen's air, the day's doors), so the
+    error is that of the pool's hours and of the quiet days' common shift: the larger spread
+    of the school days' and of the quiet days' own day medians (`_day_spread`), and of a
+    kitchen whose air moves `_KITCHEN_DAY_K` from day to day (the load through the walls
+    moves by 1/(kitchen - air) per kelvin, see `_KITCHEN_C`: 5 % for a fridge at 4 °C), over
+    the quiet days' number. A weekend that ran cooler than weekends do is credited no
+    further than it is known. Without the days' part a healthy
+    held-out glass-door merchandiser (seed 2, from a Thursday) whose second weekend ran 5 %
+    above its first raised a false alert on the Sunday night.
+
+    A school's kitchen is shut two days a week and for weeks of holidays: its cabinets' doors
+    stay shut and the kitchen cools, and the on-share falls below every school-day norm.
+    Judged on those norms, such a day's hours read low, and the evidence of a leak that began
+    on a Friday waited for Monday: a held-out walk-in with a 0.35 leak from Friday 23:00
+    metered 0.30-0.33 on its Saturday against norms of 0.34-0.36 (its true on-share had
+    gone from 0.30-0.37 the weekend before to 0.38-0.44)."""
+    by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
+    for hour, residuals in _residuals(quiet, duty, slope).items():
+        by_hour[hour].extend(residuals)
+    days = _day_medians(quiet, duty, slope)
+    if len(days) < _QUIET_DAYS:
+        return {}
+    gap = _kitchen_gap(school)
+    spread = max(
+        _day_spread(days),
+        _day_spread(_day_medians(school, duty, slope)),
+        _KITCHEN_DAY_K / gap if gap is not None else 0.0,
+    )
+    shared = spread**2 / len(days)
+    offsets: dict[int, float] = {}
+    for hour in range(24):
+        pool = hour_pool(by_hour, hour, _QUIET_POOL_H, lambda v: len(v) >= _QUIET_MIN, 12)
+        if len(pool) < _QUIET_MIN:
+            continue
+        mid = statistics.median(pool)
+        mad = statistics.median(abs(r - mid) for r in pool)
+        error = math.sqrt((_MAD_TO_SIGMA * mad) ** 2 / len(pool) + shared)
+        offsets[hour] = min(0.0, mid + error)
+    return offsets
+
+
+def _residuals(hours: list[PowerHour], duty: DutyModel, slope: float) -> dict[int, list[float]]:
+    """Per local hour, the hours' log on-share less its school-day norm."""
+    out: dict[int, list[float]] = {}
+    for ended in hours:
+        value, norm = hour_duty(_features(ended, slope)), duty.hours.get(ended.hour)
+        if value is not None and norm is not None:
+            out.setdefault(ended.hour, []).append(math.log(value) - norm.center)
+    return out
+
+
+def _day_medians(hours: list[PowerHour], duty: DutyModel, slope: float) -> list[float]:
+    """Per local day, the median of its hours' residuals (`_residuals`)."""
+    by_day: dict[int, list[PowerHour]] = {}
+    for ended in hours:
+        by_day.setdefault(round((ended.start_ms - ended.hour * _HOUR_MS) / _DAY_MS), []).append(
+            ended
+        )
+    medians = []
+    for day in by_day.values():
+        residuals = [r for values in _residuals(day, duty, slope).values() for r in values]
+        if residuals:
+            medians.append(statistics.median(residuals))
+    return medians
+
+
+def _day_spread(medians: list[float]) -> float:
+    """The standard deviation of days' median residuals; 0 for fewer than two."""
+    return statistics.stdev(medians) if len(medians) >= 2 else 0.0
 
 
 def duty_per_draw(history: list[PowerHour]) -> float:
     """Log on-share per log running draw, from the cabinet's median air over the hours
     (see `_KITCHEN_C`)."""
+    gap = _kitchen_gap(history)
+    if gap is None:
+        return _DUTY_PER_DRAW
+    return (1.0 / gap + _CAPACITY_PER_K) / _DRAW_PER_K
+
+
+def _kitchen_gap(history: list[PowerHour]) -> float | None:
+    """The kelvin between the kitchen (`_KITCHEN_C`) and the cabinet's median air over the
+    hours, at least `_MIN_GAP_K`; None without air readings."""
     airs = [h.air_c / h.airs for h in history if h.airs]
     if not airs:
-        return _DUTY_PER_DRAW
-    gap = max(_MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
-    return (1.0 / gap + _CAPACITY_PER_K) / _DRAW_PER_K
+        return None
+    return max(_MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
 
 
 def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float:
@@ -448,12 +553,15 @@ def kitchen_shift(st: PowerState, start_ms: int) -> float:
 
 
 def score_power_hour(st: PowerState, hour: PowerHour) -> None:
-    """The ended hour adds its evidence, the kitchen's share of its on-share taken out."""
+    """The ended hour adds its evidence, the kitchen's share of its on-share taken out (and
+    on a day without meals, the quiet days' offset, `_quiet_offsets`)."""
     model = st.model
     if model is None:
         return
     shift = _follow_kitchen(st, hour, model)
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
+    if value is not None and hour.quiet:
+        value *= math.exp(-model.quiet.get(hour.hour, 0.0))
     if value is not None and norm is not None:
         resolution = reading_resolution(st.step_ms, hour.on_ms)
         z, move = score_hour(value * math.exp(-shift), norm, resolution)
