@@ -4,12 +4,15 @@ so that a leak which begins on a Friday is seen on the Saturday, not on the Mond
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 
+from alerts.rules.base import dump_state, load_state
+from alerts.rules.seal_cold_state import ColdSealState
 from alerts.rules.seal_cusum import EvidenceLimits
 from alerts.rules.seal_power import PowerHour, PowerModel, PowerState, learn_power, score_power_hour
 from firmware_sim.families import draw_units
@@ -137,3 +140,15 @@ def test_a_leak_from_a_friday_evening_is_confirmed_within_24_h_over_the_weekend(
     assert fired, "the leak was confirmed"
     at = datetime.fromtimestamp(fired[0].at_ms / 1000, UTC)
     assert onset <= at <= onset + timedelta(hours=24)
+
+
+def test_the_quiet_offsets_survive_a_restart() -> None:
+    # the engine's state is saved as JSON (`alerts.rules.base.dump_state`), whose keys are
+    # strings: the offsets come back per local hour as learned
+    state = ColdSealState()
+    state.power.model = _learned(0.24)
+    saved = json.loads(json.dumps(dump_state(state)))
+    restored = load_state(ColdSealState, saved)
+    assert restored.power.model is not None
+    assert restored.power.model.quiet == state.power.model.quiet
+    assert len(restored.power.model.quiet) == 24
