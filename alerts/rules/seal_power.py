@@ -174,6 +174,12 @@ class PowerModel:
     # per local hour, how far below its school-day norm a day without meals runs (log, <= 0:
     # `_quiet_offsets`); hours not in it are judged on the school days' norm as they are
     quiet: dict[int, float] = field(default_factory=dict)
+    # whether `quiet` is settled: learned from two or more days without meals, among the
+    # learning days or the first run of them after (`roll_power_hour`)
+    quiet_learned: bool = False
+    # a day's common shift from the norms, from the school days and the kitchen
+    # (`_quiet_offsets`)
+    day_spread: float = 0.0
 
 
 @dataclass(slots=True)
@@ -203,6 +209,9 @@ class PowerState:
     kitchen: float = 0.0  # the running draw's recent shift from its norms (log units)
     step_ms: float | None = None  # the meter's usual reading interval
     shifts: list[tuple[int, float]] = field(default_factory=list)  # (hour start, log duty)
+    # the hours of days without meals seen since the baseline, while the quiet days' offsets
+    # are not yet learned (`roll_power_hour`)
+    quiet_seen: list[PowerHour] = field(default_factory=list)
 
 
 def power_reading(
@@ -315,8 +324,27 @@ def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> Po
         ended.cycle_ms = ended.on_ms = st.last_ms - ended.start_ms
     if ended is not None and st.model is None:
         st.history = [*st.history, ended][-_KEPT_HOURS:]
+    if ended is not None and st.model is not None and not st.model.quiet_learned:
+        _follow_quiet(st, st.model, ended)
     st.hour = PowerHour(start_ms, hour, quiet)
     return ended
+
+
+def _follow_quiet(st: PowerState, model: PowerModel, ended: PowerHour) -> None:
+    """A unit whose learning days held no two days without meals (installed on a Monday, it
+    learns Monday to Thursday) learns the quiet days' offsets from its first run of two or
+    more of them, once a day with meals follows. Their hours are judged on the school days'
+    norms meanwhile, as before. A leak already in them raises them: the offsets then credit
+    less, never more, and the leak is still judged on the school days."""
+    if ended.quiet:
+        st.quiet_seen = [*st.quiet_seen, ended][-_KEPT_HOURS:]
+        return
+    if not st.quiet_seen:
+        return
+    offsets = _quiet_offsets(st.quiet_seen, model.duty, model.door_slope, model.day_spread)
+    st.quiet_seen = []
+    if offsets is not None:
+        model.quiet, model.quiet_learned = offsets, True
 
 
 def _ran_through(st: PowerState, start_ms: int) -> bool:
@@ -424,26 +452,39 @@ def learn_power(
     )
     if duty is None:
         return None
-    offsets = _quiet_offsets(quiet or [], history, duty, slope)
-    return PowerModel(duty, slope, _draw_norms(history), duty_per_draw(history), offsets)
+    gap = _kitchen_gap(history)
+    spread = max(
+        _day_spread(_day_medians(history, duty, slope)),
+        _KITCHEN_DAY_K / gap if gap is not None else 0.0,
+    )
+    offsets = _quiet_offsets(quiet or [], duty, slope, spread)
+    return PowerModel(
+        duty,
+        slope,
+        _draw_norms(history),
+        duty_per_draw(history),
+        offsets or {},
+        offsets is not None,
+        spread,
+    )
 
 
 def _quiet_offsets(
-    quiet: list[PowerHour], school: list[PowerHour], duty: DutyModel, slope: float
-) -> dict[int, float]:
+    quiet: list[PowerHour], duty: DutyModel, slope: float, school_spread: float
+) -> dict[int, float] | None:
     """Per local hour, how far below the school days' norm the learning days without meals
     ran (log on-share): the median of their hours' residuals pooled over the hours either
     side (`hour_pool`), raised by its standard error, never above 0 (a weekend is never
-    judged as busier than a school day). Empty unless the quiet hours span `_QUIET_DAYS`
+    judged as busier than a school day). None unless the quiet hours span `_QUIET_DAYS`
     days. The hours of one day move together (the kitchen's air, the day's doors), so the
     error is that of the pool's hours and of the quiet days' common shift: the larger spread
-    of the school days' and of the quiet days' own day medians (`_day_spread`), and of a
-    kitchen whose air moves `_KITCHEN_DAY_K` from day to day (the load through the walls
-    moves by 1/(kitchen - air) per kelvin, see `_KITCHEN_C`: 5 % for a fridge at 4 °C), over
-    the quiet days' number. A weekend that ran cooler than weekends do is credited no
-    further than it is known. Without the days' part a healthy
-    held-out glass-door merchandiser (seed 2, from a Thursday) whose second weekend ran 5 %
-    above its first raised a false alert on the Sunday night.
+    of the quiet days' own day medians (`_day_spread`) and `school_spread`, the school
+    days' (learned with the norms) or that of a kitchen whose air moves `_KITCHEN_DAY_K`
+    from day to day (the load through the walls moves by 1/(kitchen - air) per kelvin, see
+    `_KITCHEN_C`: 5 % for a fridge at 4 °C), over the quiet days' number. A weekend that ran
+    cooler than weekends do is credited no further than it is known. Without the days' part
+    a healthy held-out glass-door merchandiser (seed 2, from a Thursday) whose second
+    weekend ran 5 % above its first raised a false alert on the Sunday night.
 
     A school's kitchen is shut two days a week and for weeks of holidays: its cabinets' doors
     stay shut and the kitchen cools, and the on-share falls below every school-day norm.
@@ -456,14 +497,8 @@ def _quiet_offsets(
         by_hour[hour].extend(residuals)
     days = _day_medians(quiet, duty, slope)
     if len(days) < _QUIET_DAYS:
-        return {}
-    gap = _kitchen_gap(school)
-    spread = max(
-        _day_spread(days),
-        _day_spread(_day_medians(school, duty, slope)),
-        _KITCHEN_DAY_K / gap if gap is not None else 0.0,
-    )
-    shared = spread**2 / len(days)
+        return None
+    shared = max(_day_spread(days), school_spread) ** 2 / len(days)
     offsets: dict[int, float] = {}
     for hour in range(24):
         pool = hour_pool(by_hour, hour, _QUIET_POOL_H, lambda v: len(v) >= _QUIET_MIN, 12)

@@ -14,7 +14,14 @@ import pytest
 from alerts.rules.base import dump_state, load_state
 from alerts.rules.seal_cold_state import ColdSealState
 from alerts.rules.seal_cusum import EvidenceLimits
-from alerts.rules.seal_power import PowerHour, PowerModel, PowerState, learn_power, score_power_hour
+from alerts.rules.seal_power import (
+    PowerHour,
+    PowerModel,
+    PowerState,
+    learn_power,
+    roll_power_hour,
+    score_power_hour,
+)
 from firmware_sim.families import draw_units
 from firmware_sim.faults import Fault, FaultType
 from tests.alerts.cold_plant import Row
@@ -152,3 +159,37 @@ def test_the_quiet_offsets_survive_a_restart() -> None:
     assert restored.power.model is not None
     assert restored.power.model.quiet == state.power.model.quiet
     assert len(restored.power.model.quiet) == 24
+
+
+def _rolled(model: PowerModel, hours: list[PowerHour], st: PowerState | None = None) -> PowerState:
+    """The meter's state (`st`, else a new one) after `hours` ended one after another."""
+    st = st if st is not None else PowerState(model=model)
+    for ended in hours:
+        st.hour = ended
+        roll_power_hour(st, ended.start_ms + HOUR_MS, (ended.hour + 1) % 24, ended.quiet)
+    return st
+
+
+def test_a_unit_that_learned_no_weekend_learns_it_from_the_first_one_after() -> None:
+    # installed on a Monday, it learned Monday to Thursday: its first weekend is judged on the
+    # school days' norms, and the offsets are learned from it once the Monday begins
+    rng = np.random.default_rng(11)
+    weekend = _days(range(5, 7), 0.24, True, rng)
+    model = _learned(None)
+    assert not model.quiet_learned
+    st = _rolled(model, weekend)
+    assert model.quiet == {} and len(st.quiet_seen) == 48  # still on the weekend
+    _rolled(model, _days(range(7, 8), 0.30, False, rng)[:1], st)
+    assert model.quiet_learned
+    assert -0.23 < float(np.median(list(model.quiet.values()))) < -0.19
+    # a single day without meals (a holiday) teaches nothing, and is forgotten
+    model = _learned(None)
+    st = _rolled(model, [*_days(range(5, 6), 0.24, True, rng), _hour(6, 0, 0.3, False)])
+    assert not model.quiet_learned and st.quiet_seen == []
+
+
+def test_a_unit_installed_on_a_monday_stays_silent_on_its_second_weekend() -> None:
+    rows, interval = cabinet(1, 15, METERED)
+    findings, points = run(engine(interval), rows)
+    assert judged(points), "the baseline was learned"
+    assert seal_firing(findings) == []
