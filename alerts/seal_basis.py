@@ -1,10 +1,12 @@
 """What a cold cabinet's door-seal verdicts rest on, read from its latest judged point.
 
 A seal verdict is only as good as what the data shows of the compressor. The rule keeps up to
-five streams of evidence (`alerts.rules.seal_confirm.evidence_streams`), each present in a
+six streams of evidence (`alerts.rules.seal_confirm.evidence_streams`), each present in a
 point's evidence (`{prefix}evidence`) once its baseline was learned:
 
 - cycles: each clean compressor cycle drawn by the probe's sawtooth (`seal_cusum`);
+- rise: the warming half of the same cycles alone, its time or how far it rises
+  (`seal_rise`);
 - period: the cycle's period folded from a sparse probe's readings (`seal_fold`);
 - probe share: the share of the probe's readings that fall, per hour (`seal_probe_duty`);
 - metered on-share and power: a plug meter's view of the compressor (`seal_duty`,
@@ -28,6 +30,7 @@ __all__ = ["STREAMS", "SealBasis", "seal_basis"]
 # (evidence key prefix, the stream's name), as `seal_cold` names them.
 STREAMS: tuple[tuple[str, str], ...] = (
     ("", "cycles"),
+    ("rise_", "rise"),
     ("period_", "period"),
     ("probe_", "probe_share"),
     ("duty_", "metered_duty"),
@@ -37,6 +40,7 @@ _SEES_COMPRESSOR = ("period", "metered_duty", "power")
 
 _ZH = {
     "cycles": "探头锯齿波中的压缩机周期",
+    "rise": "每个周期停机升温的时间或幅度",
     "period": "探头读数折叠出的周期长度",
     "probe_share": "探头读数下降的比例",
     "metered_duty": "电表测得的运行比例",
@@ -44,6 +48,7 @@ _ZH = {
 }
 _EN = {
     "cycles": "the compressor's cycles in the probe's sawtooth",
+    "rise": "how long or how far each cycle warms with the compressor off",
     "period": "the cycle period folded from the probe's readings",
     "probe_share": "the share of the probe's readings that fall",
     "metered_duty": "the metered on-share",

@@ -98,6 +98,10 @@ class HourFeatures:
     # the same cycles' rates fitted through the middle of each half (`cycle_inference`)
     warm_fit: list[float] = field(default_factory=list)
     cool_fit: list[float] = field(default_factory=list)
+    # the same cycles' off times (ms, turn to turn), and how finely the readings count each
+    # (log, `seal_cusum.cycle_reading`): the warming half read alone (`seal_rise`)
+    off_ms: list[float] = field(default_factory=list)
+    off_read: list[float] = field(default_factory=list)
     # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
     clean_ms: int = 0
     clean_on_ms: int = 0

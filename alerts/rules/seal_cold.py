@@ -113,6 +113,7 @@ from alerts.rules.seal_power import (
 )
 from alerts.rules.seal_probe_duty import hour_falls, hour_held_falls, probe_reading, window_falls
 from alerts.rules.seal_quiet import defrost_until, door_settling
+from alerts.rules.seal_rise import COARSEST, score_rise
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
@@ -273,6 +274,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.warm.append(cycle.warm_rate)
         hour.cool.append(0.0 if cycle.short_run else cycle.cool_rate)  # 0: not read
         hour.warm_fit.append(cycle.warm_fitted)
+        off_ms = cycle.peak.ms - cycle.trough.ms
+        hour.off_ms.append(off_ms)
+        hour.off_read.append(cycle_reading(self._inference.read_ms, off_ms))
         hour.cool_fit.append(0.0 if cycle.short_run else cycle.cool_fitted)
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
@@ -299,6 +303,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             fitted,
             hour.duty_read[-1],
             hour.rate_read[-1],
+            (hour.off_ms[-1], hour.off_read[-1]),
         )
         # on school days only: a day without meals idles the kitchen, its draw falls further
         # than the cycles' norms (learned on meal days, or on its kind's) answer
@@ -306,9 +311,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         on = self._metered_on() if load or capacity else None
         if on is not None:
             logs = without_kitchen(logs, load, capacity, on)
+        weight = repeat_weight(cycle)
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
-            st.cusum.add(z, move, st.cusum_model, repeat_weight(cycle))
+            st.cusum.add(z, move, st.cusum_model, weight)
+        rise = st.rise_model.norm(hour.hour, hour.quiet) if st.rise_model else None
+        if st.rise_model is not None and rise is not None and logs:
+            z, move = score_rise(logs, rise, st.rise_model.clip)
+            st.rise.add(z, move, st.rise_model, weight)
 
     # -- per hour ---------------------------------------------------------------------------
 
@@ -329,6 +339,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._settle_duty()
             self._judge(st.hour.start_ms + HOUR_MS, out)
         st.cusum.mark(start)
+        st.rise.mark(start)
         st.duty.mark(start)
         st.probe.mark(start)
         st.fold.mark(start)
@@ -460,6 +471,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         return evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
+                ("rise_", st.rise, st.rise_model, s.seal_cold_min_move, True),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
                 ("period_", st.fold, period, self._period_min_move(found), True),
@@ -546,6 +558,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             school = school_hours(st.history)
             duty = learn_duty(school, self._duty_limits, counted=counted) if st.metered else None
             cycles = learn_cusum(st.history, self._cycle_limits)
+            rise = (
+                learn_cusum(st.history, self._cycle_limits, score_rise)
+                if cycles is not None and self._coarseness() <= COARSEST
+                else None
+            )
             # the probe's falling share speaks alone only where neither the cycles nor a meter
             # speak: a noisy probe's flicker moves it on units the cycles judge better (a
             # healthy 1 K fridge read by a 0.1 K-noisy probe went pending on it); beside the
@@ -566,6 +583,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             if spread or duty is not None or (bare and (probe is not None or period is not None)):
                 st.baseline, st.spread = learn_baseline(st.history), spread
                 st.cusum_model, st.cusum = cycles, CusumState()
+                st.rise_model, st.rise = rise, CusumState()
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
                 st.probe_held = reading is hour_held_falls

@@ -60,6 +60,9 @@ class ColdSealState:
     grade: ScoreState = field(default_factory=ScoreState)
     cusum_model: CusumModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
+    # the warming half of the same cycles read alone (`seal_rise`)
+    rise_model: CusumModel | None = None
+    rise: CusumState = field(default_factory=CusumState)
     # the metered path (`seal_duty`): needs `compressor_on` or `power_w`, no sawtooth
     metered: bool = False
     duty_model: DutyModel | None = None
@@ -172,6 +175,7 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     drop the evidence of the last hours before it."""
     st.history = [h for h in st.history if h.start_ms < ts - _EXCURSION_LEAD_MS]
     st.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.rise.roll_back(ts - _EXCURSION_LEAD_MS)
     st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
     st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
     st.fold.roll_back(ts - _EXCURSION_LEAD_MS)

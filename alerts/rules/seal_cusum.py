@@ -53,6 +53,9 @@ from alerts.rules.cycle_inference import InferredCycle
 from alerts.rules.seal_baseline import HourFeatures
 
 __all__ = [
+    "CLIP",
+    "PACE",
+    "RISE",
     "CusumModel",
     "CusumState",
     "EvidenceLimits",
@@ -82,6 +85,8 @@ _WEIGHTS = {"duty": 0.4, "warm_rate": 0.4, "pull_down": 0.2}
 # The smallest per-cycle spread believed, in log units (about a relative move): a probe's step
 # and a controller's timing make single cycles scatter by a few percent however steady.
 _SPREAD_FLOOR = {
+    "pace": 0.03,
+    "rise": 0.04,
     "duty": 0.03,
     "warm_rate": 0.04,
     "pull_down": 0.05,
@@ -113,7 +118,22 @@ _READ_SHARE = 0.5
 # every 2 min, its slopes known to 7 %, was alerted on a healthy day without this floor, and is
 # not with it; no held-out count within target moved.)
 _RATE_READ = "rate_read"
+# The warming half of a cycle read on its own (`seal_rise`): its pace (-log of the off time in
+# hours) and its rise (log K). The off time is counted in readings, so its spread is at least
+# half a reading of it, as the metered run's is (`cycle_reading`); the rise is read in display
+# steps, and so are the turns' times: a display shows a turn when the air crosses its next
+# step, up to a step's time of warming later (a share step/rise of the off time). Their
+# display floor is the worst case, not the slopes' uniform error (`rate_reading`): a probe
+# whose noise is under its step reads a level near a step's edge as one step or the next, tooth
+# after tooth, each end wrong by half a step or not at all (σ up to step/2 an end, step/√2 the
+# rise; √3 times the uniform case's step/√6). With the uniform floor, a simulated healthy
+# 1 K fridge read by a 0.5 K display (each rise read in 3-5 steps) was alerted on its rises.
+PACE = "pace"
+RISE = "rise"
+_PACE_READ = "pace_read"
 _RATED = ("warm_rate", "pull_down", "warm_fit", "pull_fit")
+_EDGED = (PACE, RISE)
+_EDGE_SHARE = math.sqrt(3.0)
 # A cycle's evidence (its z) is read from its turn-to-turn slopes, which scatter least from
 # cycle to cycle; its move, the size of the change that must matter (`seal_cold_min_move`),
 # from the slopes fitted through the middle of each half (`cycle_inference._FIT_BAND`),
@@ -138,9 +158,12 @@ _MAD_TO_SIGMA = 1.4826
 # cycle to the bound, cycle after cycle, and a healthy unit (seed 2's held-out old unit 01)
 # was alerted. Clipped per feature, a cycle reaches the bound only when all its features do.
 _CLIP = 3.0
+CLIP = _CLIP
 _EXCESS = 2.5  # `_CLIP` less the allowance's default floor (`_K_FLOOR`)
 _MIN_POOL = 8  # clean cycles an hour's norm needs (pooled with the hours either side)
 _T = TypeVar("_T")
+# reads a cycle's (z, move) against an hour's norm, its z clipped at the third argument
+Scorer = Callable[[dict[str, float], "HourNorm", float], tuple[float, float]]
 _POOL_H = 1  # the hours either side an hour's norm pools first
 # ... and at most, for an hour whose learning days held too few clean cycles of its own (see
 # `hour_pool`): the kitchen's air moves over the day (cooking lifts it by 2-8 K within an
@@ -279,9 +302,14 @@ def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     rated: list[float | None] = [None] * n  # an hour kept before the display's read was
     if len(hour.rate_read) == n:
         rated = list(hour.rate_read)
+    offs: list[tuple[float, float] | None] = [None] * n  # an hour kept before off times were
+    if len(hour.off_ms) == n and len(hour.off_read) == n:
+        offs = list(zip(hour.off_ms, hour.off_read, strict=True))
     found = (
-        cycle_log(w, c, d, f, r, q)
-        for w, c, d, f, r, q in zip(hour.warm, hour.cool, duties, fits, reads, rated, strict=True)
+        cycle_log(w, c, d, f, r, q, o)
+        for w, c, d, f, r, q, o in zip(
+            hour.warm, hour.cool, duties, fits, reads, rated, offs, strict=True
+        )
     )
     return [logs for logs in found if logs]
 
@@ -309,16 +337,24 @@ def cycle_log(
     fitted: tuple[float, float] | None = None,
     duty_read: float | None = None,
     rate_read: float | None = None,
+    off: tuple[float, float] | None = None,
 ) -> dict[str, float]:
     """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
     rates fitted through the middle of each half, `fitted`, which size the move; and how
     finely the meter read the on-share, `duty_read`, and the display the slopes,
-    `rate_read`, which bound their spreads)."""
+    `rate_read`, which bound their spreads; and, with `off` (its off time in ms and how
+    finely the readings count it, `cycle_reading`), the warming half's pace and rise that
+    `seal_rise` reads)."""
     logs: dict[str, float] = {}
     if rate_read:
         logs[_RATE_READ] = rate_read
     if warm > 0:
         logs["warm_rate"] = math.log(warm)
+        if off is not None and off[0] > 0:
+            off_h = off[0] / _HOUR_MS
+            logs[PACE], logs[RISE] = -math.log(off_h), math.log(warm * off_h)
+            if off[1]:
+                logs[_PACE_READ] = off[1]
     if cool > 0:
         logs["pull_down"] = -math.log(cool)
     if duty is not None and duty > 0:
@@ -347,6 +383,8 @@ def without_kitchen(
     on = min(_KITCHEN_ON, max(0.0, on_share))
     pull = (capacity + on * load) / (1 - on)
     moves = {
+        PACE: load,
+        RISE: load,
         "warm_rate": load,
         _FITTED["warm_rate"]: load,
         "duty": load + capacity,
@@ -399,7 +437,7 @@ def repeat_weight(cycle: InferredCycle) -> float:
     return 1.0 / (1.0 + max(0.0, excess))
 
 
-def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
+def learn_norms(history: list[HourFeatures], score: Scorer | None = None) -> dict[int, HourNorm]:
     """Per local hour, each feature's median and per-cycle spread, then the mean clipped z
     and move of the same cycles (so a healthy hour's cycles average 0). None at all unless
     some hour's own pool (with the hours either side) holds enough cycles: the probe then
@@ -412,7 +450,7 @@ def learn_norms(history: list[HourFeatures]) -> dict[int, HourNorm]:
         return {}
     norms: dict[int, HourNorm] = {}
     for hour in range(24):
-        norm = _norm(hour_pool(by_hour, hour, _POOL_H, _enough, _POOL_MAX_H))
+        norm = _norm(hour_pool(by_hour, hour, _POOL_H, _enough, _POOL_MAX_H), score)
         if norm is not None:
             norms[hour] = norm
     return norms
@@ -444,7 +482,7 @@ def hour_pool(
     return pool
 
 
-def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
+def _norm(pool: list[dict[str, float]], score: Scorer | None) -> HourNorm | None:
     center: dict[str, float] = {}
     spread: dict[str, float] = {}
     for feature, floor in _SPREAD_FLOOR.items():
@@ -458,29 +496,39 @@ def _norm(pool: list[dict[str, float]]) -> HourNorm | None:
     reads = [c[_DUTY_READ] for c in pool if _DUTY_READ in c]
     if "duty" in spread and reads:
         spread["duty"] = max(spread["duty"], statistics.median(reads))
+    paced = [c[_PACE_READ] for c in pool if _PACE_READ in c]
+    if PACE in spread and paced:
+        spread[PACE] = max(spread[PACE], statistics.median(paced))
     rated = [c[_RATE_READ] for c in pool if _RATE_READ in c]
     if rated:
         read = statistics.median(rated)
         for feature in _RATED:
             if feature in spread:
                 spread[feature] = max(spread[feature], read)
+        for feature in _EDGED:
+            if feature in spread:
+                spread[feature] = max(spread[feature], math.log1p(_EDGE_SHARE * math.expm1(read)))
     norm = HourNorm(center, spread)
-    scored = [score_cycle(c, norm) for c in pool]
+    scored = [(score or score_cycle)(c, norm, _CLIP) for c in pool]
     norm.offset = statistics.fmean(z for z, _ in scored)
     norm.move = statistics.median(m for _, m in scored)  # read as a median (CusumState.move)
     return norm
 
 
 def learn_cusum(
-    history: list[HourFeatures], limits: EvidenceLimits = EvidenceLimits()
+    history: list[HourFeatures],
+    limits: EvidenceLimits = EvidenceLimits(),
+    score: Scorer | None = None,
 ) -> CusumModel | None:
     """The unit's norms, drift allowance and decision threshold from its learning days (see
-    the module docstring); None when the days hold too few clean cycles to say."""
-    norms = learn_norms(history)
+    the module docstring); None when the days hold too few clean cycles to say. `score` reads
+    a cycle's z and move against a norm (`score_cycle` by default; `seal_rise.score_rise`
+    for the warming half alone): the norms' centre, k and h are that reading's."""
+    norms = learn_norms(history, score)
     if not norms or not history:
         return None
-    busy, quiet = kind_norms(history, _KIND_DAYS + 1)
-    left_out = _left_out_scores(history, _CLIP)
+    busy, quiet = kind_norms(history, _KIND_DAYS + 1, score)
+    left_out = _left_out_scores(history, _CLIP, score)
     quiet_set = quiet_days(history)
     blocks: dict[int, dict[int, list[float]]] = {}  # per learning day, its half-day blocks
     for at, z in left_out:
@@ -493,7 +541,7 @@ def learn_cusum(
     k = max(limits.k_floor, _K_SIGMAS * shift)
     model = CusumModel(norms, k, math.inf, busy, quiet)
     if model.clip > _CLIP:  # h is read with the clip the cycles will be scored with
-        left_out = _left_out_scores(history, model.clip)
+        left_out = _left_out_scores(history, model.clip, score)
     highest: dict[int, float] = {}
     state = CusumState()
     for at, z in left_out:
@@ -555,7 +603,7 @@ def day_floor(h_floor: float, per_day: float, k: float) -> float:
 
 
 def kind_norms(
-    history: list[HourFeatures], least: int = _KIND_DAYS
+    history: list[HourFeatures], least: int = _KIND_DAYS, score: Scorer | None = None
 ) -> tuple[dict[int, HourNorm], dict[int, HourNorm]]:
     """(busy, quiet): each day kind's own norms, empty for a kind with fewer than `least`
     learning days holding clean cycles, and both empty when the days were all of one kind
@@ -567,7 +615,7 @@ def kind_norms(
         hours = [h for h in history if h.quiet == quiet]
         # the local day of each hour (its local midnight, up to a daylight-saving shift)
         days = {round((h.start_ms - h.hour * _HOUR_MS) / _DAY_MS) for h in hours if h.warm}
-        found.append(learn_norms(hours) if len(days) >= least else {})
+        found.append(learn_norms(hours, score) if len(days) >= least else {})
     return found[0], found[1]
 
 
@@ -586,17 +634,23 @@ def common_shift(blocks: list[list[float]]) -> float:
     return math.sqrt(max(0.0, sigma**2 - alone))
 
 
-def _left_out_scores(history: list[HourFeatures], clip: float) -> list[tuple[int, float]]:
+def _left_out_scores(
+    history: list[HourFeatures], clip: float, score: Scorer | None
+) -> list[tuple[int, float]]:
     """Each learning day's cycles, in order, scored against norms of the other days."""
+    read = score or score_cycle
     first = history[0].start_ms
     day_of = [(h.start_ms - first) // (24 * 3_600_000) for h in history]
     out: list[tuple[int, float]] = []
     for day in sorted(set(day_of)):
         rest = [h for h, d in zip(history, day_of, strict=True) if d != day]
-        others = CusumModel(learn_norms(rest), 0.0, math.inf, *kind_norms(rest))
+        others = CusumModel(
+            learn_norms(rest, score), 0.0, math.inf, *kind_norms(rest, _KIND_DAYS, score)
+        )
         for hour, d in zip(history, day_of, strict=True):
             norm = others.norm(hour.hour, hour.quiet)
             if d != day or norm is None:
                 continue
-            out.extend((hour.start_ms, score_cycle(c, norm, clip)[0]) for c in cycle_logs(hour))
+            scored = (read(c, norm, clip)[0] for c in cycle_logs(hour))
+            out.extend((hour.start_ms, z) for z in scored)
     return out
