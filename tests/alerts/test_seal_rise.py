@@ -5,6 +5,7 @@ rise; the cycle's z is whichever reads the load, and a coarse display's rises ar
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from datetime import datetime, timedelta
 
@@ -14,7 +15,10 @@ import pytest
 from alerts import RuleId
 from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
-from alerts.rules.seal_cusum import PACE, RISE, HourNorm, cycle_log
+from alerts.rules.base import dump_state, load_state
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cold import ColdSealState
+from alerts.rules.seal_cusum import PACE, RISE, HourNorm, cycle_log, cycle_logs, learn_cusum
 from alerts.rules.seal_rise import score_rise
 from core.clock import StepClock
 from firmware_sim.families import FAMILIES, cold_params, draw_units
@@ -123,3 +127,42 @@ def test_a_coarse_display_learns_no_rise_stream() -> None:
     assert judged and all("evidence" in p.evidence for p in judged), "the cycles are judged"
     assert not rise_judged(judged)
     assert findings == []
+
+
+def learned_hours(days: int, rng: np.random.Generator) -> list[HourFeatures]:
+    """`days` of hours, each with four clean cycles scattered by `SIGMA` about the norm."""
+    out = []
+    for i in range(days * 24):
+        hour = HourFeatures(i * HOUR_MS, i % 24)
+        for _ in range(4):
+            warm = WARM * math.exp(rng.normal(0, SIGMA))
+            hour.warm.append(warm)
+            hour.cool.append(30.0)
+            hour.duty.append(None)
+            hour.duty_read.append(0.0)
+            hour.rate_read.append(0.02)
+            hour.warm_fit.append(warm)
+            hour.cool_fit.append(30.0)
+            hour.off_ms.append(OFF_MS * math.exp(rng.normal(0, SIGMA)))
+            hour.off_read.append(0.05)
+        out.append(hour)
+    return out
+
+
+def test_the_rise_stream_survives_a_restart_and_an_older_state_loads() -> None:
+    hours = learned_hours(4, np.random.default_rng(3))
+    model = learn_cusum(hours, score=score_rise)
+    assert model is not None and PACE in model.hours[5].center and RISE in model.hours[5].center
+    state = ColdSealState(history=hours[-3:], rise_model=model)
+    state.rise.add(1.5, 0.2, model)
+    saved = json.loads(json.dumps(dump_state(state)))
+    restored = load_state(ColdSealState, saved)
+    assert restored.rise_model == model and restored.rise == state.rise
+    assert restored.history[-1].off_ms == hours[-1].off_ms
+    # a state saved before the stream existed: no rise model, hours without off times
+    del saved["rise_model"], saved["rise"]
+    for hour in saved["history"]:
+        del hour["off_ms"], hour["off_read"]
+    older = load_state(ColdSealState, saved)
+    assert older.rise_model is None and older.history[-1].off_ms == []
+    assert all(PACE not in logs for logs in cycle_logs(older.history[-1]))
