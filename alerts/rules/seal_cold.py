@@ -454,7 +454,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
         metered hour, per clean hour of probe moves, per metered hour), each noted in
         `found`; the probe's moves speak alone only where the cycles do not, its period
-        (`seal_fold`) everywhere. The clean metered hours speak alone only where the meter
+        (`seal_fold`) everywhere, the warming half alone (`seal_rise`) where no meter reads
+        the compressor: beside one, the metered streams read the load itself, and a healthy
+        held-out chest freezer with a meter and a door contact was alerted on a Saturday by
+        the rise stream alone, its other streams under a fifth of their thresholds (it still
+        agrees with another stream). The clean metered hours speak alone only where the meter
         reads the usual run over two readings or more: a meter that reads it in one or two
         (`seal_power.counted`) gives a clean hour's on-share as a count of a few runs, each
         read one reading long or two, and where the cycle keeps step with the readings, every
@@ -471,7 +475,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         return evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
-                ("rise_", st.rise, st.rise_model, s.seal_cold_min_move, True),
+                ("rise_", st.rise, st.rise_model, s.seal_cold_min_move, not st.metered),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
                 ("period_", st.fold, period, self._period_min_move(found), True),

@@ -34,7 +34,8 @@ with a leak, on a held-off unit the off time does not. The larger of two z's is 
 either on healthy cycles too; the learning days' mean of it is the centre (the norms'
 offset), and the unit's own drift allowance and threshold are learned from its left-out
 learning days as the per-cycle stream's are (`seal_cusum.learn_cusum`). The stream confirms a
-leak alone, as the per-cycle stream does (`seal_fuse`).
+leak alone, as the per-cycle stream does (`seal_fuse`), on a unit without a meter; beside one
+it only agrees with another stream (`seal_cold.ColdSealRule._streams`).
 """
 
 from __future__ import annotations

@@ -71,7 +71,9 @@ def test_one_wild_half_adds_less_than_the_per_cycle_streams_bound() -> None:
 # -- through the engine, on a tuning fridge held off by its controller ---------------------
 
 
-def held_fridge(days: float, faults: list[Fault], min_off_s: float) -> tuple[RuleEngine, list[Row]]:
+def held_fridge(
+    days: float, faults: list[Fault], min_off_s: float, metered: bool = False
+) -> tuple[RuleEngine, list[Row]]:
     """A sample fridge of the tuning families read every minute (its off time about 6 min),
     its controller holding the compressor off for `min_off_s` after each stop."""
     [unit] = draw_units(FAMILIES["sample fridge"], 1, seed=4, first=1)
@@ -79,9 +81,14 @@ def held_fridge(days: float, faults: list[Fault], min_off_s: float) -> tuple[Rul
     params = dataclasses.replace(cold_params(unit), min_off_s=min_off_s)
     model = ColdStorageModel(site.devices[0], params, SiteDay.of(site), seed=2, faults=faults)
     times = MIDNIGHT.timestamp() + np.arange(0, days * 86_400, 60.0)
-    temps = model.read(times).values["temp_c"]
+    values = model.read(times).values
+    metrics = ("temp_c", "power_w", "door_open") if metered else ("temp_c",)
     rows: list[Row] = [
-        ("f", datetime.fromtimestamp(float(t), MIDNIGHT.tzinfo), {"temp_c": float(temps[i])})
+        (
+            "f",
+            datetime.fromtimestamp(float(t), MIDNIGHT.tzinfo),
+            {m: float(values[m][i]) for m in metrics},
+        )
         for i, t in enumerate(times)
     ]
     return RuleEngine(site, StepClock(MIDNIGHT)), rows
@@ -166,3 +173,13 @@ def test_the_rise_stream_survives_a_restart_and_an_older_state_loads() -> None:
     older = load_state(ColdSealState, saved)
     assert older.rise_model is None and older.history[-1].off_ms == []
     assert all(PACE not in logs for logs in cycle_logs(older.history[-1]))
+
+
+def test_beside_a_meter_the_rise_only_agrees() -> None:
+    onset = MIDNIGHT + timedelta(days=6)
+    leak = Fault(FaultType.SEAL_LEAK, "f", onset.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
+    findings, points = run(*held_fridge(10, [leak], 480.0, metered=True))
+    assert rise_judged(points), "the rise stream is learned beside the meter too"
+    confirmed = fired(findings)
+    assert confirmed, "the leak is confirmed"
+    assert all(f.evidence["evidence_streams"] != "rise" for f in findings)
