@@ -35,7 +35,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from alerts.rules.cycle_phase import crowding, phase_band, trough_phase
+from alerts.rules.cycle_phase import crowding, phase_band, trough_phase, turn_meet
 
 __all__ = ["CycleInference", "CycleInferenceState", "InferredCycle", "Turn"]
 
@@ -126,6 +126,15 @@ _FIT_BAND = (0.15, 0.85)
 _FIT_READINGS = 3
 _FIT_MOST = 1.5
 _RUN_KEPT = 240  # readings kept since the last turn (2 h at 30 s)
+# Where the air turned is read between the readings either side of the extreme one, the
+# rise line through one meeting the fall line through the other (`cycle_phase.turn_meet`):
+# a turn-to-turn time counts whole readings, so a held-out under-counter freezer's 250-s off
+# time, held by its controller and read every minute, read as 180 s and 240 s on alternate
+# teeth for a night when its period (6.5 readings) put the turns at two phases, and 240 s on
+# the nights its period did not: a move of 13 % in its pace with no change in its load.
+# The lines meet within a display step's share of the two slopes (a few seconds on a
+# 0.1 K display). Not read across a gap of more than this many intervals either side.
+_MEET_READINGS = 1.5
 
 
 @dataclass(slots=True)
@@ -137,6 +146,9 @@ class Turn:
     metered_ms: int = 0
     on_ms: int = 0
     energy_wh: float = 0.0
+    # where the air turned (ms, °C), between the readings either side of this one
+    # (`cycle_phase.turn_meet`; None: not read), see `InferredCycle.warm_half`
+    meet: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +174,17 @@ class InferredCycle:
     @property
     def on_ms(self) -> int:
         return self.end.ms - self.peak.ms
+
+    @property
+    def warm_half(self) -> tuple[float, float, bool]:
+        """(ms, K, met) of the warming half: between where the air turned at each end
+        (`Turn.meet`, met True) where both were read, else from turn to turn."""
+        a, b = self.trough, self.peak
+        if a.meet is not None and b.meet is not None:
+            ms, rise = b.meet[0] - a.meet[0], b.meet[1] - a.meet[1]
+            if ms > 0 and rise > 0:
+                return ms, rise, True
+        return float(b.ms - a.ms), b.c - a.c, False
 
     @property
     def warm_rate(self) -> float:
@@ -280,6 +303,7 @@ class CycleInference:
             if temp > extreme.c:
                 st.extreme, st.beside = here, (before, None)
             elif temp < extreme.c - self.reversal_c:
+                self._meet(extreme, peak=True)
                 st.rising, st.extreme, st.beside = False, here, (before, None)
                 st.rise_fit = self._segment_fit(extreme)
                 self._peak(extreme)
@@ -287,6 +311,7 @@ class CycleInference:
             st.extreme, st.beside = here, (before, None)
         elif temp > extreme.c + self.reversal_c:
             phase = self._phase(extreme)
+            self._meet(extreme, peak=False)
             st.rising, st.extreme, st.beside = True, here, (before, None)
             return self._trough(extreme, phase, self._segment_fit(extreme))
         return None
@@ -436,6 +461,18 @@ class CycleInference:
         if read_ms is None or not self.state.resolved:
             return _MIN_OFF_MS
         return min(_MIN_OFF_MS, max(_MIN_ON_MS, _ON_READINGS * read_ms))
+
+    def _meet(self, turn: Turn, peak: bool) -> None:
+        """Where the air turned at `turn` (`Turn.meet`), from the readings either side of
+        it and the recent teeth's slopes, once three teeth are seen and when neither reading
+        is further than `_MEET_READINGS` intervals from it."""
+        st, read_ms = self.state, self.read_ms
+        before, after = st.beside
+        if read_ms is None or before is None or after is None or len(st.slopes) < 3:
+            return
+        if after[0] - before[0] > 2 * _MEET_READINGS * read_ms:
+            return
+        turn.meet = turn_meet(before, after, st.slopes, peak)
 
     def _phase(self, low: Turn) -> float | None:
         """Where the trough at the reading `low` fell in the reading interval (0-1), see

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 
-__all__ = ["apart", "crowding", "phase_band", "trough_phase"]
+__all__ = ["apart", "crowding", "phase_band", "trough_phase", "turn_meet"]
 
 _HOUR_MS = 3_600_000
 _PHASE_BAND = 0.08  # a share of the reading interval
@@ -38,10 +38,21 @@ def trough_phase(
 ) -> float:
     """Where the trough read lowest at `low_ms` fell in the reading interval (0-1): the fall
     line through the reading `before` meets the rise line through the reading `after`."""
-    rise, fall = (rate / _HOUR_MS for rate in _lines(slopes))  # K/ms
-    meet = (before[1] - after[1] + fall * before[0] + rise * after[0]) / (fall + rise)
-    meet = min(max(meet, before[0]), after[0])
+    meet, _ = turn_meet(before, after, slopes, peak=False)
     return ((meet - low_ms) / read_ms) % 1.0
+
+
+def turn_meet(before: Reading, after: Reading, slopes: Slopes, peak: bool) -> tuple[float, float]:
+    """The instant (ms) and temperature of the turn between the readings `before` and
+    `after` the extreme one: where the line through `before` (the rise line for a peak, the
+    fall line for a trough) meets the other line through `after`, held between the two
+    readings."""
+    rise, fall = (rate / _HOUR_MS for rate in _lines(slopes))  # K/ms
+    first, second = (rise, fall) if peak else (fall, rise)
+    sign = 1.0 if peak else -1.0  # a peak's first line climbs to the turn, a trough's falls
+    meet = (sign * (after[1] - before[1]) + first * before[0] + second * after[0]) / (fall + rise)
+    meet = min(max(meet, float(before[0])), float(after[0]))
+    return meet, before[1] + sign * first * (meet - before[0])
 
 
 def phase_band(step_c: float | None, slopes: Slopes, read_ms: float | None) -> float:

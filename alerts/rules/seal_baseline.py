@@ -102,6 +102,8 @@ class HourFeatures:
     # (log, `seal_cusum.cycle_reading`): the warming half read alone (`seal_rise`)
     off_ms: list[float] = field(default_factory=list)
     off_read: list[float] = field(default_factory=list)
+    # ... and how far the air rose in them (K; read where it turned, `InferredCycle.warm_half`)
+    rise_c: list[float] = field(default_factory=list)
     # metered time and on-time over the hour's clean time, cycles or not (`seal_duty`)
     clean_ms: int = 0
     clean_on_ms: int = 0

@@ -274,9 +274,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.warm.append(cycle.warm_rate)
         hour.cool.append(0.0 if cycle.short_run else cycle.cool_rate)  # 0: not read
         hour.warm_fit.append(cycle.warm_fitted)
-        off_ms = cycle.peak.ms - cycle.trough.ms
+        off_ms, rise_c, met = cycle.warm_half
         hour.off_ms.append(off_ms)
-        hour.off_read.append(cycle_reading(self._inference.read_ms, off_ms))
+        hour.rise_c.append(rise_c)  # read between readings: not counted in whole ones
+        hour.off_read.append(0.0 if met else cycle_reading(self._inference.read_ms, off_ms))
         hour.cool_fit.append(0.0 if cycle.short_run else cycle.cool_fitted)
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
@@ -303,7 +304,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             fitted,
             hour.duty_read[-1],
             hour.rate_read[-1],
-            (hour.off_ms[-1], hour.off_read[-1]),
+            (hour.off_ms[-1], hour.off_read[-1], hour.rise_c[-1]),
         )
         # on school days only: a day without meals idles the kitchen, its draw falls further
         # than the cycles' norms (learned on meal days, or on its kind's) answer

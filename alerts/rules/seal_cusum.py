@@ -119,8 +119,10 @@ _READ_SHARE = 0.5
 # not with it; no held-out count within target moved.)
 _RATE_READ = "rate_read"
 # The warming half of a cycle read on its own (`seal_rise`): its pace (-log of the off time in
-# hours) and its rise (log K). The off time is counted in readings, so its spread is at least
-# half a reading of it, as the metered run's is (`cycle_reading`); the rise is read in display
+# hours) and its rise (log K), both read where the air turned between readings
+# (`cycle_inference.InferredCycle.warm_half`). An off time counted in readings instead (a turn
+# whose neighbours were not read) has a spread of at least half a reading of it, as the
+# metered run's (`cycle_reading`); the rise is read in display
 # steps, and so are the turns' times: a display shows a turn when the air crosses its next
 # step, up to a step's time of warming later (a share step/rise of the off time). Their
 # display floor is the worst case, not the slopes' uniform error (`rate_reading`): a probe
@@ -302,9 +304,10 @@ def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     rated: list[float | None] = [None] * n  # an hour kept before the display's read was
     if len(hour.rate_read) == n:
         rated = list(hour.rate_read)
-    offs: list[tuple[float, float] | None] = [None] * n  # an hour kept before off times were
+    offs: list[tuple[float, float, float] | None] = [None] * n  # kept before off times were
     if len(hour.off_ms) == n and len(hour.off_read) == n:
-        offs = list(zip(hour.off_ms, hour.off_read, strict=True))
+        rises = hour.rise_c if len(hour.rise_c) == n else [0.0] * n  # 0: off time × rate
+        offs = list(zip(hour.off_ms, hour.off_read, rises, strict=True))
     found = (
         cycle_log(w, c, d, f, r, q, o)
         for w, c, d, f, r, q, o in zip(
@@ -337,13 +340,14 @@ def cycle_log(
     fitted: tuple[float, float] | None = None,
     duty_read: float | None = None,
     rate_read: float | None = None,
-    off: tuple[float, float] | None = None,
+    off: tuple[float, float, float] | None = None,
 ) -> dict[str, float]:
     """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
     rates fitted through the middle of each half, `fitted`, which size the move; and how
     finely the meter read the on-share, `duty_read`, and the display the slopes,
-    `rate_read`, which bound their spreads; and, with `off` (its off time in ms and how
-    finely the readings count it, `cycle_reading`), the warming half's pace and rise that
+    `rate_read`, which bound their spreads; and, with `off` (its off time in ms, how finely
+    the readings count it, `cycle_reading`, 0 where read between readings, and the rise in
+    K, 0 for the off time times the warming rate), the warming half's pace and rise that
     `seal_rise` reads)."""
     logs: dict[str, float] = {}
     if rate_read:
@@ -352,9 +356,8 @@ def cycle_log(
         logs["warm_rate"] = math.log(warm)
         if off is not None and off[0] > 0:
             off_h = off[0] / _HOUR_MS
-            logs[PACE], logs[RISE] = -math.log(off_h), math.log(warm * off_h)
-            if off[1]:
-                logs[_PACE_READ] = off[1]
+            logs[PACE], logs[RISE] = -math.log(off_h), math.log(off[2] or warm * off_h)
+            logs[_PACE_READ] = off[1]
     if cool > 0:
         logs["pull_down"] = -math.log(cool)
     if duty is not None and duty > 0:

@@ -26,9 +26,14 @@ spreads, the off time of the free units by 1.3-3.1 of its own, the rise of one h
 its controller (half of that family's units are) by 1.6 and its top by 4.
 
 So each clean cycle gives two readings of the load: the pace (-log off time) and the rise
-(log K), each centred and scaled on the unit's own hourly norms (`seal_cusum.learn_norms`:
-the pace's spread at least what counting the off time in readings leaves, both at least what
-the display leaves), and the cycle's z is the larger of the two: the one that reads the load
+(log K), both read between where the air turned at each end, not from reading to reading
+(`cycle_inference.InferredCycle.warm_half`): counted in readings, a held-out under-counter
+freezer's 250-s off time read every minute read 180 s and 240 s on alternate teeth for whole
+nights when its period put its turns at two reading phases, its pace 2-3 spreads high each
+second tooth with no change in its load, and it was alerted. Each is centred and scaled on
+the unit's own hourly norms (`seal_cusum.learn_norms`: both spreads at least what the display
+leaves, the pace's at least half a reading where it was counted in readings), and the
+cycle's z is the larger of the two: the one that reads the load
 on this unit. Which one that is need not be learned: on a free unit the rise does not move
 with a leak, on a held-off unit the off time does not. The larger of two z's is larger than
 either on healthy cycles too; the learning days' mean of it is the centre (the norms'
@@ -61,12 +66,19 @@ COARSEST = 0.2
 # cycles to reach h (the simulated 0.5 K display above: 5 odd teeth in a night, each moved
 # by half or more, had carried the stream to h).
 _TIGHTER = 1.0
+# The move is read on the feature farther from its norm either way, not on the one that gave
+# the z: sized on the larger z, a cycle whose rise read low on a unit held off at its
+# minimum gave the pace's move (about 0: its off time does not move) instead of its own
+# negative one, and the recent cycles' median (`seal_cusum.CusumState.move`) could then only
+# rise with the high ones. Sized either way, high and low cycles cancel, and a leak, which
+# moves one feature up cycle after cycle, still gives that feature's move.
 
 
 def score_rise(logs: dict[str, float], norm: HourNorm, clip: float = CLIP) -> tuple[float, float]:
     """(z, move): the larger of the pace's and the rise's z against the hour's norm (each
     clipped at -`CLIP` and `clip` less `_TIGHTER`), centred on the learning days' mean, and
-    the relative move of the feature that gave it, centred on the learning days' median."""
+    the relative move of the feature farther from its norm either way (see above), centred on
+    the learning days' median."""
     bound = clip - _TIGHTER
     scored = [
         (max(-CLIP, min(bound, (logs[f] - norm.center[f]) / norm.spread[f])), f)
@@ -75,5 +87,6 @@ def score_rise(logs: dict[str, float], norm: HourNorm, clip: float = CLIP) -> tu
     ]
     if not scored:
         return 0.0, 0.0
-    z, feature = max(scored)
-    return z - norm.offset, math.expm1(logs[feature] - norm.center[feature]) - norm.move
+    z, _ = max(scored)
+    _, sizing = max((abs(s), f) for s, f in scored)
+    return z - norm.offset, math.expm1(logs[sizing] - norm.center[sizing]) - norm.move

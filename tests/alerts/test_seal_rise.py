@@ -36,12 +36,12 @@ SIGMA = 0.1
 
 
 def norm() -> HourNorm:
-    logs = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.0))
+    logs = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.0, 0.0))
     return HourNorm(dict(logs), {f: SIGMA for f in logs})
 
 
 def test_a_cycle_reads_its_pace_and_its_rise() -> None:
-    logs = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.05))
+    logs = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.05, 0.0))
     assert logs[PACE] == pytest.approx(-math.log(0.1))  # 6 min: a tenth of an hour
     assert logs[RISE] == pytest.approx(math.log(2.0))  # 20 K/h for a tenth of an hour
     assert "pace" not in cycle_log(WARM, 30.0, None)  # an hour kept before off times were
@@ -49,12 +49,12 @@ def test_a_cycle_reads_its_pace_and_its_rise() -> None:
 
 def test_the_cycle_scores_whichever_half_reads_the_load() -> None:
     # free: the off time shortens by 15 %, the rise (the differential) stays
-    free = cycle_log(WARM * 1.15, 30.0, None, off=(OFF_MS / 1.15, 0.0))
+    free = cycle_log(WARM * 1.15, 30.0, None, off=(OFF_MS / 1.15, 0.0, 0.0))
     # held off at its minimum: the off time stays, the air rises 15 % further
-    held = cycle_log(WARM * 1.15, 30.0, None, off=(OFF_MS, 0.0))
+    held = cycle_log(WARM * 1.15, 30.0, None, off=(OFF_MS, 0.0, 0.0))
     # a free thermostat read through a lagging probe: the rise even shrinks a little
-    lagged = cycle_log(WARM * 1.1, 30.0, None, off=(OFF_MS / 1.15, 0.0))
-    healthy = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.0))
+    lagged = cycle_log(WARM * 1.1, 30.0, None, off=(OFF_MS / 1.15, 0.0, 0.0))
+    healthy = cycle_log(WARM, 30.0, None, off=(OFF_MS, 0.0, 0.0))
     for logs in (free, held, lagged):
         z, move = score_rise(logs, norm())
         assert z == pytest.approx(math.log(1.15) / SIGMA)
@@ -63,7 +63,7 @@ def test_the_cycle_scores_whichever_half_reads_the_load() -> None:
 
 
 def test_one_wild_half_adds_less_than_the_per_cycle_streams_bound() -> None:
-    wild = cycle_log(WARM * 5, 30.0, None, off=(OFF_MS / 5, 0.0))
+    wild = cycle_log(WARM * 5, 30.0, None, off=(OFF_MS / 5, 0.0, 0.0))
     z, _ = score_rise(wild, norm(), clip=3.0)
     assert z == pytest.approx(2.0)
 
@@ -104,7 +104,8 @@ def rise_judged(points: list[SealHealthPoint]) -> list[SealHealthPoint]:
 
 def test_a_fridge_held_off_by_its_controller_shows_a_leak_in_its_rise() -> None:
     # held 8 min against a natural off time of about 6: every rise ends above the cut-in,
-    # at the load times the minimum off time, and a leak lifts it
+    # at the load times the minimum off time, and a leak lifts it (counted in readings, its
+    # rises stood at half the threshold the night before the onset)
     onset = MIDNIGHT + timedelta(days=6)
     leak = Fault(FaultType.SEAL_LEAK, "f", onset.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
     healthy_findings, healthy_points = run(*held_fridge(10, [], 480.0))
@@ -116,13 +117,17 @@ def test_a_fridge_held_off_by_its_controller_shows_a_leak_in_its_rise() -> None:
     hours = (confirmed[0].at_ms - onset.timestamp() * 1000) / HOUR_MS
     assert 0 <= hours <= 24
     assert "rise" in str(confirmed[0].evidence["evidence_streams"]).split("+")
-    # the per-cycle stream (the warming rate and the pull-down) got there hours later
-    cycles = [
+    # the rise alone reaches its threshold within the day, with a move of the leak's size
+    risen = [
         p
         for p in rise_judged(points)
-        if p.ts >= onset and float(p.evidence["evidence"]) >= 1.0  # type: ignore[arg-type]
+        if p.ts >= onset and float(p.evidence["rise_evidence"]) >= 1.0  # type: ignore[arg-type]
     ]
-    assert not cycles or (cycles[0].ts - onset).total_seconds() / 3600 > hours + 2
+    assert risen and (risen[0].ts - onset).total_seconds() / 3600 <= 24
+    assert float(risen[0].evidence["rise_evidence_move"]) >= 0.25  # type: ignore[arg-type]
+    # before the onset it stood well below it: its off times and rises read between readings
+    before = [p for p in rise_judged(points) if onset - timedelta(days=1) <= p.ts < onset]
+    assert max(float(p.evidence["rise_evidence"]) for p in before) < 0.5  # type: ignore[arg-type]
 
 
 def test_a_coarse_display_learns_no_rise_stream() -> None:
@@ -150,8 +155,10 @@ def learned_hours(days: int, rng: np.random.Generator) -> list[HourFeatures]:
             hour.rate_read.append(0.02)
             hour.warm_fit.append(warm)
             hour.cool_fit.append(30.0)
-            hour.off_ms.append(OFF_MS * math.exp(rng.normal(0, SIGMA)))
+            off_ms = OFF_MS * math.exp(rng.normal(0, SIGMA))
+            hour.off_ms.append(off_ms)
             hour.off_read.append(0.05)
+            hour.rise_c.append(warm * off_ms / HOUR_MS)
         out.append(hour)
     return out
 
@@ -166,6 +173,16 @@ def test_the_rise_stream_survives_a_restart_and_an_older_state_loads() -> None:
     restored = load_state(ColdSealState, saved)
     assert restored.rise_model == model and restored.rise == state.rise
     assert restored.history[-1].off_ms == hours[-1].off_ms
+    assert restored.history[-1].rise_c == hours[-1].rise_c
+    # a state saved before rises were read where the air turned: each cycle's rise is its off
+    # time times its warming rate, as it was read then
+    for hour in saved["history"]:
+        del hour["rise_c"]
+    earlier = load_state(ColdSealState, saved)
+    assert earlier.history[-1].rise_c == []
+    assert [logs[RISE] for logs in cycle_logs(earlier.history[-1])] == pytest.approx(
+        [logs[RISE] for logs in cycle_logs(hours[-1])]
+    )
     # a state saved before the stream existed: no rise model, hours without off times
     del saved["rise_model"], saved["rise"]
     for hour in saved["history"]:
