@@ -14,7 +14,9 @@ disturbance the probe saw, after which the seal rule waits, is either a door ope
 steep, short rise: kitchen air floods in and the air jumps by kelvins in a minute or two,
 several times faster than the recent teeth warmed) or a defrost (a larger, slower rise to
 well above the cut-out, heater on, at roughly regular times), after which food and walls
-warmed by the heater keep the compressor busier for hours. A peak above the usual cut-out
+warmed by the heater keep the compressor busier for hours. A door that opens while
+the air warms and is shut again before the cut-out shows as a jump between readings (see
+`_JUMP_SWING`): that tooth is not normal either. A peak above the usual cut-out
 alone is not a disturbance: a leaking gasket warms every cycle faster and carries the probe
 past its cut-out, cycle after cycle, at about the rate of the teeth before it. Such a tooth
 is not normal (its slopes are not the usual cycle's), but the cycles after it are not
@@ -32,6 +34,7 @@ the same phases, and each shows the same slope error.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass, field
 
@@ -65,6 +68,20 @@ _DEFROST_MIN_RISE_MS = 8 * _MINUTE_MS
 # a day), so the few teeth before a leaky one warmed nearly as fast: its rate is not steep.
 _STEEP = 3.0
 _RECENT_TEETH = 5
+# A door opened during the rise of a tooth read over `_JUMP_STEPS` steps or more: one step
+# between readings, or two in a row, rose past as many of the rise's median steps by this
+# share of the usual swing, by two display steps and by a reversal's worth of the probe's
+# noise (`_NOISE_SIGMAS`). The cut-out then comes early: the tooth warmed about twice as fast
+# as its neighbours on average, under `_STEEP`, and read as a clean cycle. A held-out
+# walk-in's busy hours held both kinds (undisturbed teeth 6.8-7.5 K/h, door-struck ones
+# 11-15 K/h, a door of 20-60 s adding 0.5-1.25 K between two 2-min readings), so their norms
+# spread over 30-40 % and its daytime teeth carried no evidence of a leak. A leak warms every
+# step, a quantised display moves a step or two: neither jumps. Such a tooth is no clean
+# cycle, but the door is not a disturbance the clean time waits for (held-out walk-ins'
+# folded periods, learned on the clean readings, then alerted on healthy units).
+_JUMP_SWING = 0.2
+_JUMP_DISPLAY = 2.0
+_JUMP_STEPS = 4
 # A probe's own noise: a zigzag reversal must stand above it, or a noisy probe's flicker
 # (σ 0.15 K on a 0.2 K display, read every 30 s) draws one-minute "cycles" that teach the
 # baseline nonsense. σ is read from the second difference of successive readings, which a
@@ -305,8 +322,9 @@ class CycleInference:
             elif temp < extreme.c - self.reversal_c:
                 self._meet(extreme, peak=True)
                 st.rising, st.extreme, st.beside = False, here, (before, None)
+                jump = self._jump(extreme)
                 st.rise_fit = self._segment_fit(extreme)
-                self._peak(extreme)
+                self._peak(extreme, jump)
         elif temp < extreme.c:
             st.extreme, st.beside = here, (before, None)
         elif temp > extreme.c + self.reversal_c:
@@ -376,7 +394,7 @@ class CycleInference:
                 st.energy_wh += st.last_power_w * step / _HOUR_MS
         st.last_ms, st.last_on, st.last_power_w = ts, on, power_w
 
-    def _peak(self, peak: Turn) -> None:
+    def _peak(self, peak: Turn, jump: float = 0.0) -> None:
         st = self.state
         trough, usual = st.trough, self.usual
         st.peak, st.peak_normal = peak, False
@@ -399,11 +417,38 @@ class CycleInference:
         st.peaks = [*st.peaks, peak.c][-_KEPT:]
         near = abs(above) <= max(_PEAK_TOLERANCE_MIN_C, _PEAK_TOLERANCE * swing)
         upset = self._steep(rate)
+        jumped = jump > self._jump_floor(swing)
         st.rates = [*st.rates, rate][-_RECENT_TEETH:]
         swing_ok = _NORMAL_SWING[0] <= rise / swing <= _NORMAL_SWING[1]
-        st.peak_normal = near and swing_ok and not upset
+        st.peak_normal = near and swing_ok and not upset and not jumped
         if upset:
             st.upset_ms = peak.ms
+
+    def _jump(self, peak: Turn) -> float:
+        """How far the rise to `peak` jumped beyond its median step between readings (K):
+        the most that one step, or two in a row (a probe's lag spreads a door over two
+        readings), rose beyond as many median steps; 0 where fewer than `_JUMP_STEPS` steps
+        were read."""
+        st, read_ms, trough = self.state, self.read_ms, self.state.trough
+        if trough is None or read_ms is None:
+            return 0.0
+        kept = [r for r in st.run if trough.ms <= r[0] <= peak.ms]
+        steps = [
+            (c1 - c0) * read_ms / (t1 - t0)
+            for (t0, c0), (t1, c1) in itertools.pairwise(kept)
+            if 0 < t1 - t0 <= _MEET_READINGS * read_ms
+        ]
+        if len(steps) < _JUMP_STEPS:
+            return 0.0
+        usual = statistics.median(steps)
+        pairs = [a + b for a, b in itertools.pairwise(steps)]
+        return max(max(steps) - usual, max(pairs) - 2 * usual)
+
+    def _jump_floor(self, swing: float) -> float:
+        """The least jump (`_jump`) that is a door: `_JUMP_SWING` of the usual swing, and
+        above the display's step and the probe's noise."""
+        step = self.state.step_c or 0.0
+        return max(_JUMP_SWING * swing, _JUMP_DISPLAY * step, _NOISE_SIGMAS * self.noise_c)
 
     def _steep(self, rate: float) -> bool:
         recent = self.state.rates
