@@ -105,6 +105,7 @@ from alerts.rules.seal_power import (
     heater_on,
     kitchen_shift,
     learn_power,
+    learning_shifts,
     power_reading,
     roll_power_hour,
     running_moves,
@@ -560,8 +561,20 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # that learned on school days alone. The per-cycle norms keep each day kind apart
             # (`kind_norms`). The probe's falling share and folded period learn on every day:
             # on school days alone, a held-out walk-in's folded period alerted instead.
+            # The metered hours' allowance k leaves out what the compressor's draw says the kitchen
+            # added (`seal_power.learning_shifts`), as the hours after learning are judged.
             school = school_hours(st.history)
-            duty = learn_duty(school, self._duty_limits, counted=counted) if st.metered else None
+            metered_school = [h for h in st.power.history if not h.quiet] or st.power.history
+            duty = (
+                learn_duty(
+                    school,
+                    self._duty_limits,
+                    counted=counted,
+                    explained=learning_shifts(metered_school),
+                )
+                if st.metered
+                else None
+            )
             cycles = learn_cusum(st.history, self._cycle_limits)
             rise = (
                 learn_cusum(st.history, self._cycle_limits, score_rise)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from alerts.rules.seal import Change
@@ -316,6 +316,7 @@ def learn_duty(
     limits: EvidenceLimits = _DEFAULT_LIMITS,
     reading: HourValue = hour_duty,
     counted: bool = False,
+    explained: Mapping[int, float] | None = None,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
@@ -329,7 +330,12 @@ def learn_duty(
     while the share of hours with a missed run, which a leak changes, moves only the tail.
     A held-out chest freezer metered every 5 min read 1/3 at the median of five of its hours
     of the day, 0.23 overall, and 1/3 again with a leak at 0.32. Its norm is then the pooled
-    hours' share of on time, the count's own estimate."""
+    hours' share of on time, the count's own estimate.
+
+    `explained`: per hour (its start), the log on-share a known common cause would have taken
+    out of it once learned (the kitchen's warmth read from the compressor's draw,
+    `seal_power`): the half-day shifts k is read from leave it out; the norms, the spread and
+    h keep it."""
     centers = _centers(history, reading, counted) if history else {}
     left_out = _left_out(history, reading, counted) if centers else []
     if len(left_out) < _MIN_SCORED:
@@ -346,9 +352,13 @@ def learn_duty(
     offset = max(0.0, statistics.fmean(z for _, z in clipped))
     norms = {hour: DutyNorm(center, spread, offset) for hour, center in centers.items()}
     scored = [(at, z - offset) for at, z in clipped]
+    shifted = [
+        (at, max(-_CLIP, min(_CLIP, (r - (explained or {}).get(at, 0.0)) / spread)) - offset)
+        for at, r in left_out
+    ]
     first = history[0].start_ms
     blocks: dict[int, list[float]] = {}
-    for at, z in scored:
+    for at, z in shifted:
         blocks.setdefault((at - first) // (_BLOCK_H * _HOUR_MS), []).append(z)
     shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
     k = max(limits.k_floor, _K_SIGMAS * shifts)

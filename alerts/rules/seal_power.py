@@ -29,7 +29,15 @@ norm, followed over a few hours (`_KITCHEN_STEP`), reads the kitchen's shift fro
 days; each hour's on-share, here and in `seal_duty`'s clean hours, is judged with that shift's
 share taken out (`kitchen_shift`), a share that grows as the cabinet's temperature nears the
 kitchen's (`duty_per_draw`). A meter whose compressor draws the same whatever the kitchen
-shifts nothing.
+shifts nothing. The drift allowance k, two spreads of the learning days' half-day shifts
+(`learn_duty`), is read from those days' hours with the shift they would have been credited
+taken out (`learning_shifts`): what the draw leaves of the kitchen's day-to-day wander, not
+the wander itself. A held-out glass-door merchandiser whose four learning days ran warmer
+and cooler had learned k at 1.9 of its hours' spread, and its 0.35 leak, which lifted its
+on-share by some 15 %, sat under it for three days. The norms and the decision threshold
+are read from the hours as they came: with the shift taken out of them too, a healthy
+held-out old unit's threshold fell from 17 to its floor of 15 and its evidence, already at
+0.87 of 17, crossed it (seed 5, with power).
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ __all__ = [
     "duty_per_draw",
     "kitchen_shift",
     "learn_power",
+    "learning_shifts",
     "power_hour_value",
     "power_reading",
     "roll_power_hour",
@@ -412,6 +421,24 @@ def _door_slope(history: list[PowerHour], duty: DutyModel) -> float:
     return max(0.0, sum((x - mean_x) * (y - mean_y) for x, y in points) / var)
 
 
+def learning_shifts(history: list[PowerHour]) -> dict[int, float]:
+    """Per learning hour (its start), the log on-share the kitchen's shift would take out of
+    it once the norms are learned, followed through the hours as then (`_follow_kitchen`,
+    `running_moves`): from 0, a quarter of the way to each hour's draw against its local
+    hour's median over `history`, only upwards, at most `_DRAW_CAP`. Hours it takes nothing
+    from are left out. The clean metered hours (`seal_cold`) share the meter's hours."""
+    draw, per_draw = _draw_norms(history), duty_per_draw(history)
+    kitchen, out = 0.0, {}
+    for hour in history:
+        value, norm = _log_draw(hour), draw.get(hour.hour)
+        if value is not None and norm is not None:
+            kitchen += _KITCHEN_STEP * (value - norm - kitchen)
+        shift = per_draw * max(0.0, min(_DRAW_CAP, kitchen))
+        if shift:
+            out[hour.start_ms] = shift
+    return out
+
+
 def _log_draw(hour: PowerHour) -> float | None:
     return (
         math.log(hour.draw_w / hour.draws) if hour.draws >= _MIN_DRAWS and hour.draw_w > 0 else None
@@ -439,14 +466,20 @@ def learn_power(
     where there were any); None with too few cycled hours. The decision threshold is at least
     `_H_SCALE` times the clean hours' (`limits`). `counted`: the meter reads the usual run as
     a single reading (`runs_resolved`, `learn_duty`). `quiet`: the learning hours of days
-    without meals, which give the quiet days' offsets (`_quiet_offsets`)."""
+    without meals, which give the quiet days' offsets (`_quiet_offsets`). The allowance k is
+    read with the kitchen's shift taken out of the hours (`learning_shifts`)."""
     limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
-    raw = learn_duty([_features(h, 0.0) for h in history], limits, counted=counted)
+    shifts = learning_shifts(history)
+    raw = learn_duty(
+        [_features(h, 0.0) for h in history], limits, counted=counted, explained=shifts
+    )
     if raw is None:
         return None
     slope = _door_slope(history, raw)
     duty = (
-        learn_duty([_features(h, slope) for h in history], limits, counted=counted)
+        learn_duty(
+            [_features(h, slope) for h in history], limits, counted=counted, explained=shifts
+        )
         if slope
         else raw
     )
