@@ -1,7 +1,7 @@
 """What a cold cabinet's door-seal verdicts rest on, read from its latest judged point.
 
 A seal verdict is only as good as what the data shows of the compressor. The rule keeps up to
-six streams of evidence (`alerts.rules.seal_confirm.evidence_streams`), each present in a
+seven streams of evidence (`alerts.rules.seal_confirm.evidence_streams`), each present in a
 point's evidence (`{prefix}evidence`) once its baseline was learned:
 
 - cycles: each clean compressor cycle drawn by the probe's sawtooth (`seal_cusum`);
@@ -9,6 +9,7 @@ point's evidence (`{prefix}evidence`) once its baseline was learned:
   (`seal_rise`);
 - period: the cycle's period folded from a sparse probe's readings (`seal_fold`);
 - probe share: the share of the probe's readings that fall, per hour (`seal_probe_duty`);
+- level: the mean of a sparse probe's readings above its low, per hour (`seal_level`);
 - metered on-share and power: a plug meter's view of the compressor (`seal_duty`,
   `seal_power`).
 
@@ -33,6 +34,7 @@ STREAMS: tuple[tuple[str, str], ...] = (
     ("rise_", "rise"),
     ("period_", "period"),
     ("probe_", "probe_share"),
+    ("level_", "level"),
     ("duty_", "metered_duty"),
     ("power_", "power"),
 )
@@ -43,6 +45,7 @@ _ZH = {
     "rise": "每个周期停机升温的时间或幅度",
     "period": "探头读数折叠出的周期长度",
     "probe_share": "探头读数下降的比例",
+    "level": "探头读数的平均温度",
     "metered_duty": "电表测得的运行比例",
     "power": "每个周期的功率",
 }
@@ -51,6 +54,7 @@ _EN = {
     "rise": "how long or how far each cycle warms with the compressor off",
     "period": "the cycle period folded from the probe's readings",
     "probe_share": "the share of the probe's readings that fall",
+    "level": "the mean of the probe's readings",
     "metered_duty": "the metered on-share",
     "power": "the power per cycle",
 }

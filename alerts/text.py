@@ -125,6 +125,7 @@ SEAL_FEATURES = {
     "duty": ("压缩机运行率", "compressor duty"),
     "probe_duty": ("探头读数下降占比", "share of falling probe readings"),
     "cycling": ("压缩机每小时启停次数", "compressor cycles per hour"),
+    "level": ("空气平均温度高出其常见低点", "mean air temperature above its usual low"),
     "warm_rate": ("停机回温速率", "warming rate with the compressor off"),
     "pull_down": ("降温时间", "pull-down time"),
     "energy": ("能耗", "energy use"),

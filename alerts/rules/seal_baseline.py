@@ -117,6 +117,13 @@ class HourFeatures:
     # tooth's on-share (`seal_fold`; 0: no fold)
     fold_period_ms: float = 0.0
     fold_on: float = 0.0
+    # ... and the same clean readings' mean, lowest and spread (°C, K) within the hour
+    # (`seal_level`; level_n 0: too few)
+    level_c: float = 0.0
+    level_low_c: float = 0.0
+    level_sd_c: float = 0.0
+    level_upset: bool = False  # its readings scattered far beyond the last day's (no level)
+    level_n: int = 0
 
     @property
     def usable(self) -> bool:

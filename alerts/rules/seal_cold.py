@@ -101,6 +101,7 @@ from alerts.rules.seal_fold import (
     window_cycling,
 )
 from alerts.rules.seal_fuse import weigh
+from alerts.rules.seal_level import learned_low, level_reading, level_resolution, window_level
 from alerts.rules.seal_power import (
     heater_on,
     kitchen_shift,
@@ -345,6 +346,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.duty.mark(start)
         st.probe.mark(start)
         st.fold.mark(start)
+        st.level.mark(start)
         st.power.cusum.mark(start)
         st.hour = HourFeatures(start, local.hour, quiet)
 
@@ -371,6 +373,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.power.usual_ms, statistics.median(runs) if runs else None, hour.clean_ms
             ),
         )
+        low = st.level_low_c
+        level = level_reading(low)(hour) if low is not None else None
+        fine = level_resolution(hour, low) if low is not None else 0.0
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
             (
@@ -380,6 +385,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 0.0,
             ),
             (st.fold_model, hour_cycling(hour), st.fold, 0.0),
+            (st.level_model, level, st.level, fine),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
@@ -418,6 +424,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             cycling = window_cycling(window, st.fold_model)
             if cycling is not None:  # said, not graded: the period moves less than the load
                 shown.append(cycling)
+        low = st.level_low_c
+        if st.level_model is not None and low is not None and not self._cycles_read():
+            level = window_level(window, st.level_model, low)
+            if level is not None:  # said, not graded: the level is no load
+                shown.append(level)
         found = {
             **evidence(health, shown),
             "window_h": len(window),
@@ -473,6 +484,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         duty = st.duty_model.threshold if st.duty_model is not None else None
         probe = st.probe_model.threshold if st.probe_model is not None else None
         period = st.fold_model.threshold if st.fold_model is not None else None
+        level = st.level_model.threshold if st.level_model is not None else None
         power = st.power.model.duty.threshold if st.power.model is not None else None
         return evidence_streams(
             [
@@ -481,6 +493,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
                 ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
                 ("period_", st.fold, period, self._period_min_move(found), True),
+                ("level_", st.level, level, s.seal_probe_min_move, not self._cycles_read()),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
@@ -598,7 +611,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 if usual and judges_period(st.history, self._inference.read_ms, usual)
                 else None
             )
-            if spread or duty is not None or (bare and (probe is not None or period is not None)):
+            # The level above the low, where no meter reads the compressor (`seal_level`).
+            low = None if st.metered else learned_low(st.history)
+            level = (
+                learn_duty(st.history, self._probe_limits, level_reading(low))
+                if low is not None
+                else None
+            )
+            heard = probe is not None or period is not None or level is not None
+            if spread or duty is not None or (bare and heard):
                 st.baseline, st.spread = learn_baseline(st.history), spread
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.rise_model, st.rise = rise, CusumState()
@@ -606,6 +627,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.probe_model, st.probe = probe, CusumState()
                 st.probe_held = reading is hour_held_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
+                st.level_model, st.level, st.level_low_c = level, CusumState(), low
                 st.power.counted = counted
                 self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0

@@ -15,6 +15,7 @@ from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_duty import CleanTime, DrawLevels, DutyModel
 from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold
+from alerts.rules.seal_level import judge_scatter, note_level
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
 
@@ -38,6 +39,14 @@ DOOR_SETTLE_MS = 20 * MINUTE_MS
 _DEFROST_RISE_MS = 60 * MINUTE_MS
 _UPSET_RISE_MS = 15 * MINUTE_MS
 _EXCURSION_LEAD_MS = 3 * HOUR_MS
+# The level (`seal_level`) leaves out readings further before and after an upset's time (one
+# no longer than `_UPSET_RISE_MS` + `DOOR_SETTLE_MS`; a defrost's already runs from an hour
+# before its peak to its settling): a long rise the probe shows only as an upset began before
+# the time set aside for one, and its heat comes out of the cabinet for up to an hour after
+# (a held-out old unit's 40-min heater defrosts, read every 5 min, lifted the rest of their
+# hours' means by 3-6 K and the next hours' by 1-2 K, over a usual 1.4 K above its low).
+_LEVEL_LEAD_MS = 45 * MINUTE_MS
+_LEVEL_TAIL_MS = 60 * MINUTE_MS
 # A fold's window ends with an hour that settles two hours after it ended (`seal_cold`).
 _FOLD_KEPT_MS = FOLD_WINDOW_MS + 3 * HOUR_MS
 
@@ -81,6 +90,10 @@ class ColdSealState:
     fold_model: DutyModel | None = None
     fold_usual_ms: float | None = None  # the usual period the model was learned about
     fold: CusumState = field(default_factory=CusumState)
+    # the same readings' level above the unit's low (`seal_level`)
+    level_model: DutyModel | None = None
+    level_low_c: float | None = None
+    level: CusumState = field(default_factory=CusumState)
     # whole metered cycles in every hour, doors included (`seal_power`)
     power: PowerState = field(default_factory=PowerState)
 
@@ -132,7 +145,8 @@ def fold_reading(st: ColdSealState, ts: int, temp: float, read_ms: float | None)
 def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> None:
     """The settled hour's fold, on its clean readings and the hour's before (readings in
     time a disturbance claimed back, seen on the probe only at its peak, are left out),
-    about the unit's usual period once that is learned (`seal_fold._BAND`)."""
+    about the unit's usual period once that is learned (`seal_fold._BAND`), and the level of
+    its own clean readings (`seal_level`)."""
     if read_ms is None or read_ms < SPARSE_MS:
         return
     end = hour.start_ms + HOUR_MS
@@ -142,6 +156,15 @@ def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> N
         for ms, c in st.fold_readings
         if end - FOLD_WINDOW_MS <= ms < end and not any(a <= ms < b for a, b in spans)
     ]
+    # the level from readings further from an upset (`seal_level`)
+    upsets = [(a, b) for a, b in spans if b - a <= _UPSET_RISE_MS + DOOR_SETTLE_MS]
+    wide = [(a - _LEVEL_LEAD_MS, b + _LEVEL_TAIL_MS) for a, b in upsets]
+    note_level(
+        hour,
+        [c for ms, c in kept if ms >= hour.start_ms and not any(a <= ms < b for a, b in wide)],
+    )
+    settled = [h for h in st.history if h.start_ms < hour.start_ms]
+    judge_scatter(hour, settled)
     usual = st.fold_usual_ms if st.fold_model is not None else None
     found = fold([ms for ms, _ in kept], [c for _, c in kept], read_ms, usual)
     if found is not None:
@@ -179,6 +202,7 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     st.duty.roll_back(ts - _EXCURSION_LEAD_MS)
     st.probe.roll_back(ts - _EXCURSION_LEAD_MS)
     st.fold.roll_back(ts - _EXCURSION_LEAD_MS)
+    st.level.roll_back(ts - _EXCURSION_LEAD_MS)
     st.power.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.clean.held, st.moves.held = [], []
     if st.hour is not None:

@@ -6,7 +6,7 @@ Physics: two thermal nodes (air 40 kJ/K, food 350 kJ/K coupled at 10 W/K), walls
 plus the leak, a 400 W evaporator switched by the thermostat on the air, a 300 W defrost
 heater for 20 min at evenly spaced local times (compressor off), doors opened at random on a
 kitchen timetable (100 W/K while open), ambient 22 °C at night and 27 °C while cooking (with
-`quiet_weekends`, not on a Saturday or Sunday). The
+`quiet_weekends`, not on a Saturday or Sunday), and a minimum off time if asked. The
 plant integrates every 10 s and reports every `interval_s`. A probe may lag the air
 (`probe_lag_s`: a probe in a bottle of glycol, as food-safety probes often are, or far from
 the evaporator), which smooths the compressor's sawtooth away.
@@ -40,6 +40,9 @@ class ColdPlant:
     # the kitchen stays cool and shut on local Saturdays and Sundays (the test school's
     # weekend, without meals); False: every day is a cooking day
     quiet_weekends: bool = False
+    # the controller keeps the compressor off this long after it stopped (its anti-short-cycle
+    # delay): a cabinet whose air reaches the cut-in sooner waits above it
+    min_off_s: float = 0.0
 
 
 def fridge(
@@ -58,6 +61,7 @@ def fridge(
     sensed = air
     cut_out = plant.cut_in_c + plant.differential_k
     door_until = start
+    off_since = start - timedelta(seconds=plant.min_off_s)
     every = max(1, round(plant.interval_s / _DT_S))
     defrost_period_min = 1440 / plant.defrosts_a_day
     ambient_shift = float(rng.normal(0, 0.8))  # this kitchen's own weather
@@ -75,7 +79,11 @@ def fridge(
         defrost = (local_min - 120) % defrost_period_min < 20  # the first at 02:00
         ambient = (27.0 if busy else 22.0) + ambient_shift
         ua = plant.ua_w_k + _leak(at, leak_ua, leak_from, leak_ramp_h)
-        on = False if defrost else (air >= cut_out or (on and air > plant.cut_in_c))
+        rested = (at - off_since).total_seconds() >= plant.min_off_s
+        was_on = on
+        on = False if defrost else ((air >= cut_out and rested) or (on and air > plant.cut_in_c))
+        if was_on and not on:
+            off_since = at
         q_air = (
             ua * (ambient - air)
             + 10.0 * (food - air)
