@@ -113,6 +113,8 @@ class HourFeatures:
     # ... and every clean reading, each falling or rising as the probe last moved
     readings: int = 0
     held_falls: int = 0
+    # ... and each of those readings in turn: 1 fell, -1 rose, 0 repeated the last level
+    steps: list[int] = field(default_factory=list)
     # the cycle period its clean readings and the last hour's fold on, and the folded
     # tooth's on-share (`seal_fold`; 0: no fold)
     fold_period_ms: float = 0.0

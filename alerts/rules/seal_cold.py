@@ -113,7 +113,13 @@ from alerts.rules.seal_power import (
     runs_resolved,
     score_power_hour,
 )
-from alerts.rules.seal_probe_duty import hour_falls, hour_held_falls, probe_reading, window_falls
+from alerts.rules.seal_probe_duty import (
+    hour_falls,
+    hour_held_falls,
+    probe_reading,
+    strobe_resolution,
+    window_falls,
+)
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.seal_rise import COARSEST, score_rise
 from alerts.rules.sensor import SensorFaultRule
@@ -376,14 +382,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         low = st.level_low_c
         level = level_reading(low)(hour) if low is not None else None
         fine = level_resolution(hour, low) if low is not None else 0.0
+        share = (hour_held_falls if st.probe_held else hour_falls)(hour)
+        strobe = strobe_resolution(hour, share) if share is not None else 0.0
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
-            (
-                st.probe_model,
-                (hour_held_falls if st.probe_held else hour_falls)(hour),
-                st.probe,
-                0.0,
-            ),
+            (st.probe_model, share, st.probe, strobe),
             (st.fold_model, hour_cycling(hour), st.fold, 0.0),
             (st.level_model, level, st.level, fine),
         ):
