@@ -82,6 +82,15 @@ _RECENT_TEETH = 5
 _JUMP_SWING = 0.2
 _JUMP_DISPLAY = 2.0
 _JUMP_STEPS = 4
+# The median step a jump is measured from is at most this many times the recent teeth's
+# warming over one reading interval. A door that struck most of a short rise raises the
+# median to itself: a held-out old unit read every minute warmed 0.25-0.3 K a reading, and
+# a 26-s door on a rise read in four steps (0.25, 0.75, 1.25, 1.0 K) left a median of
+# 0.9 K, a jump of 0.5 K under the floor, and read as a clean cycle that warmed as a leak
+# would. A leak's first teeth warm every step by the same share: even one that doubles the
+# rate jumps by no more than a display step or two above this (the recent rates follow it
+# within three teeth, `_RECENT_TEETH`).
+_JUMP_RECENT = 1.5
 # A probe's own noise: a zigzag reversal must stand above it, or a noisy probe's flicker
 # (σ 0.15 K on a 0.2 K display, read every 30 s) draws one-minute "cycles" that teach the
 # baseline nonsense. σ is read from the second difference of successive readings, which a
@@ -427,8 +436,8 @@ class CycleInference:
     def _jump(self, peak: Turn) -> float:
         """How far the rise to `peak` jumped beyond its median step between readings (K):
         the most that one step, or two in a row (a probe's lag spreads a door over two
-        readings), rose beyond as many median steps; 0 where fewer than `_JUMP_STEPS` steps
-        were read."""
+        readings), rose beyond as many median steps (`_JUMP_RECENT` of the recent teeth's
+        step at most); 0 where fewer than `_JUMP_STEPS` steps were read."""
         st, read_ms, trough = self.state, self.read_ms, self.state.trough
         if trough is None or read_ms is None:
             return 0.0
@@ -441,6 +450,9 @@ class CycleInference:
         if len(steps) < _JUMP_STEPS:
             return 0.0
         usual = statistics.median(steps)
+        if len(st.rates) >= 3:
+            recent = statistics.median(st.rates) * read_ms / _HOUR_MS
+            usual = min(usual, _JUMP_RECENT * recent)
         pairs = [a + b for a, b in itertools.pairwise(steps)]
         return max(max(steps) - usual, max(pairs) - 2 * usual)
 

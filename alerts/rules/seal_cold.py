@@ -96,6 +96,7 @@ from alerts.rules.seal_fold import (
     about,
     hour_cycling,
     judges_period,
+    kitchen_share,
     least_move,
     usual_period,
     window_cycling,
@@ -387,13 +388,23 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
             (st.probe_model, share, st.probe, strobe),
-            (st.fold_model, hour_cycling(hour), st.fold, 0.0),
+            (st.fold_model, self._fold_value(hour), st.fold, 0.0),
             (st.level_model, level, st.level, fine),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
                 z, move = score_hour(value, norm, floor)
                 stream.add(z, move, model.threshold)
+
+    def _fold_value(self, hour: HourFeatures) -> float | None:
+        """The hour's folded cycles per hour (`seal_fold`), the kitchen's share taken out
+        where a meter reads it (`seal_fold.kitchen_share`)."""
+        cycling, on = hour_cycling(hour), self._metered_on()
+        if cycling is None or on is None:
+            return cycling
+        power = self.state.power
+        share = kitchen_share(on)
+        return cycling * math.exp(-kitchen_shift(power, hour.start_ms) * share)
 
     def _kept_hours(self) -> int:
         learning = self.state.baseline is None

@@ -28,7 +28,8 @@ the readings of the clean time of that hour and the one before it (`FOLD_WINDOW_
 over periods from two reading intervals (shorter ones alias into longer ones) to a third of
 the window. A fold whose dispersion is not well below a scatter's (`_MOST_DISPERSION`) gives
 no value: a door or defrost the rule did not see, a kitchen whose load moved within the
-window. The value is cycles per hour, which rises with a leak, and is judged as the probe's
+window. The value is cycles per hour, which rises with a leak (beside a meter, less what
+the kitchen's warmth explains: `kitchen_share`), and is judged as the probe's
 falling share is (`seal_duty.learn_duty`: hourly norms, spread, drift allowance and
 threshold from the learning days). Unlike the falling share it may confirm a leak alone
 beside read cycles: a noisy probe's flicker, which moves the falling share, folds on no
@@ -56,6 +57,7 @@ __all__ = [
     "fold",
     "hour_cycling",
     "judges_period",
+    "kitchen_share",
     "least_move",
     "usual_period",
     "window_cycling",
@@ -226,6 +228,17 @@ def _on_share(t: F64, v: F64, period: float) -> float:
 def hour_cycling(hour: HourFeatures) -> float | None:
     """The hour's cycles per hour from its fold, None without one."""
     return _HOUR_MS / hour.fold_period_ms if hour.fold_period_ms else None
+
+
+def kitchen_share(on_share: float) -> float:
+    """The share of a log shift of the on-share that the cycles per hour follow, at the
+    on-share `on_share`: cycles per hour go as d·(1 - d) at on-share d (the period above), so
+    a log shift x of d moves them by x·(1 - 2d)/(1 - d); 0 from one half up. A warmer kitchen
+    also takes capacity away, which moves them less than this: the correction errs towards
+    taking out more of what the meter's draw explains (with the capacity's part left in, a
+    tuning-family fridge read every 2 min still alerted on its period through a hot day)."""
+    d = min(max(on_share, 0.0), 0.5)
+    return (1.0 - 2.0 * d) / (1.0 - d)
 
 
 def usual_period(history: list[HourFeatures]) -> float | None:
