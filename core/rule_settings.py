@@ -99,6 +99,9 @@ class RuleSettings(BaseModel):
     # air is back in band (seen at 05:00 after a 02:00 defrost on an independent plant model):
     # cold-cabinet seal evidence waits this long after a defrost.
     seal_defrost_settle_h: float = Field(default=1.5, ge=0)
+    # ... a clean tooth after it only this long, on a unit whose learning days showed such
+    # teeth to read as its quiet ones (`alerts.rules.seal_settle`); at most the above.
+    seal_tooth_settle_h: float = Field(default=0.5, ge=0)
     # A cold cabinet's window is scored as a robust z-score against its own day-to-day spread
     # (median absolute deviation of the same window on the learning days). An alert needs the
     # score above `seal_z_fire` and a weighed relative move of at least `seal_cold_min_move`,

@@ -123,6 +123,7 @@ from alerts.rules.seal_probe_duty import (
 )
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.seal_rise import COARSEST, score_rise
+from alerts.rules.seal_settle import SETTLING_WEIGHT, teeth_settle
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
@@ -155,6 +156,9 @@ def recovery_ms(out_of_band_ms: int) -> int:
 # their edges time the metered cycles.
 _DENSE_MS = 10_000
 _EDGES = ("compressor_on", "power_w", "door_open")
+# The learning hours whose teeth soon after a defrost are kept apart (`seal_settle`): the
+# longest learning (1.5 times `seal_baseline_days` of 4, weekends between) with room to spare.
+_SETTLING_KEPT_H = 12 * 24
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -178,6 +182,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._needed_h = math.ceil(s.seal_baseline_days * 24 * s.seal_baseline_coverage)
         self._window_h = int(s.seal_window_h)
         self._settle_ms = int(s.seal_defrost_settle_h * HOUR_MS)
+        self._tooth_settle_ms = int(min(s.seal_tooth_settle_h, s.seal_defrost_settle_h) * HOUR_MS)
         self._inference = CycleInference(max(2 * setup.interval_ms, setup.silence_ms))
         self._cycle_limits = EvidenceLimits(s.seal_evidence_k, s.seal_cycle_evidence_h)
         self._duty_limits = EvidenceLimits(s.seal_evidence_k, s.seal_duty_evidence_h)
@@ -212,7 +217,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         probe_move(self.state, ts, temp, self._inference.max_step_ms)
         fold_reading(self.state, ts, temp, self._inference.read_ms)
         cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
-        seen_on_probe(self.state, self._settle_ms)
+        seen_on_probe(self.state, self._settle_ms, self._tooth_settle_ms)
         if cycle is not None:
             self._count(cycle)
 
@@ -229,28 +234,30 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _mark_disturbed(self, ts: int) -> None:
         """Evidence counts only while the plant runs on its own: no door or defrost (and the
-        hours after a defrost), a probe the sensor rule trusts, and not while (or for hours
-        after) the cabinet was out of band (warm food pulls the duty up, whatever the seal:
-        `recovery_ms`)."""
+        hours after a defrost; a clean tooth only `seal_tooth_settle_h`), a probe the sensor
+        rule trusts, and not while (or for hours after) the cabinet was out of band (warm
+        food pulls the duty up, whatever the seal: `recovery_ms`)."""
         st = self.state
-        until = st.quiet_from_ms
+        held = 0  # until when the cabinet is held, a defrost's settling aside
         if any(rule.firing for rule in self._excursions):
-            if until <= ts:
+            if st.quiet_from_ms <= ts:
                 forget_recent(st, ts)
             since = st.excursion_since_ms if st.excursion_since_ms is not None else ts
             st.excursion_since_ms = since
             st.recovered_ms = max(st.recovered_ms, ts + recovery_ms(ts - since))
-            until = max(until, st.recovered_ms)
+            held = st.recovered_ms
         else:
             st.excursion_since_ms = None
         if self._sensor is not None and self._sensor.state.firing:
-            until = max(until, ts + 1)
+            held = max(held, ts + 1)
         defrost = defrost_until(self._disturbances, ts)
         if defrost is not None:
-            until = max(until, defrost + self._settle_ms)
+            st.quiet_from_ms = max(st.quiet_from_ms, defrost + self._settle_ms)
+            st.teeth_from_ms = max(st.teeth_from_ms, defrost + self._tooth_settle_ms)
         elif door_settling(self._disturbances, ts, DOOR_SETTLE_MS):
-            until = max(until, ts + 1)
-        st.quiet_from_ms = until
+            held = max(held, ts + 1)
+        st.quiet_from_ms = max(st.quiet_from_ms, held)
+        st.teeth_from_ms = max(st.teeth_from_ms, held)
 
     def _meter_cycles(self, sample: Sample, on: bool | None) -> None:
         """Whole metered cycles in every hour (`seal_power`), set aside while a defrost (a
@@ -276,8 +283,27 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _count(self, cycle: InferredCycle) -> None:
         st, hour = self.state, self.state.hour
-        if hour is None or not cycle.normal or cycle.trough.ms < st.quiet_from_ms:
+        if hour is None or not cycle.normal or cycle.trough.ms < st.teeth_from_ms:
             return
+        settling = cycle.trough.ms < st.quiet_from_ms  # soon after a defrost (`seal_settle`)
+        if settling and not st.teeth_settle:
+            if st.baseline is None:
+                self._tooth(self._settling(hour), cycle)
+            return
+        self._tooth(hour, cycle)
+        self._accumulate(hour, cycle, SETTLING_WEIGHT if settling else 1.0)
+
+    def _settling(self, hour: HourFeatures) -> HourFeatures:
+        """The learning hour's teeth soon after a defrost (`seal_settle`), kept apart."""
+        st = self.state
+        if not st.settling or st.settling[-1].start_ms != hour.start_ms:
+            kept = st.settling[-_SETTLING_KEPT_H + 1 :]
+            st.settling = [*kept, HourFeatures(hour.start_ms, hour.hour, quiet=hour.quiet)]
+        return st.settling[-1]
+
+    def _tooth(self, hour: HourFeatures, cycle: InferredCycle) -> None:
+        """The clean tooth's features, in the hour they are read for."""
+        st = self.state
         hour.cycle_ms += cycle.period_ms
         hour.on_ms += cycle.on_ms
         hour.warm.append(cycle.warm_rate)
@@ -297,12 +323,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             hour.metered_ms += cycle.metered_ms
             hour.metered_on_ms += cycle.metered_on_ms
             hour.energy_wh += cycle.energy_wh
-        self._accumulate(hour, cycle)
 
-    def _accumulate(self, hour: HourFeatures, cycle: InferredCycle) -> None:
-        """The cycle just counted adds its evidence (see `seal_cusum`), less for a tooth read
-        at a phase the recent teeth crowded (`repeat_weight`), the kitchen's share taken out
-        where a meter reads it (`seal_cusum.without_kitchen`)."""
+    def _accumulate(self, hour: HourFeatures, cycle: InferredCycle, weight: float = 1.0) -> None:
+        """The cycle just counted adds `weight` of its evidence (see `seal_cusum`), less for a
+        tooth read at a phase the recent teeth crowded (`repeat_weight`), the kitchen's share
+        taken out where a meter reads it (`seal_cusum.without_kitchen`)."""
         st = self.state
         norm = st.cusum_model.norm(hour.hour, hour.quiet) if st.cusum_model else None
         fitted = (hour.warm_fit[-1], hour.cool_fit[-1])
@@ -321,7 +346,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         on = self._metered_on() if load or capacity else None
         if on is not None:
             logs = without_kitchen(logs, load, capacity, on)
-        weight = repeat_weight(cycle)
+        weight *= repeat_weight(cycle)
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, weight)
@@ -642,6 +667,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.probe_held = reading is hour_held_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
                 st.level_model, st.level, st.level_low_c = level, CusumState(), low
+                st.teeth_settle = teeth_settle(st.settling, cycles, rise)
+                st.settling = []
                 st.power.counted = counted
                 self._learn_power()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0

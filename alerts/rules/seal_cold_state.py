@@ -55,7 +55,14 @@ _FOLD_KEPT_MS = FOLD_WINDOW_MS + 3 * HOUR_MS
 class ColdSealState:
     first_ms: int | None = None
     draw: DrawLevels = field(default_factory=DrawLevels)  # a plug meter's levels
-    quiet_from_ms: int = 0  # cycles that began before this were disturbed
+    quiet_from_ms: int = 0  # time before this was disturbed (hours, moves, meter, folds)
+    # teeth whose trough came before this were disturbed: as `quiet_from_ms`, but a defrost
+    # holds them back only `seal_tooth_settle_h` (`seal_cold.ColdSealRule._count`)
+    teeth_from_ms: int = 0
+    # while learning, the clean teeth between the two (`seal_settle`), per hour; once learned,
+    # whether such teeth count
+    settling: list[HourFeatures] = field(default_factory=list)
+    teeth_settle: bool = False
     # an excursion under way began at (None: none), and the cabinet has recovered from the
     # last one at (`seal_cold.recovery_ms`)
     excursion_since_ms: int | None = None
@@ -171,14 +178,15 @@ def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> N
         hour.fold_period_ms, hour.fold_on = found.period_ms, found.on_share
 
 
-def seen_on_probe(st: ColdSealState, settle_ms: int) -> None:
+def seen_on_probe(st: ColdSealState, settle_ms: int, tooth_settle_ms: int) -> None:
     """A defrost or another upset the probe itself showed (no flag needed): evidence waits
-    `settle_ms` after a defrost's peak, `DOOR_SETTLE_MS` after an upset's, and the clean
-    time and moves held back since it began are claimed back."""
+    `settle_ms` after a defrost's peak (teeth `tooth_settle_ms`), `DOOR_SETTLE_MS` after an
+    upset's, and the clean time and moves held back since it began are claimed back."""
     cycles = st.cycles
     began = cycles.trough.ms if cycles.trough is not None else 0
     if cycles.defrost_ms is not None:
         st.quiet_from_ms = max(st.quiet_from_ms, cycles.defrost_ms + settle_ms)
+        st.teeth_from_ms = max(st.teeth_from_ms, cycles.defrost_ms + tooth_settle_ms)
         if cycles.defrost_ms != st.seen_defrost_ms:
             st.seen_defrost_ms = cycles.defrost_ms
             start = max(began, cycles.defrost_ms - _DEFROST_RISE_MS)
@@ -186,6 +194,7 @@ def seen_on_probe(st: ColdSealState, settle_ms: int) -> None:
             st.moves.disturbed(start, cycles.defrost_ms + settle_ms)
     if cycles.upset_ms is not None:
         st.quiet_from_ms = max(st.quiet_from_ms, cycles.upset_ms + DOOR_SETTLE_MS)
+        st.teeth_from_ms = max(st.teeth_from_ms, cycles.upset_ms + DOOR_SETTLE_MS)
         if cycles.upset_ms != st.seen_upset_ms:
             st.seen_upset_ms = cycles.upset_ms
             start = max(began, cycles.upset_ms - _UPSET_RISE_MS)
