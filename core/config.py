@@ -115,6 +115,13 @@ class AuthSettings(_Section):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_window_min: float = Field(default=15.0, gt=0, le=24 * 60)
     login_lockout_min: float = Field(default=15.0, gt=0, le=24 * 60)
+    # The cost of each password's argon2id hash. Defaults: RFC 9106 section 4, the second
+    # recommended option (64 MiB, 3 passes). Floors: the OWASP Password Storage Cheat Sheet's
+    # least argon2id setting (19 MiB, 2 passes). A small board (a 1 GiB single-board computer)
+    # may go lower so several logins at once fit; a stored hash keeps the cost it was made with
+    # until its person next logs in.
+    password_memory_mib: int = Field(default=64, ge=19, le=1024)
+    password_passes: int = Field(default=3, ge=2, le=10)
 
 
 ENV_PREFIX = "CANTEEN_"

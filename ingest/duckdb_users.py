@@ -82,6 +82,14 @@ class DuckDBUserStore(DuckDBTables):
             [*_USERS.encode(user, columns), user.name],
         )
 
+    def replace_password_hash(self, name: str, old: str, new: str) -> None:
+        """The same password's hash made again, only while the stored one is still `old` (a
+        new password or any other change made meanwhile is kept)."""
+        self._write(
+            "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
+            [new, name, old],
+        )
+
     # -- tokens -----------------------------------------------------------------------------
 
     def token_by_hash(self, token_hash: str) -> ApiToken | None:

@@ -1,6 +1,6 @@
-"""Password hashing (argon2id, argon2-cffi's defaults: RFC 9106's second recommended
-parameter set), the rules a password and a name must meet, and random secrets with their
-digests."""
+"""Password hashing (argon2id at the cost `AuthSettings` names; its defaults are RFC 9106's
+second recommended parameter set), the rules a password and a name must meet, and random
+secrets with their digests."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ __all__ = [
     "MAX_NAME",
     "MAX_PASSWORD",
     "MIN_PASSWORD",
+    "Passwords",
     "check_password_rules",
     "check_principal_name",
     "digest",
-    "hash_password",
     "new_secret",
-    "password_matches",
 ]
 
 # NIST SP 800-63B 5.1.1.2: at least 8 characters, accept at least 64, no composition rules.
@@ -29,21 +28,37 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 MAX_NAME = 64
 
-_HASHER = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs the same time as a wrong
-# password and timing does not tell which names exist.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
+class Passwords:
+    """argon2id hashes made with `memory_mib` MiB and `passes` passes (4 lanes, RFC 9106's
+    option). A hash is checked at the cost written in it, so hashes made at another cost
+    still match; `outdated` tells which to make again."""
 
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    def __init__(self, memory_mib: int, passes: int) -> None:
+        self._hasher = PasswordHasher(time_cost=passes, memory_cost=memory_mib * 1024)
+        self._dummy: str | None = None
 
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
 
-def password_matches(password_hash: str | None, password: str) -> bool:
-    try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def matches(self, password_hash: str | None, password: str) -> bool:
+        """Whether `password` is the one hashed; with no hash (an unknown name) a dummy at the
+        same cost is checked, so a wrong name takes as long as a wrong password and timing
+        does not tell which names exist. The dummy is made at the first unknown name."""
+        if password_hash is None and self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        try:
+            checked = self._hasher.verify(password_hash or self._dummy or "", password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return checked and password_hash is not None
+
+    def outdated(self, password_hash: str) -> bool:
+        """Whether the hash was made at another cost than the configured one."""
+        try:
+            return self._hasher.check_needs_rehash(password_hash)
+        except (InvalidHashError, ValueError):
+            return True
 
 
 def check_password_rules(password: str) -> None:

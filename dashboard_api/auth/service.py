@@ -14,12 +14,11 @@ from core.config import AuthSettings
 from core.records import ApiToken, LoginSession, Role, User
 from dashboard_api.auth.errors import AuthError, CredentialsError, LockedOutError
 from dashboard_api.auth.passwords import (
+    Passwords,
     check_password_rules,
     check_principal_name,
     digest,
-    hash_password,
     new_secret,
-    password_matches,
 )
 from dashboard_api.auth.recall import Recall
 from dashboard_api.auth.store import UserStore
@@ -62,6 +61,7 @@ class Auth:
         self.settings = settings
         self.clock = clock
         self.throttle = LoginThrottle(settings, clock)
+        self.passwords = Passwords(settings.password_memory_mib, settings.password_passes)
         self._idle = timedelta(hours=settings.session_idle_h)
         self._max_age = timedelta(days=settings.session_max_days)
         # Told (name, when) of every successful login: the admin pages show the last one.
@@ -78,7 +78,7 @@ class Auth:
             raise LockedOutError("too many failed logins", until)
         user = self.store.user(name)
         usable = user is not None and not user.disabled
-        if not password_matches(user.password_hash if usable and user else None, password):
+        if not self.passwords.matches(user.password_hash if usable and user else None, password):
             self.throttle.failed(name, address)
             until = self.throttle.locked_until(name, address)
             if until is not None:
@@ -86,6 +86,18 @@ class Auth:
             raise CredentialsError("wrong name or password")
         assert user is not None
         self.throttle.succeeded(name)
+        if self.passwords.outdated(user.password_hash):
+            # The configured cost changed since this hash was made: the password is at hand
+            # only now, so the hash is made again at the new cost (the same password: its
+            # change time and the person's sessions stay).
+            # A store that cannot take the write does not stop the login: the old hash still
+            # opens, and the next login tries again.
+            try:
+                remade = self.passwords.hash(password)
+                self.store.replace_password_hash(user.name, user.password_hash, remade)
+                log.info("login: %r's password hash remade at the configured cost", user.name)
+            except Exception:
+                log.exception("login: %r's password hash could not be remade", user.name)
         log.info("login: %r (%s) from %s", user.name, user.role.value, address)
         grant = self._open_session(user)
         for listener in self.login_listeners:
@@ -166,7 +178,7 @@ class Auth:
         if self._token_named(name):
             raise AuthError(f"{name!r} already names an API token; choose another name")
         now = self.clock.now()
-        user = User(name, role, hash_password(password), False, now, now, must_change)
+        user = User(name, role, self.passwords.hash(password), False, now, now, must_change)
         if not self.store.add_user(user):
             raise AuthError(f"a user {name!r} already exists; change it with `canteen user passwd`")
         return user
@@ -178,7 +190,7 @@ class Auth:
         user = self._existing(name)
         changed = replace(
             user,
-            password_hash=hash_password(password),
+            password_hash=self.passwords.hash(password),
             password_changed_at=self.clock.now(),
             must_change_password=must_change,
         )
@@ -192,7 +204,7 @@ class Auth:
         they were given; every session ends (the one in use too) and a new one is opened, so
         a session opened with the given password does not outlive it."""
         user = self._existing(name)
-        if password_matches(user.password_hash, password):
+        if self.passwords.matches(user.password_hash, password):
             raise AuthError("choose a new password, not the one you were given")
         changed = self.set_password(name, password)
         return self._open_session(changed)

@@ -15,11 +15,12 @@ from ingest.duckdb_calibration import DuckDBCalibrationStore
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
 
 ZONE_DAY = date(2026, 11, 23)  # Monday, local
+ZONE = school().site.zone
 LUNCH_WINDOW_END = MIDNIGHT + timedelta(hours=14, minutes=10)  # 14:10 local
 
 
 def local(hh: int, mm: int, day: date = ZONE_DAY) -> datetime:
-    return datetime.combine(day, time(hh, mm), tzinfo=school().site.zone).astimezone(UTC)
+    return datetime.combine(day, time(hh, mm), tzinfo=ZONE).astimezone(UTC)
 
 
 def cabinet_day(

@@ -9,11 +9,11 @@ from alerts.model import AlertState, RetentionRecord, RetentionStatus, RuleId
 from tests.alerts.conftest import Harness, minutes, school
 
 DAY = date(2026, 11, 23)
+ZONE = school().site.zone
 
 
 def local(hh: int, mm: int, day_offset: int = 0) -> datetime:
-    zone = school().site.zone
-    return datetime.combine(DAY + timedelta(days=day_offset), time(hh, mm), zone).astimezone(UTC)
+    return datetime.combine(DAY + timedelta(days=day_offset), time(hh, mm), ZONE).astimezone(UTC)
 
 
 def sample_fridge(

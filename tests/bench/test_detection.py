@@ -15,6 +15,7 @@ import pytest
 from alerts import RuleId
 from bench import detection
 from bench.detection_cold import (
+    Cohort,
     ColdPlan,
     build_cohort,
     config_of,
@@ -40,6 +41,14 @@ from ingest.duckdb_alerts import DuckDBAlertStore
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
 SMALL = ColdPlan(days=3.0, healthy=1, leaky_per_severity=0, failures=1)
+SCORED = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
+
+
+@pytest.fixture(scope="module")
+def scored() -> Cohort:
+    """Two healthy reach-ins and one leak of each severity: the scoring tests only read it,
+    so the plant runs once for them all."""
+    return build_cohort(FAMILIES["small reach-in"], SCORED, seed=2, start_s=MONDAY, baseline_days=1)
 
 
 def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
@@ -95,9 +104,10 @@ def test_a_failed_compressor_is_an_excursion_the_rules_catch() -> None:
         assert food["delay_max_min"] <= excursions["delay_max_min"]
 
 
-def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leaks() -> None:
-    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
-    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leaks(
+    scored: Cohort,
+) -> None:
+    cohort = scored
     healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
     leaky = {cohort.ids[j]: leak for j, leak in cohort.leaks.items()}
     at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
@@ -127,12 +137,11 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
         assert len(found["devices"]) == len(found["delays_h"])
 
 
-def test_the_table_names_each_false_seal_alert() -> None:
+def test_the_table_names_each_false_seal_alert(scored: Cohort) -> None:
     # One healthy unit's alert and one leaking unit's before its onset, in one variant: both
     # are named under the table, with the family and the time, so no JSON is needed to find
     # the unit to replay.
-    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
-    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    cohort = scored
     healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
     j, leak = sorted(cohort.leaks.items())[0]
     at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
@@ -162,11 +171,10 @@ def test_the_table_names_each_false_seal_alert() -> None:
     ]
 
 
-def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert() -> None:
+def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert(scored: Cohort) -> None:
     # Neither healthy unit alerted, but one came within 0.1 of its threshold: the margin the
     # count of false alerts does not show. A leaking unit's share is not a healthy one's.
-    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
-    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    cohort = scored
     healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
     leaky = sorted(cohort.ids[j] for j in cohort.leaks)
     closest = {healthy[0]: 0.4, healthy[1]: 0.9, leaky[0]: 1.7}
@@ -199,11 +207,10 @@ def test_a_units_closest_approach_is_its_highest_verdict_that_could_alert(tmp_pa
     assert closest == {judged: 0.7, silent: 0.0}  # the one still learning was not judged
 
 
-def test_the_score_counts_the_units_whose_probe_does_not_see_the_compressor() -> None:
+def test_the_score_counts_the_units_whose_probe_does_not_see_the_compressor(scored: Cohort) -> None:
     # Two units end with seal-health's caution (`alerts.seal_basis`): a healthy one, and a
     # leaking one that was never confirmed, which the totals call out apart.
-    plan = ColdPlan(days=3.0, healthy=2, leaky_per_severity=1, failures=0)
-    cohort = build_cohort(FAMILIES["small reach-in"], plan, seed=2, start_s=MONDAY, baseline_days=1)
+    cohort = scored
     healthy = [cohort.ids[j] for j, role in enumerate(cohort.role) if role == "healthy"]
     leaky = sorted(cohort.ids[j] for j in cohort.leaks)
     replayed = Replayed([], [], 0, unseen=[leaky[0], healthy[0]])

@@ -91,6 +91,8 @@ def site_document(prefix: str, db: Path) -> dict[str, Any]:
         # Judged on the air probe: an over-temperature history alerts after its 30 min of
         # event time, without waiting for the estimated food temperature to follow.
         "rules": {"judge_on": "air"},
+        # Logins hash at the least cost allowed: the tests log in often.
+        "auth": {"password_memory_mib": 19, "password_passes": 2},
         "buildings": [{"id": "canteen", "name": "食堂 Canteen", "kind": "canteen"}],
         "devices": [
             {

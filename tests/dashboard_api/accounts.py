@@ -16,7 +16,19 @@ from dashboard_api import ApiContext
 from dashboard_api.auth import Auth
 from ingest.duckdb_users import DuckDBUserStore
 
-__all__ = ["Accounts", "bearer", "log_in", "session_csrf", "token_in", "with_accounts"]
+__all__ = [
+    "QUICK_HASHING",
+    "Accounts",
+    "bearer",
+    "log_in",
+    "session_csrf",
+    "token_in",
+    "with_accounts",
+]
+
+# Passwords hashed at the least cost `AuthSettings` allows: the tests add people and log in
+# hundreds of times, and the hash is argon2id all the same.
+QUICK_HASHING = AuthSettings(password_memory_mib=19, password_passes=2)
 
 
 class Accounts:
@@ -24,7 +36,7 @@ class Accounts:
 
     def __init__(self, path: Path, context: ApiContext, settings: AuthSettings | None = None):
         self.store = DuckDBUserStore(path)
-        self.auth = Auth(self.store, settings or AuthSettings(), context.clock)
+        self.auth = Auth(self.store, settings or QUICK_HASHING, context.clock)
 
     def person(self, name: str, role: Role, password: str = "correct horse battery") -> str:
         """A new person who logs in with `password` (returned)."""
@@ -81,6 +93,6 @@ def token_in(path: Path, name: str = "test-client", role: Role = Role.VIEWER) ->
     create` does, before a service opens the file)."""
     store = DuckDBUserStore(path)
     try:
-        return bearer(Auth(store, AuthSettings(), SystemClock()).create_token(name, role))
+        return bearer(Auth(store, QUICK_HASHING, SystemClock()).create_token(name, role))
     finally:
         store.close()

@@ -17,7 +17,7 @@ from core.clock import StepClock
 from core.config import AuthSettings
 from core.records import Role, RuleId
 from dashboard_api.auth import Auth
-from tests.dashboard_api.accounts import Accounts, bearer, log_in, session_csrf
+from tests.dashboard_api.accounts import QUICK_HASHING, Accounts, bearer, log_in, session_csrf
 from tests.dashboard_api.conftest import close_wired, wired_app
 
 PASSWORD = "correct horse battery"
@@ -125,7 +125,9 @@ async def test_five_failures_lock_the_account_for_a_while(
     assert (await log_in(browser, "王老师", PASSWORD)).status_code == 303
 
 
-@pytest.mark.parametrize("site", [AuthSettings(login_max_failures=2)], indirect=True)
+@pytest.mark.parametrize(
+    "site", [QUICK_HASHING.model_copy(update={"login_max_failures": 2})], indirect=True
+)
 async def test_one_address_guessing_many_names_is_stopped(browser: httpx.AsyncClient) -> None:
     # The address limit is 4 x the account's (a school's staff share one NAT address): 8 here.
     for index in range(7):

@@ -12,7 +12,7 @@ import pytest
 from canteen.cli import main
 from core.admin_records import AdminAction, AuditEntry
 from core.records import Role
-from dashboard_api.auth.passwords import digest, password_matches
+from dashboard_api.auth.passwords import Passwords, digest
 from dashboard_api.auth.people import TEMPORARY_PASSWORD
 from ingest.duckdb_admin import DuckDBAdminStore
 from ingest.duckdb_users import DuckDBUserStore
@@ -64,7 +64,7 @@ def test_people_and_tokens_from_the_command_line(
         user = store.user("王老师")
         assert user is not None and user.disabled and user.role is Role.STAFF
         assert "password" not in user.password_hash  # an argon2 hash, not the text
-        assert password_matches(user.password_hash, "another password")
+        assert Passwords(19, 2).matches(user.password_hash, "another password")
         stored = store.token_by_hash(digest(token))
         assert stored is not None and stored.name == "bms_bridge"
     finally:

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from core import ManualClock
-from core.config import AuthSettings
 from core.records import ApiToken, LoginSession, Role
 from dashboard_api import ApiContext, create_app
 from dashboard_api.auth import Auth
@@ -19,7 +18,7 @@ from dashboard_api.auth.recall import RECALL_S
 from ingest import DuckDBStore
 from ingest.duckdb_users import DuckDBUserStore
 from tests.conftest import site_config
-from tests.dashboard_api.accounts import bearer, log_in
+from tests.dashboard_api.accounts import QUICK_HASHING, bearer, log_in
 
 NOW = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
 
@@ -43,7 +42,7 @@ def parts(tmp_path: Path) -> tuple[ApiContext, CountingUserStore, ManualClock]:
     clock = ManualClock(NOW)
     store = DuckDBStore(tmp_path / "api.duckdb")
     users = CountingUserStore(tmp_path / "users.duckdb")
-    auth = Auth(users, AuthSettings(), clock)
+    auth = Auth(users, QUICK_HASHING, clock)
     context = ApiContext(site_config("canteen/v1"), store, clock, lambda: {}, auth=auth)
     return context, users, clock
 
