@@ -118,6 +118,7 @@ from alerts.rules.seal_probe_duty import (
     hour_falls,
     hour_held_falls,
     probe_reading,
+    probe_weight,
     strobe_resolution,
     window_falls,
 )
@@ -639,7 +640,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # cycles it may only agree with them (`seal_fuse`)
             bare = not st.metered and cycles is None
             reading = probe_reading(st.history)
-            probe = None if st.metered else learn_duty(st.history, self._probe_limits, reading)
+            probe = (
+                None
+                if st.metered
+                else learn_duty(
+                    st.history,
+                    self._probe_limits,
+                    reading,
+                    counted=True,
+                    weight=probe_weight(reading),
+                )
+            )
             usual = usual_period(st.history)
             # The folded period is learned beside a meter too: a plug meter read as sparsely
             # as the probe misses short runs whole and can read a leak's hours as calmer

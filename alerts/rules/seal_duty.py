@@ -44,6 +44,8 @@ __all__ = [
     "DutyModel",
     "DutyNorm",
     "HourValue",
+    "HourWeight",
+    "clean_time",
     "compressor_from_power",
     "hour_duty",
     "learn_duty",
@@ -266,20 +268,32 @@ def phase_resolution(period_ms: float | None, run_ms: float | None, clean_ms: fl
 
 
 HourValue = Callable[[HourFeatures], float | None]
+# How much an hour's value weighs where the hours are counts (`learn_duty`'s `counted`): its
+# clean metered time, or for a share of the probe's moves, their number.
+HourWeight = Callable[[HourFeatures], float]
+
+
+def clean_time(hour: HourFeatures) -> float:
+    """The hour's clean metered time (ms), the weight of its metered on-share."""
+    return hour.clean_ms
 
 
 def _centers(
-    history: list[HourFeatures], reading: HourValue, counted: bool = False
+    history: list[HourFeatures],
+    reading: HourValue,
+    counted: bool = False,
+    weight: HourWeight = clean_time,
 ) -> dict[int, float]:
     """Per local hour, the median log on-share of the clean hours (pooled with the hours on
     either side so each rests on several values, further out for an hour that had few,
     see `seal_cusum.hour_pool`). `counted`: the hours' on-shares are counts of a meter's
-    readings, read as the pooled hours' share of on time instead (see `learn_duty`)."""
-    by_hour: dict[int, list[tuple[float, int]]] = {h: [] for h in range(24)}
+    readings, read as the pooled hours' share of on time instead, each hour weighing
+    `weight` (see `learn_duty`)."""
+    by_hour: dict[int, list[tuple[float, float]]] = {h: [] for h in range(24)}
     for features in history:
         duty = reading(features)
         if duty is not None:
-            by_hour[features.hour].append((duty, features.clean_ms))
+            by_hour[features.hour].append((duty, weight(features)))
     centers: dict[int, float] = {}
     for hour in range(24):
         pool = hour_pool(by_hour, hour, _POOL_H, lambda v: len(v) >= _MIN_POOL, _POOL_MAX_H)
@@ -287,14 +301,17 @@ def _centers(
             continue
         if counted:
             on = sum(duty * ms for duty, ms in pool)
-            centers[hour] = _log(on / max(1, sum(ms for _, ms in pool)))
+            total = sum(ms for _, ms in pool)
+            centers[hour] = (
+                _log(on / total) if total > 0 else statistics.median(_log(duty) for duty, _ in pool)
+            )
         else:
             centers[hour] = statistics.median(_log(duty) for duty, _ in pool)
     return centers
 
 
 def _left_out(
-    history: list[HourFeatures], reading: HourValue, counted: bool
+    history: list[HourFeatures], reading: HourValue, counted: bool, weight: HourWeight
 ) -> list[tuple[int, float]]:
     """Each learning hour's log on-share less the centre the other days give its hour: the
     scatter a new hour shows, the centres' own uncertainty included."""
@@ -303,7 +320,7 @@ def _left_out(
     out: list[tuple[int, float]] = []
     for day in sorted(set(day_of)):
         rest = [h for h, d in zip(history, day_of, strict=True) if d != day]
-        others = _centers(rest, reading, counted)
+        others = _centers(rest, reading, counted, weight)
         for hour, d in zip(history, day_of, strict=True):
             center, duty = others.get(hour.hour), reading(hour)
             if d == day and center is not None and duty is not None:
@@ -317,6 +334,7 @@ def learn_duty(
     reading: HourValue = hour_duty,
     counted: bool = False,
     explained: Mapping[int, float] | None = None,
+    weight: HourWeight = clean_time,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
@@ -330,14 +348,16 @@ def learn_duty(
     while the share of hours with a missed run, which a leak changes, moves only the tail.
     A held-out chest freezer metered every 5 min read 1/3 at the median of five of its hours
     of the day, 0.23 overall, and 1/3 again with a leak at 0.32. Its norm is then the pooled
-    hours' share of on time, the count's own estimate.
+    hours' share of on time, the count's own estimate, each hour weighing `weight` (its
+    clean metered time; a share of the probe's moves weighs their number,
+    `seal_probe_duty.probe_weight`).
 
     `explained`: per hour (its start), the log on-share a known common cause would have taken
     out of it once learned (the kitchen's warmth read from the compressor's draw,
     `seal_power`): the half-day shifts k is read from leave it out; the norms, the spread and
     h keep it."""
-    centers = _centers(history, reading, counted) if history else {}
-    left_out = _left_out(history, reading, counted) if centers else []
+    centers = _centers(history, reading, counted, weight) if history else {}
+    left_out = _left_out(history, reading, counted, weight) if centers else []
     if len(left_out) < _MIN_SCORED:
         return None
     residuals = [r for _, r in left_out]
