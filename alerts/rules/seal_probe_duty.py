@@ -31,10 +31,15 @@ A 5-min probe gives an hour 10-12 moves, and the median sat on one of the few fr
 take: a held-out glass-door merchandiser (seed 4, from a Monday) whose morning hours read
 0.36-0.55 on its learning days (0.44 pooled) had its morning norm at 5/12 like its nights',
 and a second week whose true on-share ran 7 % above the first (0.44 against 0.41, its kitchen)
-read hour after hour at 2-3 spreads and confirmed a leak it did not have. Only a cabinet
-whose learning days gave neither per-cycle norms nor a metered on-share uses it: both say
-the same thing better, and a noisy probe's flicker (falling as often as rising) moves the
-share on a unit the cycles judge well.
+read hour after hour at 2-3 spreads and confirmed a leak it did not have. It costs some
+speed where nearly every hour reads one fraction: the median put all such norms on it and
+the spread at its floor, the pooled norms wander about it and the spread is read larger (a
+tuning-family sample fridge whose probe reads "fall, rise" almost every hour: 0.05 -> 0.074,
+and its 0.35 leak, caught at 21 h, was missed; on the held-out families, seeds 1-5 from a
+Monday and from a Thursday, four leaks caught within 24 h before no longer were, and three
+were that had not been). Only a cabinet whose learning days gave neither per-cycle norms
+nor a metered on-share uses it: both say the same thing better, and a noisy probe's
+flicker (falling as often as rising) moves the share on a unit the cycles judge well.
 """
 
 from __future__ import annotations
