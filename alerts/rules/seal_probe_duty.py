@@ -36,7 +36,7 @@ speed where nearly every hour reads one fraction: the median put all such norms 
 the spread at its floor, the pooled norms wander about it and the spread is read larger (a
 tuning-family sample fridge whose probe reads "fall, rise" almost every hour: 0.05 -> 0.074,
 and its 0.35 leak, caught at 21 h, was missed; on the held-out families, seeds 1-5 from a
-Monday and from a Thursday, four leaks caught within 24 h before no longer were, and three
+Monday and from a Thursday, three leaks caught within 24 h before no longer were, and three
 were that had not been). Only a cabinet whose learning days gave neither per-cycle norms
 nor a metered on-share uses it: both say the same thing better, and a noisy probe's
 flicker (falling as often as rising) moves the share on a unit the cycles judge well.
