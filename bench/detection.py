@@ -57,6 +57,7 @@ from bench.detection_cold import (
     run_variant,
     score_cohort,
     summarise_delays,
+    summarise_leaks,
 )
 from bench.detection_disinfection import MODES, CabinetPlan, run_mode
 from bench.detection_report import table
@@ -108,8 +109,9 @@ def _totals(
             "seal_false_alerts": seal,
             "seal_false_per_unit_day": round(seal / seal_days, 4) if seal_days else None,
             "seal_leaks": {
-                str(sev): summarise_delays(
-                    [d for s in scores for d in s["seal_leaks"][str(sev)]["delays_h"]], "h"
+                str(sev): summarise_leaks(
+                    [d for s in scores for d in s["seal_leaks"][str(sev)]["delays_h"]],
+                    [q for s in scores for q in s["seal_leaks"][str(sev)]["onset_quiet"]],
                 )
                 for sev in SEVERITIES
             },

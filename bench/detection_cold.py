@@ -39,6 +39,7 @@ __all__ = [
     "run_variant",
     "score_cohort",
     "summarise_delays",
+    "summarise_leaks",
 ]
 
 VARIANTS = ("temp", "temp+power+door")
@@ -51,6 +52,10 @@ UTC_OFFSET_H = 8.0  # the bench site's zone, Asia/Shanghai (`detection_replay.si
 # report every few minutes to an hour; assumed 10 min).
 DOOR_HEARTBEAT_S = 600.0
 FOOD_LOOKBACK_S = 2 * 3600.0  # an alarm is justified by food above the limit this recently
+# Issue 11's seal targets count the leaks confirmed within these hours of their onsets
+# (0.35 and more within 24 h; 0.2 within 72 h with power): the bench counts them for each
+# severity, and apart for the leaks that began on a day without meals.
+TARGET_H = (24, 72)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +310,7 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
     for severity in SEVERITIES:
         delays: list[float | None] = []
         devices: list[str] = []
+        quiet: list[bool] = []
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
@@ -312,17 +318,24 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
             onset = _utc(leak.onset_s)
             device = cohort.ids[j]
             devices.append(device)
+            quiet.append(_local_weekday(leak.onset_s) >= 5)
             early += sum(
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
             found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
             delays.append(None if found is None else (found - onset).total_seconds() / 3600)
-        out[str(severity)] = _delays(delays, "h") | {
+        out[str(severity)] = summarise_leaks(delays, quiet) | {
             "alerts_before_onset": early,
             "devices": devices,  # in the order of `delays_h`
         }
     return out
+
+
+def _local_weekday(epoch_s: float) -> int:
+    """The plant's local weekday (0 Monday): its kitchen is quiet on 5 and 6, the calendar's
+    weekend, without meals (`config_of`)."""
+    return (int((epoch_s + UTC_OFFSET_H * 3600.0) // DAY_S) + 3) % 7  # epoch day 0: Thursday
 
 
 def _excursions(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[str, Any]:
@@ -376,6 +389,24 @@ def _crossing(
 def summarise_delays(delays: list[float | None], unit: str) -> dict[str, Any]:
     """Positives, how many were detected, and the median and longest delay."""
     return _delays(delays, unit)
+
+
+def summarise_leaks(delays: list[float | None], quiet: list[bool]) -> dict[str, Any]:
+    """`summarise_delays` of the leaks' hours from onset to the first seal alert, with how many
+    came within each of the targets' hours (`TARGET_H`), of all and of the leaks whose onset
+    fell on a day without meals (`quiet`, in the order of `delays`: `onset_quiet`). A leak that
+    begins on a Saturday is judged against norms its school days set, in a quieter kitchen."""
+    within = _within(delays)
+    apart = [d for d, q in zip(delays, quiet, strict=True) if q]
+    return _delays(delays, "h") | {
+        "within_h": within,
+        "onset_quiet": list(quiet),
+        "quiet_onsets": {"positives": len(apart), "within_h": _within(apart)},
+    }
+
+
+def _within(delays: list[float | None]) -> dict[str, int]:
+    return {str(h): sum(1 for d in delays if d is not None and d <= h) for h in TARGET_H}
 
 
 def _delays(delays: list[float | None], unit: str) -> dict[str, Any]:

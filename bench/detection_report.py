@@ -40,6 +40,8 @@ def table(report: dict[str, Any]) -> str:
     for variant, score in report["totals"].items():  # empty with --no-cold
         lines.append(_cold_row(total, variant, score))
     for variant, score in report["totals"].items():
+        lines += _within_lines(variant, score["seal_leaks"])
+    for variant, score in report["totals"].items():
         unseen = score["seal_unseen"]
         units = unseen["healthy"] + unseen["leak"] + unseen["failure"]
         lines.append(
@@ -77,6 +79,23 @@ def table(report: dict[str, Any]) -> str:
             )
     lines.append("")
     return "\n".join(lines)
+
+
+def _within_lines(variant: str, leaks: dict[str, dict[str, Any]]) -> list[str]:
+    """Issue 11's seal targets as counted: per severity, the leaks confirmed within each of
+    the targets' hours of onset, of all; and of those whose onset fell on a day without meals."""
+
+    def counts(entry: dict[str, Any]) -> str:
+        within = " / ".join(str(n) for n in entry["within_h"].values())
+        return f"{within} of {entry['positives']}"
+
+    hours = " / ".join(f"{h} h" for h in next(iter(leaks.values()))["within_h"])
+    return [
+        f"leaks confirmed within {hours} of onset, {variant}: "
+        + ", ".join(f"{sev} {counts(entry)}" for sev, entry in leaks.items())
+        + "; of them begun on a day without meals: "
+        + ", ".join(f"{sev} {counts(entry['quiet_onsets'])}" for sev, entry in leaks.items())
+    ]
 
 
 def _seeds(seeds: list[int]) -> str:

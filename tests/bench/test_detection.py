@@ -34,6 +34,7 @@ from bench.independent_cabinet import (
     plan_cycles,
     simulate_cabinet,
 )
+from bench.independent_plant import SealLeak
 from core.clock import utc_from_ms
 from core.records import SealHealthPoint
 from firmware_sim.families import FAMILIES
@@ -168,6 +169,58 @@ def test_the_table_names_each_false_seal_alert(scored: Cohort) -> None:
         f"{at.isoformat(timespec='minutes')}",
         f"false seal alert, temp: {cohort.ids[j]} (small reach-in) at "
         f"{early.isoformat(timespec='minutes')}",
+    ]
+
+
+def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: Cohort) -> None:
+    # Issue 11's targets count leaks confirmed within 24 h and 72 h of onset: the 0.2 leak is
+    # confirmed after 10 h, the 0.35 after 30 h, the 0.6 never. Then the 0.35 leak is moved to
+    # a Saturday 09:00 (local), a day without meals: the count of such onsets holds it apart.
+    cohort = scored
+    seal = RuleId.SEAL_DEGRADATION
+    after = {0.2: 10.0, 0.35: 30.0}
+    firings = [
+        Firing(cohort.ids[j], seal, utc_from_ms(int((leak.onset_s + after[sev] * 3600) * 1000)))
+        for j, leak in cohort.leaks.items()
+        if (sev := leak.severity) in after
+    ]
+    score = score_cohort(cohort, config_of(cohort), Replayed(firings, [], 0))
+    leaks = score["seal_leaks"]
+    assert {sev: leaks[sev]["within_h"] for sev in leaks} == {
+        "0.2": {"24": 1, "72": 1},
+        "0.35": {"24": 0, "72": 1},
+        "0.6": {"24": 0, "72": 0},
+    }
+    assert all(leaks[sev]["onset_quiet"] == [False] for sev in leaks)  # a Wednesday
+    saturday = MONDAY + 5 * 86_400 + 9 * 3600
+    moved = {
+        j: SealLeak(j, saturday, 0.35) if leak.severity == 0.35 else leak
+        for j, leak in cohort.leaks.items()
+    }
+    weekend = dataclasses.replace(cohort, leaks=moved)
+    j = next(j for j, leak in moved.items() if leak.severity == 0.35)
+    late = [Firing(cohort.ids[j], seal, utc_from_ms(int((saturday + 20 * 3600) * 1000)))]
+    cold = {
+        "small reach-in": {"temp": score_cohort(weekend, config_of(weekend), Replayed(late, [], 0))}
+    }
+    totals = detection._totals(cold, ["temp"])
+    assert totals["temp"]["seal_leaks"]["0.35"]["quiet_onsets"] == {
+        "positives": 1,
+        "within_h": {"24": 1, "72": 1},
+    }
+    report = {
+        "families": ["small reach-in"],
+        "seed": [2],
+        "split": {"tuning": ["small reach-in"], "held_out": []},
+        "cold": cold,
+        "totals": totals,
+        "disinfection": {},
+    }
+    counted = [line for line in table(report).splitlines() if line.startswith("leaks confirmed")]
+    assert counted == [
+        "leaks confirmed within 24 h / 72 h of onset, temp: 0.2 0 / 0 of 1, 0.35 1 / 1 of 1, "
+        "0.6 0 / 0 of 1; of them begun on a day without meals: 0.2 0 / 0 of 0, 0.35 1 / 1 of 1, "
+        "0.6 0 / 0 of 0"
     ]
 
 
