@@ -100,6 +100,27 @@ _JUMP_RECENT = 1.5
 _D2_MEDIAN_PER_SIGMA = 1.65
 _NOISE_SIGMAS = 4.0  # a reversal of 4σ is rarely noise (peak-to-peak of a few readings)
 _NOISE_STEP = 0.02  # running-median step, as a share of the current estimate
+# A sparse probe (readings `_SPARSE_READ_MS` or more apart) reads a tooth in a few readings
+# and bends at a good share of them: a held-out walk-in read every 5 min on a 25-min cycle
+# turns at two readings of five. The median second difference read those turns (0.3-0.5 K
+# on a probe of σ 0.14 K), the reversal of 4σ outgrew the 1.5-K swing, and the zigzag saw
+# one tooth in three, fewer once a leak shortened the cycle (on the held-out families, seeds
+# 1-3, 129 of the 134 units read every 5 min had their noise read at over twice its σ).
+# Where a sparse probe's readings bend (the middle one of three above or below both) about
+# as often as the zigzag confirms a turn, at most `_BENDS_PER_TURN` times as often (running
+# shares over about `1 / _BEND_WEIGHT` readings), the bends are the sawtooth's turns and
+# are left out of the noise; the three readings of a straight stretch lie on one half of a
+# tooth. Where they bend far more often, the probe reads no sawtooth it resolves: its own
+# noise on a flat line bends two triples in three, and a cycle shorter than two readings is
+# sampled as a slow beat whose readings bend at almost every one (a held-out glass-door
+# merchandiser's 7.3-min cycles read every 5 min drew 35-min "teeth"). Every second
+# difference then counts, as on a dense probe, and the reversal stays above them. A beat
+# whose samples walk slowly through the tooth bends no more than a real tooth and is read as
+# one, as before (a held-out merchandiser's 6.2-min cycles read every 5 min: its per-cycle
+# norms learned more such teeth, and the probe's level that confirmed its 0.6 leak in 33 h
+# no longer speaks; no reading of the probe tells that beat from a tooth).
+_BENDS_PER_TURN = 1.5
+_BEND_WEIGHT = 1 / 48
 # Refrigeration controllers hold the compressor off for a few minutes before a restart (the
 # anti-short-cycle delay, e.g. Dixell XR series parameter AC "minimum interval between the
 # compressor stop and the following restart"; 3 min is a common setting), but stop it as
@@ -264,6 +285,10 @@ class CycleInferenceState:
     last_c: float | None = None
     before_c: float | None = None  # the reading before last_c
     d2_median: float | None = None  # running median of |second difference|, see _NOISE
+    # a sparse probe's running shares of readings that bend and that confirm a turn
+    # (`_BENDS_PER_TURN`)
+    bends: float = 0.0
+    turns: float = 0.0
     gaps_ms: list[int] = field(default_factory=list)  # the last intervals between readings
     # the readings either side of the running extreme (ms, °C): where the turn fell
     beside: tuple[tuple[int, float] | None, tuple[int, float] | None] = (None, None)
@@ -325,10 +350,14 @@ class CycleInference:
             return None
         if st.beside[1] is None:
             st.beside = (st.beside[0], (ts, temp))
+        sparse = self._sparse()
+        if sparse:
+            st.turns -= _BEND_WEIGHT * st.turns
         if st.rising:
             if temp > extreme.c:
                 st.extreme, st.beside = here, (before, None)
             elif temp < extreme.c - self.reversal_c:
+                st.turns += _BEND_WEIGHT if sparse else 0.0
                 self._meet(extreme, peak=True)
                 st.rising, st.extreme, st.beside = False, here, (before, None)
                 jump = self._jump(extreme)
@@ -337,6 +366,7 @@ class CycleInference:
         elif temp < extreme.c:
             st.extreme, st.beside = here, (before, None)
         elif temp > extreme.c + self.reversal_c:
+            st.turns += _BEND_WEIGHT if sparse else 0.0
             phase = self._phase(extreme)
             self._meet(extreme, peak=False)
             st.rising, st.extreme, st.beside = True, here, (before, None)
@@ -358,10 +388,19 @@ class CycleInference:
 
     def _noise(self, temp: float) -> None:
         st = self.state
-        if st.last_c is None or st.before_c is None:
+        a, b = st.before_c, st.last_c
+        if a is None or b is None:
             return
-        d2 = abs(temp - 2 * st.last_c + st.before_c)
-        st.d2_median = _track_median(st.d2_median, d2)
+        if self._sparse():
+            bends = (b - a) * (temp - b) < 0
+            st.bends += _BEND_WEIGHT * (float(bends) - st.bends)
+            if bends and st.bends <= _BENDS_PER_TURN * st.turns:
+                return  # a turn of the sawtooth, see `_BENDS_PER_TURN`
+        st.d2_median = _track_median(st.d2_median, abs(temp - 2 * b + a))
+
+    def _sparse(self) -> bool:
+        read_ms = self.read_ms
+        return read_ms is not None and read_ms >= _SPARSE_READ_MS
 
     @property
     def noise_c(self) -> float:

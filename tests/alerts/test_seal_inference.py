@@ -103,6 +103,24 @@ def test_a_sparse_probe_finishes_learning_is_judged_every_hour_and_finds_a_leak(
     assert 0 < delay_h <= 48
 
 
+def test_a_sparse_probe_reads_its_noise_between_the_turns_of_its_sawtooth() -> None:
+    # A reading every 5 min on a cycle of about 20 min: the probe turns at two readings of
+    # four. Their second differences read the turns, not the probe: before, the noise was
+    # read as 0.81 K on a probe of σ 0.14 K, the reversal (3.25 K) outgrew the 2-K swing and
+    # the zigzag saw 15 normal teeth in two days (now 87, most of them 20 min long).
+    plant = ColdPlant(differential_k=2.0, interval_s=300.0, noise_c=0.14, ua_w_k=3.0)
+    rows = cold_plant.fridge("f", MIDNIGHT, 2, plant, seed=3)
+    inference = CycleInference(max_step_ms=900_000)
+    cycles = [
+        c
+        for _, at, m in rows
+        if (c := inference.observe(int(at.timestamp() * 1000), m["temp_c"], None, None))
+    ]
+    assert 0.1 <= inference.noise_c <= 0.3
+    assert inference.reversal_c < 1.0
+    assert len([c for c in cycles if c.normal]) > 60
+
+
 def test_a_noisy_probe_draws_no_cycles_from_its_own_flicker() -> None:
     # σ 0.15 K on a 0.2 K display every 30 s flickers by more than the 0.3 K reversal floor:
     # before the noise estimate, one-minute "cycles" of 30-70 K/h taught the baseline.
