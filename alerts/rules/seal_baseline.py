@@ -99,6 +99,9 @@ class HourFeatures:
     # the same cycles' rates fitted through the middle of each half (`cycle_inference`)
     warm_fit: list[float] = field(default_factory=list)
     cool_fit: list[float] = field(default_factory=list)
+    # how finely the readings count each run the pull-down is read over (log,
+    # `seal_cusum.cycle_reading`; 0: its pull-down not read)
+    cool_read: list[float] = field(default_factory=list)
     # the same cycles' off times (ms, turn to turn), and how finely the readings count each
     # (log, `seal_cusum.cycle_reading`): the warming half read alone (`seal_rise`)
     off_ms: list[float] = field(default_factory=list)

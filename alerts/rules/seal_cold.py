@@ -318,6 +318,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         hour.rise_c.append(rise_c)  # read between readings: not counted in whole ones
         hour.off_read.append(0.0 if met else cycle_reading(self._inference.read_ms, off_ms))
         hour.cool_fit.append(0.0 if cycle.short_run else cycle.cool_fitted)
+        read_ms = self._inference.read_ms
+        hour.cool_read.append(0.0 if cycle.short_run else cycle_reading(read_ms, cycle.on_ms))
         metered = cycle.metered_ms >= cycle.period_ms // 2
         hour.duty.append(cycle.metered_on_ms / cycle.metered_ms if metered else None)
         hour.duty_read.append(cycle_reading(st.power.step_ms, cycle.metered_on_ms))
@@ -343,6 +345,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             hour.duty_read[-1],
             hour.rate_read[-1],
             (hour.off_ms[-1], hour.off_read[-1], hour.rise_c[-1]),
+            hour.cool_read[-1],
         )
         # on school days only: a day without meals idles the kitchen, its draw falls further
         # than the cycles' norms (learned on meal days, or on its kind's) answer

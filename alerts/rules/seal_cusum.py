@@ -118,6 +118,16 @@ _READ_SHARE = 0.5
 # every 2 min, its slopes known to 7 %, was alerted on a healthy day without this floor, and is
 # not with it; no held-out count within target moved.)
 _RATE_READ = "rate_read"
+# A run's pull-down is its fall over its on time, counted from the reading at the peak to the
+# one at the trough: each turn is placed only to within a reading, so a run of a few readings
+# is read one reading longer or shorter than it ran, as the metered run is (`cycle_reading`:
+# half a reading of the run at least). Its spread is at least that: a tuning-family small
+# reach-in read every 2 min (0.5 K display, runs of about 3 min) read most of its runs as
+# two readings and the rest as three, so the median deviation of its pull-downs was 0, its
+# spread the floor (0.05), and each run read as three stood 8 spreads slow (a healthy unit,
+# seed 1's small reach-in 13, alerted on its first Monday evening).
+_PULL_READ = "pull_read"
+_PULLED = ("pull_down", "pull_fit")
 # The warming half of a cycle read on its own (`seal_rise`): its pace (-log of the off time in
 # hours) and its rise (log K), both read where the air turned between readings
 # (`cycle_inference.InferredCycle.warm_half`). An off time counted in readings instead (a turn
@@ -308,10 +318,13 @@ def cycle_logs(hour: HourFeatures) -> list[dict[str, float]]:
     if len(hour.off_ms) == n and len(hour.off_read) == n:
         rises = hour.rise_c if len(hour.rise_c) == n else [0.0] * n  # 0: off time × rate
         offs = list(zip(hour.off_ms, hour.off_read, rises, strict=True))
+    pulls: list[float | None] = [None] * n  # kept before the runs' reading was
+    if len(hour.cool_read) == n:
+        pulls = list(hour.cool_read)
     found = (
-        cycle_log(w, c, d, f, r, q, o)
-        for w, c, d, f, r, q, o in zip(
-            hour.warm, hour.cool, duties, fits, reads, rated, offs, strict=True
+        cycle_log(w, c, d, f, r, q, o, p)
+        for w, c, d, f, r, q, o, p in zip(
+            hour.warm, hour.cool, duties, fits, reads, rated, offs, pulls, strict=True
         )
     )
     return [logs for logs in found if logs]
@@ -341,6 +354,7 @@ def cycle_log(
     duty_read: float | None = None,
     rate_read: float | None = None,
     off: tuple[float, float, float] | None = None,
+    pull_read: float | None = None,
 ) -> dict[str, float]:
     """One cycle's log feature values (warming K/h, cooling K/h, metered on-share; and the
     rates fitted through the middle of each half, `fitted`, which size the move; and how
@@ -360,6 +374,8 @@ def cycle_log(
             logs[_PACE_READ] = off[1]
     if cool > 0:
         logs["pull_down"] = -math.log(cool)
+        if pull_read:
+            logs[_PULL_READ] = pull_read
     if duty is not None and duty > 0:
         logs["duty"] = math.log(duty)
         if duty_read:
@@ -502,6 +518,12 @@ def _norm(pool: list[dict[str, float]], score: Scorer | None) -> HourNorm | None
     paced = [c[_PACE_READ] for c in pool if _PACE_READ in c]
     if PACE in spread and paced:
         spread[PACE] = max(spread[PACE], statistics.median(paced))
+    pulled = [c[_PULL_READ] for c in pool if _PULL_READ in c]
+    if pulled:
+        read = statistics.median(pulled)
+        for feature in _PULLED:
+            if feature in spread:
+                spread[feature] = max(spread[feature], read)
     rated = [c[_RATE_READ] for c in pool if _RATE_READ in c]
     if rated:
         read = statistics.median(rated)

@@ -1,6 +1,7 @@
 """A cycle's evidence rests on all its features moving, not on one misread (`seal_cusum.
 score_cycle`), and its slopes are believed only as finely as the display reads them
-(`seal_cusum.rate_reading`)."""
+(`seal_cusum.rate_reading`) and its runs as finely as the readings count them
+(`seal_cusum.cycle_reading`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import math
 import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_cusum import HourNorm, cycle_log, learn_norms, rate_reading, score_cycle
+from alerts.rules.seal_cusum import (
+    HourNorm,
+    cycle_log,
+    cycle_logs,
+    cycle_reading,
+    learn_norms,
+    rate_reading,
+    score_cycle,
+)
 from tests.alerts.conftest import alike_hours
 
 FEATURES = ("warm_rate", "pull_down", "duty")
@@ -98,3 +107,29 @@ def test_the_read_rides_with_the_cycle_not_as_a_feature() -> None:
     assert logs["rate_read"] == 0.13
     norm = HourNorm({"warm_rate": math.log(6.0)}, {"warm_rate": 0.1})
     assert score_cycle(logs, norm)[0] == pytest.approx(0.0)
+
+
+def _runs(days: int, read: bool) -> list[HourFeatures]:
+    """A probe read every 2 min on runs of about 3 min: of each hour's 5 runs, 3 read as two
+    readings (a pull-down of 1.5 K in 4 min) and 2 as three (in 6 min)."""
+    hours = alike_hours(days, 5, (6.0, 22.5), None)
+    for hour in hours:
+        hour.cool = hour.cool_fit = [22.5, 22.5, 22.5, 15.0, 15.0]
+        if read:
+            hour.cool_read = [cycle_reading(120_000, 3_600_000 * 1.5 / c) for c in hour.cool]
+    return hours
+
+
+def test_a_run_read_a_reading_longer_is_no_leak_where_readings_count_it() -> None:
+    # Most runs read as two readings: the pull-downs' median deviation is 0. Their spread is
+    # at least half a reading of the run (the metered run's floor), so a run read as three
+    # readings, 50 % slower, stands under two spreads, not eight at the 0.05 floor.
+    norms = learn_norms(_runs(4, read=True))
+    assert norms
+    for norm in norms.values():
+        assert norm.spread["pull_down"] == pytest.approx(math.log1p(0.25))
+        assert norm.spread["pull_fit"] == pytest.approx(math.log1p(0.25))
+        slow = cycle_logs(_runs(1, read=True)[0])[-1]
+        assert (slow["pull_down"] - norm.center["pull_down"]) / norm.spread["pull_down"] < 2.0
+    kept = learn_norms(_runs(4, read=False))  # hours saved before the runs' reading was kept
+    assert {n.spread["pull_down"] for n in kept.values()} == {0.05}

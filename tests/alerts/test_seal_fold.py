@@ -188,10 +188,16 @@ def test_a_sparse_chest_freezer_is_judged_on_its_period(index: int) -> None:
     # without the period these two were confirmed 27 h after the onset and never
     assert fired, "the leak is confirmed"
     assert 0 <= (fired[0].at_ms - onset.timestamp() * 1000) / HOUR_MS <= 24
-    # the period has confirmed it by then, alone or beside the teeth a 5-min probe reads
-    # (`cycle_inference`: its noise read between the turns)
-    [at] = [p for p in points if int(p.ts.timestamp() * 1000) == fired[0].at_ms]
-    assert at.evidence["period_evidence"] >= 1.0  # type: ignore[operator]
+    # the period confirms it within the day as well, alone or beside the teeth a 5-min probe
+    # reads (`cycle_inference`: its noise read between the turns; with the pull-down believed
+    # to half a reading of its run, chest freezer 0 is confirmed at 7 h, its period at 8)
+    onset_ms = onset.timestamp() * 1000
+    confirmed = [
+        (p.ts.timestamp() * 1000 - onset_ms) / HOUR_MS
+        for p in period_judged(points)
+        if p.ts.timestamp() * 1000 >= onset_ms and p.evidence["period_evidence"] >= 1.0  # type: ignore[operator]
+    ]
+    assert confirmed and confirmed[0] <= 24
 
 
 def metered_chest(index: int, days: float, faults: list[Fault]) -> tuple[RuleEngine, list[Row]]:
