@@ -512,32 +512,34 @@ def _norm(pool: list[dict[str, float]], score: Scorer | None) -> HourNorm | None
             center[feature], spread[feature] = mid, max(_MAD_TO_SIGMA * mad, floor)
     if not center:
         return None
-    reads = [c[_DUTY_READ] for c in pool if _DUTY_READ in c]
-    if "duty" in spread and reads:
-        spread["duty"] = max(spread["duty"], statistics.median(reads))
-    paced = [c[_PACE_READ] for c in pool if _PACE_READ in c]
-    if PACE in spread and paced:
-        spread[PACE] = max(spread[PACE], statistics.median(paced))
-    pulled = [c[_PULL_READ] for c in pool if _PULL_READ in c]
-    if pulled:
-        read = statistics.median(pulled)
-        for feature in _PULLED:
-            if feature in spread:
-                spread[feature] = max(spread[feature], read)
-    rated = [c[_RATE_READ] for c in pool if _RATE_READ in c]
-    if rated:
-        read = statistics.median(rated)
-        for feature in _RATED:
-            if feature in spread:
-                spread[feature] = max(spread[feature], read)
-        for feature in _EDGED:
-            if feature in spread:
-                spread[feature] = max(spread[feature], math.log1p(_EDGE_SHARE * math.expm1(read)))
+    _read_floor(spread, pool, _DUTY_READ, ("duty",))
+    _read_floor(spread, pool, _PACE_READ, (PACE,))
+    _read_floor(spread, pool, _PULL_READ, _PULLED)
+    _read_floor(spread, pool, _RATE_READ, _RATED)
+    _read_floor(spread, pool, _RATE_READ, _EDGED, _EDGE_SHARE)
     norm = HourNorm(center, spread)
     scored = [(score or score_cycle)(c, norm, _CLIP) for c in pool]
     norm.offset = statistics.fmean(z for z, _ in scored)
     norm.move = statistics.median(m for _, m in scored)  # read as a median (CusumState.move)
     return norm
+
+
+def _read_floor(
+    spread: dict[str, float],
+    pool: list[dict[str, float]],
+    read: str,
+    features: tuple[str, ...],
+    share: float = 1.0,
+) -> None:
+    """Raise the spread of each of `features` to the median of the pool's `read` (how finely
+    the readings read them, log units), `share` times that relative error."""
+    reads = [c[read] for c in pool if read in c]
+    if not reads:
+        return
+    least = math.log1p(share * math.expm1(statistics.median(reads)))
+    for feature in features:
+        if feature in spread:
+            spread[feature] = max(spread[feature], least)
 
 
 def learn_cusum(
