@@ -8,24 +8,24 @@ only a few clean cycles each. Healthy noise averages out and does not accumulate
 
 Per clean cycle, each feature is a log ratio to the unit's own median for that local hour
 (pooled with the hours either side), divided by its per-cycle spread (MAD) there, at least
-as wide as the readings resolve it (the meter the on-share, the display the slopes); each
-feature's z is clipped (one door-struck cycle cannot carry an alert: it adds at most
-`_EXCESS` spreads beyond the allowance k, see `CusumModel.clip`; one misread feature cannot
-carry its cycle, see `_CLIP`), the features are weighed into one z, centred on the learning
-days' mean for that hour. The CUSUM adds each cycle's z less the
-drift allowance k and never falls below 0; evidence reaching the decision threshold h says
-the seal leaks. A tooth whose trough fell at a reading phase the recent teeth crowded (a
-sparse probe whose cycle lasts a whole or half number of reading intervals reads the same
-slopes tooth after tooth) repeats their slope error: it adds only the share of a new
-observation it is (`repeat_weight`). Norms are learned per day kind as well: a day with
-meals (busy) and a day without (quiet: a weekend, a holiday; the calendar's `meal_days`) see
-different door habits and kitchen air, so a quiet day's cycles are centred and scaled on the
-quiet days' norms when the learning days held more than `_KIND_DAYS` of that kind (so each
-of them, left out, was scored on its kind's norms too), on the pooled norms otherwise (a unit
-that learned on school days only meets its first weekend; one installed on a Thursday learned
-one weekend).
-Both k and h are the unit's own, from its learning days scored one left-out day at a time
-against the others (so a day's own cycles do not make its baseline):
+as wide as the readings resolve it (the meter the on-share, the display the slopes, the
+readings the run a pull-down is read over); each feature's z is clipped (one door-struck
+cycle cannot carry an alert: it adds at most `_EXCESS` spreads beyond the allowance k, see
+`CusumModel.clip`; one misread feature cannot carry its cycle, see `_CLIP`), the features
+are weighed into one z, centred on the learning days' mean for that hour. The CUSUM adds
+each cycle's z less the drift allowance k and never falls below 0; evidence reaching the
+decision threshold h says the seal leaks. A tooth whose trough fell at a reading phase the
+recent teeth crowded (a sparse probe whose cycle lasts a whole or half number of reading
+intervals reads the same slopes tooth after tooth) repeats their slope error: it adds only
+the share of a new observation it is (`repeat_weight`). Norms are learned per day kind as
+well: a day with meals (busy) and a day without (quiet: a weekend, a holiday; the calendar's
+`meal_days`) see different door habits and kitchen air, so a quiet day's cycles are centred
+and scaled on the quiet days' norms when the learning days held more than `_KIND_DAYS` of
+that kind (so each of them, left out, was scored on its kind's norms too), on the pooled
+norms otherwise (a unit that learned on school days only meets its first weekend; one
+installed on a Thursday learned one weekend). Both k and h are the unit's own, from its
+learning days scored one left-out day at a time against the others (so a day's own cycles do
+not make its baseline):
 
 - k is `_K_SIGMAS` robust spreads of the half-day blocks' mean z on those days, less what
   their cycles' own scatter explains, at least `seal_evidence_k` (`_K_FLOOR` by default):
