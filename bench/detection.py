@@ -15,6 +15,10 @@ cabinet's power and door contact. Figures per family and variant, and summed ove
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a
   leaking unit is healthy until its leak's onset, and its alerts and days before it count
   here), and per severity the leaks detected and hours from onset to the alert;
+- how plainly each leak showed in its unit's data a day after onset (`leak_shows`: its
+  compressor's on-share as read at each report, against the earlier days' spread), and the
+  leaks confirmed within the targets' hours among those shown at `SHOWN_SPREADS` or more:
+  what any rule could be asked to find by then;
 - over-temperature: false alarms per healthy unit-day (defrosts and doors: the true product
   stayed at or below the limit for 2 h before the alarm; target 0), and for compressor
   failures minutes past the due time, twice: after the true food (the plant's product node)
@@ -112,6 +116,7 @@ def _totals(
                 str(sev): summarise_leaks(
                     [d for s in scores for d in s["seal_leaks"][str(sev)]["delays_h"]],
                     [q for s in scores for q in s["seal_leaks"][str(sev)]["onset_quiet"]],
+                    [v for s in scores for v in s["seal_leaks"][str(sev)]["shows_spreads"]],
                 )
                 for sev in SEVERITIES
             },

@@ -16,6 +16,7 @@ temperature alone or with power and door; the seal and over-temperature rules sc
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +33,12 @@ from firmware_sim.families import Family, PlantUnit, draw_units
 
 __all__ = [
     "SEVERITIES",
+    "SHOWN_SPREADS",
     "VARIANTS",
     "Cohort",
     "ColdPlan",
     "build_cohort",
+    "leak_shows",
     "run_variant",
     "score_cohort",
     "summarise_delays",
@@ -56,6 +59,18 @@ FOOD_LOOKBACK_S = 2 * 3600.0  # an alarm is justified by food above the limit th
 # (0.35 and more within 24 h; 0.2 within 72 h with power): the bench counts them for each
 # severity, and apart for the leaks that began on a day without meals.
 TARGET_H = (24, 72)
+# How plainly a leak shows in its unit's own data within a day, a ceiling on what any rule could
+# confirm by then: the compressor's on-share as read at every report (the unit's interval) from
+# `_SHOWN_FROM_H` to `_SHOWN_TO_H` after onset (the leak fully in: it ramps over 12 h,
+# `independent_plant.SealLeak`), against the same clock hours of the earlier days of its kind
+# (school days, or days without meals), in spreads of those days (`leak_shows`). A meter read
+# at every report reads the compressor no better than this, and a bare probe, which infers it,
+# reads it worse: a leak shown at under `SHOWN_SPREADS` is, within 24 h, as plain as an
+# ordinary day's wander, and confirming it by then would alert on healthy units too.
+SHOWN_SPREADS = 3.0
+_SHOWN_FROM_H = 12.0
+_SHOWN_TO_H = 24.0
+_SHOWN_MIN_DAYS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +326,7 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
         delays: list[float | None] = []
         devices: list[str] = []
         quiet: list[bool] = []
+        shows: list[float | None] = []
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
@@ -319,17 +335,53 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
             device = cohort.ids[j]
             devices.append(device)
             quiet.append(_local_weekday(leak.onset_s) >= 5)
+            shows.append(leak_shows(cohort, j))
             early += sum(
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
             found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
             delays.append(None if found is None else (found - onset).total_seconds() / 3600)
-        out[str(severity)] = summarise_leaks(delays, quiet) | {
+        out[str(severity)] = summarise_leaks(delays, quiet, shows) | {
             "alerts_before_onset": early,
             "devices": devices,  # in the order of `delays_h`
         }
     return out
+
+
+def leak_shows(cohort: Cohort, j: int) -> float | None:
+    """How far the leaking unit `j`'s compressor on-share, read at its reporting interval
+    from `_SHOWN_FROM_H` to `_SHOWN_TO_H` after onset, stands above the same clock hours of
+    its earlier days of the same kind (log on-share, in the sample spread of those days; at
+    least the spread of as many readings drawn independently at that share, which a day's
+    readings at drifting phases of the cycle scatter by at most); None where the run ends
+    first or holds fewer than `_SHOWN_MIN_DAYS` such days (`SHOWN_SPREADS`)."""
+    leak, run = cohort.leaks[j], cohort.run
+    step = max(1, round(cohort.units[j].interval_s / DT_S))
+    on = run.compressor[:, j]
+
+    def share(from_s: float) -> tuple[float, int]:
+        a, b = np.searchsorted(run.times, [from_s, from_s + (_SHOWN_TO_H - _SHOWN_FROM_H) * 3600])
+        read = on[a:b:step]
+        return max(float(read.mean()), 0.5 / len(read)), len(read)
+
+    begin = leak.onset_s + _SHOWN_FROM_H * 3600
+    if leak.onset_s + _SHOWN_TO_H * 3600 > cohort.start_s + cohort.days * DAY_S:
+        return None
+    kind = _local_weekday(begin) >= 5
+    earlier = [
+        share(begin - d * DAY_S)[0]
+        for d in range(1, int((begin - cohort.start_s) // DAY_S) + 1)
+        if (_local_weekday(begin - d * DAY_S) >= 5) == kind
+    ]
+    if len(earlier) < _SHOWN_MIN_DAYS:
+        return None
+    now, count = share(begin)
+    logs = np.log(earlier)
+    usual = float(np.mean(earlier))
+    drawn = math.sqrt((1.0 - usual) / (usual * count)) if usual < 1.0 else 0.0
+    spread = max(float(np.std(logs, ddof=1)), drawn, 1e-3)
+    return (math.log(now) - float(np.mean(logs))) / spread
 
 
 def _local_weekday(epoch_s: float) -> int:
@@ -391,17 +443,24 @@ def summarise_delays(delays: list[float | None], unit: str) -> dict[str, Any]:
     return _delays(delays, unit)
 
 
-def summarise_leaks(delays: list[float | None], quiet: list[bool]) -> dict[str, Any]:
+def summarise_leaks(
+    delays: list[float | None], quiet: list[bool], shows: list[float | None]
+) -> dict[str, Any]:
     """`summarise_delays` of the leaks' hours from onset to the first seal alert, with how many
-    came within each of the targets' hours (`TARGET_H`), of all and of the leaks whose onset
-    fell on a day without meals (`quiet`, in the order of `delays`: `onset_quiet`). A leak that
-    begins on a Saturday is judged against norms its school days set, in a quieter kitchen."""
+    came within each of the targets' hours (`TARGET_H`), of all, of the leaks whose onset
+    fell on a day without meals (`quiet`, in the order of `delays`: `onset_quiet`) and of the
+    leaks their units' data showed plainly within a day (`shows`, `leak_shows`: at
+    `SHOWN_SPREADS` or more). A leak that begins on a Saturday is judged against norms its
+    school days set, in a quieter kitchen."""
     within = _within(delays)
     apart = [d for d, q in zip(delays, quiet, strict=True) if q]
+    plain = [d for d, s in zip(delays, shows, strict=True) if s is not None and s >= SHOWN_SPREADS]
     return _delays(delays, "h") | {
         "within_h": within,
         "onset_quiet": list(quiet),
         "quiet_onsets": {"positives": len(apart), "within_h": _within(apart)},
+        "shows_spreads": [None if s is None else round(s, 2) for s in shows],
+        "shown": {"positives": len(plain), "within_h": _within(plain)},
     }
 
 

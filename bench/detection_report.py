@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.detection_cold import SHOWN_SPREADS
+
 __all__ = ["table"]
 
 _COLD_HEAD = (
@@ -94,7 +96,10 @@ def _within_lines(variant: str, leaks: dict[str, dict[str, Any]]) -> list[str]:
         f"leaks confirmed within {hours} of onset, {variant}: "
         + ", ".join(f"{sev} {counts(entry)}" for sev, entry in leaks.items())
         + "; of them begun on a day without meals: "
-        + ", ".join(f"{sev} {counts(entry['quiet_onsets'])}" for sev, entry in leaks.items())
+        + ", ".join(f"{sev} {counts(entry['quiet_onsets'])}" for sev, entry in leaks.items()),
+        f"leaks confirmed within {hours} of onset, {variant}, of those the compressor read at "
+        f"each report showed at {SHOWN_SPREADS:g} day-to-day spreads or more 12-24 h after "
+        "onset: " + ", ".join(f"{sev} {counts(entry['shown'])}" for sev, entry in leaks.items()),
     ]
 
 

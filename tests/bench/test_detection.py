@@ -15,14 +15,17 @@ import pytest
 from alerts import RuleId
 from bench import detection
 from bench.detection_cold import (
+    SHOWN_SPREADS,
     Cohort,
     ColdPlan,
     build_cohort,
     config_of,
     deliveries,
+    leak_shows,
     learning_days,
     run_variant,
     score_cohort,
+    summarise_leaks,
 )
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
 from bench.detection_replay import DEMO_MEALS, SITE, Firing, Replayed, seal_health_summary
@@ -34,10 +37,10 @@ from bench.independent_cabinet import (
     plan_cycles,
     simulate_cabinet,
 )
-from bench.independent_plant import SealLeak
+from bench.independent_plant import SealLeak, run_plant
 from core.clock import utc_from_ms
 from core.records import SealHealthPoint
-from firmware_sim.families import FAMILIES
+from firmware_sim.families import FAMILIES, draw_units
 from ingest.duckdb_alerts import DuckDBAlertStore
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
@@ -220,8 +223,42 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     assert counted == [
         "leaks confirmed within 24 h / 72 h of onset, temp: 0.2 0 / 0 of 1, 0.35 1 / 1 of 1, "
         "0.6 0 / 0 of 1; of them begun on a day without meals: 0.2 0 / 0 of 0, 0.35 1 / 1 of 1, "
-        "0.6 0 / 0 of 0"
+        "0.6 0 / 0 of 0",
+        "leaks confirmed within 24 h / 72 h of onset, temp, of those the compressor read at each "
+        "report showed at 3 day-to-day spreads or more 12-24 h after onset: 0.2 0 / 0 of 0, "
+        "0.35 0 / 0 of 0, 0.6 0 / 0 of 0",  # a 3-day run: too few days before any leak's
     ]
+
+
+def test_a_leak_shows_as_plainly_as_its_units_compressor_reads_it() -> None:
+    # One walk-in read every minute, its leak on the Thursday 06:00 of a run from a Monday:
+    # torn at 0.6, its compressor's on-share read at each report 12-24 h later stands several
+    # of the three earlier days' spreads above theirs (8.3); with no leak at all (severity 0)
+    # it stands within them (1.1). A leak whose day runs past the run's end, or whose kind of
+    # day (here a Sunday, without meals) has too few days before it, shows nothing. The leaks
+    # shown at `SHOWN_SPREADS` or more are counted apart against the targets' hours.
+    plan = ColdPlan(days=6.0, healthy=1, leaky_per_severity=0, failures=0)
+    base = build_cohort(
+        FAMILIES["walk-in cold room"], plan, seed=3, start_s=MONDAY, baseline_days=1
+    )
+    unit = dataclasses.replace(draw_units(FAMILIES["walk-in cold room"], 1, 3)[0], interval_s=60.0)
+    thursday = MONDAY + 3 * 86_400 + 6 * 3600
+
+    def shown(severity: float, onset_s: float = thursday) -> float | None:
+        leak = SealLeak(0, onset_s, severity)
+        run = run_plant([unit], MONDAY, plan.days, 3, leaks=[leak])
+        cohort = dataclasses.replace(
+            base, units=[unit], ids=["w"], role=["leak"], leaks={0: leak}, run=run
+        )
+        return leak_shows(cohort, 0)
+
+    torn, intact = shown(0.6), shown(0.0)
+    assert torn is not None and torn >= SHOWN_SPREADS
+    assert intact is not None and abs(intact) < SHOWN_SPREADS
+    assert shown(0.6, MONDAY + 5 * 86_400 + 6 * 3600) is None  # its day ends after the run
+    assert shown(0.6, MONDAY + 5 * 86_400 - 6 * 3600) is None  # a Sunday: no earlier one
+    summary = summarise_leaks([10.0, 30.0, 5.0], [False] * 3, [torn, torn, intact])
+    assert summary["shown"] == {"positives": 2, "within_h": {"24": 1, "72": 2}}
 
 
 def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert(scored: Cohort) -> None:
