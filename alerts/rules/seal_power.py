@@ -13,7 +13,10 @@ ended in it). A cycle is set aside when a defrost touched it (reported, a
 learned timer, or a heater drawing well above the compressor), when an excursion rule fired in
 it, when it ran far longer than the unit's usual cycle (an off-cycle defrost or a door left
 ajar) or its running readings drew a quarter more or less than the recent cycles' (a heater the
-meter reads as a run), and so is the cycle after it (the recovery). Door-open minutes stay in:
+meter reads as a run), and so is the cycle after it (the recovery). An hour whose plain cycles
+are too few for a value is read from its readings instead, partial cycles included (its loose
+time, `_loose_step`), on the whole cycles' terms (`_loose_offset`); its hours are learned as
+they are judged. Door-open minutes stay in:
 the learning days give the slope of the hour's log on-share on its door-open minutes (least
 squares within each local hour, never negative), and each hour is judged with its door minutes'
 share taken out, so a busy lunch is not a leak. Norms per local hour, spread, drift allowance k
@@ -157,6 +160,10 @@ _MIN_DRAWS = 2  # running readings an hour's draw needs
 _MIN_DRAW_DAYS = 3  # learning days an hour-of-day's draw norm needs
 _STEP_FOLLOW = 0.05  # the reading interval is followed over some 20 readings
 _KEPT_SHIFTS = 6  # hours whose shift is kept (`seal_duty` settles an hour two hours late)
+# The loose time's states after a reading set aside (`_loose_step`): waiting for a run to end
+# outside the set-aside readings, then for the next on-edge; counting.
+_AWAIT_RUN_END, _AWAIT_ON, _LOOSE = 2, 1, 0
+_LOOSE_PAIRS = 12  # learning hours with both whole cycles and loose time (`_loose_offset`)
 # A door contact reports each change at once and its state on a heartbeat of minutes.
 _DOOR_SILENCE_MS = 15 * 60_000  # the learning days (4 by default) and a margin
 
@@ -173,6 +180,10 @@ class PowerHour:
     draws: int = 0
     air_c: float = 0.0  # summed air readings of the hour
     airs: int = 0
+    # the hour's metered time read reading by reading, outside defrosts, excursions and
+    # their recovery runs, partial cycles included (`_loose_step`)
+    loose_ms: int = 0
+    loose_on_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -190,6 +201,9 @@ class PowerModel:
     # a day's common shift from the norms, from the school days and the kitchen
     # (`_quiet_offsets`)
     day_spread: float = 0.0
+    # the whole cycles' log on-share over the loose time's (`_loose_offset`); None: hours
+    # are read from whole cycles only
+    loose_offset: float | None = None
 
 
 @dataclass(slots=True)
@@ -204,6 +218,8 @@ class PowerState:
     cycle_draws: int = 0
     tainted: bool = False  # a defrost or an excursion touched the current cycle
     skip_next: bool = False  # the cycle after a tainted one is its recovery
+    last_aside: bool = True  # the last reading was set aside (`_loose_step`)
+    loose_wait: int = 2  # `_AWAIT_RUN_END`, `_AWAIT_ON` or `_LOOSE` (`_loose_step`)
     usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
     recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
     recent_on_ms: list[int] = field(default_factory=list)  # and their metered on-times
@@ -248,9 +264,11 @@ def power_reading(
     step = ts - last_ms if last_ms is not None else 0
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
         st.cycle_from_ms, st.cycle_on_ms, st.tainted = None, 0, True
+        st.loose_wait = _AWAIT_RUN_END
     else:
         st.step_ms = step if st.step_ms is None else st.step_ms + _STEP_FOLLOW * (step - st.step_ms)
         st.cycle_on_ms += step if last_on else 0
+        _loose_step(st, step, last_on, on, set_aside or _other_draw(st, on, power))
         if on and not last_on:
             _close_cycle(st, ts)
     if on and power is not None and not set_aside:
@@ -258,6 +276,36 @@ def power_reading(
         st.cycle_draws += 1
     st.tainted = st.tainted or set_aside
     st.last_ms, st.last_on = ts, on
+
+
+def _loose_step(st: PowerState, step: int, last_on: bool, on: bool, aside: bool) -> None:
+    """The step from the last reading goes to the hour's loose time (`PowerHour.loose_ms`)
+    once the cabinet is its own again: after a reading set aside, from the first on-edge
+    that follows a run ending outside the set-aside readings (the recovery run after a
+    defrost or an excursion, and its rest, stay out, as `skip_next` keeps the recovery
+    cycle out). Read so, an hour needs no whole cycle: a unit whose cycles a leak has
+    lengthened past the spacing of its defrosts has few cycles left that touch none (a
+    held-out old unit with six heater defrosts a day, its learned timer's windows some
+    100 min of every 4 h: its cycles grew from 20 to 65-175 min under a 0.6 leak, and from
+    07:00 to 15:00 of the day after onset none was plain)."""
+    if aside:
+        st.loose_wait = _AWAIT_RUN_END
+    elif not st.last_aside:
+        if st.loose_wait == _LOOSE and st.hour is not None:
+            st.hour.loose_ms += step
+            st.hour.loose_on_ms += step if last_on else 0
+        elif st.loose_wait == _AWAIT_RUN_END and last_on and not on:
+            st.loose_wait = _AWAIT_ON
+        elif st.loose_wait == _AWAIT_ON and on and not last_on:
+            st.loose_wait = _LOOSE
+    st.last_aside = aside
+
+
+def _other_draw(st: PowerState, on: bool, power: float | None) -> bool:
+    """A running reading at another draw than the recent cycles' (see `_OTHER_DRAW`)."""
+    if not on or power is None or power <= 0 or len(st.recent_w) < _MIN_RECENT:
+        return False
+    return abs(math.log(power / statistics.median(st.recent_w))) > _OTHER_DRAW
 
 
 def _door(st: PowerState, ts: int, door: bool | None, max_step_ms: int) -> None:
@@ -351,7 +399,9 @@ def _follow_quiet(st: PowerState, model: PowerModel, ended: PowerHour) -> None:
         return
     if not st.quiet_seen:
         return
-    offsets = _quiet_offsets(st.quiet_seen, model.duty, model.door_slope, model.day_spread)
+    offsets = _quiet_offsets(
+        st.quiet_seen, model.duty, model.door_slope, model.loose_offset, model.day_spread
+    )
     st.quiet_seen = []
     if offsets is not None:
         model.quiet, model.quiet_learned = offsets, True
@@ -371,30 +421,70 @@ def _ran_through(st: PowerState, start_ms: int) -> bool:
     )
 
 
-def _features(hour: PowerHour, slope: float) -> HourFeatures:
-    """The hour as `seal_duty` reads it: its cycles' on-share with the door's share taken out
-    (`hour_duty` needs 30 min of cycles)."""
+def _features(hour: PowerHour, slope: float, loose: float | None) -> HourFeatures:
+    """The hour as `seal_duty` reads it: its metered on-share (`_metered`) with the door's
+    share taken out (`hour_duty` needs 30 min of cycles)."""
     features = HourFeatures(hour.start_ms, hour.hour, hour.quiet)
-    if hour.cycle_ms:
-        duty = max(hour.on_ms / hour.cycle_ms, _DUTY_FLOOR)
+    metered_ms, on_ms, offset = _metered(hour, loose)
+    if metered_ms:
+        duty = max(on_ms / metered_ms * math.exp(offset), _DUTY_FLOOR)
         adjusted = min(1.0, duty * math.exp(-slope * hour.door_ms / _MINUTE_MS))
-        features.clean_ms = hour.cycle_ms
-        features.clean_on_ms = round(adjusted * hour.cycle_ms)
+        features.clean_ms = metered_ms
+        features.clean_on_ms = round(adjusted * metered_ms)
     return features
+
+
+def _metered(hour: PowerHour, loose: float | None) -> tuple[int, int, float]:
+    """The hour's metered time, on-time and log offset to the cycles' terms: its whole plain
+    cycles' where they are enough for a value (`hour_duty`), else its loose time's
+    (`_loose_step`) where that is longer, raised by `loose` (`_loose_offset`; None: the
+    loose time is not read)."""
+    cycled = _cycled(hour)
+    if loose is not None and hour_duty(cycled) is None and hour.loose_ms > hour.cycle_ms:
+        return hour.loose_ms, hour.loose_on_ms, loose
+    return hour.cycle_ms, hour.on_ms, 0.0
+
+
+def _cycled(hour: PowerHour) -> HourFeatures:
+    features = HourFeatures(hour.start_ms, hour.hour, hour.quiet)
+    features.clean_ms, features.clean_on_ms = hour.cycle_ms, hour.on_ms
+    return features
+
+
+def _loose_offset(history: list[PowerHour]) -> float | None:
+    """The log on-share of the whole cycles over the loose time's, the median over the hours
+    that give both (`hour_duty`); None for fewer than `_LOOSE_PAIRS`. A meter that reads
+    the compressor's run as one reading misses some runs whole, and the cycles that hold
+    them are set aside as long: its cycles' share sits above its readings' (see
+    `_LONG_UNRESOLVED`), and the norms hold the cycles'. A meter that resolves its runs
+    reads both alike."""
+    pairs = []
+    for hour in history:
+        cycled = hour_duty(_cycled(hour))
+        loose = hour_duty(_features(_loose_only(hour), 0.0, 0.0))
+        if cycled is not None and loose is not None:
+            pairs.append(math.log(max(cycled, _DUTY_FLOOR)) - math.log(max(loose, _DUTY_FLOOR)))
+    return statistics.median(pairs) if len(pairs) >= _LOOSE_PAIRS else None
+
+
+def _loose_only(hour: PowerHour) -> PowerHour:
+    return PowerHour(
+        hour.start_ms, hour.hour, hour.quiet, loose_ms=hour.loose_ms, loose_on_ms=hour.loose_on_ms
+    )
 
 
 def metered_hours(st: PowerState) -> set[int]:
     """The starts of the kept hours whose whole cycles give an on-share (`hour_duty`: 30 min
     of them), which this stream learns from and judges, busy hours included."""
-    return {h.start_ms for h in st.history if hour_duty(_features(h, 0.0)) is not None}
+    return {h.start_ms for h in st.history if hour_duty(_features(h, 0.0, 0.0)) is not None}
 
 
 def power_hour_value(hour: PowerHour, model: PowerModel) -> float | None:
     """The hour's door-adjusted on-share, None for too few cycles."""
-    return hour_duty(_features(hour, model.door_slope))
+    return hour_duty(_features(hour, model.door_slope, model.loose_offset))
 
 
-def _door_slope(history: list[PowerHour], duty: DutyModel) -> float:
+def _door_slope(history: list[PowerHour], duty: DutyModel, loose: float | None) -> float:
     """Least-squares slope of the hours' log on-share on their door-open minutes, never
     negative (an open door adds load, it never takes any away).
 
@@ -410,7 +500,7 @@ def _door_slope(history: list[PowerHour], duty: DutyModel) -> float:
     tuning-family reach-in whose busy hours also run warm."""
     found: list[tuple[int, float, float]] = []
     for hour in history:
-        value, norm = hour_duty(_features(hour, 0.0)), duty.hours.get(hour.hour)
+        value, norm = hour_duty(_features(hour, 0.0, loose)), duty.hours.get(hour.hour)
         if value is not None and norm is not None:
             found.append((hour.hour, hour.door_ms / _MINUTE_MS, math.log(value) - norm.center))
     by_hour: dict[int, list[float]] = {}
@@ -477,15 +567,19 @@ def learn_power(
     read with the kitchen's shift taken out of the hours (`learning_shifts`)."""
     limits = EvidenceLimits(limits.k_floor, _H_SCALE * limits.h_floor)
     shifts = learning_shifts(history)
+    loose = _loose_offset(history)
     raw = learn_duty(
-        [_features(h, 0.0) for h in history], limits, counted=counted, explained=shifts
+        [_features(h, 0.0, loose) for h in history], limits, counted=counted, explained=shifts
     )
     if raw is None:
         return None
-    slope = _door_slope(history, raw)
+    slope = _door_slope(history, raw, loose)
     duty = (
         learn_duty(
-            [_features(h, slope) for h in history], limits, counted=counted, explained=shifts
+            [_features(h, slope, loose) for h in history],
+            limits,
+            counted=counted,
+            explained=shifts,
         )
         if slope
         else raw
@@ -494,10 +588,10 @@ def learn_power(
         return None
     gap = _kitchen_gap(history)
     spread = max(
-        _day_spread(_day_medians(history, duty, slope)),
+        _day_spread(_day_medians(history, duty, slope, loose)),
         _KITCHEN_DAY_K / gap if gap is not None else 0.0,
     )
-    offsets = _quiet_offsets(quiet or [], duty, slope, spread)
+    offsets = _quiet_offsets(quiet or [], duty, slope, loose, spread)
     return PowerModel(
         duty,
         slope,
@@ -506,11 +600,16 @@ def learn_power(
         offsets or {},
         offsets is not None,
         spread,
+        loose,
     )
 
 
 def _quiet_offsets(
-    quiet: list[PowerHour], duty: DutyModel, slope: float, school_spread: float
+    quiet: list[PowerHour],
+    duty: DutyModel,
+    slope: float,
+    loose: float | None,
+    school_spread: float,
 ) -> dict[int, float] | None:
     """Per local hour, how far below the school days' norm the learning days without meals
     ran (log on-share): the median of their hours' residuals pooled over the hours either
@@ -533,9 +632,9 @@ def _quiet_offsets(
     metered 0.30-0.33 on its Saturday against norms of 0.34-0.36 (its true on-share had
     gone from 0.30-0.37 the weekend before to 0.38-0.44)."""
     by_hour: dict[int, list[float]] = {h: [] for h in range(24)}
-    for hour, residuals in _residuals(quiet, duty, slope).items():
+    for hour, residuals in _residuals(quiet, duty, slope, loose).items():
         by_hour[hour].extend(residuals)
-    days = _day_medians(quiet, duty, slope)
+    days = _day_medians(quiet, duty, slope, loose)
     if len(days) < _QUIET_DAYS:
         return None
     shared = max(_day_spread(days), school_spread) ** 2 / len(days)
@@ -551,17 +650,21 @@ def _quiet_offsets(
     return offsets
 
 
-def _residuals(hours: list[PowerHour], duty: DutyModel, slope: float) -> dict[int, list[float]]:
+def _residuals(
+    hours: list[PowerHour], duty: DutyModel, slope: float, loose: float | None
+) -> dict[int, list[float]]:
     """Per local hour, the hours' log on-share less its school-day norm."""
     out: dict[int, list[float]] = {}
     for ended in hours:
-        value, norm = hour_duty(_features(ended, slope)), duty.hours.get(ended.hour)
+        value, norm = hour_duty(_features(ended, slope, loose)), duty.hours.get(ended.hour)
         if value is not None and norm is not None:
             out.setdefault(ended.hour, []).append(math.log(value) - norm.center)
     return out
 
 
-def _day_medians(hours: list[PowerHour], duty: DutyModel, slope: float) -> list[float]:
+def _day_medians(
+    hours: list[PowerHour], duty: DutyModel, slope: float, loose: float | None
+) -> list[float]:
     """Per local day, the median of its hours' residuals (`_residuals`)."""
     by_day: dict[int, list[PowerHour]] = {}
     for ended in hours:
@@ -570,7 +673,7 @@ def _day_medians(hours: list[PowerHour], duty: DutyModel, slope: float) -> list[
         )
     medians = []
     for day in by_day.values():
-        residuals = [r for values in _residuals(day, duty, slope).values() for r in values]
+        residuals = [r for values in _residuals(day, duty, slope, loose).values() for r in values]
         if residuals:
             medians.append(statistics.median(residuals))
     return medians
@@ -638,6 +741,6 @@ def score_power_hour(st: PowerState, hour: PowerHour) -> None:
     if value is not None and hour.quiet:
         value *= math.exp(-model.quiet.get(hour.hour, 0.0))
     if value is not None and norm is not None:
-        resolution = reading_resolution(st.step_ms, hour.on_ms)
+        resolution = reading_resolution(st.step_ms, _metered(hour, model.loose_offset)[1])
         z, move = score_hour(value * math.exp(-shift), norm, resolution)
         st.cusum.add(z, move, model.duty.threshold)
