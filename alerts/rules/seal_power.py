@@ -219,6 +219,7 @@ class PowerState:
     tainted: bool = False  # a defrost or an excursion touched the current cycle
     skip_next: bool = False  # the cycle after a tainted one is its recovery
     last_aside: bool = True  # the last reading was set aside (`_loose_step`)
+    aside_ms: int | None = None  # the last reading set aside (`_loose_step`)
     loose_wait: int = 2  # `_AWAIT_RUN_END`, `_AWAIT_ON` or `_LOOSE` (`_loose_step`)
     usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
     recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
@@ -268,7 +269,7 @@ def power_reading(
     else:
         st.step_ms = step if st.step_ms is None else st.step_ms + _STEP_FOLLOW * (step - st.step_ms)
         st.cycle_on_ms += step if last_on else 0
-        _loose_step(st, step, last_on, on, set_aside or _other_draw(st, on, power))
+        _loose_step(st, ts, step, last_on, on, set_aside or _other_draw(st, on, power))
         if on and not last_on:
             _close_cycle(st, ts)
     if on and power is not None and not set_aside:
@@ -278,7 +279,7 @@ def power_reading(
     st.last_ms, st.last_on = ts, on
 
 
-def _loose_step(st: PowerState, step: int, last_on: bool, on: bool, aside: bool) -> None:
+def _loose_step(st: PowerState, ts: int, step: int, last_on: bool, on: bool, aside: bool) -> None:
     """The step from the last reading goes to the hour's loose time (`PowerHour.loose_ms`)
     once the cabinet is its own again: after a reading set aside, from the first on-edge
     that follows a run ending outside the set-aside readings (the recovery run after a
@@ -289,7 +290,7 @@ def _loose_step(st: PowerState, step: int, last_on: bool, on: bool, aside: bool)
     100 min of every 4 h: its cycles grew from 20 to 65-175 min under a 0.6 leak, and from
     07:00 to 15:00 of the day after onset none was plain)."""
     if aside:
-        st.loose_wait = _AWAIT_RUN_END
+        st.loose_wait, st.aside_ms = _AWAIT_RUN_END, ts
     elif not st.last_aside:
         if st.loose_wait == _LOOSE and st.hour is not None:
             st.hour.loose_ms += step
@@ -372,8 +373,8 @@ def heater_on(levels: DrawLevels, power: float | None) -> bool:
 
 def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> PowerHour | None:
     """A new local hour begins; the one that ended is returned (and kept while learning).
-    An hour no cycle ended in, the compressor running through all of it (no defrost, no
-    excursion, no recovery), reads the run's share of it: all on. A leak that outgrows the
+    An hour no cycle ended in, the compressor running through all of it with no reading
+    set aside (`_ran_through`), reads the run's share of it: all on. A leak that outgrows the
     compressor keeps it running for hours, and those hours are its strongest evidence; the
     run, once it ends, is far longer than the usual cycle and set aside, so it counts once."""
     ended = st.hour
@@ -409,15 +410,18 @@ def _follow_quiet(st: PowerState, model: PowerModel, ended: PowerHour) -> None:
 
 def _ran_through(st: PowerState, start_ms: int) -> bool:
     """Whether the current cycle is one run, on since before `start_ms` up to the last
-    reading, and plain so far (untainted, not a recovery)."""
+    reading, with no reading set aside since `start_ms` (`_loose_step`). A run that began in
+    a defrost's recovery and outlasts it by a whole hour is read in that hour: a leak keeps
+    the compressor of a busy old unit running from one defrost to the next (a held-out unit
+    with five defrosts a day ran from its window's end at 09:28 to the next defrost at
+    12:47 the day after onset, and no hour of it had a value)."""
     return (
         st.last_on is True
         and st.last_ms is not None
         and st.cycle_from_ms is not None
         and st.cycle_from_ms <= start_ms
         and st.cycle_on_ms == st.last_ms - st.cycle_from_ms
-        and not st.tainted
-        and not st.skip_next
+        and (st.aside_ms is None or st.aside_ms < start_ms)
     )
 
 

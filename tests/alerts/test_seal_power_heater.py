@@ -166,9 +166,10 @@ def test_a_fridge_has_more_of_its_on_share_explained_by_the_same_draw() -> None:
     assert shifts[-20.0] == pytest.approx(3.72 * math.log(1.02), rel=0.01)
 
 
-def _through(set_aside_from: int | None = None) -> list[tuple[int, int]]:
+def _through(set_aside_from: int | None = None, set_aside_to: int = 250) -> list[tuple[int, int]]:
     """Five hours read every minute: cycles of 15 min, 4 on; the compressor on from minute
-    110 to 250 (a leak it cannot keep up with, a door wedged open); cycles again after."""
+    110 to 250 (a leak it cannot keep up with, a door wedged open); cycles again after. The
+    readings from `set_aside_from` to `set_aside_to` are set aside."""
     st = PowerState()
     roll_power_hour(st, 0, 0, False)
     kept: list[tuple[int, int]] = []
@@ -179,7 +180,7 @@ def _through(set_aside_from: int | None = None) -> list[tuple[int, int]]:
             assert hour is not None
             kept.append((hour.cycle_ms // MINUTE_MS, hour.on_ms // MINUTE_MS))
         on = 110 <= m < 250 or (m < 110 and m % 15 < 4) or (m >= 250 and (m - 250) % 15 >= 11)
-        aside = set_aside_from is not None and m >= set_aside_from and m < 250
+        aside = set_aside_from is not None and set_aside_from <= m < set_aside_to
         power_reading(st, at, on, False, aside, 2 * MINUTE_MS, 440.0 if on else 10.0, 3.0)
     return kept
 
@@ -193,6 +194,12 @@ def test_an_hour_the_compressor_ran_through_reads_all_on() -> None:
 
 def test_a_run_a_defrost_or_an_excursion_touched_does_not() -> None:
     assert _through(set_aside_from=130) == [(30, 8), (65, 20), (0, 0), (0, 0)]
+
+
+def test_a_run_begun_in_a_defrost_reads_the_whole_hours_after_it() -> None:
+    """A defrost holds minutes 110-124, and the run it began goes on to 250: hour 2 held
+    readings set aside, hour 3 none, and reads all on."""
+    assert _through(set_aside_from=110, set_aside_to=125) == [(30, 8), (65, 20), (0, 0), (59, 59)]
 
 
 def test_the_kitchens_share_comes_out_of_a_cycles_features() -> None:
