@@ -50,6 +50,9 @@ _SPELLS_KEPT = 24
 _RECOVERY_JUDGED_AFTER_MS = 6 * MINUTE_MS
 _RECOVERY_RISE_C = 1.0
 _INTERVALS_AGREEING = 3
+# A learned timer whose last defrost on the period came within this many periods still holds
+# against a shorter period read from spells between its defrosts (`_grid_holds`).
+_GRID_HELD = 2
 
 
 @dataclass(slots=True)
@@ -206,10 +209,28 @@ class Disturbances:
         typical = statistics.median(intervals)
         agreeing = [i for i in intervals if abs(i - typical) <= self._tolerance * typical]
         low, high = self._period_range
+        if self._grid_holds(start, typical):
+            return
         if len(agreeing) >= _INTERVALS_AGREEING and low <= typical <= high:
             if learned.period_ms is None:
                 learned.anchor_ms = start
             learned.period_ms = int(statistics.median(agreeing))
+
+    def _grid_holds(self, start: int, typical: float) -> bool:
+        """Whether the learned timer still holds against a shorter `typical` interval: its
+        last defrost on the period (the anchor) came within `_GRID_HELD` periods of `start`.
+        A timer does not shorten its period on its own; spells between its defrosts do (a
+        busy morning's doors, a leak's slow pull-downs): a held-out old unit's 4.8-h timer
+        was re-learned as 2.4 h from a school morning's spells, and its windows, each keeping
+        the seal rule's clean cycles out, came twice as often. A timer set to a period that
+        does not divide the old one leaves the old times empty and is learned anew; one set
+        to twice as many defrosts keeps its old period, and the defrosts between are told by
+        their signature, as a drifting timer's are."""
+        learned = self.state.learned
+        period, anchor = learned.period_ms, learned.anchor_ms
+        if period is None or anchor is None or typical >= period * (1 - self._tolerance):
+            return False
+        return start - anchor <= _GRID_HELD * period
 
     def _on_period(self, start: int) -> bool:
         learned = self.state.learned
