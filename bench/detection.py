@@ -18,7 +18,9 @@ cabinet's power and door contact. Figures per family and variant, and summed ove
 - how plainly each leak showed in its unit's data a day after onset (`leak_shows`: its
   compressor's on-share as read at each report, against the earlier days' spread), and the
   leaks confirmed within the targets' hours among those shown at `SHOWN_SPREADS` or more:
-  what any rule could be asked to find by then;
+  what any rule could be asked to find by then; and apart, the leaks whose reports read their
+  compressor's cycle `READ_CYCLE` times or more (`leak_readings`): a bare probe read more
+  sparsely draws no sawtooth to read a leak from;
 - over-temperature: false alarms per healthy unit-day (defrosts and doors: the true product
   stayed at or below the limit for 2 h before the alarm; target 0), and for compressor
   failures minutes past the due time, twice: after the true food (the plant's product node)
@@ -117,6 +119,7 @@ def _totals(
                     [d for s in scores for d in s["seal_leaks"][str(sev)]["delays_h"]],
                     [q for s in scores for q in s["seal_leaks"][str(sev)]["onset_quiet"]],
                     [v for s in scores for v in s["seal_leaks"][str(sev)]["shows_spreads"]],
+                    [v for s in scores for v in s["seal_leaks"][str(sev)]["readings_per_cycle"]],
                 )
                 for sev in SEVERITIES
             },

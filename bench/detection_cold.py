@@ -32,12 +32,14 @@ from core.config import SiteConfig
 from firmware_sim.families import Family, PlantUnit, draw_units
 
 __all__ = [
+    "READ_CYCLE",
     "SEVERITIES",
     "SHOWN_SPREADS",
     "VARIANTS",
     "Cohort",
     "ColdPlan",
     "build_cohort",
+    "leak_readings",
     "leak_shows",
     "run_variant",
     "score_cohort",
@@ -68,6 +70,14 @@ TARGET_H = (24, 72)
 # reads it worse: a leak shown at under `SHOWN_SPREADS` is, within 24 h, as plain as an
 # ordinary day's wander, and confirming it by then would alert on healthy units too.
 SHOWN_SPREADS = 3.0
+# How finely the readings cut a leak's compressor cycle, a second ceiling, on the sawtooth a
+# bare probe draws: its cycle's period over the unit's reporting interval, the shorter of the
+# day before onset and `_SHOWN_FROM_H` to `_SHOWN_TO_H` after (`leak_readings`). Read fewer
+# than `READ_CYCLE` times a cycle, each half of a tooth holds a reading or two: no slope or
+# turn is read, and under two a cycle the sawtooth folds onto a longer alias (a 5-min probe on
+# an 8.3-min cycle reads a 12.6-min one, and a leak that takes it to 12.2 min moves no
+# folded period); the on-share such a probe reads barely moves with the load.
+READ_CYCLE = 4.0
 _SHOWN_FROM_H = 12.0
 _SHOWN_TO_H = 24.0
 _SHOWN_MIN_DAYS = 3
@@ -327,6 +337,7 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
         devices: list[str] = []
         quiet: list[bool] = []
         shows: list[float | None] = []
+        readings: list[float | None] = []
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
@@ -336,13 +347,14 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
             devices.append(device)
             quiet.append(_local_weekday(leak.onset_s) >= 5)
             shows.append(leak_shows(cohort, j))
+            readings.append(leak_readings(cohort, j))
             early += sum(
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
             found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
             delays.append(None if found is None else (found - onset).total_seconds() / 3600)
-        out[str(severity)] = summarise_leaks(delays, quiet, shows) | {
+        out[str(severity)] = summarise_leaks(delays, quiet, shows, readings) | {
             "alerts_before_onset": early,
             "devices": devices,  # in the order of `delays_h`
         }
@@ -382,6 +394,31 @@ def leak_shows(cohort: Cohort, j: int) -> float | None:
     drawn = math.sqrt((1.0 - usual) / (usual * count)) if usual < 1.0 else 0.0
     spread = max(float(np.std(logs, ddof=1)), drawn, 1e-3)
     return (math.log(now) - float(np.mean(logs))) / spread
+
+
+def leak_readings(cohort: Cohort, j: int) -> float | None:
+    """How many readings the leaking unit `j`'s reports take of its compressor's cycle: the
+    median period between compressor starts, the shorter of the day before onset and
+    `_SHOWN_FROM_H` to `_SHOWN_TO_H` after it, over its reporting interval; None where either
+    span holds fewer than three starts or the run ends first (`READ_CYCLE`)."""
+    leak, run = cohort.leaks[j], cohort.run
+    if leak.onset_s + _SHOWN_TO_H * 3600 > cohort.start_s + cohort.days * DAY_S:
+        return None
+    on = run.compressor[:, j]
+
+    def period_s(from_s: float, to_s: float) -> float | None:
+        a, b = np.searchsorted(run.times, [from_s, to_s])
+        seg = on[a:b]
+        starts = np.flatnonzero(seg[1:] & ~seg[:-1])
+        if len(starts) < 3:
+            return None
+        return float(np.median(np.diff(starts))) * DT_S
+
+    before = period_s(leak.onset_s - DAY_S, leak.onset_s)
+    after = period_s(leak.onset_s + _SHOWN_FROM_H * 3600, leak.onset_s + _SHOWN_TO_H * 3600)
+    if before is None or after is None:
+        return None
+    return min(before, after) / cohort.units[j].interval_s
 
 
 def _local_weekday(epoch_s: float) -> int:
@@ -444,23 +481,31 @@ def summarise_delays(delays: list[float | None], unit: str) -> dict[str, Any]:
 
 
 def summarise_leaks(
-    delays: list[float | None], quiet: list[bool], shows: list[float | None]
+    delays: list[float | None],
+    quiet: list[bool],
+    shows: list[float | None],
+    readings: list[float | None] | None = None,
 ) -> dict[str, Any]:
     """`summarise_delays` of the leaks' hours from onset to the first seal alert, with how many
     came within each of the targets' hours (`TARGET_H`), of all, of the leaks whose onset
-    fell on a day without meals (`quiet`, in the order of `delays`: `onset_quiet`) and of the
+    fell on a day without meals (`quiet`, in the order of `delays`: `onset_quiet`), of the
     leaks their units' data showed plainly within a day (`shows`, `leak_shows`: at
-    `SHOWN_SPREADS` or more). A leak that begins on a Saturday is judged against norms its
-    school days set, in a quieter kitchen."""
+    `SHOWN_SPREADS` or more) and of those whose reports read their cycle finely enough for
+    its sawtooth (`readings`, `leak_readings`: `READ_CYCLE` times or more). A leak that
+    begins on a Saturday is judged against norms its school days set, in a quieter kitchen."""
     within = _within(delays)
     apart = [d for d, q in zip(delays, quiet, strict=True) if q]
     plain = [d for d, s in zip(delays, shows, strict=True) if s is not None and s >= SHOWN_SPREADS]
+    reads = readings if readings is not None else [None] * len(delays)
+    fine = [d for d, r in zip(delays, reads, strict=True) if r is not None and r >= READ_CYCLE]
     return _delays(delays, "h") | {
         "within_h": within,
         "onset_quiet": list(quiet),
         "quiet_onsets": {"positives": len(apart), "within_h": _within(apart)},
         "shows_spreads": [None if s is None else round(s, 2) for s in shows],
         "shown": {"positives": len(plain), "within_h": _within(plain)},
+        "readings_per_cycle": [None if r is None else round(r, 1) for r in reads],
+        "read_finely": {"positives": len(fine), "within_h": _within(fine)},
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.detection_cold import SHOWN_SPREADS
+from bench.detection_cold import READ_CYCLE, SHOWN_SPREADS
 
 __all__ = ["table"]
 
@@ -100,6 +100,9 @@ def _within_lines(variant: str, leaks: dict[str, dict[str, Any]]) -> list[str]:
         f"leaks confirmed within {hours} of onset, {variant}, of those the compressor read at "
         f"each report showed at {SHOWN_SPREADS:g} day-to-day spreads or more 12-24 h after "
         "onset: " + ", ".join(f"{sev} {counts(entry['shown'])}" for sev, entry in leaks.items()),
+        f"leaks confirmed within {hours} of onset, {variant}, of those whose reports read the "
+        f"compressor's cycle {READ_CYCLE:g} times or more: "
+        + ", ".join(f"{sev} {counts(entry['read_finely'])}" for sev, entry in leaks.items()),
     ]
 
 

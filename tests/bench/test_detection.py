@@ -15,12 +15,14 @@ import pytest
 from alerts import RuleId
 from bench import detection
 from bench.detection_cold import (
+    READ_CYCLE,
     SHOWN_SPREADS,
     Cohort,
     ColdPlan,
     build_cohort,
     config_of,
     deliveries,
+    leak_readings,
     leak_shows,
     learning_days,
     run_variant,
@@ -227,6 +229,8 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
         "leaks confirmed within 24 h / 72 h of onset, temp, of those the compressor read at each "
         "report showed at 3 day-to-day spreads or more 12-24 h after onset: 0.2 0 / 0 of 0, "
         "0.35 0 / 0 of 0, 0.6 0 / 0 of 0",  # a 3-day run: too few days before any leak's
+        "leaks confirmed within 24 h / 72 h of onset, temp, of those whose reports read the "
+        "compressor's cycle 4 times or more: 0.2 0 / 0 of 1, 0.35 0 / 0 of 0, 0.6 0 / 0 of 1",
     ]
 
 
@@ -259,6 +263,35 @@ def test_a_leak_shows_as_plainly_as_its_units_compressor_reads_it() -> None:
     assert shown(0.6, MONDAY + 5 * 86_400 - 6 * 3600) is None  # a Sunday: no earlier one
     summary = summarise_leaks([10.0, 30.0, 5.0], [False] * 3, [torn, torn, intact])
     assert summary["shown"] == {"positives": 2, "within_h": {"24": 1, "72": 2}}
+
+
+def test_a_leak_is_counted_apart_where_its_reports_read_its_cycle_finely() -> None:
+    # A glass-door merchandiser's compressor cycles every 13 min or so: read every minute,
+    # each cycle holds a dozen readings; read every 5 min (a Tasmota's default), under three,
+    # a reading or two a half. A leak whose day runs past the run's end is not read. Only the
+    # finely read leaks are counted apart against the targets' hours.
+    plan = ColdPlan(days=6.0, healthy=1, leaky_per_severity=0, failures=0)
+    family = FAMILIES["glass-door merchandiser"]
+    base = build_cohort(family, plan, seed=1, start_s=MONDAY, baseline_days=1)
+    thursday = MONDAY + 3 * 86_400 + 6 * 3600
+
+    def readings(interval_s: float, onset_s: float = thursday) -> float | None:
+        unit = dataclasses.replace(draw_units(family, 1, 1)[0], interval_s=interval_s)
+        leak = SealLeak(0, onset_s, 0.6)
+        run = run_plant([unit], MONDAY, plan.days, 1, leaks=[leak])
+        cohort = dataclasses.replace(
+            base, units=[unit], ids=["g"], role=["leak"], leaks={0: leak}, run=run
+        )
+        return leak_readings(cohort, 0)
+
+    fine, sparse = readings(60.0), readings(300.0)
+    assert fine is not None and fine >= READ_CYCLE
+    assert sparse is not None and sparse < READ_CYCLE
+    assert fine == pytest.approx(5 * sparse)  # the same cycle, read 5 times as often
+    assert readings(60.0, MONDAY + 5 * 86_400 + 6 * 3600) is None  # its day ends after the run
+    summary = summarise_leaks([10.0, 30.0], [False] * 2, [None, None], [fine, sparse])
+    assert summary["read_finely"] == {"positives": 1, "within_h": {"24": 1, "72": 1}}
+    assert summary["readings_per_cycle"] == [round(fine, 1), round(sparse, 1)]
 
 
 def test_the_score_names_the_healthy_unit_closest_to_a_seal_alert(scored: Cohort) -> None:
