@@ -42,7 +42,7 @@ from bench.independent_cabinet import (
 from bench.independent_plant import SealLeak, run_plant
 from core.clock import utc_from_ms
 from core.records import SealHealthPoint
-from firmware_sim.families import FAMILIES, draw_units
+from firmware_sim.families import FAMILIES, PlantUnit, draw_units
 from ingest.duckdb_alerts import DuckDBAlertStore
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai
@@ -234,6 +234,14 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     ]
 
 
+def one_leak(base: Cohort, unit: PlantUnit, leak: SealLeak, seed: int) -> Cohort:
+    """`base` (its plan's days from MONDAY) holding `unit` alone, with `leak`."""
+    run = run_plant([unit], MONDAY, base.days, seed, leaks=[leak])
+    return dataclasses.replace(
+        base, units=[unit], ids=["u"], role=["leak"], leaks={0: leak}, run=run
+    )
+
+
 def test_a_leak_shows_as_plainly_as_its_units_compressor_reads_it() -> None:
     # One walk-in read every minute, its leak on the Thursday 06:00 of a run from a Monday:
     # torn at 0.6, its compressor's on-share read at each report 12-24 h later stands several
@@ -249,12 +257,7 @@ def test_a_leak_shows_as_plainly_as_its_units_compressor_reads_it() -> None:
     thursday = MONDAY + 3 * 86_400 + 6 * 3600
 
     def shown(severity: float, onset_s: float = thursday) -> float | None:
-        leak = SealLeak(0, onset_s, severity)
-        run = run_plant([unit], MONDAY, plan.days, 3, leaks=[leak])
-        cohort = dataclasses.replace(
-            base, units=[unit], ids=["w"], role=["leak"], leaks={0: leak}, run=run
-        )
-        return leak_shows(cohort, 0)
+        return leak_shows(one_leak(base, unit, SealLeak(0, onset_s, severity), seed=3), 0)
 
     torn, intact = shown(0.6), shown(0.0)
     assert torn is not None and torn >= SHOWN_SPREADS
@@ -277,12 +280,7 @@ def test_a_leak_is_counted_apart_where_its_reports_read_its_cycle_finely() -> No
 
     def readings(interval_s: float, onset_s: float = thursday) -> float | None:
         unit = dataclasses.replace(draw_units(family, 1, 1)[0], interval_s=interval_s)
-        leak = SealLeak(0, onset_s, 0.6)
-        run = run_plant([unit], MONDAY, plan.days, 1, leaks=[leak])
-        cohort = dataclasses.replace(
-            base, units=[unit], ids=["g"], role=["leak"], leaks={0: leak}, run=run
-        )
-        return leak_readings(cohort, 0)
+        return leak_readings(one_leak(base, unit, SealLeak(0, onset_s, 0.6), seed=1), 0)
 
     fine, sparse = readings(60.0), readings(300.0)
     assert fine is not None and fine >= READ_CYCLE
