@@ -106,6 +106,7 @@ from alerts.rules.seal_fuse import weigh
 from alerts.rules.seal_level import learned_low, level_reading, level_resolution, window_level
 from alerts.rules.seal_power import (
     PowerModel,
+    counter_resolution,
     heater_on,
     kitchen_shift,
     learn_power,
@@ -213,8 +214,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._roll_hour(ts, out)
         self._mark_disturbed(ts)
         on = self._compressor(sample)
-        meter_clean(self.state, ts, on, self._inference.max_step_ms)
         self._meter_cycles(sample, on)
+        meter_clean(self.state, ts, on, self._inference.max_step_ms)
         temp = sample.get("temp_c")
         if temp is None:
             return
@@ -275,7 +276,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         door = sample.flag("door_open")
         power = sample.get("power_w")
         air = sample.get("temp_c")
-        power_reading(st.power, ts, on, door, aside, self._inference.max_step_ms, power, air)
+        energy = sample.get("energy_kwh")
+        max_step = self._inference.max_step_ms
+        power_reading(st.power, ts, on, door, aside, max_step, power, air, energy)
 
     def _compressor(self, sample: Sample) -> bool | None:
         """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""
@@ -406,8 +409,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if duty is not None:
             duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
         runs = st.power.recent_on_ms
+        counted = counter_resolution(st.power, hour.clean_on_ms, st.power.counter_read)
         resolution = max(
-            reading_resolution(st.power.step_ms, hour.clean_on_ms),
+            counted
+            if counted is not None
+            else reading_resolution(st.power.step_ms, hour.clean_on_ms),
             phase_resolution(
                 st.power.usual_ms, statistics.median(runs) if runs else None, hour.clean_ms
             ),
@@ -495,6 +501,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["score"] = round(score, 2)
         if st.power.counted:  # the meter reads runs as single readings (`seal_power`)
             found["meter_counts_runs"] = 1
+        if st.power.counter_read:  # the plug's energy counter read the last hour
+            found["energy_counter"] = 1
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)
@@ -629,7 +637,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 ready, learned = True, every
         if ready:
             spread = learn_spread(st.history, self._window_h, self._coarseness())
-            counted = not runs_resolved(st.power)
+            # an hour the energy counter read is no count of runs, however sparse the meter
+            counted = not runs_resolved(st.power) and not st.power.counter_read
             # The metered hours (clean ones here, every one in `seal_power`) learn their norms
             # on the days with meals: one norm per local hour, and a weekend's quieter kitchen
             # learned into it reads every school day above it (a healthy tuning upright

@@ -107,7 +107,8 @@ class ColdSealState:
 
 def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:
     """The metered time since the last reading counts for the hour's duty when it was
-    clean (the compressor's state holds from one reading to the next)."""
+    clean: its on-time as the energy counter read it for the same step (`seal_power`), else
+    the compressor's state at the last reading, held to this one."""
     cycles = st.cycles
     if on is None:
         return
@@ -117,7 +118,9 @@ def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -
         return
     step = ts - last_ms
     if 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms:
-        st.clean.add(last_ms, step, last_on)
+        counted = st.power.counted_step
+        on_ms = counted[1] if counted is not None and counted[0] == last_ms else None
+        st.clean.add(last_ms, step, on_ms if on_ms is not None else step if last_on else 0)
     st.clean.release(ts, [*st.history[-3:], st.hour])
 
 

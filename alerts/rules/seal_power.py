@@ -63,6 +63,7 @@ from alerts.rules.seal_duty import (
 __all__ = [
     "PowerModel",
     "PowerState",
+    "counter_resolution",
     "duty_per_draw",
     "kitchen_shift",
     "learn_power",
@@ -164,6 +165,20 @@ _KEPT_SHIFTS = 6  # hours whose shift is kept (`seal_duty` settles an hour two h
 # outside the set-aside readings, then for the next on-edge; counting.
 _AWAIT_RUN_END, _AWAIT_ON, _LOOSE = 2, 1, 0
 _LOOSE_PAIRS = 12  # learning hours with both whole cycles and loose time (`_loose_offset`)
+# A plug's energy counter (`energy_kwh`, cumulative) reads the compressor's on-time between
+# two readings however far apart they are: the step's energy less the cabinet's rest draw
+# over the step, over the running draw less the rest, is the time the compressor ran
+# (`_counter_on`). Power readings alone place each start and stop only to within a reading:
+# a held-out chest freezer metered every 5 min on a 7.8-min cycle saw each run as one
+# reading or none. The counter's step is the largest of these (Wh) that all its readings
+# are multiples of (a plug reporting kWh with 3 decimals steps 1 Wh), and an hour's
+# on-time read from it is uncertain by a step at each end of its metered time.
+_COUNTER_STEPS_WH = (10.0, 1.0, 0.1, 0.01, 0.001)
+_COUNT_SLACK = 1e-3  # a count's distance from a multiple of the step, in steps (float noise)
+_COUNTER_ENDS = 2
+_REST_FOLLOW = 0.05  # the rest's draw is followed over some 20 readings read off
+# An hour is read from the counter when it read this share of the hour's metered steps.
+_COUNTER_SHARE = 0.9
 # A door contact reports each change at once and its state on a heartbeat of minutes.
 _DOOR_SILENCE_MS = 15 * 60_000  # the learning days (4 by default) and a margin
 
@@ -184,6 +199,9 @@ class PowerHour:
     # their recovery runs, partial cycles included (`_loose_step`)
     loose_ms: int = 0
     loose_on_ms: int = 0
+    # the hour's metered steps whose on-time the energy counter read, and all its steps
+    counter_ms: int = 0
+    stepped_ms: int = 0
 
 
 @dataclass(slots=True)
@@ -207,6 +225,17 @@ class PowerModel:
 
 
 @dataclass(slots=True)
+class EnergyCounter:
+    """A plug's cumulative energy counter as followed reading by reading, and the cabinet's
+    draw at rest it is read against (the readings read off, none set aside)."""
+
+    last_wh: float | None = None  # at the last reading
+    step_wh: float = _COUNTER_STEPS_WH[0]  # its step (`_COUNTER_STEPS_WH`)
+    rest_w: float | None = None
+    run_w: float | None = None  # the running draw it was last read against
+
+
+@dataclass(slots=True)
 class PowerState:
     last_ms: int | None = None
     last_on: bool | None = None
@@ -214,6 +243,8 @@ class PowerState:
     door_seen_ms: int | None = None  # the last reading the door was followed to
     cycle_from_ms: int | None = None  # the current cycle's on-edge
     cycle_on_ms: int = 0
+    cycle_run_ms: int = 0  # the current cycle's time read running, reading by reading
+    cycle_lead_ms: int = 0  # its run's time before its on-edge reading (`_counter_on`)
     cycle_draw_w: float = 0.0  # the current cycle's running readings (none set aside)
     cycle_draws: int = 0
     tainted: bool = False  # a defrost or an excursion touched the current cycle
@@ -223,7 +254,8 @@ class PowerState:
     loose_wait: int = 2  # `_AWAIT_RUN_END`, `_AWAIT_ON` or `_LOOSE` (`_loose_step`)
     usual_ms: float | None = None  # the unit's usual cycle (`_RECENT_CYCLES`)
     recent_ms: list[int] = field(default_factory=list)  # the last untainted cycles' lengths
-    recent_on_ms: list[int] = field(default_factory=list)  # and their metered on-times
+    # and their on-times read reading by reading (on or off, the energy counter aside)
+    recent_on_ms: list[int] = field(default_factory=list)
     recent_w: list[float] = field(default_factory=list)  # and their mean running draws
     # whether the meter's runs were unresolved (`runs_resolved`), fixed when the baseline is
     # learned: a unit whose runs span about two readings would otherwise switch the long
@@ -239,6 +271,10 @@ class PowerState:
     # the hours of days without meals seen since the baseline, while the quiet days' offsets
     # are not yet learned (`roll_power_hour`)
     quiet_seen: list[PowerHour] = field(default_factory=list)
+    counter: EnergyCounter = field(default_factory=EnergyCounter)
+    # the last step whose on-time the counter read: (its first reading, ms on)
+    counted_step: tuple[int, int] | None = None
+    counter_read: bool = False  # the counter read the last hour (`_COUNTER_SHARE`)
 
 
 def power_reading(
@@ -250,11 +286,14 @@ def power_reading(
     max_step_ms: int,
     power: float | None = None,
     air: float | None = None,
+    energy_kwh: float | None = None,
 ) -> None:
     """One reading: the door's open time since the last one goes to the hour; the metered
     time to the current cycle, an on-edge closing it; a running draw (`power`) to the
     cycle's, the hour's once the cycle ends plain; the air (`air`) to the hour's.
-    `set_aside`: a defrost or an excursion holds the cabinet now."""
+    `set_aside`: a defrost or an excursion holds the cabinet now. The step's on-time is
+    read from the energy counter (`energy_kwh`) where it reads it (`_counter_on`), else
+    from the last reading: on or off."""
     _door(st, ts, door, max_step_ms)
     if air is not None and math.isfinite(air) and st.hour is not None:
         st.hour.air_c += air
@@ -263,15 +302,30 @@ def power_reading(
         return
     last_ms, last_on = st.last_ms, st.last_on
     step = ts - last_ms if last_ms is not None else 0
+    if not on and power is not None and not set_aside:
+        _follow_rest(st.counter, power)
+    counted = _counter_on(st, step, energy_kwh)
+    if counted is not None and last_ms is not None:
+        st.counted_step = (last_ms, counted)
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
-        st.cycle_from_ms, st.cycle_on_ms, st.tainted = None, 0, True
+        st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms, st.tainted = None, 0, 0, True
         st.loose_wait = _AWAIT_RUN_END
     else:
         st.step_ms = step if st.step_ms is None else st.step_ms + _STEP_FOLLOW * (step - st.step_ms)
-        st.cycle_on_ms += step if last_on else 0
-        _loose_step(st, ts, step, last_on, on, set_aside or _other_draw(st, on, power))
-        if on and not last_on:
-            _close_cycle(st, ts)
+        on_ms = counted if counted is not None else step if last_on else 0
+        # the counter places an on-edge within the step: the run's time in it came last
+        edge = on and not last_on
+        lead = min(max(counted, 0), step) if edge and counted is not None else 0
+        st.cycle_on_ms += on_ms - lead
+        st.cycle_run_ms += step if last_on else 0
+        aside = set_aside or _other_draw(st, on, power)
+        _loose_step(st, ts, step, on_ms, last_on, on, aside)
+        if st.hour is not None and not aside and not st.last_aside:
+            st.hour.stepped_ms += step
+            st.hour.counter_ms += step if counted is not None else 0
+        st.last_aside = aside
+        if edge:
+            _close_cycle(st, ts, lead)
     if on and power is not None and not set_aside:
         st.cycle_draw_w += power
         st.cycle_draws += 1
@@ -279,7 +333,67 @@ def power_reading(
     st.last_ms, st.last_on = ts, on
 
 
-def _loose_step(st: PowerState, ts: int, step: int, last_on: bool, on: bool, aside: bool) -> None:
+def _follow_rest(counter: EnergyCounter, power: float) -> None:
+    if math.isfinite(power) and power >= 0:
+        rest = counter.rest_w
+        counter.rest_w = power if rest is None else rest + _REST_FOLLOW * (power - rest)
+
+
+def _counter_on(st: PowerState, step: int, energy_kwh: float | None) -> int | None:
+    """The compressor's on-time (ms) over the `step` just ended, read from the energy
+    counter; None where the counter does not read it: no count now or at the last reading,
+    a count lower than the last (the plug restarted), the running draw (the recent cycles',
+    `_MIN_RECENT`) or the rest's not yet known, or more energy than the compressor draws in
+    the step by more than the counter's step (a heater). Not held to the step: a count's
+    step falls in one step or the next, and their sum over an hour is exact to within a
+    counter step at each end of it (`_COUNTER_ENDS`)."""
+    counter, last, wh = st.counter, st.counter.last_wh, None
+    if energy_kwh is not None and math.isfinite(energy_kwh) and energy_kwh >= 0:
+        wh = energy_kwh * 1000.0
+    counter.last_wh = wh
+    if wh is None:
+        return None
+    _follow_step(counter, wh)
+    rest = counter.rest_w
+    run = statistics.median(st.recent_w) if len(st.recent_w) >= _MIN_RECENT else None
+    if last is None or step <= 0 or run is None or rest is None or not run > rest:
+        return None
+    used = wh - last
+    if used < 0 or used - counter.step_wh > _HEATER_RATIO * run * step / _HOUR_MS:
+        return None
+    counter.run_w = run
+    return round((used * _HOUR_MS - rest * step) / (run - rest))
+
+
+def _follow_step(counter: EnergyCounter, wh: float) -> None:
+    """The counter's step: the largest of `_COUNTER_STEPS_WH` its counts are multiples of."""
+    steps = _COUNTER_STEPS_WH
+    i = steps.index(counter.step_wh) if counter.step_wh in steps else len(steps) - 1
+    while i < len(steps) - 1 and abs(wh / steps[i] - round(wh / steps[i])) > _COUNT_SLACK:
+        i += 1
+    counter.step_wh = steps[i]
+
+
+def _counter_read(hour: PowerHour) -> bool:
+    """Whether the energy counter read the hour's metered steps (`_COUNTER_SHARE`)."""
+    return hour.stepped_ms > 0 and hour.counter_ms >= _COUNTER_SHARE * hour.stepped_ms
+
+
+def counter_resolution(st: PowerState, on_ms: float, read: bool) -> float | None:
+    """How finely the energy counter measures an hour's on-time `on_ms` (log units, as
+    `seal_duty.reading_resolution`): a counter step at each end of its metered time; None
+    where the counter did not read the hour (`read`, `_counter_read`)."""
+    counter = st.counter
+    run, rest = counter.run_w, counter.rest_w
+    if not read or run is None or rest is None or not run > rest:
+        return None
+    step_ms = _COUNTER_ENDS * counter.step_wh * _HOUR_MS / (run - rest)
+    return math.log1p(step_ms / max(on_ms, step_ms))
+
+
+def _loose_step(
+    st: PowerState, ts: int, step: int, on_ms: int, last_on: bool, on: bool, aside: bool
+) -> None:
     """The step from the last reading goes to the hour's loose time (`PowerHour.loose_ms`)
     once the cabinet is its own again: after a reading set aside, from the first on-edge
     that follows a run ending outside the set-aside readings (the recovery run after a
@@ -294,12 +408,11 @@ def _loose_step(st: PowerState, ts: int, step: int, last_on: bool, on: bool, asi
     elif not st.last_aside:
         if st.loose_wait == _LOOSE and st.hour is not None:
             st.hour.loose_ms += step
-            st.hour.loose_on_ms += step if last_on else 0
+            st.hour.loose_on_ms += on_ms
         elif st.loose_wait == _AWAIT_RUN_END and last_on and not on:
             st.loose_wait = _AWAIT_ON
         elif st.loose_wait == _AWAIT_ON and on and not last_on:
             st.loose_wait = _LOOSE
-    st.last_aside = aside
 
 
 def _other_draw(st: PowerState, on: bool, power: float | None) -> bool:
@@ -319,14 +432,17 @@ def _door(st: PowerState, ts: int, door: bool | None, max_step_ms: int) -> None:
     st.last_door = door if door is not None else st.last_door
 
 
-def _close_cycle(st: PowerState, ts: int) -> None:
-    start, on_ms = st.cycle_from_ms, st.cycle_on_ms
+def _close_cycle(st: PowerState, ts: int, lead: int = 0) -> None:
+    """The reading at `ts` is an on-edge: the current cycle ends and the next begins,
+    `lead` before it where the energy counter read the run's time before the reading."""
+    start, on_ms, run_ms = st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms
     draw_w, draws = st.cycle_draw_w, st.cycle_draws
-    st.cycle_from_ms, st.cycle_on_ms, st.cycle_draw_w, st.cycle_draws = ts, 0, 0.0, 0
+    st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms = ts - lead, lead, 0
+    st.cycle_lead_ms, st.cycle_draw_w, st.cycle_draws = lead, 0.0, 0
     tainted, st.tainted = st.tainted, False
     if start is None:
         return
-    length = ts - start
+    length = ts - lead - start
     factor = _LONG_CYCLE if runs_resolved(st) else _LONG_UNRESOLVED
     long = st.usual_ms is not None and length > factor * st.usual_ms
     # a run at another draw than the compressor's is a heater the meter read as the
@@ -340,7 +456,7 @@ def _close_cycle(st: PowerState, ts: int) -> None:
     )
     if not tainted and length <= _MAX_CYCLE_MS:
         st.recent_ms = [*st.recent_ms, length][-_RECENT_CYCLES:]
-        st.recent_on_ms = [*st.recent_on_ms, on_ms][-_RECENT_CYCLES:]
+        st.recent_on_ms = [*st.recent_on_ms, run_ms][-_RECENT_CYCLES:]
         if mean_w is not None:
             st.recent_w = [*st.recent_w, mean_w][-_RECENT_CYCLES:]
         if len(st.recent_ms) >= _MIN_RECENT:
@@ -378,6 +494,8 @@ def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> Po
     compressor keeps it running for hours, and those hours are its strongest evidence; the
     run, once it ends, is far longer than the usual cycle and set aside, so it counts once."""
     ended = st.hour
+    if ended is not None and ended.stepped_ms:
+        st.counter_read = _counter_read(ended)
     if ended is not None and not ended.cycle_ms and _ran_through(st, ended.start_ms):
         assert st.last_ms is not None
         ended.cycle_ms = ended.on_ms = st.last_ms - ended.start_ms
@@ -420,7 +538,7 @@ def _ran_through(st: PowerState, start_ms: int) -> bool:
         and st.last_ms is not None
         and st.cycle_from_ms is not None
         and st.cycle_from_ms <= start_ms
-        and st.cycle_on_ms == st.last_ms - st.cycle_from_ms
+        and st.cycle_run_ms == st.last_ms - st.cycle_from_ms - st.cycle_lead_ms
         and (st.aside_ms is None or st.aside_ms < start_ms)
     )
 
@@ -745,6 +863,8 @@ def score_power_hour(st: PowerState, hour: PowerHour) -> None:
     if value is not None and hour.quiet:
         value *= math.exp(-model.quiet.get(hour.hour, 0.0))
     if value is not None and norm is not None:
-        resolution = reading_resolution(st.step_ms, _metered(hour, model.loose_offset)[1])
+        on_ms = _metered(hour, model.loose_offset)[1]
+        counted = counter_resolution(st, on_ms, _counter_read(hour))
+        resolution = counted if counted is not None else reading_resolution(st.step_ms, on_ms)
         z, move = score_hour(value * math.exp(-shift), norm, resolution)
         st.cusum.add(z, move, model.duty.threshold)

@@ -130,10 +130,10 @@ def test_the_meters_resolution_is_fixed_when_the_baseline_is_learned() -> None:
     assert not runs_resolved(fine)
 
 
-def _cabinet_rows(step_min: float, days: float, seed: int) -> list[Row]:
+def _cabinet_rows(step_min: float, days: float, seed: int, counter: bool = False) -> list[Row]:
     """A fridge between 3 and 5 C: runs of about 4 min every 18 (the air falls 2 K in a run,
     rises 2 K in the rest), its probe and plug meter read every `step_min` from a random
-    phase."""
+    phase; with `counter`, the plug's energy counter (kWh, 1-Wh steps) beside its power."""
     runs = _runs(int(days * 24) + 1, 18, 4, seed)
     starts = [a for a, _ in runs]
     rng = random.Random(seed)
@@ -147,8 +147,11 @@ def _cabinet_rows(step_min: float, days: float, seed: int) -> list[Row]:
             temp, power = 5.0 - 2.0 * (at - start) / (end - start), 150.0
         else:
             temp, power = 3.0 + 2.0 * (at - end) / max(rest, 1.0), 2.0
-        when = MIDNIGHT + timedelta(minutes=at)
-        rows.append(("f", when, {"temp_c": round(temp, 1), "power_w": power}))
+        values: dict[str, float | bool] = {"temp_c": round(temp, 1), "power_w": power}
+        if counter:
+            ran = sum(max(0.0, min(b, at) - a) for a, b in runs[: index + 1])
+            values["energy_kwh"] = round(800_000.0 + (2.0 * at + 148.0 * ran) / 60) / 1000
+        rows.append(("f", MIDNIGHT + timedelta(minutes=at), values))
         at += step_min
     return rows
 
