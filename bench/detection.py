@@ -1,8 +1,8 @@
 """Detection figures of today's rules on plants they were not tuned on (issue 11, part E).
 
 Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]
-[--variants temp,temp+power+door]``. A table goes to stdout, then one JSON object
-(``--json-only``: the JSON alone); progress goes to stderr.
+[--variants temp,temp+power+door[,temp+power+energy+door]]``. A table goes to stdout, then one
+JSON object (``--json-only``: the JSON alone); progress goes to stderr.
 
 Cold storage: per plant family (`firmware_sim.families`: held-out families by default) a
 cohort of units runs on the bench's independent plant (`bench.independent_plant`, a model the
@@ -10,7 +10,8 @@ rules' tests never see): healthy units, units whose door seal starts leaking (se
 0.35, 0.6, ramping in over 12 h from a random onset after the seal baseline) and units whose
 compressor fails for 10 h. Each cohort is replayed through the real `AlertService` twice, as
 the two kinds of data schools have: temperature alone (a bare probe), and temperature with the
-cabinet's power and door contact. Figures per family and variant, and summed over families:
+cabinet's power and door contact; asked for (``--variants``), a third time with the plug's
+energy counter beside its power. Figures per family and variant, and summed over families:
 
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a
   leaking unit is healthy until its leak's onset, and its alerts and days before it count
@@ -56,6 +57,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.detection_cold import (
+    DEFAULT_VARIANTS,
     SEVERITIES,
     VARIANTS,
     ColdPlan,
@@ -267,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variants",
         type=_variants,
-        default=list(VARIANTS),
-        help=f"data variants, comma-separated (default {','.join(VARIANTS)})",
+        default=list(DEFAULT_VARIANTS),
+        help=f"data variants, comma-separated: {', '.join(VARIANTS)} (default "
+        f"{','.join(DEFAULT_VARIANTS)})",
     )
     parser.add_argument("--days", type=float, default=12.0, help="days per cold cohort")
     parser.add_argument("--healthy", type=int, default=14, help="healthy units per family")

@@ -32,6 +32,7 @@ from core.config import SiteConfig
 from firmware_sim.families import Family, PlantUnit, draw_units
 
 __all__ = [
+    "DEFAULT_VARIANTS",
     "READ_CYCLE",
     "SEVERITIES",
     "SHOWN_SPREADS",
@@ -39,6 +40,7 @@ __all__ = [
     "Cohort",
     "ColdPlan",
     "build_cohort",
+    "counter_kwh",
     "leak_readings",
     "leak_shows",
     "run_variant",
@@ -47,7 +49,15 @@ __all__ = [
     "summarise_leaks",
 ]
 
-VARIANTS = ("temp", "temp+power+door")
+# The data schools have: a bare probe; a probe with a plug meter's power readings and a door
+# contact; and the same with the plug's cumulative energy counter too (real plugs report it
+# beside their power: `gateway.adapters`), run when asked (`DEFAULT_VARIANTS`).
+VARIANTS = ("temp", "temp+power+door", "temp+power+energy+door")
+DEFAULT_VARIANTS = VARIANTS[:2]
+# The counter as such plugs report it: kWh with 3 decimals (1 Wh a step), from whatever total
+# the plug had counted before (assumed up to `_COUNTER_START_KWH`).
+COUNTER_DECIMALS = 3
+_COUNTER_START_KWH = 2000.0
 SEVERITIES = (0.2, 0.35, 0.6)  # the issue's 0.2 / 0.35 / more
 FAILURE_S = 10 * 3600.0
 LATE_TOLERANCE_MIN = 5.0  # issue 11: alert within the configured duration + 5 min
@@ -168,6 +178,8 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
     """What each unit's probe (and, in the full variant, its plug meter and door contact)
     reports: samples every interval from a random phase, noise and display step on top."""
     rng = np.random.default_rng([seed, 0xDE11])
+    # drawn apart, so the power readings are the same with the counter as without
+    counted = np.random.default_rng([seed, 0xC0E7]).uniform(0, _COUNTER_START_KWH, len(cohort.ids))
     run, out = cohort.run, Deliveries()
     span = cohort.days * DAY_S
     for j, (unit, device) in enumerate(zip(cohort.units, cohort.ids, strict=True)):
@@ -188,9 +200,21 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
             continue
         power = run.power_w[step, j] * (1 + 0.01 * rng.normal(size=len(step)))
         out.add(device, "power_w", ms, np.round(power, 1))
+        if "energy" in variant:
+            kwh = counter_kwh(run.power_w[:, j], times - cohort.start_s, counted[j])
+            out.add(device, "energy_kwh", ms, np.round(kwh, COUNTER_DECIMALS))
         heartbeat = np.arange(cohort.start_s, cohort.start_s + span, DOOR_HEARTBEAT_S)
         out.add(device, "door_open", *_door_readings(run.doors[j], heartbeat))
     return out
+
+
+def counter_kwh(power_w: np.ndarray, since_s: np.ndarray, start_kwh: float) -> np.ndarray:
+    """A plug's energy counter (kWh) at `since_s` seconds from the run's start: `start_kwh`
+    and the plant's draw (`power_w`, one value per plant step `DT_S`) integrated up to then."""
+    steps = np.minimum((since_s // DT_S).astype(np.int64), len(power_w) - 1)
+    before = np.concatenate([[0.0], np.cumsum(power_w)]) * DT_S  # joules at each step's start
+    joules = before[steps] + power_w[steps] * (since_s - steps * DT_S)
+    return start_kwh + joules / 3.6e6
 
 
 def _door_readings(openings: list[tuple[float, float]], times: np.ndarray) -> tuple[Any, Any]:

@@ -9,7 +9,7 @@ from bench.detection_cold import READ_CYCLE, SHOWN_SPREADS
 __all__ = ["table"]
 
 _COLD_HEAD = (
-    f"{'family':<30} {'variant':<16} {'unit-days':>9} {'seal FA/ud':>10} {'closest':>7} "
+    f"{'family':<30} {'variant':<22} {'unit-days':>9} {'seal FA/ud':>10} {'closest':>7} "
     f"{'leak 0.2':>16} {'leak 0.35':>16} {'leak 0.6':>16} {'overT FA/ud':>11} {'warm':>4} "
     f"{'excursions: food':>22} {'air':>16}"
 )
@@ -116,7 +116,7 @@ def _cold_row(family: str, variant: str, score: dict[str, Any]) -> str:
     food = ex.get("food")
     by_food = "-" if food is None else _excursion(food) + f" in band:{ex['food_never_crossed']}"
     return (
-        f"{family:<30} {variant:<16} {score['seal_unit_days']:>9.0f} "
+        f"{family:<30} {variant:<22} {score['seal_unit_days']:>9.0f} "
         f"{_num(score['seal_false_per_unit_day'], 3):>10} "
         f"{_num(score['seal_healthy_closest']['share'], 2):>7} {leaks[0]:>16} {leaks[1]:>16} "
         f"{leaks[2]:>16} {_num(score['over_temp_false_per_unit_day'], 3):>11} "

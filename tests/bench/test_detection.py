@@ -21,6 +21,7 @@ from bench.detection_cold import (
     ColdPlan,
     build_cohort,
     config_of,
+    counter_kwh,
     deliveries,
     leak_readings,
     leak_shows,
@@ -30,7 +31,14 @@ from bench.detection_cold import (
     summarise_leaks,
 )
 from bench.detection_disinfection import LATE_MAX_S, arrival_times
-from bench.detection_replay import DEMO_MEALS, SITE, Firing, Replayed, seal_health_summary
+from bench.detection_replay import (
+    DEMO_MEALS,
+    SITE,
+    Deliveries,
+    Firing,
+    Replayed,
+    seal_health_summary,
+)
 from bench.detection_report import table
 from bench.independent_cabinet import (
     CycleKind,
@@ -73,6 +81,25 @@ def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
     door = next(v for m, v in zip(full.metric, full.value, strict=True) if m[0] == "door_open")
     # Every opening and closing is a reading, beside a heartbeat every 10 min.
     assert int(door.sum()) >= len(cohort.run.doors[0])
+    # With the energy counter, the power readings are the same as without it.
+    counted = deliveries(cohort, "temp+power+energy+door", seed=1)
+    assert {m[0] for m in counted.metric} == {"temp_c", "power_w", "door_open", "energy_kwh"}
+
+    def read(kit: Deliveries, metric: str) -> list[np.ndarray]:
+        return [v for m, v in zip(kit.metric, kit.value, strict=True) if m[0] == metric]
+
+    for ours, theirs in zip(read(counted, "power_w"), read(full, "power_w"), strict=True):
+        assert np.array_equal(ours, theirs)
+    for total in read(counted, "energy_kwh"):
+        assert np.all(np.diff(total) >= 0)
+        assert np.allclose(total * 1000, np.round(total * 1000))  # whole Wh
+
+
+def test_the_energy_counter_integrates_the_plants_draw() -> None:
+    """100 W for the first three plant steps (30 s), then 40 W: at 45 s, 3 kJ + 0.6 kJ."""
+    draw = np.array([100.0, 100.0, 100.0, 40.0, 40.0, 40.0])
+    kwh = counter_kwh(draw, np.array([0.0, 15.0, 45.0]), 12.0)
+    assert kwh * 3.6e6 == pytest.approx(np.array([0.0, 1500.0, 3600.0]) + 12.0 * 3.6e6)
 
 
 def test_late_and_catch_up_deliveries_arrive_after_their_time() -> None:
@@ -411,7 +438,9 @@ def test_a_run_may_score_one_variant_and_a_bad_list_is_refused(
         with pytest.raises(SystemExit) as stopped:
             detection.main(["--variants", bad, "--no-cold", "--no-disinfection"])
         assert stopped.value.code == 2
-        assert "the variants are temp, temp+power+door" in capsys.readouterr().err
+        assert "the variants are temp, temp+power+door, temp+power+energy+door" in (
+            capsys.readouterr().err
+        )
 
 
 def test_leaks_begin_a_day_after_the_seals_learning_days_with_meals() -> None:
