@@ -112,6 +112,7 @@ from alerts.rules.seal_power import (
     learn_power,
     learning_shifts,
     metered_hours,
+    plug_draw,
     power_reading,
     roll_power_hour,
     running_moves,
@@ -213,15 +214,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             st.first_ms = ts
         self._roll_hour(ts, out)
         self._mark_disturbed(ts)
-        on = self._compressor(sample)
-        self._meter_cycles(sample, on)
+        power = plug_draw(st.power, ts, sample.get("power_w"), sample.get("energy_kwh"))
+        on = self._compressor(sample, power)
+        self._meter_cycles(sample, on, power)
         meter_clean(self.state, ts, on, self._inference.max_step_ms)
         temp = sample.get("temp_c")
         if temp is None:
             return
         probe_move(self.state, ts, temp, self._inference.max_step_ms)
         fold_reading(self.state, ts, temp, self._inference.read_ms)
-        cycle = self._inference.observe(ts, temp, on, sample.get("power_w"))
+        cycle = self._inference.observe(ts, temp, on, power)
         seen_on_probe(self.state, self._settle_ms, self._tooth_settle_ms)
         if cycle is not None:
             self._count(cycle)
@@ -264,26 +266,26 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         st.quiet_from_ms = max(st.quiet_from_ms, held)
         st.teeth_from_ms = max(st.teeth_from_ms, held)
 
-    def _meter_cycles(self, sample: Sample, on: bool | None) -> None:
+    def _meter_cycles(self, sample: Sample, on: bool | None, power: float | None) -> None:
         """Whole metered cycles in every hour (`seal_power`), set aside while a defrost (a
-        heater too) holds the cabinet, and while it is out of band and recovering from it."""
+        heater too) holds the cabinet, and while it is out of band and recovering from it.
+        `power`: the plug's draw (`seal_power.plug_draw`)."""
         st, ts = self.state, sample.ts_ms
         aside = (
             defrost_until(self._disturbances, ts) is not None
-            or heater_on(st.draw, sample.get("power_w"))
+            or heater_on(st.draw, power)
             or ts < st.recovered_ms
         )
         door = sample.flag("door_open")
-        power = sample.get("power_w")
         air = sample.get("temp_c")
         energy = sample.get("energy_kwh")
         max_step = self._inference.max_step_ms
         power_reading(st.power, ts, on, door, aside, max_step, power, air, energy)
 
-    def _compressor(self, sample: Sample) -> bool | None:
-        """`compressor_on` when reported; otherwise read from `power_w` (`seal_duty`)."""
+    def _compressor(self, sample: Sample, power: float | None) -> bool | None:
+        """`compressor_on` when reported; otherwise read from the plug's draw, `power`
+        (`seal_duty`)."""
         on = sample.flag("compressor_on")
-        power = sample.get("power_w")
         if on is not None or power is None:
             return on
         return compressor_from_power(self.state.draw, power)

@@ -69,6 +69,7 @@ __all__ = [
     "learn_power",
     "learning_shifts",
     "metered_hours",
+    "plug_draw",
     "power_hour_value",
     "power_reading",
     "roll_power_hour",
@@ -177,6 +178,12 @@ _COUNTER_STEPS_WH = (10.0, 1.0, 0.1, 0.01, 0.001)
 _COUNT_SLACK = 1e-3  # a count's distance from a multiple of the step, in steps (float noise)
 _COUNTER_ENDS = 2
 _REST_FOLLOW = 0.05  # the rest's draw is followed over some 20 readings read off
+# A plug that reports its draw as it changes and its count on a clock (Shelly's Gen2
+# NotifyStatus carries only what changed: `apower` as it moves, `aenergy` once a minute) sends
+# readings with a count and no draw; the draw then is the last one it reported, held this long
+# at most (a walk-in's compressor rests up to an hour; a plug whose draw stopped coming is not
+# believed for longer).
+_HELD_DRAW_MS = 2 * _HOUR_MS
 # An hour is read from the counter when it read this share of the hour's metered steps.
 _COUNTER_SHARE = 0.9
 # A door contact reports each change at once and its state on a heartbeat of minutes.
@@ -229,7 +236,11 @@ class EnergyCounter:
     """A plug's cumulative energy counter as followed reading by reading, and the cabinet's
     draw at rest it is read against (the readings read off, none set aside)."""
 
-    last_wh: float | None = None  # at the last reading
+    last_wh: float | None = None  # the last count
+    last_ms: int = 0  # its reading
+    # the on-time credited since, reading by reading (on or off), to readings that brought
+    # no count (a plug that reports its draw as it changes, its count once a minute)
+    credited_ms: int = 0
     step_wh: float = _COUNTER_STEPS_WH[0]  # its step (`_COUNTER_STEPS_WH`)
     rest_w: float | None = None
     run_w: float | None = None  # the running draw it was last read against
@@ -275,6 +286,22 @@ class PowerState:
     # the last step whose on-time the counter read: (its first reading, ms on)
     counted_step: tuple[int, int] | None = None
     counter_read: bool = False  # the counter read the last hour (`_COUNTER_SHARE`)
+    drawn: tuple[int, float] | None = None  # the last draw reported: (ms, W) (`plug_draw`)
+
+
+def plug_draw(
+    st: PowerState, ts: int, power: float | None, energy_kwh: float | None
+) -> float | None:
+    """The plug's draw at a reading: `power` where it came (kept); where the reading brings
+    the energy counter alone, the last draw the plug reported, within `_HELD_DRAW_MS`."""
+    if power is not None:
+        if math.isfinite(power):
+            st.drawn = (ts, power)
+        return power
+    if energy_kwh is None or st.drawn is None:
+        return None
+    at, held = st.drawn
+    return held if 0 <= ts - at <= _HELD_DRAW_MS else None
 
 
 def power_reading(
@@ -304,25 +331,26 @@ def power_reading(
     step = ts - last_ms if last_ms is not None else 0
     if not on and power is not None and not set_aside:
         _follow_rest(st.counter, power)
-    counted = _counter_on(st, step, energy_kwh)
+    valid = last_ms is not None and last_on is not None and 0 < step <= max_step_ms
+    counted = _counter_on(st, ts, energy_kwh, step if valid and last_on else 0, valid)
     if counted is not None and last_ms is not None:
-        st.counted_step = (last_ms, counted)
+        st.counted_step = (last_ms, counted[0])
     if last_ms is None or last_on is None or not 0 < step <= max_step_ms:
         st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms, st.tainted = None, 0, 0, True
         st.loose_wait = _AWAIT_RUN_END
     else:
         st.step_ms = step if st.step_ms is None else st.step_ms + _STEP_FOLLOW * (step - st.step_ms)
-        on_ms = counted if counted is not None else step if last_on else 0
+        on_ms = counted[0] if counted is not None else step if last_on else 0
         # the counter places an on-edge within the step: the run's time in it came last
         edge = on and not last_on
-        lead = min(max(counted, 0), step) if edge and counted is not None else 0
+        lead = min(max(on_ms, 0), step) if edge and counted is not None else 0
         st.cycle_on_ms += on_ms - lead
         st.cycle_run_ms += step if last_on else 0
         aside = set_aside or _other_draw(st, on, power)
         _loose_step(st, ts, step, on_ms, last_on, on, aside)
         if st.hour is not None and not aside and not st.last_aside:
             st.hour.stepped_ms += step
-            st.hour.counter_ms += step if counted is not None else 0
+            st.hour.counter_ms += counted[1] if counted is not None else 0
         st.last_aside = aside
         if edge:
             _close_cycle(st, ts, lead)
@@ -339,30 +367,40 @@ def _follow_rest(counter: EnergyCounter, power: float) -> None:
         counter.rest_w = power if rest is None else rest + _REST_FOLLOW * (power - rest)
 
 
-def _counter_on(st: PowerState, step: int, energy_kwh: float | None) -> int | None:
-    """The compressor's on-time (ms) over the `step` just ended, read from the energy
-    counter; None where the counter does not read it: no count now or at the last reading,
-    a count lower than the last (the plug restarted), the running draw (the recent cycles',
+def _counter_on(
+    st: PowerState, ts: int, energy_kwh: float | None, held_ms: int, valid: bool
+) -> tuple[int, int] | None:
+    """The compressor's on-time (ms) over the step ending at `ts`, read from the energy
+    counter, and the time the count spans; None where the counter does not read it. The
+    count spans the steps since the last count: those that brought none were credited their
+    on-time on or off (`held_ms`, this step's so), and this step takes the rest. None for no
+    count now or since the last break (`valid`: the step follows a reading in reach), a count
+    lower than the last (the plug restarted), the running draw (the recent cycles',
     `_MIN_RECENT`) or the rest's not yet known, or more energy than the compressor draws in
-    the step by more than the counter's step (a heater). Not held to the step: a count's
+    the span by more than the counter's step (a heater). Not held to the step: a count's
     step falls in one step or the next, and their sum over an hour is exact to within a
     counter step at each end of it (`_COUNTER_ENDS`)."""
-    counter, last, wh = st.counter, st.counter.last_wh, None
+    counter, wh = st.counter, None
     if energy_kwh is not None and math.isfinite(energy_kwh) and energy_kwh >= 0:
         wh = energy_kwh * 1000.0
-    counter.last_wh = wh
+    last, since, credited = counter.last_wh, counter.last_ms, counter.credited_ms
     if wh is None:
+        counter.credited_ms += held_ms
+        if not valid:
+            counter.last_wh = None
         return None
+    counter.last_wh, counter.last_ms, counter.credited_ms = wh, ts, 0
     _follow_step(counter, wh)
     rest = counter.rest_w
     run = statistics.median(st.recent_w) if len(st.recent_w) >= _MIN_RECENT else None
-    if last is None or step <= 0 or run is None or rest is None or not run > rest:
+    span = ts - since
+    if not valid or last is None or span <= 0 or run is None or rest is None or not run > rest:
         return None
     used = wh - last
-    if used < 0 or used - counter.step_wh > _HEATER_RATIO * run * step / _HOUR_MS:
+    if used < 0 or used - counter.step_wh > _HEATER_RATIO * run * span / _HOUR_MS:
         return None
     counter.run_w = run
-    return round((used * _HOUR_MS - rest * step) / (run - rest))
+    return round((used * _HOUR_MS - rest * span) / (run - rest)) - credited, span
 
 
 def _follow_step(counter: EnergyCounter, wh: float) -> None:

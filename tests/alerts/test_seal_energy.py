@@ -15,6 +15,7 @@ import math
 import random
 import statistics
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,8 @@ from hypothesis import strategies as st
 
 from alerts.rules.seal_cold import ColdSealRule
 from alerts.rules.seal_power import PowerState, power_reading, roll_power_hour
+from tests.alerts.cold_plant import Row
+from tests.alerts.conftest import MIDNIGHT
 from tests.alerts.test_seal_coarse_meter import _cabinet_rows, _runs
 from tests.alerts.test_seal_inference import engine, run
 
@@ -243,3 +246,34 @@ def test_hours_read_from_a_counter_stay_within_the_compressors_reach(
     if cycled > 12 * HOUR_MS and st_.counter.run_w is not None and step_min <= period_min / 2:
         true = sum(b - a for a, b in runs) / (runs[-1][1] - runs[0][0])
         assert sum(h.on_ms for h in hours) / cycled == pytest.approx(true, abs=0.08)
+
+
+def test_a_plug_that_reports_its_draw_on_change_is_read_between_changes_from_its_count() -> None:
+    """Shelly's Gen2 plugs notify `apower` as it changes and `aenergy` once a minute, each
+    alone: a reading with the count and no draw is read at the last draw reported. Such a
+    plug reads the same hours as one that reports both every minute."""
+    both = _cabinet_rows(1.0, 1, 3, counter=True)
+    runs = _runs(25, 18, 4, 3)
+    changes: list[Row] = [
+        ("f", MIDNIGHT + timedelta(minutes=at), {"power_w": draw})
+        for a, b in runs
+        for at, draw in ((a, RUN_W), (b, REST_W))
+        if at < 24 * 60
+    ]
+    apart = sorted(
+        [(d, t, {k: v for k, v in m.items() if k != "power_w"}) for d, t, m in both] + changes,
+        key=lambda row: row[1],
+    )
+    hours = []
+    for rows in (both, apart):
+        rules = engine(60.0)
+        run(rules, rows)
+        [seal] = [r for r in rules.devices["f"].rules if isinstance(r, ColdSealRule)]
+        hours.append({h.start_ms: h for h in seal.state.power.history if h.cycle_ms})
+    every, on_change = hours
+    assert len(on_change) >= 20
+    # once the running draw is known (three cycles) and its hour has ended
+    for start, hour in list(on_change.items())[4:]:
+        assert hour.counter_ms > 0.9 * hour.stepped_ms
+        share = every[start].on_ms / every[start].cycle_ms
+        assert hour.on_ms / hour.cycle_ms == pytest.approx(share, abs=0.01)
