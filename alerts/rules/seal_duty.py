@@ -156,12 +156,13 @@ class CleanTime:
     its start to the end of its settling) never counts."""
 
     spans: list[tuple[int, int]] = field(default_factory=list)  # (from, until) ms
-    held: list[tuple[int, int, int]] = field(default_factory=list)  # (from ms, ms, on ms)
+    # (from ms, ms, ms on; or on as a flag, held in a state saved before the on-time)
+    held: list[tuple[int, int, int | bool]] = field(default_factory=list)
 
     def disturbed(self, start_ms: int, until_ms: int) -> None:
         self.spans = [*self.spans, (start_ms, until_ms)][-_KEPT_SPANS:]
 
-    def add(self, start_ms: int, length_ms: int, on_ms: int) -> None:
+    def add(self, start_ms: int, length_ms: int, on_ms: int | bool) -> None:
         self.held.append((start_ms, length_ms, on_ms))
 
     def release(self, now_ms: int, hours: list[HourFeatures]) -> None:
@@ -174,8 +175,8 @@ class CleanTime:
                 if hour.start_ms <= start < hour.start_ms + _HOUR_MS:
                     self.credit(hour, length, on)
 
-    def credit(self, hour: HourFeatures, length: int, on: int) -> None:
-        """`on`: the ms the compressor ran (held as on or off in a state saved before)."""
+    def credit(self, hour: HourFeatures, length: int, on: int | bool) -> None:
+        """`on`: the ms the compressor ran, or whether it ran (a state saved before)."""
         hour.clean_ms += length
         hour.clean_on_ms += (length if on else 0) if isinstance(on, bool) else on
 

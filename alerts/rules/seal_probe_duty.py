@@ -103,7 +103,7 @@ class ProbeMoves(CleanTime):
 
     falling: bool | None = None
 
-    def credit(self, hour: HourFeatures, length: int, on: int) -> None:
+    def credit(self, hour: HourFeatures, length: int, on: int | bool) -> None:
         hour.readings += 1
         hour.held_falls += 1 if on else 0
         hour.moves += length

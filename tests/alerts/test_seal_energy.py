@@ -21,7 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alerts.rules.base import dump_state, load_state
+from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cold import ColdSealRule
+from alerts.rules.seal_duty import CleanTime
 from alerts.rules.seal_power import PowerState, power_reading, roll_power_hour
 from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT
@@ -277,3 +280,14 @@ def test_a_plug_that_reports_its_draw_on_change_is_read_between_changes_from_its
         assert hour.counter_ms > 0.9 * hour.stepped_ms
         share = every[start].on_ms / every[start].cycle_ms
         assert hour.on_ms / hour.cycle_ms == pytest.approx(share, abs=0.01)
+
+
+def test_clean_time_held_in_a_state_saved_before_the_counter_keeps_its_on_time() -> None:
+    """A state saved before the counter was read holds each clean step as on or off; restored,
+    an on step still counts whole, beside a step held with its on-time."""
+    saved = dump_state(CleanTime(held=[(0, MINUTE_MS, True), (MINUTE_MS, MINUTE_MS, False)]))
+    saved["held"].append([2 * MINUTE_MS, MINUTE_MS, 20_000])
+    clean = load_state(CleanTime, saved)
+    hour = HourFeatures(0, 0)
+    clean.release(3 * HOUR_MS, [hour])  # once held past its hold
+    assert (hour.clean_ms, hour.clean_on_ms) == (3 * MINUTE_MS, MINUTE_MS + 20_000)
