@@ -66,12 +66,30 @@ class SealBasis:
     # The compressor's cycle is seen: the probe draws its teeth now (clean cycles in the
     # point's window), its period is folded, or a meter reads it.
     compressor_seen: bool
+    # A plug meter reads the compressor's runs as a reading or two each, and no energy
+    # counter reads its hours (`seal_power`: `meter_counts_runs`, `energy_counter`).
+    counts_runs: bool = False
 
     def text(self, interval_s: float) -> dict[str, str]:
         """The basis in words (zh, en): what the verdicts rest on and, when the compressor is
-        not seen, that a healthy score says little and what would help."""
+        not seen, that a healthy score says little and what would help; where a plug meter
+        counts runs, that its energy counter would read them finely."""
         zh = "、".join(_ZH[s] for s in self.streams)
         en = ", ".join(_EN[s] for s in self.streams)
+        if self.compressor_seen and self.counts_runs:
+            return {
+                "zh": (
+                    f"依据：{zh}。电表读数相对压缩机的运行太稀（每次运行只读到一两次），"
+                    "每小时的运行比例只是几次运行的计数；插座若上报累计电量（energy_kwh），"
+                    "可以精确读出。"
+                ),
+                "en": (
+                    f"Judged on {en}. The plug's readings are sparse for the compressor's runs "
+                    "(a reading or two each), so an hour's on-share is a count of a few runs; "
+                    "the plug's energy counter (energy_kwh), where it reports one, reads it "
+                    "finely."
+                ),
+            }
         if self.compressor_seen:
             return {"zh": f"依据：{zh}。", "en": f"Judged on {en}."}
         if "cycles" in self.streams:
@@ -111,4 +129,5 @@ def seal_basis(point: SealHealthPoint) -> SealBasis | None:
     cycles = evidence.get("window_cycles")
     drawn = "cycles" in streams and isinstance(cycles, int | float) and cycles > 0
     seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)
-    return SealBasis(streams, seen)
+    counts = evidence.get("meter_counts_runs") == 1 and evidence.get("energy_counter") != 1
+    return SealBasis(streams, seen, counts)

@@ -236,3 +236,10 @@ async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
     drawn = {"health": 1.0, "evidence": 0.1, "window_cycles": 9, "probe_evidence": 0.0}
     kind, words = await basis(1, drawn, "zh")
     assert kind == "muted" and words.startswith("依据：探头锯齿波中的压缩机周期")
+    assert "energy_kwh" not in words
+    # a plug meter that reads each run once or twice: its energy counter would help
+    counted = {"health": 1.0, "duty_evidence": 0.1, "power_evidence": 0.2, "meter_counts_runs": 1}
+    kind, words = await basis(1, counted, "en")
+    assert kind == "muted" and "a count of a few runs" in words and "energy_kwh" in words
+    kind, words = await basis(1, {**counted, "energy_counter": 1}, "en")
+    assert words == "Judged on the metered on-share, the power per cycle."
