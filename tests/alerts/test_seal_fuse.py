@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from alerts.model import Evidence, Finding, SealHealthPoint
+from alerts.rules.seal_cold import probe_alone
 from alerts.rules.seal_confirm import evidence_streams
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_fuse import AGREE_SHARE, Stream, weigh
@@ -168,6 +169,22 @@ def test_a_stream_that_may_not_speak_alone_may_still_agree() -> None:
     verdict = weigh([stream("cycles", 0.9, 0.3), probe])
     assert verdict.share == pytest.approx(0.9 / AGREE_SHARE)
     assert verdict.streams == ("probe", "cycles")
+
+
+def test_beside_read_cycles_the_probe_share_speaks_alone_once_it_moved_twice_its_least() -> None:
+    # a held-out chest freezer's 0.6 leak: its probe share stood at twice its threshold with
+    # moves of 0.33-0.41 while its few clean teeth said little (`seal_cold.probe_alone`)
+    cycles = stream("cycles", 0.2, 0.05)
+    far = probe_alone(stream("probe", 2.0, 0.33, alone=False))
+    assert far.alone
+    verdict = weigh([cycles, far])
+    assert verdict.moved and verdict.share == pytest.approx(2.0)
+    assert verdict.streams == ("probe",)
+    # moved by less than twice its least (0.10), it only agrees, as flicker may move it
+    near = probe_alone(stream("probe", 2.0, 0.15, alone=False))
+    assert not near.alone and weigh([cycles, near]).share < 1.0
+    # the streams that may not speak alone for other reasons are left so
+    assert not probe_alone(stream("duty", 2.0, 0.4, alone=False)).alone
 
 
 def run_stream(before: int, during: int, move: float, *, run_move: bool) -> Stream:
