@@ -174,14 +174,14 @@ _EDGES = ("compressor_on", "power_w", "door_open")
 _SETTLING_KEPT_H = 12 * 24
 # Beside read cycles the probe's falling share only agrees with another stream: a noisy
 # probe's flicker moves it on a unit the cycles judge well. Moved by twice its least move
-# (`seal_probe_min_move`: 0.20), more than flicker has moved it on a healthy unit, it speaks
-# alone: a held-out chest freezer (seed 3, a 0.6 leak, a 2-min probe on 8.6-min cycles) drew
-# few clean teeth after its onset, its share stood at twice its threshold from 20 h on with
-# moves of 0.33-0.41, and the agreement waited for the level's move until 24.1 h; alone it
-# was confirmed at 18.1 h. No healthy unit came near an alert on it: on the held-out
-# families (seeds 1-7, from a Monday, Thursday or Wednesday) every family's closest healthy
-# unit stayed where it was; on the tuning families (seeds 1-3) two upright-freezer cohorts'
-# closest rose, to 0.28 and 0.50 of their thresholds.
+# (`seal_probe_min_move`: 0.20) it speaks alone: a held-out chest freezer (seed 3, a 0.6
+# leak, a 2-min probe on 8.6-min cycles) drew few clean teeth after its onset, its share
+# stood at twice its threshold from 20 h on with moves of 0.33-0.41, and the agreement
+# waited for the level's move until 24.1 h; alone it was confirmed at 18.1 h. No healthy
+# unit came near an alert by it: on the held-out families (seeds 1-7, from a Monday,
+# Thursday or Wednesday) every family's closest healthy unit stayed where it was; on the
+# tuning families (seeds 1-3) two upright-freezer cohorts' closest rose, to 0.28 and 0.50
+# of their thresholds.
 _PROBE_ALONE_MOVES = 2.0
 
 
