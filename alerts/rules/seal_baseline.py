@@ -119,6 +119,12 @@ class HourFeatures:
     held_falls: int = 0
     # ... and each of those readings in turn: 1 fell, -1 rose, 0 repeated the last level
     steps: list[int] = field(default_factory=list)
+    # ... and the time between two steps of a coarse display the same way, rising and falling
+    # (ms summed, and how many: `seal_probe_duty.hour_paced_falls`)
+    rise_pace_ms: int = 0
+    rise_paces: int = 0
+    fall_pace_ms: int = 0
+    fall_paces: int = 0
     # the cycle period its clean readings and the last hour's fold on, and the folded
     # tooth's on-share (`seal_fold`; 0: no fold)
     fold_period_ms: float = 0.0

@@ -86,6 +86,7 @@ from alerts.rules.seal_cusum import (
     without_kitchen,
 )
 from alerts.rules.seal_duty import (
+    HourValue,
     compressor_from_power,
     hour_duty,
     learn_duty,
@@ -123,6 +124,7 @@ from alerts.rules.seal_power import (
 from alerts.rules.seal_probe_duty import (
     hour_falls,
     hour_held_falls,
+    hour_paced_falls,
     probe_reading,
     probe_weight,
     strobe_resolution,
@@ -441,7 +443,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         low = st.level_low_c
         level = level_reading(low)(hour) if low is not None else None
         fine = level_resolution(hour, low) if low is not None else 0.0
-        share = (hour_held_falls if st.probe_held else hour_falls)(hour)
+        share = self._probe_reading()(hour)
         strobe = strobe_resolution(hour, share) if share is not None else 0.0
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
@@ -496,7 +498,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         shown, score, health = self._window_health(window)
         duty = window_duty(window, st.duty_model) if st.duty_model is not None else None
         if duty is None and st.probe_model is not None and (st.cusum_model is None or not shown):
-            duty = window_falls(window, st.probe_model, st.probe_held)
+            duty = window_falls(window, st.probe_model, self._probe_reading())
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
             health = min(health, health_from_load(duty.relative, fail))
@@ -584,6 +586,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found,
         )
         return [probe_alone(stream) for stream in streams]
+
+    def _probe_reading(self) -> HourValue:
+        """How the probe's falling share reads an hour (`seal_probe_duty.probe_reading`)."""
+        st = self.state
+        if st.probe_paced:
+            return hour_paced_falls
+        return hour_held_falls if st.probe_held else hour_falls
 
     def _metered_on(self) -> float | None:
         """The metered on-share the period is weighed at: the median of the hours' norms of
@@ -703,7 +712,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                     st.history,
                     self._probe_limits,
                     reading,
-                    counted=True,
+                    counted=reading is not hour_paced_falls,  # paces are times, not a count
                     weight=probe_weight(reading),
                 )
             )
@@ -738,6 +747,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
                 st.probe_held = reading is hour_held_falls
+                st.probe_paced = reading is hour_paced_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
                 st.level_model, st.level, st.level_low_c = level, CusumState(), low
                 st.teeth_settle = teeth_settle(st.settling, cycles, rise)

@@ -90,6 +90,7 @@ class ColdSealState:
     moves: ProbeMoves = field(default_factory=ProbeMoves)
     probe_model: DutyModel | None = None
     probe_held: bool = False  # its hours read as the share of readings taken while falling
+    probe_paced: bool = False  # ... or from the pace of its display's steps
     probe: CusumState = field(default_factory=CusumState)
     # a sparse probe's clean readings (ms, °C) of the last hours, and the cycle period they
     # fold on (`seal_fold`)
@@ -138,6 +139,8 @@ def probe_move(st: ColdSealState, ts: int, temp: float, max_step_ms: int) -> Non
     clean = 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms
     if clean and moves.falling is not None:
         moves.add(last_ms, 1 if moved else 0, moves.falling)
+    elif step > 0 and not clean:
+        moves.add(last_ms, -1, False)  # a break: a coarse display's paces start afresh
     st.moves.release(ts, [*st.history[-3:], st.hour])
 
 

@@ -169,13 +169,17 @@ class CleanTime:
         """Time held longer than `_HOLD_MS` goes to its hour unless a disturbance claimed it."""
         while self.held and self.held[0][0] < now_ms - _HOLD_MS:
             start, length, on = self.held.pop(0)
-            if any(a <= start < b for a, b in self.spans):
+            if length < 0 or any(a <= start < b for a, b in self.spans):
+                self.skipped()
                 continue
             for hour in hours:
                 if hour.start_ms <= start < hour.start_ms + _HOUR_MS:
-                    self.credit(hour, length, on)
+                    self.credit(hour, length, on, start)
 
-    def credit(self, hour: HourFeatures, length: int, on: int | bool) -> None:
+    def skipped(self) -> None:
+        """Held time that did not count (claimed by a disturbance, or a break, length < 0)."""
+
+    def credit(self, hour: HourFeatures, length: int, on: int | bool, start_ms: int = 0) -> None:
         """`on`: the ms the compressor ran, or whether it ran (a state saved before)."""
         hour.clean_ms += length
         hour.clean_on_ms += (length if on else 0) if isinstance(on, bool) else on

@@ -18,29 +18,31 @@ as on a test plant read every 5 min: the one-sided evidence then stays silent.)
 
 A move is the change between two successive readings no further apart than the cycle
 reader's gap, both in clean time (no door, defrost, excursion or faulty probe, see
-`seal_cold`); a reading equal to the last (a coarse probe's level) is no move. Moves are held
-back as the metered time is (`seal_duty.CleanTime`), so a defrost or door the probe shows
-only at its peak claims its moves back. An hour with at least `_MIN_MOVES` moves gives one
-value, its share of falls (on a coarse display read often, the share of its readings taken
-while falling, see `_FLAT_SHARE`); the unit's own learning days give its hourly norms, spread, drift
-allowance and threshold as for the metered on-share (`seal_duty.learn_duty`), with
-the floors `seal_evidence_k` and `seal_probe_evidence_h`. The share is a count, as a meter's
-that reads a run in one reading is (`learn_duty`'s `counted`): each local hour's norm is the
-pooled share of its learning hours (falls over moves, `probe_weight`), not the median hour.
-A 5-min probe gives an hour 10-12 moves, and the median sat on one of the few fractions they
-take: a held-out glass-door merchandiser (seed 4, from a Monday) whose morning hours read
-0.36-0.55 on its learning days (0.44 pooled) had its morning norm at 5/12 like its nights',
-and a second week whose true on-share ran 7 % above the first (0.44 against 0.41, its kitchen)
-read hour after hour at 2-3 spreads and confirmed a leak it did not have. It costs some
-speed where nearly every hour reads one fraction: the median put all such norms on it and
-the spread at its floor, the pooled norms wander about it and the spread is read larger (a
-tuning-family sample fridge whose probe reads "fall, rise" almost every hour: 0.05 -> 0.074,
-and its 0.35 leak, caught at 21 h, was missed; on the held-out families, seeds 1-5 from a
-Monday and from a Thursday, three leaks caught within 24 h before no longer were, and three
-were that had not been). Only a cabinet whose learning days gave neither per-cycle norms
-nor a metered on-share uses it: both say the same thing better, and a noisy probe's
-flicker (falling as often as rising) moves the share on a unit the cycles judge well.
-"""
+`seal_cold`); a reading equal to the last (a coarse probe's level) is no move. Moves are
+held back as the metered time is (`seal_duty.CleanTime`), so a defrost or door the probe
+shows only at its peak claims its moves back. An hour with at least `_MIN_MOVES` moves gives
+one value, its share of falls (on a coarse display read often, the share of its readings
+taken while falling, see `_FLAT_SHARE`, or where its steps are paced, the on-time over the
+cycle read from the time between steps, see `_PACED_SHARE`); the unit's own learning days
+give its hourly norms, spread, drift allowance and threshold as for the metered on-share
+(`seal_duty.learn_duty`), with the floors `seal_evidence_k` and `seal_probe_evidence_h`. The
+share is a count, as a meter's that reads a run in one reading is (`learn_duty`'s
+`counted`): each local hour's norm is the pooled share of its learning hours (falls over
+moves, `probe_weight`), not the median hour (a paced share is read from times, not
+counted: its norm is the median hour's). A 5-min probe gives an hour 10-12 moves, and
+the median sat on one of the few fractions they take: a held-out glass-door merchandiser
+(seed 4, from a Monday) whose morning hours read 0.36-0.55 on its learning days (0.44
+pooled) had its morning norm at 5/12 like its nights', and a second week whose true on-share
+ran 7 % above the first (0.44 against 0.41, its kitchen) read hour after hour at 2-3 spreads
+and confirmed a leak it did not have. It costs some speed where nearly every hour reads one
+fraction: the median put all such norms on it and the spread at its floor, the pooled norms
+wander about it and the spread is read larger (a tuning-family sample fridge whose probe
+reads "fall, rise" almost every hour: 0.05 -> 0.074, and its 0.35 leak, caught at 21 h, was
+missed; on the held-out families, seeds 1-5 from a Monday and from a Thursday, three leaks
+caught within 24 h before no longer were, and three were that had not been). Only a cabinet
+whose learning days gave neither per-cycle norms nor a metered on-share uses it: both say
+the same thing better, and a noisy probe's flicker (falling as often as rising) moves the
+share on a unit the cycles judge well."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ __all__ = [
     "ProbeMoves",
     "hour_falls",
     "hour_held_falls",
+    "hour_paced_falls",
     "probe_reading",
     "probe_weight",
     "strobe_lag",
@@ -92,6 +95,20 @@ _FLAT_SHARE = 0.5
 # coarse display steps down and up the same few levels every cycle whatever the phase, and its
 # moves alone repeat as a strobed probe's do.)
 _STROBE_LAGS = range(2, 7)
+# On such a display the share of readings taken while falling still miscounts the time about
+# each turn: the probe is read as falling until its first step up, up to a step's time after
+# the compressor stopped. Between two steps the same way the air crossed one display step,
+# and the time that took is a rate read to a reading: the mean time between falling steps
+# over the mean between rising ones is the on-time over the off-time, and the hour's
+# on-share is the first over their sum. Where at least `_PACED_SHARE` of the learning hours
+# read `_MIN_PACES` such paces each way, the hours are read so; a break in the clean
+# readings (a door, a defrost, a gap) starts the paces afresh. (Held-out old units read every
+# minute, seed 3: on a 0.25 K display over a 2.1 K sawtooth, a healthy one's hours scattered
+# by 13-36 % of their share of readings taken while falling, day by day, and by 4-10 % of
+# their paced share; on a 0.5 K display over 1.7 K, a 0.35 leak moved the day's mean by
+# +30 % held and +37 % paced, and was confirmed 8.7 h after onset instead of 36.7 h.)
+_PACED_SHARE = 0.5
+_MIN_PACES = 2
 _STROBE_REPEATS = 3
 
 
@@ -102,13 +119,28 @@ class ProbeMoves(CleanTime):
     (its length is 1) or a reading at the last level (0)."""
 
     falling: bool | None = None
+    # the last step of the run of clean readings credited without a break (ms, falling)
+    step_ms: int | None = None
+    step_falling: bool = False
 
-    def credit(self, hour: HourFeatures, length: int, on: int | bool) -> None:
+    def skipped(self) -> None:
+        self.step_ms = None
+
+    def credit(self, hour: HourFeatures, length: int, on: int | bool, start_ms: int = 0) -> None:
         hour.readings += 1
         hour.held_falls += 1 if on else 0
         hour.moves += length
         hour.falls += length if on else 0
         hour.steps.append(0 if not length else 1 if on else -1)
+        if not length:
+            return
+        if self.step_ms is not None and self.step_falling == bool(on):
+            pace = start_ms - self.step_ms  # a display step crossed, the same way as the last
+            if on:
+                hour.fall_pace_ms, hour.fall_paces = hour.fall_pace_ms + pace, hour.fall_paces + 1
+            else:
+                hour.rise_pace_ms, hour.rise_paces = hour.rise_pace_ms + pace, hour.rise_paces + 1
+        self.step_ms, self.step_falling = start_ms, bool(on)
 
 
 def strobe_lag(steps: list[int]) -> int | None:
@@ -151,6 +183,17 @@ def hour_held_falls(hour: HourFeatures) -> float | None:
     return hour.held_falls / hour.readings
 
 
+def hour_paced_falls(hour: HourFeatures) -> float | None:
+    """The hour's on-share read from the pace of a coarse display's steps (`_PACED_SHARE`):
+    the mean time between two falling steps over it and the mean time between two rising
+    ones; None for fewer than `_MIN_PACES` of either."""
+    if hour.fall_paces < _MIN_PACES or hour.rise_paces < _MIN_PACES:
+        return None
+    fall = hour.fall_pace_ms / hour.fall_paces
+    rise = hour.rise_pace_ms / hour.rise_paces
+    return fall / (fall + rise) if fall > 0 and rise > 0 else None
+
+
 def probe_weight(reading: HourValue) -> HourWeight:
     """What an hour's share weighs in its local hour's norm (`seal_duty.learn_duty`'s
     `counted`): its moves, or for `hour_held_falls` its readings."""
@@ -172,13 +215,31 @@ def probe_reading(history: list[HourFeatures]) -> HourValue:
     readings = sum(h.readings for h in history)
     moves = sum(h.moves for h in history)
     flat = 1.0 - moves / readings if readings else 0.0
-    return hour_held_falls if flat >= _FLAT_SHARE else hour_falls
+    if flat < _FLAT_SHARE:
+        return hour_falls
+    held = [h for h in history if hour_held_falls(h) is not None]
+    paced = sum(1 for h in held if hour_paced_falls(h) is not None)
+    return hour_paced_falls if held and paced >= _PACED_SHARE * len(held) else hour_held_falls
 
 
-def window_falls(hours: list[HourFeatures], model: DutyModel, held: bool = False) -> Change | None:
-    """The window's share of falling moves (`held`: of readings taken while falling) against
-    its hours' norms (for the alert text)."""
-    reading = hour_held_falls if held else hour_falls
+def window_falls(
+    hours: list[HourFeatures], model: DutyModel, reading: HourValue = hour_falls
+) -> Change | None:
+    """The window's share of falling moves (`hour_held_falls`: of readings taken while
+    falling; `hour_paced_falls`: the mean of its hours' paced shares) against its hours'
+    norms (for the alert text)."""
+    if reading is hour_paced_falls:
+        paced = [
+            (value, math.exp(n.center))
+            for h in hours
+            if (value := reading(h)) is not None and (n := model.hours.get(h.hour)) is not None
+        ]
+        if not paced:
+            return None
+        now = sum(v for v, _ in paced) / len(paced)
+        base = sum(b for _, b in paced) / len(paced)
+        return Change("probe_duty", base, now, f"{base:.0%}", f"{now:.0%}")
+    held = reading is hour_held_falls
     pairs = [
         (h, n.center)
         for h in hours

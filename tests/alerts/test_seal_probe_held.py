@@ -12,13 +12,18 @@ import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cold_state import ColdSealState, probe_move
-from alerts.rules.seal_probe_duty import hour_falls, hour_held_falls, probe_reading
+from alerts.rules.seal_probe_duty import (
+    hour_falls,
+    hour_held_falls,
+    hour_paced_falls,
+    probe_reading,
+)
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 
 
-def _sawtooth(at_min: float, duty: float, period_min: float = 15.0, band_k: float = 1.7) -> float:
+def sawtooth(at_min: float, duty: float, period_min: float = 15.0, band_k: float = 1.7) -> float:
     """The air of a thermostat cycling between 3.0 °C and 3.0 + `band_k`: pulled down while
     the compressor runs (`duty` of the period), warming while it rests, both linear."""
     phase = (at_min % period_min) / period_min
@@ -35,7 +40,7 @@ def _hours(duty: float, step_c: float, noise_c: float, seed: int) -> list[HourFe
     st.history, st.hour = hours[:-1], hours[-1]
     at = rng.uniform(0, 1)
     while at < 6 * 60:
-        air = _sawtooth(at, duty) + rng.gauss(0, noise_c)
+        air = sawtooth(at, duty) + rng.gauss(0, noise_c)
         shown = round(air / step_c) * step_c
         ts = round(at * MINUTE_MS)
         probe_move(st, ts, shown, 3 * MINUTE_MS)
@@ -48,7 +53,8 @@ def _hours(duty: float, step_c: float, noise_c: float, seed: int) -> list[HourFe
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_coarse_displays_moves_do_not_follow_the_duty_its_held_share_does(seed: int) -> None:
     runs = [_hours(duty, 0.5, 0.02, seed) for duty in (0.2, 0.45, 0.75)]
-    assert all(probe_reading(hours) is hour_held_falls for hours in runs)
+    # read so often, the display's steps are paced (`test_seal_probe_paced`)
+    assert all(probe_reading(hours) is hour_paced_falls for hours in runs)
     moves = [sum(h.falls for h in x) / sum(h.moves for h in x) for x in runs]
     held = [sum(h.held_falls for h in x) / sum(h.readings for h in x) for x in runs]
     # a 1.7 K sawtooth on a 0.5 K display: three steps down and three up a cycle, whatever

@@ -1,0 +1,125 @@
+"""A coarse display read often: the time between two steps the same way is the time the air
+took to cross one display step, so the mean falling pace over the mean rising one is the
+compressor's on-time over its off-time (`seal_probe_duty.hour_paced_falls`). The share of
+readings taken while falling counts each turn a step late and is drawn towards a half."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from alerts.rules.seal_baseline import HourFeatures
+from alerts.rules.seal_cold_state import ColdSealState, probe_move
+from alerts.rules.seal_duty import HourValue, learn_duty
+from alerts.rules.seal_probe_duty import (
+    ProbeMoves,
+    hour_falls,
+    hour_held_falls,
+    hour_paced_falls,
+    probe_reading,
+    window_falls,
+)
+from tests.alerts.test_seal_probe_held import sawtooth
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+
+
+def _hours(
+    duty: float,
+    seed: int,
+    *,
+    every_min: float = 1.0,
+    step_c: float = 0.5,
+    lost: tuple[float, float] | None = None,
+) -> list[HourFeatures]:
+    """Six hours of a probe read every `every_min` from a random phase, shown to `step_c`,
+    with no reading at all between the two minutes of `lost`."""
+    rng = random.Random(seed)
+    st = ColdSealState()
+    hours = [HourFeatures(h * HOUR_MS, h) for h in range(7)]
+    at = rng.uniform(0, 1)
+    while at < 6 * 60:
+        st.history, st.hour = hours[: int(at // 60)], hours[int(at // 60)]
+        if lost is None or not lost[0] <= at < lost[1]:
+            shown = round((sawtooth(at, duty) + rng.gauss(0, 0.02)) / step_c) * step_c
+            ts = round(at * MINUTE_MS)
+            probe_move(st, ts, shown, 3 * round(every_min * MINUTE_MS))
+            st.cycles.last_ms, st.cycles.last_c = ts, shown
+        at += every_min
+    st.moves.release(10 * HOUR_MS, hours)
+    return [h for h in hours if h.readings]
+
+
+def _share(hours: list[HourFeatures], reading: HourValue) -> float:
+    values = [v for h in hours if (v := reading(h)) is not None]
+    return sum(values) / len(values)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_paced_share_follows_the_duty_where_the_held_share_is_drawn_to_a_half(
+    seed: int,
+) -> None:
+    duties = (0.3, 0.45, 0.6)
+    runs = [_hours(duty, seed) for duty in duties]
+    assert all(probe_reading(hours) is hour_paced_falls for hours in runs)
+    paced = [_share(hours, hour_paced_falls) for hours in runs]
+    held = [_share(hours, hour_held_falls) for hours in runs]
+    # each pace is read to a minute, so a step crossed in about one reading is read a little
+    # short; the share is still within a few hundredths of the duty, and moves with it
+    assert all(abs(p - duty) < 0.06 for duty, p in zip(duties, paced, strict=True))
+    # each turn read a step late draws the held share towards a half
+    assert paced[2] - paced[0] > held[2] - held[0] + 0.04
+
+
+def test_a_gap_in_the_readings_paces_no_step_across_it() -> None:
+    whole = _hours(0.45, 7)
+    gapped = _hours(0.45, 7, lost=(100.0, 100.9 + 15.0))  # a quarter hour unread
+    hour = 1  # the gap lies in the second hour
+    assert len(whole) == len(gapped) == 6
+    paces = whole[hour].rise_paces + whole[hour].fall_paces
+    assert gapped[hour].rise_paces + gapped[hour].fall_paces < paces
+    # the steps either side of the gap are not one pace: the mean paces stay the usual
+    paced, usual = hour_paced_falls(gapped[hour]), hour_paced_falls(whole[hour])
+    assert paced is not None and usual is not None
+    assert abs(paced - usual) < 0.1
+
+
+def test_a_probe_that_paces_too_few_steps_keeps_its_other_reading() -> None:
+    # read every 4 min, a 15-min cycle's readings mostly move: their moves are read
+    hours = _hours(0.45, 5, every_min=4.0, step_c=0.25)
+    assert probe_reading(hours) is hour_falls
+    # read every minute with a 1.5 K display on the 1.7 K sawtooth, the air crosses one
+    # step each way a cycle, no pace: the share of readings taken while falling is read
+    hours = _hours(0.45, 5, step_c=1.5)
+    assert probe_reading(hours) is hour_held_falls
+
+
+def test_paced_norms_are_learned_and_the_window_says_the_paced_share() -> None:
+    learning = []
+    for day in range(4):  # four days of the same six hours
+        for h in _hours(0.3, day + 1):
+            h.start_ms += day * 24 * HOUR_MS
+            learning.append(h)
+    model = learn_duty(learning, reading=hour_paced_falls)
+    assert model is not None
+    leaky = _hours(0.45, 9)
+    change = window_falls(leaky, model, hour_paced_falls)
+    assert change is not None
+    assert change.base == pytest.approx(0.3, abs=0.05)
+    assert change.now == pytest.approx(0.45, abs=0.05)
+
+
+@pytest.mark.parametrize("door", [False, True])
+def test_time_a_disturbance_claims_back_breaks_the_pace(door: bool) -> None:
+    moves = ProbeMoves()
+    hour = HourFeatures(0, 0)
+    for start_s, moved in ((0, 1), (60, 0), (120, 1), (180, 0), (240, 1)):
+        moves.add(start_s * 1000, moved, True)  # falling steps 2 min apart
+    if door:  # a door the probe showed only at its peak claims the minute at 60 s back
+        moves.disturbed(60_000, 90_000)
+    moves.release(10 * HOUR_MS, [hour])
+    assert hour.readings == (4 if door else 5)
+    assert hour.fall_paces == (1 if door else 2)
+    assert hour.fall_pace_ms == (120_000 if door else 240_000)
