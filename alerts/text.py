@@ -124,6 +124,10 @@ def seal(label: str, health: float, evidence_zh: list[str], evidence_en: list[st
 SEAL_FEATURES = {
     "duty": ("压缩机运行率", "compressor duty"),
     "probe_duty": ("探头读数下降占比", "share of falling probe readings"),
+    "probe_paced": (
+        "探头读数台阶间隔推算的压缩机运行率",
+        "compressor duty read from the probe's step times",
+    ),
     "cycling": ("压缩机每小时启停次数", "compressor cycles per hour"),
     "level": ("空气平均温度高出其常见低点", "mean air temperature above its usual low"),
     "warm_rate": ("停机回温速率", "warming rate with the compressor off"),

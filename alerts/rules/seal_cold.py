@@ -502,7 +502,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if duty is not None:
             fail = self.setup.settings.seal_cold_fail_ratio
             health = min(health, health_from_load(duty.relative, fail))
-            if all(c.feature not in ("duty", "probe_duty") for c in shown):
+            if all(c.feature not in ("duty", "probe_duty", "probe_paced") for c in shown):
                 shown.append(duty)
         if st.fold_model is not None:
             cycling = window_cycling(window, st.fold_model)

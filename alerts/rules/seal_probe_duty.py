@@ -226,8 +226,8 @@ def window_falls(
     hours: list[HourFeatures], model: DutyModel, reading: HourValue = hour_falls
 ) -> Change | None:
     """The window's share of falling moves (`hour_held_falls`: of readings taken while
-    falling; `hour_paced_falls`: the mean of its hours' paced shares) against its hours'
-    norms (for the alert text)."""
+    falling; `hour_paced_falls`: the mean of its hours' paced shares, said as the duty the
+    step times read, `probe_paced`) against its hours' norms (for the alert text)."""
     if reading is hour_paced_falls:
         paced = [
             (value, math.exp(n.center))
@@ -238,7 +238,7 @@ def window_falls(
             return None
         now = sum(v for v, _ in paced) / len(paced)
         base = sum(b for _, b in paced) / len(paced)
-        return Change("probe_duty", base, now, f"{base:.0%}", f"{now:.0%}")
+        return Change("probe_paced", base, now, f"{base:.0%}", f"{now:.0%}")
     held = reading is hour_held_falls
     pairs = [
         (h, n.center)

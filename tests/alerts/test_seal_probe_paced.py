@@ -106,7 +106,7 @@ def test_paced_norms_are_learned_and_the_window_says_the_paced_share() -> None:
     assert model is not None
     leaky = _hours(0.45, 9)
     change = window_falls(leaky, model, hour_paced_falls)
-    assert change is not None
+    assert change is not None and change.feature == "probe_paced"
     assert change.base == pytest.approx(0.3, abs=0.05)
     assert change.now == pytest.approx(0.45, abs=0.05)
 
