@@ -8,7 +8,9 @@ point's evidence (`{prefix}evidence`) once its baseline was learned:
 - rise: the warming half of the same cycles alone, its time or how far it rises
   (`seal_rise`);
 - period: the cycle's period folded from a sparse probe's readings (`seal_fold`);
-- probe share: the share of the probe's readings that fall, per hour (`seal_probe_duty`);
+- probe share: the share of the probe's readings that fall, per hour (`seal_probe_duty`); on a
+  coarse display read often, the compressor's duty read from the times between its steps
+  (`probe_paced` in the evidence), which sees the compressor as a fold or a meter does;
 - level: the mean of a sparse probe's readings above its low, per hour (`seal_level`);
 - metered on-share and power: a plug meter's view of the compressor (`seal_duty`,
   `seal_power`).
@@ -38,13 +40,14 @@ STREAMS: tuple[tuple[str, str], ...] = (
     ("duty_", "metered_duty"),
     ("power_", "power"),
 )
-_SEES_COMPRESSOR = ("period", "metered_duty", "power")
+_SEES_COMPRESSOR = ("period", "probe_paced", "metered_duty", "power")
 
 _ZH = {
     "cycles": "探头锯齿波中的压缩机周期",
     "rise": "每个周期停机升温的时间或幅度",
     "period": "探头读数折叠出的周期长度",
     "probe_share": "探头读数下降的比例",
+    "probe_paced": "探头读数台阶间隔推算的压缩机运行率",
     "level": "探头读数的平均温度",
     "metered_duty": "电表测得的运行比例",
     "power": "每个周期的功率",
@@ -54,6 +57,7 @@ _EN = {
     "rise": "how long or how far each cycle warms with the compressor off",
     "period": "the cycle period folded from the probe's readings",
     "probe_share": "the share of the probe's readings that fall",
+    "probe_paced": "the compressor's duty read from the probe's step times",
     "level": "the mean of the probe's readings",
     "metered_duty": "the metered on-share",
     "power": "the power per cycle",
@@ -126,6 +130,8 @@ def seal_basis(point: SealHealthPoint) -> SealBasis | None:
     streams = tuple(name for prefix, name in STREAMS if f"{prefix}evidence" in evidence)
     if not streams:
         return None
+    if evidence.get("probe_paced") == 1:  # the share is read from the display's step times
+        streams = tuple("probe_paced" if s == "probe_share" else s for s in streams)
     cycles = evidence.get("window_cycles")
     drawn = "cycles" in streams and isinstance(cycles, int | float) and cycles > 0
     seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)

@@ -521,6 +521,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         }
         if score is not None:
             found["score"] = round(score, 2)
+        if st.probe_paced and st.probe_model is not None:  # its share is read from step times
+            found["probe_paced"] = 1
         if st.power.counted:  # the meter reads runs as single readings (`seal_power`)
             found["meter_counts_runs"] = 1
         if st.power.counter_read:  # the plug's energy counter read the last hour

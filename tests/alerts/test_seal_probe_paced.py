@@ -6,6 +6,7 @@ readings taken while falling counts each turn a step late and is drawn towards a
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 
@@ -20,6 +21,11 @@ from alerts.rules.seal_probe_duty import (
     probe_reading,
     window_falls,
 )
+from alerts.seal_basis import seal_basis
+from tests.alerts import cold_plant
+from tests.alerts.cold_plant import ColdPlant
+from tests.alerts.conftest import MIDNIGHT
+from tests.alerts.test_seal_inference import engine, run
 from tests.alerts.test_seal_probe_held import sawtooth
 
 MINUTE_MS = 60_000
@@ -123,3 +129,21 @@ def test_time_a_disturbance_claims_back_breaks_the_pace(door: bool) -> None:
     assert hour.readings == (4 if door else 5)
     assert hour.fall_paces == (1 if door else 2)
     assert hour.fall_pace_ms == (120_000 if door else 240_000)
+
+
+def test_a_coarse_display_read_often_is_judged_on_its_paced_share() -> None:
+    """End to end: a 2 K sawtooth on a 0.5 K display read every 30 s learns the paced share,
+    says so in its evidence (the basis then says the compressor's duty is seen), and a leak's
+    paced share rises above its norm."""
+    plant = ColdPlant(differential_k=2.0, resolution_c=0.5, noise_c=0.03, interval_s=30.0)
+    onset = MIDNIGHT + timedelta(days=6)
+    rows = cold_plant.fridge("f", MIDNIGHT, 9, plant, seed=3, leak_ua=4.0, leak_from=onset)
+    _, points = run(engine(plant.interval_s), rows)
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged and all(p.evidence.get("probe_paced") == 1 for p in judged)
+    basis = seal_basis(judged[-1])
+    assert basis is not None and "probe_paced" in basis.streams and basis.compressor_seen
+    before = [p for p in judged if p.ts < onset]
+    after = [p for p in judged if p.ts >= onset + timedelta(hours=18)]
+    assert max(float(p.evidence["probe_evidence"]) for p in before) < 0.5  # type: ignore[arg-type]
+    assert max(float(p.evidence["probe_evidence"]) for p in after) > 0.5  # type: ignore[arg-type]

@@ -233,6 +233,11 @@ async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
     assert "分辨不出压缩机的周期" in words and "探头读数下降的比例" in words
     kind, words = await basis(2, sparse, "en")
     assert "does not resolve the compressor&#39;s cycle" in words
+    # a coarse display read often: its step times read the compressor's duty
+    paced = {**sparse, "probe_paced": 1}
+    kind, words = await basis(2, paced, "en")
+    assert kind == "muted"
+    assert words == "Judged on the compressor&#39;s duty read from the probe&#39;s step times."
     drawn = {"health": 1.0, "evidence": 0.1, "window_cycles": 9, "probe_evidence": 0.0}
     kind, words = await basis(1, drawn, "zh")
     assert kind == "muted" and words.startswith("依据：探头锯齿波中的压缩机周期")
