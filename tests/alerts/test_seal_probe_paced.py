@@ -79,6 +79,21 @@ def test_the_paced_share_follows_the_duty_where_the_held_share_is_drawn_to_a_hal
     assert paced[2] - paced[0] > held[2] - held[0] + 0.04
 
 
+def test_where_a_third_of_the_readings_repeat_the_paced_share_is_read_not_the_moves() -> None:
+    # read every 45 s on a 0.25 K display: most readings move, a step up and a step down as
+    # often whatever the duty, so the share of falling moves stays at a half; the steps that
+    # take two readings or more are paced
+    runs = [_hours(duty, 2, every_min=0.75, step_c=0.25) for duty in (0.3, 0.6)]
+    for hours in runs:
+        flat = 1 - sum(h.moves for h in hours) / sum(h.readings for h in hours)
+        assert 0.2 < flat < 0.5
+        assert probe_reading(hours) is hour_paced_falls
+    falls = [_share(hours, hour_falls) for hours in runs]
+    paced = [_share(hours, hour_paced_falls) for hours in runs]
+    assert abs(falls[1] - falls[0]) < 0.05
+    assert paced[1] - paced[0] > 0.2
+
+
 def test_a_gap_in_the_readings_paces_no_step_across_it() -> None:
     whole = _hours(0.45, 7)
     gapped = _hours(0.45, 7, lost=(100.0, 100.9 + 15.0))  # a quarter hour unread
