@@ -220,5 +220,6 @@ def forget_recent(st: ColdSealState, ts: int) -> None:
     st.level.roll_back(ts - _EXCURSION_LEAD_MS)
     st.power.cusum.roll_back(ts - _EXCURSION_LEAD_MS)
     st.clean.held, st.moves.held = [], []
+    st.moves.skipped()  # no pace spans what was dropped
     if st.hour is not None:
         st.hour = HourFeatures(st.hour.start_ms, st.hour.hour, st.hour.quiet)

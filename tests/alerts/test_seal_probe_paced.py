@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_cold_state import ColdSealState, probe_move
+from alerts.rules.seal_cold_state import ColdSealState, forget_recent, probe_move
 from alerts.rules.seal_duty import HourValue, learn_duty
 from alerts.rules.seal_probe_duty import (
     ProbeMoves,
@@ -162,3 +162,14 @@ def test_a_coarse_display_read_often_is_judged_on_its_paced_share() -> None:
     after = [p for p in judged if p.ts >= onset + timedelta(hours=18)]
     assert max(float(p.evidence["probe_evidence"]) for p in before) < 0.5  # type: ignore[arg-type]
     assert max(float(p.evidence["probe_evidence"]) for p in after) > 0.5  # type: ignore[arg-type]
+
+
+def test_an_excursion_forgets_the_last_step_so_no_pace_spans_it() -> None:
+    st = ColdSealState()
+    hour = HourFeatures(0, 0)
+    st.history, st.hour = [], hour
+    st.moves.add(0, 1, True)
+    st.moves.release(10 * HOUR_MS, [hour])
+    assert st.moves.step_ms == 0
+    forget_recent(st, 2 * HOUR_MS)
+    assert st.moves.step_ms is None
