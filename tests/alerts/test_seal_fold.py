@@ -140,7 +140,15 @@ def judged(hours: list[HourFeatures], every_ms: float | None = 5 * MINUTE_MS) ->
 def test_the_period_is_judged_only_where_a_leak_shortens_it_and_it_still_folds() -> None:
     assert judged(folded_hours(17.5, 0.35, 24))
     assert not judged(folded_hours(17.5, 0.55, 24))  # on over half: the period barely moves
-    assert not judged(folded_hours(12.0, 0.3, 24))  # a leak's shorter period would alias
+    # 2.4 reading intervals: a leak's period folds a least move (0.1) shorter before it
+    # aliases; 2.1: it would alias first
+    assert judged(folded_hours(12.0, 0.3, 24))
+    assert not judged(folded_hours(10.5, 0.3, 24))
+    # read every 2 min: a 5.7-min cycle on a third of the time rests 3.7 min, about the
+    # controller's anti-short-cycle delay, and its period lengthens with the load; a 7-min one
+    # rests 4.6 min, free of it
+    assert not judged(folded_hours(5.7, 0.35, 24), 2 * MINUTE_MS)
+    assert judged(folded_hours(7.0, 0.35, 24), 2 * MINUTE_MS)
     assert not judged(folded_hours(17.5, 0.35, 6))  # too few folds to say
     assert not judged(folded_hours(17.5, 0.35, 24), None)
 
