@@ -46,6 +46,24 @@ def test_a_leak_moving_every_feature_reaches_the_bound() -> None:
     assert score_cycle(logs, _norm(), clip=4.5)[0] == pytest.approx(0.4 * 4 + 0.2 * 4.5 + 0.4 * 4.5)
 
 
+def test_a_metered_cycles_rates_count_only_as_far_as_its_on_share_agrees() -> None:
+    # a coarse display reads a metered tooth warming 2.25 times its norm (4 spreads) while the
+    # meter reads the same cycle's run as usual
+    logs = {"warm_rate": math.log(2.25), "pull_down": 0.0, "duty": 0.0}
+    z, move = score_cycle(logs, _norm(), clip=3.0)
+    assert z == pytest.approx(0.4 * 1.0)  # a spread beyond the on-share's, not the clip's 3
+    assert move == pytest.approx(0.4 * 1.25)  # the move still says what the rates read
+    # a leak moves the on-share with them: the rates count up to the clip
+    leak = {"warm_rate": math.log(2.25), "pull_down": 0.5, "duty": 0.5}
+    assert score_cycle(leak, _norm(), clip=3.0)[0] == pytest.approx(0.4 * 3 + 0.2 * 2.5 + 0.4 * 2.5)
+    # an on-share below its norm agrees with no excess at all
+    low = {"warm_rate": math.log(2.25), "pull_down": 0.0, "duty": -0.4}
+    assert score_cycle(low, _norm(), clip=3.0)[0] == pytest.approx(0.4 * 1.0 + 0.4 * -2.0)
+    # unmetered, the probe's rates are all there is
+    bare = {"warm_rate": math.log(2.25), "pull_down": 0.0}
+    assert score_cycle(bare, _norm(), clip=3.0)[0] == pytest.approx(0.4 * 3.0 / 0.6)
+
+
 def test_a_feature_far_below_its_norm_is_clipped_too() -> None:
     logs = {"warm_rate": -4.0, "pull_down": 0.0, "duty": 0.0}
     z, _ = score_cycle(logs, _norm(), clip=3.0)
