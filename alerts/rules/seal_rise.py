@@ -40,7 +40,8 @@ either on healthy cycles too; the learning days' mean of it is the centre (the n
 offset), and the unit's own drift allowance and threshold are learned from its left-out
 learning days as the per-cycle stream's are (`seal_cusum.learn_cusum`). The stream confirms a
 leak alone, as the per-cycle stream does (`seal_fuse`), on a unit without a meter; beside one
-it only agrees with another stream (`seal_cold.ColdSealRule._streams`).
+only once the metered on-share moved with it, and until then it only agrees with another
+stream (`seal_cold._METER_AGREES`).
 """
 
 from __future__ import annotations

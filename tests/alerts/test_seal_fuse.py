@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from alerts.model import Evidence, Finding, SealHealthPoint
-from alerts.rules.seal_cold import probe_alone
+from alerts.rules.seal_cold import probe_alone, rise_alone
 from alerts.rules.seal_confirm import evidence_streams
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_fuse import AGREE_SHARE, Stream, weigh
@@ -185,6 +185,24 @@ def test_beside_read_cycles_the_probe_share_speaks_alone_once_it_moved_twice_its
     assert not near.alone and weigh([cycles, near]).share < 1.0
     # the streams that may not speak alone for other reasons are left so
     assert not probe_alone(stream("duty", 2.0, 0.4, alone=False)).alone
+
+
+def test_beside_a_meter_the_rise_speaks_alone_once_the_metered_on_share_moved_with_it() -> None:
+    # a held-out merchandiser's 0.35 leak with power and a door contact: the rise stood at
+    # its threshold (moves 0.22-0.29) while the meter's hourly streams, a fifth to a half of
+    # theirs, had moved by 0.05-0.07 (`seal_cold._METER_AGREES`: half of 0.10)
+    rise = stream("rise", 1.1, 0.29, alone=False)
+    agreeing = rise_alone([rise, stream("power", 0.2, 0.06), stream("duty", 0.1, 0.0)], 0.05)
+    verdict = weigh(agreeing)
+    assert verdict.moved and verdict.share == pytest.approx(1.1)
+    assert verdict.streams == ("rise",)
+    # a meter reading the usual on-share while the warming half reads high: a misread tooth,
+    # so the rise only agrees (a healthy held-out chest freezer was alerted on it alone)
+    flat = rise_alone([rise, stream("power", 0.2, 0.02), stream("duty", 0.1, -0.04)], 0.05)
+    assert not next(s for s in flat if s.name == "rise").alone
+    assert weigh(flat).share < 1.0
+    # without a meter nothing changes (the rise speaks alone there already)
+    assert rise_alone([rise, stream("cycles", 0.3, 0.4)], 0.05)[0] is rise
 
 
 def run_stream(before: int, during: int, move: float, *, run_move: bool) -> Stream:
