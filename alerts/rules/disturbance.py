@@ -16,6 +16,16 @@ wherever it falls on the clock; one that outlasts them (a compressor that does n
 air down, a heater that does not stop) or warms the food past them (a heater running away) is
 not. The signature speaks once three spells are seen; before, a spell excuses nothing (a
 failing compressor on a new unit looks the same).
+
+A spell is learned, and timed against the signature, from its first reading with the door shut
+and settled: a spell the doors began has the doors' start, not the defrost's. Whether a warm
+spell is under way, or ended a while ago, is another matter (`WarmSpell`): a door contact
+reports every opening, and at a busy lunch a defrost begins among them and ends a few minutes
+after they settle, too short a spell from there. A bare probe, which never says, sees one spell
+from its first reading above the ceiling; so does this, whatever the doors did, and the food's
+estimate that such a spell left above the limit is its fading memory on a unit with a contact
+as on a bare probe: the contact adds what it knows and takes no excuse away. Without a contact
+the two are the same spell.
 """
 
 from __future__ import annotations
@@ -63,10 +73,6 @@ class LearnedDefrost:
     lengths: list[int] = field(default_factory=list)
     period_ms: int | None = None
     anchor_ms: int | None = None  # the latest episode that fell on the learned period
-    # The latest warm episode, on the period or not (a drifting defrost timer): when it ended
-    # (the air back under its usual ceiling) and how long it lasted.
-    last_end_ms: int | None = None
-    last_length_ms: int | None = None
     # The spell in progress: its warmest reading. Each ended spell's rise above the ceiling,
     # beside `lengths`, is the unit's defrost signature.
     episode_peak_c: float | None = None
@@ -77,6 +83,17 @@ class LearnedDefrost:
     episode_food_peak_c: float | None = None
     episode_last_ms: int | None = None
     food_rises: list[float] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WarmSpell:
+    """A warm spell as the excuses see it, a door open or not: when the one under way began
+    (the first reading well above the usual ceiling), and when the latest ended (the air back
+    under it) and how long it lasted, on a defrost timer's period or not."""
+
+    start_ms: int | None = None
+    end_ms: int | None = None
+    length_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +114,7 @@ class DisturbanceState:
     last_c: float | None = None
     last_ms: int | None = None
     learned: LearnedDefrost = field(default_factory=LearnedDefrost)
+    spell: WarmSpell = field(default_factory=WarmSpell)
 
 
 class Disturbances:
@@ -177,11 +195,23 @@ class Disturbances:
             start, learned.episode_start_ms = learned.episode_start_ms, None
             rise = (learned.episode_peak_c or temp) - learned.ceiling_c
             if ts - start >= _EPISODE_MIN_MS:
-                learned.last_end_ms, learned.last_length_ms = ts, ts - start
                 self._record_episode(start, ts - start, rise, learned.episode_food_peak_c)
         else:
             learned.episode_peak_c = max(learned.episode_peak_c or temp, temp)
             self._warm_food(ts, temp - learned.ceiling_c)
+        self._follow_spell(ts, temp, learned.ceiling_c)
+
+    def _follow_spell(self, ts: int, temp: float, ceiling: float) -> None:
+        """The spell the excuses see begins and ends as the learned one does, against the same
+        ceiling, but a door open or settling does not hold its start back."""
+        spell = self.state.spell
+        if spell.start_ms is None:
+            if temp > ceiling + _EPISODE_MARGIN_C:
+                spell.start_ms = ts
+        elif temp <= ceiling:
+            if ts - spell.start_ms >= _EPISODE_MIN_MS:
+                spell.end_ms, spell.length_ms = ts, ts - spell.start_ms
+            spell.start_ms = None
 
     def _warm_food(self, ts: int, excess_c: float) -> None:
         learned = self.state.learned
@@ -342,13 +372,12 @@ class Disturbances:
         return st.last_c > st.defrost_end_c + _RECOVERY_RISE_C
 
     def recovered_from_warm_spell(self, ts: int, within_ms: int) -> bool:
-        """A warm spell no longer than a defrost, reported or recognised by its shape (door
-        shut, air well above its usual ceiling, on a timer or not), ended no more than
-        `within_ms` before `ts`, and the air has recovered since."""
+        """A warm spell no longer than a defrost, reported or recognised by its shape (air well
+        above its usual ceiling, on a timer or not, `WarmSpell`), ended no more than `within_ms`
+        before `ts`, and the air has recovered since."""
         st = self.state
-        learned = st.learned
         ends: list[int] = []
-        shaped_end, shaped_length = learned.last_end_ms, learned.last_length_ms
+        shaped_end, shaped_length = st.spell.end_ms, st.spell.length_ms
         if shaped_end is not None and shaped_length is not None:
             ends += [shaped_end] if shaped_length <= self.max_spell_ms else []
         start, end = st.defrost_start_ms, st.defrost_end_ms
@@ -366,9 +395,9 @@ class Disturbances:
         """A warm spell is in progress (reported or recognised by its shape), or one ended no
         more than `within_ms` before `ts`."""
         st = self.state
-        if st.defrost_on or st.learned.episode_start_ms is not None:
+        if st.defrost_on or st.spell.start_ms is not None:
             return True
-        ends = [st.learned.last_end_ms, None if st.defrost_on else st.defrost_end_ms]
+        ends = [st.spell.end_ms, None if st.defrost_on else st.defrost_end_ms]
         return any(e is not None and 0 <= ts - e <= within_ms for e in ends)
 
     def signature(self) -> DefrostSignature | None:
