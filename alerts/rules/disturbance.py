@@ -141,6 +141,18 @@ class Disturbances:
 
     def restore(self, data: Any) -> None:
         self.state = load_state(DisturbanceState, data)
+        learned = data.get("learned") if isinstance(data, dict) else None
+        if isinstance(data, dict) and "spell" not in data and isinstance(learned, dict):
+            # A snapshot from before `WarmSpell`: its spell was the learned one, whose end and
+            # length it kept beside the signature.
+            self.state.spell = load_state(
+                WarmSpell,
+                {
+                    "start_ms": learned.get("episode_start_ms"),
+                    "end_ms": learned.get("last_end_ms"),
+                    "length_ms": learned.get("last_length_ms"),
+                },
+            )
 
     # -- observing --------------------------------------------------------------------------
 

@@ -454,6 +454,32 @@ def test_the_pull_down_before_a_defrost_is_kept_across_a_restart(tmp_path: Path)
     second.close()
 
 
+def test_a_snapshot_from_before_the_spell_of_its_own_keeps_the_spell(tmp_path: Path) -> None:
+    # A state saved before the spell the excuses see was kept apart from the learned one: the
+    # learned spell in progress, and the latest's end and length beside the signature. It is
+    # restored as the spell, so a defrost just over still excuses the food's fading estimate.
+    start = defrost_starts(3)[7]
+    rows = tired_defrost_day(MIDNIGHT, 3)
+    first = tired_unit(tmp_path, 1)
+    first.feed([r for r in rows if r[1] < MIDNIGHT + minutes(start + 30)], store=False)
+    disturbances = first.service.engine.devices["fridge-1"].disturbances
+    assert disturbances is not None
+    spell = disturbances.state.spell
+    assert spell.start_ms is not None and spell.end_ms is not None
+    saved = disturbances.snapshot()
+    old = {key: value for key, value in saved.items() if key != "spell"}
+    learned = {**old["learned"], "last_end_ms": spell.end_ms, "last_length_ms": spell.length_ms}
+    old["learned"] = {**learned, "episode_start_ms": spell.start_ms}
+    first.close()
+    second = tired_unit(tmp_path / "restarted", 1)
+    restored = second.service.engine.devices["fridge-1"].disturbances
+    assert restored is not None
+    restored.restore(old)
+    assert restored.state.spell == spell
+    assert restored.state.learned == disturbances.state.learned
+    second.close()
+
+
 def doors_into_the_defrost(rows: Rows, start: int, after: Air | None = None) -> Rows:
     """`rows` (tired_defrost_day) with a busy kitchen into the defrost that begins `start`
     minutes in: doors hold the air at 9-10.5 °C from 70 to 35 min before it, the compressor
