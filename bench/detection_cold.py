@@ -253,7 +253,8 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         cohort, replayed, list(onsets), onsets
     )
     seal_false = sum(len(times) for times in false_units.values())
-    over_false, over_warm = _healthy_over_temperature(cohort, config, replayed, healthy)
+    over_units, over_warm = _healthy_over_temperature(cohort, config, replayed, healthy)
+    over_false = sum(len(alarms) for alarms in over_units.values())
     return {
         "healthy_unit_days": unit_days,
         "seal_unit_days": round(seal_days, 2),
@@ -268,6 +269,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "seal_unseen": _unseen(cohort, replayed),
         "over_temp_false_alarms": over_false,
         "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
+        "over_temp_false_units": over_units,
         "over_temp_alarms_food_warm": over_warm,
         "over_temp_excursions": _excursions(cohort, config, replayed),
         "readings": replayed.readings,
@@ -276,11 +278,14 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
 
 def _healthy_over_temperature(
     cohort: Cohort, config: SiteConfig, replayed: Replayed, healthy: list[int]
-) -> tuple[int, int]:
+) -> tuple[dict[str, list[str]], int]:
     """Over-temperature alarms on healthy units: false when the true product stayed at or
     below the limit for the `FOOD_LOOKBACK_S` before the alarm; otherwise the food really was
-    warm (a healthy cabinet overwhelmed by a hot kitchen), counted apart."""
-    false = warm = 0
+    warm (a healthy cabinet overwhelmed by a hot kitchen), counted apart. The false ones per
+    unit, when (UTC) and the warmest the plant's food was meanwhile: the unit to replay when a
+    change adds or removes one."""
+    false: dict[str, list[str]] = {}
+    warm = 0
     run = cohort.run
     for j in healthy:
         device = config.device(cohort.ids[j])
@@ -291,9 +296,12 @@ def _healthy_over_temperature(
                 continue
             at = firing.at.timestamp()
             before = (run.times >= at - FOOD_LOOKBACK_S) & (run.times <= at)
-            hot = high is not None and bool((run.product[before, j] > high).any())
+            food = float(run.product[before, j].max())
+            hot = high is not None and food > high
             warm += hot
-            false += not hot
+            if not hot:
+                stamp = firing.at.isoformat(timespec="minutes")
+                false.setdefault(cohort.ids[j], []).append(f"{stamp} (food {food:.1f} °C)")
     return false, warm
 
 

@@ -62,6 +62,11 @@ def table(report: dict[str, Any]) -> str:
                 lines.append(
                     f"false seal alert, {variant}: {unit} ({family}) at {', '.join(times)}"
                 )
+            for unit, alarms in by_variant[variant]["over_temp_false_units"].items():
+                lines.append(
+                    f"false over-temperature alarm, {variant}: {unit} ({family}) at "
+                    + ", ".join(alarms)
+                )
     if report["disinfection"]:
         lines += [
             "",

@@ -162,6 +162,11 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
         healthy[1]: [at.isoformat(timespec="minutes")],
         first: [(onset - hour).isoformat(timespec="minutes")],
     }
+    # The healthy unit's over-temperature alarm is false (its food stayed in band) and named,
+    # with the warmest its food was in the 2 h before.
+    [alarm] = score["over_temp_false_units"][healthy[0]]
+    assert score["over_temp_false_alarms"] == 1
+    assert alarm.startswith(f"{at.isoformat(timespec='minutes')} (food ") and alarm.endswith(" °C)")
     before = sum(leak.onset_s - MONDAY for leak in leaky.values()) / 86_400
     assert score["seal_unit_days"] == pytest.approx(score["healthy_unit_days"] + before, abs=0.01)
     assert score["seal_false_per_unit_day"] == pytest.approx(2 / score["seal_unit_days"], abs=1e-4)
@@ -170,7 +175,7 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
         assert len(found["devices"]) == len(found["delays_h"])
 
 
-def test_the_table_names_each_false_seal_alert(scored: Cohort) -> None:
+def test_the_table_names_each_false_seal_alert_and_over_temperature_alarm(scored: Cohort) -> None:
     # One healthy unit's alert and one leaking unit's before its onset, in one variant: both
     # are named under the table, with the family and the time, so no JSON is needed to find
     # the unit to replay.
@@ -180,7 +185,12 @@ def test_the_table_names_each_false_seal_alert(scored: Cohort) -> None:
     at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
     early = utc_from_ms(int((leak.onset_s - 3600) * 1000))
     seal = RuleId.SEAL_DEGRADATION
-    firings = [Firing(healthy[0], seal, at), Firing(cohort.ids[j], seal, early)]
+    over = RuleId.OVER_TEMPERATURE
+    firings = [
+        Firing(healthy[0], seal, at),
+        Firing(cohort.ids[j], seal, early),
+        Firing(healthy[1], over, at),
+    ]
     config = config_of(cohort)
     scores = {
         "temp": score_cohort(cohort, config, Replayed(firings, [], 0)),
@@ -201,6 +211,11 @@ def test_the_table_names_each_false_seal_alert(scored: Cohort) -> None:
         f"{at.isoformat(timespec='minutes')}",
         f"false seal alert, temp: {cohort.ids[j]} (small reach-in) at "
         f"{early.isoformat(timespec='minutes')}",
+    ]
+    named = [line for line in table(report).splitlines() if line.startswith("false over")]
+    assert named == [
+        f"false over-temperature alarm, temp: {healthy[1]} (small reach-in) at "
+        + ", ".join(scores["temp"]["over_temp_false_units"][healthy[1]])
     ]
 
 
