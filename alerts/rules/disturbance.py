@@ -184,6 +184,10 @@ class Disturbances:
 
     def _reported_defrost(self, ts: int, on: bool) -> None:
         st = self.state
+        if not st.defrost_reported:
+            # The controller speaks from now on and the probe's spells are no longer followed:
+            # one under way would otherwise stay under way for good.
+            st.spell.start_ms = st.learned.episode_start_ms = None
         st.defrost_reported = True
         if on and not st.defrost_on:
             st.defrost_start_ms, st.defrost_end_ms = ts, None

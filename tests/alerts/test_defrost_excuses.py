@@ -480,6 +480,25 @@ def test_a_snapshot_from_before_the_spell_of_its_own_keeps_the_spell(tmp_path: P
     second.close()
 
 
+def test_a_controller_that_starts_reporting_its_defrosts_ends_the_probes_spell(
+    tmp_path: Path,
+) -> None:
+    # The probe's spells are followed only while the controller says nothing. When it starts
+    # reporting `defrost_on` in the middle of one (a firmware update), that spell is not left
+    # under way for good, excusing the food's estimate as a defrost's memory ever after.
+    start = defrost_starts(3)[7]
+    rows = tired_defrost_day(MIDNIGHT, 3)
+    harness = tired_unit(tmp_path, 1)
+    harness.feed([r for r in rows if r[1] < MIDNIGHT + minutes(start + 30)], store=False)
+    disturbances = harness.service.engine.devices["fridge-1"].disturbances
+    assert disturbances is not None and disturbances.state.spell.start_ms is not None
+    at = MIDNIGHT + minutes(start + 30)
+    harness.feed([("fridge-1", at, {"temp_c": 12.0, "defrost_on": 0.0})], store=False)
+    later = round((at + timedelta(hours=6)).timestamp() * 1000)
+    assert not disturbances.warm_spell_within(later, 0)
+    harness.close()
+
+
 def doors_into_the_defrost(rows: Rows, start: int, after: Air | None = None) -> Rows:
     """`rows` (tired_defrost_day) with a busy kitchen into the defrost that begins `start`
     minutes in: doors hold the air at 9-10.5 °C from 70 to 35 min before it, the compressor
