@@ -1,8 +1,8 @@
 """Detection figures of today's rules on plants they were not tuned on (issue 11, part E).
 
 Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]
-[--variants temp,temp+power+door[,temp+power+energy+door]]``. A table goes to stdout, then one
-JSON object (``--json-only``: the JSON alone); progress goes to stderr.
+[--variants temp,temp+power+door[,temp+power+energy+door][,temp+ambient]]``. A table goes
+to stdout, then one JSON object (``--json-only``: the JSON alone); progress goes to stderr.
 
 Cold storage: per plant family (`firmware_sim.families`: held-out families by default) a
 cohort of units runs on the bench's independent plant (`bench.independent_plant`, a model the
@@ -10,8 +10,10 @@ rules' tests never see): healthy units, units whose door seal starts leaking (se
 0.35, 0.6, ramping in over 12 h from a random onset after the seal baseline) and units whose
 compressor fails for 10 h. Each cohort is replayed through the real `AlertService` twice, as
 the two kinds of data schools have: temperature alone (a bare probe), and temperature with the
-cabinet's power and door contact; asked for (``--variants``), a third time with the plug's
-energy counter beside its power. Figures per family and variant, and summed over families:
+cabinet's power and door contact; asked for (``--variants``), again with the plug's energy
+counter beside its power, and with a bare probe and a second probe in the kitchen air beside
+the cabinet (``temp+ambient``, `alerts.rules.seal_ambient`). Figures per family and variant,
+and summed over families:
 
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a
   leaking unit is healthy until its leak's onset, and its alerts and days before it count

@@ -129,6 +129,7 @@ class PlantRun:
     defrost: npt.NDArray[np.bool_]
     power_w: F64
     doors: list[list[tuple[float, float]]] = field(default_factory=list)  # per unit
+    ambient: F64 | None = None  # the kitchen's air at each cabinet (what its own probe reads)
 
     def duty(self, unit: int, start_s: float, end_s: float) -> float:
         inside = (self.times >= start_s) & (self.times < end_s)
@@ -357,5 +358,5 @@ def _integrate(
         ran[i] = running
     return PlantRun(
         units, times, out["air"], out["product"], out["probe"], ran, defrost, out["power"],
-        door_list,
+        door_list, ambient,
     )  # fmt: skip

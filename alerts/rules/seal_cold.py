@@ -52,6 +52,14 @@ from alerts.rules.seal import (
     health_from_load,
     moved_changes,
 )
+from alerts.rules.seal_ambient import (
+    follow_kitchen,
+    kitchen_excess,
+    kitchen_hour_shift,
+    kitchen_moves,
+    learn_kitchen,
+    roll_kitchen_hour,
+)
 from alerts.rules.seal_baseline import (
     WINDOW_REACH,
     HourFeatures,
@@ -250,6 +258,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.first_ms is None:
             st.first_ms = ts
         self._roll_hour(ts, out)
+        follow_kitchen(st.kitchen, ts, sample.get("ambient_temp_c"), sample.get("temp_c"))
         self._mark_disturbed(ts)
         power = plug_draw(st.power, ts, sample.get("power_w"), sample.get("energy_kwh"))
         on = self._compressor(sample, power)
@@ -389,10 +398,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             (hour.off_ms[-1], hour.off_read[-1], hour.rise_c[-1]),
             hour.cool_read[-1],
         )
-        # on school days only: a day without meals idles the kitchen, its draw falls further
-        # than the cycles' norms (learned on meal days, or on its kind's) answer
-        load, capacity = running_moves(st.power) if not hour.quiet else (0.0, 0.0)
-        on = self._metered_on() if load or capacity else None
+        # The kitchen's own probe where the cabinet reports one (`seal_ambient`); else what
+        # the compressor's draw says, on school days only: a day without meals idles the
+        # kitchen, its draw falls further than the cycles' norms (learned on meal days, or on
+        # its kind's) answer.
+        moves = kitchen_moves(st.kitchen, cycle.end.ms, hour.start_ms, hour.hour, hour.quiet)
+        if moves is None:
+            moves = running_moves(st.power) if not hour.quiet else (0.0, 0.0)
+        load, capacity = moves
+        on = self._usual_on() if load or capacity else None
         if on is not None:
             logs = without_kitchen(logs, load, capacity, on)
         weight *= repeat_weight(cycle)
@@ -414,6 +428,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         local = datetime.fromtimestamp(start / 1000, self.setup.timetable.zone)
         quiet = not self.setup.timetable.serves(local.date())
         ended = roll_power_hour(st.power, start, local.hour, quiet)
+        roll_kitchen_hour(st.kitchen, start, local.hour, quiet)
+        if st.baseline is not None:
+            learn_kitchen(st.kitchen, late=True)
         if ended is not None:
             score_power_hour(st.power, ended)
         if st.hour is not None:
@@ -445,8 +462,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # a day without meals: the norms are the school days' (`school_hours`), and its
             # clean spans are cut otherwise (`seal_duty._MIN_QUIET_HOURS`)
             duty = None
+        kitchen = kitchen_hour_shift(st.kitchen, hour.start_ms)
         if duty is not None:
-            duty *= math.exp(-kitchen_shift(st.power, hour.start_ms))
+            shift = kitchen if kitchen is not None else kitchen_shift(st.power, hour.start_ms)
+            duty *= math.exp(-shift)
         runs = st.power.recent_on_ms
         counted = counter_resolution(st.power, hour.clean_on_ms, st.power.counter_read)
         resolution = max(
@@ -462,6 +481,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         fine = level_resolution(hour, low) if low is not None else 0.0
         share = self._probe_reading()(hour)
         strobe = strobe_resolution(hour, share) if share is not None else 0.0
+        if share is not None and kitchen is not None:
+            share *= math.exp(-kitchen)  # the whole shift: see `seal_ambient`
         for model, value, stream, floor in (
             (st.duty_model, duty, st.duty, resolution),
             (st.probe_model, share, st.probe, strobe),
@@ -475,9 +496,17 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _fold_value(self, hour: HourFeatures) -> float | None:
         """The hour's folded cycles per hour (`seal_fold`), the kitchen's share taken out
-        where a meter reads it (`seal_fold.kitchen_share`)."""
-        cycling, on = hour_cycling(hour), self._metered_on()
-        if cycling is None or on is None:
+        where its probe (`seal_ambient`, at the unit's usual on-share, or none known: the
+        whole shift) or a meter reads it (`seal_fold.kitchen_share`)."""
+        cycling = hour_cycling(hour)
+        kitchen = kitchen_hour_shift(self.state.kitchen, hour.start_ms)
+        if cycling is None:
+            return None
+        if kitchen is not None:
+            on = self._usual_on()
+            return cycling * math.exp(-kitchen * kitchen_share(on if on is not None else 0.0))
+        on = self._metered_on()
+        if on is None:
             return cycling
         power = self.state.power
         share = kitchen_share(on)
@@ -544,6 +573,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["meter_counts_runs"] = 1
         if st.power.counter_read:  # the plug's energy counter read the last hour
             found["energy_counter"] = 1
+        excess = kitchen_excess(st.kitchen, ts - HOUR_MS)
+        if excess is not None:  # the kitchen's own probe: how far off its norm the hour ran
+            found["kitchen_excess_c"] = round(excess, 1)
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)
@@ -621,6 +653,15 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if metered is None or not metered.hours:
             return None
         return statistics.median(math.exp(n.center) for n in metered.hours.values())
+
+    def _usual_on(self) -> float | None:
+        """The unit's usual on-share: the meter's (`_metered_on`), else the read cycles'
+        (`seal_cusum.slope_on_share` at their hours' norms); None where neither is learned."""
+        on = self._metered_on()
+        cycles = self.state.cusum_model
+        if on is None and cycles is not None and cycles.hours:
+            on = statistics.median(slope_on_share(n) for n in cycles.hours.values())
+        return on
 
     def _period_min_move(self, found: dict[str, float | int | str | None]) -> float:
         """The least move of the folded period that may alert (`seal_fold.least_move`), at
@@ -774,6 +815,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.power.counted, st.power.model = counted, power
                 st.power.history, st.power.cusum = [], CusumState()
                 st.confidence = min(1.0, learned / self._needed_h) if self._needed_h else 1.0
+                learn_kitchen(st.kitchen)
                 st.history = st.history[-WINDOW_REACH * self._window_h :]
                 return
         found = {

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from alerts.rules.base import HOUR_MS, MINUTE_MS
 from alerts.rules.cycle_inference import CycleInferenceState
 from alerts.rules.seal import ScoreState
+from alerts.rules.seal_ambient import KitchenState
 from alerts.rules.seal_baseline import HourBaseline, HourFeatures, Spread
 from alerts.rules.seal_cusum import CusumModel, CusumState
 from alerts.rules.seal_duty import CleanTime, DrawLevels, DutyModel
@@ -104,6 +105,8 @@ class ColdSealState:
     level: CusumState = field(default_factory=CusumState)
     # whole metered cycles in every hour, doors included (`seal_power`)
     power: PowerState = field(default_factory=PowerState)
+    # the kitchen's temperature where the cabinet reports it (`seal_ambient`)
+    kitchen: KitchenState = field(default_factory=KitchenState)
 
 
 def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:

@@ -61,6 +61,8 @@ from alerts.rules.seal_duty import (
 )
 
 __all__ = [
+    "CAPACITY_PER_K",
+    "MIN_GAP_K",
     "PowerModel",
     "PowerState",
     "counter_resolution",
@@ -143,8 +145,8 @@ _H_SCALE = 1.5
 # shift as its own and alerted. The cabinet's temperature is its learning days' median air.
 _KITCHEN_C = 25.0
 _DRAW_PER_K = 0.01
-_CAPACITY_PER_K = 0.015
-_MIN_GAP_K = 10.0  # a cabinet nearer the kitchen's temperature is not cooling food
+CAPACITY_PER_K = 0.015
+MIN_GAP_K = 10.0  # a cabinet nearer the kitchen's temperature is not cooling food
 _DUTY_PER_DRAW = 3.5  # until the cabinet's temperature is known
 # A kitchen's day-to-day shift: a few kelvin; a draw further off is not the kitchen (a
 # failing compressor, a meter change) and is believed only up to this (log units). A draw
@@ -850,16 +852,16 @@ def duty_per_draw(history: list[PowerHour]) -> float:
     gap = _kitchen_gap(history)
     if gap is None:
         return _DUTY_PER_DRAW
-    return (1.0 / gap + _CAPACITY_PER_K) / _DRAW_PER_K
+    return (1.0 / gap + CAPACITY_PER_K) / _DRAW_PER_K
 
 
 def _kitchen_gap(history: list[PowerHour]) -> float | None:
     """The kelvin between the kitchen (`_KITCHEN_C`) and the cabinet's median air over the
-    hours, at least `_MIN_GAP_K`; None without air readings."""
+    hours, at least `MIN_GAP_K`; None without air readings."""
     airs = [h.air_c / h.airs for h in history if h.airs]
     if not airs:
         return None
-    return max(_MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
+    return max(MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
 
 
 def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float:
@@ -880,7 +882,7 @@ def running_moves(st: PowerState) -> tuple[float, float]:
     if st.model is None:
         return 0.0, 0.0
     move = max(0.0, min(_DRAW_CAP, st.kitchen))
-    capacity = _CAPACITY_PER_K / _DRAW_PER_K
+    capacity = CAPACITY_PER_K / _DRAW_PER_K
     return (st.model.duty_per_draw - capacity) * move, capacity * move
 
 

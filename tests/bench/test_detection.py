@@ -47,7 +47,7 @@ from bench.independent_cabinet import (
     plan_cycles,
     simulate_cabinet,
 )
-from bench.independent_plant import SealLeak, run_plant
+from bench.independent_plant import DT_S, SealLeak, run_plant
 from core.clock import utc_from_ms
 from core.records import SealHealthPoint
 from firmware_sim.families import FAMILIES, PlantUnit, draw_units
@@ -93,6 +93,32 @@ def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
     for total in read(counted, "energy_kwh"):
         assert np.all(np.diff(total) >= 0)
         assert np.allclose(total * 1000, np.round(total * 1000))  # whole Wh
+
+
+def test_a_kitchen_probe_reads_the_plants_kitchen_beside_the_bare_probes_readings() -> None:
+    cohort = build_cohort(
+        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
+    )
+    bare = deliveries(cohort, "temp", seed=1)
+    kitchen = deliveries(cohort, "temp+ambient", seed=1)
+    assert {m[0] for m in kitchen.metric} == {"temp_c", "ambient_temp_c"}
+
+    def read(kit: Deliveries, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        pairs = zip(kit.metric, kit.ts_ms, kit.value, strict=True)
+        return [(t, v) for m, t, v in pairs if m[0] == metric]
+
+    for (t, ours), (u, theirs) in zip(read(kitchen, "temp_c"), read(bare, "temp_c"), strict=True):
+        assert np.array_equal(t, u) and np.array_equal(ours, theirs)  # the bare probe's own
+    run = cohort.run
+    assert run.ambient is not None
+    for j, ((stamps, room), (probe_ms, _)) in enumerate(
+        zip(read(kitchen, "ambient_temp_c"), read(bare, "temp_c"), strict=True)
+    ):
+        assert np.array_equal(stamps, probe_ms)  # read with the cabinet's probe
+        steps = ((stamps / 1000 - cohort.start_s) // DT_S).astype(np.int64)
+        assert np.allclose(room * 10, np.round(room * 10))  # a 0.1 K display step
+        assert np.abs(room - run.ambient[steps, j]).mean() < 0.15  # the kitchen, 0.1 K noise
+        assert 15.0 < room.mean() < 40.0
 
 
 def test_the_energy_counter_integrates_the_plants_draw() -> None:
