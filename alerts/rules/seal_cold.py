@@ -90,7 +90,7 @@ from alerts.rules.seal_cusum import (
     rate_reading,
     repeat_weight,
     score_cycle,
-    slope_on_share,
+    usual_slope_on_share,
     without_kitchen,
 )
 from alerts.rules.seal_duty import (
@@ -659,8 +659,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         (`seal_cusum.slope_on_share` at their hours' norms); None where neither is learned."""
         on = self._metered_on()
         cycles = self.state.cusum_model
-        if on is None and cycles is not None and cycles.hours:
-            on = statistics.median(slope_on_share(n) for n in cycles.hours.values())
+        if on is None and cycles is not None:
+            on = usual_slope_on_share(cycles.hours)
         return on
 
     def _period_min_move(self, found: dict[str, float | int | str | None]) -> float:
@@ -675,11 +675,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             return s.seal_probe_min_move
         cycles = st.cusum_model
         on = self._metered_on()
+        read = usual_slope_on_share(cycles.hours) if cycles is not None else None
         if on is not None:
             least = least_move(s.seal_duty_min_move, on)
-        elif cycles is not None and cycles.hours:
-            on = statistics.median(slope_on_share(n) for n in cycles.hours.values())
-            least = least_move(s.seal_probe_min_move, on)
+        elif read is not None:
+            least = least_move(s.seal_probe_min_move, read)
         else:
             least = s.seal_probe_min_move
         found["period_min_move"] = round(least, 3)

@@ -75,6 +75,7 @@ __all__ = [
     "score_cycle",
     "slope_on_share",
     "typical_day",
+    "usual_slope_on_share",
     "without_kitchen",
 ]
 
@@ -451,13 +452,24 @@ def _sizing(feature: str, logs: dict[str, float], norm: HourNorm) -> str:
     return fitted if fitted is not None and fitted in logs and fitted in norm.center else feature
 
 
-def slope_on_share(norm: HourNorm) -> float:
+def slope_on_share(norm: HourNorm) -> float | None:
     """The compressor's share of a tooth at the norm's slopes: the fall's time over the
     tooth's, warming / (warming + cooling) for a swing crossed at both rates. Read turn to
-    turn through the probe's lag, which bends each turn a little later, it runs high."""
-    warm = math.exp(norm.center["warm_rate"])
-    cool = math.exp(-norm.center["pull_down"])  # the pull-down is read as -log(cooling rate)
+    turn through the probe's lag, which bends each turn a little later, it runs high. None
+    for an hour whose norm lacks either slope (a probe too coarse for the pull-down's)."""
+    center = norm.center
+    if "warm_rate" not in center or "pull_down" not in center:
+        return None
+    warm = math.exp(center["warm_rate"])
+    cool = math.exp(-center["pull_down"])  # the pull-down is read as -log(cooling rate)
     return warm / (warm + cool)
+
+
+def usual_slope_on_share(hours: dict[int, HourNorm]) -> float | None:
+    """The median `slope_on_share` over the hours whose norms read both slopes; None where
+    none does."""
+    shares = [on for on in (slope_on_share(n) for n in hours.values()) if on is not None]
+    return statistics.median(shares) if shares else None
 
 
 def repeat_weight(cycle: InferredCycle) -> float:

@@ -16,7 +16,7 @@ from alerts import RuleId
 from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_cusum import HourNorm, cycle_log, slope_on_share
+from alerts.rules.seal_cusum import HourNorm, cycle_log, slope_on_share, usual_slope_on_share
 from alerts.rules.seal_fold import about, fold, judges_period, least_move, usual_period
 from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
@@ -261,3 +261,15 @@ def test_the_on_share_a_tooths_slopes_give() -> None:
     assert least_move(0.10, slope_on_share(norm)) == pytest.approx(0.075)
     # a cabinet that cools as fast as it warms runs half the time: its period barely moves
     assert slope_on_share(HourNorm(cycle_log(10.0, 10.0, None), {})) == pytest.approx(0.5)
+
+
+def test_hours_whose_norms_lack_a_slope_are_left_out_of_the_usual_on_share() -> None:
+    """A coarse probe's hour may hold a warming rate and no pull-down (a fall too short to
+    read): its share is unknown, not an error (the seal rule reads the usual on-share from
+    the others; a held-out cohort's replay raised KeyError on such an hour)."""
+    read = HourNorm(cycle_log(6.0, 18.0, None), {})
+    warm_only = HourNorm(cycle_log(6.0, 0.0, None), {})
+    assert slope_on_share(warm_only) is None
+    assert usual_slope_on_share({0: warm_only, 1: read, 2: read}) == pytest.approx(0.25)
+    assert usual_slope_on_share({0: warm_only}) is None
+    assert usual_slope_on_share({}) is None
