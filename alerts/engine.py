@@ -19,8 +19,10 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from alerts.model import Finding, RuleId
+from alerts.rule_faults import RuleFaults
 from alerts.rules.base import DeviceSetup, RegisterRecord, Rule
 from alerts.rules.disinfection import DisinfectionRule
 from alerts.rules.disturbance import Disturbances
@@ -76,6 +78,7 @@ class DeviceRules:
         self._timed = [rule for rule in self.rules if _overrides(rule, "at")]
         self._told = [rule for rule in self.rules if _overrides(rule, "delivered")]
         self._everyone: list[Rule] = [*self.rules, *([self.sensor] if self.sensor else [])]
+        self.faults = RuleFaults(setup.id)  # a rule that fails fails alone (`rule_faults`)
 
     @property
     def timed(self) -> bool:
@@ -95,22 +98,41 @@ class DeviceRules:
                 self._late(sample)
                 continue
             mark = self.watermark_ms = sample.ts_ms
+            # Each call guarded: a defect some reading brings out in one rule must not keep
+            # the reading from the others, nor end the service (`rule_faults`). Free in
+            # CPython 3.11+ while nothing is raised.
             if sensor is not None:
-                sensor.observe(sample, findings)
+                try:
+                    sensor.observe(sample, findings)
+                except Exception as exc:  # see above
+                    self.faults.note(sensor.rule.value, sample.ts_ms, exc)
                 temp = sample.values.get("temp_c")
                 if temp is not None and not sensor.plausible(temp):
                     del sample.values["temp_c"]  # an impossible value judges nothing else
                     temp = None
                 if temp is not None:
                     for watcher in watchers:
-                        watcher.neighbour_reading(sample.ts_ms, temp, findings)
+                        try:
+                            watcher.neighbour_reading(sample.ts_ms, temp, findings)
+                        except Exception as exc:
+                            name = f"{watcher.rule.value} of {watcher.setup.id}"
+                            self.faults.note(name, sample.ts_ms, exc)
             if disturbances is not None:
-                disturbances.observe(sample)
+                try:
+                    disturbances.observe(sample)
+                except Exception as exc:
+                    self.faults.note("disturbances", sample.ts_ms, exc)
             for rule in rules:
-                rule.observe(sample, findings)
+                try:
+                    rule.observe(sample, findings)
+                except Exception as exc:
+                    self.faults.note(rule.rule.value, sample.ts_ms, exc)
         if delivered_ms is not None:
             for rule in self._told:
-                rule.delivered(delivered_ms)
+                try:
+                    rule.delivered(delivered_ms)
+                except Exception as exc:
+                    self.faults.note(rule.rule.value, delivered_ms, exc)
         self._collect(out)
 
     def _late(self, sample: Sample) -> None:
@@ -119,11 +141,17 @@ class DeviceRules:
         if self.sensor is not None and temp is not None and not self.sensor.plausible(temp):
             return
         for rule in self.rules:
-            rule.observe_late(sample)
+            try:
+                rule.observe_late(sample)
+            except Exception as exc:  # see `observe`
+                self.faults.note(rule.rule.value, sample.ts_ms, exc)
 
     def at(self, now_ms: int, out: EngineOutput) -> None:
         for rule in self._timed:
-            rule.at(now_ms, out.findings)
+            try:
+                rule.at(now_ms, out.findings)
+            except Exception as exc:  # see `observe`
+                self.faults.note(rule.rule.value, now_ms, exc)
         self._collect(out)
 
     def _collect(self, out: EngineOutput) -> None:
@@ -251,6 +279,12 @@ class RuleEngine:
             rules.at(now_ms, out)
         self._watch_offline(now_ms, out, changed=False)
         return out
+
+    def fault_figures(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Per device whose rules failed on a reading or tick, per rule: how often, the last
+        error and when (`rule_faults`; `/api/health`)."""
+        devices = self.devices.items()
+        return {name: rules.faults.figures() for name, rules in devices if rules.faults}
 
     def relearn_seal(self, device: str, by: str, reason: str) -> EngineOutput:
         """Start learning the device's door-seal baseline afresh, from its next readings (a

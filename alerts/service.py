@@ -135,6 +135,16 @@ class AlertService:
         """How far the start-up replay is (`/api/health`, `alerts.start_up`)."""
         return self._start_up.figures()
 
+    def fault_lines(self) -> list[str]:
+        """The devices' rules that failed on a reading, in words, for `/api/health`'s
+        `faults` (`alerts.rule_faults`): its alerts may be missing until it is fixed."""
+        return [
+            f"rule {rule} of device {device} failed {f['count']} times, last on the reading "
+            f"at {f['last_reading']} ({f['error']}); its other rules judge on"
+            for device, rules in self.engine.fault_figures().items()
+            for rule, f in rules.items()
+        ]
+
     def add_change_listener(self, listener: ChangeListener) -> None:
         """Told of every alert change (notifications, the live dashboard)."""
         self._out.listeners.append(listener)

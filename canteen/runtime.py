@@ -172,7 +172,7 @@ class Service:
             "messages_received": gw.messages,
             "messages_acknowledged": gw.acked,
             "readings_stored": gw.stored,
-            "faults": self.gateway.faults(),
+            "faults": self.gateway.faults() + self.alerts.fault_lines(),
             "dead_letters": sum(gw.dead_letters.values()),
             "dead_letters_by_reason": dict(gw.dead_letters),
             "store_retries": gw.store_retries,
@@ -183,6 +183,8 @@ class Service:
             "rules": {
                 "live": self.alerts.live,
                 "catch_up": self.alerts.catch_up_figures(),
+                # rules that failed on a reading, per device (alerts.rule_faults)
+                "faults": self.alerts.engine.fault_figures(),
                 **self.alerts.pace.figures(),
             },
         }

@@ -20,6 +20,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from alerts.model import AlertQuery, RuleId
+from alerts.rules.seal_cold import ColdSealRule
 from canteen.runtime import Overrides, Service
 from core import SystemClock
 from demo_broker.mosquitto import MosquittoProcess, free_port
@@ -200,3 +202,43 @@ async def test_another_client_with_the_gateway_id_is_named_in_log_and_health(
         assert f"another client is using client id {client_id!r}" in " ".join(body["faults"])
         assert f"another client is using client id {client_id!r}" in caplog.text
         await wait_for(lambda: running.service.gateway.connected, "gateway back")
+
+
+async def test_a_rule_that_fails_on_a_reading_degrades_health_and_stops_nothing(
+    mosquitto: MosquittoProcess, topic_prefix: str, tmp_path: Path
+) -> None:
+    """One fridge's seal rule made to fail on every reading (no shipped rule is known to):
+    the service keeps storing and judging (the same fridge's over-temperature alarm fires,
+    the other fridges are judged), and `/api/health` names the failing rule."""
+    config = site_config(topic_prefix)
+    publisher = Publisher(mosquitto)
+    async with serving(config, mosquitto.url, tmp_path / "r.duckdb") as running:
+        await wait_for(lambda: running.service.gateway.connected, "gateway connected")
+        await running.service.alerts.until_live()
+        rules = running.service.alerts.engine.devices["fridge-1"]
+        seal = next(r for r in rules.rules if isinstance(r, ColdSealRule))
+
+        def failing(sample: Any, out: Any) -> None:
+            raise KeyError("pull_down")
+
+        seal.observe = failing  # type: ignore[method-assign]
+        base = int(time.time() * 1000) - 3_600_000
+        for device, temp in (("fridge-1", 9.0), ("fridge-2", 4.0)):
+            batch = [{"ts": base + k * 60_000, "m": {"temp_c": temp}} for k in range(60)]
+            publisher.publish(f"{topic_prefix}/{SITE}/{device}/telemetry", batch)
+        await asyncio.to_thread(publisher.flush)
+        body = await running.wait_health(
+            "the rule fault", lambda b: b["faults"] and b["readings_stored"] == 120
+        )
+        assert body["status"] == "degraded"
+        assert "rule seal_degradation of device fridge-1 failed" in body["faults"][0]
+        fault = body["rules"]["faults"]["fridge-1"]["seal_degradation"]
+        assert fault["count"] == 60 and fault["error"] == "KeyError: 'pull_down'"
+        assert not running.task.done(), "the service is still running"
+
+        def firing() -> bool:
+            query = AlertQuery(SITE, device="fridge-1", rule=RuleId.OVER_TEMPERATURE)
+            return bool(running.service.alerts.book.find(query))
+
+        await wait_for(firing, "the same fridge's over-temperature alarm")
+    publisher.close()
