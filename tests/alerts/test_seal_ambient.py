@@ -219,3 +219,34 @@ def test_the_kitchens_norms_survive_a_snapshot_and_an_older_snapshot_has_none() 
     older = dump_state(ColdSealState())
     del older["kitchen"]
     assert load_state(ColdSealState, older).kitchen == KitchenState()
+
+
+def _wandering() -> KitchenState:
+    """Learning days 1 K either side of 24 °C, a day at a time."""
+    st = KitchenState()
+    for hour in range(4 * 24):
+        roll_kitchen_hour(st, hour * HOUR_MS, hour % 24, False)
+        kitchen = 23.0 if (hour // 24) % 2 else 25.0
+        st.level_c = kitchen  # each day's kitchen settled (no lag at the change)
+        for minute in range(0, 60, 10):
+            follow_kitchen(st, hour * HOUR_MS + minute * 60_000, kitchen, 4.0)
+    roll_kitchen_hour(st, 96 * HOUR_MS, 0, False)
+    learn_kitchen(st)
+    return st
+
+
+def test_a_kitchen_within_its_usual_wander_is_left_to_the_allowance() -> None:
+    """Learning days 1 K either side of 24 °C (a robust sigma of 1.48 K): the drift allowance
+    was learned with that wander in it, so only a kitchen beyond it is taken out, measured
+    from there."""
+    st = _wandering()
+    assert st.school[12] == pytest.approx(24.0)
+    assert st.wander_c == pytest.approx(1.4826, rel=1e-3)
+    ts = _warmer(st, 25.0)
+    assert kitchen_moves(st, ts, ts - ts % HOUR_MS, 5, False) == (0.0, 0.0)
+    st = _wandering()
+    ts = _warmer(st, 28.0)
+    load, capacity = kitchen_moves(st, ts, ts - ts % HOUR_MS, 5, False) or (0.0, 0.0)
+    beyond = 4.0 - 1.4826
+    assert load == pytest.approx(math.log1p(beyond / (24.0 + 1.4826 - 4.0)), rel=0.02)
+    assert capacity == pytest.approx(CAPACITY_PER_K * beyond, rel=0.02)
