@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -604,13 +605,19 @@ def _format_path(loc: tuple[str | int, ...]) -> str:
     return out
 
 
+# A part of a field path a check names: `.name`, `[3]`, or a key that has dots in it, quoted
+# as repr() quotes it (`fields['DS18B20-2.Temperature']`).
+_PATH_PART = re.compile(r"\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]|\.?([^.\[\]]+)")
+
+
 def _parse_path(text: str) -> tuple[str | int, ...]:
     parts: list[str | int] = []
-    for chunk in text.replace("]", "").split("."):
-        name, *indexes = chunk.split("[")
-        if name:
-            parts.append(name)
-        parts.extend(int(i) for i in indexes)
+    for match in _PATH_PART.finditer(text):
+        index, single, double, name = match.groups()
+        if index is not None:
+            parts.append(int(index))
+        else:
+            parts.append(single if single is not None else double if double is not None else name)
     return tuple(parts)
 
 

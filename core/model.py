@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.metrics import METRICS
+
 __all__ = [
     "SUB_METER_CATEGORIES",
     "TOPIC_SAFE_ID",
@@ -41,6 +43,9 @@ __all__ = [
 # Ids appear as MQTT topic levels, so they exclude '/', '+', '#' and whitespace.
 TOPIC_SAFE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TOPIC_SAFE = re.compile(TOPIC_SAFE_ID)
+# `DeviceSource.fields`: how many a device may map, how deep a path may reach.
+_SOURCE_FIELDS_MAX = 16
+_SOURCE_FIELD_DEPTH = 4
 
 Identifier = Annotated[str, Field(pattern=TOPIC_SAFE_ID)]
 
@@ -177,6 +182,12 @@ class DeviceSource(Frozen):
 
     format: WireFormat = WireFormat.CANONICAL
     id: str | None = Field(default=None, min_length=1, max_length=128)
+    # Fields of the foreign message read as a metric, beside or instead of the format's usual
+    # mapping: a second probe of a two-channel sensor as the kitchen's air, a probe in a glycol
+    # bottle as the food's. Keys are a path of object keys joined by dots, as the message has
+    # them (Tasmota `DS18B20-2.Temperature`, Shelly `temperature:101.tC`, Zigbee2MQTT
+    # `external_temperature`); values are metric names (`core.metrics`).
+    fields: dict[str, str] = Field(default_factory=dict, max_length=_SOURCE_FIELDS_MAX)
 
     @model_validator(mode="after")
     def _foreign_needs_id(self) -> DeviceSource:
@@ -184,7 +195,35 @@ class DeviceSource(Frozen):
             raise ValueError(f"source.id is required for format {self.format.value!r}")
         if self.id is not None and any(c in self.id for c in "#+"):
             raise ValueError(f"source.id {self.id!r} must not contain MQTT wildcards # or +")
+        if self.fields and self.format is WireFormat.CANONICAL:
+            raise ValueError(
+                "fields: maps a foreign format's fields; a canonical device names its metrics "
+                "itself"
+            )
+        claimed: dict[str, str] = {}
+        for path, metric in self.fields.items():
+            _check_field_path(path)
+            if metric not in METRICS:
+                raise ValueError(
+                    f"fields[{path!r}]: {metric!r} is not a metric; one of "
+                    f"{', '.join(sorted(METRICS))}"
+                )
+            if metric in claimed:
+                raise ValueError(
+                    f"fields[{path!r}]: {claimed[metric]!r} is mapped to {metric} already; a "
+                    "metric comes from one field"
+                )
+            claimed[metric] = path
         return self
+
+
+def _check_field_path(path: str) -> None:
+    keys = path.split(".")
+    if len(keys) > _SOURCE_FIELD_DEPTH or not all(keys) or len(path) > 200:
+        raise ValueError(
+            f"fields[{path!r}]: a field is 1-{_SOURCE_FIELD_DEPTH} non-empty object keys "
+            "joined by dots (e.g. DS18B20-2.Temperature), at most 200 characters"
+        )
 
 
 class Building(Frozen):

@@ -14,6 +14,16 @@ temperature. The gateway keeps each note as a dead letter (`dropped_field`). Can
 stay accepted or refused whole. A well-formed message that
 carries nothing the adapter maps (a Shelly reporting only its Wi-Fi, a button's action) yields
 no readings and is not an error: the gateway counts it as ignored.
+
+Mapped fields (`device.source.fields`): a site names fields of a device's message that the
+format's usual mapping does not read, or reads as something else (a two-channel sensor's second
+probe in the kitchen air, `ambient_temp_c`; a probe in a glycol bottle, `food_temp_c`). A mapped
+field is read as its metric, validated as any other; the usual mapping then neither writes that
+metric nor reads that field, so a first-sensor default moves on to the next sensor. A mapped
+field missing from a message of a format that sends the device's whole state (Tasmota,
+Zigbee2MQTT) is a `dropped_field` note beside the readings stored: a wrong name or a probe that
+fell off the bus shows, not a silence. Formats that send only what changed (Shelly's
+NotifyStatus) leave it out without a note.
 """
 
 from __future__ import annotations
@@ -21,14 +31,14 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from core.metrics import METRICS
+from core.metrics import METRICS, ValueType
 from core.model import WireFormat
 from core.readings import ReadingBatchBuilder
 from gateway.codec import TimeWindow, decode_json, preview
@@ -77,12 +87,36 @@ class ForeignRoute:
 
 class ForeignAdapter(ABC):
     format: ClassVar[WireFormat]
+    # Whether a message may leave out fields the device has (only what changed): a mapped field
+    # missing from one is then no note.
+    partial: ClassVar[bool] = False
 
-    def __init__(self, site: str, zone: ZoneInfo, sources: Mapping[str, str]) -> None:
-        """`sources`: foreign id -> our device id, for the devices of this format."""
+    def __init__(
+        self,
+        site: str,
+        zone: ZoneInfo,
+        sources: Mapping[str, str],
+        fields: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        """`sources`: foreign id -> our device id, for the devices of this format; `fields`:
+        our device id -> its mapped fields (path -> metric, `device.source.fields`)."""
         self.site = site
         self.zone = zone
         self._sources = dict(sources)
+        self._fields = {device: dict(paths) for device, paths in (fields or {}).items() if paths}
+
+    def writer(
+        self, out: ReadingBatchBuilder, device: str, ts_ms: int, *, numeric_text: bool = False
+    ) -> ReadingWriter:
+        """A writer of one message's readings for `device`, knowing its mapped fields."""
+        return ReadingWriter(
+            out,
+            self.site,
+            device,
+            ts_ms,
+            numeric_text=numeric_text,
+            fields=self._fields.get(device),
+        )
 
     @abstractmethod
     def filters(self) -> list[str]:
@@ -134,7 +168,17 @@ class ReadingWriter:
     `dropped`. `numeric_text` accepts numbers sent as decimal strings, for ecosystems whose
     devices are known to send them."""
 
-    __slots__ = ("_device", "_mark", "_numeric_text", "_out", "_site", "_ts_ms", "dropped")
+    __slots__ = (
+        "_device",
+        "_fields",
+        "_mapped_metrics",
+        "_mark",
+        "_numeric_text",
+        "_out",
+        "_site",
+        "_ts_ms",
+        "dropped",
+    )
 
     def __init__(
         self,
@@ -144,9 +188,12 @@ class ReadingWriter:
         ts_ms: int,
         *,
         numeric_text: bool = False,
+        fields: Mapping[str, str] | None = None,
     ) -> None:
         self._out, self._site, self._device, self._ts_ms = out, site, device, ts_ms
         self._numeric_text = numeric_text
+        self._fields = dict(fields or {})
+        self._mapped_metrics = frozenset(self._fields.values())
         self._mark = out.mark()
         self.dropped: list[str] = []
 
@@ -164,9 +211,46 @@ class ReadingWriter:
     def result(self) -> ForeignDecoded:
         return ForeignDecoded(self.count, tuple(self.dropped))
 
+    def claims(self, field: str) -> bool:
+        """Whether `field` is mapped (`source.fields`): the usual mapping leaves it alone."""
+        return field in self._fields
+
+    def mapped(
+        self,
+        root: dict[str, Any],
+        *,
+        partial: bool,
+        convert: Callable[[str, object], object] | None = None,
+    ) -> None:
+        """The mapped fields found under `root`, each as its metric; `convert` takes a metric
+        and the field's raw value to the metric's unit (°F to °C)."""
+        for path, metric in self._fields.items():
+            found, raw, missing = _at_path(root, path)
+            if not found:
+                if not partial:
+                    self.dropped.append(f"{missing} (source.fields maps {path} to {metric})")
+                continue
+            if convert is not None:
+                raw = convert(metric, raw)
+            if METRICS[metric].value_type is ValueType.BOOLEAN:
+                self._flag(metric, raw, path, invert=False)
+            else:
+                self._number_of(metric, raw, path, 1.0)
+
     def number(self, metric: str, raw: object, field: str, per_unit: float = 1.0) -> None:
         """A numeric field in the foreign unit, of which `per_unit` make one of the metric's
-        (1000 Wh per kWh). Divided, not multiplied by 1e-3: one correctly rounded step."""
+        (1000 Wh per kWh). Divided, not multiplied by 1e-3: one correctly rounded step. Not
+        read where the site maps the field or the metric itself (`mapped`)."""
+        if metric in self._mapped_metrics or field in self._fields:
+            return
+        self._number_of(metric, raw, field, per_unit)
+
+    def flag(self, metric: str, raw: object, field: str, *, invert: bool = False) -> None:
+        if metric in self._mapped_metrics or field in self._fields:
+            return
+        self._flag(metric, raw, field, invert=invert)
+
+    def _number_of(self, metric: str, raw: object, field: str, per_unit: float) -> None:
         if raw is None:  # Zigbee2MQTT sends null for a property it has not heard yet
             return
         try:
@@ -174,7 +258,7 @@ class ReadingWriter:
         except PayloadError as exc:
             self._drop_or_raise(metric, exc)
 
-    def flag(self, metric: str, raw: object, field: str, *, invert: bool = False) -> None:
+    def _flag(self, metric: str, raw: object, field: str, *, invert: bool) -> None:
         if raw is None:
             return
         if type(raw) is not bool:
@@ -206,6 +290,21 @@ class ReadingWriter:
         if metric not in SECONDARY:
             raise exc
         self.dropped.append(exc.reason)
+
+
+def _at_path(root: dict[str, Any], path: str) -> tuple[bool, object, str]:
+    """The value at a dotted path of object keys: (found, value, what is missing if not)."""
+    value: object = root
+    walked: list[str] = []
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            where = ".".join(walked)
+            return False, None, f"{where} is {type(value).__name__}, not an object"
+        if key not in value:
+            return False, None, f"{'.'.join([*walked, key])} is not in the message"
+        value = value[key]
+        walked.append(key)
+    return True, value, ""
 
 
 def iso_instant_ms(raw: object, zone: ZoneInfo, field: str) -> int:

@@ -2,7 +2,8 @@
 
 Only formats some device of the config uses get an adapter, so a site of canonical devices
 subscribes to nothing foreign. The site config maps each foreign id to our device
-(`device.source`); the router builds that index once.
+(`device.source`, with the fields it maps beyond the format's usual ones); the router builds
+that index once.
 """
 
 from __future__ import annotations
@@ -27,12 +28,17 @@ ADAPTERS: dict[WireFormat, type[ForeignAdapter]] = {
 class ForeignRouter:
     def __init__(self, config: SiteConfig) -> None:
         sources: dict[WireFormat, dict[str, str]] = {}
+        fields: dict[WireFormat, dict[str, dict[str, str]]] = {}
         for device in config.devices:
-            if device.source.format is not WireFormat.CANONICAL and device.source.id is not None:
-                sources.setdefault(device.source.format, {})[device.source.id] = device.id
+            source = device.source
+            if source.format is not WireFormat.CANONICAL and source.id is not None:
+                sources.setdefault(source.format, {})[source.id] = device.id
+                fields.setdefault(source.format, {})[device.id] = dict(source.fields)
         site, zone = config.site.id, config.site.zone
         self.adapters = [
-            adapter(site, zone, sources[fmt]) for fmt, adapter in ADAPTERS.items() if fmt in sources
+            adapter(site, zone, sources[fmt], fields[fmt])
+            for fmt, adapter in ADAPTERS.items()
+            if fmt in sources
         ]
 
     def filters(self) -> list[str]:

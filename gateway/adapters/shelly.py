@@ -13,7 +13,9 @@ NotifyFullStatus all of them; both are read the same way. NotifyEvent (buttons, 
 no readings. Components map as: `switch:N` or `pm1:N` apower (W) -> power_w, voltage (V) ->
 voltage_v, aenergy.total (Wh) -> energy_kwh / 1000; `temperature:N` tC -> temp_c (add-on probes
 have ids 100-199); `humidity:N` rh -> humidity_pct; `devicepower:N` battery.percent ->
-battery_pct. Where a device has several instances of a type, the lowest id is the one read.
+battery_pct. Where a device has several instances of a type, the lowest id in the message is the
+one read; as NotifyStatus carries only what changed, a device with several probes names each
+one in `source.fields` (`temperature:100.tC: temp_c`, `temperature:101.tC: ambient_temp_c`).
 `switch:N.temperature` is the relay's own temperature, not a probe's, so it is not mapped.
 """
 
@@ -42,6 +44,7 @@ METERED = ("switch", "pm1")
 
 class ShellyGen2Adapter(ForeignAdapter):
     format = WireFormat.SHELLY_GEN2
+    partial = True  # NotifyStatus carries only the components that changed
 
     def filters(self) -> list[str]:
         return ["+/events/rpc", "+/online"]
@@ -64,10 +67,11 @@ class ShellyGen2Adapter(ForeignAdapter):
         if not isinstance(params, dict):
             raise PayloadError(f"params must be an object, got {type(params).__name__}")
         ts_ms = checked_ts(_ts_ms(params.get("ts")), window, "params.ts")
-        components = _lowest_instances(params)
-        with ReadingWriter(out, self.site, device, ts_ms) as writer:
+        with self.writer(out, device, ts_ms) as writer:
+            components = _lowest_instances(params, writer)
             _metering(components, writer)
             _sensors(components, writer)
+            writer.mapped(params, partial=self.partial)
             return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:
@@ -87,13 +91,18 @@ def _ts_ms(raw: object) -> int | None:
     return round(raw * 1000)
 
 
-def _lowest_instances(params: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Component type -> (key, status) of its lowest-id instance ("temperature:100")."""
+def _lowest_instances(
+    params: dict[str, Any], writer: ReadingWriter
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Component type -> (key, status) of its lowest-id instance ("temperature:100") among
+    those of which the site maps no field (`source.fields`)."""
     found: dict[str, tuple[int, str, dict[str, Any]]] = {}
     for key, status in params.items():
         kind, _, number = key.partition(":")
         # isdecimal, not isdigit: int() refuses "²", which isdigit() accepts.
         if not isinstance(status, dict) or not number.isdecimal() or len(number) > 9:
+            continue
+        if any(writer.claims(f"{key}.{name}") for name in status):
             continue
         if kind not in found or int(number) < found[kind][0]:
             found[kind] = (int(number), key, status)

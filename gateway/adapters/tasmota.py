@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.metrics import METRICS
 from core.model import WireFormat
 from core.readings import ReadingBatchBuilder
 from gateway.adapters.base import (
@@ -60,9 +61,11 @@ class TasmotaAdapter(ForeignAdapter):
         raw_time = sensor.get("Time")
         ts_ms = None if raw_time is None else iso_instant_ms(raw_time, self.zone, "Time")
         ts_ms = checked_ts(ts_ms, window, "Time")
-        with ReadingWriter(out, self.site, device, ts_ms) as writer:
+        with self.writer(out, device, ts_ms) as writer:
             _energy(sensor.get("ENERGY"), writer)
-            _climate(sensor, writer)
+            fahrenheit = _climate(sensor, writer)
+            convert = _from_fahrenheit if fahrenheit else None
+            writer.mapped(sensor, partial=self.partial, convert=convert)
             return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:
@@ -87,26 +90,42 @@ def _energy(energy: object, writer: ReadingWriter) -> None:
         writer.number(metric, raw, f"ENERGY.{field}")
 
 
-def _climate(sensor: dict[str, Any], writer: ReadingWriter) -> None:
+def _climate(sensor: dict[str, Any], writer: ReadingWriter) -> bool:
+    """The first sensor's temperature and humidity; whether temperatures are in °F."""
     unit = sensor.get("TempUnit", "C")
     if unit not in ("C", "F"):
         raise PayloadError(f"TempUnit must be C or F, got {preview(unit, 20)}")
-    temperature = _first(sensor, "Temperature")
+    temperature = _first(sensor, "Temperature", writer)
     if temperature is not None:
         name, raw = temperature
-        if unit == "F" and isinstance(raw, int | float) and not isinstance(raw, bool):
-            # Converted only within a plausible span: a huge integer would overflow the division
-            # (outside it, the value is refused as out of range anyway).
-            raw = (raw - 32) / 1.8 if -1e6 < raw < 1e6 else raw
+        if unit == "F":
+            raw = _celsius(raw)
         writer.number("temp_c", raw, f"{name}.Temperature")
-    humidity = _first(sensor, "Humidity")
+    humidity = _first(sensor, "Humidity", writer)
     if humidity is not None:
         writer.number("humidity_pct", humidity[1], f"{humidity[0]}.Humidity")
+    return bool(unit == "F")
 
 
-def _first(sensor: dict[str, Any], key: str) -> tuple[str, object] | None:
-    """The first sensor object carrying `key`, in payload order (Tasmota's sensor order)."""
+def _celsius(raw: object) -> object:
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        # Converted only within a plausible span: a huge integer would overflow the division
+        # (outside it, the value is refused as out of range anyway).
+        return (raw - 32) / 1.8 if -1e6 < raw < 1e6 else raw
+    return raw
+
+
+def _from_fahrenheit(metric: str, raw: object) -> object:
+    """A mapped field in a message whose `TempUnit` is F: temperatures to °C."""
+    return _celsius(raw) if METRICS[metric].unit == "°C" else raw
+
+
+def _first(sensor: dict[str, Any], key: str, writer: ReadingWriter) -> tuple[str, object] | None:
+    """The first sensor object carrying `key`, in payload order (Tasmota's sensor order),
+    whose field the site has not mapped to something else (`source.fields`)."""
     for name, value in sensor.items():
-        if name != "ENERGY" and isinstance(value, dict) and key in value:
+        if name == "ENERGY" or not isinstance(value, dict) or key not in value:
+            continue
+        if not writer.claims(f"{name}.{key}"):
             return name, value[key]
     return None

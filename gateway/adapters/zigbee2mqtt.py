@@ -29,7 +29,6 @@ from gateway.adapters.base import (
     ForeignAdapter,
     ForeignDecoded,
     MessageKind,
-    ReadingWriter,
     checked_ts,
     iso_instant_ms,
     json_object,
@@ -73,10 +72,11 @@ class Zigbee2MqttAdapter(ForeignAdapter):
     ) -> ForeignDecoded:
         state = json_object(payload, "a Zigbee2MQTT state")
         ts_ms = checked_ts(self._last_seen(state.get("last_seen")), window, "last_seen")
-        with ReadingWriter(out, self.site, device, ts_ms, numeric_text=True) as writer:
+        with self.writer(out, device, ts_ms, numeric_text=True) as writer:
             for field, metric in NUMBERS.items():
                 writer.number(metric, state.get(field), field)
             writer.flag("door_open", state.get("contact"), "contact", invert=True)
+            writer.mapped(state, partial=self.partial)
             return writer.result()
 
     def decode_presence(self, payload: bytes) -> bool:

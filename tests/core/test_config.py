@@ -288,3 +288,32 @@ def test_limits_stricter_than_the_rule_or_set_for_altitude_are_allowed(tmp_path:
     assert freezer.high_c == -18
     assert (sample.sample_hold_h, sample.sample_min_g, sample.high_c) == (72, 200, 8)
     assert (steam.target_c, steam.hold_min) == (88, 15)
+
+
+def test_mapped_source_fields_are_checked_with_their_line(tmp_path: Path) -> None:
+    tasmota = "    source:\n      format: tasmota\n      id: cold-room\n      fields:\n"
+    good = tasmota + "        DS18B20-2.Temperature: ambient_temp_c\n"
+    config = load_config(write(tmp_path, GOOD + good))
+    assert config.devices[0].source.fields == {"DS18B20-2.Temperature": "ambient_temp_c"}
+    broken = {
+        "        DS18B20-2.Temperature: kitchen_c\n": (
+            ":15: devices[0].source.fields.DS18B20-2.Temperature: 'kitchen_c' is not a metric; "
+            "one of ambient_temp_c, "
+        ),
+        "        DS18B20-2..Temperature: ambient_temp_c\n": (
+            ":15: devices[0].source.fields.DS18B20-2..Temperature: a field is 1-4 non-empty "
+            "object keys"
+        ),
+        "        A.Temperature: temp_c\n        B.Temperature: temp_c\n": (
+            ":16: devices[0].source.fields.B.Temperature: 'A.Temperature' is mapped to temp_c "
+            "already"
+        ),
+    }
+    for lines, expected in broken.items():
+        path = write(tmp_path, GOOD + tasmota + lines)
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert f"{path}{expected}" in str(caught.value), str(caught.value)
+    canonical = "    source:\n      fields: {temperature: temp_c}\n"
+    with pytest.raises(ConfigError, match=r":11: devices\[0\]\.source: fields: maps a foreign"):
+        load_config(write(tmp_path, GOOD + canonical))

@@ -461,3 +461,142 @@ def test_hostile_primary_fields_refuse_the_message_with_a_reason(
 def test_shelly_component_ids_that_int_cannot_read_are_skipped() -> None:
     payload = b'{"method": "NotifyStatus", "params": {"ts": 1764000000, "temperature:\\u00b2": {"tC": 9}, "temperature:0": {"tC": 4}}}'
     assert decoded("shellyplusht-b8d61a8b17cc/events/rpc", payload) == ([("temp_c", NOW, 4.0)], ())
+
+
+MAPPED = SiteConfig.model_validate(
+    {
+        "site": {"id": SITE, "name": "Test School", "timezone": "Asia/Shanghai"},
+        "buildings": [{"id": "canteen", "name": "Canteen"}],
+        "devices": [
+            {"id": device, "kind": "fridge", "building": "canteen", "source": source}
+            for device, source in (
+                # a two-probe Tasmota: the second DS18B20 hangs in the kitchen air
+                (
+                    "fridge-t",
+                    {
+                        "format": "tasmota",
+                        "id": "two-probe",
+                        "fields": {"DS18B20-2.Temperature": "ambient_temp_c"},
+                    },
+                ),
+                # the first probe sits in a glycol bottle: the air is the second one
+                (
+                    "fridge-g",
+                    {
+                        "format": "tasmota",
+                        "id": "glycol-first",
+                        "fields": {"DS18B20-1.Temperature": "food_temp_c"},
+                    },
+                ),
+                # a Zigbee sensor with an external probe, read as the air; its own is the room
+                (
+                    "fridge-z",
+                    {
+                        "format": "zigbee2mqtt",
+                        "id": "probe-ext",
+                        "fields": {
+                            "external_temperature": "temp_c",
+                            "temperature": "ambient_temp_c",
+                        },
+                    },
+                ),
+                # a Shelly add-on with two probes, each named
+                (
+                    "fridge-s",
+                    {
+                        "format": "shelly_gen2",
+                        "id": "shellyplus1-addon",
+                        "fields": {
+                            "temperature:100.tC": "temp_c",
+                            "temperature:101.tC": "ambient_temp_c",
+                        },
+                    },
+                ),
+            )
+        ],
+    }
+)
+MAPPED_ROUTER = ForeignRouter(MAPPED)
+
+
+def mapped(topic: str, payload: object) -> tuple[Rows, tuple[str, ...]]:
+    found = MAPPED_ROUTER.route(topic)
+    assert found is not None and found.kind is MessageKind.TELEMETRY
+    out = ReadingBatchBuilder()
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    result = found.adapter.decode_telemetry(raw, found.device, WINDOW, out)
+    assert result.count == len(out)
+    return sorted((r.metric, r.ts_ms, r.value) for r in out.build()), result.dropped
+
+
+TWO_PROBES = {
+    "Time": "2025-11-25T00:00:00",
+    "DS18B20-1": {"Id": "01144A0CB6AA", "Temperature": 3.4},
+    "DS18B20-2": {"Id": "01144A0CB6BB", "Temperature": 24.5},
+    "TempUnit": "C",
+}
+
+
+def test_a_mapped_second_probe_is_the_kitchen_and_the_first_stays_the_air() -> None:
+    rows, dropped = mapped("tele/two-probe/SENSOR", TWO_PROBES)
+    assert rows == [("ambient_temp_c", NOW, 24.5), ("temp_c", NOW, 3.4)] and not dropped
+    # The usual first-sensor reading skips a probe mapped to something else.
+    rows, _ = mapped("tele/glycol-first/SENSOR", TWO_PROBES)
+    assert rows == [("food_temp_c", NOW, 3.4), ("temp_c", NOW, 24.5)]
+    fahrenheit = {
+        **TWO_PROBES,
+        "DS18B20-1": {"Temperature": 38.3},
+        "DS18B20-2": {"Temperature": 76.1},
+        "TempUnit": "F",
+    }
+    rows, _ = mapped("tele/two-probe/SENSOR", fahrenheit)
+    assert [(m, pytest.approx(v)) for m, _, v in rows] == [
+        ("ambient_temp_c", pytest.approx(24.5)),
+        ("temp_c", pytest.approx(3.5)),
+    ]
+
+
+def test_a_mapped_field_replaces_the_usual_one_in_each_format() -> None:
+    state = {"temperature": 23.9, "external_temperature": "4.1", "battery": 90}
+    rows, dropped = mapped("zigbee2mqtt/probe-ext", state)
+    assert rows == [
+        ("ambient_temp_c", NOW, 23.9),
+        ("battery_pct", NOW, 90.0),
+        ("temp_c", NOW, 4.1),
+    ]
+    assert not dropped
+    both = {"temperature:100": {"id": 100, "tC": 3.9}, "temperature:101": {"id": 101, "tC": 22}}
+    frame = {"method": "NotifyStatus", "params": {"ts": NOW / 1000, **both}}
+    rows, _ = mapped("shellyplus1-addon/events/rpc", frame)
+    assert rows == [("ambient_temp_c", NOW, 22.0), ("temp_c", NOW, 3.9)]
+    # NotifyStatus carries what changed: the kitchen probe alone is not the cabinet's air.
+    frame["params"] = {"ts": NOW / 1000, "temperature:101": {"id": 101, "tC": 22.5}}
+    assert mapped("shellyplus1-addon/events/rpc", frame) == ([("ambient_temp_c", NOW, 22.5)], ())
+
+
+def test_a_mapped_field_missing_or_bad_is_said_and_costs_only_what_it_must() -> None:
+    # A probe fallen off the bus (or a misspelt name): the rest is stored, the absence noted.
+    one = {"Time": "2025-11-25T00:00:00", "DS18B20-1": {"Temperature": 3.4}}
+    rows, dropped = mapped("tele/two-probe/SENSOR", one)
+    assert rows == [("temp_c", NOW, 3.4)]
+    assert dropped == (
+        "DS18B20-2 is not in the message (source.fields maps DS18B20-2.Temperature to "
+        "ambient_temp_c)",
+    )
+    flat = {**one, "DS18B20-2": 24.5}
+    assert mapped("tele/two-probe/SENSOR", flat)[1] == (
+        "DS18B20-2 is float, not an object (source.fields maps DS18B20-2.Temperature to "
+        "ambient_temp_c)",
+    )
+    # A bad value of a mapped primary metric refuses the message, naming the field.
+    bad = {**one, "DS18B20-2": {"Temperature": "hot"}}
+    with pytest.raises(PayloadError, match=r"DS18B20-2\.Temperature must be a number, got str"):
+        mapped("tele/two-probe/SENSOR", bad)
+    far = {**one, "DS18B20-2": {"Temperature": 1e9}}
+    with pytest.raises(PayloadError, match="outside what a sensor can report"):
+        mapped("tele/two-probe/SENSOR", far)
+    # Zigbee2MQTT's null (a property not heard yet) is no reading and no note.
+    rows, dropped = mapped(
+        "zigbee2mqtt/probe-ext", {"temperature": 23.9, "external_temperature": None}
+    )
+    assert rows == [("ambient_temp_c", NOW, 23.9)] and not dropped

@@ -269,3 +269,40 @@ async def test_a_bad_secondary_field_costs_only_itself(
         "number or a decimal string, got str 'full'"
     )
     await running.stop()
+
+
+async def test_a_two_probe_sensor_reports_the_cabinet_and_its_kitchen(
+    broker: MosquittoProcess, pub: Publisher, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A Tasmota with two DS18B20 probes, the second mapped to the kitchen's air
+    (`source.fields`): both are stored under the fridge; a message without the kitchen probe
+    stores the cabinet's reading and leaves a dead-letter note naming the missing field."""
+    name = f"two-probe-{uuid.uuid4().hex[:6]}"
+    source = {
+        "format": "tasmota",
+        "id": name,
+        "fields": {"DS18B20-2.Temperature": "ambient_temp_c"},
+    }
+    config = config_with(topic_prefix, [{"id": "fridge-1", "source": source}])
+    running = await start(config, broker, tmp_path)
+    zone = config.site.zone
+    at = datetime.fromtimestamp(int(time.time()) - 60, UTC)
+    later = datetime.fromtimestamp(int(time.time()) - 30, UTC)
+
+    def local(instant: datetime) -> str:
+        return instant.astimezone(zone).replace(tzinfo=None).isoformat()
+
+    both = {"DS18B20-1": {"Temperature": 3.4}, "DS18B20-2": {"Temperature": 24.5}}
+    pub.publish(f"tele/{name}/SENSOR", {"Time": local(at), **both, "TempUnit": "C"})
+    pub.publish(f"tele/{name}/SENSOR", {"Time": local(later), "DS18B20-1": {"Temperature": 3.6}})
+    await asyncio.to_thread(pub.flush)
+    await wait_for(lambda: running.gateway.stats.acked >= 2, "both acknowledged")
+    assert running.latest("fridge-1") == {"temp_c": (3.6, later), "ambient_temp_c": (24.5, at)}
+    assert running.gateway.stats.dead_letters == {"dropped_field": 1}
+    reason, _, device = running.letters()[f"tele/{name}/SENSOR"]
+    assert device == "fridge-1"
+    assert reason == (
+        "tasmota message for fridge-1: stored 1 reading(s), dropped DS18B20-2 is not in the "
+        "message (source.fields maps DS18B20-2.Temperature to ambient_temp_c)"
+    )
+    await running.stop()
