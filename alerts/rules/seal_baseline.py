@@ -135,6 +135,7 @@ class HourFeatures:
     level_low_c: float = 0.0
     level_sd_c: float = 0.0
     level_upset: bool = False  # its readings scattered far beyond the last day's (no level)
+    level_wide: bool = False  # ... scattered so, whether set aside or, hours on end, kept
     level_n: int = 0
 
     @property

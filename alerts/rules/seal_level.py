@@ -75,6 +75,15 @@ _HEIGHT_FLOOR = 0.05  # K: a mean this close to the low is read as this far (`le
 _MOST_SCATTER = 2.0
 _SCATTER_HOURS = 24  # the hours before a settled one whose readings' scatter is its measure
 _MIN_SCATTERS = 6
+# ... but a scatter that lasts is the cabinet's new way, not an upset: an hour as wide as the
+# `_SUSTAINED` before it is kept. A leak widens every tooth from its onset on, and its hours,
+# set aside, never entered the day's median that was to follow them: a held-out chest freezer
+# (seed 3, unit 16, a 0.6 leak) had its teeth grow from 1.1 to 2.4 K, 2.1 times its usual
+# scatter, and its level spoke 17 h after onset, once no unset-aside hour was left in the day
+# to judge by. A heater defrost and the heat it leaves make two wide hours, a third at most
+# where the defrost straddles an hour's turn.
+_SUSTAINED = 3
+_SUSTAINED_REACH = 6  # hours looked back for them (hours without enough clean readings skipped)
 
 
 def note_level(hour: HourFeatures, readings: Sequence[float]) -> None:
@@ -98,10 +107,18 @@ def judge_scatter(hour: HourFeatures, before: Sequence[HourFeatures]) -> None:
         if h.level_n >= _MIN_READINGS and not h.level_upset
     ]
     if len(recent) >= _MIN_SCATTERS:
-        hour.level_upset = hour.level_sd_c > _MOST_SCATTER * statistics.median(recent)
+        hour.level_wide = hour.level_sd_c > _MOST_SCATTER * statistics.median(recent)
+    reach = hour.start_ms - _SUSTAINED_REACH * _HOUR_MS
+    judged = [h for h in before[-_SUSTAINED_REACH:] if h.start_ms >= reach and h.level_sd_c > 0]
+    lasts = (
+        hour.level_wide
+        and len(judged) >= _SUSTAINED
+        and all(h.level_wide for h in judged[-_SUSTAINED:])
+    )
+    hour.level_upset = hour.level_wide and not lasts
     last = before[-1] if before else None
     follows = last is not None and last.level_upset and last.start_ms == hour.start_ms - _HOUR_MS
-    if hour.level_upset or follows:
+    if hour.level_upset or (follows and not lasts):
         hour.level_n = 0
 
 
