@@ -19,7 +19,9 @@ A probe read every 5 min on a chest freezer that cycles every 12 min takes 2-3 r
 cycle: no tooth can be read and no period folded, and the falling share stays near a half
 whatever the compressor does (a bench unit's 0.6 leak more than doubled its on-share and was
 never seen from the probe). Such a unit looks healthy on the page for want of evidence, not
-because of it: the basis says so, with what would let the rule see the cycles.
+because of it: the basis says so, with what would let the rule see the cycles. A probe that
+reports on change instead of at a pace is not judged at all (`seal_reporting`): the basis says
+that, and how to set it.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class SealBasis:
     # A plug meter reads the compressor's runs as a reading or two each, and no energy
     # counter reads its hours (`seal_power`: `meter_counts_runs`, `energy_counter`).
     counts_runs: bool = False
+    # The probe reports on change: nothing read from its teeth is judged, a meter's streams
+    # alone (`seal_reporting`).
+    on_change: bool = False
 
     def text(self, interval_s: float) -> dict[str, str]:
         """The basis in words (zh, en): what the verdicts rest on and, when the compressor is
@@ -80,6 +85,40 @@ class SealBasis:
         counts runs, that its energy counter would read them finely."""
         zh = "、".join(_ZH[s] for s in self.streams)
         en = ", ".join(_EN[s] for s in self.streams)
+        metered = [s for s in self.streams if s in ("metered_duty", "power")]
+        if self.on_change and metered:
+            zh_m = "、".join(_ZH[s] for s in metered)
+            en_m = ", ".join(_EN[s] for s in metered)
+            return {
+                "zh": (
+                    "探头按变化上报（温度变化一个设定步长才发一次读数），不是按固定间隔："
+                    f"透过这个步长读出的压缩机周期在正常柜子上也会变动，门封只依据{zh_m}判断。"
+                    "把传感器设为按固定间隔上报（例如每分钟）可以增加依据。"
+                ),
+                "en": (
+                    "The probe reports on change (a reading when its value moves by a set "
+                    "step), not at a fixed interval: the compressor's cycles read through that "
+                    f"step move on a healthy cabinet too, so the seal is judged on {en_m} "
+                    "alone. A sensor set to report at a fixed interval (every minute, say) "
+                    "would add the probe's evidence."
+                ),
+            }
+        if self.on_change:
+            return {
+                "zh": (
+                    "探头按变化上报（温度变化一个设定步长才发一次读数），不是按固定间隔："
+                    "透过这个步长读出的压缩机周期在正常柜子上也会变动，所以不据此判断门封，"
+                    "也不会发出门封告警。请把传感器设为按固定间隔上报（例如每分钟），"
+                    "或加装电表/功率读数。"
+                ),
+                "en": (
+                    "The probe reports on change (a reading when its value moves by a set "
+                    "step), not at a fixed interval: the compressor's cycles read through that "
+                    "step move on a healthy cabinet too, so the seal is not judged and raises "
+                    "no alert. Set the sensor to report at a fixed interval (every minute, "
+                    "say), or add a power reading."
+                ),
+            }
         if self.compressor_seen and self.counts_runs:
             return {
                 "zh": (
@@ -136,4 +175,4 @@ def seal_basis(point: SealHealthPoint) -> SealBasis | None:
     drawn = "cycles" in streams and isinstance(cycles, int | float) and cycles > 0
     seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)
     counts = evidence.get("meter_counts_runs") == 1 and evidence.get("energy_counter") != 1
-    return SealBasis(streams, seen, counts)
+    return SealBasis(streams, seen, counts, evidence.get("probe_on_change") == 1)

@@ -54,7 +54,7 @@ __all__ = [
 # counter too (real plugs report it beside their power: `gateway.adapters`), and a bare probe
 # with a second one in the kitchen air beside the cabinet (`ambient_temp_c`: a controller's
 # room probe, or a two-channel sensor; `alerts.rules.seal_ambient`).
-VARIANTS = ("temp", "temp+power+door", "temp+power+energy+door", "temp+ambient")
+VARIANTS = ("temp", "temp+power+door", "temp+power+energy+door", "temp+ambient", "temp-on-change")
 DEFAULT_VARIANTS = VARIANTS[:2]
 # The counter as such plugs report it: kWh with 3 decimals (1 Wh a step), from whatever total
 # the plug had counted before (assumed up to `_COUNTER_START_KWH`).
@@ -166,10 +166,12 @@ def learning_days(start_s: float, baseline_days: float) -> float:
         day += 1
 
 
-def config_of(cohort: Cohort) -> SiteConfig:
+def config_of(cohort: Cohort, interval_s: float | None = None) -> SiteConfig:
+    """The cohort's site: each unit's own reading interval, or `interval_s` for all (a probe
+    that reports on change declares its heartbeat)."""
     return site_config(
         [
-            {"id": i, "kind": u.kind.value, "interval_s": u.interval_s}
+            {"id": i, "kind": u.kind.value, "interval_s": interval_s or u.interval_s}
             for i, u in zip(cohort.ids, cohort.units, strict=True)
         ],
         # the plant's kitchen is quiet on local Saturdays and Sundays (`WEEKEND_ACTIVITY`
@@ -187,6 +189,9 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
     run, out = cohort.run, Deliveries()
     span = cohort.days * DAY_S
     for j, (unit, device) in enumerate(zip(cohort.units, cohort.ids, strict=True)):
+        if variant == "temp-on-change":
+            out.add(device, "temp_c", *_on_change(run, j, unit, seed))
+            continue
         times = (
             cohort.start_s + rng.uniform(0, unit.interval_s) + np.arange(0, span, unit.interval_s)
         )
@@ -213,6 +218,31 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
         heartbeat = np.arange(cohort.start_s, cohort.start_s + span, DOOR_HEARTBEAT_S)
         out.add(device, "door_open", *_door_readings(run.doors[j], heartbeat))
     return out
+
+
+# A battery probe that reports on change (Zigbee's reportable change; assumed figures): a
+# reading when the shown value moved by its step since the last report, at least every hour.
+ON_CHANGE_HEARTBEAT_S = 3600.0
+_ON_CHANGE_STEPS_C = (0.1, 0.2, 0.3, 0.5)
+
+
+def _on_change(run: PlantRun, unit: int, spec: PlantUnit, seed: int) -> tuple[Any, Any]:
+    """What a probe reporting on change sends: the plant's probe sampled every plant step
+    (noise and display step on top), reported when the shown value moved by the unit's step
+    (drawn from `_ON_CHANGE_STEPS_C`) since the last report, or an hour passed."""
+    rng = np.random.default_rng([seed, unit, 0x0C4A])
+    change = float(rng.choice(_ON_CHANGE_STEPS_C))
+    noisy = run.probe[:, unit] + rng.normal(0, spec.probe_sigma_c, len(run.times))
+    shown = np.round(noisy / spec.probe_resolution_c) * spec.probe_resolution_c
+    times: list[float] = []
+    values: list[float] = []
+    last_v, last_t = math.inf, -math.inf
+    for t, v in zip(run.times.tolist(), shown.tolist(), strict=True):
+        if abs(v - last_v) >= change - 1e-9 or t - last_t >= ON_CHANGE_HEARTBEAT_S:
+            times.append(t)
+            values.append(v)
+            last_v, last_t = v, t
+    return np.round(np.array(times) * 1000).astype(np.int64), np.array(values)
 
 
 def _kitchen_probe(run: PlantRun, step: np.ndarray, unit: int, seed: int) -> np.ndarray:
@@ -252,7 +282,8 @@ def _door_readings(openings: list[tuple[float, float]], times: np.ndarray) -> tu
 
 
 def run_variant(cohort: Cohort, variant: str, seed: int) -> tuple[SiteConfig, Replayed]:
-    config = config_of(cohort)
+    heartbeat = ON_CHANGE_HEARTBEAT_S if variant == "temp-on-change" else None
+    config = config_of(cohort, heartbeat)
     start = utc_from_ms(int(cohort.start_s * 1000))
     end = utc_from_ms(int((cohort.start_s + cohort.days * DAY_S) * 1000))
     return config, replay(config, deliveries(cohort, variant, seed), start, end)

@@ -139,6 +139,7 @@ from alerts.rules.seal_probe_duty import (
     window_falls,
 )
 from alerts.rules.seal_quiet import defrost_until, door_settling
+from alerts.rules.seal_reporting import note_reading, reports_on_change
 from alerts.rules.seal_rise import COARSEST, score_rise
 from alerts.rules.seal_settle import SETTLING_WEIGHT, teeth_settle
 from alerts.rules.sensor import SensorFaultRule
@@ -267,6 +268,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         temp = sample.get("temp_c")
         if temp is None:
             return
+        note_reading(st.pace, ts, temp, self.setup.silence_ms)
         probe_move(self.state, ts, temp, self._inference.max_step_ms)
         fold_reading(self.state, ts, temp, self._inference.read_ms)
         cycle = self._inference.observe(ts, temp, on, power)
@@ -581,6 +583,12 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         streams = self._streams(found)
         if not shown and not streams:
             return
+        if reports_on_change(st.pace):
+            # read through the reporting step, the teeth move on healthy cycles: only a
+            # meter's streams are judged (`seal_reporting`)
+            found["probe_on_change"] = 1
+            streams = [s for s in streams if s.name in _METERED_STREAMS]
+            score = None
         verdict = weigh(streams) if streams else None
         if verdict is not None:  # what speaks, and whether it moved enough to alert
             found["verdict"] = round(verdict.share, 2)

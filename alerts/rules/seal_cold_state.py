@@ -19,6 +19,7 @@ from alerts.rules.seal_fold import FOLD_WINDOW_MS, SPARSE_MS, fold
 from alerts.rules.seal_level import judge_scatter, note_level
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
+from alerts.rules.seal_reporting import ReportPace
 
 __all__ = [
     "DOOR_SETTLE_MS",
@@ -69,6 +70,7 @@ class ColdSealState:
     excursion_since_ms: int | None = None
     recovered_ms: int = 0
     cycles: CycleInferenceState = field(default_factory=CycleInferenceState)
+    pace: ReportPace = field(default_factory=ReportPace)  # at a pace or on change
     hour: HourFeatures | None = None
     history: list[HourFeatures] = field(default_factory=list)
     baseline: dict[int, HourBaseline] | None = None

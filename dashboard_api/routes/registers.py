@@ -237,6 +237,7 @@ def seal_health(
         else {
             "streams": list(basis.streams),
             "compressor_seen": basis.compressor_seen,
+            "on_change": basis.on_change,
             **basis.text(device.interval_s),
         },
         "points": [

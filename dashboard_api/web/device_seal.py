@@ -39,7 +39,8 @@ class SealView:
     points: list[SealHealthPoint]
     spark: str  # SVG polyline points of health over the days shown
     # What the latest verdict rests on, in words per language (`alerts.seal_basis`), and
-    # whether the compressor's cycle is seen at all (else the words are a caution).
+    # whether the compressor's cycle is seen at all, by a probe at a pace (else the words are
+    # a caution).
     basis: dict[str, str] | None = None
     compressor_seen: bool = True
     # a cold cabinet's learning: days with meals seen, of how many (`alerts.registers`)
@@ -74,7 +75,7 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         health.points,
         spark(health.points, now - timedelta(days=SEAL_DAYS), now),
         None if basis is None else basis.text(device.interval_s),
-        basis is None or basis.compressor_seen,
+        basis is None or (basis.compressor_seen and not basis.on_change),
         health.served_days,
         health.needed_days,
     )
