@@ -81,9 +81,11 @@ def test_a_leaking_fridge_whose_probe_reports_on_change_is_not_judged() -> None:
     kept: list[cold_plant.Row] = []
     for row in rows:
         temp = row[2]["temp_c"]
-        if not kept or abs(temp - kept[-1][2]["temp_c"]) >= 0.3 - 1e-9:
-            kept.append(row)
-        elif row[1] - kept[-1][1] >= timedelta(hours=1):
+        if (
+            not kept
+            or abs(temp - kept[-1][2]["temp_c"]) >= 0.3 - 1e-9
+            or row[1] - kept[-1][1] >= timedelta(hours=1)
+        ):
             kept.append(row)
     findings, points = run(engine(3600.0), kept)
     assert findings == []
