@@ -42,9 +42,18 @@ from alerts.samples import Sample
 __all__ = ["Disturbances"]
 
 # The usual ceiling is the 85th percentile of the air temperature, tracked by a stochastic
-# quantile estimate moving at most this many kelvin per reading.
+# quantile estimate moving at most this many kelvin per reading `_CEILING_STEP_MS` or more
+# after the last; a reading sooner moves it by its share of that. Per reading, a probe that
+# reports on change every 10-20 s through a heater defrost's slow rise (a held-out old unit,
+# `bench.detection --variants temp-on-change`) dragged the ceiling up the rise at 10 K/h and
+# more: its defrosts never stood a kelvin above it (32 spells recorded in 12 days, 100 from
+# its 5-min readings), no timer was learned, and the food's estimate raised ten false alarms
+# its 5-min readings did not. The shortest pace the rules were tuned on is 30 s: probes read
+# that often or less are tracked as before (moving it per minute instead changed what a
+# tuning-family 30-s probe's seal saw, and it alerted).
 _CEILING_QUANTILE = 0.85
 _CEILING_STEP_C = 0.05
+_CEILING_STEP_MS = 30_000
 # A warm episode: this far above the ceiling, door shut for a few minutes before, lasting at
 # least the minimum (door spikes in the simulated and real cabinets last a few minutes).
 _EPISODE_MARGIN_C = 1.0
@@ -160,6 +169,7 @@ class Disturbances:
         self._door(sample)
         temp = sample.get("temp_c")
         st = self.state
+        previous_ms = st.last_ms
         if temp is not None:
             st.last_c, st.last_ms = temp, sample.ts_ms
             if st.after_high_c is not None and not st.defrost_on:
@@ -169,7 +179,7 @@ class Disturbances:
         if defrost is not None:
             self._reported_defrost(sample.ts_ms, defrost)
         if not self.state.defrost_reported and temp is not None:
-            self._learn(sample.ts_ms, temp)
+            self._learn(sample.ts_ms, temp, previous_ms)
 
     def _door(self, sample: Sample) -> None:
         door = sample.flag("door_open")
@@ -196,13 +206,15 @@ class Disturbances:
             st.after_high_c, st.after_drop_c = st.last_c, 0.0
         st.defrost_on = on
 
-    def _learn(self, ts: int, temp: float) -> None:
+    def _learn(self, ts: int, temp: float, previous_ms: int | None) -> None:
         learned = self.state.learned
         if learned.ceiling_c is None:
             learned.ceiling_c = temp
         if learned.episode_start_ms is None:
             below = 1.0 if temp < learned.ceiling_c else 0.0
-            learned.ceiling_c += _CEILING_STEP_C * (_CEILING_QUANTILE - below)
+            since = _CEILING_STEP_MS if previous_ms is None else ts - previous_ms
+            share = min(1.0, max(0.0, since / _CEILING_STEP_MS))
+            learned.ceiling_c += _CEILING_STEP_C * share * (_CEILING_QUANTILE - below)
             if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
                 learned.episode_start_ms, learned.episode_peak_c = ts, temp
                 learned.episode_food_c = learned.episode_food_peak_c = 0.0

@@ -4,6 +4,8 @@ a timer set to a new period is learned anew."""
 
 from __future__ import annotations
 
+import pytest
+
 from alerts.rules.disturbance import Disturbances
 from alerts.samples import Sample
 from tests.alerts.test_seal_inference import engine
@@ -50,3 +52,18 @@ def test_a_timer_set_to_a_new_period_is_learned_anew() -> None:
     # set to every 3 h from hour 31.5 (off the old grid: 31.5, 34.5, ... miss 31, 36, ...)
     feed(d, 30 * HOUR_MS, 30, [1.5 + 3 * k for k in range(10)])
     assert period_h(d) == 3.0
+
+
+def test_a_probe_read_every_few_seconds_learns_the_timer_as_one_read_at_a_pace() -> None:
+    # The usual ceiling moves by a share of its step for a reading sooner than 30 s after the
+    # last: a probe reporting every 10 s through a heater defrost's slow rise (one that
+    # reports on change) once dragged the ceiling up the rise, its defrosts never stood a
+    # kelvin above it, and no timer was learned. Each defrost here warms the air 0.15 K/min.
+    d = disturbances()
+    starts = [int((1.0 + 5 * k) * HOUR_MS) for k in range(6)]
+    for s in range(30 * 360):
+        at = s * 10_000
+        warming = next((at - a for a in starts if a <= at < a + 45 * MINUTE_MS), None)
+        air = 3.0 if warming is None else 3.0 + min(6.0, 0.15 * warming / MINUTE_MS)
+        d.observe(Sample(at, {"temp_c": air}))
+    assert period_h(d) == pytest.approx(5.0, rel=0.01)
