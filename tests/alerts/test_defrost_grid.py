@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from alerts.rules.defrost_signature import DefrostSignature
 from alerts.rules.disturbance import Disturbances
 from alerts.samples import Sample
 from tests.alerts.test_seal_inference import engine
@@ -67,3 +68,66 @@ def test_a_probe_read_every_few_seconds_learns_the_timer_as_one_read_at_a_pace()
         air = 3.0 if warming is None else 3.0 + min(6.0, 0.15 * warming / MINUTE_MS)
         d.observe(Sample(at, {"temp_c": air}))
     assert period_h(d) == pytest.approx(5.0, rel=0.01)
+
+
+def test_a_spell_the_doors_began_is_timed_from_the_timers_defrost() -> None:
+    # A bare probe sees the kitchen's doors and the defrost after them as one spell, longer
+    # than the unit's defrosts. The compressor pulled the doors' warmth down before the
+    # heater's came; the learned timer says when the defrost was due, and the spell is timed
+    # from then. (A held-out under-counter freezer: doors at 10:59, its timer's defrost at
+    # 11:19, one 55-min spell against its 50-min defrosts, and a false alarm on a food at
+    # -14 °C.) Past a defrost's length from its due time it has outlasted them: a heater that
+    # does not stop, or a compressor that died after pulling the doors' warmth down.
+    d, signature, doors, due = timer_learned()
+    feed_spell(d, doors, due, pulled=True, heater=True)
+    late = due + signature.length_ms
+    assert late - doors > signature.length_ms  # timed from the doors, it has outlasted them
+    assert not d.outlasted_signature(late)
+    assert d.outlasted_signature(late + MINUTE_MS)
+
+
+@pytest.mark.parametrize(
+    ("pulled", "heater"),
+    [
+        # the air only climbed: a compressor that died before the due time (a held-out old
+        # unit's died 50 min before it, and its alarm came 48 min late when timed from it)
+        pytest.param(False, True, id="climbing"),
+        # pulled down, and never warmer after the due time: no heater came on
+        pytest.param(True, False, id="no heater"),
+    ],
+)
+def test_a_spell_that_shows_no_defrost_after_the_doors_is_timed_from_its_start(
+    pulled: bool, heater: bool
+) -> None:
+    d, signature, doors, due = timer_learned()
+    feed_spell(d, doors, due, pulled=pulled, heater=heater)
+    assert d.outlasted_signature(doors + signature.length_ms + MINUTE_MS)
+
+
+def timer_learned() -> tuple[Disturbances, DefrostSignature, int, int]:
+    """A 5-h timer learned from 01:00 over 30 h, its signature, and the doors opened 20 min
+    before its next defrost is due at hour 31."""
+    d = disturbances()
+    feed(d, 0, 30, [1.0 + 5 * k for k in range(6)])
+    assert period_h(d) == 5.0
+    signature = d.signature()
+    assert signature is not None
+    due = 31 * HOUR_MS
+    return d, signature, due - 20 * MINUTE_MS, due
+
+
+def feed_spell(d: Disturbances, doors_ms: int, due_ms: int, *, pulled: bool, heater: bool) -> None:
+    """From hour 30, the air at 3 °C read every minute for 2 h, warmed by the doors to 7 °C
+    from `doors_ms`; `pulled` down to 4.5 °C 10 min later (or climbing 0.05 K/min), and from
+    `due_ms` for 30 min warmed 2 K more if the `heater` comes on."""
+    for m in range(0, 120):
+        at = 30 * HOUR_MS + m * MINUTE_MS
+        air = 3.0
+        if at >= doors_ms:
+            since = (at - doors_ms) / MINUTE_MS
+            air = 7.0 + 0.05 * since
+            if pulled and since >= 10:
+                air = 4.5
+        if heater and due_ms <= at < due_ms + 30 * MINUTE_MS:
+            air += 2.0 if not pulled else 4.5
+        d.observe(Sample(at, {"temp_c": air}))
