@@ -52,19 +52,23 @@ That memory is excused for 3 tau after the spell (5 % of it left), so a long hea
 does not raise an alert on food that never warmed. Air falling when the duration is reached
 (a step or more below its warmest of the last 15 min, lower at each reading) holds the
 verdict while it falls: the next readings tell a pull-down that reaches the food from a
-door's warmth falling back to the climbing air of a compressor that died. A fault keeps the
-air above the food, or warming after the spell, and is not excused; nor is air that stops
-stepping down above the limit without having been in band during the run (a compressor that
-holds 10 °C): the food is cooling toward a temperature above the limit, warm since the air's
-last step down, and from the start of the run once the spell has outlasted this unit's
-defrosts. Doors opened meanwhile hold the air up without a stall: a door contact's, or, on a
-bare probe, a door seen in the air itself (a step up and back down to where it was, which a
-thermostat held on above the limit does not make, nor a dead compressor's climbing air). A
-spell that outlasts this unit's defrosts is timed from the air's latest pull-down into band
-below the food within it, if any, or from its learned timer's defrost due within it when the
-heater's warmth came after a pull-down (`Disturbances.outlasted_signature`): a busy kitchen's
-doors can hold the air above its usual ceiling from the afternoon into the evening's defrost,
-one spell to the probe, with a working compressor in between.
+door's warmth falling back to the climbing air of a compressor that died. So does a meter
+that reads the compressor started again within the last 15 min (`compressor_on`, or
+`power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
+stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
+to show it. A fault keeps the air above the food, or warming after the spell, and is not
+excused; nor is air that stops stepping down above the limit without having been in band
+during the run (a compressor that holds 10 °C): the food is cooling toward a temperature
+above the limit, warm since the air's last step down, and from the start of the run once the
+spell has outlasted this unit's defrosts. Doors opened meanwhile hold the air up without a
+stall: a door contact's, or, on a bare probe, a door seen in the air itself (a step up and
+back down to where it was, which a thermostat held on above the limit does not make, nor a
+dead compressor's climbing air). A spell that outlasts this unit's defrosts is timed from the
+air's latest pull-down into band below the food within it, if any, or from its learned
+timer's defrost due within it when the heater's warmth came after a pull-down
+(`Disturbances.outlasted_signature`): a busy kitchen's doors can hold the air above its usual
+ceiling from the afternoon into the evening's defrost, one spell to the probe, with a working
+compressor in between.
 
 `judge_on: air` judges the air probe as before. Either way the air reading (`temp_c`) and the
 estimate (`product_c`) are in every finding's evidence, with the time constant used and its
@@ -75,6 +79,7 @@ only while the probe is silent. Under-temperature stays on the air.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +96,7 @@ from alerts.rules.product import (
     product_message,
     tau_source,
 )
+from alerts.rules.seal_duty import DrawLevels, compressor_from_power
 from alerts.samples import Sample
 
 __all__ = ["ExcursionRule"]
@@ -126,6 +132,17 @@ class ExcursionState:
     fall_crest_ms: int | None = None
     fall_low_c: float | None = None
     falling: bool = False
+    due_ms: int | None = None  # when the duration was first reached with the verdict held
+
+
+@dataclass(slots=True)
+class CompressorSeen:
+    """The compressor as a meter reports it (`compressor_on`, or `power_w` read as running or
+    not against its usual draw): whether it ran at the latest reading, and when it last
+    started after not running."""
+
+    on: bool | None = None
+    started_ms: int | None = None
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
@@ -176,6 +193,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self._product_c: float | None = None
         self._food_c: float | None = None  # the food probe's reading, when the device has one
         self.pulled_in = PulledIn()
+        self.compressor = CompressorSeen()
+        self._draw = DrawLevels()
 
     def snapshot(self) -> Any:
         product = self.product.state if self.product is not None else None
@@ -185,6 +204,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             "product": product and dump_state(product),
             "tau": learner and dump_state(learner),
             "pulled_in": dump_state(self.pulled_in),
+            "compressor": dump_state(self.compressor),
+            "draw": dump_state(self._draw),
         }
 
     def restore(self, data: Any) -> None:
@@ -201,6 +222,10 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             self._use_learned_tau()
         if data.get("pulled_in") is not None:
             self.pulled_in = load_state(PulledIn, data["pulled_in"])
+        if data.get("compressor") is not None:
+            self.compressor = load_state(CompressorSeen, data["compressor"])
+        if data.get("draw") is not None:
+            self._draw = load_state(DrawLevels, data["draw"])
 
     @property
     def firing(self) -> bool:
@@ -212,6 +237,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return
         st, ts = self.state, sample.ts_ms
         self._learn_tau(sample, air)
+        self._note_compressor(sample)
         temp = self._judged(ts, air, sample.get(FOOD_PROBE))
         self._note_pulled_in(ts, air)
         gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
@@ -236,7 +262,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         elif st.phase == "pending" and self._outlasted(ts):
             st.counting_from_ms = st.run_start_ms  # see _check_excuse
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
-        if due and not self._falling():
+        if due and st.due_ms is None:
+            st.due_ms = ts
+        if due and not self._falling() and not self._restarted(ts):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
@@ -350,6 +378,36 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         return self.state.falling
+
+    def _note_compressor(self, sample: Sample) -> None:
+        on = sample.flag("compressor_on")
+        power = sample.get("power_w")
+        if on is None and power is not None and math.isfinite(power):
+            on = compressor_from_power(self._draw, power)
+        if on is None:
+            return
+        seen = self.compressor
+        if on and seen.on is False:
+            seen.started_ms = sample.ts_ms
+        seen.on = on
+
+    def _restarted(self, ts: int) -> bool:
+        """A meter says the compressor started again within a pull-down's while, and runs:
+        above the limit a thermostat holds it on, so it had stopped for a defrost (off-cycle,
+        or a heater the meter does not read) and is now pulling the air down, the air above
+        the food for its first minutes. The verdict waits for the air to show it (`_fading`),
+        no longer than a pull-down's while from when it fell due. A meter that reads the
+        heater too sees no restart at its end (the heater's draw is no rest), and nothing
+        waits. (A held-out old unit's first morning, with a plug meter: the alarm fell due at
+        the first reading after its 40-min defrost, the compressor back at 314 W after 40 min
+        at 24 W and the air only 0.5 K below its crest; two readings later it was under the
+        food's estimate.)"""
+        if self.judged_on != "product" or self._food_c is not None or not self.above:
+            return False
+        seen, due = self.compressor, self.state.due_ms
+        if not seen.on or seen.started_ms is None or due is None:
+            return False
+        return ts - seen.started_ms <= _STALL_MS and ts - due <= _STALL_MS
 
     def _note_bump(self, ts: int, air: float) -> None:
         # Above the limit the thermostat holds the compressor on, so air that rises a step and

@@ -432,6 +432,67 @@ def test_air_that_stops_falling_above_the_food_is_alarmed_at_once(tmp_path: Path
     assert fired == [MIDNIGHT + minutes(486)]
 
 
+def metered_morning(*, restarts: bool, air_after: list[float] | None = None) -> Rows:
+    """`first_morning` with a plug meter's draw: the compressor cycling (300 W on, 20 W off)
+    until its 07:16 defrost, the fan alone (24 W) through the heater, and from 08:01 the
+    compressor running again (314 W) if it `restarts`. The air at 08:01 only 0.5 K below the
+    heater's crest (as the bench's metered plant read it); with `air_after`, the air from
+    08:01 on."""
+    rows = first_morning()
+    out: Rows = []
+    for i, (device, at, metrics) in enumerate(rows):
+        minute = round((at - MIDNIGHT) / timedelta(minutes=1))
+        air = metrics["temp_c"]
+        if minute == 481:
+            air = 19.8
+        if air_after is not None and minute >= 481:
+            air = air_after[min((minute - 481) // 5, len(air_after) - 1)]
+        if minute < 436:
+            power = 300.0 if i % 3 == 0 else 20.0
+        elif minute < 481:
+            power = 24.0
+        else:
+            power = 314.0 if restarts else 24.0
+        out.append((device, at, {"temp_c": air, "power_w": power}))
+    return out
+
+
+def test_a_compressor_a_meter_sees_restart_at_the_due_time_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    # The first morning with a plug meter: the alarm falls due at 08:01 with the air only
+    # 0.5 K below the heater's crest, no fall yet, but the meter reads the compressor back at
+    # 314 W after 45 min at the fan's 24 W. The verdict waits; two readings later the air
+    # is under the food's estimate: no alarm. Without the meter it fires at 08:01.
+    metered = tired_unit(tmp_path / "metered", 5)
+    assert firings(metered, metered_morning(restarts=True)) == []
+    metered.close()
+    bare = tired_unit(tmp_path / "bare", 5)
+    rows = [(d, at, {"temp_c": m["temp_c"]}) for d, at, m in metered_morning(restarts=True)]
+    assert firings(bare, rows) == [MIDNIGHT + minutes(481)]
+    bare.close()
+
+
+@pytest.mark.parametrize(
+    ("restarts", "fired_min"),
+    [
+        # the compressor never comes back: nothing to wait for
+        pytest.param(False, 481, id="dead"),
+        # it runs and cannot pull the air down (lost its charge): the alarm comes at the first
+        # reading past a pull-down's while (15 min) from when it fell due
+        pytest.param(True, 501, id="runs without cooling"),
+    ],
+)
+def test_a_compressor_that_does_not_pull_the_air_down_after_the_defrost_is_alarmed(
+    tmp_path: Path, restarts: bool, fired_min: int
+) -> None:
+    harness = tired_unit(tmp_path, 5)
+    rows = metered_morning(restarts=restarts, air_after=[19.8, 19.9, 20.0, 20.1, 20.2])
+    fired = firings(harness, rows)
+    harness.close()
+    assert fired == [MIDNIGHT + minutes(fired_min)]
+
+
 def doors_before_the_defrost(rows: Rows, start: int, *, stuck: bool = False) -> Rows:
     """`rows` (tired_defrost_day) with a busy kitchen before the defrost that begins `start`
     minutes in: from 40 min before it the doors hold the air at 9-10.5 °C, the compressor
