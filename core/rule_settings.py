@@ -111,6 +111,13 @@ class RuleSettings(BaseModel):
     # (0.85): 8 % was tried and let the noisiest healthy test plants through at z 5.
     seal_z_fire: float = Field(default=5.0, gt=0)
     seal_cold_min_move: float = Field(default=0.15, gt=0, lt=1)
+    # A bare probe cannot tell a kitchen warmer than on the learning days from a leak: both add
+    # load through the walls. On a unit nothing reads the kitchen for (no kitchen probe, no
+    # plug meter), the cycles' slopes must also move further than a kitchen this much warmer
+    # moves them at the cabinet's temperature (`alerts.rules.seal_ambient.unread_kitchen_move`:
+    # 0.20 for a fridge at 4 °C, the 0.15 above for a freezer). Weather through a kitchen's
+    # windows and ventilation from one week to the next (assumed); 0 turns it off.
+    seal_kitchen_swing_k: float = Field(default=3.5, ge=0, le=20)
     seal_z_hold: float = Field(default=2.5, gt=0)
     seal_clear_h: float = Field(default=12.0, ge=0)
     seal_refire_h: float = Field(default=24.0, ge=0)

@@ -61,7 +61,9 @@ __all__ = [
     "kitchen_hour_shift",
     "kitchen_moves",
     "learn_kitchen",
+    "learned",
     "roll_kitchen_hour",
+    "unread_kitchen_move",
 ]
 
 _HOUR_MS = 3_600_000
@@ -79,6 +81,10 @@ _MAD_TO_SIGMA = 1.4826
 _LATE_LEARNING_H = 4 * 24  # a kitchen probe added after the baseline: four days of it
 # A kitchen probe silent this long is no longer followed: its last reading says nothing of now.
 _STALE_MS = 2 * _HOUR_MS
+# A kitchen at the cool end of a school kitchen's air (winter, the hood running): a kelvin
+# there moves a cabinet's load through its walls the most (assumed; the bench's independent
+# plant draws its kitchens' nights from 16-26 °C and adds the cooking to them).
+_COOL_KITCHEN_C = 20.0
 
 
 @dataclass(slots=True)
@@ -244,3 +250,14 @@ def _moves(st: KitchenState, kitchen_c: float, norm: float | None) -> tuple[floa
     excess = min(_EXCESS_CAP_K, max(0.0, kitchen_c - norm - st.wander_c))
     top = norm + st.wander_c  # the warmest the learning days' kitchen usually ran
     return math.log1p(excess / (top - cabinet)), CAPACITY_PER_K * excess
+
+
+def unread_kitchen_move(cabinet_c: float, swing_k: float) -> float:
+    """The log load a kitchen `swing_k` warmer than on the learning days adds through the
+    walls of a cabinet at `cabinet_c` (°C), in a cool kitchen (`_COOL_KITCHEN_C`), where
+    neither its own probe nor a meter reads it: what a bare probe's slopes can move by on a
+    healthy unit, beside their own noise. A fridge at 4 °C moves about twice as far as a
+    freezer at -20 °C for the same kelvin, while a leak moves both by its share of the walls'
+    UA."""
+    gap = max(MIN_GAP_K, _COOL_KITCHEN_C - cabinet_c)
+    return math.log1p(max(0.0, swing_k) / gap)

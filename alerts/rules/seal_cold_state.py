@@ -109,6 +109,8 @@ class ColdSealState:
     power: PowerState = field(default_factory=PowerState)
     # the kitchen's temperature where the cabinet reports it (`seal_ambient`)
     kitchen: KitchenState = field(default_factory=KitchenState)
+    # the cabinet's air on its learning days: the median of their hours' clean means (°C)
+    cabinet_c: float | None = None
 
 
 def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:

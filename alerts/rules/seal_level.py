@@ -134,6 +134,13 @@ def learned_low(history: list[HourFeatures]) -> float | None:
     return statistics.median(lows) if len(lows) >= _MIN_LOWS else None
 
 
+def learned_air(history: list[HourFeatures]) -> float | None:
+    """The unit's air (°C): the median of its learning hours' clean means, None for fewer
+    than `_MIN_LOWS` such hours."""
+    levels = [level for h in history if (level := hour_level(h)) is not None]
+    return statistics.median(levels) if len(levels) >= _MIN_LOWS else None
+
+
 def level_reading(low: float) -> HourValue:
     """An hour's mean above the unit's `low` (K; `seal_duty` floors it at 0.01 before its
     log)."""

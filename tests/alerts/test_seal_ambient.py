@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from alerts.engine import RuleEngine
 from alerts.rules.base import dump_state, load_state
 from alerts.rules.seal_ambient import (
     KitchenState,
@@ -23,16 +24,18 @@ from alerts.rules.seal_ambient import (
     kitchen_moves,
     learn_kitchen,
     roll_kitchen_hour,
+    unread_kitchen_move,
 )
 from alerts.rules.seal_cold_state import ColdSealState
-from alerts.rules.seal_power import CAPACITY_PER_K
+from alerts.rules.seal_power import CAPACITY_PER_K, MIN_GAP_K
+from core.clock import StepClock
 from firmware_sim.families import cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
 from firmware_sim.models import SiteDay
 from firmware_sim.models.base import FloatArray
 from tests.alerts.cold_plant import Row
-from tests.alerts.conftest import MIDNIGHT
-from tests.alerts.test_seal_inference import engine, run
+from tests.alerts.conftest import MIDNIGHT, school
+from tests.alerts.test_seal_inference import run
 from tests.alerts.test_seal_power import FAMILY, config, judged, seal_firing
 from tests.alerts.test_seal_power_kitchen import HOT_FROM, HotKitchen
 
@@ -74,18 +77,29 @@ def hot_day(
     return rows, unit.interval_s
 
 
-def _fired_h(index: int, metrics: tuple[str, ...], **kwargs: object) -> list[float]:
+def engine(interval_s: float, swing_k: float | None = None) -> RuleEngine:
+    """The rules for one fridge `f`; `swing_k` sets `seal_kitchen_swing_k` (default: its
+    default)."""
+    rules = {} if swing_k is None else {"rules": {"seal_kitchen_swing_k": swing_k}}
+    device = {"id": "f", "kind": "fridge", "building": "canteen", "interval_s": interval_s}
+    return RuleEngine(school(devices=[device], **rules), StepClock(MIDNIGHT))
+
+
+def _fired_h(
+    index: int, metrics: tuple[str, ...], swing_k: float | None = None, **kwargs: object
+) -> list[float]:
     rows, interval = hot_day(index, metrics, **kwargs)  # type: ignore[arg-type]
-    findings, _ = run(engine(interval), rows)
+    findings, _ = run(engine(interval, swing_k), rows)
     return [(f.at_ms - HOT_FROM.timestamp() * 1000) / HOUR_MS for f in seal_firing(findings)]
 
 
 @pytest.mark.parametrize("index", [2, 3])
 def test_a_hot_day_a_bare_probe_takes_for_a_leak_its_kitchen_probe_explains(index: int) -> None:
-    """Read by its probe alone, each of these healthy units raised a seal alert 23 h into the
+    """Read by its probe alone, with no allowance for a kitchen it cannot read
+    (`seal_kitchen_swing_k` 0), each of these healthy units raised a seal alert 23 h into the
     hot day (their evidence 1.4 and 2.7 times its threshold); with the kitchen reported beside
     it, none does, and none comes within 0.6 of its threshold."""
-    assert _fired_h(index, ("temp_c",)), "the hot day alone reads as a leak on a bare probe"
+    assert _fired_h(index, ("temp_c",), swing_k=0.0) == [23.0], "the hot day reads as a leak"
     rows, interval = hot_day(index, KITCHEN)
     findings, points = run(engine(interval), rows)
     assert seal_firing(findings) == []
@@ -103,19 +117,51 @@ def test_a_hot_day_a_bare_probe_takes_for_a_leak_its_kitchen_probe_explains(inde
     assert min(abs(e) for e in read) < 0.5  # at its norm outside the heat
 
 
-def test_a_035_leak_is_confirmed_with_the_kitchen_reported_as_without() -> None:
-    """Unit 3 (a probe read every 30 s), a 0.35 leak ramping in over 12 h: on a usual day the
-    kitchen's probe changes nothing (confirmed at 19 h either way: a kitchen at its norms takes
-    nothing out). Begun with the hot day it is still confirmed within a day (22 h), if later
-    than on a usual day: fans, food and doors carry part of the load and do not follow the
-    kitchen, so the whole wall share taken out is a little more than the kitchen added
-    (`seal_ambient`). Read by the probe alone, the same hot day had it at 5 h, the heat
-    counted as leak."""
+def test_a_bare_probe_s_slopes_must_move_past_what_a_kitchen_it_cannot_read_moves() -> None:
+    """A bare probe's slopes alert only once they moved further than a kitchen
+    `seal_kitchen_swing_k` (3.5 K) warmer than on the learning days moves them, at the
+    cabinet's air: unit 3 (a fridge read every 30 s) through the 4 K hot day came to 2.0
+    times its threshold, its cycles moved by less than that, and raised nothing; each judged
+    point says the least move. A day further past the swing still reads as a leak: unit 2's
+    cycles moved past it, and it alerted 27 h in (23 h without the allowance)."""
+    rows, interval = hot_day(3, ("temp_c",))
+    findings, points = run(engine(interval), rows)
+    assert seal_firing(findings) == []
+    least = {p.evidence.get("slopes_min_move") for p in judged(points)}
+    assert len(least) == 1, "one least move, from the learning days' air"
+    assert least.pop() == pytest.approx(0.198, abs=0.002), "at a fridge's air, about 3.7 °C"
+    assert _fired_h(2, ("temp_c",)) == [27.0]
+
+
+@pytest.mark.parametrize(
+    ("cabinet_c", "swing_k", "move"),
+    [
+        (4.0, 3.5, math.log(19.5 / 16)),  # a fridge in a 20 °C kitchen
+        (-20.0, 3.5, math.log(43.5 / 40)),  # a freezer: the same kelvin is less of its load
+        (15.0, 3.5, math.log(13.5 / MIN_GAP_K)),  # near the kitchen: no nearer than the floor
+        (4.0, 0.0, 0.0),  # turned off
+    ],
+)
+def test_the_move_a_kitchen_warmer_by_the_swing_adds_through_the_walls(
+    cabinet_c: float, swing_k: float, move: float
+) -> None:
+    assert unread_kitchen_move(cabinet_c, swing_k) == pytest.approx(move)
+
+
+def test_a_035_leak_is_confirmed_sooner_with_the_kitchen_reported() -> None:
+    """Unit 3 (a probe read every 30 s), a 0.35 leak ramping in over 12 h: on a usual day it
+    is confirmed at 19 h with the kitchen reported (a kitchen at its norms takes nothing out),
+    as a bare probe with no allowance for the kitchen confirms it; a bare probe's slopes must
+    move past what a warmer kitchen would move them (`seal_kitchen_swing_k`), 3 h later.
+    Begun with the hot day it is still confirmed within a day (22 h), if later than on a usual
+    day: fans, food and doors carry part of the load and do not follow the kitchen, so the
+    whole wall share taken out is a little more than the kitchen added (`seal_ambient`). Read
+    by the probe alone, the same hot day had it at 5 h, the heat counted as leak."""
     leak = Fault(FaultType.SEAL_LEAK, "f", HOT_FROM.timestamp(), severity=0.35, ramp_s=12 * 3600.0)
-    usual = _fired_h(3, ("temp_c",), rise_k=0.0, leak=leak)
     reported = _fired_h(3, KITCHEN, rise_k=0.0, leak=leak)
-    assert usual and reported, "the leak was confirmed"
-    assert reported[0] == pytest.approx(usual[0], abs=1.0)
+    assert reported == [19.0], "the leak was confirmed"
+    assert _fired_h(3, ("temp_c",), swing_k=0.0, rise_k=0.0, leak=leak) == reported
+    assert _fired_h(3, ("temp_c",), rise_k=0.0, leak=leak) == [22.0]
     hot = _fired_h(3, KITCHEN, leak=leak)
     assert hot, "the leak was confirmed through the hot day"
     assert hot[0] <= 24.0
