@@ -96,6 +96,7 @@ from alerts.rules.seal_cusum import (
     without_kitchen,
 )
 from alerts.rules.seal_duty import (
+    DutyModel,
     HourValue,
     compressor_from_power,
     hour_duty,
@@ -149,6 +150,7 @@ from alerts.rules.seal_probe_duty import (
 from alerts.rules.seal_quiet import defrost_until, door_settling
 from alerts.rules.seal_reporting import note_reading, reports_on_change
 from alerts.rules.seal_rise import COARSEST, score_rise
+from alerts.rules.seal_season import SEASON_K_PER_DAY, LevelTrack, follow, note, note_cycle
 from alerts.rules.seal_settle import SETTLING_WEIGHT, teeth_settle
 from alerts.rules.sensor import SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
@@ -423,10 +425,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
             st.cusum.add(z, move, st.cusum_model, weight)
+            if not hour.quiet:
+                note_cycle(self._level("cusum"), logs, norm)
         rise = st.rise_model.norm(hour.hour, hour.quiet) if st.rise_model else None
         if st.rise_model is not None and rise is not None and logs:
             z, move = score_rise(logs, rise, st.rise_model.clip)
             st.rise.add(z, move, st.rise_model, weight)
+            if not hour.quiet:
+                note_cycle(self._level("rise"), logs, rise)
 
     # -- per hour ---------------------------------------------------------------------------
 
@@ -442,13 +448,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.baseline is not None:
             learn_kitchen(st.kitchen, late=True)
         if ended is not None:
-            score_power_hour(st.power, ended)
+            residual = score_power_hour(st.power, ended)
+            if residual is not None and not ended.quiet:
+                note(self._level("power"), "", residual)
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             st.clean.release(ts, st.history[-3:])
             st.moves.release(ts, st.history[-3:])
             self._settle_duty()
             self._judge(st.hour.start_ms + HOUR_MS, out)
+            self._follow_season(st.hour.start_ms + HOUR_MS)
         st.cusum.mark(start)
         st.rise.mark(start)
         st.duty.mark(start)
@@ -493,16 +502,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         strobe = strobe_resolution(hour, share) if share is not None else 0.0
         if share is not None and kitchen is not None:
             share *= math.exp(-kitchen)  # the whole shift: see `seal_ambient`
-        for model, value, stream, floor in (
-            (st.duty_model, duty, st.duty, resolution),
-            (st.probe_model, share, st.probe, strobe),
-            (st.fold_model, self._fold_value(hour), st.fold, 0.0),
-            (st.level_model, level, st.level, fine),
+        for name, model, value, stream, floor in (
+            ("duty", st.duty_model, duty, st.duty, resolution),
+            ("probe", st.probe_model, share, st.probe, strobe),
+            ("fold", st.fold_model, self._fold_value(hour), st.fold, 0.0),
+            ("level", st.level_model, level, st.level, fine),
         ):
             norm = model.hours.get(hour.hour) if model is not None else None
             if model is not None and value is not None and norm is not None:
                 z, move = score_hour(value, norm, floor)
                 stream.add(z, move, model.threshold)
+                if not hour.quiet:
+                    note(self._level(name), "", math.log1p(move))
 
     def _fold_value(self, hour: HourFeatures) -> float | None:
         """The hour's folded cycles per hour (`seal_fold`), the kitchen's share taken out
@@ -586,6 +597,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         excess = kitchen_excess(st.kitchen, ts - HOUR_MS)
         if excess is not None:  # the kitchen's own probe: how far off its norm the hour ran
             found["kitchen_excess_c"] = round(excess, 1)
+        moved = [m for track in st.season.values() for m in track.moved.values()]
+        if moved:  # how far the norms' level followed the season (`seal_season`)
+            furthest: float = max(moved, key=abs)
+            found["season_moved"] = round(furthest, 3)
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)
@@ -607,6 +622,34 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             self._evidence.grade(st.grade, ts, verdict, health, moved_changes(shown), out)
         elif score is not None:
             self._grader.grade(st.grade, ts, score, health, moved_changes(shown), out)
+
+    def _level(self, name: str) -> LevelTrack:
+        """The residuals of the stream `name` this hour (`seal_season`)."""
+        season = self.state.season
+        track = season.get(name)
+        if track is None:
+            track = season[name] = LevelTrack()
+        return track
+
+    def _follow_season(self, now: int) -> None:
+        """The hour ended: the streams' norms move their level by its residuals
+        (`seal_season`), not while a seal alert is pending or raised."""
+        st, s = self.state, self.setup.settings
+        if st.baseline is None:
+            return
+        cabinet = st.cabinet_c if st.cabinet_c is not None else self._limits_middle()
+        follows = s.seal_season_hours > 0 and st.grade.level == "ok" and cabinet is not None
+        rate = 1.0 / s.seal_season_hours if follows else 0.0
+        most = unread_kitchen_move(cabinet, SEASON_K_PER_DAY / 24.0) if cabinet is not None else 0.0
+        for name, track in st.season.items():
+            if name == "power":
+                power = st.power.model
+                duty = follow(track, power.duty if power is not None else None, rate, most, now)
+                if power is not None and isinstance(duty, DutyModel):
+                    st.power.model = replace(power, duty=duty)
+                continue
+            attr = f"{name}_model"
+            setattr(st, attr, follow(track, getattr(st, attr), rate, most, now))
 
     def _window_health(
         self, window: list[HourFeatures]

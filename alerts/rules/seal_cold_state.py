@@ -20,6 +20,7 @@ from alerts.rules.seal_level import judge_scatter, note_level
 from alerts.rules.seal_power import PowerState
 from alerts.rules.seal_probe_duty import ProbeMoves
 from alerts.rules.seal_reporting import ReportPace
+from alerts.rules.seal_season import LevelTrack
 
 __all__ = [
     "DOOR_SETTLE_MS",
@@ -111,6 +112,9 @@ class ColdSealState:
     kitchen: KitchenState = field(default_factory=KitchenState)
     # the cabinet's air on its learning days: the median of their hours' clean means (°C)
     cabinet_c: float | None = None
+    # per evidence stream, its residuals this hour and how far its norms' level followed the
+    # season (`seal_season`)
+    season: dict[str, LevelTrack] = field(default_factory=dict)
 
 
 def meter_clean(st: ColdSealState, ts: int, on: bool | None, max_step_ms: int) -> None:
