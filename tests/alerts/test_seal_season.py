@@ -20,45 +20,33 @@ from alerts.rules.seal_ambient import unread_kitchen_move
 from alerts.rules.seal_cold_state import ColdSealState
 from alerts.rules.seal_cusum import CusumModel, HourNorm
 from alerts.rules.seal_duty import DutyModel, DutyNorm
-from alerts.rules.seal_power import CAPACITY_PER_K
 from alerts.rules.seal_season import SEASON_K_PER_DAY, LevelTrack, follow, note, note_cycle
 from core.clock import StepClock
 from firmware_sim.families import cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
-from firmware_sim.models import ColdStorageModel, SiteDay
+from firmware_sim.models import SiteDay
 from firmware_sim.models.base import FloatArray
 from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT, school
 from tests.alerts.test_seal_inference import run
 from tests.alerts.test_seal_power import FAMILY, config, seal_firing
+from tests.alerts.test_seal_power_kitchen import HotKitchen
 
 DAY_S = 86_400.0
 SPRING_FROM = MIDNIGHT + timedelta(days=6)  # the learning days are over by then
 
 
-class Spring(ColdStorageModel):
-    """The family's cabinet in a kitchen warming `k_per_day` each day from `SPRING_FROM`."""
+class Spring(HotKitchen):
+    """The family's cabinet in a kitchen warming `k_per_day` each day from `SPRING_FROM` (the
+    hot kitchen's physics, with a rise that only grows)."""
 
     def __init__(self, *args: object, k_per_day: float, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, rise_k=0.0, hot_h=0.0, **kwargs)
         self.k_per_day = k_per_day
 
     def rise(self, t: FloatArray) -> FloatArray:
         days: FloatArray = np.clip((t - SPRING_FROM.timestamp()) / DAY_S, 0.0, None)
         return self.k_per_day * days
-
-    def _integrate(  # type: ignore[override]
-        self,
-        t: FloatArray,
-        ambient: FloatArray,
-        ua: FloatArray,
-        heat: FloatArray,
-        defrost: np.ndarray,
-        capacity: FloatArray,
-    ) -> tuple[FloatArray, np.ndarray]:
-        rise = self.rise(t)
-        lost = capacity * (1.0 - CAPACITY_PER_K * rise)
-        return super()._integrate(t, ambient + rise, ua, heat, defrost, lost)
 
 
 def spring(index: int, days: float, k_per_day: float, leak: Fault | None = None) -> list[Row]:
