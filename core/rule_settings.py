@@ -119,13 +119,13 @@ class RuleSettings(BaseModel):
     # windows and ventilation from one week to the next (assumed); 0 turns it off.
     seal_kitchen_swing_k: float = Field(default=3.5, ge=0, le=20)
     # The seasons move a kitchen further than that: a cabinet that learned its baseline in
-    # winter sees a kitchen 0.1-0.2 K warmer each day through spring. So once learned, each
-    # evidence stream's norms move their level (not their spread or threshold) towards the
-    # clean hours of days with meals: each such hour by 1/`seal_season_hours` of its mean
-    # residual, and by no more for each hour since the last than a kitchen 0.25 K a day
-    # warmer or cooler moves the cabinet's load: a leak is followed no faster
-    # (`alerts.rules.seal_season`). Held while a seal alert is pending or raised; 0 turns it
-    # off (the learned level holds until re-learned).
+    # winter sees a kitchen 0.1-0.2 K warmer each day through spring. So on a unit nothing
+    # reads the kitchen for, once learned, each evidence stream's norms move their level (not
+    # their spread or threshold) towards the clean hours of days with meals: each such hour
+    # by 1/`seal_season_hours` of its mean residual, and by no more for each hour since the
+    # last than a kitchen 0.25 K a day warmer or cooler moves the cabinet's load: a leak is
+    # followed no faster (`alerts.rules.seal_season`). Held while a seal alert is pending or
+    # raised; 0 turns it off (the learned level holds until re-learned).
     seal_season_hours: float = Field(default=24.0, ge=0, le=24 * 60)
     seal_z_hold: float = Field(default=2.5, gt=0)
     seal_clear_h: float = Field(default=12.0, ge=0)

@@ -96,7 +96,6 @@ from alerts.rules.seal_cusum import (
     without_kitchen,
 )
 from alerts.rules.seal_duty import (
-    DutyModel,
     HourValue,
     compressor_from_power,
     hour_duty,
@@ -448,9 +447,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.baseline is not None:
             learn_kitchen(st.kitchen, late=True)
         if ended is not None:
-            residual = score_power_hour(st.power, ended)
-            if residual is not None and not ended.quiet:
-                note(self._level("power"), "", residual)
+            score_power_hour(st.power, ended)
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             st.clean.release(ts, st.history[-3:])
@@ -633,21 +630,20 @@ class ColdSealRule(StatefulRule[ColdSealState]):
 
     def _follow_season(self, now: int) -> None:
         """The hour ended: the streams' norms move their level by its residuals
-        (`seal_season`), not while a seal alert is pending or raised."""
+        (`seal_season`) on a unit nothing reads the kitchen for, not while a seal alert is
+        pending or raised."""
         st, s = self.state, self.setup.settings
         if st.baseline is None:
             return
         cabinet = st.cabinet_c if st.cabinet_c is not None else self._limits_middle()
-        follows = s.seal_season_hours > 0 and st.grade.level == "ok" and cabinet is not None
+        # where a kitchen probe or a plug meter's draw reads the kitchen, its shift is taken
+        # out against the learning days' kitchen (`seal_ambient`, `seal_power`): not followed
+        reads_kitchen = st.power.model is not None or kitchen_learned(st.kitchen)
+        calm = st.grade.level == "ok" and not reads_kitchen
+        follows = s.seal_season_hours > 0 and calm and cabinet is not None
         rate = 1.0 / s.seal_season_hours if follows else 0.0
         most = unread_kitchen_move(cabinet, SEASON_K_PER_DAY / 24.0) if cabinet is not None else 0.0
         for name, track in st.season.items():
-            if name == "power":
-                power = st.power.model
-                duty = follow(track, power.duty if power is not None else None, rate, most, now)
-                if power is not None and isinstance(duty, DutyModel):
-                    st.power.model = replace(power, duty=duty)
-                continue
             attr = f"{name}_model"
             setattr(st, attr, follow(track, getattr(st, attr), rate, most, now))
 

@@ -892,13 +892,12 @@ def kitchen_shift(st: PowerState, start_ms: int) -> float:
     return next((shift for at, shift in reversed(st.shifts) if at == start_ms), 0.0)
 
 
-def score_power_hour(st: PowerState, hour: PowerHour) -> float | None:
+def score_power_hour(st: PowerState, hour: PowerHour) -> None:
     """The ended hour adds its evidence, the kitchen's share of its on-share taken out (and
-    on a day without meals, the quiet days' offset, `_quiet_offsets`). Its residual from its
-    norm (log) is returned (None: not judged), for the norms' level (`seal_season`)."""
+    on a day without meals, the quiet days' offset, `_quiet_offsets`)."""
     model = st.model
     if model is None:
-        return None
+        return
     shift = _follow_kitchen(st, hour, model)
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
     if value is not None and hour.quiet:
@@ -909,5 +908,3 @@ def score_power_hour(st: PowerState, hour: PowerHour) -> float | None:
         resolution = counted if counted is not None else reading_resolution(st.step_ms, on_ms)
         z, move = score_hour(value * math.exp(-shift), norm, resolution)
         st.cusum.add(z, move, model.duty.threshold)
-        return math.log1p(move)
-    return None

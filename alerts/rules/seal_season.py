@@ -1,4 +1,4 @@
-"""A cold cabinet's seal norms follow the seasons: their level moves, slowly and never faster
+"""A bare probe's seal norms follow the seasons: their level moves, slowly and never faster
 than the seasons move a kitchen, while no seal alert is raised.
 
 A bare probe reads a leak and a warmer kitchen alike: both add load through the walls
@@ -7,21 +7,26 @@ A bare probe reads a leak and a warmer kitchen alike: both add load through the 
 winter stands in a kitchen 0.1-0.2 K warmer each day through spring (the monthly means of a
 temperate city climb 3-6 K a month from March to June), and its clean cycles drift with it.
 On the bench's independent plant, a tuning-family kitchen warming 0.2 K a day from the sixth
-day raised a seal alert on 11 of 12 healthy fridges read by a bare probe within 36 days, and
-on all 12 with a plug meter (whose kitchen correction reads a day's shift, not a season's);
-0.1 K a day on 5 of 12.
+day raised a seal alert on 11 of 12 healthy fridges read by a bare probe within 36 days; 0.1
+K a day on 5 of 12.
 
 A leak changes the load within hours (a torn or pushed-in gasket; the independent plant ramps
 one in over 12 h), the seasons over weeks. So each evidence stream's norms (`LEVELLED`) keep
 their learned shape, spread, allowance and threshold, and their level follows the clean hours
 of days with meals: every hour, each feature's centres (log, every local hour alike) move by
-`seal_season_rate` of the hour's mean residual from them, at most by what a kitchen
-`SEASON_K_PER_DAY` warmer or cooler per day moves the cabinet's load through its walls
-(`seal_ambient.unread_kitchen_move`: 0.016 a day for a fridge at 4 °C). A leak is followed
-no faster: a 0.35 leak's move of 0.2-0.5 gains at most 0.016 a day on it, 0.05 in three days.
-While a seal alert is pending or raised the level holds. Days without meals are judged on
-the school days' norms where the learning held too few of them, and a quiet kitchen's
-residuals are not the season's: they are left out.
+1/`seal_season_hours` of the hour's mean residual from them, and by no more for each hour
+since they last moved than a kitchen `SEASON_K_PER_DAY` warmer or cooler moves the
+cabinet's load through its walls (`seal_ambient.unread_kitchen_move`: 0.016 a day for a
+fridge at 4 °C). A leak is followed no faster: a 0.2 leak's move of 0.15-0.25 gains at most
+0.05 on it in three days. While a seal alert is pending or raised the level holds. A quiet
+kitchen's residuals (days without meals) are not the season's: they are left out.
+
+Only where nothing reads the kitchen: a kitchen probe (`seal_ambient`) or a plug meter's draw
+(`seal_power`) takes the kitchen's shift out against the learning days' kitchen. With a plug
+meter the same spring still alerted on all 12 (its draw's shift is capped at 3 K, and its
+cycles' kitchen correction bends the per-cycle rise); following their level there too
+spared two of them and brought a healthy held-out walk-in to 1.04 of its threshold, so the
+metered units' seasons are left open.
 
 Installing a fresh baseline learned in the background was tried first: four days' learning
 left the level ten days behind a spring kitchen, two days' was too noisy (a healthy fridge

@@ -29,7 +29,7 @@ from firmware_sim.models.base import FloatArray
 from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT, school
 from tests.alerts.test_seal_inference import run
-from tests.alerts.test_seal_power import FAMILY, config, seal_firing
+from tests.alerts.test_seal_power import FAMILY, METERED, cabinet, config, seal_firing
 from tests.alerts.test_seal_power_kitchen import HotKitchen
 
 DAY_S = 86_400.0
@@ -162,3 +162,14 @@ def test_the_cycles_norms_move_feature_by_feature_and_survive_a_restart() -> Non
     st = ColdSealState(season={"cusum": track})
     back = load_state(ColdSealState, dump_state(st))
     assert back.season["cusum"].moved == pytest.approx({"warm_rate": 0.01, "pull_down": -0.024})
+
+
+def test_a_metered_unit_s_level_is_not_followed() -> None:
+    """A plug meter's draw reads the kitchen (`seal_power`): its norms keep their learned
+    level, and its points carry no `season_moved`."""
+    rows, interval = cabinet(0, 9, METERED)
+    device = {"id": "f", "kind": "fridge", "building": "canteen", "interval_s": interval}
+    _, points = run(RuleEngine(school(devices=[device]), StepClock(MIDNIGHT)), rows)
+    judged = [p for p in points if "learning" not in p.evidence]
+    assert judged, "the baseline was learned"
+    assert all("season_moved" not in p.evidence for p in judged)
