@@ -136,6 +136,8 @@ from alerts.rules.seal_power import (
     running_moves,
     runs_resolved,
     score_power_hour,
+    season_kitchen_k,
+    season_moves,
 )
 from alerts.rules.seal_probe_duty import (
     hour_falls,
@@ -412,10 +414,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         # The kitchen's own probe where the cabinet reports one (`seal_ambient`); else what
         # the compressor's draw says, on school days only: a day without meals idles the
         # kitchen, its draw falls further than the cycles' norms (learned on meal days, or on
-        # its kind's) answer.
+        # its kind's) answer; it is read at the season's level (`seal_power.season_moves`).
         moves = kitchen_moves(st.kitchen, cycle.end.ms, hour.start_ms, hour.hour, hour.quiet)
         if moves is None:
-            moves = running_moves(st.power) if not hour.quiet else (0.0, 0.0)
+            moves = running_moves(st.power) if not hour.quiet else season_moves(st.power)
         load, capacity = moves
         on = self._usual_on() if load or capacity else None
         if on is not None:
@@ -447,7 +449,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if st.baseline is not None:
             learn_kitchen(st.kitchen, late=True)
         if ended is not None:
-            score_power_hour(st.power, ended)
+            score_power_hour(st.power, ended, self.setup.settings.seal_season_hours > 0)
         if st.hour is not None:
             st.history = [*st.history, st.hour][-self._kept_hours() :]
             st.clean.release(ts, st.history[-3:])
@@ -598,6 +600,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if moved:  # how far the norms' level followed the season (`seal_season`)
             furthest: float = max(moved, key=abs)
             found["season_moved"] = round(furthest, 3)
+        warmer = season_kitchen_k(st.power)
+        if warmer is not None:  # the season's kitchen, read from the draw (`seal_power`)
+            found["season_kitchen_k"] = round(warmer, 1)
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
         streams = self._streams(found)

@@ -78,6 +78,8 @@ __all__ = [
     "running_moves",
     "runs_resolved",
     "score_power_hour",
+    "season_kitchen_k",
+    "season_moves",
 ]
 
 _HOUR_MS = 3_600_000
@@ -159,6 +161,12 @@ _DUTY_PER_DRAW = 3.5  # until the cabinet's temperature is known
 # from a Monday (seeds 1-3), 24 to 21 from a Thursday; the closest healthy unit went from
 # 0.93 to 0.57 of its threshold from a Monday, 0.81 to 0.63 from a Thursday.
 _DRAW_CAP = 0.03
+# The season's level (`_follow_season`): the median of the last school days' hourly draws
+# against their norms, once this many hours are in (five school days of hours: the kitchen's
+# day-to-day wander, some 0.7 K a day, averages down to a third; a spring's 0.2 K a day is
+# followed some 3 days late, 0.7 K)
+_SEASON_HOURS = 5 * 24
+_SEASON_MIN_HOURS = 24
 _KITCHEN_STEP = 0.25  # the shift follows the hours' draws over about four hours
 _MIN_DRAWS = 2  # running readings an hour's draw needs
 _MIN_DRAW_DAYS = 3  # learning days an hour-of-day's draw norm needs
@@ -279,6 +287,10 @@ class PowerState:
     model: PowerModel | None = None
     cusum: CusumState = field(default_factory=CusumState)
     kitchen: float = 0.0  # the running draw's recent shift from its norms (log units)
+    # how far the seasons have moved the running draw from its norms (log units,
+    # `_follow_season`): the kitchen's shift is believed up to `_DRAW_CAP` beyond it
+    season: float = 0.0
+    season_draws: list[float] = field(default_factory=list)  # the hours it is read from
     step_ms: float | None = None  # the meter's usual reading interval
     shifts: list[tuple[int, float]] = field(default_factory=list)  # (hour start, log duty)
     # the hours of days without meals seen since the baseline, while the quiet days' offsets
@@ -864,11 +876,14 @@ def _kitchen_gap(history: list[PowerHour]) -> float | None:
     return max(MIN_GAP_K, _KITCHEN_C - statistics.median(airs))
 
 
-def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel) -> float:
-    """The ended hour's draw moves the kitchen's shift; the log on-share it explains."""
+def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel, season: bool) -> float:
+    """The ended hour's draw moves the kitchen's shift, and on a day with meals the season's
+    level (`_follow_season`); the log on-share it explains."""
     draw, norm = _log_draw(hour), model.draw.get(hour.hour)
     if draw is not None and norm is not None:
         st.kitchen += _KITCHEN_STEP * (draw - norm - st.kitchen)
+        if season and not hour.quiet:
+            _follow_season(st, draw - norm)
     shift = sum(running_moves(st))
     st.shifts = [*st.shifts, (hour.start_ms, shift)][-_KEPT_SHIFTS:]
     return shift
@@ -879,9 +894,27 @@ def running_moves(st: PowerState) -> tuple[float, float]:
     meter's norms are learned), for the cycles scored as they end: the log load through the
     walls it added and the log capacity it took away (see `_KITCHEN_C`); their sum is the
     on-share's shift. A draw below its norm moves nothing (see `_DRAW_CAP`)."""
+    return _moves(st, max(0.0, min(_DRAW_CAP + max(0.0, st.season), st.kitchen)))
+
+
+def season_kitchen_k(st: PowerState) -> float | None:
+    """How much warmer (K) the seasons have made the kitchen since the learning days, as its
+    draw reads it (`_follow_season`); None before the meter's norms are learned."""
+    return st.season / _DRAW_PER_K if st.model is not None else None
+
+
+def season_moves(st: PowerState) -> tuple[float, float]:
+    """`running_moves` of the season's level alone (`_follow_season`), for the cycles of a
+    day without meals: its idle kitchen draws less than the school days' norms, so its
+    shift is not read from its draws, but it stands in the season's air as the school days
+    do. Without it, a tuning-family reach-in fridge whose kitchen warmed 0.2 K a day from
+    its sixth day alerted on its third weekend, its cycles' rise 0.23 above its norms."""
+    return _moves(st, max(0.0, st.season))
+
+
+def _moves(st: PowerState, move: float) -> tuple[float, float]:
     if st.model is None:
         return 0.0, 0.0
-    move = max(0.0, min(_DRAW_CAP, st.kitchen))
     capacity = CAPACITY_PER_K / _DRAW_PER_K
     return (st.model.duty_per_draw - capacity) * move, capacity * move
 
@@ -892,13 +925,29 @@ def kitchen_shift(st: PowerState, start_ms: int) -> float:
     return next((shift for at, shift in reversed(st.shifts) if at == start_ms), 0.0)
 
 
-def score_power_hour(st: PowerState, hour: PowerHour) -> None:
+def _follow_season(st: PowerState, residual: float) -> None:
+    """A school day's hour's log draw over its norm joins the season's (`_SEASON_HOURS`).
+
+    The kitchen's shift is believed up to `_DRAW_CAP` (some 3 K) from the learning days, and
+    the seasons move a kitchen further: a tuning-family reach-in fridge in a kitchen warming
+    0.2 K a day from its sixth day (`seal_season`) raised a seal alert on 12 of 12 healthy
+    units within 36 days with a plug meter, on its weekends. A leak leaves the compressor's
+    draw alone, so the level follows no leak; a draw that climbs faster than a season (a
+    failing compressor, a meter changed) is still believed no further than the cap beyond
+    it, and a draw the seasons lowered moves nothing (`running_moves`)."""
+    st.season_draws = [*st.season_draws, residual][-_SEASON_HOURS:]
+    if len(st.season_draws) >= _SEASON_MIN_HOURS:
+        st.season = statistics.median(st.season_draws)
+
+
+def score_power_hour(st: PowerState, hour: PowerHour, season: bool = False) -> None:
     """The ended hour adds its evidence, the kitchen's share of its on-share taken out (and
-    on a day without meals, the quiet days' offset, `_quiet_offsets`)."""
+    on a day without meals, the quiet days' offset, `_quiet_offsets`). `season`: the draws
+    of school days move the season's level (`_follow_season`)."""
     model = st.model
     if model is None:
         return
-    shift = _follow_kitchen(st, hour, model)
+    shift = _follow_kitchen(st, hour, model, season)
     value, norm = power_hour_value(hour, model), model.duty.hours.get(hour.hour)
     if value is not None and hour.quiet:
         value *= math.exp(-model.quiet.get(hour.hour, 0.0))

@@ -22,11 +22,12 @@ fridge at 4 °C). A leak is followed no faster: a 0.2 leak's move of 0.15-0.25 g
 kitchen's residuals (days without meals) are not the season's: they are left out.
 
 Only where nothing reads the kitchen: a kitchen probe (`seal_ambient`) or a plug meter's draw
-(`seal_power`) takes the kitchen's shift out against the learning days' kitchen. With a plug
-meter the same spring still alerted on all 12 (its draw's shift is capped at 3 K, and its
-cycles' kitchen correction bends the per-cycle rise); following their level there too
-spared two of them and brought a healthy held-out walk-in to 1.04 of its threshold, so the
-metered units' seasons are left open.
+(`seal_power`) takes the kitchen's shift out against the learning days' kitchen. (Following
+a metered unit's level as well spared 2 of 12 metered fridges in that spring and brought a
+healthy held-out walk-in to 1.04 of its threshold.) The meter follows the season in its own
+terms: its draw, which a leak leaves alone, gives the season's level (`seal_power`
+`_follow_season`), the kitchen's shift is believed up to 3 K past it, and a weekend's cycles
+are read at it.
 
 Installing a fresh baseline learned in the background was tried first: four days' learning
 left the level ten days behind a spring kitchen, two days' was too noisy (a healthy fridge

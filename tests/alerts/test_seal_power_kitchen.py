@@ -95,7 +95,14 @@ def hot_day(
         hot_h=hot_h,
     )
     start = MIDNIGHT.timestamp()
-    times = start + np.arange(0, days * 86_400, every_s)
+    return plug_rows(model, start + np.arange(0, days * 86_400, every_s))
+
+
+def plug_rows(
+    model: HotKitchen, times: FloatArray, metrics: tuple[str, ...] = METERED
+) -> list[Row]:
+    """The model's `metrics` at `times`, its plug meter's draw growing with the kitchen."""
+    params = model.params
     values = model.read(times).values
     # the plug meter: the compressor's part of the draw grows with the kitchen's warmth
     running = values["power_w"] > params.fan_w + 0.5 * params.compressor_w
@@ -105,7 +112,7 @@ def hot_day(
     rows: list[Row] = []
     for i, at in enumerate(times):
         when = datetime.fromtimestamp(float(at), MIDNIGHT.tzinfo)
-        rows.append(("f", when, {m: float(values[m][i]) for m in METERED}))
+        rows.append(("f", when, {m: float(values[m][i]) for m in metrics}))
     return rows
 
 

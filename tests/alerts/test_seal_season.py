@@ -8,7 +8,7 @@ learning days (spring), or holds its usual days."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -30,10 +30,11 @@ from tests.alerts.cold_plant import Row
 from tests.alerts.conftest import MIDNIGHT, school
 from tests.alerts.test_seal_inference import run
 from tests.alerts.test_seal_power import FAMILY, METERED, cabinet, config, seal_firing
-from tests.alerts.test_seal_power_kitchen import HotKitchen
+from tests.alerts.test_seal_power_kitchen import HotKitchen, plug_rows
 
 DAY_S = 86_400.0
 SPRING_FROM = MIDNIGHT + timedelta(days=6)  # the learning days are over by then
+EVERY_S = 120.0
 
 
 class Spring(HotKitchen):
@@ -49,10 +50,17 @@ class Spring(HotKitchen):
         return self.k_per_day * days
 
 
-def spring(index: int, days: float, k_per_day: float, leak: Fault | None = None) -> list[Row]:
-    """`days` of the family's unit `index`, read by its probe alone every 2 min."""
+def spring(
+    index: int,
+    days: float,
+    k_per_day: float,
+    leak: Fault | None = None,
+    metrics: tuple[str, ...] = ("temp_c",),
+) -> list[Row]:
+    """`days` of the family's unit `index`, its `metrics` read every 2 min (its probe
+    alone, or with its plug meter and door contact: `METERED`)."""
     [unit] = draw_units(FAMILY, 1, seed=1, first=index)
-    site = config(120.0)
+    site = config(EVERY_S)
     model = Spring(
         site.devices[0],
         cold_params(unit),
@@ -61,16 +69,11 @@ def spring(index: int, days: float, k_per_day: float, leak: Fault | None = None)
         faults=[leak] if leak is not None else [],
         k_per_day=k_per_day,
     )
-    times = MIDNIGHT.timestamp() + np.arange(0, days * DAY_S, 120.0)
-    air = model.read(times).values["temp_c"]
-    return [
-        ("f", datetime.fromtimestamp(float(at), MIDNIGHT.tzinfo), {"temp_c": float(air[i])})
-        for i, at in enumerate(times)
-    ]
+    return plug_rows(model, MIDNIGHT.timestamp() + np.arange(0, days * DAY_S, EVERY_S), metrics)
 
 
 def engine(season_hours: float | None = None) -> RuleEngine:
-    device = {"id": "f", "kind": "fridge", "building": "canteen", "interval_s": 120.0}
+    device = {"id": "f", "kind": "fridge", "building": "canteen", "interval_s": EVERY_S}
     rules = {} if season_hours is None else {"rules": {"seal_season_hours": season_hours}}
     return RuleEngine(school(devices=[device], **rules), StepClock(MIDNIGHT))
 
@@ -162,6 +165,25 @@ def test_the_cycles_norms_move_feature_by_feature_and_survive_a_restart() -> Non
     st = ColdSealState(season={"cusum": track})
     back = load_state(ColdSealState, dump_state(st))
     assert back.season["cusum"].moved == pytest.approx({"warm_rate": 0.01, "pull_down": -0.024})
+
+
+@pytest.mark.parametrize("index", [0, 6])
+def test_a_metered_unit_in_a_kitchen_warming_through_spring_raises_no_seal_alert(
+    index: int,
+) -> None:
+    """The same spring read with a plug meter: the kitchen's shift is read from the draw, and
+    believed no further than some 3 K past the season's level, which the draw's school days
+    move; a weekend's cycles are read at that level. With the level held (as learned), the
+    unit alerts on its fourth weekend, 4 K into spring; followed, it does not, and its points
+    say how much warmer the draw reads the season's kitchen."""
+    rows = spring(index, 28, 0.2, metrics=METERED)
+    fixed, _ = fired_days(rows, season_hours=0.0)
+    assert fixed and 26 < fixed[0] < 28, "a spring weekend reads as a leak on the learned level"
+    at, points = fired_days(rows)
+    assert at == []
+    warmer = [p.evidence.get("season_kitchen_k") for p in points if "learning" not in p.evidence]
+    assert warmer and all(isinstance(k, float) for k in warmer)
+    assert 2.0 < float(warmer[-1]) < 5.0  # the kitchen is 4.4 K warmer by then
 
 
 def test_a_metered_unit_s_level_is_not_followed() -> None:
