@@ -126,8 +126,9 @@ class RuleSettings(BaseModel):
     # last than a kitchen 0.25 K a day warmer or cooler moves the cabinet's load: a leak is
     # followed no faster (`alerts.rules.seal_season`). Held while a seal alert is pending or
     # raised. A plug meter's unit follows the season through its draw instead: the median of
-    # its last five school days' draws against their norms (`alerts.rules.seal_power`). 0
-    # turns both off (the learned level holds until re-learned).
+    # its last five school days' draws against their norms, reached at 0.25 K a day at most
+    # (`alerts.rules.seal_power`). 0 turns both off (the learned level holds until
+    # re-learned).
     seal_season_hours: float = Field(default=24.0, ge=0, le=24 * 60)
     seal_z_hold: float = Field(default=2.5, gt=0)
     seal_clear_h: float = Field(default=12.0, ge=0)

@@ -59,6 +59,7 @@ from alerts.rules.seal_duty import (
     reading_resolution,
     score_hour,
 )
+from alerts.rules.seal_season import SEASON_K_PER_DAY
 
 __all__ = [
     "CAPACITY_PER_K",
@@ -167,6 +168,7 @@ _DRAW_CAP = 0.03
 # followed some 3 days late, 0.7 K)
 _SEASON_HOURS = 5 * 24
 _SEASON_MIN_HOURS = 24
+_SEASON_DRAW_PER_MS = SEASON_K_PER_DAY * _DRAW_PER_K / _DAY_MS
 _KITCHEN_STEP = 0.25  # the shift follows the hours' draws over about four hours
 _MIN_DRAWS = 2  # running readings an hour's draw needs
 _MIN_DRAW_DAYS = 3  # learning days an hour-of-day's draw norm needs
@@ -291,6 +293,7 @@ class PowerState:
     # `_follow_season`): the kitchen's shift is believed up to `_DRAW_CAP` beyond it
     season: float = 0.0
     season_draws: list[float] = field(default_factory=list)  # the hours it is read from
+    season_ms: int | None = None  # the hour it last moved in
     step_ms: float | None = None  # the meter's usual reading interval
     shifts: list[tuple[int, float]] = field(default_factory=list)  # (hour start, log duty)
     # the hours of days without meals seen since the baseline, while the quiet days' offsets
@@ -883,7 +886,7 @@ def _follow_kitchen(st: PowerState, hour: PowerHour, model: PowerModel, season: 
     if draw is not None and norm is not None:
         st.kitchen += _KITCHEN_STEP * (draw - norm - st.kitchen)
         if season and not hour.quiet:
-            _follow_season(st, draw - norm)
+            _follow_season(st, draw - norm, hour.start_ms)
     shift = sum(running_moves(st))
     st.shifts = [*st.shifts, (hour.start_ms, shift)][-_KEPT_SHIFTS:]
     return shift
@@ -925,19 +928,28 @@ def kitchen_shift(st: PowerState, start_ms: int) -> float:
     return next((shift for at, shift in reversed(st.shifts) if at == start_ms), 0.0)
 
 
-def _follow_season(st: PowerState, residual: float) -> None:
-    """A school day's hour's log draw over its norm joins the season's (`_SEASON_HOURS`).
+def _follow_season(st: PowerState, residual: float, at_ms: int) -> None:
+    """A school day's hour's log draw over its norm (the hour from `at_ms`) joins the
+    season's (`_SEASON_HOURS`), and the level moves to their median by no more than the
+    seasons move a kitchen's air since it last moved (`SEASON_K_PER_DAY`).
 
     The kitchen's shift is believed up to `_DRAW_CAP` (some 3 K) from the learning days, and
     the seasons move a kitchen further: a tuning-family reach-in fridge in a kitchen warming
     0.2 K a day from its sixth day (`seal_season`) raised a seal alert on 12 of 12 healthy
     units within 36 days with a plug meter, on its weekends. A leak leaves the compressor's
-    draw alone, so the level follows no leak; a draw that climbs faster than a season (a
-    failing compressor, a meter changed) is still believed no further than the cap beyond
-    it, and a draw the seasons lowered moves nothing (`running_moves`)."""
+    draw alone, so the level follows no leak. A draw that climbs faster than a season (a
+    meter changed, a condenser clogging) is followed at the season's pace only, and believed
+    no further than the cap beyond that; a draw the seasons lowered moves nothing
+    (`running_moves`)."""
     st.season_draws = [*st.season_draws, residual][-_SEASON_HOURS:]
-    if len(st.season_draws) >= _SEASON_MIN_HOURS:
-        st.season = statistics.median(st.season_draws)
+    if len(st.season_draws) < _SEASON_MIN_HOURS:
+        return
+    if st.season_ms is None:
+        st.season_ms = at_ms
+    most = _SEASON_DRAW_PER_MS * (at_ms - st.season_ms)
+    target = statistics.median(st.season_draws)
+    st.season += max(-most, min(most, target - st.season))
+    st.season_ms = at_ms
 
 
 def score_power_hour(st: PowerState, hour: PowerHour, season: bool = False) -> None:

@@ -24,7 +24,10 @@ from alerts.rules.seal_power import (
     PowerState,
     kitchen_shift,
     learn_power,
+    running_moves,
     score_power_hour,
+    season_kitchen_k,
+    season_moves,
 )
 from firmware_sim.families import cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
@@ -220,6 +223,38 @@ def test_one_hours_draw_moves_the_shift_by_a_quarter() -> None:
     score_power_hour(st, _hour(0, 202.0))
     assert kitchen_shift(st, 0) == pytest.approx(3.5 * 0.25 * math.log(1.01), rel=1e-6)
     assert kitchen_shift(st, HOUR_MS) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("draw_w", "days", "kelvin"),
+    [
+        (204.0, 12, 1.98),  # a kitchen 2 K warmer: followed, and held there
+        (208.0, 12, 2.75),  # 4 K warmer: still on its way, at the seasons' pace
+        (260.0, 12, 2.75),  # 30 % more (a meter changed): followed at that pace only
+        (196.0, 12, -2.02),  # a cooler kitchen: followed, and explaining nothing
+    ],
+)
+def test_the_season_s_level_follows_the_school_days_draws_at_the_seasons_pace(
+    draw_w: float, days: int, kelvin: float
+) -> None:
+    """The season's level is the median of the school days' hourly draws against their
+    norms, reached at no more than a kitchen 0.25 K a day warmer or cooler moves the draw
+    (1 %/K): it moves from its first day of draws on (24 hours), 0.25 K a day. The
+    kitchen's shift is believed up to 3 % past it; a weekend's cycles are read at it, a
+    level below the learning days' at nothing."""
+    st, model = _learned(200.0)
+    for h in range(days * 24):
+        score_power_hour(st, _hour(h, draw_w), season=True)
+    warmer = season_kitchen_k(st)
+    assert warmer == pytest.approx(kelvin, abs=0.02)
+    per_draw = model.duty_per_draw
+    assert sum(season_moves(st)) == pytest.approx(per_draw * max(0.0, warmer / 100), rel=1e-6)
+    believed = min(0.03 + max(0.0, warmer / 100), max(0.0, math.log(draw_w / 200.0)))
+    assert sum(running_moves(st)) == pytest.approx(per_draw * believed, rel=0.01)
+    held, _ = _learned(200.0)
+    for h in range(days * 24):
+        score_power_hour(held, _hour(h, draw_w))  # `seal_season_hours: 0`
+    assert season_kitchen_k(held) == 0.0
 
 
 def _learning_days(kitchen_k: tuple[float, ...], draw_follows: bool) -> PowerModel:
