@@ -165,7 +165,7 @@ _DRAW_CAP = 0.03
 # The season's level (`_follow_season`): the median of the last school days' hourly draws
 # against their norms, once this many hours are in (five school days of hours: the kitchen's
 # day-to-day wander, some 0.7 K a day, averages down to a third; a spring's 0.2 K a day is
-# followed some 3 days late, 0.7 K)
+# followed some 5 days late, 1 K, in `tests/alerts/test_seal_season.py`'s)
 _SEASON_HOURS = 5 * 24
 _SEASON_MIN_HOURS = 24
 _SEASON_DRAW_PER_MS = SEASON_K_PER_DAY * _DRAW_PER_K / _DAY_MS
