@@ -56,11 +56,13 @@ door's warmth falling back to the climbing air of a compressor that died. So doe
 that reads the compressor started again within the last 15 min (`compressor_on`, or
 `power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
-to show it. A fault keeps the air above the food, or warming after the spell, and is not
-excused; nor is air that stops stepping down above the limit without having been in band
-during the run (a compressor that holds 10 °C): the food is cooling toward a temperature
-above the limit, warm since the air's last step down, and from the start of the run once the
-spell has outlasted this unit's defrosts. Doors opened meanwhile hold the air up without a
+to show it. With no meter and nothing known of the unit's defrosts yet, a verdict due on the
+air's warmest reading, climbed into, waits for the next reading (`_cresting`). A fault keeps
+the air above the food, or warming after the spell, and is not excused; nor is air that stops
+stepping down above the limit without having been in band during the run (a compressor that
+holds 10 °C): the food is cooling toward a temperature above the limit, warm since the air's
+last step down, and from the start of the run once the spell has outlasted this unit's
+defrosts. Doors opened meanwhile hold the air up without a
 stall: a door contact's, or, on a bare probe, a door seen in the air itself (a step up and
 back down to where it was, which a thermostat held on above the limit does not make, nor a
 dead compressor's climbing air). A spell that outlasts this unit's defrosts is timed from the
@@ -133,6 +135,12 @@ class ExcursionState:
     fall_low_c: float | None = None
     falling: bool = False
     due_ms: int | None = None  # when the duration was first reached with the verdict held
+    # The air's coldest within a pull-down's while, and when: air that climbed a step from
+    # there into its crest at the due time waits for the next reading (`_cresting`), on the
+    # crest it reached then.
+    rise_low_c: float | None = None
+    rise_low_ms: int | None = None
+    wait_crest_c: float | None = None
 
 
 @dataclass(slots=True)
@@ -264,7 +272,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
         if due and st.due_ms is None:
             st.due_ms = ts
-        if due and not self._falling() and not self._restarted(ts):
+        if due and not self._falling() and not self._restarted(ts) and not self._cresting(ts, air):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
@@ -353,6 +361,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
 
     def _note_fall(self, ts: int, air: float) -> None:
         st = self.state
+        low, low_at = st.rise_low_c, st.rise_low_ms
+        if low is None or low_at is None or air < low or ts - low_at > _STALL_MS:
+            st.rise_low_c, st.rise_low_ms = air, ts
         crest, at, low = st.fall_crest_c, st.fall_crest_ms, st.fall_low_c
         if crest is None or at is None or low is None or air > crest or ts - at > _STALL_MS:
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
@@ -378,6 +389,38 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         return self.state.falling
+
+    def _cresting(self, ts: int, air: float) -> bool:
+        """The duration fell due at the crest of a warm spell, the air climbing into it, on a
+        unit nothing is known of its defrosts yet (none reported, no timer, fewer than three
+        spells for a signature) and with no meter to say whether the compressor runs: a
+        heater defrost's last reading and a compressor that died look alike there, and only
+        the next reading tells them apart. The verdict waits for it: warmer than the crest,
+        the air is still climbing and the alarm fires; not warmer, the verdict waits on, a
+        pull-down's while from when it fell due at most, for the air to step down (`_falling`
+        then holds it while it falls, and the food's estimate fades once the air is under
+        it). (A held-out old unit's third defrost on its first day, a 40-min heater from
+        11:16 on air the lunch's doors had warmed to 8 °C: the alarm fell due at 11:56, the
+        heater's last reading and the air's warmest, 20.4 °C; the next was 0.4 K down and
+        the one after 1.9 K, the plant's food at 6.4 °C.) Air that did not climb a step into
+        its crest within a pull-down's while (a compressor that died long enough ago for
+        the air to level off) is not waited for, nor, once the unit's defrosts are known, a
+        spell the excuses judge."""
+        if self.judged_on != "product" or self._food_c is not None or not self.above:
+            return False
+        st, disturbances = self.state, self._disturbances
+        if st.due_ms is None or ts - st.due_ms > _STALL_MS or self.compressor.on is not None:
+            return False
+        if disturbances.defrost_known or disturbances.signature() is not None:
+            return False
+        if ts == st.due_ms:
+            low, crest = st.rise_low_c, st.fall_crest_c
+            climbed = low is not None and crest is not None and air >= low + _PULL_STEP_C
+            if not climbed or air < crest or not disturbances.warm_spell_within(ts, 0):
+                return False
+            st.wait_crest_c = air
+            return True
+        return st.wait_crest_c is not None and air <= st.wait_crest_c
 
     def _note_compressor(self, sample: Sample) -> None:
         on = sample.flag("compressor_on")

@@ -406,6 +406,29 @@ def first_morning() -> Rows:
     ]
 
 
+# The same unit from 09:36 to 13:56: the lunch's doors hold the air at 6-9 °C, the third
+# defrost's heater runs from 11:16 to 11:56 on that warm air (the kitchen at 29 °C), its
+# warmest reading the last with the heater on, and the compressor pulls it down from there.
+# The plant's food stayed within 5.7-6.6 °C.
+LUNCH = """
+6.5 6.5 5.8 7.4 7.6 7.3 8.5 8.3 6.9 7.6 6.9 5.8 9.2 9.0 7.8 7.8 8.1 8.3 7.9 7.6 6.6 9.3 13.7
+16.0 17.1 18.2 19.3 19.8 20.4 20.0 18.5 15.9 13.7 13.3 11.3 9.5 10.9 9.4 8.0 8.3 7.7 8.1 8.9
+7.6 6.1 5.1 4.1 3.4 5.0 5.7 4.6 3.7 5.1
+"""
+HEATER_STOPS = 11 * 60 + 56  # minutes after midnight: the lunch defrost's warmest reading
+
+
+def first_day(air_after: Callable[[int], float] | None = None) -> Rows:
+    """`first_morning` and `LUNCH`, read every 5 min from 00:01 to 13:56; with `air_after`,
+    the air from the reading after the heater's last on (minutes since it)."""
+    rows = first_morning()
+    for i, v in enumerate(float(v) for v in LUNCH.split()):
+        at = 576 + 5 * i
+        air = v if air_after is None or at <= HEATER_STOPS else air_after(at - HEATER_STOPS)
+        rows.append(("fridge-1", MIDNIGHT + minutes(at), {"temp_c": round(air, 1)}))
+    return rows
+
+
 def test_air_falling_when_the_alarm_falls_due_is_waited_for(tmp_path: Path) -> None:
     # The food's estimate crossed 8 °C at 07:31 and, with no defrost of this unit learned yet
     # to excuse it, fell due at 08:01: the reading after the heater stopped, the air 2.1 K
@@ -430,6 +453,36 @@ def test_air_that_stops_falling_above_the_food_is_alarmed_at_once(tmp_path: Path
     fired = firings(harness, rows)
     harness.close()
     assert fired == [MIDNIGHT + minutes(486)]
+
+
+def test_a_defrost_whose_heater_ends_at_the_due_time_is_waited_for(tmp_path: Path) -> None:
+    # The lunch defrost, the unit's third warm spell: too few for a signature, and no timer
+    # learned. The food's estimate crossed 8 °C at 11:26 and fell due at 11:56 on the air's
+    # warmest reading, climbed 2.2 K in 15 min: the heater's last minutes, or a compressor
+    # that died. The next reading, 0.4 K down, is no climb, and the one after a step down:
+    # no alarm. Before, it fired at 11:56.
+    harness = tired_unit(tmp_path, 5)
+    assert firings(harness, first_day()) == []
+    harness.close()
+
+
+@pytest.mark.parametrize(
+    ("air", "fired_min"),
+    [
+        # the compressor died with the heater: the air still climbs at the next reading
+        pytest.param(lambda t: 20.4 + 0.1 * t, HEATER_STOPS + 5, id="climbing"),
+        # it levels off at the crest: the alarm comes at the first reading past a pull-down's
+        # while (15 min) from the due time
+        pytest.param(lambda t: 20.4 - 0.1 * (t % 10 == 5), HEATER_STOPS + 20, id="level"),
+    ],
+)
+def test_a_crest_that_does_not_turn_down_is_alarmed(
+    tmp_path: Path, air: Callable[[int], float], fired_min: int
+) -> None:
+    harness = tired_unit(tmp_path, 5)
+    fired = firings(harness, first_day(air))
+    harness.close()
+    assert fired == [MIDNIGHT + minutes(fired_min)]
 
 
 def metered_morning(*, restarts: bool, air_after: list[float] | None = None) -> Rows:
