@@ -415,8 +415,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return False
         if ts == st.due_ms:
             low, crest = st.rise_low_c, st.fall_crest_c
-            climbed = low is not None and crest is not None and air >= low + _PULL_STEP_C
-            if not climbed or air < crest or not disturbances.warm_spell_within(ts, 0):
+            if low is None or crest is None or air < max(low + _PULL_STEP_C, crest):
+                return False  # not at its crest, or not climbed a step into it
+            if not disturbances.warm_spell_within(ts, 0):
                 return False
             st.wait_crest_c = air
             return True
