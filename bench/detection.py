@@ -1,7 +1,8 @@
 """Detection figures of today's rules on plants they were not tuned on (issue 11, part E).
 
 Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]
-[--variants temp,temp+power+door[,temp+power+energy+door][,temp+ambient]]``. A table goes
+[--variants temp,temp+power+door[,temp+power+energy+door][,temp+ambient][,temp-on-change]
+[,temp-lossy]]``. A table goes
 to stdout, then one JSON object (``--json-only``: the JSON alone); progress goes to stderr.
 
 Cold storage: per plant family (`firmware_sim.families`: held-out families by default) a
@@ -12,8 +13,11 @@ compressor fails for 10 h. Each cohort is replayed through the real `AlertServic
 the two kinds of data schools have: temperature alone (a bare probe), and temperature with the
 cabinet's power and door contact; asked for (``--variants``), again with the plug's energy
 counter beside its power, and with a bare probe and a second probe in the kitchen air beside
-the cabinet (``temp+ambient``, `alerts.rules.seal_ambient`). Figures per family and variant,
-and summed over families:
+the cabinet (``temp+ambient``, `alerts.rules.seal_ambient`), with a bare probe that reports on
+change (``temp-on-change``), and with a bare probe whose reports do not all arrive
+(``temp-lossy``: a few lost alone, and dropouts of 5 min to 2 h about every day and a half;
+those that arrive are the bare probe's own). Figures per family and variant, and summed over
+families:
 
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a
   leaking unit is healthy until its leak's onset, and its alerts and days before it count

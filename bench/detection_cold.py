@@ -53,8 +53,16 @@ __all__ = [
 # contact; and, run when asked (`DEFAULT_VARIANTS`), the same with the plug's cumulative energy
 # counter too (real plugs report it beside their power: `gateway.adapters`), and a bare probe
 # with a second one in the kitchen air beside the cabinet (`ambient_temp_c`: a controller's
-# room probe, or a two-channel sensor; `alerts.rules.seal_ambient`).
-VARIANTS = ("temp", "temp+power+door", "temp+power+energy+door", "temp+ambient", "temp-on-change")
+# room probe, or a two-channel sensor; `alerts.rules.seal_ambient`); a probe that reports on
+# change; and a bare probe whose reports do not all arrive (`temp-lossy`, `_delivered`).
+VARIANTS = (
+    "temp",
+    "temp+power+door",
+    "temp+power+energy+door",
+    "temp+ambient",
+    "temp-on-change",
+    "temp-lossy",
+)
 DEFAULT_VARIANTS = VARIANTS[:2]
 # The counter as such plugs report it: kWh with 3 decimals (1 Wh a step), from whatever total
 # the plug had counted before (assumed up to `_COUNTER_START_KWH`).
@@ -199,12 +207,12 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
         step = ((times - cohort.start_s) // DT_S).astype(np.int64)
         ms = np.round(times * 1000).astype(np.int64)
         noisy = run.probe[step, j] + rng.normal(0, unit.probe_sigma_c, len(step))
-        out.add(
-            device,
-            "temp_c",
-            ms,
-            np.round(noisy / unit.probe_resolution_c) * unit.probe_resolution_c,
-        )
+        shown = np.round(noisy / unit.probe_resolution_c) * unit.probe_resolution_c
+        if variant == "temp-lossy":
+            kept = _delivered(times, cohort.start_s, span, seed, j)
+            out.add(device, "temp_c", ms[kept], shown[kept])
+            continue
+        out.add(device, "temp_c", ms, shown)
         if variant == "temp":
             continue
         if variant == "temp+ambient":
@@ -218,6 +226,29 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
         heartbeat = np.arange(cohort.start_s, cohort.start_s + span, DOOR_HEARTBEAT_S)
         out.add(device, "door_open", *_door_readings(run.doors[j], heartbeat))
     return out
+
+
+# A Wi-Fi or Zigbee probe's reports do not all arrive (MQTT QoS 0 over a busy kitchen's radio;
+# assumed figures): each is lost alone with `_LOST_SHARE`, and the link drops out for
+# `_OUTAGE_MIN_S`-`_OUTAGE_MAX_S` (log-uniform: a congested channel for minutes, an access
+# point rebooting for an hour or two) about every `_OUTAGE_EVERY_S`.
+_LOST_SHARE = 0.03
+_OUTAGE_EVERY_S = 1.5 * DAY_S
+_OUTAGE_MIN_S = 300.0
+_OUTAGE_MAX_S = 7200.0
+
+
+def _delivered(times: np.ndarray, start_s: float, span_s: float, seed: int, unit: int) -> Any:
+    """Which of a lossy probe's readings arrive (`temp-lossy`): drawn apart from the readings,
+    so those that arrive are the temperature-only variant's own."""
+    rng = np.random.default_rng([seed, unit, 0x1055])
+    kept = rng.uniform(size=len(times)) >= _LOST_SHARE
+    at = start_s + rng.uniform(0, _OUTAGE_EVERY_S)
+    while at < start_s + span_s:
+        length = math.exp(rng.uniform(math.log(_OUTAGE_MIN_S), math.log(_OUTAGE_MAX_S)))
+        kept &= (times < at) | (times >= at + length)
+        at += length + rng.exponential(_OUTAGE_EVERY_S)
+    return kept
 
 
 # A battery probe that reports on change (Zigbee's reportable change; assumed figures): a

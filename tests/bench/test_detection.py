@@ -121,6 +121,24 @@ def test_a_kitchen_probe_reads_the_plants_kitchen_beside_the_bare_probes_reading
         assert 15.0 < room.mean() < 40.0
 
 
+def test_a_lossy_probe_delivers_some_of_the_bare_probes_own_readings_with_dropouts() -> None:
+    cohort = build_cohort(
+        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
+    )
+    bare = deliveries(cohort, "temp", seed=1)
+    lossy = deliveries(cohort, "temp-lossy", seed=1)
+    assert {m[0] for m in lossy.metric} == {"temp_c"}
+    for j, unit in enumerate(cohort.units):
+        sent = dict(zip(bare.ts_ms[j].tolist(), bare.value[j].tolist(), strict=True))
+        got = dict(zip(lossy.ts_ms[j].tolist(), lossy.value[j].tolist(), strict=True))
+        assert got.items() <= sent.items()  # what arrives is what the bare probe sent
+        assert 0.8 < len(got) / len(sent) < 0.99
+        gaps = np.diff(lossy.ts_ms[j]) / 1000
+        assert gaps.max() >= 300.0  # a dropout, minutes at least
+        assert np.count_nonzero(gaps > 1.5 * unit.interval_s) >= 10  # single readings lost
+    assert deliveries(cohort, "temp-lossy", seed=1).ts_ms[0].tolist() == lossy.ts_ms[0].tolist()
+
+
 def test_the_energy_counter_integrates_the_plants_draw() -> None:
     """100 W for the first three plant steps (30 s), then 40 W: at 45 s, 3 kJ + 0.6 kJ."""
     draw = np.array([100.0, 100.0, 100.0, 40.0, 40.0, 40.0])
