@@ -43,7 +43,7 @@ from datetime import datetime
 
 from alerts.model import Finding, SealHealthPoint
 from alerts.rules.base import HOUR_MS, DeviceSetup, StatefulRule
-from alerts.rules.cycle_inference import CycleInference, InferredCycle
+from alerts.rules.cycle_inference import LOST_SCALE, CycleInference, InferredCycle
 from alerts.rules.disturbance import Disturbances
 from alerts.rules.seal import (
     Change,
@@ -423,15 +423,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if on is not None:
             logs = without_kitchen(logs, load, capacity, on)
         weight *= repeat_weight(cycle)
+        # read across a lost report, the tooth scatters further (`cycle_inference.LOST_SCALE`)
+        lost = cycle.lost_report and not reports_on_change(st.pace)
+        scale = LOST_SCALE if lost else 1.0
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
-            st.cusum.add(z, move, st.cusum_model, weight)
+            st.cusum.add(scale * z, move, st.cusum_model, weight)
             if not hour.quiet:
                 note_cycle(self._level("cusum"), logs, norm)
         rise = st.rise_model.norm(hour.hour, hour.quiet) if st.rise_model else None
         if st.rise_model is not None and rise is not None and logs:
             z, move = score_rise(logs, rise, st.rise_model.clip)
-            st.rise.add(z, move, st.rise_model, weight)
+            st.rise.add(scale * z, move, st.rise_model, weight)
             if not hour.quiet:
                 note_cycle(self._level("rise"), logs, rise)
 

@@ -59,3 +59,22 @@ def test_a_sparse_probe_s_turns_are_read_between_its_readings_too() -> None:
     # read every 3 min, a 25-min off time: the turns fall anywhere in a 3-min interval
     met, _ = halves(read(sawtooth(1500.0, 600.0, 2.5, 60.0, 180.0, 0.1), 180.0), least=20)
     assert abs(statistics.median(met) - 1500.0) < 60.0
+
+
+def test_a_tooth_read_across_a_lost_report_is_marked() -> None:
+    # A 2-min probe on a 13-min cycle (off 9 min, on 4) that loses one report in 20: the
+    # teeth whose turns are read from a neighbour of the lost one say so, the others do not.
+    rows = sawtooth(540.0, 240.0, 2.0, 30.0, 120.0, 0.1)
+    lost = {ts for k, (ts, _) in enumerate(rows) if k % 20 == 7}
+    cycles = read([r for r in rows if r[0] not in lost], 120.0)
+    normal = [c for c in cycles if c.normal]
+    marked = [c for c in normal if c.lost_report]
+    assert len(normal) > 80
+    assert 0.1 * len(normal) < len(marked) < 0.6 * len(normal)
+    for c in normal:
+        within = any(c.trough.ms <= ts <= c.end.ms for ts in lost)
+        near = any(c.trough.ms - 120_000 <= ts <= c.end.ms + 5 * 120_000 for ts in lost)
+        assert c.lost_report >= within  # a report lost between its turns marks it
+        assert c.lost_report <= near  # and one lost beside it (its turn read from a neighbour)
+    # read with every report, no tooth is marked
+    assert not any(c.lost_report for c in read(rows, 120.0))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from alerts import registers as alert_registers
@@ -225,3 +226,34 @@ def test_a_learned_timer_that_expects_defrosts_nobody_sees_does_not_blind_the_se
     fired = [f for f in findings if f.phase.value == "firing"]
     assert fired, "the leak was found"
     assert (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000 <= 24
+
+
+def test_a_probe_that_loses_reports_reads_those_teeth_in_their_own_scatter() -> None:
+    """A probe on a busy kitchen's radio loses a report now and then. A tooth read across one
+    scatters further, and its departure from the norms is read at `LOST_SCALE`: a healthy
+    unit's evidence then stays about where it is with every report (it doubles with them read
+    as whole teeth), and the teeth still find a leak within a day."""
+    plant = ColdPlant(differential_k=2.5, ua_w_k=7.0, capacity_w=500.0, doors_per_busy_hour=3.0)
+    rows = cold_plant.fridge("f", MIDNIGHT, 12, plant, seed=2)
+    rng = np.random.default_rng(2)
+    lossy = [row for row in rows if rng.uniform() >= 0.08]  # one report in 12 lost
+
+    def highest(points: list[SealHealthPoint]) -> float:
+        streams = ("evidence", "rise_evidence")  # the per-cycle streams
+        return max(float(p.evidence.get(s, 0.0) or 0.0) for p in points for s in streams)
+
+    findings, lossy_points = run(engine(plant.interval_s), lossy)
+    _, whole_points = run(engine(plant.interval_s), rows)
+    assert findings == []
+    # read as whole teeth, the lost reports doubled it (0.65 against 0.32)
+    assert highest(lossy_points) < 1.5 * highest(whole_points)
+
+    onset = MIDNIGHT + timedelta(days=6)
+    rows = cold_plant.fridge("f", MIDNIGHT, 9, plant, seed=1, leak_ua=2.45, leak_from=onset)
+    lossy = [row for k, row in enumerate(rows) if k % 25 != 11]  # one report in 25 lost
+    findings, _ = run(engine(plant.interval_s), lossy)
+    assert not [f for f in findings if f.at_ms < int(onset.timestamp() * 1000)]
+    fired = [f for f in findings if f.phase.value == "firing"]
+    assert fired, "the leak was found"
+    assert (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000 <= 24
+    assert "cycles" in str(fired[0].evidence["evidence_streams"])
