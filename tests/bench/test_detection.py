@@ -65,10 +65,14 @@ def scored() -> Cohort:
     return build_cohort(FAMILIES["small reach-in"], SCORED, seed=2, start_s=MONDAY, baseline_days=1)
 
 
-def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
-    cohort = build_cohort(
-        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
-    )
+@pytest.fixture(scope="module")
+def small() -> Cohort:
+    """One healthy reach-in and one failing, for what the variants deliver (read only)."""
+    return build_cohort(FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2)
+
+
+def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports(small: Cohort) -> None:
+    cohort = small
     bare = deliveries(cohort, "temp", seed=1)
     full = deliveries(cohort, "temp+power+door", seed=1)
     assert {m[0] for m in bare.metric} == {"temp_c"}
@@ -95,10 +99,10 @@ def test_the_variants_deliver_what_a_bare_probe_or_a_full_kit_reports() -> None:
         assert np.allclose(total * 1000, np.round(total * 1000))  # whole Wh
 
 
-def test_a_kitchen_probe_reads_the_plants_kitchen_beside_the_bare_probes_readings() -> None:
-    cohort = build_cohort(
-        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
-    )
+def test_a_kitchen_probe_reads_the_plants_kitchen_beside_the_bare_probes_readings(
+    small: Cohort,
+) -> None:
+    cohort = small
     bare = deliveries(cohort, "temp", seed=1)
     kitchen = deliveries(cohort, "temp+ambient", seed=1)
     assert {m[0] for m in kitchen.metric} == {"temp_c", "ambient_temp_c"}
@@ -121,14 +125,13 @@ def test_a_kitchen_probe_reads_the_plants_kitchen_beside_the_bare_probes_reading
         assert 15.0 < room.mean() < 40.0
 
 
-def test_a_lossy_probe_delivers_some_of_the_bare_probes_own_readings_with_dropouts() -> None:
-    cohort = build_cohort(
-        FAMILIES["small reach-in"], SMALL, seed=1, start_s=MONDAY, baseline_days=2
-    )
-    bare = deliveries(cohort, "temp", seed=1)
-    lossy = deliveries(cohort, "temp-lossy", seed=1)
+def test_a_lossy_probe_delivers_some_of_the_bare_probes_own_readings_with_dropouts(
+    small: Cohort,
+) -> None:
+    lossy = deliveries(small, "temp-lossy", seed=1)
     assert {m[0] for m in lossy.metric} == {"temp_c"}
-    for j, unit in enumerate(cohort.units):
+    bare = deliveries(small, "temp", seed=1)
+    for j, unit in enumerate(small.units):
         sent = dict(zip(bare.ts_ms[j].tolist(), bare.value[j].tolist(), strict=True))
         got = dict(zip(lossy.ts_ms[j].tolist(), lossy.value[j].tolist(), strict=True))
         assert got.items() <= sent.items()  # what arrives is what the bare probe sent
@@ -136,7 +139,7 @@ def test_a_lossy_probe_delivers_some_of_the_bare_probes_own_readings_with_dropou
         gaps = np.diff(lossy.ts_ms[j]) / 1000
         assert gaps.max() >= 300.0  # a dropout, minutes at least
         assert np.count_nonzero(gaps > 1.5 * unit.interval_s) >= 10  # single readings lost
-    assert deliveries(cohort, "temp-lossy", seed=1).ts_ms[0].tolist() == lossy.ts_ms[0].tolist()
+    assert deliveries(small, "temp-lossy", seed=1).ts_ms[0].tolist() == lossy.ts_ms[0].tolist()
 
 
 def test_the_energy_counter_integrates_the_plants_draw() -> None:
