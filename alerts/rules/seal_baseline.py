@@ -129,6 +129,7 @@ class HourFeatures:
     # tooth's on-share (`seal_fold`; 0: no fold)
     fold_period_ms: float = 0.0
     fold_on: float = 0.0
+    fold_misfit: float = 0.0  # the share of the readings' scatter its harmonics leave
     # ... and the same clean readings' mean, lowest and spread (°C, K) within the hour
     # (`seal_level`; level_n 0: too few)
     level_c: float = 0.0

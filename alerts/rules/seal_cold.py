@@ -111,6 +111,8 @@ from alerts.rules.seal_fold import (
     judges_period,
     kitchen_share,
     least_move,
+    most_misfit,
+    teeth_aliased,
     usual_period,
     window_cycling,
 )
@@ -821,7 +823,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             if settles(ts - st.first_ms, every, self._needed_h, self._baseline_ms):
                 ready, learned = True, every
         if ready:
-            spread = learn_spread(st.history, self._window_h, self._coarseness())
+            usual = usual_period(st.history)
+            aliased = teeth_aliased(st.history, usual, self._inference.read_ms)
+            spread = {} if aliased else learn_spread(st.history, self._window_h, self._coarseness())
             # an hour the energy counter read is no count of runs, however sparse the meter
             counted = not runs_resolved(st.power) and not st.power.counter_read
             # The metered hours (clean ones here, every one in `seal_power`) learn their norms
@@ -846,7 +850,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 if st.metered
                 else None
             )
-            cycles = learn_cusum(st.history, self._cycle_limits)
+            cycles = None if aliased else learn_cusum(st.history, self._cycle_limits)
             rise = (
                 learn_cusum(st.history, self._cycle_limits, score_rise)
                 if cycles is not None and self._coarseness() <= COARSEST
@@ -870,7 +874,6 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                     weight=probe_weight(reading),
                 )
             )
-            usual = usual_period(st.history)
             # The folded period is learned beside a meter too: a plug meter read as sparsely
             # as the probe misses short runs whole and can read a leak's hours as calmer
             # (seed 2's held-out walk-in-18: its metered on-share read 0.22 against 0.38 while
@@ -880,6 +883,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 if usual and judges_period(st.history, self._inference.read_ms, usual)
                 else None
             )
+            # the norms are learned on every fold about the usual period, the hours judged on
+            # those that fit as the unit's usually do (`seal_fold.most_misfit`): bounded in
+            # learning too, a unit whose kitchen hours all leave much (a tuning-family fridge
+            # read every 2 min: 0.01-0.02 at night, 0.1-0.3 by day) kept too few to learn on
+            misfit = most_misfit(st.history, usual) if period is not None and usual else None
             # The level above the low, where no meter reads the compressor (`seal_level`).
             low = None if st.metered else learned_low(st.history)
             level = (
@@ -903,6 +911,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.probe_held = reading is hour_held_falls
                 st.probe_paced = reading is hour_paced_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
+                st.fold_most_misfit = misfit
                 st.level_model, st.level, st.level_low_c = level, CusumState(), low
                 st.teeth_settle = teeth_settle(st.settling, cycles, rise)
                 st.settling = []

@@ -101,6 +101,7 @@ class ColdSealState:
     fold_readings: list[tuple[int, float]] = field(default_factory=list)
     fold_model: DutyModel | None = None
     fold_usual_ms: float | None = None  # the usual period the model was learned about
+    fold_most_misfit: float | None = None  # ... and the most a fold may leave (`seal_fold`)
     fold: CusumState = field(default_factory=CusumState)
     # the same readings' level above the unit's low (`seal_level`)
     level_model: DutyModel | None = None
@@ -191,8 +192,10 @@ def fold_hour(st: ColdSealState, hour: HourFeatures, read_ms: float | None) -> N
     judge_scatter(hour, settled)
     usual = st.fold_usual_ms if st.fold_model is not None else None
     found = fold([ms for ms, _ in kept], [c for _, c in kept], read_ms, usual)
-    if found is not None:
+    most = st.fold_most_misfit if st.fold_model is not None else None
+    if found is not None and (most is None or found.misfit <= most):
         hour.fold_period_ms, hour.fold_on = found.period_ms, found.on_share
+        hour.fold_misfit = found.misfit
 
 
 def seen_on_probe(st: ColdSealState, settle_ms: int, tooth_settle_ms: int) -> None:

@@ -17,7 +17,15 @@ from alerts.engine import RuleEngine
 from alerts.model import Finding, Phase, SealHealthPoint
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_cusum import HourNorm, cycle_log, slope_on_share, usual_slope_on_share
-from alerts.rules.seal_fold import about, fold, judges_period, least_move, usual_period
+from alerts.rules.seal_fold import (
+    about,
+    fold,
+    judges_period,
+    least_move,
+    most_misfit,
+    teeth_aliased,
+    usual_period,
+)
 from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
 from firmware_sim.models import ColdStorageModel, SiteDay
@@ -69,6 +77,57 @@ def test_a_period_is_not_read_as_its_multiple() -> None:
     times, temps = sawtooth(12.0, 0.3, hours=3.0)
     found = fold(times, temps, 5 * MINUTE_MS)
     assert found is not None and found.period_ms / MINUTE_MS == pytest.approx(12.0, rel=0.02)
+
+
+def test_a_window_whose_load_moved_is_not_folded_once_the_units_misfit_is_known() -> None:
+    # A 36-min tooth for an hour, then the kitchen's morning: shorter, busier cycles a few
+    # tenths warmer. Some order of the readings still runs smoothly, on 28-30 min (a healthy
+    # held-out walk-in folded its busy mornings so, each scored as a leak's shorter period),
+    # but no tooth fits them: the harmonics leave many times what they leave on a steady
+    # hour.
+    steady = [fold(*sawtooth(35.6, 0.25, seed=seed), 5 * MINUTE_MS) for seed in range(1, 13)]
+    hours = [
+        HourFeatures(i * HOUR_MS, i % 24, fold_period_ms=f.period_ms, fold_misfit=f.misfit)
+        for i, f in enumerate(steady)
+        if f is not None
+    ]
+    usual = usual_period(hours)
+    assert usual is not None
+    most = most_misfit(hours, usual)
+    assert all(f is not None and f.misfit <= most for f in steady)
+    moved = 0
+    for seed in range(1, 9):
+        t1, v1 = sawtooth(35.6, 0.25, seed=seed, hours=1.0)
+        t2, v2 = sawtooth(31.0, 0.3, seed=seed + 50, hours=1.0)
+        times = t1 + [t + HOUR_MS for t in t2]
+        found = fold(times, v1 + [v + 0.3 for v in v2], 5 * MINUTE_MS, usual)
+        if found is not None:
+            moved += 1
+            assert found.period_ms < 0.9 * usual  # read as a leak's period...
+            assert found.misfit > most  # ... and not counted
+    assert moved >= 4
+
+
+def teeth_hours(tooth_min: float, teeth: int) -> list[HourFeatures]:
+    """Learning hours holding `teeth` read teeth of `tooth_min` each, one an hour."""
+    return [
+        HourFeatures(i * HOUR_MS, i % 24, cycle_ms=int(tooth_min * MINUTE_MS), warm=[1.0])
+        for i in range(teeth)
+    ]
+
+
+def test_teeth_far_longer_than_the_folded_period_are_not_the_cycle() -> None:
+    # A healthy held-out under-counter freezer read every 2 min folded its 10-min cycle on
+    # 9 min, while the cycle reader trusted 20 teeth in four days averaging 55 min.
+    every, usual = 2 * MINUTE_MS, 9 * MINUTE_MS
+    assert teeth_aliased(teeth_hours(55.0, 20), usual, every)
+    assert not teeth_aliased(teeth_hours(10.0, 80), usual, every)  # the cycle's own teeth
+    assert not teeth_aliased(teeth_hours(27.0, 40), usual, every)  # folded on a third
+    # a fold near two intervals tells no period (a 35-min walk-in folded on 4.3 min), nor
+    # does a probe without a fold or without teeth
+    assert not teeth_aliased(teeth_hours(35.0, 40), 4.3 * MINUTE_MS, every)
+    assert not teeth_aliased(teeth_hours(55.0, 20), None, every)
+    assert not teeth_aliased([], usual, every)
 
 
 def test_readings_with_no_period_give_no_fold() -> None:
