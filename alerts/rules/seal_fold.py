@@ -109,14 +109,15 @@ _HARMONICS = 3
 _FIT_REACH = 0.12
 _FIT_STEP = 0.002
 _RIDGE = 1e-9
-# The misfit's level is the unit's own (held-out units read every 2-5 min: medians of
-# 0.01-0.17 over their learning hours, highest on a 0.5 K display). A healthy held-out walk-in
+# The misfit's level is the unit's own (26 held-out units read every 2-5 min: medians of
+# 0.01-0.20 over their first four days). A healthy held-out walk-in
 # (36-min cycles read every 5 min, seed 9) left 0.01-0.03 on its nights and folded some busy
 # mornings at 27-30 min leaving 0.10-0.23: each scored as a leak's shorter period, and its
 # period evidence stood at its threshold after four days (an alert where reports were lost).
-# An hour's fold counts only while its misfit is within `_MISFIT_TIMES` the unit's usual one
-# (the median of its learning hours' folds about the usual period), plus `_MISFIT_FLOOR` for a
-# probe so clean it leaves next to nothing.
+# Once learned, an hour is judged on its fold only while its misfit is within `_MISFIT_TIMES`
+# the unit's usual one (the median of its learning hours' folds about the usual period), plus
+# `_MISFIT_FLOOR` for a probe so clean it leaves next to nothing; the norms are learned on
+# every fold (`seal_cold`).
 _MISFIT_TIMES = 2.5
 _MISFIT_FLOOR = 0.02
 _SMOOTH = 2  # folded readings either side averaged to find the tooth's top and bottom
