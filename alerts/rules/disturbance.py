@@ -34,6 +34,7 @@ the two are the same spell.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,9 @@ _EPISODE_MARGIN_C = 1.0
 _SPELL_PULL_C = 2.0
 _EPISODE_MIN_MS = 8 * MINUTE_MS
 _DOOR_SETTLE_MS = 5 * MINUTE_MS
-_EPISODES_KEPT = 7  # starts, for the period: a day and more of a timer's defrosts
+# The latest spells whose gaps give the period, and whose lengths its window: a day and more
+# of a timer's defrosts. All the kept spells (`_SPELLS_KEPT`) anchor its grid.
+_EPISODES_KEPT = 7
 # Lengths and rises, for the signature: two days and more of defrosts beside the door-made
 # spells a bare probe cannot tell apart (a busy kitchen gives several a day).
 _SPELLS_KEPT = 24
@@ -76,6 +79,9 @@ _SPELLS_KEPT = 24
 _RECOVERY_JUDGED_AFTER_MS = 6 * MINUTE_MS
 _RECOVERY_RISE_C = 1.0
 _INTERVALS_AGREEING = 3
+# A timer learned anew is anchored where the kept spells fill this share of its comb's places
+# (`Disturbances._comb_anchor`): one defrost in four may pass unseen.
+_COMB_FILLED = 0.75
 # A learned timer whose last defrost on the period came within this many periods still holds
 # against a shorter period read from spells between its defrosts (`_grid_holds`).
 _GRID_HELD = 2
@@ -88,7 +94,10 @@ class LearnedDefrost:
     starts: list[int] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     period_ms: int | None = None
-    anchor_ms: int | None = None  # the latest episode that fell on the learned period
+    # The spell the grid runs through (`Disturbances._anchor`, `_comb_anchor`), and how far it
+    # warmed the air above the ceiling.
+    anchor_ms: int | None = None
+    anchor_rise_c: float = 0.0
     # The spell in progress: its warmest reading. Each ended spell's rise above the ceiling,
     # beside `lengths`, is the unit's defrost signature.
     episode_peak_c: float | None = None
@@ -273,7 +282,7 @@ class Disturbances:
 
     def _record_episode(self, start: int, length: int, rise: float, food: float | None) -> None:
         learned = self.state.learned
-        learned.starts = [*learned.starts, start][-_EPISODES_KEPT:]
+        learned.starts = [*learned.starts, start][-_SPELLS_KEPT:]
         learned.lengths = [*learned.lengths, length][-_SPELLS_KEPT:]
         learned.rises = [*learned.rises, rise][-_SPELLS_KEPT:]
         # The food rises end at the latest spell as the lengths do; a spell begun before a
@@ -281,8 +290,9 @@ class Disturbances:
         foods = [*learned.food_rises, food] if food is not None else []
         learned.food_rises = foods[-_SPELLS_KEPT:]
         if learned.period_ms is not None and self._on_period(start):
-            learned.anchor_ms = start
-        intervals = [b - a for a, b in zip(learned.starts, learned.starts[1:], strict=False)]
+            self._anchor(start, rise)
+        recent = learned.starts[-_EPISODES_KEPT:]
+        intervals = [b - a for a, b in itertools.pairwise(recent)]
         if len(intervals) < _INTERVALS_AGREEING:
             return
         typical = statistics.median(intervals)
@@ -291,9 +301,17 @@ class Disturbances:
         if self._grid_holds(start, typical):
             return
         if len(agreeing) >= _INTERVALS_AGREEING and low <= typical <= high:
-            if learned.period_ms is None:
-                learned.anchor_ms = start
-            learned.period_ms = int(statistics.median(agreeing))
+            period = int(statistics.median(agreeing))
+            old, anchor = learned.period_ms, learned.anchor_ms
+            lapsed = anchor is None or start - anchor > _GRID_HELD * period
+            if old is None or abs(period - old) > self._tolerance * old or lapsed:
+                # A new timer, or one whose grid no spell has fallen on for a while, is
+                # anchored afresh where the kept spells line up on it: a held-out
+                # under-counter freezer's 12-h timer, learned after a busy week's doors had
+                # given 3.2 h, kept that grid's anchor at a lunchtime spell, 3.5 h off its
+                # defrosts, and its windows held the seal rule's quiet nights out for days.
+                self._comb_anchor(period, start, rise)
+            learned.period_ms = period
 
     def _grid_holds(self, start: int, typical: float) -> bool:
         """Whether the learned timer still holds against a shorter `typical` interval: its
@@ -310,6 +328,53 @@ class Disturbances:
         if period is None or anchor is None or typical >= period * (1 - self._tolerance):
             return False
         return start - anchor <= _GRID_HELD * period
+
+    def _anchor(self, start: int, rise: float) -> None:
+        """The grid moves to a spell on its period, unless the spell fell in the anchor's own
+        slot and warmed the air no more than the anchor did: each door spell within the
+        tolerance (72 min at 12 h) of the last moved a held-out under-counter freezer's 12-h
+        grid, from 12:14 to 13:06 in one lunchtime, each measured from the one before. A
+        heater defrost outwarms the doors around it, and a timer's next defrost falls in the
+        next slot."""
+        learned = self.state.learned
+        anchor, period = learned.anchor_ms, learned.period_ms
+        same = anchor is not None and period is not None and abs(start - anchor) < period // 2
+        if same and rise <= learned.anchor_rise_c:
+            return
+        learned.anchor_ms, learned.anchor_rise_c = start, rise
+
+    def _comb_anchor(self, period: int, start: int, rise: float) -> None:
+        """Anchor a grid of `period` at the latest kept spell whose comb (a place every period
+        back to the oldest kept spell) the earlier spells fill best, where they fill at least
+        `_COMB_FILLED` of at least `_INTERVALS_AGREEING` places: the timer's defrosts line
+        up, the doors' spells between them do not. Elsewhere (a timer that drifts by the
+        day, a period read between the doors' spells, where no anchor speaks for it) the
+        anchor stays, or a first one is the latest spell, `start`, which warmed the air by
+        `rise`."""
+        learned = self.state.learned
+        starts, slack = learned.starts, self._tolerance * period
+
+        def comb(k: int) -> tuple[int, int]:
+            places = int((starts[k] - starts[0] + slack) // period)
+            filled = sum(
+                1
+                for j in range(1, places + 1)
+                if any(abs(starts[k] - j * period - a) <= slack for a in starts[:k])
+            )
+            return filled, places
+
+        best, best_filled = None, 0
+        for k, (filled, places) in enumerate(map(comb, range(len(starts)))):
+            good = filled >= _INTERVALS_AGREEING and filled >= _COMB_FILLED * places
+            if good and filled >= best_filled:
+                best, best_filled = k, filled
+        if best is None:
+            if learned.anchor_ms is None:
+                learned.anchor_ms, learned.anchor_rise_c = start, rise
+            return
+        back = len(starts) - best  # the rises end at the latest spell, as the starts do
+        best_rise = learned.rises[-back] if back <= len(learned.rises) else 0.0
+        learned.anchor_ms, learned.anchor_rise_c = starts[best], best_rise
 
     def _on_period(self, start: int) -> bool:
         learned = self.state.learned

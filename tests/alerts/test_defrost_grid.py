@@ -21,13 +21,25 @@ def disturbances() -> Disturbances:
     return found
 
 
-def feed(d: Disturbances, start_ms: int, hours: float, spells: list[float]) -> None:
+def feed(
+    d: Disturbances,
+    start_ms: int,
+    hours: float,
+    spells: list[float],
+    doors: list[float] | None = None,
+) -> None:
     """A steady 3 °C air read every minute for `hours` from `start_ms`, warmed to 8 °C for
-    30 min from each of `spells` (hours from `start_ms`), the door never reported."""
+    30 min from each of `spells` and to 6 °C for 12 min from each of `doors` (hours from
+    `start_ms`), the door never reported."""
     warm = [(int(s * HOUR_MS), int(s * HOUR_MS) + 30 * MINUTE_MS) for s in spells]
+    opened = [(int(s * HOUR_MS), int(s * HOUR_MS) + 12 * MINUTE_MS) for s in doors or []]
     for m in range(int(hours * 60)):
         at = m * MINUTE_MS
-        air = 8.0 if any(a <= at < b for a, b in warm) else 3.0
+        air = 3.0
+        if any(a <= at < b for a, b in opened):
+            air = 6.0
+        if any(a <= at < b for a, b in warm):
+            air = 8.0
         d.observe(Sample(start_ms + at, {"temp_c": air}))
 
 
@@ -102,6 +114,27 @@ def test_a_spell_that_shows_no_defrost_after_the_doors_is_timed_from_its_start(
     d, signature, doors, due = timer_learned()
     feed_spell(d, doors, due, pulled=pulled, heater=heater)
     assert d.outlasted_signature(doors + signature.length_ms + MINUTE_MS)
+
+
+def test_doors_spells_after_a_defrost_do_not_walk_its_grid_off_the_timer() -> None:
+    # A held-out under-counter freezer's 12-h grid moved from 12:14 to 13:06 in one
+    # lunchtime: each door spell within the tolerance of the grid (72 min at 12 h) became its
+    # anchor, and the next one was measured from there. A door spell in the anchor's own slot
+    # that warms the air less than the defrost did no longer moves it.
+    d = disturbances()
+    feed(d, 0, 50, [1.0 + 12 * k for k in range(5)])  # quiet days: a 12-h timer from 01:00
+    assert period_h(d) == 12.0
+    # busy days: two door spells (6 °C, 12 min) 40 and 80 min after each defrost (8 °C)
+    defrosts = [49.0 + 12 * k for k in range(4)]
+    doors = [s + k / 60 for s in defrosts for k in (40, 80)]
+    feed(d, 50 * HOUR_MS, 48, [s - 50 for s in defrosts], doors=[s - 50 for s in doors])
+    anchor = d.state.learned.anchor_ms
+    assert anchor is not None
+    assert (anchor - HOUR_MS) % (12 * HOUR_MS) == 0  # on the timer's 01:00 and 13:00
+    # the defrost after next is excused from its due time; 3 h later, between defrosts, not
+    due = 109 * HOUR_MS
+    assert d.defrost_excuse_until(due, judge_recovery=False) is not None
+    assert d.defrost_excuse_until(due + 3 * HOUR_MS, judge_recovery=False) is None
 
 
 def timer_learned() -> tuple[Disturbances, DefrostSignature, int, int]:
