@@ -579,6 +579,18 @@ class Disturbances:
             return False
         return self.defrost_excuse_until(ts, judge_recovery=False) is None
 
+    def timer_window(self, ts: int) -> tuple[int, int] | None:
+        """The learned timer's window holding `ts` (a bare probe's: None where the controller
+        reports its defrosts, or no timer is learned): from the tolerance before its defrost
+        was due to when the window ends."""
+        if self.state.defrost_reported:
+            return None
+        window = self._learned_window(ts)
+        period = self.state.learned.period_ms
+        if window is None or period is None:
+            return None
+        return window[0] - int(self._tolerance * period), window[1]
+
     def _learned_window_end(self, ts: int) -> int | None:
         window = self._learned_window(ts)
         return None if window is None else window[1]
