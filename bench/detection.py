@@ -128,6 +128,7 @@ def _totals(
                     [q for s in scores for q in s["seal_leaks"][str(sev)]["onset_quiet"]],
                     [v for s in scores for v in s["seal_leaks"][str(sev)]["shows_spreads"]],
                     [v for s in scores for v in s["seal_leaks"][str(sev)]["readings_per_cycle"]],
+                    [v for s in scores for v in s["seal_leaks"][str(sev)]["streams"]],
                 )
                 for sev in SEVERITIES
             },

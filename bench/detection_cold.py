@@ -450,6 +450,7 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
         quiet: list[bool] = []
         shows: list[float | None] = []
         readings: list[float | None] = []
+        streams: list[str | None] = []  # what each leak's first alert rested on
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
@@ -464,9 +465,10 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
-            found = replayed.first(device, RuleId.SEAL_DEGRADATION, onset)
-            delays.append(None if found is None else (found - onset).total_seconds() / 3600)
-        out[str(severity)] = summarise_leaks(delays, quiet, shows, readings) | {
+            found = replayed.first_firing(device, RuleId.SEAL_DEGRADATION, onset)
+            delays.append(None if found is None else (found.at - onset).total_seconds() / 3600)
+            streams.append(None if found is None else found.streams)
+        out[str(severity)] = summarise_leaks(delays, quiet, shows, readings, streams) | {
             "alerts_before_onset": early,
             "devices": devices,  # in the order of `delays_h`
         }
@@ -597,6 +599,7 @@ def summarise_leaks(
     quiet: list[bool],
     shows: list[float | None],
     readings: list[float | None] | None = None,
+    streams: list[str | None] | None = None,
 ) -> dict[str, Any]:
     """`summarise_delays` of the leaks' hours from onset to the first seal alert, with how many
     came within each of the targets' hours (`TARGET_H`), of all, of the leaks whose onset
@@ -604,7 +607,10 @@ def summarise_leaks(
     leaks their units' data showed plainly within a day (`shows`, `leak_shows`: at
     `SHOWN_SPREADS` or more) and of those whose reports read their cycle finely enough for
     its sawtooth (`readings`, `leak_readings`: `READ_CYCLE` times or more). A leak that
-    begins on a Saturday is judged against norms its school days set, in a quieter kitchen."""
+    begins on a Saturday is judged against norms its school days set, in a quieter kitchen.
+    `streams`: the evidence streams each first alert rested on ("rise+level"; None: no
+    alert), and per stream how many of the leaks came within each target's hours with it
+    among them (`by_stream`: an agreement counts for each of its streams)."""
     within = _within(delays)
     apart = [d for d, q in zip(delays, quiet, strict=True) if q]
     plain = [d for d, s in zip(delays, shows, strict=True) if s is not None and s >= SHOWN_SPREADS]
@@ -618,7 +624,21 @@ def summarise_leaks(
         "shown": {"positives": len(plain), "within_h": _within(plain)},
         "readings_per_cycle": [None if r is None else round(r, 1) for r in reads],
         "read_finely": {"positives": len(fine), "within_h": _within(fine)},
+        "streams": list(streams) if streams is not None else [None] * len(delays),
+        "by_stream": _by_stream(delays, streams or []),
     }
+
+
+def _by_stream(delays: list[float | None], streams: list[str | None]) -> dict[str, Any]:
+    """Per evidence stream, the leaks whose first alert rested on it confirmed within each
+    of the targets' hours (most used first)."""
+    named: dict[str, list[float | None]] = {}
+    for delay, rested in zip(delays, streams, strict=False):
+        for name in (rested or "").split("+"):
+            if name:
+                named.setdefault(name, []).append(delay)
+    ranked = sorted(named.items(), key=lambda item: (-len(item[1]), item[0]))
+    return {name: _within(found) for name, found in ranked}
 
 
 def _within(delays: list[float | None]) -> dict[str, int]:

@@ -99,6 +99,9 @@ class Firing:
     device: str
     rule: RuleId
     at: datetime
+    # the evidence streams a seal alert rested on when it fired (`seal_confirm`: "cycles",
+    # "rise+level"...; empty for other rules)
+    streams: str = ""
 
 
 @dataclass(slots=True)
@@ -115,8 +118,13 @@ class Replayed:
     closest: dict[str, float] = field(default_factory=dict)
 
     def first(self, device: str, rule: RuleId, after: datetime) -> datetime | None:
+        found = self.first_firing(device, rule, after)
+        return None if found is None else found.at
+
+    def first_firing(self, device: str, rule: RuleId, after: datetime) -> Firing | None:
         return min(
-            (f.at for f in self.firings if f.device == device and f.rule is rule and f.at >= after),
+            (f for f in self.firings if f.device == device and f.rule is rule and f.at >= after),
+            key=lambda f: f.at,
             default=None,
         )
 
@@ -197,4 +205,13 @@ def seal_health_summary(
 
 def _note(change: AlertChange, into: list[Firing]) -> None:
     if change.action in (AlertAction.FIRED, AlertAction.REFIRED):
-        into.append(Firing(change.alert.device, change.alert.rule, change.alert.updated_at))
+        streams = change.alert.evidence.get("evidence_streams")
+        alert = change.alert
+        into.append(
+            Firing(
+                alert.device,
+                alert.rule,
+                alert.updated_at,
+                streams if isinstance(streams, str) else "",
+            )
+        )

@@ -108,7 +108,19 @@ def _within_lines(variant: str, leaks: dict[str, dict[str, Any]]) -> list[str]:
         f"leaks confirmed within {hours} of onset, {variant}, of those whose reports read the "
         f"compressor's cycle {READ_CYCLE:g} times or more: "
         + ", ".join(f"{sev} {counts(entry['read_finely'])}" for sev, entry in leaks.items()),
+        f"leaks confirmed within {hours} of onset, {variant}, by the streams the first alert "
+        "rested on (an agreement counts for each): "
+        + "; ".join(f"{sev} {_streams(entry['by_stream'])}" for sev, entry in leaks.items()),
     ]
+
+
+def _streams(by_stream: dict[str, dict[str, int]]) -> str:
+    if not by_stream:
+        return "none"
+    return ", ".join(
+        f"{name} {' / '.join(str(n) for n in within.values())}"
+        for name, within in by_stream.items()
+    )
 
 
 def _seeds(seeds: list[int]) -> str:

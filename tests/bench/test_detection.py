@@ -270,11 +270,17 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     # Issue 11's targets count leaks confirmed within 24 h and 72 h of onset: the 0.2 leak is
     # confirmed after 10 h, the 0.35 after 30 h, the 0.6 never. Then the 0.35 leak is moved to
     # a Saturday 09:00 (local), a day without meals: the count of such onsets holds it apart.
+    # Each alert names the streams it rested on, and each of them is counted.
     cohort = scored
     seal = RuleId.SEAL_DEGRADATION
-    after = {0.2: 10.0, 0.35: 30.0}
+    after = {0.2: (10.0, "cycles"), 0.35: (30.0, "rise+level")}
     firings = [
-        Firing(cohort.ids[j], seal, utc_from_ms(int((leak.onset_s + after[sev] * 3600) * 1000)))
+        Firing(
+            cohort.ids[j],
+            seal,
+            utc_from_ms(int((leak.onset_s + after[sev][0] * 3600) * 1000)),
+            after[sev][1],
+        )
         for j, leak in cohort.leaks.items()
         if (sev := leak.severity) in after
     ]
@@ -285,6 +291,16 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
         "0.35": {"24": 0, "72": 1},
         "0.6": {"24": 0, "72": 0},
     }
+    assert {sev: leaks[sev]["streams"] for sev in leaks} == {
+        "0.2": ["cycles"],
+        "0.35": ["rise+level"],
+        "0.6": [None],
+    }
+    assert leaks["0.35"]["by_stream"] == {
+        "level": {"24": 0, "72": 1},
+        "rise": {"24": 0, "72": 1},
+    }
+    assert leaks["0.6"]["by_stream"] == {}
     assert all(leaks[sev]["onset_quiet"] == [False] for sev in leaks)  # a Wednesday
     saturday = MONDAY + 5 * 86_400 + 9 * 3600
     moved = {
@@ -293,7 +309,7 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     }
     weekend = dataclasses.replace(cohort, leaks=moved)
     j = next(j for j, leak in moved.items() if leak.severity == 0.35)
-    late = [Firing(cohort.ids[j], seal, utc_from_ms(int((saturday + 20 * 3600) * 1000)))]
+    late = [Firing(cohort.ids[j], seal, utc_from_ms(int((saturday + 20 * 3600) * 1000)), "rise")]
     cold = {
         "small reach-in": {"temp": score_cohort(weekend, config_of(weekend), Replayed(late, [], 0))}
     }
@@ -320,6 +336,8 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
         "0.35 0 / 0 of 0, 0.6 0 / 0 of 0",  # a 3-day run: too few days before any leak's
         "leaks confirmed within 24 h / 72 h of onset, temp, of those whose reports read the "
         "compressor's cycle 4 times or more: 0.2 0 / 0 of 1, 0.35 0 / 0 of 0, 0.6 0 / 0 of 1",
+        "leaks confirmed within 24 h / 72 h of onset, temp, by the streams the first alert "
+        "rested on (an agreement counts for each): 0.2 none; 0.35 rise 1 / 1; 0.6 none",
     ]
 
 
