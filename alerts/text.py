@@ -112,12 +112,33 @@ def drift(label: str, shift: float, learned: float, now: float) -> Message:
     )
 
 
-def seal(label: str, health: float, evidence_zh: list[str], evidence_en: list[str]) -> Message:
+def seal(
+    label: str,
+    health: float,
+    evidence_zh: list[str],
+    evidence_en: list[str],
+    kitchen_alike: bool = False,
+) -> Message:
+    """`kitchen_alike`: nothing reads the kitchen (no kitchen probe, no plug meter whose draw
+    infers it), and a kitchen warmer than usual moves the evidence the same way as a leak
+    (`seal_ambient`): the staff who check the seal are asked to note how warm the kitchen
+    is, which tells a hot spell from a leak."""
+    zh_note = "；厨房比平时热时这些读数也会同样变化，检查时请记下厨房温度" if kitchen_alike else ""
+    en_note = (
+        "; a kitchen warmer than usual moves these readings the same way, so note how warm the "
+        "kitchen is when you check"
+        if kitchen_alike
+        else ""
+    )
     return Message(
-        f"{label} 门封健康度 {health:.2f}（1 为正常）：" + "；".join(evidence_zh) + "。请检查门封",
+        f"{label} 门封健康度 {health:.2f}（1 为正常）："
+        + "；".join(evidence_zh)
+        + "。请检查门封"
+        + zh_note,
         f"{label} door-seal health {health:.2f} (1 is as new): "
         + "; ".join(evidence_en)
-        + ". Check the door seal",
+        + ". Check the door seal"
+        + en_note,
     )
 
 

@@ -129,11 +129,18 @@ class SealGrader:
         changes: list[Change],
         severity: Severity,
         extra: Evidence | None = None,
+        kitchen_alike: bool = False,
     ) -> Finding:
         lines = [
             text.seal_evidence(c.feature, c.shown_base, c.shown_now, c.relative) for c in changes
         ]
-        message = text.seal(self._setup.label, health, [z for z, _ in lines], [e for _, e in lines])
+        message = text.seal(
+            self._setup.label,
+            health,
+            [z for z, _ in lines],
+            [e for _, e in lines],
+            kitchen_alike,
+        )
         found = {**evidence(health, changes), **(extra or {})}
         return self._rule.finding(phase, ts, since, severity, message, found)
 

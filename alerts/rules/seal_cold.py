@@ -626,7 +626,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
         if verdict is not None:
-            self._evidence.grade(st.grade, ts, verdict, health, moved_changes(shown), out)
+            # a bare probe's evidence moves with a warmer kitchen as with a leak (`seal_ambient`)
+            alike = st.power.model is None and not kitchen_learned(st.kitchen)
+            self._evidence.grade(st.grade, ts, verdict, health, moved_changes(shown), out, alike)
         elif score is not None:
             self._grader.grade(st.grade, ts, score, health, moved_changes(shown), out)
 

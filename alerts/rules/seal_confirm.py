@@ -57,10 +57,13 @@ class EvidenceGrader:
         health: float,
         changes: list[Change],
         out: list[Finding],
+        kitchen_alike: bool = False,
     ) -> None:
         """`verdict`: what the accumulated evidence streams (per clean cycle, per clean
         metered hour..., each with its own k and h and the move it must show) say together,
-        the one furthest towards its h or the agreement of two or more (`seal_fuse.weigh`)."""
+        the one furthest towards its h or the agreement of two or more (`seal_fuse.weigh`).
+        `kitchen_alike`: nothing reads the kitchen, so a warmer one moves the evidence as a
+        leak does, and the message says so (`text.seal`)."""
         share, moved = verdict.share, verdict.moved
         extra: dict[str, float | int | str | None] = {
             "evidence": round(share, 2),
@@ -70,7 +73,7 @@ class EvidenceGrader:
         }
 
         def finding(phase: Phase, start: int, sev: Severity) -> Finding:
-            return self._base.finding(phase, ts, start, health, changes, sev, extra)
+            return self._base.finding(phase, ts, start, health, changes, sev, extra, kitchen_alike)
 
         if st.level == "ok":
             rested = st.cleared_ms is None or ts - st.cleared_ms >= self._refire_ms

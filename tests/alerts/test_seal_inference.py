@@ -163,6 +163,9 @@ def test_a_ramped_leak_is_found_from_temperature_alone_within_a_day() -> None:
     delay_h = (fired[0].at_ms - int(onset.timestamp() * 1000)) / 3_600_000
     assert 0 < delay_h <= 24
     assert "warming rate" in fired[0].message.en
+    # nothing reads this kitchen: staff are asked to note how warm it is when they check
+    assert "kitchen warmer than usual" in fired[0].message.en
+    assert "记下厨房温度" in fired[0].message.zh
 
 
 def test_learning_state_survives_a_snapshot_and_restore() -> None:

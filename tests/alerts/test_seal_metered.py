@@ -56,6 +56,7 @@ def test_a_probe_that_draws_no_sawtooth_is_judged_on_its_metered_duty() -> None:
     assert fired, "a 0.2 leak was found from the metered duty"
     assert 0 < (fired[0].at_ms - onset_ms) / HOUR_MS <= 72  # issue 11: 0.2 within 72 h
     assert "compressor duty" in fired[0].message.en
+    assert "kitchen" not in fired[0].message.en  # the plug's draw reads the kitchen
 
 
 def test_the_same_cabinet_healthy_raises_nothing() -> None:
