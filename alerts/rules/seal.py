@@ -22,6 +22,7 @@ __all__ = [
     "ScoreGrader",
     "ScoreState",
     "SealGrader",
+    "health_from_evidence",
     "health_from_load",
     "moved_changes",
     "relative",
@@ -59,6 +60,16 @@ def relative(now: float, base: float) -> float:
 def health_from_load(load: float, fail_ratio: float) -> float:
     """1 at no extra load, 0 at the fail ratio, linear between."""
     return max(0.0, min(1.0, 1.0 - max(0.0, load) / fail_ratio))
+
+
+def health_from_evidence(share: float, warning: float, critical: float) -> float:
+    """The health an accumulated evidence stands for (`seal_confirm`): 1 with none, the
+    warning line when it reaches its decision threshold (share 1), on down in proportion,
+    never under the critical line: the evidence says a leak is there, not how bad it is, so
+    it alone never makes an alert critical. A stream such as a bare probe's mean level moves
+    no load the window's health reads, so without this a unit alerted on it would show
+    health 1.00 beside its alert."""
+    return max(critical, min(1.0, 1.0 - (1.0 - warning) * max(0.0, share)))
 
 
 class SealGrader:

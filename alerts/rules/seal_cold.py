@@ -23,7 +23,8 @@ units alerted on school days). Until then the rule writes a learning point each 
 ("learning, N h of M, D of E days with meals"). After that, every hour
 the last `seal_window_h` hours are scored: each feature's relative move, less its usual move,
 divided by its spread, weighed together into one robust score; health falls from 1 to 0 as the
-weighed relative move reaches `seal_cold_fail_ratio`: the health shown and the alert's text.
+weighed relative move reaches `seal_cold_fail_ratio`, and with the accumulated evidence below
+(`seal.health_from_evidence`): the health shown and the alert's text.
 The alert itself rests on evidence that accumulates per clean cycle (`seal_cusum`: a
 one-sided CUSUM of each cycle's robust z against the unit's hourly norms, with a drift
 allowance and a decision threshold learned from the unit's own learning days), so a leak is
@@ -49,6 +50,7 @@ from alerts.rules.seal import (
     Change,
     ScoreGrader,
     evidence,
+    health_from_evidence,
     health_from_load,
     moved_changes,
 )
@@ -623,6 +625,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if verdict is not None:  # what speaks, and whether it moved enough to alert
             found["verdict"] = round(verdict.share, 2)
             found["verdict_moved"] = int(verdict.moved)
+            if verdict.moved:  # the health shown falls with the evidence that alerts
+                s = self.setup.settings
+                told = health_from_evidence(
+                    verdict.share, s.seal_warning_health, s.seal_critical_health
+                )
+                health = min(health, told)
+                found["health"] = round(health, 3)
         point = SealHealthPoint(self.setup.site, self.setup.id, utc_from_ms(ts), health, found)
         self.records.append(point)
         if verdict is not None:

@@ -26,6 +26,7 @@ from alerts.rules.seal_level import (
     window_level,
 )
 from core.clock import StepClock
+from core.rule_settings import RuleSettings
 from tests.alerts.cold_plant import ColdPlant, Row, fridge
 from tests.alerts.conftest import MIDNIGHT, school
 from tests.alerts.test_seal_inference import run
@@ -181,9 +182,18 @@ def test_a_held_off_fridge_read_every_5_min_is_judged_on_its_level() -> None:
     assert isinstance(highest, float) and highest < 0.75
 
     rules, rows, onset = held_off(4.0)  # the walls' 5 W/K, and 4 more through the gasket
-    findings, _ = run(rules, rows)
+    findings, leaky = run(rules, rows)
     # without the level this leak was never confirmed in these ten days
     [first, *_] = fired(findings)
     assert "level" in str(first.evidence["evidence_streams"]).split("+")
     assert 0 <= (first.at_ms - onset.timestamp() * 1000) / HOUR_MS <= 72
     assert "mean air temperature above its usual low" in first.message.en
+    # the level moves no load the window's health reads: the health said beside the alert,
+    # and on the seal-health page, falls with the evidence instead of reading 1.00
+    settings = RuleSettings()
+    health = first.evidence["health"]
+    assert isinstance(health, float)
+    assert settings.seal_critical_health <= health <= settings.seal_warning_health
+    assert f"door-seal health {health:.2f}" in first.message.en
+    [point] = [p for p in leaky if p.ts.timestamp() * 1000 == first.at_ms]
+    assert point.health == pytest.approx(health, abs=1e-3)
