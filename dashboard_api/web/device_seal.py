@@ -46,6 +46,14 @@ class SealView:
     # a cold cabinet's learning: days with meals seen, of how many (`alerts.registers`)
     served_days: float | None = None
     needed_days: float | None = None
+    # the health under which an alert is raised, drawn dashed on the sparkline: a cold
+    # cabinet's alert shows health at or under it (`alerts.rules.seal.health_from_evidence`)
+    warning: float = 0.85
+
+    @property
+    def warning_y(self) -> float:
+        """The warning line's height in the sparkline's 300 x 60 box (1 at the top)."""
+        return round(60 - 60 * max(0.0, min(1.0, self.warning)), 1)
 
     @property
     def latest(self) -> SealHealthPoint | None:
@@ -78,6 +86,7 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         basis is None or (basis.compressor_seen and not basis.on_change),
         health.served_days,
         health.needed_days,
+        context.config.rules_for(device).seal_warning_health,
     )
 
 

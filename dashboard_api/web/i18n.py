@@ -131,7 +131,7 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "{d} / {e} 天（周末和假期也学习，但不计入），两者都满足后开始评估门封。",
         "device.seal_learning_cycles": "学习中：已学习 {n} / {m} 个加热周期，学完后开始评估门封。",
         "device.seal_spark": "近 30 天门封健康曲线（顶部为 100%）",
-        "device.seal_scale": "近 30 天；顶线为自身基线（100%），虚线为 50%。",
+        "device.seal_scale": "近 30 天；顶线为自身基线（100%），虚线为告警线（{pct}%）。",
         "device.seal_now": "当前健康度 {pct}%（{at}）",
         "device.feature": "特征",
         "device.baseline": "基线",
@@ -392,7 +392,7 @@ CATALOGUE: dict[Language, dict[str, str]] = {
         "judged once they are.",
         "device.seal_spark": "Door-seal health over the last 30 days (100% at the top)",
         "device.seal_scale": "Last 30 days; the top line is the device's own baseline (100%), the "
-        "dashed one 50%.",
+        "dashed one the alert line ({pct}%).",
         "device.seal_now": "Health now {pct}% ({at})",
         "device.feature": "Feature",
         "device.baseline": "Baseline",

@@ -206,10 +206,14 @@ async def test_seal_health_shows_the_latest_verdict_and_its_evidence(
     assert re.search(r"<td>压缩机运行率</td><td>0.31</td><td>0.52</td>\s*<td>\+68 %</td>", evidence)
     assert "停机回温速率" in evidence
     assert re.search(r'<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"', page)  # two verdicts
+    # the dashed line is where an alert is raised: health 85 % by default, 9 of the box's 60
+    assert re.search(r'<line x1="0" y1="9.0" x2="300" y2="9.0"[^>]*seal-warning-line', page)
+    assert "虚线为告警线（85%）" in page
     history = page[page.index('data-testid="seal-history"') :]
     assert history.index("41 %") < history.index("95 %")  # newest first
     english = (await viewer.get("/devices/sample-1?lang=en")).text
     assert "Health now 41% (2026-11-23 10:00)" in english and "compressor duty" in english
+    assert "the dashed one the alert line (85%)" in english
 
 
 async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
