@@ -341,6 +341,7 @@ def learn_duty(
     counted: bool = False,
     explained: Mapping[int, float] | None = None,
     weight: HourWeight = clean_time,
+    k_sigmas: float = _K_SIGMAS,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
@@ -361,7 +362,7 @@ def learn_duty(
     `explained`: per hour (its start), the log on-share a known common cause would have taken
     out of it once learned (the kitchen's warmth read from the compressor's draw,
     `seal_power`): the half-day shifts k is read from leave it out; the norms, the spread and
-    h keep it."""
+    h keep it. `k_sigmas`: how many spreads of those half-day shifts k is (`_K_SIGMAS`)."""
     centers = _centers(history, reading, counted, weight) if history else {}
     left_out = _left_out(history, reading, counted, weight) if centers else []
     if len(left_out) < _MIN_SCORED:
@@ -387,7 +388,7 @@ def learn_duty(
     for at, z in shifted:
         blocks.setdefault((at - first) // (_BLOCK_H * _HOUR_MS), []).append(z)
     shifts = common_shift([b for b in blocks.values() if len(b) >= 3])
-    k = max(limits.k_floor, _K_SIGMAS * shifts)
+    k = max(limits.k_floor, k_sigmas * shifts)
     typical = statistics.median(run_highs([z for _, z in scored], CusumModel({}, k, math.inf)))
     quiet = sum(1 for h in history if h.quiet and reading(h) is not None)
     return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)), quiet)
