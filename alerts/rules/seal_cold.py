@@ -142,6 +142,7 @@ from alerts.rules.seal_power import (
     score_power_hour,
     season_kitchen_k,
     season_moves,
+    strobe_band,
 )
 from alerts.rules.seal_probe_duty import (
     hour_falls,
@@ -501,6 +502,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         if duty is not None:
             shift = kitchen if kitchen is not None else kitchen_shift(st.power, hour.start_ms)
             duty *= math.exp(-shift)
+            norm = st.duty_model.hours.get(hour.hour) if st.duty_model is not None else None
+            if norm is not None and not st.power.counter_read:
+                duty = strobe_band(st.power, hour.start_ms, duty, norm.center)
         runs = st.power.recent_on_ms
         counted = counter_resolution(st.power, hour.clean_on_ms, st.power.counter_read)
         resolution = max(
