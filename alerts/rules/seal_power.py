@@ -13,7 +13,9 @@ ended in it). A cycle is set aside when a defrost touched it (reported, a
 learned timer, or a heater drawing well above the compressor), when an excursion rule fired in
 it, when it ran far longer than the unit's usual cycle (an off-cycle defrost or a door left
 ajar) or its running readings drew a quarter more or less than the recent cycles' (a heater the
-meter reads as a run), and so is the cycle after it (the recovery). An hour whose plain cycles
+meter reads as a run), and so is the cycle after it (the recovery); so is a cycle closed by a
+reading at such another draw (a heater's start is no compressor's: the rest was cut short). An
+hour whose plain cycles
 are too few for a value is read from its readings instead, partial cycles included (its loose
 time, `_loose_step`), on the whole cycles' terms (`_loose_offset`); its hours are learned as
 they are judged. Door-open minutes stay in:
@@ -402,14 +404,15 @@ def power_reading(
         lead = min(max(on_ms, 0), step) if edge and counted is not None else 0
         st.cycle_on_ms += on_ms - lead
         st.cycle_run_ms += step if last_on else 0
-        aside = set_aside or _other_draw(st, on, power)
+        other = _other_draw(st, on, power)
+        aside = set_aside or other
         _loose_step(st, ts, step, on_ms, last_on, on, aside)
         if st.hour is not None and not aside and not st.last_aside:
             st.hour.stepped_ms += step
             st.hour.counter_ms += counted[1] if counted is not None else 0
         st.last_aside = aside
         if edge:
-            _close_cycle(st, ts, lead)
+            _close_cycle(st, ts, lead, cut=other)
     if on and power is not None and not set_aside:
         st.cycle_draw_w += power
         st.cycle_draws += 1
@@ -526,9 +529,13 @@ def _door(st: PowerState, ts: int, door: bool | None, max_step_ms: int) -> None:
     st.last_door = door if door is not None else st.last_door
 
 
-def _close_cycle(st: PowerState, ts: int, lead: int = 0) -> None:
+def _close_cycle(st: PowerState, ts: int, lead: int = 0, cut: bool = False) -> None:
     """The reading at `ts` is an on-edge: the current cycle ends and the next begins,
-    `lead` before it where the energy counter read the run's time before the reading."""
+    `lead` before it where the energy counter read the run's time before the reading.
+    `cut`: the edge is read at another draw than the compressor's (`_other_draw`: a
+    defrost's heater read as a run), no compressor's start, so the cycle's rest was cut
+    short and it counts for no hour; it still counts among the recent cycles, so a lasting
+    step in the draw (a new meter) is followed as before."""
     start, on_ms, run_ms = st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms
     draw_w, draws = st.cycle_draw_w, st.cycle_draws
     st.cycle_from_ms, st.cycle_on_ms, st.cycle_run_ms = ts - lead, lead, 0
@@ -555,7 +562,7 @@ def _close_cycle(st: PowerState, ts: int, lead: int = 0) -> None:
             st.recent_w = [*st.recent_w, mean_w][-_RECENT_CYCLES:]
         if len(st.recent_ms) >= _MIN_RECENT:
             st.usual_ms = statistics.median(st.recent_ms)
-    if tainted or long or other or st.skip_next or length > _MAX_CYCLE_MS:
+    if tainted or long or other or cut or st.skip_next or length > _MAX_CYCLE_MS:
         st.skip_next = tainted or long or other
         return
     if st.hour is not None and st.hour.start_ms <= ts:

@@ -136,6 +136,32 @@ def test_a_defrost_and_its_recovery_cycle_are_set_aside() -> None:
     assert ended == [(0, 0), (30, 10), (30, 10), (60, 20)]
 
 
+def test_a_cycle_cut_short_by_a_heater_defrost_is_set_aside() -> None:
+    """Cycles of 30 min, 10 on at 250 W, read every minute; a 450-W heater defrost comes on
+    at minute 145, 15 min into the rest of the cycle from minute 120, and the meter reads
+    it as a run. That reading is no compressor's start: the cycle it closes (25 min, 10 on:
+    a share of 0.4 for 0.33) had its rest cut short and counts for nothing, nor do the
+    defrost's cycle and its recovery (a held-out old unit's heater defrosts closed such
+    cycles of 5 readings, 4 of them running, and lifted its night hours by up to a fifth,
+    seed 9 with power)."""
+    st, minute = PowerState(), 60_000
+    ended: list[tuple[int, int]] = []
+    roll_power_hour(st, 0, 0, False)
+    for m in range(0, 301):
+        at = m * minute
+        if m and at % HOUR_MS == 0:
+            hour = roll_power_hour(st, at, m // 60, False)
+            assert hour is not None
+            ended.append((hour.cycle_ms // minute, hour.on_ms // minute))
+        defrost = 145 <= m < 165
+        running = m % 30 < 10 and not 145 <= m < 180
+        power = 450.0 if defrost else 250.0 if running else 20.0
+        power_reading(st, at, defrost or running, False, defrost, 2 * minute, power=power)
+    # hour 2: the cycle ending at 120 only, the one from 120 cut at 145; the defrost's
+    # (145-180) and its recovery (180-210) set aside: nothing plain ends in hour 3
+    assert ended == [(0, 0), (60, 20), (30, 10), (0, 0), (60, 20)]
+
+
 def test_door_minutes_are_counted_in_the_hour_from_the_contact_alone() -> None:
     st, minute = PowerState(), 60_000
     roll_power_hour(st, 0, 12, False)
