@@ -5,6 +5,7 @@ door contact report them, through the real rule engine."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
@@ -31,6 +32,7 @@ from tests.alerts.conftest import MIDNIGHT, school
 from tests.alerts.test_seal_inference import engine, run
 
 HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
 FAMILY = FAMILIES["small reach-in"]  # a tuning family
 METERED = ("temp_c", "power_w", "door_open")  # what the bench's plug meter and contact give
 
@@ -117,20 +119,31 @@ def test_a_temperature_only_cabinet_has_no_metered_stream() -> None:
     assert all("power_evidence" not in p.evidence for p in points)
 
 
+def _kept_per_hour(minutes: int, read: Callable[[PowerState, int], None]) -> list[tuple[int, int]]:
+    """Each ended hour's plain cycles and their on-time (min), a reading every minute from
+    minute 0 as `read` gives it."""
+    st = PowerState()
+    ended: list[tuple[int, int]] = []
+    roll_power_hour(st, 0, 0, False)
+    for m in range(minutes):
+        at = m * MINUTE_MS
+        if m and at % HOUR_MS == 0:
+            hour = roll_power_hour(st, at, m // 60, False)
+            assert hour is not None
+            ended.append((hour.cycle_ms // MINUTE_MS, hour.on_ms // MINUTE_MS))
+        read(st, m)
+    return ended
+
+
 def test_a_defrost_and_its_recovery_cycle_are_set_aside() -> None:
     """Cycles of 30 min, 10 on, read every minute; a reported defrost holds the one from
     minute 60: it and the cycle after it (the pull-down from the defrost's heat) count for
     nothing, the cycles either side for the hour they end in."""
-    st, minute = PowerState(), 60_000
-    ended: list[tuple[int, int]] = []
-    roll_power_hour(st, 0, 0, False)
-    for m in range(0, 241):
-        at = m * minute
-        if m and at % HOUR_MS == 0:
-            hour = roll_power_hour(st, at, m // 60, False)
-            assert hour is not None
-            ended.append((hour.cycle_ms // minute, hour.on_ms // minute))
-        power_reading(st, at, m % 30 < 10, False, 60 <= m < 70, 2 * minute)
+
+    def read(st: PowerState, m: int) -> None:
+        power_reading(st, m * MINUTE_MS, m % 30 < 10, False, 60 <= m < 70, 2 * MINUTE_MS)
+
+    ended = _kept_per_hour(241, read)
     # hour 0: its one whole cycle ends at minute 60 (the next hour's); hour 1: the cycle
     # ending at 60, the defrost's set aside; hour 2: the recovery (ends at 120) set aside
     assert ended == [(0, 0), (30, 10), (30, 10), (60, 20)]
@@ -144,19 +157,15 @@ def test_a_cycle_cut_short_by_a_heater_defrost_is_set_aside() -> None:
     defrost's cycle and its recovery (a held-out old unit's heater defrosts closed such
     cycles of 5 readings, 4 of them running, and lifted its night hours by up to a fifth,
     seed 9 with power)."""
-    st, minute = PowerState(), 60_000
-    ended: list[tuple[int, int]] = []
-    roll_power_hour(st, 0, 0, False)
-    for m in range(0, 301):
-        at = m * minute
-        if m and at % HOUR_MS == 0:
-            hour = roll_power_hour(st, at, m // 60, False)
-            assert hour is not None
-            ended.append((hour.cycle_ms // minute, hour.on_ms // minute))
+
+    def read(st: PowerState, m: int) -> None:
         defrost = 145 <= m < 165
         running = m % 30 < 10 and not 145 <= m < 180
         power = 450.0 if defrost else 250.0 if running else 20.0
-        power_reading(st, at, defrost or running, False, defrost, 2 * minute, power=power)
+        at = m * MINUTE_MS
+        power_reading(st, at, defrost or running, False, defrost, 2 * MINUTE_MS, power=power)
+
+    ended = _kept_per_hour(301, read)
     # hour 2: the cycle ending at 120 only, the one from 120 cut at 145; the defrost's
     # (145-180) and its recovery (180-210) set aside: nothing plain ends in hour 3
     assert ended == [(0, 0), (60, 20), (30, 10), (0, 0), (60, 20)]
