@@ -614,6 +614,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["meter_counts_runs"] = 1
         if st.power.counter_read:  # the plug's energy counter read the last hour
             found["energy_counter"] = 1
+        else:  # the meter strobed the cycle: the pattern's readings (`seal_power`)
+            strobe = st.power.strobes.get(ts - HOUR_MS)
+            if strobe is not None:
+                found["meter_strobes"] = strobe
         excess = kitchen_excess(st.kitchen, ts - HOUR_MS)
         if excess is not None:  # the kitchen's own probe: how far off its norm the hour ran
             found["kitchen_excess_c"] = round(excess, 1)

@@ -68,6 +68,8 @@ def test_a_meter_that_strobes_the_cycle_one_reading_longer_for_nights_raises_no_
     assert any((p.evidence.get("power_evidence") or 0.0) > 0.05 for p in learned)
     assert max(p.evidence.get("power_evidence") or 0.0 for p in learned) < 0.6
     assert not [f for f in findings if f.phase.value == "firing"]
+    # the nights' points say their meter strobed the cycle, three cycles to 16 readings
+    assert {p.evidence.get("meter_strobes") for p in learned} >= {16}
 
 
 def _hour(reads: list[tuple[int, int]]) -> PowerHour:
