@@ -150,6 +150,7 @@ from alerts.rules.seal_probe_duty import (
     hour_paced_falls,
     probe_reading,
     probe_weight,
+    reads_backwards,
     strobe_resolution,
     window_falls,
 )
@@ -528,7 +529,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             ("fold", st.fold_model, self._fold_value(hour), st.fold, 0.0),
             ("level", st.level_model, level, st.level, fine),
         ):
-            norm = model.hours.get(hour.hour) if model is not None else None
+            norm = None
+            if model is not None:  # a day without meals: `seal_probe_duty.reads_backwards`
+                norm = model.quiet_norm(hour.hour) if hour.quiet else model.hours.get(hour.hour)
             if model is not None and value is not None and norm is not None:
                 z, move = score_hour(value, norm, floor)
                 stream.add(z, move, model.threshold)
@@ -901,6 +904,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                     reading,
                     counted=reading is not hour_paced_falls,  # paces are times, not a count
                     weight=probe_weight(reading),
+                    lifts_quiet=None if reading is hour_paced_falls else reads_backwards,
                 )
             )
             # The folded period is learned beside a meter too: a plug meter read as sparsely

@@ -142,11 +142,20 @@ class DutyModel:
     hours: dict[int, DutyNorm]
     threshold: CusumModel  # k and h (its `hours` are unused: empty)
     quiet_hours: int = 0  # the learning hours of days without meals that gave a value
+    quiet_lift: float = 0.0  # log: how far above their norms those hours read (`quiet_lift`)
 
     @property
     def judges_quiet(self) -> bool:
         """Whether the learning days held enough days without meals to judge one."""
         return self.quiet_hours >= _MIN_QUIET_HOURS
+
+    def quiet_norm(self, hour: int) -> DutyNorm | None:
+        """The norm an hour of a day without meals is judged on: its local hour's, lifted by
+        how far the learning days' such hours read above theirs (`quiet_lift`)."""
+        norm = self.hours.get(hour)
+        if norm is None or self.quiet_lift <= 0.0:
+            return norm
+        return DutyNorm(norm.center + self.quiet_lift, norm.spread, norm.offset)
 
 
 @dataclass(slots=True)
@@ -342,6 +351,7 @@ def learn_duty(
     explained: Mapping[int, float] | None = None,
     weight: HourWeight = clean_time,
     k_sigmas: float = _K_SIGMAS,
+    lifts_quiet: Callable[[dict[int, DutyNorm]], bool] | None = None,
 ) -> DutyModel | None:
     """The unit's hourly duty norms, k and h from its learning days; None when they hold too
     few clean metered hours to say. The spread is one for the whole day, read from every
@@ -362,7 +372,9 @@ def learn_duty(
     `explained`: per hour (its start), the log on-share a known common cause would have taken
     out of it once learned (the kitchen's warmth read from the compressor's draw,
     `seal_power`): the half-day shifts k is read from leave it out; the norms, the spread and
-    h keep it. `k_sigmas`: how many spreads of those half-day shifts k is (`_K_SIGMAS`)."""
+    h keep it. `k_sigmas`: how many spreads of those half-day shifts k is (`_K_SIGMAS`).
+    `lifts_quiet`: whether the learned norms say a day without meals may read higher than a
+    school day (`quiet_lift`); without it, none does."""
     centers = _centers(history, reading, counted, weight) if history else {}
     left_out = _left_out(history, reading, counted, weight) if centers else []
     if len(left_out) < _MIN_SCORED:
@@ -391,7 +403,27 @@ def learn_duty(
     k = max(limits.k_floor, k_sigmas * shifts)
     typical = statistics.median(run_highs([z for _, z in scored], CusumModel({}, k, math.inf)))
     quiet = sum(1 for h in history if h.quiet and reading(h) is not None)
-    return DutyModel(norms, CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical)), quiet)
+    threshold = CusumModel({}, k, max(limits.h_floor, _H_MARGIN * typical))
+    lifted = lifts_quiet is not None and lifts_quiet(norms)
+    return DutyModel(norms, threshold, quiet, quiet_lift(history, left_out) if lifted else 0.0)
+
+
+def quiet_lift(history: list[HourFeatures], left_out: list[tuple[int, float]]) -> float:
+    """How far (log) the learning hours of days without meals read above the norms the other
+    learning days give their hours: the median of their left-out residuals, where they number
+    `_MIN_QUIET_HOURS`, and 0 where it is below.
+
+    A day without meals rests the kitchen: it lifts no heat and the compressor runs less, so
+    a stream that follows the on-share reads lower on it, and its hours are judged on the
+    pooled norms. A stream that may read the other way (`learn_duty`'s `lifts_quiet`) judges
+    them on the norms lifted by this much (`DutyModel.quiet_norm`): its rested days read as a
+    leak would. One lift for all those hours, as a median over a weekend's hours is steady
+    where each hour's own two values are not; it only ever raises the bar."""
+    quiet_at = {h.start_ms for h in history if h.quiet}
+    residuals = [r for at, r in left_out if at in quiet_at]
+    if len(residuals) < _MIN_QUIET_HOURS:
+        return 0.0
+    return max(0.0, statistics.median(residuals))
 
 
 def run_highs(scored: list[float], model: CusumModel) -> list[float]:

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 from alerts.rules.seal import Change
 from alerts.rules.seal_baseline import HourFeatures
-from alerts.rules.seal_duty import CleanTime, DutyModel, HourValue, HourWeight
+from alerts.rules.seal_duty import CleanTime, DutyModel, DutyNorm, HourValue, HourWeight
 
 __all__ = [
     "ProbeMoves",
@@ -60,6 +60,7 @@ __all__ = [
     "hour_paced_falls",
     "probe_reading",
     "probe_weight",
+    "reads_backwards",
     "strobe_lag",
     "strobe_resolution",
     "window_falls",
@@ -230,6 +231,28 @@ def probe_reading(history: list[HourFeatures]) -> HourValue:
     if flat >= _PACED_FLAT and held and paced >= _PACED_SHARE * len(held):
         return hour_paced_falls
     return hour_held_falls if flat >= _FLAT_SHARE else hour_falls
+
+
+def reads_backwards(norms: dict[int, DutyNorm]) -> bool:
+    """Whether the probe's learned falling share sits above one half (the median of its
+    hourly norms): the air falls longer than it rises between the readings.
+
+    A healthy cabinet's compressor runs under half the time, so its air rises longer than it
+    falls, and a share read forwards sits below one half (pulled towards it by readings a few
+    to a cycle). Read every 5 min on a 6.8-min cycle, two readings fall a whole cycle less a
+    bit of one apart: the probe samples the sawtooth backwards, its falling share follows the
+    air's rising time, and a rested kitchen lifts it. (Of the bench's units read every 2-5
+    min, seeds 1 and 10, 24 of the 35 whose readings fall a cycle less a bit apart read above
+    one half; of those that do not, 12 of 199, most within 0.02 of it or running over half
+    the time.) A held-out glass-door merchandiser read so (seed 10, from a Friday, its
+    learning days holding one weekend) read its weekend hours at 0.60-0.75 against pooled
+    norms of 0.53, mostly its school days', and was alerted on its second Sunday. Such a
+    share judges a day without meals on norms lifted by what the learning's showed
+    (`seal_duty.quiet_lift`). Below one half the share reads forwards: a rested kitchen
+    lowers it, and a lift measured there is noise (a held-out walk-in's, 0.011 against a
+    spread of 0.067, delayed its 0.35 leak, begun on a Saturday, from 21 to 40 h)."""
+    shares = sorted(math.exp(norm.center) for norm in norms.values())
+    return bool(shares) and shares[len(shares) // 2] > 0.5
 
 
 def window_falls(
