@@ -613,6 +613,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["score"] = round(score, 2)
         if st.probe_paced and st.probe_model is not None:  # its share is read from step times
             found["probe_paced"] = 1
+        if st.probe_model is not None and st.probe_model.quiet_lift > 0.0:
+            # read backwards, its days without meals are judged on lifted norms (log)
+            found["probe_quiet_lift"] = round(st.probe_model.quiet_lift, 3)
         if st.power.counted:  # the meter reads runs as single readings (`seal_power`)
             found["meter_counts_runs"] = 1
         if st.power.counter_read:  # the plug's energy counter read the last hour
