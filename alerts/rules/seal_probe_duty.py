@@ -14,7 +14,10 @@ hour, and the share of falling moves rises with it. (On the tuning families' upr
 and small reach-ins, probes read every 30 s-2 min: healthy units held their night share
 within ±0.02 from day to day; leaks of 0.35-0.6 moved it by +0.05 to +0.14, 12-40 % of it.
 Where readings come further apart than a pull-down lasts the share can move the other way,
-as on a test plant read every 5 min: the one-sided evidence then stays silent.)
+as on a test plant read every 5 min: the one-sided evidence then stays silent. A probe read
+about a cycle apart samples the sawtooth backwards and its share sits above one half: a
+rested kitchen then lifts it as a leak would, and such a share judges a day without meals on
+norms lifted by what the learning's showed, `reads_backwards`.)
 
 A move is the change between two successive readings no further apart than the cycle
 reader's gap, both in clean time (no door, defrost, excursion or faulty probe, see
