@@ -115,6 +115,7 @@ def _totals(
         seal_days = sum(s["seal_unit_days"] for s in scores)
         seal = sum(s["seal_false_alerts"] for s in scores)
         over = sum(s["over_temp_false_alarms"] for s in scores)
+        over_days = sum(s["over_temp_unit_days"] for s in scores)
         warm = sum(s["over_temp_alarms_food_warm"] for s in scores)
         excursions = _excursion_totals([s["over_temp_excursions"] for s in scores])
         out[variant] = {
@@ -132,8 +133,9 @@ def _totals(
                 )
                 for sev in SEVERITIES
             },
+            "over_temp_unit_days": round(over_days, 2),
             "over_temp_false_alarms": over,
-            "over_temp_false_per_unit_day": round(over / days, 4) if days else None,
+            "over_temp_false_per_unit_day": round(over / over_days, 4) if over_days else None,
             "over_temp_alarms_food_warm": warm,
             "over_temp_excursions": excursions,
             "seal_healthy_closest": _closest(cold, variant),

@@ -333,8 +333,18 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         cohort, replayed, list(onsets), onsets
     )
     seal_false = sum(len(times) for times in false_units.values())
+    # Over temperature likewise: a leaking unit is healthy until its leak's onset and a
+    # failing one until its compressor stops, and an alarm then is as false as a healthy
+    # unit's (their days before count with theirs).
+    stops = {j: _utc(failure.onset_s) for j, failure in cohort.failures.items()}
     over_units, over_warm = _healthy_over_temperature(cohort, config, replayed, healthy)
+    for until in (onsets, stops):
+        units, warm = _healthy_over_temperature(cohort, config, replayed, list(until), until)
+        over_units, over_warm = over_units | units, over_warm + warm
     over_false = sum(len(alarms) for alarms in over_units.values())
+    over_days = seal_days + sum(
+        (failure.onset_s - cohort.start_s) / DAY_S for failure in cohort.failures.values()
+    )
     return {
         "healthy_unit_days": unit_days,
         "seal_unit_days": round(seal_days, 2),
@@ -347,8 +357,9 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "seal_failing_units": _seal_false_units(cohort, replayed, list(cohort.failures)),
         "seal_leaks": _seal_leaks(cohort, replayed),
         "seal_unseen": _unseen(cohort, replayed),
+        "over_temp_unit_days": round(over_days, 2),
         "over_temp_false_alarms": over_false,
-        "over_temp_false_per_unit_day": round(over_false / unit_days, 4) if unit_days else None,
+        "over_temp_false_per_unit_day": round(over_false / over_days, 4) if over_days else None,
         "over_temp_false_units": over_units,
         "over_temp_alarms_food_warm": over_warm,
         "over_temp_excursions": _excursions(cohort, config, replayed),
@@ -357,13 +368,18 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
 
 
 def _healthy_over_temperature(
-    cohort: Cohort, config: SiteConfig, replayed: Replayed, healthy: list[int]
+    cohort: Cohort,
+    config: SiteConfig,
+    replayed: Replayed,
+    healthy: list[int],
+    until: dict[int, datetime] | None = None,
 ) -> tuple[dict[str, list[str]], int]:
-    """Over-temperature alarms on healthy units: false when the true product stayed at or
-    below the limit for the `FOOD_LOOKBACK_S` before the alarm; otherwise the food really was
-    warm (a healthy cabinet overwhelmed by a hot kitchen), counted apart. The false ones per
-    unit, when (UTC) and the warmest the plant's food was meanwhile: the unit to replay when a
-    change adds or removes one."""
+    """Over-temperature alarms on healthy units (with `until`, on the leaking or failing ones
+    before their fault's onset): false when the true product stayed at or below the limit for
+    the `FOOD_LOOKBACK_S` before the alarm; otherwise the food really was warm (a healthy
+    cabinet overwhelmed by a hot kitchen), counted apart. The false ones per unit, when (UTC)
+    and the warmest the plant's food was meanwhile: the unit to replay when a change adds or
+    removes one."""
     false: dict[str, list[str]] = {}
     warm = 0
     run = cohort.run
@@ -371,8 +387,11 @@ def _healthy_over_temperature(
         device = config.device(cohort.ids[j])
         assert device is not None
         high = config.limits_for(device).high_c
+        end = until.get(j) if until is not None else None
         for firing in replayed.firings:
             if firing.device != cohort.ids[j] or firing.rule is not RuleId.OVER_TEMPERATURE:
+                continue
+            if end is not None and firing.at >= end:
                 continue
             at = firing.at.timestamp()
             before = (run.times >= at - FOOD_LOOKBACK_S) & (run.times <= at)

@@ -20,8 +20,10 @@ def table(report: dict[str, Any]) -> str:
         f"families: {', '.join(report['families'])}  (seed {_seeds(report['seed'])}; tuning: "
         f"{', '.join(report['split']['tuning'])})",
         "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (unit-days: the seal's, a "
-        "leaking unit's days before its onset included, its seal alerts then false; warm: "
-        "over-temperature alarms on healthy units whose food really was above the limit); "
+        "leaking unit's days before its onset included, its seal alerts then false; "
+        "over temperature's, a failing unit's days before its compressor stopped as well; "
+        "warm: over-temperature alarms on healthy units whose food really was above the "
+        "limit); "
         "leak S: detected/leaks, "
         "median/max hours from onset; excursions (compressor failures): detected/real, "
         "median/max min past the due time, number > 5 min late; due: the true food (the "

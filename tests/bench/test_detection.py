@@ -216,10 +216,45 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
     assert alarm.startswith(f"{at.isoformat(timespec='minutes')} (food ") and alarm.endswith(" °C)")
     before = sum(leak.onset_s - MONDAY for leak in leaky.values()) / 86_400
     assert score["seal_unit_days"] == pytest.approx(score["healthy_unit_days"] + before, abs=0.01)
+    stopped = sum(f.onset_s - MONDAY for f in cohort.failures.values()) / 86_400
+    assert score["over_temp_unit_days"] == pytest.approx(
+        score["seal_unit_days"] + stopped, abs=0.01
+    )
     assert score["seal_false_per_unit_day"] == pytest.approx(2 / score["seal_unit_days"], abs=1e-4)
     for severity, found in score["seal_leaks"].items():
         assert [leaky[d].severity for d in found["devices"]] == [float(severity)]
         assert len(found["devices"]) == len(found["delays_h"])
+
+
+def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units(
+    scored: Cohort, small: Cohort
+) -> None:
+    # A leaking unit is healthy until its leak begins and a failing one until its compressor
+    # stops: an alarm an hour before either is false (the plant's food was in band), named
+    # with its unit; one after the compressor stopped is the failure's, scored as an excursion.
+    over = RuleId.OVER_TEMPERATURE
+    hour = timedelta(hours=1)
+    j, leak = sorted(scored.leaks.items())[0]
+    leak_at = utc_from_ms(int(leak.onset_s * 1000)) - hour
+    firings = [Firing(scored.ids[j], over, leak_at)]
+    score = score_cohort(scored, config_of(scored), Replayed(firings, [], 0))
+    [alarm] = score["over_temp_false_units"][scored.ids[j]]
+    assert alarm.startswith(f"{leak_at.isoformat(timespec='minutes')} (food ")
+    assert score["over_temp_false_alarms"] == 1
+    [(k, failure)] = small.failures.items()
+    stop = utc_from_ms(int(failure.onset_s * 1000))
+    firings = [Firing(small.ids[k], over, stop - hour), Firing(small.ids[k], over, stop + hour)]
+    score = score_cohort(small, config_of(small), Replayed(firings, [], 0))
+    [alarm] = score["over_temp_false_units"][small.ids[k]]
+    assert alarm.startswith((stop - hour).isoformat(timespec="minutes"))
+    assert score["over_temp_false_alarms"] == 1
+    before = (failure.onset_s - MONDAY) / 86_400
+    assert score["over_temp_unit_days"] == pytest.approx(
+        score["healthy_unit_days"] + before, abs=0.01
+    )
+    assert score["over_temp_false_per_unit_day"] == pytest.approx(
+        1 / score["over_temp_unit_days"], abs=1e-4
+    )
 
 
 def test_the_table_names_each_false_seal_alert_and_over_temperature_alarm(scored: Cohort) -> None:
