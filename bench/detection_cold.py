@@ -333,18 +333,24 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         cohort, replayed, list(onsets), onsets
     )
     seal_false = sum(len(times) for times in false_units.values())
-    # Over temperature likewise: a leaking unit is healthy until its leak's onset and a
-    # failing one until its compressor stops, and an alarm then is as false as a healthy
-    # unit's (their days before count with theirs).
-    stops = {j: _utc(failure.onset_s) for j, failure in cohort.failures.items()}
+    # Over temperature likewise: a leaking unit is healthy until its leak's onset, and a
+    # failing one outside its failure (from the compressor's stop until the alarm that
+    # `_excursions` credits to it could come), and an alarm then is as false as a healthy
+    # unit's (those days count with theirs).
+    end_s = cohort.start_s + cohort.days * DAY_S
+    faults: dict[int, tuple[datetime, datetime | None]] = {
+        j: (_utc(leak.onset_s), None) for j, leak in cohort.leaks.items()
+    }
+    spans = {
+        j: (failure.onset_s, min(end_s, failure.onset_s + FAILURE_S + FOOD_LOOKBACK_S))
+        for j, failure in cohort.failures.items()
+    }
+    faults |= {j: (_utc(a), _utc(b)) for j, (a, b) in spans.items()}
     over_units, over_warm = _healthy_over_temperature(cohort, config, replayed, healthy)
-    for until in (onsets, stops):
-        units, warm = _healthy_over_temperature(cohort, config, replayed, list(until), until)
-        over_units, over_warm = over_units | units, over_warm + warm
+    units, warm = _healthy_over_temperature(cohort, config, replayed, list(faults), faults)
+    over_units, over_warm = over_units | units, over_warm + warm
     over_false = sum(len(alarms) for alarms in over_units.values())
-    over_days = seal_days + sum(
-        (failure.onset_s - cohort.start_s) / DAY_S for failure in cohort.failures.values()
-    )
+    over_days = seal_days + sum(cohort.days - (b - a) / DAY_S for a, b in spans.values())
     return {
         "healthy_unit_days": unit_days,
         "seal_unit_days": round(seal_days, 2),
@@ -372,12 +378,13 @@ def _healthy_over_temperature(
     config: SiteConfig,
     replayed: Replayed,
     healthy: list[int],
-    until: dict[int, datetime] | None = None,
+    faults: dict[int, tuple[datetime, datetime | None]] | None = None,
 ) -> tuple[dict[str, list[str]], int]:
-    """Over-temperature alarms on healthy units (with `until`, on the leaking or failing ones
-    before their fault's onset): false when the true product stayed at or below the limit for
-    the `FOOD_LOOKBACK_S` before the alarm; otherwise the food really was warm (a healthy
-    cabinet overwhelmed by a hot kitchen), counted apart. The false ones per unit, when (UTC)
+    """Over-temperature alarms on healthy units (with `faults`, on the leaking or failing ones
+    outside their fault, from its onset to its end, None: the run's end): false when the true
+    product stayed at or below the limit for the `FOOD_LOOKBACK_S` before the alarm;
+    otherwise the food really was warm (a healthy cabinet overwhelmed by a hot kitchen, a
+    failure's food still cooling), counted apart. The false ones per unit, when (UTC)
     and the warmest the plant's food was meanwhile: the unit to replay when a change adds or
     removes one."""
     false: dict[str, list[str]] = {}
@@ -387,11 +394,15 @@ def _healthy_over_temperature(
         device = config.device(cohort.ids[j])
         assert device is not None
         high = config.limits_for(device).high_c
-        end = until.get(j) if until is not None else None
+        fault = faults.get(j) if faults is not None else None
         for firing in replayed.firings:
             if firing.device != cohort.ids[j] or firing.rule is not RuleId.OVER_TEMPERATURE:
                 continue
-            if end is not None and firing.at >= end:
+            if (
+                fault is not None
+                and fault[0] <= firing.at
+                and (fault[1] is None or firing.at <= fault[1])
+            ):
                 continue
             at = firing.at.timestamp()
             before = (run.times >= at - FOOD_LOOKBACK_S) & (run.times <= at)

@@ -21,7 +21,7 @@ def table(report: dict[str, Any]) -> str:
         f"{', '.join(report['split']['tuning'])})",
         "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (unit-days: the seal's, a "
         "leaking unit's days before its onset included, its seal alerts then false; "
-        "over temperature's, a failing unit's days before its compressor stopped as well; "
+        "over temperature's, a failing unit's days outside its failure as well; "
         "warm: over-temperature alarms on healthy units whose food really was above the "
         "limit); "
         "leak S: detected/leaks, "

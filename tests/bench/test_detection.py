@@ -15,6 +15,8 @@ import pytest
 from alerts import RuleId
 from bench import detection
 from bench.detection_cold import (
+    FAILURE_S,
+    FOOD_LOOKBACK_S,
     READ_CYCLE,
     SHOWN_SPREADS,
     Cohort,
@@ -229,9 +231,9 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
 def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units(
     scored: Cohort, small: Cohort
 ) -> None:
-    # A leaking unit is healthy until its leak begins and a failing one until its compressor
-    # stops: an alarm an hour before either is false (the plant's food was in band), named
-    # with its unit; one after the compressor stopped is the failure's, scored as an excursion.
+    # A leaking unit is healthy until its leak begins and a failing one outside its failure:
+    # an alarm an hour before either is false (the plant's food was in band), named with its
+    # unit; one after the compressor stopped is the failure's, scored as an excursion.
     over = RuleId.OVER_TEMPERATURE
     hour = timedelta(hours=1)
     j, leak = sorted(scored.leaks.items())[0]
@@ -243,17 +245,29 @@ def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units
     assert score["over_temp_false_alarms"] == 1
     [(k, failure)] = small.failures.items()
     stop = utc_from_ms(int(failure.onset_s * 1000))
-    firings = [Firing(small.ids[k], over, stop - hour), Firing(small.ids[k], over, stop + hour)]
+    # An alarm within the failure and the 2 h its food is looked back on after the compressor
+    # runs again is the failure's; one after that, the food back in band, is false again.
+    over_s = FAILURE_S + FOOD_LOOKBACK_S
+    end_s = MONDAY + small.days * 86_400
+    after = utc_from_ms(int((end_s - 3600) * 1000))
+    assert after > stop + timedelta(seconds=over_s)
+    firings = [
+        Firing(small.ids[k], over, stop - hour),
+        Firing(small.ids[k], over, stop + hour),
+        Firing(small.ids[k], over, after),
+    ]
     score = score_cohort(small, config_of(small), Replayed(firings, [], 0))
-    [alarm] = score["over_temp_false_units"][small.ids[k]]
-    assert alarm.startswith((stop - hour).isoformat(timespec="minutes"))
-    assert score["over_temp_false_alarms"] == 1
-    before = (failure.onset_s - MONDAY) / 86_400
+    alarms = score["over_temp_false_units"][small.ids[k]]
+    assert [a.split(" ")[0] for a in alarms] == [
+        t.isoformat(timespec="minutes") for t in (stop - hour, after)
+    ]
+    assert score["over_temp_false_alarms"] == 2
+    faulty = (min(end_s, failure.onset_s + over_s) - failure.onset_s) / 86_400
     assert score["over_temp_unit_days"] == pytest.approx(
-        score["healthy_unit_days"] + before, abs=0.01
+        score["healthy_unit_days"] + small.days - faulty, abs=0.01
     )
     assert score["over_temp_false_per_unit_day"] == pytest.approx(
-        1 / score["over_temp_unit_days"], abs=1e-4
+        2 / score["over_temp_unit_days"], abs=1e-4
     )
 
 
