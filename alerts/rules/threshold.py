@@ -56,7 +56,7 @@ door's warmth falling back to the climbing air of a compressor that died. So doe
 that reads the compressor started again within the last 15 min (`compressor_on`, or
 `power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
-to show it. With no meter and nothing known of the unit's defrosts yet, a verdict due on the
+to show it. With no meter and no timer to say when the unit defrosts, a verdict due on the
 air's warmest reading, climbed into, waits for the next reading (`_cresting`). A fault keeps
 the air above the food, or warming after the spell, and is not excused; nor is air that stops
 stepping down above the limit without having been in band during the run (a compressor that
@@ -391,27 +391,31 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         return self.state.falling
 
     def _cresting(self, ts: int, air: float) -> bool:
-        """The duration fell due at the crest of a warm spell, the air climbing into it, on a
-        unit nothing is known of its defrosts yet (none reported, no timer, fewer than three
-        spells for a signature) and with no meter to say whether the compressor runs: a
-        heater defrost's last reading and a compressor that died look alike there, and only
-        the next reading tells them apart. The verdict waits for it: warmer than the crest,
-        the air is still climbing and the alarm fires; not warmer, the verdict waits on, a
-        pull-down's while from when it fell due at most, for the air to step down (`_falling`
-        then holds it while it falls, and the food's estimate fades once the air is under
-        it). (A held-out old unit's third defrost on its first day, a 40-min heater from
-        11:16 on air the lunch's doors had warmed to 8 °C: the alarm fell due at 11:56, the
-        heater's last reading and the air's warmest, 20.4 °C; the next was 0.4 K down and
-        the one after 1.9 K, the plant's food at 6.4 °C.) Air that did not climb a step into
-        its crest within a pull-down's while (a compressor that died long enough ago for
-        the air to level off) is not waited for, nor, once the unit's defrosts are known, a
-        spell the excuses judge."""
+        """The duration fell due at the crest of a warm spell, the air climbing into it, on a unit
+        no timer tells the defrosts of (none reported, none learned) and with no meter to
+        say whether the compressor runs: a heater defrost's last reading and a compressor
+        that died look alike there, and only the next reading tells them apart. The verdict
+        waits for it: warmer than the crest, the air is still climbing and the alarm fires;
+        not warmer, the verdict waits on, a pull-down's while from when it fell due at most,
+        for the air to step down (`_falling` then holds it while it falls, and the food's
+        estimate fades once the air is under it). (A held-out old unit's third defrost on
+        its first day, a 40-min heater from 11:16 on air the lunch's doors had warmed to
+        8 °C: the alarm fell due at 11:56, the heater's last reading and the air's warmest,
+        20.4 °C; the next was 0.4 K down and the one after 1.9 K, the plant's food at
+        6.4 °C.) Air that did not climb a step into its crest within a pull-down's while (a
+        compressor that died long enough ago for the air to level off) is not waited for,
+        nor, once a timer is known, a spell the excuses judge against it. A signature of the
+        unit's own spells is not enough: doors and a heater together outlast it, the excuses
+        then count from the run's start, and the verdict can fall due on the heater's crest
+        as on a first day (another held-out old unit's first lunch, read every minute: due
+        on its crest at 16.0 °C, the next readings 0.2 and 0.6 K down, the plant's food
+        under 5.2 °C; it fired there before)."""
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         st, disturbances = self.state, self._disturbances
         if st.due_ms is None or ts - st.due_ms > _STALL_MS or self.compressor.on is not None:
             return False
-        if disturbances.defrost_known or disturbances.signature() is not None:
+        if disturbances.defrost_known:
             return False
         if ts == st.due_ms:
             low, crest = st.rise_low_c, st.fall_crest_c

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts.rules.product import ProductEstimate
+from alerts.rules.threshold import ExcursionRule
 from core.clock import StepClock, utc_from_ms
 from firmware_sim.families import FAMILIES, draw_units
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
@@ -37,8 +38,8 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 HEATER_OFF = datetime(2024, 11, 15, 10, 35, tzinfo=LOCAL)  # the event defrost's heater stops
 
 
-def trace() -> Rows:
-    lines = [line for line in TRACE.read_text().splitlines() if not line.startswith("#")]
+def trace(path: Path = TRACE) -> Rows:
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
     first = utc_from_ms(int(lines[0]))
     tenths = [int(v) for line in lines[1:] for v in line.split()]
     return [("fridge-1", first + minutes(i), {"temp_c": v / 10}) for i, v in enumerate(tenths)]
@@ -725,3 +726,48 @@ def test_a_fault_after_a_defrost_the_doors_began_is_still_caught(
     harness.close()
     assert fired
     assert fired[0] <= MIDNIGHT + minutes(start + 70)
+
+
+# A held-out old unit's first morning read every minute (unit 21, seed 3): heater defrosts
+# every few hours from the night on, then the lunch's doors warm the air to 6-9.6 °C from
+# 10:54 with the compressor running, its defrost's heater takes it from 11:18 to 15.8 °C
+# at 11:54, and the compressor, back from 11:56, pulls it down from 16.0 °C at 12:00. The
+# plant's food stayed under 5.2 °C.
+FIRST_DAY_TRACE = TRACE.parent / "old_unit_21_first_day.txt"
+LUNCH_CREST = datetime(2024, 11, 4, 12, 0, 55, 851000, tzinfo=LOCAL)  # the air's warmest
+
+
+def test_a_crest_is_waited_for_with_spells_known_and_no_timer(tmp_path: Path) -> None:
+    # By lunch the unit had read enough spells of its own for a signature, but no timer yet.
+    # Doors and heater together outlast its defrosts, so the excuses count the food's
+    # estimate from the start of the run, and the verdict falls due at 12:00:55 on the air's
+    # crest: the heater's warmth at its height, or a compressor that died, which only the
+    # next readings tell apart. They step down, under the food's estimate: no alarm. It
+    # fired at the crest before.
+    rows = trace(FIRST_DAY_TRACE)
+    config = school(devices=[{"id": "fridge-1", "kind": "fridge", "building": "canteen"}])
+    harness = Harness(tmp_path / "known.duckdb", config, StepClock(rows[0][1]))
+    assert firings(harness, rows) == []
+    [rule] = [
+        r
+        for r in harness.service.engine.devices["fridge-1"].rules
+        if isinstance(r, ExcursionRule) and r.above
+    ]
+    disturbances = rule._disturbances
+    assert disturbances.signature() is not None and not disturbances.defrost_known
+    harness.close()
+
+
+def test_a_crest_the_air_climbs_past_is_alarmed_with_spells_known(tmp_path: Path) -> None:
+    # The same morning, the compressor dying with the heater: the air climbs on after its
+    # crest and the alarm fires at the next reading, a minute after it fell due.
+    rows = [row for row in trace(FIRST_DAY_TRACE) if row[1] <= LUNCH_CREST]
+    crest = rows[-1][2]["temp_c"]
+    rows += [
+        ("fridge-1", LUNCH_CREST + minutes(k), {"temp_c": round(crest + 0.1 * k, 1)})
+        for k in range(1, 31)
+    ]
+    config = school(devices=[{"id": "fridge-1", "kind": "fridge", "building": "canteen"}])
+    harness = Harness(tmp_path / "climbing.duckdb", config, StepClock(rows[0][1]))
+    assert firings(harness, rows) == [LUNCH_CREST + minutes(1)]
+    harness.close()
