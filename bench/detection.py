@@ -117,6 +117,7 @@ def _totals(
         over = sum(s["over_temp_false_alarms"] for s in scores)
         over_days = sum(s["over_temp_unit_days"] for s in scores)
         warm = sum(s["over_temp_alarms_food_warm"] for s in scores)
+        leaking = sum(s["over_temp_leaking_in_band"] for s in scores)
         excursions = _excursion_totals([s["over_temp_excursions"] for s in scores])
         out[variant] = {
             "healthy_unit_days": days,
@@ -137,6 +138,7 @@ def _totals(
             "over_temp_false_alarms": over,
             "over_temp_false_per_unit_day": round(over / over_days, 4) if over_days else None,
             "over_temp_alarms_food_warm": warm,
+            "over_temp_leaking_in_band": leaking,
             "over_temp_excursions": excursions,
             "seal_healthy_closest": _closest(cold, variant),
             "seal_unseen": {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -351,6 +352,10 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
     over_units, over_warm = over_units | units, over_warm + warm
     over_false = sum(len(alarms) for alarms in over_units.values())
     over_days = seal_days + sum(cohort.days - (b - a) / DAY_S for a, b in spans.values())
+    # A leak can warm the air enough for the food's estimate to cross the limit while the
+    # plant's food stays in band: not false (the unit is faulty, its air warm), counted apart.
+    before = {j: (_utc(cohort.start_s), onset) for j, onset in onsets.items()}
+    leaking, _ = _healthy_over_temperature(cohort, config, replayed, list(before), before)
     return {
         "healthy_unit_days": unit_days,
         "seal_unit_days": round(seal_days, 2),
@@ -368,6 +373,8 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "over_temp_false_per_unit_day": round(over_false / over_days, 4) if over_days else None,
         "over_temp_false_units": over_units,
         "over_temp_alarms_food_warm": over_warm,
+        "over_temp_leaking_in_band": sum(len(alarms) for alarms in leaking.values()),
+        "over_temp_leaking_in_band_units": leaking,
         "over_temp_excursions": _excursions(cohort, config, replayed),
         "readings": replayed.readings,
     }
@@ -378,7 +385,7 @@ def _healthy_over_temperature(
     config: SiteConfig,
     replayed: Replayed,
     healthy: list[int],
-    faults: dict[int, tuple[datetime, datetime | None]] | None = None,
+    faults: Mapping[int, tuple[datetime, datetime | None]] | None = None,
 ) -> tuple[dict[str, list[str]], int]:
     """Over-temperature alarms on healthy units (with `faults`, on the leaking or failing ones
     outside their fault, from its onset to its end, None: the run's end): false when the true

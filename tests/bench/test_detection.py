@@ -238,11 +238,16 @@ def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units
     hour = timedelta(hours=1)
     j, leak = sorted(scored.leaks.items())[0]
     leak_at = utc_from_ms(int(leak.onset_s * 1000)) - hour
-    firings = [Firing(scored.ids[j], over, leak_at)]
+    # One after its onset, the food in band, is the leak's warm air: not false, counted apart.
+    after_onset = leak_at + 2 * hour
+    firings = [Firing(scored.ids[j], over, leak_at), Firing(scored.ids[j], over, after_onset)]
     score = score_cohort(scored, config_of(scored), Replayed(firings, [], 0))
     [alarm] = score["over_temp_false_units"][scored.ids[j]]
     assert alarm.startswith(f"{leak_at.isoformat(timespec='minutes')} (food ")
     assert score["over_temp_false_alarms"] == 1
+    [alarm] = score["over_temp_leaking_in_band_units"][scored.ids[j]]
+    assert alarm.startswith(f"{after_onset.isoformat(timespec='minutes')} (food ")
+    assert score["over_temp_leaking_in_band"] == 1
     [(k, failure)] = small.failures.items()
     stop = utc_from_ms(int(failure.onset_s * 1000))
     # An alarm within the failure and the 2 h its food is looked back on after the compressor
