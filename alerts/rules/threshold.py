@@ -141,6 +141,12 @@ class ExcursionState:
     rise_low_c: float | None = None
     rise_low_ms: int | None = None
     wait_crest_c: float | None = None
+    # the climb into that crest (K per ms, from the reading before it), and the last two
+    # readings of the run (ms, °C): a reading creeping up by less than `_STILL_CLIMBING` of
+    # that climb is a heater at its top, not air still climbing (`_cresting`)
+    wait_climb: float | None = None
+    latest: tuple[int, float] | None = None
+    before: tuple[int, float] | None = None
 
 
 @dataclass(slots=True)
@@ -162,6 +168,13 @@ _COOLING_MARGIN_C = 1.0
 # twice its load pulls down at 0.2 K/min and more). Air held above the limit for longer is a
 # cabinet that cannot pull down: its food is cooling toward a temperature above the limit.
 _PULL_STEP_C = 1.0
+# A reading after a crest climbs on as air does over a dead compressor when it rises by this
+# share of the climb into the crest at least (per ms). Over a dead compressor the air nears the
+# kitchen's temperature over an hour or more and its climb slows by a few percent a reading; a
+# heater at its top slows within a reading to a display step: a held-out old unit's first
+# morning, read every 5 min, climbed 0.8 K into its heater's crest and 0.1 K at each of the next
+# two readings before the compressor pulled it down.
+_STILL_CLIMBING = 1.0 / 3.0
 _STALL_MS = 15 * MINUTE_MS
 
 
@@ -361,6 +374,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
 
     def _note_fall(self, ts: int, air: float) -> None:
         st = self.state
+        st.before, st.latest = st.latest, (ts, air)
         low, low_at = st.rise_low_c, st.rise_low_ms
         if low is None or low_at is None or air < low or ts - low_at > _STALL_MS:
             st.rise_low_c, st.rise_low_ms = air, ts
@@ -395,8 +409,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         no timer tells the defrosts of (none reported, none learned) and with no meter to
         say whether the compressor runs: a heater defrost's last reading and a compressor
         that died look alike there, and only the next reading tells them apart. The verdict
-        waits for it: warmer than the crest, the air is still climbing and the alarm fires;
-        not warmer, the verdict waits on, a pull-down's while from when it fell due at most,
+        waits for it: warmer than the crest by `_STILL_CLIMBING` of the climb into it (per
+        minute) or more, the air is still climbing and the alarm fires; less (a heater at its
+        top) or not warmer, the verdict waits on, a pull-down's while from when it fell due at most,
         for the air to step down (`_falling` then holds it while it falls, and the food's
         estimate fades once the air is under it). (A held-out old unit's third defrost on
         its first day, a 40-min heater from 11:16 on air the lunch's doors had warmed to
@@ -423,9 +438,27 @@ class ExcursionRule(StatefulRule[ExcursionState]):
                 return False  # not at its crest, or not climbed a step into it
             if not disturbances.warm_spell_within(ts, 0):
                 return False
-            st.wait_crest_c = air
+            st.wait_crest_c, st.wait_climb = air, self._climb(air)
             return True
-        return st.wait_crest_c is not None and air <= st.wait_crest_c
+        crest = st.wait_crest_c
+        if crest is None:
+            return False
+        if air <= crest:
+            return True
+        climb, now = st.wait_climb, self._climb(air)
+        if climb is None or now is None or now >= _STILL_CLIMBING * climb:
+            return False  # still climbing: the alarm fires
+        st.wait_crest_c = air  # a heater creeping at its top
+        return True
+
+    def _climb(self, air: float) -> float | None:
+        """How fast the air climbed from the reading before this one (K per ms), None where
+        there was none in the run or the air fell."""
+        st = self.state
+        if st.before is None or st.latest is None or st.latest[0] <= st.before[0]:
+            return None
+        rise = air - st.before[1]
+        return rise / (st.latest[0] - st.before[0]) if rise > 0 else None
 
     def _note_compressor(self, sample: Sample) -> None:
         on = sample.flag("compressor_on")

@@ -771,3 +771,19 @@ def test_a_crest_the_air_climbs_past_is_alarmed_with_spells_known(tmp_path: Path
     harness = Harness(tmp_path / "climbing.duckdb", config, StepClock(rows[0][1]))
     assert firings(harness, rows) == [LUNCH_CREST + minutes(1)]
     harness.close()
+
+
+def test_a_heater_creeping_at_its_top_is_waited_for(tmp_path: Path) -> None:
+    # `first_morning` after an evening with one more heater defrost of the unit's own (its
+    # readings to 06:36 moved 6 h 40 min earlier): its signature is learned by 07:16, no
+    # timer. The doors from 06:41 and the heater from 07:16 outlast the signature, and the
+    # verdict falls due at 07:46 on the crest, 20.1 °C, climbed 0.8 K from the reading
+    # before. The next two readings creep up 0.1 K each, the heater at its top, far slower
+    # than a climb; then the compressor pulls the air down. No alarm: it fired at 07:51.
+    shift = timedelta(hours=6, minutes=40)
+    evening = [row for row in first_morning() if row[1] <= MIDNIGHT + minutes(396)]
+    rows = [(device, at - shift, values) for device, at, values in evening] + first_morning()
+    config = school(devices=[{"id": "fridge-1", "kind": "fridge", "building": "canteen"}])
+    harness = Harness(tmp_path / "creeping.duckdb", config, StepClock(rows[0][1]))
+    assert firings(harness, rows) == []
+    harness.close()
