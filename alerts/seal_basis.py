@@ -27,6 +27,7 @@ that, and how to set it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
 from core.records import SealHealthPoint
 
@@ -78,11 +79,35 @@ class SealBasis:
     # The probe reports on change: nothing read from its teeth is judged, a meter's streams
     # alone (`seal_reporting`).
     on_change: bool = False
+    # The evidence waits until then (UTC) while the cabinet recovers from an excursion: the
+    # food gives back the heat it took in and the compressor works harder whatever the seal
+    # (`seal_cold.recovery_ms`). The health shown meanwhile rests on the time before it.
+    paused_until: datetime | None = None
 
-    def text(self, interval_s: float) -> dict[str, str]:
+    def text(self, interval_s: float, zone: tzinfo | None = None) -> dict[str, str]:
         """The basis in words (zh, en): what the verdicts rest on and, when the compressor is
         not seen, that a healthy score says little and what would help; where a plug meter
-        counts runs, that its energy counter would read them finely."""
+        counts runs, that its energy counter would read them finely. While the evidence waits
+        out an excursion's recovery, that comes first, with the time it resumes (`zone`'s
+        clock, UTC without one)."""
+        told = self._told(interval_s)
+        if self.paused_until is None:
+            return told
+        at = self.paused_until.astimezone(zone) if zone is not None else self.paused_until
+        when = f"{at:%m-%d %H:%M}"
+        return {
+            "zh": (
+                "柜内温度曾超出范围：食品放出吸收的热量期间，压缩机无论门封好坏都会多运行，"
+                f"门封证据暂停到 {when}。" + told["zh"]
+            ),
+            "en": (
+                "The cabinet was out of its band: while its food gives back the heat it took "
+                "in, the compressor runs longer whatever the seal, so the seal's evidence "
+                f"waits until {when}. " + told["en"]
+            ),
+        }
+
+    def _told(self, interval_s: float) -> dict[str, str]:
         zh = "、".join(_ZH[s] for s in self.streams)
         en = ", ".join(_EN[s] for s in self.streams)
         metered = [s for s in self.streams if s in ("metered_duty", "power")]
@@ -175,4 +200,18 @@ def seal_basis(point: SealHealthPoint) -> SealBasis | None:
     drawn = "cycles" in streams and isinstance(cycles, int | float) and cycles > 0
     seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)
     counts = evidence.get("meter_counts_runs") == 1 and evidence.get("energy_counter") != 1
-    return SealBasis(streams, seen, counts, evidence.get("probe_on_change") == 1)
+    on_change = evidence.get("probe_on_change") == 1
+    return SealBasis(streams, seen, counts, on_change, _paused_until(point))
+
+
+def _paused_until(point: SealHealthPoint) -> datetime | None:
+    """When the point's evidence resumes after an excursion (`recovering_until`, UTC ISO),
+    None where it does not wait or the time does not read."""
+    until = point.evidence.get("recovering_until")
+    if not isinstance(until, str):
+        return None
+    try:
+        at = datetime.fromisoformat(until)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None and at > point.ts else None

@@ -238,7 +238,10 @@ def seal_health(
             "streams": list(basis.streams),
             "compressor_seen": basis.compressor_seen,
             "on_change": basis.on_change,
-            **basis.text(device.interval_s),
+            "paused_until": None
+            if basis.paused_until is None
+            else basis.paused_until.astimezone(zone).isoformat(),
+            **basis.text(device.interval_s, zone),
         },
         "points": [
             {"t": p.ts.astimezone(zone).isoformat(), "health": round(p.health, 3), **p.evidence}

@@ -82,7 +82,7 @@ def read_seal(context: ApiContext, device: Device, now: datetime) -> SealView | 
         health.unit,
         health.points,
         spark(health.points, now - timedelta(days=SEAL_DAYS), now),
-        None if basis is None else basis.text(device.interval_s),
+        None if basis is None else basis.text(device.interval_s, context.config.site.zone),
         basis is None or (basis.compressor_seen and not basis.on_change),
         health.served_days,
         health.needed_days,

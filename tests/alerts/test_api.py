@@ -333,15 +333,17 @@ async def test_seal_health_says_what_its_verdicts_rest_on(tmp_path: Path) -> Non
     sparse = {"probe_evidence": 0.1, "probe_h": 10.0, "window_cycles": 0, "window_h": 36}
     drawn = {"evidence": 0.2, "evidence_h": 12.0, "window_cycles": 8, "probe_evidence": 0.0}
     metered = {**sparse, "duty_evidence": 0.3}
+    # after an excursion the evidence waits out the recovery, and says until when (UTC)
+    waiting = {**drawn, "recovering_until": "2026-11-23T09:30+00:00"}
     app = app_for(harness)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://api", headers=app.state.viewer
     ) as client:
         bases = []
-        for hour, evidence in enumerate((sparse, drawn, metered)):
+        for hour, evidence in enumerate((sparse, drawn, metered, waiting)):
             point = SealHealthPoint(
-                harness.config.site.id, "fridge-1", local(9 + hour, 0), 1.0, evidence
+                harness.config.site.id, "fridge-1", local(8 + hour, 0), 1.0, evidence
             )
             harness.store.save_seal_health([point])
             body = (await client.get("/api/devices/fridge-1/seal-health")).json()
@@ -359,3 +361,9 @@ async def test_seal_health_says_what_its_verdicts_rest_on(tmp_path: Path) -> Non
     )
     assert bases[2]["streams"] == ["probe_share", "metered_duty"]
     assert bases[2]["compressor_seen"] is True
+    assert bases[1]["paused_until"] is None
+    # the site's clock (Asia/Shanghai): 09:30 UTC is 17:30 there
+    assert bases[3]["paused_until"] == "2026-11-23T17:30:00+08:00"
+    assert bases[3]["en"].startswith("The cabinet was out of its band")
+    assert "waits until 11-23 17:30. Judged on the compressor's cycles" in bases[3]["en"]
+    assert "门封证据暂停到 11-23 17:30。依据：" in bases[3]["zh"]

@@ -15,6 +15,7 @@ import pytest
 from alerts.engine import RuleEngine
 from alerts.model import RuleId
 from alerts.rules.seal_cold import recovery_ms
+from alerts.seal_basis import seal_basis
 from core.clock import StepClock
 from firmware_sim.families import FAMILIES, cold_params, draw_units
 from firmware_sim.faults import Fault, FaultType
@@ -70,6 +71,17 @@ def test_a_freezer_recovering_from_a_compressor_failure_raises_no_seal_alert(ind
     until = datetime.fromisoformat(str(waiting[-1].evidence["recovering_until"]))
     assert end + timedelta(hours=15) <= until <= end + timedelta(hours=21)
     assert "recovering_until" not in points[-1].evidence
+    # ... and so does the page, in the site's time, while it waits (and not after)
+    basis = seal_basis(waiting[-1])
+    assert basis is not None and basis.paused_until == until
+    told = basis.text(600, MIDNIGHT.tzinfo)
+    resumes = until.astimezone(MIDNIGHT.tzinfo)
+    assert f"waits until {resumes:%m-%d %H:%M}" in told["en"]
+    assert f"暂停到 {resumes:%m-%d %H:%M}" in told["zh"]
+    assert told["en"].startswith("The cabinet was out of its band") and "Judged on" in told["en"]
+    after = seal_basis(points[-1])
+    assert after is not None and after.paused_until is None
+    assert "waits until" not in after.text(600, MIDNIGHT.tzinfo)["en"]
 
 
 def test_the_wait_grows_with_the_excursion_and_is_bounded() -> None:

@@ -223,7 +223,9 @@ async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
     page says the healthy score rests on little, and what would help; one resting on the
     probe's cycles says so quietly."""
 
-    async def basis(hours_ago: int, evidence: dict[str, float], lang: str) -> tuple[str, str]:
+    async def basis(
+        hours_ago: float, evidence: dict[str, float | str], lang: str
+    ) -> tuple[str, str]:
         point = SealHealthPoint(SITE, "sample-1", NOON - timedelta(hours=hours_ago), 1.0, evidence)
         site.harness.store.save_seal_health([point])
         page = (await viewer.get(f"/devices/sample-1?lang={lang}")).text
@@ -252,3 +254,8 @@ async def test_seal_health_says_when_the_probe_cannot_see_the_compressor(
     assert kind == "muted" and "a count of a few runs" in words and "energy_kwh" in words
     kind, words = await basis(1, {**counted, "energy_counter": 1}, "en")
     assert words == "Judged on the metered on-share, the power per cycle."
+    # waiting out an excursion's recovery: the page says until when, on the site's clock
+    until = (NOON + timedelta(hours=5)).isoformat(timespec="minutes")  # 17:00 local
+    kind, words = await basis(0.5, {**drawn, "recovering_until": until}, "en")
+    assert kind == "muted" and words.startswith("The cabinet was out of its band")
+    assert "waits until 11-23 17:00. Judged on" in words
