@@ -141,6 +141,7 @@ def _totals(
             "over_temp_leaking_in_band": leaking,
             "over_temp_excursions": excursions,
             "seal_healthy_closest": _closest(cold, variant),
+            "seal_alerts_per_leak": _alerts_per_leak(cold, variant),
             "seal_unseen": {
                 key: sum(s["seal_unseen"][key] for s in scores)
                 for key in ("healthy", "leak", "failure", "leaks_missed")
@@ -158,6 +159,27 @@ def _closest(cold: dict[str, dict[str, dict[str, Any]]], variant: str) -> dict[s
         if by_variant[variant]["seal_healthy_closest"]["share"] is not None
     ]
     return max(found, key=lambda c: c["share"], default={"share": None, "unit": None})
+
+
+def _alerts_per_leak(cold: dict[str, dict[str, dict[str, Any]]], variant: str) -> dict[str, Any]:
+    """How many seal alerts the confirmed leaks raised from their onset on (fired, or fired
+    again after clearing: `alerts_after_onset`), and the leak that raised the most, labelled
+    with its family: a leak that comes and goes within a day should raise one."""
+    raised = [
+        (count, device, label)
+        for label, by_variant in cold.items()
+        for leaks in by_variant[variant]["seal_leaks"].values()
+        for count, device in zip(leaks["alerts_after_onset"], leaks["devices"], strict=True)
+        if count
+    ]
+    most = max(raised, default=(0, None, None), key=lambda r: r[0])
+    return {
+        "leaks_confirmed": len(raised),
+        "alerts": sum(r[0] for r in raised),
+        "most": most[0],
+        "unit": most[1],
+        "family": most[2],
+    }
 
 
 def _excursion_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:

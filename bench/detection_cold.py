@@ -488,6 +488,7 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
         shows: list[float | None] = []
         readings: list[float | None] = []
         streams: list[str | None] = []  # what each leak's first alert rested on
+        raised: list[int] = []  # seal alerts raised on each leak from its onset on
         early = 0
         for j, leak in cohort.leaks.items():
             if leak.severity != severity:
@@ -502,11 +503,20 @@ def _seal_leaks(cohort: Cohort, replayed: Replayed) -> dict[str, Any]:
                 1 for f in replayed.firings
                 if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at < onset
             )  # fmt: skip
+            raised.append(
+                sum(
+                    1 for f in replayed.firings
+                    if f.device == device and f.rule is RuleId.SEAL_DEGRADATION and f.at >= onset
+                )
+            )  # fmt: skip
             found = replayed.first_firing(device, RuleId.SEAL_DEGRADATION, onset)
             delays.append(None if found is None else (found.at - onset).total_seconds() / 3600)
             streams.append(None if found is None else found.streams)
         out[str(severity)] = summarise_leaks(delays, quiet, shows, readings, streams) | {
             "alerts_before_onset": early,
+            # fired, or fired again after it cleared: each tells the staff anew (issue 11: a
+            # condition that comes and goes is one alert, not ten)
+            "alerts_after_onset": raised,
             "devices": devices,  # in the order of `delays_h`
         }
     return out

@@ -53,6 +53,14 @@ def table(report: dict[str, Any]) -> str:
             f"{units} units ({unseen['leak']} leaking, {unseen['leaks_missed']} of them never "
             "confirmed)"
         )
+        raised = score["seal_alerts_per_leak"]
+        if raised["leaks_confirmed"]:
+            lines.append(
+                f"seal alerts raised on the confirmed leaks from their onset on (fired, or fired "
+                f"again after clearing), {variant}: {raised['alerts']} on "
+                f"{raised['leaks_confirmed']} leaks, at most {raised['most']} on one "
+                f"({raised['unit']}, {raised['family']})"
+            )
         closest = score["seal_healthy_closest"]
         if closest["share"] is not None:
             lines.append(

@@ -395,6 +395,54 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     ]
 
 
+def test_the_score_counts_the_seal_alerts_each_leak_raised_from_its_onset(scored: Cohort) -> None:
+    # Issue 11: a condition that comes and goes is one alert, not ten. The 0.2 leak's alert
+    # fires 10 h after onset, clears and fires again 20 h later; the 0.35 leak's fires once,
+    # and once more before its onset (false, counted there, not here); the 0.6 never.
+    cohort = scored
+    seal = RuleId.SEAL_DEGRADATION
+
+    def at(leak: SealLeak, hours: float) -> datetime:
+        return utc_from_ms(int((leak.onset_s + hours * 3600) * 1000))
+
+    hours = {0.2: (10.0, 30.0), 0.35: (-5.0, 12.0)}
+    firings = [
+        Firing(cohort.ids[j], seal, at(leak, h))
+        for j, leak in cohort.leaks.items()
+        for h in hours.get(leak.severity, ())
+    ]
+    score = score_cohort(cohort, config_of(cohort), Replayed(firings, [], 0))
+    leaks = score["seal_leaks"]
+    assert {sev: leaks[sev]["alerts_after_onset"] for sev in leaks} == {
+        "0.2": [2],
+        "0.35": [1],
+        "0.6": [0],
+    }
+    cold = {"small reach-in": {"temp": score}}
+    totals = detection._totals(cold, ["temp"])
+    twice = next(cohort.ids[j] for j, leak in cohort.leaks.items() if leak.severity == 0.2)
+    assert totals["temp"]["seal_alerts_per_leak"] == {
+        "leaks_confirmed": 2,
+        "alerts": 3,
+        "most": 2,
+        "unit": twice,
+        "family": "small reach-in",
+    }
+    report = {
+        "families": ["small reach-in"],
+        "seed": [2],
+        "split": {"tuning": ["small reach-in"], "held_out": []},
+        "cold": cold,
+        "totals": totals,
+        "disinfection": {},
+    }
+    [line] = [line for line in table(report).splitlines() if line.startswith("seal alerts raised")]
+    assert line == (
+        "seal alerts raised on the confirmed leaks from their onset on (fired, or fired again "
+        f"after clearing), temp: 3 on 2 leaks, at most 2 on one ({twice}, small reach-in)"
+    )
+
+
 def one_leak(base: Cohort, unit: PlantUnit, leak: SealLeak, seed: int) -> Cohort:
     """`base` (its plan's days from MONDAY) holding `unit` alone, with `leak`."""
     run = run_plant([unit], MONDAY, base.days, seed, leaks=[leak])
