@@ -444,13 +444,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         scale = LOST_SCALE if lost else 1.0
         if st.cusum_model is not None and norm is not None and logs:
             z, move = score_cycle(logs, norm, st.cusum_model.clip)
-            st.cusum.add(scale * z, move, st.cusum_model, weight)
+            st.cusum.add(scale * z, move, st.cusum_model, weight, hour.start_ms)
             if not hour.quiet:
                 note_cycle(self._level("cusum"), logs, norm)
         rise = st.rise_model.norm(hour.hour, hour.quiet) if st.rise_model else None
         if st.rise_model is not None and rise is not None and logs:
             z, move = score_rise(logs, rise, st.rise_model.clip)
-            st.rise.add(scale * z, move, st.rise_model, weight)
+            st.rise.add(scale * z, move, st.rise_model, weight, hour.start_ms)
             if not hour.quiet:
                 note_cycle(self._level("rise"), logs, rise)
 

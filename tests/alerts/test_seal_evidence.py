@@ -110,6 +110,34 @@ def test_a_unit_whose_learning_days_wandered_still_adds_up_a_leak() -> None:
     assert state.evidence == 2.5
 
 
+def test_an_hours_burst_of_odd_cycles_adds_at_most_a_quarter_of_h() -> None:
+    # 14 cycles at 2-3 spreads within one hour (a morning's common cause: the kitchen, the
+    # doors, the probe) would carry the evidence past h alone; read per hour they add at most
+    # h / 4, so it takes 4 hours of such cycles, as a leak gives, and an hour that falls
+    # back takes the evidence down as before.
+    burst = cycle_log(1.3 * WARM, COOL / 1.3, None)
+    z, move = score_cycle(burst, norm())
+    assert z - model().k > 2.0
+    unbounded, bounded = CusumState(), CusumState()
+    for _ in range(14):
+        unbounded.add(z, move, model())
+        bounded.add(z, move, model(), hour_ms=5 * HOUR_MS)
+    assert unbounded.evidence >= model().h
+    assert bounded.evidence == model().h / 4
+    for hour in (6, 7):
+        for _ in range(14):
+            bounded.add(z, move, model(), hour_ms=hour * HOUR_MS)
+    assert bounded.evidence == 3 * model().h / 4
+    calm, _ = score_cycle(cycle_log(WARM, COOL, None), norm())
+    bounded.add(calm, 0.0, model(), hour_ms=8 * HOUR_MS)  # falling is never held back
+    assert bounded.evidence == 3 * model().h / 4 - model().k
+    for _ in range(14):
+        bounded.add(z, move, model(), hour_ms=8 * HOUR_MS)
+    assert bounded.evidence == model().h - model().k  # the hour's quarter, all of it
+    bounded.add(z, move, model(), hour_ms=9 * HOUR_MS)
+    assert bounded.evidence >= model().h  # the next hour's first odd cycle confirms
+
+
 def test_evidence_rolls_back_to_before_what_led_up_to_an_excursion() -> None:
     rng = np.random.default_rng(2)
     state = CusumState()
