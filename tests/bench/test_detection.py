@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -276,6 +277,18 @@ def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units
     )
 
 
+def one_family_report(cold: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
+    """A report of the small reach-ins alone, seed 2, as `bench.detection` prints it."""
+    return {
+        "families": ["small reach-in"],
+        "seed": [2],
+        "split": {"tuning": ["small reach-in"], "held_out": []},
+        "cold": cold,
+        "totals": totals,
+        "disinfection": {},
+    }
+
+
 def test_the_table_names_each_false_seal_alert_and_over_temperature_alarm(scored: Cohort) -> None:
     # One healthy unit's alert and one leaking unit's before its onset, in one variant: both
     # are named under the table, with the family and the time, so no JSON is needed to find
@@ -298,14 +311,7 @@ def test_the_table_names_each_false_seal_alert_and_over_temperature_alarm(scored
         "temp+power+door": score_cohort(cohort, config, Replayed([], [], 0)),
     }
     cold = {"small reach-in": scores}
-    report = {
-        "families": ["small reach-in"],
-        "seed": [2],
-        "split": {"tuning": ["small reach-in"], "held_out": []},
-        "cold": cold,
-        "totals": detection._totals(cold, ["temp", "temp+power+door"]),
-        "disinfection": {},
-    }
+    report = one_family_report(cold, detection._totals(cold, ["temp", "temp+power+door"]))
     named = [line for line in table(report).splitlines() if line.startswith("false seal")]
     assert named == [
         f"false seal alert, temp: {healthy[0]} (small reach-in) at "
@@ -372,14 +378,7 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
         "positives": 1,
         "within_h": {"24": 1, "72": 1},
     }
-    report = {
-        "families": ["small reach-in"],
-        "seed": [2],
-        "split": {"tuning": ["small reach-in"], "held_out": []},
-        "cold": cold,
-        "totals": totals,
-        "disinfection": {},
-    }
+    report = one_family_report(cold, totals)
     counted = [line for line in table(report).splitlines() if line.startswith("leaks confirmed")]
     assert counted == [
         "leaks confirmed within 24 h / 72 h of onset, temp: 0.2 0 / 0 of 1, 0.35 1 / 1 of 1, "
@@ -428,14 +427,7 @@ def test_the_score_counts_the_seal_alerts_each_leak_raised_from_its_onset(scored
         "unit": twice,
         "family": "small reach-in",
     }
-    report = {
-        "families": ["small reach-in"],
-        "seed": [2],
-        "split": {"tuning": ["small reach-in"], "held_out": []},
-        "cold": cold,
-        "totals": totals,
-        "disinfection": {},
-    }
+    report = one_family_report(cold, totals)
     [line] = [line for line in table(report).splitlines() if line.startswith("seal alerts raised")]
     assert line == (
         "seal alerts raised on the confirmed leaks from their onset on (fired, or fired again "
