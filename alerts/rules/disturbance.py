@@ -164,6 +164,7 @@ class Disturbances:
             int(s.defrost_learn_min_period_h * 60 * MINUTE_MS),
             int(s.defrost_learn_max_period_h * 60 * MINUTE_MS),
         )
+        self._silence_ms = setup.silence_ms
         self.state = DisturbanceState()
 
     def snapshot(self) -> Any:
@@ -229,6 +230,14 @@ class Disturbances:
 
     def _learn(self, ts: int, temp: float, previous_ms: int | None) -> None:
         learned = self.state.learned
+        if previous_ms is not None and ts - previous_ms > self._silence_ms:
+            # Nobody saw the air in a gap longer than the device's silence: a spell under way
+            # before it may have ended in it, and one seen after it begins there, as the
+            # over-temperature rule's runs do. Carried across, a breakfast's door spell before
+            # a 79-min dropout and a defrost's heater after it were one spell longer than the
+            # unit's defrosts (a held-out old unit's lossy probe: an alarm mid-defrost, the
+            # plant's food at 5.5 °C). The spell before is not learned from: its end is unseen.
+            learned.episode_start_ms = self.state.spell.start_ms = None
         if learned.ceiling_c is None:
             learned.ceiling_c = temp
         if learned.episode_start_ms is None:

@@ -51,27 +51,27 @@ its climbing trend, above the food that lags it.
 That memory is excused for 3 tau after the spell (5 % of it left), so a long heater defrost
 does not raise an alert on food that never warmed. Air falling when the duration is reached
 (a step or more below its warmest of the last 15 min, lower at each reading; a heater's top
-held over several readings is its warmest at the last of them) holds the
-verdict while it falls: the next readings tell a pull-down that reaches the food from a
-door's warmth falling back to the climbing air of a compressor that died. So does a meter
+held over several readings is its warmest at the last of them) holds the verdict while it
+falls: the next readings tell a pull-down that reaches the food from a door's warmth falling
+back to the climbing air of a compressor that died. So does a meter
 that reads the compressor started again within the last 15 min (`compressor_on`, or
 `power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
 to show it. With no meter and no timer to say when the unit defrosts, a verdict due on the
 air's warmest reading, climbed into, waits for the next reading (`_cresting`). A fault keeps
 the air above the food, or warming after the spell, and is not excused; nor is air that stops
-stepping down above the limit for 30 min without having been in band during the run (a
-compressor that holds 10 °C; a meal's doors can hold a working one's air up for 25 min): the
-food is cooling toward a temperature above the limit, warm since the air's last step down, and
-from the start of the run once the spell has outlasted this unit's defrosts. Doors opened
-meanwhile hold the air up without a stall: a door contact's, or, on a bare probe, a door seen
-in the air itself (a step up and back down to where it was, which a thermostat held on above
-the limit does not make, nor a dead compressor's climbing air). A spell that outlasts this
-unit's defrosts is timed from the air's latest pull-down into band below the food within it, if
-any, or from its learned timer's defrost due within it when the heater's warmth came after a
-pull-down (`Disturbances.outlasted_signature`): a busy kitchen's doors can hold the air above
-its usual ceiling from the afternoon into the evening's defrost, one spell to the probe, with a
-working compressor in between.
+stepping down above the limit without having been in band during the run (a compressor that
+holds 10 °C): the food is cooling toward a temperature above the limit, warm since the air's
+last step down, and from the start of the run once the spell has outlasted this unit's
+defrosts. Doors opened meanwhile hold the air up without a
+stall: a door contact's, or, on a bare probe, a door seen in the air itself (a step up and
+back down to where it was, which a thermostat held on above the limit does not make, nor a
+dead compressor's climbing air). A spell that outlasts this unit's defrosts is timed from the
+air's latest pull-down into band below the food within it, if any, or from its learned
+timer's defrost due within it when the heater's warmth came after a pull-down
+(`Disturbances.outlasted_signature`): a busy kitchen's doors can hold the air above its usual
+ceiling from the afternoon into the evening's defrost, one spell to the probe, with a working
+compressor in between.
 
 `judge_on: air` judges the air probe as before. Either way the air reading (`temp_c`) and the
 estimate (`product_c`) are in every finding's evidence, with the time constant used and its
@@ -176,14 +176,7 @@ _PULL_STEP_C = 1.0
 # morning, read every 5 min, climbed 0.8 K into its heater's crest and 0.1 K at each of the next
 # two readings before the compressor pulled it down.
 _STILL_CLIMBING = 1.0 / 3.0
-_PULL_WHILE_MS = 15 * MINUTE_MS
-# A pull-down stalls when the air, above the limit, has gone this long without a step down (and a
-# pull-down's while without a door the rule saw). Longer than a pull-down's while: at a meal
-# service the doors can hold the air where it is while the compressor runs flat out, and a 5-min
-# probe sees none of them (two held-out old units at lunch, after a heater defrost: 20 and 25 min
-# without a 1 K step at 9.6-10.9 °C, then pulled into band; the plants' food stayed under 5.7 °C).
-# A compressor that only holds the air above the limit is caught this long after its last step.
-_STALL_MS = 30 * MINUTE_MS
+_STALL_MS = 15 * MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -384,13 +377,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         st = self.state
         st.before, st.latest = st.latest, (ts, air)
         low, low_at = st.rise_low_c, st.rise_low_ms
-        if low is None or low_at is None or air < low or ts - low_at > _PULL_WHILE_MS:
+        if low is None or low_at is None or air < low or ts - low_at > _STALL_MS:
             st.rise_low_c, st.rise_low_ms = air, ts
         # A level reading at the crest renews it: a heater's top held over three 5-min readings
         # (a held-out old unit at lunch, 17.0 °C) is its warmest at the last of them, and the
         # fall from there is timed from that reading.
         crest, at, low = st.fall_crest_c, st.fall_crest_ms, st.fall_low_c
-        if crest is None or at is None or low is None or air >= crest or ts - at > _PULL_WHILE_MS:
+        if crest is None or at is None or low is None or air >= crest or ts - at > _STALL_MS:
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
             st.falling = False
             return
@@ -439,7 +432,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         st, disturbances = self.state, self._disturbances
-        if st.due_ms is None or ts - st.due_ms > _PULL_WHILE_MS or self.compressor.on is not None:
+        if st.due_ms is None or ts - st.due_ms > _STALL_MS or self.compressor.on is not None:
             return False
         if disturbances.defrost_known:
             return False
@@ -499,7 +492,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         seen, due = self.compressor, self.state.due_ms
         if not seen.on or seen.started_ms is None or due is None:
             return False
-        return ts - seen.started_ms <= _PULL_WHILE_MS and ts - due <= _PULL_WHILE_MS
+        return ts - seen.started_ms <= _STALL_MS and ts - due <= _STALL_MS
 
     def _note_bump(self, ts: int, air: float) -> None:
         # Above the limit the thermostat holds the compressor on, so air that rises a step and
@@ -520,25 +513,24 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         """The air stepped down within a pull-down's while: a compressor at work, bringing
         the air and then the food back (the air may still be above the food for minutes)."""
         st = self.state
-        return st.pull_ms is not None and ts - st.pull_ms <= _PULL_WHILE_MS
+        return st.pull_ms is not None and ts - st.pull_ms <= _STALL_MS
 
     def _stalled(self, ts: int, air: float) -> bool:
         """The air, never back in band during the run, stays above the limit with no step
-        down for `_STALL_MS` and no door seen for a pull-down's while: the compressor cannot
-        bring it back, so the food, moving toward the air, is not cooling back into band
-        either. (Air warmed above the limit again after a pull-down into band is the
-        kitchen's doors, not a stall.)"""
+        down for longer than a pull-down allows: the compressor cannot bring it back, so the
+        food, moving toward the air, is not cooling back into band either. (Air warmed above
+        the limit again after a pull-down into band is the kitchen's doors, not a stall.)"""
         st = self.state
         since = st.pull_ms if st.pull_ms is not None else st.run_start_ms
         never_in_band = st.low_c is not None and st.low_c > self.limit
         if not never_in_band or since is None or air <= self.limit:
             return False
         # A door opened meanwhile warms the air the compressor is pulling down: 15 min of a
-        # shut door after one is a stall, not a busy kitchen's morning. Without a door
-        # contact, the doors the air showed (`_note_bump`) stand in, and so does a rise not
-        # yet back down for a pull-down's while: a door seen by a 5-min probe on its way up,
+        # shut door without a step down is a stall, not a busy kitchen's morning. Without a
+        # door contact, the doors the air showed (`_note_bump`) stand in, and so does a rise
+        # not yet back down for a stall's while: a door seen by a 5-min probe on its way up,
         # or a compressor that quit, whose air is still climbing 15 min on.
-        quiet = ts - _PULL_WHILE_MS
+        quiet = ts - _STALL_MS
         seen = (st.bump_ms, st.rise_ms)
         if any(at is not None and at >= quiet for at in seen):
             return False

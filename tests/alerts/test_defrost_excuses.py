@@ -107,10 +107,9 @@ def test_a_defrost_begun_in_the_busy_hour_and_pulled_down_is_no_alarm(old_unit: 
         pytest.param(lambda t: min(27.0, 16.0 + 0.1 * t), "10:50", id="stuck heater"),
         pytest.param(lambda t: min(27.0, 15.5 + 0.05 * t), "10:50", id="compressor dead"),
         # A compressor that only holds the air at 10 °C: it pulls down in 1 K steps (the last,
-        # to 10.2 °C, at 11:07), then stalls above the limit; 30 min later (a meal's doors can
-        # hold a working compressor's air that long) the spell, longer than the unit's
-        # defrosts, is no pull-down any more and counts from the run's start.
-        pytest.param(lambda t: 10.0 + 6.0 * math.exp(-t / 10), "11:39", id="holds 10 °C"),
+        # to 10.2 °C, at 11:07), then stalls above the limit; 15 min later the spell, longer
+        # than the unit's defrosts, is no pull-down any more and counts from the run's start.
+        pytest.param(lambda t: 10.0 + 6.0 * math.exp(-t / 10), "11:24", id="holds 10 °C"),
     ],
 )
 def test_a_fault_that_begins_as_this_defrost_is_caught(
@@ -272,9 +271,11 @@ def test_a_30_min_gap_in_a_defrost_raises_nothing_and_a_fault_is_still_caught(
     # (25 min). Readings that come late, after newer ones, reach the rules as such a gap
     # (the engine judges on event time and does not go back). A healthy defrost raises
     # nothing wherever the gap falls. A heater that does not stop is still caught: the run
-    # is broken by the gap (nobody saw the air in it) and counts again from its end, so the
-    # alert comes 30 min after the gap or when the spell outlasts the unit's defrosts
-    # (about 80 min from when it is first seen), whichever is later.
+    # is broken by the gap (nobody saw the air in it) and counts again from its end, and so
+    # is the spell, seen again from the gap's end; the alert comes when it warms the food past
+    # the unit's defrosts, or outlasts them (about 80 min) from there at the latest. (Carried
+    # across the gap, the spell came 25-30 min sooner; it also joined a door's spell before
+    # a lossy probe's 79-min dropout to a defrost after it, and raised a false alarm.)
     start = defrost_starts(3)[7]
     gap = (start + offset_min, start + offset_min + 30)
     healthy = tired_unit(tmp_path, interval_min)
@@ -283,8 +284,7 @@ def test_a_30_min_gap_in_a_defrost_raises_nothing_and_a_fault_is_still_caught(
     stuck = tired_unit(tmp_path / "stuck", interval_min)
     rows = sampled(tired_defrost_day(MIDNIGHT, 3, stuck_after=7), interval_min, gap)
     fired = [at for at in firings(stuck, rows) if at > MIDNIGHT + minutes(start)]
-    seen_from = gap[1] if offset_min == 0 else start
-    latest = max(seen_from + 85, gap[1] + 30) + interval_min
+    latest = gap[1] + 85 + interval_min
     assert fired and fired[0] <= MIDNIGHT + minutes(latest)
     stuck.close()
 
@@ -375,17 +375,16 @@ def breakfast_seen_in_the_air(*, held_from_min: int | None = None) -> Rows:
 def test_a_compressor_that_stops_pulling_down_among_doors_seen_in_the_air_is_caught(
     tmp_path: Path,
 ) -> None:
-    # The doors stop at 95 min and the air stays at 9.5 °C, the door shut: 30 min after the
-    # last step down (the last bump's fall, at 94 min, under the food's estimate) and 15 min
-    # after the last bump, the pull-down has stalled, and the alarm follows. Doors seen in the
-    # air excuse a stall only while they come.
+    # The doors stop at 95 min and the air stays at 9.5 °C, the door shut: 15 min after the
+    # last bump the pull-down has stalled, and the alarm follows. Doors seen in the air excuse
+    # a stall only while they come.
     start = defrost_starts(3)[7]
     harness = tired_unit(tmp_path, 1)
     rows = breakfast_seen_in_the_air(held_from_min=95)
     fired = [at for at in firings(harness, rows) if at > MIDNIGHT + minutes(start)]
     harness.close()
     assert fired
-    assert fired[0] <= MIDNIGHT + minutes(start + 94 + 30 + 1)
+    assert fired[0] <= MIDNIGHT + minutes(start + 95 + 15 + 1)
 
 
 # The first 9.5 h of a held-out old unit (seed 6, unit 08) on the bench, read every 5 min from
@@ -719,16 +718,15 @@ def test_a_fault_after_a_defrost_the_doors_began_is_still_caught(
     tmp_path: Path, after: Air
 ) -> None:
     # A dead compressor's falls (the heater's warmth shared out) end above the food's
-    # estimate or stop: the spell stalls 30 min after the last (under the estimate 7 min after
-    # the heater), outlasts the unit's defrosts and counts from the run's start, as without
-    # the doors.
+    # estimate or stop: the spell stalls 15 min after the last, outlasts the unit's defrosts
+    # and counts from the run's start, as without the doors.
     start = defrost_starts(3)[7]
     rows = doors_into_the_defrost(tired_defrost_day(MIDNIGHT, 3), start, after)
     harness = tired_unit(tmp_path, 1)
     fired = [at for at in firings(harness, rows) if at > MIDNIGHT + minutes(start - 60)]
     harness.close()
     assert fired
-    assert fired[0] <= MIDNIGHT + minutes(start + 40 + 7 + 30 + 1)
+    assert fired[0] <= MIDNIGHT + minutes(start + 70)
 
 
 # A held-out old unit's first morning read every minute (unit 21, seed 3): heater defrosts
@@ -792,13 +790,13 @@ def test_a_heater_creeping_at_its_top_is_waited_for(tmp_path: Path) -> None:
     harness.close()
 
 
-# -- a meal's doors after a heater defrost, on a bare probe ----------------------------------
+# -- a meal's doors after a heater defrost, on a bare probe ---------------------------------
 
 
-def lunch_trace(unit: int) -> Rows:
-    """A held-out old unit's bare probe to its lunch (`traces/old_unit_NN_lunch.txt`), read at
+def lunch_trace(unit: int, meal: str = "lunch") -> Rows:
+    """A held-out old unit's bare probe to its meal (`traces/old_unit_NN_lunch.txt`), read at
     the interval its header gives."""
-    path = Path(__file__).parent / "traces" / f"old_unit_{unit}_lunch.txt"
+    path = Path(__file__).parent / "traces" / f"old_unit_{unit:02d}_{meal}.txt"
     text = path.read_text().splitlines()
     [every_s] = [int(line.split("every ")[1].split()[0]) for line in text if "every " in line]
     lines = [line for line in text if not line.startswith("#")]
@@ -817,18 +815,30 @@ def lunch_unit(tmp_path: Path, rows: Rows) -> Harness:
     return Harness(tmp_path / "lunch.duckdb", school(devices=[device]), StepClock(rows[0][1]))
 
 
+# A bare probe cannot tell a meal's doors holding a working compressor's air above the limit
+# from a compressor that only holds it there: both stall a pull-down, and only their length
+# differs. Waiting 30 min instead of 15 for a stall removed both alarms below, and also the
+# only alarm on a held-out healthy old unit (seed 6, unit 08) whose Friday dinner doors held
+# the air at 8.4-13.5 °C for two hours after a defrost with the plant's food really at
+# 8.0-8.3 °C: a true excursion. The stall stays at 15 min.
+_DOORS_LIKE_A_WEAK_COMPRESSOR = pytest.mark.xfail(
+    strict=True,
+    reason="a meal's doors holding the air up look like a compressor that cannot pull down",
+)
+
+
 @pytest.mark.parametrize(
     "unit",
     [
         # Seed 9, read every 5 min: the heater from 10:04 to 10:39 (to 15.8 °C), the
         # compressor's pull-down to 10.0 °C by 11:09, then the lunch's doors hold the air at
         # 9.6-10.0 °C for 25 min without a 1 K step; at 11:34 it steps down, and is in band at
-        # 11:39. It fired at 11:29, a stall 20 min on; the plant's food stayed under 5.4 °C.
-        pytest.param(20, id="seed 9, held 25 min"),
+        # 11:39. It fires at 11:29, a stall 20 min on; the plant's food stayed under 5.4 °C.
+        pytest.param(20, id="seed 9, held 25 min", marks=_DOORS_LIKE_A_WEAK_COMPRESSOR),
         # Seed 10, read every 2 min: the heater from 11:21 to 11:55 (to 14.8 °C), the
         # pull-down to 8.5 °C by 12:29, the doors warming the air back to 10-10.9 °C until
-        # 12:47, in band at 12:57. It fired at 12:47; the plant's food stayed under 5.6 °C.
-        pytest.param(24, id="seed 10, warmed again"),
+        # 12:47, in band at 12:57. It fires at 12:47; the plant's food stayed under 5.6 °C.
+        pytest.param(24, id="seed 10, warmed again", marks=_DOORS_LIKE_A_WEAK_COMPRESSOR),
         # Seed 11, read every 5 min: the morning's doors held the air at 7-9 °C with the
         # compressor running from 10:06, the heater from 10:51 to 11:36 held the air at its
         # top, 17.0 °C, for three readings; at 11:41 the compressor pulls it down 1-2 K a
@@ -843,6 +853,21 @@ def test_a_meals_doors_after_a_heater_defrost_raise_no_alarm(tmp_path: Path, uni
     harness = lunch_unit(tmp_path, rows)
     assert firings(harness, rows) == []
     harness.close()
+
+
+def test_a_dinners_doors_that_hold_the_air_up_for_hours_raise_the_alarm(tmp_path: Path) -> None:
+    # A held-out healthy old unit (seed 6, unit 08, read every 5 min, `old_unit_08_dinner.txt`:
+    # its 9.7 days from the bench's start): on Friday a defrost's heater took the air to
+    # 16.3 °C at 15:56, then the dinner's doors held it at 8.4-13.5 °C with the compressor
+    # running, beyond 17:45. Each door's warmth fell back a step, under the food's estimate:
+    # to the probe, a pull-down the doors held up, as at the lunches above. The plant's food
+    # was above 8 °C from 15:51 (8.0-8.3 °C). The pull-down stalls 15 min after a step, and
+    # the alarm fires at 17:11. (With a 30-min stall, nothing fired.)
+    rows = lunch_trace(8, "dinner")
+    harness = lunch_unit(tmp_path, rows)
+    fired = firings(harness, rows)
+    harness.close()
+    assert [at.astimezone(LOCAL).strftime("%d %H:%M") for at in fired] == ["15 17:11"]
 
 
 def test_a_compressor_that_dies_with_the_heater_at_its_top_is_caught(tmp_path: Path) -> None:
@@ -865,3 +890,28 @@ def test_a_compressor_that_dies_with_the_heater_at_its_top_is_caught(tmp_path: P
     harness.close()
     assert fired, "no alert"
     assert fired[0] <= LUNCH_HEATER_OFF + minutes(21)
+
+
+def test_a_spell_is_not_carried_across_a_dropout(tmp_path: Path) -> None:
+    # A held-out old unit's lossy probe (seed 11, read every minute, 7 % of its readings lost;
+    # `traces/old_unit_21_lossy.txt`, '.' where one never arrived): on its last morning a
+    # breakfast door warmed the air to 6.5 °C at 08:59, 1.5 K over its ceiling, and nothing
+    # arrived for 79 min; the first reading after, at 10:18, was a defrost's heater beginning
+    # (8.5 °C, to 15 °C by 10:48). Carried across the dropout, the door's spell and the heater's
+    # were one spell of 79 min, longer than the unit's defrosts (78 min), so nothing excused
+    # the food's estimate, reset near the air by the dropout, and the alarm fired at 10:48 in
+    # the heater's warmth. The plant's food stayed under 5.5 °C.
+    path = Path(__file__).parent / "traces" / "old_unit_21_lossy.txt"
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    first = utc_from_ms(int(lines[0]))
+    tokens = [v for line in lines[1:] for v in line.split()]
+    rows: Rows = [
+        ("fridge-1", first + minutes(i), {"temp_c": int(v) / 10})
+        for i, v in enumerate(tokens)
+        if v != "."
+    ]
+    assert max(b[1] - a[1] for a, b in itertools.pairwise(rows)) == timedelta(minutes=79)
+    device = {"id": "fridge-1", "kind": "fridge", "building": "canteen", "interval_s": 60}
+    harness = Harness(tmp_path / "lossy.duckdb", school(devices=[device]), StepClock(first))
+    assert firings(harness, rows) == []
+    harness.close()
