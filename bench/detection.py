@@ -140,6 +140,7 @@ def _totals(
             "over_temp_alarms_food_warm": warm,
             "over_temp_leaking_in_band": leaking,
             "over_temp_excursions": excursions,
+            "over_temp_food_warm": _food_warm_totals([s["over_temp_food_warm"] for s in scores]),
             "seal_healthy_closest": _closest(cold, variant),
             "seal_alerts_per_leak": _alerts_per_leak(cold, variant),
             "seal_unseen": {
@@ -180,6 +181,15 @@ def _alerts_per_leak(cold: dict[str, dict[str, dict[str, Any]]], variant: str) -
         "unit": most[1],
         "family": most[2],
     }
+
+
+def _food_warm_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The food's excursions no failure caused (`detection_cold._food_warm`) summed over
+    families: how many were alarmed, how late after they were due."""
+    out = summarise_delays([d for s in scores for d in s["delays_min"]], "min")
+    out["late_over_tolerance"] = sum(s["late_over_tolerance"] for s in scores)
+    out["marginal"] = sum(s["marginal"] for s in scores)
+    return out
 
 
 def _excursion_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:

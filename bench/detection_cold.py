@@ -376,6 +376,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "over_temp_leaking_in_band": sum(len(alarms) for alarms in leaking.values()),
         "over_temp_leaking_in_band_units": leaking,
         "over_temp_excursions": _excursions(cohort, config, replayed),
+        "over_temp_food_warm": _food_warm(cohort, config, replayed, spans),
         "readings": replayed.readings,
     }
 
@@ -619,6 +620,65 @@ def _excursions(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[
     out["air_never_crossed"] = not_crossed
     out["food_never_crossed"] = food_in_band
     return out
+
+
+# A food excursion scored as real reaches this far above the limit: a food probe reads the
+# food no closer (a thermometer's own tolerance is 0.5-1 K), and a cabinet whose food hovers
+# a tenth above the limit for hours is a setting to adjust more than an alarm the rule can
+# resolve from the air. The spells that stay within it are counted apart.
+FOOD_WARM_MARGIN_C = 0.5
+
+
+def _food_warm(
+    cohort: Cohort,
+    config: SiteConfig,
+    replayed: Replayed,
+    failures: Mapping[int, tuple[float, float]],
+) -> dict[str, Any]:
+    """The spells no compressor failure caused in which the plant's food stayed above the
+    limit for the alarm's duration or longer and got `FOOD_WARM_MARGIN_C` above it (a cabinet
+    whose dinner doors hold its air up after a defrost, a leak's warmth): real excursions the
+    rule should alarm too, which no count of false alarms sees it miss. Each is due
+    `alert_after_min` after the food crossed; an alarm from `FOOD_LOOKBACK_S` before the
+    crossing (the estimate leads a slow plant's food) to the spell's end counts for it. A
+    spell that overlaps a failure's span (`failures`: its onset to the end `_excursions`
+    scores; the food it warmed cools for hours after) is the failure's. The missed ones per
+    unit, when the food crossed (UTC), how long it stayed above and how warm it got: the unit
+    to replay when a change stops alarming on one."""
+    run = cohort.run
+    delays: list[float | None] = []
+    missed: dict[str, list[str]] = {}
+    marginal = 0
+    for j, device_id in enumerate(cohort.ids):
+        device = config.device(device_id)
+        assert device is not None
+        limits = config.limits_for(device)
+        high, after_s = limits.high_c, (limits.alert_after_min or 0.0) * 60
+        if high is None:
+            continue
+        above = (run.product[:, j] > high).astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], above, [0]))))
+        for first, stop in zip(edges[::2], edges[1::2], strict=True):
+            start_s, end_s = float(run.times[first]), float(run.times[stop - 1]) + DT_S
+            span = failures.get(j)
+            if end_s - start_s < after_s or (span and start_s < span[1] and end_s > span[0]):
+                continue
+            warmest = float(run.product[first:stop, j].max())
+            if warmest < high + FOOD_WARM_MARGIN_C:
+                marginal += 1
+                continue
+            since = _utc(start_s - FOOD_LOOKBACK_S)
+            found = replayed.first(device_id, RuleId.OVER_TEMPERATURE, since)
+            if found is not None and found.timestamp() > end_s:
+                found = None
+            delays.append(None if found is None else (found.timestamp() - start_s - after_s) / 60)
+            if found is None:
+                stamp = _utc(start_s).isoformat(timespec="minutes")
+                missed.setdefault(device_id, []).append(
+                    f"{stamp} ({(end_s - start_s) / 60:.0f} min, food to {warmest:.1f} °C)"
+                )
+    out = _delays(delays, "min") | {"late_over_tolerance": _late(delays)}
+    return out | {"missed": missed, "marginal": marginal}
 
 
 def _late(delays: list[float | None]) -> int:

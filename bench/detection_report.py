@@ -61,6 +61,16 @@ def table(report: dict[str, Any]) -> str:
                 f"{raised['leaks_confirmed']} leaks, at most {raised['most']} on one "
                 f"({raised['unit']}, {raised['family']})"
             )
+        warm = score.get("over_temp_food_warm")
+        if warm is not None and (warm["positives"] or warm["marginal"]):
+            lines.append(
+                f"food above its limit for the alarm's duration, and 0.5 K above it, with no "
+                f"compressor failure (doors, a kitchen, a leak), {variant}: {warm['detected']} "
+                f"of {warm['positives']} alarmed, {_num(warm['delay_median_min'])}/"
+                f"{_num(warm['delay_max_min'])} min past due (median/max), "
+                f"{warm['late_over_tolerance']} more than 5 min late "
+                f"({warm['marginal']} more stayed within 0.5 K of it)"
+            )
         closest = score["seal_healthy_closest"]
         if closest["share"] is not None:
             lines.append(
@@ -71,6 +81,12 @@ def table(report: dict[str, Any]) -> str:
             for unit, times in by_variant[variant]["seal_false_units"].items():
                 lines.append(
                     f"false seal alert, {variant}: {unit} ({family}) at {', '.join(times)}"
+                )
+            missed = by_variant[variant].get("over_temp_food_warm", {}).get("missed", {})
+            for unit, spells in missed.items():
+                lines.append(
+                    f"food excursion never alarmed, {variant}: {unit} ({family}) from "
+                    + ", ".join(spells)
                 )
             for unit, alarms in by_variant[variant]["over_temp_false_units"].items():
                 lines.append(

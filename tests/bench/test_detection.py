@@ -277,6 +277,52 @@ def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units
     )
 
 
+def test_food_kept_warm_without_a_failure_is_an_excursion_the_rules_should_catch(
+    small: Cohort,
+) -> None:
+    # The healthy reach-in's food, made to spend 60 min 1 K above the limit on Tuesday at
+    # 10:00 local (a dinner's doors, a hot kitchen), is a real excursion though no compressor
+    # failed: named when no alarm came, scored against its due time (the crossing + 30 min)
+    # when one did. 60 min 0.2 K above the limit is within a probe's tolerance (counted
+    # apart); 20 min above it is shorter than the alarm's duration (not counted); the failing
+    # unit's own warm food is its failure's (`over_temp_excursions`).
+    [j] = [k for k, role in enumerate(small.role) if role == "healthy"]
+    run, day = small.run, MONDAY + 86_400
+    product = run.product.copy()
+    high = 8.0
+    for start_h, minutes_long, excess in ((10, 60, 1.0), (20, 60, 0.2), (34, 20, 2.0)):
+        start = day + start_h * 3600
+        inside = (run.times >= start) & (run.times < start + minutes_long * 60)
+        product[inside, j] = high + excess
+    warm = dataclasses.replace(small, run=dataclasses.replace(run, product=product))
+    config = config_of(warm)
+    score = score_cohort(warm, config, Replayed([], [], 0))["over_temp_food_warm"]
+    crossed = utc_from_ms(int((day + 10 * 3600) * 1000))
+    assert score["positives"] == 1 and score["detected"] == 0 and score["marginal"] == 1
+    assert score["missed"] == {
+        small.ids[j]: [f"{crossed.isoformat(timespec='minutes')} (60 min, food to 9.0 °C)"]
+    }
+    alarm = Firing(small.ids[j], RuleId.OVER_TEMPERATURE, crossed + timedelta(minutes=40))
+    score = score_cohort(warm, config, Replayed([alarm], [], 0))["over_temp_food_warm"]
+    assert score["detected"] == 1 and score["missed"] == {}
+    assert score["delays_min"] == [pytest.approx(10.0, abs=0.5)]
+    assert score["late_over_tolerance"] == 1
+    cold = {"small reach-in": {"temp": score_cohort(warm, config, Replayed([], [], 0))}}
+    report = one_family_report(cold, detection._totals(cold, ["temp"]))
+    lines = table(report).splitlines()
+    assert any(
+        line.startswith("food above its limit")
+        and ": 0 of 1 alarmed" in line
+        and "(1 more stayed within 0.5 K of it)" in line
+        for line in lines
+    )
+    assert (
+        f"food excursion never alarmed, temp: {small.ids[j]} (small reach-in) from "
+        + (f"{crossed.isoformat(timespec='minutes')} (60 min, food to 9.0 °C)")
+        in lines
+    )
+
+
 def one_family_report(cold: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
     """A report of the small reach-ins alone, seed 2, as `bench.detection` prints it."""
     return {
