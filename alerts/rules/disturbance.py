@@ -113,6 +113,9 @@ class LearnedDefrost:
     episode_food_peak_c: float | None = None
     episode_last_ms: int | None = None
     food_rises: list[float] = field(default_factory=list)
+    # The first reading after the latest gap longer than the device's silence within the
+    # spell in progress: the excuses time the spell from there (`_learn`).
+    episode_seen_ms: int | None = None
 
 
 @dataclass(slots=True)
@@ -230,14 +233,16 @@ class Disturbances:
 
     def _learn(self, ts: int, temp: float, previous_ms: int | None) -> None:
         learned = self.state.learned
-        if previous_ms is not None and ts - previous_ms > self._silence_ms:
-            # Nobody saw the air in a gap longer than the device's silence: a spell under way
-            # before it may have ended in it, and one seen after it begins there, as the
-            # over-temperature rule's runs do. Carried across, a breakfast's door spell before
-            # a 79-min dropout and a defrost's heater after it were one spell longer than the
-            # unit's defrosts (a held-out old unit's lossy probe: an alarm mid-defrost, the
-            # plant's food at 5.5 °C). The spell before is not learned from: its end is unseen.
-            learned.episode_start_ms = self.state.spell.start_ms = None
+        gap = previous_ms is not None and ts - previous_ms > self._silence_ms
+        if gap and learned.episode_start_ms is not None:
+            # Nobody saw the air in a gap longer than the device's silence: the spell under
+            # way before it may have ended in it, and the one after it begun there, so the
+            # excuses time it from its first reading after the gap, as the over-temperature
+            # rule's runs count. Timed from before, a breakfast door's spell before a 79-min
+            # dropout and a defrost's heater after it were one spell longer than the unit's
+            # defrosts (a held-out old unit's lossy probe: an alarm mid-defrost, the plant's
+            # food at 5.5 °C). What is learned is as before: one spell across the gap.
+            learned.episode_seen_ms = ts
         if learned.ceiling_c is None:
             learned.ceiling_c = temp
         if learned.episode_start_ms is None:
@@ -247,6 +252,7 @@ class Disturbances:
             learned.ceiling_c += _CEILING_STEP_C * share * (_CEILING_QUANTILE - below)
             if temp > learned.ceiling_c + _EPISODE_MARGIN_C and not self._door_recent(ts):
                 learned.episode_start_ms, learned.episode_peak_c = ts, temp
+                learned.episode_seen_ms = None
                 learned.episode_peak_ms = ts
                 learned.episode_pulled = learned.episode_peak_pulled = False
                 learned.episode_food_c = learned.episode_food_peak_c = 0.0
@@ -541,7 +547,7 @@ class Disturbances:
         judged no more than they do: the food (`on_food`; the air's rise where the food's is
         not learned yet), or the air."""
         learned, signature = self.state.learned, self.signature()
-        start, peak = learned.episode_start_ms, learned.episode_peak_c
+        start, peak = self._episode_seen(), learned.episode_peak_c
         if signature is None or start is None or peak is None or learned.ceiling_c is None:
             return None
         if ts > start + signature.length_ms:
@@ -554,13 +560,21 @@ class Disturbances:
             return None
         return start + signature.length_ms
 
+    def _episode_seen(self) -> int | None:
+        """When the spell in progress began, or was first seen again after a gap within it."""
+        learned = self.state.learned
+        start, seen = learned.episode_start_ms, learned.episode_seen_ms
+        if start is None or seen is None:
+            return start
+        return max(start, seen)
+
     def outlasted_signature(self, ts: int, *, since_ms: int | None = None) -> bool:
         """The warm spell in progress has lasted longer than this unit's defrosts with their
         pull-down: whatever it is, it is not one of them (a heater that does not stop, a
         compressor that died). With `since_ms`, timed from then where it falls within the
         spell (the caller saw the compressor pull the air down at that time)."""
         learned, signature = self.state.learned, self.signature()
-        start = learned.episode_start_ms
+        start = self._episode_seen()
         if signature is None or start is None:
             return False
         if since_ms is not None:
