@@ -640,7 +640,8 @@ def _food_warm(
     whose dinner doors hold its air up after a defrost, a leak's warmth): real excursions the
     rule should alarm too, which no count of false alarms sees it miss. Each is due
     `alert_after_min` after the food crossed; an alarm from `FOOD_LOOKBACK_S` before the
-    crossing (the estimate leads a slow plant's food) to the spell's end counts for it. A
+    crossing (the estimate leads a slow plant's food) to the spell's end counts for it, and so
+    does one raised before and still open when the food crossed. A
     spell that overlaps a failure's span (`failures`: its onset to the end `_excursions`
     scores; the food it warmed cools for hours after) is the failure's. The missed ones per
     unit, when the food crossed (UTC), how long it stayed above and how warm it got: the unit
@@ -671,6 +672,8 @@ def _food_warm(
             found = replayed.first(device_id, RuleId.OVER_TEMPERATURE, since)
             if found is not None and found.timestamp() > end_s:
                 found = None
+            if found is None:  # an alarm raised before and still open covers it
+                found = replayed.open_at(device_id, RuleId.OVER_TEMPERATURE, _utc(start_s))
             delays.append(None if found is None else (found.timestamp() - start_s - after_s) / 60)
             if found is None:
                 stamp = _utc(start_s).isoformat(timespec="minutes")

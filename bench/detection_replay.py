@@ -116,6 +116,20 @@ class Replayed:
     # move large enough to alert (1 alerts): how close a healthy unit came to a false alert,
     # which a count of false alerts alone does not say.
     closest: dict[str, float] = field(default_factory=dict)
+    # When alerts resolved or closed: an alert fired before and still open covers what came
+    # after it (`open_at`).
+    resolved: list[Firing] = field(default_factory=list)
+
+    def open_at(self, device: str, rule: RuleId, at: datetime) -> datetime | None:
+        """When the alert of `rule` on `device` open at `at` fired, None if none was open."""
+        fired = max(
+            (f.at for f in self.firings if f.device == device and f.rule is rule and f.at <= at),
+            default=None,
+        )
+        if fired is None:
+            return None
+        ended = (r for r in self.resolved if r.device == device and r.rule is rule)
+        return None if any(fired <= r.at <= at for r in ended) else fired
 
     def first(self, device: str, rule: RuleId, after: datetime) -> datetime | None:
         found = self.first_firing(device, rule, after)
@@ -154,7 +168,8 @@ def _replay(
     clock = StepClock(start)
     service = AlertService(config, store, clock)
     firings: list[Firing] = []
-    service.add_change_listener(lambda change: _note(change, firings))
+    resolved: list[Firing] = []
+    service.add_change_listener(lambda change: _note(change, firings, resolved))
     arrive = np.concatenate(deliveries.arrive_ms)
     order = np.lexsort((np.concatenate(deliveries.ts_ms), arrive))
     arrive = arrive[order]
@@ -176,7 +191,7 @@ def _replay(
         service.tick(clock.instant)
     records = store.disinfection_records(SITE, date(1970, 1, 1), date(9999, 1, 1), None)
     unseen, closest = seal_health_summary(config, store, start, clock.instant)
-    return Replayed(firings, records, len(ts), unseen, closest)
+    return Replayed(firings, records, len(ts), unseen, closest, resolved)
 
 
 def seal_health_summary(
@@ -203,7 +218,9 @@ def seal_health_summary(
     return unseen, closest
 
 
-def _note(change: AlertChange, into: list[Firing]) -> None:
+def _note(change: AlertChange, into: list[Firing], resolved: list[Firing]) -> None:
+    if change.action in (AlertAction.RESOLVED, AlertAction.CLOSED):
+        resolved.append(Firing(change.alert.device, change.alert.rule, change.alert.updated_at))
     if change.action in (AlertAction.FIRED, AlertAction.REFIRED):
         streams = change.alert.evidence.get("evidence_streams")
         alert = change.alert

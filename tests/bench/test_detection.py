@@ -307,6 +307,14 @@ def test_food_kept_warm_without_a_failure_is_an_excursion_the_rules_should_catch
     assert score["detected"] == 1 and score["missed"] == {}
     assert score["delays_min"] == [pytest.approx(10.0, abs=0.5)]
     assert score["late_over_tolerance"] == 1
+    # An alert raised 3 h before the crossing (an earlier warm spell) and still open covers
+    # it; one resolved in between does not.
+    earlier = Firing(small.ids[j], RuleId.OVER_TEMPERATURE, crossed - timedelta(hours=3))
+    score = score_cohort(warm, config, Replayed([earlier], [], 0))["over_temp_food_warm"]
+    assert score["detected"] == 1 and score["delays_min"] == [pytest.approx(-210.0, abs=0.5)]
+    ended = dataclasses.replace(earlier, at=crossed - timedelta(hours=1))
+    replayed = Replayed([earlier], [], 0, resolved=[ended])
+    assert score_cohort(warm, config, replayed)["over_temp_food_warm"]["detected"] == 0
     cold = {"small reach-in": {"temp": score_cohort(warm, config, Replayed([], [], 0))}}
     report = one_family_report(cold, detection._totals(cold, ["temp"]))
     lines = table(report).splitlines()
