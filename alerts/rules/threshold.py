@@ -57,8 +57,11 @@ back to the climbing air of a compressor that died. So does a meter
 that reads the compressor started again within the last 15 min (`compressor_on`, or
 `power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
-to show it. With no meter and no timer to say when the unit defrosts, a verdict due on the
-air's warmest reading, climbed into, waits for the next reading (`_cresting`). A fault keeps
+to show it. Before the unit's defrosts are known (none reported, no timer, no signature), a
+meter that reads the compressor stopped holds the verdict for a defrost's maximum from the
+stop, as a reported `defrost_on` would (`_resting`). With no meter and no timer to say
+when the unit defrosts, a verdict due on the air's warmest reading, climbed into, waits for
+the next reading (`_cresting`). A fault keeps
 the air above the food, or warming after the spell, and is not excused; nor is air that stops
 stepping down above the limit without having been in band during the run (a compressor that
 holds 10 °C): the food is cooling toward a temperature above the limit, warm since the air's
@@ -153,11 +156,12 @@ class ExcursionState:
 @dataclass(slots=True)
 class CompressorSeen:
     """The compressor as a meter reports it (`compressor_on`, or `power_w` read as running or
-    not against its usual draw): whether it ran at the latest reading, and when it last
-    started after not running."""
+    not against its usual draw): whether it ran at the latest reading, when it last started
+    after not running, and when it last stopped after running."""
 
     on: bool | None = None
     started_ms: int | None = None
+    stopped_ms: int | None = None
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
@@ -286,7 +290,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
         if due and st.due_ms is None:
             st.due_ms = ts
-        if due and not self._falling() and not self._restarted(ts) and not self._cresting(ts, air):
+        held = self._falling() or self._resting(ts) or self._restarted(ts)
+        if due and not held and not self._cresting(ts, air):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
@@ -474,6 +479,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         seen = self.compressor
         if on and seen.on is False:
             seen.started_ms = sample.ts_ms
+        if not on and seen.on:
+            seen.stopped_ms = sample.ts_ms
         seen.on = on
 
     def _restarted(self, ts: int) -> bool:
@@ -492,7 +499,32 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         seen, due = self.compressor, self.state.due_ms
         if not seen.on or seen.started_ms is None or due is None:
             return False
-        return ts - seen.started_ms <= _STALL_MS and ts - due <= _STALL_MS
+        # counted from when it fell due, or from the restart when the verdict waited for it
+        # (`_resting`)
+        return ts - seen.started_ms <= _STALL_MS and ts - max(due, seen.started_ms) <= _STALL_MS
+
+    def _resting(self, ts: int) -> bool:
+        """A meter reads the compressor stopped, less than a defrost's maximum ago
+        (`defrost_max_min`), on a unit whose defrosts nothing has told yet: none reported,
+        no timer and no signature of its own learned. Above the limit a thermostat holds the
+        compressor on, so it stopped for a defrost or it died, and only how long it stays
+        off tells which: the meter says what a controller's `defrost_on` would, and the
+        verdict waits as that flag's excuse does, for the compressor to restart
+        (`_restarted` then holds it while the air shows the pull-down) or for the maximum to
+        pass (it fires then, the duration counted from the start of the run). Once the
+        unit's own defrosts are known they judge the spell (`_outlasted`), and nothing
+        waits here. (A held-out old unit's first lunch, with a plug meter: the heater from
+        10:53, the compressor off from 11:03, the alarm due at 11:35 with the food's
+        estimate at 13.1 °C; the compressor restarted at 11:39 and pulled the air under the
+        estimate by 11:47. The plant's food stayed under 7.9 °C.)"""
+        if self.judged_on != "product" or self._food_c is not None or not self.above:
+            return False
+        seen, disturbances = self.compressor, self._disturbances
+        if seen.on is not False or seen.stopped_ms is None or self.state.due_ms is None:
+            return False
+        if disturbances.defrost_known or disturbances.signature() is not None:
+            return False
+        return ts - seen.stopped_ms <= disturbances.max_defrost_ms
 
     def _note_bump(self, ts: int, air: float) -> None:
         # Above the limit the thermostat holds the compressor on, so air that rises a step and

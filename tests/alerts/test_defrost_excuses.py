@@ -487,12 +487,14 @@ def test_a_crest_that_does_not_turn_down_is_alarmed(
     assert fired == [MIDNIGHT + minutes(fired_min)]
 
 
-def metered_morning(*, restarts: bool, air_after: list[float] | None = None) -> Rows:
+def metered_morning(
+    *, restarts: bool, air_after: list[float] | None = None, restart_min: int = 481
+) -> Rows:
     """`first_morning` with a plug meter's draw: the compressor cycling (300 W on, 20 W off)
-    until its 07:16 defrost, the fan alone (24 W) through the heater, and from 08:01 the
-    compressor running again (314 W) if it `restarts`. The air at 08:01 only 0.5 K below the
-    heater's crest (as the bench's metered plant read it); with `air_after`, the air from
-    08:01 on."""
+    until its 07:16 defrost, the fan alone (24 W) through the heater, and from 08:01 (or
+    `restart_min`) the compressor running again (314 W) if it `restarts`. The air at 08:01
+    only 0.5 K below the heater's crest (as the bench's metered plant read it); with
+    `air_after`, the air from 08:01 on, a reading every 5 min."""
     rows = first_morning()
     out: Rows = []
     for i, (device, at, metrics) in enumerate(rows):
@@ -504,7 +506,7 @@ def metered_morning(*, restarts: bool, air_after: list[float] | None = None) -> 
             air = air_after[min((minute - 481) // 5, len(air_after) - 1)]
         if minute < 436:
             power = 300.0 if i % 3 == 0 else 20.0
-        elif minute < 481:
+        elif minute < restart_min:
             power = 24.0
         else:
             power = 314.0 if restarts else 24.0
@@ -528,11 +530,31 @@ def test_a_compressor_a_meter_sees_restart_at_the_due_time_is_waited_for(
     bare.close()
 
 
+def test_a_compressor_a_meter_reads_stopped_is_waited_for_a_defrosts_while(
+    tmp_path: Path,
+) -> None:
+    # The first morning with a plug meter, the compressor off from 07:06 (its last cycle,
+    # then the 07:16 defrost's fan alone) until 08:11. The alarm falls due at 08:01, nothing
+    # of this unit's defrosts known yet: above the limit the thermostat holds a compressor
+    # on, so it stopped for a defrost or it died, and 55 min is within a defrost's maximum
+    # (60 min). The verdict waits; the compressor restarts at 08:11 and the air is under
+    # the food's estimate at 08:21: no alarm. (A held-out old unit's first lunch, metered,
+    # fired so 4 min before its compressor restarted, the plant's food under 7.9 °C.)
+    air = [19.8, 19.9, 19.9, 17.5, 14.0, 10.5, 8.0, 6.0, 5.0]
+    harness = tired_unit(tmp_path, 5)
+    rows = metered_morning(restarts=True, air_after=air, restart_min=491)
+    assert firings(harness, rows) == []
+    harness.close()
+
+
 @pytest.mark.parametrize(
     ("restarts", "fired_min"),
     [
-        # the compressor never comes back: nothing to wait for
-        pytest.param(False, 481, id="dead"),
+        # the compressor never comes back: the meter read it stopped at 07:06 (its last cycle
+        # before the defrost), and with no defrost of this unit known yet, the verdict waits
+        # for it to restart as long as a defrost may last (60 min) and fires at the first
+        # reading past that
+        pytest.param(False, 426 + 65, id="dead"),
         # it runs and cannot pull the air down (lost its charge): the alarm comes at the first
         # reading past a pull-down's while (15 min) from when it fell due
         pytest.param(True, 501, id="runs without cooling"),
