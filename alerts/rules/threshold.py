@@ -59,7 +59,8 @@ that reads the compressor started again within the last 15 min (`compressor_on`,
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
 to show it. Before the unit's defrosts are known (none reported, no timer, no signature), a
 meter that reads the compressor stopped holds the verdict for a defrost's maximum from the
-stop, as a reported `defrost_on` would (`_resting`). With no meter and no timer to say
+stop under way when it fell due, as a reported `defrost_on` would (`_resting`), and not
+again for a compressor that restarts and stops anew. With no meter and no timer to say
 when the unit defrosts, a verdict due on the air's warmest reading, climbed into, waits for
 the next reading (`_cresting`). A fault keeps
 the air above the food, or warming after the spell, and is not excused; nor is air that stops
@@ -499,9 +500,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         seen, due = self.compressor, self.state.due_ms
         if not seen.on or seen.started_ms is None or due is None:
             return False
-        # counted from when it fell due, or from the restart when the verdict waited for it
-        # (`_resting`)
-        return ts - seen.started_ms <= _STALL_MS and ts - max(due, seen.started_ms) <= _STALL_MS
+        if ts - seen.started_ms > _STALL_MS:
+            return False
+        # Counted from when it fell due, or, where the verdict waited for the compressor to
+        # restart (`_resting`), from that restart: the first after the stop it waited on.
+        stopped = seen.stopped_ms
+        waited = stopped is not None and stopped <= due < seen.started_ms
+        return ts - due <= _STALL_MS or (waited and self._defrosts_untold())
 
     def _resting(self, ts: int) -> bool:
         """A meter reads the compressor stopped, less than a defrost's maximum ago
@@ -519,12 +524,20 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         estimate by 11:47. The plant's food stayed under 7.9 °C.)"""
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
-        seen, disturbances = self.compressor, self._disturbances
-        if seen.on is not False or seen.stopped_ms is None or self.state.due_ms is None:
+        seen, due = self.compressor, self.state.due_ms
+        if seen.on is not False or seen.stopped_ms is None or due is None:
             return False
-        if disturbances.defrost_known or disturbances.signature() is not None:
+        # one stop, under way when the verdict fell due: a compressor that restarts and stops
+        # again (tripping on its overload) is waited for no further
+        if seen.stopped_ms > due or not self._defrosts_untold():
             return False
-        return ts - seen.stopped_ms <= disturbances.max_defrost_ms
+        return ts - seen.stopped_ms <= self._disturbances.max_defrost_ms
+
+    def _defrosts_untold(self) -> bool:
+        """Nothing has told this unit's defrosts yet: none reported, no timer and no
+        signature of its own learned."""
+        disturbances = self._disturbances
+        return not disturbances.defrost_known and disturbances.signature() is None
 
     def _note_bump(self, ts: int, air: float) -> None:
         # Above the limit the thermostat holds the compressor on, so air that rises a step and

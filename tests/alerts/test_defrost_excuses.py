@@ -547,6 +547,24 @@ def test_a_compressor_a_meter_reads_stopped_is_waited_for_a_defrosts_while(
     harness.close()
 
 
+def test_a_compressor_that_trips_again_after_its_restart_is_not_waited_for_again(
+    tmp_path: Path,
+) -> None:
+    # As above, but the compressor trips on its overload 10 min after the 08:11 restart and
+    # the air never stops climbing. The verdict waited for the stop under way when it fell
+    # due, and for that restart's pull-down; a second stop is no defrost: it fires at once.
+    air = [19.8 + 0.2 * k for k in range(12)]
+    rows = metered_morning(restarts=True, air_after=air, restart_min=491)
+    tripped = []
+    for device, at, metrics in rows:
+        if at >= MIDNIGHT + minutes(501):
+            metrics = metrics | {"power_w": 24.0}
+        tripped.append((device, at, metrics))
+    harness = tired_unit(tmp_path, 5)
+    assert firings(harness, tripped) == [MIDNIGHT + minutes(501)]
+    harness.close()
+
+
 @pytest.mark.parametrize(
     ("restarts", "fired_min"),
     [
