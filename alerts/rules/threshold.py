@@ -489,12 +489,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         above the limit a thermostat holds it on, so it had stopped for a defrost (off-cycle,
         or a heater the meter does not read) and is now pulling the air down, the air above
         the food for its first minutes. The verdict waits for the air to show it (`_fading`),
-        no longer than a pull-down's while from when it fell due. A meter that reads the
-        heater too sees no restart at its end (the heater's draw is no rest), and nothing
-        waits. (A held-out old unit's first morning, with a plug meter: the alarm fell due at
-        the first reading after its 40-min defrost, the compressor back at 314 W after 40 min
-        at 24 W and the air only 0.5 K below its crest; two readings later it was under the
-        food's estimate.)"""
+        no longer than a pull-down's while from when it fell due, or from the restart where
+        the verdict waited for it (`_resting`). A meter that reads the heater too sees no
+        restart at its end (the heater's draw is no rest), and nothing waits. (A held-out
+        old unit's first morning, with a plug meter: the alarm fell due at the first reading
+        after its 40-min defrost, the compressor back at 314 W after 40 min at 24 W and the
+        air only 0.5 K below its crest; two readings later it was under the food's
+        estimate.)"""
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         seen, due = self.compressor, self.state.due_ms
