@@ -27,10 +27,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from canteen.demo_inbox import demo_inbox
-from canteen.runtime import Overrides, Service, run_until
+from canteen.demo_inbox import demo_inbox, inbox_ports
+from canteen.runtime import Overrides, Service, ServiceError, run_until
 from core.clock import CatchUpClock, SystemClock
-from core.config import SiteConfig
+from core.config import SiteConfig, parse_listen
 from core.model import DeviceKind
 from core.records import Role
 from demo_broker import EmbeddedBroker, MosquittoProcess, find_mosquitto
@@ -38,7 +38,7 @@ from firmware_sim.faults import Fault, FaultType
 from firmware_sim.models import build_model
 from ingest import DuckDBStore, StoreError
 
-__all__ = ["demo_faults", "run_demo", "set_aside", "staged_fault"]
+__all__ = ["demo_faults", "inbox_clash", "run_demo", "set_aside", "staged_fault"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ CATCH_UP_SPEED = 720.0
 # the alert resolves 1-2 h after the restart (tests/canteen/test_demo_staged_fault.py).
 FAULT_BEFORE_NOW = timedelta(hours=4, minutes=30)
 FAULT_LASTS = timedelta(minutes=150)
+# The web UI's hosts that take the inbox's loopback port too (all addresses include it).
+_INBOX_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::", "[::]"}
 
 
 @contextlib.asynccontextmanager
@@ -85,6 +87,9 @@ async def run_demo(
 ) -> None:
     from firmware_sim import Fleet
 
+    clash = inbox_clash(config, listen)
+    if clash is not None:
+        raise ServiceError(clash)
     kept = set_aside(Path(db))
     if kept is not None:
         print(f"The previous demo's database is kept as {kept}; this run starts afresh.")
@@ -118,6 +123,20 @@ async def run_demo(
                 )
                 await run_until(fleet.run(), stop)
             service_stop.set()
+
+
+def inbox_clash(config: SiteConfig, listen: str) -> str | None:
+    """Why the web UI cannot listen on `listen`: the port is where the demo's notification
+    inbox listens (a loopback webhook channel of the config, `demo_inbox`); None if it may.
+    Asked to share it, the inbox binds first and the service's port reads as busy, with
+    nothing else on the machine holding it."""
+    host, port = parse_listen(listen)
+    if port not in inbox_ports(config) or host not in _INBOX_HOSTS:
+        return None
+    return (
+        f"cannot listen on {listen}: the demo's notifications arrive at 127.0.0.1:{port} "
+        "(the site config's webhook channel); choose another with --listen HOST:PORT"
+    )
 
 
 def demo_faults(config: SiteConfig, start: datetime, history_hours: float) -> tuple[Fault, ...]:

@@ -252,3 +252,16 @@ def test_demo_shows_live_readings(tmp_path: Path, broker: str) -> None:
         assert proc.wait(timeout=20) == 0, output.text()
     out = output.text()
     assert "API docs" in out and "this run starts afresh" in out
+
+
+def test_demo_refuses_the_port_its_own_notifications_arrive_at(tmp_path: Path) -> None:
+    # Tried as a new user would: `--listen 127.0.0.1:8765` read "Address already in use" with
+    # nothing else on the machine holding the port (the demo's own inbox had just bound it).
+    proc = start(
+        ["demo", "--db", str(tmp_path / "d.duckdb"), "--listen", "127.0.0.1:8765"], tmp_path
+    )
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "the demo's notifications arrive at 127.0.0.1:8765" in out
+    assert "--listen" in out
+    assert not (tmp_path / "d.duckdb").exists()  # refused before anything started

@@ -9,6 +9,7 @@ import pytest
 
 from alerts.notify.channels.webhook import WebhookChannel
 from alerts.notify.model import AlertFacts, Notice, NoticeKind
+from canteen.demo import inbox_clash
 from canteen.demo_inbox import demo_inbox, inbox_ports
 from core.clock import SystemClock
 from core.config import SiteConfig, load_config
@@ -52,3 +53,14 @@ async def test_a_notice_sent_by_the_webhook_channel_is_shown(
     assert delivery.ok, delivery.reason
     shown = capsys.readouterr().out
     assert "[notification]" in shown and "1号冷藏柜" in shown and "cook-wang" in shown
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:8765", "0.0.0.0:8765", "localhost:8765"])
+def test_the_web_ui_may_not_listen_where_the_inbox_does(listen: str) -> None:
+    told = inbox_clash(load_config(DEMO), listen)
+    assert told is not None and listen in told and "--listen" in told
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:8000", "192.0.2.10:8765", "127.0.0.1:0"])
+def test_other_addresses_are_free_for_the_web_ui(listen: str) -> None:
+    assert inbox_clash(load_config(DEMO), listen) is None
