@@ -6,7 +6,16 @@ from typing import Any
 
 from bench.detection_cold import READ_CYCLE, SHOWN_SPREADS
 
-__all__ = ["table"]
+__all__ = ["table", "targets"]
+
+# Issue 11's targets, in the variants it names: no seal alert on a healthy unit over at least
+# this many healthy unit-days, in both; leaks of 0.35 and more confirmed within 24 h, in both;
+# leaks of 0.2 and more within 72 h with power data; no over-temperature false alarm; every
+# compressor failure alarmed no later than 5 min after the food was due; every spoiled
+# disinfection cycle flagged and no compliant one.
+_TARGET_DAYS = 500
+_BOTH = ("temp", "temp+power+door")
+_METERED = "temp+power+door"
 
 _COLD_HEAD = (
     f"{'family':<30} {'variant':<22} {'unit-days':>9} {'seal FA/ud':>10} {'closest':>7} "
@@ -110,8 +119,79 @@ def table(report: dict[str, Any]) -> str:
                 f"{_num(score['verdict_after_window_median_min']):>28}/"
                 f"{_num(score['verdict_after_window_max_min'])}"
             )
+    goals = targets(report)
+    if goals:
+        lines += ["", "issue 11's targets over this run (the issue's figures: --suite):"]
+        lines += [f"  {'met    ' if met else 'NOT MET'}  {what}" for what, met in goals]
     lines.append("")
     return "\n".join(lines)
+
+
+def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
+    """Issue 11's targets over the report's totals, each with the counts it rests on and
+    whether it is met; only the variants the issue names that were run, and only for held-out
+    families (tuning families' figures are what the rules were fitted on)."""
+    held = set(report["split"]["held_out"])
+    out: list[tuple[str, bool]] = []
+    totals = report["totals"] if set(report["families"]) <= held else {}
+    for variant in (v for v in _BOTH if v in totals):
+        score = totals[variant]
+        alerts, days = score["seal_false_alerts"], score["seal_unit_days"]
+        out.append(
+            (
+                f"seal, {variant}: {alerts} alerts on healthy units over {days:,.0f} healthy "
+                f"unit-days (0 over {_TARGET_DAYS} or more)",
+                alerts == 0 and days >= _TARGET_DAYS,
+            )
+        )
+        out.append(_leaks_within(variant, score["seal_leaks"], ("0.35", "0.6"), "24"))
+        if variant == _METERED:
+            out.append(_leaks_within(variant, score["seal_leaks"], ("0.2", "0.35", "0.6"), "72"))
+        false = score["over_temp_false_alarms"]
+        out.append(
+            (
+                f"over-temperature, {variant}: {false} false alarms from defrosts and doors "
+                f"over {score['over_temp_unit_days']:,.0f} unit-days (0)",
+                false == 0,
+            )
+        )
+        food = score["over_temp_excursions"]["food"]
+        late, missed = food["late_over_tolerance"], food["positives"] - food["detected"]
+        out.append(
+            (
+                f"compressor failures, {variant}: {food['detected']} of {food['positives']} "
+                f"alarmed, {late} more than 5 min after the food was due (all, none)",
+                missed == 0 and late == 0,
+            )
+        )
+    modes: dict[str, dict[str, int]] = {}
+    keys = ("spoiled", "spoiled_flagged", "compliant", "compliant_flagged")
+    for label, score in report["disinfection"].items():  # "live", or "live #3" per seed
+        summed = modes.setdefault(label.split(" #")[0], dict.fromkeys(keys, 0))
+        for key in keys:
+            summed[key] += score[key]
+    for mode, score in modes.items():
+        out.append(
+            (
+                f"disinfection, {mode}: {score['spoiled_flagged']} of {score['spoiled']} spoiled "
+                f"cycles flagged, {score['compliant_flagged']} of {score['compliant']} "
+                "compliant ones (all, none)",
+                score["spoiled_flagged"] == score["spoiled"] and score["compliant_flagged"] == 0,
+            )
+        )
+    return out
+
+
+def _leaks_within(
+    variant: str, leaks: dict[str, dict[str, Any]], severities: tuple[str, ...], hours: str
+) -> tuple[str, bool]:
+    counts = [(sev, leaks[sev]["within_h"][hours], leaks[sev]["positives"]) for sev in severities]
+    told = ", ".join(f"{sev} {n} of {of}" for sev, n, of in counts)
+    return (
+        f"seal leaks of {severities[0]} and more confirmed within {hours} h, {variant}: {told} "
+        "(all)",
+        all(n == of for _, n, of in counts),
+    )
 
 
 def _within_lines(variant: str, leaks: dict[str, dict[str, Any]]) -> list[str]:
