@@ -638,24 +638,26 @@ def test_a_run_may_begin_on_any_day_and_a_bad_date_is_refused(
         detection.main(["--start", "07/11/2024", "--no-cold", "--no-disinfection"])
     assert stopped.value.code == 2
     assert "the first day is an ISO date" in capsys.readouterr().err
-    report = detection._run(
-        argparse.Namespace(
-            families="held-out",
-            seed=[1],
-            start=date(2024, 11, 7),
-            days=12.0,
-            healthy=14,
-            leaky=3,
-            failures=4,
-            cabinet_days=5,
-            no_cold=True,
-            no_disinfection=True,
-            workers=1,
-            variants=["temp", "temp+power+door"],
-            suite=False,
-        )
-    )
+    report = detection._run(nothing_run(seed=[1], start=date(2024, 11, 7), suite=False))
     assert report["start"] == "2024-11-07"
+
+
+def nothing_run(**given: Any) -> argparse.Namespace:
+    """The arguments of a run that simulates nothing (no cold storage, no disinfection): what
+    `_run` makes of its seeds and days, as `main` hands them over."""
+    defaults: dict[str, Any] = {
+        "families": "held-out",
+        "days": 12.0,
+        "healthy": 14,
+        "leaky": 3,
+        "failures": 4,
+        "cabinet_days": 5,
+        "no_cold": True,
+        "no_disinfection": True,
+        "workers": 1,
+        "variants": ["temp", "temp+power+door"],
+    }
+    return argparse.Namespace(**(defaults | given))
 
 
 def test_the_suite_runs_each_held_out_seed_from_its_own_first_day(
@@ -668,23 +670,7 @@ def test_the_suite_runs_each_held_out_seed_from_its_own_first_day(
         assert f"--suite runs seeds 1-13 from their own first days: drop {asked[0]}" in (
             capsys.readouterr().err
         )
-    report = detection._run(
-        argparse.Namespace(
-            families="held-out",
-            seed=None,
-            start=None,
-            days=12.0,
-            healthy=14,
-            leaky=3,
-            failures=4,
-            cabinet_days=5,
-            no_cold=True,
-            no_disinfection=True,
-            workers=1,
-            variants=["temp", "temp+power+door"],
-            suite=True,
-        )
-    )
+    report = detection._run(nothing_run(seed=None, start=None, suite=True))
     assert report["seed"] == list(range(1, 14))
     starts = {int(seed): date.fromisoformat(day) for seed, day in report["start"].items()}
     assert starts[1] == date(2024, 11, 4) and starts[12] == date(2024, 11, 9)
