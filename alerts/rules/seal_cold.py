@@ -534,7 +534,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 norm = model.quiet_norm(hour.hour) if hour.quiet else model.hours.get(hour.hour)
             if model is not None and value is not None and norm is not None:
                 z, move = score_hour(value, norm, floor)
-                stream.add(z, move, model.threshold)
+                if name == "level":  # a step of the load, not a ratio (`seal_level`)
+                    stream.add_hour(z, move, model.threshold, hour.start_ms)
+                else:
+                    stream.add(z, move, model.threshold)
                 if not hour.quiet:
                     note(self._level(name), "", math.log1p(move))
 

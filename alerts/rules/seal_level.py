@@ -34,6 +34,12 @@ K above its low moved by half. An hour's spread is at least what its own reading
 (`level_resolution`). Like the falling share it is learned only where no meter reads the
 compressor, and speaks alone only where the probe draws no tooth the cycles are read from.
 
+Near the load where the air first reaches the cut-in before the minimum off time is up, the
+level is a step of the load, not a ratio: a few per cent more (a warm night) tips every cycle
+into waiting and lifts it by a whole tooth's rise. So the stream gains at most half its h over
+any 12 hours (`CusumState.add_hour`): a leak is still there the next half-day, a warm night
+is not.
+
 A warmer setpoint lifts the level too, as does a probe drifting warm: the alert says the
 level moved, from what to what, and a setpoint change is a reason to relearn the baseline.
 """

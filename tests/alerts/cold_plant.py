@@ -55,7 +55,10 @@ def fridge(
     leak_ua: float = 0.0,
     leak_from: datetime | None = None,
     leak_ramp_h: float = 12.0,
+    warm_spell: tuple[datetime, datetime, float] | None = None,
 ) -> list[Row]:
+    """`warm_spell`: (from, until, kelvins) the kitchen runs that much warmer then (a warm
+    night: the weather, a vent left shut)."""
     rng = np.random.default_rng(seed)
     air, food, on = plant.cut_in_c + 1.0, plant.cut_in_c + 1.0, False
     sensed = air
@@ -78,6 +81,8 @@ def fridge(
         door = at < door_until
         defrost = (local_min - 120) % defrost_period_min < 20  # the first at 02:00
         ambient = (27.0 if busy else 22.0) + ambient_shift
+        if warm_spell is not None and warm_spell[0] <= at < warm_spell[1]:
+            ambient += warm_spell[2]
         ua = plant.ua_w_k + _leak(at, leak_ua, leak_from, leak_ramp_h)
         rested = (at - off_since).total_seconds() >= plant.min_off_s
         was_on = on

@@ -138,6 +138,29 @@ def test_an_hours_burst_of_odd_cycles_adds_at_most_a_quarter_of_h() -> None:
     assert bounded.evidence >= model().h  # the next hour's first odd cycle confirms
 
 
+def test_an_hourly_stream_needs_its_move_to_outlast_a_half_days_spell() -> None:
+    # A held-off cabinet's level jumps by a whole tooth's rise on a night a few per cent more
+    # load tips it into waiting above the cut-in (`seal_level`): eight hours at the clipped z
+    # add at most half of h over any 12 hours, and the evidence holds there ...
+    h = model().h
+    high = 3.0
+    spell, lasting = CusumState(), CusumState()
+    for hour in range(22, 30):
+        spell.add_hour(high, 0.6, model(), hour * HOUR_MS)
+    assert spell.evidence == h / 2
+    unbounded = CusumState()
+    for _ in range(8):
+        unbounded.add(high, 0.6, model())
+    assert unbounded.evidence >= h  # one such night alone was an alert
+    # ... while a move that lasts gains again once the first hours are 12 h behind
+    for hour in range(22, 46):
+        lasting.add_hour(high, 0.6, model(), hour * HOUR_MS)
+    assert lasting.evidence >= h
+    # falling is never held back
+    spell.add_hour(0.0, 0.0, model(), 30 * HOUR_MS)
+    assert spell.evidence == h / 2 - model().k
+
+
 def test_evidence_rolls_back_to_before_what_led_up_to_an_excursion() -> None:
     rng = np.random.default_rng(2)
     state = CusumState()
