@@ -127,6 +127,10 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
     """Issue 11's targets over the report's totals, each with the counts it rests on and
     whether it is met; only the variants the issue names that were run, and only for held-out
@@ -139,8 +143,8 @@ def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
         alerts, days = score["seal_false_alerts"], score["seal_unit_days"]
         out.append(
             (
-                f"seal, {variant}: {alerts} alerts on healthy units over {days:,.0f} healthy "
-                f"unit-days (0 over {_TARGET_DAYS} or more)",
+                f"seal, {variant}: {_count(alerts, 'alert')} on healthy units over {days:,.0f} "
+                f"healthy unit-days (0 over {_TARGET_DAYS} or more)",
                 alerts == 0 and days >= _TARGET_DAYS,
             )
         )
@@ -150,8 +154,8 @@ def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
         false = score["over_temp_false_alarms"]
         out.append(
             (
-                f"over-temperature, {variant}: {false} false alarms from defrosts and doors "
-                f"over {score['over_temp_unit_days']:,.0f} unit-days (0)",
+                f"over-temperature, {variant}: {_count(false, 'false alarm')} from defrosts and "
+                f"doors over {score['over_temp_unit_days']:,.0f} unit-days (0)",
                 false == 0,
             )
         )
