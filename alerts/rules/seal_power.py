@@ -631,9 +631,8 @@ def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> Po
         readings = strobe_readings(ended)
         kept = {at: n for at, n in st.strobes.items() if at > start_ms - _KEPT_SHIFTS * _HOUR_MS}
         st.strobes = kept if readings is None else {**kept, ended.start_ms: readings}
-    if ended is not None and not ended.cycle_ms and _ran_through(st, ended.start_ms):
-        assert st.last_ms is not None
-        ended.cycle_ms = ended.on_ms = st.last_ms - ended.start_ms
+    if ended is not None and not ended.cycle_ms:
+        ended.cycle_ms = ended.on_ms = _ran_through(st, ended.start_ms)
     if ended is not None and st.model is None:
         st.history = [*st.history, ended][-_KEPT_HOURS:]
     if ended is not None and st.model is not None and not st.model.quiet_learned:
@@ -661,21 +660,29 @@ def _follow_quiet(st: PowerState, model: PowerModel, ended: PowerHour) -> None:
         model.quiet, model.quiet_learned = offsets, True
 
 
-def _ran_through(st: PowerState, start_ms: int) -> bool:
-    """Whether the current cycle is one run, on since before `start_ms` up to the last
-    reading, with no reading set aside since `start_ms` (`_loose_step`). A run that began in
-    a defrost's recovery and outlasts it by a whole hour is read in that hour: a leak keeps
-    the compressor of a busy old unit running from one defrost to the next (a held-out unit
-    with five defrosts a day ran from its window's end at 09:28 to the next defrost at
-    12:47 the day after onset, and no hour of it had a value)."""
-    return (
-        st.last_on is True
-        and st.last_ms is not None
-        and st.cycle_from_ms is not None
-        and st.cycle_from_ms <= start_ms
-        and st.cycle_run_ms == st.last_ms - st.cycle_from_ms - st.cycle_lead_ms
-        and (st.aside_ms is None or st.aside_ms < start_ms)
-    )
+def _ran_through(st: PowerState, start_ms: int) -> int:
+    """How long the current cycle's run has gone on in the hour from `start_ms`, up to the
+    last reading, counted from the hour's start or from the last reading set aside
+    (`_loose_step`) in it, whichever came later; 0 unless the cycle is one run, on since
+    before that point. A run that began in a defrost's recovery and outlasts it by a whole
+    hour is read in that hour: a leak keeps the compressor of a busy old unit running from
+    one defrost to the next (a held-out unit with five defrosts a day ran from its window's
+    end at 09:28 to the next defrost at 12:47 the day after onset, and no hour of it had a
+    value). So is the part of an hour after a defrost's window that the run outlasted to the
+    hour's end, where that is long enough for a value (`hour_duty`: 30 min): with five
+    defrosts a day, each window ending a few minutes into an hour took that hour whole (a
+    held-out old unit with power whose 0.6 leak kept its compressor on all night, seed 6:
+    its window ended at 23:02 and at 04:05, and neither hour, on for 58 and 55 min, had a
+    value)."""
+    if (
+        st.last_on is not True
+        or st.last_ms is None
+        or st.cycle_from_ms is None
+        or st.cycle_run_ms != st.last_ms - st.cycle_from_ms - st.cycle_lead_ms
+    ):
+        return 0
+    since = start_ms if st.aside_ms is None else max(start_ms, st.aside_ms)
+    return st.last_ms - since if st.cycle_from_ms <= since < st.last_ms else 0
 
 
 def _features(hour: PowerHour, slope: float, loose: float | None) -> HourFeatures:

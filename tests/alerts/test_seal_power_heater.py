@@ -22,6 +22,7 @@ from alerts.rules.seal_power import (
     PowerState,
     duty_per_draw,
     kitchen_shift,
+    power_hour_value,
     power_reading,
     roll_power_hour,
     score_power_hour,
@@ -198,10 +199,20 @@ def test_a_run_a_defrost_or_an_excursion_touched_does_not() -> None:
     assert _through(set_aside_from=130) == [(30, 8), (65, 20), (0, 0), (0, 0)]
 
 
-def test_a_run_begun_in_a_defrost_reads_the_whole_hours_after_it() -> None:
-    """A defrost holds minutes 110-124, and the run it began goes on to 250: hour 2 held
-    readings set aside, hour 3 none, and reads all on."""
-    assert _through(set_aside_from=110, set_aside_to=125) == [(30, 8), (65, 20), (0, 0), (59, 59)]
+def test_a_run_begun_in_a_defrost_reads_the_time_it_outlasted_the_defrost() -> None:
+    """A defrost holds minutes 110-124, and the run it began goes on to 250: hour 2 reads
+    its 55 min after the last reading set aside, all on (before: no value, for one reading
+    set aside 4 min into it), hour 3 its whole 59. A defrost held to minute 159 leaves hour
+    2 too short a run for a value (`hour_duty`: 30 min)."""
+    assert _through(set_aside_from=110, set_aside_to=125) == [(30, 8), (65, 20), (55, 55), (59, 59)]
+    held = _through(set_aside_from=110, set_aside_to=160)
+    assert held == [(30, 8), (65, 20), (20, 20), (59, 59)]
+    model = PowerModel(DutyModel({}, CusumModel({}, 0.5, 15.0)), 0.0, {})
+    values = [
+        power_hour_value(PowerHour(0, 2, False, m * MINUTE_MS, m * MINUTE_MS), model)
+        for m in (20, 55)
+    ]
+    assert values == [None, 1.0]
 
 
 def test_the_kitchens_share_comes_out_of_a_cycles_features() -> None:
