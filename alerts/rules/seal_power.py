@@ -620,8 +620,8 @@ def heater_on(levels: DrawLevels, power: float | None) -> bool:
 
 def roll_power_hour(st: PowerState, start_ms: int, hour: int, quiet: bool) -> PowerHour | None:
     """A new local hour begins; the one that ended is returned (and kept while learning).
-    An hour no cycle ended in, the compressor running through all of it with no reading
-    set aside (`_ran_through`), reads the run's share of it: all on. A leak that outgrows the
+    An hour no cycle ended in, the compressor running through it from its start or from
+    its last reading set aside (`_ran_through`), reads that time all on. A leak that outgrows the
     compressor keeps it running for hours, and those hours are its strongest evidence; the
     run, once it ends, is far longer than the usual cycle and set aside, so it counts once."""
     ended = st.hour
@@ -672,7 +672,7 @@ def _ran_through(st: PowerState, start_ms: int) -> int:
     hour's end, where that is long enough for a value (`hour_duty`: 30 min): with five
     defrosts a day, each window ending a few minutes into an hour took that hour whole (a
     held-out old unit with power whose 0.6 leak kept its compressor on all night, seed 6:
-    its window ended at 23:02 and at 04:05, and neither hour, on for 58 and 55 min, had a
+    its window ended at 23:02 and at 04:05, and neither hour, on for 57 and 54 min, had a
     value)."""
     if (
         st.last_on is not True
