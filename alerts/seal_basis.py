@@ -20,8 +20,11 @@ cycle: no tooth can be read and no period folded, and the falling share stays ne
 whatever the compressor does (a bench unit's 0.6 leak more than doubled its on-share and was
 never seen from the probe). Such a unit looks healthy on the page for want of evidence, not
 because of it: the basis says so, with what would let the rule see the cycles. A probe that
-reports on change instead of at a pace is not judged at all (`seal_reporting`): the basis says
-that, and how to set it.
+reports on change instead of at a pace is judged on nothing read from its teeth
+(`seal_reporting`): only on a plug meter beside it, and, where the site asks for it
+(`seal_on_change_paces`), on the compressor's duty read from the times between its reported
+steps (`probe_reported` in the evidence); the basis says which, or that the seal is not
+judged, and how to set the sensor.
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ class SealBasis:
     # counter reads its hours (`seal_power`: `meter_counts_runs`, `energy_counter`).
     counts_runs: bool = False
     # The probe reports on change: nothing read from its teeth is judged, a meter's streams
-    # alone (`seal_reporting`).
+    # and the duty read from its reported steps' times alone (`seal_reporting`).
     on_change: bool = False
+    reported: bool = False  # ... that duty is judged (`probe_reported`)
     # The evidence waits until then (UTC) while the cabinet recovers from an excursion: the
     # food gives back the heat it took in and the compressor works harder whatever the seal
     # (`seal_cold.recovery_ms`). The health shown meanwhile rests on the time before it.
@@ -110,10 +114,15 @@ class SealBasis:
     def _told(self, interval_s: float) -> dict[str, str]:
         zh = "、".join(_ZH[s] for s in self.streams)
         en = ", ".join(_EN[s] for s in self.streams)
-        metered = [s for s in self.streams if s in ("metered_duty", "power")]
-        if self.on_change and metered:
-            zh_m = "、".join(_ZH[s] for s in metered)
-            en_m = ", ".join(_EN[s] for s in metered)
+        # on change, what its reporting step leaves alone: a meter, the reported steps' pace
+        judged = [
+            s
+            for s in self.streams
+            if s in ("metered_duty", "power") or (self.reported and s == "probe_paced")
+        ]
+        if self.on_change and judged:
+            zh_m = "、".join(_ZH[s] for s in judged)
+            en_m = ", ".join(_EN[s] for s in judged)
             return {
                 "zh": (
                     "探头按变化上报（温度变化一个设定步长才发一次读数），不是按固定间隔："
@@ -125,7 +134,7 @@ class SealBasis:
                     "step), not at a fixed interval: the compressor's cycles read through that "
                     f"step move on a healthy cabinet too, so the seal is judged on {en_m} "
                     "alone. A sensor set to report at a fixed interval (every minute, say) "
-                    "would add the probe's evidence."
+                    "would add the probe's cycles."
                 ),
             }
         if self.on_change:
@@ -201,7 +210,10 @@ def seal_basis(point: SealHealthPoint) -> SealBasis | None:
     seen = drawn or any(s in streams for s in _SEES_COMPRESSOR)
     counts = evidence.get("meter_counts_runs") == 1 and evidence.get("energy_counter") != 1
     on_change = evidence.get("probe_on_change") == 1
-    return SealBasis(streams, seen, counts, on_change, _paused_until(point))
+    reported = evidence.get("probe_reported") == 1
+    return SealBasis(
+        streams, seen, counts, on_change, reported=reported, paused_until=_paused_until(point)
+    )
 
 
 def _paused_until(point: SealHealthPoint) -> datetime | None:

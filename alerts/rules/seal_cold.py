@@ -145,9 +145,11 @@ from alerts.rules.seal_power import (
     strobe_band,
 )
 from alerts.rules.seal_probe_duty import (
+    PACED,
     hour_falls,
     hour_held_falls,
     hour_paced_falls,
+    hour_reported_falls,
     probe_reading,
     probe_weight,
     reads_backwards,
@@ -534,7 +536,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 norm = model.quiet_norm(hour.hour) if hour.quiet else model.hours.get(hour.hour)
             if model is not None and value is not None and norm is not None:
                 z, move = score_hour(value, norm, floor)
-                if name == "level":  # a step of the load, not a ratio (`seal_level`)
+                # one value an hour speaking alone: the level's (a step of the load, not a
+                # ratio: `seal_level`), a probe's paces on change (`hour_reported_falls`)
+                if name == "level" or (name == "probe" and st.probe_reported):
                     stream.add_hour(z, move, model.threshold, hour.start_ms)
                 else:
                     stream.add(z, move, model.threshold)
@@ -616,6 +620,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["score"] = round(score, 2)
         if st.probe_paced and st.probe_model is not None:  # its share is read from step times
             found["probe_paced"] = 1
+            if st.probe_reported:  # ... those a probe reported on change (`seal_reporting`)
+                found["probe_reported"] = 1
         if st.probe_model is not None and st.probe_model.quiet_lift > 0.0:
             # read backwards, its days without meals are judged on lifted norms (log)
             found["probe_quiet_lift"] = round(st.probe_model.quiet_lift, 3)
@@ -646,7 +652,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # read through the reporting step, the teeth move on healthy cycles: only a
             # meter's streams are judged (`seal_reporting`)
             found["probe_on_change"] = 1
-            streams = [s for s in streams if s.name in _METERED_STREAMS]
+            streams = [s for s in streams if s.name in _METERED_STREAMS or self._reported(s)]
             score = None
         verdict = weigh(streams) if streams else None
         if verdict is not None:  # what speaks, and whether it moved enough to alert
@@ -732,7 +738,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 ("", st.cusum, st.cusum_model, slopes, True),
                 ("rise_", st.rise, st.rise_model, slopes, not st.metered),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
-                ("probe_", st.probe, probe, s.seal_probe_min_move, not self._cycles_read()),
+                ("probe_", st.probe, probe, s.seal_probe_min_move, self._probe_alone()),
                 ("period_", st.fold, period, self._period_min_move(found), True),
                 ("level_", st.level, level, s.seal_probe_min_move, not self._cycles_read()),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
@@ -745,6 +751,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _probe_reading(self) -> HourValue:
         """How the probe's falling share reads an hour (`seal_probe_duty.probe_reading`)."""
         st = self.state
+        if st.probe_reported:
+            return hour_reported_falls
         if st.probe_paced:
             return hour_paced_falls
         return hour_held_falls if st.probe_held else hour_falls
@@ -818,6 +826,16 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             least = s.seal_probe_min_move
         found["period_min_move"] = round(least, 3)
         return least
+
+    def _probe_alone(self) -> bool:
+        """Whether the probe's falling share speaks alone: where the cycles do not, and on a
+        probe whose paces are read on change (`hour_reported_falls`), which no cycle is."""
+        return not self._cycles_read() or self.state.probe_reported
+
+    def _reported(self, stream: Stream) -> bool:
+        """The probe's share read from the paces of a probe that reports on change: the one
+        stream its own readings give that the reporting step does not move."""
+        return stream.name == "probe" and self.state.probe_reported
 
     def _cycles_read(self) -> bool:
         """Whether the per-cycle evidence can speak for this unit: it learned per-cycle norms
@@ -900,7 +918,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             # cycles it may only agree with them (`seal_fuse`) until it moved far
             # (`_PROBE_ALONE_MOVES`)
             bare = not st.metered and cycles is None
-            reading = probe_reading(st.history)
+            paced = reports_on_change(st.pace) and self.setup.settings.seal_on_change_paces
+            reading = probe_reading(st.history, paced)
             probe = (
                 None
                 if st.metered
@@ -908,9 +927,9 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                     st.history,
                     self._probe_limits,
                     reading,
-                    counted=reading is not hour_paced_falls,  # paces are times, not a count
+                    counted=reading not in PACED,  # paces are times, not a count
                     weight=probe_weight(reading),
-                    lifts_quiet=None if reading is hour_paced_falls else reads_backwards,
+                    lifts_quiet=None if reading in PACED else reads_backwards,
                 )
             )
             # The folded period is learned beside a meter too: a plug meter read as sparsely
@@ -948,7 +967,8 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 st.duty_model, st.duty = duty, CusumState()
                 st.probe_model, st.probe = probe, CusumState()
                 st.probe_held = reading is hour_held_falls
-                st.probe_paced = reading is hour_paced_falls
+                st.probe_paced = reading in PACED
+                st.probe_reported = reading is hour_reported_falls
                 st.fold_model, st.fold, st.fold_usual_ms = period, CusumState(), usual
                 st.fold_most_misfit = misfit
                 st.level_model, st.level, st.level_low_c = level, CusumState(), low

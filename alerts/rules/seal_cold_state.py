@@ -95,6 +95,7 @@ class ColdSealState:
     probe_model: DutyModel | None = None
     probe_held: bool = False  # its hours read as the share of readings taken while falling
     probe_paced: bool = False  # ... or from the pace of its display's steps
+    probe_reported: bool = False  # ... reported on change (`hour_reported_falls`)
     probe: CusumState = field(default_factory=CusumState)
     # a sparse probe's clean readings (ms, °C) of the last hours, and the cycle period they
     # fold on (`seal_fold`)
@@ -150,7 +151,7 @@ def probe_move(st: ColdSealState, ts: int, temp: float, max_step_ms: int) -> Non
         moves.falling = temp < last_c
     clean = 0 < step <= max_step_ms and last_ms >= st.quiet_from_ms
     if clean and moves.falling is not None:
-        moves.add(last_ms, 1 if moved else 0, moves.falling)
+        moves.add_shown(last_ms, 1 if moved else 0, moves.falling, ts)
     elif step > 0 and not clean:
         moves.add(last_ms, -1, False)  # a break: a coarse display's paces start afresh
     st.moves.release(ts, [*st.history[-3:], st.hour])

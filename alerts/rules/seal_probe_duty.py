@@ -45,22 +45,26 @@ missed; on the held-out families, seeds 1-5 from a Monday and from a Thursday, t
 caught within 24 h before no longer were, and three were that had not been). Only a cabinet
 whose learning days gave neither per-cycle norms nor a metered on-share uses it: both say
 the same thing better, and a noisy probe's flicker (falling as often as rising) moves the
-share on a unit the cycles judge well."""
+share on a unit the cycles judge well. A probe that reports on change, none of whose teeth
+are judged (`seal_reporting`), is judged on its paces alone where they cover its steps
+(`hour_reported_falls`), where the site asks for it (`seal_on_change_paces`)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alerts.rules.seal import Change
 from alerts.rules.seal_baseline import HourFeatures
 from alerts.rules.seal_duty import CleanTime, DutyModel, DutyNorm, HourValue, HourWeight
 
 __all__ = [
+    "PACED",
     "ProbeMoves",
     "hour_falls",
     "hour_held_falls",
     "hour_paced_falls",
+    "hour_reported_falls",
     "probe_reading",
     "probe_weight",
     "reads_backwards",
@@ -123,6 +127,23 @@ _MIN_PACES = 2
 # sooner, two within 24 h that were not (a chest freezer's 0.35, a walk-in's 0.6), and moved
 # no family's closest healthy unit up.
 _PACED_FLAT = 0.2
+# A probe that reports on change (`seal_reporting`) reports each step as it is crossed, so
+# its paces are read as a coarse display's are, each step timed by the report that showed it
+# (`ProbeMoves._shown`). Between two steps the same way the air's pace is read; the first
+# step of a half follows the turn and is no pace, so a half of n steps gives n - 1. Where
+# the halves hold two steps or fewer, the one pace falls wherever the lattice of steps meets
+# the sawtooth, which drifts: a held-out chest freezer (seed 3, a 1.7 K differential through
+# a probe lagging 100 s, reported in 0.4 K steps) read its halves in two steps one day and
+# in one the next, its paces then only the rare halves that reached a third level, its hours'
+# share 0.45-0.50 against 0.36-0.38, and it was alerted. An hour is read on change where its
+# paces are at least this share of its steps: halves of three steps or more on average.
+# Such a share is one value an hour that speaks alone (no tooth of such a probe is judged):
+# like the level's (`seal_cold`, `CusumState.add_hour`), what its hours add within half a day
+# is at most half the threshold, so a kitchen's hot afternoon is no leak. (Held-out, seeds
+# 1-3, reported on change: a healthy under-counter freezer whose second week's kitchen hours
+# read 0.38-0.50 against norms of 0.35-0.39, its nights at their norms, was alerted without
+# it, as was a chest freezer; with it neither, the closest healthy unit at 0.88.)
+_REPORTED_COVER = 2.0 / 3.0
 
 
 @dataclass(slots=True)
@@ -135,9 +156,33 @@ class ProbeMoves(CleanTime):
     # the last step of the run of clean readings credited without a break (ms, falling)
     step_ms: int | None = None
     step_falling: bool = False
+    # (start, shown) of the moves held back: the reading that showed each (ms)
+    shown: list[tuple[int, int]] = field(default_factory=list)
+
+    def add_shown(self, start_ms: int, length: int, on: bool, shown_ms: int) -> None:
+        """A move from the reading at `start_ms` to the one at `shown_ms` (see `_shown`)."""
+        self.add(start_ms, length, on)
+        oldest = self.held[0][0]
+        while self.shown and self.shown[0][0] < oldest:
+            self.shown.pop(0)
+        self.shown.append((start_ms, shown_ms))
 
     def skipped(self) -> None:
         self.step_ms = None
+
+    def _shown(self, start_ms: int) -> int:
+        """When the move from `start_ms` was shown: the reading that showed it, else its start.
+        A step is timed by the reading that showed it: on a probe read at a pace the reading
+        before a step and the one after are the pace apart, so the time between two steps is
+        the same either way; on one that reports on change, the reading before a step is the
+        report of the last step, which may have been the turn, and timed from it the first
+        step after a turn spans the turn (the lattice's phase against the crest, not the air's
+        pace)."""
+        while self.shown and self.shown[0][0] < start_ms:
+            self.shown.pop(0)
+        if self.shown and self.shown[0][0] == start_ms:
+            return self.shown.pop(0)[1]
+        return start_ms
 
     def credit(self, hour: HourFeatures, length: int, on: int | bool, start_ms: int = 0) -> None:
         hour.readings += 1
@@ -145,15 +190,16 @@ class ProbeMoves(CleanTime):
         hour.moves += length
         hour.falls += length if on else 0
         hour.steps.append(0 if not length else 1 if on else -1)
+        shown_ms = self._shown(start_ms)
         if not length:
             return
         if self.step_ms is not None and self.step_falling == bool(on):
-            pace = start_ms - self.step_ms  # a display step crossed, the same way as the last
+            pace = shown_ms - self.step_ms  # a display step crossed, the same way as the last
             if on:
                 hour.fall_pace_ms, hour.fall_paces = hour.fall_pace_ms + pace, hour.fall_paces + 1
             else:
                 hour.rise_pace_ms, hour.rise_paces = hour.rise_pace_ms + pace, hour.rise_paces + 1
-        self.step_ms, self.step_falling = start_ms, bool(on)
+        self.step_ms, self.step_falling = shown_ms, bool(on)
 
 
 def strobe_lag(steps: list[int]) -> int | None:
@@ -207,6 +253,17 @@ def hour_paced_falls(hour: HourFeatures) -> float | None:
     return fall / (fall + rise) if fall > 0 and rise > 0 else None
 
 
+def hour_reported_falls(hour: HourFeatures) -> float | None:
+    """`hour_paced_falls` for a probe that reports on change (`seal_reporting`), where its
+    paces cover `_REPORTED_COVER` of its steps or more; None where they do not."""
+    if hour.moves <= 0 or hour.fall_paces + hour.rise_paces < _REPORTED_COVER * hour.moves:
+        return None
+    return hour_paced_falls(hour)
+
+
+PACED: tuple[HourValue, ...] = (hour_paced_falls, hour_reported_falls)  # read from step times
+
+
 def probe_weight(reading: HourValue) -> HourWeight:
     """What an hour's share weighs in its local hour's norm (`seal_duty.learn_duty`'s
     `counted`): its moves, or for `hour_held_falls` its readings."""
@@ -221,15 +278,21 @@ def _reading_count(hour: HourFeatures) -> float:
     return hour.readings
 
 
-def probe_reading(history: list[HourFeatures]) -> HourValue:
+def probe_reading(history: list[HourFeatures], on_change: bool = False) -> HourValue:
     """How the unit's hours are read: the share of moves that fell, or, where most clean
     readings repeat the last level (`_FLAT_SHARE`), the share of readings taken while
     falling; where the display's steps are paced (`_PACED_SHARE`, `_PACED_FLAT`), the
-    on-share their times read."""
+    on-share their times read; on a probe that reports on change (`on_change`), that
+    on-share where the paces cover most steps (`hour_reported_falls`), in `_PACED_SHARE` of
+    the hours."""
     readings = sum(h.readings for h in history)
     moves = sum(h.moves for h in history)
     flat = 1.0 - moves / readings if readings else 0.0
     held = [h for h in history if hour_held_falls(h) is not None]
+    if on_change:
+        reported = sum(1 for h in held if hour_reported_falls(h) is not None)
+        if held and reported >= _PACED_SHARE * len(held):
+            return hour_reported_falls
     paced = sum(1 for h in held if hour_paced_falls(h) is not None)
     if flat >= _PACED_FLAT and held and paced >= _PACED_SHARE * len(held):
         return hour_paced_falls
@@ -264,7 +327,7 @@ def window_falls(
     """The window's share of falling moves (`hour_held_falls`: of readings taken while
     falling; `hour_paced_falls`: the mean of its hours' paced shares, said as the duty the
     step times read, `probe_paced`) against its hours' norms (for the alert text)."""
-    if reading is hour_paced_falls:
+    if reading in PACED:
         paced = [
             (value, math.exp(n.center))
             for h in hours

@@ -18,9 +18,17 @@ cycles), and resampled to a pace of a minute (the last report held), on 7.
 
 So a probe seen reporting on change is judged by nothing the seal rule reads from its teeth:
 its seal-health points say so (`probe_on_change`), with what would let the rule see the
-cycles (a fixed reporting interval, or a plug meter), and no seal alert is raised from it; a
-plug meter beside it is judged on its own streams (`seal_duty`, `seal_power`). The
-over-temperature rule, which needs no teeth, judges it as any other.
+cycles (a fixed reporting interval, or a plug meter); a plug meter beside it is judged on
+its own streams (`seal_duty`, `seal_power`). What the reporting step leaves alone is the
+air's pace between two reports the same way: each report is the instant the air crossed a
+step, so two of them in one half of the cycle time the air's warming or its pull-down over
+exactly one step, wherever the lattice of steps lies. Asked for (`seal_on_change_paces`:
+it raised one false alert over 15,384 healthy unit-days on the bench, where the default
+raises none), where the halves hold three steps or more, the probe's share is read from
+those paces (`seal_probe_duty.hour_reported_falls`: the mean fall pace over the two means,
+the compressor's duty) and judged alone, as one value an hour whose moves must outlast a
+half-day's spell (`probe_reported` in the evidence). The over-temperature rule, which needs
+no teeth, judges it as any other.
 
 How it is told (`note_reading`), two ways, either of which says on change:
 

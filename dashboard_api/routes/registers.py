@@ -238,6 +238,7 @@ def seal_health(
             "streams": list(basis.streams),
             "compressor_seen": basis.compressor_seen,
             "on_change": basis.on_change,
+            "reported": basis.reported,
             "paused_until": None
             if basis.paused_until is None
             else basis.paused_until.astimezone(zone).isoformat(),

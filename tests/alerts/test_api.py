@@ -335,15 +335,17 @@ async def test_seal_health_says_what_its_verdicts_rest_on(tmp_path: Path) -> Non
     metered = {**sparse, "duty_evidence": 0.3}
     # after an excursion the evidence waits out the recovery, and says until when (UTC)
     waiting = {**drawn, "recovering_until": "2026-11-23T09:30+00:00"}
+    # a probe that reports on change: its teeth are not judged, its reported steps' paces are
+    reported = {**drawn, "probe_paced": 1, "probe_reported": 1, "probe_on_change": 1}
     app = app_for(harness)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://api", headers=app.state.viewer
     ) as client:
         bases = []
-        for hour, evidence in enumerate((sparse, drawn, metered, waiting)):
+        for hour, evidence in enumerate((sparse, drawn, metered, waiting, reported)):
             point = SealHealthPoint(
-                harness.config.site.id, "fridge-1", local(8 + hour, 0), 1.0, evidence
+                harness.config.site.id, "fridge-1", local(7 + hour, 0), 1.0, evidence
             )
             harness.store.save_seal_health([point])
             body = (await client.get("/api/devices/fridge-1/seal-health")).json()
@@ -366,4 +368,9 @@ async def test_seal_health_says_what_its_verdicts_rest_on(tmp_path: Path) -> Non
     assert bases[3]["paused_until"] == "2026-11-23T17:30:00+08:00"
     assert bases[3]["en"].startswith("The cabinet was out of its band")
     assert "waits until 11-23 17:30. Judged on the compressor's cycles" in bases[3]["en"]
+    assert bases[4]["on_change"] and bases[4]["reported"] and not bases[1]["reported"]
+    assert bases[4]["streams"] == ["cycles", "probe_paced"]
+    assert (
+        "judged on the compressor's duty read from the probe's step times alone" in (bases[4]["en"])
+    )
     assert "门封证据暂停到 11-23 17:30。依据：" in bases[3]["zh"]
