@@ -53,7 +53,9 @@ its climbing trend, above the food that lags it.
 That memory is excused for 3 tau after the spell (5 % of it left), so a long heater defrost
 does not raise an alert on food that never warmed. Air falling when the duration is reached
 (a step or more below its warmest of the last 15 min, lower at each reading; a heater's top
-held over several readings is its warmest at the last of them) holds the verdict while it
+held over several readings is its warmest at the last of them; a report back up within a
+display step just after its lowest, no warmer than the one before, is a probe that reports
+on change flickering across its step, `_flickered`) holds the verdict while it
 falls: the next readings tell a pull-down that reaches the food from a door's warmth falling
 back to the climbing air of a compressor that died. So does a meter
 that reads the compressor started again within the last 15 min (`compressor_on`, or
@@ -158,6 +160,7 @@ class ExcursionState:
     wait_climb: float | None = None
     latest: tuple[int, float] | None = None
     before: tuple[int, float] | None = None
+    prior: tuple[int, float] | None = None  # the reading before `before`
 
 
 @dataclass(slots=True)
@@ -188,6 +191,9 @@ _PULL_STEP_C = 1.0
 # two readings before the compressor pulled it down.
 _STILL_CLIMBING = 1.0 / 3.0
 _STALL_MS = 15 * MINUTE_MS
+# A probe's coarsest display step (0.1-0.5 K): a report that reports on change flickers back
+# and forth across a step while the air falls through it.
+_FLICKER_C = 0.5
 
 
 @dataclass(slots=True)
@@ -391,7 +397,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
 
     def _note_fall(self, ts: int, air: float) -> None:
         st = self.state
-        st.before, st.latest = st.latest, (ts, air)
+        st.prior, st.before, st.latest = st.before, st.latest, (ts, air)
         low, low_at = st.rise_low_c, st.rise_low_ms
         if low is None or low_at is None or air < low or ts - low_at > _STALL_MS:
             st.rise_low_c, st.rise_low_ms = air, ts
@@ -403,8 +409,30 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
             st.falling = False
             return
-        st.falling = air < low and air <= crest - _PULL_STEP_C
+        lower = air < low or (st.falling and self._flickered(air, low))
+        st.falling = lower and air <= crest - _PULL_STEP_C
         st.fall_low_c = min(low, air)
+
+    def _flickered(self, air: float, low: float) -> bool:
+        """A reading of a falling air above the fall's lowest, within a display step of it
+        (`_FLICKER_C`), that is the probe flickering across a step rather than the air
+        climbing again: the report back up just after the lowest, no warmer than the one
+        before it, which the air had fallen from by a display step at most (a probe that
+        reports on change, the air at a step's edge: 12.7, 12.3, 12.7), or, after such a
+        flicker, a reading lower than the one before it (12.4). Air that stopped falling
+        reads level, air climbing again reads warmer at each reading, and air that fell
+        2 K and then rose 0.3 K in a 5-min probe's interval is climbing: none of them is a
+        flicker."""
+        st = self.state
+        if air - low > _FLICKER_C or st.before is None:
+            return False
+        before = st.before[1]
+        if air < before:
+            return True
+        if st.prior is None or not before <= low < air:
+            return False
+        prior = st.prior[1]
+        return air <= prior and prior - before <= _FLICKER_C
 
     def _falling(self) -> bool:
         """The air is falling at the due time: a step or more below its warmest of the last

@@ -960,3 +960,69 @@ def test_a_spell_is_not_carried_across_a_dropout(tmp_path: Path) -> None:
     harness = Harness(tmp_path / "lossy.duckdb", school(devices=[device]), StepClock(first))
     assert firings(harness, rows) == []
     harness.close()
+
+
+# -- a probe that reports on change, flickering across its step ----------------------------
+
+
+def on_change_trace() -> Rows:
+    """A held-out old unit's first 12 h on a probe that reports on change
+    (`traces/old_unit_00_on_change.txt`: seconds after its first report, tenths of a kelvin)."""
+    path = Path(__file__).parent / "traces" / "old_unit_00_on_change.txt"
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    first = utc_from_ms(int(lines[0]))
+    tokens = [int(v) for line in lines[1:] for v in line.split()]
+    return [
+        ("fridge-1", first + timedelta(seconds=s), {"temp_c": v / 10})
+        for s, v in zip(tokens[::2], tokens[1::2], strict=True)
+    ]
+
+
+ON_CHANGE_HEATER_OFF = datetime(2024, 11, 8, 11, 16, tzinfo=LOCAL)
+
+
+def on_change_unit(tmp_path: Path) -> Harness:
+    # a probe that reports on change declares its heartbeat as its interval (as the bench does)
+    device = {"id": "fridge-1", "kind": "fridge", "building": "canteen", "interval_s": 3600}
+    start = on_change_trace()[0][1]
+    return Harness(tmp_path / "on-change.duckdb", school(devices=[device]), StepClock(start))
+
+
+def test_a_pull_down_reported_on_change_is_falling_through_its_flicker(tmp_path: Path) -> None:
+    # The unit's first lunch, nothing known of its defrosts yet: a 45-min heater from 10:33
+    # takes the air to 15.9 °C by 11:16, and the compressor pulls it down from there. The
+    # probe reports each 0.3 K move of its shown value, and its noise at a step's edge sends
+    # reports back and forth: 12.7, 12.3, 12.7, 12.4, 12.1 at 11:27-11:29. The verdict fell
+    # due at 11:28 with the air falling, 3.2 K below its crest; the report back up to 12.7
+    # ended the fall, and it fired. The plant's food stayed under 6.7 °C.
+    rows = on_change_trace()
+    harness = on_change_unit(tmp_path)
+    assert firings(harness, rows) == []
+    harness.close()
+
+
+def test_air_that_climbs_after_a_heater_reported_on_change_is_still_alarmed(
+    tmp_path: Path,
+) -> None:
+    # The same lunch, the compressor dead at the heater's end: the heater's warmth spreads to
+    # the food and walls (the air 3 K down in 12 min, reported at each 0.3 K with a flicker
+    # back), then the air climbs with the kitchen, 0.3 K up twice and one back down every
+    # 9 min. The verdict fell due at 11:28 with the air falling, and waits while it falls;
+    # the first report back up from the lowest is a flicker, the next one warmer still is the
+    # air climbing: it fires then, 6 min after the lowest.
+    rows = [row for row in on_change_trace() if row[1] <= ON_CHANGE_HEATER_OFF]
+    at, air = ON_CHANGE_HEATER_OFF, 15.9
+    for k in range(1, 11):  # the warmth spreading: 15.6, 15.9, 15.3, ... to 12.9
+        at += minutes(1.2)
+        air = round(air + 0.3, 1) if k == 2 else round(air - (0.6 if k == 3 else 0.3), 1)
+        rows.append(("fridge-1", at, {"temp_c": air}))
+    lowest = at
+    for k in range(1, 120):
+        at = lowest + minutes(3 * k)
+        air = round(air + 0.3, 1) if k % 3 else round(air - 0.3, 1)
+        rows.append(("fridge-1", at, {"temp_c": air}))
+    harness = on_change_unit(tmp_path)
+    fired = [t for t in firings(harness, rows) if t > ON_CHANGE_HEATER_OFF - timedelta(hours=1)]
+    harness.close()
+    assert fired, "no alert"
+    assert lowest < fired[0] <= lowest + minutes(6)
