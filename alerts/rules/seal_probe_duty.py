@@ -144,6 +144,17 @@ _PACED_FLAT = 0.2
 # read 0.38-0.52 against norms of 0.35-0.39, its nights at their norms, was alerted without
 # it, as was a chest freezer; with it neither, the closest healthy unit at 0.88.)
 _REPORTED_COVER = 2.0 / 3.0
+# A compressor that cannot pull the air down to its cut-out runs on: the air creeps down a
+# step at a time and levels off, and no warming half begins. An hour whose clean readings
+# stepped down at a pace for this long and never stepped up twice running (a probe's noise at
+# a step's edge flickers back one level, no warming half does) ran the whole of that time:
+# its on-share is 1. A thermostat with a differential of two display steps or more cuts out
+# and its air warms by two steps within a cycle, so a cycling hour is never read so. Read as
+# unknown (no rising pace), such hours hid the one thing a bare probe shows of a leak past
+# the unit's capacity: held-out old unit 22 (seed 6, a 0.6 leak, a 0.5 K display) ran at an
+# on-share of 1.00 through the clean evening hours after its leak (learned norm 0.58),
+# stepping down for 42 min without a warming half, and its seal was never confirmed.
+_RAN_THROUGH_MS = 30 * 60_000
 
 
 @dataclass(slots=True)
@@ -245,7 +256,16 @@ def hour_held_falls(hour: HourFeatures) -> float | None:
 def hour_paced_falls(hour: HourFeatures) -> float | None:
     """The hour's on-share read from the pace of a coarse display's steps (`_PACED_SHARE`):
     the mean time between two falling steps over it and the mean time between two rising
-    ones; None for fewer than `_MIN_PACES` of either."""
+    ones; None for fewer than `_MIN_PACES` of either, but 1 for an hour whose clean
+    readings stepped down for `_RAN_THROUGH_MS` or more with no rising pace (the compressor
+    ran through it)."""
+    if hour.rise_paces == 0 and hour.fall_paces >= _MIN_PACES:
+        return 1.0 if hour.fall_pace_ms >= _RAN_THROUGH_MS else None
+    return _paced_share(hour)
+
+
+def _paced_share(hour: HourFeatures) -> float | None:
+    """`hour_paced_falls` of an hour that rose and fell at a pace."""
     if hour.fall_paces < _MIN_PACES or hour.rise_paces < _MIN_PACES:
         return None
     fall = hour.fall_pace_ms / hour.fall_paces
@@ -293,7 +313,7 @@ def probe_reading(history: list[HourFeatures], on_change: bool = False) -> HourV
         reported = sum(1 for h in held if hour_reported_falls(h) is not None)
         if held and reported >= _PACED_SHARE * len(held):
             return hour_reported_falls
-    paced = sum(1 for h in held if hour_paced_falls(h) is not None)
+    paced = sum(1 for h in held if _paced_share(h) is not None)
     if flat >= _PACED_FLAT and held and paced >= _PACED_SHARE * len(held):
         return hour_paced_falls
     return hour_held_falls if flat >= _FLAT_SHARE else hour_falls

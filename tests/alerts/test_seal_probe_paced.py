@@ -5,7 +5,9 @@ readings taken while falling counts each turn a step late and is drawn towards a
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -39,9 +41,12 @@ def _hours(
     every_min: float = 1.0,
     step_c: float = 0.5,
     lost: tuple[float, float] | None = None,
+    air: Callable[[float], float] | None = None,
+    noise_c: float = 0.02,
 ) -> list[HourFeatures]:
     """Six hours of a probe read every `every_min` from a random phase, shown to `step_c`,
-    with no reading at all between the two minutes of `lost`."""
+    with no reading at all between the two minutes of `lost`; the air a thermostat's
+    sawtooth at `duty` unless `air` (°C at a minute) is given."""
     rng = random.Random(seed)
     st = ColdSealState()
     hours = [HourFeatures(h * HOUR_MS, h) for h in range(7)]
@@ -49,7 +54,8 @@ def _hours(
     while at < 6 * 60:
         st.history, st.hour = hours[: int(at // 60)], hours[int(at // 60)]
         if lost is None or not lost[0] <= at < lost[1]:
-            shown = round((sawtooth(at, duty) + rng.gauss(0, 0.02)) / step_c) * step_c
+            true = air(at) if air is not None else sawtooth(at, duty)
+            shown = round((true + rng.gauss(0, noise_c)) / step_c) * step_c
             ts = round(at * MINUTE_MS)
             probe_move(st, ts, shown, 3 * round(every_min * MINUTE_MS))
             st.cycles.last_ms, st.cycles.last_c = ts, shown
@@ -92,6 +98,38 @@ def test_where_a_third_of_the_readings_repeat_the_paced_share_is_read_not_the_mo
     paced = [_share(hours, hour_paced_falls) for hours in runs]
     assert abs(falls[1] - falls[0]) < 0.05
     assert paced[1] - paced[0] > 0.2
+
+
+def _ran_through(at_min: float) -> float:
+    """A compressor that cannot reach its cut-out: pulled down from 8.5 °C after a restock, the
+    air levels off at 3.6 °C and the compressor runs on."""
+    return 3.6 + 4.9 * math.exp(-at_min / 35.0)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_an_hour_the_compressor_ran_through_reads_an_on_share_of_one(seed: int) -> None:
+    # the first hour steps down 0.5 K every 5-10 min and never warms: the compressor ran all
+    # of it; later hours sit on one level (a noisy probe flickers across its edge), no pace
+    hours = _hours(0.0, seed, air=_ran_through, noise_c=0.09)
+    assert hours[0].rise_paces == 0 and hours[0].fall_paces >= 2
+    assert hour_paced_falls(hours[0]) == 1.0
+    assert all(hour_paced_falls(h) is None for h in hours[2:])
+
+
+def test_a_short_pull_down_that_never_warmed_is_no_reading() -> None:
+    # steps down for under half an hour, then nothing clean: too short to say it ran through
+    hours = _hours(0.0, 4, air=_ran_through, lost=(25.0, 6 * 60.0))
+    assert hours[0].rise_paces == 0 and hours[0].fall_paces >= 2
+    assert hour_paced_falls(hours[0]) is None
+
+
+@pytest.mark.parametrize("duty", [0.3, 0.6, 0.85])
+def test_a_cycling_compressor_is_never_read_as_running_through(duty: float) -> None:
+    # a 1.7 K differential shown in 0.5 K steps warms by three steps each cycle, however
+    # long the compressor runs within it
+    for seed in (1, 2, 3):
+        values = [hour_paced_falls(h) for h in _hours(duty, seed, noise_c=0.09)]
+        assert all(v is not None and v < 0.95 for v in values)
 
 
 def test_a_gap_in_the_readings_paces_no_step_across_it() -> None:
