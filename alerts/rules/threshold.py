@@ -155,6 +155,7 @@ class ExcursionState:
     # crest it reached then.
     rise_low_c: float | None = None
     rise_low_ms: int | None = None
+    crest_low_c: float | None = None  # ... as it stood when the air last reached its crest
     wait_crest_c: float | None = None
     # the climb into that crest (K per ms, from the reading before it), and the last two
     # readings of the run (ms, °C): a reading creeping up by less than `_STILL_CLIMBING` of
@@ -412,6 +413,12 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         # fall from there is timed from that reading.
         crest, at, low = st.fall_crest_c, st.fall_crest_ms, st.fall_low_c
         if crest is None or at is None or low is None or air >= crest or ts - at > _STALL_MS:
+            # climbing on into a new crest, the climb's coldest carries over
+            carried = None
+            if crest is not None and at is not None and air >= crest and ts - at <= _STALL_MS:
+                carried = st.crest_low_c
+            rise_low = st.rise_low_c if st.rise_low_c is not None else air
+            st.crest_low_c = rise_low if carried is None else min(carried, rise_low)
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
             st.falling = False
             return
@@ -478,7 +485,14 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         then count from the run's start, and the verdict can fall due on the heater's crest
         as on a first day (another held-out old unit's first lunch, read every minute: due
         on its crest at 16.0 °C, the next readings 0.2 and 0.6 K down, the plant's food
-        under 5.2 °C; it fired there before)."""
+        under 5.2 °C; it fired there before). A due reading just past the crest, less than a
+        step below it, is waited for as the crest is, on that crest, where the air climbed a
+        step into it (the climb's coldest as it stood at the crest, `crest_low_c`): a step
+        below it the fall holds the verdict (`_falling`), and in between it fired. (A held-out
+        old unit's first lunch reported on change in 0.2 K steps: due at 12:02 on the first
+        report after a heater's crest, 16.0 °C at 12:00, 0.2 K below it; the next reports fell
+        0.2 K a time and the air was under the food's estimate at 12:07, the plant's food
+        under 5.3 °C.)"""
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         st, disturbances = self.state, self._disturbances
@@ -488,11 +502,15 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return False
         if ts == st.due_ms:
             low, crest = st.rise_low_c, st.fall_crest_c
-            if low is None or crest is None or air < max(low + _PULL_STEP_C, crest):
-                return False  # not at its crest, or not climbed a step into it
+            if crest is not None and air < crest:
+                low = st.crest_low_c  # just past its crest: the climb into it
+            if low is None or crest is None or air < low + _PULL_STEP_C:
+                return False  # not climbed a step into its crest
+            if air <= crest - _PULL_STEP_C:
+                return False  # a step below it: falling (`_falling`), or not at its crest
             if not disturbances.warm_spell_within(ts, 0):
                 return False
-            st.wait_crest_c, st.wait_climb = air, self._climb(air)
+            st.wait_crest_c, st.wait_climb = max(air, crest), self._climb(air)
             return True
         crest = st.wait_crest_c
         if crest is None:

@@ -526,13 +526,15 @@ def test_a_compressor_a_meter_sees_restart_at_the_due_time_is_waited_for(
     # The first morning with a plug meter: the alarm falls due at 08:01 with the air only
     # 0.5 K below the heater's crest, no fall yet, but the meter reads the compressor back at
     # 314 W after 45 min at the fan's 24 W. The verdict waits; two readings later the air
-    # is under the food's estimate: no alarm. Without the meter it fires at 08:01.
+    # is under the food's estimate: no alarm. A bare probe waits too, for the next reading:
+    # within a step of its crest the air has not told a heater that stopped from a compressor
+    # that died (`_cresting`; it fired at 08:01 before), and the next is a step down.
     metered = tired_unit(tmp_path / "metered", 5)
     assert firings(metered, metered_morning(restarts=True)) == []
     metered.close()
     bare = tired_unit(tmp_path / "bare", 5)
     rows = [(d, at, {"temp_c": m["temp_c"]}) for d, at, m in metered_morning(restarts=True)]
-    assert firings(bare, rows) == [MIDNIGHT + minutes(481)]
+    assert firings(bare, rows) == []
     bare.close()
 
 
@@ -965,10 +967,11 @@ def test_a_spell_is_not_carried_across_a_dropout(tmp_path: Path) -> None:
 # -- a probe that reports on change, flickering across its step ----------------------------
 
 
-def on_change_trace() -> Rows:
+def on_change_trace(unit: str = "00") -> Rows:
     """A held-out old unit's first 12 h on a probe that reports on change
-    (`traces/old_unit_00_on_change.txt`: seconds after its first report, tenths of a kelvin)."""
-    path = Path(__file__).parent / "traces" / "old_unit_00_on_change.txt"
+    (`traces/old_unit_{unit}_on_change.txt`: seconds after its first report, tenths of a
+    kelvin)."""
+    path = Path(__file__).parent / "traces" / f"old_unit_{unit}_on_change.txt"
     lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
     first = utc_from_ms(int(lines[0]))
     tokens = [int(v) for line in lines[1:] for v in line.split()]
@@ -981,10 +984,10 @@ def on_change_trace() -> Rows:
 ON_CHANGE_HEATER_OFF = datetime(2024, 11, 8, 11, 16, tzinfo=LOCAL)
 
 
-def on_change_unit(tmp_path: Path) -> Harness:
+def on_change_unit(tmp_path: Path, unit: str = "00") -> Harness:
     # a probe that reports on change declares its heartbeat as its interval (as the bench does)
     device = {"id": "fridge-1", "kind": "fridge", "building": "canteen", "interval_s": 3600}
-    start = on_change_trace()[0][1]
+    start = on_change_trace(unit)[0][1]
     return Harness(tmp_path / "on-change.duckdb", school(devices=[device]), StepClock(start))
 
 
@@ -1026,6 +1029,52 @@ def test_air_that_climbs_after_a_heater_reported_on_change_is_still_alarmed(
     harness.close()
     assert fired, "no alert"
     assert lowest < fired[0] <= lowest + minutes(6)
+
+
+ON_CHANGE_CREST = datetime(2024, 11, 4, 12, 0, 20, tzinfo=LOCAL)  # unit 21's lunch: 16.0 °C
+
+
+def test_a_verdict_due_just_past_a_heaters_crest_waits_for_the_next_reports(
+    tmp_path: Path,
+) -> None:
+    # Another held-out old unit's first lunch, reported on change in 0.2 K steps, nothing
+    # known of its defrosts: the lunch's doors take the air from 3 to 9.5 °C by 11:05, a
+    # 36-min heater from 11:15 on to 16.0 °C at 12:00, and the compressor pulls it down from
+    # there. The food's estimate crossed 8 °C at 11:31 and fell due at 12:02 on the first
+    # report after the crest, 0.2 K below it: at its crest the verdict waits for the next
+    # reading (`_cresting`), a step below it the fall holds it (`_falling`), and in between
+    # it fired. It now waits as at the crest; the air is under the food's estimate at 12:07.
+    # The plant's food stayed under 5.3 °C.
+    rows = on_change_trace("21")
+    harness = on_change_unit(tmp_path, "21")
+    assert firings(harness, rows) == []
+    harness.close()
+
+
+@pytest.mark.parametrize(
+    ("climb", "fired_after_min"),
+    [
+        # the compressor died with the heater: after its crest the air climbs on
+        pytest.param(0.2, 3, id="climbing"),
+        # ... or levels off just under its crest, reported back and forth: the alarm comes
+        # at the first report past a pull-down's while (15 min) from the due time
+        pytest.param(0.0, 16.5, id="level"),
+    ],
+)
+def test_a_verdict_due_just_past_a_crest_the_air_does_not_fall_from_is_alarmed(
+    tmp_path: Path, climb: float, fired_after_min: float
+) -> None:
+    rows = [row for row in on_change_trace("21") if row[1] <= ON_CHANGE_CREST]
+    due = ON_CHANGE_CREST + minutes(1.5)  # 15.8 °C: the report due at 12:02 as above
+    rows.append(("fridge-1", due, {"temp_c": 15.8}))
+    for k in range(1, 40):  # a report every 1.5 min: up a step and back, or on up
+        air = 15.8 + climb * k if climb else (16.0 if k % 2 else 15.8)
+        rows.append(("fridge-1", due + minutes(1.5 * k), {"temp_c": round(air, 1)}))
+    harness = on_change_unit(tmp_path, "21")
+    fired = [t for t in firings(harness, rows) if t >= due - timedelta(minutes=30)]
+    harness.close()
+    assert fired, "no alert"
+    assert due + minutes(fired_after_min - 1.5) < fired[0] <= due + minutes(fired_after_min)
 
 
 def test_a_compressor_that_dies_after_pulling_down_counts_from_the_air_rising_over_the_food(
