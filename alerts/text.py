@@ -27,6 +27,7 @@ __all__ = [
     "site_offline",
     "spikes",
     "stuck",
+    "with_compressor",
 ]
 
 _MEALS_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "supper": "夜宵"}
@@ -45,6 +46,26 @@ def out_of_band(label: str, value: float, limit: float, minutes: float, above: b
     return Message(
         f"{label} 温度 {value:.1f} °C，低于下限 {limit:.1f} °C 已持续 {minutes:.0f} 分钟",
         f"{label} at {value:.1f} °C, below its {limit:.1f} °C limit for {minutes:.0f} min",
+    )
+
+
+def with_compressor(base: Message, running: bool, minutes: float) -> Message:
+    """An over-temperature message with what the cabinet's meter read the compressor doing,
+    unchanged up to the alarm (`ExcursionRule._compressor_held`): where staff look first."""
+    if running:
+        return Message(
+            f"{base.zh}。电表显示压缩机已连续运转 {minutes:.0f} 分钟仍未降温：请检查柜门是否关严、"
+            "门封、冷凝器是否积尘或被挡、是否放入了热食；都正常则请报修",
+            f"{base.en}. Its meter reads the compressor running without a break for "
+            f"{minutes:.0f} min and the air has not come down: check the door is shut, the door "
+            "seal, the condenser (dust, blocked air) and any warm food put in; if all are fine, "
+            "call for service",
+        )
+    return Message(
+        f"{base.zh}。电表显示压缩机已 {minutes:.0f} 分钟未运转：请检查电源并报修，"
+        "食品请移至正常的冷柜",
+        f"{base.en}. Its meter reads the compressor stopped for {minutes:.0f} min: check its "
+        "power supply and call for service; move the food to a cabinet that works",
     )
 
 

@@ -158,6 +158,13 @@ def _totals(
             "over_temp_leaking_in_band": leaking,
             "over_temp_excursions": excursions,
             "over_temp_food_warm": _food_warm_totals([s["over_temp_food_warm"] for s in scores]),
+            "over_temp_compressor": {
+                cause: {
+                    said: sum(s["over_temp_compressor"][cause][said] for s in scores)
+                    for said in ("stopped", "running", "none")
+                }
+                for cause in ("failure", "leak", "other")
+            },
             "seal_healthy_closest": _closest(cold, variant),
             "seal_alerts_per_leak": _alerts_per_leak(cold, variant),
             "seal_unseen": {

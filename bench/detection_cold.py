@@ -377,6 +377,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "over_temp_leaking_in_band_units": leaking,
         "over_temp_excursions": _excursions(cohort, config, replayed),
         "over_temp_food_warm": _food_warm(cohort, config, replayed, spans),
+        "over_temp_compressor": _compressor_told(cohort, replayed, spans),
         "readings": replayed.readings,
     }
 
@@ -620,6 +621,32 @@ def _excursions(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict[
     out["air_never_crossed"] = not_crossed
     out["food_never_crossed"] = food_in_band
     return out
+
+
+def _compressor_told(
+    cohort: Cohort, replayed: Replayed, failures: Mapping[int, tuple[float, float]]
+) -> dict[str, dict[str, int]]:
+    """What the over-temperature alarms told staff of the compressor (a meter's reading,
+    unchanged up to the alarm: `ExcursionRule._compressor_held`), by what the plant had: a
+    compressor failure (from its stop until an alarm credited to it could come), a leak (from
+    its onset), or neither. A failure's compressor stands still; a leak's runs on."""
+    told: dict[str, dict[str, int]] = {
+        cause: {"stopped": 0, "running": 0, "none": 0} for cause in ("failure", "leak", "other")
+    }
+    for firing in replayed.firings:
+        if firing.rule != RuleId.OVER_TEMPERATURE or firing.device not in cohort.ids:
+            continue
+        j, at = cohort.ids.index(firing.device), firing.at.timestamp()
+        span = failures.get(j)
+        leak = cohort.leaks.get(j)
+        if span is not None and span[0] <= at <= span[1]:
+            cause = "failure"
+        elif leak is not None and at >= leak.onset_s:
+            cause = "leak"
+        else:
+            cause = "other"
+        told[cause][firing.compressor or "none"] += 1
+    return told
 
 
 # A food excursion scored as real reaches this far above the limit: a food probe reads the

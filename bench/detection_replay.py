@@ -102,6 +102,9 @@ class Firing:
     # the evidence streams a seal alert rested on when it fired (`seal_confirm`: "cycles",
     # "rise+level"...; empty for other rules)
     streams: str = ""
+    # what a meter read the compressor doing, unchanged up to an over-temperature alarm
+    # ("running", "stopped"; empty where it read neither for long, or there is no meter)
+    compressor: str = ""
 
 
 @dataclass(slots=True)
@@ -223,6 +226,7 @@ def _note(change: AlertChange, into: list[Firing], resolved: list[Firing]) -> No
         resolved.append(Firing(change.alert.device, change.alert.rule, change.alert.updated_at))
     if change.action in (AlertAction.FIRED, AlertAction.REFIRED):
         streams = change.alert.evidence.get("evidence_streams")
+        compressor = change.alert.evidence.get("compressor")
         alert = change.alert
         into.append(
             Firing(
@@ -230,5 +234,6 @@ def _note(change: AlertChange, into: list[Firing], resolved: list[Firing]) -> No
                 alert.rule,
                 alert.updated_at,
                 streams if isinstance(streams, str) else "",
+                compressor if isinstance(compressor, str) else "",
             )
         )

@@ -80,6 +80,22 @@ def table(report: dict[str, Any]) -> str:
                 f"{warm['late_over_tolerance']} more than 5 min late "
                 f"({warm['marginal']} more stayed within 0.5 K of it)"
             )
+        told = score.get("over_temp_compressor")
+        if told is not None and any(
+            told[cause]["stopped"] + told[cause]["running"] for cause in told
+        ):
+            lines.append(
+                f"over-temperature alarms by what the meter read the compressor doing up to them "
+                f"(stopped / running / neither), {variant}: "
+                + ", ".join(
+                    f"{cause} {n['stopped']} / {n['running']} / {n['none']}"
+                    for cause, n in (
+                        ("compressor failures", told["failure"]),
+                        ("leaks", told["leak"]),
+                        ("others", told["other"]),
+                    )
+                )
+            )
         closest = score["seal_healthy_closest"]
         if closest["share"] is not None:
             lines.append(

@@ -170,11 +170,14 @@ class ExcursionState:
 class CompressorSeen:
     """The compressor as a meter reports it (`compressor_on`, or `power_w` read as running or
     not against its usual draw): whether it ran at the latest reading, when it last started
-    after not running, and when it last stopped after running."""
+    after not running, and when it last stopped after running; since when it has read as it
+    reads now, and when it was last read."""
 
     on: bool | None = None
     started_ms: int | None = None
     stopped_ms: int | None = None
+    since_ms: int | None = None
+    read_ms: int | None = None
 
 
 # The air this far below the food's estimate: the food is cooling, beyond a probe's noise and
@@ -544,7 +547,9 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             seen.started_ms = sample.ts_ms
         if not on and seen.on:
             seen.stopped_ms = sample.ts_ms
-        seen.on = on
+        if on != seen.on:
+            seen.since_ms = sample.ts_ms
+        seen.on, seen.read_ms = on, sample.ts_ms
 
     def _restarted(self, ts: int) -> bool:
         """A meter says the compressor started again within a pull-down's while, and runs:
@@ -804,4 +809,36 @@ class ExcursionRule(StatefulRule[ExcursionState]):
                 evidence["tau_min"], evidence["tau_source"] = round(self.tau[0], 1), self.tau[1]
             if self.judged_on == "product":
                 message = product_message(message, air, probe=food is not None)
+        held = self._compressor_held(phase, ts, since)
+        if held is not None:
+            running, held_min = held
+            evidence["compressor"] = "running" if running else "stopped"
+            evidence["compressor_min"] = round(held_min, 1)
+            message = text.with_compressor(message, running, held_min)
         return self.finding(phase, ts, since, self.severity, message, evidence)
+
+    def _compressor_held(self, phase: Phase, ts: int, since: int) -> tuple[bool, float] | None:
+        """(running, minutes): what a meter read the compressor doing, without a change,
+        through the whole spell counted (from `since`) and for a pull-down's while
+        (`_STALL_MS`) at least, for the alarm to tell staff where to look first. Running: it
+        works and the cabinet is still warm (a door left ajar, a leaking seal, a condenser
+        choked with dust, warm food put in; a lost charge reads the same). Stopped, the air
+        itself above the limit, past the defrost excuses that let the alarm fire: its supply,
+        a tripped protector, a dead compressor. A state that began within the spell says
+        neither: a defrost heater's draw reads as a run (a held-out walk-in whose compressor
+        had died an hour before the alarm read "running" on its heater's 20 min), and a
+        thermostat's rest as a stop (a freezer's off time can outlast 15 min, its air between
+        the limit and the cut-in; an old unit's 90-min defrost). The minutes are those the
+        meter read (to its latest reading). None for a meter not read within `_STALL_MS`
+        (what it last read says little of now), and for a pending or cleared finding."""
+        seen, air = self.compressor, self._air_c
+        if phase is not Phase.FIRING or not self.above or seen.on is None:
+            return None
+        if seen.since_ms is None or seen.read_ms is None:
+            return None
+        held_ms = seen.read_ms - seen.since_ms
+        if ts - seen.read_ms > _STALL_MS or held_ms < _STALL_MS or seen.since_ms > since:
+            return None
+        if not seen.on and (air is None or air <= self.limit):
+            return None
+        return seen.on, held_ms / MINUTE_MS

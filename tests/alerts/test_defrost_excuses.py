@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from alerts import RuleId
 from alerts.rules.product import ProductEstimate
 from alerts.rules.threshold import ExcursionRule
 from core.clock import StepClock, utc_from_ms
@@ -594,6 +595,82 @@ def test_a_compressor_that_does_not_pull_the_air_down_after_the_defrost_is_alarm
     fired = firings(harness, rows)
     harness.close()
     assert fired == [MIDNIGHT + minutes(fired_min)]
+
+
+def test_the_alarm_says_the_meter_read_the_compressor_stopped(tmp_path: Path) -> None:
+    # The compressor that never comes back, as staff read its alarm: the meter read it stopped
+    # from 07:06 (its last cycle before the defrost), through the whole spell, 65 min by the
+    # alarm. It sends them to its supply and a service call.
+    harness = tired_unit(tmp_path, 5)
+    rows = metered_morning(restarts=False, air_after=[19.8, 19.9, 20.0, 20.1, 20.2])
+    harness.feed(rows, store=False)
+    [alert] = harness.alerts(RuleId.OVER_TEMPERATURE)
+    harness.close()
+    assert "reads the compressor stopped for 65 min" in alert.message.en
+    assert "call for service" in alert.message.en and "报修" in alert.message.zh
+    assert alert.evidence["compressor"] == "stopped"
+    assert alert.evidence["compressor_min"] == 65.0
+
+
+def stuck_running(hours: int = 6) -> Rows:
+    """A metered fridge read every 5 min: two hours of cycling in band (300 W on, 20 W off,
+    the air 3-5 °C), then a door left ajar from 02:00: the compressor runs without a break
+    and the air creeps up 0.05 K/min to 12 °C, where it holds."""
+    out: Rows = []
+    for k in range(hours * 12):
+        minute = 5 * k
+        if minute < 120:
+            air, power = (5.0, 300.0) if k % 2 else (3.0, 20.0)
+        else:
+            air, power = min(12.0, 4.0 + 0.05 * (minute - 120)), 300.0
+        out.append(("fridge-1", MIDNIGHT + minutes(minute), {"temp_c": air, "power_w": power}))
+    return out
+
+
+def test_the_alarm_says_the_meter_read_the_compressor_running(tmp_path: Path) -> None:
+    # The compressor ran through the whole spell and the cabinet is still warm: it works, so
+    # staff look at the door, the seal, the condenser and any warm food first.
+    harness = tired_unit(tmp_path, 5)
+    harness.feed(stuck_running(), store=False)
+    [alert] = harness.alerts(RuleId.OVER_TEMPERATURE)
+    harness.close()
+    assert "reads the compressor running without a break for" in alert.message.en
+    assert "door seal" in alert.message.en and "门封" in alert.message.zh
+    assert alert.evidence["compressor"] == "running"
+    minutes_run = alert.evidence["compressor_min"]
+    assert isinstance(minutes_run, float) and minutes_run >= alert.evidence["minutes"]
+
+
+def test_the_alarm_says_nothing_of_a_run_that_began_within_the_spell(tmp_path: Path) -> None:
+    # The compressor back on at 08:01 after the defrost, running 20 min without cooling when
+    # the alarm fires: the spell began before it, under the heater, and a defrost heater's
+    # draw reads as a run to a plug meter, so the alarm does not say what the meter read.
+    harness = tired_unit(tmp_path, 5)
+    harness.feed(metered_morning(restarts=True, air_after=[19.8, 19.9, 20.0, 20.1]), store=False)
+    [alert] = harness.alerts(RuleId.OVER_TEMPERATURE)
+    harness.close()
+    assert "compressor" not in alert.message.en and "compressor" not in alert.evidence
+
+
+def test_the_alarm_says_nothing_of_a_compressor_no_meter_read_long_enough(
+    tmp_path: Path,
+) -> None:
+    # The compressor that died, its meter silent from 07:55: the stop it last read (at 07:50)
+    # is 21 min old at the alarm, more than a pull-down's while (15 min), and says little of
+    # now. A bare probe has no meter to tell. Neither alarm names the
+    # compressor; both still fire.
+    rows = metered_morning(restarts=False, air_after=[19.8, 19.9, 20.0, 20.1, 20.2])
+    silent = [
+        (d, at, m if at < MIDNIGHT + minutes(475) else {"temp_c": m["temp_c"]}) for d, at, m in rows
+    ]
+    bare = [(d, at, {"temp_c": m["temp_c"]}) for d, at, m in rows]
+    for name, fed in (("silent", silent), ("bare", bare)):
+        harness = tired_unit(tmp_path / name, 5)
+        harness.feed(fed, store=False)
+        [alert] = harness.alerts(RuleId.OVER_TEMPERATURE)
+        harness.close()
+        assert "compressor" not in alert.message.en and "压缩机" not in alert.message.zh
+        assert "compressor" not in alert.evidence
 
 
 def doors_before_the_defrost(rows: Rows, start: int, *, stuck: bool = False) -> Rows:
