@@ -28,6 +28,7 @@ __all__ = [
     "spikes",
     "stuck",
     "with_compressor",
+    "with_door_open",
 ]
 
 _MEALS_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", "supper": "夜宵"}
@@ -66,6 +67,16 @@ def with_compressor(base: Message, running: bool, minutes: float) -> Message:
         "食品请移至正常的冷柜",
         f"{base.en}. Its meter reads the compressor stopped for {minutes:.0f} min: check its "
         "power supply and call for service; move the food to a cabinet that works",
+    )
+
+
+def with_door_open(base: Message, minutes: float) -> Message:
+    """An over-temperature message for a cabinet whose door contact has read the door open
+    through the whole spell."""
+    return Message(
+        f"{base.zh}。门磁显示柜门已打开 {minutes:.0f} 分钟：请关好柜门，再核查食品温度",
+        f"{base.en}. Its door contact reads the door open for {minutes:.0f} min: shut it, then "
+        "check the food's temperature",
     )
 
 

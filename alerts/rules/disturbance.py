@@ -411,6 +411,12 @@ class Disturbances:
         """Whether defrosts are reported or learned yet."""
         return self.state.defrost_reported or self.state.learned.period_ms is not None
 
+    def door_open_since(self) -> int | None:
+        """When the door its contact reads open now was opened; None while it reads shut, or
+        without a contact."""
+        st = self.state
+        return st.door_opened_ms if st.door_open else None
+
     def abnormal(self, ts: int) -> bool:
         """A door left open past its grace or a defrost past its maximum: these excuse
         nothing, they are the fault."""

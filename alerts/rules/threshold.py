@@ -809,8 +809,14 @@ class ExcursionRule(StatefulRule[ExcursionState]):
                 evidence["tau_min"], evidence["tau_source"] = round(self.tau[0], 1), self.tau[1]
             if self.judged_on == "product":
                 message = product_message(message, air, probe=food is not None)
+        opened = self._disturbances.door_open_since()
         held = self._compressor_held(phase, ts, since)
-        if held is not None:
+        if phase is Phase.FIRING and self.above and opened is not None and opened <= since:
+            # The door contact has read the door open through the whole spell: the cause,
+            # whatever the compressor does (it runs flat out behind an open door).
+            evidence["door_open_min"] = round((ts - opened) / MINUTE_MS, 1)
+            message = text.with_door_open(message, (ts - opened) / MINUTE_MS)
+        elif held is not None:
             running, held_min = held
             evidence["compressor"] = "running" if running else "stopped"
             evidence["compressor_min"] = round(held_min, 1)

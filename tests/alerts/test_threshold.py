@@ -125,6 +125,17 @@ def test_a_door_left_open_excuses_nothing(harness: Harness) -> None:
     harness.feed(fridge([9.0] * 31, door_open=[1.0] * 31))
     [alert] = harness.alerts(OVER)
     assert alert.state is AlertState.FIRING and alert.pending_since == T0
+    # its contact read the door open through the whole spell: the alarm says so first
+    assert "door contact reads the door open for 30 min: shut it" in alert.message.en
+    assert "柜门已打开 30 分钟" in alert.message.zh and alert.evidence["door_open_min"] == 30.0
+
+
+def test_a_door_opened_within_the_spell_is_not_named(harness: Harness) -> None:
+    # Open only for the last 5 min of the spell (someone at it now): not what warmed it.
+    harness.feed(fridge([9.0] * 31, door_open=[0.0] * 26 + [1.0] * 5))
+    [alert] = harness.alerts(OVER)
+    assert alert.state is AlertState.FIRING
+    assert "door" not in alert.message.en and "door_open_min" not in alert.evidence
 
 
 def test_a_reported_defrost_and_its_recovery_raise_nothing(harness: Harness) -> None:
