@@ -70,6 +70,7 @@ from zoneinfo import ZoneInfo
 from bench.detection_cold import (
     DEFAULT_VARIANTS,
     SEVERITIES,
+    SPELL_DAYS,
     VARIANTS,
     ColdPlan,
     build_cohort,
@@ -233,7 +234,7 @@ def _excursion_totals(scores: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     names = [] if args.no_cold else [f.name for f in families_named(args.families)]
-    plan = ColdPlan(args.days, args.healthy, args.leaky, args.failures)
+    plan = ColdPlan(args.days, args.healthy, args.leaky, args.failures, args.kitchen_spell)
     cabinets = CabinetPlan(args.cabinet_days)
     starts = dict(SUITE_STARTS) if args.suite else dict.fromkeys(args.seed, args.start)
     seeds = list(starts)
@@ -274,6 +275,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             "healthy_units": plan.healthy,
             "leaky_units_per_severity": plan.leaky_per_severity,
             "failing_units": plan.failures,
+            "kitchen_spell_k": plan.spell_k,
             "cabinet_days": cabinets.days,
         },
         "variants": variants,
@@ -355,6 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--healthy", type=int, default=14, help="healthy units per family")
     parser.add_argument("--leaky", type=int, default=3, help="leaking units per severity")
     parser.add_argument("--failures", type=int, default=4, help="units whose compressor fails")
+    parser.add_argument(
+        "--kitchen-spell",
+        type=float,
+        default=0.0,
+        metavar="K",
+        help=f"the whole kitchen K kelvin warmer for {SPELL_DAYS:g} days from the day after the "
+        "learning days (a heat wave; default 0: none)",
+    )
     parser.add_argument("--cabinet-days", type=int, default=5)
     parser.add_argument("--no-disinfection", action="store_true")
     parser.add_argument("--no-cold", action="store_true", help="disinfection only")

@@ -27,7 +27,14 @@ import numpy as np
 
 from alerts import RuleId
 from bench.detection_replay import Deliveries, Replayed, replay, site_config
-from bench.independent_plant import DT_S, CompressorFailure, PlantRun, SealLeak, run_plant
+from bench.independent_plant import (
+    DT_S,
+    CompressorFailure,
+    PlantRun,
+    SealLeak,
+    WarmSpell,
+    run_plant,
+)
 from core.clock import utc_from_ms
 from core.config import SiteConfig
 from firmware_sim.families import Family, PlantUnit, draw_units
@@ -37,6 +44,7 @@ __all__ = [
     "READ_CYCLE",
     "SEVERITIES",
     "SHOWN_SPREADS",
+    "SPELL_DAYS",
     "VARIANTS",
     "Cohort",
     "ColdPlan",
@@ -112,6 +120,13 @@ class ColdPlan:
     healthy: int = 14
     leaky_per_severity: int = 3
     failures: int = 4
+    # A warm spell (`independent_plant.WarmSpell`) this many kelvin over the whole kitchen,
+    # from the first day a leak may begin (the day after the learning days) for `SPELL_DAYS`:
+    # what a bare probe cannot tell from a leak unless something else reads the kitchen.
+    spell_k: float = 0.0
+
+
+SPELL_DAYS = 3.0
 
 
 @dataclass(slots=True)
@@ -150,6 +165,8 @@ def build_cohort(
         j = plan.healthy + n_leaks + k
         onset = start_s + float(rng.uniform(2 * DAY_S, max(2 * DAY_S, (plan.days - 1) * DAY_S)))
         failures[j] = CompressorFailure(j, onset, FAILURE_S)
+    spell_from = start_s + earliest
+    spell = WarmSpell(spell_from, spell_from + SPELL_DAYS * DAY_S, plan.spell_k)
     run = run_plant(
         units,
         start_s,
@@ -157,6 +174,7 @@ def build_cohort(
         seed,
         leaks=list(leaks.values()),
         failures=list(failures.values()),
+        spell=spell if plan.spell_k else None,
     )
     return Cohort(family, units, ids, role, leaks, failures, run, start_s, plan.days)
 

@@ -24,10 +24,16 @@ _COLD_HEAD = (
 )
 
 
+def _spell(report: dict[str, Any]) -> str:
+    """The warm spell the run's kitchens went through (`--kitchen-spell`), if any."""
+    rise = report.get("plan", {}).get("kitchen_spell_k", 0.0)
+    return f"; the whole kitchen {rise:g} K warmer for days after learning" if rise else ""
+
+
 def table(report: dict[str, Any]) -> str:
     lines = [
         f"families: {', '.join(report['families'])}  (seed {_seeds(report['seed'])}; tuning: "
-        f"{', '.join(report['split']['tuning'])})",
+        f"{', '.join(report['split']['tuning'])}){_spell(report)}",
         "seal FA/ud, overT FA/ud: false alerts per healthy unit-day (unit-days: the seal's, a "
         "leaking unit's days before its onset included, its seal alerts then false; "
         "over temperature's, a failing unit's days outside its failure as well; "

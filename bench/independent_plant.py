@@ -17,7 +17,8 @@ built differently:
   after every defrost the coil drips for 2 min;
 - doors open on a kitchen timetable (prep, service and clean-up blocks around the meals) as a
   Bernoulli draw per step with gamma-distributed durations;
-- the kitchen warms with cooking through a 40 min room lag and wanders day to day;
+- the kitchen warms with cooking through a 40 min room lag and wanders day to day, each
+  cabinet's on its own; asked for, a warm spell lifts the whole kitchen at once for days;
 - a seal leak adds infiltration that ramps in over 12 h; a compressor failure stops cooling.
 
 Every coefficient marked "assumed" is a plausible engineering figure, not a measurement.
@@ -40,6 +41,7 @@ __all__ = [
     "KitchenBlock",
     "PlantRun",
     "SealLeak",
+    "WarmSpell",
     "run_plant",
 ]
 
@@ -62,6 +64,7 @@ MIN_RUN_S, MIN_OFF_S = 60.0, 240.0  # compressor protection (typical controller)
 ROOM_LAG_S = 40 * 60.0  # a kitchen warms and cools over tens of minutes (assumed)
 WEEKEND_ACTIVITY = 0.3  # boarders go home; a skeleton crew opens the doors (assumed)
 DAILY_WANDER_C = 0.7  # weather and ventilation move the kitchen day to day (assumed)
+SPELL_RAMP_S = 12 * 3600.0  # a warm spell sets in and passes over half a day (assumed)
 DOOR_GAMMA_SHAPE = 2.0  # door durations: gamma, most short, a few long (assumed)
 GAMMA2_MEDIAN = 1.678  # median of a gamma(shape 2, scale 1)
 DOOR_MIN_S, DOOR_MAX_S = 3.0, 240.0
@@ -110,6 +113,18 @@ class SealLeak:
 
 
 @dataclass(frozen=True, slots=True)
+class WarmSpell:
+    """The whole kitchen (every cabinet's air around it) `rise_k` warmer from `start_s` to
+    `end_s`, ramping in over its first `SPELL_RAMP_S` and out over its last: a heat wave
+    through the kitchen's windows, a broken extractor hood. Unlike the day-to-day wander,
+    every cabinet of the kitchen feels it at once."""
+
+    start_s: float
+    end_s: float
+    rise_k: float
+
+
+@dataclass(frozen=True, slots=True)
 class CompressorFailure:
     unit: int
     onset_s: float
@@ -148,15 +163,20 @@ def run_plant(
     doors: bool = True,
     defrosts: bool = True,
     kitchen: bool = True,
+    spell: WarmSpell | None = None,
 ) -> PlantRun:
     """Simulate `units` side by side from `start_s` (a local midnight) for `days`.
-    `doors`, `defrosts`, `kitchen` off give a quiet plant at the design ambient (tests)."""
+    `doors`, `defrosts`, `kitchen` off give a quiet plant at the design ambient (tests);
+    `spell` warms the whole kitchen for a while (it draws nothing: the units, doors and
+    wander are the same with it as without)."""
     rng = np.random.default_rng([seed, 0x1CE])
     times = start_s + np.arange(round(days * DAY_S / DT_S), dtype=np.float64) * DT_S
     local_min = ((times + utc_offset_h * 3600.0) % DAY_S) / 60.0
     weekday = (np.floor((times + utc_offset_h * 3600.0) / DAY_S).astype(np.int64) + 3) % 7
     weekend = weekday >= 5  # day 0 of the epoch was a Thursday (3)
     ambient = _ambient(units, times, local_min, weekend, rng, kitchen)
+    if spell is not None:
+        ambient = ambient + spell.rise_k * _spell_share(spell, times)[:, None]
     door_list = (
         [_door_openings(u, times, local_min, weekend, rng) for u in units]
         if doors
@@ -169,6 +189,14 @@ def run_plant(
     return _integrate(
         units, times, ambient, door_share, extra_ua, defrost, drip, capacity, door_list
     )
+
+
+def _spell_share(spell: WarmSpell, times: F64) -> F64:
+    """How much of its rise the spell has at each step: 0 outside, ramping to 1 and back."""
+    rising = np.clip((times - spell.start_s) / SPELL_RAMP_S, 0.0, 1.0)
+    passing = np.clip((spell.end_s - times) / SPELL_RAMP_S, 0.0, 1.0)
+    share: F64 = rising * passing
+    return share
 
 
 def _none(times: F64, units: list[PlantUnit]) -> tuple[npt.NDArray[np.bool_], ...]:

@@ -651,6 +651,7 @@ def nothing_run(**given: Any) -> argparse.Namespace:
         "healthy": 14,
         "leaky": 3,
         "failures": 4,
+        "kitchen_spell": 0.0,
         "cabinet_days": 5,
         "no_cold": True,
         "no_disinfection": True,
@@ -751,3 +752,33 @@ def test_leaks_begin_a_day_after_the_seals_learning_days_with_meals() -> None:
     assert learning_days(start(7), 4.0) == 6.0  # Thursday, Friday, Monday, Tuesday
     assert learning_days(start(10), 4.0) == 5.0  # a Sunday: Monday to Thursday
     assert learning_days(start(7), 2.5) == 4.5  # Thursday, Friday, half of Monday
+
+
+def test_a_warm_spell_warms_the_kitchen_from_the_day_leaks_may_begin_for_three_days() -> None:
+    """`--kitchen-spell 3`: every cabinet's kitchen 3 K warmer from the day after the
+    learning days (Thursday: two learning days from a Monday end on Tuesday night) for three
+    days, ramping in over its first 12 h and out over its last; the units and their doors are those of the run
+    without it."""
+    warm_plan = dataclasses.replace(SMALL, days=7.0, spell_k=3.0)
+    warm = build_cohort(
+        FAMILIES["small reach-in"], warm_plan, seed=1, start_s=MONDAY, baseline_days=2
+    )
+    assert warm.run.ambient is not None
+    day = (warm.run.times - MONDAY) / 86_400.0
+    cool = dataclasses.replace(warm_plan, spell_k=0.0)
+    same = build_cohort(FAMILIES["small reach-in"], cool, seed=1, start_s=MONDAY, baseline_days=2)
+    assert same.run.ambient is not None
+    lift = warm.run.ambient - same.run.ambient
+    assert np.allclose(lift[day < 3.0], 0.0), "not before the day after the learning days"
+    assert np.allclose(lift[(day >= 3.5) & (day < 5.5)], 3.0), "whole from noon on that day"
+    assert np.allclose(lift[day >= 6.0], 0.0), "gone three days after it began"
+    assert warm.run.doors == same.run.doors
+
+
+def test_the_report_names_the_warm_spell_its_kitchens_went_through(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    detection.main(["--no-cold", "--no-disinfection", "--kitchen-spell", "2.5"])
+    out = capsys.readouterr().out
+    assert "the whole kitchen 2.5 K warmer for days after learning" in out
+    assert '"kitchen_spell_k": 2.5' in out

@@ -9,7 +9,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bench.independent_plant import DT_S, LEAK_RAMP_S, CompressorFailure, SealLeak, run_plant
+from bench.independent_plant import (
+    DT_S,
+    LEAK_RAMP_S,
+    SPELL_RAMP_S,
+    CompressorFailure,
+    SealLeak,
+    WarmSpell,
+    run_plant,
+)
 from firmware_sim.families import FAMILIES, draw_units
 
 MONDAY = 1_730_649_600.0  # 2024-11-04 00:00 in Asia/Shanghai (UTC+8)
@@ -103,3 +111,29 @@ def test_the_same_seed_gives_the_same_plant() -> None:
     c = run_plant(units, MONDAY, 0.5, seed=10)
     assert np.array_equal(a.probe, b.probe) and a.doors == b.doors
     assert a.doors != c.doors
+
+
+def test_a_warm_spell_warms_every_cabinets_kitchen_at_once_and_draws_nothing() -> None:
+    """3 K over the whole kitchen from the second day for a day, ramping in and out over
+    12 h: every cabinet's kitchen is 3 K warmer in its middle and as it was outside it, the
+    doors and the wander the same as without it. The duty rises with the walls' share (5 W/K
+    x 3 K on 120 W: an eighth more) and the capacity the warmer condenser takes (1.5 %/K:
+    4.5 %), 1.125 / 0.955 = 1.18 times."""
+    units = [UNIT, UNIT]
+    spell = WarmSpell(MONDAY + DAY, MONDAY + 2 * DAY + SPELL_RAMP_S, 3.0)
+    plain = run_plant(units, MONDAY, 3, seed=2, defrosts=False)
+    warm = run_plant(units, MONDAY, 3, seed=2, defrosts=False, spell=spell)
+    assert plain.ambient is not None and warm.ambient is not None
+    step = (warm.times - MONDAY) / DT_S
+    middle = (step >= (DAY + SPELL_RAMP_S) / DT_S) & (step < 2 * DAY / DT_S)
+    outside = warm.times < MONDAY + DAY
+    assert np.allclose(warm.ambient[middle] - plain.ambient[middle], 3.0)
+    assert np.array_equal(warm.ambient[outside], plain.ambient[outside])
+    assert warm.doors == plain.doors
+    quiet = [
+        run_plant(units, MONDAY, 3, seed=2, doors=False, defrosts=False, kitchen=False, spell=s)
+        for s in (None, spell)
+    ]
+    before = quiet[0].duty(0, MONDAY + DAY + SPELL_RAMP_S, MONDAY + 2 * DAY)
+    during = quiet[1].duty(0, MONDAY + DAY + SPELL_RAMP_S, MONDAY + 2 * DAY)
+    assert during / before == pytest.approx((1 + 15 / 120) / (1 - 0.045), abs=0.02)
