@@ -30,6 +30,7 @@ from alerts.rules.neighbour import ProbePair
 from alerts.rules.offline import OfflineWatch
 from alerts.rules.retention import RetentionRule
 from alerts.rules.seal_cold import ColdSealRule
+from alerts.rules.seal_peers import KitchenPeers
 from alerts.rules.seal_steam import SteamSealRule
 from alerts.rules.sensor import PLAUSIBLE_C, SensorFaultRule
 from alerts.rules.threshold import ExcursionRule
@@ -221,6 +222,8 @@ class RuleEngine:
         setups = [_setup(config, d, timetable) for d in config.devices]
         self.devices = {s.id: DeviceRules(s) for s in setups}
         _pair_neighbours(self.devices)
+        self._kitchens: dict[str, KitchenPeers] = {}  # per building (`seal_peers`)
+        _share_kitchens(self.devices, self._kitchens)
         # The devices a tick has to call: most have no rule acting on the clock, and asking
         # each of thousands whether it has one cost ~1 ms per tick, a tick per batch.
         self._timed = [rules for rules in self.devices.values() if rules.timed]
@@ -316,6 +319,7 @@ class RuleEngine:
         for each in self.devices.values():
             each.watchers.clear()  # paired again below, with the new rules' sensor
         _pair_neighbours(self.devices)
+        _share_kitchens(self.devices, self._kitchens)
         self._timed = [each for each in self.devices.values() if each.timed]
 
     def devices_per_rule(self) -> dict[RuleId, int]:
@@ -382,6 +386,16 @@ def _pair_neighbours(devices: Mapping[str, DeviceRules]) -> None:
         settings = rules.setup.settings
         rules.sensor.pair = ProbePair(settings, rules.setup.label, other.setup.label)
         other.watchers.append(rules.sensor)
+
+
+def _share_kitchens(devices: Mapping[str, DeviceRules], kitchens: dict[str, KitchenPeers]) -> None:
+    """The cold cabinets of each building hear what the others say of its kitchen
+    (`seal_peers`); a building keeps its board when its devices' rules are built again."""
+    for rules in devices.values():
+        for rule in rules.rules:
+            if isinstance(rule, ColdSealRule):
+                building = rules.setup.device.building
+                rule.peers = kitchens.setdefault(building, KitchenPeers())
 
 
 def _setup(config: SiteConfig, device: Device, timetable: Timetable) -> DeviceSetup:

@@ -63,6 +63,7 @@ __all__ = [
     "learn_kitchen",
     "learned",
     "roll_kitchen_hour",
+    "unread_gap",
     "unread_kitchen_move",
 ]
 
@@ -259,5 +260,10 @@ def unread_kitchen_move(cabinet_c: float, swing_k: float) -> float:
     healthy unit, beside their own noise. A fridge at 4 °C moves about twice as far as a
     freezer at -20 °C for the same kelvin, while a leak moves both by its share of the walls'
     UA."""
-    gap = max(MIN_GAP_K, _COOL_KITCHEN_C - cabinet_c)
-    return math.log1p(max(0.0, swing_k) / gap)
+    return math.log1p(max(0.0, swing_k) / unread_gap(cabinet_c))
+
+
+def unread_gap(cabinet_c: float) -> float:
+    """The gap (K) from a cabinet at `cabinet_c` to the cool kitchen `unread_kitchen_move`
+    reckons with (`_COOL_KITCHEN_C`), at least `MIN_GAP_K`."""
+    return max(MIN_GAP_K, _COOL_KITCHEN_C - cabinet_c)

@@ -126,6 +126,7 @@ from alerts.rules.seal_level import (
     level_resolution,
     window_level,
 )
+from alerts.rules.seal_peers import KitchenPeers, implied_k, peer_share
 from alerts.rules.seal_power import (
     PowerModel,
     counter_resolution,
@@ -270,6 +271,10 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._probe_limits = EvidenceLimits(s.seal_evidence_k, s.seal_probe_evidence_h)
         self.state = ColdSealState(cycles=self._inference.state)
         self._taken_ms: int | None = None  # the last reading taken (not passed over as dense)
+        # the building's other bare-probe cabinets (`seal_peers`), given by the engine
+        self.peers: KitchenPeers | None = None
+        # per stream, the move the kitchen they read adds this hour (log)
+        self._peer_share: dict[str, float] = {}
 
     def restore(self, data: object) -> None:
         super().restore(data)
@@ -645,6 +650,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             found["season_kitchen_k"] = round(warmer, 1)
         if ts < st.recovered_ms:  # the evidence waits out an excursion's recovery
             found["recovering_until"] = utc_from_ms(st.recovered_ms).isoformat(timespec="minutes")
+        self._peer_share = self._hear_peers(ts, found)
         streams = self._streams(found)
         if not shown and not streams:
             return
@@ -733,14 +739,18 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         level = st.level_model.threshold if st.level_model is not None else None
         power = st.power.model.duty.threshold if st.power.model is not None else None
         slopes = self._slopes_min_move(found)
+        # each stream of a bare probe needs, beside its least, the kitchen the peers read
+        peer = self._peer_share
+        probe_least = s.seal_probe_min_move + peer.get("probe", 0.0)
+        level_least = s.seal_probe_min_move + peer.get("level", 0.0)
         streams = evidence_streams(
             [
-                ("", st.cusum, st.cusum_model, slopes, True),
-                ("rise_", st.rise, st.rise_model, slopes, not st.metered),
+                ("", st.cusum, st.cusum_model, slopes + peer.get("cycles", 0.0), True),
+                ("rise_", st.rise, st.rise_model, slopes + peer.get("rise", 0.0), not st.metered),
                 ("duty_", st.duty, duty, s.seal_duty_min_move, not st.power.counted),
-                ("probe_", st.probe, probe, s.seal_probe_min_move, self._probe_alone()),
+                ("probe_", st.probe, probe, probe_least, self._probe_alone()),
                 ("period_", st.fold, period, self._period_min_move(found), True),
-                ("level_", st.level, level, s.seal_probe_min_move, not self._cycles_read()),
+                ("level_", st.level, level, level_least, not self._cycles_read()),
                 ("power_", st.power.cusum, power, s.seal_duty_min_move, True),
             ],
             found,
@@ -785,11 +795,11 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         9), both fridges, alerted after a day and a night 1.5-2 K warmer than their learning
         days, the cycles moved by 0.17 and 0.16. Noted in `found` as `slopes_min_move` where
         it is raised."""
-        st, s = self.state, self.setup.settings
+        s = self.setup.settings
         least = s.seal_cold_min_move
-        if st.power.model is not None or kitchen_learned(st.kitchen):
+        if not self._bare():
             return least
-        cabinet = st.cabinet_c if st.cabinet_c is not None else self._limits_middle()
+        cabinet = self._cabinet_c()
         if cabinet is None:
             return least
         unread = unread_kitchen_move(cabinet, s.seal_kitchen_swing_k)
@@ -797,6 +807,55 @@ class ColdSealRule(StatefulRule[ColdSealState]):
             return least
         found["slopes_min_move"] = round(unread, 3)
         return unread
+
+    def _bare(self) -> bool:
+        """Whether nothing reads this cabinet's kitchen: no plug meter's draw (`seal_power`),
+        no kitchen probe of its own (`seal_ambient`)."""
+        st = self.state
+        return st.power.model is None and not kitchen_learned(st.kitchen)
+
+    def _cabinet_c(self) -> float | None:
+        """The cabinet's learned air (°C), else the middle of its limits."""
+        st = self.state
+        return st.cabinet_c if st.cabinet_c is not None else self._limits_middle()
+
+    def _hear_peers(self, ts: int, found: dict[str, float | int | str | None]) -> dict[str, float]:
+        """A bare-probe cabinet tells its building the kitchen shift each of its evidence
+        streams implies and hears the others' (`seal_peers`): per stream, the move a kitchen
+        they read warmer adds to its least move. The warmest kitchen heard is noted in
+        `found` (`peers_kitchen_k`)."""
+        peers, cabinet = self.peers, self._cabinet_c()
+        if peers is None:
+            return {}
+        if not self._bare() or cabinet is None or reports_on_change(self.state.pace):
+            peers.tell(self.setup.id, ts, None)
+            return {}
+        moves = self._told_moves()
+        peers.tell(self.setup.id, ts, {n: implied_k(m, cabinet) for n, m in moves.items()})
+        shares: dict[str, float] = {}
+        heard: list[float] = []
+        for name in moves:
+            shared = peers.shared_k(self.setup.id, ts, name)
+            if shared is not None:
+                heard.append(shared)
+                shares[name] = peer_share(shared, cabinet)
+        if heard:
+            found["peers_kitchen_k"] = round(max(heard), 1)
+        return shares
+
+    def _told_moves(self) -> dict[str, float]:
+        """The move of each evidence stream learned for this cabinet's probe (as the streams
+        are named to staff: `seal_fuse.Stream.name`), the clean cycles' only where the probe
+        still draws them."""
+        st = self.state
+        states = {
+            "cycles": (st.cusum, st.cusum_model is not None and self._cycles_read()),
+            "rise": (st.rise, st.rise_model is not None and self._cycles_read()),
+            "probe": (st.probe, st.probe_model is not None),
+            "period": (st.fold, st.fold_model is not None),
+            "level": (st.level, st.level_model is not None),
+        }
+        return {name: state.move for name, (state, learned) in states.items() if learned}
 
     def _limits_middle(self) -> float | None:
         """The middle of the unit's control limits (°C), its high alone, None without one."""
@@ -818,12 +877,13 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         cycles = st.cusum_model
         on = self._metered_on()
         read = usual_slope_on_share(cycles.hours) if cycles is not None else None
+        probe_least = s.seal_probe_min_move + self._peer_share.get("period", 0.0)
         if on is not None:
             least = least_move(s.seal_duty_min_move, on)
         elif read is not None:
-            least = least_move(s.seal_probe_min_move, read)
+            least = least_move(probe_least, read)
         else:
-            least = s.seal_probe_min_move
+            least = probe_least
         found["period_min_move"] = round(least, 3)
         return least
 
