@@ -25,7 +25,9 @@ families:
 - how plainly each leak showed in its unit's data a day after onset (`leak_shows`: its
   compressor's on-share as read at each report, against the earlier days' spread), and the
   leaks confirmed within the targets' hours among those shown at `SHOWN_SPREADS` or more:
-  what any rule could be asked to find by then; and apart, the leaks whose reports read their
+  what any rule could be asked to find by then; the same reading of the healthy units, as if
+  a leak began every `HEALTHY_STEP_H` (`healthy_shows`): how far their own days stand on it;
+  and apart, the leaks whose reports read their
   compressor's cycle `READ_CYCLE` times or more (`leak_readings`): a bare probe read more
   sparsely draws no sawtooth to read a leak from;
 - over-temperature: false alarms per healthy unit-day (defrosts and doors: the true product
@@ -166,6 +168,7 @@ def _totals(
                 }
                 for cause in ("failure", "leak", "other")
             },
+            "seal_healthy_shows": _healthy_shows_totals([s["seal_healthy_shows"] for s in scores]),
             "seal_healthy_closest": _closest(cold, variant),
             "seal_alerts_per_leak": _alerts_per_leak(cold, variant),
             "seal_unseen": {
@@ -174,6 +177,16 @@ def _totals(
             },
         }
     return out
+
+
+def _healthy_shows_totals(shows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The healthy units' windows (`detection_cold.healthy_shows`) summed over families."""
+    highest = [s["highest"] for s in shows if s["highest"] is not None]
+    return {
+        "windows": sum(s["windows"] for s in shows),
+        "shown": sum(s["shown"] for s in shows),
+        "highest": max(highest, default=None),
+    }
 
 
 def _closest(cold: dict[str, dict[str, dict[str, Any]]], variant: str) -> dict[str, Any]:

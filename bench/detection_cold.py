@@ -41,15 +41,18 @@ from firmware_sim.families import Family, PlantUnit, draw_units
 
 __all__ = [
     "DEFAULT_VARIANTS",
+    "HEALTHY_STEP_H",
     "READ_CYCLE",
     "SEVERITIES",
     "SHOWN_SPREADS",
     "SPELL_DAYS",
+    "TARGET_H",
     "VARIANTS",
     "Cohort",
     "ColdPlan",
     "build_cohort",
     "counter_kwh",
+    "healthy_shows",
     "leak_readings",
     "leak_shows",
     "run_variant",
@@ -99,7 +102,9 @@ TARGET_H = (24, 72)
 # (school days, or days without meals), in spreads of those days (`leak_shows`). A meter read
 # at every report reads the compressor no better than this, and a bare probe, which infers it,
 # reads it worse: a leak shown at under `SHOWN_SPREADS` is, within 24 h, as plain as an
-# ordinary day's wander, and confirming it by then would alert on healthy units too.
+# ordinary day's wander, and confirming it by then would alert on healthy units too: the same
+# reading of the healthy units, as if a leak began every `HEALTHY_STEP_H` (`healthy_shows`),
+# says how far their own days stand.
 SHOWN_SPREADS = 3.0
 # How finely the readings cut a leak's compressor cycle, a second ceiling, on the sawtooth a
 # bare probe draws: its cycle's period over the unit's reporting interval, the shorter of the
@@ -112,6 +117,7 @@ READ_CYCLE = 4.0
 _SHOWN_FROM_H = 12.0
 _SHOWN_TO_H = 24.0
 _SHOWN_MIN_DAYS = 3
+HEALTHY_STEP_H = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +391,7 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         # from a failure, the food's heat comes back out for most of a day; target none)
         "seal_failing_units": _seal_false_units(cohort, replayed, list(cohort.failures)),
         "seal_leaks": _seal_leaks(cohort, replayed),
+        "seal_healthy_shows": _healthy_shown(healthy_shows(cohort)),
         "seal_unseen": _unseen(cohort, replayed),
         "over_temp_unit_days": round(over_days, 2),
         "over_temp_false_alarms": over_false,
@@ -549,7 +556,40 @@ def leak_shows(cohort: Cohort, j: int) -> float | None:
     least the spread of as many readings drawn independently at that share, which a day's
     readings at drifting phases of the cycle scatter by at most); None where the run ends
     first or holds fewer than `_SHOWN_MIN_DAYS` such days (`SHOWN_SPREADS`)."""
-    leak, run = cohort.leaks[j], cohort.run
+    return shows_at(cohort, j, cohort.leaks[j].onset_s)
+
+
+def healthy_shows(cohort: Cohort) -> list[float]:
+    """`leak_shows` read on each healthy unit as if a leak began every `HEALTHY_STEP_H` from
+    the run's start (the windows with enough earlier days of their kind): how far a unit's own
+    days stand, with no leak at all, on the reading that says how plainly a leak shows."""
+    out: list[float] = []
+    step = HEALTHY_STEP_H * 3600
+    for j, role in enumerate(cohort.role):
+        if role != "healthy":
+            continue
+        at = cohort.start_s
+        while at + _SHOWN_TO_H * 3600 <= cohort.start_s + cohort.days * DAY_S:
+            shown = shows_at(cohort, j, at)
+            if shown is not None:
+                out.append(shown)
+            at += step
+    return out
+
+
+def _healthy_shown(shows: list[float]) -> dict[str, Any]:
+    """`healthy_shows` summed up: the windows read, those at `SHOWN_SPREADS` or more, and
+    the highest (None with none read)."""
+    return {
+        "windows": len(shows),
+        "shown": sum(1 for s in shows if s >= SHOWN_SPREADS),
+        "highest": round(max(shows), 2) if shows else None,
+    }
+
+
+def shows_at(cohort: Cohort, j: int, onset_s: float) -> float | None:
+    """`leak_shows` of unit `j` for a leak begun at `onset_s`, whether or not it has one."""
+    run = cohort.run
     step = max(1, round(cohort.units[j].interval_s / DT_S))
     on = run.compressor[:, j]
 
@@ -558,8 +598,8 @@ def leak_shows(cohort: Cohort, j: int) -> float | None:
         read = on[a:b:step]
         return max(float(read.mean()), 0.5 / len(read)), len(read)
 
-    begin = leak.onset_s + _SHOWN_FROM_H * 3600
-    if leak.onset_s + _SHOWN_TO_H * 3600 > cohort.start_s + cohort.days * DAY_S:
+    begin = onset_s + _SHOWN_FROM_H * 3600
+    if onset_s + _SHOWN_TO_H * 3600 > cohort.start_s + cohort.days * DAY_S:
         return None
     kind = _local_weekday(begin) >= 5
     earlier = [

@@ -26,6 +26,7 @@ from bench.detection_cold import (
     config_of,
     counter_kwh,
     deliveries,
+    healthy_shows,
     leak_readings,
     leak_shows,
     learning_days,
@@ -448,6 +449,37 @@ def test_the_score_counts_the_leaks_confirmed_within_the_targets_hours(scored: C
     ]
 
 
+def test_the_report_reads_the_healthy_windows_beside_the_leaks(scored: Cohort) -> None:
+    # The healthy units' own windows (`healthy_shows`) set the bar a rule knowing each onset
+    # could confirm leaks above with no false alert: of the leaks whose reading stood past
+    # the highest healthy window, those confirmed within 24 h are counted per severity.
+    seal = RuleId.SEAL_DEGRADATION
+    fired = {0.2: 30.0, 0.35: 20.0}  # the 0.6 never
+    firings = [
+        Firing(scored.ids[j], seal, utc_from_ms(int((leak.onset_s + fired[sev] * 3600) * 1000)))
+        for j, leak in scored.leaks.items()
+        if (sev := leak.severity) in fired
+    ]
+    score = score_cohort(scored, config_of(scored), Replayed(firings, [], 0))
+    assert set(score["seal_healthy_shows"]) == {"windows", "shown", "highest"}
+    score["seal_healthy_shows"] = {"windows": 40, "shown": 1, "highest": 3.2}
+    for sev, shown in (("0.2", 4.0), ("0.35", 5.0), ("0.6", 3.1)):
+        score["seal_leaks"][sev]["shows_spreads"] = [shown]
+    cold = {"small reach-in": {"temp": score}}
+    totals = detection._totals(cold, ["temp"])
+    assert totals["temp"]["seal_healthy_shows"] == {"windows": 40, "shown": 1, "highest": 3.2}
+    lines = table(one_family_report(cold, totals)).splitlines()
+    assert (
+        "the same reading of the compressor on the healthy units, as if a leak began every 6 h "
+        "(the plant's, alike in every variant): 1 of 40 windows at 3 spreads or more, the "
+        "highest at 3.20"
+    ) in lines
+    assert (
+        "leaks whose same reading stood above every healthy window's, temp: confirmed within "
+        "24 h 0.2 0 of 1, 0.35 1 of 1, 0.6 0 of 0"
+    ) in lines
+
+
 def test_the_score_counts_the_seal_alerts_each_leak_raised_from_its_onset(scored: Cohort) -> None:
     # Issue 11: a condition that comes and goes is one alert, not ten. The 0.2 leak's alert
     # fires 10 h after onset, clears and fires again 20 h later; the 0.35 leak's fires once,
@@ -521,6 +553,30 @@ def test_a_leak_shows_as_plainly_as_its_units_compressor_reads_it() -> None:
     assert shown(0.6, MONDAY + 5 * 86_400 - 6 * 3600) is None  # a Sunday: no earlier one
     summary = summarise_leaks([10.0, 30.0, 5.0], [False] * 3, [torn, torn, intact])
     assert summary["shown"] == {"positives": 2, "within_h": {"24": 1, "72": 2}}
+
+
+def test_the_healthy_units_own_days_are_read_as_a_leaks_would_be() -> None:
+    # The same walk-in, healthy, read every minute through a 6-day run from a Monday: a
+    # leak "begun" every 6 h is read where its 12-24 h window falls on a school day with
+    # three school days before it, from the Wednesday 12:00 (its window from the Thursday
+    # 00:00) to the Friday 06:00 (its window ending on the Saturday 06:00 is the Friday's):
+    # eight windows, each within a couple of its earlier days' spreads. With the leak, the
+    # same reading stands past `SHOWN_SPREADS`.
+    plan = ColdPlan(days=6.0, healthy=1, leaky_per_severity=0, failures=0)
+    base = build_cohort(
+        FAMILIES["walk-in cold room"], plan, seed=3, start_s=MONDAY, baseline_days=1
+    )
+    unit = dataclasses.replace(draw_units(FAMILIES["walk-in cold room"], 1, 3)[0], interval_s=60.0)
+    healthy = dataclasses.replace(
+        base, units=[unit], ids=["u"], role=["healthy"], leaks={},
+        run=run_plant([unit], MONDAY, base.days, 3),
+    )  # fmt: skip
+    windows = healthy_shows(healthy)
+    assert len(windows) == 8
+    assert max(abs(w) for w in windows) < SHOWN_SPREADS
+    leaking = one_leak(base, unit, SealLeak(0, MONDAY + 3 * 86_400 + 6 * 3600, 0.6), seed=3)
+    assert healthy_shows(leaking) == [], "a leaking unit is not read as a healthy one"
+    assert (leak_shows(leaking, 0) or 0.0) >= SHOWN_SPREADS
 
 
 def test_a_leak_is_counted_apart_where_its_reports_read_its_cycle_finely() -> None:
