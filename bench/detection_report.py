@@ -201,6 +201,7 @@ def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
                 missed == 0 and late == 0,
             )
         )
+        out.append(_food_warm_target(variant, score["over_temp_food_warm"]))
     modes: dict[str, dict[str, int]] = {}
     keys = ("spoiled", "spoiled_flagged", "compliant", "compliant_flagged")
     for label, score in report["disinfection"].items():  # "live", or "live #3" per seed
@@ -217,6 +218,19 @@ def targets(report: dict[str, Any]) -> list[tuple[str, bool]]:
             )
         )
     return out
+
+
+def _food_warm_target(variant: str, warm: dict[str, Any]) -> tuple[str, bool]:
+    """The issue's real excursions that no compressor failure caused: the plant's food above
+    its limit for the alarm's duration and 0.5 K beyond it (a long heater defrost on an old
+    cabinet, a dinner's doors, a leak's warmth), each due its duration after the food crossed.
+    They are excursions as real as a failure's, so the target counts them too."""
+    late, missed = warm["late_over_tolerance"], warm["positives"] - warm["detected"]
+    return (
+        f"food excursions with no compressor failure, {variant}: {warm['detected']} of "
+        f"{warm['positives']} alarmed, {late} more than 5 min after the food was due (all, none)",
+        missed == 0 and late == 0,
+    )
 
 
 def _leaks_within(

@@ -775,6 +775,21 @@ def test_the_targets_say_which_are_met_and_the_counts_they_rest_on(scored: Cohor
     assert met["disinfection, live: 4 of 5 spoiled cycles flagged, 0 of 17 compliant ones (all, "
                "none)"] is False  # fmt: skip
     assert sum(1 for what in met if what.startswith("over-temperature")) == 2
+    # Food the plant held above the limit with no compressor failure is a real excursion too:
+    # a missed one is a target missed, not a footnote under the table.
+    warm = report["totals"]["temp"]["over_temp_food_warm"]
+    warm.update(positives=2, detected=1, late_over_tolerance=0)
+    met = dict(targets(report))
+    assert met["food excursions with no compressor failure, temp: 1 of 2 alarmed, 0 more than "
+               "5 min after the food was due (all, none)"] is False  # fmt: skip
+    warm.update(detected=2, late_over_tolerance=1)
+    assert dict(targets(report))["food excursions with no compressor failure, temp: 2 of 2 "
+                                 "alarmed, 1 more than 5 min after the food was due (all, "
+                                 "none)"] is False  # fmt: skip
+    warm.update(positives=0, detected=0, late_over_tolerance=0)
+    assert dict(targets(report))["food excursions with no compressor failure, temp: 0 of 0 "
+                                 "alarmed, 0 more than 5 min after the food was due (all, "
+                                 "none)"] is True  # fmt: skip
     shown = table(report)
     assert "issue 11's targets" in shown and "NOT MET  seal, temp: 1 alert on" in shown
     # Tuning families' figures are what the rules were fitted on: no target is read from them.
