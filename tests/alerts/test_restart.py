@@ -153,3 +153,30 @@ def test_rule_states_are_saved_together_and_the_newest_one_wins(tmp_path: Path) 
         assert json.loads(store.load_rule_state(SITE)["fridge-1"]) == {"watermark_ms": 1}
     finally:
         store.close()
+
+
+def test_a_food_probe_reporting_apart_is_remembered_across_a_restart(tmp_path: Path) -> None:
+    # The probe in the stock reports apart from the air, every 5 min; the service restarts
+    # between two of its reports. The air's reports after the restart are judged on the
+    # probe's latest reading, saved with the rule's state, and the alert fires on time.
+    path = tmp_path / "canteen.duckdb"
+
+    def rows(start_min: int, count: int) -> list[tuple[str, datetime, dict[str, float]]]:
+        air = series("fridge-1", T0 + minutes(start_min), 60, [4.0] * count)
+        stock = [
+            ("fridge-1", T0 + minutes(m) + timedelta(seconds=30), {"food_temp_c": 9.0})
+            for m in range(start_min, start_min + count)
+            if m % 5 == 0
+        ]
+        return sorted(air + stock, key=lambda row: row[1])
+
+    first = Harness(path, school(), StepClock(T0))
+    first.feed(rows(0, 13))
+    first.service.save_state()
+    first.close()
+    second = restarted(path, 13)
+    second.feed(rows(13, 20))
+    [alert] = second.alerts(OVER)
+    assert alert.state is AlertState.FIRING and alert.pending_since == T0 + timedelta(seconds=30)
+    assert alert.fired_at is not None and alert.fired_at <= T0 + minutes(31)
+    second.close()
