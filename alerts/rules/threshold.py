@@ -303,19 +303,10 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         self._note_compressor(sample)
         temp = self._judged(ts, air, self._food_now(ts, food))
         self._note_pulled_in(ts, air)
-        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
-        st.last_ms = ts
-        if st.phase == "firing":
-            self._while_firing(ts, temp, out)
+        run = self._enter(ts, temp, out)
+        if run is None:
             return
-        if gap or not self._beyond(temp):
-            self._end_run(ts, out)
-            if not self._beyond(temp):
-                return
-            st = self.state
-        if st.phase == "ok":
-            self._start_run(ts, temp, out)
-        st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+        st = run
         self._note_pull(ts, air)
         if st.phase == "pending" and self._fading(ts, air):
             out.append(self._finding(Phase.CLEARED, ts, temp))
@@ -334,6 +325,26 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
 
+    def _enter(self, ts: int, temp: float, out: list[Finding]) -> ExcursionState | None:
+        """What every judged reading does to the run: a firing run only waits to clear; a
+        gap longer than the device's silence, or a reading in band, ends the run; a reading
+        beyond the limit starts one. The run to judge on, or None when nothing more is."""
+        st = self.state
+        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
+        st.last_ms = ts
+        if st.phase == "firing":
+            self._while_firing(ts, temp, out)
+            return None
+        if gap or not self._beyond(temp):
+            self._end_run(ts, out)
+            if not self._beyond(temp):
+                return None
+            st = self.state
+        if st.phase == "ok":
+            self._start_run(ts, temp, out)
+        st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
+        return st
+
     def _food_judged(self) -> bool:
         return self.above and self.product is not None and self.judged_on == "product"
 
@@ -348,25 +359,15 @@ class ExcursionRule(StatefulRule[ExcursionState]):
     def _observe_food(self, ts: int, food: float, out: list[Finding]) -> None:
         """A report of the food probe alone (no air reading beside it): judged as read, as
         any reading of the probe is (`_food_read`), the air's state left as it was."""
-        st = self.state
         self._food_c = food
-        if st.last_ms is not None and ts <= st.last_ms:
+        last = self.state.last_ms
+        if last is not None and ts <= last:
             return  # late or repeated: the rules judge on event time and do not go back
-        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
-        st.last_ms = ts
-        if st.phase == "firing":
-            self._while_firing(ts, food, out)
+        st = self._enter(ts, food, out)
+        if st is None:
             return
-        if gap or not self._beyond(food):
-            self._end_run(ts, out)
-            if not self._beyond(food):
-                return
-            st = self.state
-        if st.phase == "ok":
-            self._start_run(ts, food, out)
-        elif st.phase == "excused":
+        if st.phase == "excused":
             self._start_counting(ts, ts, food, out)
-        st.peak_c = food if st.peak_c is None else self._worse(st.peak_c, food)
         if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, food))
