@@ -2,7 +2,7 @@
 
 Run ``python -m bench.detection [--families held-out|tuning|all|NAME,...] [--seed 1[,2...]]
 [--variants temp,temp+power+door[,temp+power+energy+door][,temp+ambient][,temp-on-change]
-[,temp-lossy][,temp+food]]``. A table goes
+[,temp-lossy]]``. A table goes
 to stdout, then one JSON object (``--json-only``: the JSON alone); progress goes to stderr.
 
 Cold storage: per plant family (`firmware_sim.families`: held-out families by default) a
@@ -16,8 +16,7 @@ counter beside its power, and with a bare probe and a second probe in the kitche
 the cabinet (``temp+ambient``, `alerts.rules.seal_ambient`), with a bare probe that reports on
 change (``temp-on-change``), and with a bare probe whose reports do not all arrive
 (``temp-lossy``: a few lost alone, and dropouts of 5 min to 2 h about every day and a half;
-those that arrive are the bare probe's own), and with a second probe in the stock itself
-(``temp+food``, judged as read). Figures per family and variant, and summed over
+those that arrive are the bare probe's own). Figures per family and variant, and summed over
 families:
 
 - seal: false alerts per healthy unit-day (target ≤ 0.01, i.e. ≤ 1 per 100 unit-days; a

@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from alerts import RuleId
-from alerts.rules.product import FOOD_PROBE
 from bench.detection_replay import Deliveries, Replayed, replay, site_config
 from bench.independent_plant import (
     DT_S,
@@ -67,8 +66,7 @@ __all__ = [
 # counter too (real plugs report it beside their power: `gateway.adapters`), and a bare probe
 # with a second one in the kitchen air beside the cabinet (`ambient_temp_c`: a controller's
 # room probe, or a two-channel sensor; `alerts.rules.seal_ambient`); a probe that reports on
-# change; a bare probe whose reports do not all arrive (`temp-lossy`, `_delivered`); and the
-# probe with a second one in the stock itself (`temp+food`, `_food_probe`).
+# change; and a bare probe whose reports do not all arrive (`temp-lossy`, `_delivered`).
 VARIANTS = (
     "temp",
     "temp+power+door",
@@ -76,7 +74,6 @@ VARIANTS = (
     "temp+ambient",
     "temp-on-change",
     "temp-lossy",
-    "temp+food",
 )
 DEFAULT_VARIANTS = VARIANTS[:2]
 # The counter as such plugs report it: kWh with 3 decimals (1 Wh a step), from whatever total
@@ -93,7 +90,6 @@ UTC_OFFSET_H = 8.0  # the bench site's zone, Asia/Shanghai (`detection_replay.si
 DOOR_HEARTBEAT_S = 600.0
 _KITCHEN_SIGMA_C = 0.1  # a room probe's noise and display step (assumed)
 _KITCHEN_STEP_C = 0.1
-_FOOD_SIGMA_C, _FOOD_STEP_C = 0.05, 0.1  # a probe in the stock (assumed)
 FOOD_LOOKBACK_S = 2 * 3600.0  # an alarm is justified by food above the limit this recently
 # Issue 11's seal targets count the leaks confirmed within these hours of their onsets
 # (0.35 and more within 24 h; 0.2 within 72 h with power): the bench counts them for each
@@ -247,9 +243,6 @@ def deliveries(cohort: Cohort, variant: str, seed: int) -> Deliveries:
         if variant == "temp+ambient":
             out.add(device, "ambient_temp_c", ms, _kitchen_probe(run, step, j, seed))
             continue
-        if variant == "temp+food":
-            out.add(device, FOOD_PROBE, ms, _food_probe(run, step, j, seed))
-            continue
         power = run.power_w[step, j] * (1 + 0.01 * rng.normal(size=len(step)))
         out.add(device, "power_w", ms, np.round(power, 1))
         if "energy" in variant:
@@ -316,17 +309,6 @@ def _kitchen_probe(run: PlantRun, step: np.ndarray, unit: int, seed: int) -> np.
     rng = np.random.default_rng([seed, unit, 0xA4B1])
     noisy = run.ambient[step, unit] + rng.normal(0, _KITCHEN_SIGMA_C, len(step))
     read: np.ndarray = np.round(noisy / _KITCHEN_STEP_C) * _KITCHEN_STEP_C
-    return read
-
-
-def _food_probe(run: PlantRun, step: np.ndarray, unit: int, seed: int) -> np.ndarray:
-    """The plant's food (its product node) as a probe pushed into the stock reads it, in
-    the same report as the air probe (a two-channel sensor): 0.05 K noise and a 0.1 K display
-    step (a thermistor probe's, assumed), drawn apart from the air probe so its readings stay
-    the temperature-only variant's."""
-    rng = np.random.default_rng([seed, unit, 0xF00D])
-    noisy = run.product[step, unit] + rng.normal(0, _FOOD_SIGMA_C, len(step))
-    read: np.ndarray = np.round(noisy / _FOOD_STEP_C) * _FOOD_STEP_C
     return read
 
 

@@ -86,11 +86,9 @@ compressor in between.
 estimate (`product_c`) are in every finding's evidence, with the time constant used and its
 source (`tau_min`, `tau_source`: default, config or learned from a food-simulant probe). A
 device that publishes a food probe (`food_temp_c`) is judged on it, the estimate standing in
-only while the probe is silent (its latest reading stands for the food for the device's
-silence threshold: a probe that reports apart from the air, in messages of its own, is judged
-at its own reports and at the air's), and no door, defrost or pull-down excuses what the probe reads
-(`_food_read`): the excuses stand for what the air cannot tell of the food, and the probe
-tells it. Under-temperature stays on the air.
+only while the probe is silent: its latest reading stands for the food for the device's
+silence threshold, so a probe that reports apart from the air, in messages of its own, is
+judged at the air's reports. Under-temperature stays on the air.
 """
 
 from __future__ import annotations
@@ -295,58 +293,40 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if food is not None and self.judged_on == "product" and newer:
             self._food_seen = (sample.ts_ms, food)
         if air is None:
-            if food is not None and self._food_judged():
-                self._observe_food(sample.ts_ms, food, out)
-            return
+            return  # a report of the food probe alone: the air's next report judges with it
         st, ts = self.state, sample.ts_ms
         self._learn_tau(sample, air)
         self._note_compressor(sample)
         temp = self._judged(ts, air, self._food_now(ts, food))
         self._note_pulled_in(ts, air)
-        run = self._enter(ts, temp, out)
-        if run is None:
+        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
+        st.last_ms = ts
+        if st.phase == "firing":
+            self._while_firing(ts, temp, out)
             return
-        st = run
+        if gap or not self._beyond(temp):
+            self._end_run(ts, out)
+            if not self._beyond(temp):
+                return
+            st = self.state
+        if st.phase == "ok":
+            self._start_run(ts, temp, out)
+        st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
         self._note_pull(ts, air)
         if st.phase == "pending" and self._fading(ts, air):
             out.append(self._finding(Phase.CLEARED, ts, temp))
             st.phase, st.counting_from_ms, st.excused_until_ms = "excused", None, ts
-        if st.phase == "excused" and self._food_read():
-            self._start_counting(ts, ts, temp, out)  # the probe reads the food itself
-        elif st.phase == "excused":
+        if st.phase == "excused":
             self._check_excuse(ts, out, air)
-        elif st.phase == "pending" and not self._food_read() and self._outlasted(ts):
+        elif st.phase == "pending" and self._outlasted(ts):
             st.counting_from_ms = self._outlasted_from(ts)  # see _check_excuse
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
         if due and st.due_ms is None:
             st.due_ms = ts
         held = self._falling() or self._resting(ts) or self._restarted(ts)
-        if due and not held and (self._food_read() or not self._cresting(ts, air)):
+        if due and not held and not self._cresting(ts, air):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
-
-    def _enter(self, ts: int, temp: float, out: list[Finding]) -> ExcursionState | None:
-        """What every judged reading does to the run: a firing run only waits to clear; a
-        gap longer than the device's silence, or a reading in band, ends the run; a reading
-        beyond the limit starts one. The run to judge on, or None when nothing more is."""
-        st = self.state
-        gap = st.last_ms is not None and ts - st.last_ms > self.setup.silence_ms
-        st.last_ms = ts
-        if st.phase == "firing":
-            self._while_firing(ts, temp, out)
-            return None
-        if gap or not self._beyond(temp):
-            self._end_run(ts, out)
-            if not self._beyond(temp):
-                return None
-            st = self.state
-        if st.phase == "ok":
-            self._start_run(ts, temp, out)
-        st.peak_c = temp if st.peak_c is None else self._worse(st.peak_c, temp)
-        return st
-
-    def _food_judged(self) -> bool:
-        return self.above and self.product is not None and self.judged_on == "product"
 
     def _food_now(self, ts: int, food: float | None) -> float | None:
         """The food probe's reading at `ts`: this sample's, or its latest within the device's
@@ -355,22 +335,6 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return food
         at, value = self._food_seen
         return value if 0 <= ts - at <= self.setup.silence_ms else None
-
-    def _observe_food(self, ts: int, food: float, out: list[Finding]) -> None:
-        """A report of the food probe alone (no air reading beside it): judged as read, as
-        any reading of the probe is (`_food_read`), the air's state left as it was."""
-        self._food_c = food
-        last = self.state.last_ms
-        if last is not None and ts <= last:
-            return  # late or repeated: the rules judge on event time and do not go back
-        st = self._enter(ts, food, out)
-        if st is None:
-            return
-        if st.phase == "excused":
-            self._start_counting(ts, ts, food, out)
-        if st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms:
-            st.phase = "firing"
-            out.append(self._finding(Phase.FIRING, ts, food))
 
     def _learn_tau(self, sample: Sample, air: float) -> None:
         food = sample.get(FOOD_PROBE)
@@ -398,17 +362,6 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             return air
         return food if food is not None else self._product_c
 
-    def _food_read(self) -> bool:
-        """The reading judged is a probe in the food (`food_temp_c`), not the food estimated
-        from the air. The excuses stand for what the air cannot tell of the food (a door's
-        or a defrost's warmth that the food barely takes up); the probe tells it, so none
-        applies: food the probe reads above the limit for the duration is an excursion,
-        whatever warmed it. (A held-out old unit's 44-min heater defrosts lift its air to
-        24 °C and its stock, whose time constant is 5.5 h, to 8.5-9.2 °C for 1.7-3.1 h after;
-        a probe in that stock read it above 8 °C for 2.5 h, and the defrost's excuse and its
-        recovery held the alarm back 44 min past due.)"""
-        return self.above and self.judged_on == "product" and self._food_c is not None
-
     def _beyond(self, temp: float) -> bool:
         return temp > self.limit if self.above else temp < self.limit
 
@@ -418,7 +371,7 @@ class ExcursionRule(StatefulRule[ExcursionState]):
     def _start_run(self, ts: int, temp: float, out: list[Finding]) -> None:
         st = self.state
         st.run_start_ms, st.peak_c = ts, temp
-        if self.above and not self._food_read():
+        if self.above:
             st.door_until_ms = self._disturbances.door_excuse_until(ts)
             st.phase = "excused"
         else:

@@ -156,7 +156,7 @@ def test_rule_states_are_saved_together_and_the_newest_one_wins(tmp_path: Path) 
 
 
 def test_a_food_probe_reporting_apart_is_remembered_across_a_restart(tmp_path: Path) -> None:
-    # The probe in the stock reports apart from the air, every 5 min; the service restarts
+    # The probe in the food reports apart from the air, every 5 min; the service restarts
     # between two of its reports. The air's reports after the restart are judged on the
     # probe's latest reading, saved with the rule's state, and the alert fires on time.
     path = tmp_path / "canteen.duckdb"
@@ -177,6 +177,6 @@ def test_a_food_probe_reporting_apart_is_remembered_across_a_restart(tmp_path: P
     second = restarted(path, 13)
     second.feed(rows(13, 20))
     [alert] = second.alerts(OVER)
-    assert alert.state is AlertState.FIRING and alert.pending_since == T0 + timedelta(seconds=30)
-    assert alert.fired_at is not None and alert.fired_at <= T0 + minutes(31)
+    assert alert.state is AlertState.FIRING and alert.pending_since == T0 + minutes(1)
+    assert alert.fired_at == T0 + minutes(31)
     second.close()

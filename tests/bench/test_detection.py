@@ -146,23 +146,6 @@ def test_a_lossy_probe_delivers_some_of_the_bare_probes_own_readings_with_dropou
     assert deliveries(small, "temp-lossy", seed=1).ts_ms[0].tolist() == lossy.ts_ms[0].tolist()
 
 
-def test_a_food_probe_reads_the_plants_stock_in_the_air_probes_reports(small: Cohort) -> None:
-    food = deliveries(small, "temp+food", seed=1)
-    bare = deliveries(small, "temp", seed=1)
-    run = small.run
-    for j in range(len(small.units)):
-        air, stock = 2 * j, 2 * j + 1
-        assert food.metric[air][0] == "temp_c" and food.metric[stock][0] == "food_temp_c"
-        assert np.array_equal(food.ts_ms[air], bare.ts_ms[j])  # the bare probe's own readings
-        assert np.array_equal(food.value[air], bare.value[j])
-        assert np.array_equal(food.ts_ms[stock], food.ts_ms[air])  # in the same reports
-        steps = ((food.ts_ms[stock] / 1000 - small.start_s) // DT_S).astype(np.int64)
-        read = food.value[stock]
-        assert np.allclose(read * 10, np.round(read * 10))  # a 0.1 K display step
-        assert np.abs(read - run.product[steps, j]).mean() < 0.08  # the stock, not the air
-        assert np.abs(read - run.air[steps, j]).mean() > 0.2
-
-
 def test_the_energy_counter_integrates_the_plants_draw() -> None:
     """100 W for the first three plant steps (30 s), then 40 W: at 45 s, 3 kJ + 0.6 kJ."""
     draw = np.array([100.0, 100.0, 100.0, 40.0, 40.0, 40.0])
