@@ -9,7 +9,11 @@ Per device, readings at or before the newest instant already processed (the wate
 skipped: duplicates and late readings are stored by ingest but do not re-open decisions
 already taken (DESIGN.md, time); a rule whose verdict on a period is still open (a meal's
 disinfection) may still count them (`Rule.observe_late`). Within a batch, readings are sorted
-first, so a batch that arrives shuffled is judged as if it had arrived in order.
+first, so a batch that arrives shuffled is judged as if it had arrived in order. A reading at
+the watermark's own instant of a metric that instant did not have yet is no late one: it is
+the rest of that instant (a device that sends its channels in messages of their own, stamped
+alike, which the gateway may store in two batches), judged as a sample of its own there, so
+what the rules see does not hang on where a batch ended.
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ class DeviceRules:
     def __init__(self, setup: DeviceSetup) -> None:
         self.setup = setup
         self.watermark_ms: int | None = None
+        # The metrics of the watermark's instant already judged (`_rest_of_instant`); None:
+        # not known (a state saved before they were kept), so nothing more there is judged.
+        self.mark_metrics: frozenset[str] | None = frozenset()
         kind = setup.device.kind
         self.disturbances = Disturbances(setup) if kind.is_cold_storage else None
         self.sensor = SensorFaultRule(setup, self.disturbances) if kind in PLAUSIBLE_C else None
@@ -96,9 +103,14 @@ class DeviceRules:
         rules, watchers, mark = self.rules, self.watchers, self.watermark_ms
         for sample in samples:
             if mark is not None and sample.ts_ms <= mark:
-                self._late(sample)
-                continue
-            mark = self.watermark_ms = sample.ts_ms
+                rest = self._rest_of_instant(sample) if sample.ts_ms == mark else None
+                if rest is None:
+                    self._late(sample)
+                    continue
+                sample = rest
+            else:
+                mark = self.watermark_ms = sample.ts_ms
+                self.mark_metrics = frozenset(sample.values)
             # Each call guarded: a defect some reading brings out in one rule must not keep
             # the reading from the others, nor end the service (`rule_faults`). Free in
             # CPython 3.11+ while nothing is raised.
@@ -136,6 +148,20 @@ class DeviceRules:
                     self.faults.note(rule.rule.value, delivered_ms, exc)
         self._collect(out)
 
+    def _rest_of_instant(self, sample: Sample) -> Sample | None:
+        """The metrics of a sample at the watermark's instant that it did not have yet, as a
+        sample of their own (None: nothing new, a duplicate). Those it had go to `_late`."""
+        seen = self.mark_metrics
+        if seen is None:
+            return None
+        new = {m: v for m, v in sample.values.items() if m not in seen}
+        if not new:
+            return None
+        if len(new) < len(sample.values):
+            self._late(Sample(sample.ts_ms, {m: v for m, v in sample.values.items() if m in seen}))
+        self.mark_metrics = seen.union(new)
+        return Sample(sample.ts_ms, new)
+
     def _late(self, sample: Sample) -> None:
         """Older than the watermark: offered to the rules whose verdicts are still open."""
         temp = sample.get("temp_c")
@@ -171,6 +197,7 @@ class DeviceRules:
     def snapshot(self) -> str:
         document = {
             "watermark_ms": self.watermark_ms,
+            "mark_metrics": None if self.mark_metrics is None else sorted(self.mark_metrics),
             "disturbances": self.disturbances.snapshot() if self.disturbances else None,
             "rules": {rule.rule.value: rule.snapshot() for rule in self._all_rules()},
         }
@@ -179,6 +206,8 @@ class DeviceRules:
     def restore(self, text: str) -> None:
         document = json.loads(text)
         self.watermark_ms = document.get("watermark_ms")
+        saved = document.get("mark_metrics")
+        self.mark_metrics = None if saved is None else frozenset(saved)
         if self.disturbances is not None and document.get("disturbances") is not None:
             self.disturbances.restore(document["disturbances"])
         saved = document.get("rules", {})
