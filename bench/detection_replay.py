@@ -183,6 +183,9 @@ def _replay(
     start_ms, end_ms = to_epoch_ms(start), to_epoch_ms(end)
     edges = np.arange(start_ms, max(end_ms, int(arrive[-1]) + 1) + SLICE_MS, SLICE_MS)
     cuts = np.searchsorted(arrive, edges, side="right")
+    # Slices hold what arrived after their start up to their end; the first holds what arrived
+    # at the run's very start too (a door contact's first report), not left out.
+    cuts[0] = 0
     for index in range(1, len(edges)):
         a, b = int(cuts[index - 1]), int(cuts[index])
         clock.instant = utc_from_ms(int(edges[index]))
