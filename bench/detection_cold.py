@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from alerts import RuleId
-from bench.detection_replay import Deliveries, Replayed, replay, site_config
+from bench.detection_replay import Deliveries, Replayed, replay, site_document
 from bench.independent_plant import (
     DT_S,
     CompressorFailure,
@@ -51,7 +51,10 @@ __all__ = [
     "Cohort",
     "ColdPlan",
     "build_cohort",
+    "config_document",
+    "config_of",
     "counter_kwh",
+    "deliveries",
     "healthy_shows",
     "leak_readings",
     "leak_shows",
@@ -202,7 +205,12 @@ def learning_days(start_s: float, baseline_days: float) -> float:
 def config_of(cohort: Cohort, interval_s: float | None = None) -> SiteConfig:
     """The cohort's site: each unit's own reading interval, or `interval_s` for all (a probe
     that reports on change declares its heartbeat)."""
-    return site_config(
+    return SiteConfig.model_validate(config_document(cohort, interval_s))
+
+
+def config_document(cohort: Cohort, interval_s: float | None = None) -> dict[str, Any]:
+    """`config_of`'s site as a config file holds it."""
+    return site_document(
         [
             {"id": i, "kind": u.kind.value, "interval_s": interval_s or u.interval_s}
             for i, u in zip(cohort.ids, cohort.units, strict=True)

@@ -35,6 +35,7 @@ __all__ = [
     "replay",
     "seal_health_summary",
     "site_config",
+    "site_document",
 ]
 
 SITE = "bench"
@@ -55,15 +56,20 @@ def site_config(
 ) -> SiteConfig:
     """A site of the given devices in one kitchen, the demo school's meals when asked, served
     on `meal_days` (the calendar's day types; its weekend is Saturday and Sunday)."""
-    return SiteConfig.model_validate(
-        {
-            "site": {"id": SITE, "name": "detection bench", "timezone": "Asia/Shanghai"},
-            "buildings": [{"id": "kitchen", "name": "kitchen", "kind": "canteen"}],
-            "meals": [{"name": n, "start": a, "end": b} for n, a, b in DEMO_MEALS] if meals else [],
-            "calendar": {"meal_days": list(meal_days)},
-            "devices": [{"building": "kitchen", **d} for d in devices],
-        }
-    )
+    return SiteConfig.model_validate(site_document(devices, meals, meal_days))
+
+
+def site_document(
+    devices: list[dict[str, Any]], meals: bool = False, meal_days: Sequence[str] = EVERY_DAY
+) -> dict[str, Any]:
+    """`site_config`'s site as a config file holds it (`bench.detection_serve`)."""
+    return {
+        "site": {"id": SITE, "name": "detection bench", "timezone": "Asia/Shanghai"},
+        "buildings": [{"id": "kitchen", "name": "kitchen", "kind": "canteen"}],
+        "meals": [{"name": n, "start": a, "end": b} for n, a, b in DEMO_MEALS] if meals else [],
+        "calendar": {"meal_days": list(meal_days)},
+        "devices": [{"building": "kitchen", **d} for d in devices],
+    }
 
 
 @dataclass(slots=True)
@@ -122,6 +128,8 @@ class Replayed:
     # When alerts resolved or closed: an alert fired before and still open covers what came
     # after it (`open_at`).
     resolved: list[Firing] = field(default_factory=list)
+    # Every change of every alert, in order: (device, rule, action, event time).
+    history: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
     def open_at(self, device: str, rule: RuleId, at: datetime) -> datetime | None:
         """When the alert of `rule` on `device` open at `at` fired, None if none was open."""
@@ -172,7 +180,8 @@ def _replay(
     service = AlertService(config, store, clock)
     firings: list[Firing] = []
     resolved: list[Firing] = []
-    service.add_change_listener(lambda change: _note(change, firings, resolved))
+    history: list[tuple[str, str, str, datetime]] = []
+    service.add_change_listener(lambda change: _note(change, firings, resolved, history))
     arrive = np.concatenate(deliveries.arrive_ms)
     order = np.lexsort((np.concatenate(deliveries.ts_ms), arrive))
     arrive = arrive[order]
@@ -197,7 +206,7 @@ def _replay(
         service.tick(clock.instant)
     records = store.disinfection_records(SITE, date(1970, 1, 1), date(9999, 1, 1), None)
     unseen, closest = seal_health_summary(config, store, start, clock.instant)
-    return Replayed(firings, records, len(ts), unseen, closest, resolved)
+    return Replayed(firings, records, len(ts), unseen, closest, resolved, history)
 
 
 def seal_health_summary(
@@ -224,7 +233,14 @@ def seal_health_summary(
     return unseen, closest
 
 
-def _note(change: AlertChange, into: list[Firing], resolved: list[Firing]) -> None:
+def _note(
+    change: AlertChange,
+    into: list[Firing],
+    resolved: list[Firing],
+    history: list[tuple[str, str, str, datetime]],
+) -> None:
+    alert = change.alert
+    history.append((alert.device, alert.rule.value, change.action.value, alert.updated_at))
     if change.action in (AlertAction.RESOLVED, AlertAction.CLOSED):
         resolved.append(Firing(change.alert.device, change.alert.rule, change.alert.updated_at))
     if change.action in (AlertAction.FIRED, AlertAction.REFIRED):
