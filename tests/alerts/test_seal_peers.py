@@ -156,18 +156,40 @@ def test_a_leak_beside_them_through_the_hot_day_is_still_confirmed() -> None:
 def test_the_kitchen_is_read_from_two_others_at_least_told_lately() -> None:
     peers = KitchenPeers()
     peers.tell("a", 0, {"rise": 3.0})
-    assert peers.shared_k("b", 0, "rise") is None, "one other is not a kitchen"
+    assert peers.shared_k("b", HOUR_MS, "rise") is None, "one other is not a kitchen"
     peers.tell("b", 0, {"rise": 2.0, "cycles": 1.0})
-    assert peers.shared_k("b", 0, "rise") is None, "its own word is not heard"
+    assert peers.shared_k("b", HOUR_MS, "rise") is None, "its own word is not heard"
     assert peers.shared_k("c", HOUR_MS, "rise") == 2.0, "the smaller of two"
-    assert peers.shared_k("c", 0, "cycles") is None, "one other told its cycles"
+    assert peers.shared_k("c", 0, "rise") is None, "only hours before the asking one"
+    assert peers.shared_k("c", HOUR_MS, "cycles") is None, "one other told its cycles"
     assert peers.shared_k("c", 3 * HOUR_MS, "rise") is None, "told three hours before"
     peers.tell("a", -HOUR_MS, {"rise": 9.0})
-    assert peers.shared_k("c", 0, "rise") == 2.0, "an hour older than the one it told is kept out"
-    peers.tell("a", 0, None)
-    assert peers.shared_k("c", 0, "rise") is None, "a cabinet that reads nothing now is not heard"
-    peers.tell("a", 0, {"rise": math.nan})
-    assert peers.shared_k("c", 0, "rise") is None
+    assert peers.shared_k("c", HOUR_MS, "rise") == 2.0, "an hour older than the one it told"
+    peers.tell("a", HOUR_MS, {"rise": 9.0})
+    assert peers.shared_k("c", HOUR_MS, "rise") == 2.0, "a's hour 0 (3 K), not the asking one"
+    assert peers.shared_k("c", 2 * HOUR_MS, "rise") == 2.0, "b's hour 0 is still lately"
+    peers.tell("b", 2 * HOUR_MS, {"rise": 4.0})
+    assert peers.shared_k("c", 3 * HOUR_MS, "rise") == 4.0, "a's 9 K and b's 4 K"
+    peers.tell("a", 2 * HOUR_MS, None)
+    assert peers.shared_k("c", 3 * HOUR_MS, "rise") is None, "a reads nothing now"
+    peers.tell("a", 2 * HOUR_MS, {"rise": math.nan})
+    assert peers.shared_k("c", 3 * HOUR_MS, "rise") is None
+
+
+def test_what_a_cabinet_hears_does_not_hang_on_the_order_they_are_judged_in() -> None:
+    # Three cabinets judged at hour 2 after telling hour 1: whichever goes first, each hears
+    # the others' hour 1, never another's hour 2 told a moment before it asked.
+    heard = []
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        peers = KitchenPeers()
+        for name, kelvin in zip("abc", (1.0, 2.0, 3.0), strict=True):
+            peers.tell(name, HOUR_MS, {"rise": kelvin})
+        at_two = {}
+        for name in order:
+            at_two[name] = peers.shared_k(name, 2 * HOUR_MS, "rise")
+            peers.tell(name, 2 * HOUR_MS, {"rise": 10.0})
+        heard.append(at_two)
+    assert heard[0] == heard[1] == {"a": 2.0, "b": 1.0, "c": 1.0}
 
 
 def test_the_lower_third_of_the_others_leaves_two_in_three_leaking_aside() -> None:
@@ -175,11 +197,11 @@ def test_the_lower_third_of_the_others_leaves_two_in_three_leaking_aside() -> No
     for i, kelvin in enumerate([0.1, 0.3, 6.0, 7.0, 5.0, 0.2, 8.0]):
         peers.tell(f"u{i}", 0, {"rise": kelvin})
     # six others, sorted 0.1 0.2 0.3 5 6 7 (u6 asks): the second lowest
-    assert peers.shared_k("u6", 0, "rise") == 0.2
+    assert peers.shared_k("u6", HOUR_MS, "rise") == 0.2
     leaking = KitchenPeers()
     for i, kelvin in enumerate([0.2, 6.0, 7.0]):
         leaking.tell(f"u{i}", 0, {"rise": kelvin})
-    assert leaking.shared_k("me", 0, "rise") == 0.2, "two of three leaking"
+    assert leaking.shared_k("me", HOUR_MS, "rise") == 0.2, "two of three leaking"
 
 
 @pytest.mark.parametrize(("cabinet_c", "move"), [(4.0, 0.2), (-20.0, 0.05)])
