@@ -12,9 +12,9 @@ Order: each device's readings are judged in the order they were stored (its list
 the end, and a device is taken whole), so per-device order, the engine's watermark and its
 late-reading rule hold as before. Devices are independent of each other (the seal's kitchen
 board, `seal_peers`, reads only what the others told of hours before the asking one), so the
-order between them is free: a device with a reading beyond its limits (`low_c` / `high_c`), or whose last
-queued reading was, goes before the others (the reading that fires an alert, and the one that
-clears it). The others go oldest first.
+order between them is free: a device with a reading beyond its limits (`low_c` / `high_c`), or
+whose last queued reading was, goes before the others (the reading that fires an alert, and
+the one that clears it). The others go oldest first.
 """
 
 from __future__ import annotations
