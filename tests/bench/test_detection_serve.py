@@ -29,13 +29,16 @@ def test_one_message_per_device_and_instant_in_the_order_they_arrive() -> None:
     out.add("fridge-b", "power_w", at, np.array([80.0, 0.0]))
     out.add("fridge-a", "door_open", np.array([30_000]), np.array([1.0]))
     out.add("fridge-a", "temp_c", np.array([0]), np.array([4.0]), np.array([120_000]))  # late
-    sent = [(device, json.loads(payload)) for device, payload in messages(out)]
+    out.add("fridge-a", "door_open", np.array([30_000]), np.array([0.0]))  # its heartbeat
+    made, readings = messages(out)
+    sent = [(device, json.loads(payload)) for device, payload in made]
     assert sent == [
         ("fridge-b", {"ts": 1_000, "seq": 1, "m": {"temp_c": 3.5, "power_w": 80.0}}),
-        ("fridge-a", {"ts": 30_000, "seq": 1, "m": {"door_open": True}}),
+        ("fridge-a", {"ts": 30_000, "seq": 1, "m": {"door_open": False}}),
         ("fridge-b", {"ts": 61_000, "seq": 2, "m": {"temp_c": 3.6, "power_w": 0.0}}),
         ("fridge-a", {"ts": 0, "seq": 2, "m": {"temp_c": 4.0}}),
     ]
+    assert readings == 6  # the door's two copies at one instant are one reading, the last
 
 
 def test_a_small_cohort_served_raises_what_the_replay_raises() -> None:
