@@ -12,8 +12,8 @@ disinfection) may still count them (`Rule.observe_late`). Within a batch, readin
 first, so a batch that arrives shuffled is judged as if it had arrived in order. A reading at
 the watermark's own instant of a metric that instant did not have yet is no late one: it is
 the rest of that instant (a device that sends its channels in messages of their own, stamped
-alike, which the gateway may store in two batches), judged as a sample of its own there, so
-what the rules see does not hang on where a batch ended.
+alike, which the gateway may store in two batches), judged as a sample of its own there: none
+of it is lost where a batch ended, though an instant split so reaches the rules as two samples.
 """
 
 from __future__ import annotations
