@@ -175,6 +175,10 @@ def _totals(
                 key: sum(s["seal_unseen"][key] for s in scores)
                 for key in ("healthy", "leak", "failure", "leaks_missed")
             },
+            "sensor_fault_alerts": sum(
+                len(alerts) for s in scores for alerts in s["sensor_fault_units"].values()
+            ),
+            "sensor_fault_unit_days": round(sum(s["all_unit_days"] for s in scores), 2),
         }
     return out
 

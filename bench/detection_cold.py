@@ -411,8 +411,22 @@ def score_cohort(cohort: Cohort, config: SiteConfig, replayed: Replayed) -> dict
         "over_temp_excursions": _excursions(cohort, config, replayed),
         "over_temp_food_warm": _food_warm(cohort, config, replayed, spans),
         "over_temp_compressor": _compressor_told(cohort, replayed, spans),
+        "sensor_fault_units": _sensor_faults(cohort, replayed),
+        "all_unit_days": len(cohort.ids) * cohort.days,
         "readings": replayed.readings,
     }
+
+
+def _sensor_faults(cohort: Cohort, replayed: Replayed) -> dict[str, list[str]]:
+    """Sensor-fault alerts per unit, when (UTC) and what they said: every one is false, the
+    bench's probes never fail (healthy, leaking and failing units alike: a probe in a warm
+    cabinet or one running flat out is still a working probe)."""
+    out: dict[str, list[str]] = {}
+    for firing in replayed.firings:
+        if firing.rule is RuleId.SENSOR_FAULT and firing.device in cohort.ids:
+            stamp = firing.at.isoformat(timespec="minutes")
+            out.setdefault(firing.device, []).append(f"{stamp} ({firing.faults or '?'})")
+    return out
 
 
 def _healthy_over_temperature(

@@ -111,6 +111,8 @@ class Firing:
     # what a meter read the compressor doing, unchanged up to an over-temperature alarm
     # ("running", "stopped"; empty where it read neither for long, or there is no meter)
     compressor: str = ""
+    # the faults a sensor-fault alert named ("stuck", "spikes"...; empty for other rules)
+    faults: str = ""
 
 
 @dataclass(slots=True)
@@ -246,6 +248,7 @@ def _note(
     if change.action in (AlertAction.FIRED, AlertAction.REFIRED):
         streams = change.alert.evidence.get("evidence_streams")
         compressor = change.alert.evidence.get("compressor")
+        faults = change.alert.evidence.get("faults")
         alert = change.alert
         into.append(
             Firing(
@@ -254,5 +257,6 @@ def _note(
                 alert.updated_at,
                 streams if isinstance(streams, str) else "",
                 compressor if isinstance(compressor, str) else "",
+                faults if isinstance(faults, str) else "",
             )
         )

@@ -79,6 +79,12 @@ def table(report: dict[str, Any]) -> str:
             f"{units} units ({unseen['leak']} leaking, {unseen['leaks_missed']} of them never "
             "confirmed)"
         )
+        if "sensor_fault_alerts" in score:
+            lines.append(
+                f"sensor-fault alerts (the bench's probes never fail: each is false), {variant}: "
+                f"{score['sensor_fault_alerts']} over {score['sensor_fault_unit_days']:,.0f} "
+                "unit-days (every unit, leaking and failing ones too)"
+            )
         raised = score["seal_alerts_per_leak"]
         if raised["leaks_confirmed"]:
             lines.append(
@@ -134,6 +140,11 @@ def table(report: dict[str, Any]) -> str:
                 lines.append(
                     f"false over-temperature alarm, {variant}: {unit} ({family}) at "
                     + ", ".join(alarms)
+                )
+            for unit, alerts in by_variant[variant].get("sensor_fault_units", {}).items():
+                lines.append(
+                    f"false sensor-fault alert (the bench's probes never fail), {variant}: "
+                    f"{unit} ({family}) at " + ", ".join(alerts)
                 )
     if report["disinfection"]:
         lines += [

@@ -3,7 +3,15 @@
 - Impossible: outside what the cabinet can physically reach (a fridge at 60 °C, a steam
   chamber at 180 °C). The metric table already refuses what no probe can report; this is the
   per-kind plausibility the gateway cannot know. Such readings are withheld from other rules.
-- Stuck: the same value, to the last digit, for longer than a working plant allows.
+- Stuck: the same value, to the last digit, for longer than a working plant allows. A cold
+  cabinet's thermostat moves its air by a kelvin or more several times an hour; where a meter
+  says what the compressor does (`compressor_on`, or `power_w` against its usual draw), a
+  value held while the compressor held one state throughout, running or stopped, is a plant
+  at its balance, not a stuck probe: a compressor running flat out against a leak holds the
+  air within a 0.5 K display step for hours, and so does a dead one whose air has neared the
+  kitchen's (on the bench, a leaking old unit read 4.0 °C for an hour on end, and a failed
+  one 17.5 °C, both raised "stuck" before this). A value held across a start or a stop of the
+  compressor is stuck. A bare probe has no such witness and is judged on the value alone.
 - Spikes: a jump away and straight back between consecutive readings, several within an hour.
 - Drift against a neighbouring probe in the same cabinet, where the config names one
   (`neighbour`; see `alerts.rules.neighbour`).
@@ -16,6 +24,7 @@ One alert per device for all of these; it clears after a quiet period with none 
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 
@@ -24,6 +33,7 @@ from alerts.model import Finding, Message, Phase, RuleId, Severity
 from alerts.rules.base import MINUTE_MS, DeviceSetup, StatefulRule
 from alerts.rules.disturbance import Disturbances
 from alerts.rules.neighbour import PairState, ProbePair
+from alerts.rules.seal_duty import DrawLevels, compressor_from_power
 from alerts.samples import Sample
 from core.model import DeviceKind
 
@@ -56,6 +66,11 @@ class SensorState:
     cut_in_c: float | None = None
     recent_edges: list[float] = field(default_factory=list)
     pair: PairState = field(default_factory=PairState)
+    # the compressor as a meter reads it (the flag, or the plug's draw against `draw`): its
+    # state at the last metered reading and when it last changed
+    draw: DrawLevels = field(default_factory=DrawLevels)
+    running: bool | None = None
+    changed_ms: int | None = None
 
 
 class SensorFaultRule(StatefulRule[SensorState]):
@@ -67,6 +82,7 @@ class SensorFaultRule(StatefulRule[SensorState]):
         kind = setup.device.kind
         self.plausible_c = PLAUSIBLE_C[kind]
         cold = kind.is_cold_storage
+        self._cold = cold
         self._stuck_ms = int((s.stuck_cold_min if cold else s.stuck_heated_min) * MINUTE_MS)
         self._spike_c = s.spike_cold_c if cold else s.spike_heated_c
         self._spike_window_ms = int(s.spike_window_min * MINUTE_MS)
@@ -93,6 +109,7 @@ class SensorFaultRule(StatefulRule[SensorState]):
             low, high = self.plausible_c
             noted.append(("impossible", text.impossible_value(self.setup.label, temp, low, high)))
         else:
+            self._metered(sample)
             self._stuck(ts, temp, noted)
             self._spike(ts, temp, noted)
             self._drift(sample, temp, noted)
@@ -117,13 +134,36 @@ class SensorFaultRule(StatefulRule[SensorState]):
         if message is not None:
             noted.append(("neighbour_drift", message))
 
+    def _metered(self, sample: Sample) -> None:
+        """What a meter reads a cold cabinet's compressor doing at this reading, where one
+        reports."""
+        if not self._cold:
+            return
+        on = sample.flag("compressor_on")
+        power = sample.get("power_w")
+        st = self.state
+        if on is None and power is not None and math.isfinite(power):
+            on = compressor_from_power(st.draw, power)
+        if on is None:
+            return
+        if on != st.running:
+            st.running, st.changed_ms = on, sample.ts_ms
+
     def _stuck(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
         st = self.state
         if st.stuck_value != temp or st.stuck_since_ms is None:
             st.stuck_value, st.stuck_since_ms = temp, ts
-        elif ts - st.stuck_since_ms >= self._stuck_ms:
+        elif ts - st.stuck_since_ms >= self._stuck_ms and not self._at_balance():
             minutes = (ts - st.stuck_since_ms) / MINUTE_MS
             noted.append(("stuck", text.stuck(self.setup.label, temp, minutes)))
+
+    def _at_balance(self) -> bool:
+        """Whether a meter read the compressor in one state, running or stopped, from before
+        the held value began to now (see the module's docstring): the air may then hold."""
+        st = self.state
+        if st.running is None or st.changed_ms is None or st.stuck_since_ms is None:
+            return False
+        return st.changed_ms <= st.stuck_since_ms
 
     def _spike(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
         """Per reading, so without building lists: the last two readings are shifted in

@@ -44,6 +44,51 @@ def test_the_same_value_for_an_hour_is_a_stuck_probe(harness: Harness) -> None:
     assert fault.state is AlertState.RESOLVED
 
 
+def _metered(values: list[float], draws: list[float]) -> list[Row]:
+    """A fridge that cycled on its thermostat for half an hour (the plug drawing 250 W while
+    its compressor runs, 20 W at rest), then `values` with the plug drawing `draws`."""
+    cycling = sawtooth(30)
+    plug = [250.0 if i % 20 >= 10 else 20.0 for i in range(30)]
+    return series("fridge-1", T0, 60, cycling + values, power_w=plug + draws)
+
+
+@pytest.mark.parametrize(("draw", "held_c"), [(250.0, 4.0), (20.0, 17.5)])
+def test_a_value_held_while_the_compressor_holds_one_state_is_a_balance(
+    harness: Harness, draw: float, held_c: float
+) -> None:
+    """A compressor running flat out against a leak holds the air within a 0.5 K display step
+    for hours; a dead one's air near the kitchen's moves as slowly. Two hours of one value
+    with the meter reading one state throughout, running or stopped, is no stuck probe."""
+    harness.feed(_metered([held_c] * 120, [draw] * 120))
+    assert harness.alerts(SENSOR) == []
+
+
+def test_a_value_held_across_the_compressor_s_starts_and_stops_is_stuck(
+    harness: Harness,
+) -> None:
+    """The thermostat starts and stops the compressor on its own sensor: the air it moves
+    did not move the probe."""
+    plug = [250.0 if i % 20 >= 10 else 20.0 for i in range(120)]
+    harness.feed(_metered([3.4] * 120, plug))
+    [fault] = harness.alerts(SENSOR)
+    assert "has read exactly 3.4 °C for 60 min" in fault.message.en
+
+
+def test_a_reported_compressor_flag_is_read_as_the_meter_is(harness: Harness) -> None:
+    """`compressor_on` says what the plug's draw says: running throughout, no stuck probe;
+    starting and stopping, stuck."""
+    cycling = [1.0 if i % 20 >= 10 else 0.0 for i in range(30)]
+    rows = series(
+        "fridge-1", T0, 60, sawtooth(30) + [4.0] * 120, compressor_on=cycling + [1.0] * 120
+    )
+    harness.feed(rows)
+    assert harness.alerts(SENSOR) == []
+    flags = [1.0 if i % 20 >= 10 else 0.0 for i in range(90)]
+    harness.feed(series("fridge-1", T0 + minutes(150), 60, [4.0] * 90, compressor_on=flags))
+    [fault] = harness.alerts(SENSOR)
+    assert "has read exactly 4.0 °C" in fault.message.en
+
+
 def test_three_spikes_in_an_hour_alert_two_do_not(harness: Harness) -> None:
     values = sawtooth(120)  # every 30 s, the fridge's interval
     for index in (20, 60):

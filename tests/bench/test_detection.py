@@ -230,6 +230,23 @@ def test_the_score_names_the_healthy_units_that_raised_a_seal_alert_and_the_leak
         assert len(found["devices"]) == len(found["delays_h"])
 
 
+def test_every_sensor_fault_alert_is_false_and_named(scored: Cohort) -> None:
+    """The bench's probes never fail: a sensor-fault alert on any unit, leaking and failing
+    ones too, is false, named with what it said, over every unit's days."""
+    cohort = scored
+    at = utc_from_ms(int((MONDAY + 2 * 86_400) * 1000))
+    sensor = RuleId.SENSOR_FAULT
+    leaking = cohort.ids[min(cohort.leaks)]
+    firings = [Firing(cohort.ids[0], sensor, at, faults="stuck"), Firing(leaking, sensor, at)]
+    score = score_cohort(cohort, config_of(cohort), Replayed(firings, [], 0))
+    stamp = at.isoformat(timespec="minutes")
+    assert score["sensor_fault_units"] == {
+        cohort.ids[0]: [f"{stamp} (stuck)"],
+        leaking: [f"{stamp} (?)"],
+    }
+    assert score["all_unit_days"] == pytest.approx(len(cohort.ids) * cohort.days)
+
+
 def test_an_over_temperature_alarm_before_a_fault_is_as_false_as_a_healthy_units(
     scored: Cohort, small: Cohort
 ) -> None:
