@@ -12,6 +12,12 @@
   kitchen's (on the bench, a leaking old unit read 4.0 °C for an hour on end, and a failed
   one 17.5 °C, both raised "stuck" before this). A value held across a start or a stop of the
   compressor is stuck. A bare probe has no such witness and is judged on the value alone.
+  A cold cabinet's own working days say how long its probe holds a value: a chest freezer
+  cycling by 1.2 K under a 0.5 K display and read every 5 min held one for 55-175 min a day
+  (the bench's held-out family, seed 3, healthy: 17 "stuck" alerts in 12 days at a 60-min
+  window). The window is at least `_HOLD_FACTOR` times the median of the longest hold of each
+  of its last `_HOLD_DAYS` days (the day under way's until one has ended), and
+  `stuck_cold_min` at least: a probe stuck for good is still told, later on such a unit.
 - Spikes: a jump away and straight back between consecutive readings, several within an hour.
 - Drift against a neighbouring probe in the same cabinet, where the config names one
   (`neighbour`; see `alerts.rules.neighbour`).
@@ -39,6 +45,10 @@ from core.model import DeviceKind
 
 __all__ = ["PLAUSIBLE_C", "SensorFaultRule"]
 
+_DAY_MS = 24 * 60 * MINUTE_MS
+_HOLD_FACTOR = 3.0  # a held value this many times the unit's usual longest hold is stuck
+_HOLD_DAYS = 7
+
 # What each kind of cabinet can physically read, with margin: cold rooms never go below
 # their refrigerant's evaporating temperature (about -40 °C for freezers) nor above a hot
 # kitchen; a steam chamber at atmospheric pressure stays near 100 °C; infrared cabinets run at
@@ -59,6 +69,12 @@ class SensorState:
     last_fault_ms: dict[str, int] = field(default_factory=dict)
     stuck_value: float | None = None
     stuck_since_ms: int | None = None
+    stuck_last_ms: int | None = None  # the held value's latest reading
+    # the longest hold of a cold cabinet's value in each of its last days, and the day (UTC
+    # day number) and longest hold of the day under way
+    holds: list[int] = field(default_factory=list)
+    hold_day: int | None = None
+    hold_longest_ms: int = 0
     previous: list[tuple[int, float]] = field(default_factory=list)  # last two readings
     spikes: list[tuple[int, float]] = field(default_factory=list)  # (time, size)
     compressor_on: bool | None = None
@@ -152,10 +168,31 @@ class SensorFaultRule(StatefulRule[SensorState]):
     def _stuck(self, ts: int, temp: float, noted: list[tuple[str, Message]]) -> None:
         st = self.state
         if st.stuck_value != temp or st.stuck_since_ms is None:
+            self._held(ts)
             st.stuck_value, st.stuck_since_ms = temp, ts
-        elif ts - st.stuck_since_ms >= self._stuck_ms and not self._at_balance():
+        elif ts - st.stuck_since_ms >= self._window() and not self._at_balance():
             minutes = (ts - st.stuck_since_ms) / MINUTE_MS
             noted.append(("stuck", text.stuck(self.setup.label, temp, minutes)))
+        st.stuck_last_ms = ts
+
+    def _held(self, ts: int) -> None:
+        """The value held until the last reading has changed at `ts`: its hold joins its day's
+        (a cold cabinet's; a heated one idles at the kitchen's temperature for hours)."""
+        st = self.state
+        if not self._cold or st.stuck_since_ms is None or st.stuck_last_ms is None:
+            return
+        day = ts // _DAY_MS
+        if st.hold_day is not None and day != st.hold_day:
+            st.holds = [*st.holds, st.hold_longest_ms][-_HOLD_DAYS:]
+            st.hold_longest_ms = 0
+        st.hold_day = day
+        st.hold_longest_ms = max(st.hold_longest_ms, st.stuck_last_ms - st.stuck_since_ms)
+
+    def _window(self) -> float:
+        """How long a value may hold before it reads as stuck (see the module's docstring)."""
+        st = self.state
+        usual = statistics.median(st.holds) if st.holds else st.hold_longest_ms
+        return max(self._stuck_ms, _HOLD_FACTOR * usual)
 
     def _at_balance(self) -> bool:
         """Whether a meter read the compressor in one state, running or stopped, from before

@@ -89,6 +89,24 @@ def test_a_reported_compressor_flag_is_read_as_the_meter_is(harness: Harness) ->
     assert "has read exactly 4.0 °C" in fault.message.en
 
 
+def test_a_unit_whose_working_days_hold_a_value_long_is_judged_on_its_own_holds(
+    harness: Harness,
+) -> None:
+    """A chest freezer cycling by 1 K under a 0.5 K display, read every 5 min, holds each
+    value for 80 min (the first, read from half-way, 40): three days of it raise nothing
+    (each hold past the 60-min default did before). A value then held for three times its
+    longest hold is stuck. (Its first hold read whole would have been judged on the default:
+    nothing is known of the unit before a hold has ended.)"""
+    holds = 3 * 24 * 60 // 80
+    values = [-18.5] * 8 + [v for i in range(holds) for v in [-18.5 if i % 2 else -18.0] * 16]
+    harness.feed(series("freezer-1", T0, 300, values))
+    assert harness.alerts(SENSOR) == []
+    after = T0 + timedelta(seconds=300 * len(values))
+    harness.feed(series("freezer-1", after, 300, [-17.5] * 48))  # 4 h
+    [fault] = harness.alerts(SENSOR)  # its holds span 75 min from first to last reading
+    assert "has read exactly -17.5 °C for 225 min" in fault.message.en
+
+
 def test_three_spikes_in_an_hour_alert_two_do_not(harness: Harness) -> None:
     values = sawtooth(120)  # every 30 s, the fridge's interval
     for index in (20, 60):
