@@ -108,11 +108,26 @@ def impossible_value(label: str, value: float, low: float, high: float) -> Messa
     )
 
 
-def stuck(label: str, value: float, minutes: float) -> Message:
-    return Message(
-        f"{label} 探头读数 {minutes:.0f} 分钟保持 {value:.1f} °C 不变，探头可能卡滞",
-        f"{label} probe has read exactly {value:.1f} °C for {minutes:.0f} min: it may be stuck",
-    )
+def stuck(label: str, value: float, minutes: float, compressor: str | None = None) -> Message:
+    """`compressor`: "cycled" where a meter read it start or stop meanwhile, "unmetered" for a
+    cold cabinet with no meter (its air may be at rest), None for a heated cabinet. Neither
+    proves the probe stuck: a probe with a lag reads a short cycle's swing under its display
+    step (`alerts.rules.sensor`), so the staff are sent to the cabinet's own thermometer."""
+    zh = f"{label} 探头读数 {minutes:.0f} 分钟保持 {value:.1f} °C 不变"
+    en = f"{label} probe has read exactly {value:.1f} °C for {minutes:.0f} min"
+    if compressor == "cycled":
+        return Message(
+            f"{zh}，其间压缩机有启停：探头可能卡滞；请用柜上温度计核对",
+            f"{en} while its compressor started and stopped: it may be stuck; compare with "
+            "the cabinet's own thermometer",
+        )
+    if compressor == "unmetered":
+        return Message(
+            f"{zh}：探头可能卡滞，或压缩机一直运转或已停机、柜内空气静止；请用柜上温度计核对",
+            f"{en}: it may be stuck, or the air is at rest with the compressor running without "
+            "a stop or stopped; compare with the cabinet's own thermometer",
+        )
+    return Message(f"{zh}，探头可能卡滞", f"{en}: it may be stuck")
 
 
 def spikes(label: str, count: int, minutes: float, jump: float) -> Message:

@@ -66,7 +66,7 @@ class RuleSettings(BaseModel):
     # repeats one value this long is stuck. Heated cabinets idle at kitchen temperature for
     # hours, so they get a longer window. A cold cabinet's is at least 3 times the median of its
     # last days' longest holds, and a value held while a meter reads its compressor in one
-    # state throughout is not judged (`alerts.rules.sensor`).
+    # state throughout, or outside the control limits, is not judged (`alerts.rules.sensor`).
     stuck_cold_min: float = Field(default=60.0, gt=0)
     stuck_heated_min: float = Field(default=240.0, gt=0)
     # A spike jumps away and straight back between consecutive readings; a few within the

@@ -37,11 +37,25 @@ def test_the_same_value_for_an_hour_is_a_stuck_probe(harness: Harness) -> None:
     assert harness.alerts(SENSOR) == []
     harness.feed(series("fridge-1", T0 + minutes(90), 60, [3.4]))
     [fault] = harness.alerts(SENSOR)
-    assert "has read exactly 3.4 °C for 60 min" in fault.message.en
+    assert "has read exactly 3.4 °C for 60 min: it may be stuck" in fault.message.en
+    # A bare probe cannot tell a stuck probe from air at rest: the message names both.
+    assert "or the air is at rest with the compressor running without a stop" in fault.message.en
+    assert "请用柜上温度计核对" in fault.message.zh
     # It clears after two quiet hours of normal readings.
     harness.feed(series("fridge-1", T0 + minutes(91), 60, sawtooth(121)))
     [fault] = harness.alerts(SENSOR)
     assert fault.state is AlertState.RESOLVED
+
+
+def test_a_heated_cabinet_s_probe_is_stuck_after_four_hours(harness: Harness) -> None:
+    """A steam cabinet idles at the kitchen's temperature for hours between meals: its window
+    is `stuck_heated_min`, and no compressor is named."""
+    idle = [24.0 + 0.1 * (i % 7) for i in range(60)]
+    harness.feed(series("rice-1", T0, 60, idle + [24.3] * 239))
+    assert harness.alerts(SENSOR) == []
+    harness.feed(series("rice-1", T0 + minutes(299), 60, [24.3] * 2))
+    [fault] = harness.alerts(SENSOR)
+    assert fault.message.en.endswith("has read exactly 24.3 °C for 240 min: it may be stuck")
 
 
 def _metered(values: list[float], draws: list[float]) -> list[Row]:
@@ -71,7 +85,25 @@ def test_a_value_held_across_the_compressor_s_starts_and_stops_is_stuck(
     plug = [250.0 if i % 20 >= 10 else 20.0 for i in range(120)]
     harness.feed(_metered([3.4] * 120, plug))
     [fault] = harness.alerts(SENSOR)
-    assert "has read exactly 3.4 °C for 60 min" in fault.message.en
+    assert fault.message.en.endswith(
+        "has read exactly 3.4 °C for 60 min while its compressor started and stopped: "
+        "it may be stuck; compare with the cabinet's own thermometer"
+    )
+
+
+def test_a_bare_probe_s_value_held_beyond_the_limit_is_the_temperature_rule_s(
+    harness: Harness,
+) -> None:
+    """A dead compressor's air nears the kitchen's and holds a value for hours: the
+    over-temperature alarm tells it, and no "probe may be stuck" beside it. A value held
+    inside the limits, where no other alarm comes, is still stuck."""
+    harness.feed(series("fridge-1", T0, 60, sawtooth(30) + [17.5] * 120))
+    assert harness.alerts(SENSOR) == []
+    [alarm] = harness.alerts(RuleId.OVER_TEMPERATURE)
+    assert alarm.state is AlertState.FIRING
+    harness.feed(series("fridge-1", T0 + minutes(150), 60, sawtooth(60) + [7.5] * 61))
+    [fault] = harness.alerts(SENSOR)
+    assert "has read exactly 7.5 °C for 60 min" in fault.message.en
 
 
 def test_a_reported_compressor_flag_is_read_as_the_meter_is(harness: Harness) -> None:
@@ -118,6 +150,38 @@ def test_three_spikes_in_an_hour_alert_two_do_not(harness: Harness) -> None:
     harness.feed(series("fridge-1", T0 + minutes(60), 30, values))
     [fault] = harness.alerts(SENSOR)
     assert "jumped and came straight back 3 times in 60 min" in fault.message.en
+
+
+def _freezer_doors() -> tuple[list[float], list[float]]:
+    """Forty minutes of a freezer at the cooking line, read every 30 s: its little air jumps
+    8 K up at three door openings and is pulled back by the next reading."""
+    values = [-18.0 - 0.1 * (i % 10) for i in range(80)]
+    doors = [0.0] * 80
+    for index in (15, 40, 65):
+        values[index] += 8.0
+        doors[index] = 1.0
+    return values, doors
+
+
+def test_a_jump_up_with_the_door_contact_open_is_the_door_not_a_spike(
+    harness: Harness,
+) -> None:
+    values, doors = _freezer_doors()
+    harness.feed(series("freezer-1", T0, 30, values, door_open=doors))
+    assert harness.alerts(SENSOR) == []
+    # The same jumps read by a bare probe cannot be told from a spiking probe.
+    harness.feed(series("freezer-1", T0 + minutes(60), 30, values))
+    [fault] = harness.alerts(SENSOR)
+    assert "jumped and came straight back 3 times" in fault.message.en
+
+
+def test_a_jump_down_with_the_door_open_is_still_a_spike(harness: Harness) -> None:
+    """A door lets warm air in: it explains no jump down."""
+    values, doors = _freezer_doors()
+    values = [v - 16.0 if d else v for v, d in zip(values, doors, strict=True)]
+    harness.feed(series("freezer-1", T0, 30, values, door_open=doors))
+    [fault] = harness.alerts(SENSOR)
+    assert "jumped and came straight back 3 times" in fault.message.en
 
 
 def test_a_door_rise_is_not_a_spike(harness: Harness) -> None:
