@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -74,6 +75,17 @@ def test_a_value_held_while_the_compressor_holds_one_state_is_a_balance(
     for hours; a dead one's air near the kitchen's moves as slowly. Two hours of one value
     with the meter reading one state throughout, running or stopped, is no stuck probe."""
     harness.feed(_metered([held_c] * 120, [draw] * 120))
+    assert harness.alerts(SENSOR) == []
+
+
+def test_a_dead_compressor_s_hours_on_the_fan_s_draw_stay_one_state(harness: Harness) -> None:
+    """A dead compressor leaves the plug reading the fan, a few watts of noise, for hours:
+    the usual draw it learned drifts down towards it, and half of it came to split the fan's
+    readings into runs and rests (on the bench, a walk-in's failure: its air held 7.0 °C
+    for 1.6 h on a 42 W fan, and a stuck probe was told). A start at least doubles the draw."""
+    rng = random.Random(3)
+    fan = [20.0 * (1 + 0.01 * rng.gauss(0, 1)) for _ in range(600)]
+    harness.feed(_metered([7.0] * 600, fan))
     assert harness.alerts(SENSOR) == []
 
 
