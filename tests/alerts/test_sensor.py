@@ -48,6 +48,30 @@ def test_the_same_value_for_an_hour_is_a_stuck_probe(harness: Harness) -> None:
     assert fault.state is AlertState.RESOLVED
 
 
+def test_a_value_read_again_after_a_dropout_is_no_stuck_probe(harness: Harness) -> None:
+    """A probe on a busy kitchen's radio loses its link for an hour and a half, and its first
+    reading back shows the value of its last before: nobody saw the probe hold it through the
+    gap (the fridge's silence threshold is 5 min). 20 min of 3.4 °C before and 20 after is
+    no 130-min hold."""
+    harness.feed(series("fridge-1", T0, 60, sawtooth(30) + [3.4] * 20))
+    back = T0 + minutes(50 + 90)
+    harness.feed(series("fridge-1", back, 60, [3.4] * 20 + sawtooth(60)))
+    assert harness.alerts(SENSOR) == []
+
+
+def test_a_stuck_probe_whose_reports_do_not_all_arrive_is_still_told(harness: Harness) -> None:
+    """Single lost reports (2 min apart instead of 1) leave the hold whole; a dropout longer
+    than the silence threshold starts it again, and an hour held after it is stuck."""
+    lossy = [row for i, row in enumerate(series("fridge-1", T0, 60, [3.4] * 40)) if i % 7 != 3]
+    harness.feed(series("fridge-1", T0 - minutes(30), 60, sawtooth(30)) + lossy)
+    assert harness.alerts(SENSOR) == []
+    back = T0 + minutes(40 + 30)
+    rows = [row for i, row in enumerate(series("fridge-1", back, 60, [3.4] * 61)) if i % 7 != 3]
+    harness.feed(rows)
+    [fault] = harness.alerts(SENSOR)
+    assert "has read exactly 3.4 °C for 60 min: it may be stuck" in fault.message.en
+
+
 def test_a_heated_cabinet_s_probe_is_stuck_after_four_hours(harness: Harness) -> None:
     """A steam cabinet idles at the kitchen's temperature for hours between meals: its window
     is `stuck_heated_min`, and no compressor is named."""
