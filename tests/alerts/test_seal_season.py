@@ -175,7 +175,7 @@ def test_a_metered_unit_in_a_kitchen_warming_through_spring_raises_no_seal_alert
     believed no further than some 3 K past the season's level, which the draw's school days
     move; a weekend's cycles are read at that level, or at the draw's shift where it reads
     warmer. With the level held (as learned), the unit alerts once the kitchen has outrun the
-    3 K, in its fifth week, 4-5 K into spring; followed, it does not, and its points say how
+    3 K, 4-5 K into spring (days 27-30); followed, it does not, and its points say how
     much warmer the draw reads the season's kitchen."""
     rows = spring(index, 32, 0.2, metrics=METERED)
     fixed, _ = fired_days(rows, season_hours=0.0)
