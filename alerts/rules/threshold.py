@@ -56,7 +56,9 @@ does not raise an alert on food that never warmed. Air falling when the duration
 (a step or more below its warmest of the last 15 min, lower at each reading; a heater's top
 held over several readings is its warmest at the last of them; a report back up within a
 display step just after its lowest, no warmer than the one before, is a probe that reports
-on change flickering across its step, `_flickered`) holds the verdict while it
+on change flickering across its step, `_flickered`; one reading back up by less than the
+last step down, on a fall that was speeding up into its lowest, is a door's bump on a
+compressor's pull-down, `_door_bump`) holds the verdict while it
 falls: the next readings tell a pull-down that reaches the food from a door's warmth falling
 back to the climbing air of a compressor that died. So does a meter
 that reads the compressor started again within the last 15 min (`compressor_on`, or
@@ -151,6 +153,14 @@ class ExcursionState:
     fall_crest_ms: int | None = None
     fall_low_c: float | None = None
     falling: bool = False
+    # The fall's latest step down into a new lowest: its size, its pace (K per ms), whether
+    # it was faster than the step down before it (the air falling ever faster, as a
+    # compressor's pull-down starts), and whether the latest reading was a door's bump held
+    # as part of the fall (`_door_bump`).
+    fall_step_c: float | None = None
+    fall_rate: float | None = None
+    fall_speeding: bool = False
+    fall_bumped: bool = False
     due_ms: int | None = None  # when the duration was first reached with the verdict held
     # The air's coldest within a pull-down's while, and when: air that climbed a step from
     # there into its crest at the due time waits for the next reading (`_cresting`), on the
@@ -445,11 +455,45 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             rise_low = st.rise_low_c if st.rise_low_c is not None else air
             st.crest_low_c = rise_low if carried is None else min(carried, rise_low)
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
-            st.falling = False
+            st.falling, st.fall_step_c, st.fall_rate = False, None, None
+            st.fall_speeding = st.fall_bumped = False
             return
+        if air < low:
+            self._note_fall_step(ts, air)
         lower = air < low or (st.falling and self._flickered(air, low))
-        st.falling = lower and air <= crest - _PULL_STEP_C
+        bumped = not lower and st.falling and self._door_bump(air, low)
+        st.falling = (lower or bumped) and air <= crest - _PULL_STEP_C
+        st.fall_bumped = bumped
         st.fall_low_c = min(low, air)
+
+    def _note_fall_step(self, ts: int, air: float) -> None:
+        """A reading below the fall's lowest: the step down from the reading before it, and
+        whether it came faster than the step down before that."""
+        st = self.state
+        if st.before is None or st.before[0] >= ts or st.before[1] <= air:
+            st.fall_step_c, st.fall_rate, st.fall_speeding = None, None, False
+            return
+        step = st.before[1] - air
+        rate = step / (ts - st.before[0])
+        st.fall_speeding = st.fall_rate is not None and rate > st.fall_rate
+        st.fall_step_c, st.fall_rate = step, rate
+
+    def _door_bump(self, air: float, low: float) -> bool:
+        """A reading back up from the fall's lowest that is a door's bump on a compressor's
+        pull-down, not the air climbing again: the fall was speeding up into that lowest (a
+        compressor's pull-down starts slowly and gathers pace as the evaporator, warm from the
+        heater, cools; a heater's warmth spreading into the food and walls over a dead
+        compressor falls fastest at first and slows at each reading), and the reading rose
+        less than the last step down. One such reading is held; the next tells, as a
+        compressor brings the air below its lowest. (A held-out old unit's first lunch, read
+        every 5 min: a 39-min heater defrost on air the lunch's doors had warmed, down from
+        20.9 to 19.5 and 16.8 °C once the heater stopped, a door's bump to 17.7 °C, then
+        15.3 °C, under the food's estimate; it fired on the bump. The plant's food stayed
+        under 6.5 °C.)"""
+        st = self.state
+        if st.fall_bumped or not st.fall_speeding or st.fall_step_c is None:
+            return False
+        return air - low < st.fall_step_c
 
     def _flickered(self, air: float, low: float) -> bool:
         """A reading of a falling air above the fall's lowest, within a display step of it

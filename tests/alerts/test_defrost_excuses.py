@@ -464,6 +464,67 @@ def test_air_that_stops_falling_above_the_food_is_alarmed_at_once(tmp_path: Path
     assert fired == [MIDNIGHT + minutes(486)]
 
 
+# The same unit's first 12.5 h from a Thursday start, read every 5 min from 00:01:30: the
+# breakfast's doors and a 40-min heater defrost at 07:16 as above, then the lunch's doors
+# holding the air at 7-10 °C and the next defrost's heater from 11:16 to 11:56 on that warm
+# air (to 20.9 °C). The compressor pulls it down from there, 1.4 K and then 2.7 K in 5 min, a
+# door lifts the 12:11 reading to 17.7 °C, and 12:16 reads 15.3 °C, under the food's
+# estimate. The plant's food stayed under 6.5 °C.
+THURSDAY = """
+4.9 6.1 4.7 3.5 4.9 5.8 4.3 3.6 5.1 5.7 4.2 3.8 5.4 5.4 3.8 3.9 5.6 5.2 3.8 4.1 5.8 5.0
+3.6 4.4 5.8 4.8 3.4 4.6 5.9 4.6 3.6 4.9 5.9 4.3 3.5 5.3 5.6 4.1 3.9 5.4 7.5 9.4 11.0
+12.4 13.2 13.8 14.2 14.8 12.9 10.0 7.5 5.5 3.7 4.2 5.9 5.0 3.6 4.4 5.9 4.7 3.4 4.7 5.9
+4.5 3.6 5.1 5.9 4.7 3.7 4.1 5.8 5.3 5.1 4.0 6.4 5.4 7.0 5.9 4.7 3.7 4.1 10.0 10.4 8.5
+7.4 7.5 7.5 7.8 9.4 11.4 13.7 15.1 16.6 18.1 19.4 19.7 17.7 14.2 11.5 9.0 7.2 5.6 4.4
+3.4 5.4 5.4 6.5 6.1 4.7 3.7 4.2 5.8 5.0 5.0 3.9 3.5 7.3 7.7 6.4 6.6 6.8 8.0 7.9 7.4 6.2
+6.0 5.5 4.7 7.6 8.7 7.3 8.7 8.1 8.9 10.0 9.4 11.0 13.3 15.9 18.3 19.2 19.7 20.8 20.9
+19.5 16.8 17.7 15.3 13.8 13.2
+"""
+THURSDAY_BUMP = 12 * 60 + 11.5  # minutes after midnight: the door's bump on the pull-down
+
+
+def thursday(air_from_bump: Callable[[int], float] | None = None) -> Rows:
+    """`THURSDAY`; with `air_from_bump`, the air from the bump's reading on (its index from
+    the bump), for 2 h."""
+    values = [float(v) for v in THURSDAY.split()]
+    rows = [
+        ("fridge-1", MIDNIGHT + minutes(1.5 + 5 * i), {"temp_c": v}) for i, v in enumerate(values)
+    ]
+    if air_from_bump is None:
+        return rows
+    kept = [r for r in rows if r[1] < MIDNIGHT + minutes(THURSDAY_BUMP)]
+    return kept + [
+        ("fridge-1", MIDNIGHT + minutes(THURSDAY_BUMP + 5 * k), {"temp_c": air_from_bump(k)})
+        for k in range(24)
+    ]
+
+
+def test_a_doors_bump_on_a_pull_down_that_gathers_pace_is_waited_through(
+    tmp_path: Path,
+) -> None:
+    # The verdict fell due at 12:06 with the air falling (the spell outlasted this unit's
+    # learned defrosts, counted from the run's start). The reading after it, 0.9 K back up,
+    # ended the fall and it fired, on food that never passed 6.5 °C. The fall had sped up
+    # into its lowest (1.4 K, then 2.7 K in 5 min): a compressor's pull-down, not a heater's
+    # warmth spreading over a dead one, which slows at each reading. One reading back up by
+    # less than the last step down is held; the next is under the food's estimate.
+    harness = tired_unit(tmp_path, 5)
+    assert firings(harness, thursday()) == []
+    harness.close()
+
+
+def test_a_compressor_that_dies_mid_pull_down_is_alarmed_a_reading_after_the_bump(
+    tmp_path: Path,
+) -> None:
+    # The same lunch, the compressor dead at the lowest: the bump's reading, then the air
+    # climbing 0.2 K a reading. The bump is held (the fall was speeding up), the next reading
+    # is no lower and the alarm fires there: one reading later than before the bump was held.
+    harness = tired_unit(tmp_path, 5)
+    fired = firings(harness, thursday(lambda k: round(17.7 + 0.2 * k, 1)))
+    harness.close()
+    assert fired == [MIDNIGHT + minutes(THURSDAY_BUMP + 5)]
+
+
 def test_a_defrost_whose_heater_ends_at_the_due_time_is_waited_for(tmp_path: Path) -> None:
     # The lunch defrost, the unit's third warm spell: too few for a signature, and no timer
     # learned. The food's estimate crossed 8 °C at 11:26 and fell due at 11:56 on the air's
