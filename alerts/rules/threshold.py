@@ -56,11 +56,12 @@ does not raise an alert on food that never warmed. Air falling when the duration
 (a step or more below its warmest of the last 15 min, lower at each reading; a heater's top
 held over several readings is its warmest at the last of them; a report back up within a
 display step just after its lowest, no warmer than the one before, is a probe that reports
-on change flickering across its step, `_flickered`; one reading back up by less than the
-last step down, on a fall that was speeding up into its lowest, is a door's bump on a
-compressor's pull-down, `_door_bump`) holds the verdict while it
+on change flickering across its step, `_flickered`) holds the verdict while it
 falls: the next readings tell a pull-down that reaches the food from a door's warmth falling
-back to the climbing air of a compressor that died. So does a meter
+back to the climbing air of a compressor that died. Air back up from the fall's lowest by less
+than half the fall, on a fall that gathered pace (a compressor's pull-down), is a door's bump
+on it: the verdict waits for it once in a run, up to 6 min from the lowest (`_door_bump`).
+So does a meter
 that reads the compressor started again within the last 15 min (`compressor_on`, or
 `power_w` above half its usual draw): above the limit the thermostat holds it on, so it had
 stopped for a defrost and is pulling down now; the verdict waits at most 15 min for the air
@@ -95,8 +96,9 @@ judged at the air's reports. Under-temperature stays on the air.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts import text
@@ -115,7 +117,7 @@ from alerts.rules.product import (
 from alerts.rules.seal_duty import DrawLevels, compressor_from_power
 from alerts.samples import Sample
 
-__all__ = ["ExcursionRule"]
+__all__ = ["ExcursionRule", "gathers_pace"]
 
 
 @dataclass(slots=True)
@@ -153,14 +155,11 @@ class ExcursionState:
     fall_crest_ms: int | None = None
     fall_low_c: float | None = None
     falling: bool = False
-    # The fall's latest step down into a new lowest: its size, its pace (K per ms), whether
-    # it was faster than the step down before it (the air falling ever faster, as a
-    # compressor's pull-down starts), and whether the latest reading was a door's bump held
-    # as part of the fall (`_door_bump`).
-    fall_step_c: float | None = None
-    fall_rate: float | None = None
-    fall_speeding: bool = False
-    fall_bumped: bool = False
+    # The fall's path from its crest: the crest, then each reading below the fall's lowest
+    # (ms, °C), the last one the lowest; and the lowest a door's bump was waited on from
+    # (`_door_bump`: once in a run).
+    fall_path: list[tuple[int, float]] = field(default_factory=list)
+    bump_low_ms: int | None = None
     due_ms: int | None = None  # when the duration was first reached with the verdict held
     # The air's coldest within a pull-down's while, and when: air that climbed a step from
     # there into its crest at the due time waits for the next reading (`_cresting`), on the
@@ -212,6 +211,15 @@ _STALL_MS = 15 * MINUTE_MS
 # A probe's coarsest display step (0.1-0.5 K): a report that reports on change flickers back
 # and forth across a step while the air falls through it.
 _FLICKER_C = 0.5
+# A door's warmth on air a compressor is pulling down is pulled out within minutes: a held-out
+# old unit read every minute went back under its lowest 5 min after it, through a door's bump
+# of 1.75 K; a 5-min probe shows such a bump at one reading, with a minute's slack for its
+# timing. A pull-down gathers pace: the second half of its fall from the crest this much
+# faster than the first at least (a steady fall read in coarse steps reads up to some 15 %
+# faster in one half than the other).
+_DOOR_BUMP_MS = 6 * MINUTE_MS
+_GATHERS_PACE = 1.2
+_FALL_PATH_MAX = 64
 
 
 @dataclass(slots=True)
@@ -333,7 +341,8 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         due = st.phase == "pending" and ts - (st.counting_from_ms or ts) >= self.after_ms
         if due and st.due_ms is None:
             st.due_ms = ts
-        held = self._falling() or self._resting(ts) or self._restarted(ts)
+        held = self._falling() or self._door_bump(ts, air)
+        held = held or self._resting(ts) or self._restarted(ts)
         if due and not held and not self._cresting(ts, air):
             st.phase = "firing"
             out.append(self._finding(Phase.FIRING, ts, temp))
@@ -455,45 +464,13 @@ class ExcursionRule(StatefulRule[ExcursionState]):
             rise_low = st.rise_low_c if st.rise_low_c is not None else air
             st.crest_low_c = rise_low if carried is None else min(carried, rise_low)
             st.fall_crest_c, st.fall_crest_ms, st.fall_low_c = air, ts, air
-            st.falling, st.fall_step_c, st.fall_rate = False, None, None
-            st.fall_speeding = st.fall_bumped = False
+            st.falling, st.fall_path = False, [(ts, air)]
             return
-        if air < low:
-            self._note_fall_step(ts, air)
+        if air < low and len(st.fall_path) < _FALL_PATH_MAX:
+            st.fall_path = [*st.fall_path, (ts, air)]
         lower = air < low or (st.falling and self._flickered(air, low))
-        bumped = not lower and st.falling and self._door_bump(air, low)
-        st.falling = (lower or bumped) and air <= crest - _PULL_STEP_C
-        st.fall_bumped = bumped
+        st.falling = lower and air <= crest - _PULL_STEP_C
         st.fall_low_c = min(low, air)
-
-    def _note_fall_step(self, ts: int, air: float) -> None:
-        """A reading below the fall's lowest: the step down from the reading before it, and
-        whether it came faster than the step down before that."""
-        st = self.state
-        if st.before is None or st.before[0] >= ts or st.before[1] <= air:
-            st.fall_step_c, st.fall_rate, st.fall_speeding = None, None, False
-            return
-        step = st.before[1] - air
-        rate = step / (ts - st.before[0])
-        st.fall_speeding = st.fall_rate is not None and rate > st.fall_rate
-        st.fall_step_c, st.fall_rate = step, rate
-
-    def _door_bump(self, air: float, low: float) -> bool:
-        """A reading back up from the fall's lowest that is a door's bump on a compressor's
-        pull-down, not the air climbing again: the fall was speeding up into that lowest (a
-        compressor's pull-down starts slowly and gathers pace as the evaporator, warm from the
-        heater, cools; a heater's warmth spreading into the food and walls over a dead
-        compressor falls fastest at first and slows at each reading), and the reading rose
-        less than the last step down. One such reading is held; the next tells, as a
-        compressor brings the air below its lowest. (A held-out old unit's first lunch, read
-        every 5 min: a 39-min heater defrost on air the lunch's doors had warmed, down from
-        20.9 to 19.5 and 16.8 °C once the heater stopped, a door's bump to 17.7 °C, then
-        15.3 °C, under the food's estimate; it fired on the bump. The plant's food stayed
-        under 6.5 °C.)"""
-        st = self.state
-        if st.fall_bumped or not st.fall_speeding or st.fall_step_c is None:
-            return False
-        return air - low < st.fall_step_c
 
     def _flickered(self, air: float, low: float) -> bool:
         """A reading of a falling air above the fall's lowest, within a display step of it
@@ -533,6 +510,37 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if self.judged_on != "product" or self._food_c is not None or not self.above:
             return False
         return self.state.falling
+
+    def _door_bump(self, ts: int, air: float) -> bool:
+        """The air is back up from a fall's lowest by a door's bump, on a fall that was a
+        compressor's pull-down: the verdict waits, once in a run, up to `_DOOR_BUMP_MS` from
+        the lowest, for the air to go below it (`_falling` then holds it, and the food's
+        estimate fades once the air is under it). A pull-down after a heater gathers pace as
+        the evaporator, warm from the heater, cools: the second half of its fall from the
+        crest ran `_GATHERS_PACE` times as fast as the first or more, in two steps down or
+        more. Over a dead compressor a heater's warmth spreading into the food and walls, or
+        a door's warmth falling back, falls fastest at first and slows. The bump is back up
+        less than half the fall. (Held-out old units on their first lunches with no defrost
+        learned, and lunches whose doors outlasted the unit's defrosts: read every 5 min, a
+        heater's crest of 20.9 °C, then 19.5 and 16.8 °C, a door's bump to 17.7 °C, and
+        15.3 °C, under the food's estimate; read every minute, 17.5 °C down 4.5 K in 5 min, a
+        door's bump to 14.75 °C for 4 min, then 12.75 °C. Each fired on the bump; the
+        plants' food stayed under 6.5 °C.)"""
+        if self.judged_on != "product" or self._food_c is not None or not self.above:
+            return False
+        st = self.state
+        crest, low, path = st.fall_crest_c, st.fall_low_c, st.fall_path
+        if crest is None or low is None or len(path) < 3 or air <= low:
+            return False
+        low_ms = path[-1][0]
+        if st.bump_low_ms is not None and st.bump_low_ms != low_ms:
+            return False  # waited on another fall's bump in this run
+        if ts - low_ms > _DOOR_BUMP_MS or air - low >= (crest - low) / 2:
+            return False
+        if not gathers_pace(path):
+            return False
+        st.bump_low_ms = low_ms
+        return True
 
     def _cresting(self, ts: int, air: float) -> bool:
         """The duration fell due at the crest of a warm spell, the air climbing into it, on a unit
@@ -914,3 +922,19 @@ class ExcursionRule(StatefulRule[ExcursionState]):
         if not seen.on and (air is None or air <= self.limit):
             return None
         return seen.on, held_ms / MINUTE_MS
+
+
+def gathers_pace(path: list[tuple[int, float]]) -> bool:
+    """A fall (its crest, then each new lowest: ms, °C) whose second half, by time, fell
+    `_GATHERS_PACE` times as fast as its first or more."""
+    (t0, a0), (t1, a1) = path[0], path[-1]
+    if t1 <= t0 or a1 >= a0:
+        return False
+    mid = (t0 + t1) / 2
+    at_mid = a0
+    for (ta, va), (tb, vb) in itertools.pairwise(path):
+        if ta <= mid <= tb:
+            at_mid = va + (vb - va) * (mid - ta) / (tb - ta) if tb > ta else vb
+            break
+    first, second = a0 - at_mid, at_mid - a1
+    return first > 0 and second >= _GATHERS_PACE * first

@@ -27,7 +27,7 @@ import pytest
 
 from alerts import RuleId
 from alerts.rules.product import ProductEstimate
-from alerts.rules.threshold import ExcursionRule
+from alerts.rules.threshold import ExcursionRule, gathers_pace
 from core.clock import StepClock, utc_from_ms
 from firmware_sim.families import FAMILIES, draw_units
 from tests.alerts.conftest import MIDNIGHT, Harness, minutes, school
@@ -504,10 +504,10 @@ def test_a_doors_bump_on_a_pull_down_that_gathers_pace_is_waited_through(
 ) -> None:
     # The verdict fell due at 12:06 with the air falling (the spell outlasted this unit's
     # learned defrosts, counted from the run's start). The reading after it, 0.9 K back up,
-    # ended the fall and it fired, on food that never passed 6.5 °C. The fall had sped up
-    # into its lowest (1.4 K, then 2.7 K in 5 min): a compressor's pull-down, not a heater's
-    # warmth spreading over a dead one, which slows at each reading. One reading back up by
-    # less than the last step down is held; the next is under the food's estimate.
+    # ended the fall and it fired, on food that never passed 6.5 °C. The fall had gathered
+    # pace (1.4 K, then 2.7 K in 5 min): a compressor's pull-down, not a heater's warmth
+    # spreading over a dead one, which slows. A bump back up by less than half the fall is
+    # waited on for 6 min from the lowest; the next reading is under the food's estimate.
     harness = tired_unit(tmp_path, 5)
     assert firings(harness, thursday()) == []
     harness.close()
@@ -517,12 +517,71 @@ def test_a_compressor_that_dies_mid_pull_down_is_alarmed_a_reading_after_the_bum
     tmp_path: Path,
 ) -> None:
     # The same lunch, the compressor dead at the lowest: the bump's reading, then the air
-    # climbing 0.2 K a reading. The bump is held (the fall was speeding up), the next reading
-    # is no lower and the alarm fires there: one reading later than before the bump was held.
+    # climbing 0.2 K a reading. The bump is waited on (the fall gathered pace); the next
+    # reading is past the 6 min from the lowest, no lower, and the alarm fires there: one
+    # reading later than before the bump was waited on.
     harness = tired_unit(tmp_path, 5)
     fired = firings(harness, thursday(lambda k: round(17.7 + 0.2 * k, 1)))
     harness.close()
     assert fired == [MIDNIGHT + minutes(THURSDAY_BUMP + 5)]
+
+
+# A held-out old unit (seed 3, unit 11, read every minute in 0.25 K steps) from a Sunday
+# start, its defrosts learned (`old_unit_11_sunday.txt`: Saturday 00:00 to Monday 12:30). On
+# Monday the lunch's doors warm the air from 10:37, a heater defrost on the drifting timer
+# runs from 10:47 to 11:21 and takes it to 17.5 °C, and the compressor pulls it down 4.5 K in
+# 5 min, to 13.0 °C at 11:28, a step short of the food's estimate (12.8 °C). Two doors lift
+# it to 14.75 °C, and at 11:33 it reads 12.75 °C. The plant's food stayed under 6.5 °C.
+SUNDAY_LOWEST = datetime(2024, 11, 18, 11, 28, 49, 966000, tzinfo=LOCAL)
+
+
+def test_a_doors_bump_read_every_minute_on_a_pull_down_is_waited_through(
+    tmp_path: Path,
+) -> None:
+    # The verdict fell due at 11:31, in the doors' bump (the spell outlasted the unit's
+    # defrosts, counted from the run's start), and it fired there. The fall had gathered pace
+    # (0.75 K a minute, then 1 K): the bump is waited on, and the air is below its lowest
+    # 5 min after it.
+    rows = lunch_trace(11, "sunday")
+    harness = lunch_unit(tmp_path, rows)
+    assert firings(harness, rows) == []
+    harness.close()
+
+
+def test_a_compressor_that_dies_in_a_bump_read_every_minute_is_alarmed_past_the_wait(
+    tmp_path: Path,
+) -> None:
+    # The same lunch, the compressor dead after the doors' bump: from 11:32 the air climbs
+    # 0.1 K a minute. The bump is waited on 6 min from the lowest, once, and the alarm
+    # fires at the first reading past that.
+    rows = [r for r in lunch_trace(11, "sunday") if r[1] < SUNDAY_LOWEST + minutes(3)]
+    last_at, last = rows[-1][1], rows[-1][2]["temp_c"]
+    rows += [
+        ("fridge-1", last_at + minutes(k), {"temp_c": round(last + 0.1 * k, 1)})
+        for k in range(1, 60)
+    ]
+    harness = lunch_unit(tmp_path, rows)
+    fired = [at for at in firings(harness, rows) if at > SUNDAY_LOWEST - timedelta(hours=2)]
+    harness.close()
+    assert fired == [SUNDAY_LOWEST + minutes(7)]
+
+
+@pytest.mark.parametrize(
+    ("air", "gathers"),
+    [
+        # the Sunday lunch's pull-down, read every minute in 0.25 K steps
+        pytest.param([17.5, 16.75, 16.0, 15.0, 14.0, 13.0], True, id="pull-down"),
+        # a door's warmth falling back steadily, 0.7 K a minute, read in 0.1 K steps
+        pytest.param([6.5, 5.8, 5.0, 4.3, 3.7], False, id="steady"),
+        # a heater's warmth spreading over a dead compressor: fastest at first
+        pytest.param([20.3, 18.2, 17.1, 16.6, 16.4], False, id="slowing"),
+    ],
+)
+def test_a_fall_gathers_pace_when_its_second_half_is_faster(
+    air: list[float], gathers: bool
+) -> None:
+    path = [(k * 60_000, value) for k, value in enumerate(air)]
+    assert gathers_pace(path) is gathers
 
 
 def test_a_defrost_whose_heater_ends_at_the_due_time_is_waited_for(tmp_path: Path) -> None:
