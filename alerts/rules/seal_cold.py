@@ -269,6 +269,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
         self._cycle_limits = EvidenceLimits(s.seal_evidence_k, s.seal_cycle_evidence_h)
         self._duty_limits = EvidenceLimits(s.seal_evidence_k, s.seal_duty_evidence_h)
         self._probe_limits = EvidenceLimits(s.seal_evidence_k, s.seal_probe_evidence_h)
+        self._falls_limits = EvidenceLimits(s.seal_probe_evidence_k, s.seal_probe_evidence_h)
         self.state = ColdSealState(cycles=self._inference.state)
         self._taken_ms: int | None = None  # the last reading taken (not passed over as dense)
         # the building's other bare-probe cabinets (`seal_peers`), given by the engine
@@ -985,7 +986,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 if st.metered
                 else learn_duty(
                     st.history,
-                    self._probe_limits,
+                    self._falls_limits,
                     reading,
                     counted=reading not in PACED,  # paces are times, not a count
                     weight=probe_weight(reading),

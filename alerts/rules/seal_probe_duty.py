@@ -28,7 +28,7 @@ one value, its share of falls (on a coarse display read often, the share of its 
 taken while falling, see `_FLAT_SHARE`, or where its steps are paced, the on-time over the
 cycle read from the time between steps, see `_PACED_SHARE`); the unit's own learning days
 give its hourly norms, spread, drift allowance and threshold as for the metered on-share
-(`seal_duty.learn_duty`), with the floors `seal_evidence_k` and `seal_probe_evidence_h`. The
+(`seal_duty.learn_duty`), with the floors `seal_probe_evidence_k` and `seal_probe_evidence_h`. The
 share is a count, as a meter's that reads a run in one reading is (`learn_duty`'s
 `counted`): each local hour's norm is the pooled share of its learning hours (falls over
 moves, `probe_weight`), not the median hour (a paced share is read from times, not
