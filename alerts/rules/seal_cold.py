@@ -108,6 +108,7 @@ from alerts.rules.seal_duty import (
     window_duty,
 )
 from alerts.rules.seal_fold import (
+    SPARSE_MS,
     about,
     hour_cycling,
     judges_period,
@@ -214,6 +215,12 @@ _SETTLING_KEPT_H = 12 * 24
 # tuning families (seeds 1-3) two upright-freezer cohorts' closest rose, to 0.28 and 0.50
 # of their thresholds.
 _PROBE_ALONE_MOVES = 2.0
+# A probe read this far apart or more (`seal_fold.SPARSE_MS`) that reads fewer than this many
+# readings a usual cycle (its folded period), or folds none, learns its falling share with
+# the allowance `seal_probe_evidence_k`: a few readings a tooth land on parts of it that
+# drift with the cycle from day to day. One read more often keeps `seal_evidence_k`: at
+# 0.65 everywhere, 10 held-out leaks read 5-40 times a cycle came 2-16 h later (seeds 1-13).
+_FEW_READINGS = 5.0
 # Beside a meter the warming half (`seal_rise`) speaks alone once the meter agrees: the
 # metered on-share (its clean hours' or its whole cycles') moved up by at least this share of
 # its own least move (`seal_duty_min_move`). A leak's heat lifts the on-share with the
@@ -921,6 +928,14 @@ class ColdSealRule(StatefulRule[ColdSealState]):
     def _ready(self, age_ms: int, served_ms: int, learned: int) -> bool:
         return ready_to_learn(age_ms, served_ms, learned, self._needed_h, self._baseline_ms)
 
+    def _few_a_tooth(self, usual_ms: float | None) -> bool:
+        """Whether the probe reads its usual cycle in fewer than `_FEW_READINGS` readings
+        (or folds no cycle at all while read `SPARSE_MS` apart or more)."""
+        read_ms = self._inference.read_ms
+        if read_ms is None or read_ms < SPARSE_MS:
+            return False
+        return usual_ms is None or usual_ms < _FEW_READINGS * read_ms
+
     def _coarseness(self) -> float:
         usual, step = self._inference.usual, self.state.cycles.step_c
         if usual is None or step is None or usual[0] <= 0:
@@ -986,7 +1001,7 @@ class ColdSealRule(StatefulRule[ColdSealState]):
                 if st.metered
                 else learn_duty(
                     st.history,
-                    self._falls_limits,
+                    self._falls_limits if self._few_a_tooth(usual) else self._probe_limits,
                     reading,
                     counted=reading not in PACED,  # paces are times, not a count
                     weight=probe_weight(reading),
